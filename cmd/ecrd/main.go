@@ -1,0 +1,132 @@
+// Command ecrd is a self-hosted container registry that speaks the OCI
+// distribution API and, as it grows, the Amazon ECR APIs that manage it.
+//
+//	ecrd serve [flags]   run the registry
+//	ecrd version         print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/ecrd/ecrd/internal/blobstore/filesystem"
+	"github.com/ecrd/ecrd/internal/config"
+	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/metadata/sqlite"
+	"github.com/ecrd/ecrd/internal/registry"
+	"github.com/ecrd/ecrd/internal/server"
+	"github.com/ecrd/ecrd/internal/version"
+)
+
+const usage = `Usage: ecrd <command> [flags]
+
+Commands:
+  serve     run the registry (ecrd serve --help for its settings)
+  version   print the version
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, version.String())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "ecrd: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+func serve(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ecrd serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg, err := config.Load(fs, args, os.Getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ecrd serve: %v\n", err)
+		return 2
+	}
+	log := newLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := runServer(ctx, cfg, log); err != nil {
+		log.Error("ecrd stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// runServer opens the stores, recovers from any crash, serves until ctx
+// ends, and closes everything in order.
+func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	start := time.Now()
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("creating the data folder: %w", err)
+	}
+	meta, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ecrd.db"))
+	if err != nil {
+		return err
+	}
+	defer meta.Close()
+	blobs, err := filesystem.New(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	reg := registry.New(meta, blobs, registry.Options{UploadTTL: cfg.UploadTTL, Logger: log})
+	if err := reg.Recover(ctx); err != nil {
+		return fmt.Errorf("recovering the data folder: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	scope := metadata.Scope{Account: cfg.AccountID, Region: cfg.Region}
+	srv := server.New(reg, func(*http.Request) metadata.Scope { return scope }, log)
+
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { reg.Run(bg); close(done) }()
+
+	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.DataDir,
+		"account", cfg.AccountID, "region", cfg.Region, "version", version.Version, "startup", time.Since(start))
+	err = srv.Serve(ctx, ln, cfg.ShutdownTimeout)
+	stopBackground()
+	<-done
+	log.Info("stopped")
+	return err
+}

@@ -1,0 +1,90 @@
+package oci
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/ecrd/ecrd/internal/registry"
+)
+
+// wireError is how one registry error code appears on the wire.
+type wireError struct {
+	code   string
+	status int
+}
+
+// wireErrors is the one table from domain codes to distribution-spec error
+// codes and HTTP statuses.
+var wireErrors = map[registry.Code]wireError{
+	registry.CodeInternal:             {"UNKNOWN", http.StatusInternalServerError},
+	registry.CodeNameInvalid:          {"NAME_INVALID", http.StatusBadRequest},
+	registry.CodeNameUnknown:          {"NAME_UNKNOWN", http.StatusNotFound},
+	registry.CodeTagInvalid:           {"TAG_INVALID", http.StatusBadRequest},
+	registry.CodeDigestInvalid:        {"DIGEST_INVALID", http.StatusBadRequest},
+	registry.CodeBlobUnknown:          {"BLOB_UNKNOWN", http.StatusNotFound},
+	registry.CodeBlobUploadUnknown:    {"BLOB_UPLOAD_UNKNOWN", http.StatusNotFound},
+	registry.CodeBlobUploadInvalid:    {"BLOB_UPLOAD_INVALID", http.StatusBadRequest},
+	registry.CodeRangeInvalid:         {"RANGE_INVALID", http.StatusRequestedRangeNotSatisfiable},
+	registry.CodeSizeInvalid:          {"SIZE_INVALID", http.StatusBadRequest},
+	registry.CodeManifestInvalid:      {"MANIFEST_INVALID", http.StatusBadRequest},
+	registry.CodeManifestUnknown:      {"MANIFEST_UNKNOWN", http.StatusNotFound},
+	registry.CodeManifestBlobUnknown:  {"MANIFEST_BLOB_UNKNOWN", http.StatusBadRequest},
+	registry.CodeManifestChildUnknown: {"MANIFEST_UNKNOWN", http.StatusBadRequest},
+	registry.CodeManifestTooLarge:     {"MANIFEST_INVALID", http.StatusRequestEntityTooLarge},
+	registry.CodeManifestReferenced:   {"DENIED", http.StatusConflict},
+	registry.CodeUnsupported:          {"UNSUPPORTED", http.StatusMethodNotAllowed},
+	registry.CodePaginationInvalid:    {"PAGINATION_NUMBER_INVALID", http.StatusBadRequest},
+}
+
+type errorBody struct {
+	Errors []errorEntry `json:"errors"`
+}
+
+type errorEntry struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Detail  any    `json:"detail,omitempty"`
+}
+
+// writeError answers a request with the wire form of err. Errors that are
+// not registry errors are server failures: they are logged in full and the
+// client gets a short message.
+func writeError(w http.ResponseWriter, req *http.Request, log *slog.Logger, err error) {
+	code := registry.CodeOf(err)
+	we, ok := wireErrors[code]
+	if !ok {
+		we = wireErrors[registry.CodeInternal]
+	}
+	msg := "internal server error: the registry logged the cause"
+	var re *registry.Error
+	if errors.As(err, &re) {
+		msg = re.Message
+	} else {
+		log.Error("request failed", "method", req.Method, "path", req.URL.Path, "err", err)
+	}
+	writeJSONStatus(w, req, we.status, errorBody{Errors: []errorEntry{{Code: we.code, Message: msg}}})
+}
+
+// writeJSONStatus writes v as JSON with a status. HEAD answers carry the
+// headers only.
+func writeJSONStatus(w http.ResponseWriter, req *http.Request, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", itoa(int64(len(b))))
+	w.WriteHeader(status)
+	if req.Method != http.MethodHead {
+		w.Write(b)
+	}
+}
+
+// newError builds an adapter-level error (bad query parameters, methods).
+func newError(code registry.Code, msg string) error {
+	return &registry.Error{Code: code, Message: msg}
+}

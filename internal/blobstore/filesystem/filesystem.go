@@ -1,0 +1,331 @@
+// Package filesystem stores blobs as content-addressed files under one
+// directory:
+//
+//	<root>/blobs/<algorithm>/<first two hex digits>/<hex>   finished blobs
+//	<root>/uploads/<id>                                      uploads in progress
+//
+// Both trees sit on the same filesystem so that finishing an upload is a
+// rename. A blob file appears under blobs/ only after its bytes and its
+// directory entry are on disk (fsync), so a crash never exposes a partial
+// blob; what a crash leaves in uploads/ is removed by the registry's
+// start-up recovery.
+package filesystem
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/ecrd/ecrd/internal/blobstore"
+)
+
+// Store is a blobstore.Store on a local filesystem.
+type Store struct {
+	blobs   string
+	uploads string
+
+	// madeDirs remembers fan-out directories known to exist and be durable,
+	// so that a commit costs one mkdir check at most once per directory.
+	madeDirs sync.Map
+}
+
+var _ blobstore.Store = (*Store)(nil)
+
+// copyBufferSize is large enough that hashing and writing work on big
+// chunks (fewer syscalls) and small enough to keep memory per upload flat.
+const copyBufferSize = 1 << 20
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
+
+// New opens (creating if needed) a store rooted at dir.
+func New(dir string) (*Store, error) {
+	s := &Store{blobs: filepath.Join(dir, "blobs"), uploads: filepath.Join(dir, "uploads")}
+	for _, d := range []string{dir, s.blobs, s.uploads} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, fmt.Errorf("creating blob directory: %w", err)
+		}
+	}
+	if err := syncDir(dir); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) blobPath(d digest.Digest) (string, error) {
+	if err := d.Validate(); err != nil {
+		return "", fmt.Errorf("blob path for %q: %w", d, err)
+	}
+	hex := d.Encoded()
+	return filepath.Join(s.blobs, string(d.Algorithm()), hex[:2], hex), nil
+}
+
+func (s *Store) uploadPath(id string) (string, error) {
+	// IDs come from URLs: never let one name a path outside uploads/.
+	if id == "" || strings.ContainsAny(id, `/\`) || id == "." || id == ".." {
+		return "", fmt.Errorf("upload %q: %w", id, blobstore.ErrNotFound)
+	}
+	return filepath.Join(s.uploads, id), nil
+}
+
+// Stat implements blobstore.Store.
+func (s *Store) Stat(_ context.Context, d digest.Digest) (int64, error) {
+	p, err := s.blobPath(d)
+	if err != nil {
+		return 0, err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0, notFound(err, "blob %s", d)
+	}
+	return fi.Size(), nil
+}
+
+// Open implements blobstore.Store. It returns an *os.File.
+func (s *Store) Open(_ context.Context, d digest.Digest) (io.ReadSeekCloser, error) {
+	p, err := s.blobPath(d)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, notFound(err, "blob %s", d)
+	}
+	return f, nil
+}
+
+// Delete implements blobstore.Store.
+func (s *Store) Delete(_ context.Context, d digest.Digest) error {
+	p, err := s.blobPath(d)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("deleting blob %s: %w", d, err)
+	}
+	return nil
+}
+
+// CreateUpload implements blobstore.Store.
+func (s *Store) CreateUpload(_ context.Context, id string) error {
+	p, err := s.uploadPath(id)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return fmt.Errorf("creating upload %s: %w", id, err)
+	}
+	return f.Close()
+}
+
+// AppendUpload implements blobstore.Store. While it writes, it asks the
+// kernel to start writing back what it has (see startWriteback), so that
+// the fsync in CommitUpload has little left to do: this overlaps the disk
+// with the network instead of paying for both in turn.
+func (s *Store) AppendUpload(_ context.Context, id string, offset int64, r io.Reader) (int64, error) {
+	p, err := s.uploadPath(id)
+	if err != nil {
+		return 0, err
+	}
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		return 0, notFound(err, "upload %s", id)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	switch size := fi.Size(); {
+	case size < offset:
+		return size, fmt.Errorf("upload %s holds %d bytes, not %d: %w", id, size, offset, blobstore.ErrOffset)
+	case size > offset:
+		// An interrupted append left bytes nobody acknowledged.
+		if err := f.Truncate(offset); err != nil {
+			return offset, err
+		}
+	}
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return offset, err
+	}
+	bufp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bufp)
+	w := &writebackWriter{f: f, start: offset, pos: offset}
+	n, err := io.CopyBuffer(w, r, *bufp)
+	if err != nil {
+		return offset + n, fmt.Errorf("writing upload %s: %w", id, err)
+	}
+	return offset + n, nil
+}
+
+// UploadSize implements blobstore.Store.
+func (s *Store) UploadSize(_ context.Context, id string) (int64, error) {
+	p, err := s.uploadPath(id)
+	if err != nil {
+		return 0, err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0, notFound(err, "upload %s", id)
+	}
+	return fi.Size(), nil
+}
+
+// OpenUpload implements blobstore.Store.
+func (s *Store) OpenUpload(_ context.Context, id string, size int64) (io.ReadCloser, error) {
+	p, err := s.uploadPath(id)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, notFound(err, "upload %s", id)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(f, size), f}, nil
+}
+
+// CommitUpload implements blobstore.Store: fsync the data, rename it into
+// place, fsync the directory. Only then is the blob acknowledged.
+func (s *Store) CommitUpload(_ context.Context, id string, size int64, d digest.Digest) error {
+	src, err := s.uploadPath(id)
+	if err != nil {
+		return err
+	}
+	dst, err := s.blobPath(d)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(dst); err == nil {
+		// Same digest, same bytes: keep the durable copy.
+		return removeIfExists(src)
+	}
+	f, err := os.OpenFile(src, os.O_RDWR, 0)
+	if err != nil {
+		return notFound(err, "upload %s", id)
+	}
+	fi, err := f.Stat()
+	if err == nil && fi.Size() != size {
+		err = f.Truncate(size)
+	}
+	if err == nil {
+		err = fdatasync(f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("making upload %s durable: %w", id, err)
+	}
+	dir := filepath.Dir(dst)
+	if err := s.ensureDir(dir); err != nil {
+		return err
+	}
+	if err := os.Rename(src, dst); err != nil {
+		return fmt.Errorf("moving upload %s into place as %s: %w", id, d, err)
+	}
+	// The rename removed an entry from uploads/ too, but losing that in a
+	// crash only leaves a stray upload file, which recovery removes.
+	return syncDir(dir)
+}
+
+// ensureDir creates a blob fan-out directory durably, once.
+func (s *Store) ensureDir(dir string) error {
+	if _, ok := s.madeDirs.Load(dir); ok {
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o750); err != nil {
+		return err
+	}
+	err := os.Mkdir(dir, 0o750)
+	switch {
+	case err == nil:
+		if err := syncDir(parent); err != nil {
+			return err
+		}
+		if err := syncDir(filepath.Dir(parent)); err != nil {
+			return err
+		}
+	case !errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("creating blob directory: %w", err)
+	}
+	s.madeDirs.Store(dir, struct{}{})
+	return nil
+}
+
+// DeleteUpload implements blobstore.Store.
+func (s *Store) DeleteUpload(_ context.Context, id string) error {
+	p, err := s.uploadPath(id)
+	if err != nil {
+		return nil
+	}
+	return removeIfExists(p)
+}
+
+// Uploads implements blobstore.Store.
+func (s *Store) Uploads(_ context.Context) ([]blobstore.Upload, error) {
+	entries, err := os.ReadDir(s.uploads)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]blobstore.Upload, 0, len(entries))
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		out = append(out, blobstore.Upload{ID: e.Name(), Size: fi.Size(), Modified: fi.ModTime()})
+	}
+	return out, nil
+}
+
+// Ready implements blobstore.Store: the upload directory must be writable.
+func (s *Store) Ready(_ context.Context) error {
+	f, err := os.CreateTemp(s.uploads, ".ready-*")
+	if err != nil {
+		return fmt.Errorf("blob storage is not writable: %w", err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf(format+": %w", append(args, blobstore.ErrNotFound)...)
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}
+
+func removeIfExists(p string) error {
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("syncing directory %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,247 @@
+// Package config holds ecrd's settings and reads them from, in increasing
+// precedence: built-in defaults, an optional YAML file, ECRD_* environment
+// variables, and command-line flags. Every setting has the same name in
+// all three places (flag --upload-ttl, file key upload-ttl, variable
+// ECRD_UPLOAD_TTL), and one parser per setting serves them all.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the server's configuration.
+type Config struct {
+	Listen          string
+	DataDir         string
+	AccountID       string
+	Region          string
+	UploadTTL       time.Duration
+	ShutdownTimeout time.Duration
+	LogLevel        string
+	LogFormat       string
+}
+
+// DefaultDataDir is $XDG_DATA_HOME/ecrd, else ~/.local/share/ecrd, else
+// ./ecrd-data.
+func DefaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "ecrd")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "ecrd")
+	}
+	return "ecrd-data"
+}
+
+// Default returns the built-in defaults.
+func Default() Config {
+	return Config{
+		Listen:          "127.0.0.1:5000",
+		DataDir:         DefaultDataDir(),
+		AccountID:       "123456789012",
+		Region:          "us-east-1",
+		UploadTTL:       24 * time.Hour,
+		ShutdownTimeout: 30 * time.Second,
+		LogLevel:        "info",
+		LogFormat:       "text",
+	}
+}
+
+// setting is one configurable value.
+type setting struct {
+	name  string // flag and file key; the variable is ECRD_ + upper snake case
+	usage string
+	value flag.Value
+}
+
+func (s setting) env() string {
+	return "ECRD_" + strings.ToUpper(strings.ReplaceAll(s.name, "-", "_"))
+}
+
+func (c *Config) settings() []setting {
+	return []setting{
+		{"listen", "address to listen on, host:port (port 0 picks a free port); until authentication exists, only loopback addresses are accepted", (*stringValue)(&c.Listen)},
+		{"data", "data folder: metadata database and blobs", (*stringValue)(&c.DataDir)},
+		{"account-id", "12-digit account ID that /v2 serves", (*stringValue)(&c.AccountID)},
+		{"region", "region that /v2 serves", (*stringValue)(&c.Region)},
+		{"upload-ttl", "how long an unfinished blob upload is kept after its last chunk", (*durationValue)(&c.UploadTTL)},
+		{"shutdown-timeout", "how long SIGTERM waits for requests in flight", (*durationValue)(&c.ShutdownTimeout)},
+		{"log-level", "debug, info, warn or error (debug logs every request)", (*stringValue)(&c.LogLevel)},
+		{"log-format", "text or json", (*stringValue)(&c.LogFormat)},
+	}
+}
+
+// Load builds the configuration for `ecrd serve` from args (without the
+// subcommand), the environment (getenv) and the file named by --config or
+// ECRD_CONFIG. It returns flag.ErrHelp when -h or --help is given, after
+// printing usage to fs's output.
+func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
+	cfg := Default()
+	settings := cfg.settings()
+	var file string
+	fs.StringVar(&file, "config", "", "optional YAML file of settings (keys are the flag names); also ECRD_CONFIG")
+	for _, s := range settings {
+		fs.Var(s.value, s.name, s.usage+" (env "+s.env()+")")
+	}
+	fs.Usage = func() { usage(fs) }
+	// Parse once to find --config and -h; flags are applied last, below.
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	explicit := map[string]string{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = f.Value.String() })
+
+	cfg = Default()
+	settings = cfg.settings()
+	if file == "" {
+		file = getenv("ECRD_CONFIG")
+	}
+	if file != "" {
+		if err := applyFile(file, settings); err != nil {
+			return cfg, err
+		}
+	}
+	for _, s := range settings {
+		if v, ok := lookupEnv(getenv, s.env()); ok {
+			if err := s.value.Set(v); err != nil {
+				return cfg, fmt.Errorf("%s: %w", s.env(), err)
+			}
+		}
+		if v, ok := explicit[s.name]; ok {
+			if err := s.value.Set(v); err != nil {
+				return cfg, fmt.Errorf("--%s: %w", s.name, err)
+			}
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+func applyFile(path string, settings []setting) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading config file: %w", err)
+	}
+	var values map[string]string
+	if err := yaml.Unmarshal(b, &values); err != nil {
+		return fmt.Errorf("config file %s: %w (expected a map of setting: value)", path, err)
+	}
+	byName := map[string]setting{}
+	for _, s := range settings {
+		byName[s.name] = s
+	}
+	for k, v := range values {
+		s, ok := byName[k]
+		if !ok {
+			return fmt.Errorf("config file %s: unknown setting %q (see ecrd serve --help)", path, k)
+		}
+		if err := s.value.Set(v); err != nil {
+			return fmt.Errorf("config file %s: %s: %w", path, k, err)
+		}
+	}
+	return nil
+}
+
+var (
+	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+)
+
+// Validate checks the configuration and says what to change.
+func (c Config) Validate() error {
+	var errs []error
+	if !accountRE.MatchString(c.AccountID) {
+		errs = append(errs, fmt.Errorf("account ID %q must be 12 digits", c.AccountID))
+	}
+	if !regionRE.MatchString(c.Region) {
+		errs = append(errs, fmt.Errorf("region %q does not look like a region (for example us-east-1)", c.Region))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("the data folder must be set"))
+	}
+	if c.UploadTTL < time.Minute {
+		errs = append(errs, fmt.Errorf("upload TTL %s is too short: use at least 1m", c.UploadTTL))
+	}
+	if c.ShutdownTimeout < 0 {
+		errs = append(errs, errors.New("shutdown timeout must not be negative"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log level %q must be debug, info, warn or error", c.LogLevel))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("log format %q must be text or json", c.LogFormat))
+	}
+	if err := checkLoopback(c.Listen); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// checkLoopback refuses any listen address that is not loopback: requests
+// are not authenticated yet, so the registry must not be reachable from
+// other machines.
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w (use host:port, e.g. 127.0.0.1:5000)", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("listen address %q is not a loopback address: until authentication is implemented ecrd only listens on 127.0.0.1, ::1 or localhost", addr)
+}
+
+func usage(fs *flag.FlagSet) {
+	out := fs.Output()
+	fmt.Fprintf(out, `Usage: ecrd serve [flags]
+
+Runs the registry: the OCI distribution API under /v2/, plus /healthz and
+/readyz, on one port. With no settings it keeps everything in the data
+folder (%s): metadata in SQLite (ecrd.db) and blobs as files.
+
+Settings come from, lowest precedence first: defaults, the YAML file given
+by --config or ECRD_CONFIG, ECRD_* environment variables, flags.
+
+Flags:
+`, DefaultDataDir())
+	fs.PrintDefaults()
+}
+
+type stringValue string
+
+func (v *stringValue) String() string     { return string(*v) }
+func (v *stringValue) Set(s string) error { *v = stringValue(s); return nil }
+
+type durationValue time.Duration
+
+func (v *durationValue) String() string { return time.Duration(*v).String() }
+func (v *durationValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (for example 30s, 24h)", s)
+	}
+	*v = durationValue(d)
+	return nil
+}

@@ -1,0 +1,184 @@
+// Package metadata defines the registry's database: repositories, the blobs
+// each repository may read, images (manifests), tags and upload sessions.
+// Every record is keyed by account and region from the start, so that one
+// server hosts several accounts and regions as ECR does.
+//
+// A backend (SQLite here; PostgreSQL later) implements Store and passes the
+// shared suite in metadatatest. The rules of the registry (what may be
+// written when) live in the registry package, not in backends: a backend
+// stores and retrieves, atomically.
+package metadata
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// Errors returned (possibly wrapped) by every backend.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+)
+
+// Scope is one account's registry in one region.
+type Scope struct {
+	Account string // 12-digit AWS account ID
+	Region  string
+}
+
+// RepoKey names a repository.
+type RepoKey struct {
+	Scope
+	Name string
+}
+
+// Repository is a repository record.
+type Repository struct {
+	ID        int64
+	Key       RepoKey
+	CreatedAt time.Time
+}
+
+// Blob is a blob linked into a repository.
+type Blob struct {
+	Digest digest.Digest
+	Size   int64
+}
+
+// Image is a manifest stored in a repository.
+type Image struct {
+	RepoID       int64
+	Digest       digest.Digest
+	MediaType    string
+	ArtifactType string
+	Size         int64
+	// Subject is the digest of the manifest this one refers to (OCI
+	// referrers), or empty.
+	Subject digest.Digest
+	// Annotations are the manifest's annotations, kept for the referrers
+	// API without re-parsing the manifest.
+	Annotations map[string]string
+	PushedAt    time.Time
+	// LastPulledAt is zero if the image was never pulled.
+	LastPulledAt time.Time
+	// Content is the manifest as pushed. It is filled by Image and Tag
+	// lookups, and left empty by listings.
+	Content []byte
+}
+
+// RefKind says what a manifest references.
+type RefKind int
+
+// Kinds of references from a manifest.
+const (
+	RefBlob     RefKind = iota // config or layer
+	RefManifest                // child of an index
+)
+
+// Ref is one reference from a manifest to a blob or a child manifest.
+type Ref struct {
+	Digest digest.Digest
+	Kind   RefKind
+}
+
+// Upload is a blob upload session.
+type Upload struct {
+	ID        string
+	Repo      RepoKey
+	StartedAt time.Time
+	UpdatedAt time.Time
+	// Size is how many bytes were received and acknowledged.
+	Size int64
+	// HashState is the serialized state of the running digest over those
+	// bytes, so that the next chunk continues it (empty: recompute).
+	HashState []byte
+}
+
+// Reader is the read side of the store.
+type Reader interface {
+	// Repository returns the repository named by key, or ErrNotFound.
+	Repository(ctx context.Context, key RepoKey) (Repository, error)
+	// Repositories lists a scope's repositories in name order, starting
+	// after the name after, at most limit of them.
+	Repositories(ctx context.Context, scope Scope, after string, limit int) ([]Repository, error)
+
+	// Blob returns the blob d if it is linked into repository repoID.
+	Blob(ctx context.Context, repoID int64, d digest.Digest) (Blob, error)
+	// BlobRepositories lists repositories of the scope that link blob d (at
+	// most limit), to mount a blob without a named source.
+	BlobRepositories(ctx context.Context, scope Scope, d digest.Digest, limit int) ([]Repository, error)
+
+	// Image returns the manifest d of repository repoID, with its content.
+	Image(ctx context.Context, repoID int64, d digest.Digest) (Image, error)
+	// Tag returns the manifest a tag points to, with its content.
+	Tag(ctx context.Context, repoID int64, tag string) (Image, error)
+	// Tags lists tags of a repository in lexical order, after the tag after,
+	// at most limit of them.
+	Tags(ctx context.Context, repoID int64, after string, limit int) ([]string, error)
+	// Referrers lists the images of a repository whose subject is d.
+	Referrers(ctx context.Context, repoID int64, d digest.Digest) ([]Image, error)
+	// Parents lists the digests of images in the repository that reference
+	// d (indexes that list it as a child).
+	Parents(ctx context.Context, repoID int64, d digest.Digest) ([]digest.Digest, error)
+
+	// Upload returns an upload session, or ErrNotFound.
+	Upload(ctx context.Context, id string) (Upload, error)
+	// Uploads lists every upload session (for expiry and recovery).
+	Uploads(ctx context.Context) ([]Upload, error)
+}
+
+// Tx is a write transaction. Everything done through it is committed
+// together or not at all.
+type Tx interface {
+	Reader
+
+	// CreateRepository creates a repository, or returns ErrExists.
+	CreateRepository(ctx context.Context, key RepoKey, now time.Time) (Repository, error)
+
+	// LinkBlob makes blob b readable through repository repoID. Linking a
+	// blob twice is not an error.
+	LinkBlob(ctx context.Context, repoID int64, b Blob, now time.Time) error
+	// UnlinkBlob removes the link, or returns ErrNotFound.
+	UnlinkBlob(ctx context.Context, repoID int64, d digest.Digest) error
+
+	// PutImage stores a manifest and what it references. Putting a manifest
+	// that exists keeps its push time.
+	PutImage(ctx context.Context, img Image, refs []Ref) error
+	// DeleteImage removes a manifest, its references and its tags, or
+	// returns ErrNotFound.
+	DeleteImage(ctx context.Context, repoID int64, d digest.Digest) error
+	// PutTag points tag at manifest d (which must exist in the repository).
+	PutTag(ctx context.Context, repoID int64, tag string, d digest.Digest, now time.Time) error
+	// DeleteTag removes a tag, or returns ErrNotFound.
+	DeleteTag(ctx context.Context, repoID int64, tag string) error
+
+	// PutUpload creates or replaces an upload session.
+	PutUpload(ctx context.Context, u Upload) error
+	// DeleteUpload removes an upload session; a missing one is not an error.
+	DeleteUpload(ctx context.Context, id string) error
+}
+
+// Pull records that an image was pulled at a time.
+type Pull struct {
+	RepoID int64
+	Digest digest.Digest
+	At     time.Time
+}
+
+// Store is a metadata backend.
+type Store interface {
+	Reader
+	// Update runs fn in a write transaction and commits it if fn returns
+	// nil. Write transactions are serialized with each other, so a rule
+	// checked inside one still holds when it commits.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// RecordPulls raises the last-pull times of images (never lowers
+	// them); images deleted meanwhile are skipped.
+	RecordPulls(ctx context.Context, pulls []Pull) error
+	// Ready reports whether the store can serve requests.
+	Ready(ctx context.Context) error
+	Close() error
+}

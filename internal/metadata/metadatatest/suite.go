@@ -1,0 +1,439 @@
+// Package metadatatest is the conformance suite every metadata.Store
+// backend must pass. A backend's test calls Run with a constructor that
+// returns a fresh, empty store.
+package metadatatest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/ecrd/ecrd/internal/metadata"
+)
+
+// Run runs every test of the suite against stores made by newStore.
+func Run(t *testing.T, newStore func(t *testing.T) metadata.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s metadata.Store)
+	}{
+		{"Repositories", testRepositories},
+		{"RepositoriesAreScoped", testScopes},
+		{"BlobLinks", testBlobLinks},
+		{"ImagesAndTags", testImagesAndTags},
+		{"TagPagination", testTagPagination},
+		{"DeleteImageRemovesTagsAndRefs", testDeleteImage},
+		{"Referrers", testReferrers},
+		{"RollbackLeavesNothing", testRollback},
+		{"WritesAreSerialized", testSerialized},
+		{"Uploads", testUploads},
+		{"RecordPulls", testRecordPulls},
+		{"Ready", func(t *testing.T, s metadata.Store) {
+			if err := s.Ready(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			t.Cleanup(func() { s.Close() })
+			tt.fn(t, s)
+		})
+	}
+}
+
+var (
+	ctx   = context.Background()
+	now   = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	scope = metadata.Scope{Account: "123456789012", Region: "us-east-1"}
+)
+
+func key(name string) metadata.RepoKey { return metadata.RepoKey{Scope: scope, Name: name} }
+
+func update(t *testing.T, s metadata.Store, fn func(tx metadata.Tx) error) {
+	t.Helper()
+	if err := s.Update(ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func createRepo(t *testing.T, s metadata.Store, k metadata.RepoKey) metadata.Repository {
+	t.Helper()
+	var repo metadata.Repository
+	update(t, s, func(tx metadata.Tx) error {
+		var err error
+		repo, err = tx.CreateRepository(ctx, k, now)
+		return err
+	})
+	return repo
+}
+
+func image(repoID int64, content string) metadata.Image {
+	return metadata.Image{
+		RepoID:       repoID,
+		Digest:       digest.FromString(content),
+		MediaType:    "application/vnd.oci.image.manifest.v1+json",
+		ArtifactType: "application/vnd.example",
+		Size:         int64(len(content)),
+		PushedAt:     now,
+		Content:      []byte(content),
+	}
+}
+
+func putImage(t *testing.T, s metadata.Store, img metadata.Image, refs []metadata.Ref, tags ...string) {
+	t.Helper()
+	update(t, s, func(tx metadata.Tx) error {
+		if err := tx.PutImage(ctx, img, refs); err != nil {
+			return err
+		}
+		for _, tag := range tags {
+			if err := tx.PutTag(ctx, img.RepoID, tag, img.Digest, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func testRepositories(t *testing.T, s metadata.Store) {
+	if _, err := s.Repository(ctx, key("missing")); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("Repository(missing) = %v, want ErrNotFound", err)
+	}
+	a := createRepo(t, s, key("team/a"))
+	if a.ID == 0 || a.Key != key("team/a") || !a.CreatedAt.Equal(now) {
+		t.Fatalf("created %+v", a)
+	}
+	err := s.Update(ctx, func(tx metadata.Tx) error {
+		_, err := tx.CreateRepository(ctx, key("team/a"), now)
+		return err
+	})
+	if !errors.Is(err, metadata.ErrExists) {
+		t.Fatalf("second create = %v, want ErrExists", err)
+	}
+	got, err := s.Repository(ctx, key("team/a"))
+	if err != nil || got.ID != a.ID || !got.CreatedAt.Equal(now) {
+		t.Fatalf("Repository = %+v, %v; want %+v", got, err, a)
+	}
+	for _, n := range []string{"team/c", "team/b", "aaa"} {
+		createRepo(t, s, key(n))
+	}
+	page, err := s.Repositories(ctx, scope, "", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := repoNames(page); !slices.Equal(names, []string{"aaa", "team/a"}) {
+		t.Fatalf("first page = %v", names)
+	}
+	page, err = s.Repositories(ctx, scope, "team/a", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := repoNames(page); !slices.Equal(names, []string{"team/b", "team/c"}) {
+		t.Fatalf("page after team/a = %v", names)
+	}
+}
+
+func repoNames(repos []metadata.Repository) []string {
+	var out []string
+	for _, r := range repos {
+		out = append(out, r.Key.Name)
+	}
+	return out
+}
+
+func testScopes(t *testing.T, s metadata.Store) {
+	other := []metadata.RepoKey{
+		{Scope: metadata.Scope{Account: "210987654321", Region: scope.Region}, Name: "app"},
+		{Scope: metadata.Scope{Account: scope.Account, Region: "eu-west-1"}, Name: "app"},
+	}
+	mine := createRepo(t, s, key("app"))
+	var foreign metadata.Repository
+	for _, k := range other {
+		foreign = createRepo(t, s, k)
+		if foreign.ID == mine.ID {
+			t.Fatalf("repositories in different scopes share ID %d", foreign.ID)
+		}
+	}
+	list, err := s.Repositories(ctx, scope, "", 100)
+	if err != nil || len(list) != 1 || list[0].ID != mine.ID {
+		t.Fatalf("Repositories(scope) = %+v, %v; want only %d", list, err, mine.ID)
+	}
+	b := metadata.Blob{Digest: digest.FromString("shared"), Size: 6}
+	update(t, s, func(tx metadata.Tx) error { return tx.LinkBlob(ctx, foreign.ID, b, now) })
+	repos, err := s.BlobRepositories(ctx, scope, b.Digest, 10)
+	if err != nil || len(repos) != 0 {
+		t.Fatalf("BlobRepositories found a blob linked only in another scope: %+v, %v", repos, err)
+	}
+}
+
+func testBlobLinks(t *testing.T, s metadata.Store) {
+	a := createRepo(t, s, key("a1"))
+	b := createRepo(t, s, key("b1"))
+	blob := metadata.Blob{Digest: digest.FromString("layer"), Size: 5}
+	update(t, s, func(tx metadata.Tx) error {
+		if err := tx.LinkBlob(ctx, a.ID, blob, now); err != nil {
+			return err
+		}
+		return tx.LinkBlob(ctx, a.ID, blob, now) // twice is fine
+	})
+	got, err := s.Blob(ctx, a.ID, blob.Digest)
+	if err != nil || got != blob {
+		t.Fatalf("Blob = %+v, %v; want %+v", got, err, blob)
+	}
+	if _, err := s.Blob(ctx, b.ID, blob.Digest); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("blob of a1 is visible in b1: %v", err)
+	}
+	repos, err := s.BlobRepositories(ctx, scope, blob.Digest, 10)
+	if err != nil || len(repos) != 1 || repos[0].ID != a.ID {
+		t.Fatalf("BlobRepositories = %+v, %v", repos, err)
+	}
+	update(t, s, func(tx metadata.Tx) error { return tx.UnlinkBlob(ctx, a.ID, blob.Digest) })
+	if _, err := s.Blob(ctx, a.ID, blob.Digest); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("blob still linked after unlink: %v", err)
+	}
+	err = s.Update(ctx, func(tx metadata.Tx) error { return tx.UnlinkBlob(ctx, a.ID, blob.Digest) })
+	if !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("second unlink = %v, want ErrNotFound", err)
+	}
+}
+
+func testImagesAndTags(t *testing.T, s metadata.Store) {
+	repo := createRepo(t, s, key("img"))
+	img := image(repo.ID, `{"first":true}`)
+	img.Annotations = map[string]string{"org.example": "yes"}
+	putImage(t, s, img, []metadata.Ref{{Digest: digest.FromString("cfg"), Kind: metadata.RefBlob}}, "v1", "latest")
+
+	got, err := s.Image(ctx, repo.ID, img.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got.Content) != string(img.Content) || got.MediaType != img.MediaType || got.ArtifactType != img.ArtifactType ||
+		got.Size != img.Size || !got.PushedAt.Equal(now) || !got.LastPulledAt.IsZero() || got.Annotations["org.example"] != "yes" {
+		t.Fatalf("Image = %+v", got)
+	}
+	byTag, err := s.Tag(ctx, repo.ID, "latest")
+	if err != nil || byTag.Digest != img.Digest || string(byTag.Content) != string(img.Content) {
+		t.Fatalf("Tag(latest) = %+v, %v", byTag, err)
+	}
+	if _, err := s.Tag(ctx, repo.ID, "nope"); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("Tag(nope) = %v, want ErrNotFound", err)
+	}
+
+	// Re-putting keeps the first push time.
+	again := img
+	again.PushedAt = now.Add(time.Hour)
+	putImage(t, s, again, nil)
+	if got, _ := s.Image(ctx, repo.ID, img.Digest); !got.PushedAt.Equal(now) {
+		t.Fatalf("push time changed to %v on a re-put", got.PushedAt)
+	}
+
+	// Moving a tag.
+	img2 := image(repo.ID, `{"second":true}`)
+	putImage(t, s, img2, nil, "latest")
+	if byTag, _ := s.Tag(ctx, repo.ID, "latest"); byTag.Digest != img2.Digest {
+		t.Fatalf("latest = %s after moving it, want %s", byTag.Digest, img2.Digest)
+	}
+	// A tag must point into the repository.
+	err = s.Update(ctx, func(tx metadata.Tx) error {
+		return tx.PutTag(ctx, repo.ID, "dangling", digest.FromString("absent"), now)
+	})
+	if err == nil {
+		t.Fatal("tagging a manifest that is not in the repository succeeded")
+	}
+	update(t, s, func(tx metadata.Tx) error { return tx.DeleteTag(ctx, repo.ID, "v1") })
+	tags, err := s.Tags(ctx, repo.ID, "", 100)
+	if err != nil || !slices.Equal(tags, []string{"latest"}) {
+		t.Fatalf("Tags = %v, %v", tags, err)
+	}
+	if err := s.Update(ctx, func(tx metadata.Tx) error { return tx.DeleteTag(ctx, repo.ID, "v1") }); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("deleting a missing tag = %v, want ErrNotFound", err)
+	}
+}
+
+func testTagPagination(t *testing.T, s metadata.Store) {
+	repo := createRepo(t, s, key("pages"))
+	img := image(repo.ID, "{}")
+	want := []string{"a", "b", "c", "d", "e"}
+	putImage(t, s, img, nil, "e", "c", "a", "d", "b")
+	var got []string
+	after := ""
+	for {
+		page, err := s.Tags(ctx, repo.ID, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		if len(page) > 2 {
+			t.Fatalf("page of %d tags with limit 2", len(page))
+		}
+		got = append(got, page...)
+		after = page[len(page)-1]
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("paged tags = %v, want %v", got, want)
+	}
+}
+
+func testDeleteImage(t *testing.T, s metadata.Store) {
+	repo := createRepo(t, s, key("del"))
+	child := image(repo.ID, `{"child":1}`)
+	index := image(repo.ID, `{"index":1}`)
+	putImage(t, s, child, nil, "child")
+	putImage(t, s, index, []metadata.Ref{{Digest: child.Digest, Kind: metadata.RefManifest}}, "idx", "idx2")
+	parents, err := s.Parents(ctx, repo.ID, child.Digest)
+	if err != nil || !slices.Equal(parents, []digest.Digest{index.Digest}) {
+		t.Fatalf("Parents = %v, %v", parents, err)
+	}
+	update(t, s, func(tx metadata.Tx) error { return tx.DeleteImage(ctx, repo.ID, index.Digest) })
+	if _, err := s.Image(ctx, repo.ID, index.Digest); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("image still there: %v", err)
+	}
+	tags, _ := s.Tags(ctx, repo.ID, "", 100)
+	if !slices.Equal(tags, []string{"child"}) {
+		t.Fatalf("tags after deleting the index = %v, want [child]", tags)
+	}
+	if parents, _ := s.Parents(ctx, repo.ID, child.Digest); len(parents) != 0 {
+		t.Fatalf("references survived their image: %v", parents)
+	}
+	if err := s.Update(ctx, func(tx metadata.Tx) error { return tx.DeleteImage(ctx, repo.ID, index.Digest) }); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("second delete = %v, want ErrNotFound", err)
+	}
+}
+
+func testReferrers(t *testing.T, s metadata.Store) {
+	repo := createRepo(t, s, key("refs"))
+	subject := image(repo.ID, `{"subject":1}`)
+	putImage(t, s, subject, nil)
+	var want []digest.Digest
+	for i := range 3 {
+		sig := image(repo.ID, fmt.Sprintf(`{"sig":%d}`, i))
+		sig.Subject = subject.Digest
+		sig.Annotations = map[string]string{"n": fmt.Sprint(i)}
+		putImage(t, s, sig, nil)
+		want = append(want, sig.Digest)
+	}
+	slices.Sort(want)
+	refs, err := s.Referrers(ctx, repo.ID, subject.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []digest.Digest
+	for _, r := range refs {
+		got = append(got, r.Digest)
+		if r.Subject != subject.Digest || r.Annotations["n"] == "" || r.ArtifactType == "" || r.Size == 0 {
+			t.Errorf("referrer %+v lacks fields", r)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Referrers = %v, want %v", got, want)
+	}
+	if refs, _ := s.Referrers(ctx, repo.ID, digest.FromString("nobody")); len(refs) != 0 {
+		t.Fatalf("Referrers of an unknown subject = %v", refs)
+	}
+}
+
+func testRollback(t *testing.T, s metadata.Store) {
+	boom := errors.New("boom")
+	err := s.Update(ctx, func(tx metadata.Tx) error {
+		repo, err := tx.CreateRepository(ctx, key("rolled"), now)
+		if err != nil {
+			return err
+		}
+		if err := tx.LinkBlob(ctx, repo.ID, metadata.Blob{Digest: digest.FromString("x"), Size: 1}, now); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Update = %v, want the callback's error", err)
+	}
+	if _, err := s.Repository(ctx, key("rolled")); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("rolled-back repository exists: %v", err)
+	}
+}
+
+// testSerialized checks that a rule checked inside Update holds at commit:
+// of many concurrent "tag only if untagged" transactions, exactly one wins.
+func testSerialized(t *testing.T, s metadata.Store) {
+	repo := createRepo(t, s, key("race"))
+	img := image(repo.ID, "{}")
+	putImage(t, s, img, nil)
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.Update(ctx, func(tx metadata.Tx) error {
+				tags, err := tx.Tags(ctx, repo.ID, "", 10)
+				if err != nil || len(tags) > 0 {
+					return err
+				}
+				return tx.PutTag(ctx, repo.ID, fmt.Sprintf("winner-%d", i), img.Digest, now)
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	tags, err := s.Tags(ctx, repo.ID, "", 100)
+	if err != nil || len(tags) != 1 {
+		t.Fatalf("tags = %v, %v; want exactly one winner", tags, err)
+	}
+}
+
+func testUploads(t *testing.T, s metadata.Store) {
+	u := metadata.Upload{ID: "u1", Repo: key("up"), StartedAt: now, UpdatedAt: now}
+	update(t, s, func(tx metadata.Tx) error { return tx.PutUpload(ctx, u) })
+	got, err := s.Upload(ctx, "u1")
+	if err != nil || got.Repo != u.Repo || got.Size != 0 || !got.StartedAt.Equal(now) {
+		t.Fatalf("Upload = %+v, %v", got, err)
+	}
+	u.Size, u.HashState, u.UpdatedAt = 42, []byte{1, 2, 3}, now.Add(time.Minute)
+	update(t, s, func(tx metadata.Tx) error { return tx.PutUpload(ctx, u) })
+	got, _ = s.Upload(ctx, "u1")
+	if got.Size != 42 || string(got.HashState) != "\x01\x02\x03" || !got.UpdatedAt.Equal(u.UpdatedAt) || !got.StartedAt.Equal(now) {
+		t.Fatalf("updated upload = %+v", got)
+	}
+	update(t, s, func(tx metadata.Tx) error {
+		return tx.PutUpload(ctx, metadata.Upload{ID: "u2", Repo: key("up"), StartedAt: now, UpdatedAt: now})
+	})
+	all, err := s.Uploads(ctx)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("Uploads = %+v, %v", all, err)
+	}
+	update(t, s, func(tx metadata.Tx) error { return tx.DeleteUpload(ctx, "u1") })
+	update(t, s, func(tx metadata.Tx) error { return tx.DeleteUpload(ctx, "u1") })
+	if _, err := s.Upload(ctx, "u1"); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("deleted upload = %v", err)
+	}
+}
+
+func testRecordPulls(t *testing.T, s metadata.Store) {
+	repo := createRepo(t, s, key("pulls"))
+	img := image(repo.ID, "{}")
+	putImage(t, s, img, nil)
+	later, earlier := now.Add(2*time.Hour), now.Add(time.Hour)
+	if err := s.RecordPulls(ctx, []metadata.Pull{{RepoID: repo.ID, Digest: img.Digest, At: later}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordPulls(ctx, []metadata.Pull{
+		{RepoID: repo.ID, Digest: img.Digest, At: earlier},
+		{RepoID: repo.ID, Digest: digest.FromString("deleted meanwhile"), At: later},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Image(ctx, repo.ID, img.Digest)
+	if !got.LastPulledAt.Equal(later) {
+		t.Fatalf("LastPulledAt = %v, want %v (never lowered)", got.LastPulledAt, later)
+	}
+}

@@ -1,0 +1,73 @@
+package sqlite
+
+// migrations bring a database from version i (PRAGMA user_version) to i+1.
+// Never edit a released migration: append a new one.
+var migrations = []string{
+	`
+CREATE TABLE repositories (
+	id         INTEGER PRIMARY KEY,
+	account    TEXT    NOT NULL,
+	region     TEXT    NOT NULL,
+	name       TEXT    NOT NULL,
+	created_at INTEGER NOT NULL,
+	UNIQUE (account, region, name)
+);
+
+-- Which blobs a repository may read. The size is the blob's, repeated per
+-- link so that a HEAD needs one lookup.
+CREATE TABLE repository_blobs (
+	repo_id   INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+	digest    TEXT    NOT NULL,
+	size      INTEGER NOT NULL,
+	linked_at INTEGER NOT NULL,
+	PRIMARY KEY (repo_id, digest)
+) WITHOUT ROWID;
+CREATE INDEX repository_blobs_by_digest ON repository_blobs (digest);
+
+CREATE TABLE images (
+	repo_id        INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+	digest         TEXT    NOT NULL,
+	media_type     TEXT    NOT NULL,
+	artifact_type  TEXT    NOT NULL,
+	size           INTEGER NOT NULL,
+	subject        TEXT,
+	annotations    TEXT,
+	pushed_at      INTEGER NOT NULL,
+	last_pulled_at INTEGER,
+	content        BLOB    NOT NULL,
+	PRIMARY KEY (repo_id, digest)
+);
+CREATE INDEX images_by_subject ON images (repo_id, subject) WHERE subject IS NOT NULL;
+
+CREATE TABLE image_refs (
+	repo_id INTEGER NOT NULL,
+	digest  TEXT    NOT NULL,
+	ref     TEXT    NOT NULL,
+	kind    INTEGER NOT NULL,
+	PRIMARY KEY (repo_id, digest, ref),
+	FOREIGN KEY (repo_id, digest) REFERENCES images (repo_id, digest) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX image_refs_by_ref ON image_refs (repo_id, ref);
+
+CREATE TABLE tags (
+	repo_id    INTEGER NOT NULL,
+	name       TEXT    NOT NULL,
+	digest     TEXT    NOT NULL,
+	updated_at INTEGER NOT NULL,
+	PRIMARY KEY (repo_id, name),
+	FOREIGN KEY (repo_id, digest) REFERENCES images (repo_id, digest) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX tags_by_digest ON tags (repo_id, digest);
+
+CREATE TABLE uploads (
+	id         TEXT    PRIMARY KEY,
+	account    TEXT    NOT NULL,
+	region     TEXT    NOT NULL,
+	repo       TEXT    NOT NULL,
+	started_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL,
+	size       INTEGER NOT NULL,
+	hash_state BLOB
+);
+`,
+}

@@ -1,0 +1,137 @@
+// Package sqlite is the embedded metadata backend: one SQLite database file
+// in WAL mode, written through a single connection (SQLite allows one
+// writer at a time anyway) and read through a pool.
+//
+// Commits are durable when Update returns (synchronous=FULL): an
+// acknowledged push survives a power cut, not only a process crash.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/ecrd/ecrd/internal/metadata"
+)
+
+// Store is a metadata.Store in a SQLite database.
+type Store struct {
+	reader
+	writer *sql.DB
+	rdb    *sql.DB
+	wstmts *statements
+}
+
+var _ metadata.Store = (*Store)(nil)
+
+// Open opens (creating and migrating if needed) the database at path.
+func Open(ctx context.Context, path string) (*Store, error) {
+	dsn := func(txlock string) string {
+		q := url.Values{}
+		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
+			q.Add("_pragma", p)
+		}
+		q.Set("_txlock", txlock)
+		return "file:" + path + "?" + q.Encode()
+	}
+	writer, err := sql.Open("sqlite", dsn("immediate"))
+	if err != nil {
+		return nil, err
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	if err := migrate(ctx, writer); err != nil {
+		writer.Close()
+		return nil, err
+	}
+	rdb, err := sql.Open("sqlite", dsn("deferred"))
+	if err != nil {
+		writer.Close()
+		return nil, err
+	}
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	rdb.SetMaxOpenConns(n)
+	rdb.SetMaxIdleConns(n)
+	rdb.SetConnMaxLifetime(0)
+
+	s := &Store{writer: writer, rdb: rdb}
+	if s.wstmts, err = prepare(ctx, writer); err == nil {
+		var rstmts *statements
+		if rstmts, err = prepare(ctx, rdb); err == nil {
+			s.reader = reader{q: rdb, stmts: rstmts}
+		}
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("preparing statements: %w", err)
+	}
+	return s, nil
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("opening metadata database: %w", err)
+	}
+	defer tx.Rollback()
+	var version int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("reading schema version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("metadata database has schema version %d, newer than this ecrd knows (%d): run a newer ecrd", version, len(migrations))
+	}
+	for i := version; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("migrating metadata schema to version %d: %w", i+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Update implements metadata.Store.
+func (s *Store) Update(ctx context.Context, fn func(metadata.Tx) error) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("starting transaction: %w", err)
+	}
+	if err := fn(&writeTx{reader: reader{q: tx, stmts: s.wstmts, tx: tx}, tx: tx}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing transaction: %w", err)
+	}
+	return nil
+}
+
+// Ready implements metadata.Store.
+func (s *Store) Ready(ctx context.Context) error {
+	return s.rdb.PingContext(ctx)
+}
+
+// Close implements metadata.Store.
+func (s *Store) Close() error {
+	var errs []error
+	if s.rdb != nil {
+		errs = append(errs, s.rdb.Close())
+	}
+	errs = append(errs, s.writer.Close())
+	return errors.Join(errs...)
+}
+
+// isConstraint reports whether err is a uniqueness or key violation.
+func isConstraint(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
+}

@@ -1,0 +1,49 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/metadata/metadatatest"
+	"github.com/ecrd/ecrd/internal/metadata/sqlite"
+)
+
+func TestConformance(t *testing.T) {
+	metadatatest.Run(t, func(t *testing.T) metadata.Store {
+		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "meta.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "meta.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := metadata.RepoKey{Scope: metadata.Scope{Account: "123456789012", Region: "us-east-1"}, Name: "kept"}
+	if err := s.Update(ctx, func(tx metadata.Tx) error {
+		_, err := tx.CreateRepository(ctx, key, timeNow())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Repository(ctx, key); err != nil {
+		t.Fatalf("repository lost across reopen: %v", err)
+	}
+}
+
+func timeNow() time.Time { return time.Now() }

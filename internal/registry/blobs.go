@@ -1,0 +1,215 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/ecrd/ecrd/internal/blobstore"
+	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/reference"
+)
+
+// parseDigest validates a digest from a request.
+func parseDigest(s string) (digest.Digest, error) {
+	d, err := reference.ParseDigest(s)
+	if err != nil {
+		return "", &Error{Code: CodeDigestInvalid, Message: err.Error()}
+	}
+	return d, nil
+}
+
+// StatBlob returns a blob linked into the repository.
+func (r *Registry) StatBlob(ctx context.Context, key metadata.RepoKey, dgst string) (metadata.Blob, error) {
+	d, err := parseDigest(dgst)
+	if err != nil {
+		return metadata.Blob{}, err
+	}
+	repo, err := r.repository(ctx, key)
+	if err != nil {
+		return metadata.Blob{}, err
+	}
+	b, err := r.meta.Blob(ctx, repo.ID, d)
+	if errors.Is(err, metadata.ErrNotFound) {
+		return b, errorf(CodeBlobUnknown, "blob %s is not in repository %q: push it, or mount it from a repository that has it", d, key.Name)
+	}
+	return b, err
+}
+
+// OpenBlob returns a blob linked into the repository, open for reading.
+// The caller closes the reader.
+func (r *Registry) OpenBlob(ctx context.Context, key metadata.RepoKey, dgst string) (metadata.Blob, io.ReadSeekCloser, error) {
+	b, err := r.StatBlob(ctx, key, dgst)
+	if err != nil {
+		return b, nil, err
+	}
+	rc, err := r.blobs.Open(ctx, b.Digest)
+	if errors.Is(err, blobstore.ErrNotFound) {
+		// Metadata says it is here, storage says it is not: report it loudly,
+		// answer as for any missing blob.
+		r.log.Error("blob linked in metadata is missing from blob storage", "repository", key.Name, "digest", b.Digest)
+		return b, nil, errorf(CodeBlobUnknown, "blob %s of repository %q is missing from storage", b.Digest, key.Name)
+	}
+	return b, rc, err
+}
+
+// DeleteBlob unlinks a blob from a repository. The bytes stay while other
+// repositories link them; unreferenced bytes are garbage collected.
+func (r *Registry) DeleteBlob(ctx context.Context, key metadata.RepoKey, dgst string) error {
+	d, err := parseDigest(dgst)
+	if err != nil {
+		return err
+	}
+	repo, err := r.repository(ctx, key)
+	if err != nil {
+		return err
+	}
+	err = r.meta.Update(ctx, func(tx metadata.Tx) error { return tx.UnlinkBlob(ctx, repo.ID, d) })
+	if errors.Is(err, metadata.ErrNotFound) {
+		return errorf(CodeBlobUnknown, "blob %s is not in repository %q", d, key.Name)
+	}
+	if err == nil {
+		r.log.Info("blob deleted", "account", key.Account, "region", key.Region, "repository", key.Name, "digest", d)
+	}
+	return err
+}
+
+// MountBlob links a blob that another repository of the same registry
+// holds into repository key, without moving bytes. from names the source
+// repository; nil means any repository of the registry that has it. It
+// returns ok=false, and no error, when there is nothing to mount: the
+// client then uploads the blob.
+func (r *Registry) MountBlob(ctx context.Context, key metadata.RepoKey, from *metadata.RepoKey, dgst string) (b metadata.Blob, ok bool, err error) {
+	if err := validateRepo(key); err != nil {
+		return b, false, err
+	}
+	d, err := parseDigest(dgst)
+	if err != nil {
+		return b, false, err
+	}
+	var sources []metadata.Repository
+	if from != nil {
+		if validateRepo(*from) != nil {
+			return b, false, nil // a bad source name means nothing to mount
+		}
+		src, err := r.meta.Repository(ctx, *from)
+		if errors.Is(err, metadata.ErrNotFound) {
+			return b, false, nil
+		}
+		if err != nil {
+			return b, false, err
+		}
+		sources = append(sources, src)
+	} else if sources, err = r.meta.BlobRepositories(ctx, key.Scope, d, 1); err != nil {
+		return b, false, err
+	}
+	if len(sources) == 0 {
+		return b, false, nil
+	}
+	b, err = r.meta.Blob(ctx, sources[0].ID, d)
+	if errors.Is(err, metadata.ErrNotFound) {
+		return b, false, nil
+	}
+	if err != nil {
+		return b, false, err
+	}
+	if err := r.linkBlob(ctx, key, b); err != nil {
+		return b, false, err
+	}
+	r.log.Info("blob mounted", "account", key.Account, "region", key.Region, "repository", key.Name, "from", sources[0].Key.Name, "digest", d)
+	return b, true, nil
+}
+
+// linkBlob makes a durable blob readable through a repository, creating
+// the repository on first push.
+func (r *Registry) linkBlob(ctx context.Context, key metadata.RepoKey, b metadata.Blob) error {
+	now := r.now()
+	return r.meta.Update(ctx, func(tx metadata.Tx) error {
+		repo, err := repositoryForPush(ctx, tx, key, now)
+		if err != nil {
+			return err
+		}
+		return tx.LinkBlob(ctx, repo.ID, b, now)
+	})
+}
+
+// PutBlob stores a whole blob sent in one request (a monolithic upload)
+// and links it into the repository. The body is streamed to storage while
+// it is hashed; it is never held in memory.
+func (r *Registry) PutBlob(ctx context.Context, key metadata.RepoKey, dgst string, body io.Reader, size int64) (metadata.Blob, error) {
+	if err := validateRepo(key); err != nil {
+		return metadata.Blob{}, err
+	}
+	d, err := parseDigest(dgst)
+	if err != nil {
+		return metadata.Blob{}, err
+	}
+	if size > r.opts.MaxBlobSize {
+		return metadata.Blob{}, r.tooLarge(size)
+	}
+	id := newID()
+	if err := r.blobs.CreateUpload(ctx, id); err != nil {
+		return metadata.Blob{}, err
+	}
+	h := d.Algorithm().Hash()
+	n, err := r.blobs.AppendUpload(ctx, id, 0, io.TeeReader(r.limitBody(body, 0), h))
+	err = bodyError(err)
+	if err == nil && n > r.opts.MaxBlobSize {
+		err = r.tooLarge(n)
+	}
+	if err == nil {
+		err = checkLength(n, size)
+	}
+	if err == nil {
+		err = checkDigest(d, digest.NewDigest(d.Algorithm(), h))
+	}
+	if err == nil {
+		err = r.blobs.CommitUpload(ctx, id, n, d)
+	}
+	if err != nil {
+		r.discardUpload(id)
+		return metadata.Blob{}, err
+	}
+	b := metadata.Blob{Digest: d, Size: n}
+	if err := r.linkBlob(context.WithoutCancel(ctx), key, b); err != nil {
+		return metadata.Blob{}, err
+	}
+	r.log.Info("blob pushed", "account", key.Account, "region", key.Region, "repository", key.Name, "digest", d, "size", n)
+	return b, nil
+}
+
+// limitBody reads at most one byte more than a blob that already holds
+// size bytes may still take, so that an oversized blob is detected without
+// storing more than the limit.
+func (r *Registry) limitBody(body io.Reader, size int64) io.Reader {
+	return io.LimitReader(clientBody{body}, r.opts.MaxBlobSize-size+1)
+}
+
+func (r *Registry) tooLarge(size int64) error {
+	return errorf(CodeSizeInvalid, "the blob has %d bytes or more; the limit is %d bytes", size, r.opts.MaxBlobSize)
+}
+
+// checkLength compares the bytes received with a declared length (-1: none).
+func checkLength(got, want int64) error {
+	if want >= 0 && got != want {
+		return errorf(CodeSizeInvalid, "received %d bytes but Content-Length declared %d", got, want)
+	}
+	return nil
+}
+
+func checkDigest(want, got digest.Digest) error {
+	if want != got {
+		return errorf(CodeDigestInvalid, "the content's digest is %s, not %s: the blob was corrupted in transit or the digest is wrong", got, want)
+	}
+	return nil
+}
+
+// discardUpload removes an upload's bytes after a failure. It runs on a
+// fresh context: the request's may already be cancelled.
+func (r *Registry) discardUpload(id string) {
+	if err := r.blobs.DeleteUpload(context.Background(), id); err != nil {
+		r.log.Warn("removing a failed upload", "upload", id, "err", err)
+	}
+}

@@ -1,0 +1,54 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code classifies a registry error. Protocol adapters map codes to their
+// wire errors (OCI error codes, ECR exception names) in one table each.
+type Code int
+
+// Error codes.
+const (
+	CodeInternal             Code = iota // a bug or a storage failure
+	CodeNameInvalid                      // malformed repository name
+	CodeNameUnknown                      // no such repository
+	CodeTagInvalid                       // malformed tag
+	CodeDigestInvalid                    // malformed digest, or content that does not match it
+	CodeBlobUnknown                      // no such blob in the repository
+	CodeBlobUploadUnknown                // no such upload session
+	CodeBlobUploadInvalid                // the upload cannot take this request
+	CodeRangeInvalid                     // a chunk that does not start where the upload ends
+	CodeSizeInvalid                      // a length that does not match the content
+	CodeManifestInvalid                  // a manifest that does not parse or validate
+	CodeManifestUnknown                  // no such manifest or tag, or a missing child manifest
+	CodeManifestBlobUnknown              // a manifest references a blob the repository lacks
+	CodeManifestChildUnknown             // an index references a manifest the repository lacks
+	CodeManifestTooLarge                 // over the manifest size limit
+	CodeManifestReferenced               // deleting a manifest an index still lists
+	CodeUnsupported                      // a valid request for something ecrd refuses by design
+	CodePaginationInvalid                // a bad page size or marker
+)
+
+// Error is an error the client can act on.
+type Error struct {
+	Code    Code
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// CodeOf returns the code of a registry error, or CodeInternal for any other
+// error.
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}

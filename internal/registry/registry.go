@@ -1,0 +1,197 @@
+// Package registry is ecrd's domain core for images: repositories, blobs,
+// uploads, manifests and tags, keyed by account and region. Every protocol
+// (the OCI distribution API today, the ECR API next) reaches images through
+// this package, so each rule (what a push must reference, when a repository
+// is created, which blobs a repository may read) is written once, here.
+package registry
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ecrd/ecrd/internal/blobstore"
+	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/reference"
+)
+
+// MaxPageSize bounds one page of tags or repositories.
+const MaxPageSize = 1000
+
+// Options tune a Registry. Zero values take the defaults.
+type Options struct {
+	// UploadTTL is how long an upload may sit untouched before it is
+	// removed. Default 24h.
+	UploadTTL time.Duration
+	// MaxBlobSize bounds one blob. Default 52,000 MiB, ECR's layer limit.
+	MaxBlobSize int64
+	// PullFlushInterval is how often recorded pull times are written to the
+	// metadata store. Default 10s.
+	PullFlushInterval time.Duration
+	Logger            *slog.Logger
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+}
+
+// Registry is the domain core. It is safe for concurrent use.
+type Registry struct {
+	meta    metadata.Store
+	blobs   blobstore.Store
+	opts    Options
+	log     *slog.Logger
+	uploads uploadLocks
+	pulls   pullRecorder
+}
+
+// New returns a Registry over the given stores.
+func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
+	if opts.UploadTTL <= 0 {
+		opts.UploadTTL = 24 * time.Hour
+	}
+	if opts.MaxBlobSize <= 0 {
+		opts.MaxBlobSize = 52000 << 20
+	}
+	if opts.PullFlushInterval <= 0 {
+		opts.PullFlushInterval = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Registry{
+		meta:    meta,
+		blobs:   blobs,
+		opts:    opts,
+		log:     opts.Logger,
+		uploads: uploadLocks{busy: map[string]bool{}},
+		pulls:   pullRecorder{pending: map[pullKey]time.Time{}},
+	}
+}
+
+func (r *Registry) now() time.Time { return r.opts.Now().UTC() }
+
+// Ready reports whether both stores can serve requests.
+func (r *Registry) Ready(ctx context.Context) error {
+	if err := r.meta.Ready(ctx); err != nil {
+		return fmt.Errorf("metadata store: %w", err)
+	}
+	if err := r.blobs.Ready(ctx); err != nil {
+		return fmt.Errorf("blob store: %w", err)
+	}
+	return nil
+}
+
+// Run does the registry's background work until ctx ends: it expires
+// abandoned uploads and writes recorded pull times. On return, pending
+// pull times have been written.
+func (r *Registry) Run(ctx context.Context) {
+	expiry := time.NewTicker(min(max(r.opts.UploadTTL/10, time.Second), 10*time.Minute))
+	defer expiry.Stop()
+	flush := time.NewTicker(r.opts.PullFlushInterval)
+	defer flush.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			// The request context is gone; give the last flush its own.
+			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			r.flushPulls(fctx)
+			cancel()
+			return
+		case <-flush.C:
+			r.flushPulls(ctx)
+		case <-expiry.C:
+			if err := r.ExpireUploads(ctx); err != nil && ctx.Err() == nil {
+				r.log.Error("expiring uploads", "err", err)
+			}
+		}
+	}
+}
+
+// validateRepo checks a repository name and returns its key.
+func validateRepo(key metadata.RepoKey) error {
+	if err := reference.ValidateRepository(key.Name); err != nil {
+		return &Error{Code: CodeNameInvalid, Message: err.Error()}
+	}
+	return nil
+}
+
+// repository returns an existing repository.
+func (r *Registry) repository(ctx context.Context, key metadata.RepoKey) (metadata.Repository, error) {
+	if err := validateRepo(key); err != nil {
+		return metadata.Repository{}, err
+	}
+	repo, err := r.meta.Repository(ctx, key)
+	if errors.Is(err, metadata.ErrNotFound) {
+		return repo, errorf(CodeNameUnknown, "repository %q does not exist in registry %s (%s)", key.Name, key.Account, key.Region)
+	}
+	return repo, err
+}
+
+// repositoryForPush returns the repository a push writes to, creating it
+// if needed. Until the ECR control plane governs creation, a first push
+// creates the repository.
+func repositoryForPush(ctx context.Context, tx metadata.Tx, key metadata.RepoKey, now time.Time) (metadata.Repository, error) {
+	repo, err := tx.Repository(ctx, key)
+	if errors.Is(err, metadata.ErrNotFound) {
+		return tx.CreateRepository(ctx, key, now)
+	}
+	return repo, err
+}
+
+// pageSize turns a requested page size into one within bounds.
+func pageSize(n int) int {
+	if n <= 0 || n > MaxPageSize {
+		return MaxPageSize
+	}
+	return n
+}
+
+// Repositories lists up to n repository names of a scope in order, after
+// last, and says whether more follow.
+func (r *Registry) Repositories(ctx context.Context, scope metadata.Scope, last string, n int) (names []string, more bool, err error) {
+	n = pageSize(n)
+	repos, err := r.meta.Repositories(ctx, scope, last, n+1)
+	if err != nil {
+		return nil, false, err
+	}
+	more = len(repos) > n
+	names = make([]string, 0, min(len(repos), n))
+	for _, repo := range repos[:min(len(repos), n)] {
+		names = append(names, repo.Key.Name)
+	}
+	return names, more, nil
+}
+
+// Tags lists up to n tags of a repository in lexical order, after last,
+// and says whether more follow.
+func (r *Registry) Tags(ctx context.Context, key metadata.RepoKey, last string, n int) (tags []string, more bool, err error) {
+	repo, err := r.repository(ctx, key)
+	if err != nil {
+		return nil, false, err
+	}
+	n = pageSize(n)
+	tags, err = r.meta.Tags(ctx, repo.ID, last, n+1)
+	if err != nil {
+		return nil, false, err
+	}
+	more = len(tags) > n
+	tags = tags[:min(len(tags), n)]
+	if tags == nil {
+		tags = []string{}
+	}
+	return tags, more, nil
+}
+
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return hex.EncodeToString(b[:])
+}

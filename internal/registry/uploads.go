@@ -1,0 +1,395 @@
+package registry
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sync"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/ecrd/ecrd/internal/blobstore"
+	"github.com/ecrd/ecrd/internal/metadata"
+)
+
+// An upload session receives a blob in one or more requests (POST, then
+// PATCHes, then a PUT with the digest). Its bytes live in the blob store;
+// its record (repository, size acknowledged so far, and the running SHA-256
+// state) lives in the metadata store, so any request can continue it, even
+// after a restart. Chunks are hashed as they stream in, so finishing an
+// upload does not read it again.
+
+// Upload is the state of an upload session.
+type Upload struct {
+	ID   string
+	Size int64
+}
+
+// uploadLocks keeps two requests from writing one upload at once.
+type uploadLocks struct {
+	mu   sync.Mutex
+	busy map[string]bool
+}
+
+func (l *uploadLocks) acquire(id string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.busy[id] {
+		return errorf(CodeBlobUploadInvalid, "upload %s is being written by another request: wait for it to finish", id)
+	}
+	l.busy[id] = true
+	return nil
+}
+
+func (l *uploadLocks) release(id string) {
+	l.mu.Lock()
+	delete(l.busy, id)
+	l.mu.Unlock()
+}
+
+// StartUpload opens an upload session in a repository, creating the
+// repository on first push.
+func (r *Registry) StartUpload(ctx context.Context, key metadata.RepoKey) (Upload, error) {
+	if err := validateRepo(key); err != nil {
+		return Upload{}, err
+	}
+	id := newID()
+	// Bytes first, record second: a crash in between leaves a stray file,
+	// which recovery removes, never a record without its bytes.
+	if err := r.blobs.CreateUpload(ctx, id); err != nil {
+		return Upload{}, err
+	}
+	now := r.now()
+	err := r.meta.Update(ctx, func(tx metadata.Tx) error {
+		if _, err := repositoryForPush(ctx, tx, key, now); err != nil {
+			return err
+		}
+		return tx.PutUpload(ctx, metadata.Upload{ID: id, Repo: key, StartedAt: now, UpdatedAt: now})
+	})
+	if err != nil {
+		r.discardUpload(id)
+		return Upload{}, err
+	}
+	return Upload{ID: id}, nil
+}
+
+// session loads an upload record and checks it belongs to the repository.
+func (r *Registry) session(ctx context.Context, key metadata.RepoKey, id string) (metadata.Upload, error) {
+	if err := validateRepo(key); err != nil {
+		return metadata.Upload{}, err
+	}
+	u, err := r.meta.Upload(ctx, id)
+	if errors.Is(err, metadata.ErrNotFound) || (err == nil && u.Repo != key) {
+		return u, errorf(CodeBlobUploadUnknown, "upload %s does not exist in repository %q: it finished, was cancelled or expired; start a new one", id, key.Name)
+	}
+	return u, err
+}
+
+// UploadStatus returns how much of an upload has been received.
+func (r *Registry) UploadStatus(ctx context.Context, key metadata.RepoKey, id string) (Upload, error) {
+	u, err := r.session(ctx, key, id)
+	if err != nil {
+		return Upload{}, err
+	}
+	return Upload{ID: u.ID, Size: u.Size}, nil
+}
+
+// AppendUpload adds a chunk to an upload. start is where the client says
+// the chunk begins (-1: wherever the upload ends, as for a streamed PATCH);
+// length is its declared length (-1: unknown). A chunk that does not start
+// where the upload ends is refused with CodeRangeInvalid, and the returned
+// Upload says where to resume.
+func (r *Registry) AppendUpload(ctx context.Context, key metadata.RepoKey, id string, start, length int64, body io.Reader) (Upload, error) {
+	if err := r.uploads.acquire(id); err != nil {
+		return Upload{}, err
+	}
+	defer r.uploads.release(id)
+	u, err := r.session(ctx, key, id)
+	if err != nil {
+		return Upload{}, err
+	}
+	if start >= 0 && start != u.Size {
+		return Upload{ID: id, Size: u.Size}, errorf(CodeRangeInvalid,
+			"the chunk starts at byte %d but the upload holds %d bytes: send the chunk that starts at %d", start, u.Size, u.Size)
+	}
+	u, err = r.appendChunk(ctx, u, length, body)
+	return Upload{ID: id, Size: u.Size}, err
+}
+
+// appendChunk streams a chunk into the upload, hashing as it goes, and
+// records the new size and hash state. If the client goes away mid-chunk,
+// what arrived is kept and recorded, so the client can resume after it.
+func (r *Registry) appendChunk(ctx context.Context, u metadata.Upload, length int64, body io.Reader) (metadata.Upload, error) {
+	h, err := r.resumeHash(ctx, u)
+	if err != nil {
+		return u, err
+	}
+	counted := &countingWriter{w: h}
+	n, appendErr := r.blobs.AppendUpload(ctx, u.ID, u.Size, io.TeeReader(r.limitBody(body, u.Size), counted))
+	if errors.Is(appendErr, blobstore.ErrNotFound) {
+		return u, errorf(CodeBlobUploadUnknown, "upload %s has no data in storage: start a new upload", u.ID)
+	}
+	if n > r.opts.MaxBlobSize {
+		r.cancel(ctx, u.ID)
+		return u, r.tooLarge(n)
+	}
+	if n == u.Size+counted.n && n > u.Size {
+		// Every byte hashed is on disk: the new state is consistent.
+		state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+		if err != nil {
+			return u, err
+		}
+		u.Size, u.HashState, u.UpdatedAt = n, state, r.now()
+		// Record progress even if the client has gone: it may resume.
+		wctx := context.WithoutCancel(ctx)
+		if err := r.meta.Update(wctx, func(tx metadata.Tx) error { return tx.PutUpload(wctx, u) }); err != nil {
+			return u, err
+		}
+	}
+	if appendErr != nil {
+		return u, bodyError(appendErr)
+	}
+	if length >= 0 && counted.n != length {
+		return u, errorf(CodeSizeInvalid, "the chunk has %d bytes but its length was declared as %d", counted.n, length)
+	}
+	return u, nil
+}
+
+// resumeHash continues the upload's SHA-256 from its recorded state, or
+// recomputes it from the stored bytes when there is none.
+func (r *Registry) resumeHash(ctx context.Context, u metadata.Upload) (hash.Hash, error) {
+	h := sha256.New()
+	if u.Size == 0 {
+		return h, nil
+	}
+	if len(u.HashState) > 0 && h.(encoding.BinaryUnmarshaler).UnmarshalBinary(u.HashState) == nil {
+		return h, nil
+	}
+	if err := r.hashUpload(ctx, u, h); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func (r *Registry) hashUpload(ctx context.Context, u metadata.Upload, h hash.Hash) error {
+	rc, err := r.blobs.OpenUpload(ctx, u.ID, u.Size)
+	if err != nil {
+		return fmt.Errorf("reading upload %s to hash it: %w", u.ID, err)
+	}
+	defer rc.Close()
+	n, err := io.Copy(h, rc)
+	if err == nil && n != u.Size {
+		err = fmt.Errorf("upload %s holds %d bytes, %d were acknowledged", u.ID, n, u.Size)
+	}
+	return err
+}
+
+// FinishUpload adds an optional last chunk, checks the whole upload
+// against the digest the client names, and makes it a durable blob of the
+// repository. A mismatch removes the upload.
+func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id string, dgst string, start, length int64, body io.Reader) (metadata.Blob, error) {
+	d, err := parseDigest(dgst)
+	if err != nil {
+		return metadata.Blob{}, err
+	}
+	if err := r.uploads.acquire(id); err != nil {
+		return metadata.Blob{}, err
+	}
+	defer r.uploads.release(id)
+	u, err := r.session(ctx, key, id)
+	if err != nil {
+		return metadata.Blob{}, err
+	}
+	if start >= 0 && start != u.Size {
+		return metadata.Blob{}, errorf(CodeRangeInvalid,
+			"the last chunk starts at byte %d but the upload holds %d bytes: send the chunk that starts at %d", start, u.Size, u.Size)
+	}
+	if body != nil {
+		if u, err = r.appendChunk(ctx, u, length, body); err != nil {
+			return metadata.Blob{}, err
+		}
+	}
+	got, err := r.uploadDigest(ctx, u, d.Algorithm())
+	if err != nil {
+		return metadata.Blob{}, err
+	}
+	if err := checkDigest(d, got); err != nil {
+		r.cancel(ctx, u.ID)
+		return metadata.Blob{}, err
+	}
+	if err := r.blobs.CommitUpload(ctx, id, u.Size, d); err != nil {
+		return metadata.Blob{}, err
+	}
+	b := metadata.Blob{Digest: d, Size: u.Size}
+	now := r.now()
+	// The blob is durable: link it even if the client has gone.
+	wctx := context.WithoutCancel(ctx)
+	err = r.meta.Update(wctx, func(tx metadata.Tx) error {
+		repo, err := repositoryForPush(wctx, tx, key, now)
+		if err != nil {
+			return err
+		}
+		if err := tx.LinkBlob(wctx, repo.ID, b, now); err != nil {
+			return err
+		}
+		return tx.DeleteUpload(wctx, id)
+	})
+	if err != nil {
+		return metadata.Blob{}, err
+	}
+	r.log.Info("blob pushed", "account", key.Account, "region", key.Region, "repository", key.Name, "digest", d, "size", u.Size)
+	return b, nil
+}
+
+// uploadDigest returns the digest of everything the upload holds, from the
+// running state when the algorithm is SHA-256, else by reading it again.
+func (r *Registry) uploadDigest(ctx context.Context, u metadata.Upload, alg digest.Algorithm) (digest.Digest, error) {
+	if alg == digest.SHA256 {
+		h, err := r.resumeHash(ctx, u)
+		if err != nil {
+			return "", err
+		}
+		return digest.NewDigest(alg, h), nil
+	}
+	h := alg.Hash()
+	if err := r.hashUpload(ctx, u, h); err != nil {
+		return "", err
+	}
+	return digest.NewDigest(alg, h), nil
+}
+
+// CancelUpload ends an upload session and removes what it received.
+func (r *Registry) CancelUpload(ctx context.Context, key metadata.RepoKey, id string) error {
+	if err := r.uploads.acquire(id); err != nil {
+		return err
+	}
+	defer r.uploads.release(id)
+	if _, err := r.session(ctx, key, id); err != nil {
+		return err
+	}
+	r.cancel(ctx, id)
+	return nil
+}
+
+// cancel removes an upload's record, then its bytes.
+func (r *Registry) cancel(ctx context.Context, id string) {
+	ctx = context.WithoutCancel(ctx)
+	if err := r.meta.Update(ctx, func(tx metadata.Tx) error { return tx.DeleteUpload(ctx, id) }); err != nil {
+		r.log.Warn("removing an upload record", "upload", id, "err", err)
+		return
+	}
+	r.discardUpload(id)
+}
+
+// ExpireUploads removes upload sessions untouched for longer than the
+// upload TTL, and upload bytes that have no session (from single-request
+// pushes that never finished).
+func (r *Registry) ExpireUploads(ctx context.Context) error {
+	cutoff := r.now().Add(-r.opts.UploadTTL)
+	records, err := r.meta.Uploads(ctx)
+	if err != nil {
+		return err
+	}
+	known := make(map[string]bool, len(records))
+	for _, u := range records {
+		known[u.ID] = true
+		if u.UpdatedAt.Before(cutoff) {
+			r.log.Info("upload expired", "upload", u.ID, "repository", u.Repo.Name, "size", u.Size)
+			r.cancel(ctx, u.ID)
+		}
+	}
+	files, err := r.blobs.Uploads(ctx)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if !known[f.ID] && f.Modified.Before(cutoff) {
+			r.discardUpload(f.ID)
+		}
+	}
+	return nil
+}
+
+// Recover removes what a crash left half-done: upload bytes without a
+// session (single-request pushes cut short; sessions whose record was never
+// written) and sessions whose bytes are gone. It runs at start-up, before
+// requests are served. Finished blobs and committed metadata need no
+// repair: both are written atomically.
+func (r *Registry) Recover(ctx context.Context) error {
+	records, err := r.meta.Uploads(ctx)
+	if err != nil {
+		return err
+	}
+	files, err := r.blobs.Uploads(ctx)
+	if err != nil {
+		return err
+	}
+	onDisk := make(map[string]bool, len(files))
+	for _, f := range files {
+		onDisk[f.ID] = true
+	}
+	known := make(map[string]bool, len(records))
+	removed := 0
+	for _, u := range records {
+		known[u.ID] = true
+		if !onDisk[u.ID] {
+			if err := r.meta.Update(ctx, func(tx metadata.Tx) error { return tx.DeleteUpload(ctx, u.ID) }); err != nil {
+				return err
+			}
+			removed++
+		}
+	}
+	for _, f := range files {
+		if !known[f.ID] {
+			if err := r.blobs.DeleteUpload(ctx, f.ID); err != nil {
+				return err
+			}
+			removed++
+		}
+	}
+	if removed > 0 {
+		r.log.Info("recovery removed interrupted uploads", "count", removed)
+	}
+	return nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// clientBody marks errors that come from reading the request, so that a
+// client that hangs up is not reported as a server failure.
+type clientBody struct{ r io.Reader }
+
+type clientError struct{ err error }
+
+func (e clientError) Error() string { return e.err.Error() }
+func (e clientError) Unwrap() error { return e.err }
+
+func (b clientBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = clientError{err}
+	}
+	return n, err
+}
+
+// bodyError turns a failure to read the request into a client error.
+func bodyError(err error) error {
+	var ce clientError
+	if errors.As(err, &ce) {
+		return errorf(CodeBlobUploadInvalid, "reading the request body failed: %v; check the upload's status and resume", ce.err)
+	}
+	return err
+}

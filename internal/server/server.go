@@ -1,0 +1,175 @@
+// Package server puts ecrd's protocols on one port: it routes each request
+// to its adapter, answers health checks, logs requests and shuts down
+// gracefully.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/ecrd/ecrd/internal/api/oci"
+	"github.com/ecrd/ecrd/internal/registry"
+)
+
+// Server is ecrd's HTTP server.
+type Server struct {
+	reg     *registry.Registry
+	log     *slog.Logger
+	handler http.Handler
+}
+
+// New returns a Server that serves the registry's OCI API.
+func New(reg *registry.Registry, scope oci.ScopeFunc, log *slog.Logger) *Server {
+	s := &Server{reg: reg, log: log}
+	ociHandler := oci.New(reg, scope, log)
+	mux := http.NewServeMux()
+	mux.Handle("/v2/", ociHandler)
+	mux.Handle("/v2", ociHandler)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("/", notFound)
+	s.handler = s.logRequests(mux)
+	return s
+}
+
+// Handler returns the server's root handler (tests serve it directly).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve accepts connections on ln until ctx ends, then stops accepting,
+// lets requests in flight finish (up to shutdownTimeout) and returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
+	srv := &http.Server{
+		Handler: s.handler,
+		// Headers must arrive promptly; bodies (multi-gigabyte layers) may
+		// take as long as they take.
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: waiting for requests in flight", "timeout", shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "ok\n")
+}
+
+func (s *Server) readyz(w http.ResponseWriter, req *http.Request) {
+	ctx, cancel := context.WithTimeout(req.Context(), 5*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.reg.Ready(ctx); err != nil {
+		s.log.Warn("not ready", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "not ready: "+err.Error()+"\n")
+		return
+	}
+	io.WriteString(w, "ok\n")
+}
+
+func notFound(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusNotFound)
+	json.NewEncoder(w).Encode(map[string]string{"message": "not found: ecrd serves /v2/, /healthz and /readyz"})
+}
+
+// logRequests logs each request (at debug level, or error for a 5xx) and
+// turns a panic into a 500, logged with its stack, instead of a dropped
+// connection.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.Error("panic serving request", "method", req.Method, "path", req.URL.Path, "panic", p, "stack", string(debug.Stack()))
+				if !rec.wrote {
+					http.Error(rec, "internal server error", http.StatusInternalServerError)
+				}
+				rec.status = http.StatusInternalServerError
+			}
+			level := slog.LevelDebug
+			if rec.status >= 500 {
+				level = slog.LevelError
+			}
+			if s.log.Enabled(req.Context(), level) {
+				s.log.Log(req.Context(), level, "request",
+					"method", req.Method, "path", redactPath(req.URL.Path), "status", rec.status,
+					"bytes", rec.bytes, "duration", time.Since(start), "remote", req.RemoteAddr)
+			}
+		}()
+		next.ServeHTTP(rec, req)
+	})
+}
+
+// redactPath keeps paths short in logs.
+func redactPath(p string) string {
+	if len(p) > 512 {
+		return p[:512] + "..."
+	}
+	return strings.ToValidUTF8(p, "?")
+}
+
+// recorder notes the status and size of a response. It passes ReadFrom
+// through so that blob bodies still go out with sendfile.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+	wrote  bool
+}
+
+func (r *recorder) WriteHeader(status int) {
+	if !r.wrote {
+		r.status, r.wrote = status, true
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	r.wrote = true
+	n, err := r.ResponseWriter.Write(p)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
+	r.wrote = true
+	n, err := r.ResponseWriter.(io.ReaderFrom).ReadFrom(src)
+	r.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -1,0 +1,189 @@
+// Package e2e tests the real ecrd binary through the clients people use:
+// the OCI conformance suite, crane, skopeo and oras. The tools are
+// installed by scripts/install-test-tools (which .ci/run calls); a missing
+// tool fails the test with the command that installs it.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// ecrdBin is the binary under test, built once by TestMain.
+var ecrdBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ecrd-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	ecrdBin = filepath.Join(dir, "ecrd")
+	build := exec.Command("go", "build", "-o", ecrdBin, "github.com/ecrd/ecrd/cmd/ecrd")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building ecrd:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// tool finds a client binary on PATH or in Go's bin directory.
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		p := filepath.Join(strings.TrimSpace(string(out)), "bin", name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	t.Fatalf("%s is not installed: run scripts/install-test-tools", name)
+	return ""
+}
+
+// ecrd is a running ecrd process.
+type ecrd struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	Addr string // host:port it listens on
+	Data string
+	done chan struct{}
+
+	mu   sync.Mutex
+	logs []map[string]any
+}
+
+// URL returns the registry's base URL.
+func (e *ecrd) URL() string { return "http://" + e.Addr }
+
+// startECRD runs ecrd on a free loopback port with the given data folder
+// and waits until it is ready. The process is stopped when the test ends.
+func startECRD(t *testing.T, data string, extraArgs ...string) *ecrd {
+	t.Helper()
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data", data, "--log-format", "json"}, extraArgs...)
+	cmd := exec.Command(ecrdBin, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e := &ecrd{t: t, cmd: cmd, Data: data, done: make(chan struct{})}
+	addr := make(chan string, 1)
+	go e.readLogs(stderr, addr)
+	go func() { cmd.Wait(); close(e.done) }()
+	t.Cleanup(func() { e.Stop() })
+	select {
+	case a := <-addr:
+		e.Addr = a
+	case <-e.done:
+		t.Fatalf("ecrd exited before listening: %v", e.logLines())
+	case <-time.After(30 * time.Second):
+		t.Fatal("ecrd did not start within 30s")
+	}
+	e.waitReady()
+	return e
+}
+
+func (e *ecrd) readLogs(r io.Reader, addr chan<- string) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var rec map[string]any
+		if json.Unmarshal(sc.Bytes(), &rec) != nil {
+			rec = map[string]any{"msg": sc.Text()}
+		}
+		e.mu.Lock()
+		e.logs = append(e.logs, rec)
+		e.mu.Unlock()
+		if rec["msg"] == "listening" {
+			if a, ok := rec["addr"].(string); ok {
+				addr <- a
+			}
+		}
+	}
+}
+
+// logLines returns what the process logged so far.
+func (e *ecrd) logLines() []map[string]any {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]map[string]any(nil), e.logs...)
+}
+
+// errorLogs returns the records logged at ERROR level.
+func (e *ecrd) errorLogs() []map[string]any {
+	var out []map[string]any
+	for _, l := range e.logLines() {
+		if l["level"] == "ERROR" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func (e *ecrd) waitReady() {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(e.URL() + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.t.Fatal("ecrd did not become ready")
+}
+
+// Stop sends SIGTERM and waits for a clean exit.
+func (e *ecrd) Stop() {
+	if e.cmd.ProcessState != nil {
+		return
+	}
+	e.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-e.done:
+	case <-time.After(30 * time.Second):
+		e.cmd.Process.Kill()
+		<-e.done
+		e.t.Errorf("ecrd did not stop within 30s of SIGTERM")
+	}
+}
+
+// Kill stops the process at once, as a crash would.
+func (e *ecrd) Kill() {
+	e.cmd.Process.Signal(syscall.SIGKILL)
+	<-e.done
+}
+
+// run runs a command, failing the test with its output if it fails.
+func run(t *testing.T, ctx context.Context, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, name, args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
