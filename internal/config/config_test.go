@@ -1,0 +1,105 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func load(t *testing.T, args []string, env map[string]string) (Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return Load(fs, args, func(k string) string { return env[k] })
+}
+
+func TestPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "ecrd.yaml")
+	if err := os.WriteFile(file, []byte("listen: 127.0.0.1:6000\nregion: eu-west-1\nupload-ttl: 2h\naccount-id: \"111111111111\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := load(t, []string{"--config", file, "--region", "ap-south-1"}, map[string]string{
+		"ECRD_UPLOAD_TTL": "3h",
+		"ECRD_REGION":     "us-west-2",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:6000" { // file
+		t.Errorf("Listen = %q, want the file's", cfg.Listen)
+	}
+	if cfg.UploadTTL != 3*time.Hour { // env over file
+		t.Errorf("UploadTTL = %v, want the environment's 3h", cfg.UploadTTL)
+	}
+	if cfg.Region != "ap-south-1" { // flag over env and file
+		t.Errorf("Region = %q, want the flag's", cfg.Region)
+	}
+	if cfg.AccountID != "111111111111" {
+		t.Errorf("AccountID = %q", cfg.AccountID)
+	}
+	if cfg.ShutdownTimeout != Default().ShutdownTimeout {
+		t.Errorf("ShutdownTimeout = %v, want the default", cfg.ShutdownTimeout)
+	}
+}
+
+func TestConfigFileFromEnvironment(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "ecrd.yaml")
+	os.WriteFile(file, []byte("log-level: debug\n"), 0o600)
+	cfg, err := load(t, nil, map[string]string{"ECRD_CONFIG": file})
+	if err != nil || cfg.LogLevel != "debug" {
+		t.Fatalf("Load = %+v, %v", cfg, err)
+	}
+}
+
+func TestRejects(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("no-such-setting: 1\n"), 0o600)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--listen", "0.0.0.0:5000"}, "not a loopback address"},
+		{[]string{"--listen", ":5000"}, "not a loopback address"},
+		{[]string{"--listen", "192.168.1.10:5000"}, "not a loopback address"},
+		{[]string{"--listen", "nonsense"}, "listen address"},
+		{[]string{"--account-id", "12345"}, "12 digits"},
+		{[]string{"--region", "Mars"}, "region"},
+		{[]string{"--upload-ttl", "soon"}, "not a duration"},
+		{[]string{"--upload-ttl", "1s"}, "too short"},
+		{[]string{"--log-level", "loud"}, "log level"},
+		{[]string{"--config", bad}, "unknown setting"},
+		{[]string{"stray"}, "unexpected argument"},
+	}
+	for _, tt := range tests {
+		_, err := load(t, tt.args, nil)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Load(%v) = %v, want an error containing %q", tt.args, err, tt.want)
+		}
+	}
+	for _, ok := range []string{"127.0.0.1:0", "[::1]:5000", "localhost:5000", "127.1.2.3:80"} {
+		if _, err := load(t, []string{"--listen", ok}, nil); err != nil {
+			t.Errorf("--listen %s: %v", ok, err)
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	fs := flag.NewFlagSet("ecrd serve", flag.ContinueOnError)
+	var out strings.Builder
+	fs.SetOutput(&out)
+	_, err := Load(fs, []string{"--help"}, func(string) string { return "" })
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("Load(--help) = %v, want flag.ErrHelp", err)
+	}
+	cfg := Default()
+	for _, s := range cfg.settings() {
+		if !strings.Contains(out.String(), "-"+s.name) || !strings.Contains(out.String(), s.env()) {
+			t.Errorf("--help does not document %s (%s)", s.name, s.env())
+		}
+	}
+}

@@ -1,0 +1,116 @@
+package e2e
+
+import (
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestVersionAndUsage(t *testing.T) {
+	out, err := exec.Command(ecrdBin, "version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "ecrd ") {
+		t.Fatalf("ecrd version = %q, %v", out, err)
+	}
+	cmd := exec.Command(ecrdBin, "frobnicate")
+	if err := cmd.Run(); err == nil || cmd.ProcessState.ExitCode() != 2 {
+		t.Fatalf("an unknown command exited %v, want status 2", err)
+	}
+	help, _ := exec.Command(ecrdBin, "serve", "--help").CombinedOutput()
+	for _, want := range []string{"--listen", "--data", "ECRD_DATA", "--config", "--upload-ttl"} {
+		if !strings.Contains(string(help), strings.TrimPrefix(want, "-")) {
+			t.Errorf("serve --help does not mention %s", want)
+		}
+	}
+}
+
+func TestRefusesNonLoopback(t *testing.T) {
+	out, err := exec.Command(ecrdBin, "serve", "--listen", "0.0.0.0:0", "--data", t.TempDir()).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "loopback") {
+		t.Fatalf("serve on 0.0.0.0 = %v: %s", err, out)
+	}
+}
+
+func TestHealthEndpoints(t *testing.T) {
+	e := startECRD(t, t.TempDir())
+	for _, p := range []string{"/healthz", "/readyz", "/v2/"} {
+		resp, err := http.Get(e.URL() + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s = %d", p, resp.StatusCode)
+		}
+		if p == "/v2/" && resp.Header.Get("Docker-Distribution-API-Version") != "registry/2.0" {
+			t.Errorf("/v2/ lacks Docker-Distribution-API-Version")
+		}
+	}
+}
+
+// dripReader sends a byte, then waits for a signal before finishing.
+type dripReader struct {
+	sent    bool
+	started chan struct{}
+	finish  chan struct{}
+}
+
+func (r *dripReader) Read(p []byte) (int, error) {
+	if !r.sent {
+		r.sent = true
+		close(r.started)
+		p[0] = 'x'
+		return 1, nil
+	}
+	<-r.finish
+	return 0, io.EOF
+}
+
+// TestGracefulShutdown sends SIGTERM while an upload is streaming: the
+// upload finishes and is answered, then ecrd exits cleanly.
+func TestGracefulShutdown(t *testing.T) {
+	e := startECRD(t, t.TempDir())
+	resp, err := http.Post(e.URL()+"/v2/app/blobs/uploads/", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	body := &dripReader{started: make(chan struct{}), finish: make(chan struct{})}
+	req, _ := http.NewRequest("PATCH", e.URL()+loc, body)
+	answer := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			answer <- nil
+			return
+		}
+		resp.Body.Close()
+		answer <- resp
+	}()
+	<-body.started
+	time.Sleep(100 * time.Millisecond) // let the request reach the handler
+	e.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case <-e.done:
+		t.Fatal("ecrd exited with a request in flight")
+	default:
+	}
+	close(body.finish)
+	if resp := <-answer; resp == nil || resp.StatusCode != http.StatusAccepted || resp.Header.Get("Range") != "0-0" {
+		t.Fatalf("the in-flight PATCH was answered %v", resp)
+	}
+	select {
+	case <-e.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("ecrd did not exit after the last request")
+	}
+	if code := e.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("ecrd exited with status %d after SIGTERM", code)
+	}
+}
