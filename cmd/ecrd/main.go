@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -118,6 +119,10 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	scope := metadata.Scope{Account: cfg.AccountID, Region: cfg.Region}
 	srv := server.New(reg, func(*http.Request) metadata.Scope { return scope }, log)
 
+	if cfg.DebugListen != "" {
+		go serveDebug(cfg.DebugListen, log)
+	}
+
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() { reg.Run(bg); close(done) }()
@@ -129,4 +134,18 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	<-done
 	log.Info("stopped")
 	return err
+}
+
+// serveDebug serves Go's profiler on its own (loopback) address, apart from
+// the registry's port.
+func serveDebug(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info("debug server listening", "addr", addr)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
+		log.Error("debug server stopped", "err", err)
+	}
 }

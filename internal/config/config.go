@@ -29,6 +29,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	LogLevel        string
 	LogFormat       string
+	DebugListen     string
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/ecrd, else ~/.local/share/ecrd, else
@@ -78,6 +79,7 @@ func (c *Config) settings() []setting {
 		{"shutdown-timeout", "how long SIGTERM waits for requests in flight", (*durationValue)(&c.ShutdownTimeout)},
 		{"log-level", "debug, info, warn or error (debug logs every request)", (*stringValue)(&c.LogLevel)},
 		{"log-format", "text or json", (*stringValue)(&c.LogFormat)},
+		{"debug-listen", "if set, a loopback host:port serving Go's /debug/pprof profiles", (*stringValue)(&c.DebugListen)},
 	}
 }
 
@@ -192,6 +194,11 @@ func (c Config) Validate() error {
 	}
 	if err := checkLoopback(c.Listen); err != nil {
 		errs = append(errs, err)
+	}
+	if c.DebugListen != "" {
+		if err := checkLoopback(c.DebugListen); err != nil {
+			errs = append(errs, fmt.Errorf("debug: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -94,6 +94,9 @@ func (r *Registry) PutManifest(ctx context.Context, key metadata.RepoKey, refStr
 		}
 		return nil
 	})
+	if img.RepoID != 0 {
+		r.cache.invalidate(img.RepoID) // after the commit: see cache
+	}
 	if err != nil {
 		return metadata.Image{}, err
 	}
@@ -178,17 +181,20 @@ func (r *Registry) Manifest(ctx context.Context, key metadata.RepoKey, refStr st
 	if err != nil {
 		return metadata.Image{}, err
 	}
-	var img metadata.Image
-	if ref.Digest != "" {
-		img, err = r.meta.Image(ctx, repo.ID, ref.Digest)
-	} else {
-		img, err = r.meta.Tag(ctx, repo.ID, ref.Tag)
-	}
-	if errors.Is(err, metadata.ErrNotFound) {
-		return img, errorf(CodeManifestUnknown, "manifest %s is not in repository %q", ref, key.Name)
-	}
-	if err != nil {
-		return img, err
+	img, ok, gen := r.cache.lookup(repo.ID, ref.Tag, ref.Digest)
+	if !ok {
+		if ref.Digest != "" {
+			img, err = r.meta.Image(ctx, repo.ID, ref.Digest)
+		} else {
+			img, err = r.meta.Tag(ctx, repo.ID, ref.Tag)
+		}
+		if errors.Is(err, metadata.ErrNotFound) {
+			return img, errorf(CodeManifestUnknown, "manifest %s is not in repository %q", ref, key.Name)
+		}
+		if err != nil {
+			return img, err
+		}
+		r.cache.store(repo.ID, gen, ref.Tag, img)
 	}
 	if pull {
 		r.pulls.record(repo.ID, img.Digest, r.now())
@@ -208,6 +214,7 @@ func (r *Registry) DeleteManifest(ctx context.Context, key metadata.RepoKey, ref
 	if err != nil {
 		return err
 	}
+	defer r.cache.invalidate(repo.ID) // after the commit: see cache
 	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
 		if ref.Tag != "" {
 			return tx.DeleteTag(ctx, repo.ID, ref.Tag)

@@ -33,6 +33,9 @@ type Options struct {
 	// metadata store. Default 10s.
 	PullFlushInterval time.Duration
 	Logger            *slog.Logger
+	// CacheSize bounds the manifest bytes kept in memory for pulls.
+	// Default 64 MiB.
+	CacheSize int64
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
@@ -45,6 +48,7 @@ type Registry struct {
 	log     *slog.Logger
 	uploads uploadLocks
 	pulls   pullRecorder
+	cache   *cache
 }
 
 // New returns a Registry over the given stores.
@@ -57,6 +61,9 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 	}
 	if opts.PullFlushInterval <= 0 {
 		opts.PullFlushInterval = 10 * time.Second
+	}
+	if opts.CacheSize <= 0 {
+		opts.CacheSize = 64 << 20
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -71,6 +78,7 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 		log:     opts.Logger,
 		uploads: uploadLocks{busy: map[string]bool{}},
 		pulls:   pullRecorder{pending: map[pullKey]time.Time{}},
+		cache:   newCache(opts.CacheSize),
 	}
 }
 
@@ -126,9 +134,15 @@ func (r *Registry) repository(ctx context.Context, key metadata.RepoKey) (metada
 	if err := validateRepo(key); err != nil {
 		return metadata.Repository{}, err
 	}
+	if repo, ok := r.cache.repo(key); ok {
+		return repo, nil
+	}
 	repo, err := r.meta.Repository(ctx, key)
 	if errors.Is(err, metadata.ErrNotFound) {
 		return repo, errorf(CodeNameUnknown, "repository %q does not exist in registry %s (%s)", key.Name, key.Account, key.Region)
+	}
+	if err == nil {
+		r.cache.putRepo(repo)
 	}
 	return repo, err
 }

@@ -430,3 +430,48 @@ func TestReferrersFilter(t *testing.T) {
 		t.Fatalf("referrers of an unknown repository = %v, %v", none, err)
 	}
 }
+
+// TestCacheNeverServesAReplacedTag moves a tag many times while readers
+// keep the cache busy; after each push returns, the tag must resolve to
+// what was just pushed.
+func TestCacheNeverServesAReplacedTag(t *testing.T) {
+	f := newFixture(t, registry.Options{})
+	config, layer := []byte("{}"), []byte("l")
+	f.pushBlob(t, "app", config)
+	f.pushBlob(t, "app", layer)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					f.reg.Manifest(ctx, key("app"), "moving", true)
+				}
+			}
+		}()
+	}
+	for i := range 200 {
+		m := manifestOf(config, layer)
+		m = bytes.Replace(m, []byte(`{"schemaVersion":2,`), []byte(fmt.Sprintf(`{"schemaVersion":2,"annotations":{"n":"%d"},`, i)), 1)
+		if _, err := f.reg.PutManifest(ctx, key("app"), "moving", nil, ociManifest, m); err != nil {
+			t.Fatal(err)
+		}
+		img, err := f.reg.Manifest(ctx, key("app"), "moving", false)
+		if err != nil || img.Digest != digest.FromBytes(m) {
+			close(stop)
+			t.Fatalf("push %d: tag resolves to %s (%v), want %s", i, img.Digest, err, digest.FromBytes(m))
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if err := f.reg.DeleteManifest(ctx, key("app"), "moving"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.reg.Manifest(ctx, key("app"), "moving", false)
+	wantCode(t, err, registry.CodeManifestUnknown)
+}

@@ -1,0 +1,151 @@
+package registry
+
+import (
+	"sync"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/ecrd/ecrd/internal/metadata"
+)
+
+// cache keeps what every pull reads (the repository record and what a tag
+// or digest resolves to) in memory, so that a manifest GET by tag costs no
+// database query once warm. Writes through this core invalidate it.
+//
+// Each repository has a generation, bumped after every committed change
+// to its tags or images. A lookup notes the generation before it reads the
+// database and stores its result only if the generation is unchanged, so a
+// read that raced with a write never caches what the write replaced.
+//
+// The cache is per process: it is coherent for every deployment where one
+// process writes the metadata (the embedded default). A shared database
+// written by several processes needs change notifications to invalidate it.
+type cache struct {
+	mu      sync.RWMutex
+	repos   map[metadata.RepoKey]metadata.Repository
+	images  map[int64]*repoImages
+	size    int64 // bytes of manifest content held
+	maxSize int64
+}
+
+type repoImages struct {
+	gen      uint64
+	byTag    map[string]metadata.Image
+	byDigest map[digest.Digest]metadata.Image
+}
+
+func newCache(maxSize int64) *cache {
+	return &cache{
+		repos:   map[metadata.RepoKey]metadata.Repository{},
+		images:  map[int64]*repoImages{},
+		maxSize: maxSize,
+	}
+}
+
+func (c *cache) repo(key metadata.RepoKey) (metadata.Repository, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	r, ok := c.repos[key]
+	return r, ok
+}
+
+func (c *cache) putRepo(r metadata.Repository) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.repos[r.Key] = r
+}
+
+// lookup returns a cached image by tag (tag != "") or digest, and the
+// repository's generation for a later store.
+func (c *cache) lookup(repoID int64, tag string, d digest.Digest) (metadata.Image, bool, uint64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	ri := c.images[repoID]
+	if ri == nil {
+		return metadata.Image{}, false, 0
+	}
+	var img metadata.Image
+	var ok bool
+	if tag != "" {
+		img, ok = ri.byTag[tag]
+	} else {
+		img, ok = ri.byDigest[d]
+	}
+	return img, ok, ri.gen
+}
+
+// store caches an image read from the database at generation gen.
+func (c *cache) store(repoID int64, gen uint64, tag string, img metadata.Image) {
+	n := int64(len(img.Content))
+	if n > c.maxSize/16 {
+		return // one huge manifest must not flush everything else
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ri := c.images[repoID]
+	if ri == nil {
+		if gen != 0 {
+			return
+		}
+		ri = &repoImages{byTag: map[string]metadata.Image{}, byDigest: map[digest.Digest]metadata.Image{}}
+		c.images[repoID] = ri
+	}
+	if ri.gen != gen {
+		return
+	}
+	for c.size+n > c.maxSize && c.evictOne() {
+	}
+	if tag != "" {
+		if old, ok := ri.byTag[tag]; ok {
+			c.size -= int64(len(old.Content))
+		}
+		ri.byTag[tag] = img
+	} else {
+		if old, ok := ri.byDigest[img.Digest]; ok {
+			c.size -= int64(len(old.Content))
+		}
+		ri.byDigest[img.Digest] = img
+	}
+	c.size += n
+}
+
+// evictOne drops the images of one repository that has some (map order
+// is arbitrary, which is good enough as random eviction). Eviction does
+// not change what the database holds, so generations stay as they are.
+func (c *cache) evictOne() bool {
+	for _, ri := range c.images {
+		if len(ri.byTag)+len(ri.byDigest) > 0 {
+			c.clear(ri)
+			return true
+		}
+	}
+	return false
+}
+
+func (c *cache) dropImages(ri *repoImages) {
+	for _, img := range ri.byTag {
+		c.size -= int64(len(img.Content))
+	}
+	for _, img := range ri.byDigest {
+		c.size -= int64(len(img.Content))
+	}
+}
+
+// invalidate forgets a repository's images after a committed change.
+func (c *cache) invalidate(repoID int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ri := c.images[repoID]
+	if ri == nil {
+		ri = &repoImages{}
+		c.images[repoID] = ri
+	}
+	c.clear(ri)
+	ri.gen++
+}
+
+func (c *cache) clear(ri *repoImages) {
+	c.dropImages(ri)
+	ri.byTag = map[string]metadata.Image{}
+	ri.byDigest = map[digest.Digest]metadata.Image{}
+}
