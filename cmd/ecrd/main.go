@@ -128,7 +128,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	go func() { reg.Run(bg); close(done) }()
 
 	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.DataDir,
-		"account", cfg.AccountID, "region", cfg.Region, "version", version.Version, "startup", time.Since(start))
+		"account", cfg.AccountID, "region", cfg.Region, "version", version.Version, "startup", time.Since(start).Round(time.Microsecond).String())
 	err = srv.Serve(ctx, ln, cfg.ShutdownTimeout)
 	stopBackground()
 	<-done

@@ -51,7 +51,8 @@ type Store interface {
 	OpenUpload(ctx context.Context, id string, size int64) (io.ReadCloser, error)
 	// CommitUpload makes the upload's first size bytes durable as blob d and
 	// removes the upload. The caller has verified the digest. If blob d
-	// already exists the upload is simply removed.
+	// already exists the upload is simply removed. An upload holding fewer
+	// than size bytes is ErrOffset, and no blob is made.
 	CommitUpload(ctx context.Context, id string, size int64, d digest.Digest) error
 	// DeleteUpload removes an upload. Deleting a missing upload is not an error.
 	DeleteUpload(ctx context.Context, id string) error

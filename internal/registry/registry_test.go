@@ -475,3 +475,28 @@ func TestCacheNeverServesAReplacedTag(t *testing.T) {
 	_, err := f.reg.Manifest(ctx, key("app"), "moving", false)
 	wantCode(t, err, registry.CodeManifestUnknown)
 }
+
+// TestLostUploadData: a machine crash can lose a PATCH's bytes (only
+// finished blobs are fsynced). The session ends with BLOB_UPLOAD_UNKNOWN,
+// never a server error.
+func TestLostUploadData(t *testing.T) {
+	f := newFixture(t, registry.Options{})
+	for _, finish := range []bool{false, true} {
+		u, _ := f.reg.StartUpload(ctx, key("app"))
+		if _, err := f.reg.AppendUpload(ctx, key("app"), u.ID, 0, 5, strings.NewReader("hello")); err != nil {
+			t.Fatal(err)
+		}
+		// The bytes vanish; an empty file stands in their place.
+		f.blobs.DeleteUpload(ctx, u.ID)
+		f.blobs.CreateUpload(ctx, u.ID)
+		var err error
+		if finish {
+			_, err = f.reg.FinishUpload(ctx, key("app"), u.ID, digest.FromString("hello").String(), -1, 0, nil)
+		} else {
+			_, err = f.reg.AppendUpload(ctx, key("app"), u.ID, 5, 1, strings.NewReader("!"))
+		}
+		wantCode(t, err, registry.CodeBlobUploadUnknown)
+		_, err = f.reg.UploadStatus(ctx, key("app"), u.ID)
+		wantCode(t, err, registry.CodeBlobUploadUnknown)
+	}
+}

@@ -130,8 +130,8 @@ func (r *Registry) appendChunk(ctx context.Context, u metadata.Upload, length in
 	}
 	counted := &countingWriter{w: h}
 	n, appendErr := r.blobs.AppendUpload(ctx, u.ID, u.Size, io.TeeReader(r.limitBody(body, u.Size), counted))
-	if errors.Is(appendErr, blobstore.ErrNotFound) {
-		return u, errorf(CodeBlobUploadUnknown, "upload %s has no data in storage: start a new upload", u.ID)
+	if errors.Is(appendErr, blobstore.ErrNotFound) || errors.Is(appendErr, blobstore.ErrOffset) {
+		return u, r.lostUpload(ctx, u.ID, appendErr)
 	}
 	if n > r.opts.MaxBlobSize {
 		r.cancel(ctx, u.ID)
@@ -177,15 +177,27 @@ func (r *Registry) resumeHash(ctx context.Context, u metadata.Upload) (hash.Hash
 
 func (r *Registry) hashUpload(ctx context.Context, u metadata.Upload, h hash.Hash) error {
 	rc, err := r.blobs.OpenUpload(ctx, u.ID, u.Size)
+	if errors.Is(err, blobstore.ErrNotFound) {
+		return r.lostUpload(ctx, u.ID, err)
+	}
 	if err != nil {
 		return fmt.Errorf("reading upload %s to hash it: %w", u.ID, err)
 	}
 	defer rc.Close()
 	n, err := io.Copy(h, rc)
 	if err == nil && n != u.Size {
-		err = fmt.Errorf("upload %s holds %d bytes, %d were acknowledged", u.ID, n, u.Size)
+		return r.lostUpload(ctx, u.ID, fmt.Errorf("it holds %d bytes, %d were acknowledged", n, u.Size))
 	}
 	return err
+}
+
+// lostUpload ends a session whose bytes are gone or short (a crash of the
+// machine can lose bytes acknowledged by a PATCH, which is not fsynced;
+// only finished blobs are). The client has to start again.
+func (r *Registry) lostUpload(ctx context.Context, id string, cause error) error {
+	r.log.Warn("upload data lost; ending the session", "upload", id, "cause", cause)
+	r.cancel(ctx, id)
+	return errorf(CodeBlobUploadUnknown, "upload %s lost data it had received (the server stopped abnormally): start a new upload", id)
 }
 
 // FinishUpload adds an optional last chunk, checks the whole upload
@@ -222,6 +234,9 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 		return metadata.Blob{}, err
 	}
 	if err := r.blobs.CommitUpload(ctx, id, u.Size, d); err != nil {
+		if errors.Is(err, blobstore.ErrNotFound) || errors.Is(err, blobstore.ErrOffset) {
+			err = r.lostUpload(ctx, id, err)
+		}
 		return metadata.Blob{}, err
 	}
 	b := metadata.Blob{Digest: d, Size: u.Size}

@@ -257,6 +257,20 @@ func testCommitTruncates(t *testing.T, s blobstore.Store) {
 	if got := readBlob(t, s, d); string(got) != "keep" {
 		t.Fatalf("committed blob = %q, want %q", got, "keep")
 	}
+	// Committing more bytes than the upload holds must fail, never pad.
+	if err := s.CreateUpload(ctx, "short"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppendUpload(ctx, "short", 0, strings.NewReader("abc")); err != nil {
+		t.Fatal(err)
+	}
+	long := digest.FromString("abc\x00\x00")
+	if err := s.CommitUpload(ctx, "short", 5, long); !errors.Is(err, blobstore.ErrOffset) {
+		t.Fatalf("committing 5 bytes of a 3-byte upload = %v, want ErrOffset", err)
+	}
+	if _, err := s.Stat(ctx, long); !errors.Is(err, blobstore.ErrNotFound) {
+		t.Fatalf("a short upload became a blob: %v", err)
+	}
 }
 
 func testOpenUpload(t *testing.T, s blobstore.Store) {

@@ -215,7 +215,12 @@ func (s *Store) CommitUpload(_ context.Context, id string, size int64, d digest.
 		return notFound(err, "upload %s", id)
 	}
 	fi, err := f.Stat()
-	if err == nil && fi.Size() != size {
+	switch {
+	case err != nil:
+	case fi.Size() < size:
+		// Never pad: bytes the caller hashed are missing.
+		err = fmt.Errorf("upload %s holds %d bytes, not %d: %w", id, fi.Size(), size, blobstore.ErrOffset)
+	case fi.Size() > size:
 		err = f.Truncate(size)
 	}
 	if err == nil {
@@ -223,6 +228,9 @@ func (s *Store) CommitUpload(_ context.Context, id string, size int64, d digest.
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if errors.Is(err, blobstore.ErrOffset) {
+		return err
 	}
 	if err != nil {
 		return fmt.Errorf("making upload %s durable: %w", id, err)
