@@ -164,9 +164,14 @@ func (r *recorder) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
+func (r *recorder) ReadFrom(src io.Reader) (n int64, err error) {
 	r.wrote = true
-	n, err := r.ResponseWriter.(io.ReaderFrom).ReadFrom(src)
+	if rf, ok := r.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		// HTTP/2 writers have no ReadFrom; hide ours from io.Copy.
+		n, err = io.Copy(struct{ io.Writer }{r.ResponseWriter}, src)
+	}
 	r.bytes += n
 	return n, err
 }
