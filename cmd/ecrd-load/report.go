@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"io"
+)
+
+// result is what one run reports; -json prints it as is. Sizes and byte
+// counts are bytes; MB is 10^6 bytes; latencies are per op, successful
+// ops only.
+type result struct {
+	Scenario    string `json:"scenario"`
+	Mode        string `json:"mode,omitempty"` // upload mode, or GET/HEAD for manifest-get
+	Registry    string `json:"registry"`
+	Repository  string `json:"repository"`
+	SizeBytes   int64  `json:"size_bytes,omitempty"`
+	ChunkBytes  int64  `json:"chunk_bytes,omitempty"`
+	Layers      int    `json:"layers,omitempty"`
+	Blobs       int    `json:"blobs,omitempty"`
+	Head        bool   `json:"head,omitempty"`
+	Concurrency int    `json:"concurrency"`
+
+	Ops         int64   `json:"ops"`    // succeeded
+	Errors      int64   `json:"errors"` // failed
+	Requests    int64   `json:"http_requests"`
+	Fallbacks   int64   `json:"single_request_fallbacks,omitempty"`
+	WallSeconds float64 `json:"wall_seconds"`
+	Bytes       int64   `json:"bytes"` // payload moved by successful ops
+	MBPerSec    float64 `json:"mb_per_s"`
+	OpsPerSec   float64 `json:"ops_per_s"`
+	ReqPerSec   float64 `json:"http_req_per_s"`
+	P50Ms       float64 `json:"p50_ms"`
+	P99Ms       float64 `json:"p99_ms"`
+	MaxMs       float64 `json:"max_ms"`
+
+	ClientCPUSeconds float64 `json:"client_cpu_seconds"`
+
+	Server       *rssReport `json:"server,omitempty"`
+	ErrorSamples []string   `json:"error_samples,omitempty"`
+}
+
+func (r *result) writeText(w io.Writer) {
+	fmt.Fprintf(w, "scenario    %s\n", r.label())
+	fmt.Fprintf(w, "registry    %s, repository %s, %d workers\n", r.Registry, r.Repository, r.Concurrency)
+	fmt.Fprintf(w, "ops         %d ok, %d failed, %d HTTP requests", r.Ops, r.Errors, r.Requests)
+	if r.Fallbacks > 0 {
+		fmt.Fprintf(w, " (%d single-request uploads answered 202 and finished with a PUT)", r.Fallbacks)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "wall        %.3f s\n", r.WallSeconds)
+	fmt.Fprintf(w, "throughput  %.1f MB/s (%d bytes; MB = 10^6 bytes)\n", r.MBPerSec, r.Bytes)
+	fmt.Fprintf(w, "rate        %.1f ops/s, %.1f HTTP req/s\n", r.OpsPerSec, r.ReqPerSec)
+	fmt.Fprintf(w, "latency     p50 %.2f ms, p99 %.2f ms, max %.2f ms (per op)\n", r.P50Ms, r.P99Ms, r.MaxMs)
+	fmt.Fprintf(w, "client CPU  %.2f s%s\n", r.ClientCPUSeconds, perOp(r.ClientCPUSeconds, r.Ops+r.Errors))
+	if s := r.Server; s != nil {
+		fmt.Fprintf(w, "server      pid %d: peak VmRSS %.1f MB (%.1f MB at start), VmHWM %+.1f MB, %d samples\n",
+			s.PID, float64(s.PeakRSSBytes)/1e6, float64(s.StartRSSBytes)/1e6,
+			float64(s.HWMEndBytes-s.HWMStartBytes)/1e6, s.Samples)
+		fmt.Fprintf(w, "server CPU  %.2f s%s\n", s.CPUSeconds, perOp(s.CPUSeconds, r.Ops+r.Errors))
+	}
+}
+
+// perOp writes CPU seconds per operation in microseconds.
+func perOp(seconds float64, ops int64) string {
+	if ops == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%.1f µs per op)", seconds*1e6/float64(ops))
+}
