@@ -27,8 +27,8 @@ var ErrOffset = errors.New("upload offset does not match")
 // become blobs.
 //
 // Uploads are identified by IDs the caller chooses. Bytes written to an
-// upload are not durable until CommitUpload; a blob is visible to Stat and
-// Open only once it is durable.
+// upload are not durable until Commit; a blob is visible to Stat and Open
+// only once it is durable.
 type Store interface {
 	// Stat returns the size of a finished blob.
 	Stat(ctx context.Context, d digest.Digest) (int64, error)
@@ -38,31 +38,39 @@ type Store interface {
 	// Delete removes a finished blob. Deleting a missing blob is not an error.
 	Delete(ctx context.Context, d digest.Digest) error
 
-	// CreateUpload starts an empty upload.
-	CreateUpload(ctx context.Context, id string) error
-	// AppendUpload writes r to the end of the upload, which must currently
-	// hold exactly offset bytes (otherwise ErrOffset, and nothing is
-	// written). It returns the upload's new size. Bytes beyond offset left by
-	// an earlier, interrupted append are discarded first.
-	AppendUpload(ctx context.Context, id string, offset int64, r io.Reader) (int64, error)
-	// UploadSize returns how many bytes the upload holds.
-	UploadSize(ctx context.Context, id string) (int64, error)
-	// OpenUpload reads the upload's first size bytes (to recompute a hash).
-	OpenUpload(ctx context.Context, id string, size int64) (io.ReadCloser, error)
-	// CommitUpload makes the upload's first size bytes durable as blob d and
-	// removes the upload. The caller has verified the digest. If blob d
-	// already exists the upload is simply removed. An upload holding fewer
-	// than size bytes is ErrOffset, and no blob is made.
-	CommitUpload(ctx context.Context, id string, size int64, d digest.Digest) error
+	// CreateUpload starts an empty upload and returns a writer to it.
+	CreateUpload(ctx context.Context, id string) (UploadWriter, error)
+	// ResumeUpload returns a writer that appends to an upload at offset. The
+	// upload must hold at least offset bytes (otherwise ErrOffset); bytes
+	// beyond offset, left by an interrupted write that nobody
+	// acknowledged, are discarded.
+	ResumeUpload(ctx context.Context, id string, offset int64) (UploadWriter, error)
+	// ReadUpload reads the upload's first size bytes (to recompute a hash).
+	ReadUpload(ctx context.Context, id string, size int64) (io.ReadCloser, error)
 	// DeleteUpload removes an upload. Deleting a missing upload is not an error.
 	DeleteUpload(ctx context.Context, id string) error
-	// Uploads lists every upload with the time it last changed, so that
-	// abandoned ones can be expired and a restart can remove what a crash
-	// left behind.
+	// Uploads lists every upload with its size and the time it last
+	// changed, so that abandoned ones can be expired and a restart can
+	// remove what a crash left behind.
 	Uploads(ctx context.Context) ([]Upload, error)
 
 	// Ready reports whether the store can serve requests.
 	Ready(ctx context.Context) error
+}
+
+// UploadWriter appends to an upload. One writer per upload at a time: the
+// caller serializes writers of the same upload.
+type UploadWriter interface {
+	io.Writer
+	// Size is how many bytes the upload holds, including those of a Write
+	// that failed part way.
+	Size() int64
+	// Commit makes the upload durable as blob d and removes the upload;
+	// the caller has verified the digest. If blob d already exists the
+	// upload is simply removed. The writer is closed either way.
+	Commit(ctx context.Context, d digest.Digest) error
+	// Close releases the writer and keeps the upload.
+	Close() error
 }
 
 // Upload describes an upload in progress.

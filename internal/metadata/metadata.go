@@ -175,6 +175,11 @@ type Store interface {
 	// nil. Write transactions are serialized with each other, so a rule
 	// checked inside one still holds when it commits.
 	Update(ctx context.Context, fn func(Tx) error) error
+	// UpdateNoSync is Update for state that a machine crash may lose
+	// without harm (upload sessions, whose loss only makes a client start
+	// its upload again): it is ordered with every other write and made
+	// durable by the next Update, but does not wait for the disk.
+	UpdateNoSync(ctx context.Context, fn func(Tx) error) error
 	// RecordPulls raises the last-pull times of images (never lowers
 	// them); images deleted meanwhile are skipped.
 	RecordPulls(ctx context.Context, pulls []Pull) error

@@ -150,12 +150,14 @@ func (r *Registry) PutBlob(ctx context.Context, key metadata.RepoKey, dgst strin
 		return metadata.Blob{}, r.tooLarge(size)
 	}
 	id := newID()
-	if err := r.blobs.CreateUpload(ctx, id); err != nil {
+	w, err := r.blobs.CreateUpload(ctx, id)
+	if err != nil {
 		return metadata.Blob{}, err
 	}
 	h := d.Algorithm().Hash()
-	n, err := r.blobs.AppendUpload(ctx, id, 0, io.TeeReader(r.limitBody(body, 0), h))
+	_, err = copyChunks(w, io.TeeReader(r.limitBody(body, 0), h))
 	err = bodyError(err)
+	n := w.Size()
 	if err == nil && n > r.opts.MaxBlobSize {
 		err = r.tooLarge(n)
 	}
@@ -166,7 +168,9 @@ func (r *Registry) PutBlob(ctx context.Context, key metadata.RepoKey, dgst strin
 		err = checkDigest(d, digest.NewDigest(d.Algorithm(), h))
 	}
 	if err == nil {
-		err = r.blobs.CommitUpload(ctx, id, n, d)
+		err = w.Commit(ctx, d)
+	} else {
+		w.Close()
 	}
 	if err != nil {
 		r.discardUpload(id)

@@ -367,9 +367,11 @@ func TestExpireAndRecover(t *testing.T) {
 	}
 
 	// What a crash leaves: bytes without a session, a session without bytes.
-	if err := f.blobs.CreateUpload(ctx, "stray"); err != nil {
+	w, err := f.blobs.CreateUpload(ctx, "stray")
+	if err != nil {
 		t.Fatal(err)
 	}
+	w.Close()
 	orphan := metadata.Upload{ID: "orphan", Repo: key("app"), StartedAt: f.clock.Now(), UpdatedAt: f.clock.Now()}
 	if err := f.meta.Update(ctx, func(tx metadata.Tx) error { return tx.PutUpload(ctx, orphan) }); err != nil {
 		t.Fatal(err)
@@ -377,7 +379,7 @@ func TestExpireAndRecover(t *testing.T) {
 	if err := f.reg.Recover(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.blobs.UploadSize(ctx, "stray"); !errors.Is(err, blobstore.ErrNotFound) {
+	if _, err := f.blobs.ResumeUpload(ctx, "stray", 0); !errors.Is(err, blobstore.ErrNotFound) {
 		t.Errorf("stray upload bytes survived recovery: %v", err)
 	}
 	if _, err := f.meta.Upload(ctx, "orphan"); !errors.Is(err, metadata.ErrNotFound) {
@@ -488,7 +490,9 @@ func TestLostUploadData(t *testing.T) {
 		}
 		// The bytes vanish; an empty file stands in their place.
 		f.blobs.DeleteUpload(ctx, u.ID)
-		f.blobs.CreateUpload(ctx, u.ID)
+		if w, err := f.blobs.CreateUpload(ctx, u.ID); err == nil {
+			w.Close()
+		}
 		var err error
 		if finish {
 			_, err = f.reg.FinishUpload(ctx, key("app"), u.ID, digest.FromString("hello").String(), -1, 0, nil)

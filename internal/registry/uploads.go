@@ -60,11 +60,15 @@ func (r *Registry) StartUpload(ctx context.Context, key metadata.RepoKey) (Uploa
 	id := newID()
 	// Bytes first, record second: a crash in between leaves a stray file,
 	// which recovery removes, never a record without its bytes.
-	if err := r.blobs.CreateUpload(ctx, id); err != nil {
+	w, err := r.blobs.CreateUpload(ctx, id)
+	if err != nil {
+		return Upload{}, err
+	}
+	if err := w.Close(); err != nil {
 		return Upload{}, err
 	}
 	now := r.now()
-	err := r.meta.Update(ctx, func(tx metadata.Tx) error {
+	err = r.meta.UpdateNoSync(ctx, func(tx metadata.Tx) error {
 		if _, err := repositoryForPush(ctx, tx, key, now); err != nil {
 			return err
 		}
@@ -116,29 +120,42 @@ func (r *Registry) AppendUpload(ctx context.Context, key metadata.RepoKey, id st
 		return Upload{ID: id, Size: u.Size}, errorf(CodeRangeInvalid,
 			"the chunk starts at byte %d but the upload holds %d bytes: send the chunk that starts at %d", start, u.Size, u.Size)
 	}
-	u, err = r.appendChunk(ctx, u, length, body)
+	w, err := r.resumeUpload(ctx, u)
+	if err != nil {
+		return Upload{ID: id, Size: u.Size}, err
+	}
+	defer w.Close()
+	u, err = r.writeChunk(ctx, u, w, length, body)
 	return Upload{ID: id, Size: u.Size}, err
 }
 
-// appendChunk streams a chunk into the upload, hashing as it goes, and
+// resumeUpload opens an upload's bytes for appending where its record
+// says they end.
+func (r *Registry) resumeUpload(ctx context.Context, u metadata.Upload) (blobstore.UploadWriter, error) {
+	w, err := r.blobs.ResumeUpload(ctx, u.ID, u.Size)
+	if errors.Is(err, blobstore.ErrNotFound) || errors.Is(err, blobstore.ErrOffset) {
+		return nil, r.lostUpload(ctx, u.ID, err)
+	}
+	return w, err
+}
+
+// writeChunk streams a chunk into the upload, hashing as it goes, and
 // records the new size and hash state. If the client goes away mid-chunk,
 // what arrived is kept and recorded, so the client can resume after it.
-func (r *Registry) appendChunk(ctx context.Context, u metadata.Upload, length int64, body io.Reader) (metadata.Upload, error) {
+func (r *Registry) writeChunk(ctx context.Context, u metadata.Upload, w blobstore.UploadWriter, length int64, body io.Reader) (metadata.Upload, error) {
 	h, err := r.resumeHash(ctx, u)
 	if err != nil {
 		return u, err
 	}
-	counted := &countingWriter{w: h}
-	n, appendErr := r.blobs.AppendUpload(ctx, u.ID, u.Size, io.TeeReader(r.limitBody(body, u.Size), counted))
-	if errors.Is(appendErr, blobstore.ErrNotFound) || errors.Is(appendErr, blobstore.ErrOffset) {
-		return u, r.lostUpload(ctx, u.ID, appendErr)
-	}
+	hashed := &countingWriter{w: h}
+	_, copyErr := copyChunks(w, io.TeeReader(r.limitBody(body, u.Size), hashed))
+	n := w.Size()
 	if n > r.opts.MaxBlobSize {
 		r.cancel(ctx, u.ID)
 		return u, r.tooLarge(n)
 	}
-	if n == u.Size+counted.n && n > u.Size {
-		// Every byte hashed is on disk: the new state is consistent.
+	if n == u.Size+hashed.n && n > u.Size {
+		// Every byte hashed is in storage: the new state is consistent.
 		state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
 		if err != nil {
 			return u, err
@@ -146,17 +163,44 @@ func (r *Registry) appendChunk(ctx context.Context, u metadata.Upload, length in
 		u.Size, u.HashState, u.UpdatedAt = n, state, r.now()
 		// Record progress even if the client has gone: it may resume.
 		wctx := context.WithoutCancel(ctx)
-		if err := r.meta.Update(wctx, func(tx metadata.Tx) error { return tx.PutUpload(wctx, u) }); err != nil {
+		if err := r.meta.UpdateNoSync(wctx, func(tx metadata.Tx) error { return tx.PutUpload(wctx, u) }); err != nil {
 			return u, err
 		}
 	}
-	if appendErr != nil {
-		return u, bodyError(appendErr)
+	if copyErr != nil {
+		return u, bodyError(copyErr)
 	}
-	if length >= 0 && counted.n != length {
-		return u, errorf(CodeSizeInvalid, "the chunk has %d bytes but its length was declared as %d", counted.n, length)
+	if length >= 0 && hashed.n != length {
+		return u, errorf(CodeSizeInvalid, "the chunk has %d bytes but its length was declared as %d", hashed.n, length)
 	}
 	return u, nil
+}
+
+// copyBuffers hold one chunk of a request body on its way to storage.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
+// copyChunks copies r to w in writes of up to 1 MiB, whatever sizes the
+// network delivers in, so that storage sees few, large writes.
+func copyChunks(w io.Writer, r io.Reader) (int64, error) {
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	var written int64
+	for {
+		n, rerr := io.ReadFull(r, *bp)
+		if n > 0 {
+			m, werr := w.Write((*bp)[:n])
+			written += int64(m)
+			if werr != nil {
+				return written, werr
+			}
+		}
+		switch {
+		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+			return written, nil
+		case rerr != nil:
+			return written, rerr
+		}
+	}
 }
 
 // resumeHash continues the upload's SHA-256 from its recorded state, or
@@ -176,7 +220,7 @@ func (r *Registry) resumeHash(ctx context.Context, u metadata.Upload) (hash.Hash
 }
 
 func (r *Registry) hashUpload(ctx context.Context, u metadata.Upload, h hash.Hash) error {
-	rc, err := r.blobs.OpenUpload(ctx, u.ID, u.Size)
+	rc, err := r.blobs.ReadUpload(ctx, u.ID, u.Size)
 	if errors.Is(err, blobstore.ErrNotFound) {
 		return r.lostUpload(ctx, u.ID, err)
 	}
@@ -220,8 +264,18 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 		return metadata.Blob{}, errorf(CodeRangeInvalid,
 			"the last chunk starts at byte %d but the upload holds %d bytes: send the chunk that starts at %d", start, u.Size, u.Size)
 	}
+	w, err := r.resumeUpload(ctx, u)
+	if err != nil {
+		return metadata.Blob{}, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			w.Close()
+		}
+	}()
 	if body != nil {
-		if u, err = r.appendChunk(ctx, u, length, body); err != nil {
+		if u, err = r.writeChunk(ctx, u, w, length, body); err != nil {
 			return metadata.Blob{}, err
 		}
 	}
@@ -233,10 +287,8 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 		r.cancel(ctx, u.ID)
 		return metadata.Blob{}, err
 	}
-	if err := r.blobs.CommitUpload(ctx, id, u.Size, d); err != nil {
-		if errors.Is(err, blobstore.ErrNotFound) || errors.Is(err, blobstore.ErrOffset) {
-			err = r.lostUpload(ctx, id, err)
-		}
+	committed = true
+	if err := w.Commit(ctx, d); err != nil {
 		return metadata.Blob{}, err
 	}
 	b := metadata.Blob{Digest: d, Size: u.Size}
@@ -293,7 +345,7 @@ func (r *Registry) CancelUpload(ctx context.Context, key metadata.RepoKey, id st
 // cancel removes an upload's record, then its bytes.
 func (r *Registry) cancel(ctx context.Context, id string) {
 	ctx = context.WithoutCancel(ctx)
-	if err := r.meta.Update(ctx, func(tx metadata.Tx) error { return tx.DeleteUpload(ctx, id) }); err != nil {
+	if err := r.meta.UpdateNoSync(ctx, func(tx metadata.Tx) error { return tx.DeleteUpload(ctx, id) }); err != nil {
 		r.log.Warn("removing an upload record", "upload", id, "err", err)
 		return
 	}
@@ -352,7 +404,7 @@ func (r *Registry) Recover(ctx context.Context) error {
 	for _, u := range records {
 		known[u.ID] = true
 		if !onDisk[u.ID] {
-			if err := r.meta.Update(ctx, func(tx metadata.Tx) error { return tx.DeleteUpload(ctx, u.ID) }); err != nil {
+			if err := r.meta.UpdateNoSync(ctx, func(tx metadata.Tx) error { return tx.DeleteUpload(ctx, u.ID) }); err != nil {
 				return err
 			}
 			removed++

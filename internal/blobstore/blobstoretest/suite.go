@@ -8,8 +8,8 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"testing"
 
@@ -28,11 +28,11 @@ func Run(t *testing.T, newStore func(t *testing.T) blobstore.Store) {
 		{"UploadCommitRead", testUploadCommitRead},
 		{"EmptyBlob", testEmptyBlob},
 		{"AppendInChunks", testAppendInChunks},
-		{"AppendAtWrongOffset", testAppendAtWrongOffset},
-		{"InterruptedAppendIsDiscarded", testInterruptedAppend},
+		{"ResumeAtWrongOffset", testResumeAtWrongOffset},
+		{"UnacknowledgedBytesAreDiscarded", testInterruptedWrite},
 		{"CommitExistingBlob", testCommitExisting},
-		{"CommitTruncatesToSize", testCommitTruncates},
-		{"OpenUploadForRehash", testOpenUpload},
+		{"CommitResumedUpload", testCommitResumed},
+		{"ReadUploadForRehash", testReadUpload},
 		{"DeleteUploadAndList", testDeleteUploadAndList},
 		{"DeleteBlob", testDeleteBlob},
 		{"HostileUploadIDs", testHostileUploadIDs},
@@ -56,19 +56,48 @@ func randomBytes(t *testing.T, n int) []byte {
 // put stores content as a blob through one upload and returns its digest.
 func put(t *testing.T, s blobstore.Store, id string, content []byte) digest.Digest {
 	t.Helper()
-	ctx := context.Background()
-	if err := s.CreateUpload(ctx, id); err != nil {
+	w, err := s.CreateUpload(context.Background(), id)
+	if err != nil {
 		t.Fatalf("CreateUpload: %v", err)
 	}
-	n, err := s.AppendUpload(ctx, id, 0, bytes.NewReader(content))
-	if err != nil || n != int64(len(content)) {
-		t.Fatalf("AppendUpload = %d, %v; want %d, nil", n, err, len(content))
+	if n, err := w.Write(content); err != nil || n != len(content) || w.Size() != int64(len(content)) {
+		t.Fatalf("Write = %d, %v, Size %d; want %d", n, err, w.Size(), len(content))
 	}
 	d := digest.FromBytes(content)
-	if err := s.CommitUpload(ctx, id, n, d); err != nil {
-		t.Fatalf("CommitUpload: %v", err)
+	if err := w.Commit(context.Background(), d); err != nil {
+		t.Fatalf("Commit: %v", err)
 	}
 	return d
+}
+
+// appendTo writes data to an upload that holds offset bytes, keeping it.
+func appendTo(t *testing.T, s blobstore.Store, id string, offset int64, data string) {
+	t.Helper()
+	w, err := s.ResumeUpload(context.Background(), id, offset)
+	if err != nil {
+		t.Fatalf("ResumeUpload(%s, %d): %v", id, offset, err)
+	}
+	if _, err := io.WriteString(w, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// uploadSize returns an upload's size from the listing, or -1.
+func uploadSize(t *testing.T, s blobstore.Store, id string) int64 {
+	t.Helper()
+	ups, err := s.Uploads(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range ups {
+		if u.ID == id {
+			return u.Size
+		}
+	}
+	return -1
 }
 
 func readBlob(t *testing.T, s blobstore.Store, d digest.Digest) []byte {
@@ -85,6 +114,15 @@ func readBlob(t *testing.T, s blobstore.Store, d digest.Digest) []byte {
 	return b
 }
 
+func create(t *testing.T, s blobstore.Store, id string) {
+	t.Helper()
+	w, err := s.CreateUpload(context.Background(), id)
+	if err != nil {
+		t.Fatalf("CreateUpload(%s): %v", id, err)
+	}
+	w.Close()
+}
+
 func testMissingBlob(t *testing.T, s blobstore.Store) {
 	ctx := context.Background()
 	d := digest.FromString("never stored")
@@ -97,11 +135,11 @@ func testMissingBlob(t *testing.T, s blobstore.Store) {
 	if err := s.Delete(ctx, d); err != nil {
 		t.Errorf("Delete of a missing blob = %v, want nil", err)
 	}
-	if _, err := s.UploadSize(ctx, "nope"); !errors.Is(err, blobstore.ErrNotFound) {
-		t.Errorf("UploadSize of a missing upload = %v, want ErrNotFound", err)
+	if _, err := s.ResumeUpload(ctx, "nope", 0); !errors.Is(err, blobstore.ErrNotFound) {
+		t.Errorf("ResumeUpload of a missing upload = %v, want ErrNotFound", err)
 	}
-	if _, err := s.AppendUpload(ctx, "nope", 0, strings.NewReader("x")); !errors.Is(err, blobstore.ErrNotFound) {
-		t.Errorf("AppendUpload to a missing upload = %v, want ErrNotFound", err)
+	if _, err := s.ReadUpload(ctx, "nope", 0); !errors.Is(err, blobstore.ErrNotFound) {
+		t.Errorf("ReadUpload of a missing upload = %v, want ErrNotFound", err)
 	}
 }
 
@@ -127,8 +165,8 @@ func testUploadCommitRead(t *testing.T, s blobstore.Store) {
 	if _, err := io.ReadFull(r, part); err != nil || !bytes.Equal(part, content[1000:1100]) {
 		t.Fatalf("reading after Seek: %v, bytes equal = %v", err, bytes.Equal(part, content[1000:1100]))
 	}
-	if _, err := s.UploadSize(context.Background(), "u1"); !errors.Is(err, blobstore.ErrNotFound) {
-		t.Errorf("upload still exists after commit: %v", err)
+	if n := uploadSize(t, s, "u1"); n != -1 {
+		t.Errorf("upload still exists after commit (%d bytes)", n)
 	}
 }
 
@@ -145,22 +183,22 @@ func testEmptyBlob(t *testing.T, s blobstore.Store) {
 func testAppendInChunks(t *testing.T, s blobstore.Store) {
 	ctx := context.Background()
 	content := randomBytes(t, 10000)
-	if err := s.CreateUpload(ctx, "chunks"); err != nil {
-		t.Fatal(err)
-	}
+	create(t, s, "chunks")
 	var off int64
-	for _, end := range []int64{1, 4096, 4097, 9999, 10000} {
-		n, err := s.AppendUpload(ctx, "chunks", off, bytes.NewReader(content[off:end]))
-		if err != nil || n != end {
-			t.Fatalf("AppendUpload at %d = %d, %v; want %d", off, n, err, end)
-		}
-		if size, err := s.UploadSize(ctx, "chunks"); err != nil || size != end {
-			t.Fatalf("UploadSize = %d, %v; want %d", size, err, end)
+	for _, end := range []int64{1, 4096, 4097, 9999} {
+		appendTo(t, s, "chunks", off, string(content[off:end]))
+		if size := uploadSize(t, s, "chunks"); size != end {
+			t.Fatalf("upload size = %d, want %d", size, end)
 		}
 		off = end
 	}
+	w, err := s.ResumeUpload(ctx, "chunks", off)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(content[off:])
 	d := digest.FromBytes(content)
-	if err := s.CommitUpload(ctx, "chunks", off, d); err != nil {
+	if err := w.Commit(ctx, d); err != nil {
 		t.Fatal(err)
 	}
 	if got := readBlob(t, s, d); !bytes.Equal(got, content) {
@@ -168,58 +206,33 @@ func testAppendInChunks(t *testing.T, s blobstore.Store) {
 	}
 }
 
-func testAppendAtWrongOffset(t *testing.T, s blobstore.Store) {
+func testResumeAtWrongOffset(t *testing.T, s blobstore.Store) {
+	create(t, s, "off")
+	appendTo(t, s, "off", 0, "hello")
+	if _, err := s.ResumeUpload(context.Background(), "off", 10); !errors.Is(err, blobstore.ErrOffset) {
+		t.Fatalf("resuming past the end = %v, want ErrOffset", err)
+	}
+	if size := uploadSize(t, s, "off"); size != 5 {
+		t.Fatalf("size after a refused resume = %d, want 5", size)
+	}
+}
+
+func testInterruptedWrite(t *testing.T, s blobstore.Store) {
 	ctx := context.Background()
-	if err := s.CreateUpload(ctx, "off"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.AppendUpload(ctx, "off", 0, strings.NewReader("hello")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.AppendUpload(ctx, "off", 10, strings.NewReader("x")); !errors.Is(err, blobstore.ErrOffset) {
-		t.Fatalf("append past the end = %v, want ErrOffset", err)
-	}
-	if size, _ := s.UploadSize(ctx, "off"); size != 5 {
-		t.Fatalf("size after a refused append = %d, want 5", size)
-	}
-}
-
-type failingReader struct {
-	data []byte
-	done bool
-}
-
-func (r *failingReader) Read(p []byte) (int, error) {
-	if r.done {
-		return 0, errors.New("connection reset")
-	}
-	r.done = true
-	return copy(p, r.data), nil
-}
-
-func testInterruptedAppend(t *testing.T, s blobstore.Store) {
-	ctx := context.Background()
-	if err := s.CreateUpload(ctx, "cut"); err != nil {
-		t.Fatal(err)
-	}
-	n, err := s.AppendUpload(ctx, "cut", 0, &failingReader{data: []byte("partial")})
-	if err == nil {
-		t.Fatal("append from a failing reader succeeded")
-	}
-	if n != 7 {
-		t.Fatalf("append reported size %d after writing 7 bytes", n)
-	}
-	// The caller did not acknowledge those bytes and resumes from 3.
-	if n, err := s.AppendUpload(ctx, "cut", 3, strings.NewReader("XYZ")); err != nil || n != 6 {
-		t.Fatalf("resume = %d, %v", n, err)
-	}
-	r, err := s.OpenUpload(ctx, "cut", 6)
+	create(t, s, "cut")
+	// Seven bytes were written but only three acknowledged: resume at 3.
+	appendTo(t, s, "cut", 0, "partial")
+	appendTo(t, s, "cut", 3, "XYZ")
+	r, err := s.ReadUpload(ctx, "cut", 6)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
 	if b, _ := io.ReadAll(r); string(b) != "parXYZ" {
 		t.Fatalf("upload holds %q, want %q", b, "parXYZ")
+	}
+	if size := uploadSize(t, s, "cut"); size != 6 {
+		t.Fatalf("upload size = %d, want 6", size)
 	}
 }
 
@@ -242,65 +255,42 @@ func testCommitExisting(t *testing.T, s blobstore.Store) {
 	}
 }
 
-func testCommitTruncates(t *testing.T, s blobstore.Store) {
+func testCommitResumed(t *testing.T, s blobstore.Store) {
 	ctx := context.Background()
-	if err := s.CreateUpload(ctx, "t"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.AppendUpload(ctx, "t", 0, strings.NewReader("keep+garbage")); err != nil {
+	create(t, s, "t")
+	appendTo(t, s, "t", 0, "keep+garbage")
+	// Commit what was acknowledged: the first four bytes.
+	w, err := s.ResumeUpload(ctx, "t", 4)
+	if err != nil {
 		t.Fatal(err)
 	}
 	d := digest.FromString("keep")
-	if err := s.CommitUpload(ctx, "t", 4, d); err != nil {
+	if err := w.Commit(ctx, d); err != nil {
 		t.Fatal(err)
 	}
 	if got := readBlob(t, s, d); string(got) != "keep" {
 		t.Fatalf("committed blob = %q, want %q", got, "keep")
 	}
-	// Committing more bytes than the upload holds must fail, never pad.
-	if err := s.CreateUpload(ctx, "short"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.AppendUpload(ctx, "short", 0, strings.NewReader("abc")); err != nil {
-		t.Fatal(err)
-	}
-	long := digest.FromString("abc\x00\x00")
-	if err := s.CommitUpload(ctx, "short", 5, long); !errors.Is(err, blobstore.ErrOffset) {
-		t.Fatalf("committing 5 bytes of a 3-byte upload = %v, want ErrOffset", err)
-	}
-	if _, err := s.Stat(ctx, long); !errors.Is(err, blobstore.ErrNotFound) {
-		t.Fatalf("a short upload became a blob: %v", err)
-	}
 }
 
-func testOpenUpload(t *testing.T, s blobstore.Store) {
-	ctx := context.Background()
-	if err := s.CreateUpload(ctx, "r"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.AppendUpload(ctx, "r", 0, strings.NewReader("0123456789")); err != nil {
-		t.Fatal(err)
-	}
-	r, err := s.OpenUpload(ctx, "r", 4)
+func testReadUpload(t *testing.T, s blobstore.Store) {
+	create(t, s, "r")
+	appendTo(t, s, "r", 0, "0123456789")
+	r, err := s.ReadUpload(context.Background(), "r", 4)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
 	if b, _ := io.ReadAll(r); string(b) != "0123" {
-		t.Fatalf("OpenUpload(4) read %q", b)
+		t.Fatalf("ReadUpload(4) read %q", b)
 	}
 }
 
 func testDeleteUploadAndList(t *testing.T, s blobstore.Store) {
 	ctx := context.Background()
-	for _, id := range []string{"x1", "x2"} {
-		if err := s.CreateUpload(ctx, id); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := s.AppendUpload(ctx, "x2", 0, strings.NewReader("abc")); err != nil {
-		t.Fatal(err)
-	}
+	create(t, s, "x1")
+	create(t, s, "x2")
+	appendTo(t, s, "x2", 0, "abc")
 	ups, err := s.Uploads(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -324,6 +314,9 @@ func testDeleteUploadAndList(t *testing.T, s blobstore.Store) {
 	if ups, _ := s.Uploads(ctx); len(ups) != 1 || ups[0].ID != "x2" {
 		t.Fatalf("Uploads after delete = %v", ups)
 	}
+	if _, err := s.CreateUpload(ctx, "x2"); err == nil {
+		t.Fatal("creating an upload that exists succeeded")
+	}
 }
 
 func testDeleteBlob(t *testing.T, s blobstore.Store) {
@@ -339,11 +332,11 @@ func testDeleteBlob(t *testing.T, s blobstore.Store) {
 func testHostileUploadIDs(t *testing.T, s blobstore.Store) {
 	ctx := context.Background()
 	for _, id := range []string{"../escape", "a/b", "..", "", `a\b`} {
-		if err := s.CreateUpload(ctx, id); err == nil {
+		if _, err := s.CreateUpload(ctx, id); err == nil {
 			t.Errorf("CreateUpload(%q) succeeded", id)
 		}
-		if _, err := s.UploadSize(ctx, id); err == nil {
-			t.Errorf("UploadSize(%q) succeeded", id)
+		if _, err := s.ResumeUpload(ctx, id, 0); err == nil {
+			t.Errorf("ResumeUpload(%q) succeeded", id)
 		}
 	}
 }
@@ -357,17 +350,16 @@ func testConcurrentSameDigest(t *testing.T, s blobstore.Store) {
 		go func() {
 			defer wg.Done()
 			ctx := context.Background()
-			id := "same" + string(rune('a'+i))
-			if err := s.CreateUpload(ctx, id); err != nil {
-				errs <- err
-				return
-			}
-			n, err := s.AppendUpload(ctx, id, 0, bytes.NewReader(content))
+			w, err := s.CreateUpload(ctx, fmt.Sprintf("same%d", i))
 			if err != nil {
 				errs <- err
 				return
 			}
-			errs <- s.CommitUpload(ctx, id, n, digest.FromBytes(content))
+			if _, err := w.Write(content); err != nil {
+				errs <- err
+				return
+			}
+			errs <- w.Commit(ctx, digest.FromBytes(content))
 		}()
 	}
 	wg.Wait()

@@ -39,12 +39,6 @@ type Store struct {
 
 var _ blobstore.Store = (*Store)(nil)
 
-// copyBufferSize is large enough that hashing and writing work on big
-// chunks (fewer syscalls) and small enough to keep memory per upload flat.
-const copyBufferSize = 1 << 20
-
-var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
-
 // New opens (creating if needed) a store rooted at dir.
 func New(dir string) (*Store, error) {
 	s := &Store{blobs: filepath.Join(dir, "blobs"), uploads: filepath.Join(dir, "uploads")}
@@ -114,73 +108,108 @@ func (s *Store) Delete(_ context.Context, d digest.Digest) error {
 }
 
 // CreateUpload implements blobstore.Store.
-func (s *Store) CreateUpload(_ context.Context, id string) error {
+func (s *Store) CreateUpload(_ context.Context, id string) (blobstore.UploadWriter, error) {
 	p, err := s.uploadPath(id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
-		return fmt.Errorf("creating upload %s: %w", id, err)
+		return nil, fmt.Errorf("creating upload %s: %w", id, err)
 	}
-	return f.Close()
+	return &uploadWriter{s: s, id: id, f: f}, nil
 }
 
-// AppendUpload implements blobstore.Store. While it writes, it asks the
-// kernel to start writing back what it has (see startWriteback), so that
-// the fsync in CommitUpload has little left to do: this overlaps the disk
-// with the network instead of paying for both in turn.
-func (s *Store) AppendUpload(_ context.Context, id string, offset int64, r io.Reader) (int64, error) {
+// ResumeUpload implements blobstore.Store.
+func (s *Store) ResumeUpload(_ context.Context, id string, offset int64) (blobstore.UploadWriter, error) {
 	p, err := s.uploadPath(id)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	f, err := os.OpenFile(p, os.O_RDWR, 0)
 	if err != nil {
-		return 0, notFound(err, "upload %s", id)
+		return nil, notFound(err, "upload %s", id)
 	}
-	defer f.Close()
 	fi, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	switch size := fi.Size(); {
-	case size < offset:
-		return size, fmt.Errorf("upload %s holds %d bytes, not %d: %w", id, size, offset, blobstore.ErrOffset)
-	case size > offset:
-		// An interrupted append left bytes nobody acknowledged.
-		if err := f.Truncate(offset); err != nil {
-			return offset, err
+	if err == nil {
+		switch size := fi.Size(); {
+		case size < offset:
+			err = fmt.Errorf("upload %s holds %d bytes, not %d: %w", id, size, offset, blobstore.ErrOffset)
+		case size > offset:
+			// An interrupted write left bytes nobody acknowledged.
+			err = f.Truncate(offset)
 		}
 	}
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return offset, err
+	if err == nil {
+		_, err = f.Seek(offset, io.SeekStart)
 	}
-	bufp := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(bufp)
-	w := &writebackWriter{f: f, start: offset, pos: offset}
-	n, err := io.CopyBuffer(w, r, *bufp)
 	if err != nil {
-		return offset + n, fmt.Errorf("writing upload %s: %w", id, err)
+		f.Close()
+		return nil, err
 	}
-	return offset + n, nil
+	return &uploadWriter{s: s, id: id, f: f, size: offset, wbStart: offset}, nil
 }
 
-// UploadSize implements blobstore.Store.
-func (s *Store) UploadSize(_ context.Context, id string) (int64, error) {
-	p, err := s.uploadPath(id)
-	if err != nil {
-		return 0, err
-	}
-	fi, err := os.Stat(p)
-	if err != nil {
-		return 0, notFound(err, "upload %s", id)
-	}
-	return fi.Size(), nil
+// uploadWriter appends to an upload file. Every writebackChunk bytes it
+// asks the kernel to start writing back what it has (see startWriteback),
+// so that the fdatasync in Commit has little left to do: the disk works
+// while the network delivers, instead of after it.
+type uploadWriter struct {
+	s       *Store
+	id      string
+	f       *os.File
+	size    int64
+	wbStart int64 // first byte not yet handed to write-back
 }
 
-// OpenUpload implements blobstore.Store.
-func (s *Store) OpenUpload(_ context.Context, id string, size int64) (io.ReadCloser, error) {
+func (w *uploadWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.size += int64(n)
+	if w.size-w.wbStart >= writebackChunk {
+		startWriteback(w.f, w.wbStart, w.size-w.wbStart)
+		w.wbStart = w.size
+	}
+	return n, err
+}
+
+func (w *uploadWriter) Size() int64 { return w.size }
+
+func (w *uploadWriter) Close() error { return w.f.Close() }
+
+// Commit implements blobstore.UploadWriter: fdatasync the data, rename it
+// into place, fsync the directory. Only then is the blob acknowledged.
+func (w *uploadWriter) Commit(_ context.Context, d digest.Digest) error {
+	dst, err := w.s.blobPath(d)
+	if err != nil {
+		w.f.Close()
+		return err
+	}
+	if _, err := os.Stat(dst); err == nil {
+		// Same digest, same bytes: keep the durable copy.
+		w.f.Close()
+		return removeIfExists(w.f.Name())
+	}
+	err = fdatasync(w.f)
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("making upload %s durable: %w", w.id, err)
+	}
+	dir := filepath.Dir(dst)
+	if err := w.s.ensureDir(dir); err != nil {
+		return err
+	}
+	if err := os.Rename(w.f.Name(), dst); err != nil {
+		return fmt.Errorf("moving upload %s into place as %s: %w", w.id, d, err)
+	}
+	// The rename removed an entry from uploads/ too, but losing that in a
+	// crash only leaves a stray upload file, which recovery removes.
+	return syncDir(dir)
+}
+
+// ReadUpload implements blobstore.Store.
+func (s *Store) ReadUpload(_ context.Context, id string, size int64) (io.ReadCloser, error) {
 	p, err := s.uploadPath(id)
 	if err != nil {
 		return nil, err
@@ -193,58 +222,6 @@ func (s *Store) OpenUpload(_ context.Context, id string, size int64) (io.ReadClo
 		io.Reader
 		io.Closer
 	}{io.LimitReader(f, size), f}, nil
-}
-
-// CommitUpload implements blobstore.Store: fsync the data, rename it into
-// place, fsync the directory. Only then is the blob acknowledged.
-func (s *Store) CommitUpload(_ context.Context, id string, size int64, d digest.Digest) error {
-	src, err := s.uploadPath(id)
-	if err != nil {
-		return err
-	}
-	dst, err := s.blobPath(d)
-	if err != nil {
-		return err
-	}
-	if _, err := os.Stat(dst); err == nil {
-		// Same digest, same bytes: keep the durable copy.
-		return removeIfExists(src)
-	}
-	f, err := os.OpenFile(src, os.O_RDWR, 0)
-	if err != nil {
-		return notFound(err, "upload %s", id)
-	}
-	fi, err := f.Stat()
-	switch {
-	case err != nil:
-	case fi.Size() < size:
-		// Never pad: bytes the caller hashed are missing.
-		err = fmt.Errorf("upload %s holds %d bytes, not %d: %w", id, fi.Size(), size, blobstore.ErrOffset)
-	case fi.Size() > size:
-		err = f.Truncate(size)
-	}
-	if err == nil {
-		err = fdatasync(f)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if errors.Is(err, blobstore.ErrOffset) {
-		return err
-	}
-	if err != nil {
-		return fmt.Errorf("making upload %s durable: %w", id, err)
-	}
-	dir := filepath.Dir(dst)
-	if err := s.ensureDir(dir); err != nil {
-		return err
-	}
-	if err := os.Rename(src, dst); err != nil {
-		return fmt.Errorf("moving upload %s into place as %s: %w", id, d, err)
-	}
-	// The rename removed an entry from uploads/ too, but losing that in a
-	// crash only leaves a stray upload file, which recovery removes.
-	return syncDir(dir)
 }
 
 // ensureDir creates a blob fan-out directory durably, once.

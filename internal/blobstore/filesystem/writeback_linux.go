@@ -10,25 +10,11 @@ import (
 // before we ask the kernel to start writing it out.
 const writebackChunk = 8 << 20
 
-// writebackWriter writes to f and, every writebackChunk bytes, starts
-// asynchronous write-back of what was written (sync_file_range with
-// SYNC_FILE_RANGE_WRITE does not wait). The final fdatasync then finds
-// most pages already clean.
-type writebackWriter struct {
-	f     *os.File
-	start int64 // first byte not yet handed to write-back
-	pos   int64
-}
-
-func (w *writebackWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	w.pos += int64(n)
-	if w.pos-w.start >= writebackChunk {
-		// Best effort: a failure here only loses the overlap, not data.
-		_ = unix.SyncFileRange(int(w.f.Fd()), w.start, w.pos-w.start, unix.SYNC_FILE_RANGE_WRITE)
-		w.start = w.pos
-	}
-	return n, err
+// startWriteback starts asynchronous write-back of a written range
+// (sync_file_range with SYNC_FILE_RANGE_WRITE does not wait). Best effort:
+// a failure only loses the overlap, never data, since Commit fdatasyncs.
+func startWriteback(f *os.File, off, n int64) {
+	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
 }
 
 func fdatasync(f *os.File) error {

@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metadata.Store) {
 		{"DeleteImageRemovesTagsAndRefs", testDeleteImage},
 		{"Referrers", testReferrers},
 		{"RollbackLeavesNothing", testRollback},
+		{"UpdateNoSync", testUpdateNoSync},
 		{"WritesAreSerialized", testSerialized},
 		{"Uploads", testUploads},
 		{"RecordPulls", testRecordPulls},
@@ -358,6 +359,34 @@ func testRollback(t *testing.T, s metadata.Store) {
 	}
 	if _, err := s.Repository(ctx, key("rolled")); !errors.Is(err, metadata.ErrNotFound) {
 		t.Fatalf("rolled-back repository exists: %v", err)
+	}
+}
+
+func testUpdateNoSync(t *testing.T, s metadata.Store) {
+	u := metadata.Upload{ID: "nosync", Repo: key("up"), StartedAt: now, UpdatedAt: now}
+	if err := s.UpdateNoSync(ctx, func(tx metadata.Tx) error { return tx.PutUpload(ctx, u) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Upload(ctx, "nosync"); err != nil {
+		t.Fatalf("an UpdateNoSync write is not visible: %v", err)
+	}
+	boom := errors.New("boom")
+	err := s.UpdateNoSync(ctx, func(tx metadata.Tx) error {
+		if err := tx.DeleteUpload(ctx, "nosync"); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("UpdateNoSync = %v, want the callback's error", err)
+	}
+	if _, err := s.Upload(ctx, "nosync"); err != nil {
+		t.Fatalf("a rolled-back UpdateNoSync took effect: %v", err)
+	}
+	// Durable and non-durable writes interleave freely.
+	update(t, s, func(tx metadata.Tx) error { return tx.DeleteUpload(ctx, "nosync") })
+	if _, err := s.Upload(ctx, "nosync"); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("upload after a durable delete = %v", err)
 	}
 }
 

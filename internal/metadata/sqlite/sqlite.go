@@ -105,6 +105,33 @@ func (s *Store) Update(ctx context.Context, fn func(metadata.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("starting transaction: %w", err)
 	}
+	return s.run(tx, fn)
+}
+
+// UpdateNoSync implements metadata.Store. In WAL mode with
+// synchronous=NORMAL a commit is appended to the log without an fsync;
+// the next synchronous=FULL commit syncs the log, this one included.
+func (s *Store) UpdateNoSync(ctx context.Context, fn func(metadata.Tx) error) error {
+	// The one writer connection, held so that the setting applies to this
+	// transaction only.
+	conn, err := s.writer.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		return err
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = FULL")
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("starting transaction: %w", err)
+	}
+	return s.run(tx, fn)
+}
+
+// run runs fn in tx and commits.
+func (s *Store) run(tx *sql.Tx, fn func(metadata.Tx) error) error {
 	if err := fn(&writeTx{reader: reader{q: tx, stmts: s.wstmts, tx: tx}, tx: tx}); err != nil {
 		tx.Rollback()
 		return err
