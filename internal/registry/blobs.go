@@ -155,7 +155,7 @@ func (r *Registry) PutBlob(ctx context.Context, key metadata.RepoKey, dgst strin
 		return metadata.Blob{}, err
 	}
 	h := d.Algorithm().Hash()
-	_, err = copyChunks(w, io.TeeReader(r.limitBody(body, 0), h))
+	_, err = copyBody(w, io.TeeReader(r.limitBody(body, 0), h))
 	err = bodyError(err)
 	n := w.Size()
 	if err == nil && n > r.opts.MaxBlobSize {
