@@ -108,6 +108,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	defer blobs.Close()
 	reg := registry.New(meta, blobs, registry.Options{UploadTTL: cfg.UploadTTL, Logger: log})
 	if err := reg.Recover(ctx); err != nil {
 		return fmt.Errorf("recovering the data folder: %w", err)

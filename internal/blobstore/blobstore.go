@@ -56,6 +56,8 @@ type Store interface {
 
 	// Ready reports whether the store can serve requests.
 	Ready(ctx context.Context) error
+	// Close releases what the store holds open.
+	Close() error
 }
 
 // UploadWriter appends to an upload. One writer per upload at a time: the

@@ -125,7 +125,7 @@ func (r *Registry) AppendUpload(ctx context.Context, key metadata.RepoKey, id st
 		return Upload{ID: id, Size: u.Size}, err
 	}
 	defer w.Close()
-	u, err = r.writeChunk(ctx, u, w, length, body)
+	u, err = r.writeChunk(ctx, u, w, length, body, true)
 	return Upload{ID: id, Size: u.Size}, err
 }
 
@@ -140,9 +140,12 @@ func (r *Registry) resumeUpload(ctx context.Context, u metadata.Upload) (blobsto
 }
 
 // writeChunk streams a chunk into the upload, hashing as it goes, and
-// records the new size and hash state. If the client goes away mid-chunk,
-// what arrived is kept and recorded, so the client can resume after it.
-func (r *Registry) writeChunk(ctx context.Context, u metadata.Upload, w blobstore.UploadWriter, length int64, body io.Reader) (metadata.Upload, error) {
+// returns the session with its new size and hash state. It records them
+// if persist is set, and whenever the chunk fails part way: if the client
+// goes away mid-chunk, what arrived is kept, so it can resume after it.
+// (The last chunk of a finishing upload needs no record on success: the
+// upload becomes a blob at once.)
+func (r *Registry) writeChunk(ctx context.Context, u metadata.Upload, w blobstore.UploadWriter, length int64, body io.Reader, persist bool) (metadata.Upload, error) {
 	h, err := r.resumeHash(ctx, u)
 	if err != nil {
 		return u, err
@@ -161,10 +164,12 @@ func (r *Registry) writeChunk(ctx context.Context, u metadata.Upload, w blobstor
 			return u, err
 		}
 		u.Size, u.HashState, u.UpdatedAt = n, state, r.now()
-		// Record progress even if the client has gone: it may resume.
-		wctx := context.WithoutCancel(ctx)
-		if err := r.meta.UpdateNoSync(wctx, func(tx metadata.Tx) error { return tx.PutUpload(wctx, u) }); err != nil {
-			return u, err
+		if persist || copyErr != nil {
+			// Even if the client has gone: it may resume.
+			wctx := context.WithoutCancel(ctx)
+			if err := r.meta.UpdateNoSync(wctx, func(tx metadata.Tx) error { return tx.PutUpload(wctx, u) }); err != nil {
+				return u, err
+			}
 		}
 	}
 	if copyErr != nil {
@@ -262,7 +267,7 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 		}
 	}()
 	if body != nil {
-		if u, err = r.writeChunk(ctx, u, w, length, body); err != nil {
+		if u, err = r.writeChunk(ctx, u, w, length, body, false); err != nil {
 			return metadata.Blob{}, err
 		}
 	}

@@ -32,9 +32,10 @@ type Store struct {
 	blobs   string
 	uploads string
 
-	// madeDirs remembers fan-out directories known to exist and be durable,
-	// so that a commit costs one mkdir check at most once per directory.
-	madeDirs sync.Map
+	// dirs holds an open handle on each fan-out directory that is known to
+	// exist durably, so that a commit fsyncs its directory without opening
+	// it (at most 256 per digest algorithm).
+	dirs sync.Map // string -> *os.File
 }
 
 var _ blobstore.Store = (*Store)(nil)
@@ -196,8 +197,8 @@ func (w *uploadWriter) Commit(_ context.Context, d digest.Digest) error {
 	if err != nil {
 		return fmt.Errorf("making upload %s durable: %w", w.id, err)
 	}
-	dir := filepath.Dir(dst)
-	if err := w.s.ensureDir(dir); err != nil {
+	dir, err := w.s.fanOutDir(filepath.Dir(dst))
+	if err != nil {
 		return err
 	}
 	if err := os.Rename(w.f.Name(), dst); err != nil {
@@ -205,7 +206,10 @@ func (w *uploadWriter) Commit(_ context.Context, d digest.Digest) error {
 	}
 	// The rename removed an entry from uploads/ too, but losing that in a
 	// crash only leaves a stray upload file, which recovery removes.
-	return syncDir(dir)
+	if err := dir.Sync(); err != nil {
+		return fmt.Errorf("syncing directory %s: %w", dir.Name(), err)
+	}
+	return nil
 }
 
 // ReadUpload implements blobstore.Store.
@@ -224,28 +228,46 @@ func (s *Store) ReadUpload(_ context.Context, id string, size int64) (io.ReadClo
 	}{io.LimitReader(f, size), f}, nil
 }
 
-// ensureDir creates a blob fan-out directory durably, once.
-func (s *Store) ensureDir(dir string) error {
-	if _, ok := s.madeDirs.Load(dir); ok {
-		return nil
+// fanOutDir returns an open handle on a blob fan-out directory, creating
+// the directory durably the first time.
+func (s *Store) fanOutDir(dir string) (*os.File, error) {
+	if f, ok := s.dirs.Load(dir); ok {
+		return f.(*os.File), nil
 	}
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o750); err != nil {
-		return err
+		return nil, err
 	}
 	err := os.Mkdir(dir, 0o750)
 	switch {
 	case err == nil:
 		if err := syncDir(parent); err != nil {
-			return err
+			return nil, err
 		}
 		if err := syncDir(filepath.Dir(parent)); err != nil {
-			return err
+			return nil, err
 		}
 	case !errors.Is(err, fs.ErrExist):
-		return fmt.Errorf("creating blob directory: %w", err)
+		return nil, fmt.Errorf("creating blob directory: %w", err)
 	}
-	s.madeDirs.Store(dir, struct{}{})
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.dirs.LoadOrStore(dir, f); loaded {
+		f.Close() // another commit opened it first
+		return prev.(*os.File), nil
+	}
+	return f, nil
+}
+
+// Close releases the directory handles.
+func (s *Store) Close() error {
+	s.dirs.Range(func(k, v any) bool {
+		v.(*os.File).Close()
+		s.dirs.Delete(k)
+		return true
+	})
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -26,7 +27,17 @@ type Store struct {
 	writer *sql.DB
 	rdb    *sql.DB
 	wstmts *statements
+
+	stopCheckpoints chan struct{}
+	checkpointsDone chan struct{}
 }
+
+// checkpointInterval is how often the write-ahead log is copied into the
+// database file. SQLite would do it inside a commit once the log reaches
+// 1,000 pages, stalling that commit, and every writer queued behind it,
+// for the copy and its fsyncs; a background PASSIVE checkpoint runs beside
+// writers instead.
+const checkpointInterval = time.Second
 
 var _ metadata.Store = (*Store)(nil)
 
@@ -34,7 +45,8 @@ var _ metadata.Store = (*Store)(nil)
 func Open(ctx context.Context, path string) (*Store, error) {
 	dsn := func(txlock string) string {
 		q := url.Values{}
-		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
+		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)",
+			"wal_autocheckpoint(0)", "journal_size_limit(67108864)"} {
 			q.Add("_pragma", p)
 		}
 		q.Set("_txlock", txlock)
@@ -72,7 +84,26 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("preparing statements: %w", err)
 	}
+	s.stopCheckpoints, s.checkpointsDone = make(chan struct{}), make(chan struct{})
+	go s.checkpoints()
 	return s, nil
+}
+
+// checkpoints copies the write-ahead log into the database file every
+// checkpointInterval until Close.
+func (s *Store) checkpoints() {
+	defer close(s.checkpointsDone)
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopCheckpoints:
+			return
+		case <-t.C:
+			// A failure (the database busy or closing) is retried next tick.
+			s.rdb.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -147,11 +178,19 @@ func (s *Store) Ready(ctx context.Context) error {
 	return s.rdb.PingContext(ctx)
 }
 
-// Close implements metadata.Store.
+// Close implements metadata.Store. It leaves the log checkpointed and
+// truncated, so that a stopped server's data folder is just the database.
 func (s *Store) Close() error {
+	if s.stopCheckpoints != nil {
+		close(s.stopCheckpoints)
+		<-s.checkpointsDone
+	}
 	var errs []error
 	if s.rdb != nil {
 		errs = append(errs, s.rdb.Close())
+	}
+	if _, err := s.writer.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		errs = append(errs, err)
 	}
 	errs = append(errs, s.writer.Close())
 	return errors.Join(errs...)
