@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,15 +15,14 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/ecrd/ecrd/internal/blobstore"
-	"github.com/ecrd/ecrd/internal/blobstore/filesystem"
 	"github.com/ecrd/ecrd/internal/metadata"
-	"github.com/ecrd/ecrd/internal/metadata/sqlite"
 	"github.com/ecrd/ecrd/internal/registry"
+	"github.com/ecrd/ecrd/internal/registry/registrytest"
 )
 
 var (
 	ctx   = context.Background()
-	scope = metadata.Scope{Account: "123456789012", Region: "us-east-1"}
+	scope = registrytest.Scope
 )
 
 func key(name string) metadata.RepoKey { return metadata.RepoKey{Scope: scope, Name: name} }
@@ -50,20 +48,10 @@ func (c *clock) Advance(d time.Duration) {
 
 func newFixture(t *testing.T, opts registry.Options) *fixture {
 	t.Helper()
-	dir := t.TempDir()
-	meta, err := sqlite.Open(ctx, filepath.Join(dir, "ecrd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { meta.Close() })
-	blobs, err := filesystem.New(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := &clock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	opts.Now = c.Now
-	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	return &fixture{reg: registry.New(meta, blobs, opts), meta: meta, blobs: blobs, clock: c}
+	reg, stores := registrytest.New(t, opts)
+	return &fixture{reg: reg, meta: stores.Meta, blobs: stores.Blobs, clock: c}
 }
 
 func wantCode(t *testing.T, err error, code registry.Code) {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,28 +11,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ecrd/ecrd/internal/blobstore/filesystem"
 	"github.com/ecrd/ecrd/internal/metadata"
-	"github.com/ecrd/ecrd/internal/metadata/sqlite"
 	"github.com/ecrd/ecrd/internal/registry"
+	"github.com/ecrd/ecrd/internal/registry/registrytest"
 )
 
 func newServer(t *testing.T, logs io.Writer) (*Server, string) {
 	t.Helper()
-	dir := t.TempDir()
-	meta, err := sqlite.Open(context.Background(), filepath.Join(dir, "ecrd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { meta.Close() })
-	blobs, err := filesystem.New(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	reg := registry.New(meta, blobs, registry.Options{Logger: log})
-	scope := metadata.Scope{Account: "123456789012", Region: "us-east-1"}
-	return New(reg, func(*http.Request) metadata.Scope { return scope }, log), dir
+	reg, stores := registrytest.New(t, registry.Options{Logger: log})
+	scope := registrytest.Scope
+	return New(reg, func(*http.Request) metadata.Scope { return scope }, log), stores.Dir
 }
 
 func get(t *testing.T, h http.Handler, path string) *httptest.ResponseRecorder {

@@ -8,35 +8,24 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/ecrd/ecrd/internal/api/oci"
-	"github.com/ecrd/ecrd/internal/blobstore/filesystem"
 	"github.com/ecrd/ecrd/internal/metadata"
-	"github.com/ecrd/ecrd/internal/metadata/sqlite"
 	"github.com/ecrd/ecrd/internal/registry"
+	"github.com/ecrd/ecrd/internal/registry/registrytest"
 )
 
 // FuzzHandler sends arbitrary requests to the /v2 adapter over real stores
 // holding one image. Whatever the input, the answer must not be a server
 // error (5xx), and nothing may panic.
 func FuzzHandler(f *testing.F) {
-	dir := f.TempDir()
-	meta, err := sqlite.Open(context.Background(), filepath.Join(dir, "ecrd.db"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer meta.Close()
-	blobs, err := filesystem.New(dir)
-	if err != nil {
-		f.Fatal(err)
-	}
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelError}))
-	h := oci.New(registry.New(meta, blobs, registry.Options{Logger: log}), func(*http.Request) metadata.Scope { return scope }, log)
+	reg, _ := registrytest.New(f, registry.Options{Logger: log})
+	h := oci.New(reg, func(*http.Request) metadata.Scope { return scope }, log)
 
 	// One image to find, delete, list and mount.
 	config, layer := []byte(`{"os":"linux"}`), []byte("layer")

@@ -2,7 +2,6 @@ package oci_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -10,36 +9,24 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/ecrd/ecrd/internal/api/oci"
-	"github.com/ecrd/ecrd/internal/blobstore/filesystem"
 	"github.com/ecrd/ecrd/internal/metadata"
-	"github.com/ecrd/ecrd/internal/metadata/sqlite"
 	"github.com/ecrd/ecrd/internal/registry"
+	"github.com/ecrd/ecrd/internal/registry/registrytest"
 )
 
-var scope = metadata.Scope{Account: "123456789012", Region: "us-east-1"}
+var scope = registrytest.Scope
 
 // newServer serves the OCI API over real embedded stores in a temp dir.
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	dir := t.TempDir()
-	meta, err := sqlite.Open(context.Background(), filepath.Join(dir, "ecrd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { meta.Close() })
-	blobs, err := filesystem.New(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, _ := registrytest.New(t, registry.Options{})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	reg := registry.New(meta, blobs, registry.Options{Logger: log})
 	srv := httptest.NewServer(oci.New(reg, func(*http.Request) metadata.Scope { return scope }, log))
 	t.Cleanup(srv.Close)
 	return srv
