@@ -17,24 +17,25 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
-	"github.com/ecrd/ecrd/internal/blobstore/filesystem"
+	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/config"
 	"github.com/ecrd/ecrd/internal/metadata"
-	"github.com/ecrd/ecrd/internal/metadata/sqlite"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/server"
+	"github.com/ecrd/ecrd/internal/sigv4"
 	"github.com/ecrd/ecrd/internal/version"
 )
 
 const usage = `Usage: ecrd <command> [flags]
 
 Commands:
-  serve     run the registry (ecrd serve --help for its settings)
-  version   print the version
+  serve        run the registry (ecrd serve --help for its settings)
+  account      create and list accounts (ecrd account --help)
+  access-key   create and list access keys (ecrd access-key --help)
+  version      print the version
 `
 
 func main() {
@@ -49,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stderr)
+	case "account", "access-key":
+		return admin(args[0], args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, version.String())
 		return 0
@@ -92,43 +95,54 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// runServer opens the stores, recovers from any crash, serves until ctx
-// ends, and closes everything in order.
+// runServer opens the stores, recovers from any crash, makes sure the
+// default account can sign in, serves until ctx ends, and closes
+// everything in order.
 func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	start := time.Now()
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return fmt.Errorf("creating the data folder: %w", err)
-	}
-	meta, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ecrd.db"))
+	st, err := openStores(ctx, cfg.DataDir, cfg.KeyFile(), log)
 	if err != nil {
 		return err
 	}
-	defer meta.Close()
-	blobs, err := filesystem.New(cfg.DataDir)
-	if err != nil {
-		return err
+	defer st.Close()
+	if cfg.AcceptAnyCredentials {
+		log.Warn("DEVELOPMENT MODE: --accept-any-credentials accepts any signature whose access key ID is an account ID, and any registry password. Never expose this server.")
 	}
-	defer blobs.Close()
-	reg := registry.New(meta, blobs, registry.Options{UploadTTL: cfg.UploadTTL, Logger: log})
-	if err := reg.Recover(ctx); err != nil {
-		return fmt.Errorf("recovering the data folder: %w", err)
+	if err := ensureRootCredentials(ctx, st.ids, cfg, log); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
-	scope := metadata.Scope{Account: cfg.AccountID, Region: cfg.Region}
-	srv := server.New(reg, func(*http.Request) metadata.Scope { return scope }, log)
+	endpoint, err := endpoints(cfg, ln.Addr())
+	if err != nil {
+		return err
+	}
+	reg := registry.New(st.meta, st.blobs, registry.Options{
+		UploadTTL:    cfg.UploadTTL,
+		Logger:       log,
+		RegistryHost: func(s metadata.Scope) string { return hostOf(endpoint(s)) },
+	})
+	if err := reg.Recover(ctx); err != nil {
+		return fmt.Errorf("recovering the data folder: %w", err)
+	}
+	authn := &auth.Authenticator{
+		IDs:                  st.ids,
+		Verifier:             &sigv4.Verifier{MaxSkew: cfg.ClockSkew},
+		AcceptAnyCredentials: cfg.AcceptAnyCredentials,
+		DefaultScope:         metadata.Scope{Account: cfg.AccountID, Region: cfg.Region},
+	}
+	srv := server.New(server.Options{Registry: reg, Identity: st.ids, Auth: authn, Endpoint: endpoint, Log: log})
 
 	if cfg.DebugListen != "" {
 		go serveDebug(cfg.DebugListen, log)
 	}
-
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() { reg.Run(bg); close(done) }()
 
-	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.DataDir,
+	log.Info("listening", "addr", ln.Addr().String(), "endpoint", endpoint(authn.DefaultScope), "data", cfg.DataDir,
 		"account", cfg.AccountID, "region", cfg.Region, "version", version.Version, "startup", time.Since(start).Round(time.Microsecond).String())
 	err = srv.Serve(ctx, ln, cfg.ShutdownTimeout)
 	stopBackground()

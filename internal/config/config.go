@@ -10,9 +10,11 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +32,21 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	DebugListen     string
+
+	PublicURL            string
+	RegistryDomain       string
+	ServerKeyFile        string
+	AcceptAnyCredentials bool
+	ClockSkew            time.Duration
+}
+
+// KeyFile returns the server key file: the setting, or server.key in the
+// data folder.
+func (c Config) KeyFile() string {
+	if c.ServerKeyFile != "" {
+		return c.ServerKeyFile
+	}
+	return filepath.Join(c.DataDir, "server.key")
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/ecrd, else ~/.local/share/ecrd, else
@@ -55,6 +72,7 @@ func Default() Config {
 		ShutdownTimeout: 30 * time.Second,
 		LogLevel:        "info",
 		LogFormat:       "text",
+		ClockSkew:       15 * time.Minute,
 	}
 }
 
@@ -71,10 +89,15 @@ func (s setting) env() string {
 
 func (c *Config) settings() []setting {
 	return []setting{
-		{"listen", "address to listen on, host:port (port 0 picks a free port); until authentication exists, only loopback addresses are accepted", (*stringValue)(&c.Listen)},
-		{"data", "data folder: metadata database and blobs", (*stringValue)(&c.DataDir)},
-		{"account-id", "12-digit account ID that /v2 serves", (*stringValue)(&c.AccountID)},
-		{"region", "region that /v2 serves", (*stringValue)(&c.Region)},
+		{"listen", "address to listen on, host:port (port 0 picks a free port; the address bound is logged)", (*stringValue)(&c.Listen)},
+		{"data", "data folder: metadata database, blobs, server key, first credentials", (*stringValue)(&c.DataDir)},
+		{"account-id", "12-digit ID of the default account, created with a root access key on first start", (*stringValue)(&c.AccountID)},
+		{"region", "default region: the registry anonymous /v2 requests address", (*stringValue)(&c.Region)},
+		{"public-url", "base URL clients reach ecrd at (proxyEndpoint, repository URIs, download URLs); default http://<listen address>", (*stringValue)(&c.PublicURL)},
+		{"registry-domain", "DNS suffix for ECR-shaped registry hosts <account>.dkr.ecr.<region>.<domain>; when set, repository URIs use them", (*stringValue)(&c.RegistryDomain)},
+		{"server-key-file", "file of server keys that seal stored secrets and sign tokens (created if missing; ECRD_SERVER_KEY may hold the keys instead); default <data>/server.key", (*stringValue)(&c.ServerKeyFile)},
+		{"accept-any-credentials", "DEVELOPMENT ONLY: accept any signature whose access key ID is a 12-digit account ID, and any registry password", (*boolValue)(&c.AcceptAnyCredentials)},
+		{"clock-skew", "how far a signed request's time may be from the server's", (*durationValue)(&c.ClockSkew)},
 		{"upload-ttl", "how long an unfinished blob upload is kept after its last chunk", (*durationValue)(&c.UploadTTL)},
 		{"shutdown-timeout", "how long SIGTERM waits for requests in flight", (*durationValue)(&c.ShutdownTimeout)},
 		{"log-level", "debug, info, warn or error (debug logs every request)", (*stringValue)(&c.LogLevel)},
@@ -192,8 +215,16 @@ func (c Config) Validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("log format %q must be text or json", c.LogFormat))
 	}
-	if err := checkLoopback(c.Listen); err != nil {
-		errs = append(errs, err)
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen address %q: %w (use host:port, e.g. 127.0.0.1:5000)", c.Listen, err))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			errs = append(errs, fmt.Errorf("public URL %q must be http(s)://host[:port]", c.PublicURL))
+		}
+	}
+	if c.ClockSkew < time.Minute {
+		errs = append(errs, fmt.Errorf("clock skew %s is too short: use at least 1m", c.ClockSkew))
 	}
 	if c.DebugListen != "" {
 		if err := checkLoopback(c.DebugListen); err != nil {
@@ -203,9 +234,8 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// checkLoopback refuses any listen address that is not loopback: requests
-// are not authenticated yet, so the registry must not be reachable from
-// other machines.
+// checkLoopback refuses an address that is not loopback: the profiler
+// must not be reachable from other machines.
 func checkLoopback(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -217,16 +247,20 @@ func checkLoopback(addr string) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("listen address %q is not a loopback address: until authentication is implemented ecrd only listens on 127.0.0.1, ::1 or localhost", addr)
+	return fmt.Errorf("address %q is not a loopback address: use 127.0.0.1, ::1 or localhost", addr)
 }
 
 func usage(fs *flag.FlagSet) {
 	out := fs.Output()
 	fmt.Fprintf(out, `Usage: ecrd serve [flags]
 
-Runs the registry: the OCI distribution API under /v2/, plus /healthz and
-/readyz, on one port. With no settings it keeps everything in the data
-folder (%s): metadata in SQLite (ecrd.db) and blobs as files.
+Runs the registry on one port: the OCI distribution API under /v2/, the
+AWS APIs (ECR, STS) at POST /, and /healthz and /readyz. With no settings
+it keeps everything in the data folder (%s): metadata in SQLite
+(ecrd.db), blobs as files, the server key (server.key) and, on first
+start, the default account's root credentials (credentials). The root
+key can be given instead with ECRD_ROOT_ACCESS_KEY_ID and
+ECRD_ROOT_SECRET_ACCESS_KEY.
 
 Settings come from, lowest precedence first: defaults, the YAML file given
 by --config or ECRD_CONFIG, ECRD_* environment variables, flags.
@@ -240,6 +274,21 @@ type stringValue string
 
 func (v *stringValue) String() string     { return string(*v) }
 func (v *stringValue) Set(s string) error { *v = stringValue(s); return nil }
+
+type boolValue bool
+
+func (v *boolValue) String() string { return fmt.Sprint(bool(*v)) }
+func (v *boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("%q is not true or false", s)
+	}
+	*v = boolValue(b)
+	return nil
+}
+
+// IsBoolFlag lets the flag be given without a value.
+func (v *boolValue) IsBoolFlag() bool { return true }
 
 type durationValue time.Duration
 

@@ -63,10 +63,12 @@ func TestRejects(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--listen", "0.0.0.0:5000"}, "not a loopback address"},
-		{[]string{"--listen", ":5000"}, "not a loopback address"},
-		{[]string{"--listen", "192.168.1.10:5000"}, "not a loopback address"},
+		{[]string{"--debug-listen", "0.0.0.0:6060"}, "not a loopback address"},
 		{[]string{"--listen", "nonsense"}, "listen address"},
+		{[]string{"--public-url", "ftp://x"}, "public URL"},
+		{[]string{"--public-url", "http://x/path"}, "public URL"},
+		{[]string{"--clock-skew", "1s"}, "too short"},
+		{[]string{"--accept-any-credentials=maybe"}, "true or false"},
 		{[]string{"--account-id", "12345"}, "12 digits"},
 		{[]string{"--region", "Mars"}, "region"},
 		{[]string{"--upload-ttl", "soon"}, "not a duration"},
@@ -81,10 +83,14 @@ func TestRejects(t *testing.T) {
 			t.Errorf("Load(%v) = %v, want an error containing %q", tt.args, err, tt.want)
 		}
 	}
-	for _, ok := range []string{"127.0.0.1:0", "[::1]:5000", "localhost:5000", "127.1.2.3:80"} {
+	for _, ok := range []string{"127.0.0.1:0", "[::1]:5000", "localhost:5000", "0.0.0.0:5000", ":5000"} {
 		if _, err := load(t, []string{"--listen", ok}, nil); err != nil {
 			t.Errorf("--listen %s: %v", ok, err)
 		}
+	}
+	cfg, err := load(t, []string{"--accept-any-credentials", "--public-url", "https://registry.example.com"}, nil)
+	if err != nil || !cfg.AcceptAnyCredentials || cfg.PublicURL != "https://registry.example.com" {
+		t.Errorf("bool flag without value: %+v, %v", cfg, err)
 	}
 }
 

@@ -1,7 +1,9 @@
-// Package metadata defines the registry's database: repositories, the blobs
-// each repository may read, images (manifests), tags and upload sessions.
-// Every record is keyed by account and region from the start, so that one
-// server hosts several accounts and regions as ECR does.
+// Package metadata defines ecrd's database: accounts and their access keys;
+// repositories with their settings, the blobs each repository may read,
+// images (manifests), tags and upload sessions; repository creation
+// templates and account settings. Every registry record is keyed by
+// account and region, so that one server hosts several accounts and
+// regions as ECR does.
 //
 // A backend (SQLite here; PostgreSQL later) implements Store and passes the
 // shared suite in metadatatest. The rules of the registry (what may be
@@ -40,6 +42,52 @@ type Repository struct {
 	ID        int64
 	Key       RepoKey
 	CreatedAt time.Time
+	Settings  RepositorySettings
+	Tags      []ResourceTag // sorted by key
+}
+
+// RepositorySettings are a repository's ECR settings. The registry core
+// gives them meaning and defaults; the store keeps them as they are.
+type RepositorySettings struct {
+	TagMutability        string   `json:"tagMutability,omitempty"`
+	MutabilityExclusions []string `json:"mutabilityExclusions,omitempty"`
+	EncryptionType       string   `json:"encryptionType,omitempty"`
+	KMSKey               string   `json:"kmsKey,omitempty"`
+	ScanOnPush           bool     `json:"scanOnPush,omitempty"`
+}
+
+// ResourceTag is a key-value tag on a resource.
+type ResourceTag struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// Account is an account record.
+type Account struct {
+	ID        string
+	CreatedAt time.Time
+}
+
+// AccessKey is a long-term access key. Secret is sealed by the caller
+// (see internal/keyring): the store never sees the secret in clear.
+type AccessKey struct {
+	ID        string
+	Account   string
+	Principal string // ARN of the principal it authenticates
+	Secret    []byte
+	Status    string // Active or Inactive
+	CreatedAt time.Time
+}
+
+// CreationTemplate is a repository creation template of a registry. Its
+// settings are the registry core's to define; the store keeps them as
+// an opaque document.
+type CreationTemplate struct {
+	Scope     Scope
+	Prefix    string
+	Document  []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Blob is a blob linked into a repository.
@@ -54,7 +102,11 @@ type Image struct {
 	Digest       digest.Digest
 	MediaType    string
 	ArtifactType string
-	Size         int64
+	// Size is the manifest's size in bytes.
+	Size int64
+	// ImageSize is what the image weighs: its config and layers, or for an
+	// index its largest child (ECR's imageSizeInBytes).
+	ImageSize int64
 	// Subject is the digest of the manifest this one refers to (OCI
 	// referrers), or empty.
 	Subject digest.Digest
@@ -95,15 +147,34 @@ type Upload struct {
 	// HashState is the serialized state of the running digest over those
 	// bytes, so that the next chunk continues it (empty: recompute).
 	HashState []byte
+	// LastPart is the length of the last chunk received.
+	LastPart int64
 }
 
 // Reader is the read side of the store.
 type Reader interface {
+	// Account returns an account, or ErrNotFound.
+	Account(ctx context.Context, id string) (Account, error)
+	// Accounts lists every account in ID order.
+	Accounts(ctx context.Context) ([]Account, error)
+	// AccessKey returns an access key, or ErrNotFound.
+	AccessKey(ctx context.Context, id string) (AccessKey, error)
+	// AccessKeys lists an account's access keys in ID order ("" for all).
+	AccessKeys(ctx context.Context, account string) ([]AccessKey, error)
+
+	// CreationTemplates lists a registry's repository creation templates in
+	// prefix order.
+	CreationTemplates(ctx context.Context, scope Scope) ([]CreationTemplate, error)
+	// AccountSetting returns a registry setting, or ErrNotFound if unset.
+	AccountSetting(ctx context.Context, scope Scope, name string) (string, error)
+
 	// Repository returns the repository named by key, or ErrNotFound.
 	Repository(ctx context.Context, key RepoKey) (Repository, error)
 	// Repositories lists a scope's repositories in name order, starting
 	// after the name after, at most limit of them.
 	Repositories(ctx context.Context, scope Scope, after string, limit int) ([]Repository, error)
+	// RepositoryImageCount returns how many images a repository holds.
+	RepositoryImageCount(ctx context.Context, repoID int64) (int, error)
 
 	// Blob returns the blob d if it is linked into repository repoID.
 	Blob(ctx context.Context, repoID int64, d digest.Digest) (Blob, error)
@@ -118,6 +189,13 @@ type Reader interface {
 	// Tags lists tags of a repository in lexical order, after the tag after,
 	// at most limit of them.
 	Tags(ctx context.Context, repoID int64, after string, limit int) ([]string, error)
+	// Images lists a repository's images in digest order, after the digest
+	// after, at most limit of them, each with its tags (sorted) and without
+	// its content. Tagged selects: nil for all, true for tagged images
+	// only, false for untagged only.
+	Images(ctx context.Context, repoID int64, tagged *bool, after digest.Digest, limit int) ([]ImageSummary, error)
+	// ImageTags lists the tags of one image, sorted.
+	ImageTags(ctx context.Context, repoID int64, d digest.Digest) ([]string, error)
 	// Referrers lists the images of a repository whose subject is d.
 	Referrers(ctx context.Context, repoID int64, d digest.Digest) ([]Image, error)
 	// Parents lists the digests of images in the repository that reference
@@ -130,13 +208,37 @@ type Reader interface {
 	Uploads(ctx context.Context) ([]Upload, error)
 }
 
+// ImageSummary is an image in a listing: its record (no content) and tags.
+type ImageSummary struct {
+	Image
+	Tags []string
+}
+
 // Tx is a write transaction. Everything done through it is committed
 // together or not at all.
 type Tx interface {
 	Reader
 
-	// CreateRepository creates a repository, or returns ErrExists.
-	CreateRepository(ctx context.Context, key RepoKey, now time.Time) (Repository, error)
+	// CreateAccount creates an account, or returns ErrExists.
+	CreateAccount(ctx context.Context, a Account) error
+	// PutAccessKey creates or replaces an access key.
+	PutAccessKey(ctx context.Context, k AccessKey) error
+
+	// CreateRepository creates a repository with its settings and tags, or
+	// returns ErrExists. The returned record has its ID.
+	CreateRepository(ctx context.Context, repo Repository) (Repository, error)
+	// UpdateRepository replaces a repository's settings and tags.
+	UpdateRepository(ctx context.Context, repo Repository) error
+	// DeleteRepository removes a repository and everything in it (images,
+	// tags, blob links, upload sessions), or returns ErrNotFound.
+	DeleteRepository(ctx context.Context, repoID int64) error
+
+	// PutCreationTemplate creates or replaces a creation template.
+	PutCreationTemplate(ctx context.Context, t CreationTemplate) error
+	// DeleteCreationTemplate removes one, or returns ErrNotFound.
+	DeleteCreationTemplate(ctx context.Context, scope Scope, prefix string) error
+	// PutAccountSetting sets a registry setting.
+	PutAccountSetting(ctx context.Context, scope Scope, name, value string) error
 
 	// LinkBlob makes blob b readable through repository repoID. Linking a
 	// blob twice is not an error.

@@ -23,11 +23,15 @@ func parseDigest(s string) (digest.Digest, error) {
 
 // StatBlob returns a blob linked into the repository.
 func (r *Registry) StatBlob(ctx context.Context, key metadata.RepoKey, dgst string) (metadata.Blob, error) {
+	return r.statBlob(ctx, ActionBatchCheckLayerAvailability, key, dgst)
+}
+
+func (r *Registry) statBlob(ctx context.Context, action Action, key metadata.RepoKey, dgst string) (metadata.Blob, error) {
 	d, err := parseDigest(dgst)
 	if err != nil {
 		return metadata.Blob{}, err
 	}
-	repo, err := r.repository(ctx, key)
+	repo, err := r.repositoryFor(ctx, action, key)
 	if err != nil {
 		return metadata.Blob{}, err
 	}
@@ -41,7 +45,7 @@ func (r *Registry) StatBlob(ctx context.Context, key metadata.RepoKey, dgst stri
 // OpenBlob returns a blob linked into the repository, open for reading.
 // The caller closes the reader.
 func (r *Registry) OpenBlob(ctx context.Context, key metadata.RepoKey, dgst string) (metadata.Blob, io.ReadSeekCloser, error) {
-	b, err := r.StatBlob(ctx, key, dgst)
+	b, err := r.statBlob(ctx, ActionGetDownloadURLForLayer, key, dgst)
 	if err != nil {
 		return b, nil, err
 	}
@@ -62,7 +66,7 @@ func (r *Registry) DeleteBlob(ctx context.Context, key metadata.RepoKey, dgst st
 	if err != nil {
 		return err
 	}
-	repo, err := r.repository(ctx, key)
+	repo, err := r.repositoryFor(ctx, ActionBatchDeleteImage, key)
 	if err != nil {
 		return err
 	}
@@ -82,24 +86,26 @@ func (r *Registry) DeleteBlob(ctx context.Context, key metadata.RepoKey, dgst st
 // returns ok=false, and no error, when there is nothing to mount: the
 // client then uploads the blob.
 func (r *Registry) MountBlob(ctx context.Context, key metadata.RepoKey, from *metadata.RepoKey, dgst string) (b metadata.Blob, ok bool, err error) {
-	if err := validateRepo(key); err != nil {
+	if err := r.authorizePush(ctx, ActionInitiateLayerUpload, key); err != nil {
 		return b, false, err
 	}
 	d, err := parseDigest(dgst)
 	if err != nil {
 		return b, false, err
 	}
+	if v, err := r.accountSetting(ctx, key.Scope, "BLOB_MOUNTING"); err != nil || v == "DISABLED" {
+		return b, false, err
+	}
 	var sources []metadata.Repository
 	if from != nil {
-		if validateRepo(*from) != nil {
-			return b, false, nil // a bad source name means nothing to mount
-		}
-		src, err := r.meta.Repository(ctx, *from)
-		if errors.Is(err, metadata.ErrNotFound) {
-			return b, false, nil
-		}
+		// A source the caller may not read, or that is not there, leaves
+		// nothing to mount: the client uploads instead.
+		src, err := r.repositoryFor(ctx, ActionGetDownloadURLForLayer, *from)
 		if err != nil {
-			return b, false, err
+			if CodeOf(err) == CodeInternal {
+				return b, false, err
+			}
+			return b, false, nil
 		}
 		sources = append(sources, src)
 	} else if sources, err = r.meta.BlobRepositories(ctx, key.Scope, d, 1); err != nil {
@@ -127,7 +133,7 @@ func (r *Registry) MountBlob(ctx context.Context, key metadata.RepoKey, from *me
 func (r *Registry) linkBlob(ctx context.Context, key metadata.RepoKey, b metadata.Blob) error {
 	now := r.now()
 	return r.meta.Update(ctx, func(tx metadata.Tx) error {
-		repo, err := repositoryForPush(ctx, tx, key, now)
+		repo, err := r.repositoryForPush(ctx, tx, key, now)
 		if err != nil {
 			return err
 		}
@@ -139,8 +145,10 @@ func (r *Registry) linkBlob(ctx context.Context, key metadata.RepoKey, b metadat
 // and links it into the repository. The body is streamed to storage while
 // it is hashed; it is never held in memory.
 func (r *Registry) PutBlob(ctx context.Context, key metadata.RepoKey, dgst string, body io.Reader, size int64) (metadata.Blob, error) {
-	if err := validateRepo(key); err != nil {
-		return metadata.Blob{}, err
+	for _, a := range []Action{ActionInitiateLayerUpload, ActionCompleteLayerUpload} {
+		if err := r.authorizePush(ctx, a, key); err != nil {
+			return metadata.Blob{}, err
+		}
 	}
 	d, err := parseDigest(dgst)
 	if err != nil {

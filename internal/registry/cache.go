@@ -131,6 +131,17 @@ func (c *cache) dropImages(ri *repoImages) {
 	}
 }
 
+// dropRepo forgets a repository's record (and its images, when its ID is
+// known) after its settings change or it is deleted.
+func (c *cache) dropRepo(key metadata.RepoKey, repoID int64) {
+	c.mu.Lock()
+	delete(c.repos, key)
+	c.mu.Unlock()
+	if repoID != 0 {
+		c.invalidate(repoID)
+	}
+}
+
 // invalidate forgets a repository's images after a committed change.
 func (c *cache) invalidate(repoID int64) {
 	c.mu.Lock()

@@ -29,6 +29,27 @@ const (
 	CodeManifestReferenced               // deleting a manifest an index still lists
 	CodeUnsupported                      // a valid request for something ecrd refuses by design
 	CodePaginationInvalid                // a bad page size or marker
+	CodeUnauthenticated                  // no credentials, where they are needed
+	CodeAccessDenied                     // credentials that do not allow the action
+
+	// Codes of the ECR API's own exceptions.
+	CodeInvalidParameter        // a parameter that breaks a rule (InvalidParameterException)
+	CodeRepositoryAlreadyExists // RepositoryAlreadyExistsException
+	CodeRepositoryNotEmpty      // RepositoryNotEmptyException
+	CodeTooManyTags             // TooManyTagsException
+	CodeInvalidTagParameter     // InvalidTagParameterException
+	CodeTagImmutable            // a tag that may not move (TAG_INVALID, ImageTagAlreadyExistsException)
+	CodeImageAlreadyExists      // ImageAlreadyExistsException
+	CodeImageDigestMismatch     // ImageDigestDoesNotMatchException
+	CodeTemplateAlreadyExists   // TemplateAlreadyExistsException
+	CodeTemplateNotFound        // TemplateNotFoundException
+	CodeLayerPartTooSmall       // LayerPartTooSmallException
+	CodeInvalidLayerPart        // InvalidLayerPartException
+	CodeInvalidLayer            // InvalidLayerException
+	CodeLayerAlreadyExists      // LayerAlreadyExistsException
+	CodeEmptyUpload             // EmptyUploadException
+	CodeLayersNotFound          // LayersNotFoundException
+	CodeValidation              // ValidationException
 )
 
 // Error is an error the client can act on.

@@ -26,15 +26,11 @@ func parseReference(s string) (reference.Reference, error) {
 	return ref, nil
 }
 
-// PutManifest stores a manifest pushed by tag or by digest, and points the
-// tag (if pushed by tag) and the extra tags at it. It checks that the
-// manifest parses, that its declared media type agrees with its body, that
-// its digest matches when pushed by digest, and that everything it
-// references is already in the repository.
+// PutManifest stores a manifest pushed through the OCI API, by tag or by
+// digest, and points the tag (if pushed by tag) and the extra tags at it.
+// Re-pushing a manifest under a tag that already points to it succeeds,
+// even in an immutable repository: CI re-runs do this (ECR refuses it).
 func (r *Registry) PutManifest(ctx context.Context, key metadata.RepoKey, refStr string, extraTags []string, contentType string, body []byte) (metadata.Image, error) {
-	if err := validateRepo(key); err != nil {
-		return metadata.Image{}, err
-	}
 	ref, err := parseReference(refStr)
 	if err != nil {
 		return metadata.Image{}, err
@@ -43,26 +39,72 @@ func (r *Registry) PutManifest(ctx context.Context, key metadata.RepoKey, refStr
 	if err != nil {
 		return metadata.Image{}, err
 	}
-	m, err := manifest.Parse(contentType, body)
+	return r.putImage(ctx, key, putRequest{digest: ref.Digest, tags: tags, contentType: contentType, body: body})
+}
+
+// PutImage stores a manifest pushed through the ECR API (PutImage), with
+// ECR's rules: a digest given must match (ImageDigestDoesNotMatch), and a
+// push that changes nothing is refused (ImageAlreadyExists).
+func (r *Registry) PutImage(ctx context.Context, key metadata.RepoKey, body []byte, mediaType, dgst, tag string) (metadata.Image, error) {
+	req := putRequest{contentType: mediaType, body: body, refuseNoop: true}
+	if dgst != "" {
+		d, err := parseDigest(dgst)
+		if err != nil {
+			return metadata.Image{}, err
+		}
+		req.digest = d
+	}
+	if tag != "" {
+		tags, err := tagSet(tag, nil)
+		if err != nil {
+			return metadata.Image{}, err
+		}
+		req.tags = tags
+	}
+	return r.putImage(ctx, key, req)
+}
+
+// putRequest is a manifest push, from either API.
+type putRequest struct {
+	digest      digest.Digest // the digest the client expects, if any
+	tags        []string
+	contentType string
+	body        []byte
+	refuseNoop  bool // ECR PutImage: a push that changes nothing is an error
+}
+
+// putImage stores a manifest. It checks that the manifest parses, that its
+// declared media type agrees with its body, that its digest matches one
+// given, that everything it references is already in the repository, and
+// that no tag it moves is immutable.
+func (r *Registry) putImage(ctx context.Context, key metadata.RepoKey, req putRequest) (metadata.Image, error) {
+	if err := r.authorizePush(ctx, ActionPutImage, key); err != nil {
+		return metadata.Image{}, err
+	}
+	m, err := manifest.Parse(req.contentType, req.body)
 	if err != nil {
 		return metadata.Image{}, manifestError(err)
 	}
 	alg := digest.Canonical
-	if ref.Digest != "" {
-		alg = ref.Digest.Algorithm()
+	if req.digest != "" {
+		alg = req.digest.Algorithm()
 	}
-	d := alg.FromBytes(body)
-	if ref.Digest != "" && ref.Digest != d {
-		return metadata.Image{}, errorf(CodeDigestInvalid, "the manifest's digest is %s, not %s as the request says", d, ref.Digest)
+	d := alg.FromBytes(req.body)
+	if req.digest != "" && req.digest != d {
+		code := CodeDigestInvalid
+		if req.refuseNoop {
+			code = CodeImageDigestMismatch
+		}
+		return metadata.Image{}, errorf(code, "the manifest's digest is %s, not %s as the request says", d, req.digest)
 	}
 	img := metadata.Image{
 		Digest:       d,
 		MediaType:    m.MediaType,
 		ArtifactType: m.ArtifactType,
-		Size:         int64(len(body)),
+		Size:         int64(len(req.body)),
 		Annotations:  m.Annotations,
 		PushedAt:     r.now(),
-		Content:      body,
+		Content:      req.body,
 	}
 	if m.Subject != nil {
 		img.Subject = m.Subject.Digest
@@ -76,18 +118,29 @@ func (r *Registry) PutManifest(ctx context.Context, key metadata.RepoKey, refStr
 	}
 	wctx := context.WithoutCancel(ctx) // a push that passed its checks completes
 	err = r.meta.Update(wctx, func(tx metadata.Tx) error {
-		repo, err := repositoryForPush(wctx, tx, key, img.PushedAt)
+		repo, err := r.repositoryForPush(wctx, tx, key, img.PushedAt)
 		if err != nil {
 			return err
 		}
-		if err := checkReferences(wctx, tx, repo, m); err != nil {
+		largestChild, err := checkReferences(wctx, tx, repo, m)
+		if err != nil {
+			return err
+		}
+		img.ImageSize = imageSize(m, largestChild)
+		moved, err := checkTags(wctx, tx, repo, d, req.tags)
+		if err != nil {
 			return err
 		}
 		img.RepoID = repo.ID
+		if req.refuseNoop && len(moved) == 0 {
+			if _, err := tx.Image(wctx, repo.ID, d); err == nil {
+				return imageAlreadyExists(key, d, req.tags)
+			}
+		}
 		if err := tx.PutImage(wctx, img, refs); err != nil {
 			return err
 		}
-		for _, tag := range tags {
+		for _, tag := range moved {
 			if err := tx.PutTag(wctx, repo.ID, tag, d, img.PushedAt); err != nil {
 				return err
 			}
@@ -101,8 +154,37 @@ func (r *Registry) PutManifest(ctx context.Context, key metadata.RepoKey, refStr
 		return metadata.Image{}, err
 	}
 	r.log.Info("manifest pushed", "account", key.Account, "region", key.Region, "repository", key.Name,
-		"digest", d, "tags", tags, "mediaType", m.MediaType)
+		"digest", d, "tags", req.tags, "mediaType", m.MediaType)
 	return img, nil
+}
+
+// checkTags returns the tags of a push that must be written (those not
+// already pointing to d), refusing any that would move an immutable tag.
+func checkTags(ctx context.Context, tx metadata.Tx, repo metadata.Repository, d digest.Digest, tags []string) ([]string, error) {
+	var moved []string
+	for _, tag := range tags {
+		cur, err := tx.Tag(ctx, repo.ID, tag)
+		switch {
+		case errors.Is(err, metadata.ErrNotFound):
+			moved = append(moved, tag)
+		case err != nil:
+			return nil, err
+		case cur.Digest == d:
+			// Already there: nothing to write.
+		case tagImmutable(repo.Settings, tag):
+			return nil, errorf(CodeTagImmutable, "The image tag '%s' already exists in the '%s' repository and cannot be overwritten because the tag is immutable.", tag, repo.Key.Name)
+		default:
+			moved = append(moved, tag)
+		}
+	}
+	return moved, nil
+}
+
+func imageAlreadyExists(key metadata.RepoKey, d digest.Digest, tags []string) error {
+	if len(tags) > 0 {
+		return errorf(CodeImageAlreadyExists, "Image with digest '%s' and tag '%s' already exists in the repository with name '%s' in registry with id '%s'", d, tags[0], key.Name, key.Account)
+	}
+	return errorf(CodeImageAlreadyExists, "Image with digest '%s' already exists in the repository with name '%s' in registry with id '%s'", d, key.Name, key.Account)
 }
 
 // maxTagsPerPush bounds the tags one manifest push may set.
@@ -129,33 +211,51 @@ func tagSet(tag string, extra []string) ([]string, error) {
 }
 
 // checkReferences makes sure a manifest's blobs and child manifests are in
-// the repository, inside the transaction that stores it.
-func checkReferences(ctx context.Context, tx metadata.Tx, repo metadata.Repository, m *manifest.Manifest) error {
+// the repository, inside the transaction that stores it, and returns the
+// image size of its largest child.
+func checkReferences(ctx context.Context, tx metadata.Tx, repo metadata.Repository, m *manifest.Manifest) (largestChild int64, err error) {
 	for _, b := range m.RequiredBlobs() {
 		got, err := tx.Blob(ctx, repo.ID, b.Digest)
 		if errors.Is(err, metadata.ErrNotFound) {
-			return errorf(CodeManifestBlobUnknown, "the manifest references blob %s, which is not in repository %q: push the blob first", b.Digest, repo.Key.Name)
+			return 0, errorf(CodeManifestBlobUnknown, "the manifest references blob %s, which is not in repository %q: push the blob first", b.Digest, repo.Key.Name)
 		}
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if got.Size != b.Size {
-			return errorf(CodeManifestInvalid, "the manifest gives blob %s a size of %d bytes, but it has %d", b.Digest, b.Size, got.Size)
+			return 0, errorf(CodeManifestInvalid, "the manifest gives blob %s a size of %d bytes, but it has %d", b.Digest, b.Size, got.Size)
 		}
 	}
 	for _, c := range m.RequiredManifests() {
 		got, err := tx.Image(ctx, repo.ID, c.Digest)
 		if errors.Is(err, metadata.ErrNotFound) {
-			return errorf(CodeManifestChildUnknown, "the index references manifest %s, which is not in repository %q: push it first", c.Digest, repo.Key.Name)
+			return 0, errorf(CodeManifestChildUnknown, "the index references manifest %s, which is not in repository %q: push it first", c.Digest, repo.Key.Name)
 		}
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if got.Size != c.Size {
-			return errorf(CodeManifestInvalid, "the index gives manifest %s a size of %d bytes, but it has %d", c.Digest, c.Size, got.Size)
+			return 0, errorf(CodeManifestInvalid, "the index gives manifest %s a size of %d bytes, but it has %d", c.Digest, c.Size, got.Size)
 		}
+		largestChild = max(largestChild, got.ImageSize)
 	}
-	return nil
+	return largestChild, nil
+}
+
+// imageSize is ECR's imageSizeInBytes: the config and layers of an image,
+// the largest child of an index.
+func imageSize(m *manifest.Manifest, largestChild int64) int64 {
+	if m.IsIndex() {
+		return largestChild
+	}
+	var n int64
+	if m.Config != nil {
+		n += m.Config.Size
+	}
+	for _, l := range m.Layers {
+		n += l.Size
+	}
+	return n
 }
 
 func manifestError(err error) error {
@@ -177,7 +277,7 @@ func (r *Registry) Manifest(ctx context.Context, key metadata.RepoKey, refStr st
 	if err != nil {
 		return metadata.Image{}, err
 	}
-	repo, err := r.repository(ctx, key)
+	repo, err := r.repositoryFor(ctx, ActionBatchGetImage, key)
 	if err != nil {
 		return metadata.Image{}, err
 	}
@@ -210,7 +310,7 @@ func (r *Registry) DeleteManifest(ctx context.Context, key metadata.RepoKey, ref
 	if err != nil {
 		return err
 	}
-	repo, err := r.repository(ctx, key)
+	repo, err := r.repositoryFor(ctx, ActionBatchDeleteImage, key)
 	if err != nil {
 		return err
 	}
@@ -246,7 +346,7 @@ func (r *Registry) Referrers(ctx context.Context, key metadata.RepoKey, dgst, ar
 	if err != nil {
 		return nil, err
 	}
-	repo, err := r.repository(ctx, key)
+	repo, err := r.repositoryFor(ctx, ActionBatchGetImage, key)
 	if CodeOf(err) == CodeNameUnknown {
 		return nil, nil
 	}

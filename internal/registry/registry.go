@@ -9,9 +9,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"time"
 
 	"github.com/ecrd/ecrd/internal/blobstore"
@@ -33,6 +33,9 @@ type Options struct {
 	// metadata store. Default 10s.
 	PullFlushInterval time.Duration
 	Logger            *slog.Logger
+	// RegistryHost returns the host[:port] clients use for a registry, as
+	// repository URIs show it. Default "localhost".
+	RegistryHost func(metadata.Scope) string
 	// CacheSize bounds the manifest bytes kept in memory for pulls.
 	// Default 64 MiB.
 	CacheSize int64
@@ -61,6 +64,9 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 	}
 	if opts.PullFlushInterval <= 0 {
 		opts.PullFlushInterval = 10 * time.Second
+	}
+	if opts.RegistryHost == nil {
+		opts.RegistryHost = func(metadata.Scope) string { return "localhost" }
 	}
 	if opts.CacheSize <= 0 {
 		opts.CacheSize = 64 << 20
@@ -121,41 +127,14 @@ func (r *Registry) Run(ctx context.Context) {
 	}
 }
 
+var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+
 // validateRepo checks a repository name and returns its key.
 func validateRepo(key metadata.RepoKey) error {
 	if err := reference.ValidateRepository(key.Name); err != nil {
 		return &Error{Code: CodeNameInvalid, Message: err.Error()}
 	}
 	return nil
-}
-
-// repository returns an existing repository.
-func (r *Registry) repository(ctx context.Context, key metadata.RepoKey) (metadata.Repository, error) {
-	if err := validateRepo(key); err != nil {
-		return metadata.Repository{}, err
-	}
-	if repo, ok := r.cache.repo(key); ok {
-		return repo, nil
-	}
-	repo, err := r.meta.Repository(ctx, key)
-	if errors.Is(err, metadata.ErrNotFound) {
-		return repo, errorf(CodeNameUnknown, "repository %q does not exist in registry %s (%s)", key.Name, key.Account, key.Region)
-	}
-	if err == nil {
-		r.cache.putRepo(repo)
-	}
-	return repo, err
-}
-
-// repositoryForPush returns the repository a push writes to, creating it
-// if needed. Until the ECR control plane governs creation, a first push
-// creates the repository.
-func repositoryForPush(ctx context.Context, tx metadata.Tx, key metadata.RepoKey, now time.Time) (metadata.Repository, error) {
-	repo, err := tx.Repository(ctx, key)
-	if errors.Is(err, metadata.ErrNotFound) {
-		return tx.CreateRepository(ctx, key, now)
-	}
-	return repo, err
 }
 
 // pageSize turns a requested page size into one within bounds.
@@ -169,6 +148,9 @@ func pageSize(n int) int {
 // Repositories lists up to n repository names of a scope in order, after
 // last, and says whether more follow.
 func (r *Registry) Repositories(ctx context.Context, scope metadata.Scope, last string, n int) (names []string, more bool, err error) {
+	if err := r.authorize(ctx, ActionDescribeRepositories, scope, nil, RepositoryARN(metadata.RepoKey{Scope: scope, Name: "*"})); err != nil {
+		return nil, false, err
+	}
 	n = pageSize(n)
 	repos, err := r.meta.Repositories(ctx, scope, last, n+1)
 	if err != nil {
@@ -185,7 +167,7 @@ func (r *Registry) Repositories(ctx context.Context, scope metadata.Scope, last 
 // Tags lists up to n tags of a repository in lexical order, after last,
 // and says whether more follow.
 func (r *Registry) Tags(ctx context.Context, key metadata.RepoKey, last string, n int) (tags []string, more bool, err error) {
-	repo, err := r.repository(ctx, key)
+	repo, err := r.repositoryFor(ctx, ActionListImages, key)
 	if err != nil {
 		return nil, false, err
 	}

@@ -15,14 +15,16 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/ecrd/ecrd/internal/blobstore"
+	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/registry/registrytest"
 )
 
 var (
-	ctx   = context.Background()
 	scope = registrytest.Scope
+	// ctx is a request of the scope's account root.
+	ctx = identity.NewContext(context.Background(), identity.Root(scope.Account))
 )
 
 func key(name string) metadata.RepoKey { return metadata.RepoKey{Scope: scope, Name: name} }
@@ -51,6 +53,7 @@ func newFixture(t *testing.T, opts registry.Options) *fixture {
 	c := &clock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	opts.Now = c.Now
 	reg, stores := registrytest.New(t, opts)
+	registrytest.CreateOnPush(t, reg)
 	return &fixture{reg: reg, meta: stores.Meta, blobs: stores.Blobs, clock: c}
 }
 
@@ -128,15 +131,25 @@ func TestBlobsAreScopedToRepositoriesAndRegistries(t *testing.T) {
 	_, err = f.reg.StatBlob(ctx, key("other"), d.String())
 	wantCode(t, err, registry.CodeBlobUnknown)
 
-	// Another account's repository cannot mount it, even without a source.
-	foreign := metadata.RepoKey{Scope: metadata.Scope{Account: "210987654321", Region: "us-east-1"}, Name: "thief"}
-	if _, ok, err := f.reg.MountBlob(ctx, foreign, nil, d.String()); err != nil || ok {
+	// Another account cannot mount it, even without naming a source: its
+	// registry does not see this one's blobs.
+	foreignScope := metadata.Scope{Account: "210987654321", Region: "us-east-1"}
+	foreignCtx := identity.NewContext(context.Background(), identity.Root(foreignScope.Account))
+	if _, err := f.reg.CreateCreationTemplate(foreignCtx, foreignScope, registry.CreationTemplate{
+		Prefix: registry.RootPrefix, AppliedFor: []string{registry.AppliedForCreateOnPush}}); err != nil {
+		t.Fatal(err)
+	}
+	foreign := metadata.RepoKey{Scope: foreignScope, Name: "thief"}
+	if _, ok, err := f.reg.MountBlob(foreignCtx, foreign, nil, d.String()); err != nil || ok {
 		t.Fatalf("cross-account anonymous mount = %v, %v; want no mount", ok, err)
 	}
-	src := metadata.RepoKey{Scope: foreign.Scope, Name: "src"}
-	if _, ok, err := f.reg.MountBlob(ctx, foreign, &src, d.String()); err != nil || ok {
-		t.Fatalf("mount from the other account's namesake = %v, %v; want no mount", ok, err)
+	// Naming the source does not help: the other account may not read it.
+	if _, ok, err := f.reg.MountBlob(foreignCtx, foreign, ptr(key("src")), d.String()); err != nil || ok {
+		t.Fatalf("cross-account mount from a named source = %v, %v; want no mount", ok, err)
 	}
+	// Nor may this account write into the other's registry.
+	_, _, err = f.reg.MountBlob(ctx, foreign, nil, d.String())
+	wantCode(t, err, registry.CodeAccessDenied)
 	// Same registry: mounts.
 	if _, ok, err := f.reg.MountBlob(ctx, key("dst"), nil, d.String()); err != nil || !ok {
 		t.Fatalf("anonymous mount = %v, %v", ok, err)
@@ -385,8 +398,13 @@ func TestUploadBelongsToItsRepository(t *testing.T) {
 	wantCode(t, err, registry.CodeBlobUploadUnknown)
 	other := metadata.RepoKey{Scope: metadata.Scope{Account: "210987654321", Region: "us-east-1"}, Name: "one"}
 	_, err = f.reg.UploadStatus(ctx, other, u.ID)
+	wantCode(t, err, registry.CodeAccessDenied)
+	otherCtx := identity.NewContext(context.Background(), identity.Root(other.Account))
+	_, err = f.reg.UploadStatus(otherCtx, other, u.ID)
 	wantCode(t, err, registry.CodeBlobUploadUnknown)
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func TestReferrersFilter(t *testing.T) {
 	f := newFixture(t, registry.Options{})

@@ -54,7 +54,7 @@ func (l *uploadLocks) release(id string) {
 // StartUpload opens an upload session in a repository, creating the
 // repository on first push.
 func (r *Registry) StartUpload(ctx context.Context, key metadata.RepoKey) (Upload, error) {
-	if err := validateRepo(key); err != nil {
+	if err := r.authorizePush(ctx, ActionInitiateLayerUpload, key); err != nil {
 		return Upload{}, err
 	}
 	id := newID()
@@ -69,7 +69,7 @@ func (r *Registry) StartUpload(ctx context.Context, key metadata.RepoKey) (Uploa
 	}
 	now := r.now()
 	err = r.meta.UpdateNoSync(ctx, func(tx metadata.Tx) error {
-		if _, err := repositoryForPush(ctx, tx, key, now); err != nil {
+		if _, err := r.repositoryForPush(ctx, tx, key, now); err != nil {
 			return err
 		}
 		return tx.PutUpload(ctx, metadata.Upload{ID: id, Repo: key, StartedAt: now, UpdatedAt: now})
@@ -81,21 +81,29 @@ func (r *Registry) StartUpload(ctx context.Context, key metadata.RepoKey) (Uploa
 	return Upload{ID: id}, nil
 }
 
-// session loads an upload record and checks it belongs to the repository.
-func (r *Registry) session(ctx context.Context, key metadata.RepoKey, id string) (metadata.Upload, error) {
-	if err := validateRepo(key); err != nil {
+// session loads an upload record, after checking that the caller may
+// perform action on the repository, and checks the session belongs to it.
+func (r *Registry) session(ctx context.Context, action Action, key metadata.RepoKey, id string) (metadata.Upload, error) {
+	if _, err := r.repositoryFor(ctx, action, key); err != nil {
+		if CodeOf(err) == CodeNameUnknown {
+			err = uploadNotFound(key, id)
+		}
 		return metadata.Upload{}, err
 	}
 	u, err := r.meta.Upload(ctx, id)
 	if errors.Is(err, metadata.ErrNotFound) || (err == nil && u.Repo != key) {
-		return u, errorf(CodeBlobUploadUnknown, "upload %s does not exist in repository %q: it finished, was cancelled or expired; start a new one", id, key.Name)
+		return u, uploadNotFound(key, id)
 	}
 	return u, err
 }
 
+func uploadNotFound(key metadata.RepoKey, id string) error {
+	return errorf(CodeBlobUploadUnknown, "upload %s does not exist in repository %q: it finished, was cancelled or expired; start a new one", id, key.Name)
+}
+
 // UploadStatus returns how much of an upload has been received.
 func (r *Registry) UploadStatus(ctx context.Context, key metadata.RepoKey, id string) (Upload, error) {
-	u, err := r.session(ctx, key, id)
+	u, err := r.session(ctx, ActionUploadLayerPart, key, id)
 	if err != nil {
 		return Upload{}, err
 	}
@@ -112,7 +120,7 @@ func (r *Registry) AppendUpload(ctx context.Context, key metadata.RepoKey, id st
 		return Upload{}, err
 	}
 	defer r.uploads.release(id)
-	u, err := r.session(ctx, key, id)
+	u, err := r.session(ctx, ActionUploadLayerPart, key, id)
 	if err != nil {
 		return Upload{}, err
 	}
@@ -163,7 +171,7 @@ func (r *Registry) writeChunk(ctx context.Context, u metadata.Upload, w blobstor
 		if err != nil {
 			return u, err
 		}
-		u.Size, u.HashState, u.UpdatedAt = n, state, r.now()
+		u.Size, u.HashState, u.UpdatedAt, u.LastPart = n, state, r.now(), n-u.Size
 		if persist || copyErr != nil {
 			// Even if the client has gone: it may resume.
 			wctx := context.WithoutCancel(ctx)
@@ -248,7 +256,7 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 		return metadata.Blob{}, err
 	}
 	defer r.uploads.release(id)
-	u, err := r.session(ctx, key, id)
+	u, err := r.session(ctx, ActionCompleteLayerUpload, key, id)
 	if err != nil {
 		return metadata.Blob{}, err
 	}
@@ -288,7 +296,7 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 	// The blob is durable: link it even if the client has gone.
 	wctx := context.WithoutCancel(ctx)
 	err = r.meta.Update(wctx, func(tx metadata.Tx) error {
-		repo, err := repositoryForPush(wctx, tx, key, now)
+		repo, err := r.repositoryForPush(wctx, tx, key, now)
 		if err != nil {
 			return err
 		}
@@ -327,7 +335,7 @@ func (r *Registry) CancelUpload(ctx context.Context, key metadata.RepoKey, id st
 		return err
 	}
 	defer r.uploads.release(id)
-	if _, err := r.session(ctx, key, id); err != nil {
+	if _, err := r.session(ctx, ActionUploadLayerPart, key, id); err != nil {
 		return err
 	}
 	r.cancel(ctx, id)

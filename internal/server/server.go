@@ -16,26 +16,46 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/api/ecr"
 	"github.com/ecrd/ecrd/internal/api/oci"
+	"github.com/ecrd/ecrd/internal/api/sts"
+	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/registry"
 )
 
 // Server is ecrd's HTTP server.
 type Server struct {
 	reg     *registry.Registry
+	auth    *auth.Authenticator
+	ecr     *ecr.Handler
+	sts     *sts.Handler
 	log     *slog.Logger
 	handler http.Handler
 }
 
-// New returns a Server that serves the registry's OCI API.
-func New(reg *registry.Registry, scope oci.ScopeFunc, log *slog.Logger) *Server {
-	s := &Server{reg: reg, log: log}
-	ociHandler := oci.New(reg, scope, log)
+// Options are what a Server serves.
+type Options struct {
+	Registry *registry.Registry
+	Identity *identity.Service
+	Auth     *auth.Authenticator
+	// Endpoint is the base URL of a registry (proxyEndpoint, download
+	// URLs); its value for the default scope is the realm of 401s.
+	Endpoint ecr.Endpoint
+	Log      *slog.Logger
+}
+
+// New returns a Server for the OCI API under /v2 and the AWS APIs at /.
+func New(o Options) *Server {
+	s := &Server{reg: o.Registry, auth: o.Auth, log: o.Log,
+		ecr: ecr.New(o.Registry, o.Identity, o.Endpoint, o.Log), sts: sts.New()}
+	ociHandler := oci.New(o.Registry, o.Log, o.Auth.Registry, o.Endpoint(o.Auth.DefaultScope)+"/")
 	mux := http.NewServeMux()
 	mux.Handle("/v2/", ociHandler)
 	mux.Handle("/v2", ociHandler)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("POST /{$}", s.serveAWS)
 	mux.HandleFunc("/", notFound)
 	s.handler = s.logRequests(mux)
 	return s
@@ -98,7 +118,7 @@ func (s *Server) readyz(w http.ResponseWriter, req *http.Request) {
 func notFound(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusNotFound)
-	json.NewEncoder(w).Encode(map[string]string{"message": "not found: ecrd serves /v2/, /healthz and /readyz"})
+	json.NewEncoder(w).Encode(map[string]string{"message": "not found: ecrd serves /v2/ (registry), POST / (AWS APIs), /healthz and /readyz"})
 }
 
 // logRequests logs each request (at debug level, or error for a 5xx) and

@@ -11,17 +11,27 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/identity"
+	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/registry/registrytest"
+	"github.com/ecrd/ecrd/internal/sigv4"
 )
 
 func newServer(t *testing.T, logs io.Writer) (*Server, string) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg, stores := registrytest.New(t, registry.Options{Logger: log})
-	scope := registrytest.Scope
-	return New(reg, func(*http.Request) metadata.Scope { return scope }, log), stores.Dir
+	keys, err := keyring.New(keyring.Generate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := identity.New(stores.Meta, keys, log)
+	authn := &auth.Authenticator{IDs: ids, Verifier: &sigv4.Verifier{}, AcceptAnyCredentials: true, DefaultScope: registrytest.Scope}
+	endpoint := func(metadata.Scope) string { return "http://registry.test" }
+	return New(Options{Registry: reg, Identity: ids, Auth: authn, Endpoint: endpoint, Log: log}), stores.Dir
 }
 
 func get(t *testing.T, h http.Handler, path string) *httptest.ResponseRecorder {
@@ -40,7 +50,7 @@ func TestRoutesAndHealth(t *testing.T) {
 	if r := get(t, s.Handler(), "/readyz"); r.Code != 200 {
 		t.Errorf("/readyz = %d %s", r.Code, r.Body)
 	}
-	if r := get(t, s.Handler(), "/v2/"); r.Code != 200 || r.Header().Get("Docker-Distribution-API-Version") != "registry/2.0" {
+	if r := get(t, s.Handler(), "/v2/"); r.Code != 401 || r.Header().Get("Docker-Distribution-API-Version") != "registry/2.0" {
 		t.Errorf("/v2/ = %d %v", r.Code, r.Header())
 	}
 	if r := get(t, s.Handler(), "/nothing-here"); r.Code != 404 || !strings.Contains(r.Body.String(), "/v2/") {

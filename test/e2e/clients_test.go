@@ -35,6 +35,7 @@ import (
 func TestCrane(t *testing.T) {
 	crane := tool(t, "crane")
 	e := startECRD(t, t.TempDir())
+	e.Login(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c := func(args ...string) string {
@@ -208,7 +209,7 @@ func TestCrane(t *testing.T) {
 	if !strings.Contains(out, "DENIED") {
 		t.Errorf("deleting a child of an index: want DENIED, got:\n%s", out)
 	}
-	status, code := deleteManifest(t, ctx, e.URL()+"/v2/e2e/crane-multi/manifests/"+armD)
+	status, code := deleteManifest(t, ctx, e.HTTPClient(t), e.URL()+"/v2/e2e/crane-multi/manifests/"+armD)
 	if status != http.StatusConflict || code != "DENIED" {
 		t.Errorf("DELETE of a child of an index answered %d %s, want 409 DENIED", status, code)
 	}
@@ -249,6 +250,7 @@ func TestSkopeo(t *testing.T) {
 	regConf := filepath.Join(home, "registries.conf")
 	writeFile(t, regConf, "unqualified-search-registries = []\n")
 	t.Setenv("CONTAINERS_REGISTRIES_CONF", regConf)
+	e.Login(t)
 	policy := filepath.Join(home, "policy.json")
 	writeFile(t, policy, `{"default":[{"type":"insecureAcceptAnything"}]}`)
 	regD := filepath.Join(home, "registries.d")
@@ -440,8 +442,7 @@ func TestOras(t *testing.T) {
 	e := startECRD(t, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	regConf := filepath.Join(t.TempDir(), "config.json")
-	writeFile(t, regConf, `{"auths":{}}`)
+	regConf := e.Login(t)
 	o := func(args ...string) string {
 		t.Helper()
 		return run(t, ctx, oras, append(args, "--plain-http", "--registry-config", regConf)...)
@@ -537,7 +538,7 @@ func TestOras(t *testing.T) {
 	// oras filters on its own when the registry does not: check that
 	// ecrd applied the filter itself.
 	var filtered v1.IndexManifest
-	hdr := getJSON(t, ctx, e.URL()+"/v2/e2e/oras/referrers/"+want+"?artifactType="+sigType, &filtered)
+	hdr := getJSON(t, ctx, e.HTTPClient(t), e.URL()+"/v2/e2e/oras/referrers/"+want+"?artifactType="+sigType, &filtered)
 	if len(filtered.Manifests) != 1 || filtered.Manifests[0].Digest.String() != sigD || hdr.Get("OCI-Filters-Applied") != "artifactType" {
 		t.Errorf("GET referrers?artifactType=%s: OCI-Filters-Applied %q, manifests %+v; want artifactType and only %s",
 			sigType, hdr.Get("OCI-Filters-Applied"), filtered.Manifests, sigD)
@@ -569,13 +570,13 @@ func runFail(t *testing.T, ctx context.Context, name string, args ...string) str
 
 // deleteManifest sends a DELETE and returns the status and the first
 // error code of the answer.
-func deleteManifest(t *testing.T, ctx context.Context, url string) (int, string) {
+func deleteManifest(t *testing.T, ctx context.Context, client *http.Client, url string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -592,13 +593,13 @@ func deleteManifest(t *testing.T, ctx context.Context, url string) (int, string)
 }
 
 // getJSON GETs a URL that must answer 200 and decodes its body into v.
-func getJSON(t *testing.T, ctx context.Context, url string, v any) http.Header {
+func getJSON(t *testing.T, ctx context.Context, client *http.Client, url string, v any) http.Header {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,8 @@ func TestOCIConformance(t *testing.T) {
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(),
 		"OCI_REGISTRY="+e.Addr,
+		"OCI_USERNAME=AWS",
+		"OCI_PASSWORD="+e.Password(t),
 		"OCI_TLS=disabled",
 		"OCI_VERSION=1.1",
 		"OCI_RESULTS_DIR="+results,

@@ -1007,10 +1007,11 @@ type crashStamp struct {
 	modTime time.Time
 }
 
-func crashClient() *http.Client {
+func crashClient(password string) *http.Client {
 	return &http.Client{
-		Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 2 * crashPushers, DisableCompression: true},
-		Timeout:   2 * time.Minute,
+		Transport: authTransport{password: password,
+			base: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 2 * crashPushers, DisableCompression: true}},
+		Timeout: 2 * time.Minute,
 	}
 }
 
@@ -1023,7 +1024,7 @@ func (ct *crashTest) failNow() {
 // crashCycle lets the pushers work for delay, kills ecrd and waits for the
 // pushers to notice.
 func (ct *crashTest) crashCycle(e *ecrd, it int, delay time.Duration) {
-	client := crashClient()
+	client := crashClient(e.Password(ct.t))
 	defer client.CloseIdleConnections()
 	var stop atomic.Bool
 	var inFlight atomic.Int32
@@ -1060,7 +1061,7 @@ func (ct *crashTest) crashCycle(e *ecrd, it int, delay time.Duration) {
 // cleanCycle runs a fixed number of operations per pusher; every request
 // must be answered.
 func (ct *crashTest) cleanCycle(e *ecrd, label string) {
-	client := crashClient()
+	client := crashClient(e.Password(ct.t))
 	defer client.CloseIdleConnections()
 	var inFlight atomic.Int32
 	var wg sync.WaitGroup
@@ -1084,7 +1085,7 @@ func (ct *crashTest) cleanCycle(e *ecrd, label string) {
 
 // finishUploads finishes every upload left open.
 func (ct *crashTest) finishUploads(e *ecrd) {
-	client := crashClient()
+	client := crashClient(e.Password(ct.t))
 	defer client.CloseIdleConnections()
 	var inFlight atomic.Int32
 	var wg sync.WaitGroup
@@ -1215,7 +1216,7 @@ func (c *crashCheck) observe(k crashKey) (crashFact, error) {
 // unanswered requests did, and checks the data folder.
 func (ct *crashTest) verify(e *ecrd, label string, full bool) {
 	start := time.Now()
-	c := &crashCheck{ct: ct, label: label, base: e.URL(), client: crashClient(), full: full, counts: map[crashKind]int{}}
+	c := &crashCheck{ct: ct, label: label, base: e.URL(), client: crashClient(e.Password(ct.t)), full: full, counts: map[crashKind]int{}}
 	defer c.client.CloseIdleConnections()
 	var wg sync.WaitGroup
 	for _, p := range ct.pushers {

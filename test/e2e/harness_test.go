@@ -7,7 +7,9 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +21,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 )
 
 // ecrdBin is the binary under test, built once by TestMain.
@@ -59,6 +66,15 @@ func tool(t *testing.T, name string) string {
 	return ""
 }
 
+// The root access key every test server is started with, and the
+// account and region it belongs to.
+const (
+	testAccount   = "123456789012"
+	testRegion    = "us-east-1"
+	testAccessKey = "AKIAE2ETESTROOTKEY00"
+	testSecret    = "e2e-test-secret-key-0123456789abcdefghij"
+)
+
 // ecrd is a running ecrd process.
 type ecrd struct {
 	t    *testing.T
@@ -74,12 +90,23 @@ type ecrd struct {
 // URL returns the registry's base URL.
 func (e *ecrd) URL() string { return "http://" + e.Addr }
 
-// startECRD runs ecrd on a free loopback port with the given data folder
-// and waits until it is ready. The process is stopped when the test ends.
+// startECRD runs ecrd on a free loopback port with the given data folder,
+// with the test root key, waits until it is ready, and adds a ROOT
+// repository creation template applied for CREATE_ON_PUSH so that pushes
+// create repositories. The process is stopped when the test ends.
 func startECRD(t *testing.T, data string, extraArgs ...string) *ecrd {
+	t.Helper()
+	e := startBareECRD(t, data, extraArgs...)
+	e.createOnPush(t)
+	return e
+}
+
+// startBareECRD is startECRD without the creation template.
+func startBareECRD(t *testing.T, data string, extraArgs ...string) *ecrd {
 	t.Helper()
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data", data, "--log-format", "json"}, extraArgs...)
 	cmd := exec.Command(ecrdBin, args...)
+	cmd.Env = append(os.Environ(), "ECRD_ROOT_ACCESS_KEY_ID="+testAccessKey, "ECRD_ROOT_SECRET_ACCESS_KEY="+testSecret)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -142,6 +169,7 @@ func (e *ecrd) errorLogs() []map[string]any {
 }
 
 func (e *ecrd) waitReady() {
+	// /readyz needs no credentials.
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(e.URL() + "/readyz")
@@ -186,4 +214,91 @@ func run(t *testing.T, ctx context.Context, name string, args ...string) string 
 		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// ECR returns an AWS SDK ECR client for the server, signed with the test
+// root key.
+func (e *ecrd) ECR() *ecr.Client {
+	return ecr.New(ecr.Options{
+		Region:       testRegion,
+		BaseEndpoint: aws.String(e.URL()),
+		Credentials:  credentials.NewStaticCredentialsProvider(testAccessKey, testSecret, ""),
+	})
+}
+
+// createOnPush adds the ROOT CREATE_ON_PUSH template, unless it exists
+// (a restart on the same data folder).
+func (e *ecrd) createOnPush(t *testing.T) {
+	t.Helper()
+	_, err := e.ECR().CreateRepositoryCreationTemplate(context.Background(), &ecr.CreateRepositoryCreationTemplateInput{
+		Prefix:     aws.String("ROOT"),
+		AppliedFor: []ecrtypes.RCTAppliedFor{ecrtypes.RCTAppliedForCreateOnPush},
+	})
+	var exists *ecrtypes.TemplateAlreadyExistsException
+	if err != nil && !errors.As(err, &exists) {
+		t.Fatalf("creating the CREATE_ON_PUSH template: %v", err)
+	}
+}
+
+// Token returns the registry's docker login token (base64 of
+// AWS:<password>), from GetAuthorizationToken.
+func (e *ecrd) Token(t *testing.T) string {
+	t.Helper()
+	out, err := e.ECR().GetAuthorizationToken(context.Background(), &ecr.GetAuthorizationTokenInput{})
+	if err != nil {
+		t.Fatalf("GetAuthorizationToken: %v", err)
+	}
+	return aws.ToString(out.AuthorizationData[0].AuthorizationToken)
+}
+
+// Password returns the registry password GetAuthorizationToken gives.
+func (e *ecrd) Password(t *testing.T) string {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(e.Token(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pw, _ := strings.Cut(string(b), ":")
+	return pw
+}
+
+// Login writes a docker-format config.json that logs in to the server,
+// points DOCKER_CONFIG and REGISTRY_AUTH_FILE at it for the test (so that
+// crane, skopeo and oras use it), and returns its path.
+func (e *ecrd) Login(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.json")
+	cfg := map[string]any{"auths": map[string]any{e.Addr: map[string]string{"auth": e.Token(t)}}}
+	b, _ := json.Marshal(cfg)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_CONFIG", dir)
+	t.Setenv("REGISTRY_AUTH_FILE", path)
+	return path
+}
+
+// authTransport adds Basic credentials to every request.
+type authTransport struct {
+	password string
+	base     http.RoundTripper
+}
+
+// CloseIdleConnections passes through to the base transport.
+func (a authTransport) CloseIdleConnections() {
+	if c, ok := a.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+func (a authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.SetBasicAuth("AWS", a.password)
+	return a.base.RoundTrip(r)
+}
+
+// HTTPClient returns an HTTP client that sends the registry password.
+func (e *ecrd) HTTPClient(t *testing.T) *http.Client {
+	return &http.Client{Transport: authTransport{password: e.Password(t), base: http.DefaultTransport}}
 }

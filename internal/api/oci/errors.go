@@ -3,7 +3,6 @@ package oci
 import (
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 
 	"github.com/ecrd/ecrd/internal/registry"
@@ -36,6 +35,9 @@ var wireErrors = map[registry.Code]wireError{
 	registry.CodeManifestReferenced:   {"DENIED", http.StatusConflict},
 	registry.CodeUnsupported:          {"UNSUPPORTED", http.StatusMethodNotAllowed},
 	registry.CodePaginationInvalid:    {"PAGINATION_NUMBER_INVALID", http.StatusBadRequest},
+	registry.CodeUnauthenticated:      {"UNAUTHORIZED", http.StatusUnauthorized},
+	registry.CodeAccessDenied:         {"DENIED", http.StatusForbidden},
+	registry.CodeTagImmutable:         {"TAG_INVALID", http.StatusBadRequest},
 }
 
 type errorBody struct {
@@ -50,9 +52,13 @@ type errorEntry struct {
 
 // writeError answers a request with the wire form of err. Errors that are
 // not registry errors are server failures: they are logged in full and the
-// client gets a short message.
-func writeError(w http.ResponseWriter, req *http.Request, log *slog.Logger, err error) {
+// client gets a short message. A 401 carries the Basic challenge.
+func (h *Handler) writeError(w http.ResponseWriter, req *http.Request, err error) {
 	code := registry.CodeOf(err)
+	if code == registry.CodeUnauthenticated {
+		w.Header().Set("WWW-Authenticate", h.challenge)
+	}
+	log := h.log
 	we, ok := wireErrors[code]
 	if !ok {
 		we = wireErrors[registry.CodeInternal]

@@ -13,7 +13,6 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/ecrd/ecrd/internal/api/oci"
-	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/registry/registrytest"
 )
@@ -25,7 +24,8 @@ func FuzzHandler(f *testing.F) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelError}))
 	reg, _ := registrytest.New(f, registry.Options{Logger: log})
-	h := oci.New(reg, func(*http.Request) metadata.Scope { return scope }, log)
+	registrytest.CreateOnPush(f, reg)
+	h := oci.New(reg, log, asRoot, "http://registry.test/")
 
 	// One image to find, delete, list and mount.
 	config, layer := []byte(`{"os":"linux"}`), []byte("layer")

@@ -4,7 +4,9 @@
 package oci
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,20 +14,32 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/manifest"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
 )
 
-// ScopeFunc says which account and region a request addresses.
-type ScopeFunc func(*http.Request) metadata.Scope
+// Authenticate says which registry (account and region) a request
+// addresses and who makes it (nil: anonymous), or why its credentials are
+// refused.
+type Authenticate func(*http.Request) (metadata.Scope, *identity.Principal, error)
+
+type scopeKey struct{}
+
+func scopeOf(req *http.Request) metadata.Scope {
+	s, _ := req.Context().Value(scopeKey{}).(metadata.Scope)
+	return s
+}
 
 // Handler serves /v2.
 type Handler struct {
-	reg    *registry.Registry
-	scope  ScopeFunc
-	log    *slog.Logger
-	routes [routeReferrers + 1]methodTable
+	reg          *registry.Registry
+	authenticate Authenticate
+	// challenge is the WWW-Authenticate value of a 401.
+	challenge string
+	log       *slog.Logger
+	routes    [routeReferrers + 1]methodTable
 }
 
 // methodTable maps HTTP methods to handlers for one endpoint.
@@ -33,9 +47,13 @@ type methodTable map[string]handlerFunc
 
 type handlerFunc func(http.ResponseWriter, *http.Request, route) error
 
-// New returns a Handler over the registry core.
-func New(reg *registry.Registry, scope ScopeFunc, log *slog.Logger) *Handler {
-	h := &Handler{reg: reg, scope: scope, log: log}
+// New returns a Handler over the registry core. Each request is first
+// authenticated; the principal goes into its context for the core to
+// authorize. realm names the registry in the Basic challenge of a 401, as
+// ECR's does.
+func New(reg *registry.Registry, log *slog.Logger, authenticate Authenticate, realm string) *Handler {
+	h := &Handler{reg: reg, log: log, authenticate: authenticate,
+		challenge: fmt.Sprintf(`Basic realm=%q,service="ecr.amazonaws.com"`, realm)}
 	h.routes = [...]methodTable{
 		routeBase:      {"GET": h.base, "HEAD": h.base},
 		routeCatalog:   {"GET": h.catalog},
@@ -58,7 +76,16 @@ const (
 func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	rt := parseRoute(req.URL.Path)
-	var err error
+	scope, principal, err := h.authenticate(req)
+	if err != nil {
+		h.writeError(w, req, &registry.Error{Code: registry.CodeUnauthenticated, Message: err.Error()})
+		return
+	}
+	ctx := context.WithValue(req.Context(), scopeKey{}, scope)
+	if principal != nil {
+		ctx = identity.NewContext(ctx, *principal)
+	}
+	req = req.WithContext(ctx)
 	if rt.kind == routeNone {
 		err = newError(registry.CodeNameInvalid, "no such endpoint: the path must be /v2/, /v2/_catalog or /v2/<name>/(manifests|blobs|tags|referrers)/...")
 	} else if fn, ok := h.routes[rt.kind][req.Method]; ok {
@@ -67,7 +94,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		err = h.methodNotAllowed(w, req, h.routes[rt.kind])
 	}
 	if err != nil {
-		writeError(w, req, h.log, err)
+		h.writeError(w, req, err)
 	}
 }
 
@@ -84,10 +111,15 @@ func (h *Handler) methodNotAllowed(w http.ResponseWriter, req *http.Request, fns
 }
 
 func (h *Handler) repo(req *http.Request, rt route) metadata.RepoKey {
-	return metadata.RepoKey{Scope: h.scope(req), Name: rt.name}
+	return metadata.RepoKey{Scope: scopeOf(req), Name: rt.name}
 }
 
+// base answers the version check, which clients also use to test their
+// login: without credentials it is a 401 with the challenge, as ECR's.
 func (h *Handler) base(w http.ResponseWriter, req *http.Request, _ route) error {
+	if _, ok := identity.FromContext(req.Context()); !ok {
+		return newError(registry.CodeUnauthenticated, "authentication required: log in with `aws ecr get-login-password | docker login --username AWS --password-stdin <registry>`")
+	}
 	writeJSONStatus(w, req, http.StatusOK, struct{}{})
 	return nil
 }
@@ -126,7 +158,7 @@ func (h *Handler) catalog(w http.ResponseWriter, req *http.Request, _ route) err
 	names := []string{}
 	if n > 0 {
 		var more bool
-		if names, more, err = h.reg.Repositories(req.Context(), h.scope(req), last, n); err != nil {
+		if names, more, err = h.reg.Repositories(req.Context(), scopeOf(req), last, n); err != nil {
 			return err
 		}
 		if more {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/ecrd/ecrd/internal/api/oci"
+	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/registry/registrytest"
@@ -22,12 +24,20 @@ import (
 
 var scope = registrytest.Scope
 
-// newServer serves the OCI API over real embedded stores in a temp dir.
+// asRoot authenticates every request as the root of the test account.
+func asRoot(*http.Request) (metadata.Scope, *identity.Principal, error) {
+	p := identity.Root(scope.Account)
+	return scope, &p, nil
+}
+
+// newServer serves the OCI API over real embedded stores in a temp dir,
+// with pushes creating repositories.
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
 	reg, _ := registrytest.New(t, registry.Options{})
+	registrytest.CreateOnPush(t, reg)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(oci.New(reg, func(*http.Request) metadata.Scope { return scope }, log))
+	srv := httptest.NewServer(oci.New(reg, log, asRoot, "http://registry.test/"))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -293,5 +303,38 @@ func TestManifestHeaders(t *testing.T) {
 			g.header.Get("Docker-Content-Digest") != d || g.header.Get("Content-Length") != fmt.Sprint(len(m)) {
 			t.Fatalf("GET %s = %d %v", ref, g.status, g.header)
 		}
+	}
+}
+
+func TestAuthentication(t *testing.T) {
+	reg, _ := registrytest.New(t, registry.Options{})
+	registrytest.CreateOnPush(t, reg)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var refuse bool
+	authn := func(r *http.Request) (metadata.Scope, *identity.Principal, error) {
+		if refuse {
+			return scope, nil, errors.New("bad password")
+		}
+		if r.Header.Get("Authorization") == "" {
+			return scope, nil, nil
+		}
+		return asRoot(r)
+	}
+	srv := httptest.NewServer(oci.New(reg, log, authn, "http://registry.test/"))
+	defer srv.Close()
+	c := client{t, srv.URL}
+	// Anonymous: 401 with the Basic challenge, also for the version check.
+	for _, p := range []string{"/v2/", "/v2/app/manifests/latest", "/v2/_catalog"} {
+		r := c.do("GET", p, nil, nil)
+		if r.status != 401 || r.code() != "UNAUTHORIZED" || r.header.Get("WWW-Authenticate") != `Basic realm="http://registry.test/",service="ecr.amazonaws.com"` {
+			t.Errorf("anonymous GET %s = %d %s, challenge %q", p, r.status, r.body, r.header.Get("WWW-Authenticate"))
+		}
+	}
+	if r := c.do("GET", "/v2/", map[string]string{"Authorization": "Basic x"}, nil); r.status != 200 {
+		t.Errorf("authenticated GET /v2/ = %d", r.status)
+	}
+	refuse = true
+	if r := c.do("GET", "/v2/", map[string]string{"Authorization": "Basic x"}, nil); r.status != 401 || !strings.Contains(string(r.body), "bad password") {
+		t.Errorf("refused credentials = %d %s", r.status, r.body)
 	}
 }

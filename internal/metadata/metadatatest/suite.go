@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -35,6 +36,11 @@ func Run(t *testing.T, newStore func(t *testing.T) metadata.Store) {
 		{"WritesAreSerialized", testSerialized},
 		{"Uploads", testUploads},
 		{"RecordPulls", testRecordPulls},
+		{"RepositorySettingsAndTags", testRepositorySettings},
+		{"DeleteRepository", testDeleteRepository},
+		{"ImageListing", testImageListing},
+		{"AccountsAndAccessKeys", testAccounts},
+		{"CreationTemplatesAndSettings", testTemplatesAndSettings},
 		{"Ready", func(t *testing.T, s metadata.Store) {
 			if err := s.Ready(context.Background()); err != nil {
 				t.Fatal(err)
@@ -70,7 +76,7 @@ func createRepo(t *testing.T, s metadata.Store, k metadata.RepoKey) metadata.Rep
 	var repo metadata.Repository
 	update(t, s, func(tx metadata.Tx) error {
 		var err error
-		repo, err = tx.CreateRepository(ctx, k, now)
+		repo, err = tx.CreateRepository(ctx, metadata.Repository{Key: k, CreatedAt: now})
 		return err
 	})
 	return repo
@@ -83,6 +89,7 @@ func image(repoID int64, content string) metadata.Image {
 		MediaType:    "application/vnd.oci.image.manifest.v1+json",
 		ArtifactType: "application/vnd.example",
 		Size:         int64(len(content)),
+		ImageSize:    1000 + int64(len(content)),
 		PushedAt:     now,
 		Content:      []byte(content),
 	}
@@ -112,7 +119,7 @@ func testRepositories(t *testing.T, s metadata.Store) {
 		t.Fatalf("created %+v", a)
 	}
 	err := s.Update(ctx, func(tx metadata.Tx) error {
-		_, err := tx.CreateRepository(ctx, key("team/a"), now)
+		_, err := tx.CreateRepository(ctx, metadata.Repository{Key: key("team/a"), CreatedAt: now})
 		return err
 	})
 	if !errors.Is(err, metadata.ErrExists) {
@@ -216,7 +223,7 @@ func testImagesAndTags(t *testing.T, s metadata.Store) {
 		t.Fatal(err)
 	}
 	if string(got.Content) != string(img.Content) || got.MediaType != img.MediaType || got.ArtifactType != img.ArtifactType ||
-		got.Size != img.Size || !got.PushedAt.Equal(now) || !got.LastPulledAt.IsZero() || got.Annotations["org.example"] != "yes" {
+		got.Size != img.Size || got.ImageSize != img.ImageSize || !got.PushedAt.Equal(now) || !got.LastPulledAt.IsZero() || got.Annotations["org.example"] != "yes" {
 		t.Fatalf("Image = %+v", got)
 	}
 	byTag, err := s.Tag(ctx, repo.ID, "latest")
@@ -345,7 +352,7 @@ func testReferrers(t *testing.T, s metadata.Store) {
 func testRollback(t *testing.T, s metadata.Store) {
 	boom := errors.New("boom")
 	err := s.Update(ctx, func(tx metadata.Tx) error {
-		repo, err := tx.CreateRepository(ctx, key("rolled"), now)
+		repo, err := tx.CreateRepository(ctx, metadata.Repository{Key: key("rolled"), CreatedAt: now})
 		if err != nil {
 			return err
 		}
@@ -427,10 +434,10 @@ func testUploads(t *testing.T, s metadata.Store) {
 	if err != nil || got.Repo != u.Repo || got.Size != 0 || !got.StartedAt.Equal(now) {
 		t.Fatalf("Upload = %+v, %v", got, err)
 	}
-	u.Size, u.HashState, u.UpdatedAt = 42, []byte{1, 2, 3}, now.Add(time.Minute)
+	u.Size, u.HashState, u.UpdatedAt, u.LastPart = 42, []byte{1, 2, 3}, now.Add(time.Minute), 40
 	update(t, s, func(tx metadata.Tx) error { return tx.PutUpload(ctx, u) })
 	got, _ = s.Upload(ctx, "u1")
-	if got.Size != 42 || string(got.HashState) != "\x01\x02\x03" || !got.UpdatedAt.Equal(u.UpdatedAt) || !got.StartedAt.Equal(now) {
+	if got.Size != 42 || got.LastPart != 40 || string(got.HashState) != "\x01\x02\x03" || !got.UpdatedAt.Equal(u.UpdatedAt) || !got.StartedAt.Equal(now) {
 		t.Fatalf("updated upload = %+v", got)
 	}
 	update(t, s, func(tx metadata.Tx) error {
@@ -464,5 +471,216 @@ func testRecordPulls(t *testing.T, s metadata.Store) {
 	got, _ := s.Image(ctx, repo.ID, img.Digest)
 	if !got.LastPulledAt.Equal(later) {
 		t.Fatalf("LastPulledAt = %v, want %v (never lowered)", got.LastPulledAt, later)
+	}
+}
+
+func testRepositorySettings(t *testing.T, s metadata.Store) {
+	repo := metadata.Repository{
+		Key:       key("configured"),
+		CreatedAt: now,
+		Settings: metadata.RepositorySettings{
+			TagMutability: "IMMUTABLE_WITH_EXCLUSION", MutabilityExclusions: []string{"latest", "dev-*"},
+			EncryptionType: "KMS", KMSKey: "arn:aws:kms:us-east-1:123456789012:key/k", ScanOnPush: true,
+		},
+		Tags: []metadata.ResourceTag{{Key: "env", Value: "prod"}},
+	}
+	update(t, s, func(tx metadata.Tx) error {
+		var err error
+		repo, err = tx.CreateRepository(ctx, repo)
+		return err
+	})
+	got, err := s.Repository(ctx, key("configured"))
+	if err != nil || !reflect.DeepEqual(got.Settings, repo.Settings) || !reflect.DeepEqual(got.Tags, repo.Tags) {
+		t.Fatalf("Repository = %+v, %v; want %+v", got, err, repo)
+	}
+	repo.Settings.TagMutability, repo.Settings.MutabilityExclusions = "MUTABLE", nil
+	repo.Tags = nil
+	update(t, s, func(tx metadata.Tx) error { return tx.UpdateRepository(ctx, repo) })
+	got, _ = s.Repository(ctx, key("configured"))
+	if got.Settings.TagMutability != "MUTABLE" || got.Settings.MutabilityExclusions != nil || len(got.Tags) != 0 || !got.Settings.ScanOnPush {
+		t.Fatalf("after update = %+v", got)
+	}
+	list, _ := s.Repositories(ctx, scope, "", 10)
+	if len(list) != 1 || list[0].Settings.EncryptionType != "KMS" {
+		t.Fatalf("Repositories lost settings: %+v", list)
+	}
+}
+
+func testDeleteRepository(t *testing.T, s metadata.Store) {
+	repo := createRepo(t, s, key("doomed"))
+	other := createRepo(t, s, key("kept"))
+	child := image(repo.ID, `{"c":1}`)
+	index := image(repo.ID, `{"i":1}`)
+	putImage(t, s, child, []metadata.Ref{{Digest: digest.FromString("l"), Kind: metadata.RefBlob}}, "c")
+	putImage(t, s, index, []metadata.Ref{{Digest: child.Digest, Kind: metadata.RefManifest}}, "i")
+	blob := metadata.Blob{Digest: digest.FromString("l"), Size: 1}
+	update(t, s, func(tx metadata.Tx) error {
+		if err := tx.LinkBlob(ctx, repo.ID, blob, now); err != nil {
+			return err
+		}
+		if err := tx.LinkBlob(ctx, other.ID, blob, now); err != nil {
+			return err
+		}
+		return tx.PutUpload(ctx, metadata.Upload{ID: "up-doomed", Repo: key("doomed"), StartedAt: now, UpdatedAt: now})
+	})
+	if n, err := s.RepositoryImageCount(ctx, repo.ID); err != nil || n != 2 {
+		t.Fatalf("RepositoryImageCount = %d, %v; want 2", n, err)
+	}
+	update(t, s, func(tx metadata.Tx) error { return tx.DeleteRepository(ctx, repo.ID) })
+	if _, err := s.Repository(ctx, key("doomed")); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("deleted repository = %v", err)
+	}
+	if _, err := s.Image(ctx, repo.ID, child.Digest); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("image of a deleted repository = %v", err)
+	}
+	if _, err := s.Upload(ctx, "up-doomed"); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("upload of a deleted repository = %v", err)
+	}
+	if _, err := s.Blob(ctx, other.ID, blob.Digest); err != nil {
+		t.Fatalf("another repository lost its blob link: %v", err)
+	}
+	if err := s.Update(ctx, func(tx metadata.Tx) error { return tx.DeleteRepository(ctx, repo.ID) }); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("second delete = %v", err)
+	}
+}
+
+func testImageListing(t *testing.T, s metadata.Store) {
+	repo := createRepo(t, s, key("listing"))
+	var all []digest.Digest
+	for i := range 5 {
+		img := image(repo.ID, fmt.Sprintf(`{"n":%d}`, i))
+		var tags []string
+		if i%2 == 0 {
+			tags = []string{fmt.Sprintf("v%d", i), fmt.Sprintf("a%d", i)}
+		}
+		putImage(t, s, img, nil, tags...)
+		all = append(all, img.Digest)
+	}
+	slices.Sort(all)
+	var got []digest.Digest
+	var after digest.Digest
+	for {
+		page, err := s.Images(ctx, repo.ID, nil, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, p := range page {
+			got = append(got, p.Digest)
+			if len(p.Content) != 0 {
+				t.Errorf("listing carries content")
+			}
+			if len(p.Tags) > 0 && !slices.IsSorted(p.Tags) {
+				t.Errorf("tags not sorted: %v", p.Tags)
+			}
+		}
+		after = page[len(page)-1].Digest
+	}
+	if !slices.Equal(got, all) {
+		t.Fatalf("paged images = %v, want %v", got, all)
+	}
+	yes, no := true, false
+	tagged, _ := s.Images(ctx, repo.ID, &yes, "", 100)
+	untagged, _ := s.Images(ctx, repo.ID, &no, "", 100)
+	if len(tagged) != 3 || len(untagged) != 2 {
+		t.Fatalf("tagged %d, untagged %d; want 3 and 2", len(tagged), len(untagged))
+	}
+	for _, im := range tagged {
+		if len(im.Tags) != 2 {
+			t.Errorf("tagged image %s has tags %v", im.Digest, im.Tags)
+		}
+		tags, err := s.ImageTags(ctx, repo.ID, im.Digest)
+		if err != nil || !slices.Equal(tags, im.Tags) {
+			t.Errorf("ImageTags = %v, %v; want %v", tags, err, im.Tags)
+		}
+	}
+	for _, im := range untagged {
+		if len(im.Tags) != 0 {
+			t.Errorf("untagged image %s has tags %v", im.Digest, im.Tags)
+		}
+	}
+}
+
+func testAccounts(t *testing.T, s metadata.Store) {
+	update(t, s, func(tx metadata.Tx) error {
+		return tx.CreateAccount(ctx, metadata.Account{ID: "210987654321", CreatedAt: now})
+	})
+	update(t, s, func(tx metadata.Tx) error {
+		return tx.CreateAccount(ctx, metadata.Account{ID: "123456789012", CreatedAt: now})
+	})
+	err := s.Update(ctx, func(tx metadata.Tx) error {
+		return tx.CreateAccount(ctx, metadata.Account{ID: "123456789012", CreatedAt: now})
+	})
+	if !errors.Is(err, metadata.ErrExists) {
+		t.Fatalf("second CreateAccount = %v, want ErrExists", err)
+	}
+	accounts, err := s.Accounts(ctx)
+	if err != nil || len(accounts) != 2 || accounts[0].ID != "123456789012" || !accounts[0].CreatedAt.Equal(now) {
+		t.Fatalf("Accounts = %+v, %v", accounts, err)
+	}
+	if _, err := s.Account(ctx, "999999999999"); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("Account(missing) = %v", err)
+	}
+	k := metadata.AccessKey{ID: "AKIAEXAMPLE1", Account: "123456789012", Principal: "arn:aws:iam::123456789012:root",
+		Secret: []byte{1, 2, 3}, Status: "Active", CreatedAt: now}
+	update(t, s, func(tx metadata.Tx) error { return tx.PutAccessKey(ctx, k) })
+	update(t, s, func(tx metadata.Tx) error {
+		return tx.PutAccessKey(ctx, metadata.AccessKey{ID: "AKIAEXAMPLE2", Account: "210987654321", Principal: "arn:aws:iam::210987654321:root",
+			Secret: []byte{4}, Status: "Active", CreatedAt: now})
+	})
+	got, err := s.AccessKey(ctx, "AKIAEXAMPLE1")
+	if err != nil || !reflect.DeepEqual(got, k) {
+		t.Fatalf("AccessKey = %+v, %v; want %+v", got, err, k)
+	}
+	mine, _ := s.AccessKeys(ctx, "123456789012")
+	all, _ := s.AccessKeys(ctx, "")
+	if len(mine) != 1 || len(all) != 2 {
+		t.Fatalf("AccessKeys: %d of the account, %d in all", len(mine), len(all))
+	}
+	err = s.Update(ctx, func(tx metadata.Tx) error {
+		return tx.PutAccessKey(ctx, metadata.AccessKey{ID: "AKIAORPHAN", Account: "555555555555", Principal: "x", Secret: []byte{1}, Status: "Active", CreatedAt: now})
+	})
+	if err == nil {
+		t.Fatal("an access key of a missing account was stored")
+	}
+}
+
+func testTemplatesAndSettings(t *testing.T, s metadata.Store) {
+	tpl := metadata.CreationTemplate{Scope: scope, Prefix: "team", Document: []byte(`{"a":1}`), CreatedAt: now, UpdatedAt: now}
+	update(t, s, func(tx metadata.Tx) error { return tx.PutCreationTemplate(ctx, tpl) })
+	update(t, s, func(tx metadata.Tx) error {
+		return tx.PutCreationTemplate(ctx, metadata.CreationTemplate{Scope: scope, Prefix: "ROOT", Document: []byte(`{}`), CreatedAt: now, UpdatedAt: now})
+	})
+	later := tpl
+	later.Document, later.UpdatedAt, later.CreatedAt = []byte(`{"a":2}`), now.Add(time.Hour), now.Add(time.Hour)
+	update(t, s, func(tx metadata.Tx) error { return tx.PutCreationTemplate(ctx, later) })
+	list, err := s.CreationTemplates(ctx, scope)
+	if err != nil || len(list) != 2 || list[0].Prefix != "ROOT" || list[1].Prefix != "team" {
+		t.Fatalf("CreationTemplates = %+v, %v", list, err)
+	}
+	if string(list[1].Document) != `{"a":2}` || !list[1].CreatedAt.Equal(now) || !list[1].UpdatedAt.Equal(now.Add(time.Hour)) {
+		t.Fatalf("replaced template = %+v (creation time must stay)", list[1])
+	}
+	other := metadata.Scope{Account: scope.Account, Region: "eu-west-1"}
+	if l, _ := s.CreationTemplates(ctx, other); len(l) != 0 {
+		t.Fatalf("templates leak across regions: %+v", l)
+	}
+	update(t, s, func(tx metadata.Tx) error { return tx.DeleteCreationTemplate(ctx, scope, "team") })
+	if err := s.Update(ctx, func(tx metadata.Tx) error { return tx.DeleteCreationTemplate(ctx, scope, "team") }); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("second template delete = %v", err)
+	}
+
+	if _, err := s.AccountSetting(ctx, scope, "BLOB_MOUNTING"); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("unset setting = %v", err)
+	}
+	update(t, s, func(tx metadata.Tx) error { return tx.PutAccountSetting(ctx, scope, "BLOB_MOUNTING", "DISABLED") })
+	update(t, s, func(tx metadata.Tx) error { return tx.PutAccountSetting(ctx, scope, "BLOB_MOUNTING", "ENABLED") })
+	if v, err := s.AccountSetting(ctx, scope, "BLOB_MOUNTING"); err != nil || v != "ENABLED" {
+		t.Fatalf("AccountSetting = %q, %v", v, err)
+	}
+	if _, err := s.AccountSetting(ctx, other, "BLOB_MOUNTING"); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("settings leak across regions: %v", err)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -16,10 +18,10 @@ import (
 // statements are prepared once per database handle: the hot read paths
 // (tag and blob lookups on every pull) never parse SQL.
 type statements struct {
-	repository, repositories, blob, blobRepos, image, tag, tags, referrers, parents, upload, uploads *sql.Stmt
+	repository, repositories, blob, blobRepos, image, tag, tags, imageTags, referrers, parents, upload, uploads, accessKey *sql.Stmt
 }
 
-const imageColumns = `i.repo_id, i.digest, i.media_type, i.artifact_type, i.size, i.subject, i.annotations, i.pushed_at, i.last_pulled_at`
+const imageColumns = `i.repo_id, i.digest, i.media_type, i.artifact_type, i.size, i.image_size, i.subject, i.annotations, i.pushed_at, i.last_pulled_at`
 
 func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 	var s statements
@@ -27,19 +29,21 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 		dst *(*sql.Stmt)
 		sql string
 	}{
-		{&s.repository, `SELECT id, created_at FROM repositories WHERE account = ? AND region = ? AND name = ?`},
-		{&s.repositories, `SELECT id, name, created_at FROM repositories WHERE account = ? AND region = ? AND name > ? ORDER BY name LIMIT ?`},
+		{&s.repository, `SELECT id, name, created_at, settings, tags FROM repositories WHERE account = ? AND region = ? AND name = ?`},
+		{&s.repositories, `SELECT id, name, created_at, settings, tags FROM repositories WHERE account = ? AND region = ? AND name > ? ORDER BY name LIMIT ?`},
 		{&s.blob, `SELECT size FROM repository_blobs WHERE repo_id = ? AND digest = ?`},
-		{&s.blobRepos, `SELECT r.id, r.name, r.created_at FROM repository_blobs b JOIN repositories r ON r.id = b.repo_id
+		{&s.blobRepos, `SELECT r.id, r.name, r.created_at, r.settings, r.tags FROM repository_blobs b JOIN repositories r ON r.id = b.repo_id
 			WHERE b.digest = ? AND r.account = ? AND r.region = ? ORDER BY r.name LIMIT ?`},
 		{&s.image, `SELECT ` + imageColumns + `, i.content FROM images i WHERE i.repo_id = ? AND i.digest = ?`},
 		{&s.tag, `SELECT ` + imageColumns + `, i.content FROM tags t JOIN images i ON i.repo_id = t.repo_id AND i.digest = t.digest
 			WHERE t.repo_id = ? AND t.name = ?`},
 		{&s.tags, `SELECT name FROM tags WHERE repo_id = ? AND name > ? ORDER BY name LIMIT ?`},
+		{&s.imageTags, `SELECT name FROM tags WHERE repo_id = ? AND digest = ? ORDER BY name`},
+		{&s.accessKey, `SELECT id, account, principal, secret, status, created_at FROM access_keys WHERE id = ?`},
 		{&s.referrers, `SELECT ` + imageColumns + ` FROM images i WHERE i.repo_id = ? AND i.subject = ? ORDER BY i.digest`},
 		{&s.parents, `SELECT digest FROM image_refs WHERE repo_id = ? AND ref = ? AND kind = 1 ORDER BY digest`},
-		{&s.upload, `SELECT id, account, region, repo, started_at, updated_at, size, hash_state FROM uploads WHERE id = ?`},
-		{&s.uploads, `SELECT id, account, region, repo, started_at, updated_at, size, hash_state FROM uploads ORDER BY id`},
+		{&s.upload, `SELECT id, account, region, repo, started_at, updated_at, size, hash_state, last_part FROM uploads WHERE id = ?`},
+		{&s.uploads, `SELECT id, account, region, repo, started_at, updated_at, size, hash_state, last_part FROM uploads ORDER BY id`},
 	} {
 		st, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -54,6 +58,7 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // reader implements metadata.Reader on the pool or inside a transaction.
@@ -87,13 +92,10 @@ func notFound(err error, format string, args ...any) error {
 }
 
 func (r *reader) Repository(ctx context.Context, key metadata.RepoKey) (metadata.Repository, error) {
-	repo := metadata.Repository{Key: key}
-	var created sql.NullInt64
-	err := r.stmt(ctx, r.stmts.repository).QueryRowContext(ctx, key.Account, key.Region, key.Name).Scan(&repo.ID, &created)
+	repo, err := scanRepository(r.stmt(ctx, r.stmts.repository).QueryRowContext(ctx, key.Account, key.Region, key.Name), key.Scope)
 	if err != nil {
 		return metadata.Repository{}, notFound(err, "repository %s", key.Name)
 	}
-	repo.CreatedAt = fromNanos(created)
 	return repo, nil
 }
 
@@ -105,19 +107,40 @@ func (r *reader) Repositories(ctx context.Context, scope metadata.Scope, after s
 	return scanRepositories(rows, scope)
 }
 
+func scanRepository(sc scanner, scope metadata.Scope) (metadata.Repository, error) {
+	repo := metadata.Repository{Key: metadata.RepoKey{Scope: scope}}
+	var created sql.NullInt64
+	var settings, tags string
+	if err := sc.Scan(&repo.ID, &repo.Key.Name, &created, &settings, &tags); err != nil {
+		return repo, err
+	}
+	repo.CreatedAt = fromNanos(created)
+	if err := json.Unmarshal([]byte(settings), &repo.Settings); err != nil {
+		return repo, fmt.Errorf("stored settings of repository %s: %w", repo.Key.Name, err)
+	}
+	if err := json.Unmarshal([]byte(tags), &repo.Tags); err != nil {
+		return repo, fmt.Errorf("stored tags of repository %s: %w", repo.Key.Name, err)
+	}
+	return repo, nil
+}
+
 func scanRepositories(rows *sql.Rows, scope metadata.Scope) ([]metadata.Repository, error) {
 	defer rows.Close()
 	var out []metadata.Repository
 	for rows.Next() {
-		repo := metadata.Repository{Key: metadata.RepoKey{Scope: scope}}
-		var created sql.NullInt64
-		if err := rows.Scan(&repo.ID, &repo.Key.Name, &created); err != nil {
+		repo, err := scanRepository(rows, scope)
+		if err != nil {
 			return nil, err
 		}
-		repo.CreatedAt = fromNanos(created)
 		out = append(out, repo)
 	}
 	return out, rows.Err()
+}
+
+func (r *reader) RepositoryImageCount(ctx context.Context, repoID int64) (int, error) {
+	var n int
+	err := r.q.QueryRowContext(ctx, `SELECT count(*) FROM images WHERE repo_id = ?`, repoID).Scan(&n)
+	return n, err
 }
 
 func (r *reader) Blob(ctx context.Context, repoID int64, d digest.Digest) (metadata.Blob, error) {
@@ -146,7 +169,7 @@ func scanImage(sc scanner, withContent bool) (metadata.Image, error) {
 		subject, annotation sql.NullString
 		pushed, pulled      sql.NullInt64
 	)
-	dest := []any{&img.RepoID, &dig, &img.MediaType, &img.ArtifactType, &img.Size, &subject, &annotation, &pushed, &pulled}
+	dest := []any{&img.RepoID, &dig, &img.MediaType, &img.ArtifactType, &img.Size, &img.ImageSize, &subject, &annotation, &pushed, &pulled}
 	if withContent {
 		dest = append(dest, &img.Content)
 	}
@@ -235,7 +258,7 @@ func (r *reader) Parents(ctx context.Context, repoID int64, d digest.Digest) ([]
 func scanUpload(sc scanner) (metadata.Upload, error) {
 	var u metadata.Upload
 	var started, updated sql.NullInt64
-	err := sc.Scan(&u.ID, &u.Repo.Account, &u.Repo.Region, &u.Repo.Name, &started, &updated, &u.Size, &u.HashState)
+	err := sc.Scan(&u.ID, &u.Repo.Account, &u.Repo.Region, &u.Repo.Name, &started, &updated, &u.Size, &u.HashState, &u.LastPart)
 	u.StartedAt, u.UpdatedAt = fromNanos(started), fromNanos(updated)
 	return u, err
 }
@@ -265,26 +288,269 @@ func (r *reader) Uploads(ctx context.Context) ([]metadata.Upload, error) {
 	return out, rows.Err()
 }
 
+func (r *reader) ImageTags(ctx context.Context, repoID int64, d digest.Digest) ([]string, error) {
+	rows, err := r.stmt(ctx, r.stmts.imageTags).QueryContext(ctx, repoID, string(d))
+	if err != nil {
+		return nil, err
+	}
+	return scanStrings(rows)
+}
+
+func scanStrings(rows *sql.Rows) ([]string, error) {
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// Images lists images with their tags in one query: group_concat joins an
+// image's tags with a newline, which no tag can contain.
+func (r *reader) Images(ctx context.Context, repoID int64, tagged *bool, after digest.Digest, limit int) ([]metadata.ImageSummary, error) {
+	having := ""
+	if tagged != nil {
+		having = "HAVING count(t.name) = 0"
+		if *tagged {
+			having = "HAVING count(t.name) > 0"
+		}
+	}
+	rows, err := r.q.QueryContext(ctx, `SELECT `+imageColumns+`, group_concat(t.name, char(10))
+		FROM images i LEFT JOIN tags t ON t.repo_id = i.repo_id AND t.digest = i.digest
+		WHERE i.repo_id = ? AND i.digest > ?
+		GROUP BY i.repo_id, i.digest `+having+`
+		ORDER BY i.digest LIMIT ?`, repoID, string(after), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []metadata.ImageSummary
+	for rows.Next() {
+		var tags sql.NullString
+		img, err := scanImage(scanFunc(func(dest ...any) error { return rows.Scan(append(dest, &tags)...) }), false)
+		if err != nil {
+			return nil, err
+		}
+		s := metadata.ImageSummary{Image: img}
+		if tags.Valid && tags.String != "" {
+			s.Tags = strings.Split(tags.String, "\n")
+			slices.Sort(s.Tags)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
+func scanAccount(sc scanner) (metadata.Account, error) {
+	var a metadata.Account
+	var created sql.NullInt64
+	err := sc.Scan(&a.ID, &created)
+	a.CreatedAt = fromNanos(created)
+	return a, err
+}
+
+func (r *reader) Account(ctx context.Context, id string) (metadata.Account, error) {
+	a, err := scanAccount(r.q.QueryRowContext(ctx, `SELECT id, created_at FROM accounts WHERE id = ?`, id))
+	if err != nil {
+		return a, notFound(err, "account %s", id)
+	}
+	return a, nil
+}
+
+func (r *reader) Accounts(ctx context.Context) ([]metadata.Account, error) {
+	rows, err := r.q.QueryContext(ctx, `SELECT id, created_at FROM accounts ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []metadata.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func scanAccessKey(sc scanner) (metadata.AccessKey, error) {
+	var k metadata.AccessKey
+	var created sql.NullInt64
+	err := sc.Scan(&k.ID, &k.Account, &k.Principal, &k.Secret, &k.Status, &created)
+	k.CreatedAt = fromNanos(created)
+	return k, err
+}
+
+func (r *reader) AccessKey(ctx context.Context, id string) (metadata.AccessKey, error) {
+	k, err := scanAccessKey(r.stmt(ctx, r.stmts.accessKey).QueryRowContext(ctx, id))
+	if err != nil {
+		return k, notFound(err, "access key %s", id)
+	}
+	return k, nil
+}
+
+func (r *reader) AccessKeys(ctx context.Context, account string) ([]metadata.AccessKey, error) {
+	rows, err := r.q.QueryContext(ctx, `SELECT id, account, principal, secret, status, created_at FROM access_keys
+		WHERE ? = '' OR account = ? ORDER BY id`, account, account)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []metadata.AccessKey
+	for rows.Next() {
+		k, err := scanAccessKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+func (r *reader) CreationTemplates(ctx context.Context, scope metadata.Scope) ([]metadata.CreationTemplate, error) {
+	rows, err := r.q.QueryContext(ctx, `SELECT prefix, document, created_at, updated_at FROM creation_templates
+		WHERE account = ? AND region = ? ORDER BY prefix`, scope.Account, scope.Region)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []metadata.CreationTemplate
+	for rows.Next() {
+		t := metadata.CreationTemplate{Scope: scope}
+		var doc string
+		var created, updated sql.NullInt64
+		if err := rows.Scan(&t.Prefix, &doc, &created, &updated); err != nil {
+			return nil, err
+		}
+		t.Document, t.CreatedAt, t.UpdatedAt = []byte(doc), fromNanos(created), fromNanos(updated)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+func (r *reader) AccountSetting(ctx context.Context, scope metadata.Scope, name string) (string, error) {
+	var v string
+	err := r.q.QueryRowContext(ctx, `SELECT value FROM account_settings WHERE account = ? AND region = ? AND name = ?`,
+		scope.Account, scope.Region, name).Scan(&v)
+	if err != nil {
+		return "", notFound(err, "setting %s", name)
+	}
+	return v, nil
+}
+
 // writeTx implements metadata.Tx.
 type writeTx struct {
 	reader
 	tx *sql.Tx
 }
 
-func (w *writeTx) CreateRepository(ctx context.Context, key metadata.RepoKey, now time.Time) (metadata.Repository, error) {
-	res, err := w.tx.ExecContext(ctx, `INSERT INTO repositories (account, region, name, created_at) VALUES (?, ?, ?, ?)`,
-		key.Account, key.Region, key.Name, nanos(now))
+func (w *writeTx) CreateAccount(ctx context.Context, a metadata.Account) error {
+	_, err := w.tx.ExecContext(ctx, `INSERT INTO accounts (id, created_at) VALUES (?, ?)`, a.ID, nanos(a.CreatedAt))
 	if isConstraint(err) {
-		return metadata.Repository{}, fmt.Errorf("repository %s: %w", key.Name, metadata.ErrExists)
+		return fmt.Errorf("account %s: %w", a.ID, metadata.ErrExists)
+	}
+	return err
+}
+
+func (w *writeTx) PutAccessKey(ctx context.Context, k metadata.AccessKey) error {
+	_, err := w.tx.ExecContext(ctx, `INSERT INTO access_keys (id, account, principal, secret, status, created_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET account = excluded.account, principal = excluded.principal, secret = excluded.secret, status = excluded.status`,
+		k.ID, k.Account, k.Principal, k.Secret, k.Status, nanos(k.CreatedAt))
+	if isConstraint(err) {
+		return fmt.Errorf("access key %s names account %s: %w", k.ID, k.Account, metadata.ErrNotFound)
+	}
+	return err
+}
+
+// repoDocuments encodes a repository's settings and tags for storage.
+func repoDocuments(repo metadata.Repository) (settings, tags string, err error) {
+	s, err := json.Marshal(repo.Settings)
+	if err != nil {
+		return "", "", err
+	}
+	t := repo.Tags
+	if t == nil {
+		t = []metadata.ResourceTag{}
+	}
+	tb, err := json.Marshal(t)
+	return string(s), string(tb), err
+}
+
+func (w *writeTx) CreateRepository(ctx context.Context, repo metadata.Repository) (metadata.Repository, error) {
+	settings, tags, err := repoDocuments(repo)
+	if err != nil {
+		return repo, err
+	}
+	res, err := w.tx.ExecContext(ctx, `INSERT INTO repositories (account, region, name, created_at, settings, tags) VALUES (?, ?, ?, ?, ?, ?)`,
+		repo.Key.Account, repo.Key.Region, repo.Key.Name, nanos(repo.CreatedAt), settings, tags)
+	if isConstraint(err) {
+		return repo, fmt.Errorf("repository %s: %w", repo.Key.Name, metadata.ErrExists)
 	}
 	if err != nil {
-		return metadata.Repository{}, err
+		return repo, err
 	}
-	id, err := res.LastInsertId()
+	if repo.ID, err = res.LastInsertId(); err != nil {
+		return repo, err
+	}
+	repo.CreatedAt = repo.CreatedAt.UTC()
+	return repo, nil
+}
+
+func (w *writeTx) UpdateRepository(ctx context.Context, repo metadata.Repository) error {
+	settings, tags, err := repoDocuments(repo)
 	if err != nil {
-		return metadata.Repository{}, err
+		return err
 	}
-	return metadata.Repository{ID: id, Key: key, CreatedAt: now.UTC()}, nil
+	return expectOne(w.tx.ExecContext(ctx, `UPDATE repositories SET settings = ?, tags = ? WHERE id = ?`, settings, tags, repo.ID))("repository %s", repo.Key.Name)
+}
+
+func (w *writeTx) DeleteRepository(ctx context.Context, repoID int64) error {
+	var account, region, name string
+	err := w.tx.QueryRowContext(ctx, `SELECT account, region, name FROM repositories WHERE id = ?`, repoID).Scan(&account, &region, &name)
+	if err != nil {
+		return notFound(err, "repository %d", repoID)
+	}
+	// Tags and references go first: their foreign keys name images.
+	for _, q := range []string{
+		`DELETE FROM tags WHERE repo_id = ?`,
+		`DELETE FROM image_refs WHERE repo_id = ?`,
+		`DELETE FROM images WHERE repo_id = ?`,
+		`DELETE FROM repository_blobs WHERE repo_id = ?`,
+		`DELETE FROM repositories WHERE id = ?`,
+	} {
+		if _, err := w.tx.ExecContext(ctx, q, repoID); err != nil {
+			return err
+		}
+	}
+	_, err = w.tx.ExecContext(ctx, `DELETE FROM uploads WHERE account = ? AND region = ? AND repo = ?`, account, region, name)
+	return err
+}
+
+func (w *writeTx) PutCreationTemplate(ctx context.Context, t metadata.CreationTemplate) error {
+	_, err := w.tx.ExecContext(ctx, `INSERT INTO creation_templates (account, region, prefix, document, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (account, region, prefix) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at`,
+		t.Scope.Account, t.Scope.Region, t.Prefix, string(t.Document), nanos(t.CreatedAt), nanos(t.UpdatedAt))
+	return err
+}
+
+func (w *writeTx) DeleteCreationTemplate(ctx context.Context, scope metadata.Scope, prefix string) error {
+	return expectOne(w.tx.ExecContext(ctx, `DELETE FROM creation_templates WHERE account = ? AND region = ? AND prefix = ?`,
+		scope.Account, scope.Region, prefix))("creation template %s", prefix)
+}
+
+func (w *writeTx) PutAccountSetting(ctx context.Context, scope metadata.Scope, name, value string) error {
+	_, err := w.tx.ExecContext(ctx, `INSERT INTO account_settings (account, region, name, value) VALUES (?, ?, ?, ?)
+		ON CONFLICT (account, region, name) DO UPDATE SET value = excluded.value`, scope.Account, scope.Region, name, value)
+	return err
 }
 
 func (w *writeTx) LinkBlob(ctx context.Context, repoID int64, b metadata.Blob, now time.Time) error {
@@ -308,10 +574,10 @@ func (w *writeTx) PutImage(ctx context.Context, img metadata.Image, refs []metad
 	}
 	subject := sql.NullString{String: string(img.Subject), Valid: img.Subject != ""}
 	_, err := w.tx.ExecContext(ctx, `INSERT INTO images
-		(repo_id, digest, media_type, artifact_type, size, subject, annotations, pushed_at, content)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		(repo_id, digest, media_type, artifact_type, size, image_size, subject, annotations, pushed_at, content)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (repo_id, digest) DO NOTHING`,
-		img.RepoID, string(img.Digest), img.MediaType, img.ArtifactType, img.Size, subject, annotations, nanos(img.PushedAt), img.Content)
+		img.RepoID, string(img.Digest), img.MediaType, img.ArtifactType, img.Size, img.ImageSize, subject, annotations, nanos(img.PushedAt), img.Content)
 	if err != nil {
 		return err
 	}
@@ -343,10 +609,10 @@ func (w *writeTx) DeleteTag(ctx context.Context, repoID int64, tag string) error
 }
 
 func (w *writeTx) PutUpload(ctx context.Context, u metadata.Upload) error {
-	_, err := w.tx.ExecContext(ctx, `INSERT INTO uploads (id, account, region, repo, started_at, updated_at, size, hash_state)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, size = excluded.size, hash_state = excluded.hash_state`,
-		u.ID, u.Repo.Account, u.Repo.Region, u.Repo.Name, nanos(u.StartedAt), nanos(u.UpdatedAt), u.Size, u.HashState)
+	_, err := w.tx.ExecContext(ctx, `INSERT INTO uploads (id, account, region, repo, started_at, updated_at, size, hash_state, last_part)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, size = excluded.size, hash_state = excluded.hash_state, last_part = excluded.last_part`,
+		u.ID, u.Repo.Account, u.Repo.Region, u.Repo.Name, nanos(u.StartedAt), nanos(u.UpdatedAt), u.Size, u.HashState, u.LastPart)
 	return err
 }
 

@@ -70,4 +70,53 @@ CREATE TABLE uploads (
 	hash_state BLOB
 );
 `,
+	`
+CREATE TABLE accounts (
+	id         TEXT    PRIMARY KEY,
+	created_at INTEGER NOT NULL
+);
+
+CREATE TABLE access_keys (
+	id         TEXT    PRIMARY KEY,
+	account    TEXT    NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+	principal  TEXT    NOT NULL,
+	secret     BLOB    NOT NULL, -- sealed under the server key
+	status     TEXT    NOT NULL,
+	created_at INTEGER NOT NULL
+);
+CREATE INDEX access_keys_by_account ON access_keys (account);
+
+-- JSON documents: the registry core defines their fields.
+ALTER TABLE repositories ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE repositories ADD COLUMN tags     TEXT NOT NULL DEFAULT '[]';
+
+-- What the image weighs: its layers and config (an index: its largest child).
+ALTER TABLE images ADD COLUMN image_size INTEGER NOT NULL DEFAULT 0;
+
+-- The length of the last part of an ECR UploadLayerPart upload (parts but
+-- the last must be at least 5 MiB).
+ALTER TABLE uploads ADD COLUMN last_part INTEGER NOT NULL DEFAULT 0;
+
+-- Covers tags_by_digest and lists an image's tags in order.
+CREATE INDEX tags_for_images ON tags (repo_id, digest, name);
+DROP INDEX tags_by_digest;
+
+CREATE TABLE creation_templates (
+	account    TEXT    NOT NULL,
+	region     TEXT    NOT NULL,
+	prefix     TEXT    NOT NULL,
+	document   TEXT    NOT NULL,
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL,
+	PRIMARY KEY (account, region, prefix)
+) WITHOUT ROWID;
+
+CREATE TABLE account_settings (
+	account TEXT NOT NULL,
+	region  TEXT NOT NULL,
+	name    TEXT NOT NULL,
+	value   TEXT NOT NULL,
+	PRIMARY KEY (account, region, name)
+) WITHOUT ROWID;
+`,
 }

@@ -30,7 +30,7 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 	key := metadata.RepoKey{Scope: metadata.Scope{Account: "123456789012", Region: "us-east-1"}, Name: "kept"}
 	if err := s.Update(ctx, func(tx metadata.Tx) error {
-		_, err := tx.CreateRepository(ctx, key, timeNow())
+		_, err := tx.CreateRepository(ctx, metadata.Repository{Key: key, CreatedAt: timeNow()})
 		return err
 	}); err != nil {
 		t.Fatal(err)

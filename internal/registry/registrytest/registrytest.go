@@ -12,6 +12,7 @@ import (
 
 	"github.com/ecrd/ecrd/internal/blobstore"
 	"github.com/ecrd/ecrd/internal/blobstore/filesystem"
+	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/metadata/sqlite"
 	"github.com/ecrd/ecrd/internal/registry"
@@ -47,4 +48,22 @@ func New(tb testing.TB, opts registry.Options) (*registry.Registry, Stores) {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return registry.New(meta, blobs, opts), Stores{Meta: meta, Blobs: blobs, Dir: dir}
+}
+
+// Context returns a context of a request by the root of Scope's account.
+func Context() context.Context {
+	return identity.NewContext(context.Background(), identity.Root(Scope.Account))
+}
+
+// CreateOnPush adds a ROOT repository creation template applied for
+// CREATE_ON_PUSH to Scope's registry, so that pushes create repositories.
+func CreateOnPush(tb testing.TB, reg *registry.Registry) {
+	tb.Helper()
+	_, err := reg.CreateCreationTemplate(Context(), Scope, registry.CreationTemplate{
+		Prefix:     registry.RootPrefix,
+		AppliedFor: []string{registry.AppliedForCreateOnPush},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
 }

@@ -1,0 +1,232 @@
+// Package ecr serves the Amazon ECR API (AWS JSON 1.1, X-Amz-Target
+// AmazonEC2ContainerRegistry_V20150921.<Op>) over the registry core. It
+// is an adapter: it decodes and validates a request against the ECR
+// model, calls the core, and encodes the answer or the error ECR gives.
+package ecr
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/identity"
+	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/registry"
+)
+
+// TargetPrefix starts the X-Amz-Target of every ECR operation.
+const TargetPrefix = "AmazonEC2ContainerRegistry_V20150921."
+
+// MaxBodySize bounds a request body: UploadLayerPart carries up to 20 MiB
+// of layer part, base64-encoded.
+const MaxBodySize = 32 << 20
+
+// Endpoint returns the base URL (scheme://host[:port]) clients use to
+// reach a registry, as proxyEndpoint and download URLs show it.
+type Endpoint func(metadata.Scope) string
+
+// Handler serves the ECR API.
+type Handler struct {
+	reg      *registry.Registry
+	ids      *identity.Service
+	log      *slog.Logger
+	endpoint Endpoint
+	ops      map[string]op
+}
+
+// op runs one operation on a request body.
+type op func(ctx context.Context, c auth.Caller, body []byte) (any, error)
+
+// New returns the ECR API handler.
+func New(reg *registry.Registry, ids *identity.Service, endpoint Endpoint, log *slog.Logger) *Handler {
+	h := &Handler{reg: reg, ids: ids, log: log, endpoint: endpoint}
+	h.ops = map[string]op{
+		"BatchCheckLayerAvailability":         handle(h.batchCheckLayerAvailability),
+		"BatchDeleteImage":                    handle(h.batchDeleteImage),
+		"BatchGetImage":                       handle(h.batchGetImage),
+		"CompleteLayerUpload":                 handle(h.completeLayerUpload),
+		"CreateRepository":                    handle(h.createRepository),
+		"CreateRepositoryCreationTemplate":    handle(h.createTemplate),
+		"DeleteRepository":                    handle(h.deleteRepository),
+		"DeleteRepositoryCreationTemplate":    handle(h.deleteTemplate),
+		"DescribeImages":                      handle(h.describeImages),
+		"DescribeRegistry":                    handle(h.describeRegistry),
+		"DescribeRepositories":                handle(h.describeRepositories),
+		"DescribeRepositoryCreationTemplates": handle(h.describeTemplates),
+		"GetAccountSetting":                   handle(h.getAccountSetting),
+		"GetAuthorizationToken":               handle(h.getAuthorizationToken),
+		"GetDownloadUrlForLayer":              handle(h.getDownloadURLForLayer),
+		"InitiateLayerUpload":                 handle(h.initiateLayerUpload),
+		"ListImageReferrers":                  handle(h.listImageReferrers),
+		"ListImages":                          handle(h.listImages),
+		"ListTagsForResource":                 handle(h.listTagsForResource),
+		"PutAccountSetting":                   handle(h.putAccountSetting),
+		"PutImage":                            handle(h.putImage),
+		"PutImageScanningConfiguration":       handle(h.putImageScanningConfiguration),
+		"PutImageTagMutability":               handle(h.putImageTagMutability),
+		"TagResource":                         handle(h.tagResource),
+		"UntagResource":                       handle(h.untagResource),
+		"UpdateRepositoryCreationTemplate":    handle(h.updateTemplate),
+		"UploadLayerPart":                     handle(h.uploadLayerPart),
+	}
+	return h
+}
+
+// Known reports whether the X-Amz-Target names an operation ecrd serves.
+func (h *Handler) Known(target string) bool {
+	name, ok := strings.CutPrefix(target, TargetPrefix)
+	return ok && h.ops[name] != nil
+}
+
+// validator is an input that checks itself against the ECR model.
+type validator[I any] interface {
+	*I
+	validate() error
+}
+
+// handle makes an op from a typed operation: decode, validate, run.
+func handle[I any, PI validator[I], O any](fn func(context.Context, auth.Caller, *I) (*O, error)) op {
+	return func(ctx context.Context, c auth.Caller, body []byte) (any, error) {
+		in := PI(new(I))
+		if err := decodeInput(body, in); err != nil {
+			return nil, err
+		}
+		if err := in.validate(); err != nil {
+			return nil, err
+		}
+		return fn(ctx, c, (*I)(in))
+	}
+}
+
+// Serve runs the operation an X-Amz-Target names for an authenticated
+// caller and writes the answer.
+func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, target string, body []byte) {
+	name := strings.TrimPrefix(target, TargetPrefix)
+	run, ok := h.ops[name]
+	if !ok {
+		WriteError(w, "UnknownOperationException", "", http.StatusBadRequest)
+		return
+	}
+	ctx := identity.NewContext(r.Context(), c.Principal)
+	out, err := run(ctx, c, body)
+	if err != nil {
+		h.writeError(w, r, name, err)
+		return
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		h.writeError(w, r, name, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+}
+
+// exceptions maps the core's error codes to ECR exception names. Codes not
+// listed are server faults.
+var exceptions = map[registry.Code]string{
+	registry.CodeNameInvalid:             "InvalidParameterException",
+	registry.CodeNameUnknown:             "RepositoryNotFoundException",
+	registry.CodeTagInvalid:              "InvalidParameterException",
+	registry.CodeDigestInvalid:           "InvalidParameterException",
+	registry.CodeBlobUnknown:             "LayersNotFoundException",
+	registry.CodeBlobUploadUnknown:       "UploadNotFoundException",
+	registry.CodeBlobUploadInvalid:       "InvalidParameterException",
+	registry.CodeRangeInvalid:            "InvalidLayerPartException",
+	registry.CodeSizeInvalid:             "InvalidParameterException",
+	registry.CodeManifestInvalid:         "InvalidParameterException",
+	registry.CodeManifestUnknown:         "ImageNotFoundException",
+	registry.CodeManifestBlobUnknown:     "LayersNotFoundException",
+	registry.CodeManifestChildUnknown:    "ReferencedImagesNotFoundException",
+	registry.CodeManifestTooLarge:        "InvalidParameterException",
+	registry.CodeManifestReferenced:      "InvalidParameterException",
+	registry.CodeUnsupported:             "UnsupportedImageTypeException",
+	registry.CodePaginationInvalid:       "InvalidParameterException",
+	registry.CodeUnauthenticated:         "MissingAuthenticationTokenException",
+	registry.CodeAccessDenied:            "AccessDeniedException",
+	registry.CodeInvalidParameter:        "InvalidParameterException",
+	registry.CodeRepositoryAlreadyExists: "RepositoryAlreadyExistsException",
+	registry.CodeRepositoryNotEmpty:      "RepositoryNotEmptyException",
+	registry.CodeTooManyTags:             "TooManyTagsException",
+	registry.CodeInvalidTagParameter:     "InvalidTagParameterException",
+	registry.CodeTagImmutable:            "ImageTagAlreadyExistsException",
+	registry.CodeImageAlreadyExists:      "ImageAlreadyExistsException",
+	registry.CodeImageDigestMismatch:     "ImageDigestDoesNotMatchException",
+	registry.CodeTemplateAlreadyExists:   "TemplateAlreadyExistsException",
+	registry.CodeTemplateNotFound:        "TemplateNotFoundException",
+	registry.CodeLayerPartTooSmall:       "LayerPartTooSmallException",
+	registry.CodeInvalidLayerPart:        "InvalidLayerPartException",
+	registry.CodeInvalidLayer:            "InvalidLayerException",
+	registry.CodeLayerAlreadyExists:      "LayerAlreadyExistsException",
+	registry.CodeEmptyUpload:             "EmptyUploadException",
+	registry.CodeLayersNotFound:          "LayersNotFoundException",
+	registry.CodeValidation:              "ValidationException",
+}
+
+// writeError answers with the ECR exception for err: 400 for client
+// faults, 403 for access denied, 500 (ServerException) for the rest, which
+// are logged in full.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, op string, err error) {
+	var (
+		se *SerializationError
+		ip *InvalidParameterError
+		re *registry.Error
+	)
+	switch {
+	case errors.As(err, &se):
+		WriteError(w, "SerializationException", se.Message, http.StatusBadRequest)
+	case errors.As(err, &ip):
+		WriteError(w, "InvalidParameterException", ip.Error(), http.StatusBadRequest)
+	case errors.As(err, &re) && exceptions[re.Code] != "":
+		status := http.StatusBadRequest
+		if re.Code == registry.CodeAccessDenied || re.Code == registry.CodeUnauthenticated {
+			status = http.StatusForbidden
+		}
+		WriteError(w, exceptions[re.Code], re.Message, status)
+	default:
+		h.log.Error("ECR operation failed", "operation", op, "err", err)
+		WriteError(w, "ServerException", "internal server error: the registry logged the cause", http.StatusInternalServerError)
+	}
+}
+
+// WriteError writes an AWS JSON 1.1 error: the exception name in __type and
+// in X-Amzn-ErrorType (where the SDKs look first), and its message.
+func WriteError(w http.ResponseWriter, exception, message string, status int) {
+	b, _ := json.Marshal(struct {
+		Type    string `json:"__type"`
+		Message string `json:"message,omitempty"`
+	}{exception, message})
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-ErrorType", exception)
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// scope returns the registry an operation addresses: registryId if given,
+// else the caller's own, in the region the request was signed for.
+func scope(c auth.Caller, registryID *string) metadata.Scope {
+	s := metadata.Scope{Account: c.Principal.Account, Region: c.Region}
+	if registryID != nil {
+		s.Account = *registryID
+	}
+	return s
+}
+
+func repoKey(c auth.Caller, registryID, name *string) metadata.RepoKey {
+	return metadata.RepoKey{Scope: scope(c, registryID), Name: deref(name)}
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,268 @@
+package ecr
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTimestampMarshal(t *testing.T) {
+	tests := []struct {
+		t    time.Time
+		want string
+	}{
+		{time.UnixMilli(1719871234123), "1719871234.123"},
+		{time.Unix(1719871234, 0), "1719871234"},
+		{time.Unix(1719871234, 100_000_000), "1719871234.1"},
+		{time.Unix(1719871234, 120_000_000), "1719871234.12"},
+		{time.Unix(1719871234, 5_000_000), "1719871234.005"},
+		{time.Unix(1719871234, 123_999_999), "1719871234.123"}, // below a millisecond is dropped
+		{time.Unix(1719871234, 999_999), "1719871234"},
+		{time.Unix(0, 0), "0"},
+		{time.Unix(0, 1_000_000), "0.001"},
+		{time.UnixMilli(-1500), "-1.5"},
+		{time.UnixMilli(-1), "-0.001"},
+		{time.Date(2024, 7, 1, 22, 0, 34, 123_000_000, time.FixedZone("x", 3600)), "1719867634.123"},
+		{time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), "253402300799"},
+	}
+	for _, tt := range tests {
+		b, err := json.Marshal(Timestamp{tt.t})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != tt.want {
+			t.Errorf("%v: got %s, want %s", tt.t, b, tt.want)
+		}
+		if strings.ContainsAny(string(b), "eE") {
+			t.Errorf("%v: exponent in %s", tt.t, b)
+		}
+	}
+	if _, err := json.Marshal(Timestamp{}); err == nil {
+		t.Error("zero Timestamp marshalled")
+	}
+	if _, err := json.Marshal(struct {
+		At Timestamp `json:"at"`
+	}{}); err == nil {
+		t.Error("zero Timestamp member marshalled")
+	}
+}
+
+func TestNewTimestamp(t *testing.T) {
+	if NewTimestamp(time.Time{}) != nil {
+		t.Error("zero time gives a Timestamp")
+	}
+	now := time.Now()
+	if ts := NewTimestamp(now); ts == nil || !ts.Equal(now) {
+		t.Errorf("got %v", ts)
+	}
+}
+
+func TestTimestampUnmarshal(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Time
+	}{
+		{"1719871234.123", time.UnixMilli(1719871234123)},
+		{"1719871234", time.Unix(1719871234, 0)},
+		{"1.719871234123E9", time.UnixMilli(1719871234123)}, // how AWS itself writes them
+		{"1719871234.123456", time.UnixMicro(1719871234123456)},
+		{"-1.5", time.UnixMilli(-1500)},
+		{"0", time.Unix(0, 0)},
+	}
+	for _, tt := range tests {
+		var ts Timestamp
+		if err := json.Unmarshal([]byte(tt.in), &ts); err != nil {
+			t.Errorf("%s: %v", tt.in, err)
+			continue
+		}
+		if !ts.Equal(tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.in, ts.Time, tt.want)
+		}
+	}
+	for _, bad := range []string{`"1719871234"`, `"2024-07-01T00:00:00Z"`, `true`, `{}`, `1e300`, `-1e13`, `1e`} {
+		var ts Timestamp
+		if err := json.Unmarshal([]byte(bad), &ts); err == nil {
+			t.Errorf("%s: accepted as %v", bad, ts.Time)
+		}
+	}
+	var p *Timestamp
+	if err := json.Unmarshal([]byte(`null`), &p); err != nil || p != nil {
+		t.Errorf("null: %v %v", err, p)
+	}
+}
+
+func TestTimestampRoundTrip(t *testing.T) {
+	for _, ms := range []int64{1, 999, 1000, 1719871234001, 1719871234010, 1719871234100, 1719871234999, -999, 4102444800000} {
+		b, err := json.Marshal(Timestamp{time.UnixMilli(ms)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ts Timestamp
+		if err := json.Unmarshal(b, &ts); err != nil {
+			t.Fatal(err)
+		}
+		if ts.UnixMilli() != ms {
+			t.Errorf("%d ms: %s read back as %d", ms, b, ts.UnixMilli())
+		}
+	}
+}
+
+func marshal(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestOutputsMarshal(t *testing.T) {
+	at := NewTimestamp(time.UnixMilli(1719871234123))
+	later := NewTimestamp(time.Unix(1719871300, 0))
+	repo := &Repository{
+		RepositoryArn:      "arn:aws:ecr:us-east-1:123456789012:repository/team/app",
+		RegistryId:         "123456789012",
+		RepositoryName:     "team/app",
+		RepositoryUri:      "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app",
+		CreatedAt:          at,
+		ImageTagMutability: "IMMUTABLE_WITH_EXCLUSION",
+		ImageTagMutabilityExclusionFilters: []ImageTagMutabilityExclusionFilter{
+			{FilterType: new("WILDCARD"), Filter: new("latest")},
+		},
+		ImageScanningConfiguration: &ImageScanningConfiguration{ScanOnPush: new(false)},
+		EncryptionConfiguration:    &EncryptionConfiguration{EncryptionType: new("AES256")},
+	}
+	tests := []struct {
+		name string
+		v    any
+		want string
+	}{
+		{"CreateRepository", &CreateRepositoryOutput{Repository: repo},
+			`{"repository":{"repositoryArn":"arn:aws:ecr:us-east-1:123456789012:repository/team/app","registryId":"123456789012",` +
+				`"repositoryName":"team/app","repositoryUri":"123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app",` +
+				`"createdAt":1719871234.123,"imageTagMutability":"IMMUTABLE_WITH_EXCLUSION",` +
+				`"imageTagMutabilityExclusionFilters":[{"filterType":"WILDCARD","filter":"latest"}],` +
+				`"imageScanningConfiguration":{"scanOnPush":false},"encryptionConfiguration":{"encryptionType":"AES256"}}}`},
+		{"DescribeRepositories", &DescribeRepositoriesOutput{Repositories: []Repository{{RepositoryName: "a"}}, NextToken: "n"},
+			`{"repositories":[{"repositoryName":"a"}],"nextToken":"n"}`},
+		{"DeleteRepository empty", &DeleteRepositoryOutput{}, `{}`},
+		{"DescribeImages", &DescribeImagesOutput{ImageDetails: []ImageDetail{{
+			RegistryId: "123456789012", RepositoryName: "app", ImageDigest: "sha256:ab", ImageTags: []string{"v1", "latest"},
+			ImageSizeInBytes: new(int64(1234)), ImagePushedAt: at,
+			ImageScanStatus: &ImageScanStatus{Status: "COMPLETE", Description: "done"},
+			ImageScanFindingsSummary: &ImageScanFindingsSummary{
+				ImageScanCompletedAt: later, VulnerabilitySourceUpdatedAt: at,
+				FindingSeverityCounts: map[string]int32{"HIGH": 2, "CRITICAL": 0},
+			},
+			ImageManifestMediaType: "application/vnd.oci.image.manifest.v1+json", ArtifactMediaType: "application/vnd.oci.image.config.v1+json",
+			LastRecordedPullTime: later, SubjectManifestDigest: "sha256:cd", ImageStatus: "ACTIVE", LastArchivedAt: at, LastActivatedAt: later,
+		}}},
+			`{"imageDetails":[{"registryId":"123456789012","repositoryName":"app","imageDigest":"sha256:ab","imageTags":["v1","latest"],` +
+				`"imageSizeInBytes":1234,"imagePushedAt":1719871234.123,"imageScanStatus":{"status":"COMPLETE","description":"done"},` +
+				`"imageScanFindingsSummary":{"imageScanCompletedAt":1719871300,"vulnerabilitySourceUpdatedAt":1719871234.123,"findingSeverityCounts":{"CRITICAL":0,"HIGH":2}},` +
+				`"imageManifestMediaType":"application/vnd.oci.image.manifest.v1+json","artifactMediaType":"application/vnd.oci.image.config.v1+json",` +
+				`"lastRecordedPullTime":1719871300,"subjectManifestDigest":"sha256:cd","imageStatus":"ACTIVE","lastArchivedAt":1719871234.123,"lastActivatedAt":1719871300}]}`},
+		{"ImageDetail zero size", &ImageDetail{ImageSizeInBytes: new(int64(0))}, `{"imageSizeInBytes":0}`},
+		{"BatchCheckLayerAvailability", &BatchCheckLayerAvailabilityOutput{
+			Layers:   []Layer{{LayerDigest: "sha256:ab", LayerAvailability: "AVAILABLE", LayerSize: new(int64(0)), MediaType: "m"}},
+			Failures: []LayerFailure{{LayerDigest: "x", FailureCode: "InvalidLayerDigest", FailureReason: "r"}},
+		}, `{"layers":[{"layerDigest":"sha256:ab","layerAvailability":"AVAILABLE","layerSize":0,"mediaType":"m"}],` +
+			`"failures":[{"layerDigest":"x","failureCode":"InvalidLayerDigest","failureReason":"r"}]}`},
+		{"BatchGetImage", &BatchGetImageOutput{
+			Images: []Image{{RegistryId: "123456789012", RepositoryName: "app", ImageId: &ImageIdentifier{ImageDigest: new("sha256:ab"), ImageTag: new("v1")},
+				ImageManifest: "{}", ImageManifestMediaType: "m"}},
+			Failures: []ImageFailure{{ImageId: &ImageIdentifier{ImageTag: new("gone")}, FailureCode: "ImageNotFound", FailureReason: "Requested image not found"}},
+		}, `{"images":[{"registryId":"123456789012","repositoryName":"app","imageId":{"imageDigest":"sha256:ab","imageTag":"v1"},` +
+			`"imageManifest":"{}","imageManifestMediaType":"m"}],` +
+			`"failures":[{"imageId":{"imageTag":"gone"},"failureCode":"ImageNotFound","failureReason":"Requested image not found"}]}`},
+		{"BatchDeleteImage", &BatchDeleteImageOutput{ImageIds: []ImageIdentifier{{ImageDigest: new("d")}}}, `{"imageIds":[{"imageDigest":"d"}]}`},
+		{"CompleteLayerUpload", &CompleteLayerUploadOutput{RegistryId: "r", RepositoryName: "n", UploadId: "u", LayerDigest: "d"},
+			`{"registryId":"r","repositoryName":"n","uploadId":"u","layerDigest":"d"}`},
+		{"GetAuthorizationToken", &GetAuthorizationTokenOutput{AuthorizationData: []AuthorizationData{{
+			AuthorizationToken: "QVdTOnNlY3JldA==", ExpiresAt: NewTimestamp(time.Unix(1719914434, 0)), ProxyEndpoint: "https://123456789012.dkr.ecr.us-east-1.amazonaws.com",
+		}}}, `{"authorizationData":[{"authorizationToken":"QVdTOnNlY3JldA==","expiresAt":1719914434,"proxyEndpoint":"https://123456789012.dkr.ecr.us-east-1.amazonaws.com"}]}`},
+		{"GetDownloadUrlForLayer", &GetDownloadUrlForLayerOutput{DownloadUrl: "https://x/y", LayerDigest: "d"}, `{"downloadUrl":"https://x/y","layerDigest":"d"}`},
+		{"InitiateLayerUpload", &InitiateLayerUploadOutput{UploadId: "u", PartSize: new(int64(10485760))}, `{"uploadId":"u","partSize":10485760}`},
+		{"UploadLayerPart", &UploadLayerPartOutput{RegistryId: "r", RepositoryName: "n", UploadId: "u", LastByteReceived: new(int64(0))},
+			`{"registryId":"r","repositoryName":"n","uploadId":"u","lastByteReceived":0}`},
+		{"ListImages", &ListImagesOutput{ImageIds: []ImageIdentifier{{ImageDigest: new("d"), ImageTag: new("t")}}, NextToken: "n"},
+			`{"imageIds":[{"imageDigest":"d","imageTag":"t"}],"nextToken":"n"}`},
+		{"ListImages empty", &ListImagesOutput{}, `{}`},
+		// digest, mediaType and size are required: written even when zero.
+		{"ListImageReferrers", &ListImageReferrersOutput{Referrers: []ImageReferrer{
+			{Digest: "sha256:ab", MediaType: "application/vnd.oci.image.manifest.v1+json", ArtifactType: "application/vnd.example+type",
+				Size: 512, Annotations: map[string]string{"org.opencontainers.image.created": "2024"}, ArtifactStatus: "ACTIVE"},
+			{},
+		}}, `{"referrers":[{"digest":"sha256:ab","mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.example+type",` +
+			`"size":512,"annotations":{"org.opencontainers.image.created":"2024"},"artifactStatus":"ACTIVE"},{"digest":"","mediaType":"","size":0}]}`},
+		{"ListTagsForResource", &ListTagsForResourceOutput{Tags: []Tag{{Key: new("env"), Value: new("")}}}, `{"tags":[{"Key":"env","Value":""}]}`},
+		{"GetAccountSetting", &GetAccountSettingOutput{Name: "BASIC_SCAN_TYPE_VERSION", Value: "AWS_NATIVE"}, `{"name":"BASIC_SCAN_TYPE_VERSION","value":"AWS_NATIVE"}`},
+		{"PutAccountSetting", &PutAccountSettingOutput{Name: "n", Value: "v"}, `{"name":"n","value":"v"}`},
+		{"PutImage", &PutImageOutput{Image: &Image{RepositoryName: "app", ImageManifest: "{}"}}, `{"image":{"repositoryName":"app","imageManifest":"{}"}}`},
+		{"PutImageScanningConfiguration", &PutImageScanningConfigurationOutput{RegistryId: "r", RepositoryName: "n",
+			ImageScanningConfiguration: &ImageScanningConfiguration{ScanOnPush: new(true)}},
+			`{"registryId":"r","repositoryName":"n","imageScanningConfiguration":{"scanOnPush":true}}`},
+		{"PutImageTagMutability", &PutImageTagMutabilityOutput{RegistryId: "r", RepositoryName: "n", ImageTagMutability: "MUTABLE"},
+			`{"registryId":"r","repositoryName":"n","imageTagMutability":"MUTABLE"}`},
+		{"TagResource", &TagResourceOutput{}, `{}`},
+		{"UntagResource", &UntagResourceOutput{}, `{}`},
+		{"DescribeRegistry no replication", &DescribeRegistryOutput{RegistryId: "123456789012", ReplicationConfiguration: &ReplicationConfiguration{}},
+			`{"registryId":"123456789012","replicationConfiguration":{"rules":[]}}`},
+		{"DescribeRegistry", &DescribeRegistryOutput{RegistryId: "123456789012", ReplicationConfiguration: &ReplicationConfiguration{Rules: []ReplicationRule{
+			{Destinations: []ReplicationDestination{{Region: "eu-west-1", RegistryId: "123456789012"}},
+				RepositoryFilters: []RepositoryFilter{{Filter: "prod", FilterType: "PREFIX_MATCH"}}},
+			{},
+		}}}, `{"registryId":"123456789012","replicationConfiguration":{"rules":[` +
+			`{"destinations":[{"region":"eu-west-1","registryId":"123456789012"}],"repositoryFilters":[{"filter":"prod","filterType":"PREFIX_MATCH"}]},` +
+			`{"destinations":[]}]}}`},
+		{"CreateRepositoryCreationTemplate", &CreateRepositoryCreationTemplateOutput{RegistryId: "123456789012", RepositoryCreationTemplate: &RepositoryCreationTemplate{
+			Prefix: "ROOT", Description: "d",
+			EncryptionConfiguration: &EncryptionConfigurationForRepositoryCreationTemplate{EncryptionType: new("KMS"), KmsKey: new("")},
+			ResourceTags:            []Tag{{Key: new("k"), Value: new("v")}},
+			ImageTagMutability:      "MUTABLE", ImageTagMutabilityExclusionFilters: []ImageTagMutabilityExclusionFilter{{FilterType: new("WILDCARD"), Filter: new("x*")}},
+			RepositoryPolicy: "{}", LifecyclePolicy: "{}", AppliedFor: []string{"CREATE_ON_PUSH"}, CustomRoleArn: "arn:aws:iam::123456789012:role/r",
+			CreatedAt: at, UpdatedAt: later,
+		}}, `{"registryId":"123456789012","repositoryCreationTemplate":{"prefix":"ROOT","description":"d",` +
+			`"encryptionConfiguration":{"encryptionType":"KMS","kmsKey":""},"resourceTags":[{"Key":"k","Value":"v"}],` +
+			`"imageTagMutability":"MUTABLE","imageTagMutabilityExclusionFilters":[{"filterType":"WILDCARD","filter":"x*"}],` +
+			`"repositoryPolicy":"{}","lifecyclePolicy":"{}","appliedFor":["CREATE_ON_PUSH"],"customRoleArn":"arn:aws:iam::123456789012:role/r",` +
+			`"createdAt":1719871234.123,"updatedAt":1719871300}}`},
+		{"DescribeRepositoryCreationTemplates", &DescribeRepositoryCreationTemplatesOutput{RegistryId: "r",
+			RepositoryCreationTemplates: []RepositoryCreationTemplate{{Prefix: "a"}}, NextToken: "n"},
+			`{"registryId":"r","repositoryCreationTemplates":[{"prefix":"a"}],"nextToken":"n"}`},
+		{"DeleteRepositoryCreationTemplate", &DeleteRepositoryCreationTemplateOutput{RegistryId: "r", RepositoryCreationTemplate: &RepositoryCreationTemplate{Prefix: "a"}},
+			`{"registryId":"r","repositoryCreationTemplate":{"prefix":"a"}}`},
+		{"UpdateRepositoryCreationTemplate", &UpdateRepositoryCreationTemplateOutput{RegistryId: "r"}, `{"registryId":"r"}`},
+	}
+	for _, tt := range tests {
+		if got := marshal(t, tt.v); got != tt.want {
+			t.Errorf("%s:\n got %s\nwant %s", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestOutputsReadBack checks that what the outputs write reads back, as an
+// SDK would read it, into the same values.
+func TestOutputsReadBack(t *testing.T) {
+	out := DescribeImagesOutput{ImageDetails: []ImageDetail{{
+		ImageDigest: "sha256:ab", ImagePushedAt: NewTimestamp(time.UnixMilli(1719871234567)),
+		ImageScanFindingsSummary: &ImageScanFindingsSummary{FindingSeverityCounts: map[string]int32{"LOW": 3}},
+	}}}
+	var back DescribeImagesOutput
+	if err := json.Unmarshal([]byte(marshal(t, out)), &back); err != nil {
+		t.Fatal(err)
+	}
+	d := back.ImageDetails[0]
+	if d.ImageDigest != "sha256:ab" || d.ImagePushedAt.UnixMilli() != 1719871234567 || d.ImageScanFindingsSummary.FindingSeverityCounts["LOW"] != 3 {
+		t.Fatalf("read back %+v", d)
+	}
+}
+
+// A zero time left in a response is a bug; it must fail loudly rather than
+// reach the client as year 1.
+func TestOutputZeroTimestampFails(t *testing.T) {
+	if _, err := json.Marshal(&CreateRepositoryOutput{Repository: &Repository{CreatedAt: &Timestamp{}}}); err == nil {
+		t.Fatal("zero createdAt marshalled")
+	}
+}

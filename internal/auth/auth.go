@@ -1,0 +1,211 @@
+// Package auth authenticates requests: AWS API calls by their Signature
+// Version 4, registry (/v2) calls by the Basic password that
+// GetAuthorizationToken issued. It says who a request is from; what that
+// principal may do is decided by the domain core.
+package auth
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/ecrd/ecrd/internal/identity"
+	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/sigv4"
+)
+
+// Code classifies an authentication failure. Each protocol adapter maps
+// codes to its own wire errors.
+type Code int
+
+// Authentication failures.
+const (
+	CodeMissing     Code = iota + 1 // no credentials
+	CodeMalformed                   // credentials that do not parse
+	CodeUnknownKey                  // an access key ID that does not exist or is inactive
+	CodeSignature                   // a signature that does not match
+	CodeExpired                     // a signature outside the clock-skew window
+	CodeInvalidPass                 // a registry password that is not valid (forged, expired)
+)
+
+// Error is an authentication failure with a message for the client.
+type Error struct {
+	Code    Code
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Authenticator authenticates requests.
+type Authenticator struct {
+	IDs      *identity.Service
+	Verifier *sigv4.Verifier
+	// AcceptAnyCredentials is the development mode: any access key ID
+	// naming a 12-digit account is that account's root, unchecked, and
+	// any registry password is accepted.
+	AcceptAnyCredentials bool
+	// DefaultScope is the registry an anonymous /v2 request addresses when
+	// its host name does not name one.
+	DefaultScope metadata.Scope
+}
+
+// Caller is an authenticated AWS API caller.
+type Caller struct {
+	Principal identity.Principal
+	// Region and Service come from the signature's credential scope.
+	Region  string
+	Service string
+}
+
+// ParseAWS reads a request's signature without verifying it, and checks
+// that it is scoped to service (in any region: clients pick theirs).
+func ParseAWS(r *http.Request, service string) (*sigv4.Parsed, error) {
+	p, err := sigv4.Parse(sigv4.FromHTTP(r, nil))
+	if err == nil {
+		err = p.Credential.CheckScope(service, "")
+	}
+	if err != nil {
+		return nil, fromSigV4(err)
+	}
+	return p, nil
+}
+
+// AWS authenticates a signed AWS API request whose body was read into body.
+func (a *Authenticator) AWS(ctx context.Context, r *http.Request, parsed *sigv4.Parsed, body []byte) (Caller, error) {
+	cred := parsed.Credential
+	caller := Caller{Region: cred.Region, Service: cred.Service}
+	if a.AcceptAnyCredentials {
+		account := cred.AccessKeyID
+		if !accountIDRE.MatchString(account) {
+			return caller, &Error{CodeUnknownKey, fmt.Sprintf("development mode: the access key ID %q must be a 12-digit account ID", account)}
+		}
+		if _, err := a.IDs.EnsureAccount(ctx, account); err != nil {
+			return caller, err
+		}
+		caller.Principal = identity.Root(account)
+		return caller, nil
+	}
+	secret, p, err := a.IDs.LookupAccessKey(ctx, cred.AccessKeyID)
+	if errors.Is(err, identity.ErrUnknownAccessKey) || errors.Is(err, identity.ErrInactiveKey) {
+		return caller, &Error{CodeUnknownKey, "The security token included in the request is invalid."}
+	}
+	if err != nil {
+		return caller, err
+	}
+	if parsed.SecurityToken != "" {
+		// Long-term keys take no session token (temporary credentials come
+		// with STS); AWS refuses the combination the same way.
+		return caller, &Error{CodeUnknownKey, "The security token included in the request is invalid."}
+	}
+	if err := a.Verifier.Verify(sigv4.FromHTTP(r, body), parsed, secret); err != nil {
+		return caller, fromSigV4(err)
+	}
+	caller.Principal = p
+	return caller, nil
+}
+
+// fromSigV4 turns a verifier error into an authentication error.
+func fromSigV4(err error) error {
+	var se *sigv4.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	code := CodeSignature
+	switch se.Code {
+	case sigv4.MissingAuthentication:
+		code = CodeMissing
+	case sigv4.IncompleteSignature:
+		code = CodeMalformed
+	case sigv4.Expired, sigv4.NotYetCurrent:
+		code = CodeExpired
+	}
+	return &Error{Code: code, Message: se.Message}
+}
+
+var (
+	accountIDRE = regexp.MustCompile(`^[0-9]{12}$`)
+	// ecrHostRE matches ECR-shaped registry host names:
+	// <account>.dkr.ecr[-fips].<region>.<any suffix>.
+	ecrHostRE = regexp.MustCompile(`^([0-9]{12})\.dkr\.ecr(?:-fips)?\.([a-z]{2}(?:-[a-z]+)+-[0-9]+)\.`)
+)
+
+// HostScope returns the registry an ECR-shaped host name names.
+func HostScope(host string) (metadata.Scope, bool) {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	m := ecrHostRE.FindStringSubmatch(strings.ToLower(host))
+	if m == nil {
+		return metadata.Scope{}, false
+	}
+	return metadata.Scope{Account: m[1], Region: m[2]}, true
+}
+
+// Registry authenticates a /v2 request. It returns the registry the
+// request addresses and its principal; a request without credentials is
+// anonymous (principal nil), which the core allows only where a
+// repository opts in.
+func (a *Authenticator) Registry(r *http.Request) (metadata.Scope, *identity.Principal, error) {
+	hostScope, fromHost := HostScope(r.Host)
+	scope := a.DefaultScope
+	if fromHost {
+		scope = hostScope
+	}
+	if q := r.URL.Query(); q.Has(identity.DownloadSignatureParam) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		// A GetDownloadUrlForLayer URL carries its own credentials.
+		claims, err := a.IDs.VerifyDownloadURL(r.URL.Path, q)
+		if err != nil {
+			return scope, nil, &Error{CodeInvalidPass, err.Error()}
+		}
+		p := claims.Principal()
+		return metadata.Scope{Account: claims.Account, Region: claims.Region}, &p, nil
+	}
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return scope, nil, nil
+	}
+	user, pass, ok := parseBasic(h)
+	if !ok {
+		return scope, nil, &Error{CodeMalformed, "the registry takes Basic authentication: user AWS, password from aws ecr get-login-password"}
+	}
+	if a.AcceptAnyCredentials {
+		p := identity.Root(scope.Account)
+		return scope, &p, nil
+	}
+	if user != "AWS" {
+		return scope, nil, &Error{CodeInvalidPass, fmt.Sprintf("the user name must be AWS, not %q", truncate(user))}
+	}
+	claims, err := a.IDs.VerifyRegistryToken(pass)
+	if err != nil {
+		return scope, nil, &Error{CodeInvalidPass, err.Error()}
+	}
+	if !fromHost {
+		scope = metadata.Scope{Account: claims.Account, Region: claims.Region}
+	}
+	p := claims.Principal()
+	return scope, &p, nil
+}
+
+func parseBasic(h string) (user, pass string, ok bool) {
+	scheme, cred, found := strings.Cut(h, " ")
+	if !found || !strings.EqualFold(scheme, "Basic") || len(cred) > 8192 {
+		return "", "", false
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil {
+		return "", "", false
+	}
+	return strings.Cut(string(b), ":")
+}
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}

@@ -1,0 +1,317 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/reference"
+)
+
+// ImageID names an image by digest, by tag, or by both (ECR's
+// ImageIdentifier).
+type ImageID struct {
+	Digest string
+	Tag    string
+}
+
+func (id ImageID) String() string {
+	return fmt.Sprintf("{imageDigest:'%s', imageTag:'%s'}", id.Digest, id.Tag)
+}
+
+// ImageFailure is one image of a batch call that could not be handled,
+// with ECR's failure code.
+type ImageFailure struct {
+	ID     ImageID
+	Code   string
+	Reason string
+}
+
+// ECR's image failure codes.
+const (
+	FailureInvalidImageDigest         = "InvalidImageDigest"
+	FailureInvalidImageTag            = "InvalidImageTag"
+	FailureImageTagDoesNotMatchDigest = "ImageTagDoesNotMatchDigest"
+	FailureImageNotFound              = "ImageNotFound"
+	FailureMissingDigestAndTag        = "MissingDigestAndTag"
+	FailureReferencedByManifestList   = "ImageReferencedByManifestList"
+)
+
+// TagStatus filters images by whether they have tags.
+type TagStatus string
+
+// Tag statuses, as ECR names them.
+const (
+	TagStatusAny      TagStatus = "ANY"
+	TagStatusTagged   TagStatus = "TAGGED"
+	TagStatusUntagged TagStatus = "UNTAGGED"
+)
+
+func (s TagStatus) filter() *bool {
+	switch s {
+	case TagStatusTagged:
+		t := true
+		return &t
+	case TagStatusUntagged:
+		f := false
+		return &f
+	}
+	return nil
+}
+
+// resolve finds the image an ImageID names in a repository, or returns a
+// failure.
+func resolve(ctx context.Context, rd metadata.Reader, repoID int64, id ImageID) (metadata.Image, *ImageFailure) {
+	fail := func(code, reason string) (metadata.Image, *ImageFailure) {
+		return metadata.Image{}, &ImageFailure{ID: id, Code: code, Reason: reason}
+	}
+	if id.Digest == "" && id.Tag == "" {
+		return fail(FailureMissingDigestAndTag, "Invalid request: give an imageDigest, an imageTag or both")
+	}
+	var byDigest metadata.Image
+	if id.Digest != "" {
+		d, err := reference.ParseDigest(id.Digest)
+		if err != nil {
+			return fail(FailureInvalidImageDigest, "Invalid image digest: "+err.Error())
+		}
+		if byDigest, err = rd.Image(ctx, repoID, d); err != nil {
+			return fail(FailureImageNotFound, "Requested image not found")
+		}
+	}
+	if id.Tag == "" {
+		return byDigest, nil
+	}
+	if err := reference.ValidateTag(id.Tag); err != nil {
+		return fail(FailureInvalidImageTag, "Invalid image tag: "+err.Error())
+	}
+	img, err := rd.Tag(ctx, repoID, id.Tag)
+	if err != nil {
+		return fail(FailureImageNotFound, "Requested image not found")
+	}
+	if id.Digest != "" && img.Digest != byDigest.Digest {
+		return fail(FailureImageTagDoesNotMatchDigest, "Invalid request: the image tag does not match the image digest")
+	}
+	return img, nil
+}
+
+// ListImages lists a repository's image IDs (one per tag, one for each
+// untagged image), in digest order, page by page.
+func (r *Registry) ListImages(ctx context.Context, key metadata.RepoKey, status TagStatus, token string, max int) ([]ImageID, string, error) {
+	repo, err := r.repositoryFor(ctx, ActionListImages, key)
+	if err != nil {
+		return nil, "", err
+	}
+	imgs, next, err := r.imagePage(ctx, repo, status, token, max)
+	if err != nil {
+		return nil, "", err
+	}
+	ids := make([]ImageID, 0, len(imgs))
+	for _, img := range imgs {
+		if len(img.Tags) == 0 {
+			ids = append(ids, ImageID{Digest: string(img.Digest)})
+		}
+		for _, t := range img.Tags {
+			ids = append(ids, ImageID{Digest: string(img.Digest), Tag: t})
+		}
+	}
+	return ids, next, nil
+}
+
+// imagePage reads one page of a repository's images.
+func (r *Registry) imagePage(ctx context.Context, repo metadata.Repository, status TagStatus, token string, max int) ([]metadata.ImageSummary, string, error) {
+	after, err := decodeToken(token)
+	if err != nil {
+		return nil, "", err
+	}
+	max = pageSize(max)
+	imgs, err := r.meta.Images(ctx, repo.ID, status.filter(), digest.Digest(after), max+1)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(imgs) > max {
+		imgs = imgs[:max]
+		next = encodeToken(string(imgs[max-1].Digest))
+	}
+	return imgs, next, nil
+}
+
+// DescribeImages describes the images ids name (and fails on the first
+// that does not exist, as ECR does), or pages through a repository's
+// images.
+func (r *Registry) DescribeImages(ctx context.Context, key metadata.RepoKey, ids []ImageID, status TagStatus, token string, max int) ([]metadata.ImageSummary, string, error) {
+	repo, err := r.repositoryFor(ctx, ActionDescribeImages, key)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(ids) == 0 {
+		return r.imagePage(ctx, repo, status, token, max)
+	}
+	out := make([]metadata.ImageSummary, 0, len(ids))
+	for _, id := range ids {
+		img, fail := resolve(ctx, r.meta, repo.ID, id)
+		if fail != nil {
+			if fail.Code != FailureImageNotFound && fail.Code != FailureImageTagDoesNotMatchDigest {
+				return nil, "", errorf(CodeInvalidParameter, "%s", fail.Reason)
+			}
+			return nil, "", errorf(CodeManifestUnknown, "The image with imageId %s does not exist within the repository with name '%s' in the registry with id '%s'", id, key.Name, key.Account)
+		}
+		if slices.ContainsFunc(out, func(s metadata.ImageSummary) bool { return s.Digest == img.Digest }) {
+			continue
+		}
+		tags, err := r.meta.ImageTags(ctx, repo.ID, img.Digest)
+		if err != nil {
+			return nil, "", err
+		}
+		img.Content = nil
+		out = append(out, metadata.ImageSummary{Image: img, Tags: tags})
+	}
+	return out, "", nil
+}
+
+// BatchGetImage returns the manifests ids name. acceptedMediaTypes, when
+// given, must include an image's media type: ecrd does not convert
+// manifests between formats. Each image returned counts as a pull.
+func (r *Registry) BatchGetImage(ctx context.Context, key metadata.RepoKey, ids []ImageID, acceptedMediaTypes []string) ([]metadata.Image, []ImageID, []ImageFailure, error) {
+	repo, err := r.repositoryFor(ctx, ActionBatchGetImage, key)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var (
+		imgs     []metadata.Image
+		resolved []ImageID
+		failures []ImageFailure
+	)
+	for _, id := range ids {
+		img, fail := resolve(ctx, r.meta, repo.ID, id)
+		if fail == nil && len(acceptedMediaTypes) > 0 && !slices.Contains(acceptedMediaTypes, img.MediaType) {
+			fail = &ImageFailure{ID: id, Code: FailureImageNotFound, Reason: fmt.Sprintf(
+				"The image's media type %s is not among acceptedMediaTypes (ecrd does not convert manifests)", img.MediaType)}
+		}
+		if fail != nil {
+			failures = append(failures, *fail)
+			continue
+		}
+		r.pulls.record(repo.ID, img.Digest, r.now())
+		imgs = append(imgs, img)
+		resolved = append(resolved, ImageID{Digest: string(img.Digest), Tag: id.Tag})
+	}
+	return imgs, resolved, failures, nil
+}
+
+// BatchDeleteImage deletes images, ECR's way: by digest, the image and all
+// its tags; by tag, the tag, and the image with it when it was its last.
+// An image that an index of the repository lists is not deleted.
+func (r *Registry) BatchDeleteImage(ctx context.Context, key metadata.RepoKey, ids []ImageID) ([]ImageID, []ImageFailure, error) {
+	repo, err := r.repositoryFor(ctx, ActionBatchDeleteImage, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	var (
+		deleted  []ImageID
+		failures []ImageFailure
+	)
+	defer r.cache.invalidate(repo.ID) // after the commit: see cache
+	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
+		deleted, failures = nil, nil
+		for _, id := range ids {
+			img, fail := resolve(ctx, tx, repo.ID, id)
+			if fail != nil {
+				failures = append(failures, *fail)
+				continue
+			}
+			if err := deleteImageID(ctx, tx, repo.ID, id, img); err != nil {
+				var ie *ImageFailure
+				if errors.As(err, &ie) {
+					failures = append(failures, *ie)
+					continue
+				}
+				return err
+			}
+			deleted = append(deleted, ImageID{Digest: string(img.Digest), Tag: id.Tag})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(deleted) > 0 {
+		r.log.Info("images deleted", "account", key.Account, "region", key.Region, "repository", key.Name, "count", len(deleted))
+	}
+	return deleted, failures, nil
+}
+
+// deleteImageID deletes what one ImageID of BatchDeleteImage names.
+func deleteImageID(ctx context.Context, tx metadata.Tx, repoID int64, id ImageID, img metadata.Image) error {
+	if id.Digest == "" {
+		if err := tx.DeleteTag(ctx, repoID, id.Tag); err != nil {
+			return err
+		}
+		left, err := tx.ImageTags(ctx, repoID, img.Digest)
+		if err != nil || len(left) > 0 {
+			return err
+		}
+		// The last tag went: so does the image, unless an index holds it.
+		parents, err := tx.Parents(ctx, repoID, img.Digest)
+		if err != nil || len(parents) > 0 {
+			return err
+		}
+		return tx.DeleteImage(ctx, repoID, img.Digest)
+	}
+	parents, err := tx.Parents(ctx, repoID, img.Digest)
+	if err != nil {
+		return err
+	}
+	if len(parents) > 0 {
+		return &ImageFailure{ID: id, Code: FailureReferencedByManifestList,
+			Reason: fmt.Sprintf("Requested image is referenced by manifest list %s: delete that first", parents[0])}
+	}
+	return tx.DeleteImage(ctx, repoID, img.Digest)
+}
+
+func (f *ImageFailure) Error() string { return f.Reason }
+
+// ListImageReferrers lists the manifests whose subject is the image d,
+// optionally of some artifact types, page by page.
+func (r *Registry) ListImageReferrers(ctx context.Context, key metadata.RepoKey, d string, artifactTypes []string, token string, max int) ([]metadata.Image, string, error) {
+	repo, err := r.repositoryFor(ctx, ActionListImageReferrers, key)
+	if err != nil {
+		return nil, "", err
+	}
+	dg, err := parseDigest(d)
+	if err != nil {
+		return nil, "", err
+	}
+	imgs, err := r.meta.Referrers(ctx, repo.ID, dg)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(artifactTypes) > 0 {
+		imgs = slices.DeleteFunc(imgs, func(img metadata.Image) bool { return !slices.Contains(artifactTypes, img.ArtifactType) })
+	}
+	after, err := decodeToken(token)
+	if err != nil {
+		return nil, "", err
+	}
+	start := 0
+	if after != "" {
+		start = slices.IndexFunc(imgs, func(img metadata.Image) bool { return string(img.Digest) > after })
+		if start < 0 {
+			start = len(imgs)
+		}
+	}
+	imgs = imgs[start:]
+	if max <= 0 {
+		max = 50
+	}
+	next := ""
+	if len(imgs) > max {
+		imgs = imgs[:max]
+		next = encodeToken(string(imgs[max-1].Digest))
+	}
+	return imgs, next, nil
+}

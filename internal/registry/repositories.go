@@ -1,0 +1,308 @@
+package registry
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ecrd/ecrd/internal/metadata"
+)
+
+// lookupRepository returns a repository if it exists, from the cache when
+// it can.
+func (r *Registry) lookupRepository(ctx context.Context, key metadata.RepoKey) (repo metadata.Repository, found bool, err error) {
+	if repo, ok := r.cache.repo(key); ok {
+		return repo, true, nil
+	}
+	repo, err = r.meta.Repository(ctx, key)
+	if errors.Is(err, metadata.ErrNotFound) {
+		return repo, false, nil
+	}
+	if err != nil {
+		return repo, false, err
+	}
+	r.cache.putRepo(repo)
+	return repo, true, nil
+}
+
+func repositoryNotFound(key metadata.RepoKey) error {
+	return errorf(CodeNameUnknown, "The repository with name '%s' does not exist in the registry with id '%s'", key.Name, key.Account)
+}
+
+// repositoryFor returns an existing repository after checking that the
+// caller may perform action on it. Access is decided before existence,
+// so that a caller without access learns nothing of what exists.
+func (r *Registry) repositoryFor(ctx context.Context, action Action, key metadata.RepoKey) (metadata.Repository, error) {
+	if err := validateRepo(key); err != nil {
+		return metadata.Repository{}, err
+	}
+	repo, found, err := r.lookupRepository(ctx, key)
+	if err != nil {
+		return repo, err
+	}
+	var rp *metadata.Repository
+	if found {
+		rp = &repo
+	}
+	if err := r.authorizeRepo(ctx, action, key, rp); err != nil {
+		return repo, err
+	}
+	if !found {
+		return repo, repositoryNotFound(key)
+	}
+	return repo, nil
+}
+
+// authorizePush checks that the caller may perform a push action on a
+// repository, which must exist or be creatable by a CREATE_ON_PUSH
+// template (ECR's rule): otherwise NAME_UNKNOWN.
+func (r *Registry) authorizePush(ctx context.Context, action Action, key metadata.RepoKey) error {
+	_, err := r.repositoryFor(ctx, action, key)
+	if CodeOf(err) != CodeNameUnknown {
+		return err
+	}
+	ts, err := templates(ctx, r.meta, key.Scope)
+	if err != nil {
+		return err
+	}
+	if _, ok := templateFor(ts, key.Name, AppliedForCreateOnPush); !ok {
+		return errNoTemplate(key)
+	}
+	return r.authorizeRepo(ctx, ActionCreateRepository, key, nil)
+}
+
+// repositoryForPush returns the repository a push writes to, inside the
+// push's transaction, creating it from its CREATE_ON_PUSH template if it
+// does not exist.
+func (r *Registry) repositoryForPush(ctx context.Context, tx metadata.Tx, key metadata.RepoKey, now time.Time) (metadata.Repository, error) {
+	repo, err := tx.Repository(ctx, key)
+	if !errors.Is(err, metadata.ErrNotFound) {
+		return repo, err
+	}
+	ts, err := templates(ctx, tx, key.Scope)
+	if err != nil {
+		return repo, err
+	}
+	t, ok := templateFor(ts, key.Name, AppliedForCreateOnPush)
+	if !ok {
+		return repo, errNoTemplate(key)
+	}
+	settings, err := normalizeSettings(t.settings())
+	if err != nil {
+		return repo, err
+	}
+	repo, err = tx.CreateRepository(ctx, metadata.Repository{Key: key, CreatedAt: now, Settings: settings, Tags: t.ResourceTags})
+	if err == nil {
+		r.log.Info("repository created on push", "account", key.Account, "region", key.Region, "repository", key.Name, "template", t.Prefix)
+	}
+	return repo, err
+}
+
+// CreateRepository creates a repository with its settings and tags.
+func (r *Registry) CreateRepository(ctx context.Context, key metadata.RepoKey, settings metadata.RepositorySettings, tags []metadata.ResourceTag) (metadata.Repository, error) {
+	if err := validateRepo(key); err != nil {
+		return metadata.Repository{}, err
+	}
+	if err := r.authorizeRepo(ctx, ActionCreateRepository, key, nil); err != nil {
+		return metadata.Repository{}, err
+	}
+	settings, err := normalizeSettings(settings)
+	if err != nil {
+		return metadata.Repository{}, err
+	}
+	tags = mergeTags(nil, tags)
+	if err := checkResourceTags(tags); err != nil {
+		return metadata.Repository{}, err
+	}
+	repo := metadata.Repository{Key: key, CreatedAt: r.now(), Settings: settings, Tags: tags}
+	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
+		var err error
+		repo, err = tx.CreateRepository(ctx, repo)
+		return err
+	})
+	if errors.Is(err, metadata.ErrExists) {
+		return repo, errorf(CodeRepositoryAlreadyExists, "The repository with name '%s' already exists in the registry with id '%s'", key.Name, key.Account)
+	}
+	if err == nil {
+		r.log.Info("repository created", "account", key.Account, "region", key.Region, "repository", key.Name)
+	}
+	return repo, err
+}
+
+// DescribeRepositories describes the named repositories, or pages through
+// all of a registry's repositories in name order.
+func (r *Registry) DescribeRepositories(ctx context.Context, scope metadata.Scope, names []string, token string, max int) ([]metadata.Repository, string, error) {
+	if len(names) > 0 {
+		out := make([]metadata.Repository, 0, len(names))
+		for _, n := range names {
+			repo, err := r.repositoryFor(ctx, ActionDescribeRepositories, metadata.RepoKey{Scope: scope, Name: n})
+			if err != nil {
+				return nil, "", err
+			}
+			out = append(out, repo)
+		}
+		return out, "", nil
+	}
+	if err := r.authorize(ctx, ActionDescribeRepositories, scope, nil, RepositoryARN(metadata.RepoKey{Scope: scope, Name: "*"})); err != nil {
+		return nil, "", err
+	}
+	after, err := decodeToken(token)
+	if err != nil {
+		return nil, "", err
+	}
+	max = pageSize(max)
+	repos, err := r.meta.Repositories(ctx, scope, after, max+1)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(repos) > max {
+		repos = repos[:max]
+		next = encodeToken(repos[max-1].Key.Name)
+	}
+	return repos, next, nil
+}
+
+// DeleteRepository deletes a repository; unless force is set, only an
+// empty one. Its blobs' bytes stay while other repositories link them.
+func (r *Registry) DeleteRepository(ctx context.Context, key metadata.RepoKey, force bool) (metadata.Repository, int, error) {
+	repo, err := r.repositoryFor(ctx, ActionDeleteRepository, key)
+	if err != nil {
+		return repo, 0, err
+	}
+	var count int
+	var uploads []metadata.Upload
+	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
+		var err error
+		if count, err = tx.RepositoryImageCount(ctx, repo.ID); err != nil {
+			return err
+		}
+		if count > 0 && !force {
+			return errorf(CodeRepositoryNotEmpty, "The repository with name '%s' in registry with id '%s' cannot be deleted because it still contains images", key.Name, key.Account)
+		}
+		all, err := tx.Uploads(ctx)
+		if err != nil {
+			return err
+		}
+		for _, u := range all {
+			if u.Repo == key {
+				uploads = append(uploads, u)
+			}
+		}
+		return tx.DeleteRepository(ctx, repo.ID)
+	})
+	r.cache.dropRepo(key, repo.ID)
+	if err != nil {
+		return repo, 0, err
+	}
+	for _, u := range uploads {
+		r.discardUpload(u.ID)
+	}
+	r.log.Info("repository deleted", "account", key.Account, "region", key.Region, "repository", key.Name, "images", count)
+	return repo, count, nil
+}
+
+// updateRepository applies change to a repository's record after
+// authorizing action, and returns the updated record.
+func (r *Registry) updateRepository(ctx context.Context, action Action, key metadata.RepoKey, change func(*metadata.Repository) error) (metadata.Repository, error) {
+	repo, err := r.repositoryFor(ctx, action, key)
+	if err != nil {
+		return repo, err
+	}
+	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
+		// Re-read inside the transaction: the cached record may be stale.
+		cur, err := tx.Repository(ctx, key)
+		if errors.Is(err, metadata.ErrNotFound) {
+			return repositoryNotFound(key)
+		}
+		if err != nil {
+			return err
+		}
+		if err := change(&cur); err != nil {
+			return err
+		}
+		repo = cur
+		return tx.UpdateRepository(ctx, cur)
+	})
+	r.cache.dropRepo(key, 0)
+	return repo, err
+}
+
+// PutImageTagMutability sets a repository's tag mutability.
+func (r *Registry) PutImageTagMutability(ctx context.Context, key metadata.RepoKey, mutability string, exclusions []string) (metadata.Repository, error) {
+	if err := checkMutability(mutability, exclusions); err != nil {
+		return metadata.Repository{}, err
+	}
+	return r.updateRepository(ctx, ActionPutImageTagMutability, key, func(repo *metadata.Repository) error {
+		repo.Settings.TagMutability, repo.Settings.MutabilityExclusions = mutability, exclusions
+		return nil
+	})
+}
+
+// PutImageScanningConfiguration sets whether a repository scans on push.
+func (r *Registry) PutImageScanningConfiguration(ctx context.Context, key metadata.RepoKey, scanOnPush bool) (metadata.Repository, error) {
+	return r.updateRepository(ctx, ActionPutImageScanningConfig, key, func(repo *metadata.Repository) error {
+		repo.Settings.ScanOnPush = scanOnPush
+		return nil
+	})
+}
+
+// TagResource adds or replaces tags of the repository arn names.
+func (r *Registry) TagResource(ctx context.Context, arn string, tags []metadata.ResourceTag) error {
+	key, err := ParseRepositoryARN(arn)
+	if err != nil {
+		return err
+	}
+	_, err = r.updateRepository(ctx, ActionTagResource, key, func(repo *metadata.Repository) error {
+		merged := mergeTags(repo.Tags, tags)
+		if err := checkResourceTags(merged); err != nil {
+			return err
+		}
+		repo.Tags = merged
+		return nil
+	})
+	return err
+}
+
+// UntagResource removes tags by key; absent keys are ignored, as in ECR.
+func (r *Registry) UntagResource(ctx context.Context, arn string, keys []string) error {
+	key, err := ParseRepositoryARN(arn)
+	if err != nil {
+		return err
+	}
+	_, err = r.updateRepository(ctx, ActionUntagResource, key, func(repo *metadata.Repository) error {
+		repo.Tags = slices.DeleteFunc(repo.Tags, func(t metadata.ResourceTag) bool { return slices.Contains(keys, t.Key) })
+		return nil
+	})
+	return err
+}
+
+// ListTagsForResource returns the tags of the repository arn names.
+func (r *Registry) ListTagsForResource(ctx context.Context, arn string) ([]metadata.ResourceTag, error) {
+	key, err := ParseRepositoryARN(arn)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := r.repositoryFor(ctx, ActionListTagsForResource, key)
+	return repo.Tags, err
+}
+
+// encodeToken makes an opaque pagination token from the last key returned.
+func encodeToken(last string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("v1:" + last))
+}
+
+func decodeToken(token string) (string, error) {
+	if token == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	last, ok := strings.CutPrefix(string(b), "v1:")
+	if err != nil || !ok {
+		return "", errorf(CodeInvalidParameter, "Invalid parameter at 'nextToken' failed to satisfy constraint: 'the token was not returned by a previous call'")
+	}
+	return last, nil
+}

@@ -1,0 +1,240 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ecrd/ecrd/internal/metadata"
+)
+
+// Applications of a repository creation template, as ECR names them.
+const (
+	AppliedForReplication      = "REPLICATION"
+	AppliedForPullThroughCache = "PULL_THROUGH_CACHE"
+	AppliedForCreateOnPush     = "CREATE_ON_PUSH"
+)
+
+// RootPrefix is the template prefix that matches every repository.
+const RootPrefix = "ROOT"
+
+// maxTemplates bounds a registry's creation templates.
+const maxTemplates = 100
+
+// CreationTemplate is a repository creation template: the settings a
+// repository gets when replication, a pull-through cache or a push
+// (CREATE_ON_PUSH) creates it.
+type CreationTemplate struct {
+	Prefix               string                 `json:"prefix"`
+	Description          string                 `json:"description,omitempty"`
+	EncryptionType       string                 `json:"encryptionType,omitempty"`
+	KMSKey               string                 `json:"kmsKey,omitempty"`
+	ResourceTags         []metadata.ResourceTag `json:"resourceTags,omitempty"`
+	TagMutability        string                 `json:"tagMutability,omitempty"`
+	MutabilityExclusions []string               `json:"mutabilityExclusions,omitempty"`
+	RepositoryPolicy     string                 `json:"repositoryPolicy,omitempty"`
+	LifecyclePolicy      string                 `json:"lifecyclePolicy,omitempty"`
+	AppliedFor           []string               `json:"appliedFor"`
+	CustomRoleARN        string                 `json:"customRoleArn,omitempty"`
+	CreatedAt            time.Time              `json:"-"`
+	UpdatedAt            time.Time              `json:"-"`
+}
+
+// settings returns the repository settings a template gives.
+func (t CreationTemplate) settings() metadata.RepositorySettings {
+	return metadata.RepositorySettings{
+		TagMutability:        t.TagMutability,
+		MutabilityExclusions: t.MutabilityExclusions,
+		EncryptionType:       t.EncryptionType,
+		KMSKey:               t.KMSKey,
+	}
+}
+
+// matches reports whether the template's prefix covers a repository name:
+// ROOT covers all; "prod" (or "prod/") covers prod/... .
+func (t CreationTemplate) matches(name string) bool {
+	if t.Prefix == RootPrefix {
+		return true
+	}
+	return strings.HasPrefix(name, strings.TrimSuffix(t.Prefix, "/")+"/")
+}
+
+func decodeTemplate(rec metadata.CreationTemplate) (CreationTemplate, error) {
+	var t CreationTemplate
+	if err := json.Unmarshal(rec.Document, &t); err != nil {
+		return t, fmt.Errorf("stored creation template %s: %w", rec.Prefix, err)
+	}
+	t.Prefix, t.CreatedAt, t.UpdatedAt = rec.Prefix, rec.CreatedAt, rec.UpdatedAt
+	return t, nil
+}
+
+// templates reads a registry's creation templates.
+func templates(ctx context.Context, rd metadata.Reader, scope metadata.Scope) ([]CreationTemplate, error) {
+	recs, err := rd.CreationTemplates(ctx, scope)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]CreationTemplate, 0, len(recs))
+	for _, rec := range recs {
+		t, err := decodeTemplate(rec)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// templateFor picks the template for a new repository created by use
+// (one of AppliedFor*): the one with the longest matching prefix, ROOT
+// last.
+func templateFor(ts []CreationTemplate, name, use string) (CreationTemplate, bool) {
+	var best CreationTemplate
+	found := false
+	for _, t := range ts {
+		if !slices.Contains(t.AppliedFor, use) || !t.matches(name) {
+			continue
+		}
+		if !found || best.Prefix == RootPrefix || (t.Prefix != RootPrefix && len(t.Prefix) > len(best.Prefix)) {
+			best, found = t, true
+		}
+	}
+	return best, found
+}
+
+// checkTemplate fills defaults and checks a template's rules.
+func checkTemplate(t *CreationTemplate) error {
+	s, err := normalizeSettings(t.settings())
+	if err != nil {
+		return err
+	}
+	t.TagMutability, t.EncryptionType = s.TagMutability, s.EncryptionType
+	t.ResourceTags = mergeTags(nil, t.ResourceTags)
+	if err := checkResourceTags(t.ResourceTags); err != nil {
+		return err
+	}
+	if len(t.AppliedFor) == 0 {
+		return errorf(CodeInvalidParameter, "Invalid parameter at 'appliedFor' failed to satisfy constraint: 'must name at least one of REPLICATION, PULL_THROUGH_CACHE, CREATE_ON_PUSH'")
+	}
+	return nil
+}
+
+func templateNotFound(scope metadata.Scope, prefix string) error {
+	return errorf(CodeTemplateNotFound, "The specified repository creation template with prefix '%s' was not found in the registry with id '%s'", prefix, scope.Account)
+}
+
+func templateARN(scope metadata.Scope, prefix string) string {
+	return fmt.Sprintf("arn:aws:ecr:%s:%s:repository/%s", scope.Region, scope.Account, prefix)
+}
+
+// CreateCreationTemplate creates a repository creation template.
+func (r *Registry) CreateCreationTemplate(ctx context.Context, scope metadata.Scope, t CreationTemplate) (CreationTemplate, error) {
+	if err := r.authorize(ctx, ActionCreateTemplate, scope, nil, templateARN(scope, t.Prefix)); err != nil {
+		return t, err
+	}
+	if err := checkTemplate(&t); err != nil {
+		return t, err
+	}
+	t.CreatedAt, t.UpdatedAt = r.now(), r.now()
+	err := r.meta.Update(ctx, func(tx metadata.Tx) error {
+		existing, err := templates(ctx, tx, scope)
+		if err != nil {
+			return err
+		}
+		if slices.ContainsFunc(existing, func(e CreationTemplate) bool { return e.Prefix == t.Prefix }) {
+			return errorf(CodeTemplateAlreadyExists, "The repository creation template with prefix '%s' already exists in the registry with id '%s'", t.Prefix, scope.Account)
+		}
+		if len(existing) >= maxTemplates {
+			return errorf(CodeValidation, "a registry holds at most %d repository creation templates", maxTemplates)
+		}
+		return putTemplate(ctx, tx, scope, t)
+	})
+	return t, err
+}
+
+func putTemplate(ctx context.Context, tx metadata.Tx, scope metadata.Scope, t CreationTemplate) error {
+	doc, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	return tx.PutCreationTemplate(ctx, metadata.CreationTemplate{Scope: scope, Prefix: t.Prefix, Document: doc, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt})
+}
+
+// UpdateCreationTemplate replaces the fields of a template that change
+// sets, keeping its creation time.
+func (r *Registry) UpdateCreationTemplate(ctx context.Context, scope metadata.Scope, prefix string, change func(*CreationTemplate)) (CreationTemplate, error) {
+	var t CreationTemplate
+	if err := r.authorize(ctx, ActionUpdateTemplate, scope, nil, templateARN(scope, prefix)); err != nil {
+		return t, err
+	}
+	err := r.meta.Update(ctx, func(tx metadata.Tx) error {
+		all, err := templates(ctx, tx, scope)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(all, func(e CreationTemplate) bool { return e.Prefix == prefix })
+		if i < 0 {
+			return templateNotFound(scope, prefix)
+		}
+		t = all[i]
+		change(&t)
+		t.Prefix = prefix
+		if err := checkTemplate(&t); err != nil {
+			return err
+		}
+		t.UpdatedAt = r.now()
+		return putTemplate(ctx, tx, scope, t)
+	})
+	return t, err
+}
+
+// DeleteCreationTemplate deletes a template and returns it.
+func (r *Registry) DeleteCreationTemplate(ctx context.Context, scope metadata.Scope, prefix string) (CreationTemplate, error) {
+	var t CreationTemplate
+	if err := r.authorize(ctx, ActionDeleteTemplate, scope, nil, templateARN(scope, prefix)); err != nil {
+		return t, err
+	}
+	err := r.meta.Update(ctx, func(tx metadata.Tx) error {
+		all, err := templates(ctx, tx, scope)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(all, func(e CreationTemplate) bool { return e.Prefix == prefix })
+		if i < 0 {
+			return templateNotFound(scope, prefix)
+		}
+		t = all[i]
+		return tx.DeleteCreationTemplate(ctx, scope, prefix)
+	})
+	return t, err
+}
+
+// DescribeCreationTemplates returns the named templates (all if none are
+// named), in prefix order.
+func (r *Registry) DescribeCreationTemplates(ctx context.Context, scope metadata.Scope, prefixes []string) ([]CreationTemplate, error) {
+	if err := r.authorize(ctx, ActionDescribeTemplates, scope, nil, templateARN(scope, "*")); err != nil {
+		return nil, err
+	}
+	all, err := templates(ctx, r.meta, scope)
+	if err != nil || len(prefixes) == 0 {
+		return all, err
+	}
+	out := make([]CreationTemplate, 0, len(prefixes))
+	for _, p := range prefixes {
+		i := slices.IndexFunc(all, func(e CreationTemplate) bool { return e.Prefix == p })
+		if i < 0 {
+			return nil, templateNotFound(scope, p)
+		}
+		out = append(out, all[i])
+	}
+	return out, nil
+}
+
+// errNoTemplate is the NAME_UNKNOWN a push to a missing repository gets
+// when no CREATE_ON_PUSH template covers it.
+func errNoTemplate(key metadata.RepoKey) error {
+	return errorf(CodeNameUnknown, "The repository with name '%s' does not exist in the registry with id '%s': create it (aws ecr create-repository), or add a repository creation template applied for CREATE_ON_PUSH", key.Name, key.Account)
+}
