@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -309,45 +307,57 @@ func scanStrings(rows *sql.Rows) ([]string, error) {
 	return out, rows.Err()
 }
 
-// Images lists images with their tags in one query: group_concat joins an
-// image's tags with a newline, which no tag can contain.
+// Images lists a page of images in two index range scans: the images in
+// digest order (filtered by whether a tag exists), then the tags of the
+// page's digest range.
 func (r *reader) Images(ctx context.Context, repoID int64, tagged *bool, after digest.Digest, limit int) ([]metadata.ImageSummary, error) {
-	having := ""
+	filter := ""
 	if tagged != nil {
-		having = "HAVING count(t.name) = 0"
+		filter = "AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = i.repo_id AND t.digest = i.digest)"
 		if *tagged {
-			having = "HAVING count(t.name) > 0"
+			filter = "AND EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = i.repo_id AND t.digest = i.digest)"
 		}
 	}
-	rows, err := r.q.QueryContext(ctx, `SELECT `+imageColumns+`, group_concat(t.name, char(10))
-		FROM images i LEFT JOIN tags t ON t.repo_id = i.repo_id AND t.digest = i.digest
-		WHERE i.repo_id = ? AND i.digest > ?
-		GROUP BY i.repo_id, i.digest `+having+`
+	rows, err := r.q.QueryContext(ctx, `SELECT `+imageColumns+` FROM images i
+		WHERE i.repo_id = ? AND i.digest > ? `+filter+`
 		ORDER BY i.digest LIMIT ?`, repoID, string(after), limit)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var out []metadata.ImageSummary
+	index := map[digest.Digest]int{}
 	for rows.Next() {
-		var tags sql.NullString
-		img, err := scanImage(scanFunc(func(dest ...any) error { return rows.Scan(append(dest, &tags)...) }), false)
+		img, err := scanImage(rows, false)
 		if err != nil {
+			rows.Close()
 			return nil, err
 		}
-		s := metadata.ImageSummary{Image: img}
-		if tags.Valid && tags.String != "" {
-			s.Tags = strings.Split(tags.String, "\n")
-			slices.Sort(s.Tags)
+		index[img.Digest] = len(out)
+		out = append(out, metadata.ImageSummary{Image: img})
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 || (tagged != nil && !*tagged) {
+		return out, nil
+	}
+	rows, err = r.q.QueryContext(ctx, `SELECT digest, name FROM tags WHERE repo_id = ? AND digest >= ? AND digest <= ? ORDER BY digest, name`,
+		repoID, string(out[0].Digest), string(out[len(out)-1].Digest))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d, name string
+		if err := rows.Scan(&d, &name); err != nil {
+			return nil, err
 		}
-		out = append(out, s)
+		if i, ok := index[digest.Digest(d)]; ok {
+			out[i].Tags = append(out[i].Tags, name)
+		}
 	}
 	return out, rows.Err()
 }
-
-type scanFunc func(dest ...any) error
-
-func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
 func scanAccount(sc scanner) (metadata.Account, error) {
 	var a metadata.Account
