@@ -23,10 +23,12 @@ export LC_ALL=C
 usage() {
   cat >&2 <<'EOF'
 usage: bench/compare.sh --ecrd PATH --distribution PATH [--zot PATH [--zot-config FILE]]
-                        [--ecrd-user USER:PASS] [--load PATH] [--workdir DIR]
+                        [--auth] [--load PATH] [--workdir DIR]
                         [--only ID,ID...] [--repeat N] [--quick]
   --zot-config  zot config to start from; its address, port and rootDirectory are replaced
-  --ecrd-user   Basic credentials that ecrd-load sends to ecrd (its -u)
+  --auth        give distribution and zot Basic authentication too (htpasswd,
+                bcrypt at its lowest cost, 4); ecrd always authenticates: it
+                gets a root key and ecrd-load logs in with GetAuthorizationToken
   --load        a built ecrd-load (default: build it from this checkout)
   --workdir     where data dirs, the dd test file and results go (default $TMPDIR or /tmp)
   --only        scenario ids: push-1mb push-100mb-c1 push-100mb-c2 image-10x1mb
@@ -39,14 +41,14 @@ EOF
   exit "${1:-2}"
 }
 
-ecrd='' distribution='' zot='' zot_config='' ecrd_user='' load='' workdir='' only='' quick=0 repeat=1 warm=1
+ecrd='' distribution='' zot='' zot_config='' peer_auth=0 load='' workdir='' only='' quick=0 repeat=1 warm=1
 while (($#)); do
   case $1 in
     --ecrd) ecrd=$2; shift 2 ;;
     --distribution) distribution=$2; shift 2 ;;
     --zot) zot=$2; shift 2 ;;
     --zot-config) zot_config=$2; shift 2 ;;
-    --ecrd-user) ecrd_user=$2; shift 2 ;;
+    --auth) peer_auth=1; shift ;;
     --load) load=$2; shift 2 ;;
     --workdir) workdir=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
@@ -127,6 +129,25 @@ server_pid=
 server_url=
 server_data=
 
+# Credentials: ecrd's root key (ecrd-load turns it into a registry
+# password with GetAuthorizationToken), and the peers' htpasswd user.
+ecrd_key_id=AKIACOMPARESH0000000
+ecrd_secret=compare-sh-secret-access-key-0123456789
+peer_user=bench
+peer_password=bench-password
+htpasswd_file=
+
+# htpasswd writes the peers' password file once: bcrypt at cost 4, the
+# lowest, since both peers check it on every request.
+htpasswd() {
+  if [[ -z $htpasswd_file ]]; then
+    htpasswd_file=$work/htpasswd
+    python3 -c 'import crypt, sys; print(sys.argv[1] + ":" + crypt.crypt(sys.argv[2], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))' \
+      "$peer_user" "$peer_password" 2>/dev/null >"$htpasswd_file"
+  fi
+  echo "$htpasswd_file"
+}
+
 # start_server NAME: start a fresh server with an empty data dir on a free
 # port and wait until /v2/ answers (200, or 401 when it wants auth).
 start_server() {
@@ -137,7 +158,8 @@ start_server() {
   local logfile=$results/$name.server.log
   case $name in
     ecrd)
-      "$ecrd" serve --listen "127.0.0.1:$port" --data "$server_data" >>"$logfile" 2>&1 &
+      ECRD_ROOT_ACCESS_KEY_ID=$ecrd_key_id ECRD_ROOT_SECRET_ACCESS_KEY=$ecrd_secret \
+        "$ecrd" serve --listen "127.0.0.1:$port" --data "$server_data" >>"$logfile" 2>&1 &
       ;;
     distribution)
       # Shipped defaults otherwise (info logging, no cache). Traces off:
@@ -153,6 +175,9 @@ http:
   addr: 127.0.0.1:$port
   secret: compare-sh-$RANDOM$RANDOM
 EOF
+      if ((peer_auth)); then
+        printf 'auth:\n  htpasswd:\n    realm: compare\n    path: %s\n' "$(htpasswd)" >>"$server_data.yml"
+      fi
       OTEL_TRACES_EXPORTER=none "$distribution" serve "$server_data.yml" >>"$logfile" 2>&1 &
       ;;
     zot)
@@ -164,6 +189,10 @@ EOF
         jq -n --arg port "$port" --arg dir "$server_data" \
           '{distSpecVersion: "1.1.1", storage: {rootDirectory: $dir}, http: {address: "127.0.0.1", port: $port}}' \
           >"$server_data.json"
+      fi
+      if ((peer_auth)); then
+        jq --arg path "$(htpasswd)" '.http.auth.htpasswd.path = $path' "$server_data.json" >"$server_data.json.tmp" &&
+          mv "$server_data.json.tmp" "$server_data.json"
       fi
       "$zot" serve "$server_data.json" >>"$logfile" 2>&1 &
       ;;
@@ -224,8 +253,10 @@ run_scenario() {
   local name=$1 id=$2 run=$3
   shift 3
   local args=("$@") out=$results/$name.$id.$run
-  if [[ $name == ecrd && -n $ecrd_user ]]; then
-    args+=(-u "$ecrd_user")
+  if [[ $name == ecrd ]]; then
+    args+=(-ecr "$ecrd_key_id:$ecrd_secret")
+  elif ((peer_auth)); then
+    args+=(-u "$peer_user:$peer_password")
   fi
   start_server "$name" || return 1
   args+=(-watch-pid "$server_pid")
@@ -430,6 +461,11 @@ for name in "${registries[@]}"; do
   echo "- $name: ${!bin_var} ($(timeout 5 "${!bin_var}" --version 2>&1 | head -1 | cut -c1-100 || true))"
 done
 echo
+if ((peer_auth)); then
+  echo "Authentication on every request: ecrd with its registry token (from GetAuthorizationToken), the peers with htpasswd Basic (bcrypt, cost 4)."
+else
+  echo "Authentication: ecrd checks its registry token on every request; the peers run without authentication."
+fi
 ((repeat > 1)) && echo "Each figure is the median of $repeat runs (registries taking turns); error counts add up all runs."
 echo "MB = 10^6 bytes. Latencies are per operation. Ratios: above 1 is better for MB/s and req/s, below 1 is better for p99 and memory."
 echo

@@ -57,6 +57,10 @@ Flags (anywhere after SCENARIO):
                 (PREFIX/push, PREFIX/image, PREFIX/pull, PREFIX/manifest)
                 (default ecrd-load)
   -u USER:PASS  Basic credentials, sent with every request
+  -ecr KEY:SECRET  log in to an ECR-style registry (ecrd) instead: call
+                GetAuthorizationToken on the registry URL with this access
+                key and use the token as -u, and add a ROOT repository
+                creation template applied for CREATE_ON_PUSH if missing
   -lazy-auth    send -u credentials only after a 401 Basic challenge
   -k            skip TLS certificate verification (https)
   -watch-pid P  sample /proc/P/status every 10ms while timing and report
@@ -89,6 +93,12 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.ecrKey != "" {
+		if err := ecrLogin(ctx, cfg); err != nil {
+			fmt.Fprintf(stderr, "ecrd-load: %v\n", err)
+			return 2
+		}
+	}
 	res, err := execute(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "ecrd-load: %v\n", err)
@@ -128,6 +138,7 @@ type config struct {
 	repoPrefix  string
 	user        string
 	password    string
+	ecrKey      string // AKID:SECRET for -ecr
 	lazyAuth    bool
 	insecure    bool
 	watchPID    int
@@ -171,6 +182,7 @@ func parseArgs(args []string) (*config, error) {
 	fs.StringVar(&cfg.method, "method", cfg.method, "")
 	fs.StringVar(&cfg.repoPrefix, "repo", "ecrd-load", "")
 	userPass := fs.String("u", "", "")
+	fs.StringVar(&cfg.ecrKey, "ecr", "", "")
 	fs.BoolVar(&cfg.lazyAuth, "lazy-auth", false, "")
 	fs.BoolVar(&cfg.insecure, "k", false, "")
 	fs.IntVar(&cfg.watchPID, "watch-pid", 0, "")

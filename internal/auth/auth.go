@@ -136,6 +136,9 @@ var (
 
 // HostScope returns the registry an ECR-shaped host name names.
 func HostScope(host string) (metadata.Scope, bool) {
+	if !strings.Contains(host, ".dkr.ecr") {
+		return metadata.Scope{}, false // the common case, without a regexp
+	}
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
@@ -156,9 +159,9 @@ func (a *Authenticator) Registry(r *http.Request) (metadata.Scope, *identity.Pri
 	if fromHost {
 		scope = hostScope
 	}
-	if q := r.URL.Query(); q.Has(identity.DownloadSignatureParam) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+	if r.URL.RawQuery != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Query().Has(identity.DownloadSignatureParam) {
 		// A GetDownloadUrlForLayer URL carries its own credentials.
-		claims, err := a.IDs.VerifyDownloadURL(r.URL.Path, q)
+		claims, err := a.IDs.VerifyDownloadURL(r.URL.Path, r.URL.Query())
 		if err != nil {
 			return scope, nil, &Error{CodeInvalidPass, err.Error()}
 		}

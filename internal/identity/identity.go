@@ -19,6 +19,7 @@ import (
 	"math/big"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ecrd/ecrd/internal/keyring"
@@ -54,7 +55,9 @@ type Service struct {
 	now  func() time.Time
 	log  *slog.Logger
 
-	secrets sync.Map // access key ID -> cachedKey
+	secrets    sync.Map // access key ID -> cachedKey
+	tokens     sync.Map // verified registry password -> RegistryClaims
+	tokenCount atomic.Int64
 }
 
 type cachedKey struct {

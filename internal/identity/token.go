@@ -53,7 +53,31 @@ func (s *Service) IssueRegistryToken(p Principal, region string) (password strin
 }
 
 // VerifyRegistryToken checks a registry password and returns its claims.
+// Verified passwords are remembered until they expire, so that a client
+// sending the same password on every request costs a map lookup.
 func (s *Service) VerifyRegistryToken(password string) (RegistryClaims, error) {
+	if v, ok := s.tokens.Load(password); ok {
+		c := v.(RegistryClaims)
+		if s.now().Before(c.ExpiresAt) {
+			return c, nil
+		}
+		s.tokens.Delete(password)
+	}
+	c, err := s.verifyRegistryToken(password)
+	if err == nil {
+		if s.tokenCount.Add(1) > maxCachedTokens {
+			s.tokens.Clear() // crude but bounded; refills from verification
+			s.tokenCount.Store(1)
+		}
+		s.tokens.Store(password, c)
+	}
+	return c, err
+}
+
+// maxCachedTokens bounds the verified-token cache.
+const maxCachedTokens = 10_000
+
+func (s *Service) verifyRegistryToken(password string) (RegistryClaims, error) {
 	var c RegistryClaims
 	if len(password) > 4096 {
 		return c, fmt.Errorf("%w: too long", ErrInvalidToken)
