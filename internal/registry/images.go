@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 
@@ -19,8 +20,16 @@ type ImageID struct {
 	Tag    string
 }
 
+// String writes the ID as ECR's messages do, with 'null' for an absent
+// member.
 func (id ImageID) String() string {
-	return fmt.Sprintf("{imageDigest:'%s', imageTag:'%s'}", id.Digest, id.Tag)
+	orNull := func(s string) string {
+		if s == "" {
+			return "null"
+		}
+		return s
+	}
+	return fmt.Sprintf("{imageDigest:'%s', imageTag:'%s'}", orNull(id.Digest), orNull(id.Tag))
 }
 
 // ImageFailure is one image of a batch call that could not be handled,
@@ -99,24 +108,56 @@ func resolve(ctx context.Context, rd metadata.Reader, repoID int64, id ImageID) 
 }
 
 // ListImages lists a repository's image IDs (one per tag, one for each
-// untagged image), in digest order, page by page.
+// untagged image), in digest then tag order, at most max a page. A page
+// may end inside an image's tags: its token says where.
 func (r *Registry) ListImages(ctx context.Context, key metadata.RepoKey, status TagStatus, token string, max int) ([]ImageID, string, error) {
 	repo, err := r.repositoryFor(ctx, ActionListImages, key)
 	if err != nil {
 		return nil, "", err
 	}
-	imgs, next, err := r.imagePage(ctx, repo, status, token, max)
+	pos, err := decodeToken(token)
 	if err != nil {
 		return nil, "", err
 	}
-	ids := make([]ImageID, 0, len(imgs))
-	for _, img := range imgs {
-		if len(img.Tags) == 0 {
-			ids = append(ids, ImageID{Digest: string(img.Digest)})
+	lastDigest, lastTag, _ := strings.Cut(pos, "|")
+	max = pageSize(max)
+	var ids []ImageID
+	if lastTag != "" {
+		// Finish the image the previous page stopped inside.
+		tags, err := r.meta.ImageTags(ctx, repo.ID, digest.Digest(lastDigest))
+		if err != nil {
+			return nil, "", err
 		}
-		for _, t := range img.Tags {
-			ids = append(ids, ImageID{Digest: string(img.Digest), Tag: t})
+		for _, t := range tags {
+			if t > lastTag {
+				ids = append(ids, ImageID{Digest: lastDigest, Tag: t})
+			}
 		}
+	}
+	after := digest.Digest(lastDigest)
+	for len(ids) <= max {
+		imgs, err := r.meta.Images(ctx, repo.ID, status.filter(), after, max+1)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, img := range imgs {
+			if len(img.Tags) == 0 {
+				ids = append(ids, ImageID{Digest: string(img.Digest)})
+			}
+			for _, t := range img.Tags {
+				ids = append(ids, ImageID{Digest: string(img.Digest), Tag: t})
+			}
+		}
+		if len(imgs) <= max {
+			break
+		}
+		after = imgs[len(imgs)-1].Digest
+	}
+	next := ""
+	if len(ids) > max {
+		last := ids[max-1]
+		ids = ids[:max]
+		next = encodeToken(last.Digest + "|" + last.Tag)
 	}
 	return ids, next, nil
 }

@@ -84,7 +84,7 @@ func (r *Registry) UploadLayerPart(ctx context.Context, key metadata.RepoKey, id
 	case first != u.Size:
 		return 0, errorf(CodeInvalidLayerPart, "The layer part starts at byte %d, but the upload holds %d bytes; the last valid byte received is %d", first, u.Size, u.Size-1)
 	case u.Size > 0 && u.LastPart < MinLayerPartSize:
-		return 0, errorf(CodeLayerPartTooSmall, "Layer part size must be at least %d bytes; the previous part had %d", MinLayerPartSize, u.LastPart)
+		return 0, errorf(CodeLayerPartTooSmall, "All layer parts except the last part should be at least 5MB; the previous part had %d bytes", u.LastPart)
 	}
 	w, err := r.resumeUpload(ctx, u)
 	if err != nil {

@@ -184,10 +184,15 @@ func (r *Registry) Tags(ctx context.Context, key metadata.RepoKey, last string, 
 	return tags, more, nil
 }
 
+// newID makes an upload ID: a random (version 4) UUID, the shape ECR's
+// API model requires of upload IDs.
 func newID() string {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
-	return hex.EncodeToString(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

@@ -188,6 +188,8 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, op string, 
 			status = http.StatusForbidden
 		}
 		WriteError(w, exceptions[re.Code], re.Message, status)
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		w.WriteHeader(499) // the client went away: not a server failure
 	default:
 		h.log.Error("ECR operation failed", "operation", op, "err", err)
 		WriteError(w, "ServerException", "internal server error: the registry logged the cause", http.StatusInternalServerError)

@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -54,6 +55,9 @@ type errorEntry struct {
 // not registry errors are server failures: they are logged in full and the
 // client gets a short message. A 401 carries the Basic challenge.
 func (h *Handler) writeError(w http.ResponseWriter, req *http.Request, err error) {
+	if clientGone(w, req, err) {
+		return
+	}
 	code := registry.CodeOf(err)
 	if code == registry.CodeUnauthenticated {
 		w.Header().Set("WWW-Authenticate", h.challenge)
@@ -93,4 +97,19 @@ func writeJSONStatus(w http.ResponseWriter, req *http.Request, status int, v any
 // newError builds an adapter-level error (bad query parameters, methods).
 func newError(code registry.Code, msg string) error {
 	return &registry.Error{Code: code, Message: msg}
+}
+
+// statusClientClosed is the status logged for a request whose client went
+// away before the answer (nginx's 499): not a server failure.
+const statusClientClosed = 499
+
+// clientGone reports, and answers, a request that failed because its
+// client cancelled it (crane, for one, cancels its other uploads when one
+// fails).
+func clientGone(w http.ResponseWriter, req *http.Request, err error) bool {
+	if req.Context().Err() == nil || !errors.Is(err, context.Canceled) {
+		return false
+	}
+	w.WriteHeader(statusClientClosed)
+	return true
 }
