@@ -56,6 +56,7 @@ type Service struct {
 	log  *slog.Logger
 
 	secrets    sync.Map // access key ID -> cachedKey
+	accounts   sync.Map // account IDs known to exist (accounts are never deleted)
 	tokens     sync.Map // verified registry password -> RegistryClaims
 	tokenCount atomic.Int64
 }
@@ -73,13 +74,22 @@ func New(meta metadata.Store, keys *keyring.Keyring, log *slog.Logger) *Service 
 var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
 
 // EnsureAccount creates the account if it does not exist and reports
-// whether it did.
+// whether it did. Development mode calls it on every request, so accounts
+// seen once are remembered rather than written again.
 func (s *Service) EnsureAccount(ctx context.Context, id string) (created bool, err error) {
-	_, err = s.CreateAccount(ctx, id)
-	if errors.Is(err, ErrAccountExists) {
+	if _, ok := s.accounts.Load(id); ok {
 		return false, nil
 	}
-	return err == nil, err
+	_, err = s.CreateAccount(ctx, id)
+	if errors.Is(err, ErrAccountExists) {
+		err = nil
+	} else if err != nil {
+		return false, err
+	} else {
+		created = true
+	}
+	s.accounts.Store(id, struct{}{})
+	return created, nil
 }
 
 // CreateAccount creates an account; an empty id picks a random one.
