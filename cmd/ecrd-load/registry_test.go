@@ -143,10 +143,15 @@ func (w *stateWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Write counts bytes before they go out: the client can have read them
+// (and the test compared counts) before a Write returns.
 func (w *stateWriter) Write(p []byte) (int, error) {
-	n, err := w.ResponseWriter.Write(p)
 	if w.count != nil {
-		w.count.Add(int64(n))
+		w.count.Add(int64(len(p)))
+	}
+	n, err := w.ResponseWriter.Write(p)
+	if w.count != nil && n < len(p) {
+		w.count.Add(int64(n - len(p)))
 	}
 	return n, err
 }
