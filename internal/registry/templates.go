@@ -122,8 +122,14 @@ func checkTemplate(t *CreationTemplate) error {
 	return nil
 }
 
-func templateNotFound(scope metadata.Scope, prefix string) error {
-	return errorf(CodeTemplateNotFound, "The specified repository creation template with prefix '%s' was not found in the registry with id '%s'", prefix, scope.Account)
+// findTemplate picks the template with prefix out of all, or says it is
+// not there.
+func findTemplate(all []CreationTemplate, scope metadata.Scope, prefix string) (CreationTemplate, error) {
+	i := slices.IndexFunc(all, func(e CreationTemplate) bool { return e.Prefix == prefix })
+	if i < 0 {
+		return CreationTemplate{}, errorf(CodeTemplateNotFound, "The specified repository creation template with prefix '%s' was not found in the registry with id '%s'", prefix, scope.Account)
+	}
+	return all[i], nil
 }
 
 func templateARN(scope metadata.Scope, prefix string) string {
@@ -175,11 +181,9 @@ func (r *Registry) UpdateCreationTemplate(ctx context.Context, scope metadata.Sc
 		if err != nil {
 			return err
 		}
-		i := slices.IndexFunc(all, func(e CreationTemplate) bool { return e.Prefix == prefix })
-		if i < 0 {
-			return templateNotFound(scope, prefix)
+		if t, err = findTemplate(all, scope, prefix); err != nil {
+			return err
 		}
-		t = all[i]
 		change(&t)
 		t.Prefix = prefix
 		if err := checkTemplate(&t); err != nil {
@@ -202,11 +206,9 @@ func (r *Registry) DeleteCreationTemplate(ctx context.Context, scope metadata.Sc
 		if err != nil {
 			return err
 		}
-		i := slices.IndexFunc(all, func(e CreationTemplate) bool { return e.Prefix == prefix })
-		if i < 0 {
-			return templateNotFound(scope, prefix)
+		if t, err = findTemplate(all, scope, prefix); err != nil {
+			return err
 		}
-		t = all[i]
 		return tx.DeleteCreationTemplate(ctx, scope, prefix)
 	})
 	return t, err
@@ -224,11 +226,11 @@ func (r *Registry) DescribeCreationTemplates(ctx context.Context, scope metadata
 	}
 	out := make([]CreationTemplate, 0, len(prefixes))
 	for _, p := range prefixes {
-		i := slices.IndexFunc(all, func(e CreationTemplate) bool { return e.Prefix == p })
-		if i < 0 {
-			return nil, templateNotFound(scope, p)
+		t, err := findTemplate(all, scope, p)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, all[i])
+		out = append(out, t)
 	}
 	return out, nil
 }
