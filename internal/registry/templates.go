@@ -132,8 +132,10 @@ func findTemplate(all []CreationTemplate, scope metadata.Scope, prefix string) (
 	return all[i], nil
 }
 
+// templateARN is the resource a template action is authorized on: the
+// repositories its prefix covers.
 func templateARN(scope metadata.Scope, prefix string) string {
-	return fmt.Sprintf("arn:aws:ecr:%s:%s:repository/%s", scope.Region, scope.Account, prefix)
+	return RepositoryARN(metadata.RepoKey{Scope: scope, Name: prefix})
 }
 
 // CreateCreationTemplate creates a repository creation template.
