@@ -106,9 +106,7 @@ func TestAWSCLI(t *testing.T) {
 	} else {
 		t.Logf("testdata/awscli.sh output:\n%s", out.String())
 	}
-	for _, l := range e.errorLogs() {
-		t.Errorf("ecrd logged an error: %v", l)
-	}
+	noServerErrors(t, e)
 }
 
 // awsCLI returns Debian's AWS CLI v2, failing the test if it is missing or

@@ -227,9 +227,7 @@ func TestCrane(t *testing.T) {
 		t.Errorf("the copied index must survive deletes in the source repository: %q", got)
 	}
 
-	if errs := e.errorLogs(); len(errs) > 0 {
-		t.Errorf("ecrd logged errors: %v", errs)
-	}
+	noServerErrors(t, e)
 }
 
 // TestSkopeo copies an OCI layout image and a multi-arch index into ecrd
@@ -430,9 +428,7 @@ func TestSkopeo(t *testing.T) {
 	s("delete", "--tls-verify=false", multi+":multi")
 	sFail("inspect", "--raw", "--tls-verify=false", multi+"@"+idxD)
 
-	if errs := e.errorLogs(); len(errs) > 0 {
-		t.Errorf("ecrd logged errors: %v", errs)
-	}
+	noServerErrors(t, e)
 }
 
 // TestOras pushes an artifact with oras, pulls it back, attaches referrers
@@ -553,9 +549,7 @@ func TestOras(t *testing.T) {
 		t.Errorf("oras repo ls = %q, want [e2e/oras]", got)
 	}
 
-	if errs := e.errorLogs(); len(errs) > 0 {
-		t.Errorf("ecrd logged errors: %v", errs)
-	}
+	noServerErrors(t, e)
 }
 
 // runFail runs a command that must fail and returns its output.

@@ -87,9 +87,7 @@ func TestOCIConformance(t *testing.T) {
 	if runErr != nil && failed == 0 {
 		t.Errorf("conformance exited with %v but reported no failure:\n%s", runErr, out)
 	}
-	if errs := e.errorLogs(); len(errs) > 0 {
-		t.Errorf("ecrd logged errors during the suite: %v", errs)
-	}
+	noServerErrors(t, e)
 }
 
 type junitSuites struct {

@@ -198,15 +198,6 @@ func wantRawError(t *testing.T, what string, a httpAnswer, status int, exception
 	}
 }
 
-// noServerErrors fails the test if the server logged an error (a 500, a
-// panic) during it.
-func noServerErrors(t *testing.T, e *ecrd) {
-	t.Helper()
-	for _, l := range e.errorLogs() {
-		t.Errorf("ecrd logged an error: %v", l)
-	}
-}
-
 // Images built by hand.
 
 func ecrDigest(b []byte) string {

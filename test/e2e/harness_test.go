@@ -168,6 +168,15 @@ func (e *ecrd) errorLogs() []map[string]any {
 	return out
 }
 
+// noServerErrors fails the test if the server logged an error (a 500, a
+// panic) during it.
+func noServerErrors(t *testing.T, e *ecrd) {
+	t.Helper()
+	for _, l := range e.errorLogs() {
+		t.Errorf("ecrd logged an error: %v", l)
+	}
+}
+
 func (e *ecrd) waitReady() {
 	// /readyz needs no credentials.
 	deadline := time.Now().Add(10 * time.Second)

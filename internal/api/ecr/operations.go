@@ -416,22 +416,8 @@ func template(t registry.CreationTemplate) *RepositoryCreationTemplate {
 	return out
 }
 
-// templateFields holds the members CreateRepositoryCreationTemplate and
-// UpdateRepositoryCreationTemplate share.
-type templateFields struct {
-	Description                        *string
-	EncryptionConfiguration            *EncryptionConfigurationForRepositoryCreationTemplate
-	ResourceTags                       []Tag
-	ImageTagMutability                 *string
-	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter
-	RepositoryPolicy                   *string
-	LifecyclePolicy                    *string
-	AppliedFor                         []string
-	CustomRoleArn                      *string
-}
-
 // apply sets the members that were given on a template.
-func (f templateFields) apply(t *registry.CreationTemplate) {
+func (f *CreateRepositoryCreationTemplateInput) apply(t *registry.CreationTemplate) {
 	set := func(dst *string, src *string) {
 		if src != nil {
 			*dst = *src
@@ -458,8 +444,7 @@ func (f templateFields) apply(t *registry.CreationTemplate) {
 
 func (h *Handler) createTemplate(ctx context.Context, c auth.Caller, in *CreateRepositoryCreationTemplateInput) (*CreateRepositoryCreationTemplateOutput, error) {
 	t := registry.CreationTemplate{Prefix: deref(in.Prefix)}
-	templateFields{in.Description, in.EncryptionConfiguration, in.ResourceTags, in.ImageTagMutability,
-		in.ImageTagMutabilityExclusionFilters, in.RepositoryPolicy, in.LifecyclePolicy, in.AppliedFor, in.CustomRoleArn}.apply(&t)
+	in.apply(&t)
 	s := scope(c, nil)
 	t, err := h.reg.CreateCreationTemplate(ctx, s, t)
 	if err != nil {
@@ -470,9 +455,7 @@ func (h *Handler) createTemplate(ctx context.Context, c auth.Caller, in *CreateR
 
 func (h *Handler) updateTemplate(ctx context.Context, c auth.Caller, in *UpdateRepositoryCreationTemplateInput) (*UpdateRepositoryCreationTemplateOutput, error) {
 	s := scope(c, nil)
-	fields := templateFields{in.Description, in.EncryptionConfiguration, in.ResourceTags, in.ImageTagMutability,
-		in.ImageTagMutabilityExclusionFilters, in.RepositoryPolicy, in.LifecyclePolicy, in.AppliedFor, in.CustomRoleArn}
-	t, err := h.reg.UpdateCreationTemplate(ctx, s, deref(in.Prefix), fields.apply)
+	t, err := h.reg.UpdateCreationTemplate(ctx, s, deref(in.Prefix), (*CreateRepositoryCreationTemplateInput)(in).apply)
 	if err != nil {
 		return nil, err
 	}

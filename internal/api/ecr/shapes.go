@@ -679,19 +679,10 @@ type UntagResourceInput struct {
 type UntagResourceOutput struct{}
 
 // UpdateRepositoryCreationTemplateInput is the
-// UpdateRepositoryCreationTemplate request.
-type UpdateRepositoryCreationTemplateInput struct {
-	Prefix                             *string                                               `json:"prefix,omitempty"`
-	Description                        *string                                               `json:"description,omitempty"`
-	EncryptionConfiguration            *EncryptionConfigurationForRepositoryCreationTemplate `json:"encryptionConfiguration,omitempty"`
-	ResourceTags                       []Tag                                                 `json:"resourceTags,omitempty"`
-	ImageTagMutability                 *string                                               `json:"imageTagMutability,omitempty"`
-	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter                   `json:"imageTagMutabilityExclusionFilters,omitempty"`
-	RepositoryPolicy                   *string                                               `json:"repositoryPolicy,omitempty"`
-	LifecyclePolicy                    *string                                               `json:"lifecyclePolicy,omitempty"`
-	AppliedFor                         []string                                              `json:"appliedFor,omitempty"`
-	CustomRoleArn                      *string                                               `json:"customRoleArn,omitempty"`
-}
+// UpdateRepositoryCreationTemplate request. It has the same members as
+// CreateRepositoryCreationTemplateInput; only appliedFor's presence rule
+// differs (required to create, optional to update).
+type UpdateRepositoryCreationTemplateInput CreateRepositoryCreationTemplateInput
 
 // UpdateRepositoryCreationTemplateOutput is the
 // UpdateRepositoryCreationTemplate response.

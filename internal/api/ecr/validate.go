@@ -394,6 +394,11 @@ func (in *CreateRepositoryInput) validate() error {
 }
 
 func (in *CreateRepositoryCreationTemplateInput) validate() error {
+	return in.check(requiredMember)
+}
+
+// check validates a template request, whose appliedFor is required or not.
+func (in *CreateRepositoryCreationTemplateInput) check(appliedFor presence) error {
 	c := new(shapeChecker)
 	c.str("prefix", in.Prefix, requiredMember, shapePrefix)
 	c.str("description", in.Description, optionalMember, shapeTemplateDescription)
@@ -403,7 +408,7 @@ func (in *CreateRepositoryCreationTemplateInput) validate() error {
 	checkList(c, "imageTagMutabilityExclusionFilters", in.ImageTagMutabilityExclusionFilters, optionalMember, listExclusionFilters, (*shapeChecker).exclusionFilter)
 	c.str("repositoryPolicy", in.RepositoryPolicy, optionalMember, shapeRepositoryPolicyText)
 	c.str("lifecyclePolicy", in.LifecyclePolicy, optionalMember, shapeTemplateLifecyclePolicy)
-	checkList(c, "appliedFor", in.AppliedFor, requiredMember, listRCTAppliedFor, stringMembers(shapeRCTAppliedFor))
+	checkList(c, "appliedFor", in.AppliedFor, appliedFor, listRCTAppliedFor, stringMembers(shapeRCTAppliedFor))
 	c.str("customRoleArn", in.CustomRoleArn, optionalMember, shapeCustomRoleArn)
 	return c.result()
 }
@@ -558,18 +563,7 @@ func (in *UntagResourceInput) validate() error {
 }
 
 func (in *UpdateRepositoryCreationTemplateInput) validate() error {
-	c := new(shapeChecker)
-	c.str("prefix", in.Prefix, requiredMember, shapePrefix)
-	c.str("description", in.Description, optionalMember, shapeTemplateDescription)
-	checkStructure(c, "encryptionConfiguration", in.EncryptionConfiguration, optionalMember, (*shapeChecker).templateEncryptionConfiguration)
-	checkList(c, "resourceTags", in.ResourceTags, optionalMember, listTags, (*shapeChecker).tag)
-	c.str("imageTagMutability", in.ImageTagMutability, optionalMember, shapeImageTagMutability)
-	checkList(c, "imageTagMutabilityExclusionFilters", in.ImageTagMutabilityExclusionFilters, optionalMember, listExclusionFilters, (*shapeChecker).exclusionFilter)
-	c.str("repositoryPolicy", in.RepositoryPolicy, optionalMember, shapeRepositoryPolicyText)
-	c.str("lifecyclePolicy", in.LifecyclePolicy, optionalMember, shapeTemplateLifecyclePolicy)
-	checkList(c, "appliedFor", in.AppliedFor, optionalMember, listRCTAppliedFor, stringMembers(shapeRCTAppliedFor))
-	c.str("customRoleArn", in.CustomRoleArn, optionalMember, shapeCustomRoleArn)
-	return c.result()
+	return (*CreateRepositoryCreationTemplateInput)(in).check(optionalMember)
 }
 
 func (in *UploadLayerPartInput) validate() error {
