@@ -116,6 +116,14 @@ type Image struct {
 	PushedAt    time.Time
 	// LastPulledAt is zero if the image was never pulled.
 	LastPulledAt time.Time
+	// StorageClass is StorageStandard or StorageArchive.
+	StorageClass string
+	// LastArchivedAt is when the image last moved to archive (zero: never).
+	LastArchivedAt time.Time
+	// LastActivatedAt is when the image's last restore from archive
+	// completes (zero: never restored); while it is in the future the
+	// image is still being restored.
+	LastActivatedAt time.Time
 	// Content is the manifest as pushed. It is filled by Image and Tag
 	// lookups, and left empty by listings.
 	Content []byte
@@ -202,6 +210,24 @@ type Reader interface {
 	// d (indexes that list it as a child).
 	Parents(ctx context.Context, repoID int64, d digest.Digest) ([]digest.Digest, error)
 
+	// ImageGraph lists every image of a repository in push order (oldest
+	// first), with its tags and the manifests it references as an index,
+	// without content: what a lifecycle policy is evaluated over.
+	ImageGraph(ctx context.Context, repoID int64) ([]GraphImage, error)
+
+	// LifecyclePolicy returns a repository's lifecycle policy, or
+	// ErrNotFound.
+	LifecyclePolicy(ctx context.Context, repoID int64) (LifecyclePolicy, error)
+	// LifecyclePolicies lists the policies of every registry in repository
+	// ID order, after the repository ID after, at most limit of them.
+	LifecyclePolicies(ctx context.Context, after int64, limit int) ([]LifecyclePolicy, error)
+	// LifecyclePreview returns a repository's latest preview, or
+	// ErrNotFound.
+	LifecyclePreview(ctx context.Context, repoID int64) (LifecyclePreview, error)
+	// PullTimeExclusions lists a registry's pull-time update exclusions in
+	// principal order.
+	PullTimeExclusions(ctx context.Context, scope Scope) ([]PullTimeExclusion, error)
+
 	// Upload returns an upload session, or ErrNotFound.
 	Upload(ctx context.Context, id string) (Upload, error)
 	// Uploads lists every upload session (for expiry and recovery).
@@ -256,6 +282,36 @@ type Tx interface {
 	PutTag(ctx context.Context, repoID int64, tag string, d digest.Digest, now time.Time) error
 	// DeleteTag removes a tag, or returns ErrNotFound.
 	DeleteTag(ctx context.Context, repoID int64, tag string) error
+
+	// SetImageStorage records an image's storage class and the times of
+	// its last archive and restore, or returns ErrNotFound.
+	SetImageStorage(ctx context.Context, repoID int64, d digest.Digest, class string, archivedAt, activatedAt time.Time) error
+	// SetImageTimes sets an image's push time and last pull time (a zero
+	// time leaves the value as it is), or returns ErrNotFound.
+	SetImageTimes(ctx context.Context, repoID int64, d digest.Digest, pushedAt, lastPulledAt time.Time) error
+
+	// PutLifecyclePolicy creates or replaces a repository's lifecycle
+	// policy text (keeping its last evaluation time).
+	PutLifecyclePolicy(ctx context.Context, repoID int64, text string, now time.Time) error
+	// DeleteLifecyclePolicy removes it, or returns ErrNotFound.
+	DeleteLifecyclePolicy(ctx context.Context, repoID int64) error
+	// SetLifecycleEvaluated records when a repository's policy last ran.
+	SetLifecycleEvaluated(ctx context.Context, repoID int64, at time.Time) error
+	// PutLifecyclePreview creates or replaces a repository's preview.
+	PutLifecyclePreview(ctx context.Context, p LifecyclePreview) error
+
+	// PutPullTimeExclusion adds a principal to a registry's exclusions, or
+	// returns ErrExists.
+	PutPullTimeExclusion(ctx context.Context, scope Scope, e PullTimeExclusion) error
+	// DeletePullTimeExclusion removes one, or returns ErrNotFound.
+	DeletePullTimeExclusion(ctx context.Context, scope Scope, principal string) error
+
+	// AcquireLease takes or renews the lease name for holder until the
+	// time until, if it is free (never taken, expired at now, or already
+	// holder's). It reports whether holder has the lease.
+	AcquireLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
+	// ReleaseLease gives up holder's lease, if it still has it.
+	ReleaseLease(ctx context.Context, name, holder string) error
 
 	// PutUpload creates or replaces an upload session.
 	PutUpload(ctx context.Context, u Upload) error

@@ -19,7 +19,7 @@ type statements struct {
 	repository, repositories, blob, blobRepos, image, tag, tags, imageTags, referrers, parents, upload, uploads, accessKey *sql.Stmt
 }
 
-const imageColumns = `i.repo_id, i.digest, i.media_type, i.artifact_type, i.size, i.image_size, i.subject, i.annotations, i.pushed_at, i.last_pulled_at`
+const imageColumns = `i.repo_id, i.digest, i.media_type, i.artifact_type, i.size, i.image_size, i.subject, i.annotations, i.pushed_at, i.last_pulled_at, i.storage_class, i.archived_at, i.activated_at`
 
 func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 	var s statements
@@ -166,8 +166,10 @@ func scanImage(sc scanner, withContent bool) (metadata.Image, error) {
 		dig                 string
 		subject, annotation sql.NullString
 		pushed, pulled      sql.NullInt64
+		archived, activated sql.NullInt64
 	)
-	dest := []any{&img.RepoID, &dig, &img.MediaType, &img.ArtifactType, &img.Size, &img.ImageSize, &subject, &annotation, &pushed, &pulled}
+	dest := []any{&img.RepoID, &dig, &img.MediaType, &img.ArtifactType, &img.Size, &img.ImageSize, &subject, &annotation, &pushed, &pulled,
+		&img.StorageClass, &archived, &activated}
 	if withContent {
 		dest = append(dest, &img.Content)
 	}
@@ -178,6 +180,8 @@ func scanImage(sc scanner, withContent bool) (metadata.Image, error) {
 	img.Subject = digest.Digest(subject.String)
 	img.PushedAt = fromNanos(pushed)
 	img.LastPulledAt = fromNanos(pulled)
+	img.LastArchivedAt = fromNanos(archived)
+	img.LastActivatedAt = fromNanos(activated)
 	if annotation.Valid && annotation.String != "" {
 		if err := json.Unmarshal([]byte(annotation.String), &img.Annotations); err != nil {
 			return metadata.Image{}, fmt.Errorf("stored annotations of %s: %w", dig, err)

@@ -118,5 +118,59 @@ CREATE TABLE account_settings (
 	value   TEXT NOT NULL,
 	PRIMARY KEY (account, region, name)
 ) WITHOUT ROWID;
+`, `
+-- The archive storage class. An image is ARCHIVED when storage_class is
+-- ARCHIVE; ACTIVATING while a restore is under way (activated_at, the time
+-- the restore completes, still in the future); ACTIVE otherwise.
+ALTER TABLE images ADD COLUMN storage_class TEXT NOT NULL DEFAULT 'STANDARD';
+ALTER TABLE images ADD COLUMN archived_at   INTEGER;
+ALTER TABLE images ADD COLUMN activated_at  INTEGER;
+
+CREATE TABLE lifecycle_policies (
+	repo_id           INTEGER PRIMARY KEY REFERENCES repositories (id) ON DELETE CASCADE,
+	text              TEXT    NOT NULL,
+	updated_at        INTEGER NOT NULL,
+	last_evaluated_at INTEGER
+);
+
+-- The latest lifecycle policy preview of each repository. Results are a
+-- JSON document the registry core defines.
+CREATE TABLE lifecycle_previews (
+	repo_id     INTEGER PRIMARY KEY REFERENCES repositories (id) ON DELETE CASCADE,
+	text        TEXT    NOT NULL,
+	status      TEXT    NOT NULL,
+	started_at  INTEGER NOT NULL,
+	evaluate_at INTEGER NOT NULL,
+	results     BLOB
+);
+
+-- Principals whose pulls do not update images' last pull times.
+CREATE TABLE pull_time_exclusions (
+	account    TEXT    NOT NULL,
+	region     TEXT    NOT NULL,
+	principal  TEXT    NOT NULL,
+	created_at INTEGER NOT NULL,
+	PRIMARY KEY (account, region, principal)
+) WITHOUT ROWID;
+
+-- Background jobs hold a lease so that processes sharing the database
+-- never run the same job twice.
+CREATE TABLE leases (
+	name       TEXT    PRIMARY KEY,
+	holder     TEXT    NOT NULL,
+	expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Every blob the blob store holds, for garbage collection: touched_at is
+-- the last time a push wrote or linked it; deleting is set while a
+-- collection removes its bytes, so that a push of the same digest waits.
+CREATE TABLE blobs (
+	digest     TEXT    PRIMARY KEY,
+	size       INTEGER NOT NULL,
+	touched_at INTEGER NOT NULL,
+	deleting   INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT INTO blobs (digest, size, touched_at)
+	SELECT digest, MAX(size), MAX(linked_at) FROM repository_blobs GROUP BY digest;
 `,
 }
