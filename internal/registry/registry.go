@@ -39,6 +39,22 @@ type Options struct {
 	// CacheSize bounds the manifest bytes kept in memory for pulls.
 	// Default 64 MiB.
 	CacheSize int64
+	// GCGrace is how long a blob or a repository's link to it stays after
+	// nothing references it, so that a push in flight that will reference
+	// it never loses it. Default 24h.
+	GCGrace time.Duration
+	// GCInterval is how often garbage collection runs (0: the default,
+	// 6h; negative: only on demand).
+	GCInterval time.Duration
+	// LifecycleInterval is how often lifecycle policies run (0: the
+	// default, 24h, ECR's "within 24 hours"; negative: only on demand).
+	LifecycleInterval time.Duration
+	// RestoreDelay is how long a restore from archive takes (the image is
+	// ACTIVATING meanwhile). Default 0: restores complete at once.
+	RestoreDelay time.Duration
+	// Holder names this process in the leases of background jobs.
+	// Default: a random ID.
+	Holder string
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
@@ -76,6 +92,18 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.GCGrace <= 0 {
+		opts.GCGrace = 24 * time.Hour
+	}
+	if opts.GCInterval == 0 {
+		opts.GCInterval = 6 * time.Hour
+	}
+	if opts.LifecycleInterval == 0 {
+		opts.LifecycleInterval = 24 * time.Hour
+	}
+	if opts.Holder == "" {
+		opts.Holder = newID()
 	}
 	return &Registry{
 		meta:    meta,
