@@ -12,6 +12,25 @@ const (
 	StorageArchive  = "ARCHIVE"
 )
 
+// Image statuses: an image is archived in the archive storage class,
+// activating while a restore from archive completes, active otherwise.
+const (
+	ImageActive     = "ACTIVE"
+	ImageArchived   = "ARCHIVED"
+	ImageActivating = "ACTIVATING"
+)
+
+// Status returns the image's status at time now.
+func (img *Image) Status(now time.Time) string {
+	switch {
+	case img.StorageClass == StorageArchive:
+		return ImageArchived
+	case img.LastActivatedAt.After(now):
+		return ImageActivating
+	}
+	return ImageActive
+}
+
 // GraphImage is an image with what a lifecycle evaluation needs: its tags
 // and, for an index, the manifests it lists.
 type GraphImage struct {

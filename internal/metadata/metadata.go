@@ -197,11 +197,10 @@ type Reader interface {
 	// Tags lists tags of a repository in lexical order, after the tag after,
 	// at most limit of them.
 	Tags(ctx context.Context, repoID int64, after string, limit int) ([]string, error)
-	// Images lists a repository's images in digest order, after the digest
-	// after, at most limit of them, each with its tags (sorted) and without
-	// its content. Tagged selects: nil for all, true for tagged images
-	// only, false for untagged only.
-	Images(ctx context.Context, repoID int64, tagged *bool, after digest.Digest, limit int) ([]ImageSummary, error)
+	// Images lists a repository's images that pass filter in digest order,
+	// after the digest after, at most limit of them, each with its tags
+	// (sorted) and without its content.
+	Images(ctx context.Context, repoID int64, filter ImageFilter, after digest.Digest, limit int) ([]ImageSummary, error)
 	// ImageTags lists the tags of one image, sorted.
 	ImageTags(ctx context.Context, repoID int64, d digest.Digest) ([]string, error)
 	// Referrers lists the images of a repository whose subject is d.
@@ -232,6 +231,17 @@ type Reader interface {
 	Upload(ctx context.Context, id string) (Upload, error)
 	// Uploads lists every upload session (for expiry and recovery).
 	Uploads(ctx context.Context) ([]Upload, error)
+}
+
+// ImageFilter selects images in a listing.
+type ImageFilter struct {
+	// Tagged selects: nil for all, true for tagged images only, false for
+	// untagged only.
+	Tagged *bool
+	// Status selects by image status: "" for all, or ImageActive,
+	// ImageArchived or ImageActivating as of the time Now.
+	Status string
+	Now    time.Time
 }
 
 // ImageSummary is an image in a listing: its record (no content) and tags.

@@ -65,7 +65,7 @@ func BenchmarkListingPages(b *testing.B) {
 	// A token from the middle of the repository, for the deep pages.
 	var deep string
 	for range 50 {
-		_, next, err := reg.ListImages(ctx, key("big"), registry.TagStatusAny, deep, 1000)
+		_, next, err := reg.ListImages(ctx, key("big"), registry.ImageFilter{Tags: registry.TagStatusAny}, deep, 1000)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -76,15 +76,15 @@ func BenchmarkListingPages(b *testing.B) {
 		run  func(token string) (int, error)
 	}{
 		{"DescribeImages/100", func(token string) (int, error) {
-			imgs, _, err := reg.DescribeImages(ctx, key("big"), nil, registry.TagStatusAny, token, 100)
+			imgs, _, err := reg.DescribeImages(ctx, key("big"), nil, registry.ImageFilter{Tags: registry.TagStatusAny}, token, 100)
 			return len(imgs), err
 		}},
 		{"DescribeImages/100/untagged", func(token string) (int, error) {
-			imgs, _, err := reg.DescribeImages(ctx, key("big"), nil, registry.TagStatusUntagged, token, 100)
+			imgs, _, err := reg.DescribeImages(ctx, key("big"), nil, registry.ImageFilter{Tags: registry.TagStatusUntagged}, token, 100)
 			return len(imgs), err
 		}},
 		{"ListImages/1000", func(token string) (int, error) {
-			ids, _, err := reg.ListImages(ctx, key("big"), registry.TagStatusAny, token, 1000)
+			ids, _, err := reg.ListImages(ctx, key("big"), registry.ImageFilter{Tags: registry.TagStatusAny}, token, 1000)
 			return len(ids), err
 		}},
 	}

@@ -272,7 +272,7 @@ func TestListAndDescribeImagesPages(t *testing.T) {
 	untagged := 0
 	token := ""
 	for pages := 0; ; pages++ {
-		ids, next, err := f.reg.ListImages(ctx, key("app"), registry.TagStatusAny, token, 2)
+		ids, next, err := f.reg.ListImages(ctx, key("app"), registry.ImageFilter{Tags: registry.TagStatusAny}, token, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -295,7 +295,7 @@ func TestListAndDescribeImagesPages(t *testing.T) {
 	if !slices.Equal(got, tagged) || untagged != 3 {
 		t.Fatalf("listed tags %v and %d untagged; want %v and 3", got, untagged, tagged)
 	}
-	details, _, err := f.reg.DescribeImages(ctx, key("app"), nil, registry.TagStatusUntagged, "", 100)
+	details, _, err := f.reg.DescribeImages(ctx, key("app"), nil, registry.ImageFilter{Tags: registry.TagStatusUntagged}, "", 100)
 	if err != nil || len(details) != 3 {
 		t.Fatalf("untagged images = %d, %v", len(details), err)
 	}
@@ -304,9 +304,9 @@ func TestListAndDescribeImagesPages(t *testing.T) {
 			t.Errorf("image detail lacks size or push time: %+v", d)
 		}
 	}
-	_, _, err = f.reg.DescribeImages(ctx, key("app"), []registry.ImageID{{Tag: "missing"}}, "", "", 0)
+	_, _, err = f.reg.DescribeImages(ctx, key("app"), []registry.ImageID{{Tag: "missing"}}, registry.ImageFilter{}, "", 0)
 	wantCode(t, err, registry.CodeManifestUnknown)
-	_, _, err = f.reg.ListImages(ctx, key("app"), registry.TagStatusAny, "garbage!", 2)
+	_, _, err = f.reg.ListImages(ctx, key("app"), registry.ImageFilter{Tags: registry.TagStatusAny}, "garbage!", 2)
 	wantCode(t, err, registry.CodeInvalidParameter)
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -60,16 +61,31 @@ const (
 	TagStatusUntagged TagStatus = "UNTAGGED"
 )
 
-func (s TagStatus) filter() *bool {
-	switch s {
+// ImageFilter selects images in ListImages and DescribeImages.
+type ImageFilter struct {
+	Tags TagStatus
+	// Status is an image status (metadata.ImageActive and so on), or "ANY";
+	// "" selects active images, as ECR does when a filter omits it.
+	Status string
+}
+
+func (f ImageFilter) metadata(now time.Time) metadata.ImageFilter {
+	mf := metadata.ImageFilter{Status: f.Status, Now: now}
+	switch f.Status {
+	case "":
+		mf.Status = metadata.ImageActive
+	case "ANY":
+		mf.Status = ""
+	}
+	switch f.Tags {
 	case TagStatusTagged:
 		t := true
-		return &t
+		mf.Tagged = &t
 	case TagStatusUntagged:
 		f := false
-		return &f
+		mf.Tagged = &f
 	}
-	return nil
+	return mf
 }
 
 // resolve finds the image an ImageID names in a repository, or returns a
@@ -110,7 +126,7 @@ func resolve(ctx context.Context, rd metadata.Reader, repoID int64, id ImageID) 
 // ListImages lists a repository's image IDs (one per tag, one for each
 // untagged image), in digest then tag order, at most max a page. A page
 // may end inside an image's tags: its token says where.
-func (r *Registry) ListImages(ctx context.Context, key metadata.RepoKey, status TagStatus, token string, max int) ([]ImageID, string, error) {
+func (r *Registry) ListImages(ctx context.Context, key metadata.RepoKey, filter ImageFilter, token string, max int) ([]ImageID, string, error) {
 	repo, err := r.repositoryFor(ctx, ActionListImages, key)
 	if err != nil {
 		return nil, "", err
@@ -136,7 +152,7 @@ func (r *Registry) ListImages(ctx context.Context, key metadata.RepoKey, status 
 	}
 	after := digest.Digest(lastDigest)
 	for len(ids) <= max {
-		imgs, err := r.meta.Images(ctx, repo.ID, status.filter(), after, max+1)
+		imgs, err := r.meta.Images(ctx, repo.ID, filter.metadata(r.now()), after, max+1)
 		if err != nil {
 			return nil, "", err
 		}
@@ -163,13 +179,13 @@ func (r *Registry) ListImages(ctx context.Context, key metadata.RepoKey, status 
 }
 
 // imagePage reads one page of a repository's images.
-func (r *Registry) imagePage(ctx context.Context, repo metadata.Repository, status TagStatus, token string, max int) ([]metadata.ImageSummary, string, error) {
+func (r *Registry) imagePage(ctx context.Context, repo metadata.Repository, filter ImageFilter, token string, max int) ([]metadata.ImageSummary, string, error) {
 	after, err := decodeToken(token)
 	if err != nil {
 		return nil, "", err
 	}
 	max = pageSize(max)
-	imgs, err := r.meta.Images(ctx, repo.ID, status.filter(), digest.Digest(after), max+1)
+	imgs, err := r.meta.Images(ctx, repo.ID, filter.metadata(r.now()), digest.Digest(after), max+1)
 	if err != nil {
 		return nil, "", err
 	}
@@ -184,13 +200,13 @@ func (r *Registry) imagePage(ctx context.Context, repo metadata.Repository, stat
 // DescribeImages describes the images ids name (and fails on the first
 // that does not exist, as ECR does), or pages through a repository's
 // images.
-func (r *Registry) DescribeImages(ctx context.Context, key metadata.RepoKey, ids []ImageID, status TagStatus, token string, max int) ([]metadata.ImageSummary, string, error) {
+func (r *Registry) DescribeImages(ctx context.Context, key metadata.RepoKey, ids []ImageID, filter ImageFilter, token string, max int) ([]metadata.ImageSummary, string, error) {
 	repo, err := r.repositoryFor(ctx, ActionDescribeImages, key)
 	if err != nil {
 		return nil, "", err
 	}
 	if len(ids) == 0 {
-		return r.imagePage(ctx, repo, status, token, max)
+		return r.imagePage(ctx, repo, filter, token, max)
 	}
 	out := make([]metadata.ImageSummary, 0, len(ids))
 	for _, id := range ids {

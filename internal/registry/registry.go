@@ -118,6 +118,9 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 
 func (r *Registry) now() time.Time { return r.opts.Now().UTC() }
 
+// Now returns the registry's clock reading, which decides image statuses.
+func (r *Registry) Now() time.Time { return r.now() }
+
 // Ready reports whether both stores can serve requests.
 func (r *Registry) Ready(ctx context.Context) error {
 	if err := r.meta.Ready(ctx); err != nil {

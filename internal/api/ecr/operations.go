@@ -173,19 +173,22 @@ func imageFailures(in []registry.ImageFailure) []ImageFailure {
 	return out
 }
 
-func tagStatus(s *string) registry.TagStatus {
-	if s == nil {
-		return registry.TagStatusAny
+// imageFilter makes the core's filter from ECR's members (the model has
+// validated their values).
+func imageFilter(tags, status *string) registry.ImageFilter {
+	f := registry.ImageFilter{Tags: registry.TagStatusAny, Status: deref(status)}
+	if tags != nil {
+		f.Tags = registry.TagStatus(*tags)
 	}
-	return registry.TagStatus(*s)
+	return f
 }
 
 func (h *Handler) listImages(ctx context.Context, c auth.Caller, in *ListImagesInput) (*ListImagesOutput, error) {
-	var status *string
+	filter := imageFilter(nil, nil)
 	if in.Filter != nil {
-		status = in.Filter.TagStatus
+		filter = imageFilter(in.Filter.TagStatus, in.Filter.ImageStatus)
 	}
-	ids, next, err := h.reg.ListImages(ctx, repoKey(c, in.RegistryId, in.RepositoryName), tagStatus(status), deref(in.NextToken), int(deref(in.MaxResults)))
+	ids, next, err := h.reg.ListImages(ctx, repoKey(c, in.RegistryId, in.RepositoryName), filter, deref(in.NextToken), int(deref(in.MaxResults)))
 	if err != nil {
 		return nil, err
 	}
@@ -197,12 +200,12 @@ func (h *Handler) listImages(ctx context.Context, c auth.Caller, in *ListImagesI
 }
 
 func (h *Handler) describeImages(ctx context.Context, c auth.Caller, in *DescribeImagesInput) (*DescribeImagesOutput, error) {
-	var status *string
+	filter := imageFilter(nil, nil)
 	if in.Filter != nil {
-		status = in.Filter.TagStatus
+		filter = imageFilter(in.Filter.TagStatus, in.Filter.ImageStatus)
 	}
 	key := repoKey(c, in.RegistryId, in.RepositoryName)
-	imgs, next, err := h.reg.DescribeImages(ctx, key, coreImageIDs(in.ImageIds), tagStatus(status), deref(in.NextToken), int(deref(in.MaxResults)))
+	imgs, next, err := h.reg.DescribeImages(ctx, key, coreImageIDs(in.ImageIds), filter, deref(in.NextToken), int(deref(in.MaxResults)))
 	if err != nil {
 		return nil, err
 	}
@@ -218,10 +221,16 @@ func (h *Handler) describeImages(ctx context.Context, c auth.Caller, in *Describ
 			ImageManifestMediaType: img.MediaType,
 			ArtifactMediaType:      img.ArtifactType,
 			SubjectManifestDigest:  string(img.Subject),
-			ImageStatus:            "ACTIVE",
+			ImageStatus:            img.Status(h.reg.Now()),
 		}
 		if !img.LastPulledAt.IsZero() {
 			d.LastRecordedPullTime = NewTimestamp(img.LastPulledAt)
+		}
+		if !img.LastArchivedAt.IsZero() {
+			d.LastArchivedAt = NewTimestamp(img.LastArchivedAt)
+		}
+		if !img.LastActivatedAt.IsZero() {
+			d.LastActivatedAt = NewTimestamp(img.LastActivatedAt)
 		}
 		out.ImageDetails = append(out.ImageDetails, d)
 	}

@@ -560,7 +560,7 @@ func testImageListing(t *testing.T, s metadata.Store) {
 	var got []digest.Digest
 	var after digest.Digest
 	for {
-		page, err := s.Images(ctx, repo.ID, nil, after, 2)
+		page, err := s.Images(ctx, repo.ID, metadata.ImageFilter{}, after, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -582,8 +582,8 @@ func testImageListing(t *testing.T, s metadata.Store) {
 		t.Fatalf("paged images = %v, want %v", got, all)
 	}
 	yes, no := true, false
-	tagged, _ := s.Images(ctx, repo.ID, &yes, "", 100)
-	untagged, _ := s.Images(ctx, repo.ID, &no, "", 100)
+	tagged, _ := s.Images(ctx, repo.ID, metadata.ImageFilter{Tagged: &yes}, "", 100)
+	untagged, _ := s.Images(ctx, repo.ID, metadata.ImageFilter{Tagged: &no}, "", 100)
 	if len(tagged) != 3 || len(untagged) != 2 {
 		t.Fatalf("tagged %d, untagged %d; want 3 and 2", len(tagged), len(untagged))
 	}

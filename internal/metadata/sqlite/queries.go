@@ -314,17 +314,28 @@ func scanStrings(rows *sql.Rows) ([]string, error) {
 // Images lists a page of images in two index range scans: the images in
 // digest order (filtered by whether a tag exists), then the tags of the
 // page's digest range.
-func (r *reader) Images(ctx context.Context, repoID int64, tagged *bool, after digest.Digest, limit int) ([]metadata.ImageSummary, error) {
+func (r *reader) Images(ctx context.Context, repoID int64, f metadata.ImageFilter, after digest.Digest, limit int) ([]metadata.ImageSummary, error) {
 	filter := ""
+	tagged := f.Tagged
 	if tagged != nil {
 		filter = "AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = i.repo_id AND t.digest = i.digest)"
 		if *tagged {
 			filter = "AND EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = i.repo_id AND t.digest = i.digest)"
 		}
 	}
+	switch f.Status {
+	case metadata.ImageActive:
+		filter += " AND i.storage_class = 'STANDARD' AND (i.activated_at IS NULL OR i.activated_at <= ?4)"
+	case metadata.ImageArchived:
+		filter += " AND i.storage_class = 'ARCHIVE' AND ?4 = ?4"
+	case metadata.ImageActivating:
+		filter += " AND i.storage_class = 'STANDARD' AND i.activated_at > ?4"
+	default:
+		filter += " AND ?4 = ?4"
+	}
 	rows, err := r.q.QueryContext(ctx, `SELECT `+imageColumns+` FROM images i
-		WHERE i.repo_id = ? AND i.digest > ? `+filter+`
-		ORDER BY i.digest LIMIT ?`, repoID, string(after), limit)
+		WHERE i.repo_id = ?1 AND i.digest > ?2 `+filter+`
+		ORDER BY i.digest LIMIT ?3`, repoID, string(after), limit, nanos(f.Now))
 	if err != nil {
 		return nil, err
 	}
