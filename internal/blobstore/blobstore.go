@@ -37,6 +37,12 @@ type Store interface {
 	Open(ctx context.Context, d digest.Digest) (io.ReadSeekCloser, error)
 	// Delete removes a finished blob. Deleting a missing blob is not an error.
 	Delete(ctx context.Context, d digest.Digest) error
+	// Walk calls fn for every finished blob, in no particular order, and
+	// stops at the first error fn returns, which Walk returns. A blob
+	// committed or deleted during a walk may or may not be seen; fn may
+	// delete the blob it is given. Garbage collection walks the store to
+	// find blobs that no metadata records.
+	Walk(ctx context.Context, fn func(BlobInfo) error) error
 
 	// CreateUpload starts an empty upload and returns a writer to it.
 	CreateUpload(ctx context.Context, id string) (UploadWriter, error)
@@ -73,6 +79,16 @@ type UploadWriter interface {
 	Commit(ctx context.Context, d digest.Digest) error
 	// Close releases the writer and keeps the upload.
 	Close() error
+}
+
+// BlobInfo describes a finished blob.
+type BlobInfo struct {
+	Digest digest.Digest
+	Size   int64
+	// Modified is when the blob's bytes were last written (for the
+	// filesystem, the upload's last write: committing a blob that already
+	// exists leaves it as it was).
+	Modified time.Time
 }
 
 // Upload describes an upload in progress.

@@ -161,6 +161,8 @@ type Upload struct {
 
 // Reader is the read side of the store.
 type Reader interface {
+	GCReader
+
 	// Account returns an account, or ErrNotFound.
 	Account(ctx context.Context, id string) (Account, error)
 	// Accounts lists every account in ID order.
@@ -208,6 +210,9 @@ type Reader interface {
 	// Parents lists the digests of images in the repository that reference
 	// d (indexes that list it as a child).
 	Parents(ctx context.Context, repoID int64, d digest.Digest) ([]digest.Digest, error)
+	// BlobUsers lists the digests of images in the repository that
+	// reference blob d (as config or layer), at most limit of them.
+	BlobUsers(ctx context.Context, repoID int64, d digest.Digest, limit int) ([]digest.Digest, error)
 
 	// ImageGraph lists every image of a repository in push order (oldest
 	// first), with its tags and the manifests it references as an index,
@@ -254,6 +259,7 @@ type ImageSummary struct {
 // together or not at all.
 type Tx interface {
 	Reader
+	GCWriter
 
 	// CreateAccount creates an account, or returns ErrExists.
 	CreateAccount(ctx context.Context, a Account) error

@@ -7,11 +7,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	_ "crypto/sha512" // registers sha512 with go-digest
 	"errors"
 	"fmt"
 	"io"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -35,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) blobstore.Store) {
 		{"ReadUploadForRehash", testReadUpload},
 		{"DeleteUploadAndList", testDeleteUploadAndList},
 		{"DeleteBlob", testDeleteBlob},
+		{"Walk", testWalk},
 		{"HostileUploadIDs", testHostileUploadIDs},
 		{"ConcurrentUploadsOfOneDigest", testConcurrentSameDigest},
 		{"Ready", testReady},
@@ -326,6 +329,79 @@ func testDeleteBlob(t *testing.T, s blobstore.Store) {
 	}
 	if _, err := s.Stat(context.Background(), d); !errors.Is(err, blobstore.ErrNotFound) {
 		t.Fatalf("Stat after Delete = %v", err)
+	}
+}
+
+func testWalk(t *testing.T, s blobstore.Store) {
+	ctx := context.Background()
+	walk := func() map[digest.Digest]blobstore.BlobInfo {
+		t.Helper()
+		got := map[digest.Digest]blobstore.BlobInfo{}
+		err := s.Walk(ctx, func(b blobstore.BlobInfo) error {
+			if _, dup := got[b.Digest]; dup {
+				t.Errorf("Walk reported %s twice", b.Digest)
+			}
+			got[b.Digest] = b
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("Walk: %v", err)
+		}
+		return got
+	}
+	if got := walk(); len(got) != 0 {
+		t.Fatalf("Walk of an empty store reported %v", got)
+	}
+	before := time.Now().Add(-time.Minute)
+	want := map[digest.Digest]int64{}
+	for i, content := range [][]byte{[]byte("one"), randomBytes(t, 70_000), {}} {
+		want[put(t, s, fmt.Sprintf("walk%d", i), content)] = int64(len(content))
+	}
+	content512 := []byte("a sha512 blob")
+	d512 := digest.SHA512.FromBytes(content512)
+	w, err := s.CreateUpload(ctx, "walk512")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(content512); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(ctx, d512); err != nil {
+		t.Fatal(err)
+	}
+	want[d512] = int64(len(content512))
+	create(t, s, "unfinished") // uploads are not blobs
+	got := walk()
+	if len(got) != len(want) {
+		t.Fatalf("Walk reported %d blobs, want %d: %v", len(got), len(want), got)
+	}
+	for d, size := range want {
+		b, ok := got[d]
+		if !ok || b.Size != size {
+			t.Errorf("Walk reported %s as %+v (found %v), want size %d", d, b, ok, size)
+		}
+		if b.Modified.Before(before) || b.Modified.After(time.Now().Add(time.Minute)) {
+			t.Errorf("blob %s modified at %v, want about now", d, b.Modified)
+		}
+	}
+
+	// fn may delete what it is given; its error ends the walk.
+	stop := errors.New("stop")
+	seen := 0
+	err = s.Walk(ctx, func(b blobstore.BlobInfo) error {
+		if err := s.Delete(ctx, b.Digest); err != nil {
+			return err
+		}
+		if seen++; seen == 2 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || seen != 2 {
+		t.Fatalf("Walk returned %v after %d blobs, want the callback's error after 2", err, seen)
+	}
+	if got := walk(); len(got) != len(want)-2 {
+		t.Fatalf("after deleting 2 of %d blobs, Walk reports %d", len(want), len(got))
 	}
 }
 

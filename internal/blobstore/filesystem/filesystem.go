@@ -108,6 +108,56 @@ func (s *Store) Delete(_ context.Context, d digest.Digest) error {
 	return nil
 }
 
+// Walk implements blobstore.Store. It reports the files of blobs/ that
+// are named and placed as a blob's (a stray file is not a blob, and
+// deleting it by digest would miss it), in digest order per algorithm.
+func (s *Store) Walk(ctx context.Context, fn func(blobstore.BlobInfo) error) error {
+	algs, err := os.ReadDir(s.blobs)
+	if err != nil {
+		return fmt.Errorf("listing blobs: %w", err)
+	}
+	for _, alg := range algs {
+		a := digest.Algorithm(alg.Name())
+		if !alg.IsDir() || !a.Available() {
+			continue
+		}
+		fanouts, err := os.ReadDir(filepath.Join(s.blobs, alg.Name()))
+		if err != nil {
+			return fmt.Errorf("listing blobs: %w", err)
+		}
+		for _, fanout := range fanouts {
+			if !fanout.IsDir() {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			dir := filepath.Join(s.blobs, alg.Name(), fanout.Name())
+			files, err := os.ReadDir(dir)
+			if err != nil {
+				return fmt.Errorf("listing blobs: %w", err)
+			}
+			for _, f := range files {
+				d := digest.NewDigestFromEncoded(a, f.Name())
+				if !f.Type().IsRegular() || d.Validate() != nil || f.Name()[:2] != fanout.Name() {
+					continue
+				}
+				fi, err := f.Info()
+				if errors.Is(err, fs.ErrNotExist) {
+					continue // deleted meanwhile
+				}
+				if err != nil {
+					return fmt.Errorf("listing blobs: %w", err)
+				}
+				if err := fn(blobstore.BlobInfo{Digest: d, Size: fi.Size(), Modified: fi.ModTime()}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // CreateUpload implements blobstore.Store.
 func (s *Store) CreateUpload(_ context.Context, id string) (blobstore.UploadWriter, error) {
 	p, err := s.uploadPath(id)

@@ -1,7 +1,14 @@
 package filesystem_test
 
 import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/ecrd/ecrd/internal/blobstore"
 	"github.com/ecrd/ecrd/internal/blobstore/blobstoretest"
@@ -17,4 +24,80 @@ func TestConformance(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		return s
 	})
+}
+
+// TestWalkSkipsStrayFiles checks that Walk reports only files named and
+// placed as blobs: garbage collection deletes what Walk reports by digest.
+func TestWalkSkipsStrayFiles(t *testing.T) {
+	dir := t.TempDir()
+	s, err := filesystem.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	content := []byte("a blob")
+	w, err := s.CreateUpload(ctx, "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(content)
+	d := digest.FromBytes(content)
+	if err := w.Commit(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	hex := d.Encoded()
+	for _, p := range []string{
+		filepath.Join("blobs", "sha256", hex[:2], "notes.txt"),      // not a digest
+		filepath.Join("blobs", "sha256", "ff", hex),                 // wrong fan-out
+		filepath.Join("blobs", "md5", "ab", "ab"+hex[2:32]),         // unknown algorithm
+		filepath.Join("blobs", "sha256", hex[:2], hex[:63]+"g"),     // not hex
+		filepath.Join("blobs", "sha256", hex[:2], ".tmp-"+hex[:10]), // hidden
+	} {
+		p = filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("stray"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []digest.Digest
+	if err := s.Walk(ctx, func(b blobstore.BlobInfo) error { got = append(got, b.Digest); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != d {
+		t.Fatalf("Walk reported %v, want only %s", got, d)
+	}
+}
+
+// TestCommitOfExistingBlobKeepsItsTime documents what garbage collection
+// relies on not to need: committing a blob that exists does not touch the
+// file, so its modification time says when its bytes were first written,
+// not when a push last used them (the metadata records that).
+func TestCommitOfExistingBlobKeepsItsTime(t *testing.T) {
+	s, err := filesystem.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	content := []byte("twice")
+	d := digest.FromBytes(content)
+	var mod []time.Time
+	for i := range 2 {
+		w, err := s.CreateUpload(ctx, fmt.Sprint(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(content)
+		if err := w.Commit(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		s.Walk(ctx, func(b blobstore.BlobInfo) error { mod = append(mod, b.Modified); return nil })
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(mod) != 2 || !mod[0].Equal(mod[1]) {
+		t.Fatalf("modification times %v, want one unchanged time", mod)
+	}
 }

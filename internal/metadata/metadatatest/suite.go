@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metadata.Store) {
 			tt.fn(t, s)
 		})
 	}
+	runGC(t, newStore)
 }
 
 var (

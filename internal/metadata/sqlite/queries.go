@@ -29,7 +29,7 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 	}{
 		{&s.repository, `SELECT id, name, created_at, settings, tags FROM repositories WHERE account = ? AND region = ? AND name = ?`},
 		{&s.repositories, `SELECT id, name, created_at, settings, tags FROM repositories WHERE account = ? AND region = ? AND name > ? ORDER BY name LIMIT ?`},
-		{&s.blob, `SELECT size FROM repository_blobs WHERE repo_id = ? AND digest = ?`},
+		{&s.blob, `SELECT size, linked_at FROM repository_blobs WHERE repo_id = ? AND digest = ?`},
 		{&s.blobRepos, `SELECT r.id, r.name, r.created_at, r.settings, r.tags FROM repository_blobs b JOIN repositories r ON r.id = b.repo_id
 			WHERE b.digest = ? AND r.account = ? AND r.region = ? ORDER BY r.name LIMIT ?`},
 		{&s.image, `SELECT ` + imageColumns + `, i.content FROM images i WHERE i.repo_id = ? AND i.digest = ?`},
@@ -142,12 +142,8 @@ func (r *reader) RepositoryImageCount(ctx context.Context, repoID int64) (int, e
 }
 
 func (r *reader) Blob(ctx context.Context, repoID int64, d digest.Digest) (metadata.Blob, error) {
-	b := metadata.Blob{Digest: d}
-	err := r.stmt(ctx, r.stmts.blob).QueryRowContext(ctx, repoID, string(d)).Scan(&b.Size)
-	if err != nil {
-		return metadata.Blob{}, notFound(err, "blob %s", d)
-	}
-	return b, nil
+	l, err := r.Link(ctx, repoID, d)
+	return l.Blob, err
 }
 
 func (r *reader) BlobRepositories(ctx context.Context, scope metadata.Scope, d digest.Digest, limit int) ([]metadata.Repository, error) {
@@ -238,6 +234,20 @@ func (r *reader) Referrers(ctx context.Context, repoID int64, d digest.Digest) (
 		out = append(out, img)
 	}
 	return out, rows.Err()
+}
+
+func (r *reader) BlobUsers(ctx context.Context, repoID int64, d digest.Digest, limit int) ([]digest.Digest, error) {
+	rows, err := r.q.QueryContext(ctx, `SELECT digest FROM image_refs WHERE repo_id = ? AND ref = ? AND kind = 0 ORDER BY digest LIMIT ?`,
+		repoID, string(d), limit)
+	if err != nil {
+		return nil, err
+	}
+	ss, err := scanStrings(rows)
+	out := make([]digest.Digest, len(ss))
+	for i, s := range ss {
+		out[i] = digest.Digest(s)
+	}
+	return out, err
 }
 
 func (r *reader) Parents(ctx context.Context, repoID int64, d digest.Digest) ([]digest.Digest, error) {
@@ -580,7 +590,7 @@ func (w *writeTx) PutAccountSetting(ctx context.Context, scope metadata.Scope, n
 
 func (w *writeTx) LinkBlob(ctx context.Context, repoID int64, b metadata.Blob, now time.Time) error {
 	_, err := w.tx.ExecContext(ctx, `INSERT INTO repository_blobs (repo_id, digest, size, linked_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (repo_id, digest) DO NOTHING`, repoID, string(b.Digest), b.Size, nanos(now))
+		ON CONFLICT (repo_id, digest) DO UPDATE SET linked_at = max(linked_at, excluded.linked_at)`, repoID, string(b.Digest), b.Size, nanos(now))
 	return err
 }
 

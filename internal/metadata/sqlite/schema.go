@@ -172,5 +172,9 @@ CREATE TABLE blobs (
 ) WITHOUT ROWID;
 INSERT INTO blobs (digest, size, touched_at)
 	SELECT digest, MAX(size), MAX(linked_at) FROM repository_blobs GROUP BY digest;
+`, `
+-- The blobs a collection is deleting (few, usually none): a collection
+-- that died is finished without reading every blob record.
+CREATE INDEX blobs_deleting ON blobs (digest) WHERE deleting = 1;
 `,
 }
