@@ -38,6 +38,9 @@ func Root(account string) Principal {
 	return Principal{Account: account, ARN: "arn:aws:iam::" + account + ":root", UserID: account}
 }
 
+// IsRoot reports whether the principal is its account's root.
+func (p Principal) IsRoot() bool { return p.ARN == "arn:aws:iam::"+p.Account+":root" }
+
 // Errors of the identity service.
 var (
 	ErrUnknownAccessKey = errors.New("the access key ID does not exist")

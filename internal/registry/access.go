@@ -40,7 +40,30 @@ const (
 	ActionDescribeTemplates           Action = "ecr:DescribeRepositoryCreationTemplates"
 	ActionUpdateTemplate              Action = "ecr:UpdateRepositoryCreationTemplate"
 	ActionDeleteTemplate              Action = "ecr:DeleteRepositoryCreationTemplate"
+	ActionPutLifecyclePolicy          Action = "ecr:PutLifecyclePolicy"
+	ActionGetLifecyclePolicy          Action = "ecr:GetLifecyclePolicy"
+	ActionDeleteLifecyclePolicy       Action = "ecr:DeleteLifecyclePolicy"
+	ActionStartLifecyclePreview       Action = "ecr:StartLifecyclePolicyPreview"
+	ActionGetLifecyclePreview         Action = "ecr:GetLifecyclePolicyPreview"
+	ActionUpdateImageStorageClass     Action = "ecr:UpdateImageStorageClass"
+	ActionRegisterPullTimeExclusion   Action = "ecr:RegisterPullTimeUpdateExclusion"
+	ActionDeregisterPullTimeExclusion Action = "ecr:DeregisterPullTimeUpdateExclusion"
+	ActionListPullTimeExclusions      Action = "ecr:ListPullTimeUpdateExclusions"
+
+	// ecrd's own actions, beyond ECR's.
+	ActionSetImageTimes      Action = "ecrd:SetImageTimes"
+	ActionRunLifecyclePolicy Action = "ecrd:RunLifecyclePolicy"
+	ActionCollectGarbage     Action = "ecrd:CollectGarbage"
 )
+
+// adminActions may be taken only by an account's root (and, once IAM
+// policies exist, its administrators): they rewrite history (image times)
+// or act on the whole server.
+var adminActions = map[Action]bool{
+	ActionSetImageTimes:      true,
+	ActionRunLifecyclePolicy: true,
+	ActionCollectGarbage:     true,
+}
 
 // pullActions are what an anonymous caller may do on a repository that
 // opts in to anonymous pulls.
@@ -73,6 +96,10 @@ func (r *Registry) authorize(ctx context.Context, action Action, scope metadata.
 			return nil
 		}
 		return errorf(CodeUnauthenticated, "authentication required to perform %s: log in with `aws ecr get-login-password | docker login --username AWS --password-stdin <registry>`", action)
+	}
+	if adminActions[action] && p.Account == scope.Account && !p.IsRoot() {
+		return errorf(CodeAccessDenied, "User: %s is not authorized to perform: %s on resource: %s: only the account's root may take this action",
+			p.ARN, action, resource)
 	}
 	if p.Account == scope.Account {
 		return nil

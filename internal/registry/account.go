@@ -16,6 +16,7 @@ var accountSettings = map[string][]string{
 	"BASIC_SCAN_TYPE_VERSION": {"AWS_NATIVE", "CLAIR"},
 	"REGISTRY_POLICY_SCOPE":   {"V2", "V1"},
 	"BLOB_MOUNTING":           {"ENABLED", "DISABLED"},
+	settingExpireSincePulled:  {"DISABLED", "ENABLED"},
 }
 
 // AccountSetting returns a registry setting's value.

@@ -20,6 +20,24 @@ const benchImages = 100_000
 // tagged, written straight to the store (the push path is not what is
 // measured).
 func bigRepository(b *testing.B) *registry.Registry {
+	now := time.Now()
+	return seedRepository(b, func(i int) ([]string, time.Time) {
+		if i%2 == 0 {
+			return []string{fmt.Sprintf("v%d", i)}, now
+		}
+		return nil, now
+	})
+}
+
+// seedRepository makes the repository "big" of benchImages images, image
+// i with the tags and push time image(i) gives.
+func seedRepository(b *testing.B, image func(i int) ([]string, time.Time)) *registry.Registry {
+	reg, _ := seedStores(b, image)
+	return reg
+}
+
+// seedStores is seedRepository that also returns the stores.
+func seedStores(b *testing.B, image func(i int) ([]string, time.Time)) (*registry.Registry, registrytest.Stores) {
 	b.Helper()
 	reg, stores := registrytest.New(b, registry.Options{})
 	registrytest.CreateOnPush(b, reg)
@@ -30,19 +48,19 @@ func bigRepository(b *testing.B) *registry.Registry {
 	if err != nil {
 		b.Fatal(err)
 	}
-	now := time.Now()
 	const batch = 10_000
 	for start := 0; start < benchImages; start += batch {
 		err := stores.Meta.Update(ctx, func(tx metadata.Tx) error {
 			for i := start; i < start+batch; i++ {
+				tags, pushed := image(i)
 				content := []byte(fmt.Sprintf(`{"schemaVersion":2,"n":%d}`, i))
 				img := metadata.Image{RepoID: repo.ID, Digest: digest.FromBytes(content), MediaType: "application/vnd.oci.image.manifest.v1+json",
-					ArtifactType: "application/vnd.oci.image.config.v1+json", Size: int64(len(content)), ImageSize: 1 << 20, PushedAt: now, Content: content}
+					ArtifactType: "application/vnd.oci.image.config.v1+json", Size: int64(len(content)), ImageSize: 1 << 20, PushedAt: pushed, Content: content}
 				if err := tx.PutImage(ctx, img, nil); err != nil {
 					return err
 				}
-				if i%2 == 0 {
-					if err := tx.PutTag(ctx, repo.ID, fmt.Sprintf("v%d", i), img.Digest, now); err != nil {
+				for _, tag := range tags {
+					if err := tx.PutTag(ctx, repo.ID, tag, img.Digest, pushed); err != nil {
 						return err
 					}
 				}
@@ -53,7 +71,7 @@ func bigRepository(b *testing.B) *registry.Registry {
 			b.Fatal(err)
 		}
 	}
-	return reg
+	return reg, stores
 }
 
 // BenchmarkListingPages measures one page of DescribeImages (100 images,
@@ -98,6 +116,69 @@ func BenchmarkListingPages(b *testing.B) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// benchPolicy is a policy of five rules of every kind, as a platform team
+// writes them.
+const benchPolicy = `{"rules":[
+{"rulePriority":1,"description":"keep 50 prod","selection":{"tagStatus":"tagged","tagPatternList":["prod-*"],"countType":"imageCountMoreThan","countNumber":50},"action":{"type":"expire"}},
+{"rulePriority":2,"description":"release images for 90 days","selection":{"tagStatus":"tagged","tagPrefixList":["release"],"countType":"sinceImagePushed","countUnit":"days","countNumber":90},"action":{"type":"expire"}},
+{"rulePriority":3,"description":"beta for 30 days","selection":{"tagStatus":"tagged","tagPatternList":["beta-*"],"countType":"sinceImagePushed","countUnit":"days","countNumber":30},"action":{"type":"expire"}},
+{"rulePriority":4,"description":"untagged for 7 days","selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":7},"action":{"type":"expire"}},
+{"rulePriority":5,"description":"at most 20000 images","selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":20000},"action":{"type":"expire"}}]}`
+
+// lifecycleRepository is a 100,000-image repository pushed one a minute
+// over ten weeks: prod, release, beta and untagged images.
+func lifecycleRepository(b *testing.B) (*registry.Registry, registrytest.Stores) {
+	start := time.Now().Add(-benchImages * time.Minute)
+	return seedStores(b, func(i int) ([]string, time.Time) {
+		at := start.Add(time.Duration(i) * time.Minute)
+		switch i % 4 {
+		case 0:
+			return []string{fmt.Sprintf("prod-%d", i), fmt.Sprintf("git-%x", i)}, at
+		case 1:
+			return []string{fmt.Sprintf("release-%d", i)}, at
+		case 2:
+			return []string{fmt.Sprintf("beta-%d", i)}, at
+		}
+		return nil, at
+	})
+}
+
+// BenchmarkLifecyclePreview measures a lifecycle policy preview of a
+// 100,000-image repository end to end: reading the repository from the
+// store, evaluating five rules, storing the results; then reading the
+// first page of results as GetLifecyclePolicyPreview does.
+func BenchmarkLifecyclePreview(b *testing.B) {
+	reg, _ := lifecycleRepository(b)
+	var p registry.Preview
+	for b.Loop() {
+		var err error
+		p, err = reg.StartLifecyclePolicyPreview(ctx, key("big"), benchPolicy, time.Time{})
+		for err == nil && p.Status == registry.PreviewInProgress {
+			time.Sleep(time.Millisecond)
+			p, err = reg.LifecyclePolicyPreview(ctx, key("big"))
+		}
+		if err != nil || p.Status != registry.PreviewComplete {
+			b.Fatalf("preview: %v, %v", p.Status, err)
+		}
+	}
+	b.ReportMetric(float64(len(p.Results)), "actions")
+}
+
+// BenchmarkImageGraph measures reading a 100,000-image repository for a
+// lifecycle evaluation: images in push order, their tags and children.
+func BenchmarkImageGraph(b *testing.B) {
+	_, stores := lifecycleRepository(b)
+	repo, err := stores.Meta.Repository(ctx, key("big"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := stores.Meta.ImageGraph(ctx, repo.ID); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -21,9 +21,44 @@ func parseDigest(s string) (digest.Digest, error) {
 	return d, nil
 }
 
-// StatBlob returns a blob linked into the repository.
+// StatBlob returns a blob linked into the repository, for a client that
+// checks it before a push skips uploading it (OCI HEAD): see checkBlob.
 func (r *Registry) StatBlob(ctx context.Context, key metadata.RepoKey, dgst string) (metadata.Blob, error) {
-	return r.statBlob(ctx, ActionBatchCheckLayerAvailability, key, dgst)
+	d, err := parseDigest(dgst)
+	if err != nil {
+		return metadata.Blob{}, err
+	}
+	repo, err := r.repositoryFor(ctx, ActionBatchCheckLayerAvailability, key)
+	if err != nil {
+		return metadata.Blob{}, err
+	}
+	b, err := r.checkBlob(ctx, repo, d)
+	if errors.Is(err, metadata.ErrNotFound) {
+		return b, blobUnknown(key, d)
+	}
+	return b, err
+}
+
+// checkBlob returns the repository's link to blob d for a push that will
+// rely on it without uploading the blob. A link older than half the GC
+// grace is refreshed, so that it outlives the push (see gc.go); younger
+// ones are not, so that checks rarely write.
+func (r *Registry) checkBlob(ctx context.Context, repo metadata.Repository, d digest.Digest) (metadata.Blob, error) {
+	l, err := r.meta.Link(ctx, repo.ID, d)
+	if err != nil {
+		return metadata.Blob{}, err
+	}
+	now := r.now()
+	if now.Sub(l.LinkedAt) < r.opts.GCGrace/2 {
+		return l.Blob, nil
+	}
+	// A link collected meanwhile is not recreated: ErrNotFound.
+	err = r.meta.Update(ctx, func(tx metadata.Tx) error { return tx.TouchLink(ctx, repo.ID, d, now) })
+	return l.Blob, err
+}
+
+func blobUnknown(key metadata.RepoKey, d digest.Digest) error {
+	return errorf(CodeBlobUnknown, "blob %s is not in repository %q: push it, or mount it from a repository that has it", d, key.Name)
 }
 
 func (r *Registry) statBlob(ctx context.Context, action Action, key metadata.RepoKey, dgst string) (metadata.Blob, error) {
@@ -37,7 +72,7 @@ func (r *Registry) statBlob(ctx context.Context, action Action, key metadata.Rep
 	}
 	b, err := r.meta.Blob(ctx, repo.ID, d)
 	if errors.Is(err, metadata.ErrNotFound) {
-		return b, errorf(CodeBlobUnknown, "blob %s is not in repository %q: push it, or mount it from a repository that has it", d, key.Name)
+		return b, blobUnknown(key, d)
 	}
 	return b, err
 }
@@ -70,7 +105,18 @@ func (r *Registry) DeleteBlob(ctx context.Context, key metadata.RepoKey, dgst st
 	if err != nil {
 		return err
 	}
-	err = r.meta.Update(ctx, func(tx metadata.Tx) error { return tx.UnlinkBlob(ctx, repo.ID, d) })
+	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
+		// An image's blob goes with the image: deleting it alone would
+		// leave the image unpullable once garbage collection frees it.
+		users, err := tx.BlobUsers(ctx, repo.ID, d, 1)
+		if err != nil {
+			return err
+		}
+		if len(users) > 0 {
+			return errorf(CodeManifestReferenced, "blob %s is used by image %s of repository %q: delete the image, and its blobs go with it", d, users[0], key.Name)
+		}
+		return tx.UnlinkBlob(ctx, repo.ID, d)
+	})
 	if errors.Is(err, metadata.ErrNotFound) {
 		return errorf(CodeBlobUnknown, "blob %s is not in repository %q", d, key.Name)
 	}
@@ -121,7 +167,11 @@ func (r *Registry) MountBlob(ctx context.Context, key metadata.RepoKey, from *me
 	if err != nil {
 		return b, false, err
 	}
-	if err := r.linkBlob(ctx, key, b); err != nil {
+	err = r.linkBlob(ctx, key, b)
+	if errors.Is(err, errBlobGone) {
+		return metadata.Blob{}, false, nil // being garbage collected: the client uploads it
+	}
+	if err != nil {
 		return b, false, err
 	}
 	r.log.Info("blob mounted", "account", key.Account, "region", key.Region, "repository", key.Name, "from", sources[0].Key.Name, "digest", d)
@@ -129,7 +179,8 @@ func (r *Registry) MountBlob(ctx context.Context, key metadata.RepoKey, from *me
 }
 
 // linkBlob makes a durable blob readable through a repository, creating
-// the repository on first push.
+// the repository on first push. It returns errBlobGone if garbage
+// collection is deleting the blob or has deleted it.
 func (r *Registry) linkBlob(ctx context.Context, key metadata.RepoKey, b metadata.Blob) error {
 	now := r.now()
 	return r.meta.Update(ctx, func(tx metadata.Tx) error {
@@ -137,7 +188,7 @@ func (r *Registry) linkBlob(ctx context.Context, key metadata.RepoKey, b metadat
 		if err != nil {
 			return err
 		}
-		return tx.LinkBlob(ctx, repo.ID, b, now)
+		return r.storeLink(ctx, tx, repo.ID, b, now)
 	})
 }
 
@@ -175,6 +226,10 @@ func (r *Registry) PutBlob(ctx context.Context, key metadata.RepoKey, dgst strin
 	if err == nil {
 		err = checkDigest(d, digest.NewDigest(d.Algorithm(), h))
 	}
+	b := metadata.Blob{Digest: d, Size: n}
+	if err == nil {
+		err = r.recordBlob(ctx, b) // before the bytes are durable: see gc.go
+	}
 	if err == nil {
 		err = w.Commit(ctx, d)
 	} else {
@@ -184,8 +239,11 @@ func (r *Registry) PutBlob(ctx context.Context, key metadata.RepoKey, dgst strin
 		r.discardUpload(id)
 		return metadata.Blob{}, err
 	}
-	b := metadata.Blob{Digest: d, Size: n}
-	if err := r.linkBlob(context.WithoutCancel(ctx), key, b); err != nil {
+	err = r.linkBlob(context.WithoutCancel(ctx), key, b)
+	if errors.Is(err, errBlobGone) {
+		err = blobCollected(d)
+	}
+	if err != nil {
 		return metadata.Blob{}, err
 	}
 	r.log.Info("blob pushed", "account", key.Account, "region", key.Region, "repository", key.Name, "digest", d, "size", n)

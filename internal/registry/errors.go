@@ -50,6 +50,14 @@ const (
 	CodeEmptyUpload             // EmptyUploadException
 	CodeLayersNotFound          // LayersNotFoundException
 	CodeValidation              // ValidationException
+	CodeLifecyclePolicyNotFound // LifecyclePolicyNotFoundException
+	CodePreviewNotFound         // LifecyclePolicyPreviewNotFoundException
+	CodePreviewInProgress       // LifecyclePolicyPreviewInProgressException
+	CodeImageArchived           // ImageArchivedException: the image must be restored first
+	CodeStorageClassUnsupported // ImageStorageClassUpdateNotSupportedException
+	CodeExclusionAlreadyExists  // ExclusionAlreadyExistsException
+	CodeExclusionNotFound       // ExclusionNotFoundException
+	CodeJobBusy                 // a background job another process is running
 )
 
 // Error is an error the client can act on.

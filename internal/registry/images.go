@@ -253,7 +253,11 @@ func (r *Registry) BatchGetImage(ctx context.Context, key metadata.RepoKey, ids 
 			failures = append(failures, *fail)
 			continue
 		}
-		r.pulls.record(repo.ID, img.Digest, r.now())
+		now := r.now()
+		if err := checkActive(key, img, now); err != nil {
+			return nil, nil, nil, err
+		}
+		r.recordPull(ctx, repo, img.Digest, now)
 		imgs = append(imgs, img)
 		resolved = append(resolved, ImageID{Digest: string(img.Digest), Tag: id.Tag})
 	}

@@ -49,7 +49,7 @@ func (r *Registry) BatchCheckLayerAvailability(ctx context.Context, key metadata
 			failures = append(failures, LayerFailure{Digest: s, Code: "InvalidLayerDigest", Reason: "Invalid layer digest"})
 			continue
 		}
-		b, err := r.meta.Blob(ctx, repo.ID, d)
+		b, err := r.checkBlob(ctx, repo, d)
 		switch {
 		case errors.Is(err, metadata.ErrNotFound):
 			failures = append(failures, LayerFailure{Digest: s, Code: "MissingLayerDigest", Reason: "Could not find layer"})

@@ -297,7 +297,11 @@ func (r *Registry) Manifest(ctx context.Context, key metadata.RepoKey, refStr st
 		r.cache.store(repo.ID, gen, ref.Tag, img)
 	}
 	if pull {
-		r.pulls.record(repo.ID, img.Digest, r.now())
+		now := r.now()
+		if err := checkActive(key, img, now); err != nil {
+			return metadata.Image{}, err
+		}
+		r.recordPull(ctx, repo, img.Digest, now)
 	}
 	return img, nil
 }

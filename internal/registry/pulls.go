@@ -2,11 +2,13 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
@@ -53,3 +55,111 @@ func (r *Registry) flushPulls(ctx context.Context) {
 
 // FlushPulls writes recorded pull times now (tests and shutdown use it).
 func (r *Registry) FlushPulls(ctx context.Context) { r.flushPulls(ctx) }
+
+// recordPull records a pull of an image, unless the caller is a principal
+// the registry excludes from pull-time updates (ECR's pull time update
+// exclusions: scanners and replicators that pull without using an image).
+func (r *Registry) recordPull(ctx context.Context, repo metadata.Repository, d digest.Digest, now time.Time) {
+	if p, ok := identity.FromContext(ctx); ok {
+		excluded, err := r.pullExcluded(ctx, repo.Key.Scope, p.ARN)
+		if err != nil {
+			r.log.Warn("reading pull time update exclusions", "err", err)
+		}
+		if excluded {
+			return
+		}
+	}
+	r.pulls.record(repo.ID, d, now)
+}
+
+// pullExcluded reports whether a principal's pulls leave pull times alone.
+// Each registry's exclusions are read once and kept until they change.
+func (r *Registry) pullExcluded(ctx context.Context, scope metadata.Scope, arn string) (bool, error) {
+	r.exclusions.mu.Lock()
+	set, ok := r.exclusions.byScope[scope]
+	r.exclusions.mu.Unlock()
+	if !ok {
+		list, err := r.meta.PullTimeExclusions(ctx, scope)
+		if err != nil {
+			return false, err
+		}
+		set = make(map[string]bool, len(list))
+		for _, e := range list {
+			set[e.Principal] = true
+		}
+		r.exclusions.mu.Lock()
+		r.exclusions.byScope[scope] = set
+		r.exclusions.mu.Unlock()
+	}
+	return set[arn], nil
+}
+
+// exclusionCache holds each registry's pull time update exclusions.
+type exclusionCache struct {
+	mu      sync.Mutex
+	byScope map[metadata.Scope]map[string]bool
+}
+
+func (c *exclusionCache) forget(scope metadata.Scope) {
+	c.mu.Lock()
+	delete(c.byScope, scope)
+	c.mu.Unlock()
+}
+
+// RegisterPullTimeUpdateExclusion excludes a principal's pulls from
+// updating images' last pull times.
+func (r *Registry) RegisterPullTimeUpdateExclusion(ctx context.Context, scope metadata.Scope, principal string) (metadata.PullTimeExclusion, error) {
+	if err := r.authorize(ctx, ActionRegisterPullTimeExclusion, scope, nil, "*"); err != nil {
+		return metadata.PullTimeExclusion{}, err
+	}
+	e := metadata.PullTimeExclusion{Principal: principal, CreatedAt: r.now()}
+	defer r.exclusions.forget(scope)
+	err := r.meta.Update(ctx, func(tx metadata.Tx) error { return tx.PutPullTimeExclusion(ctx, scope, e) })
+	if errors.Is(err, metadata.ErrExists) {
+		return e, errorf(CodeExclusionAlreadyExists, "The principal %s is already excluded from pull time updates in the registry with id '%s'", principal, scope.Account)
+	}
+	return e, err
+}
+
+// DeregisterPullTimeUpdateExclusion lets a principal's pulls update pull
+// times again.
+func (r *Registry) DeregisterPullTimeUpdateExclusion(ctx context.Context, scope metadata.Scope, principal string) error {
+	if err := r.authorize(ctx, ActionDeregisterPullTimeExclusion, scope, nil, "*"); err != nil {
+		return err
+	}
+	defer r.exclusions.forget(scope)
+	err := r.meta.Update(ctx, func(tx metadata.Tx) error { return tx.DeletePullTimeExclusion(ctx, scope, principal) })
+	if errors.Is(err, metadata.ErrNotFound) {
+		return errorf(CodeExclusionNotFound, "The principal %s is not excluded from pull time updates in the registry with id '%s'", principal, scope.Account)
+	}
+	return err
+}
+
+// PullTimeUpdateExclusions lists a registry's excluded principals, a page
+// at a time.
+func (r *Registry) PullTimeUpdateExclusions(ctx context.Context, scope metadata.Scope, token string, max int) ([]string, string, error) {
+	if err := r.authorize(ctx, ActionListPullTimeExclusions, scope, nil, "*"); err != nil {
+		return nil, "", err
+	}
+	after, err := decodeToken(token)
+	if err != nil {
+		return nil, "", err
+	}
+	list, err := r.meta.PullTimeExclusions(ctx, scope)
+	if err != nil {
+		return nil, "", err
+	}
+	var out []string
+	for _, e := range list {
+		if e.Principal > after {
+			out = append(out, e.Principal)
+		}
+	}
+	max = pageSize(max)
+	next := ""
+	if len(out) > max {
+		out = out[:max]
+		next = encodeToken(out[max-1])
+	}
+	return out, next, nil
+}

@@ -61,13 +61,14 @@ type Options struct {
 
 // Registry is the domain core. It is safe for concurrent use.
 type Registry struct {
-	meta    metadata.Store
-	blobs   blobstore.Store
-	opts    Options
-	log     *slog.Logger
-	uploads uploadLocks
-	pulls   pullRecorder
-	cache   *cache
+	meta       metadata.Store
+	blobs      blobstore.Store
+	opts       Options
+	log        *slog.Logger
+	uploads    uploadLocks
+	pulls      pullRecorder
+	exclusions exclusionCache
+	cache      *cache
 }
 
 // New returns a Registry over the given stores.
@@ -106,13 +107,14 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 		opts.Holder = newID()
 	}
 	return &Registry{
-		meta:    meta,
-		blobs:   blobs,
-		opts:    opts,
-		log:     opts.Logger,
-		uploads: uploadLocks{busy: map[string]bool{}},
-		pulls:   pullRecorder{pending: map[pullKey]time.Time{}},
-		cache:   newCache(opts.CacheSize),
+		meta:       meta,
+		blobs:      blobs,
+		opts:       opts,
+		log:        opts.Logger,
+		uploads:    uploadLocks{busy: map[string]bool{}},
+		pulls:      pullRecorder{pending: map[pullKey]time.Time{}},
+		exclusions: exclusionCache{byScope: map[metadata.Scope]map[string]bool{}},
+		cache:      newCache(opts.CacheSize),
 	}
 }
 
@@ -133,13 +135,19 @@ func (r *Registry) Ready(ctx context.Context) error {
 }
 
 // Run does the registry's background work until ctx ends: it expires
-// abandoned uploads and writes recorded pull times. On return, pending
+// abandoned uploads, writes recorded pull times, runs lifecycle policies
+// that are due and collects garbage. On return, pending
 // pull times have been written.
 func (r *Registry) Run(ctx context.Context) {
 	expiry := time.NewTicker(min(max(r.opts.UploadTTL/10, time.Second), 10*time.Minute))
 	defer expiry.Stop()
 	flush := time.NewTicker(r.opts.PullFlushInterval)
 	defer flush.Stop()
+	lifecycle := newSchedule(r.opts.LifecycleInterval)
+	defer lifecycle.Stop()
+	gc := newSchedule(r.opts.GCInterval)
+	defer gc.Stop()
+	var lastGC time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -150,12 +158,46 @@ func (r *Registry) Run(ctx context.Context) {
 			return
 		case <-flush.C:
 			r.flushPulls(ctx)
+		case <-lifecycle.C:
+			// Pull times decide sinceImagePulled rules: write them first.
+			r.flushPulls(ctx)
+			report, err := r.runDueLifecyclePolicies(ctx)
+			switch {
+			case CodeOf(err) == CodeJobBusy:
+				r.log.Debug("lifecycle policies: another process is running them")
+			case err != nil && ctx.Err() == nil:
+				r.log.Error("running lifecycle policies", "err", err)
+			case report.Repositories > 0:
+				r.log.Info("lifecycle policies ran", "repositories", report.Repositories, "expired", report.Expired,
+					"archived", report.Archived, "skipped", report.Skipped)
+			}
+		case <-gc.C:
+			// The schedule ticks often; a collection runs once an interval.
+			if time.Since(lastGC) < r.opts.GCInterval {
+				continue
+			}
+			lastGC = time.Now()
+			if _, err := r.CollectGarbage(ctx); err != nil && CodeOf(err) != CodeJobBusy && ctx.Err() == nil {
+				r.log.Error("collecting garbage", "err", err)
+			}
 		case <-expiry.C:
 			if err := r.ExpireUploads(ctx); err != nil && ctx.Err() == nil {
 				r.log.Error("expiring uploads", "err", err)
 			}
 		}
 	}
+}
+
+// newSchedule returns a ticker that checks for due work often enough to
+// run it about on time for a job that runs every interval (a fraction of
+// it, between a second and an hour), or never for a negative interval.
+func newSchedule(interval time.Duration) *time.Ticker {
+	if interval < 0 {
+		t := time.NewTicker(time.Hour)
+		t.Stop()
+		return t
+	}
+	return time.NewTicker(min(max(interval/24, time.Second), time.Hour))
 }
 
 var accountRE = regexp.MustCompile(`^[0-9]{12}$`)

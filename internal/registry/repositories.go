@@ -95,6 +95,9 @@ func (r *Registry) repositoryForPush(ctx context.Context, tx metadata.Tx, key me
 		return repo, err
 	}
 	repo, err = tx.CreateRepository(ctx, metadata.Repository{Key: key, CreatedAt: now, Settings: settings, Tags: t.ResourceTags})
+	if err == nil && t.LifecyclePolicy != "" {
+		err = tx.PutLifecyclePolicy(ctx, repo.ID, t.LifecyclePolicy, now)
+	}
 	if err == nil {
 		r.log.Info("repository created on push", "account", key.Account, "region", key.Region, "repository", key.Name, "template", t.Prefix)
 	}

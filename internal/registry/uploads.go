@@ -287,11 +287,14 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 		r.cancel(ctx, u.ID)
 		return metadata.Blob{}, err
 	}
+	b := metadata.Blob{Digest: d, Size: u.Size}
+	if err := r.recordBlob(ctx, b); err != nil { // before the bytes are durable: see gc.go
+		return metadata.Blob{}, err
+	}
 	committed = true
 	if err := w.Commit(ctx, d); err != nil {
 		return metadata.Blob{}, err
 	}
-	b := metadata.Blob{Digest: d, Size: u.Size}
 	now := r.now()
 	// The blob is durable: link it even if the client has gone.
 	wctx := context.WithoutCancel(ctx)
@@ -300,11 +303,15 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 		if err != nil {
 			return err
 		}
-		if err := tx.LinkBlob(wctx, repo.ID, b, now); err != nil {
+		if err := r.storeLink(wctx, tx, repo.ID, b, now); err != nil {
 			return err
 		}
 		return tx.DeleteUpload(wctx, id)
 	})
+	if errors.Is(err, errBlobGone) {
+		r.cancel(wctx, id) // its bytes became the blob, which is gone
+		return metadata.Blob{}, blobCollected(d)
+	}
 	if err != nil {
 		return metadata.Blob{}, err
 	}

@@ -1,0 +1,182 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/ecrd/ecrd/internal/manifest"
+	"github.com/ecrd/ecrd/internal/metadata"
+)
+
+// Target storage classes of UpdateImageStorageClass.
+const (
+	TargetStandard = metadata.StorageStandard
+	TargetArchive  = metadata.StorageArchive
+)
+
+// checkActive refuses to serve an image that is archived or still being
+// restored: ECR's ImageArchivedException, through either API.
+func checkActive(key metadata.RepoKey, img metadata.Image, now time.Time) error {
+	switch img.Status(now) {
+	case metadata.ImageArchived:
+		return errorf(CodeImageArchived, "The image %s in the repository with name '%s' in the registry with id '%s' is archived: restore it with UpdateImageStorageClass (targetStorageClass STANDARD) before pulling it",
+			img.Digest, key.Name, key.Account)
+	case metadata.ImageActivating:
+		return errorf(CodeImageArchived, "The image %s in the repository with name '%s' in the registry with id '%s' is being restored from archive: pull it once its status is ACTIVE",
+			img.Digest, key.Name, key.Account)
+	}
+	return nil
+}
+
+// UpdateImageStorageClass archives an image or restores it from archive,
+// and returns its status. An index moves with the manifests it lists, and
+// an image with its referrers (signatures, SBOMs), as ECR's lifecycle
+// rules move them together. Restoring takes Options.RestoreDelay, during
+// which the image is ACTIVATING.
+func (r *Registry) UpdateImageStorageClass(ctx context.Context, key metadata.RepoKey, id ImageID, target string) (ImageID, string, error) {
+	repo, err := r.repositoryFor(ctx, ActionUpdateImageStorageClass, key)
+	if err != nil {
+		return id, "", err
+	}
+	now := r.now()
+	var status string
+	defer r.cache.invalidate(repo.ID)
+	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
+		img, fail := resolve(ctx, tx, repo.ID, id)
+		if fail != nil {
+			if fail.Code != FailureImageNotFound && fail.Code != FailureImageTagDoesNotMatchDigest {
+				return errorf(CodeInvalidParameter, "%s", fail.Reason)
+			}
+			return errorf(CodeManifestUnknown, "The image with imageId %s does not exist within the repository with name '%s' in the registry with id '%s'", id, key.Name, key.Account)
+		}
+		id.Digest = string(img.Digest)
+		if parents, err := tx.Parents(ctx, repo.ID, img.Digest); err != nil {
+			return err
+		} else if len(parents) > 0 {
+			return errorf(CodeStorageClassUnsupported, "The image %s is listed by the image index %s: change the storage class of the index, which moves the images it lists with it", img.Digest, parents[0])
+		}
+		group, err := imageGroup(ctx, tx, repo.ID, img)
+		if err != nil {
+			return err
+		}
+		for _, m := range group {
+			archivedAt, activatedAt := m.LastArchivedAt, m.LastActivatedAt
+			switch {
+			case target == TargetArchive && m.StorageClass != metadata.StorageArchive:
+				archivedAt = now
+			case target == TargetStandard && m.StorageClass == metadata.StorageArchive:
+				activatedAt = now.Add(r.opts.RestoreDelay)
+			default:
+				continue // already there
+			}
+			if err := tx.SetImageStorage(ctx, repo.ID, m.Digest, target, archivedAt, activatedAt); err != nil {
+				return err
+			}
+			if m.Digest == img.Digest {
+				img.StorageClass, img.LastActivatedAt = target, activatedAt
+			}
+		}
+		status = img.Status(now)
+		return nil
+	})
+	if err != nil {
+		return id, "", err
+	}
+	r.log.Info("image storage class updated", "account", key.Account, "region", key.Region, "repository", key.Name,
+		"digest", id.Digest, "storageClass", target, "status", status)
+	return id, status, nil
+}
+
+// imageGroup returns an image with the manifests it lists and its
+// referrers, recursively.
+func imageGroup(ctx context.Context, rd metadata.Reader, repoID int64, img metadata.Image) ([]metadata.Image, error) {
+	group := []metadata.Image{img}
+	seen := map[digest.Digest]bool{img.Digest: true}
+	for i := 0; i < len(group); i++ {
+		m := group[i]
+		refs, err := rd.Referrers(ctx, repoID, m.Digest)
+		if err != nil {
+			return nil, err
+		}
+		children, err := childManifests(ctx, rd, repoID, m)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range append(refs, children...) {
+			if !seen[n.Digest] {
+				seen[n.Digest] = true
+				group = append(group, n)
+			}
+		}
+	}
+	return group, nil
+}
+
+// childManifests returns the manifests an index lists.
+func childManifests(ctx context.Context, rd metadata.Reader, repoID int64, img metadata.Image) ([]metadata.Image, error) {
+	if len(img.Content) == 0 {
+		full, err := rd.Image(ctx, repoID, img.Digest)
+		if err != nil {
+			return nil, err
+		}
+		img = full
+	}
+	m, err := manifest.Parse(img.MediaType, img.Content)
+	if err != nil {
+		return nil, fmt.Errorf("stored manifest %s: %w", img.Digest, err)
+	}
+	var out []metadata.Image
+	for _, d := range m.Manifests {
+		c, err := rd.Image(ctx, repoID, d.Digest)
+		if errors.Is(err, metadata.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// SetImageTimes sets an image's push time and last pull time (a zero time
+// leaves one as it is), so that images imported from another registry
+// keep the ages their lifecycle rules depend on. It is ecrd's own action,
+// which only an account's root may take.
+func (r *Registry) SetImageTimes(ctx context.Context, key metadata.RepoKey, id ImageID, pushedAt, lastPulledAt time.Time) (metadata.Image, error) {
+	repo, err := r.repositoryFor(ctx, ActionSetImageTimes, key)
+	if err != nil {
+		return metadata.Image{}, err
+	}
+	now := r.now()
+	for _, t := range []time.Time{pushedAt, lastPulledAt} {
+		if t.After(now.Add(time.Minute)) {
+			return metadata.Image{}, errorf(CodeInvalidParameter, "time %s is in the future: an image cannot have been pushed or pulled later than now", t.Format(time.RFC3339))
+		}
+	}
+	var img metadata.Image
+	defer r.cache.invalidate(repo.ID)
+	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
+		var fail *ImageFailure
+		if img, fail = resolve(ctx, tx, repo.ID, id); fail != nil {
+			if fail.Code != FailureImageNotFound && fail.Code != FailureImageTagDoesNotMatchDigest {
+				return errorf(CodeInvalidParameter, "%s", fail.Reason)
+			}
+			return errorf(CodeManifestUnknown, "The image with imageId %s does not exist within the repository with name '%s' in the registry with id '%s'", id, key.Name, key.Account)
+		}
+		if err := tx.SetImageTimes(ctx, repo.ID, img.Digest, pushedAt, lastPulledAt); err != nil {
+			return err
+		}
+		img, err = tx.Image(ctx, repo.ID, img.Digest)
+		return err
+	})
+	if err != nil {
+		return metadata.Image{}, err
+	}
+	img.Content = nil
+	return img, nil
+}

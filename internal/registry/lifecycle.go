@@ -1,0 +1,481 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/ecrd/ecrd/internal/identity"
+	"github.com/ecrd/ecrd/internal/lifecycle"
+	"github.com/ecrd/ecrd/internal/metadata"
+)
+
+// settingExpireSincePulled is the account setting that lets lifecycle
+// policies expire (not only archive) images by last pull time, which ECR
+// refuses. It is an ecrd extension, off unless a registry turns it on.
+const settingExpireSincePulled = "ECRD_LIFECYCLE_EXPIRE_SINCE_PULLED"
+
+// Preview statuses, as ECR names them.
+const (
+	PreviewInProgress = "IN_PROGRESS"
+	PreviewComplete   = "COMPLETE"
+	PreviewFailed     = "FAILED"
+)
+
+// previewTimeout bounds a preview: one still in progress after it was
+// abandoned (its process stopped) and is reported as failed.
+const previewTimeout = 10 * time.Minute
+
+// lifecycleJob names the lease lifecycle runs hold.
+const lifecycleJob = "lifecycle"
+
+// lifecycleBatch is how many decisions one transaction applies, as many as
+// one BatchDeleteImage call may name.
+const lifecycleBatch = 100
+
+func noLifecyclePolicy(key metadata.RepoKey) error {
+	return errorf(CodeLifecyclePolicyNotFound, "Lifecycle policy does not exist for the repository with name '%s' in the registry with id '%s'", key.Name, key.Account)
+}
+
+// parsePolicy validates a policy text as ECR does, with the registry's
+// extensions.
+func (r *Registry) parsePolicy(ctx context.Context, scope metadata.Scope, text string) (lifecycle.Policy, error) {
+	ext, err := r.accountSetting(ctx, scope, settingExpireSincePulled)
+	if err != nil {
+		return lifecycle.Policy{}, err
+	}
+	p, err := lifecycle.Parse(text, lifecycle.Options{AllowExpireSincePulled: ext == "ENABLED"})
+	var ve *lifecycle.ValidationError
+	if errors.As(err, &ve) {
+		return p, errorf(CodeInvalidParameter, "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: '%s'", ve.Error())
+	}
+	return p, err
+}
+
+// PutLifecyclePolicy validates and sets a repository's lifecycle policy.
+func (r *Registry) PutLifecyclePolicy(ctx context.Context, key metadata.RepoKey, text string) (metadata.LifecyclePolicy, error) {
+	repo, err := r.repositoryFor(ctx, ActionPutLifecyclePolicy, key)
+	if err != nil {
+		return metadata.LifecyclePolicy{}, err
+	}
+	if _, err := r.parsePolicy(ctx, key.Scope, text); err != nil {
+		return metadata.LifecyclePolicy{}, err
+	}
+	err = r.meta.Update(ctx, func(tx metadata.Tx) error { return tx.PutLifecyclePolicy(ctx, repo.ID, text, r.now()) })
+	if err != nil {
+		return metadata.LifecyclePolicy{}, err
+	}
+	return metadata.LifecyclePolicy{RepoID: repo.ID, Repo: repo.Key, Text: text}, nil
+}
+
+// LifecyclePolicy returns a repository's lifecycle policy.
+func (r *Registry) LifecyclePolicy(ctx context.Context, key metadata.RepoKey) (metadata.LifecyclePolicy, error) {
+	repo, err := r.repositoryFor(ctx, ActionGetLifecyclePolicy, key)
+	if err != nil {
+		return metadata.LifecyclePolicy{}, err
+	}
+	return r.policyOf(ctx, repo)
+}
+
+func (r *Registry) policyOf(ctx context.Context, repo metadata.Repository) (metadata.LifecyclePolicy, error) {
+	p, err := r.meta.LifecyclePolicy(ctx, repo.ID)
+	if errors.Is(err, metadata.ErrNotFound) {
+		return p, noLifecyclePolicy(repo.Key)
+	}
+	return p, err
+}
+
+// DeleteLifecyclePolicy removes a repository's lifecycle policy and
+// returns what it was.
+func (r *Registry) DeleteLifecyclePolicy(ctx context.Context, key metadata.RepoKey) (metadata.LifecyclePolicy, error) {
+	repo, err := r.repositoryFor(ctx, ActionDeleteLifecyclePolicy, key)
+	if err != nil {
+		return metadata.LifecyclePolicy{}, err
+	}
+	var p metadata.LifecyclePolicy
+	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
+		if p, err = tx.LifecyclePolicy(ctx, repo.ID); err != nil {
+			return err
+		}
+		return tx.DeleteLifecyclePolicy(ctx, repo.ID)
+	})
+	if errors.Is(err, metadata.ErrNotFound) {
+		return p, noLifecyclePolicy(key)
+	}
+	return p, err
+}
+
+// evaluate runs a policy over a repository as of time at. It returns the
+// images as read, by digest, and the policy's decisions.
+func (r *Registry) evaluate(ctx context.Context, repo metadata.Repository, p lifecycle.Policy, at time.Time) (map[digest.Digest]metadata.GraphImage, []lifecycle.Decision, error) {
+	graph, err := r.meta.ImageGraph(ctx, repo.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	images := make([]lifecycle.Image, len(graph))
+	byDigest := make(map[digest.Digest]metadata.GraphImage, len(graph))
+	for i, g := range graph {
+		byDigest[g.Digest] = g
+		img := lifecycle.Image{
+			Digest:          string(g.Digest),
+			Tags:            g.Tags,
+			PushedAt:        g.PushedAt,
+			LastPulledAt:    g.LastPulledAt,
+			LastActivatedAt: g.LastActivatedAt,
+			StorageClass:    "standard",
+			ArchivedAt:      g.LastArchivedAt,
+			Subject:         string(g.Subject),
+		}
+		if g.StorageClass == metadata.StorageArchive {
+			img.StorageClass = "archive"
+		}
+		for _, c := range g.Children {
+			img.Children = append(img.Children, string(c))
+		}
+		images[i] = img
+	}
+	return byDigest, lifecycle.Evaluate(p, images, at), nil
+}
+
+// PreviewResult is one image a lifecycle policy preview would act on.
+type PreviewResult struct {
+	Digest       string           `json:"digest"`
+	Tags         []string         `json:"tags,omitempty"`
+	PushedAt     time.Time        `json:"pushedAt"`
+	StorageClass string           `json:"storageClass"`
+	Action       lifecycle.Action `json:"action"`
+	RulePriority int              `json:"rulePriority"`
+}
+
+// Preview is a repository's latest lifecycle policy preview.
+type Preview struct {
+	Repo       metadata.RepoKey
+	Text       string
+	Status     string
+	EvaluateAt time.Time
+	Results    []PreviewResult
+}
+
+// StartLifecyclePolicyPreview evaluates a policy (text, or the
+// repository's own when text is empty) over the repository as it will be
+// at time at (zero: now) without acting on anything. Beyond ECR, at may lie
+// in the future: "what will this policy expire on the first of next
+// month?". The preview runs in the background; the call waits briefly so
+// that a small repository's preview is complete when it returns.
+func (r *Registry) StartLifecyclePolicyPreview(ctx context.Context, key metadata.RepoKey, text string, at time.Time) (Preview, error) {
+	repo, err := r.repositoryFor(ctx, ActionStartLifecyclePreview, key)
+	if err != nil {
+		return Preview{}, err
+	}
+	now := r.now()
+	if at.IsZero() {
+		at = now
+	} else if at.Before(now.Add(-time.Minute)) {
+		return Preview{}, errorf(CodeInvalidParameter, "evaluateAt %s is in the past: give a time from now on, or leave it out to preview now", at.Format(time.RFC3339))
+	}
+	if text == "" {
+		p, err := r.policyOf(ctx, repo)
+		if err != nil {
+			return Preview{}, err
+		}
+		text = p.Text
+	}
+	policy, err := r.parsePolicy(ctx, key.Scope, text)
+	if err != nil {
+		return Preview{}, err
+	}
+	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
+		old, err := tx.LifecyclePreview(ctx, repo.ID)
+		if err == nil && old.Status == PreviewInProgress && now.Sub(old.StartedAt) < previewTimeout {
+			return errorf(CodePreviewInProgress, "The previous lifecycle policy preview request has not completed for the repository with name '%s' in the registry with id '%s': wait for it", key.Name, key.Account)
+		}
+		if err != nil && !errors.Is(err, metadata.ErrNotFound) {
+			return err
+		}
+		return tx.PutLifecyclePreview(ctx, metadata.LifecyclePreview{RepoID: repo.ID, Text: text, Status: PreviewInProgress, StartedAt: now, EvaluateAt: at})
+	})
+	if err != nil {
+		return Preview{}, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), previewTimeout)
+		defer cancel()
+		r.runPreview(bg, repo, policy, metadata.LifecyclePreview{RepoID: repo.ID, Text: text, StartedAt: now, EvaluateAt: at})
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+	case <-ctx.Done():
+	}
+	return r.preview(ctx, repo)
+}
+
+// runPreview evaluates a preview and stores its outcome.
+func (r *Registry) runPreview(ctx context.Context, repo metadata.Repository, policy lifecycle.Policy, p metadata.LifecyclePreview) {
+	images, decisions, err := r.evaluate(ctx, repo, policy, p.EvaluateAt)
+	p.Status = PreviewComplete
+	if err == nil {
+		results := make([]PreviewResult, 0, len(decisions))
+		for _, d := range decisions {
+			img := images[digest.Digest(d.Digest)]
+			results = append(results, PreviewResult{
+				Digest: d.Digest, Tags: img.Tags, PushedAt: img.PushedAt, StorageClass: img.StorageClass,
+				Action: d.Action, RulePriority: d.RulePriority,
+			})
+		}
+		p.Results, err = json.Marshal(results)
+	}
+	if err != nil {
+		r.log.Error("lifecycle policy preview failed", "repository", repo.Key.Name, "err", err)
+		p.Status, p.Results = PreviewFailed, nil
+	}
+	if err := r.meta.Update(ctx, func(tx metadata.Tx) error { return tx.PutLifecyclePreview(ctx, p) }); err != nil {
+		r.log.Error("storing lifecycle policy preview", "repository", repo.Key.Name, "err", err)
+	}
+}
+
+// LifecyclePolicyPreview returns a repository's latest preview.
+func (r *Registry) LifecyclePolicyPreview(ctx context.Context, key metadata.RepoKey) (Preview, error) {
+	repo, err := r.repositoryFor(ctx, ActionGetLifecyclePreview, key)
+	if err != nil {
+		return Preview{}, err
+	}
+	return r.preview(ctx, repo)
+}
+
+func (r *Registry) preview(ctx context.Context, repo metadata.Repository) (Preview, error) {
+	p, err := r.meta.LifecyclePreview(ctx, repo.ID)
+	if errors.Is(err, metadata.ErrNotFound) {
+		return Preview{}, errorf(CodePreviewNotFound, "There is no dry run for this repository.")
+	}
+	if err != nil {
+		return Preview{}, err
+	}
+	out := Preview{Repo: repo.Key, Text: p.Text, Status: p.Status, EvaluateAt: p.EvaluateAt}
+	if p.Status == PreviewInProgress && r.now().Sub(p.StartedAt) >= previewTimeout {
+		out.Status = PreviewFailed
+	}
+	if len(p.Results) > 0 {
+		if err := json.Unmarshal(p.Results, &out.Results); err != nil {
+			return Preview{}, fmt.Errorf("stored preview of %s: %w", repo.Key.Name, err)
+		}
+	}
+	return out, nil
+}
+
+// LifecycleReport says what a lifecycle run did.
+type LifecycleReport struct {
+	Repositories int
+	Expired      int
+	Archived     int
+	// Skipped counts decisions left for the next run because the image
+	// changed (was tagged, pulled back from archive, deleted) after the
+	// policy was evaluated.
+	Skipped int
+}
+
+func (a *LifecycleReport) add(b LifecycleReport) {
+	a.Repositories += b.Repositories
+	a.Expired += b.Expired
+	a.Archived += b.Archived
+	a.Skipped += b.Skipped
+}
+
+// RunLifecyclePolicies runs the lifecycle policies of a registry's
+// repositories now (only the named repository's, if name is not empty).
+func (r *Registry) RunLifecyclePolicies(ctx context.Context, scope metadata.Scope, name string) (LifecycleReport, error) {
+	if name == "" {
+		if err := r.authorize(ctx, ActionRunLifecyclePolicy, scope, nil, "*"); err != nil {
+			return LifecycleReport{}, err
+		}
+	} else {
+		repo, err := r.repositoryFor(ctx, ActionRunLifecyclePolicy, metadata.RepoKey{Scope: scope, Name: name})
+		if err != nil {
+			return LifecycleReport{}, err
+		}
+		if _, err := r.policyOf(ctx, repo); err != nil {
+			return LifecycleReport{}, err
+		}
+	}
+	actor := "ecrd"
+	if p, ok := identity.FromContext(ctx); ok {
+		actor = p.ARN
+	}
+	return r.runLifecycle(ctx, actor, func(p metadata.LifecyclePolicy) bool {
+		return p.Repo.Scope == scope && (name == "" || p.Repo.Name == name)
+	})
+}
+
+// runDueLifecyclePolicies runs the policies whose last run (or, for one
+// that never ran, whose setting) is at least an interval ago: the
+// schedule depends on what the database says, not on how long this
+// process has been up.
+func (r *Registry) runDueLifecyclePolicies(ctx context.Context) (LifecycleReport, error) {
+	now := r.now()
+	return r.runLifecycle(ctx, "ecrd lifecycle schedule", func(p metadata.LifecyclePolicy) bool {
+		last := p.LastEvaluatedAt
+		if last.IsZero() {
+			last = p.UpdatedAt
+		}
+		return now.Sub(last) >= r.opts.LifecycleInterval
+	})
+}
+
+// runLifecycle runs the policies that match, holding the lifecycle lease
+// so that no other process runs policies meanwhile.
+func (r *Registry) runLifecycle(ctx context.Context, actor string, match func(metadata.LifecyclePolicy) bool) (LifecycleReport, error) {
+	l, err := r.acquireLease(ctx, lifecycleJob)
+	if err != nil {
+		return LifecycleReport{}, err
+	}
+	defer l.release()
+	var (
+		report LifecycleReport
+		after  int64
+	)
+	for {
+		page, err := r.meta.LifecyclePolicies(ctx, after, 100)
+		if err != nil {
+			return report, err
+		}
+		for _, p := range page {
+			after = p.RepoID
+			if !match(p) {
+				continue
+			}
+			if err := l.keep(ctx); err != nil {
+				return report, err
+			}
+			rep, err := r.runPolicy(ctx, l, p, actor)
+			if err != nil {
+				return report, fmt.Errorf("lifecycle policy of %s: %w", p.Repo.Name, err)
+			}
+			report.add(rep)
+		}
+		if len(page) < 100 {
+			return report, nil
+		}
+	}
+}
+
+// runPolicy evaluates one repository's policy and applies its decisions.
+func (r *Registry) runPolicy(ctx context.Context, l *lease, p metadata.LifecyclePolicy, actor string) (LifecycleReport, error) {
+	report := LifecycleReport{Repositories: 1}
+	repo, err := r.meta.Repository(ctx, p.Repo)
+	if errors.Is(err, metadata.ErrNotFound) {
+		return report, nil // deleted meanwhile
+	}
+	if err != nil {
+		return report, err
+	}
+	now := r.now()
+	policy, err := r.parsePolicy(ctx, repo.Key.Scope, p.Text)
+	if err != nil {
+		// A policy stored before a setting changed; it stays until fixed.
+		r.log.Warn("skipping a lifecycle policy that no longer validates", "repository", repo.Key.Name, "err", err)
+		return report, nil
+	}
+	images, decisions, err := r.evaluate(ctx, repo, policy, now)
+	if err != nil {
+		return report, err
+	}
+	// An index goes before what it lists, since a child cannot be deleted
+	// while an index holds it; a child that still cannot is tried again
+	// after the others (nested indexes).
+	slices.SortStableFunc(decisions, func(a, b lifecycle.Decision) int {
+		return len(images[digest.Digest(b.Digest)].Children) - len(images[digest.Digest(a.Digest)].Children)
+	})
+	for pending := decisions; len(pending) > 0; {
+		var retry []lifecycle.Decision
+		for batch := range slices.Chunk(pending, lifecycleBatch) {
+			rep, again, err := r.applyDecisions(ctx, l, repo, images, batch, now, actor)
+			if err != nil {
+				return report, err
+			}
+			report.add(rep)
+			retry = append(retry, again...)
+		}
+		if len(retry) == len(pending) {
+			report.Skipped += len(retry)
+			break
+		}
+		pending = retry
+	}
+	err = l.update(ctx, func(tx metadata.Tx) error { return tx.SetLifecycleEvaluated(ctx, repo.ID, now) })
+	return report, err
+}
+
+// applyDecisions applies decisions in one transaction, through the same
+// delete path as BatchDeleteImage, while the run holds its lease. A decision whose image changed since
+// the evaluation (tags, storage class or push time) is skipped: the next
+// run decides again. It returns the decisions to retry because an index
+// still holds their image.
+func (r *Registry) applyDecisions(ctx context.Context, l *lease, repo metadata.Repository, seen map[digest.Digest]metadata.GraphImage,
+	batch []lifecycle.Decision, now time.Time, actor string) (LifecycleReport, []lifecycle.Decision, error) {
+	var (
+		report  LifecycleReport
+		retry   []lifecycle.Decision
+		applied []lifecycle.Decision
+	)
+	defer r.cache.invalidate(repo.ID) // after the commit: see cache
+	err := l.update(ctx, func(tx metadata.Tx) error {
+		report, retry, applied = LifecycleReport{}, nil, nil
+		for _, d := range batch {
+			dg := digest.Digest(d.Digest)
+			img, err := tx.Image(ctx, repo.ID, dg)
+			if errors.Is(err, metadata.ErrNotFound) {
+				continue // deleted meanwhile: nothing to do
+			}
+			if err != nil {
+				return err
+			}
+			tags, err := tx.ImageTags(ctx, repo.ID, dg)
+			if err != nil {
+				return err
+			}
+			was := seen[dg]
+			if !slices.Equal(tags, was.Tags) || !img.PushedAt.Equal(was.PushedAt) || img.StorageClass != was.StorageClass {
+				report.Skipped++
+				continue
+			}
+			switch d.Action.Type {
+			case "expire":
+				err := deleteImageID(ctx, tx, repo.ID, ImageID{Digest: d.Digest}, img)
+				var held *ImageFailure
+				if errors.As(err, &held) {
+					retry = append(retry, d)
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				report.Expired++
+			case "transition":
+				if err := tx.SetImageStorage(ctx, repo.ID, dg, metadata.StorageArchive, now, img.LastActivatedAt); err != nil {
+					return err
+				}
+				report.Archived++
+			default:
+				return fmt.Errorf("lifecycle decision with unknown action %q", d.Action.Type)
+			}
+			applied = append(applied, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return LifecycleReport{}, nil, err
+	}
+	for _, d := range applied {
+		r.log.Info("lifecycle policy action", "action", d.Action.Type, "account", repo.Key.Account, "region", repo.Key.Region,
+			"repository", repo.Key.Name, "digest", d.Digest, "tags", seen[digest.Digest(d.Digest)].Tags,
+			"rulePriority", d.RulePriority, "followedSubject", d.FollowedSubject, "actor", actor)
+	}
+	return report, retry, nil
+}

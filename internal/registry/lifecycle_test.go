@@ -1,0 +1,120 @@
+package registry_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/ecrd/ecrd/internal/identity"
+	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/registry"
+	"github.com/ecrd/ecrd/internal/registry/registrytest"
+)
+
+// expireAll is a policy that keeps only the newest image.
+const expireAll = `{"rules":[{"rulePriority":1,"description":"keep the newest","selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]}`
+
+func TestPullTimeExclusionLeavesPullTimes(t *testing.T) {
+	f := newFixture(t, registry.Options{})
+	m := f.pushImage(t, "app", "v1", "a")
+	d := digest.FromBytes(m)
+	scanner := identity.Principal{Account: scope.Account, ARN: "arn:aws:iam::" + scope.Account + ":role/scanner", UserID: "AROASCANNER"}
+	if _, err := f.reg.RegisterPullTimeUpdateExclusion(ctx, scope, scanner.ARN); err != nil {
+		t.Fatal(err)
+	}
+	asScanner := identity.NewContext(context.Background(), scanner)
+	if _, err := f.reg.Manifest(asScanner, key("app"), "v1", true); err != nil {
+		t.Fatal(err)
+	}
+	f.reg.FlushPulls(ctx)
+	if img := f.image(t, "app", d); !img.LastPulledAt.IsZero() {
+		t.Fatalf("an excluded principal's pull set the last pull time to %v", img.LastPulledAt)
+	}
+	if err := f.reg.DeregisterPullTimeUpdateExclusion(ctx, scope, scanner.ARN); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.reg.Manifest(asScanner, key("app"), "v1", true); err != nil {
+		t.Fatal(err)
+	}
+	f.reg.FlushPulls(ctx)
+	if img := f.image(t, "app", d); img.LastPulledAt.IsZero() {
+		t.Fatal("once no longer excluded, the principal's pull was not recorded")
+	}
+}
+
+func (f *fixture) image(t *testing.T, repo string, d digest.Digest) metadata.Image {
+	t.Helper()
+	r, err := f.meta.Repository(ctx, key(repo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := f.meta.Image(ctx, r.ID, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func TestLifecycleRunHoldsALease(t *testing.T) {
+	reg1, stores := registrytest.New(t, registry.Options{Holder: "one"})
+	registrytest.CreateOnPush(t, reg1)
+	reg2 := registry.New(stores.Meta, stores.Blobs, registry.Options{Holder: "two"})
+	// Another process holds the lease: both on-demand runs are refused
+	// while it lasts.
+	if err := stores.Meta.Update(ctx, func(tx metadata.Tx) error {
+		_, err := tx.AcquireLease(ctx, "lifecycle", "three", time.Now(), time.Now().Add(time.Minute))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, reg := range []*registry.Registry{reg1, reg2} {
+		_, err := reg.RunLifecyclePolicies(ctx, scope, "")
+		wantCode(t, err, registry.CodeJobBusy)
+	}
+	if err := stores.Meta.Update(ctx, func(tx metadata.Tx) error { return tx.ReleaseLease(ctx, "lifecycle", "three") }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg2.RunLifecyclePolicies(ctx, scope, ""); err != nil {
+		t.Fatalf("a run once the lease is free: %v", err)
+	}
+}
+
+func TestLifecycleRunExpiresThroughTheCore(t *testing.T) {
+	f := newFixture(t, registry.Options{})
+	f.pushImage(t, "app", "old", "a")
+	time.Sleep(time.Millisecond)
+	f.pushImage(t, "app", "new", "b")
+	if _, err := f.reg.PutLifecyclePolicy(ctx, key("app"), expireAll); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := f.reg.RunLifecyclePolicies(ctx, scope, "app")
+	if err != nil || rep.Expired != 1 {
+		t.Fatalf("run: %+v, %v", rep, err)
+	}
+	if _, err := f.reg.Manifest(ctx, key("app"), "old", false); registry.CodeOf(err) != registry.CodeManifestUnknown {
+		t.Fatalf("the old image survived the run: %v", err)
+	}
+	if _, err := f.reg.Manifest(ctx, key("app"), "new", false); err != nil {
+		t.Fatalf("the newest image was expired: %v", err)
+	}
+	// Only the account's root may run policies on demand.
+	user := identity.NewContext(context.Background(), identity.Principal{Account: scope.Account, ARN: "arn:aws:iam::" + scope.Account + ":user/dev"})
+	_, err = f.reg.RunLifecyclePolicies(user, scope, "app")
+	wantCode(t, err, registry.CodeAccessDenied)
+}
+
+func TestDeleteBlobOfAnImageIsRefused(t *testing.T) {
+	f := newFixture(t, registry.Options{})
+	m := f.pushImage(t, "app", "v1", "a")
+	config := mustConfigDigest(t, m)
+	err := f.reg.DeleteBlob(ctx, key("app"), config)
+	wantCode(t, err, registry.CodeManifestReferenced)
+	if err := f.reg.DeleteManifest(ctx, key("app"), digest.FromBytes(m).String()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.reg.DeleteBlob(ctx, key("app"), config); err != nil {
+		t.Fatalf("deleting the blob of a deleted image: %v", err)
+	}
+}
