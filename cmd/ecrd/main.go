@@ -35,6 +35,9 @@ Commands:
   serve        run the registry (ecrd serve --help for its settings)
   account      create and list accounts (ecrd account --help)
   access-key   create and list access keys (ecrd access-key --help)
+  lifecycle    run or preview lifecycle policies on a running server (ecrd lifecycle --help)
+  gc           collect garbage on a running server now (ecrd gc --help)
+  import       push the images of an OCI layout into a running server, keeping their ages (ecrd import --help)
   version      print the version
 `
 
@@ -52,6 +55,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "account", "access-key":
 		return admin(args[0], args[1:], stdout, stderr)
+	case "lifecycle":
+		return lifecycle(args[1:], stdout, stderr)
+	case "gc":
+		return gc(args[1:], stdout, stderr)
+	case "import":
+		return importImages(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, version.String())
 		return 0
@@ -120,9 +129,13 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	reg := registry.New(st.meta, st.blobs, registry.Options{
-		UploadTTL:    cfg.UploadTTL,
-		Logger:       log,
-		RegistryHost: func(s metadata.Scope) string { return hostOf(endpoint(s)) },
+		UploadTTL:         cfg.UploadTTL,
+		Logger:            log,
+		RegistryHost:      func(s metadata.Scope) string { return hostOf(endpoint(s)) },
+		LifecycleInterval: cfg.LifecycleInterval,
+		GCInterval:        cfg.GCInterval,
+		GCGrace:           cfg.GCGrace,
+		RestoreDelay:      cfg.RestoreDelay,
 	})
 	if err := reg.Recover(ctx); err != nil {
 		return fmt.Errorf("recovering the data folder: %w", err)

@@ -38,6 +38,11 @@ type Config struct {
 	ServerKeyFile        string
 	AcceptAnyCredentials bool
 	ClockSkew            time.Duration
+
+	LifecycleInterval time.Duration
+	GCInterval        time.Duration
+	GCGrace           time.Duration
+	RestoreDelay      time.Duration
 }
 
 // KeyFile returns the server key file: the setting, or server.key in the
@@ -73,6 +78,10 @@ func Default() Config {
 		LogLevel:        "info",
 		LogFormat:       "text",
 		ClockSkew:       15 * time.Minute,
+
+		LifecycleInterval: 24 * time.Hour,
+		GCInterval:        6 * time.Hour,
+		GCGrace:           24 * time.Hour,
 	}
 }
 
@@ -99,6 +108,10 @@ func (c *Config) settings() []setting {
 		{"accept-any-credentials", "DEVELOPMENT ONLY: accept any signature whose access key ID is a 12-digit account ID, and any registry password", (*boolValue)(&c.AcceptAnyCredentials)},
 		{"clock-skew", "how far a signed request's time may be from the server's", (*durationValue)(&c.ClockSkew)},
 		{"upload-ttl", "how long an unfinished blob upload is kept after its last chunk", (*durationValue)(&c.UploadTTL)},
+		{"lifecycle-interval", "how often each repository's lifecycle policy runs (ECR: within 24 hours); negative: only on demand (ecrd lifecycle run)", (*durationValue)(&c.LifecycleInterval)},
+		{"gc-interval", "how often garbage collection frees blobs nothing references; negative: only on demand (ecrd gc)", (*durationValue)(&c.GCInterval)},
+		{"gc-grace", "how long an unreferenced blob stays before garbage collection frees it (protects pushes in flight)", (*durationValue)(&c.GCGrace)},
+		{"restore-delay", "how long a restore from the archive storage class takes (the image is ACTIVATING meanwhile)", (*durationValue)(&c.RestoreDelay)},
 		{"shutdown-timeout", "how long SIGTERM waits for requests in flight", (*durationValue)(&c.ShutdownTimeout)},
 		{"log-level", "debug, info, warn or error (debug logs every request)", (*stringValue)(&c.LogLevel)},
 		{"log-format", "text or json", (*stringValue)(&c.LogFormat)},
@@ -203,6 +216,15 @@ func (c Config) Validate() error {
 	}
 	if c.UploadTTL < time.Minute {
 		errs = append(errs, fmt.Errorf("upload TTL %s is too short: use at least 1m", c.UploadTTL))
+	}
+	if c.LifecycleInterval == 0 || c.GCInterval == 0 {
+		errs = append(errs, errors.New("lifecycle and GC intervals must not be 0: give a duration, or a negative one to run only on demand"))
+	}
+	if c.GCGrace < time.Second {
+		errs = append(errs, fmt.Errorf("GC grace %s is too short: use at least 1s (pushes in flight need time to reference their blobs)", c.GCGrace))
+	}
+	if c.RestoreDelay < 0 {
+		errs = append(errs, errors.New("restore delay must not be negative"))
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, errors.New("shutdown timeout must not be negative"))

@@ -35,7 +35,8 @@ type Handler struct {
 	ids      *identity.Service
 	log      *slog.Logger
 	endpoint Endpoint
-	ops      map[string]op
+	ops      map[string]op // ECR's, by name
+	ext      map[string]op // ecrd's own, by name
 }
 
 // op runs one operation on a request body.
@@ -72,14 +73,42 @@ func New(reg *registry.Registry, ids *identity.Service, endpoint Endpoint, log *
 		"UntagResource":                       handle(h.untagResource),
 		"UpdateRepositoryCreationTemplate":    handle(h.updateTemplate),
 		"UploadLayerPart":                     handle(h.uploadLayerPart),
+
+		"PutLifecyclePolicy":                handle(h.putLifecyclePolicy),
+		"GetLifecyclePolicy":                handle(h.getLifecyclePolicy),
+		"DeleteLifecyclePolicy":             handle(h.deleteLifecyclePolicy),
+		"StartLifecyclePolicyPreview":       handle(h.startLifecyclePolicyPreview),
+		"GetLifecyclePolicyPreview":         handle(h.getLifecyclePolicyPreview),
+		"UpdateImageStorageClass":           handle(h.updateImageStorageClass),
+		"RegisterPullTimeUpdateExclusion":   handle(h.registerPullTimeUpdateExclusion),
+		"DeregisterPullTimeUpdateExclusion": handle(h.deregisterPullTimeUpdateExclusion),
+		"ListPullTimeUpdateExclusions":      handle(h.listPullTimeUpdateExclusions),
+	}
+	h.ext = map[string]op{
+		"StartLifecyclePolicyPreview": handle(h.previewAt),
+		"RunLifecyclePolicy":          handle(h.runLifecyclePolicy),
+		"SetImageTimes":               handle(h.setImageTimes),
+		"CollectGarbage":              handle(h.collectGarbage),
 	}
 	return h
 }
 
+// lookup returns the operation an X-Amz-Target names: one of ECR's or one
+// of ecrd's own.
+func (h *Handler) lookup(target string) (name string, run op) {
+	if name, ok := strings.CutPrefix(target, TargetPrefix); ok {
+		return name, h.ops[name]
+	}
+	if name, ok := strings.CutPrefix(target, ExtensionPrefix); ok {
+		return name, h.ext[name]
+	}
+	return "", nil
+}
+
 // Known reports whether the X-Amz-Target names an operation ecrd serves.
 func (h *Handler) Known(target string) bool {
-	name, ok := strings.CutPrefix(target, TargetPrefix)
-	return ok && h.ops[name] != nil
+	_, run := h.lookup(target)
+	return run != nil
 }
 
 // validator is an input that checks itself against the ECR model.
@@ -105,9 +134,8 @@ func handle[I any, PI validator[I], O any](fn func(context.Context, auth.Caller,
 // Serve runs the operation an X-Amz-Target names for an authenticated
 // caller and writes the answer.
 func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, target string, body []byte) {
-	name := strings.TrimPrefix(target, TargetPrefix)
-	run, ok := h.ops[name]
-	if !ok {
+	name, run := h.lookup(target)
+	if run == nil {
 		WriteError(w, "UnknownOperationException", "", http.StatusBadRequest)
 		return
 	}
@@ -166,6 +194,14 @@ var exceptions = map[registry.Code]string{
 	registry.CodeEmptyUpload:             "EmptyUploadException",
 	registry.CodeLayersNotFound:          "LayersNotFoundException",
 	registry.CodeValidation:              "ValidationException",
+	registry.CodeLifecyclePolicyNotFound: "LifecyclePolicyNotFoundException",
+	registry.CodePreviewNotFound:         "LifecyclePolicyPreviewNotFoundException",
+	registry.CodePreviewInProgress:       "LifecyclePolicyPreviewInProgressException",
+	registry.CodeImageArchived:           "ImageArchivedException",
+	registry.CodeStorageClassUnsupported: "ImageStorageClassUpdateNotSupportedException",
+	registry.CodeExclusionAlreadyExists:  "ExclusionAlreadyExistsException",
+	registry.CodeExclusionNotFound:       "ExclusionNotFoundException",
+	registry.CodeJobBusy:                 "JobInProgressException",
 }
 
 // writeError answers with the ECR exception for err: 400 for client

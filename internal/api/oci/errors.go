@@ -39,6 +39,9 @@ var wireErrors = map[registry.Code]wireError{
 	registry.CodeUnauthenticated:      {"UNAUTHORIZED", http.StatusUnauthorized},
 	registry.CodeAccessDenied:         {"DENIED", http.StatusForbidden},
 	registry.CodeTagImmutable:         {"TAG_INVALID", http.StatusBadRequest},
+	// An archived image: clients print "denied: <message>", and the message
+	// says how to restore it.
+	registry.CodeImageArchived: {"DENIED", http.StatusForbidden},
 }
 
 type errorBody struct {

@@ -1,0 +1,142 @@
+package ecr
+
+// ecrd's own operations, beyond ECR's, served on the same endpoint with
+// the same protocol and signing (service "ecr") under their own
+// X-Amz-Target prefix, so that they can never collide with an operation
+// ECR adds later. The ecrd command line is their client.
+
+import (
+	"context"
+
+	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/registry"
+)
+
+// ExtensionPrefix starts the X-Amz-Target of ecrd's own operations.
+const ExtensionPrefix = "Ecrd_V20261126."
+
+// PreviewAtInput is ecrd's StartLifecyclePolicyPreview: ECR's request
+// with evaluateAt, the time to evaluate the policy at (a future time
+// answers "what will this policy act on then?").
+type PreviewAtInput struct {
+	RegistryId          *string    `json:"registryId,omitempty"`
+	RepositoryName      *string    `json:"repositoryName,omitempty"`
+	LifecyclePolicyText *string    `json:"lifecyclePolicyText,omitempty"`
+	EvaluateAt          *Timestamp `json:"evaluateAt,omitempty"`
+}
+
+// RunLifecyclePolicyInput asks to run lifecycle policies now: the named
+// repository's, or all of the registry's.
+type RunLifecyclePolicyInput struct {
+	RegistryId     *string `json:"registryId,omitempty"`
+	RepositoryName *string `json:"repositoryName,omitempty"`
+}
+
+// RunLifecyclePolicyOutput says what the run did.
+type RunLifecyclePolicyOutput struct {
+	RepositoryCount    int `json:"repositoryCount"`
+	ExpiredImageCount  int `json:"expiredImageCount"`
+	ArchivedImageCount int `json:"archivedImageCount"`
+	SkippedImageCount  int `json:"skippedImageCount"`
+}
+
+// SetImageTimesInput sets an image's push and last pull times, for
+// images imported from another registry.
+type SetImageTimesInput struct {
+	RegistryId           *string          `json:"registryId,omitempty"`
+	RepositoryName       *string          `json:"repositoryName,omitempty"`
+	ImageId              *ImageIdentifier `json:"imageId,omitempty"`
+	ImagePushedAt        *Timestamp       `json:"imagePushedAt,omitempty"`
+	LastRecordedPullTime *Timestamp       `json:"lastRecordedPullTime,omitempty"`
+}
+
+// SetImageTimesOutput is the image's times after the change.
+type SetImageTimesOutput struct {
+	RegistryId           string           `json:"registryId,omitempty"`
+	RepositoryName       string           `json:"repositoryName,omitempty"`
+	ImageId              *ImageIdentifier `json:"imageId,omitempty"`
+	ImagePushedAt        *Timestamp       `json:"imagePushedAt,omitempty"`
+	LastRecordedPullTime *Timestamp       `json:"lastRecordedPullTime,omitempty"`
+}
+
+func (in *PreviewAtInput) validate() error {
+	return (*StartLifecyclePolicyPreviewInput)(in.ecr()).validate()
+}
+
+func (in *PreviewAtInput) ecr() *StartLifecyclePolicyPreviewInput {
+	return &StartLifecyclePolicyPreviewInput{RegistryId: in.RegistryId, RepositoryName: in.RepositoryName, LifecyclePolicyText: in.LifecyclePolicyText}
+}
+
+func (in *RunLifecyclePolicyInput) validate() error {
+	c := new(shapeChecker)
+	c.str("registryId", in.RegistryId, optionalMember, shapeRegistryID)
+	c.str("repositoryName", in.RepositoryName, optionalMember, shapeRepositoryName)
+	return c.result()
+}
+
+func (in *SetImageTimesInput) validate() error {
+	c := new(shapeChecker)
+	c.str("registryId", in.RegistryId, optionalMember, shapeRegistryID)
+	c.str("repositoryName", in.RepositoryName, requiredMember, shapeRepositoryName)
+	checkStructure(c, "imageId", in.ImageId, requiredMember, (*shapeChecker).imageIdentifier)
+	return c.result()
+}
+
+func (h *Handler) previewAt(ctx context.Context, c auth.Caller, in *PreviewAtInput) (*StartLifecyclePolicyPreviewOutput, error) {
+	var at Timestamp
+	if in.EvaluateAt != nil {
+		at = *in.EvaluateAt
+	}
+	return h.startPreview(ctx, c, in.ecr(), at)
+}
+
+func (h *Handler) runLifecyclePolicy(ctx context.Context, c auth.Caller, in *RunLifecyclePolicyInput) (*RunLifecyclePolicyOutput, error) {
+	rep, err := h.reg.RunLifecyclePolicies(ctx, scope(c, in.RegistryId), deref(in.RepositoryName))
+	if err != nil {
+		return nil, err
+	}
+	return &RunLifecyclePolicyOutput{RepositoryCount: rep.Repositories, ExpiredImageCount: rep.Expired,
+		ArchivedImageCount: rep.Archived, SkippedImageCount: rep.Skipped}, nil
+}
+
+func (h *Handler) setImageTimes(ctx context.Context, c auth.Caller, in *SetImageTimesInput) (*SetImageTimesOutput, error) {
+	var pushed, pulled Timestamp
+	if in.ImagePushedAt != nil {
+		pushed = *in.ImagePushedAt
+	}
+	if in.LastRecordedPullTime != nil {
+		pulled = *in.LastRecordedPullTime
+	}
+	key := repoKey(c, in.RegistryId, in.RepositoryName)
+	id := coreImageIDs([]ImageIdentifier{*in.ImageId})[0]
+	img, err := h.reg.SetImageTimes(ctx, key, id, pushed.Time, pulled.Time)
+	if err != nil {
+		return nil, err
+	}
+	return &SetImageTimesOutput{RegistryId: key.Account, RepositoryName: key.Name,
+		ImageId:       wireID(registry.ImageID{Digest: string(img.Digest), Tag: id.Tag}),
+		ImagePushedAt: NewTimestamp(img.PushedAt), LastRecordedPullTime: NewTimestamp(img.LastPulledAt)}, nil
+}
+
+// CollectGarbageInput asks for a garbage collection now.
+type CollectGarbageInput struct{}
+
+// CollectGarbageOutput says what the collection freed.
+type CollectGarbageOutput struct {
+	LinksRemoved    int     `json:"linksRemoved"`
+	BlobsDeleted    int     `json:"blobsDeleted"`
+	OrphansDeleted  int     `json:"orphansDeleted"`
+	BytesFreed      int64   `json:"bytesFreed"`
+	DurationSeconds float64 `json:"durationSeconds"`
+}
+
+func (in *CollectGarbageInput) validate() error { return nil }
+
+func (h *Handler) collectGarbage(ctx context.Context, c auth.Caller, _ *CollectGarbageInput) (*CollectGarbageOutput, error) {
+	rep, err := h.reg.RunGarbageCollection(ctx, scope(c, nil))
+	if err != nil {
+		return nil, err
+	}
+	return &CollectGarbageOutput{LinksRemoved: rep.LinksRemoved, BlobsDeleted: rep.BlobsDeleted, OrphansDeleted: rep.OrphansDeleted,
+		BytesFreed: rep.BytesFreed, DurationSeconds: rep.Duration.Seconds()}, nil
+}
