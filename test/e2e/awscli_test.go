@@ -1,14 +1,11 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -76,36 +73,8 @@ func TestAWSCLI(t *testing.T) {
 		"REGION=" + testRegion,
 		"WORK=" + work,
 	}
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if k == "HOME" || strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "DOCKER_") || k == "REGISTRY_AUTH_FILE" {
-			continue // the test's own, above
-		}
-		env = append(env, kv)
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bash, script)
-	cmd.Env = env
-	cmd.Dir = work
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	// On a timeout, kill the script with the aws, docker and crane it runs.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	err = cmd.Run()
-	t.Logf("testdata/awscli.sh ran for %v", time.Since(start).Round(time.Millisecond))
-	if err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (timed out)", err)
-		}
-		t.Errorf("testdata/awscli.sh: %v; its output:\n%s", err, out.String())
-	} else {
-		t.Logf("testdata/awscli.sh output:\n%s", out.String())
-	}
+	env = append(env, cleanEnv()...)
+	runScript(t, bash, script, work, env, 3*time.Minute)
 	noServerErrors(t, e)
 }
 

@@ -1162,14 +1162,14 @@ func TestECRRegistrySettings(t *testing.T) {
 		}
 		return aws.ToString(out.Value)
 	}
-	for n, want := range map[string]string{"BASIC_SCAN_TYPE_VERSION": "AWS_NATIVE", "REGISTRY_POLICY_SCOPE": "V2", "BLOB_MOUNTING": "ENABLED"} {
+	for n, want := range map[string]string{"BASIC_SCAN_TYPE_VERSION": "AWS_NATIVE", "REGISTRY_POLICY_SCOPE": "V2", "BLOB_MOUNTING": "ENABLED", "ECRD_LIFECYCLE_EXPIRE_SINCE_PULLED": "DISABLED"} {
 		if got := getSetting(n); got != want {
 			t.Errorf("GetAccountSetting %s = %q, want the default %q", n, got, want)
 		}
 	}
 	_, err = c.GetAccountSetting(ctx, &ecr.GetAccountSettingInput{Name: aws.String("NO_SUCH_SETTING")})
 	wantAPIError(t, "GetAccountSetting of an unknown name", err, "ValidationException", 400,
-		`Unknown account setting "NO_SUCH_SETTING": use one of BASIC_SCAN_TYPE_VERSION, BLOB_MOUNTING, REGISTRY_POLICY_SCOPE`)
+		`Unknown account setting "NO_SUCH_SETTING": use one of BASIC_SCAN_TYPE_VERSION, BLOB_MOUNTING, ECRD_LIFECYCLE_EXPIRE_SINCE_PULLED, REGISTRY_POLICY_SCOPE`)
 	wantTyped[*ecrtypes.ValidationException](t, "GetAccountSetting of an unknown name", err)
 	_, err = c.PutAccountSetting(ctx, &ecr.PutAccountSettingInput{Name: aws.String("BLOB_MOUNTING"), Value: aws.String("SOMETIMES")})
 	wantAPIError(t, "PutAccountSetting of a bad value", err, "ValidationException", 400,
