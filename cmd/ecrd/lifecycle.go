@@ -108,7 +108,7 @@ func preview(ctx context.Context, c *apiClient, in api.PreviewAtInput, stdout io
 		return err
 	}
 	client := c.ecr()
-	get := &ecr.GetLifecyclePolicyPreviewInput{RepositoryName: in.RepositoryName, RegistryId: in.RegistryId}
+	get := &ecr.GetLifecyclePolicyPreviewInput{RepositoryName: in.RepositoryName, RegistryId: in.RegistryId, MaxResults: aws.Int32(100)}
 	var (
 		results []types.LifecyclePolicyPreviewResult
 		summary *types.LifecyclePolicyPreviewSummary

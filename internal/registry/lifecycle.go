@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -263,11 +264,53 @@ func (r *Registry) preview(ctx context.Context, repo metadata.Repository) (Previ
 		out.Status = PreviewFailed
 	}
 	if len(p.Results) > 0 {
-		if err := json.Unmarshal(p.Results, &out.Results); err != nil {
+		if out.Results, err = r.previews.results(p); err != nil {
 			return Preview{}, fmt.Errorf("stored preview of %s: %w", repo.Key.Name, err)
 		}
 	}
 	return out, nil
+}
+
+// previewCache keeps the decoded results of the latest previews, so that
+// paging through a preview of many images (100 a page) decodes it once,
+// not once a page.
+type previewCache struct {
+	mu      sync.Mutex
+	entries map[previewKey][]PreviewResult
+}
+
+type previewKey struct {
+	repoID  int64
+	started time.Time
+}
+
+// previewCacheSize bounds how many previews stay decoded.
+const previewCacheSize = 4
+
+func (c *previewCache) results(p metadata.LifecyclePreview) ([]PreviewResult, error) {
+	k := previewKey{p.RepoID, p.StartedAt}
+	c.mu.Lock()
+	res, ok := c.entries[k]
+	c.mu.Unlock()
+	if ok {
+		return res, nil
+	}
+	if err := json.Unmarshal(p.Results, &res); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[previewKey][]PreviewResult{}
+	}
+	for old := range c.entries {
+		if len(c.entries) < previewCacheSize {
+			break
+		}
+		delete(c.entries, old)
+	}
+	c.entries[k] = res
+	return res, nil
 }
 
 // LifecycleReport says what a lifecycle run did.

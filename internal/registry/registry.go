@@ -68,6 +68,7 @@ type Registry struct {
 	uploads    uploadLocks
 	pulls      pullRecorder
 	exclusions exclusionCache
+	previews   previewCache
 	cache      *cache
 }
 

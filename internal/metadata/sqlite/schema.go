@@ -176,5 +176,9 @@ INSERT INTO blobs (digest, size, touched_at)
 -- The blobs a collection is deleting (few, usually none): a collection
 -- that died is finished without reading every blob record.
 CREATE INDEX blobs_deleting ON blobs (digest) WHERE deleting = 1;
+`, `
+-- Images in push order, as lifecycle policies read them (the rowid breaks
+-- ties), without a sort.
+CREATE INDEX images_by_push ON images (repo_id, pushed_at);
 `,
 }
