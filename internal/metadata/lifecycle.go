@@ -56,7 +56,8 @@ type LifecyclePreview struct {
 	Status     string
 	StartedAt  time.Time
 	EvaluateAt time.Time
-	// Results is the registry core's document of the outcome.
+	// Results is the registry core's document of the outcome (left out
+	// when a preview is read: see Reader.LifecyclePreviewResults).
 	Results []byte
 }
 

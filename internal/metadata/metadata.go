@@ -225,9 +225,12 @@ type Reader interface {
 	// LifecyclePolicies lists the policies of every registry in repository
 	// ID order, after the repository ID after, at most limit of them.
 	LifecyclePolicies(ctx context.Context, after int64, limit int) ([]LifecyclePolicy, error)
-	// LifecyclePreview returns a repository's latest preview, or
-	// ErrNotFound.
+	// LifecyclePreview returns a repository's latest preview without its
+	// results, or ErrNotFound.
 	LifecyclePreview(ctx context.Context, repoID int64) (LifecyclePreview, error)
+	// LifecyclePreviewResults returns the results of a repository's latest
+	// preview, or ErrNotFound.
+	LifecyclePreviewResults(ctx context.Context, repoID int64) ([]byte, error)
 	// PullTimeExclusions lists a registry's pull-time update exclusions in
 	// principal order.
 	PullTimeExclusions(ctx context.Context, scope Scope) ([]PullTimeExclusion, error)

@@ -263,8 +263,8 @@ func (r *Registry) preview(ctx context.Context, repo metadata.Repository) (Previ
 	if p.Status == PreviewInProgress && r.now().Sub(p.StartedAt) >= previewTimeout {
 		out.Status = PreviewFailed
 	}
-	if len(p.Results) > 0 {
-		if out.Results, err = r.previews.results(p); err != nil {
+	if p.Status == PreviewComplete {
+		if out.Results, err = r.previews.results(ctx, r.meta, p); err != nil {
 			return Preview{}, fmt.Errorf("stored preview of %s: %w", repo.Key.Name, err)
 		}
 	}
@@ -287,7 +287,9 @@ type previewKey struct {
 // previewCacheSize bounds how many previews stay decoded.
 const previewCacheSize = 4
 
-func (c *previewCache) results(p metadata.LifecyclePreview) ([]PreviewResult, error) {
+// results returns a complete preview's results, reading them from the
+// store only when they are not decoded yet.
+func (c *previewCache) results(ctx context.Context, rd metadata.Reader, p metadata.LifecyclePreview) ([]PreviewResult, error) {
 	k := previewKey{p.RepoID, p.StartedAt}
 	c.mu.Lock()
 	res, ok := c.entries[k]
@@ -295,7 +297,11 @@ func (c *previewCache) results(p metadata.LifecyclePreview) ([]PreviewResult, er
 	if ok {
 		return res, nil
 	}
-	if err := json.Unmarshal(p.Results, &res); err != nil {
+	b, err := rd.LifecyclePreviewResults(ctx, p.RepoID)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
 		return nil, err
 	}
 	c.mu.Lock()

@@ -137,7 +137,7 @@ func (a httpAnswer) errorType() string {
 // rawECR sends an ECR request by hand: target (the operation's name, or
 // anything else), body as is, signed with accessKey/secret unless
 // accessKey is empty.
-func rawECR(t *testing.T, e *ecrd, target string, body []byte, accessKey, secret string) httpAnswer {
+func rawECR(t testing.TB, e *ecrd, target string, body []byte, accessKey, secret string) httpAnswer {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, e.URL()+"/", bytes.NewReader(body))
 	if err != nil {
@@ -155,7 +155,7 @@ func rawECR(t *testing.T, e *ecrd, target string, body []byte, accessKey, secret
 	return ecrDo(t, http.DefaultClient, req)
 }
 
-func ecrDo(t *testing.T, c *http.Client, req *http.Request) httpAnswer {
+func ecrDo(t testing.TB, c *http.Client, req *http.Request) httpAnswer {
 	t.Helper()
 	resp, err := c.Do(req)
 	if err != nil {
@@ -301,7 +301,7 @@ func newOCIArtifact(t *testing.T, artifactType string, subject ociDescriptor, an
 }
 
 // ociPushBlob uploads a blob in one POST and checks it was stored.
-func ociPushBlob(t *testing.T, e *ecrd, c *http.Client, repo string, data []byte) {
+func ociPushBlob(t testing.TB, e *ecrd, c *http.Client, repo string, data []byte) {
 	t.Helper()
 	d := ecrDigest(data)
 	req, _ := http.NewRequest(http.MethodPost, e.URL()+"/v2/"+repo+"/blobs/uploads/?digest="+d, bytes.NewReader(data))

@@ -77,7 +77,7 @@ const (
 
 // ecrd is a running ecrd process.
 type ecrd struct {
-	t    *testing.T
+	t    testing.TB
 	cmd  *exec.Cmd
 	Addr string // host:port it listens on
 	Data string
@@ -94,7 +94,7 @@ func (e *ecrd) URL() string { return "http://" + e.Addr }
 // with the test root key, waits until it is ready, and adds a ROOT
 // repository creation template applied for CREATE_ON_PUSH so that pushes
 // create repositories. The process is stopped when the test ends.
-func startECRD(t *testing.T, data string, extraArgs ...string) *ecrd {
+func startECRD(t testing.TB, data string, extraArgs ...string) *ecrd {
 	t.Helper()
 	e := startBareECRD(t, data, extraArgs...)
 	e.createOnPush(t)
@@ -102,7 +102,7 @@ func startECRD(t *testing.T, data string, extraArgs ...string) *ecrd {
 }
 
 // startBareECRD is startECRD without the creation template.
-func startBareECRD(t *testing.T, data string, extraArgs ...string) *ecrd {
+func startBareECRD(t testing.TB, data string, extraArgs ...string) *ecrd {
 	t.Helper()
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data", data, "--log-format", "json"}, extraArgs...)
 	cmd := exec.Command(ecrdBin, args...)
@@ -170,7 +170,7 @@ func (e *ecrd) errorLogs() []map[string]any {
 
 // noServerErrors fails the test if the server logged an error (a 500, a
 // panic) during it.
-func noServerErrors(t *testing.T, e *ecrd) {
+func noServerErrors(t testing.TB, e *ecrd) {
 	t.Helper()
 	for _, l := range e.errorLogs() {
 		t.Errorf("ecrd logged an error: %v", l)
@@ -237,7 +237,7 @@ func (e *ecrd) ECR() *ecr.Client {
 
 // createOnPush adds the ROOT CREATE_ON_PUSH template, unless it exists
 // (a restart on the same data folder).
-func (e *ecrd) createOnPush(t *testing.T) {
+func (e *ecrd) createOnPush(t testing.TB) {
 	t.Helper()
 	_, err := e.ECR().CreateRepositoryCreationTemplate(context.Background(), &ecr.CreateRepositoryCreationTemplateInput{
 		Prefix:     aws.String("ROOT"),
@@ -251,7 +251,7 @@ func (e *ecrd) createOnPush(t *testing.T) {
 
 // Token returns the registry's docker login token (base64 of
 // AWS:<password>), from GetAuthorizationToken.
-func (e *ecrd) Token(t *testing.T) string {
+func (e *ecrd) Token(t testing.TB) string {
 	t.Helper()
 	out, err := e.ECR().GetAuthorizationToken(context.Background(), &ecr.GetAuthorizationTokenInput{})
 	if err != nil {
@@ -261,7 +261,7 @@ func (e *ecrd) Token(t *testing.T) string {
 }
 
 // Password returns the registry password GetAuthorizationToken gives.
-func (e *ecrd) Password(t *testing.T) string {
+func (e *ecrd) Password(t testing.TB) string {
 	t.Helper()
 	b, err := base64.StdEncoding.DecodeString(e.Token(t))
 	if err != nil {
@@ -308,6 +308,6 @@ func (a authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // HTTPClient returns an HTTP client that sends the registry password.
-func (e *ecrd) HTTPClient(t *testing.T) *http.Client {
+func (e *ecrd) HTTPClient(t testing.TB) *http.Client {
 	return &http.Client{Transport: authTransport{password: e.Password(t), base: http.DefaultTransport}}
 }

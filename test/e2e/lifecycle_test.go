@@ -27,7 +27,7 @@ const ecrdTarget = "Ecrd_V20261126."
 
 // ecrdCall calls one of ecrd's own operations with the root key and
 // decodes its answer into out; it returns the raw answer.
-func ecrdCall(t *testing.T, e *ecrd, op string, in, out any) httpAnswer {
+func ecrdCall(t testing.TB, e *ecrd, op string, in, out any) httpAnswer {
 	t.Helper()
 	body, _ := json.Marshal(in)
 	req, _ := http.NewRequest(http.MethodPost, e.URL()+"/", bytes.NewReader(body))

@@ -108,13 +108,22 @@ func (r *reader) LifecyclePreview(ctx context.Context, repoID int64) (metadata.L
 		p               metadata.LifecyclePreview
 		started, evalAt int64
 	)
-	err := r.q.QueryRowContext(ctx, `SELECT repo_id, text, status, started_at, evaluate_at, results FROM lifecycle_previews WHERE repo_id = ?`, repoID).
-		Scan(&p.RepoID, &p.Text, &p.Status, &started, &evalAt, &p.Results)
+	err := r.q.QueryRowContext(ctx, `SELECT repo_id, text, status, started_at, evaluate_at FROM lifecycle_previews WHERE repo_id = ?`, repoID).
+		Scan(&p.RepoID, &p.Text, &p.Status, &started, &evalAt)
 	if err != nil {
 		return metadata.LifecyclePreview{}, notFound(err, "lifecycle policy preview of repository %d", repoID)
 	}
 	p.StartedAt, p.EvaluateAt = time.Unix(0, started).UTC(), time.Unix(0, evalAt).UTC()
 	return p, nil
+}
+
+func (r *reader) LifecyclePreviewResults(ctx context.Context, repoID int64) ([]byte, error) {
+	var b []byte
+	err := r.q.QueryRowContext(ctx, `SELECT results FROM lifecycle_previews WHERE repo_id = ?`, repoID).Scan(&b)
+	if err != nil {
+		return nil, notFound(err, "lifecycle policy preview of repository %d", repoID)
+	}
+	return b, nil
 }
 
 func (r *reader) PullTimeExclusions(ctx context.Context, scope metadata.Scope) ([]metadata.PullTimeExclusion, error) {
