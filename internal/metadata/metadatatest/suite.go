@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metadata.Store) {
 		})
 	}
 	runGC(t, newStore)
+	runLifecycle(t, newStore)
 }
 
 var (
