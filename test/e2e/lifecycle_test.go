@@ -474,3 +474,40 @@ func TestLifecycleSchedule(t *testing.T) {
 	}
 	noServerErrors(t, e)
 }
+
+// TestLifecycleTransition runs a transition rule: an image pushed 40 days
+// ago moves to the archive with its referrer, a newer one stays, and the
+// archived image can no longer be pulled until it is restored.
+func TestLifecycleTransition(t *testing.T) {
+	e := startECRD(t, t.TempDir(), "--lifecycle-interval", "-1s")
+	c, hc := ecrClient(e), e.HTTPClient(t)
+	ctx := context.Background()
+	const repo = "lifecycle/transition"
+	old := pushAged(t, e, hc, repo, 40*day, "old")
+	sig := newOCIArtifact(t, "application/vnd.dev.cosign.artifact.sig.v1+json", old.Descriptor(), nil)
+	ociPushImage(t, e, hc, repo, sig)
+	pushAged(t, e, hc, repo, 10*day, "new")
+	policy := policyText(`{"rulePriority":1,"description":"archive after 30 days","selection":{"tagStatus":"any","countType":"sinceImagePushed","countUnit":"days","countNumber":30},"action":{"type":"transition","targetStorageClass":"archive"}}`)
+	if _, err := c.PutLifecyclePolicy(ctx, &ecr.PutLifecyclePolicyInput{RepositoryName: aws.String(repo), LifecyclePolicyText: aws.String(policy)}); err != nil {
+		t.Fatal(err)
+	}
+	var run struct{ ArchivedImageCount int }
+	if a := ecrdCall(t, e, "RunLifecyclePolicy", map[string]any{"repositoryName": repo}, &run); a.Status != http.StatusOK || run.ArchivedImageCount != 2 {
+		t.Fatalf("RunLifecyclePolicy: %d %s, want the image and its signature archived", a.Status, a.Body)
+	}
+	archived, err := c.DescribeImages(ctx, &ecr.DescribeImagesInput{RepositoryName: aws.String(repo), Filter: &ecrtypes.DescribeImagesFilter{ImageStatus: ecrtypes.ImageStatusFilterArchived}})
+	ecrMust(t, "DescribeImages ARCHIVED", err)
+	var got []string
+	for _, d := range archived.ImageDetails {
+		got = append(got, aws.ToString(d.ImageDigest))
+	}
+	if want := ecrSorted([]string{old.Digest, sig.Digest}); !slices.Equal(ecrSorted(got), want) {
+		t.Errorf("archived %v, want %v", got, want)
+	}
+	if got := survivors(t, c, repo); len(got) != 3 {
+		t.Errorf("a transition deleted images: %v", got)
+	}
+	_, err = c.BatchGetImage(ctx, &ecr.BatchGetImageInput{RepositoryName: aws.String(repo), ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: aws.String("old")}}})
+	wantAPIError(t, "pulling an image the policy archived", err, "ImageArchivedException", 400, "")
+	noServerErrors(t, e)
+}
