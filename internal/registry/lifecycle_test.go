@@ -118,3 +118,21 @@ func TestDeleteBlobOfAnImageIsRefused(t *testing.T) {
 		t.Fatalf("deleting the blob of a deleted image: %v", err)
 	}
 }
+
+func TestTemplateLifecyclePolicy(t *testing.T) {
+	f := newBareFixture(t)
+	_, err := f.reg.CreateCreationTemplate(ctx, scope, registry.CreationTemplate{Prefix: "bad", AppliedFor: []string{registry.AppliedForCreateOnPush},
+		LifecyclePolicy: `{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":0},"action":{"type":"expire"}}]}`})
+	wantCode(t, err, registry.CodeInvalidParameter)
+	if _, err := f.reg.CreateCreationTemplate(ctx, scope, registry.CreationTemplate{Prefix: "team", AppliedFor: []string{registry.AppliedForCreateOnPush},
+		LifecyclePolicy: expireAll}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.reg.StartUpload(ctx, key("team/app")); err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.reg.LifecyclePolicy(ctx, key("team/app"))
+	if err != nil || p.Text != expireAll {
+		t.Fatalf("the repository the template created has policy %q, %v", p.Text, err)
+	}
+}

@@ -3,11 +3,13 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/lifecycle"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
@@ -118,6 +120,17 @@ func checkTemplate(t *CreationTemplate) error {
 	}
 	if len(t.AppliedFor) == 0 {
 		return errorf(CodeInvalidParameter, "Invalid parameter at 'appliedFor' failed to satisfy constraint: 'must name at least one of REPLICATION, PULL_THROUGH_CACHE, CREATE_ON_PUSH'")
+	}
+	// The policy is given to every repository the template creates: it
+	// must be one PutLifecyclePolicy would take (ECR's rules, without
+	// ecrd's extensions, which a registry opts in to).
+	if t.LifecyclePolicy != "" {
+		var ve *lifecycle.ValidationError
+		if _, err := lifecycle.Parse(t.LifecyclePolicy, lifecycle.Options{}); errors.As(err, &ve) {
+			return errorf(CodeInvalidParameter, "Invalid parameter at 'lifecyclePolicy' failed to satisfy constraint: '%s'", ve.Error())
+		} else if err != nil {
+			return err
+		}
 	}
 	return nil
 }
