@@ -344,10 +344,16 @@ func (h *Handler) getLifecyclePolicyPreview(ctx context.Context, c auth.Caller, 
 		out.NextToken = strconv.Itoa(end)
 	}
 	for _, res := range results[start:end] {
-		out.PreviewResults = append(out.PreviewResults, LifecyclePolicyPreviewResult{
+		r := LifecyclePolicyPreviewResult{
 			ImageTags: res.Tags, ImageDigest: res.Digest, ImagePushedAt: NewTimestamp(res.PushedAt),
-			Action: wireAction(res.Action), AppliedRulePriority: ptr(int32(res.RulePriority)), StorageClass: res.StorageClass,
-		})
+			Action: wireAction(res.Action), StorageClass: res.StorageClass,
+		}
+		// A referrer whose subject is gone is expired by no rule (0): the
+		// model allows only priorities from 1, so the member is left out.
+		if res.RulePriority > 0 {
+			r.AppliedRulePriority = ptr(int32(res.RulePriority))
+		}
+		out.PreviewResults = append(out.PreviewResults, r)
 	}
 	return out, nil
 }
