@@ -134,6 +134,21 @@ check e9 "{\"rules\":[$(rule 1 "$(count any "" 1)")]}" \
 check e10 "{\"rules\":[$(rule 1 "$(count tagged "$alpha" 1)"),$(rule 2 "$(age untagged "" 1)"),$(rule 3 "$(count any "" 1)")]}" \
   '["<untagged>","alpha-1,beta-1","git-hash"]' '["<untagged>","alpha-2"]'
 
+step "ecrd lifecycle preview looks ahead"
+# E10 now holds C (alpha-2) and E (untagged, not yet a day old). Two days
+# from now E is older than a day: rule 2 expires it.
+when=$(date -u -d '+2 days' +%F)
+printf '+ ecrd lifecycle preview --repository lifecycle/e10 --at %s\n' "$when" >&2
+"$ECRD" lifecycle preview --repository lifecycle/e10 --at "$when" >"$WORK/preview.out" 2>&1 || die "ecrd lifecycle preview: $(cat "$WORK/preview.out")"
+expect_contains "ecrd lifecycle preview --at $when" "$(cat "$WORK/preview.out")" "1 to expire, 0 to archive"
+expect_contains "ecrd lifecycle preview names the rule" "$(cat "$WORK/preview.out")" "2     EXPIRE"
+out=$(aws_ok ecr describe-images --repository-name lifecycle/e10 --output json)
+expect "the look-ahead preview deleted nothing" "$("$JQ" '.imageDetails | length' <<<"$out")" 2
+
+step "ecrd gc"
+"$ECRD" gc >"$WORK/gc.out" 2>&1 || die "ecrd gc: $(cat "$WORK/gc.out")"
+expect_contains "ecrd gc reports what it freed" "$(cat "$WORK/gc.out")" "blobs deleted: "
+
 step "validation: each broken rule gets ECR's exception and message"
 # invalid DETAIL POLICY: put-lifecycle-policy refuses POLICY with DETAIL.
 invalid() {
