@@ -157,7 +157,9 @@ func testImageTimes(t *testing.T, s metadata.Store) {
 	if err != nil || !got.PushedAt.Equal(pushed) || !got.LastPulledAt.Equal(pulled) {
 		t.Fatalf("image times = %v, %v, %v", got.PushedAt, got.LastPulledAt, err)
 	}
-	if err := s.Update(ctx, func(tx metadata.Tx) error { return tx.SetImageTimes(ctx, r.ID, digest.FromString("missing"), pushed, pulled) }); !errors.Is(err, metadata.ErrNotFound) {
+	if err := s.Update(ctx, func(tx metadata.Tx) error {
+		return tx.SetImageTimes(ctx, r.ID, digest.FromString("missing"), pushed, pulled)
+	}); !errors.Is(err, metadata.ErrNotFound) {
 		t.Fatalf("SetImageTimes of a missing image = %v", err)
 	}
 }
