@@ -12,24 +12,13 @@ import (
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
-// runGC runs the tests of the records garbage collection keeps.
-func runGC(t *testing.T, newStore func(t *testing.T) metadata.Store) {
-	for _, tt := range []struct {
-		name string
-		fn   func(t *testing.T, s metadata.Store)
-	}{
-		{"GC/BlobRecords", testBlobRecords},
-		{"GC/LinkTimes", testLinkTimes},
-		{"GC/UnreferencedLinks", testUnreferencedLinks},
-		{"GC/CollectableBlobs", testCollectableBlobs},
-		{"GC/OrphanMarks", testOrphanMarks},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			s := newStore(t)
-			t.Cleanup(func() { s.Close() })
-			tt.fn(t, s)
-		})
-	}
+// gcTests are the tests of the records garbage collection keeps.
+var gcTests = []storeTest{
+	{"GC/BlobRecords", testBlobRecords},
+	{"GC/LinkTimes", testLinkTimes},
+	{"GC/UnreferencedLinks", testUnreferencedLinks},
+	{"GC/CollectableBlobs", testCollectableBlobs},
+	{"GC/OrphanMarks", testOrphanMarks},
 }
 
 func blobOf(content string) metadata.Blob {

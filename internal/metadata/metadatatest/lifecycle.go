@@ -11,28 +11,17 @@ import (
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
-// runLifecycle runs the tests of what lifecycle policies, previews, the
+// lifecycleTests are the tests of what lifecycle policies, previews, the
 // archive storage class, pull time exclusions and job leases store.
-func runLifecycle(t *testing.T, newStore func(t *testing.T) metadata.Store) {
-	for _, tt := range []struct {
-		name string
-		fn   func(t *testing.T, s metadata.Store)
-	}{
-		{"LifecyclePolicies", testLifecyclePolicies},
-		{"LifecyclePreviews", testLifecyclePreviews},
-		{"ImageGraph", testImageGraph},
-		{"ImageStorageAndStatus", testImageStorage},
-		{"ImageTimes", testImageTimes},
-		{"BlobUsers", testBlobUsers},
-		{"PullTimeExclusions", testPullTimeExclusions},
-		{"Leases", testLeases},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			s := newStore(t)
-			t.Cleanup(func() { s.Close() })
-			tt.fn(t, s)
-		})
-	}
+var lifecycleTests = []storeTest{
+	{"LifecyclePolicies", testLifecyclePolicies},
+	{"LifecyclePreviews", testLifecyclePreviews},
+	{"ImageGraph", testImageGraph},
+	{"ImageStorageAndStatus", testImageStorage},
+	{"ImageTimes", testImageTimes},
+	{"BlobUsers", testBlobUsers},
+	{"PullTimeExclusions", testPullTimeExclusions},
+	{"Leases", testLeases},
 }
 
 func testLifecyclePolicies(t *testing.T, s metadata.Store) {

@@ -20,10 +20,7 @@ import (
 
 // Run runs every test of the suite against stores made by newStore.
 func Run(t *testing.T, newStore func(t *testing.T) metadata.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s metadata.Store)
-	}{
+	tests := []storeTest{
 		{"Repositories", testRepositories},
 		{"RepositoriesAreScoped", testScopes},
 		{"BlobLinks", testBlobLinks},
@@ -47,6 +44,18 @@ func Run(t *testing.T, newStore func(t *testing.T) metadata.Store) {
 			}
 		}},
 	}
+	runTests(t, newStore, tests)
+	runTests(t, newStore, gcTests)
+	runTests(t, newStore, lifecycleTests)
+}
+
+// storeTest is one test of the suite, run on a new store.
+type storeTest struct {
+	name string
+	fn   func(t *testing.T, s metadata.Store)
+}
+
+func runTests(t *testing.T, newStore func(t *testing.T) metadata.Store, tests []storeTest) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t)
@@ -54,8 +63,6 @@ func Run(t *testing.T, newStore func(t *testing.T) metadata.Store) {
 			tt.fn(t, s)
 		})
 	}
-	runGC(t, newStore)
-	runLifecycle(t, newStore)
 }
 
 var (

@@ -88,19 +88,7 @@ func (r *reader) LifecyclePolicy(ctx context.Context, repoID int64) (metadata.Li
 func (r *reader) LifecyclePolicies(ctx context.Context, after int64, limit int) ([]metadata.LifecyclePolicy, error) {
 	rows, err := r.q.QueryContext(ctx, `SELECT `+policyColumns+` FROM lifecycle_policies p
 		JOIN repositories r ON r.id = p.repo_id WHERE p.repo_id > ? ORDER BY p.repo_id LIMIT ?`, after, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []metadata.LifecyclePolicy
-	for rows.Next() {
-		p, err := scanPolicy(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return scanAll(rows, err, scanPolicy)
 }
 
 func (r *reader) LifecyclePreview(ctx context.Context, repoID int64) (metadata.LifecyclePreview, error) {
@@ -129,23 +117,15 @@ func (r *reader) LifecyclePreviewResults(ctx context.Context, repoID int64) ([]b
 func (r *reader) PullTimeExclusions(ctx context.Context, scope metadata.Scope) ([]metadata.PullTimeExclusion, error) {
 	rows, err := r.q.QueryContext(ctx, `SELECT principal, created_at FROM pull_time_exclusions
 		WHERE account = ? AND region = ? ORDER BY principal`, scope.Account, scope.Region)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []metadata.PullTimeExclusion
-	for rows.Next() {
+	return scanAll(rows, err, func(sc scanner) (metadata.PullTimeExclusion, error) {
 		var (
 			e  metadata.PullTimeExclusion
 			at int64
 		)
-		if err := rows.Scan(&e.Principal, &at); err != nil {
-			return nil, err
-		}
+		err := sc.Scan(&e.Principal, &at)
 		e.CreatedAt = time.Unix(0, at).UTC()
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, err
+	})
 }
 
 // nullTime stores a zero time as NULL.

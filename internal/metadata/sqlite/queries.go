@@ -285,17 +285,23 @@ func (r *reader) Upload(ctx context.Context, id string) (metadata.Upload, error)
 
 func (r *reader) Uploads(ctx context.Context) ([]metadata.Upload, error) {
 	rows, err := r.stmt(ctx, r.stmts.uploads).QueryContext(ctx)
+	return scanAll(rows, err, scanUpload)
+}
+
+// scanAll reads every row of a query (rows and err as QueryContext
+// returns them) with scan.
+func scanAll[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []metadata.Upload
+	var out []T
 	for rows.Next() {
-		u, err := scanUpload(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, u)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
