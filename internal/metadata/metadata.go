@@ -286,7 +286,7 @@ type Tx interface {
 	PutAccountSetting(ctx context.Context, scope Scope, name, value string) error
 
 	// LinkBlob makes blob b readable through repository repoID. Linking a
-	// blob twice is not an error.
+	// blob twice is not an error: it raises the link's LinkedAt to now.
 	LinkBlob(ctx context.Context, repoID int64, b Blob, now time.Time) error
 	// UnlinkBlob removes the link, or returns ErrNotFound.
 	UnlinkBlob(ctx context.Context, repoID int64, d digest.Digest) error

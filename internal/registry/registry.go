@@ -39,9 +39,10 @@ type Options struct {
 	// CacheSize bounds the manifest bytes kept in memory for pulls.
 	// Default 64 MiB.
 	CacheSize int64
-	// GCGrace is how long a blob or a repository's link to it stays after
-	// nothing references it, so that a push in flight that will reference
-	// it never loses it. Default 24h.
+	// GCGrace is how long a blob or a repository's link to it stays
+	// unreferenced before garbage collection frees it, counted from the
+	// last push that wrote or used it, so that a push in flight that will
+	// reference it never loses it. Default 24h.
 	GCGrace time.Duration
 	// GCInterval is how often garbage collection runs (0: the default,
 	// 6h; negative: only on demand).
