@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -269,6 +270,83 @@ func (r *Registry) preview(ctx context.Context, repo metadata.Repository) (Previ
 		}
 	}
 	return out, nil
+}
+
+// PreviewFilter selects the results of a preview page.
+type PreviewFilter struct {
+	Tags TagStatus // "" or TagStatusAny for all
+	// IDs, when given, selects the results of these images.
+	IDs []ImageID
+}
+
+func (f PreviewFilter) match(r PreviewResult) bool {
+	switch f.Tags {
+	case TagStatusTagged:
+		if len(r.Tags) == 0 {
+			return false
+		}
+	case TagStatusUntagged:
+		if len(r.Tags) > 0 {
+			return false
+		}
+	}
+	return len(f.IDs) == 0 || slices.ContainsFunc(f.IDs, func(id ImageID) bool {
+		return (id.Digest == "" || id.Digest == r.Digest) && (id.Tag == "" || slices.Contains(r.Tags, id.Tag))
+	})
+}
+
+// PreviewSummary counts a preview's actions, whatever the filter.
+type PreviewSummary struct {
+	Expiring, Archiving int
+}
+
+// LifecyclePolicyPreviewPage returns a repository's latest preview with
+// one page of its results that pass filter (at most max, ECR's 100 by
+// default), the summary of all its results, and the token of the next
+// page.
+func (r *Registry) LifecyclePolicyPreviewPage(ctx context.Context, key metadata.RepoKey, filter PreviewFilter, token string, max int) (Preview, PreviewSummary, string, error) {
+	p, err := r.LifecyclePolicyPreview(ctx, key)
+	if err != nil {
+		return p, PreviewSummary{}, "", err
+	}
+	var sum PreviewSummary
+	for _, res := range p.Results {
+		if res.Action.Type == lifecycle.ActionExpire {
+			sum.Expiring++
+		} else {
+			sum.Archiving++
+		}
+	}
+	after, err := decodeToken(token)
+	if err != nil {
+		return p, sum, "", err
+	}
+	start := 0
+	if after != "" {
+		if start, err = strconv.Atoi(after); err != nil || start < 0 || start > len(p.Results) {
+			return p, sum, "", errorf(CodeInvalidParameter, "Invalid parameter at 'nextToken' failed to satisfy constraint: 'the token was not returned by a previous call'")
+		}
+	}
+	if max <= 0 {
+		max = 100
+	}
+	// The token is a position in the stored results, so that a page costs
+	// what it returns, plus the skipped results a filter leaves out.
+	var page []PreviewResult
+	next, i := "", start
+	for ; i < len(p.Results) && len(page) < max; i++ {
+		if filter.match(p.Results[i]) {
+			page = append(page, p.Results[i])
+		}
+	}
+	for ; i < len(p.Results); i++ {
+		if filter.match(p.Results[i]) {
+			next = encodeToken(strconv.Itoa(i))
+			break
+		}
+	}
+	p.Results = page
+	return p, sum, next, nil
 }
 
 // previewCache keeps the decoded results of the latest previews, so that

@@ -136,3 +136,48 @@ func TestTemplateLifecyclePolicy(t *testing.T) {
 		t.Fatalf("the repository the template created has policy %q, %v", p.Text, err)
 	}
 }
+
+func TestLifecyclePolicyPreviewPages(t *testing.T) {
+	f := newFixture(t, registry.Options{})
+	for i, tag := range []string{"a", "", "b", "", "c"} {
+		if tag != "" {
+			f.pushImage(t, "app", tag, string(rune('0'+i)))
+		} else {
+			f.pushImage(t, "app", "untag-me", string(rune('0'+i)))
+			if err := f.reg.DeleteManifest(ctx, key("app"), "untag-me"); err != nil { // the tag goes, the image stays
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := f.reg.StartLifecyclePolicyPreview(ctx, key("app"), expireAll, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	// Four of five images expire: the newest ("c") stays.
+	var got []string
+	token := ""
+	for pages := 0; ; pages++ {
+		p, sum, next, err := f.reg.LifecyclePolicyPreviewPage(ctx, key("app"), registry.PreviewFilter{}, token, 1)
+		if err != nil || sum.Expiring != 4 || len(p.Results) != 1 {
+			t.Fatalf("page %d: %+v, %+v, %v", pages, p.Results, sum, err)
+		}
+		got = append(got, p.Results[0].Digest)
+		if next == "" {
+			break
+		}
+		token = next
+	}
+	if len(got) != 4 {
+		t.Fatalf("pages of one gave %d results, want 4", len(got))
+	}
+	p, _, next, err := f.reg.LifecyclePolicyPreviewPage(ctx, key("app"), registry.PreviewFilter{Tags: registry.TagStatusUntagged}, "", 10)
+	if err != nil || len(p.Results) != 2 || next != "" {
+		t.Fatalf("untagged results: %+v, %q, %v", p.Results, next, err)
+	}
+	p, _, _, err = f.reg.LifecyclePolicyPreviewPage(ctx, key("app"), registry.PreviewFilter{IDs: []registry.ImageID{{Tag: "b"}}}, "", 10)
+	if err != nil || len(p.Results) != 1 || p.Results[0].Tags[0] != "b" {
+		t.Fatalf("results of image b: %+v, %v", p.Results, err)
+	}
+	_, _, _, err = f.reg.LifecyclePolicyPreviewPage(ctx, key("app"), registry.PreviewFilter{}, "garbage", 10)
+	wantCode(t, err, registry.CodeInvalidParameter)
+}

@@ -5,8 +5,6 @@ package ecr
 
 import (
 	"context"
-	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/ecrd/ecrd/internal/auth"
@@ -288,62 +286,26 @@ func wireAction(a lifecycle.Action) *LifecyclePolicyRuleAction {
 	return &LifecyclePolicyRuleAction{Type: strings.ToUpper(string(a.Type)), TargetStorageClass: strings.ToUpper(string(a.TargetStorageClass))}
 }
 
-// getLifecyclePolicyPreview pages through a preview's results. The
-// summary counts every result, whatever the filter and page.
 func (h *Handler) getLifecyclePolicyPreview(ctx context.Context, c auth.Caller, in *GetLifecyclePolicyPreviewInput) (*GetLifecyclePolicyPreviewOutput, error) {
 	key := repoKey(c, in.RegistryId, in.RepositoryName)
-	p, err := h.reg.LifecyclePolicyPreview(ctx, key)
+	filter := registry.PreviewFilter{IDs: coreImageIDs(in.ImageIds)}
+	if in.Filter != nil {
+		filter.Tags = registry.TagStatus(deref(in.Filter.TagStatus))
+	}
+	p, sum, next, err := h.reg.LifecyclePolicyPreviewPage(ctx, key, filter, deref(in.NextToken), int(deref(in.MaxResults)))
 	if err != nil {
 		return nil, err
 	}
 	out := &GetLifecyclePolicyPreviewOutput{RegistryId: key.Account, RepositoryName: key.Name, LifecyclePolicyText: p.Text,
-		Status: p.Status, PreviewResults: []LifecyclePolicyPreviewResult{}, EvaluateAt: NewTimestamp(p.EvaluateAt)}
+		Status: p.Status, NextToken: next, PreviewResults: []LifecyclePolicyPreviewResult{}, EvaluateAt: NewTimestamp(p.EvaluateAt)}
 	if p.Status != registry.PreviewComplete {
 		return out, nil
 	}
-	sum := &LifecyclePolicyPreviewSummary{}
-	archiving := int32(0)
+	out.Summary = &LifecyclePolicyPreviewSummary{ExpiringImageTotalCount: int32(sum.Expiring)}
+	if sum.Archiving > 0 {
+		out.Summary.TransitioningImageTotalCounts = []TransitioningImageTotalCount{{TargetStorageClass: "ARCHIVE", ImageTotalCount: int32(sum.Archiving)}}
+	}
 	for _, res := range p.Results {
-		if res.Action.Type == "expire" {
-			sum.ExpiringImageTotalCount++
-		} else {
-			archiving++
-		}
-	}
-	if archiving > 0 {
-		sum.TransitioningImageTotalCounts = []TransitioningImageTotalCount{{TargetStorageClass: "ARCHIVE", ImageTotalCount: archiving}}
-	}
-	out.Summary = sum
-
-	results := p.Results
-	if in.Filter != nil && in.Filter.TagStatus != nil && *in.Filter.TagStatus != "ANY" {
-		tagged := *in.Filter.TagStatus == "TAGGED"
-		results = slices.DeleteFunc(slices.Clone(results), func(r registry.PreviewResult) bool { return (len(r.Tags) > 0) != tagged })
-	}
-	if len(in.ImageIds) > 0 {
-		results = slices.DeleteFunc(slices.Clone(results), func(r registry.PreviewResult) bool {
-			return !slices.ContainsFunc(in.ImageIds, func(id ImageIdentifier) bool {
-				return (id.ImageDigest == nil || *id.ImageDigest == r.Digest) && (id.ImageTag == nil || slices.Contains(r.Tags, *id.ImageTag))
-			})
-		})
-	}
-	start := 0
-	if in.NextToken != nil {
-		n, err := strconv.Atoi(*in.NextToken)
-		if err != nil || n < 0 || n > len(results) {
-			return nil, &registry.Error{Code: registry.CodeInvalidParameter, Message: "Invalid parameter at 'nextToken': give the nextToken of the previous page"}
-		}
-		start = n
-	}
-	max := 100
-	if in.MaxResults != nil {
-		max = int(*in.MaxResults)
-	}
-	end := min(start+max, len(results))
-	if end < len(results) {
-		out.NextToken = strconv.Itoa(end)
-	}
-	for _, res := range results[start:end] {
 		r := LifecyclePolicyPreviewResult{
 			ImageTags: res.Tags, ImageDigest: res.Digest, ImagePushedAt: NewTimestamp(res.PushedAt),
 			Action: wireAction(res.Action), StorageClass: res.StorageClass,
