@@ -39,13 +39,42 @@ func inputs() map[string]any {
 		"UntagResource":                       new(UntagResourceInput),
 		"UpdateRepositoryCreationTemplate":    new(UpdateRepositoryCreationTemplateInput),
 		"UploadLayerPart":                     new(UploadLayerPartInput),
+		"PutLifecyclePolicy":                  new(PutLifecyclePolicyInput),
+		"GetLifecyclePolicy":                  new(GetLifecyclePolicyInput),
+		"DeleteLifecyclePolicy":               new(DeleteLifecyclePolicyInput),
+		"StartLifecyclePolicyPreview":         new(StartLifecyclePolicyPreviewInput),
+		"GetLifecyclePolicyPreview":           new(GetLifecyclePolicyPreviewInput),
+		"UpdateImageStorageClass":             new(UpdateImageStorageClassInput),
+		"RegisterPullTimeUpdateExclusion":     new(RegisterPullTimeUpdateExclusionInput),
+		"DeregisterPullTimeUpdateExclusion":   new(DeregisterPullTimeUpdateExclusionInput),
+		"ListPullTimeUpdateExclusions":        new(ListPullTimeUpdateExclusionsInput),
+	}
+}
+
+// extensionInputs are the requests of ecrd's own operations.
+func extensionInputs() map[string]any {
+	return map[string]any{
+		"StartLifecyclePolicyPreview": new(PreviewAtInput),
+		"RunLifecyclePolicy":          new(RunLifecyclePolicyInput),
+		"SetImageTimes":               new(SetImageTimesInput),
+		"CollectGarbage":              new(CollectGarbageInput),
 	}
 }
 
 func TestInputsCoverEveryOperation(t *testing.T) {
-	all := inputs()
-	if len(all) != 27 {
-		t.Fatalf("%d operations, want 27", len(all))
+	all, h := inputs(), New(nil, nil, nil, nil)
+	if len(all) != len(h.ops) || len(extensionInputs()) != len(h.ext) {
+		t.Fatalf("%d and %d inputs for %d ECR operations and %d of ecrd's", len(all), len(extensionInputs()), len(h.ops), len(h.ext))
+	}
+	for op := range h.ops {
+		if all[op] == nil {
+			t.Errorf("no input of %s", op)
+		}
+	}
+	for _, in := range extensionInputs() {
+		if _, ok := in.(interface{ validate() error }); !ok {
+			t.Errorf("%T has no validate()", in)
+		}
 	}
 	for op, in := range all {
 		if _, ok := in.(interface{ validate() error }); !ok {

@@ -31,12 +31,18 @@ func FuzzDecodeValidate(f *testing.F) {
 		`{"repositoryName":"app","subjectId":{"imageDigest":"sha256:ab"},"filter":{"artifactTypes":["t"],"artifactStatus":"ANY"},"maxResults":50}`,
 		`{"resourceArn":"arn","tagKeys":["a",null]}`, `{"maxResults":1e3}`, `{"maxResults":"1"}`, `{"a":[[[[{}]]]]}`,
 		`{"imageManifest":"{\"a\":\"\u00e9\"}","repositoryName":"app"} `, `{"registryIds":["123456789012"]}`, `{"name":"x","value":"y"}`,
+		`{"repositoryName":"app","lifecyclePolicyText":"{\"rules\":[]}","evaluateAt":1795413805.05}`,
+		`{"repositoryName":"app","imageId":{"imageTag":"v1"},"targetStorageClass":"ARCHIVE","imagePushedAt":1e9}`,
+		`{"principalArn":"arn:aws:iam::123456789012:role/x"}`,
 		`{"repositoryName":"app"}{}`, `{"repositoryName":"app","repositoryName":1}`, "{\"repositoryName\":\"\xff\"}",
 	} {
 		f.Add([]byte(seed))
 	}
 	types := make([]reflect.Type, 0, len(inputs()))
 	for _, in := range inputs() {
+		types = append(types, reflect.TypeOf(in).Elem())
+	}
+	for _, in := range extensionInputs() {
 		types = append(types, reflect.TypeOf(in).Elem())
 	}
 	names := memberNames(types)

@@ -143,11 +143,15 @@ type UpdateImageStorageClassOutput struct {
 	ImageStatus    string           `json:"imageStatus,omitempty"`
 }
 
-// PullTimeUpdateExclusionInput is the RegisterPullTimeUpdateExclusion and
-// DeregisterPullTimeUpdateExclusion request.
-type PullTimeUpdateExclusionInput struct {
+// RegisterPullTimeUpdateExclusionInput is the
+// RegisterPullTimeUpdateExclusion request.
+type RegisterPullTimeUpdateExclusionInput struct {
 	PrincipalArn *string `json:"principalArn,omitempty"`
 }
+
+// DeregisterPullTimeUpdateExclusionInput is the
+// DeregisterPullTimeUpdateExclusion request.
+type DeregisterPullTimeUpdateExclusionInput RegisterPullTimeUpdateExclusionInput
 
 // RegisterPullTimeUpdateExclusionOutput is the
 // RegisterPullTimeUpdateExclusion response.
@@ -225,10 +229,14 @@ func (in *UpdateImageStorageClassInput) validate() error {
 	return c.result()
 }
 
-func (in *PullTimeUpdateExclusionInput) validate() error {
+func (in *RegisterPullTimeUpdateExclusionInput) validate() error {
 	c := new(shapeChecker)
 	c.str("principalArn", in.PrincipalArn, requiredMember, shapePrincipalArn)
 	return c.result()
+}
+
+func (in *DeregisterPullTimeUpdateExclusionInput) validate() error {
+	return (*RegisterPullTimeUpdateExclusionInput)(in).validate()
 }
 
 func (in *ListPullTimeUpdateExclusionsInput) validate() error {
@@ -329,7 +337,7 @@ func (h *Handler) updateImageStorageClass(ctx context.Context, c auth.Caller, in
 	return &UpdateImageStorageClassOutput{RegistryId: key.Account, RepositoryName: key.Name, ImageId: wireID(id), ImageStatus: status}, nil
 }
 
-func (h *Handler) registerPullTimeUpdateExclusion(ctx context.Context, c auth.Caller, in *PullTimeUpdateExclusionInput) (*RegisterPullTimeUpdateExclusionOutput, error) {
+func (h *Handler) registerPullTimeUpdateExclusion(ctx context.Context, c auth.Caller, in *RegisterPullTimeUpdateExclusionInput) (*RegisterPullTimeUpdateExclusionOutput, error) {
 	e, err := h.reg.RegisterPullTimeUpdateExclusion(ctx, scope(c, nil), deref(in.PrincipalArn))
 	if err != nil {
 		return nil, err
@@ -337,7 +345,7 @@ func (h *Handler) registerPullTimeUpdateExclusion(ctx context.Context, c auth.Ca
 	return &RegisterPullTimeUpdateExclusionOutput{PrincipalArn: e.Principal, CreatedAt: NewTimestamp(e.CreatedAt)}, nil
 }
 
-func (h *Handler) deregisterPullTimeUpdateExclusion(ctx context.Context, c auth.Caller, in *PullTimeUpdateExclusionInput) (*DeregisterPullTimeUpdateExclusionOutput, error) {
+func (h *Handler) deregisterPullTimeUpdateExclusion(ctx context.Context, c auth.Caller, in *DeregisterPullTimeUpdateExclusionInput) (*DeregisterPullTimeUpdateExclusionOutput, error) {
 	if err := h.reg.DeregisterPullTimeUpdateExclusion(ctx, scope(c, nil), deref(in.PrincipalArn)); err != nil {
 		return nil, err
 	}
