@@ -29,9 +29,10 @@ const (
 	PreviewFailed     = "FAILED"
 )
 
-// previewTimeout bounds a preview: one still in progress after it was
-// abandoned (its process stopped) and is reported as failed.
-const previewTimeout = 10 * time.Minute
+// previewTimeout bounds a preview (one of ECR's largest repositories takes
+// about a second): one still in progress after it was abandoned (its
+// process stopped) and is reported as failed, and a new one may start.
+const previewTimeout = 2 * time.Minute
 
 // lifecycleJob names the lease lifecycle runs hold.
 const lifecycleJob = "lifecycle"
@@ -205,12 +206,12 @@ func (r *Registry) StartLifecyclePolicyPreview(ctx context.Context, key metadata
 		return Preview{}, err
 	}
 	done := make(chan struct{})
-	go func() {
+	r.background.Go(func() {
 		defer close(done)
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), previewTimeout)
 		defer cancel()
 		r.runPreview(bg, repo, policy, metadata.LifecyclePreview{RepoID: repo.ID, Text: text, StartedAt: now, EvaluateAt: at})
-	}()
+	})
 	select {
 	case <-done:
 	case <-time.After(time.Second):

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/ecrd/ecrd/internal/blobstore"
@@ -71,6 +72,9 @@ type Registry struct {
 	exclusions exclusionCache
 	previews   previewCache
 	cache      *cache
+	// background counts work started by requests that outlives them
+	// (previews); Run waits for it before it returns.
+	background sync.WaitGroup
 }
 
 // New returns a Registry over the given stores.
@@ -138,8 +142,8 @@ func (r *Registry) Ready(ctx context.Context) error {
 
 // Run does the registry's background work until ctx ends: it expires
 // abandoned uploads, writes recorded pull times, runs lifecycle policies
-// that are due and collects garbage. On return, pending
-// pull times have been written.
+// that are due and collects garbage. On return, pending pull times have
+// been written and previews in progress have finished.
 func (r *Registry) Run(ctx context.Context) {
 	expiry := time.NewTicker(min(max(r.opts.UploadTTL/10, time.Second), 10*time.Minute))
 	defer expiry.Stop()
@@ -157,6 +161,7 @@ func (r *Registry) Run(ctx context.Context) {
 			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			r.flushPulls(fctx)
 			cancel()
+			r.background.Wait()
 			return
 		case <-flush.C:
 			r.flushPulls(ctx)
