@@ -162,6 +162,8 @@ type Preview struct {
 	Status     string
 	EvaluateAt time.Time
 	Results    []PreviewResult
+	// Summary counts the actions of all the results.
+	Summary PreviewSummary
 }
 
 // StartLifecyclePolicyPreview evaluates a policy (text, or the
@@ -266,7 +268,7 @@ func (r *Registry) preview(ctx context.Context, repo metadata.Repository) (Previ
 		out.Status = PreviewFailed
 	}
 	if p.Status == PreviewComplete {
-		if out.Results, err = r.previews.results(ctx, r.meta, p); err != nil {
+		if out.Results, out.Summary, err = r.previews.results(ctx, r.meta, p); err != nil {
 			return Preview{}, fmt.Errorf("stored preview of %s: %w", repo.Key.Name, err)
 		}
 	}
@@ -310,14 +312,7 @@ func (r *Registry) LifecyclePolicyPreviewPage(ctx context.Context, key metadata.
 	if err != nil {
 		return p, PreviewSummary{}, "", err
 	}
-	var sum PreviewSummary
-	for _, res := range p.Results {
-		if res.Action.Type == lifecycle.ActionExpire {
-			sum.Expiring++
-		} else {
-			sum.Archiving++
-		}
-	}
+	sum := p.Summary
 	after, err := decodeToken(token)
 	if err != nil {
 		return p, sum, "", err
@@ -355,7 +350,12 @@ func (r *Registry) LifecyclePolicyPreviewPage(ctx context.Context, key metadata.
 // not once a page.
 type previewCache struct {
 	mu      sync.Mutex
-	entries map[previewKey][]PreviewResult
+	entries map[previewKey]decodedPreview
+}
+
+type decodedPreview struct {
+	results []PreviewResult
+	summary PreviewSummary
 }
 
 type previewKey struct {
@@ -366,27 +366,34 @@ type previewKey struct {
 // previewCacheSize bounds how many previews stay decoded.
 const previewCacheSize = 4
 
-// results returns a complete preview's results, reading them from the
-// store only when they are not decoded yet.
-func (c *previewCache) results(ctx context.Context, rd metadata.Reader, p metadata.LifecyclePreview) ([]PreviewResult, error) {
+// results returns a complete preview's results and their summary, reading
+// and decoding them only when they are not decoded yet.
+func (c *previewCache) results(ctx context.Context, rd metadata.Reader, p metadata.LifecyclePreview) ([]PreviewResult, PreviewSummary, error) {
 	k := previewKey{p.RepoID, p.StartedAt}
 	c.mu.Lock()
-	res, ok := c.entries[k]
+	d, ok := c.entries[k]
 	c.mu.Unlock()
 	if ok {
-		return res, nil
+		return d.results, d.summary, nil
 	}
 	b, err := rd.LifecyclePreviewResults(ctx, p.RepoID)
 	if err != nil {
-		return nil, err
+		return nil, PreviewSummary{}, err
 	}
-	if err := json.Unmarshal(b, &res); err != nil {
-		return nil, err
+	if err := json.Unmarshal(b, &d.results); err != nil {
+		return nil, PreviewSummary{}, err
+	}
+	for _, res := range d.results {
+		if res.Action.Type == lifecycle.ActionExpire {
+			d.summary.Expiring++
+		} else {
+			d.summary.Archiving++
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil {
-		c.entries = map[previewKey][]PreviewResult{}
+		c.entries = map[previewKey]decodedPreview{}
 	}
 	for old := range c.entries {
 		if len(c.entries) < previewCacheSize {
@@ -394,8 +401,8 @@ func (c *previewCache) results(ctx context.Context, rd metadata.Reader, p metada
 		}
 		delete(c.entries, old)
 	}
-	c.entries[k] = res
-	return res, nil
+	c.entries[k] = d
+	return d.results, d.summary, nil
 }
 
 // LifecycleReport says what a lifecycle run did.

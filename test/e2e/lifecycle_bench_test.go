@@ -26,6 +26,8 @@ import (
 // rules to act.
 //
 //	go test -run '^$' -bench LifecyclePreviewHTTP -benchtime 3x ./test/e2e/
+//
+// With -short it pushes 5,000 images instead, to try it quickly.
 func BenchmarkLifecyclePreviewHTTP(b *testing.B) {
 	e := startECRD(b, b.TempDir(), "--lifecycle-interval", "-1s")
 	hc := e.HTTPClient(b)
