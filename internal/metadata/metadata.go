@@ -54,6 +54,8 @@ type RepositorySettings struct {
 	EncryptionType       string   `json:"encryptionType,omitempty"`
 	KMSKey               string   `json:"kmsKey,omitempty"`
 	ScanOnPush           bool     `json:"scanOnPush,omitempty"`
+	// Policy is the repository policy (an IAM resource policy), or "".
+	Policy string `json:"policy,omitempty"`
 }
 
 // ResourceTag is a key-value tag on a resource.
@@ -177,6 +179,9 @@ type Reader interface {
 	CreationTemplates(ctx context.Context, scope Scope) ([]CreationTemplate, error)
 	// AccountSetting returns a registry setting, or ErrNotFound if unset.
 	AccountSetting(ctx context.Context, scope Scope, name string) (string, error)
+	// RegistryPolicy returns a registry's permissions policy, or
+	// ErrNotFound.
+	RegistryPolicy(ctx context.Context, scope Scope) (string, error)
 
 	// Repository returns the repository named by key, or ErrNotFound.
 	Repository(ctx context.Context, key RepoKey) (Repository, error)
@@ -284,6 +289,10 @@ type Tx interface {
 	DeleteCreationTemplate(ctx context.Context, scope Scope, prefix string) error
 	// PutAccountSetting sets a registry setting.
 	PutAccountSetting(ctx context.Context, scope Scope, name, value string) error
+	// PutRegistryPolicy sets a registry's permissions policy.
+	PutRegistryPolicy(ctx context.Context, scope Scope, text string) error
+	// DeleteRegistryPolicy removes it, or returns ErrNotFound.
+	DeleteRegistryPolicy(ctx context.Context, scope Scope) error
 
 	// LinkBlob makes blob b readable through repository repoID. Linking a
 	// blob twice is not an error: it raises the link's LinkedAt to now.

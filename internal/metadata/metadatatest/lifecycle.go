@@ -22,6 +22,7 @@ var lifecycleTests = []storeTest{
 	{"BlobUsers", testBlobUsers},
 	{"PullTimeExclusions", testPullTimeExclusions},
 	{"Leases", testLeases},
+	{"RegistryPolicies", testRegistryPolicies},
 }
 
 func testLifecyclePolicies(t *testing.T, s metadata.Store) {
@@ -231,5 +232,24 @@ func testLeases(t *testing.T, s metadata.Store) {
 	update(t, s, func(tx metadata.Tx) error { return tx.ReleaseLease(ctx, "job", "two") })
 	if !acquire("one", now.Add(93*time.Second)) {
 		t.Fatal("a released lease was not granted")
+	}
+}
+
+func testRegistryPolicies(t *testing.T, s metadata.Store) {
+	other := metadata.Scope{Account: scope.Account, Region: "eu-west-1"}
+	if _, err := s.RegistryPolicy(ctx, scope); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("RegistryPolicy before a put = %v", err)
+	}
+	update(t, s, func(tx metadata.Tx) error { return tx.PutRegistryPolicy(ctx, scope, "one") })
+	update(t, s, func(tx metadata.Tx) error { return tx.PutRegistryPolicy(ctx, scope, "two") })
+	if p, err := s.RegistryPolicy(ctx, scope); err != nil || p != "two" {
+		t.Fatalf("RegistryPolicy = %q, %v", p, err)
+	}
+	if _, err := s.RegistryPolicy(ctx, other); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("another region's policy = %v", err)
+	}
+	update(t, s, func(tx metadata.Tx) error { return tx.DeleteRegistryPolicy(ctx, scope) })
+	if err := s.Update(ctx, func(tx metadata.Tx) error { return tx.DeleteRegistryPolicy(ctx, scope) }); !errors.Is(err, metadata.ErrNotFound) {
+		t.Fatalf("deleting twice = %v", err)
 	}
 }

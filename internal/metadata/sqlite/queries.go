@@ -588,6 +588,26 @@ func (w *writeTx) DeleteCreationTemplate(ctx context.Context, scope metadata.Sco
 		scope.Account, scope.Region, prefix))("creation template %s", prefix)
 }
 
+func (r *reader) RegistryPolicy(ctx context.Context, scope metadata.Scope) (string, error) {
+	var text string
+	err := r.q.QueryRowContext(ctx, `SELECT text FROM registry_policies WHERE account = ? AND region = ?`, scope.Account, scope.Region).Scan(&text)
+	if err != nil {
+		return "", notFound(err, "registry policy of %s in %s", scope.Account, scope.Region)
+	}
+	return text, nil
+}
+
+func (w *writeTx) PutRegistryPolicy(ctx context.Context, scope metadata.Scope, text string) error {
+	_, err := w.tx.ExecContext(ctx, `INSERT INTO registry_policies (account, region, text) VALUES (?, ?, ?)
+		ON CONFLICT (account, region) DO UPDATE SET text = excluded.text`, scope.Account, scope.Region, text)
+	return err
+}
+
+func (w *writeTx) DeleteRegistryPolicy(ctx context.Context, scope metadata.Scope) error {
+	return expectOne(w.tx.ExecContext(ctx, `DELETE FROM registry_policies WHERE account = ? AND region = ?`,
+		scope.Account, scope.Region))("registry policy of %s in %s", scope.Account, scope.Region)
+}
+
 func (w *writeTx) PutAccountSetting(ctx context.Context, scope metadata.Scope, name, value string) error {
 	_, err := w.tx.ExecContext(ctx, `INSERT INTO account_settings (account, region, name, value) VALUES (?, ?, ?, ?)
 		ON CONFLICT (account, region, name) DO UPDATE SET value = excluded.value`, scope.Account, scope.Region, name, value)

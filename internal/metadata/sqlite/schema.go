@@ -180,5 +180,13 @@ CREATE INDEX blobs_deleting ON blobs (digest) WHERE deleting = 1;
 -- Images in push order, as lifecycle policies read them (the rowid breaks
 -- ties), without a sort.
 CREATE INDEX images_by_push ON images (repo_id, pushed_at);
+`, `
+-- Each registry's permissions policy (PutRegistryPolicy).
+CREATE TABLE registry_policies (
+	account TEXT NOT NULL,
+	region  TEXT NOT NULL,
+	text    TEXT NOT NULL,
+	PRIMARY KEY (account, region)
+) WITHOUT ROWID;
 `,
 }
