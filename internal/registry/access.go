@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
@@ -49,6 +50,12 @@ const (
 	ActionRegisterPullTimeExclusion   Action = "ecr:RegisterPullTimeUpdateExclusion"
 	ActionDeregisterPullTimeExclusion Action = "ecr:DeregisterPullTimeUpdateExclusion"
 	ActionListPullTimeExclusions      Action = "ecr:ListPullTimeUpdateExclusions"
+	ActionSetRepositoryPolicy         Action = "ecr:SetRepositoryPolicy"
+	ActionGetRepositoryPolicy         Action = "ecr:GetRepositoryPolicy"
+	ActionDeleteRepositoryPolicy      Action = "ecr:DeleteRepositoryPolicy"
+	ActionPutRegistryPolicy           Action = "ecr:PutRegistryPolicy"
+	ActionGetRegistryPolicy           Action = "ecr:GetRegistryPolicy"
+	ActionDeleteRegistryPolicy        Action = "ecr:DeleteRegistryPolicy"
 
 	// ecrd's own actions, beyond ECR's.
 	ActionSetImageTimes      Action = "ecrd:SetImageTimes"
@@ -86,11 +93,30 @@ func RepositoryARN(key metadata.RepoKey) string {
 // authorize decides whether the request's caller may perform action on a
 // repository of a registry (repo is nil for registry-level actions, or
 // when the repository does not exist yet). It is the one place where
-// access is decided. Until IAM policies are evaluated, a principal may do
-// everything in its own account's registries and nothing in another's,
-// and an anonymous caller may only pull from repositories that opt in.
+// access is decided. A repository policy is evaluated as IAM does (see
+// internal/iampolicy); beyond what it grants or denies, until identity
+// policies exist, a principal may do everything in its own account's
+// registries and nothing in another's, and an anonymous caller may only
+// pull from repositories that opt in.
 func (r *Registry) authorize(ctx context.Context, action Action, scope metadata.Scope, repo *metadata.Repository, resource string) error {
 	p, ok := identity.FromContext(ctx)
+	if repo != nil && !adminActions[action] {
+		// The repository policy: it can grant other accounts (and, with
+		// Principal "*", anyone) access, and its explicit denies bind
+		// everyone, the repository's own account included.
+		if pol := r.repositoryPolicy(*repo); pol != nil {
+			req := policyRequest(ctx, action, *repo)
+			d := iampolicy.Evaluate(req, iampolicy.Policies{Resource: &iampolicy.Named{Name: "repository policy", Policy: pol}})
+			switch {
+			case d.Allowed:
+				return nil
+			case d.Reason == iampolicy.ExplicitDeny && !ok:
+				return errorf(CodeUnauthenticated, "authentication required to perform %s: %s", action, d.Message(req))
+			case d.Reason == iampolicy.ExplicitDeny:
+				return errorf(CodeAccessDenied, "%s", d.Message(req))
+			}
+		}
+	}
 	if !ok {
 		if repo != nil && pullActions[action] && anonymousPull(*repo) {
 			return nil

@@ -1,12 +1,14 @@
 package registry_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/registry/registrytest"
@@ -180,5 +182,40 @@ func BenchmarkImageGraph(b *testing.B) {
 		if _, err := stores.Meta.ImageGraph(ctx, repo.ID); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkAuthorizedManifestGet measures a manifest GET by tag (warm
+// cache) as the account's root without a repository policy, and as
+// another account's root that a repository policy with a condition lets
+// pull: what evaluating the policy costs per request.
+func BenchmarkAuthorizedManifestGet(b *testing.B) {
+	reg, _ := registrytest.New(b, registry.Options{})
+	registrytest.CreateOnPush(b, reg)
+	f := &fixture{reg: reg}
+	f.pushImage(b, "app", "v1", "a")
+	other := identity.NewContext(ctx, identity.Root("210987654321"))
+	policy := `{"Version":"2012-10-17","Statement":[
+{"Sid":"Pull","Effect":"Allow","Principal":{"AWS":["arn:aws:iam::210987654321:root","333333333333"]},
+ "Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer","ecr:BatchCheckLayerAvailability"],
+ "Condition":{"StringEquals":{"aws:PrincipalAccount":["210987654321","333333333333"]}}},
+{"Sid":"NoDeletes","Effect":"Deny","Principal":"*","Action":"ecr:BatchDeleteImage"}]}`
+	for _, c := range []struct {
+		name   string
+		ctx    context.Context
+		policy string
+	}{{"root-no-policy", ctx, ""}, {"cross-account-policy", other, policy}} {
+		if c.policy != "" {
+			if _, err := reg.SetRepositoryPolicy(ctx, key("app"), c.policy, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := reg.Manifest(c.ctx, key("app"), "v1", false); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -33,31 +33,33 @@ const (
 	CodeAccessDenied                     // credentials that do not allow the action
 
 	// Codes of the ECR API's own exceptions.
-	CodeInvalidParameter        // a parameter that breaks a rule (InvalidParameterException)
-	CodeRepositoryAlreadyExists // RepositoryAlreadyExistsException
-	CodeRepositoryNotEmpty      // RepositoryNotEmptyException
-	CodeTooManyTags             // TooManyTagsException
-	CodeInvalidTagParameter     // InvalidTagParameterException
-	CodeTagImmutable            // a tag that may not move (TAG_INVALID, ImageTagAlreadyExistsException)
-	CodeImageAlreadyExists      // ImageAlreadyExistsException
-	CodeImageDigestMismatch     // ImageDigestDoesNotMatchException
-	CodeTemplateAlreadyExists   // TemplateAlreadyExistsException
-	CodeTemplateNotFound        // TemplateNotFoundException
-	CodeLayerPartTooSmall       // LayerPartTooSmallException
-	CodeInvalidLayerPart        // InvalidLayerPartException
-	CodeInvalidLayer            // InvalidLayerException
-	CodeLayerAlreadyExists      // LayerAlreadyExistsException
-	CodeEmptyUpload             // EmptyUploadException
-	CodeLayersNotFound          // LayersNotFoundException
-	CodeValidation              // ValidationException
-	CodeLifecyclePolicyNotFound // LifecyclePolicyNotFoundException
-	CodePreviewNotFound         // LifecyclePolicyPreviewNotFoundException
-	CodePreviewInProgress       // LifecyclePolicyPreviewInProgressException
-	CodeImageArchived           // ImageArchivedException: the image must be restored first
-	CodeStorageClassUnsupported // ImageStorageClassUpdateNotSupportedException
-	CodeExclusionAlreadyExists  // ExclusionAlreadyExistsException
-	CodeExclusionNotFound       // ExclusionNotFoundException
-	CodeJobBusy                 // a background job another process is running
+	CodeInvalidParameter         // a parameter that breaks a rule (InvalidParameterException)
+	CodeRepositoryAlreadyExists  // RepositoryAlreadyExistsException
+	CodeRepositoryNotEmpty       // RepositoryNotEmptyException
+	CodeTooManyTags              // TooManyTagsException
+	CodeInvalidTagParameter      // InvalidTagParameterException
+	CodeTagImmutable             // a tag that may not move (TAG_INVALID, ImageTagAlreadyExistsException)
+	CodeImageAlreadyExists       // ImageAlreadyExistsException
+	CodeImageDigestMismatch      // ImageDigestDoesNotMatchException
+	CodeTemplateAlreadyExists    // TemplateAlreadyExistsException
+	CodeTemplateNotFound         // TemplateNotFoundException
+	CodeLayerPartTooSmall        // LayerPartTooSmallException
+	CodeInvalidLayerPart         // InvalidLayerPartException
+	CodeInvalidLayer             // InvalidLayerException
+	CodeLayerAlreadyExists       // LayerAlreadyExistsException
+	CodeEmptyUpload              // EmptyUploadException
+	CodeLayersNotFound           // LayersNotFoundException
+	CodeValidation               // ValidationException
+	CodeLifecyclePolicyNotFound  // LifecyclePolicyNotFoundException
+	CodePreviewNotFound          // LifecyclePolicyPreviewNotFoundException
+	CodePreviewInProgress        // LifecyclePolicyPreviewInProgressException
+	CodeImageArchived            // ImageArchivedException: the image must be restored first
+	CodeStorageClassUnsupported  // ImageStorageClassUpdateNotSupportedException
+	CodeExclusionAlreadyExists   // ExclusionAlreadyExistsException
+	CodeExclusionNotFound        // ExclusionNotFoundException
+	CodeJobBusy                  // a background job another process is running
+	CodeRepositoryPolicyNotFound // RepositoryPolicyNotFoundException
+	CodeRegistryPolicyNotFound   // RegistryPolicyNotFoundException
 )
 
 // Error is an error the client can act on.

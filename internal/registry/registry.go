@@ -71,6 +71,7 @@ type Registry struct {
 	pulls      pullRecorder
 	exclusions exclusionCache
 	previews   previewCache
+	policies   policyCache
 	cache      *cache
 	// background counts work started by requests that outlives them
 	// (previews); Run waits for it before it returns.

@@ -67,7 +67,7 @@ func wantCode(t *testing.T, err error, code registry.Code) {
 	}
 }
 
-func (f *fixture) pushBlob(t *testing.T, repo string, content []byte) digest.Digest {
+func (f *fixture) pushBlob(t testing.TB, repo string, content []byte) digest.Digest {
 	t.Helper()
 	d := digest.FromBytes(content)
 	if _, err := f.reg.PutBlob(ctx, key(repo), d.String(), bytes.NewReader(content), int64(len(content))); err != nil {
@@ -93,7 +93,7 @@ func indexOf(children ...[]byte) []byte {
 
 const ociManifest = "application/vnd.oci.image.manifest.v1+json"
 
-func (f *fixture) pushImage(t *testing.T, repo, tag string, seed string) []byte {
+func (f *fixture) pushImage(t testing.TB, repo, tag string, seed string) []byte {
 	t.Helper()
 	config, layer := []byte(`{"seed":"`+seed+`"}`), []byte("layer "+seed)
 	f.pushBlob(t, repo, config)

@@ -52,6 +52,7 @@ func (t CreationTemplate) settings() metadata.RepositorySettings {
 		MutabilityExclusions: t.MutabilityExclusions,
 		EncryptionType:       t.EncryptionType,
 		KMSKey:               t.KMSKey,
+		Policy:               t.RepositoryPolicy,
 	}
 }
 
@@ -120,6 +121,11 @@ func checkTemplate(t *CreationTemplate) error {
 	}
 	if len(t.AppliedFor) == 0 {
 		return errorf(CodeInvalidParameter, "Invalid parameter at 'appliedFor' failed to satisfy constraint: 'must name at least one of REPLICATION, PULL_THROUGH_CACHE, CREATE_ON_PUSH'")
+	}
+	if t.RepositoryPolicy != "" {
+		if _, err := parseRepositoryPolicy(t.RepositoryPolicy); err != nil {
+			return err
+		}
 	}
 	// The policy is given to every repository the template creates: it
 	// must be one PutLifecyclePolicy would take (ECR's rules, without
