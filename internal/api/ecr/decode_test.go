@@ -48,6 +48,12 @@ func inputs() map[string]any {
 		"RegisterPullTimeUpdateExclusion":     new(RegisterPullTimeUpdateExclusionInput),
 		"DeregisterPullTimeUpdateExclusion":   new(DeregisterPullTimeUpdateExclusionInput),
 		"ListPullTimeUpdateExclusions":        new(ListPullTimeUpdateExclusionsInput),
+		"SetRepositoryPolicy":                 new(SetRepositoryPolicyInput),
+		"GetRepositoryPolicy":                 new(GetRepositoryPolicyInput),
+		"DeleteRepositoryPolicy":              new(DeleteRepositoryPolicyInput),
+		"PutRegistryPolicy":                   new(PutRegistryPolicyInput),
+		"GetRegistryPolicy":                   new(GetRegistryPolicyInput),
+		"DeleteRegistryPolicy":                new(DeleteRegistryPolicyInput),
 	}
 }
 

@@ -310,7 +310,27 @@ images=$(aws_ok ecr list-images --output json --repository-name ci/new-app)
 expect_json "list-images ci/new-app" "$("$JQ" .imageIds <<<"$images")" "[{\"imageDigest\": \"$digest_c\", \"imageTag\": \"v1\"}]"
 
 # ---------------------------------------------------------------------------
-step "7. delete-repository without and with --force"
+step "7. repository and registry policies"
+pull_policy='{"Version":"2012-10-17","Statement":[{"Sid":"Pull","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::210987654321:root"},"Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"]}]}'
+out=$(aws_ok ecr set-repository-policy --repository-name e2e/scan --policy-text "$pull_policy")
+expect_json "set-repository-policy" "$("$JQ" -c '.policyText | fromjson' <<<"$out")" "$pull_policy"
+out=$(aws_ok ecr get-repository-policy --repository-name e2e/scan)
+expect "get-repository-policy" "$("$JQ" -r .repositoryName <<<"$out") $("$JQ" -c '.policyText | fromjson' <<<"$out")" "e2e/scan $("$JQ" -c . <<<"$pull_policy")"
+aws_err InvalidParameterException SetRepositoryPolicy \
+  "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided'" \
+  ecr set-repository-policy --repository-name e2e/scan --policy-text '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*"}]}'
+aws_ok ecr delete-repository-policy --repository-name e2e/scan >/dev/null
+aws_err RepositoryPolicyNotFoundException GetRepositoryPolicy \
+  "Repository policy does not exist for the repository with name 'e2e/scan' in the registry with id '$ACCOUNT'" \
+  ecr get-repository-policy --repository-name e2e/scan
+replicate='{"Version":"2012-10-17","Statement":[{"Sid":"Replicate","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::210987654321:root"},"Action":["ecr:CreateRepository","ecr:ReplicateImage"],"Resource":"*"}]}'
+out=$(aws_ok ecr put-registry-policy --policy-text "$replicate")
+expect "put-registry-policy" "$("$JQ" -r .registryId <<<"$out")" "$ACCOUNT"
+aws_ok ecr delete-registry-policy >/dev/null
+aws_err RegistryPolicyNotFoundException GetRegistryPolicy "Registry policy does not exist in the registry with id '$ACCOUNT'" \
+  ecr get-registry-policy
+
+step "8. delete-repository without and with --force"
 aws_err RepositoryNotEmptyException DeleteRepository \
   "The repository with name 'e2e/tagged' in registry with id '$ACCOUNT' cannot be deleted because it still contains images" \
   ecr delete-repository --repository-name e2e/tagged
