@@ -3,8 +3,10 @@ package registry
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/identity"
@@ -189,7 +191,8 @@ func (r *Registry) evaluateResource(ctx context.Context, action Action, repo met
 }
 
 // policyRequest is the IAM request of an action on a repository by the
-// request's caller.
+// request's caller, with the condition keys ecrd knows: the time, where
+// the request came from, and the repository's tags.
 func policyRequest(ctx context.Context, action Action, repo metadata.Repository) iampolicy.Request {
 	req := iampolicy.Request{Action: string(action), Resource: RepositoryARN(repo.Key), ResourceAccount: repo.Key.Account}
 	if p, ok := identity.FromContext(ctx); ok {
@@ -198,12 +201,18 @@ func policyRequest(ctx context.Context, action Action, repo metadata.Repository)
 			req.Principal.Type = "Account"
 		}
 	}
-	if len(repo.Tags) > 0 {
-		req.Context = map[string][]string{}
-		for _, t := range repo.Tags {
-			req.Context["aws:ResourceTag/"+t.Key] = []string{t.Value}
-			req.Context["ecr:ResourceTag/"+t.Key] = []string{t.Value}
-		}
+	now := time.Now().UTC()
+	req.Context = map[string][]string{
+		"aws:CurrentTime": {now.Format(time.RFC3339)},
+		"aws:EpochTime":   {strconv.FormatInt(now.Unix(), 10)},
+	}
+	if o, ok := identity.OriginFromContext(ctx); ok {
+		req.Context["aws:SourceIp"] = []string{o.SourceIP}
+		req.Context["aws:SecureTransport"] = []string{strconv.FormatBool(o.Secure)}
+	}
+	for _, t := range repo.Tags {
+		req.Context["aws:ResourceTag/"+t.Key] = []string{t.Value}
+		req.Context["ecr:ResourceTag/"+t.Key] = []string{t.Value}
 	}
 	return req
 }

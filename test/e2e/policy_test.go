@@ -170,3 +170,38 @@ func TestRegistryPolicy(t *testing.T) {
 	wantAPIError(t, "a second DeleteRegistryPolicy", err, "RegistryPolicyNotFoundException", 400, "")
 	noServerErrors(t, e)
 }
+
+// TestRepositoryPolicyAnonymousFromANetwork: a repository policy that
+// grants pulls to "*" from a network lets anonymous clients of that
+// network pull, and only them.
+func TestRepositoryPolicyAnonymousFromANetwork(t *testing.T) {
+	e := startECRD(t, t.TempDir())
+	a, hc := ecrClient(e), e.HTTPClient(t)
+	ctx := context.Background()
+	const repo = "public/app"
+	img := newOCIImage(t, mtOCIManifest, ecrRandom(t, 64))
+	ociPushImage(t, e, hc, repo, img, "v1")
+	anonymous := http.DefaultClient
+	get := func() httpAnswer { return ociGet(t, anonymous, e.URL()+"/v2/"+repo+"/manifests/v1", mtOCIManifest) }
+	if a := get(); a.Status != http.StatusUnauthorized {
+		t.Fatalf("an anonymous pull before any policy: %d", a.Status)
+	}
+	policy := func(cidr string) string {
+		return `{"Version":"2012-10-17","Statement":[{"Sid":"LocalPulls","Effect":"Allow","Principal":"*",` +
+			`"Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"],"Condition":{"IpAddress":{"aws:SourceIp":"` + cidr + `"}}}]}`
+	}
+	_, err := a.SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RepositoryName: aws.String(repo), PolicyText: aws.String(policy("127.0.0.0/8"))})
+	ecrMust(t, "SetRepositoryPolicy for 127.0.0.0/8", err)
+	if a := get(); a.Status != http.StatusOK {
+		t.Errorf("an anonymous pull from 127.0.0.1 under a policy for 127.0.0.0/8: %d %s", a.Status, a.Body)
+	}
+	if a := ociGet(t, anonymous, e.URL()+"/v2/"+repo+"/blobs/"+ecrDigest(img.Blobs[1]), ""); a.Status != http.StatusOK {
+		t.Errorf("an anonymous layer pull: %d", a.Status)
+	}
+	_, err = a.SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RepositoryName: aws.String(repo), PolicyText: aws.String(policy("10.0.0.0/8"))})
+	ecrMust(t, "SetRepositoryPolicy for 10.0.0.0/8", err)
+	if a := get(); a.Status != http.StatusUnauthorized {
+		t.Errorf("an anonymous pull from 127.0.0.1 under a policy for 10.0.0.0/8: %d %s", a.Status, a.Body)
+	}
+	noServerErrors(t, e)
+}

@@ -146,7 +146,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, t
 		WriteError(w, "UnknownOperationException", "", http.StatusBadRequest)
 		return
 	}
-	ctx := identity.NewContext(r.Context(), c.Principal)
+	ctx := identity.NewContext(identity.WithOrigin(r.Context(), identity.OriginOf(r)), c.Principal)
 	out, err := run(ctx, c, body)
 	if err != nil {
 		h.writeError(w, r, name, err)

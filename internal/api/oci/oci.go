@@ -81,7 +81,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		h.writeError(w, req, &registry.Error{Code: registry.CodeUnauthenticated, Message: err.Error()})
 		return
 	}
-	ctx := context.WithValue(req.Context(), scopeKey{}, scope)
+	ctx := context.WithValue(identity.WithOrigin(req.Context(), identity.OriginOf(req)), scopeKey{}, scope)
 	if principal != nil {
 		ctx = identity.NewContext(ctx, *principal)
 	}
