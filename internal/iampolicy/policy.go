@@ -80,6 +80,38 @@ type Policy struct {
 	version string
 	doc     string
 	stmts   []statement
+	keys    map[string]bool // lower-case condition and variable keys
+}
+
+// UsesKey reports whether the policy's conditions or variables read a
+// context key (case-insensitively), so that a caller can skip computing
+// the keys no policy reads.
+func (p *Policy) UsesKey(key string) bool {
+	return p.keys[strings.ToLower(key)]
+}
+
+// indexKeys records the keys the policy reads.
+func (p *Policy) indexKeys() {
+	p.keys = map[string]bool{}
+	addTemplate := func(t template) {
+		for _, part := range t.parts {
+			if part.lkey != "" {
+				p.keys[part.lkey] = true
+			}
+		}
+	}
+	for i := range p.stmts {
+		st := &p.stmts[i]
+		for _, r := range st.resources {
+			addTemplate(r.tmpl)
+		}
+		for _, c := range st.conds {
+			p.keys[c.lkey] = true
+			for _, v := range c.values {
+				addTemplate(v.tmpl)
+			}
+		}
+	}
 }
 
 // Kind returns the kind the policy was parsed as.
@@ -284,6 +316,7 @@ func Parse(doc string, kind Kind) (*Policy, error) {
 			return nil, err
 		}
 	}
+	p.indexKeys()
 	return p, nil
 }
 

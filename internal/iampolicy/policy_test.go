@@ -146,3 +146,18 @@ func TestManagedPolicies(t *testing.T) {
 		}
 	}
 }
+
+func TestUsesKey(t *testing.T) {
+	p, err := Parse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage",
+"Resource":"arn:aws:ecr:*:*:repository/${aws:PrincipalTag/team}/*",
+"Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"},"StringLike":{"aws:userid":"${aws:username}*"}}}]}`, Resource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]bool{"aws:SourceIp": true, "AWS:SOURCEIP": true, "aws:userid": true, "aws:username": true,
+		"aws:PrincipalTag/team": true, "aws:CurrentTime": false, "aws:SecureTransport": false} {
+		if got := p.UsesKey(key); got != want {
+			t.Errorf("UsesKey(%q) = %v, want %v", key, got, want)
+		}
+	}
+}

@@ -105,7 +105,7 @@ func (r *Registry) authorize(ctx context.Context, action Action, scope metadata.
 		// Principal "*", anyone) access, and its explicit denies bind
 		// everyone, the repository's own account included.
 		if pol := r.repositoryPolicy(*repo); pol != nil {
-			req := policyRequest(ctx, action, *repo)
+			req := policyRequest(ctx, action, *repo, pol)
 			d := iampolicy.Evaluate(req, iampolicy.Policies{Resource: &iampolicy.Named{Name: "repository policy", Policy: pol}})
 			switch {
 			case d.Allowed:

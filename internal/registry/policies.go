@@ -187,32 +187,38 @@ func (r *Registry) repositoryPolicy(repo metadata.Repository) *iampolicy.Policy 
 // evaluateResource decides an action of the request's caller on a
 // repository under the resource policy p.
 func (r *Registry) evaluateResource(ctx context.Context, action Action, repo metadata.Repository, p *iampolicy.Policy) iampolicy.Decision {
-	return iampolicy.Evaluate(policyRequest(ctx, action, repo), iampolicy.Policies{Resource: &iampolicy.Named{Name: "repository policy", Policy: p}})
+	return iampolicy.Evaluate(policyRequest(ctx, action, repo, p), iampolicy.Policies{Resource: &iampolicy.Named{Name: "repository policy", Policy: p}})
 }
 
 // policyRequest is the IAM request of an action on a repository by the
-// request's caller, with the condition keys ecrd knows: the time, where
-// the request came from, and the repository's tags.
-func policyRequest(ctx context.Context, action Action, repo metadata.Repository) iampolicy.Request {
+// request's caller, with the condition keys ecrd knows and the policy p
+// reads: the time, where the request came from, and the repository's
+// tags. Keys no condition reads are not computed.
+func policyRequest(ctx context.Context, action Action, repo metadata.Repository, p *iampolicy.Policy) iampolicy.Request {
 	req := iampolicy.Request{Action: string(action), Resource: RepositoryARN(repo.Key), ResourceAccount: repo.Key.Account}
-	if p, ok := identity.FromContext(ctx); ok {
-		req.Principal = iampolicy.Principal{Account: p.Account, ARN: p.ARN, UserID: p.UserID, Type: "User"}
-		if p.IsRoot() {
+	if who, ok := identity.FromContext(ctx); ok {
+		req.Principal = iampolicy.Principal{Account: who.Account, ARN: who.ARN, UserID: who.UserID, Type: "User"}
+		if who.IsRoot() {
 			req.Principal.Type = "Account"
 		}
 	}
-	now := time.Now().UTC()
-	req.Context = map[string][]string{
-		"aws:CurrentTime": {now.Format(time.RFC3339)},
-		"aws:EpochTime":   {strconv.FormatInt(now.Unix(), 10)},
+	set := func(key string, value func() string) {
+		if p.UsesKey(key) {
+			if req.Context == nil {
+				req.Context = map[string][]string{}
+			}
+			req.Context[key] = []string{value()}
+		}
 	}
+	set("aws:CurrentTime", func() string { return time.Now().UTC().Format(time.RFC3339) })
+	set("aws:EpochTime", func() string { return strconv.FormatInt(time.Now().Unix(), 10) })
 	if o, ok := identity.OriginFromContext(ctx); ok {
-		req.Context["aws:SourceIp"] = []string{o.SourceIP}
-		req.Context["aws:SecureTransport"] = []string{strconv.FormatBool(o.Secure)}
+		set("aws:SourceIp", func() string { return o.SourceIP })
+		set("aws:SecureTransport", func() string { return strconv.FormatBool(o.Secure) })
 	}
 	for _, t := range repo.Tags {
-		req.Context["aws:ResourceTag/"+t.Key] = []string{t.Value}
-		req.Context["ecr:ResourceTag/"+t.Key] = []string{t.Value}
+		set("aws:ResourceTag/"+t.Key, func() string { return t.Value })
+		set("ecr:ResourceTag/"+t.Key, func() string { return t.Value })
 	}
 	return req
 }
