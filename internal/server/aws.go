@@ -14,6 +14,7 @@ import (
 	"github.com/ecrd/ecrd/internal/api/ecr"
 	"github.com/ecrd/ecrd/internal/api/sts"
 	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/sigv4"
 )
 
 // serveAWS routes an AWS API call: JSON protocols by X-Amz-Target, query
@@ -59,9 +60,18 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, requestID st
 		awsquery.WriteError(w, sts.XMLNS, "MissingAction", "the request must be a form with an Action", http.StatusBadRequest, requestID)
 		return
 	}
-	caller, err := s.authenticate(r, body, "sts")
+	// IAM and STS share the protocol: the signature's scope says which.
+	service := "sts"
+	if p, err := sigv4.Parse(sigv4.FromHTTP(r, nil)); err == nil && p.Credential.Service == "iam" {
+		service = "iam"
+	}
+	caller, err := s.authenticate(r, body, service)
 	if err != nil {
 		s.writeQueryAuthError(w, r, err, requestID)
+		return
+	}
+	if service == "iam" {
+		s.iam.Serve(w, caller, form, requestID)
 		return
 	}
 	s.sts.Serve(w, caller, form, requestID)

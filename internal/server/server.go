@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ecrd/ecrd/internal/api/ecr"
+	"github.com/ecrd/ecrd/internal/api/iam"
 	"github.com/ecrd/ecrd/internal/api/oci"
 	"github.com/ecrd/ecrd/internal/api/sts"
 	"github.com/ecrd/ecrd/internal/auth"
@@ -30,6 +31,7 @@ type Server struct {
 	auth    *auth.Authenticator
 	ecr     *ecr.Handler
 	sts     *sts.Handler
+	iam     *iam.Handler
 	log     *slog.Logger
 	handler http.Handler
 }
@@ -48,7 +50,7 @@ type Options struct {
 // New returns a Server for the OCI API under /v2 and the AWS APIs at /.
 func New(o Options) *Server {
 	s := &Server{reg: o.Registry, auth: o.Auth, log: o.Log,
-		ecr: ecr.New(o.Registry, o.Identity, o.Endpoint, o.Log), sts: sts.New()}
+		ecr: ecr.New(o.Registry, o.Identity, o.Endpoint, o.Log), sts: sts.New(), iam: iam.New()}
 	ociHandler := oci.New(o.Registry, o.Log, o.Auth.Registry, o.Endpoint(o.Auth.DefaultScope)+"/")
 	mux := http.NewServeMux()
 	mux.Handle("/v2/", ociHandler)

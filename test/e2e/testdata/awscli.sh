@@ -330,7 +330,16 @@ aws_ok ecr delete-registry-policy >/dev/null
 aws_err RegistryPolicyNotFoundException GetRegistryPolicy "Registry policy does not exist in the registry with id '$ACCOUNT'" \
   ecr get-registry-policy
 
-step "8. delete-repository without and with --force"
+step "8. iam simulate-custom-policy explains a decision"
+deny_prod='{"Version":"2012-10-17","Statement":[{"Sid":"NoProd","Effect":"Deny","Action":"ecr:PutImage","Resource":"arn:aws:ecr:*:*:repository/prod/*"}]}'
+allow_push='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ecr:PutImage","ecr:BatchGetImage"],"Resource":"*"}]}'
+out=$(aws_ok iam simulate-custom-policy --policy-input-list "$allow_push" "$deny_prod" --action-names ecr:PutImage \
+  --resource-arns "arn:aws:ecr:$REGION:$ACCOUNT:repository/prod/app" "arn:aws:ecr:$REGION:$ACCOUNT:repository/team/app")
+expect_json "simulate-custom-policy decisions" "$("$JQ" -c '[.EvaluationResults[] | {(.EvalResourceName): .EvalDecision}] | add' <<<"$out")" \
+  "{\"arn:aws:ecr:$REGION:$ACCOUNT:repository/prod/app\":\"explicitDeny\",\"arn:aws:ecr:$REGION:$ACCOUNT:repository/team/app\":\"allowed\"}"
+expect "the deny is explained" "$("$JQ" -r '.EvaluationResults[] | select(.EvalDecision == "explicitDeny") | .MatchedStatements[0].SourcePolicyId' <<<"$out")" "PolicyInputList.2"
+
+step "9. delete-repository without and with --force"
 aws_err RepositoryNotEmptyException DeleteRepository \
   "The repository with name 'e2e/tagged' in registry with id '$ACCOUNT' cannot be deleted because it still contains images" \
   ecr delete-repository --repository-name e2e/tagged
