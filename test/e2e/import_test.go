@@ -341,14 +341,7 @@ func TestImport(t *testing.T) {
 
 	t.Run("another account", func(t *testing.T) {
 		const second = "210987654321"
-		if out, err := exec.Command(ecrdBin, "account", "create", "--id", second, "--data", e.Data).CombinedOutput(); err != nil {
-			t.Fatalf("ecrd account create: %v\n%s", err, out)
-		}
-		out, err := exec.Command(ecrdBin, "access-key", "create", "--account", second, "--data", e.Data).CombinedOutput()
-		if err != nil {
-			t.Fatalf("ecrd access-key create: %v\n%s", err, out)
-		}
-		key, secret := parseAccessKeyOutput(t, string(out))
+		key, secret := newAccountKey(t, e, second)
 		r := ecrdImport(t, e, key, secret, "--repository", "imp/app", "--registry-id", testAccount, "--pushed-at", "2024-01-01", dir)
 		if r.code == 0 || !strings.Contains(r.stderr, "the credentials are account "+second+"'s") {
 			t.Errorf("importing into another account's registry: exit %d\n%s", r.code, r.stderr)

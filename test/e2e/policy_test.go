@@ -13,9 +13,9 @@ import (
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 )
 
-// newAccount creates an account in the server's data folder and returns
-// an ECR client of its root key and its registry password.
-func newAccount(t *testing.T, e *ecrd, id string) (*ecr.Client, string) {
+// newAccountKey creates an account in the server's data folder and returns
+// its root access key.
+func newAccountKey(t *testing.T, e *ecrd, id string) (key, secret string) {
 	t.Helper()
 	if out, err := exec.Command(ecrdBin, "account", "create", "--id", id, "--data", e.Data).CombinedOutput(); err != nil {
 		t.Fatalf("ecrd account create: %v\n%s", err, out)
@@ -24,7 +24,14 @@ func newAccount(t *testing.T, e *ecrd, id string) (*ecr.Client, string) {
 	if err != nil {
 		t.Fatalf("ecrd access-key create: %v\n%s", err, out)
 	}
-	key, secret := parseAccessKeyOutput(t, string(out))
+	return parseAccessKeyOutput(t, string(out))
+}
+
+// newAccount is newAccountKey returning an ECR client of the key and the
+// account's registry password.
+func newAccount(t *testing.T, e *ecrd, id string) (*ecr.Client, string) {
+	t.Helper()
+	key, secret := newAccountKey(t, e, id)
 	c := ecrClientWith(e, key, secret)
 	tok, err := c.GetAuthorizationToken(context.Background(), &ecr.GetAuthorizationTokenInput{})
 	if err != nil {
