@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"net/url"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -91,5 +94,47 @@ func TestSimulateCustomPolicy(t *testing.T) {
 	_, err = c.SimulateCustomPolicy(ctx, &iam.SimulateCustomPolicyInput{PolicyInputList: []string{`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*","Resource":"*"}]}`},
 		ActionNames: []string{"ecr:PutImage"}})
 	wantAPIError(t, "an identity policy with a principal", err, "MalformedPolicyDocument", 400, "Policy document should not specify a principal.")
+	noServerErrors(t, e)
+}
+
+// TestAWSManagedPolicies reads the AWS managed ECR policies as
+// `data "aws_iam_policy"` does, and lists them page by page.
+func TestAWSManagedPolicies(t *testing.T) {
+	e := startECRD(t, t.TempDir())
+	c := iamClient(e)
+	ctx := context.Background()
+	const arn = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser"
+	p, err := c.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(arn)})
+	ecrMust(t, "GetPolicy", err)
+	if aws.ToString(p.Policy.Arn) != arn || aws.ToString(p.Policy.PolicyName) != "AmazonEC2ContainerRegistryPowerUser" ||
+		aws.ToString(p.Policy.DefaultVersionId) != "v3" || p.Policy.CreateDate == nil || !p.Policy.IsAttachable {
+		t.Errorf("GetPolicy = %+v", p.Policy)
+	}
+	v, err := c.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(arn), VersionId: aws.String("v3")})
+	ecrMust(t, "GetPolicyVersion", err)
+	doc, err := url.QueryUnescape(aws.ToString(v.PolicyVersion.Document))
+	if err != nil || !strings.Contains(doc, `"ecr:PutImage"`) || !strings.Contains(doc, `"Resource":"*"`) || !v.PolicyVersion.IsDefaultVersion {
+		t.Errorf("GetPolicyVersion document %q (%v)", doc, err)
+	}
+	_, err = c.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String("arn:aws:iam::aws:policy/NoSuchPolicy")})
+	wantAPIError(t, "GetPolicy of an unknown policy", err, "NoSuchEntity", 404, "Policy arn:aws:iam::aws:policy/NoSuchPolicy does not exist or is not attachable.")
+
+	var names []string
+	pages := iam.NewListPoliciesPaginator(c, &iam.ListPoliciesInput{Scope: iamtypes.PolicyScopeTypeAws, MaxItems: aws.Int32(2)})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		ecrMust(t, "ListPolicies", err)
+		for _, p := range out.Policies {
+			names = append(names, aws.ToString(p.PolicyName))
+		}
+	}
+	if len(names) != 5 || !slices.IsSorted(names) || !slices.Contains(names, "AmazonEC2ContainerRegistryReadOnly") {
+		t.Errorf("ListPolicies pages gave %v", names)
+	}
+	local, err := c.ListPolicies(ctx, &iam.ListPoliciesInput{Scope: iamtypes.PolicyScopeTypeLocal})
+	ecrMust(t, "ListPolicies Local", err)
+	if len(local.Policies) != 0 {
+		t.Errorf("local policies %+v", local.Policies)
+	}
 	noServerErrors(t, e)
 }

@@ -44,6 +44,12 @@ func (h *Handler) Serve(w http.ResponseWriter, c auth.Caller, form url.Values, r
 	switch action := form.Get("Action"); action {
 	case "SimulateCustomPolicy":
 		result, err = simulateCustomPolicy(c, form)
+	case "GetPolicy":
+		result, err = getPolicy(form)
+	case "GetPolicyVersion":
+		result, err = getPolicyVersion(form)
+	case "ListPolicies":
+		result, err = listPolicies(form)
 	default:
 		err = &Error{"InvalidAction", "Could not find operation " + action + " for version " + form.Get("Version")}
 	}
@@ -53,7 +59,10 @@ func (h *Handler) Serve(w http.ResponseWriter, c auth.Caller, form url.Values, r
 			e = &Error{"ServiceFailure", err.Error()}
 		}
 		status := http.StatusBadRequest
-		if e.Code == "ServiceFailure" {
+		switch e.Code {
+		case "NoSuchEntity":
+			status = http.StatusNotFound
+		case "ServiceFailure":
 			status = http.StatusInternalServerError
 		}
 		awsquery.WriteError(w, XMLNS, e.Code, e.Message, status, requestID)
