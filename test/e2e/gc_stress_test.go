@@ -40,7 +40,7 @@ type stressLoad struct {
 
 	mu      sync.Mutex
 	acked   []stressImage
-	deleted map[string]bool // digest
+	deleted map[string]bool // digest: deleted, or maybe (its answer was lost)
 	seq     atomic.Int64
 }
 
@@ -102,7 +102,9 @@ func (l *stressLoad) deleteOne(c *ecr.Client, rng *rand.Rand) {
 	img := candidates[rng.IntN(len(candidates))]
 	out, err := c.BatchDeleteImage(context.Background(), &ecr.BatchDeleteImageInput{RepositoryName: aws.String(img.repo),
 		ImageIds: []ecrtypes.ImageIdentifier{{ImageDigest: aws.String(img.digest)}}})
-	if err == nil && len(out.ImageIds) == 1 {
+	// A delete whose answer the kill cut may have taken effect: the image
+	// then counts as deleted, since nothing promised it stays.
+	if err != nil || len(out.ImageIds) == 1 {
 		l.mu.Lock()
 		l.deleted[img.digest] = true
 		l.mu.Unlock()
