@@ -230,6 +230,24 @@ func TestCrane(t *testing.T) {
 	noServerErrors(t, e)
 }
 
+// isolateSkopeo keeps skopeo away from the machine's containers
+// configuration: a fresh home, no registry search list, and a signature
+// policy that accepts anything. It returns the home and the policy file.
+func isolateSkopeo(t *testing.T) (home, policy string) {
+	t.Helper()
+	home = t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
+	t.Setenv("XDG_RUNTIME_DIR", home)
+	t.Setenv("XDG_DATA_HOME", filepath.Join(home, ".local", "share"))
+	regConf := filepath.Join(home, "registries.conf")
+	writeFile(t, regConf, "unqualified-search-registries = []\n")
+	t.Setenv("CONTAINERS_REGISTRIES_CONF", regConf)
+	policy = filepath.Join(home, "policy.json")
+	writeFile(t, policy, `{"default":[{"type":"insecureAcceptAnything"}]}`)
+	return home, policy
+}
+
 // TestSkopeo copies an OCI layout image and a multi-arch index into ecrd
 // and back out with skopeo, checking that digests and bytes are kept, and
 // uses inspect, list-tags and delete.
@@ -239,18 +257,8 @@ func TestSkopeo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	// Keep skopeo away from the machine's containers configuration.
-	home := t.TempDir()
-	t.Setenv("HOME", home)
-	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
-	t.Setenv("XDG_RUNTIME_DIR", home)
-	t.Setenv("XDG_DATA_HOME", filepath.Join(home, ".local", "share"))
-	regConf := filepath.Join(home, "registries.conf")
-	writeFile(t, regConf, "unqualified-search-registries = []\n")
-	t.Setenv("CONTAINERS_REGISTRIES_CONF", regConf)
+	home, policy := isolateSkopeo(t)
 	e.Login(t)
-	policy := filepath.Join(home, "policy.json")
-	writeFile(t, policy, `{"default":[{"type":"insecureAcceptAnything"}]}`)
 	regD := filepath.Join(home, "registries.d")
 	tmp := filepath.Join(home, "tmp")
 	for _, d := range []string{regD, tmp} {

@@ -369,16 +369,7 @@ func TestImportSkopeo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	// Keep skopeo away from the machine's containers configuration.
-	home := t.TempDir()
-	t.Setenv("HOME", home)
-	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
-	t.Setenv("XDG_RUNTIME_DIR", home)
-	regConf := filepath.Join(home, "registries.conf")
-	writeFile(t, regConf, "unqualified-search-registries = []\n")
-	t.Setenv("CONTAINERS_REGISTRIES_CONF", regConf)
-	policy := filepath.Join(home, "policy.json")
-	writeFile(t, policy, `{"default":[{"type":"insecureAcceptAnything"}]}`)
+	home, policy := isolateSkopeo(t)
 	e.Login(t)
 
 	img := platformImage(t, "amd64", 2, map[string]string{"org.opencontainers.image.version": "1.0"})
