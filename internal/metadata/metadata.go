@@ -81,6 +81,25 @@ type AccessKey struct {
 	CreatedAt time.Time
 }
 
+// IAMEntity is an IAM user, role, customer managed policy or OpenID
+// Connect provider of an account. The identity core defines the document;
+// the store keeps it opaque under the entity's kind and name, which is
+// unique per account and kind regardless of case, as IAM's names are.
+type IAMEntity struct {
+	Account  string
+	Kind     string // IAMUser, IAMRole, IAMPolicy or IAMOIDCProvider
+	Name     string
+	Document []byte
+}
+
+// IAM entity kinds.
+const (
+	IAMUser         = "user"
+	IAMRole         = "role"
+	IAMPolicy       = "policy"
+	IAMOIDCProvider = "oidc-provider"
+)
+
 // CreationTemplate is a repository creation template of a registry. Its
 // settings are the registry core's to define; the store keeps them as
 // an opaque document.
@@ -173,6 +192,12 @@ type Reader interface {
 	AccessKey(ctx context.Context, id string) (AccessKey, error)
 	// AccessKeys lists an account's access keys in ID order ("" for all).
 	AccessKeys(ctx context.Context, account string) ([]AccessKey, error)
+	// IAMEntity returns an entity by kind and name (in any case), or
+	// ErrNotFound.
+	IAMEntity(ctx context.Context, account, kind, name string) (IAMEntity, error)
+	// IAMEntities lists an account's entities of a kind in name order
+	// (ignoring case).
+	IAMEntities(ctx context.Context, account, kind string) ([]IAMEntity, error)
 
 	// CreationTemplates lists a registry's repository creation templates in
 	// prefix order.
@@ -273,6 +298,16 @@ type Tx interface {
 	CreateAccount(ctx context.Context, a Account) error
 	// PutAccessKey creates or replaces an access key.
 	PutAccessKey(ctx context.Context, k AccessKey) error
+	// DeleteAccessKey removes an access key, or returns ErrNotFound.
+	DeleteAccessKey(ctx context.Context, id string) error
+	// CreateIAMEntity stores a new entity, or returns ErrExists when one
+	// of its kind has the same name in any case.
+	CreateIAMEntity(ctx context.Context, e IAMEntity) error
+	// UpdateIAMEntity replaces an entity's document, or returns
+	// ErrNotFound.
+	UpdateIAMEntity(ctx context.Context, e IAMEntity) error
+	// DeleteIAMEntity removes an entity, or returns ErrNotFound.
+	DeleteIAMEntity(ctx context.Context, account, kind, name string) error
 
 	// CreateRepository creates a repository with its settings and tags, or
 	// returns ErrExists. The returned record has its ID.

@@ -188,5 +188,17 @@ CREATE TABLE registry_policies (
 	text    TEXT NOT NULL,
 	PRIMARY KEY (account, region)
 ) WITHOUT ROWID;
+`, `
+-- IAM users, roles, customer managed policies and OIDC providers, one
+-- document each; name_key is the name in lower case, since IAM names are
+-- unique regardless of case.
+CREATE TABLE iam_entities (
+	account  TEXT NOT NULL REFERENCES accounts (id),
+	kind     TEXT NOT NULL,
+	name_key TEXT NOT NULL,
+	name     TEXT NOT NULL,
+	document TEXT NOT NULL,
+	PRIMARY KEY (account, kind, name_key)
+) WITHOUT ROWID;
 `,
 }
