@@ -570,3 +570,18 @@ func compilePrincipal(n *node, ps *principals) error {
 	}
 	return nil
 }
+
+// NamedPrincipals returns the IAM principals the policy's Principal and
+// NotPrincipal elements name by ARN: users, roles, sessions and federated
+// providers (not accounts, services or "*"). IAM refuses a trust policy
+// naming one that does not exist, so the caller checks them.
+func (p *Policy) NamedPrincipals() []string {
+	var out []string
+	for i := range p.stmts {
+		ps := &p.stmts[i].principals
+		out = append(out, ps.users...)
+		out = append(out, ps.roles...)
+		out = append(out, ps.federated...)
+	}
+	return out
+}

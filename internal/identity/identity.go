@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"math/big"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,13 +30,35 @@ import (
 // Principal is who a request acts as.
 type Principal struct {
 	Account string
-	ARN     string // arn:aws:iam::123456789012:root, ...
+	ARN     string // arn:aws:iam::123456789012:root, ...:user/dev, arn:aws:sts::...:assumed-role/ci/run-1
 	UserID  string // the aws:userid of the principal (the account ID for root)
+	// Type is "Account" (the root user), "User" or "AssumedRole".
+	Type string
+	// Name is a user's name, or an assumed role's role name.
+	Name string
+	// Session is an assumed role's session, from its session token.
+	Session *Session
 }
+
+// Principal types.
+const (
+	TypeRoot        = "Account"
+	TypeUser        = "User"
+	TypeAssumedRole = "AssumedRole"
+)
 
 // Root returns the root principal of an account.
 func Root(account string) Principal {
-	return Principal{Account: account, ARN: "arn:aws:iam::" + account + ":root", UserID: account}
+	return Principal{Account: account, ARN: "arn:aws:iam::" + account + ":root", UserID: account, Type: TypeRoot}
+}
+
+// PrincipalARN is what aws:PrincipalArn is: a session's role ARN, or the
+// principal's own ARN.
+func (p Principal) PrincipalARN() string {
+	if p.Session != nil {
+		return p.Session.RoleARN
+	}
+	return p.ARN
 }
 
 // IsRoot reports whether the principal is its account's root.
@@ -62,6 +85,14 @@ type Service struct {
 	accounts   sync.Map // account IDs known to exist (accounts are never deleted)
 	tokens     sync.Map // verified registry password -> RegistryClaims
 	tokenCount atomic.Int64
+
+	// generation counts IAM changes made by this process; cached grants
+	// of an older generation are stale.
+	generation atomic.Int64
+	grants     sync.Map // principal key -> *grants
+	managed    sync.Map // managed policy ARN#version -> *iampolicy.Policy
+	sessions   sessionCache
+	webID      WebIdentityVerifier
 }
 
 type cachedKey struct {
@@ -122,6 +153,7 @@ type AccessKey struct {
 	ID        string
 	Secret    string
 	Principal Principal
+	CreatedAt time.Time
 }
 
 // CreateAccessKey makes a new access key for an account's root.
@@ -192,7 +224,10 @@ func (s *Service) LookupAccessKey(ctx context.Context, id string) (secret string
 	if err != nil {
 		return "", Principal{}, fmt.Errorf("opening the secret of access key %s (is the server key file the one it was created with?): %w", id, err)
 	}
-	p = Principal{Account: rec.Account, ARN: rec.Principal, UserID: rec.Account}
+	p, err = s.keyPrincipal(ctx, rec)
+	if err != nil {
+		return "", Principal{}, err
+	}
 	s.secrets.Store(id, cachedKey{secret: string(plain), principal: p})
 	return string(plain), p, nil
 }
@@ -222,4 +257,30 @@ func randomAccountID() string {
 		panic(err)
 	}
 	return fmt.Sprintf("%012d", n.Int64()+1e11)
+}
+
+// keyPrincipal returns the principal an access key authenticates: its
+// account's root, or one of its users.
+func (s *Service) keyPrincipal(ctx context.Context, rec metadata.AccessKey) (Principal, error) {
+	if rec.Principal == Root(rec.Account).ARN {
+		return Root(rec.Account), nil
+	}
+	_, name, ok := strings.Cut(rec.Principal, ":user/")
+	if !ok {
+		return Principal{}, fmt.Errorf("access key %s names %s, which is neither a root nor a user", rec.ID, rec.Principal)
+	}
+	name = name[strings.LastIndex(name, "/")+1:]
+	u, err := loadEntity[User](ctx, s.meta, rec.Account, metadata.IAMUser, name)
+	var ie *Error
+	if errors.As(err, &ie) {
+		return Principal{}, ErrUnknownAccessKey // its user is gone
+	} else if err != nil {
+		return Principal{}, err
+	}
+	return u.principal(rec.Account), nil
+}
+
+// principal returns the principal a user's access keys authenticate.
+func (u *User) principal(account string) Principal {
+	return Principal{Account: account, ARN: u.ARN, UserID: u.ID, Type: TypeUser, Name: u.Name}
 }

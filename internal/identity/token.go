@@ -2,6 +2,7 @@ package identity
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -16,19 +17,55 @@ const RegistryTokenTTL = 12 * time.Hour
 
 // RegistryClaims is what a registry token says: who obtained it, for which
 // account and region, until when. The principal's permissions are checked
-// on every request; the token only names the principal.
+// on every request; the token only names the principal (and carries a
+// role session's own token, whose session policies still apply).
 type RegistryClaims struct {
-	Account   string    `json:"a"`
-	Region    string    `json:"r"`
-	ARN       string    `json:"p"`
-	UserID    string    `json:"u"`
-	ExpiresAt time.Time `json:"-"`
-	Expires   int64     `json:"e"`
+	Account      string    `json:"a"`
+	Region       string    `json:"r"`
+	ARN          string    `json:"p"`
+	UserID       string    `json:"u"`
+	Type         string    `json:"t,omitempty"`
+	Name         string    `json:"n,omitempty"`
+	SessionKey   string    `json:"sk,omitempty"`
+	SessionToken string    `json:"st,omitempty"`
+	ExpiresAt    time.Time `json:"-"`
+	Expires      int64     `json:"e"`
+
+	session *Session
+}
+
+// claimsOf describes a principal in a token or download URL.
+func claimsOf(p Principal, region string, expires time.Time) RegistryClaims {
+	c := RegistryClaims{Account: p.Account, Region: region, ARN: p.ARN, UserID: p.UserID, Type: p.Type, Name: p.Name, Expires: expires.Unix()}
+	if p.Session != nil {
+		c.SessionKey, c.SessionToken = p.Session.KeyID, p.Session.token
+		if p.Session.Expires < c.Expires {
+			c.Expires = p.Session.Expires // a token never outlives its session
+		}
+	}
+	c.ExpiresAt = time.Unix(c.Expires, 0).UTC()
+	return c
 }
 
 // Principal returns the principal the token names.
 func (c RegistryClaims) Principal() Principal {
-	return Principal{Account: c.Account, ARN: c.ARN, UserID: c.UserID}
+	if c.session != nil {
+		return c.session.Principal()
+	}
+	return Principal{Account: c.Account, ARN: c.ARN, UserID: c.UserID, Type: c.Type, Name: c.Name}.normalized()
+}
+
+// openSession checks the session a token carries, if any.
+func (s *Service) openSession(c *RegistryClaims) error {
+	if c.SessionToken == "" {
+		return nil
+	}
+	sess, err := s.VerifySession(context.Background(), c.SessionKey, c.SessionToken)
+	if err != nil {
+		return fmt.Errorf("%w: its role session: %v", ErrInvalidToken, err)
+	}
+	c.session = sess
+	return nil
 }
 
 // ErrInvalidToken means a registry password is malformed, forged or
@@ -41,8 +78,8 @@ const tokenPurpose = "registry-token"
 // for RegistryTokenTTL. Its form is v1.<claims>.<key id>.<mac>, all
 // base64url: no colon, so that `AWS:<password>` splits in two.
 func (s *Service) IssueRegistryToken(p Principal, region string) (password string, expires time.Time) {
-	expires = s.now().Add(RegistryTokenTTL).Truncate(time.Second).UTC()
-	c := RegistryClaims{Account: p.Account, Region: region, ARN: p.ARN, UserID: p.UserID, Expires: expires.Unix()}
+	c := claimsOf(p, region, s.now().Add(RegistryTokenTTL).Truncate(time.Second).UTC())
+	expires = c.ExpiresAt
 	payload, err := json.Marshal(c)
 	if err != nil {
 		panic(err) // plain strings and an integer always marshal
@@ -106,7 +143,7 @@ func (s *Service) verifyRegistryToken(password string) (RegistryClaims, error) {
 	if !s.now().Before(c.ExpiresAt) {
 		return c, fmt.Errorf("%w: it expired at %s; get a new one with aws ecr get-login-password", ErrInvalidToken, c.ExpiresAt.Format(time.RFC3339))
 	}
-	return c, nil
+	return c, s.openSession(&c)
 }
 
 const downloadPurpose = "download-url"
@@ -121,7 +158,7 @@ const (
 // has passed, as principal p acting in region: ECR's
 // GetDownloadUrlForLayer hands out such time-limited URLs.
 func (s *Service) SignDownloadURL(p Principal, region, path string, ttl time.Duration) url.Values {
-	c := RegistryClaims{Account: p.Account, Region: region, ARN: p.ARN, UserID: p.UserID, Expires: s.now().Add(ttl).Unix()}
+	c := claimsOf(p, region, s.now().Add(ttl))
 	payload, _ := json.Marshal(c)
 	cred := base64.RawURLEncoding.EncodeToString(payload)
 	kid, mac := s.keys.MAC(downloadPurpose, []byte("GET\n"+path+"\n"+cred))
@@ -151,5 +188,5 @@ func (s *Service) VerifyDownloadURL(path string, q url.Values) (RegistryClaims, 
 	if !s.now().Before(c.ExpiresAt) {
 		return c, fmt.Errorf("%w: the download URL expired at %s; ask for a new one", ErrInvalidToken, c.ExpiresAt.Format(time.RFC3339))
 	}
-	return c, nil
+	return c, s.openSession(&c)
 }

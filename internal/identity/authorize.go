@@ -1,0 +1,263 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ecrd/ecrd/internal/iampolicy"
+	"github.com/ecrd/ecrd/internal/metadata"
+)
+
+// Check is one authorization question: may the request's principal take
+// Action on Resource?
+type Check struct {
+	Action          string // "ecr:PutImage", "iam:CreateRole", ...
+	Resource        string // the resource's ARN, or "*"
+	ResourceAccount string // the account that owns the resource
+	// Policy is the resource's own policy (a repository or trust policy),
+	// if it has one.
+	Policy *iampolicy.Named
+	// Keys gives the resource's condition keys (its tags, request
+	// parameters); set records one that some policy reads.
+	Keys func(set func(key, value string))
+}
+
+// Authorize decides a check for the principal the context carries (none:
+// anonymous), as AWS's policy evaluation does: the principal's identity
+// policies, permissions boundary and session policies, and the
+// resource's policy. It returns the decision and the request it decided,
+// whose Message explains a denial. It is the one place where a request's
+// permissions are computed; the registry and the IAM and STS services
+// all ask it. A nil Service knows no IAM users or roles: only roots and
+// resource policies grant anything.
+func (s *Service) Authorize(ctx context.Context, c Check) (iampolicy.Decision, iampolicy.Request, error) {
+	req := iampolicy.Request{Action: c.Action, Resource: c.Resource, ResourceAccount: c.ResourceAccount}
+	var pols iampolicy.Policies
+	pols.Resource = c.Policy
+	p, ok := FromContext(ctx)
+	if ok {
+		p = p.normalized()
+		g, err := s.grantsOf(ctx, p)
+		if err != nil {
+			return iampolicy.Decision{}, req, err
+		}
+		req.Principal = g.principal(p)
+		pols.Identity, pols.Boundary = g.identity, g.boundary
+		if p.Session != nil {
+			pols.Session = p.Session.policies
+		}
+	}
+	uses := func(key string) bool {
+		if pols.Resource != nil && pols.Resource.Policy.UsesKey(key) || pols.Boundary != nil && pols.Boundary.Policy.UsesKey(key) {
+			return true
+		}
+		for _, n := range pols.Identity {
+			if n.Policy.UsesKey(key) {
+				return true
+			}
+		}
+		for _, n := range pols.Session {
+			if n.Policy.UsesKey(key) {
+				return true
+			}
+		}
+		return false
+	}
+	set := func(key, value string) {
+		if uses(key) {
+			if req.Context == nil {
+				req.Context = map[string][]string{}
+			}
+			req.Context[key] = append(req.Context[key], value)
+		}
+	}
+	now := time.Now()
+	set("aws:CurrentTime", now.UTC().Format(time.RFC3339))
+	set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
+	if o, ok := OriginFromContext(ctx); ok {
+		set("aws:SourceIp", o.SourceIP)
+		set("aws:SecureTransport", strconv.FormatBool(o.Secure))
+	}
+	if c.Keys != nil {
+		c.Keys(set)
+	}
+	return iampolicy.Evaluate(req, pols), req, nil
+}
+
+// grants are the compiled identity-side policies of one user or role,
+// and its tags.
+type grants struct {
+	identity   []iampolicy.Named
+	boundary   *iampolicy.Named
+	tags       map[string]string
+	generation int64
+	loaded     time.Time
+}
+
+// grantsTTL bounds how long a change made through another replica takes
+// to apply here (IAM itself is eventually consistent, for seconds).
+const grantsTTL = 5 * time.Second
+
+var noGrants = &grants{}
+
+// grantsOf returns the compiled policies of a user, or of an assumed
+// role's role, cached until this process changes IAM or grantsTTL passes.
+func (s *Service) grantsOf(ctx context.Context, p Principal) (*grants, error) {
+	var kind string
+	switch p.Type {
+	case TypeUser:
+		kind = metadata.IAMUser
+	case TypeAssumedRole:
+		kind = metadata.IAMRole
+	default:
+		return noGrants, nil
+	}
+	if s == nil {
+		return noGrants, nil
+	}
+	key := p.Account + "/" + kind + "/" + strings.ToLower(p.Name)
+	gen := s.generation.Load()
+	if v, ok := s.grants.Load(key); ok {
+		g := v.(*grants)
+		if g.generation == gen && time.Since(g.loaded) < grantsTTL {
+			return g, nil
+		}
+	}
+	g := &grants{generation: gen, loaded: time.Now()}
+	var (
+		have Grants
+		tags []Tag
+	)
+	switch kind {
+	case metadata.IAMUser:
+		u, err := loadEntity[User](ctx, s.meta, p.Account, kind, p.Name)
+		if err != nil {
+			return s.missing(err)
+		}
+		have, tags = u.Grants, u.Tags
+	default:
+		r, err := loadEntity[Role](ctx, s.meta, p.Account, kind, p.Name)
+		if err != nil {
+			return s.missing(err)
+		}
+		have, tags = r.Grants, r.Tags
+	}
+	for _, in := range have.Inline {
+		pol, err := iampolicy.Parse(in.Document, iampolicy.Identity)
+		if err != nil {
+			s.log.Error("a stored inline policy does not compile: it is ignored", "principal", p.ARN, "policy", in.Name, "err", err)
+			continue
+		}
+		g.identity = append(g.identity, iampolicy.Named{Name: in.Name, Policy: pol})
+	}
+	for _, arn := range have.Attached {
+		if n, ok := s.compiledManaged(ctx, arn); ok {
+			g.identity = append(g.identity, n)
+		}
+	}
+	if have.Boundary != "" {
+		n, ok := s.compiledManaged(ctx, have.Boundary)
+		if !ok {
+			// A boundary that cannot be read allows nothing, rather than
+			// everything.
+			n = iampolicy.Named{Name: have.Boundary, Policy: denyAll}
+		}
+		g.boundary = &n
+	}
+	if len(tags) > 0 {
+		g.tags = make(map[string]string, len(tags))
+		for _, t := range tags {
+			g.tags[t.Key] = t.Value
+		}
+	}
+	s.grants.Store(key, g)
+	return g, nil
+}
+
+// denyAll is a policy that allows nothing.
+var denyAll = func() *iampolicy.Policy {
+	p, err := iampolicy.Parse(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}`, iampolicy.Identity)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}()
+
+// missing answers for a principal whose user or role is gone: it has no
+// permissions (its keys or sessions still authenticate until they are
+// removed or expire, as on AWS).
+func (s *Service) missing(err error) (*grants, error) {
+	var ie *Error
+	if errors.As(err, &ie) && ie.Code == CodeNoSuchEntity {
+		return noGrants, nil
+	}
+	return nil, err
+}
+
+// compiledManaged returns a managed policy's default version, compiled
+// once per version.
+func (s *Service) compiledManaged(ctx context.Context, arn string) (iampolicy.Named, bool) {
+	mp, err := managedPolicy(ctx, s.meta, arn)
+	if err != nil {
+		s.log.Warn("an attached managed policy cannot be read: it is ignored", "policy", arn, "err", err)
+		return iampolicy.Named{}, false
+	}
+	key := arn + "#" + mp.DefaultVersion
+	if v, ok := s.managed.Load(key); ok {
+		return iampolicy.Named{Name: mp.Name, Policy: v.(*iampolicy.Policy)}, true
+	}
+	pol, err := iampolicy.Parse(mp.Document(), iampolicy.Identity)
+	if err != nil {
+		s.log.Error("a stored managed policy does not compile: it is ignored", "policy", arn, "err", err)
+		return iampolicy.Named{}, false
+	}
+	s.managed.Store(key, pol)
+	return iampolicy.Named{Name: mp.Name, Policy: pol}, true
+}
+
+// principal describes p to the evaluator.
+func (g *grants) principal(p Principal) iampolicy.Principal {
+	out := iampolicy.Principal{Type: p.Type, Account: p.Account, ARN: p.ARN, UserID: p.UserID, Tags: g.tags}
+	switch p.Type {
+	case TypeUser:
+		out.Username = p.Name
+	case TypeAssumedRole:
+		if p.Session != nil {
+			out.RoleARN = p.Session.RoleARN
+			if len(p.Session.Tags) > 0 {
+				tags := make(map[string]string, len(g.tags)+len(p.Session.Tags))
+				for k, v := range g.tags {
+					tags[k] = v
+				}
+				for k, v := range p.Session.Tags {
+					tags[k] = v // session tags override the role's
+				}
+				out.Tags = tags
+			}
+		}
+	}
+	return out
+}
+
+// normalized fills a principal's Type and Name from its ARN when they are
+// missing (principals made before IAM users existed carried only ARNs).
+func (p Principal) normalized() Principal {
+	if p.Type != "" {
+		return p
+	}
+	switch res := p.ARN[strings.LastIndex(p.ARN, ":")+1:]; {
+	case p.IsRoot():
+		p.Type = TypeRoot
+	case strings.HasPrefix(res, "user/"):
+		p.Type, p.Name = TypeUser, res[strings.LastIndex(res, "/")+1:]
+	case strings.HasPrefix(res, "assumed-role/"):
+		role, _, _ := strings.Cut(strings.TrimPrefix(res, "assumed-role/"), "/")
+		p.Type, p.Name = TypeAssumedRole, role
+	default:
+		p.Type = "Unknown" // matches no policy's principal and has no grants
+	}
+	return p
+}

@@ -1,0 +1,401 @@
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/ecrd/ecrd/internal/awsmanaged"
+	"github.com/ecrd/ecrd/internal/iampolicy"
+	"github.com/ecrd/ecrd/internal/metadata"
+)
+
+// Error is an IAM or STS error: IAM's code and message. The API adapters
+// give each code its HTTP status.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func iamError(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// IAM's error codes.
+const (
+	CodeNoSuchEntity       = "NoSuchEntity"
+	CodeEntityExists       = "EntityAlreadyExists"
+	CodeDeleteConflict     = "DeleteConflict"
+	CodeLimitExceeded      = "LimitExceeded"
+	CodeMalformedPolicy    = "MalformedPolicyDocument"
+	CodeInvalidInput       = "InvalidInput"
+	CodeValidation         = "ValidationError"
+	CodeAccessDenied       = "AccessDenied"
+	CodeExpiredToken       = "ExpiredToken"
+	CodeInvalidIdentity    = "InvalidIdentityToken"
+	CodeIDPCommunication   = "IDPCommunicationError"
+	CodeRegionDisabled     = "RegionDisabledException"
+	CodePackedPolicyTooBig = "PackedPolicyTooLarge"
+)
+
+// Tag is a tag on an IAM entity.
+type Tag struct {
+	Key   string `json:"k"`
+	Value string `json:"v"`
+}
+
+// InlinePolicy is a policy embedded in one user or role.
+type InlinePolicy struct {
+	Name     string `json:"name"`
+	Document string `json:"doc"`
+}
+
+// Grants are what an IAM user or role is given.
+type Grants struct {
+	Inline   []InlinePolicy `json:"inline,omitempty"`
+	Attached []string       `json:"attached,omitempty"` // managed policy ARNs, in attachment order
+	Boundary string         `json:"boundary,omitempty"` // the permissions boundary's policy ARN
+}
+
+// User is an IAM user: a person or tool with its own access keys.
+type User struct {
+	Name      string    `json:"name"`
+	Path      string    `json:"path"`
+	ID        string    `json:"id"`
+	ARN       string    `json:"arn"`
+	CreatedAt time.Time `json:"created"`
+	Tags      []Tag     `json:"tags,omitempty"`
+	Grants
+}
+
+// Role is an IAM role, assumed through STS by those its trust policy
+// names.
+type Role struct {
+	Name               string    `json:"name"`
+	Path               string    `json:"path"`
+	ID                 string    `json:"id"`
+	ARN                string    `json:"arn"`
+	Description        string    `json:"description,omitempty"`
+	CreatedAt          time.Time `json:"created"`
+	MaxSessionDuration int       `json:"maxSession"`
+	TrustPolicy        string    `json:"trust"`
+	Tags               []Tag     `json:"tags,omitempty"`
+	LastUsed           time.Time `json:"lastUsed,omitzero"`
+	LastUsedRegion     string    `json:"lastUsedRegion,omitempty"`
+	Grants
+}
+
+// ManagedPolicy is a customer managed policy, or an AWS managed one
+// (AWSManaged, read-only).
+type ManagedPolicy struct {
+	Name           string          `json:"name"`
+	Path           string          `json:"path"`
+	ID             string          `json:"id"`
+	ARN            string          `json:"arn"`
+	Description    string          `json:"description,omitempty"`
+	CreatedAt      time.Time       `json:"created"`
+	UpdatedAt      time.Time       `json:"updated"`
+	DefaultVersion string          `json:"default"`
+	Versions       []PolicyVersion `json:"versions"` // newest first
+	NextVersion    int             `json:"next"`
+	Attachments    int             `json:"attachments"`
+	BoundaryUses   int             `json:"boundaryUses"`
+	Tags           []Tag           `json:"tags,omitempty"`
+	AWSManaged     bool            `json:"-"`
+}
+
+// PolicyVersion is one version of a managed policy.
+type PolicyVersion struct {
+	ID        string    `json:"id"`
+	Document  string    `json:"doc"`
+	CreatedAt time.Time `json:"created"`
+}
+
+// Version returns a version by ID.
+func (p *ManagedPolicy) Version(id string) (PolicyVersion, bool) {
+	for _, v := range p.Versions {
+		if v.ID == id {
+			return v, true
+		}
+	}
+	return PolicyVersion{}, false
+}
+
+// Document returns the default version's document.
+func (p *ManagedPolicy) Document() string {
+	v, _ := p.Version(p.DefaultVersion)
+	return v.Document
+}
+
+// OIDCProvider is an OpenID Connect identity provider: web identity
+// tokens it issues can assume roles that trust it.
+type OIDCProvider struct {
+	URL         string    `json:"url"` // without https://
+	ARN         string    `json:"arn"`
+	ClientIDs   []string  `json:"clientIDs"`
+	Thumbprints []string  `json:"thumbprints"`
+	CreatedAt   time.Time `json:"created"`
+	Tags        []Tag     `json:"tags,omitempty"`
+}
+
+// IAM's quotas and input limits, from the IAM user guide's "IAM and AWS
+// STS quotas" and the API reference.
+const (
+	maxManagedPerEntity   = 10    // PoliciesPerRole, PoliciesPerUser
+	maxPolicyVersions     = 5     // versions of one managed policy
+	maxAccessKeysPerUser  = 2     // AccessKeysPerUser
+	maxTags               = 50    // tags per entity
+	maxRolePolicySize     = 10240 // RolePolicySize: all inline policies of a role
+	maxUserPolicySize     = 2048  // UserPolicySize
+	maxManagedPolicySize  = 6144  // PolicySize
+	maxTrustPolicySize    = 2048  // ACLSizePerRole
+	maxDescription        = 1000
+	defaultSessionSeconds = 3600
+	minSessionSeconds     = 900
+	maxSessionSeconds     = 43200
+)
+
+var (
+	entityNameRE = regexp.MustCompile(`^[\w+=,.@-]+$`)
+	pathRE       = regexp.MustCompile(`^(/|/[\x21-\x7e]+/)$`)
+	tagKeyRE     = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
+)
+
+// validName checks a user, role or policy name: IAM's pattern and length.
+func validName(param, name string, max int) error {
+	if len(name) < 1 || len(name) > max {
+		return iamError(CodeValidation, "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must have length less than or equal to %d", name, param, max)
+	}
+	if !entityNameRE.MatchString(name) {
+		return iamError(CodeValidation, "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+", name, param)
+	}
+	return nil
+}
+
+// cleanPath defaults an empty path to "/" and checks it.
+func cleanPath(path string) (string, error) {
+	if path == "" {
+		return "/", nil
+	}
+	if len(path) > 512 || !pathRE.MatchString(path) {
+		return "", iamError(CodeValidation, "The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters.")
+	}
+	return path, nil
+}
+
+func validTags(tags []Tag) error {
+	if len(tags) > maxTags {
+		return iamError(CodeLimitExceeded, "Cannot exceed quota for TagsPerRole: %d.", maxTags)
+	}
+	seen := map[string]bool{}
+	for _, t := range tags {
+		if len(t.Key) < 1 || len(t.Key) > 128 || !tagKeyRE.MatchString(t.Key) || len(t.Value) > 256 {
+			return iamError(CodeValidation, "1 validation error detected: Value '%s' at 'tags' failed to satisfy constraint: a tag key must be 1 to 128 characters of letters, digits, spaces and _.:/=+-@, and its value at most 256", t.Key)
+		}
+		if k := strings.ToLower(t.Key); seen[k] {
+			return iamError(CodeInvalidInput, "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+		} else {
+			seen[k] = true
+		}
+	}
+	return nil
+}
+
+// mergeTags adds or replaces tags by key (case-insensitively, as IAM).
+func mergeTags(have, add []Tag) []Tag {
+	out := append([]Tag(nil), have...)
+	for _, t := range add {
+		replaced := false
+		for i := range out {
+			if strings.EqualFold(out[i].Key, t.Key) {
+				out[i], replaced = t, true
+			}
+		}
+		if !replaced {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func removeTags(have []Tag, keys []string) []Tag {
+	var out []Tag
+	for _, t := range have {
+		drop := false
+		for _, k := range keys {
+			drop = drop || strings.EqualFold(t.Key, k)
+		}
+		if !drop {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// parsePolicy compiles a policy document of a kind, answering IAM's
+// MalformedPolicyDocument for a document IAM would refuse.
+func parsePolicy(doc string, kind iampolicy.Kind) (*iampolicy.Policy, error) {
+	p, err := iampolicy.Parse(doc, kind)
+	var me *iampolicy.MalformedError
+	if errors.As(err, &me) {
+		return nil, iamError(CodeMalformedPolicy, "%s", me.Message)
+	}
+	return p, err
+}
+
+// uniqueID makes an IAM unique ID: a prefix (AIDA users, AROA roles, ANPA
+// policies) and 17 characters of base32, as IAM's are 21 in all.
+func uniqueID(prefix string) string {
+	b := make([]byte, 11)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return prefix + base32.StdEncoding.EncodeToString(b)[:17]
+}
+
+// arnOf makes an IAM ARN: arn:aws:iam::ACCOUNT:KIND PATH NAME.
+func arnOf(account, kind, path, name string) string {
+	return "arn:aws:iam::" + account + ":" + kind + path + name
+}
+
+// loadEntity reads an entity's document into v, or answers NoSuchEntity
+// with IAM's message for its kind.
+func loadEntity[T any](ctx context.Context, r metadata.Reader, account, kind, name string) (T, error) {
+	var v T
+	e, err := r.IAMEntity(ctx, account, kind, name)
+	if errors.Is(err, metadata.ErrNotFound) {
+		return v, noSuchEntity(account, kind, name)
+	}
+	if err != nil {
+		return v, err
+	}
+	if err := json.Unmarshal(e.Document, &v); err != nil {
+		return v, fmt.Errorf("reading IAM %s %s: %w", kind, name, err)
+	}
+	return v, nil
+}
+
+func noSuchEntity(account, kind, name string) error {
+	switch kind {
+	case metadata.IAMUser:
+		return iamError(CodeNoSuchEntity, "The user with name %s cannot be found.", name)
+	case metadata.IAMRole:
+		return iamError(CodeNoSuchEntity, "The role with name %s cannot be found.", name)
+	case metadata.IAMPolicy:
+		return iamError(CodeNoSuchEntity, "Policy %s was not found.", arnOf(account, "policy", "/", name))
+	case metadata.IAMOIDCProvider:
+		return iamError(CodeNoSuchEntity, "OpenIDConnect provider not found for arn %s", arnOf(account, "oidc-provider/", "", name))
+	}
+	return iamError(CodeNoSuchEntity, "%s %s cannot be found.", kind, name)
+}
+
+// listEntities reads every entity of a kind in an account.
+func listEntities[T any](ctx context.Context, r metadata.Reader, account, kind string) ([]T, error) {
+	es, err := r.IAMEntities(ctx, account, kind)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, len(es))
+	for i, e := range es {
+		if err := json.Unmarshal(e.Document, &out[i]); err != nil {
+			return nil, fmt.Errorf("reading IAM %s %s: %w", kind, e.Name, err)
+		}
+	}
+	return out, nil
+}
+
+// saveEntity writes an entity's document, creating it if create is set.
+func saveEntity(ctx context.Context, tx metadata.Tx, account, kind, name string, v any, create bool) error {
+	doc, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	e := metadata.IAMEntity{Account: account, Kind: kind, Name: name, Document: doc}
+	if !create {
+		return tx.UpdateIAMEntity(ctx, e)
+	}
+	err = tx.CreateIAMEntity(ctx, e)
+	if errors.Is(err, metadata.ErrExists) {
+		switch kind {
+		case metadata.IAMUser:
+			return iamError(CodeEntityExists, "User with name %s already exists.", name)
+		case metadata.IAMRole:
+			return iamError(CodeEntityExists, "Role with name %s already exists.", name)
+		case metadata.IAMPolicy:
+			return iamError(CodeEntityExists, "A policy called %s already exists. Duplicate names are not allowed.", name)
+		case metadata.IAMOIDCProvider:
+			return iamError(CodeEntityExists, "Provider with url https://%s already exists.", name)
+		}
+	}
+	return err
+}
+
+// update runs an IAM change in a transaction and then drops what the
+// process cached about principals' grants.
+func (s *Service) update(ctx context.Context, fn func(tx metadata.Tx) error) error {
+	err := s.meta.Update(ctx, fn)
+	s.generation.Add(1)
+	return err
+}
+
+// managedPolicy resolves a managed policy ARN: an AWS managed policy, or
+// a customer managed one of the account the ARN names.
+func managedPolicy(ctx context.Context, r metadata.Reader, arn string) (ManagedPolicy, error) {
+	if p, ok := awsmanaged.Lookup(arn); ok {
+		return awsManaged(p), nil
+	}
+	if strings.HasPrefix(arn, "arn:aws:iam::aws:policy/") {
+		return ManagedPolicy{}, iamError(CodeNoSuchEntity, "Policy %s does not exist or is not attachable.", arn)
+	}
+	account, path, name, ok := splitPolicyARN(arn)
+	if !ok {
+		return ManagedPolicy{}, iamError(CodeInvalidInput, "ARN %s is not valid.", arn)
+	}
+	p, err := loadEntity[ManagedPolicy](ctx, r, account, metadata.IAMPolicy, name)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Code == CodeNoSuchEntity {
+			return p, iamError(CodeNoSuchEntity, "Policy %s does not exist or is not attachable.", arn)
+		}
+		return p, err
+	}
+	if p.Path != path {
+		return p, iamError(CodeNoSuchEntity, "Policy %s does not exist or is not attachable.", arn)
+	}
+	return p, nil
+}
+
+func awsManaged(p awsmanaged.Policy) ManagedPolicy {
+	return ManagedPolicy{
+		Name: p.Name, Path: "/", ID: p.ID(), ARN: p.ARN(), Description: p.Description,
+		CreatedAt: p.Updated, UpdatedAt: p.Updated, DefaultVersion: p.Version,
+		Versions:   []PolicyVersion{{ID: p.Version, Document: p.Document, CreatedAt: p.Updated}},
+		AWSManaged: true,
+	}
+}
+
+// splitPolicyARN reads arn:aws:iam::ACCOUNT:policy/PATH/NAME.
+func splitPolicyARN(arn string) (account, path, name string, ok bool) {
+	rest, ok := strings.CutPrefix(arn, "arn:aws:iam::")
+	if !ok {
+		return "", "", "", false
+	}
+	account, res, ok := strings.Cut(rest, ":")
+	if !ok || !accountRE.MatchString(account) {
+		return "", "", "", false
+	}
+	res, ok = strings.CutPrefix(res, "policy/")
+	if !ok || res == "" {
+		return "", "", "", false
+	}
+	i := strings.LastIndex(res, "/")
+	return account, "/" + res[:i+1], res[i+1:], true
+}

@@ -1,0 +1,551 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/ecrd/ecrd/internal/iampolicy"
+	"github.com/ecrd/ecrd/internal/metadata"
+)
+
+// caller returns the principal an IAM call acts as; IAM calls act in its
+// account.
+func caller(ctx context.Context) (Principal, error) {
+	p, ok := FromContext(ctx)
+	if !ok {
+		return p, iamError(CodeAccessDenied, "IAM calls must be signed")
+	}
+	return p.normalized(), nil
+}
+
+// allow authorizes an IAM action on an IAM resource of the caller's
+// account.
+func (s *Service) allow(ctx context.Context, action, arn string) error {
+	owner := accountOfARN(arn)
+	if !accountRE.MatchString(owner) {
+		// "*", or an AWS managed policy (account "aws"): readable by
+		// anyone whose identity policies allow it.
+		p, _ := FromContext(ctx)
+		owner = p.Account
+	}
+	d, req, err := s.Authorize(ctx, Check{Action: action, Resource: arn, ResourceAccount: owner})
+	if err != nil {
+		return err
+	}
+	if !d.Allowed {
+		return iamError(CodeAccessDenied, "%s", d.Message(req))
+	}
+	return nil
+}
+
+// RoleInput creates a role.
+type RoleInput struct {
+	Name               string
+	Path               string
+	TrustPolicy        string
+	Description        string
+	MaxSessionDuration int // seconds; 0 for an hour
+	Boundary           string
+	Tags               []Tag
+}
+
+// CreateRole creates a role in the caller's account.
+func (s *Service) CreateRole(ctx context.Context, in RoleInput) (Role, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return Role{}, err
+	}
+	if err := validName("roleName", in.Name, 64); err != nil {
+		return Role{}, err
+	}
+	path, err := cleanPath(in.Path)
+	if err != nil {
+		return Role{}, err
+	}
+	r := Role{
+		Name: in.Name, Path: path, ID: uniqueID("AROA"), ARN: arnOf(p.Account, "role", path, in.Name),
+		Description: in.Description, CreatedAt: s.now().UTC().Truncate(1e6), MaxSessionDuration: in.MaxSessionDuration,
+		TrustPolicy: in.TrustPolicy, Tags: in.Tags,
+	}
+	if r.MaxSessionDuration == 0 {
+		r.MaxSessionDuration = defaultSessionSeconds
+	}
+	if err := s.allow(ctx, "iam:CreateRole", r.ARN); err != nil {
+		return Role{}, err
+	}
+	if err := checkRole(&r); err != nil {
+		return Role{}, err
+	}
+	err = s.update(ctx, func(tx metadata.Tx) error {
+		if err := s.checkTrust(ctx, tx, r.TrustPolicy); err != nil {
+			return err
+		}
+		if in.Boundary != "" {
+			if err := useBoundary(ctx, tx, in.Boundary, 1); err != nil {
+				return err
+			}
+			r.Boundary = in.Boundary
+		}
+		return saveEntity(ctx, tx, p.Account, metadata.IAMRole, r.Name, r, true)
+	})
+	return r, err
+}
+
+// checkRole validates a role's settable fields.
+func checkRole(r *Role) error {
+	if len(r.Description) > maxDescription {
+		return iamError(CodeValidation, "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to %d", maxDescription)
+	}
+	if r.MaxSessionDuration < defaultSessionSeconds || r.MaxSessionDuration > maxSessionSeconds {
+		return iamError(CodeValidation, "1 validation error detected: Value '%d' at 'maxSessionDuration' failed to satisfy constraint: Member must have value between %d and %d", r.MaxSessionDuration, defaultSessionSeconds, maxSessionSeconds)
+	}
+	return validTags(r.Tags)
+}
+
+// checkTrust validates a trust policy: its syntax, its size, and that
+// every user, role and OIDC provider it names exists (for accounts this
+// registry holds; others' are taken on trust), as IAM refuses a trust
+// policy naming a principal that does not exist.
+func (s *Service) checkTrust(ctx context.Context, r metadata.Reader, doc string) error {
+	if doc == "" {
+		return iamError(CodeValidation, "1 validation error detected: Value null at 'assumeRolePolicyDocument' failed to satisfy constraint: Member must not be null")
+	}
+	if len(doc) > maxTrustPolicySize {
+		return iamError(CodeLimitExceeded, "Cannot exceed quota for ACLSizePerRole: %d", maxTrustPolicySize)
+	}
+	pol, err := parsePolicy(doc, iampolicy.Trust)
+	if err != nil {
+		return err
+	}
+	for _, arn := range pol.NamedPrincipals() {
+		if !s.principalExists(ctx, r, arn) {
+			return iamError(CodeMalformedPolicy, "Invalid principal in policy: %q", arn)
+		}
+	}
+	return nil
+}
+
+// principalExists reports whether a principal ARN names something that
+// exists, or that this registry cannot know about.
+func (s *Service) principalExists(ctx context.Context, r metadata.Reader, arn string) bool {
+	account := accountOfARN(arn)
+	if _, err := r.Account(ctx, account); err != nil {
+		return true // another AWS account's principal: not ours to check
+	}
+	res := arn[strings.LastIndex(arn, ":")+1:]
+	kind, rest, _ := strings.Cut(res, "/")
+	var ek, name string
+	switch kind {
+	case "user":
+		ek, name = metadata.IAMUser, rest[strings.LastIndex(rest, "/")+1:]
+	case "role":
+		ek, name = metadata.IAMRole, rest[strings.LastIndex(rest, "/")+1:]
+	case "oidc-provider":
+		ek, name = metadata.IAMOIDCProvider, rest
+	case "assumed-role":
+		ek, name, _ = metadata.IAMRole, rest, false
+		name, _, _ = strings.Cut(name, "/")
+	default:
+		return true
+	}
+	e, err := r.IAMEntity(ctx, account, ek, name)
+	if err != nil {
+		return false
+	}
+	if ek == metadata.IAMUser || ek == metadata.IAMRole {
+		// The path must match too.
+		return strings.Contains(string(e.Document), `"arn":"`+arn+`"`) || kind == "assumed-role"
+	}
+	return true
+}
+
+// Role returns a role of the caller's account.
+func (s *Service) Role(ctx context.Context, name string) (Role, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return Role{}, err
+	}
+	r, err := loadEntity[Role](ctx, s.meta, p.Account, metadata.IAMRole, name)
+	if err2 := s.allow(ctx, "iam:GetRole", roleARN(p.Account, r, name)); err2 != nil {
+		return Role{}, err2
+	}
+	return r, err
+}
+
+func roleARN(account string, r Role, name string) string {
+	if r.ARN != "" {
+		return r.ARN
+	}
+	return arnOf(account, "role", "/", name)
+}
+
+// Roles lists the caller's account's roles whose path starts with prefix.
+func (s *Service) Roles(ctx context.Context, prefix string) ([]Role, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.allow(ctx, "iam:ListRoles", arnOf(p.Account, "role", "/", "*")); err != nil {
+		return nil, err
+	}
+	all, err := listEntities[Role](ctx, s.meta, p.Account, metadata.IAMRole)
+	return filterPath(all, prefix, func(r Role) string { return r.Path }), err
+}
+
+func filterPath[T any](all []T, prefix string, path func(T) string) []T {
+	if prefix == "" || prefix == "/" {
+		return all
+	}
+	var out []T
+	for _, v := range all {
+		if strings.HasPrefix(path(v), prefix) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// RoleChange is what UpdateRole, UpdateRoleDescription and
+// UpdateAssumeRolePolicy change (nil fields stay).
+type RoleChange struct {
+	Description        *string
+	MaxSessionDuration *int
+	TrustPolicy        *string
+}
+
+// UpdateRole changes a role's settings.
+func (s *Service) UpdateRole(ctx context.Context, name, action string, c RoleChange) (Role, error) {
+	var out Role
+	err := s.changeRole(ctx, name, action, func(tx metadata.Tx, r *Role) error {
+		if c.Description != nil {
+			r.Description = *c.Description
+		}
+		if c.MaxSessionDuration != nil {
+			r.MaxSessionDuration = *c.MaxSessionDuration
+		}
+		if err := checkRole(r); err != nil {
+			return err
+		}
+		if c.TrustPolicy != nil {
+			if err := s.checkTrust(ctx, tx, *c.TrustPolicy); err != nil {
+				return err
+			}
+			r.TrustPolicy = *c.TrustPolicy
+		}
+		out = *r
+		return nil
+	})
+	return out, err
+}
+
+// changeRole authorizes action on a role, loads it, lets fn change it and
+// saves it, in one transaction.
+func (s *Service) changeRole(ctx context.Context, name, action string, fn func(tx metadata.Tx, r *Role) error) error {
+	p, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx metadata.Tx) error {
+		r, err := loadEntity[Role](ctx, tx, p.Account, metadata.IAMRole, name)
+		if err2 := s.allow(ctx, action, roleARN(p.Account, r, name)); err2 != nil {
+			return err2
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(tx, &r); err != nil {
+			return err
+		}
+		return saveEntity(ctx, tx, p.Account, metadata.IAMRole, r.Name, r, false)
+	})
+}
+
+// DeleteRole deletes a role that has no policies left.
+func (s *Service) DeleteRole(ctx context.Context, name string) error {
+	p, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx metadata.Tx) error {
+		r, err := loadEntity[Role](ctx, tx, p.Account, metadata.IAMRole, name)
+		if err2 := s.allow(ctx, "iam:DeleteRole", roleARN(p.Account, r, name)); err2 != nil {
+			return err2
+		}
+		if err != nil {
+			return err
+		}
+		if len(r.Attached) > 0 {
+			return iamError(CodeDeleteConflict, "Cannot delete entity, must detach all policies first.")
+		}
+		if len(r.Inline) > 0 {
+			return iamError(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
+		}
+		if r.Boundary != "" {
+			if err := useBoundary(ctx, tx, r.Boundary, -1); err != nil && !isNoSuchEntity(err) {
+				return err
+			}
+		}
+		return tx.DeleteIAMEntity(ctx, p.Account, metadata.IAMRole, r.Name)
+	})
+}
+
+func isNoSuchEntity(err error) bool {
+	var ie *Error
+	return errors.As(err, &ie) && ie.Code == CodeNoSuchEntity
+}
+
+// Grantee names a user or a role: what inline policies, attachments,
+// boundaries and tags apply to.
+type Grantee struct {
+	Kind string // metadata.IAMUser or metadata.IAMRole
+	Name string
+}
+
+// changeGrants authorizes action on a user or role, lets fn change its
+// grants and tags, and saves it.
+func (s *Service) changeGrants(ctx context.Context, g Grantee, action string, fn func(tx metadata.Tx, gr *Grants, tags *[]Tag) error) error {
+	if g.Kind == metadata.IAMRole {
+		return s.changeRole(ctx, g.Name, action, func(tx metadata.Tx, r *Role) error { return fn(tx, &r.Grants, &r.Tags) })
+	}
+	return s.changeUser(ctx, g.Name, action, func(tx metadata.Tx, u *User) error { return fn(tx, &u.Grants, &u.Tags) })
+}
+
+// readGrants authorizes action on a user or role and returns its grants
+// and tags.
+func (s *Service) readGrants(ctx context.Context, g Grantee, action string) (Grants, []Tag, error) {
+	if g.Kind == metadata.IAMRole {
+		p, err := caller(ctx)
+		if err != nil {
+			return Grants{}, nil, err
+		}
+		r, err := loadEntity[Role](ctx, s.meta, p.Account, metadata.IAMRole, g.Name)
+		if err2 := s.allow(ctx, action, roleARN(p.Account, r, g.Name)); err2 != nil {
+			return Grants{}, nil, err2
+		}
+		return r.Grants, r.Tags, err
+	}
+	u, err := s.User(ctx, g.Name, action)
+	return u.Grants, u.Tags, err
+}
+
+// PutInlinePolicy adds or replaces an inline policy of a user or role.
+func (s *Service) PutInlinePolicy(ctx context.Context, g Grantee, name, doc string) error {
+	if err := validName("policyName", name, 128); err != nil {
+		return err
+	}
+	if _, err := parsePolicy(doc, iampolicy.Identity); err != nil {
+		return err
+	}
+	action, limit, quota := "iam:PutRolePolicy", maxRolePolicySize, "RolePolicySize"
+	if g.Kind == metadata.IAMUser {
+		action, limit, quota = "iam:PutUserPolicy", maxUserPolicySize, "UserPolicySize"
+	}
+	return s.changeGrants(ctx, g, action, func(_ metadata.Tx, gr *Grants, _ *[]Tag) error {
+		size := policyChars(doc)
+		var kept []InlinePolicy
+		for _, in := range gr.Inline {
+			if in.Name != name {
+				kept = append(kept, in)
+				size += policyChars(in.Document)
+			}
+		}
+		if size > limit {
+			return iamError(CodeLimitExceeded, "Maximum policy size of %d bytes exceeded for %s %s (quota %s).", limit, g.Kind, g.Name, quota)
+		}
+		gr.Inline = append(kept, InlinePolicy{Name: name, Document: doc})
+		return nil
+	})
+}
+
+// policyChars is a document's size as IAM's quotas count it: without
+// white space.
+func policyChars(doc string) int {
+	n := 0
+	for _, r := range doc {
+		if r != ' ' && r != '\n' && r != '\t' && r != '\r' {
+			n++
+		}
+	}
+	return n
+}
+
+// InlinePolicy returns an inline policy's document.
+func (s *Service) InlinePolicy(ctx context.Context, g Grantee, name string) (string, error) {
+	action := "iam:GetRolePolicy"
+	if g.Kind == metadata.IAMUser {
+		action = "iam:GetUserPolicy"
+	}
+	gr, _, err := s.readGrants(ctx, g, action)
+	if err != nil {
+		return "", err
+	}
+	for _, in := range gr.Inline {
+		if in.Name == name {
+			return in.Document, nil
+		}
+	}
+	return "", iamError(CodeNoSuchEntity, "The %s policy with name %s cannot be found.", g.Kind, name)
+}
+
+// DeleteInlinePolicy removes an inline policy.
+func (s *Service) DeleteInlinePolicy(ctx context.Context, g Grantee, name string) error {
+	action := "iam:DeleteRolePolicy"
+	if g.Kind == metadata.IAMUser {
+		action = "iam:DeleteUserPolicy"
+	}
+	return s.changeGrants(ctx, g, action, func(_ metadata.Tx, gr *Grants, _ *[]Tag) error {
+		for i, in := range gr.Inline {
+			if in.Name == name {
+				gr.Inline = append(gr.Inline[:i:i], gr.Inline[i+1:]...)
+				return nil
+			}
+		}
+		return iamError(CodeNoSuchEntity, "The %s policy with name %s cannot be found.", g.Kind, name)
+	})
+}
+
+// InlinePolicyNames lists the names of a user's or role's inline
+// policies, sorted.
+func (s *Service) InlinePolicyNames(ctx context.Context, g Grantee) ([]string, error) {
+	action := "iam:ListRolePolicies"
+	if g.Kind == metadata.IAMUser {
+		action = "iam:ListUserPolicies"
+	}
+	gr, _, err := s.readGrants(ctx, g, action)
+	var out []string
+	for _, in := range gr.Inline {
+		out = append(out, in.Name)
+	}
+	slices.Sort(out)
+	return out, err
+}
+
+// AttachPolicy attaches a managed policy to a user or role.
+func (s *Service) AttachPolicy(ctx context.Context, g Grantee, arn string) error {
+	action := "iam:AttachRolePolicy"
+	if g.Kind == metadata.IAMUser {
+		action = "iam:AttachUserPolicy"
+	}
+	return s.changeGrants(ctx, g, action, func(tx metadata.Tx, gr *Grants, _ *[]Tag) error {
+		for _, a := range gr.Attached {
+			if a == arn {
+				return nil // attaching twice is not an error
+			}
+		}
+		if len(gr.Attached) >= maxManagedPerEntity {
+			quota := "PoliciesPerRole"
+			if g.Kind == metadata.IAMUser {
+				quota = "PoliciesPerUser"
+			}
+			return iamError(CodeLimitExceeded, "Cannot exceed quota for %s: %d", quota, maxManagedPerEntity)
+		}
+		if err := countAttachment(ctx, tx, arn, 1); err != nil {
+			return err
+		}
+		gr.Attached = append(gr.Attached, arn)
+		return nil
+	})
+}
+
+// DetachPolicy detaches a managed policy.
+func (s *Service) DetachPolicy(ctx context.Context, g Grantee, arn string) error {
+	action := "iam:DetachRolePolicy"
+	if g.Kind == metadata.IAMUser {
+		action = "iam:DetachUserPolicy"
+	}
+	return s.changeGrants(ctx, g, action, func(tx metadata.Tx, gr *Grants, _ *[]Tag) error {
+		for i, a := range gr.Attached {
+			if a == arn {
+				gr.Attached = append(gr.Attached[:i:i], gr.Attached[i+1:]...)
+				if err := countAttachment(ctx, tx, arn, -1); err != nil && !isNoSuchEntity(err) {
+					return err
+				}
+				return nil
+			}
+		}
+		return iamError(CodeNoSuchEntity, "Policy %s was not found.", arn)
+	})
+}
+
+// AttachedPolicies lists the managed policies attached to a user or role.
+func (s *Service) AttachedPolicies(ctx context.Context, g Grantee) ([]string, error) {
+	action := "iam:ListAttachedRolePolicies"
+	if g.Kind == metadata.IAMUser {
+		action = "iam:ListAttachedUserPolicies"
+	}
+	gr, _, err := s.readGrants(ctx, g, action)
+	return gr.Attached, err
+}
+
+// SetBoundary sets (arn != "") or removes a user's or role's permissions
+// boundary.
+func (s *Service) SetBoundary(ctx context.Context, g Grantee, arn string) error {
+	kind := "Role"
+	if g.Kind == metadata.IAMUser {
+		kind = "User"
+	}
+	action := "iam:Put" + kind + "PermissionsBoundary"
+	if arn == "" {
+		action = "iam:Delete" + kind + "PermissionsBoundary"
+	}
+	return s.changeGrants(ctx, g, action, func(tx metadata.Tx, gr *Grants, _ *[]Tag) error {
+		if arn == "" && gr.Boundary == "" {
+			return iamError(CodeNoSuchEntity, "The %s %s has no permissions boundary.", g.Kind, g.Name)
+		}
+		if gr.Boundary != "" {
+			if err := useBoundary(ctx, tx, gr.Boundary, -1); err != nil && !isNoSuchEntity(err) {
+				return err
+			}
+		}
+		if arn != "" {
+			if err := useBoundary(ctx, tx, arn, 1); err != nil {
+				return err
+			}
+		}
+		gr.Boundary = arn
+		return nil
+	})
+}
+
+// Tags returns a user's or role's tags.
+func (s *Service) Tags(ctx context.Context, g Grantee) ([]Tag, error) {
+	action := "iam:ListRoleTags"
+	if g.Kind == metadata.IAMUser {
+		action = "iam:ListUserTags"
+	}
+	_, tags, err := s.readGrants(ctx, g, action)
+	return tags, err
+}
+
+// Tag adds or replaces tags of a user or role.
+func (s *Service) Tag(ctx context.Context, g Grantee, tags []Tag) error {
+	action := "iam:TagRole"
+	if g.Kind == metadata.IAMUser {
+		action = "iam:TagUser"
+	}
+	if err := validTags(tags); err != nil {
+		return err
+	}
+	return s.changeGrants(ctx, g, action, func(_ metadata.Tx, _ *Grants, have *[]Tag) error {
+		merged := mergeTags(*have, tags)
+		if err := validTags(merged); err != nil {
+			return err
+		}
+		*have = merged
+		return nil
+	})
+}
+
+// Untag removes tags by key.
+func (s *Service) Untag(ctx context.Context, g Grantee, keys []string) error {
+	action := "iam:UntagRole"
+	if g.Kind == metadata.IAMUser {
+		action = "iam:UntagUser"
+	}
+	return s.changeGrants(ctx, g, action, func(_ metadata.Tx, _ *Grants, have *[]Tag) error {
+		*have = removeTags(*have, keys)
+		return nil
+	})
+}

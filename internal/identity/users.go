@@ -1,0 +1,243 @@
+package identity
+
+import (
+	"context"
+
+	"github.com/ecrd/ecrd/internal/metadata"
+)
+
+// UserInput creates a user.
+type UserInput struct {
+	Name     string
+	Path     string
+	Boundary string
+	Tags     []Tag
+}
+
+// CreateUser creates a user in the caller's account.
+func (s *Service) CreateUser(ctx context.Context, in UserInput) (User, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return User{}, err
+	}
+	if err := validName("userName", in.Name, 64); err != nil {
+		return User{}, err
+	}
+	path, err := cleanPath(in.Path)
+	if err != nil {
+		return User{}, err
+	}
+	if err := validTags(in.Tags); err != nil {
+		return User{}, err
+	}
+	u := User{Name: in.Name, Path: path, ID: uniqueID("AIDA"), ARN: arnOf(p.Account, "user", path, in.Name), CreatedAt: s.now().UTC().Truncate(1e6), Tags: in.Tags}
+	if err := s.allow(ctx, "iam:CreateUser", u.ARN); err != nil {
+		return User{}, err
+	}
+	err = s.update(ctx, func(tx metadata.Tx) error {
+		if in.Boundary != "" {
+			if err := useBoundary(ctx, tx, in.Boundary, 1); err != nil {
+				return err
+			}
+			u.Boundary = in.Boundary
+		}
+		return saveEntity(ctx, tx, p.Account, metadata.IAMUser, u.Name, u, true)
+	})
+	return u, err
+}
+
+// User returns a user of the caller's account, authorized as action
+// (iam:GetUser and the list calls). No name means the caller itself: a
+// user, or the root, which IAM describes as a user with the account's
+// ARN.
+func (s *Service) User(ctx context.Context, name, action string) (User, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return User{}, err
+	}
+	if name == "" {
+		switch p.Type {
+		case TypeRoot:
+			a, err := s.meta.Account(ctx, p.Account)
+			return User{ARN: p.ARN, ID: p.Account, CreatedAt: a.CreatedAt}, err
+		case TypeUser:
+			name = p.Name
+		default:
+			return User{}, iamError(CodeValidation, "Must specify userName when calling with non-User credentials")
+		}
+	}
+	u, err := loadEntity[User](ctx, s.meta, p.Account, metadata.IAMUser, name)
+	arn := u.ARN
+	if arn == "" {
+		arn = arnOf(p.Account, "user", "/", name)
+	}
+	if err2 := s.allow(ctx, action, arn); err2 != nil {
+		return User{}, err2
+	}
+	return u, err
+}
+
+// Users lists the caller's account's users whose path starts with prefix.
+func (s *Service) Users(ctx context.Context, prefix string) ([]User, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.allow(ctx, "iam:ListUsers", arnOf(p.Account, "user", "/", "*")); err != nil {
+		return nil, err
+	}
+	all, err := listEntities[User](ctx, s.meta, p.Account, metadata.IAMUser)
+	return filterPath(all, prefix, func(u User) string { return u.Path }), err
+}
+
+// changeUser authorizes action on a user, loads it, lets fn change it and
+// saves it, in one transaction.
+func (s *Service) changeUser(ctx context.Context, name, action string, fn func(tx metadata.Tx, u *User) error) error {
+	p, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx metadata.Tx) error {
+		u, err := loadEntity[User](ctx, tx, p.Account, metadata.IAMUser, name)
+		arn := u.ARN
+		if arn == "" {
+			arn = arnOf(p.Account, "user", "/", name)
+		}
+		if err2 := s.allow(ctx, action, arn); err2 != nil {
+			return err2
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(tx, &u); err != nil {
+			return err
+		}
+		return saveEntity(ctx, tx, p.Account, metadata.IAMUser, u.Name, u, false)
+	})
+}
+
+// DeleteUser deletes a user that has no access keys or policies left.
+func (s *Service) DeleteUser(ctx context.Context, name string) error {
+	p, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx metadata.Tx) error {
+		u, err := loadEntity[User](ctx, tx, p.Account, metadata.IAMUser, name)
+		if err2 := s.allow(ctx, "iam:DeleteUser", arnOf(p.Account, "user", "/", name)); err2 != nil {
+			return err2
+		}
+		if err != nil {
+			return err
+		}
+		keys, err := userKeys(ctx, tx, p.Account, u.ARN)
+		if err != nil {
+			return err
+		}
+		switch {
+		case len(keys) > 0:
+			return iamError(CodeDeleteConflict, "Cannot delete entity, must delete access keys first.")
+		case len(u.Attached) > 0:
+			return iamError(CodeDeleteConflict, "Cannot delete entity, must detach all policies first.")
+		case len(u.Inline) > 0:
+			return iamError(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
+		}
+		if u.Boundary != "" {
+			if err := useBoundary(ctx, tx, u.Boundary, -1); err != nil && !isNoSuchEntity(err) {
+				return err
+			}
+		}
+		return tx.DeleteIAMEntity(ctx, p.Account, metadata.IAMUser, u.Name)
+	})
+}
+
+// userKeys lists the access keys of the user with ARN arn.
+func userKeys(ctx context.Context, r metadata.Reader, account, arn string) ([]metadata.AccessKey, error) {
+	all, err := r.AccessKeys(ctx, account)
+	if err != nil {
+		return nil, err
+	}
+	var out []metadata.AccessKey
+	for _, k := range all {
+		if k.Principal == arn {
+			k.Secret = nil
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+// CreateUserAccessKey makes an access key for a user (no name: the
+// caller itself, a user or the root).
+func (s *Service) CreateUserAccessKey(ctx context.Context, name string) (AccessKey, string, error) {
+	u, err := s.User(ctx, name, "iam:CreateAccessKey")
+	if err != nil {
+		return AccessKey{}, "", err
+	}
+	p, _ := caller(ctx)
+	k := AccessKey{ID: newAccessKeyID(), Secret: newSecret(), Principal: u.principal(p.Account), CreatedAt: s.now().UTC()}
+	if u.Name == "" {
+		k.Principal = Root(p.Account)
+	}
+	err = s.update(ctx, func(tx metadata.Tx) error {
+		keys, err := userKeys(ctx, tx, p.Account, k.Principal.ARN)
+		if err != nil {
+			return err
+		}
+		if len(keys) >= maxAccessKeysPerUser && u.Name != "" {
+			return iamError(CodeLimitExceeded, "Cannot exceed quota for AccessKeysPerUser: %d", maxAccessKeysPerUser)
+		}
+		return tx.PutAccessKey(ctx, metadata.AccessKey{
+			ID: k.ID, Account: p.Account, Principal: k.Principal.ARN,
+			Secret: s.keys.Seal([]byte(k.Secret), []byte(k.ID)), Status: "Active", CreatedAt: k.CreatedAt,
+		})
+	})
+	return k, u.Name, err
+}
+
+// UserAccessKeys lists a user's access keys, without secrets.
+func (s *Service) UserAccessKeys(ctx context.Context, name string) ([]metadata.AccessKey, string, error) {
+	u, err := s.User(ctx, name, "iam:ListAccessKeys")
+	if err != nil {
+		return nil, "", err
+	}
+	p, _ := caller(ctx)
+	arn := u.ARN
+	keys, err := userKeys(ctx, s.meta, p.Account, arn)
+	return keys, u.Name, err
+}
+
+// UpdateAccessKey activates or deactivates a user's access key.
+func (s *Service) UpdateAccessKey(ctx context.Context, name, id, status string) error {
+	if status != "Active" && status != "Inactive" {
+		return iamError(CodeValidation, "1 validation error detected: Value '%s' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]", status)
+	}
+	return s.changeKey(ctx, name, id, "iam:UpdateAccessKey", func(tx metadata.Tx, k metadata.AccessKey) error {
+		k.Status = status
+		return tx.PutAccessKey(ctx, k)
+	})
+}
+
+// DeleteAccessKey deletes a user's access key.
+func (s *Service) DeleteAccessKey(ctx context.Context, name, id string) error {
+	return s.changeKey(ctx, name, id, "iam:DeleteAccessKey", func(tx metadata.Tx, k metadata.AccessKey) error {
+		return tx.DeleteAccessKey(ctx, k.ID)
+	})
+}
+
+func (s *Service) changeKey(ctx context.Context, name, id, action string, fn func(tx metadata.Tx, k metadata.AccessKey) error) error {
+	u, err := s.User(ctx, name, action)
+	if err != nil {
+		return err
+	}
+	p, _ := caller(ctx)
+	err = s.update(ctx, func(tx metadata.Tx) error {
+		k, err := tx.AccessKey(ctx, id)
+		if err != nil || k.Principal != u.ARN || k.Account != p.Account {
+			return iamError(CodeNoSuchEntity, "The Access Key with id %s cannot be found.", id)
+		}
+		return fn(tx, k)
+	})
+	s.secrets.Delete(id) // the next request reads the key's new state
+	return err
+}
