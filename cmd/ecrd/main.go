@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,6 +28,7 @@ import (
 	"github.com/ecrd/ecrd/internal/server"
 	"github.com/ecrd/ecrd/internal/sigv4"
 	"github.com/ecrd/ecrd/internal/version"
+	"github.com/ecrd/ecrd/internal/webidentity"
 )
 
 const usage = `Usage: ecrd <command> [flags]
@@ -136,10 +138,16 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		GCInterval:        cfg.GCInterval,
 		GCGrace:           cfg.GCGrace,
 		RestoreDelay:      cfg.RestoreDelay,
+		Identity:          st.ids,
 	})
 	if err := reg.Recover(ctx); err != nil {
 		return fmt.Errorf("recovering the data folder: %w", err)
 	}
+	oidcRoots, err := oidcRoots(cfg.OIDCCAFile)
+	if err != nil {
+		return err
+	}
+	st.ids.SetWebIdentityVerifier(webidentity.NewVerifier(webidentity.Options{RootCAs: oidcRoots}))
 	authn := &auth.Authenticator{
 		IDs:                  st.ids,
 		Verifier:             &sigv4.Verifier{MaxSkew: cfg.ClockSkew},
@@ -176,4 +184,24 @@ func serveDebug(addr string, log *slog.Logger) {
 	if err := srv.ListenAndServe(); err != nil {
 		log.Error("debug server stopped", "err", err)
 	}
+}
+
+// oidcRoots returns the CAs trusted for OpenID Connect issuers: the
+// system's (which honour SSL_CERT_FILE), plus those of caFile.
+func oidcRoots(caFile string) (*x509.CertPool, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if caFile == "" {
+		return pool, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading the OIDC CA file: %w", err)
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("the OIDC CA file %s holds no PEM certificate", caFile)
+	}
+	return pool, nil
 }

@@ -25,12 +25,13 @@ type Code int
 
 // Authentication failures.
 const (
-	CodeMissing     Code = iota + 1 // no credentials
-	CodeMalformed                   // credentials that do not parse
-	CodeUnknownKey                  // an access key ID that does not exist or is inactive
-	CodeSignature                   // a signature that does not match
-	CodeExpired                     // a signature outside the clock-skew window
-	CodeInvalidPass                 // a registry password that is not valid (forged, expired)
+	CodeMissing      Code = iota + 1 // no credentials
+	CodeMalformed                    // credentials that do not parse
+	CodeUnknownKey                   // an access key ID that does not exist or is inactive
+	CodeSignature                    // a signature that does not match
+	CodeExpired                      // a signature outside the clock-skew window
+	CodeInvalidPass                  // a registry password that is not valid (forged, expired)
+	CodeExpiredToken                 // temporary credentials whose session has ended
 )
 
 // Error is an authentication failure with a message for the client.
@@ -90,6 +91,9 @@ func (a *Authenticator) AWS(ctx context.Context, r *http.Request, parsed *sigv4.
 		caller.Principal = identity.Root(account)
 		return caller, nil
 	}
+	if parsed.SecurityToken != "" || strings.HasPrefix(cred.AccessKeyID, "ASIA") {
+		return a.session(ctx, r, parsed, body, caller)
+	}
 	secret, p, err := a.IDs.LookupAccessKey(ctx, cred.AccessKeyID)
 	if errors.Is(err, identity.ErrUnknownAccessKey) || errors.Is(err, identity.ErrInactiveKey) {
 		return caller, &Error{CodeUnknownKey, "The security token included in the request is invalid."}
@@ -106,6 +110,31 @@ func (a *Authenticator) AWS(ctx context.Context, r *http.Request, parsed *sigv4.
 		return caller, fromSigV4(err)
 	}
 	caller.Principal = p
+	return caller, nil
+}
+
+// session authenticates a request signed with temporary credentials: the
+// session token carries the session, and with it the secret to check the
+// signature against.
+func (a *Authenticator) session(ctx context.Context, r *http.Request, parsed *sigv4.Parsed, body []byte, caller Caller) (Caller, error) {
+	if parsed.SecurityToken == "" {
+		return caller, &Error{CodeUnknownKey, "The security token included in the request is invalid: temporary credentials (ASIA...) need their session token"}
+	}
+	sess, err := a.IDs.VerifySession(ctx, parsed.Credential.AccessKeyID, parsed.SecurityToken)
+	var se *identity.SessionError
+	if errors.As(err, &se) {
+		if se.Expired {
+			return caller, &Error{CodeExpiredToken, se.Message}
+		}
+		return caller, &Error{CodeUnknownKey, se.Message}
+	}
+	if err != nil {
+		return caller, err
+	}
+	if err := a.Verifier.Verify(sigv4.FromHTTP(r, body), parsed, sess.Secret); err != nil {
+		return caller, fromSigV4(err)
+	}
+	caller.Principal = sess.Principal()
 	return caller, nil
 }
 

@@ -15,6 +15,7 @@ type Action string
 // The ECR actions the registry core checks. The OCI routes map onto them
 // as ECR documents (see the README's table).
 const (
+	ActionGetAuthorizationToken       Action = "ecr:GetAuthorizationToken"
 	ActionBatchGetImage               Action = "ecr:BatchGetImage"
 	ActionBatchCheckLayerAvailability Action = "ecr:BatchCheckLayerAvailability"
 	ActionGetDownloadURLForLayer      Action = "ecr:GetDownloadUrlForLayer"
@@ -63,9 +64,10 @@ const (
 	ActionCollectGarbage     Action = "ecrd:CollectGarbage"
 )
 
-// adminActions may be taken only by an account's root (and, once IAM
-// policies exist, its administrators): they rewrite history (image times)
-// or act on the whole server.
+// adminActions are ecrd's own actions. They rewrite history (image
+// times) or act on the whole server, so no repository policy can grant
+// them: only the account's root and principals whose identity policies
+// allow them (AdministratorAccess does) may take them.
 var adminActions = map[Action]bool{
 	ActionSetImageTimes:      true,
 	ActionRunLifecyclePolicy: true,
@@ -93,45 +95,41 @@ func RepositoryARN(key metadata.RepoKey) string {
 // authorize decides whether the request's caller may perform action on a
 // repository of a registry (repo is nil for registry-level actions, or
 // when the repository does not exist yet). It is the one place where
-// access is decided. A repository policy is evaluated as IAM does (see
-// internal/iampolicy); beyond what it grants or denies, until identity
-// policies exist, a principal may do everything in its own account's
-// registries and nothing in another's, and an anonymous caller may only
-// pull from repositories that opt in.
+// registry access is decided: IAM's evaluation (internal/identity and
+// internal/iampolicy) over the caller's identity policies, permissions
+// boundary and session policies and the repository policy; beyond it, an
+// anonymous caller may pull from repositories that opt in.
 func (r *Registry) authorize(ctx context.Context, action Action, scope metadata.Scope, repo *metadata.Repository, resource string) error {
-	p, ok := identity.FromContext(ctx)
+	check := identity.Check{Action: string(action), Resource: resource, ResourceAccount: scope.Account}
 	if repo != nil && !adminActions[action] {
-		// The repository policy: it can grant other accounts (and, with
-		// Principal "*", anyone) access, and its explicit denies bind
-		// everyone, the repository's own account included.
 		if pol := r.repositoryPolicy(*repo); pol != nil {
-			req := policyRequest(ctx, action, *repo, pol)
-			d := iampolicy.Evaluate(req, iampolicy.Policies{Resource: &iampolicy.Named{Name: "repository policy", Policy: pol}})
-			switch {
-			case d.Allowed:
-				return nil
-			case d.Reason == iampolicy.ExplicitDeny && !ok:
-				return errorf(CodeUnauthenticated, "authentication required to perform %s: %s", action, d.Message(req))
-			case d.Reason == iampolicy.ExplicitDeny:
-				return errorf(CodeAccessDenied, "%s", d.Message(req))
-			}
+			check.Policy = &iampolicy.Named{Name: "repository policy", Policy: pol}
 		}
+		check.Keys = tagKeys(repo.Tags)
 	}
-	if !ok {
-		if repo != nil && pullActions[action] && anonymousPull(*repo) {
+	d, req, err := r.ids.Authorize(ctx, check)
+	if err != nil {
+		return err
+	}
+	if d.Allowed {
+		return nil
+	}
+	if _, ok := identity.FromContext(ctx); !ok {
+		if d.Reason != iampolicy.ExplicitDeny && repo != nil && pullActions[action] && anonymousPull(*repo) {
 			return nil
+		}
+		if d.Reason == iampolicy.ExplicitDeny {
+			return errorf(CodeUnauthenticated, "authentication required to perform %s: %s", action, d.Message(req))
 		}
 		return errorf(CodeUnauthenticated, "authentication required to perform %s: log in with `aws ecr get-login-password | docker login --username AWS --password-stdin <registry>`", action)
 	}
-	if adminActions[action] && p.Account == scope.Account && !p.IsRoot() {
-		return errorf(CodeAccessDenied, "User: %s is not authorized to perform: %s on resource: %s: only the account's root may take this action",
-			p.ARN, action, resource)
-	}
-	if p.Account == scope.Account {
-		return nil
-	}
-	return errorf(CodeAccessDenied, "User: %s is not authorized to perform: %s on resource: %s because no resource-based policy allows the %s action",
-		p.ARN, action, resource, action)
+	return errorf(CodeAccessDenied, "%s", d.Message(req))
+}
+
+// AuthorizeLogin checks that the caller may get a registry token
+// (ecr:GetAuthorizationToken, which has no resource).
+func (r *Registry) AuthorizeLogin(ctx context.Context, scope metadata.Scope) error {
+	return r.authorize(ctx, ActionGetAuthorizationToken, scope, nil, "*")
 }
 
 // authorizeRepo authorizes an action on a repository by key, loading the

@@ -20,8 +20,14 @@ func TestPullTimeExclusionLeavesPullTimes(t *testing.T) {
 	f := newFixture(t, registry.Options{})
 	m := f.pushImage(t, "app", "v1", "a")
 	d := digest.FromBytes(m)
-	scanner := identity.Principal{Account: scope.Account, ARN: "arn:aws:iam::" + scope.Account + ":role/scanner", UserID: "AROASCANNER"}
-	if _, err := f.reg.RegisterPullTimeUpdateExclusion(ctx, scope, scanner.ARN); err != nil {
+	// A session of a role the repository policy lets pull; exclusions
+	// name the role.
+	role := "arn:aws:iam::" + scope.Account + ":role/scanner"
+	scanner := (&identity.Session{Account: scope.Account, Role: "scanner", RoleARN: role, RoleID: "AROASCANNER", Name: "scan"}).Principal()
+	if _, err := f.reg.SetRepositoryPolicy(ctx, key("app"), `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"`+role+`"},"Action":"ecr:BatchGetImage"}]}`, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.reg.RegisterPullTimeUpdateExclusion(ctx, scope, role); err != nil {
 		t.Fatal(err)
 	}
 	asScanner := identity.NewContext(context.Background(), scanner)
@@ -32,7 +38,7 @@ func TestPullTimeExclusionLeavesPullTimes(t *testing.T) {
 	if img := f.image(t, "app", d); !img.LastPulledAt.IsZero() {
 		t.Fatalf("an excluded principal's pull set the last pull time to %v", img.LastPulledAt)
 	}
-	if err := f.reg.DeregisterPullTimeUpdateExclusion(ctx, scope, scanner.ARN); err != nil {
+	if err := f.reg.DeregisterPullTimeUpdateExclusion(ctx, scope, role); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.reg.Manifest(asScanner, key("app"), "v1", true); err != nil {

@@ -3,10 +3,8 @@ package registry
 import (
 	"context"
 	"errors"
-	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/identity"
@@ -59,7 +57,7 @@ func (r *Registry) SetRepositoryPolicy(ctx context.Context, key metadata.RepoKey
 	}
 	return r.updateRepository(ctx, ActionSetRepositoryPolicy, key, func(repo *metadata.Repository) error {
 		if !force {
-			if d := r.evaluateResource(ctx, ActionSetRepositoryPolicy, *repo, p); !d.Allowed && d.Reason == iampolicy.ExplicitDeny {
+			if r.deniedBy(ctx, ActionSetRepositoryPolicy, *repo, p) {
 				return errorf(CodeInvalidParameter, "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'the policy denies you ecr:SetRepositoryPolicy, so you could not change it again: set force to apply it anyway'")
 			}
 		}
@@ -184,41 +182,22 @@ func (r *Registry) repositoryPolicy(repo metadata.Repository) *iampolicy.Policy 
 	return p
 }
 
-// evaluateResource decides an action of the request's caller on a
-// repository under the resource policy p.
-func (r *Registry) evaluateResource(ctx context.Context, action Action, repo metadata.Repository, p *iampolicy.Policy) iampolicy.Decision {
-	return iampolicy.Evaluate(policyRequest(ctx, action, repo, p), iampolicy.Policies{Resource: &iampolicy.Named{Name: "repository policy", Policy: p}})
+// deniedBy reports whether policy p, as the repository's policy, would
+// explicitly deny the request's caller action on the repository.
+func (r *Registry) deniedBy(ctx context.Context, action Action, repo metadata.Repository, p *iampolicy.Policy) bool {
+	d, _, err := r.ids.Authorize(ctx, identity.Check{
+		Action: string(action), Resource: RepositoryARN(repo.Key), ResourceAccount: repo.Key.Account,
+		Policy: &iampolicy.Named{Name: "repository policy", Policy: p}, Keys: tagKeys(repo.Tags),
+	})
+	return err == nil && d.Reason == iampolicy.ExplicitDeny
 }
 
-// policyRequest is the IAM request of an action on a repository by the
-// request's caller, with the condition keys ecrd knows and the policy p
-// reads: the time, where the request came from, and the repository's
-// tags. Keys no condition reads are not computed.
-func policyRequest(ctx context.Context, action Action, repo metadata.Repository, p *iampolicy.Policy) iampolicy.Request {
-	req := iampolicy.Request{Action: string(action), Resource: RepositoryARN(repo.Key), ResourceAccount: repo.Key.Account}
-	if who, ok := identity.FromContext(ctx); ok {
-		req.Principal = iampolicy.Principal{Account: who.Account, ARN: who.ARN, UserID: who.UserID, Type: "User"}
-		if who.IsRoot() {
-			req.Principal.Type = "Account"
+// tagKeys gives a repository's tags as the condition keys policies test.
+func tagKeys(tags []metadata.ResourceTag) func(set func(k, v string)) {
+	return func(set func(k, v string)) {
+		for _, t := range tags {
+			set("aws:ResourceTag/"+t.Key, t.Value)
+			set("ecr:ResourceTag/"+t.Key, t.Value)
 		}
 	}
-	set := func(key string, value func() string) {
-		if p.UsesKey(key) {
-			if req.Context == nil {
-				req.Context = map[string][]string{}
-			}
-			req.Context[key] = []string{value()}
-		}
-	}
-	set("aws:CurrentTime", func() string { return time.Now().UTC().Format(time.RFC3339) })
-	set("aws:EpochTime", func() string { return strconv.FormatInt(time.Now().Unix(), 10) })
-	if o, ok := identity.OriginFromContext(ctx); ok {
-		set("aws:SourceIp", func() string { return o.SourceIP })
-		set("aws:SecureTransport", func() string { return strconv.FormatBool(o.Secure) })
-	}
-	for _, t := range repo.Tags {
-		set("aws:ResourceTag/"+t.Key, func() string { return t.Value })
-		set("ecr:ResourceTag/"+t.Key, func() string { return t.Value })
-	}
-	return req
 }

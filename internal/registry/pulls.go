@@ -61,7 +61,7 @@ func (r *Registry) FlushPulls(ctx context.Context) { r.flushPulls(ctx) }
 // exclusions: scanners and replicators that pull without using an image).
 func (r *Registry) recordPull(ctx context.Context, repo metadata.Repository, d digest.Digest, now time.Time) {
 	if p, ok := identity.FromContext(ctx); ok {
-		excluded, err := r.pullExcluded(ctx, repo.Key.Scope, p.ARN)
+		excluded, err := r.pullExcluded(ctx, repo.Key.Scope, p.PrincipalARN())
 		if err != nil {
 			r.log.Warn("reading pull time update exclusions", "err", err)
 		}

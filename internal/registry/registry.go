@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ecrd/ecrd/internal/blobstore"
+	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/reference"
 )
@@ -54,6 +55,10 @@ type Options struct {
 	// RestoreDelay is how long a restore from archive takes (the image is
 	// ACTIVATING meanwhile). Default 0: restores complete at once.
 	RestoreDelay time.Duration
+	// Identity knows the IAM users and roles whose policies authorization
+	// evaluates. Without it, only account roots and repository policies
+	// grant access.
+	Identity *identity.Service
 	// Holder names this process in the leases of background jobs.
 	// Default: a random ID.
 	Holder string
@@ -73,6 +78,7 @@ type Registry struct {
 	previews   previewCache
 	policies   policyCache
 	cache      *cache
+	ids        *identity.Service
 	// background counts work started by requests that outlives them
 	// (previews); Run waits for it before it returns.
 	background sync.WaitGroup
@@ -122,6 +128,7 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 		pulls:      pullRecorder{pending: map[pullKey]time.Time{}},
 		exclusions: exclusionCache{byScope: map[metadata.Scope]map[string]bool{}},
 		cache:      newCache(opts.CacheSize),
+		ids:        opts.Identity,
 	}
 }
 

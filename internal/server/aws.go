@@ -62,19 +62,24 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, requestID st
 	}
 	// IAM and STS share the protocol: the signature's scope says which.
 	service := "sts"
-	if p, err := sigv4.Parse(sigv4.FromHTTP(r, nil)); err == nil && p.Credential.Service == "iam" {
+	p, perr := sigv4.Parse(sigv4.FromHTTP(r, nil))
+	if perr == nil && p.Credential.Service == "iam" {
 		service = "iam"
 	}
-	caller, err := s.authenticate(r, body, service)
-	if err != nil {
-		s.writeQueryAuthError(w, r, err, requestID)
-		return
+	var caller auth.Caller
+	unsigned := service == "sts" && sts.Unsigned(form.Get("Action")) && r.Header.Get("Authorization") == "" && r.URL.Query().Get("X-Amz-Signature") == ""
+	if !unsigned {
+		caller, err = s.authenticate(r, body, service)
+		if err != nil {
+			s.writeQueryAuthError(w, r, err, requestID)
+			return
+		}
 	}
 	if service == "iam" {
-		s.iam.Serve(w, caller, form, requestID)
+		s.iam.Serve(w, r, caller, form, requestID)
 		return
 	}
-	s.sts.Serve(w, caller, form, requestID)
+	s.sts.Serve(w, r, caller, form, requestID)
 }
 
 // authenticate verifies a request's signature, scoped to service.
@@ -91,11 +96,12 @@ var jsonAuthErrors = map[auth.Code]struct {
 	exception string
 	status    int
 }{
-	auth.CodeMissing:    {"MissingAuthenticationTokenException", http.StatusForbidden},
-	auth.CodeMalformed:  {"IncompleteSignatureException", http.StatusBadRequest},
-	auth.CodeUnknownKey: {"UnrecognizedClientException", http.StatusBadRequest},
-	auth.CodeSignature:  {"InvalidSignatureException", http.StatusBadRequest},
-	auth.CodeExpired:    {"InvalidSignatureException", http.StatusBadRequest},
+	auth.CodeMissing:      {"MissingAuthenticationTokenException", http.StatusForbidden},
+	auth.CodeMalformed:    {"IncompleteSignatureException", http.StatusBadRequest},
+	auth.CodeUnknownKey:   {"UnrecognizedClientException", http.StatusBadRequest},
+	auth.CodeSignature:    {"InvalidSignatureException", http.StatusBadRequest},
+	auth.CodeExpired:      {"InvalidSignatureException", http.StatusBadRequest},
+	auth.CodeExpiredToken: {"ExpiredTokenException", http.StatusBadRequest},
 }
 
 // Query-protocol codes and statuses of authentication failures.
@@ -103,11 +109,12 @@ var queryAuthErrors = map[auth.Code]struct {
 	code   string
 	status int
 }{
-	auth.CodeMissing:    {"MissingAuthenticationToken", http.StatusForbidden},
-	auth.CodeMalformed:  {"IncompleteSignature", http.StatusBadRequest},
-	auth.CodeUnknownKey: {"InvalidClientTokenId", http.StatusForbidden},
-	auth.CodeSignature:  {"SignatureDoesNotMatch", http.StatusForbidden},
-	auth.CodeExpired:    {"SignatureDoesNotMatch", http.StatusForbidden},
+	auth.CodeMissing:      {"MissingAuthenticationToken", http.StatusForbidden},
+	auth.CodeMalformed:    {"IncompleteSignature", http.StatusBadRequest},
+	auth.CodeUnknownKey:   {"InvalidClientTokenId", http.StatusForbidden},
+	auth.CodeSignature:    {"SignatureDoesNotMatch", http.StatusForbidden},
+	auth.CodeExpired:      {"SignatureDoesNotMatch", http.StatusForbidden},
+	auth.CodeExpiredToken: {"ExpiredToken", http.StatusForbidden},
 }
 
 func (s *Server) writeJSONAuthError(w http.ResponseWriter, r *http.Request, err error) {

@@ -362,6 +362,9 @@ func (h *Handler) getDownloadURLForLayer(ctx context.Context, c auth.Caller, in 
 // Registry.
 
 func (h *Handler) getAuthorizationToken(ctx context.Context, c auth.Caller, in *GetAuthorizationTokenInput) (*GetAuthorizationTokenOutput, error) {
+	if err := h.reg.AuthorizeLogin(ctx, scope(c, nil)); err != nil {
+		return nil, err
+	}
 	password, expires := h.ids.IssueRegistryToken(c.Principal, c.Region)
 	token := base64.StdEncoding.EncodeToString([]byte("AWS:" + password))
 	ids := in.RegistryIds

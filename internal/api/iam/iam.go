@@ -1,82 +1,117 @@
 // Package iam serves the slice of AWS IAM that ecrd has (query protocol,
-// XML). Today that is SimulateCustomPolicy, which runs ecrd's IAM
-// evaluator (internal/iampolicy) over policies the caller gives, so that
-// `aws iam simulate-custom-policy` explains any decision: allowed, or
-// denied by an explicit or an implicit deny, with the statements that
-// decided.
+// XML): users and their access keys, roles, inline and managed policies
+// with versions and attachments, permissions boundaries, OpenID Connect
+// providers, tags, and the simulators that explain any decision. It
+// parses parameters and writes IAM's XML; the rules live in
+// internal/identity.
 package iam
 
 import (
-	"fmt"
+	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ecrd/ecrd/internal/api/awsquery"
 	"github.com/ecrd/ecrd/internal/auth"
-	"github.com/ecrd/ecrd/internal/iampolicy"
+	"github.com/ecrd/ecrd/internal/identity"
 )
 
 // XMLNS is IAM's XML namespace.
 const XMLNS = "https://iam.amazonaws.com/doc/2010-05-08/"
 
 // Handler serves IAM.
-type Handler struct{}
-
-// New returns the IAM handler.
-func New() *Handler { return &Handler{} }
-
-// Error is an IAM error answer.
-type Error struct {
-	Code    string
-	Message string
+type Handler struct {
+	ids *identity.Service
+	log *slog.Logger
 }
 
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
+// New returns the IAM handler.
+func New(ids *identity.Service, log *slog.Logger) *Handler { return &Handler{ids: ids, log: log} }
+
+// Error is an IAM error answer made by the adapter itself.
+type Error = identity.Error
+
+func invalid(code, msg string) error { return &Error{Code: code, Message: msg} }
+
+type op func(h *Handler, ctx context.Context, c auth.Caller, f form) (any, error)
+
+// opTables hold the IAM actions ecrd serves, one table per concern.
+var opTables = []map[string]op{roleOps, userOps, policyOps, oidcOps, simulateOps}
+
+func lookup(action string) (op, bool) {
+	for _, t := range opTables {
+		if fn, ok := t[action]; ok {
+			return fn, true
+		}
+	}
+	return nil, false
+}
+
+// statuses are the HTTP statuses of IAM's error codes.
+var statuses = map[string]int{
+	identity.CodeNoSuchEntity:   http.StatusNotFound,
+	identity.CodeEntityExists:   http.StatusConflict,
+	identity.CodeDeleteConflict: http.StatusConflict,
+	identity.CodeLimitExceeded:  http.StatusConflict,
+	identity.CodeAccessDenied:   http.StatusForbidden,
+}
 
 // Serve answers an authenticated IAM request.
-func (h *Handler) Serve(w http.ResponseWriter, c auth.Caller, form url.Values, requestID string) {
-	var (
-		result any
-		err    error
-	)
-	switch action := form.Get("Action"); action {
-	case "SimulateCustomPolicy":
-		result, err = simulateCustomPolicy(c, form)
-	case "GetPolicy":
-		result, err = getPolicy(form)
-	case "GetPolicyVersion":
-		result, err = getPolicyVersion(form)
-	case "ListPolicies":
-		result, err = listPolicies(form)
-	default:
-		err = &Error{"InvalidAction", "Could not find operation " + action + " for version " + form.Get("Version")}
+func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, values url.Values, requestID string) {
+	action := values.Get("Action")
+	fn, ok := lookup(action)
+	if !ok {
+		awsquery.WriteError(w, XMLNS, "InvalidAction", "Could not find operation "+action+" for version "+values.Get("Version"), http.StatusBadRequest, requestID)
+		return
 	}
+	ctx := identity.NewContext(identity.WithOrigin(r.Context(), identity.OriginOf(r)), c.Principal)
+	result, err := fn(h, ctx, c, form{values})
 	if err != nil {
-		e, ok := err.(*Error)
-		if !ok {
-			e = &Error{"ServiceFailure", err.Error()}
+		var e *Error
+		if !errors.As(err, &e) {
+			h.log.Error("serving an IAM call", "action", action, "err", err)
+			awsquery.WriteError(w, XMLNS, "ServiceFailure", "internal server error: the registry logged the cause", http.StatusInternalServerError, requestID)
+			return
 		}
-		status := http.StatusBadRequest
-		switch e.Code {
-		case "NoSuchEntity":
-			status = http.StatusNotFound
-		case "ServiceFailure":
-			status = http.StatusInternalServerError
+		status, ok := statuses[e.Code]
+		if !ok {
+			status = http.StatusBadRequest
 		}
 		awsquery.WriteError(w, XMLNS, e.Code, e.Message, status, requestID)
 		return
 	}
-	awsquery.WriteResult(w, XMLNS, form.Get("Action"), requestID, result)
+	awsquery.WriteResult(w, XMLNS, action, requestID, result)
 }
 
-// members returns the values of a query list parameter, name.member.N,
-// in order.
-func members(form url.Values, name string) []string {
+// form reads query parameters.
+type form struct{ url.Values }
+
+// required returns a parameter that must be present.
+func (f form) required(name string) (string, error) {
+	v := f.Get(name)
+	if v == "" {
+		return "", invalid(identity.CodeValidation, "1 validation error detected: Value null at '"+lowerFirst(name)+"' failed to satisfy constraint: Member must not be null")
+	}
+	return v, nil
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
+
+// members returns the values of a list parameter, name.member.N, in order.
+func (f form) members(name string) []string {
 	var out []string
 	for i := 1; ; i++ {
-		v, ok := form[name+".member."+strconv.Itoa(i)]
+		v, ok := f.Values[name+".member."+strconv.Itoa(i)]
 		if !ok {
 			return out
 		}
@@ -84,151 +119,95 @@ func members(form url.Values, name string) []string {
 	}
 }
 
-// EvaluationResult is one action on one resource, as IAM answers it.
-type EvaluationResult struct {
-	EvalActionName       string
-	EvalResourceName     string
-	EvalDecision         string
-	MatchedStatements    []Statement `xml:"MatchedStatements>member"`
-	MissingContextValues []string    `xml:"MissingContextValues>member"`
-}
-
-// Statement names a statement that decided.
-type Statement struct {
-	SourcePolicyId   string
-	SourcePolicyType string
-}
-
-type simulateResult struct {
-	EvaluationResults []EvaluationResult `xml:"EvaluationResults>member"`
-	IsTruncated       bool
-}
-
-// simulateCustomPolicy evaluates each action on each resource under the
-// given identity policies (and the optional resource policy and
-// permissions boundary), for CallerArn or, without one, for a user of the
-// caller's account.
-func simulateCustomPolicy(c auth.Caller, form url.Values) (any, error) {
-	docs, actions := members(form, "PolicyInputList"), members(form, "ActionNames")
-	if len(docs) == 0 || len(actions) == 0 {
-		return nil, &Error{"InvalidInput", "PolicyInputList and ActionNames must each have at least one member"}
-	}
-	var pols iampolicy.Policies
-	for i, doc := range docs {
-		p, err := parse(doc, iampolicy.Identity)
-		if err != nil {
-			return nil, err
-		}
-		pols.Identity = append(pols.Identity, iampolicy.Named{Name: fmt.Sprintf("PolicyInputList.%d", i+1), Policy: p})
-	}
-	if b := members(form, "PermissionsBoundaryPolicyInputList"); len(b) > 0 {
-		p, err := parse(b[0], iampolicy.Identity)
-		if err != nil {
-			return nil, err
-		}
-		pols.Boundary = &iampolicy.Named{Name: "PermissionsBoundaryPolicyInputList.1", Policy: p}
-	}
-	if doc := form.Get("ResourcePolicy"); doc != "" {
-		if form.Get("CallerArn") == "" {
-			return nil, &Error{"InvalidInput", "CallerArn is required when a ResourcePolicy is given"}
-		}
-		p, err := parse(doc, iampolicy.Resource)
-		if err != nil {
-			return nil, err
-		}
-		pols.Resource = &iampolicy.Named{Name: "ResourcePolicy", Policy: p}
-	}
-	principal := iampolicy.Principal{Type: "User", Account: c.Principal.Account, ARN: "arn:aws:iam::" + c.Principal.Account + ":user/simulated"}
-	if arn := form.Get("CallerArn"); arn != "" {
-		var err error
-		if principal, err = principalOf(arn); err != nil {
-			return nil, err
-		}
-	}
-	owner := c.Principal.Account
-	if o := form.Get("ResourceOwner"); o != "" {
-		// An account's ARN (arn:aws:iam::ACCOUNT:root), or its ID.
-		if parts := strings.Split(o, ":"); len(parts) == 6 && parts[0] == "arn" {
-			o = parts[4]
-		}
-		owner = o
-	}
-	context := map[string][]string{}
+// tags reads Tags.member.N.Key/Value.
+func (f form) tags(name string) []identity.Tag {
+	var out []identity.Tag
 	for i := 1; ; i++ {
-		prefix := "ContextEntries.member." + strconv.Itoa(i) + "."
-		name := form.Get(prefix + "ContextKeyName")
-		if name == "" {
-			break
+		prefix := name + ".member." + strconv.Itoa(i) + "."
+		k, ok := f.Values[prefix+"Key"]
+		if !ok {
+			return out
 		}
-		context[name] = members(form, prefix+"ContextKeyValues")
+		out = append(out, identity.Tag{Key: k[0], Value: f.Get(prefix + "Value")})
 	}
-	resources := members(form, "ResourceArns")
-	if len(resources) == 0 {
-		resources = []string{"*"}
-	}
-	out := simulateResult{}
-	for _, action := range actions {
-		for _, res := range resources {
-			req := iampolicy.Request{Action: action, Resource: res, ResourceAccount: owner, Principal: principal, Context: context}
-			out.EvaluationResults = append(out.EvaluationResults, result(req, iampolicy.Evaluate(req, pols)))
-		}
-	}
-	return out, nil
 }
 
-// result writes a decision as IAM's EvaluationResult.
-func result(req iampolicy.Request, d iampolicy.Decision) EvaluationResult {
-	r := EvaluationResult{EvalActionName: req.Action, EvalResourceName: req.Resource, EvalDecision: "implicitDeny"}
-	stmt := func(s iampolicy.Statement) Statement {
-		typ := "none"
-		if s.Kind == iampolicy.KindResource {
-			typ = "resource"
-		}
-		return Statement{SourcePolicyId: s.Policy, SourcePolicyType: typ}
+// optionalInt reads an integer parameter, 0 when absent.
+func (f form) optionalInt(name string) (int, bool, error) {
+	s := f.Get(name)
+	if s == "" {
+		return 0, false, nil
 	}
-	switch {
-	case d.Allowed:
-		r.EvalDecision = "allowed"
-		for _, s := range d.Allows {
-			r.MatchedStatements = append(r.MatchedStatements, stmt(s))
-		}
-	case d.Reason == iampolicy.ExplicitDeny && d.Deny != nil:
-		r.EvalDecision = "explicitDeny"
-		r.MatchedStatements = append(r.MatchedStatements, stmt(*d.Deny))
-	}
-	return r
-}
-
-func parse(doc string, kind iampolicy.Kind) (*iampolicy.Policy, error) {
-	p, err := iampolicy.Parse(doc, kind)
+	n, err := strconv.Atoi(s)
 	if err != nil {
-		if me, ok := err.(*iampolicy.MalformedError); ok {
-			return nil, &Error{"MalformedPolicyDocument", me.Message}
-		}
-		return nil, err
+		return 0, false, invalid(identity.CodeValidation, "1 validation error detected: Value '"+s+"' at '"+lowerFirst(name)+"' failed to satisfy constraint: Member must be an integer")
 	}
-	return p, nil
+	return n, true, nil
 }
 
-// principalOf reads CallerArn: a user, a role session, or an account root.
-func principalOf(arn string) (iampolicy.Principal, error) {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || len(parts[4]) != 12 {
-		return iampolicy.Principal{}, &Error{"InvalidInput", "Invalid ARN " + arn + ": give a user, role session or account root ARN"}
+// page cuts a list at Marker (the key of the last item of the previous
+// page) to MaxItems (100 by default, at most 1000), as IAM's list calls.
+func page[T any](f form, items []T, key func(T) string) (out []T, truncated bool, marker string, err error) {
+	max, ok, err := f.optionalInt("MaxItems")
+	if err != nil {
+		return nil, false, "", err
 	}
-	p := iampolicy.Principal{Account: parts[4], ARN: arn}
-	switch res := parts[5]; {
-	case res == "root":
-		p.Type = "Account"
-	case strings.HasPrefix(res, "user/"):
-		p.Type = "User"
-		p.Username = res[strings.LastIndex(res, "/")+1:]
-	case parts[2] == "sts" && strings.HasPrefix(res, "assumed-role/"):
-		p.Type = "AssumedRole"
-		role, _, _ := strings.Cut(strings.TrimPrefix(res, "assumed-role/"), "/")
-		p.RoleARN = "arn:aws:iam::" + parts[4] + ":role/" + role
-	default:
-		return iampolicy.Principal{}, &Error{"InvalidInput", "Invalid ARN " + arn + ": give a user, role session or account root ARN"}
+	if !ok {
+		max = 100
 	}
-	return p, nil
+	if max < 1 || max > 1000 {
+		return nil, false, "", invalid(identity.CodeValidation, "1 validation error detected: Value '"+f.Get("MaxItems")+"' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 1000")
+	}
+	start := 0
+	if m := f.Get("Marker"); m != "" {
+		start = len(items)
+		for i, it := range items {
+			if key(it) == m {
+				start = i + 1
+				break
+			}
+		}
+	}
+	out = items[start:]
+	if len(out) > max {
+		out, truncated = out[:max], true
+		marker = key(out[max-1])
+	}
+	return out, truncated, marker, nil
+}
+
+// Tag is a tag as IAM writes it.
+type Tag struct {
+	Key   string
+	Value string
+}
+
+func tagsOf(tags []identity.Tag) []Tag {
+	out := make([]Tag, len(tags))
+	for i, t := range tags {
+		out[i] = Tag(t)
+	}
+	return out
+}
+
+func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// encodeDocument percent-encodes a policy document as IAM does (RFC 3986:
+// a space is %20, never +), so that clients that unescape it, such as
+// Terraform, read back the document exactly.
+func encodeDocument(doc string) string {
+	return strings.ReplaceAll(url.QueryEscape(doc), "+", "%20")
+}
+
+// Boundary is a permissions boundary as IAM writes it.
+type Boundary struct {
+	PermissionsBoundaryType string
+	PermissionsBoundaryArn  string
+}
+
+func boundaryOf(arn string) *Boundary {
+	if arn == "" {
+		return nil
+	}
+	return &Boundary{PermissionsBoundaryType: "Policy", PermissionsBoundaryArn: arn}
 }

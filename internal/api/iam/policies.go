@@ -1,12 +1,10 @@
 package iam
 
 import (
-	"net/url"
-	"strconv"
-	"strings"
-	"time"
+	"context"
 
-	"github.com/ecrd/ecrd/internal/awsmanaged"
+	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/identity"
 )
 
 // Policy is IAM's description of a managed policy.
@@ -22,102 +20,233 @@ type Policy struct {
 	Description                   string `xml:",omitempty"`
 	CreateDate                    string
 	UpdateDate                    string
+	Tags                          []Tag `xml:"Tags>member,omitempty"`
+}
+
+func policyOf(p identity.ManagedPolicy) Policy {
+	return Policy{
+		PolicyName: p.Name, PolicyId: p.ID, Arn: p.ARN, Path: p.Path, DefaultVersionId: p.DefaultVersion,
+		AttachmentCount: p.Attachments, PermissionsBoundaryUsageCount: p.BoundaryUses, IsAttachable: true,
+		Description: p.Description, CreateDate: timestamp(p.CreatedAt), UpdateDate: timestamp(p.UpdatedAt), Tags: tagsOf(p.Tags),
+	}
 }
 
 // PolicyVersion is one version of a managed policy, its document
 // URL-encoded as IAM returns documents.
 type PolicyVersion struct {
-	Document         string
+	Document         string `xml:",omitempty"`
 	VersionId        string
 	IsDefaultVersion bool
 	CreateDate       string
 }
 
-func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-// encodeDocument percent-encodes a policy document as IAM does (RFC 3986:
-// a space is %20, never +), so that clients that unescape it, such as
-// Terraform, read back the document exactly.
-func encodeDocument(doc string) string {
-	return strings.ReplaceAll(url.QueryEscape(doc), "+", "%20")
+func versionOf(p identity.ManagedPolicy, v identity.PolicyVersion, withDocument bool) PolicyVersion {
+	out := PolicyVersion{VersionId: v.ID, IsDefaultVersion: v.ID == p.DefaultVersion, CreateDate: timestamp(v.CreatedAt)}
+	if withDocument {
+		out.Document = encodeDocument(v.Document)
+	}
+	return out
 }
 
-func describe(p awsmanaged.Policy) Policy {
-	return Policy{PolicyName: p.Name, PolicyId: p.ID(), Arn: p.ARN(), Path: "/", DefaultVersionId: p.Version,
-		IsAttachable: true, Description: p.Description, CreateDate: timestamp(p.Updated), UpdateDate: timestamp(p.Updated)}
-}
+func policyARN(f form) (string, error) { return f.required("PolicyArn") }
 
-// managed returns the AWS managed policy PolicyArn names. Customer
-// managed policies do not exist yet, so any other ARN is unknown.
-func managed(form url.Values) (awsmanaged.Policy, error) {
-	arn := form.Get("PolicyArn")
-	if arn == "" {
-		return awsmanaged.Policy{}, &Error{"ValidationError", "1 validation error detected: Value null at 'policyArn' failed to satisfy constraint: Member must not be null"}
-	}
-	p, ok := awsmanaged.Lookup(arn)
-	if !ok {
-		return p, &Error{"NoSuchEntity", "Policy " + arn + " does not exist or is not attachable."}
-	}
-	return p, nil
-}
-
-func getPolicy(form url.Values) (any, error) {
-	p, err := managed(form)
-	if err != nil {
-		return nil, err
-	}
-	return struct{ Policy Policy }{describe(p)}, nil
-}
-
-func getPolicyVersion(form url.Values) (any, error) {
-	p, err := managed(form)
-	if err != nil {
-		return nil, err
-	}
-	if v := form.Get("VersionId"); v != p.Version {
-		return nil, &Error{"NoSuchEntity", "Policy " + p.ARN() + " version " + v + " does not exist or is not attachable."}
-	}
-	return struct{ PolicyVersion PolicyVersion }{PolicyVersion{Document: encodeDocument(p.Document), VersionId: p.Version,
-		IsDefaultVersion: true, CreateDate: timestamp(p.Updated)}}, nil
-}
-
-// listPolicies lists the AWS managed policies (Scope AWS or All; Local has
-// none yet), by name, a page at a time. None is attached to anything yet,
-// so OnlyAttached lists none.
-func listPolicies(form url.Values) (any, error) {
-	type result struct {
-		Policies    []Policy `xml:"Policies>member"`
-		IsTruncated bool
-		Marker      string `xml:",omitempty"`
-	}
-	out := result{Policies: []Policy{}}
-	scope := form.Get("Scope")
-	switch scope {
-	case "", "All", "AWS", "Local":
-	default:
-		return nil, &Error{"ValidationError", "1 validation error detected: Value '" + scope + "' at 'scope' failed to satisfy constraint: Member must satisfy enum value set: [All, AWS, Local]"}
-	}
-	if scope == "Local" || form.Get("OnlyAttached") == "true" {
+var policyOps = map[string]op{
+	"CreatePolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		name, err := f.required("PolicyName")
+		if err != nil {
+			return nil, err
+		}
+		doc, err := f.required("PolicyDocument")
+		if err != nil {
+			return nil, err
+		}
+		p, err := h.ids.CreatePolicy(ctx, identity.PolicyInput{Name: name, Path: f.Get("Path"), Document: doc, Description: f.Get("Description"), Tags: f.tags("Tags")})
+		if err != nil {
+			return nil, err
+		}
+		return struct{ Policy Policy }{policyOf(p)}, nil
+	},
+	"GetPolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		arn, err := policyARN(f)
+		if err != nil {
+			return nil, err
+		}
+		p, err := h.ids.Policy(ctx, arn, "iam:GetPolicy")
+		if err != nil {
+			return nil, err
+		}
+		return struct{ Policy Policy }{policyOf(p)}, nil
+	},
+	"GetPolicyVersion": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		arn, err := policyARN(f)
+		if err != nil {
+			return nil, err
+		}
+		id, err := f.required("VersionId")
+		if err != nil {
+			return nil, err
+		}
+		p, err := h.ids.Policy(ctx, arn, "iam:GetPolicyVersion")
+		if err != nil {
+			return nil, err
+		}
+		v, ok := p.Version(id)
+		if !ok {
+			return nil, invalid(identity.CodeNoSuchEntity, "Policy "+arn+" version "+id+" does not exist or is not attachable.")
+		}
+		return struct{ PolicyVersion PolicyVersion }{versionOf(p, v, true)}, nil
+	},
+	"ListPolicyVersions": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		arn, err := policyARN(f)
+		if err != nil {
+			return nil, err
+		}
+		p, err := h.ids.Policy(ctx, arn, "iam:ListPolicyVersions")
+		if err != nil {
+			return nil, err
+		}
+		vs, truncated, marker, err := page(f, p.Versions, func(v identity.PolicyVersion) string { return v.ID })
+		if err != nil {
+			return nil, err
+		}
+		out := struct {
+			Versions    []PolicyVersion `xml:"Versions>member"`
+			IsTruncated bool
+			Marker      string `xml:",omitempty"`
+		}{Versions: []PolicyVersion{}, IsTruncated: truncated, Marker: marker}
+		for _, v := range vs {
+			out.Versions = append(out.Versions, versionOf(p, v, false))
+		}
 		return out, nil
-	}
-	max := 100
-	if s := form.Get("MaxItems"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1000 {
-			return nil, &Error{"ValidationError", "1 validation error detected: Value '" + s + "' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 1000"}
+	},
+	"CreatePolicyVersion": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		arn, err := policyARN(f)
+		if err != nil {
+			return nil, err
 		}
-		max = n
-	}
-	marker, prefix := form.Get("Marker"), form.Get("PathPrefix")
-	for _, p := range awsmanaged.All {
-		if p.Name <= marker || (prefix != "" && !strings.HasPrefix("/", prefix)) {
-			continue
+		doc, err := f.required("PolicyDocument")
+		if err != nil {
+			return nil, err
 		}
-		if len(out.Policies) == max {
-			out.IsTruncated, out.Marker = true, out.Policies[max-1].PolicyName
-			break
+		setDefault := f.Get("SetAsDefault") == "true"
+		v, err := h.ids.CreatePolicyVersion(ctx, arn, doc, setDefault)
+		if err != nil {
+			return nil, err
 		}
-		out.Policies = append(out.Policies, describe(p))
-	}
-	return out, nil
+		return struct{ PolicyVersion PolicyVersion }{PolicyVersion{VersionId: v.ID, IsDefaultVersion: setDefault, CreateDate: timestamp(v.CreatedAt)}}, nil
+	},
+	"DeletePolicyVersion": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		arn, err := policyARN(f)
+		if err != nil {
+			return nil, err
+		}
+		id, err := f.required("VersionId")
+		if err != nil {
+			return nil, err
+		}
+		return nil, h.ids.DeletePolicyVersion(ctx, arn, id)
+	},
+	"SetDefaultPolicyVersion": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		arn, err := policyARN(f)
+		if err != nil {
+			return nil, err
+		}
+		id, err := f.required("VersionId")
+		if err != nil {
+			return nil, err
+		}
+		return nil, h.ids.SetDefaultPolicyVersion(ctx, arn, id)
+	},
+	"DeletePolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		arn, err := policyARN(f)
+		if err != nil {
+			return nil, err
+		}
+		return nil, h.ids.DeletePolicy(ctx, arn)
+	},
+	"ListPolicies": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		scope := f.Get("Scope")
+		switch scope {
+		case "", "All", "AWS", "Local":
+		default:
+			return nil, invalid(identity.CodeValidation, "1 validation error detected: Value '"+scope+"' at 'scope' failed to satisfy constraint: Member must satisfy enum value set: [All, AWS, Local]")
+		}
+		ps, err := h.ids.Policies(ctx, scope, f.Get("PathPrefix"), f.Get("OnlyAttached") == "true")
+		if err != nil {
+			return nil, err
+		}
+		ps, truncated, marker, err := page(f, ps, func(p identity.ManagedPolicy) string { return p.ARN })
+		if err != nil {
+			return nil, err
+		}
+		out := struct {
+			Policies    []Policy `xml:"Policies>member"`
+			IsTruncated bool
+			Marker      string `xml:",omitempty"`
+		}{Policies: []Policy{}, IsTruncated: truncated, Marker: marker}
+		for _, p := range ps {
+			d := policyOf(p)
+			d.Tags = nil // ListPolicies does not return tags
+			out.Policies = append(out.Policies, d)
+		}
+		return out, nil
+	},
+	"ListEntitiesForPolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		arn, err := policyARN(f)
+		if err != nil {
+			return nil, err
+		}
+		roles, users, err := h.ids.PolicyEntities(ctx, arn)
+		if err != nil {
+			return nil, err
+		}
+		type role struct{ RoleName, RoleId string }
+		type user struct{ UserName, UserId string }
+		out := struct {
+			PolicyRoles  []role     `xml:"PolicyRoles>member"`
+			PolicyUsers  []user     `xml:"PolicyUsers>member"`
+			PolicyGroups []struct{} `xml:"PolicyGroups>member"`
+			IsTruncated  bool
+		}{PolicyRoles: []role{}, PolicyUsers: []user{}, PolicyGroups: []struct{}{}}
+		filter := f.Get("EntityFilter")
+		if filter == "" || filter == "Role" {
+			for _, r := range roles {
+				out.PolicyRoles = append(out.PolicyRoles, role{r.Name, r.ID})
+			}
+		}
+		if filter == "" || filter == "User" {
+			for _, u := range users {
+				out.PolicyUsers = append(out.PolicyUsers, user{u.Name, u.ID})
+			}
+		}
+		return out, nil
+	},
+	"TagPolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		arn, err := policyARN(f)
+		if err != nil {
+			return nil, err
+		}
+		return nil, h.ids.TagPolicy(ctx, arn, f.tags("Tags"), nil)
+	},
+	"UntagPolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		arn, err := policyARN(f)
+		if err != nil {
+			return nil, err
+		}
+		return nil, h.ids.TagPolicy(ctx, arn, nil, f.members("TagKeys"))
+	},
+	"ListPolicyTags": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		arn, err := policyARN(f)
+		if err != nil {
+			return nil, err
+		}
+		p, err := h.ids.Policy(ctx, arn, "iam:ListPolicyTags")
+		if err != nil {
+			return nil, err
+		}
+		return struct {
+			Tags        []Tag `xml:"Tags>member"`
+			IsTruncated bool
+		}{append([]Tag{}, tagsOf(p.Tags)...), false}, nil
+	},
 }

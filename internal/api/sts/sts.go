@@ -1,35 +1,180 @@
-// Package sts serves the slice of AWS STS that clients call before
-// anything else: GetCallerIdentity, which the AWS CLI and the Terraform
-// provider use to learn the account.
+// Package sts serves the slice of AWS STS that ecrd has (query protocol,
+// XML): GetCallerIdentity, which the AWS CLI and the Terraform provider
+// call first; AssumeRole; and AssumeRoleWithWebIdentity, the one AWS API
+// call that is not signed, with which a CI job trades its OpenID Connect
+// token for a role session. The rules live in internal/identity.
 package sts
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
+	"time"
 
 	"github.com/ecrd/ecrd/internal/api/awsquery"
 	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/identity"
 )
 
 // XMLNS is STS's XML namespace.
 const XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
 
 // Handler serves STS.
-type Handler struct{}
+type Handler struct {
+	ids *identity.Service
+	log *slog.Logger
+}
 
 // New returns the STS handler.
-func New() *Handler { return &Handler{} }
+func New(ids *identity.Service, log *slog.Logger) *Handler { return &Handler{ids: ids, log: log} }
 
-// Serve answers an authenticated STS request.
-func (h *Handler) Serve(w http.ResponseWriter, c auth.Caller, form url.Values, requestID string) {
-	switch action := form.Get("Action"); action {
+// Unsigned reports whether an action is served without a signature.
+func Unsigned(action string) bool { return action == "AssumeRoleWithWebIdentity" }
+
+// statuses are the HTTP statuses of STS's error codes.
+var statuses = map[string]int{
+	identity.CodeAccessDenied:     http.StatusForbidden,
+	identity.CodeExpiredToken:     http.StatusBadRequest,
+	"ExpiredTokenException":       http.StatusBadRequest,
+	identity.CodeNoSuchEntity:     http.StatusNotFound,
+	identity.CodeIDPCommunication: http.StatusBadRequest,
+}
+
+// Serve answers an STS request; c is the zero Caller for an unsigned one.
+func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, form url.Values, requestID string) {
+	action := form.Get("Action")
+	ctx := identity.WithOrigin(r.Context(), identity.OriginOf(r))
+	if c.Principal.ARN != "" {
+		ctx = identity.NewContext(ctx, c.Principal)
+	}
+	var (
+		result any
+		err    error
+	)
+	switch action {
 	case "GetCallerIdentity":
-		awsquery.WriteResult(w, XMLNS, action, requestID, struct {
+		result = struct {
 			Arn     string
 			UserId  string
 			Account string
-		}{c.Principal.ARN, c.Principal.UserID, c.Principal.Account})
+		}{c.Principal.ARN, c.Principal.UserID, c.Principal.Account}
+	case "AssumeRole":
+		result, err = h.assumeRole(ctx, form)
+	case "AssumeRoleWithWebIdentity":
+		result, err = h.assumeRoleWithWebIdentity(ctx, form)
 	default:
 		awsquery.WriteError(w, XMLNS, "InvalidAction", "Could not find operation "+action+" for version "+form.Get("Version"), http.StatusBadRequest, requestID)
+		return
 	}
+	if err != nil {
+		var e *identity.Error
+		if !errors.As(err, &e) {
+			h.log.Error("serving an STS call", "action", action, "err", err)
+			awsquery.WriteError(w, XMLNS, "InternalFailure", "internal server error: the registry logged the cause", http.StatusInternalServerError, requestID)
+			return
+		}
+		status, ok := statuses[e.Code]
+		if !ok {
+			status = http.StatusBadRequest
+		}
+		awsquery.WriteError(w, XMLNS, e.Code, e.Message, status, requestID)
+		return
+	}
+	awsquery.WriteResult(w, XMLNS, action, requestID, result)
+}
+
+// Credentials are temporary credentials as STS writes them.
+type Credentials struct {
+	AccessKeyId     string
+	SecretAccessKey string
+	SessionToken    string
+	Expiration      string
+}
+
+// AssumedRoleUser names the session.
+type AssumedRoleUser struct {
+	AssumedRoleId string
+	Arn           string
+}
+
+func credentialsOf(a identity.AssumedRole) (Credentials, AssumedRoleUser) {
+	c := a.Credentials
+	return Credentials{c.AccessKeyID, c.SecretAccessKey, c.SessionToken, c.Expiration.UTC().Format(time.RFC3339)},
+		AssumedRoleUser{a.Principal.UserID, a.Principal.ARN}
+}
+
+// input reads what both AssumeRole calls take.
+func input(form url.Values) (identity.AssumeRoleInput, error) {
+	in := identity.AssumeRoleInput{RoleARN: form.Get("RoleArn"), SessionName: form.Get("RoleSessionName"), Policy: form.Get("Policy")}
+	if in.RoleARN == "" {
+		return in, &identity.Error{Code: identity.CodeValidation, Message: "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null"}
+	}
+	if s := form.Get("DurationSeconds"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return in, &identity.Error{Code: identity.CodeValidation, Message: "1 validation error detected: Value '" + s + "' at 'durationSeconds' failed to satisfy constraint: Member must be an integer"}
+		}
+		in.Duration = time.Duration(n) * time.Second
+	}
+	for i := 1; ; i++ {
+		v, ok := form["PolicyArns.member."+strconv.Itoa(i)+".arn"]
+		if !ok {
+			break
+		}
+		in.PolicyARNs = append(in.PolicyARNs, v[0])
+	}
+	for i := 1; ; i++ {
+		prefix := "Tags.member." + strconv.Itoa(i) + "."
+		k, ok := form[prefix+"Key"]
+		if !ok {
+			break
+		}
+		in.Tags = append(in.Tags, identity.Tag{Key: k[0], Value: form.Get(prefix + "Value")})
+	}
+	return in, nil
+}
+
+func (h *Handler) assumeRole(ctx context.Context, form url.Values) (any, error) {
+	in, err := input(form)
+	if err != nil {
+		return nil, err
+	}
+	a, err := h.ids.AssumeRole(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	creds, user := credentialsOf(a)
+	return struct {
+		Credentials      Credentials
+		AssumedRoleUser  AssumedRoleUser
+		PackedPolicySize int
+	}{creds, user, a.PackedPolicySize}, nil
+}
+
+func (h *Handler) assumeRoleWithWebIdentity(ctx context.Context, form url.Values) (any, error) {
+	in, err := input(form)
+	if err != nil {
+		return nil, err
+	}
+	token := form.Get("WebIdentityToken")
+	a, claims, err := h.ids.AssumeRoleWithWebIdentity(ctx, in, token)
+	if err != nil {
+		return nil, err
+	}
+	creds, user := credentialsOf(a)
+	aud := ""
+	if len(claims.Audience) > 0 {
+		aud = claims.Audience[0]
+	}
+	return struct {
+		SubjectFromWebIdentityToken string
+		Audience                    string
+		AssumedRoleUser             AssumedRoleUser
+		Credentials                 Credentials
+		Provider                    string
+		PackedPolicySize            int
+	}{claims.Subject, aud, user, creds, claims.Issuer, a.PackedPolicySize}, nil
 }

@@ -1,0 +1,348 @@
+package iam
+
+import (
+	"context"
+
+	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/identity"
+	"github.com/ecrd/ecrd/internal/metadata"
+)
+
+// Role is IAM's description of a role.
+type Role struct {
+	Path                     string
+	RoleName                 string
+	RoleId                   string
+	Arn                      string
+	CreateDate               string
+	AssumeRolePolicyDocument string
+	Description              string `xml:",omitempty"`
+	MaxSessionDuration       int
+	PermissionsBoundary      *Boundary `xml:",omitempty"`
+	Tags                     []Tag     `xml:"Tags>member,omitempty"`
+	RoleLastUsed             *LastUsed `xml:",omitempty"`
+}
+
+// LastUsed is when a role was last assumed.
+type LastUsed struct {
+	LastUsedDate string `xml:",omitempty"`
+	Region       string `xml:",omitempty"`
+}
+
+func roleOf(r identity.Role, full bool) Role {
+	out := Role{
+		Path: r.Path, RoleName: r.Name, RoleId: r.ID, Arn: r.ARN, CreateDate: timestamp(r.CreatedAt),
+		AssumeRolePolicyDocument: encodeDocument(r.TrustPolicy), Description: r.Description, MaxSessionDuration: r.MaxSessionDuration,
+	}
+	if full {
+		out.PermissionsBoundary = boundaryOf(r.Boundary)
+		out.Tags = tagsOf(r.Tags)
+		out.RoleLastUsed = &LastUsed{}
+		if !r.LastUsed.IsZero() {
+			out.RoleLastUsed.LastUsedDate = timestamp(r.LastUsed)
+		}
+	}
+	return out
+}
+
+func roleOf1(r identity.Role, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return struct{ Role Role }{roleOf(r, true)}, nil
+}
+
+// grantee reads the user or role a grant call names.
+func grantee(f form, kind string) (identity.Grantee, error) {
+	param := "RoleName"
+	if kind == metadata.IAMUser {
+		param = "UserName"
+	}
+	name, err := f.required(param)
+	return identity.Grantee{Kind: kind, Name: name}, err
+}
+
+var roleOps = map[string]op{
+	"CreateRole": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		name, err := f.required("RoleName")
+		if err != nil {
+			return nil, err
+		}
+		doc, err := f.required("AssumeRolePolicyDocument")
+		if err != nil {
+			return nil, err
+		}
+		maxSession, _, err := f.optionalInt("MaxSessionDuration")
+		if err != nil {
+			return nil, err
+		}
+		return roleOf1(h.ids.CreateRole(ctx, identity.RoleInput{
+			Name: name, Path: f.Get("Path"), TrustPolicy: doc, Description: f.Get("Description"),
+			MaxSessionDuration: maxSession, Boundary: f.Get("PermissionsBoundary"), Tags: f.tags("Tags"),
+		}))
+	},
+	"GetRole": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		name, err := f.required("RoleName")
+		if err != nil {
+			return nil, err
+		}
+		return roleOf1(h.ids.Role(ctx, name))
+	},
+	"ListRoles": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		roles, err := h.ids.Roles(ctx, f.Get("PathPrefix"))
+		if err != nil {
+			return nil, err
+		}
+		roles, truncated, marker, err := page(f, roles, func(r identity.Role) string { return r.Name })
+		if err != nil {
+			return nil, err
+		}
+		out := struct {
+			Roles       []Role `xml:"Roles>member"`
+			IsTruncated bool
+			Marker      string `xml:",omitempty"`
+		}{Roles: []Role{}, IsTruncated: truncated, Marker: marker}
+		for _, r := range roles {
+			out.Roles = append(out.Roles, roleOf(r, false))
+		}
+		return out, nil
+	},
+	"UpdateRole": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		name, err := f.required("RoleName")
+		if err != nil {
+			return nil, err
+		}
+		var c identity.RoleChange
+		if _, ok := f.Values["Description"]; ok {
+			d := f.Get("Description")
+			c.Description = &d
+		}
+		if n, ok, err := f.optionalInt("MaxSessionDuration"); err != nil {
+			return nil, err
+		} else if ok {
+			c.MaxSessionDuration = &n
+		}
+		_, err = h.ids.UpdateRole(ctx, name, "iam:UpdateRole", c)
+		return struct{}{}, err
+	},
+	"UpdateRoleDescription": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		name, err := f.required("RoleName")
+		if err != nil {
+			return nil, err
+		}
+		d := f.Get("Description")
+		return roleOf1(h.ids.UpdateRole(ctx, name, "iam:UpdateRoleDescription", identity.RoleChange{Description: &d}))
+	},
+	"UpdateAssumeRolePolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		name, err := f.required("RoleName")
+		if err != nil {
+			return nil, err
+		}
+		doc, err := f.required("PolicyDocument")
+		if err != nil {
+			return nil, err
+		}
+		_, err = h.ids.UpdateRole(ctx, name, "iam:UpdateAssumeRolePolicy", identity.RoleChange{TrustPolicy: &doc})
+		return nil, err
+	},
+	"DeleteRole": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		name, err := f.required("RoleName")
+		if err != nil {
+			return nil, err
+		}
+		return nil, h.ids.DeleteRole(ctx, name)
+	},
+	// ecrd has no instance profiles; Terraform lists them before deleting
+	// a role.
+	"ListInstanceProfilesForRole": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		name, err := f.required("RoleName")
+		if err != nil {
+			return nil, err
+		}
+		if _, err := h.ids.Role(ctx, name); err != nil {
+			return nil, err
+		}
+		return struct {
+			InstanceProfiles []struct{} `xml:"InstanceProfiles>member"`
+			IsTruncated      bool
+		}{InstanceProfiles: []struct{}{}}, nil
+	},
+}
+
+func init() {
+	for _, kind := range []string{metadata.IAMRole, metadata.IAMUser} {
+		noun := "Role"
+		if kind == metadata.IAMUser {
+			noun = "User"
+		}
+		roleOps["Put"+noun+"Policy"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+			g, err := grantee(f, kind)
+			if err != nil {
+				return nil, err
+			}
+			name, err := f.required("PolicyName")
+			if err != nil {
+				return nil, err
+			}
+			doc, err := f.required("PolicyDocument")
+			if err != nil {
+				return nil, err
+			}
+			return nil, h.ids.PutInlinePolicy(ctx, g, name, doc)
+		}
+		roleOps["Get"+noun+"Policy"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+			g, err := grantee(f, kind)
+			if err != nil {
+				return nil, err
+			}
+			name, err := f.required("PolicyName")
+			if err != nil {
+				return nil, err
+			}
+			doc, err := h.ids.InlinePolicy(ctx, g, name)
+			if err != nil {
+				return nil, err
+			}
+			if kind == metadata.IAMUser {
+				return struct{ UserName, PolicyName, PolicyDocument string }{g.Name, name, encodeDocument(doc)}, nil
+			}
+			return struct{ RoleName, PolicyName, PolicyDocument string }{g.Name, name, encodeDocument(doc)}, nil
+		}
+		roleOps["Delete"+noun+"Policy"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+			g, err := grantee(f, kind)
+			if err != nil {
+				return nil, err
+			}
+			name, err := f.required("PolicyName")
+			if err != nil {
+				return nil, err
+			}
+			return nil, h.ids.DeleteInlinePolicy(ctx, g, name)
+		}
+		roleOps["List"+noun+"Policies"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+			g, err := grantee(f, kind)
+			if err != nil {
+				return nil, err
+			}
+			names, err := h.ids.InlinePolicyNames(ctx, g)
+			if err != nil {
+				return nil, err
+			}
+			names, truncated, marker, err := page(f, names, func(s string) string { return s })
+			if err != nil {
+				return nil, err
+			}
+			return struct {
+				PolicyNames []string `xml:"PolicyNames>member"`
+				IsTruncated bool
+				Marker      string `xml:",omitempty"`
+			}{append([]string{}, names...), truncated, marker}, nil
+		}
+		roleOps["Attach"+noun+"Policy"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+			g, err := grantee(f, kind)
+			if err != nil {
+				return nil, err
+			}
+			arn, err := f.required("PolicyArn")
+			if err != nil {
+				return nil, err
+			}
+			return nil, h.ids.AttachPolicy(ctx, g, arn)
+		}
+		roleOps["Detach"+noun+"Policy"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+			g, err := grantee(f, kind)
+			if err != nil {
+				return nil, err
+			}
+			arn, err := f.required("PolicyArn")
+			if err != nil {
+				return nil, err
+			}
+			return nil, h.ids.DetachPolicy(ctx, g, arn)
+		}
+		roleOps["ListAttached"+noun+"Policies"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+			g, err := grantee(f, kind)
+			if err != nil {
+				return nil, err
+			}
+			arns, err := h.ids.AttachedPolicies(ctx, g)
+			if err != nil {
+				return nil, err
+			}
+			arns, truncated, marker, err := page(f, arns, func(s string) string { return s })
+			if err != nil {
+				return nil, err
+			}
+			type attached struct{ PolicyName, PolicyArn string }
+			out := struct {
+				AttachedPolicies []attached `xml:"AttachedPolicies>member"`
+				IsTruncated      bool
+				Marker           string `xml:",omitempty"`
+			}{AttachedPolicies: []attached{}, IsTruncated: truncated, Marker: marker}
+			for _, a := range arns {
+				out.AttachedPolicies = append(out.AttachedPolicies, attached{a[lastSlash(a)+1:], a})
+			}
+			return out, nil
+		}
+		roleOps["Put"+noun+"PermissionsBoundary"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+			g, err := grantee(f, kind)
+			if err != nil {
+				return nil, err
+			}
+			arn, err := f.required("PermissionsBoundary")
+			if err != nil {
+				return nil, err
+			}
+			return nil, h.ids.SetBoundary(ctx, g, arn)
+		}
+		roleOps["Delete"+noun+"PermissionsBoundary"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+			g, err := grantee(f, kind)
+			if err != nil {
+				return nil, err
+			}
+			return nil, h.ids.SetBoundary(ctx, g, "")
+		}
+		roleOps["Tag"+noun] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+			g, err := grantee(f, kind)
+			if err != nil {
+				return nil, err
+			}
+			return nil, h.ids.Tag(ctx, g, f.tags("Tags"))
+		}
+		roleOps["Untag"+noun] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+			g, err := grantee(f, kind)
+			if err != nil {
+				return nil, err
+			}
+			return nil, h.ids.Untag(ctx, g, f.members("TagKeys"))
+		}
+		roleOps["List"+noun+"Tags"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+			g, err := grantee(f, kind)
+			if err != nil {
+				return nil, err
+			}
+			tags, err := h.ids.Tags(ctx, g)
+			if err != nil {
+				return nil, err
+			}
+			tags, truncated, marker, err := page(f, tags, func(t identity.Tag) string { return t.Key })
+			if err != nil {
+				return nil, err
+			}
+			return struct {
+				Tags        []Tag `xml:"Tags>member"`
+				IsTruncated bool
+				Marker      string `xml:",omitempty"`
+			}{append([]Tag{}, tagsOf(tags)...), truncated, marker}, nil
+		}
+	}
+}
+
+func lastSlash(s string) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '/' {
+			return i
+		}
+	}
+	return -1
+}

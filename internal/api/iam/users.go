@@ -1,0 +1,234 @@
+package iam
+
+import (
+	"context"
+
+	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/identity"
+	"github.com/ecrd/ecrd/internal/metadata"
+)
+
+// User is IAM's description of a user.
+type User struct {
+	Path                string `xml:",omitempty"`
+	UserName            string `xml:",omitempty"`
+	UserId              string
+	Arn                 string
+	CreateDate          string
+	PermissionsBoundary *Boundary `xml:",omitempty"`
+	Tags                []Tag     `xml:"Tags>member,omitempty"`
+}
+
+func userOf(u identity.User, full bool) User {
+	out := User{Path: u.Path, UserName: u.Name, UserId: u.ID, Arn: u.ARN, CreateDate: timestamp(u.CreatedAt)}
+	if full {
+		out.PermissionsBoundary = boundaryOf(u.Boundary)
+		out.Tags = tagsOf(u.Tags)
+	}
+	return out
+}
+
+// AccessKeyMetadata describes an access key without its secret.
+type AccessKeyMetadata struct {
+	UserName    string `xml:",omitempty"`
+	AccessKeyId string
+	Status      string
+	CreateDate  string
+}
+
+var userOps = map[string]op{
+	"CreateUser": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		name, err := f.required("UserName")
+		if err != nil {
+			return nil, err
+		}
+		u, err := h.ids.CreateUser(ctx, identity.UserInput{Name: name, Path: f.Get("Path"), Boundary: f.Get("PermissionsBoundary"), Tags: f.tags("Tags")})
+		if err != nil {
+			return nil, err
+		}
+		return struct{ User User }{userOf(u, true)}, nil
+	},
+	"GetUser": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		u, err := h.ids.User(ctx, f.Get("UserName"), "iam:GetUser")
+		if err != nil {
+			return nil, err
+		}
+		return struct{ User User }{userOf(u, true)}, nil
+	},
+	"ListUsers": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		users, err := h.ids.Users(ctx, f.Get("PathPrefix"))
+		if err != nil {
+			return nil, err
+		}
+		users, truncated, marker, err := page(f, users, func(u identity.User) string { return u.Name })
+		if err != nil {
+			return nil, err
+		}
+		out := struct {
+			Users       []User `xml:"Users>member"`
+			IsTruncated bool
+			Marker      string `xml:",omitempty"`
+		}{Users: []User{}, IsTruncated: truncated, Marker: marker}
+		for _, u := range users {
+			out.Users = append(out.Users, userOf(u, false))
+		}
+		return out, nil
+	},
+	"DeleteUser": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		name, err := f.required("UserName")
+		if err != nil {
+			return nil, err
+		}
+		return nil, h.ids.DeleteUser(ctx, name)
+	},
+	"CreateAccessKey": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		k, user, err := h.ids.CreateUserAccessKey(ctx, f.Get("UserName"))
+		if err != nil {
+			return nil, err
+		}
+		type key struct {
+			UserName        string `xml:",omitempty"`
+			AccessKeyId     string
+			Status          string
+			SecretAccessKey string
+			CreateDate      string
+		}
+		return struct{ AccessKey key }{key{user, k.ID, "Active", k.Secret, timestamp(k.CreatedAt)}}, nil
+	},
+	"ListAccessKeys": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		keys, user, err := h.ids.UserAccessKeys(ctx, f.Get("UserName"))
+		if err != nil {
+			return nil, err
+		}
+		keys, truncated, marker, err := page(f, keys, func(k metadata.AccessKey) string { return k.ID })
+		if err != nil {
+			return nil, err
+		}
+		out := struct {
+			AccessKeyMetadata []AccessKeyMetadata `xml:"AccessKeyMetadata>member"`
+			IsTruncated       bool
+			Marker            string `xml:",omitempty"`
+		}{AccessKeyMetadata: []AccessKeyMetadata{}, IsTruncated: truncated, Marker: marker}
+		for _, k := range keys {
+			out.AccessKeyMetadata = append(out.AccessKeyMetadata, AccessKeyMetadata{user, k.ID, k.Status, timestamp(k.CreatedAt)})
+		}
+		return out, nil
+	},
+	"UpdateAccessKey": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		id, err := f.required("AccessKeyId")
+		if err != nil {
+			return nil, err
+		}
+		status, err := f.required("Status")
+		if err != nil {
+			return nil, err
+		}
+		return nil, h.ids.UpdateAccessKey(ctx, f.Get("UserName"), id, status)
+	},
+	"DeleteAccessKey": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		id, err := f.required("AccessKeyId")
+		if err != nil {
+			return nil, err
+		}
+		return nil, h.ids.DeleteAccessKey(ctx, f.Get("UserName"), id)
+	},
+}
+
+// OpenIDConnectProvider is IAM's description of an OIDC provider.
+type OpenIDConnectProvider struct {
+	Url            string
+	ClientIDList   []string `xml:"ClientIDList>member"`
+	ThumbprintList []string `xml:"ThumbprintList>member"`
+	CreateDate     string
+	Tags           []Tag `xml:"Tags>member"`
+}
+
+func providerARN(f form) (string, error) { return f.required("OpenIDConnectProviderArn") }
+
+func changeProvider(action string, change func(f form) identity.OIDCChange) op {
+	return func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		arn, err := providerARN(f)
+		if err != nil {
+			return nil, err
+		}
+		return nil, h.ids.ChangeOIDCProvider(ctx, arn, action, change(f))
+	}
+}
+
+var oidcOps = map[string]op{
+	"CreateOpenIDConnectProvider": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		u, err := f.required("Url")
+		if err != nil {
+			return nil, err
+		}
+		p, err := h.ids.CreateOIDCProvider(ctx, identity.OIDCProviderInput{URL: u, ClientIDs: f.members("ClientIDList"), Thumbprints: f.members("ThumbprintList"), Tags: f.tags("Tags")})
+		if err != nil {
+			return nil, err
+		}
+		return struct {
+			OpenIDConnectProviderArn string
+			Tags                     []Tag `xml:"Tags>member,omitempty"`
+		}{p.ARN, tagsOf(p.Tags)}, nil
+	},
+	"GetOpenIDConnectProvider": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		arn, err := providerARN(f)
+		if err != nil {
+			return nil, err
+		}
+		p, err := h.ids.OIDCProvider(ctx, arn)
+		if err != nil {
+			return nil, err
+		}
+		return OpenIDConnectProvider{p.URL, p.ClientIDs, p.Thumbprints, timestamp(p.CreatedAt), tagsOf(p.Tags)}, nil
+	},
+	"ListOpenIDConnectProviders": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		ps, err := h.ids.OIDCProviders(ctx)
+		if err != nil {
+			return nil, err
+		}
+		type entry struct{ Arn string }
+		out := struct {
+			OpenIDConnectProviderList []entry `xml:"OpenIDConnectProviderList>member"`
+		}{[]entry{}}
+		for _, p := range ps {
+			out.OpenIDConnectProviderList = append(out.OpenIDConnectProviderList, entry{p.ARN})
+		}
+		return out, nil
+	},
+	"DeleteOpenIDConnectProvider": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		arn, err := providerARN(f)
+		if err != nil {
+			return nil, err
+		}
+		return nil, h.ids.DeleteOIDCProvider(ctx, arn)
+	},
+	"UpdateOpenIDConnectProviderThumbprint": changeProvider("iam:UpdateOpenIDConnectProviderThumbprint", func(f form) identity.OIDCChange {
+		return identity.OIDCChange{Thumbprints: append([]string{}, f.members("ThumbprintList")...)}
+	}),
+	"AddClientIDToOpenIDConnectProvider": changeProvider("iam:AddClientIDToOpenIDConnectProvider", func(f form) identity.OIDCChange {
+		return identity.OIDCChange{AddClientID: f.Get("ClientID")}
+	}),
+	"RemoveClientIDFromOpenIDConnectProvider": changeProvider("iam:RemoveClientIDFromOpenIDConnectProvider", func(f form) identity.OIDCChange {
+		return identity.OIDCChange{RemoveClientID: f.Get("ClientID")}
+	}),
+	"TagOpenIDConnectProvider": changeProvider("iam:TagOpenIDConnectProvider", func(f form) identity.OIDCChange {
+		return identity.OIDCChange{AddTags: f.tags("Tags")}
+	}),
+	"UntagOpenIDConnectProvider": changeProvider("iam:UntagOpenIDConnectProvider", func(f form) identity.OIDCChange {
+		return identity.OIDCChange{RemoveTags: f.members("TagKeys")}
+	}),
+	"ListOpenIDConnectProviderTags": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		arn, err := providerARN(f)
+		if err != nil {
+			return nil, err
+		}
+		p, err := h.ids.OIDCProvider(ctx, arn)
+		if err != nil {
+			return nil, err
+		}
+		return struct {
+			Tags        []Tag `xml:"Tags>member"`
+			IsTruncated bool
+		}{append([]Tag{}, tagsOf(p.Tags)...), false}, nil
+	},
+}
