@@ -90,6 +90,10 @@ func (p *Policy) UsesKey(key string) bool {
 	return p.keys[strings.ToLower(key)]
 }
 
+// ReadsKeys reports whether the policy reads any context key, so that a
+// caller can skip computing them all.
+func (p *Policy) ReadsKeys() bool { return len(p.keys) > 0 }
+
 // indexKeys records the keys the policy reads.
 func (p *Policy) indexKeys() {
 	p.keys = map[string]bool{}

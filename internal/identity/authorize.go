@@ -35,11 +35,15 @@ type Check struct {
 // resource policies grant anything.
 func (s *Service) Authorize(ctx context.Context, c Check) (iampolicy.Decision, iampolicy.Request, error) {
 	req := iampolicy.Request{Action: c.Action, Resource: c.Resource, ResourceAccount: c.ResourceAccount}
-	var pols iampolicy.Policies
-	pols.Resource = c.Policy
+	pols := iampolicy.Policies{Resource: c.Policy}
 	p, ok := FromContext(ctx)
 	if ok {
 		p = p.normalized()
+		if p.Type == TypeRoot && p.Account == c.ResourceAccount && c.Policy == nil {
+			// The root in its own account, with no resource policy that
+			// could deny it: the common case, decided without evaluation.
+			return rootAllowed, req, nil
+		}
 		g, err := s.grantsOf(ctx, p)
 		if err != nil {
 			return iampolicy.Decision{}, req, err
@@ -50,41 +54,72 @@ func (s *Service) Authorize(ctx context.Context, c Check) (iampolicy.Decision, i
 			pols.Session = p.Session.policies
 		}
 	}
+	if readers := keyReaders(&pols); len(readers) > 0 {
+		fillKeys(ctx, &req, readers, c.Keys)
+	}
+	return iampolicy.Evaluate(req, pols), req, nil
+}
+
+var rootAllowed = iampolicy.Decision{Allowed: true, Reason: iampolicy.Allow}
+
+// keyReaders returns the policies that read context keys (usually none).
+func keyReaders(pols *iampolicy.Policies) []*iampolicy.Policy {
+	var out []*iampolicy.Policy
+	add := func(n *iampolicy.Named) {
+		if n != nil && n.Policy != nil && n.Policy.ReadsKeys() {
+			out = append(out, n.Policy)
+		}
+	}
+	add(pols.Resource)
+	add(pols.Boundary)
+	for i := range pols.Identity {
+		add(&pols.Identity[i])
+	}
+	for i := range pols.Session {
+		add(&pols.Session[i])
+	}
+	return out
+}
+
+// fillKeys sets the request's context keys that some of readers read:
+// the time, where the request came from, and the resource's own keys.
+func fillKeys(ctx context.Context, req *iampolicy.Request, readers []*iampolicy.Policy, resource func(set func(k, v string))) {
 	uses := func(key string) bool {
-		if pols.Resource != nil && pols.Resource.Policy.UsesKey(key) || pols.Boundary != nil && pols.Boundary.Policy.UsesKey(key) {
-			return true
-		}
-		for _, n := range pols.Identity {
-			if n.Policy.UsesKey(key) {
-				return true
-			}
-		}
-		for _, n := range pols.Session {
-			if n.Policy.UsesKey(key) {
+		for _, p := range readers {
+			if p.UsesKey(key) {
 				return true
 			}
 		}
 		return false
 	}
 	set := func(key, value string) {
-		if uses(key) {
-			if req.Context == nil {
-				req.Context = map[string][]string{}
-			}
-			req.Context[key] = append(req.Context[key], value)
+		if req.Context == nil {
+			req.Context = map[string][]string{}
 		}
+		req.Context[key] = append(req.Context[key], value)
 	}
 	now := time.Now()
-	set("aws:CurrentTime", now.UTC().Format(time.RFC3339))
-	set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
+	if uses("aws:CurrentTime") {
+		set("aws:CurrentTime", now.UTC().Format(time.RFC3339))
+	}
+	if uses("aws:EpochTime") {
+		set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
+	}
 	if o, ok := OriginFromContext(ctx); ok {
-		set("aws:SourceIp", o.SourceIP)
-		set("aws:SecureTransport", strconv.FormatBool(o.Secure))
+		if uses("aws:SourceIp") {
+			set("aws:SourceIp", o.SourceIP)
+		}
+		if uses("aws:SecureTransport") {
+			set("aws:SecureTransport", strconv.FormatBool(o.Secure))
+		}
 	}
-	if c.Keys != nil {
-		c.Keys(set)
+	if resource != nil {
+		resource(func(k, v string) {
+			if uses(k) {
+				set(k, v)
+			}
+		})
 	}
-	return iampolicy.Evaluate(req, pols), req, nil
 }
 
 // grants are the compiled identity-side policies of one user or role,

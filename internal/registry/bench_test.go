@@ -9,6 +9,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/ecrd/ecrd/internal/identity"
+	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/registry/registrytest"
@@ -186,12 +187,17 @@ func BenchmarkImageGraph(b *testing.B) {
 }
 
 // BenchmarkAuthorizedManifestGet measures a manifest GET by tag (warm
-// cache) as the account's root without a repository policy, and as
-// another account's root that a repository policy with a condition lets
-// pull: what evaluating the policy costs per request.
+// cache) as the account's root without a repository policy; as another
+// account's root that a repository policy with a condition lets pull; and
+// as a session of a role of the account with the AWS managed PowerUser
+// policy attached, a session policy, and that repository policy in
+// force: what authorization costs per request.
 func BenchmarkAuthorizedManifestGet(b *testing.B) {
-	reg, _ := registrytest.New(b, registry.Options{})
+	_, stores := registrytest.New(b, registry.Options{})
+	ids := identity.New(stores.Meta, mustKeyring(b), nil)
+	reg := registry.New(stores.Meta, stores.Blobs, registry.Options{Identity: ids})
 	registrytest.CreateOnPush(b, reg)
+	session := roleSession(b, ids)
 	f := &fixture{reg: reg}
 	f.pushImage(b, "app", "v1", "a")
 	other := identity.NewContext(ctx, identity.Root("210987654321"))
@@ -204,7 +210,7 @@ func BenchmarkAuthorizedManifestGet(b *testing.B) {
 		name   string
 		ctx    context.Context
 		policy string
-	}{{"root-no-policy", ctx, ""}, {"cross-account-policy", other, policy}} {
+	}{{"root-no-policy", ctx, ""}, {"cross-account-policy", other, policy}, {"role-session-policy", session, policy}} {
 		if c.policy != "" {
 			if _, err := reg.SetRepositoryPolicy(ctx, key("app"), c.policy, false); err != nil {
 				b.Fatal(err)
@@ -218,4 +224,37 @@ func BenchmarkAuthorizedManifestGet(b *testing.B) {
 			}
 		})
 	}
+}
+
+func mustKeyring(b *testing.B) *keyring.Keyring {
+	k, err := keyring.New(keyring.Generate())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return k
+}
+
+// roleSession returns a context of a session of the role "ci" of the
+// account, which has PowerUser attached, assumed with a session policy.
+func roleSession(b *testing.B, ids *identity.Service) context.Context {
+	if _, err := ids.EnsureAccount(ctx, scope.Account); err != nil {
+		b.Fatal(err)
+	}
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + scope.Account + `:root"},"Action":"sts:AssumeRole"}]}`
+	if _, err := ids.CreateRole(ctx, identity.RoleInput{Name: "ci", TrustPolicy: trust}); err != nil {
+		b.Fatal(err)
+	}
+	if err := ids.AttachPolicy(ctx, identity.Grantee{Kind: metadata.IAMRole, Name: "ci"}, "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser"); err != nil {
+		b.Fatal(err)
+	}
+	a, err := ids.AssumeRole(ctx, identity.AssumeRoleInput{RoleARN: "arn:aws:iam::" + scope.Account + ":role/ci", SessionName: "bench",
+		Policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:*","Resource":"arn:aws:ecr:*:*:repository/app"}]}`})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sess, err := ids.VerifySession(ctx, a.Credentials.AccessKeyID, a.Credentials.SessionToken)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return identity.NewContext(ctx, sess.Principal())
 }
