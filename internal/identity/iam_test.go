@@ -236,3 +236,30 @@ func TestUserGrantsAndBoundary(t *testing.T) {
 	wantIAMError(t, "a user without IAM permissions creates a user", err, CodeAccessDenied,
 		"is not authorized to perform: iam:CreateUser on resource: arn:aws:iam::"+acct+":user/eve")
 }
+
+// FuzzVerifySession: only a token that was issued, with its own key ID,
+// opens; nothing panics.
+func FuzzVerifySession(f *testing.F) {
+	s := newServiceF(f)
+	rc := NewContext(ctx, Root(acct))
+	if _, err := s.EnsureAccount(ctx, acct); err != nil {
+		f.Fatal(err)
+	}
+	if _, err := s.CreateRole(rc, RoleInput{Name: "r", TrustPolicy: trustAccount(acct)}); err != nil {
+		f.Fatal(err)
+	}
+	a, err := s.AssumeRole(rc, AssumeRoleInput{RoleARN: "arn:aws:iam::" + acct + ":role/r", SessionName: "fuzz"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	c := a.Credentials
+	f.Add(c.AccessKeyID, c.SessionToken)
+	f.Add(c.AccessKeyID, "ecrd1")
+	f.Add("ASIA", "ecrd1AAAA")
+	f.Fuzz(func(t *testing.T, keyID, token string) {
+		sess, err := s.VerifySession(ctx, keyID, token)
+		if err == nil && (keyID != c.AccessKeyID || token != c.SessionToken || sess.Secret != c.SecretAccessKey) {
+			t.Fatalf("opened a session that was never issued: %q %q", keyID, token)
+		}
+	})
+}

@@ -16,7 +16,9 @@ import (
 
 var ctx = context.Background()
 
-func newService(t *testing.T) *Service {
+func newService(t *testing.T) *Service { return newServiceF(t) }
+
+func newServiceF(t testing.TB) *Service {
 	t.Helper()
 	meta, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ecrd.db"))
 	if err != nil {
