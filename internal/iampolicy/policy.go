@@ -575,17 +575,28 @@ func compilePrincipal(n *node, ps *principals) error {
 	return nil
 }
 
+// NamedPrincipal is an IAM principal a policy names by ARN.
+type NamedPrincipal struct {
+	Type string // "AWS" or "Federated"
+	ARN  string
+}
+
 // NamedPrincipals returns the IAM principals the policy's Principal and
 // NotPrincipal elements name by ARN: users, roles, sessions and federated
 // providers (not accounts, services or "*"). IAM refuses a trust policy
 // naming one that does not exist, so the caller checks them.
-func (p *Policy) NamedPrincipals() []string {
-	var out []string
+func (p *Policy) NamedPrincipals() []NamedPrincipal {
+	var out []NamedPrincipal
 	for i := range p.stmts {
 		ps := &p.stmts[i].principals
-		out = append(out, ps.users...)
-		out = append(out, ps.roles...)
-		out = append(out, ps.federated...)
+		for _, l := range [][]string{ps.users, ps.roles} {
+			for _, a := range l {
+				out = append(out, NamedPrincipal{"AWS", a})
+			}
+		}
+		for _, a := range ps.federated {
+			out = append(out, NamedPrincipal{"Federated", a})
+		}
 	}
 	return out
 }

@@ -100,6 +100,12 @@ func TestRoleLifecycleAndConflicts(t *testing.T) {
 	if err := s.DetachPolicy(rc, g, mp.ARN); err != nil {
 		t.Fatal(err)
 	}
+	wantIAMError(t, "DeletePolicy with old versions", s.DeletePolicy(rc, mp.ARN), CodeDeleteConflict, "more than one version")
+	for _, v := range []string{"v1", "v2", "v3", "v4"} {
+		if err := s.DeletePolicyVersion(rc, mp.ARN, v); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := s.DeletePolicy(rc, mp.ARN); err != nil {
 		t.Fatal(err)
 	}

@@ -76,7 +76,13 @@ func (s *Service) Policy(ctx context.Context, arn, action string) (ManagedPolicy
 	if err := s.allow(ctx, action, arn); err != nil {
 		return ManagedPolicy{}, err
 	}
-	return managedPolicy(ctx, s.meta, arn)
+	mp, err := managedPolicy(ctx, s.meta, arn)
+	if isNoSuchEntity(err) {
+		// Attach calls say "does not exist or is not attachable"; the
+		// read calls say this.
+		return mp, iamError(CodeNoSuchEntity, "Policy %s was not found.", arn)
+	}
+	return mp, err
 }
 
 // Policies lists the AWS managed policies (scope "All" or "AWS") and the
@@ -265,6 +271,9 @@ func (s *Service) DeletePolicy(ctx context.Context, arn string) error {
 	return s.changePolicy(ctx, arn, "iam:DeletePolicy", func(tx metadata.Tx, mp *ManagedPolicy) error {
 		if mp.Attachments > 0 || mp.BoundaryUses > 0 {
 			return iamError(CodeDeleteConflict, "Cannot delete a policy attached to entities.")
+		}
+		if len(mp.Versions) > 1 {
+			return iamError(CodeDeleteConflict, "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.")
 		}
 		if err := tx.DeleteIAMEntity(ctx, accountOfARN(arn), metadata.IAMPolicy, mp.Name); err != nil {
 			return err

@@ -119,9 +119,9 @@ func (s *Service) checkTrust(ctx context.Context, r metadata.Reader, doc string)
 	if err != nil {
 		return err
 	}
-	for _, arn := range pol.NamedPrincipals() {
-		if !s.principalExists(ctx, r, arn) {
-			return iamError(CodeMalformedPolicy, "Invalid principal in policy: %q", arn)
+	for _, np := range pol.NamedPrincipals() {
+		if !s.principalExists(ctx, r, np.ARN) {
+			return iamError(CodeMalformedPolicy, "Invalid principal in policy: %q:%q", np.Type, np.ARN)
 		}
 	}
 	return nil

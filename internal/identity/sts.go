@@ -92,6 +92,7 @@ type AssumeRoleInput struct {
 	Policy      string        // inline session policy
 	PolicyARNs  []string      // managed session policies
 	Tags        []Tag         // session tags (AssumeRole)
+	Region      string        // where the call was made, for the role's last use
 }
 
 // Limits of AssumeRole's input, from the STS API reference.
@@ -305,7 +306,7 @@ func (s *Service) issueSession(ctx context.Context, role Role, in AssumeRoleInpu
 		return AssumedRole{}, err
 	}
 	token := sessionTokenPrefix + base64.RawURLEncoding.EncodeToString(s.keys.Seal(payload, []byte(sess.KeyID)))
-	s.recordRoleUse(ctx, role)
+	s.recordRoleUse(ctx, role, in.Region)
 	size := (len(in.Policy) + 200*len(in.PolicyARNs)) * 100 / maxSessionPolicy
 	return AssumedRole{
 		Credentials:      Credentials{AccessKeyID: sess.KeyID, SecretAccessKey: sess.Secret, SessionToken: token, Expiration: sess.ExpiresAt()},
@@ -316,7 +317,7 @@ func (s *Service) issueSession(ctx context.Context, role Role, in AssumeRoleInpu
 
 // recordRoleUse notes when a role was last assumed (GetRole's
 // RoleLastUsed), at most once a minute per role.
-func (s *Service) recordRoleUse(ctx context.Context, role Role) {
+func (s *Service) recordRoleUse(ctx context.Context, role Role, region string) {
 	now := s.now().UTC()
 	if now.Sub(role.LastUsed) < time.Minute {
 		return
@@ -326,7 +327,7 @@ func (s *Service) recordRoleUse(ctx context.Context, role Role) {
 		if err != nil {
 			return err
 		}
-		r.LastUsed = now
+		r.LastUsed, r.LastUsedRegion = now, region
 		return saveEntity(ctx, tx, accountOfARN(r.ARN), metadata.IAMRole, r.Name, r, false)
 	})
 	if err != nil {

@@ -50,7 +50,7 @@ type Options struct {
 // New returns a Server for the OCI API under /v2 and the AWS APIs at /.
 func New(o Options) *Server {
 	s := &Server{reg: o.Registry, auth: o.Auth, log: o.Log,
-		ecr: ecr.New(o.Registry, o.Identity, o.Endpoint, o.Log), sts: sts.New(o.Identity, o.Log), iam: iam.New(o.Identity, o.Log)}
+		ecr: ecr.New(o.Registry, o.Identity, o.Endpoint, o.Log), sts: sts.New(o.Identity, o.Auth.DefaultScope.Region, o.Log), iam: iam.New(o.Identity, o.Log)}
 	ociHandler := oci.New(o.Registry, o.Log, o.Auth.Registry, o.Endpoint(o.Auth.DefaultScope)+"/")
 	mux := http.NewServeMux()
 	mux.Handle("/v2/", ociHandler)

@@ -117,7 +117,7 @@ func TestAWSManagedPolicies(t *testing.T) {
 		t.Errorf("GetPolicyVersion document %q (%v)", doc, err)
 	}
 	_, err = c.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String("arn:aws:iam::aws:policy/NoSuchPolicy")})
-	wantAPIError(t, "GetPolicy of an unknown policy", err, "NoSuchEntity", 404, "Policy arn:aws:iam::aws:policy/NoSuchPolicy does not exist or is not attachable.")
+	wantAPIError(t, "GetPolicy of an unknown policy", err, "NoSuchEntity", 404, "Policy arn:aws:iam::aws:policy/NoSuchPolicy was not found.")
 
 	var names []string
 	pages := iam.NewListPoliciesPaginator(c, &iam.ListPoliciesInput{Scope: iamtypes.PolicyScopeTypeAws, MaxItems: aws.Int32(2)})

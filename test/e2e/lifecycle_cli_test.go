@@ -64,13 +64,7 @@ func TestLifecycleAWSCLI(t *testing.T) {
 	}
 	e := startBareECRD(t, t.TempDir(), "--lifecycle-interval", "-1s")
 
-	dir := t.TempDir()
-	layouts, home, work := filepath.Join(dir, "layouts"), filepath.Join(dir, "home"), filepath.Join(dir, "work")
-	for _, d := range []string{home, work} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
+	layouts := filepath.Join(t.TempDir(), "layouts")
 	for ex, images := range lifecycleExamples {
 		for i, tags := range images {
 			img, err := random.Image(256, 1)
@@ -80,10 +74,31 @@ func TestLifecycleAWSCLI(t *testing.T) {
 			writeTaggedLayout(t, filepath.Join(layouts, ex, string(rune('a'+i))), img, tags)
 		}
 	}
+	env, work := scriptEnv(t, e)
+	env = append(env, "AWS="+aws, "ECRD="+ecrdBin, "JQ="+jq, "ECRD_ENDPOINT="+e.URL(), "LAYOUTS="+layouts)
+	runScript(t, bash, script, work, env, 5*time.Minute)
+	noServerErrors(t, e)
+}
+
+// cleanEnv is the test's environment without what configures AWS, docker
+// or ecrd clients: scripts get their own.
+// scriptEnv prepares a CLI script's run against e: an isolated home, an
+// AWS configuration holding the root test key, and an empty scratch
+// folder, which it returns with the environment naming them (ENDPOINT,
+// WORK, ACCOUNT, REGION and the AWS CLI's variables).
+func scriptEnv(t *testing.T, e *ecrd) (env []string, work string) {
+	t.Helper()
+	dir := t.TempDir()
+	home, work := filepath.Join(dir, "home"), filepath.Join(dir, "work")
+	for _, d := range []string{home, work} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
 	configFile, credentialsFile := filepath.Join(dir, "aws-config"), filepath.Join(dir, "aws-credentials")
 	writeAWSCLIFile(t, configFile, fmt.Sprintf("[default]\nregion = %s\noutput = json\ncli_timestamp_format = iso8601\n", testRegion))
 	writeAWSCLIFile(t, credentialsFile, fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", testAccessKey, testSecret))
-	env := append(cleanEnv(),
+	return append(cleanEnv(),
 		"HOME="+home,
 		"AWS_CONFIG_FILE="+configFile,
 		"AWS_SHARED_CREDENTIALS_FILE="+credentialsFile,
@@ -91,16 +106,10 @@ func TestLifecycleAWSCLI(t *testing.T) {
 		"AWS_ENDPOINT_URL="+e.URL(),
 		"AWS_PAGER=",
 		"AWS_EC2_METADATA_DISABLED=true",
-		"ECRD_ENDPOINT="+e.URL(),
-		"AWS="+aws, "ECRD="+ecrdBin, "JQ="+jq,
-		"ENDPOINT="+e.URL(), "LAYOUTS="+layouts, "WORK="+work, "ACCOUNT="+testAccount,
-	)
-	runScript(t, bash, script, work, env, 5*time.Minute)
-	noServerErrors(t, e)
+		"ENDPOINT="+e.URL(), "WORK="+work, "ACCOUNT="+testAccount, "REGION="+testRegion,
+	), work
 }
 
-// cleanEnv is the test's environment without what configures AWS, docker
-// or ecrd clients: scripts get their own.
 func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {

@@ -20,9 +20,9 @@ func WriteResult(w http.ResponseWriter, xmlns, action, requestID string, result 
 	}
 	type response struct {
 		XMLName  xml.Name
-		Xmlns    string `xml:"xmlns,attr"`
-		Result   any    `xml:",omitempty"`
-		Metadata metadata
+		Xmlns    string   `xml:"xmlns,attr"`
+		Result   any      `xml:",omitempty"`
+		Metadata metadata `xml:"ResponseMetadata"`
 	}
 	resp := response{
 		XMLName:  xml.Name{Local: action + "Response"},

@@ -182,6 +182,19 @@ type Tag struct {
 	Value string
 }
 
+// TagList is a list of tags that is left out when empty, as IAM leaves
+// out the tags of an untagged entity.
+type TagList struct {
+	Members []Tag `xml:"member"`
+}
+
+func optionalTags(tags []identity.Tag) *TagList {
+	if len(tags) == 0 {
+		return nil
+	}
+	return &TagList{tagsOf(tags)}
+}
+
 func tagsOf(tags []identity.Tag) []Tag {
 	out := make([]Tag, len(tags))
 	for i, t := range tags {

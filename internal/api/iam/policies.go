@@ -20,14 +20,14 @@ type Policy struct {
 	Description                   string `xml:",omitempty"`
 	CreateDate                    string
 	UpdateDate                    string
-	Tags                          []Tag `xml:"Tags>member,omitempty"`
+	Tags                          *TagList `xml:",omitempty"`
 }
 
 func policyOf(p identity.ManagedPolicy) Policy {
 	return Policy{
 		PolicyName: p.Name, PolicyId: p.ID, Arn: p.ARN, Path: p.Path, DefaultVersionId: p.DefaultVersion,
 		AttachmentCount: p.Attachments, PermissionsBoundaryUsageCount: p.BoundaryUses, IsAttachable: true,
-		Description: p.Description, CreateDate: timestamp(p.CreatedAt), UpdateDate: timestamp(p.UpdatedAt), Tags: tagsOf(p.Tags),
+		Description: p.Description, CreateDate: timestamp(p.CreatedAt), UpdateDate: timestamp(p.UpdatedAt), Tags: optionalTags(p.Tags),
 	}
 }
 

@@ -19,7 +19,7 @@ type Role struct {
 	Description              string `xml:",omitempty"`
 	MaxSessionDuration       int
 	PermissionsBoundary      *Boundary `xml:",omitempty"`
-	Tags                     []Tag     `xml:"Tags>member,omitempty"`
+	Tags                     *TagList  `xml:",omitempty"`
 	RoleLastUsed             *LastUsed `xml:",omitempty"`
 }
 
@@ -36,10 +36,11 @@ func roleOf(r identity.Role, full bool) Role {
 	}
 	if full {
 		out.PermissionsBoundary = boundaryOf(r.Boundary)
-		out.Tags = tagsOf(r.Tags)
+		out.Tags = optionalTags(r.Tags)
 		out.RoleLastUsed = &LastUsed{}
 		if !r.LastUsed.IsZero() {
 			out.RoleLastUsed.LastUsedDate = timestamp(r.LastUsed)
+			out.RoleLastUsed.Region = r.LastUsedRegion
 		}
 	}
 	return out

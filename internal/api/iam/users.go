@@ -16,14 +16,14 @@ type User struct {
 	Arn                 string
 	CreateDate          string
 	PermissionsBoundary *Boundary `xml:",omitempty"`
-	Tags                []Tag     `xml:"Tags>member,omitempty"`
+	Tags                *TagList  `xml:",omitempty"`
 }
 
 func userOf(u identity.User, full bool) User {
 	out := User{Path: u.Path, UserName: u.Name, UserId: u.ID, Arn: u.ARN, CreateDate: timestamp(u.CreatedAt)}
 	if full {
 		out.PermissionsBoundary = boundaryOf(u.Boundary)
-		out.Tags = tagsOf(u.Tags)
+		out.Tags = optionalTags(u.Tags)
 	}
 	return out
 }
@@ -140,7 +140,7 @@ type OpenIDConnectProvider struct {
 	ClientIDList   []string `xml:"ClientIDList>member"`
 	ThumbprintList []string `xml:"ThumbprintList>member"`
 	CreateDate     string
-	Tags           []Tag `xml:"Tags>member"`
+	Tags           *TagList `xml:",omitempty"`
 }
 
 func providerARN(f form) (string, error) { return f.required("OpenIDConnectProviderArn") }
@@ -167,8 +167,8 @@ var oidcOps = map[string]op{
 		}
 		return struct {
 			OpenIDConnectProviderArn string
-			Tags                     []Tag `xml:"Tags>member,omitempty"`
-		}{p.ARN, tagsOf(p.Tags)}, nil
+			Tags                     *TagList `xml:",omitempty"`
+		}{p.ARN, optionalTags(p.Tags)}, nil
 	},
 	"GetOpenIDConnectProvider": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
 		arn, err := providerARN(f)
@@ -179,7 +179,7 @@ var oidcOps = map[string]op{
 		if err != nil {
 			return nil, err
 		}
-		return OpenIDConnectProvider{p.URL, p.ClientIDs, p.Thumbprints, timestamp(p.CreatedAt), tagsOf(p.Tags)}, nil
+		return OpenIDConnectProvider{p.URL, p.ClientIDs, p.Thumbprints, timestamp(p.CreatedAt), optionalTags(p.Tags)}, nil
 	},
 	"ListOpenIDConnectProviders": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
 		ps, err := h.ids.OIDCProviders(ctx)

@@ -24,12 +24,16 @@ const XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
 
 // Handler serves STS.
 type Handler struct {
-	ids *identity.Service
-	log *slog.Logger
+	ids    *identity.Service
+	log    *slog.Logger
+	region string
 }
 
-// New returns the STS handler.
-func New(ids *identity.Service, log *slog.Logger) *Handler { return &Handler{ids: ids, log: log} }
+// New returns the STS handler. region is the server's default region,
+// where unsigned calls are taken to be made.
+func New(ids *identity.Service, region string, log *slog.Logger) *Handler {
+	return &Handler{ids: ids, region: region, log: log}
+}
 
 // Unsigned reports whether an action is served without a signature.
 func Unsigned(action string) bool { return action == "AssumeRoleWithWebIdentity" }
@@ -62,9 +66,9 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, f
 			Account string
 		}{c.Principal.ARN, c.Principal.UserID, c.Principal.Account}
 	case "AssumeRole":
-		result, err = h.assumeRole(ctx, form)
+		result, err = h.assumeRole(ctx, form, c.Region)
 	case "AssumeRoleWithWebIdentity":
-		result, err = h.assumeRoleWithWebIdentity(ctx, form)
+		result, err = h.assumeRoleWithWebIdentity(ctx, form, h.region)
 	default:
 		awsquery.WriteError(w, XMLNS, "InvalidAction", "Could not find operation "+action+" for version "+form.Get("Version"), http.StatusBadRequest, requestID)
 		return
@@ -137,8 +141,9 @@ func input(form url.Values) (identity.AssumeRoleInput, error) {
 	return in, nil
 }
 
-func (h *Handler) assumeRole(ctx context.Context, form url.Values) (any, error) {
+func (h *Handler) assumeRole(ctx context.Context, form url.Values, region string) (any, error) {
 	in, err := input(form)
+	in.Region = region
 	if err != nil {
 		return nil, err
 	}
@@ -154,8 +159,9 @@ func (h *Handler) assumeRole(ctx context.Context, form url.Values) (any, error) 
 	}{creds, user, a.PackedPolicySize}, nil
 }
 
-func (h *Handler) assumeRoleWithWebIdentity(ctx context.Context, form url.Values) (any, error) {
+func (h *Handler) assumeRoleWithWebIdentity(ctx context.Context, form url.Values, region string) (any, error) {
 	in, err := input(form)
+	in.Region = region
 	if err != nil {
 		return nil, err
 	}
