@@ -87,7 +87,7 @@ type AccessKey struct {
 // unique per account and kind regardless of case, as IAM's names are.
 type IAMEntity struct {
 	Account  string
-	Kind     string // IAMUser, IAMRole, IAMPolicy or IAMOIDCProvider
+	Kind     string // IAMUser, IAMRole, IAMPolicy, IAMOIDCProvider, KMSKey or KMSAlias
 	Name     string
 	Document []byte
 }
@@ -98,6 +98,10 @@ const (
 	IAMRole         = "role"
 	IAMPolicy       = "policy"
 	IAMOIDCProvider = "oidc-provider"
+	// KMS keys and aliases are regional: their names start with the
+	// region ("us-east-1/1234abcd-...", "us-east-1/alias/ecr").
+	KMSKey   = "kms-key"
+	KMSAlias = "kms-alias"
 )
 
 // CreationTemplate is a repository creation template of a registry. Its
