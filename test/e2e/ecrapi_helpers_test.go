@@ -48,6 +48,13 @@ func ecrClientWith(e *ecrd, accessKey, secret string) *ecr.Client {
 	})
 }
 
+// ecrClientRetrying is an ECR client of the root test key with the SDK's
+// default retryer, for checks that only read.
+func ecrClientRetrying(e *ecrd) *ecr.Client {
+	return ecr.New(ecr.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()),
+		Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, testSecret, "")})
+}
+
 // ecrClient is ecrClientWith the root test key.
 func ecrClient(e *ecrd) *ecr.Client { return ecrClientWith(e, testAccessKey, testSecret) }
 

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 )
 
@@ -96,8 +95,7 @@ func BenchmarkLifecyclePreviewHTTP(b *testing.B) {
 	// The SDK's default retryer, as users have it: it retries a read on a
 	// connection the client's own transport closed under it, which
 	// aws-sdk-go-v2 is known to do now and then (aws/aws-sdk-go-v2#2737).
-	c := ecr.New(ecr.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, testSecret, "")})
+	c := ecrClientRetrying(e)
 	ctx := context.Background()
 	var results int
 	for b.Loop() {
