@@ -2,6 +2,7 @@ package iam
 
 import (
 	"context"
+	"strings"
 
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/identity"
@@ -145,6 +146,18 @@ type OpenIDConnectProvider struct {
 
 func providerARN(f form) (string, error) { return f.required("OpenIDConnectProviderArn") }
 
+// providerURL is a provider's Url as GetOpenIDConnectProvider gives it:
+// without the scheme, as IAM does, except for an issuer on an explicit
+// port (a private or test issuer), whose scheme-less form clients cannot
+// parse back (Terraform would replace the provider on every plan).
+func providerURL(u string) string {
+	host, _, _ := strings.Cut(u, "/")
+	if strings.Contains(host, ":") {
+		return "https://" + u
+	}
+	return u
+}
+
 func changeProvider(action string, change func(f form) identity.OIDCChange) op {
 	return func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
 		arn, err := providerARN(f)
@@ -179,7 +192,7 @@ var oidcOps = map[string]op{
 		if err != nil {
 			return nil, err
 		}
-		return OpenIDConnectProvider{p.URL, p.ClientIDs, p.Thumbprints, timestamp(p.CreatedAt), optionalTags(p.Tags)}, nil
+		return OpenIDConnectProvider{providerURL(p.URL), p.ClientIDs, p.Thumbprints, timestamp(p.CreatedAt), optionalTags(p.Tags)}, nil
 	},
 	"ListOpenIDConnectProviders": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
 		ps, err := h.ids.OIDCProviders(ctx)

@@ -1,0 +1,219 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/ecrd/ecrd/internal/webidentity/oidctest"
+)
+
+// terraformProvider returns the folder holding the Terraform AWS provider
+// built by scripts/terraform-provider (which builds it once, into a cache
+// outside the repository).
+func terraformProvider(t *testing.T) string {
+	t.Helper()
+	script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "terraform-provider"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(script).Output()
+	if err != nil {
+		t.Fatalf("scripts/terraform-provider: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// terraformRun runs terraform in dir with env and returns its output and
+// exit code.
+func terraformRun(t *testing.T, tf, dir string, env []string, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tf, args...)
+	cmd.Dir, cmd.Env = dir, env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	t.Logf("terraform %s: %s", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return out.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("terraform %s: %v", strings.Join(args, " "), err)
+	}
+	return out.String(), 0
+}
+
+// copyTree copies the files of a folder tree.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTerraformPlatform applies a platform team's ordinary Terraform
+// (testdata/terraform/platform) with the real AWS provider pointed at ecrd
+// by its endpoints only; a second plan must show no changes. Then CI's
+// half runs on it (testdata/terraform/ci.sh: a GitHub-shaped OIDC token
+// becomes the role's credentials, docker login, pushes, an immutable tag
+// refused, the lifecycle preview), and destroy leaves nothing behind.
+func TestTerraformPlatform(t *testing.T) {
+	tf := tool(t, "terraform")
+	aws := awsCLI(t)
+	jq := tool(t, "jq")
+	docker := tool(t, "docker")
+	crane := tool(t, "crane")
+	bash := tool(t, "bash")
+	providerDir := terraformProvider(t)
+	issuer := oidctest.New(t)
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "issuer-ca.pem")
+	if err := os.WriteFile(caFile, issuer.CAPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := startBareECRD(t, filepath.Join(dir, "data"), "--oidc-ca-file", caFile)
+
+	cliConfig := filepath.Join(dir, "terraform.rc")
+	if err := os.WriteFile(cliConfig, []byte(`provider_installation {
+  dev_overrides {
+    "hashicorp/aws" = "`+providerDir+`"
+  }
+  direct {}
+}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	work := filepath.Join(dir, "platform")
+	copyTree(t, filepath.Join("testdata", "terraform", "platform"), work)
+	home := filepath.Join(dir, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	env := append(cleanEnv(),
+		"HOME="+home,
+		"TF_CLI_CONFIG_FILE="+cliConfig,
+		"TF_IN_AUTOMATION=1", "TF_INPUT=0", "CHECKPOINT_DISABLE=1",
+		"TF_VAR_endpoint="+e.URL(),
+		"TF_VAR_github_oidc_url="+issuer.URL(),
+		"AWS_ACCESS_KEY_ID="+testAccessKey, "AWS_SECRET_ACCESS_KEY="+testSecret,
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"AWS_EC2_METADATA_DISABLED=true",
+	)
+	tfMust := func(args ...string) string {
+		t.Helper()
+		out, code := terraformRun(t, tf, work, env, args...)
+		if code != 0 {
+			t.Fatalf("terraform %s exited with %d:\n%s", strings.Join(args, " "), code, out)
+		}
+		return out
+	}
+	// Local modules are installed by get; init would look for the
+	// provider in the registry, which dev_overrides replaces.
+	tfMust("get")
+	destroyed := false
+	t.Cleanup(func() {
+		if !destroyed {
+			terraformRun(t, tf, work, env, "destroy", "-auto-approve", "-no-color")
+		}
+	})
+	tfMust("apply", "-auto-approve", "-no-color")
+	if out, code := terraformRun(t, tf, work, env, "plan", "-detailed-exitcode", "-no-color"); code != 0 {
+		t.Fatalf("a plan after apply is not empty (exit %d):\n%s", code, out)
+	}
+	var outputs map[string]struct{ Value any }
+	if err := json.Unmarshal([]byte(tfMust("output", "-json")), &outputs); err != nil {
+		t.Fatal(err)
+	}
+	if got := outputs["account_id"].Value; got != testAccount {
+		t.Errorf("account_id output = %v", got)
+	}
+	roleARN, _ := outputs["ci_role_arn"].Value.(string)
+
+	// CI's half, with the AWS CLI, docker login and crane.
+	images := filepath.Join(dir, "images")
+	if err := os.Mkdir(images, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte(issuer.GitHubToken("repo:org/app:ref:refs/heads/main", "sts.amazonaws.com", 10*time.Minute)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"release", "other"} {
+		writeRandomImage(t, filepath.Join(images, name+".tar"), e.Addr+"/app:"+name)
+	}
+	for i := range 14 {
+		writeRandomImage(t, filepath.Join(images, "tagged-"+string(rune('a'+i))+".tar"), e.Addr+"/app:x")
+	}
+	script, err := filepath.Abs(filepath.Join("testdata", "terraform", "ci.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ciEnv, ciWork := scriptEnv(t, e)
+	ciEnv = append(ciEnv, "AWS="+aws, "JQ="+jq, "DOCKER="+docker, "CRANE="+crane,
+		"REGISTRY="+e.Addr, "ROLE_ARN="+roleARN, "TOKEN_FILE="+token, "IMAGES="+images)
+	runScript(t, bash, script, ciWork, ciEnv, 5*time.Minute)
+
+	// Destroy leaves nothing behind.
+	tfMust("destroy", "-auto-approve", "-no-color")
+	destroyed = true
+	ctx := context.Background()
+	root, rootIAM, _ := clientsFor(e, static(testAccessKey, testSecret))
+	repos, err := root.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{})
+	ecrMust(t, "DescribeRepositories", err)
+	if len(repos.Repositories) != 0 {
+		t.Errorf("after destroy, repositories remain: %v", repoNames(repos.Repositories))
+	}
+	roles, err := rootIAM.ListRoles(ctx, &iam.ListRolesInput{})
+	ecrMust(t, "ListRoles", err)
+	providers, err := rootIAM.ListOpenIDConnectProviders(ctx, &iam.ListOpenIDConnectProvidersInput{})
+	ecrMust(t, "ListOpenIDConnectProviders", err)
+	if len(roles.Roles) != 0 || len(providers.OpenIDConnectProviderList) != 0 {
+		t.Errorf("after destroy: %d roles, %d OIDC providers remain", len(roles.Roles), len(providers.OpenIDConnectProviderList))
+	}
+	if _, err := root.GetRegistryPolicy(ctx, &ecr.GetRegistryPolicyInput{}); err == nil {
+		t.Error("after destroy, the registry policy remains")
+	}
+	templates, err := root.DescribeRepositoryCreationTemplates(ctx, &ecr.DescribeRepositoryCreationTemplatesInput{})
+	ecrMust(t, "DescribeRepositoryCreationTemplates", err)
+	if len(templates.RepositoryCreationTemplates) != 0 {
+		t.Errorf("after destroy, %d creation templates remain", len(templates.RepositoryCreationTemplates))
+	}
+	noServerErrors(t, e)
+}
+
+func repoNames(rs []ecrtypes.Repository) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, aws.ToString(r.RepositoryName))
+	}
+	return out
+}
