@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,7 +89,7 @@ func copyTree(t *testing.T, src, dst string) {
 // refused, the lifecycle preview), and destroy leaves nothing behind.
 func TestTerraformPlatform(t *testing.T) {
 	tf := tool(t, "terraform")
-	aws := awsCLI(t)
+	awsCLIPath := awsCLI(t)
 	jq := tool(t, "jq")
 	docker := tool(t, "docker")
 	crane := tool(t, "crane")
@@ -158,7 +159,9 @@ func TestTerraformPlatform(t *testing.T) {
 	}
 	roleARN, _ := outputs["ci_role_arn"].Value.(string)
 
-	// CI's half, with the AWS CLI, docker login and crane.
+	// CI's half, with the AWS CLI, docker login and crane: it pushes the
+	// commit's image as :<sha> and :latest.
+	const ciSHA = "3f7c2a9e41d8b5c6a0e9f1d2c3b4a5968778695a"
 	images := filepath.Join(dir, "images")
 	if err := os.Mkdir(images, 0o755); err != nil {
 		t.Fatal(err)
@@ -178,9 +181,32 @@ func TestTerraformPlatform(t *testing.T) {
 		t.Fatal(err)
 	}
 	ciEnv, ciWork := scriptEnv(t, e)
-	ciEnv = append(ciEnv, "AWS="+aws, "JQ="+jq, "DOCKER="+docker, "CRANE="+crane,
-		"REGISTRY="+e.Addr, "ROLE_ARN="+roleARN, "TOKEN_FILE="+token, "IMAGES="+images)
+	ciEnv = append(ciEnv, "AWS="+awsCLIPath, "JQ="+jq, "DOCKER="+docker, "CRANE="+crane,
+		"REGISTRY="+e.Addr, "ROLE_ARN="+roleARN, "TOKEN_FILE="+token, "IMAGES="+images, "SHA="+ciSHA)
 	runScript(t, bash, script, ciWork, ciEnv, 5*time.Minute)
+
+	// A deployment's configuration reads the pushed image by its tag.
+	lookup := filepath.Join(dir, "lookup")
+	copyTree(t, filepath.Join("testdata", "terraform", "lookup"), lookup)
+	lookupEnv := append(slices.Clone(env), "TF_VAR_tag="+ciSHA)
+	if out, code := terraformRun(t, tf, lookup, lookupEnv, "apply", "-auto-approve", "-no-color"); code != 0 {
+		t.Fatalf("terraform apply of the lookup configuration exited with %d:\n%s", code, out)
+	}
+	out, _ := terraformRun(t, tf, lookup, lookupEnv, "output", "-json")
+	var looked map[string]struct{ Value any }
+	if err := json.Unmarshal([]byte(out), &looked); err != nil {
+		t.Fatalf("terraform output: %v\n%s", err, out)
+	}
+	imgs, err := ecrClient(e).DescribeImages(context.Background(), &ecr.DescribeImagesInput{RepositoryName: aws.String("app"),
+		ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: aws.String(ciSHA)}}})
+	ecrMust(t, "DescribeImages", err)
+	digest := aws.ToString(imgs.ImageDetails[0].ImageDigest)
+	if looked["image_digest"].Value != digest || looked["image_uri"].Value != e.Addr+"/app@"+digest {
+		t.Errorf("aws_ecr_image read %v and %v, want %s", looked["image_digest"].Value, looked["image_uri"].Value, digest)
+	}
+	if tags, _ := looked["image_tags"].Value.([]any); len(tags) != 2 {
+		t.Errorf("aws_ecr_image tags %v, want the sha and latest", looked["image_tags"].Value)
+	}
 
 	// Destroy leaves nothing behind.
 	tfMust("destroy", "-auto-approve", "-no-color")

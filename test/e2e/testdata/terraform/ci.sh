@@ -12,8 +12,9 @@
 #   ROLE_ARN   the CI role Terraform made
 #   TOKEN_FILE the job's OIDC token
 #   IMAGES     docker tarballs: release.tar, other.tar, tagged-a.tar ... tagged-n.tar
+#   SHA        the commit whose image is pushed
 set -Eeuo pipefail
-: "${AWS:?}" "${JQ:?}" "${DOCKER:?}" "${CRANE:?}" "${REGISTRY:?}" "${ROLE_ARN:?}" "${TOKEN_FILE:?}" "${IMAGES:?}" "${WORK:?}" "${ENDPOINT:?}"
+: "${AWS:?}" "${JQ:?}" "${DOCKER:?}" "${CRANE:?}" "${REGISTRY:?}" "${ROLE_ARN:?}" "${TOKEN_FILE:?}" "${IMAGES:?}" "${SHA:?}" "${WORK:?}" "${ENDPOINT:?}"
 trap 'echo "FAIL: line $LINENO: \"$BASH_COMMAND\" exited with status $?" >&2' ERR
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -39,7 +40,7 @@ fi
 expect_contains "docker login" "$out" "Login Succeeded"
 
 step "push :<sha> and :latest; a second :<sha> is refused"
-sha=3f7c2a9e41d8b5c6a0e9f1d2c3b4a5968778695a
+sha=$SHA
 "$CRANE" --insecure push "$IMAGES/release.tar" "$REGISTRY/app:$sha" >/dev/null 2>"$WORK/crane.err" || die "crane push :$sha: $(cat "$WORK/crane.err")"
 "$CRANE" --insecure tag "$REGISTRY/app:$sha" latest 2>"$WORK/crane.err" || die "crane tag latest: $(cat "$WORK/crane.err")"
 digest=$("$CRANE" --insecure digest "$REGISTRY/app:latest")
