@@ -23,6 +23,7 @@ import (
 
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/config"
+	"github.com/ecrd/ecrd/internal/kms"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/server"
@@ -154,7 +155,10 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		AcceptAnyCredentials: cfg.AcceptAnyCredentials,
 		DefaultScope:         metadata.Scope{Account: cfg.AccountID, Region: cfg.Region},
 	}
-	srv := server.New(server.Options{Registry: reg, Identity: st.ids, Auth: authn, Endpoint: endpoint, Log: log})
+	// KMS seals key material under the server keys, as identity seals
+	// secrets.
+	kmsSvc := kms.New(st.meta, st.keys, st.ids, log)
+	srv := server.New(server.Options{Registry: reg, Identity: st.ids, Auth: authn, KMS: kmsSvc, Endpoint: endpoint, Log: log})
 
 	if cfg.DebugListen != "" {
 		go serveDebug(cfg.DebugListen, log)

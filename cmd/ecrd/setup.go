@@ -24,6 +24,7 @@ import (
 type stores struct {
 	meta  *sqlite.Store
 	blobs *filesystem.Store
+	keys  *keyring.Keyring
 	ids   *identity.Service
 }
 
@@ -51,7 +52,7 @@ func openStores(ctx context.Context, dataDir, keyFile string, log *slog.Logger) 
 		meta.Close()
 		return nil, err
 	}
-	return &stores{meta: meta, blobs: blobs, ids: identity.New(meta, keys, log)}, nil
+	return &stores{meta: meta, blobs: blobs, keys: keys, ids: identity.New(meta, keys, log)}, nil
 }
 
 func loadKeyring(path string, log *slog.Logger) (*keyring.Keyring, error) {

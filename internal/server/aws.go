@@ -12,6 +12,7 @@ import (
 
 	"github.com/ecrd/ecrd/internal/api/awsquery"
 	"github.com/ecrd/ecrd/internal/api/ecr"
+	kmsapi "github.com/ecrd/ecrd/internal/api/kms"
 	"github.com/ecrd/ecrd/internal/api/sts"
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/sigv4"
@@ -32,6 +33,10 @@ func (s *Server) serveAWS(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string) {
+	if strings.HasPrefix(target, kmsapi.TargetPrefix) {
+		s.serveKMS(w, r, target)
+		return
+	}
 	if !s.ecr.Known(target) {
 		ecr.WriteError(w, "UnknownOperationException", "", http.StatusBadRequest)
 		return
@@ -47,6 +52,26 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 		return
 	}
 	s.ecr.Serve(w, r, caller, target, body)
+}
+
+// serveKMS serves a KMS call: the same JSON protocol and SigV4, scoped to
+// the service "kms".
+func (s *Server) serveKMS(w http.ResponseWriter, r *http.Request, target string) {
+	if s.kms == nil || !s.kms.Known(target) {
+		ecr.WriteError(w, "UnknownOperationException", "", http.StatusBadRequest)
+		return
+	}
+	body, err := readBody(r, kmsapi.MaxBodySize)
+	if err != nil {
+		ecr.WriteError(w, "SerializationException", err.Error(), http.StatusBadRequest)
+		return
+	}
+	caller, err := s.authenticate(r, body, "kms")
+	if err != nil {
+		s.writeJSONAuthError(w, r, err)
+		return
+	}
+	s.kms.Serve(w, r, caller, target, body)
 }
 
 func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, requestID string) {

@@ -18,10 +18,12 @@ import (
 
 	"github.com/ecrd/ecrd/internal/api/ecr"
 	"github.com/ecrd/ecrd/internal/api/iam"
+	kmsapi "github.com/ecrd/ecrd/internal/api/kms"
 	"github.com/ecrd/ecrd/internal/api/oci"
 	"github.com/ecrd/ecrd/internal/api/sts"
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/identity"
+	"github.com/ecrd/ecrd/internal/kms"
 	"github.com/ecrd/ecrd/internal/registry"
 )
 
@@ -32,6 +34,7 @@ type Server struct {
 	ecr     *ecr.Handler
 	sts     *sts.Handler
 	iam     *iam.Handler
+	kms     *kmsapi.Handler // nil: KMS calls are unknown operations
 	log     *slog.Logger
 	handler http.Handler
 }
@@ -41,6 +44,8 @@ type Options struct {
 	Registry *registry.Registry
 	Identity *identity.Service
 	Auth     *auth.Authenticator
+	// KMS serves the KMS API (TrentService), if set.
+	KMS *kms.Service
 	// Endpoint is the base URL of a registry (proxyEndpoint, download
 	// URLs); its value for the default scope is the realm of 401s.
 	Endpoint ecr.Endpoint
@@ -51,6 +56,9 @@ type Options struct {
 func New(o Options) *Server {
 	s := &Server{reg: o.Registry, auth: o.Auth, log: o.Log,
 		ecr: ecr.New(o.Registry, o.Identity, o.Endpoint, o.Log), sts: sts.New(o.Identity, o.Auth.DefaultScope.Region, o.Log), iam: iam.New(o.Identity, o.Log)}
+	if o.KMS != nil {
+		s.kms = kmsapi.New(o.KMS, o.Log)
+	}
 	ociHandler := oci.New(o.Registry, o.Log, o.Auth.Registry, o.Endpoint(o.Auth.DefaultScope)+"/")
 	mux := http.NewServeMux()
 	mux.Handle("/v2/", ociHandler)

@@ -165,7 +165,6 @@ func TestGCAndLifecycleUnderLoad(t *testing.T) {
 		wg.Wait()
 		if cycle < cycles-1 {
 			e = startBareECRD(t, data, args...)
-			c = ecrClient(e)
 		}
 	}
 	t.Logf("%d images acknowledged, %d deleted, %d server restarts", len(load.acked), len(load.deleted), cycles-1)

@@ -1,0 +1,252 @@
+// Package kms serves the AWS Key Management Service API (AWS JSON 1.1,
+// X-Amz-Target TrentService.<Op>) over the KMS domain core
+// (internal/kms). It is an adapter: it decodes a request, checks that the
+// members the model requires are there, calls the core, and encodes the
+// answer or the error KMS gives.
+package kms
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"strings"
+
+	"github.com/ecrd/ecrd/internal/api/ecr"
+	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/identity"
+	core "github.com/ecrd/ecrd/internal/kms"
+)
+
+// TargetPrefix starts the X-Amz-Target of every KMS operation.
+const TargetPrefix = "TrentService."
+
+// MaxBodySize bounds a request body. KMS requests are small: plaintexts
+// are at most 4 KiB, ciphertexts 6 KiB and key policies 32 KiB, all
+// base64- or JSON-encoded; 1 MiB leaves room for tags and contexts.
+const MaxBodySize = 1 << 20
+
+// Handler serves the KMS API.
+type Handler struct {
+	svc *core.Service
+	log *slog.Logger
+	ops map[string]op
+}
+
+// op runs one operation on a request body, in the caller's scope.
+type op func(ctx context.Context, scope core.Scope, body []byte) (any, error)
+
+// handle makes an op from a typed operation: decode, then run.
+func handle[I any, O any](fn func(context.Context, core.Scope, *I) (*O, error)) op {
+	return func(ctx context.Context, scope core.Scope, body []byte) (any, error) {
+		in := new(I)
+		if err := decode(body, in); err != nil {
+			return nil, err
+		}
+		return fn(ctx, scope, in)
+	}
+}
+
+// New returns the KMS API handler.
+func New(svc *core.Service, log *slog.Logger) *Handler {
+	h := &Handler{svc: svc, log: log}
+	h.ops = map[string]op{
+		"CreateKey":                       handle(h.createKey),
+		"DescribeKey":                     handle(h.describeKey),
+		"ListKeys":                        handle(h.listKeys),
+		"GetKeyPolicy":                    handle(h.getKeyPolicy),
+		"PutKeyPolicy":                    handle(h.putKeyPolicy),
+		"ListKeyPolicies":                 handle(h.listKeyPolicies),
+		"EnableKeyRotation":               handle(h.enableKeyRotation),
+		"DisableKeyRotation":              handle(h.disableKeyRotation),
+		"GetKeyRotationStatus":            handle(h.getKeyRotationStatus),
+		"RotateKeyOnDemand":               handle(h.rotateKeyOnDemand),
+		"ScheduleKeyDeletion":             handle(h.scheduleKeyDeletion),
+		"CancelKeyDeletion":               handle(h.cancelKeyDeletion),
+		"EnableKey":                       handle(h.enableKey),
+		"DisableKey":                      handle(h.disableKey),
+		"UpdateKeyDescription":            handle(h.updateKeyDescription),
+		"TagResource":                     handle(h.tagResource),
+		"UntagResource":                   handle(h.untagResource),
+		"ListResourceTags":                handle(h.listResourceTags),
+		"CreateAlias":                     handle(h.createAlias),
+		"ListAliases":                     handle(h.listAliases),
+		"UpdateAlias":                     handle(h.updateAlias),
+		"DeleteAlias":                     handle(h.deleteAlias),
+		"GenerateDataKey":                 handle(h.generateDataKey),
+		"GenerateDataKeyWithoutPlaintext": handle(h.generateDataKeyWithoutPlaintext),
+		"Encrypt":                         handle(h.encrypt),
+		"Decrypt":                         handle(h.decrypt),
+	}
+	return h
+}
+
+// Known reports whether the X-Amz-Target names an operation ecrd serves.
+func (h *Handler) Known(target string) bool {
+	name, ok := strings.CutPrefix(target, TargetPrefix)
+	return ok && h.ops[name] != nil
+}
+
+// Serve runs the operation an X-Amz-Target names for an authenticated
+// caller, in its account and the region it signed for, and writes the
+// answer.
+func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, target string, body []byte) {
+	name, _ := strings.CutPrefix(target, TargetPrefix)
+	run := h.ops[name]
+	if run == nil {
+		ecr.WriteError(w, "UnknownOperationException", "", http.StatusBadRequest)
+		return
+	}
+	ctx := identity.NewContext(identity.WithOrigin(r.Context(), identity.OriginOf(r)), c.Principal)
+	out, err := run(ctx, core.Scope{Account: c.Principal.Account, Region: c.Region}, body)
+	if err != nil {
+		h.writeError(w, r, name, err)
+		return
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		h.writeError(w, r, name, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+}
+
+// writeError answers with KMS's exception for err. KMS answers every
+// client fault, AccessDeniedException included, with 400; anything else
+// is KMSInternalException (500), logged in full.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, op string, err error) {
+	var (
+		ke *core.Error
+		se *serializationError
+	)
+	switch {
+	case errors.As(err, &ke):
+		ecr.WriteError(w, ke.Code, ke.Message, http.StatusBadRequest)
+	case errors.As(err, &se):
+		ecr.WriteError(w, "SerializationException", se.msg, http.StatusBadRequest)
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		w.WriteHeader(499) // the client went away: not a server failure
+	default:
+		h.log.Error("KMS operation failed", "operation", op, "err", err)
+		ecr.WriteError(w, "KMSInternalException", "internal server error: ecrd logged the cause", http.StatusInternalServerError)
+	}
+}
+
+// serializationError is a body that is not JSON of the operation's shape.
+type serializationError struct{ msg string }
+
+func (e *serializationError) Error() string { return e.msg }
+
+// decode reads an AWS JSON 1.1 body into v. As AWS services do, it skips
+// members it does not know and takes null as absent; a value of the
+// wrong JSON type is a SerializationException naming the member. An
+// empty body is {}.
+func decode(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	err := dec.Decode(v)
+	var (
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+	)
+	switch {
+	case err == nil:
+	case errors.As(err, &syntax):
+		return &serializationError{fmt.Sprintf("Malformed JSON at offset %d: %v", syntax.Offset, err)}
+	case errors.As(err, &typ) && typ.Field == "":
+		return &serializationError{"The request body must be a JSON object, found a JSON " + typ.Value}
+	case errors.As(err, &typ):
+		return &serializationError{fmt.Sprintf("The member %s must be %s, not a JSON %s", memberPath(typ.Field), jsonKind(typ.Type), typ.Value)}
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return &serializationError{"Malformed JSON: unexpected end of the request body"}
+	default:
+		// encoding/json reports bad base64 in a blob member this way.
+		return &serializationError{"Malformed request body: " + err.Error() + " (blobs are standard, padded base64)"}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &serializationError{"Unexpected data after the JSON object of the request body"}
+	}
+	return nil
+}
+
+// memberPath turns encoding/json's field path into the request's member
+// path, leaving out the shapes' embedded Go structs (lower-case names;
+// every KMS member name is capitalised).
+func memberPath(field string) string {
+	var out []string
+	for _, seg := range strings.Split(field, ".") {
+		if seg != "" && !('a' <= seg[0] && seg[0] <= 'z') {
+			out = append(out, seg)
+		}
+	}
+	return strings.Join(out, ".")
+}
+
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		return "an integer"
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return "a base64 string"
+		}
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "of another type"
+}
+
+// required collects members the model requires that a request left out,
+// in AWS's words ("Value null at 'keyId' failed to satisfy constraint:
+// Member must not be null").
+type required []string
+
+func (r *required) check(missing bool, member string) {
+	if missing {
+		*r = append(*r, "Value null at '"+member+"' failed to satisfy constraint: Member must not be null")
+	}
+}
+
+func (r required) err() error {
+	switch len(r) {
+	case 0:
+		return nil
+	case 1:
+		return &core.Error{Code: core.CodeValidation, Message: "1 validation error detected: " + r[0]}
+	}
+	return &core.Error{Code: core.CodeValidation, Message: fmt.Sprintf("%d validation errors detected: %s", len(r), strings.Join(r, "; "))}
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// intp converts an optional int32 member.
+func intp(p *int32) *int {
+	if p == nil {
+		return nil
+	}
+	v := int(*p)
+	return &v
+}

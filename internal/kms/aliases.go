@@ -1,0 +1,213 @@
+package kms
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/ecrd/ecrd/internal/metadata"
+)
+
+// checkAliasName checks an alias name a customer gives: the model's
+// constraints, the alias/ prefix, and the alias/aws/ prefix that AWS
+// keeps for its managed keys.
+func checkAliasName(name string) error {
+	var v validation
+	v.length(name, "aliasName", 1, maxAliasLength)
+	if v.err() == nil {
+		v.pattern(name, "aliasName", aliasNameRE)
+	}
+	if err := v.err(); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(name, "alias/") || name == "alias/" {
+		return kmsError(CodeValidation, `Alias must start with the prefix "alias/". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html`)
+	}
+	if strings.HasPrefix(name, "alias/aws/") {
+		return kmsError(CodeInvalidAliasName, "Alias %s starts with alias/aws/, which is reserved for AWS managed keys: choose another name", name)
+	}
+	return nil
+}
+
+// target resolves the key an alias is to name: a key of the caller's
+// scope, by key ID or key ARN, not pending deletion; the caller must be
+// allowed action on it by its key policy.
+func (s *Service) target(ctx context.Context, scope Scope, keyRef, action string) (*keyDoc, error) {
+	var v validation
+	v.keyRef(keyRef, "targetKeyId")
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return s.key(ctx, scope, keyRef, access{action: action, state: notPending})
+}
+
+// CreateAlias gives a key of the scope a friendly name. The caller needs
+// kms:CreateAlias on the alias (identity policies) and on the key (its
+// key policy).
+func (s *Service) CreateAlias(ctx context.Context, scope Scope, name, targetKeyRef string) error {
+	if err := checkAliasName(name); err != nil {
+		return err
+	}
+	arn := aliasARN(scope, name)
+	if err := s.authorizeAccount(ctx, "kms:CreateAlias", arn, scope.Account, nil); err != nil {
+		return err
+	}
+	d, err := s.target(ctx, scope, targetKeyRef, "kms:CreateAlias")
+	if err != nil {
+		return err
+	}
+	return s.meta.Update(ctx, func(tx metadata.Tx) error {
+		k, err := s.loadKey(ctx, tx, scope, d.ID)
+		if err != nil {
+			return err
+		}
+		if err := notPending(&k.Key); err != nil {
+			return err
+		}
+		old, err := loadAlias(ctx, tx, scope, name)
+		switch {
+		case err == nil:
+			// An alias of a deleted key went with it.
+			if _, kerr := s.loadKey(ctx, tx, scope, old.TargetKeyID); !isCode(kerr, CodeNotFound) {
+				return kmsError(CodeAlreadyExists, "An alias with the name %s already exists", old.ARN)
+			}
+			if err := tx.DeleteIAMEntity(ctx, scope.Account, metadata.KMSAlias, aliasEntity(scope.Region, old.Name)); err != nil {
+				return err
+			}
+		case !isCode(err, CodeNotFound):
+			return err
+		}
+		now := s.now().UTC()
+		a := &Alias{Name: name, ARN: arn, TargetKeyID: d.ID, Created: now, Updated: now}
+		err = saveAlias(ctx, tx, scope, a, true)
+		if errors.Is(err, metadata.ErrExists) {
+			return kmsError(CodeAlreadyExists, "An alias with the name %s already exists", arn)
+		}
+		return err
+	})
+}
+
+// UpdateAlias points an alias at another key of the scope. The caller
+// needs kms:UpdateAlias on the alias, and on both keys by their policies.
+func (s *Service) UpdateAlias(ctx context.Context, scope Scope, name, targetKeyRef string) error {
+	if err := checkAliasName(name); err != nil {
+		return err
+	}
+	a, err := loadAlias(ctx, s.meta, scope, name)
+	if err != nil {
+		return err
+	}
+	if err := s.authorizeAccount(ctx, "kms:UpdateAlias", a.ARN, scope.Account, nil); err != nil {
+		return err
+	}
+	if old, err := s.loadKey(ctx, s.meta, scope, a.TargetKeyID); err == nil {
+		if err := s.authorizeKey(ctx, "kms:UpdateAlias", &old.Key, nil); err != nil {
+			return err
+		}
+	} else if !isCode(err, CodeNotFound) {
+		return err
+	}
+	d, err := s.target(ctx, scope, targetKeyRef, "kms:UpdateAlias")
+	if err != nil {
+		return err
+	}
+	return s.meta.Update(ctx, func(tx metadata.Tx) error {
+		cur, err := loadAlias(ctx, tx, scope, name)
+		if err != nil {
+			return err
+		}
+		k, err := s.loadKey(ctx, tx, scope, d.ID)
+		if err != nil {
+			return err
+		}
+		if err := notPending(&k.Key); err != nil {
+			return err
+		}
+		cur.TargetKeyID, cur.Updated = d.ID, s.now().UTC()
+		return saveAlias(ctx, tx, scope, cur, false)
+	})
+}
+
+// DeleteAlias removes an alias; its key stays. The caller needs
+// kms:DeleteAlias on the alias, and on the key by its policy.
+func (s *Service) DeleteAlias(ctx context.Context, scope Scope, name string) error {
+	if err := checkAliasName(name); err != nil {
+		return err
+	}
+	a, err := loadAlias(ctx, s.meta, scope, name)
+	if err != nil {
+		return err
+	}
+	if err := s.authorizeAccount(ctx, "kms:DeleteAlias", a.ARN, scope.Account, nil); err != nil {
+		return err
+	}
+	if k, err := s.loadKey(ctx, s.meta, scope, a.TargetKeyID); err == nil {
+		if err := s.authorizeKey(ctx, "kms:DeleteAlias", &k.Key, nil); err != nil {
+			return err
+		}
+	} else if !isCode(err, CodeNotFound) {
+		return err
+	}
+	err = s.meta.Update(ctx, func(tx metadata.Tx) error {
+		return tx.DeleteIAMEntity(ctx, scope.Account, metadata.KMSAlias, aliasEntity(scope.Region, name))
+	})
+	if errors.Is(err, metadata.ErrNotFound) {
+		return kmsError(CodeNotFound, "Alias %s is not found.", a.ARN)
+	}
+	return err
+}
+
+// ListAliases lists the aliases of the scope in name order, or only those
+// of one key (keyRef, by key ID or ARN), limit at a time (nil: 50, at
+// most 100), after marker (the last alias name of the previous page).
+func (s *Service) ListAliases(ctx context.Context, scope Scope, keyRef string, limit *int, marker string) (aliases []Alias, next string, err error) {
+	var v validation
+	n := v.limit(limit, 50, 100)
+	v.marker(marker)
+	if keyRef != "" {
+		v.keyRef(keyRef, "keyId")
+	}
+	if err := v.err(); err != nil {
+		return nil, "", err
+	}
+	if err := s.authorizeAccount(ctx, "kms:ListAliases", "*", scope.Account, nil); err != nil {
+		return nil, "", err
+	}
+	only := ""
+	if keyRef != "" {
+		rf, err := parseRef(keyRef, scope, false)
+		if err != nil {
+			return nil, "", err
+		}
+		if rf.scope.Account != scope.Account {
+			return nil, "", kmsError(CodeNotFound, "Key '%s' does not exist", keyRef)
+		}
+		d, err := s.loadKey(ctx, s.meta, rf.scope, rf.id)
+		if err != nil {
+			return nil, "", err
+		}
+		only = d.ID
+	}
+	docs, err := s.listKeys(ctx, s.meta, scope)
+	if err != nil {
+		return nil, "", err
+	}
+	live := make(map[string]bool, len(docs))
+	for _, d := range docs {
+		live[d.ID] = true
+	}
+	all, err := listAliases(ctx, s.meta, scope)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, a := range all {
+		if !live[a.TargetKeyID] || (only != "" && a.TargetKeyID != only) || (marker != "" && strings.ToLower(a.Name) <= strings.ToLower(marker)) {
+			continue
+		}
+		if len(aliases) == n {
+			return aliases, aliases[n-1].Name, nil
+		}
+		aliases = append(aliases, *a)
+	}
+	return aliases, "", nil
+}

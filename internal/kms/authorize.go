@@ -1,0 +1,173 @@
+package kms
+
+// Authorization. KMS evaluates IAM policies with one difference from other
+// resources (AWS KMS developer guide, "Key policies"): the key policy must
+// allow the request. An identity-based policy alone is never enough, not
+// even in the key's own account, and not even for the account's root. A
+// key policy statement whose principal is the account (its ID or
+// arn:aws:iam::ACCOUNT:root, as the default key policy's) delegates to
+// IAM: the account's users and roles then also need an identity-based
+// allow, and the root, which IAM lets do anything in its account, needs
+// nothing more.
+//
+// identity.Service.Authorize evaluates with the key policy as the
+// resource policy; IAM's same-account rule there already requires an
+// identity allow when the only resource-policy grant names the account,
+// and lets a statement naming the caller directly suffice. What IAM adds
+// that KMS does not have is the allow from an identity policy alone (and
+// the root's implicit allow), so keyPolicyRule turns an allowed decision
+// that no key-policy statement took part in into a denial, with AWS's
+// "because no resource-based policy allows ..." message.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/ecrd/ecrd/internal/iampolicy"
+	"github.com/ecrd/ecrd/internal/identity"
+)
+
+// keyPolicyName is how denial explanations and simulations name a key
+// policy.
+const keyPolicyName = "key policy"
+
+type compiledPolicy struct {
+	doc string
+	pol *iampolicy.Policy
+}
+
+// parseKeyPolicy compiles a key policy: an IAM resource-based policy
+// (Principal required). A document IAM would refuse is
+// MalformedPolicyDocumentException with IAM's reason.
+func parseKeyPolicy(doc string) (*iampolicy.Policy, error) {
+	p, err := iampolicy.Parse(doc, iampolicy.Resource)
+	var me *iampolicy.MalformedError
+	if errors.As(err, &me) {
+		return nil, kmsError(CodeMalformedPolicy, "%s", me.Message)
+	}
+	return p, err
+}
+
+// keyPolicy returns a key's compiled policy, compiled once per text.
+func (s *Service) keyPolicy(k *Key) (*iampolicy.Policy, error) {
+	if v, ok := s.policies.Load(k.ARN); ok {
+		if c := v.(compiledPolicy); c.doc == k.Policy {
+			return c.pol, nil
+		}
+	}
+	p, err := parseKeyPolicy(k.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("the stored key policy of %s does not compile: %w", k.ARN, err)
+	}
+	s.policies.Store(k.ARN, compiledPolicy{doc: k.Policy, pol: p})
+	return p, nil
+}
+
+// authorizeKey decides whether the caller may take action on a key under
+// its current policy.
+func (s *Service) authorizeKey(ctx context.Context, action string, k *Key, encCtx map[string]string) error {
+	pol, err := s.keyPolicy(k)
+	if err != nil {
+		return err
+	}
+	return s.authorizeWith(ctx, action, k, pol, encCtx)
+}
+
+// authorizeWith decides an action on a key under a given key policy.
+func (s *Service) authorizeWith(ctx context.Context, action string, k *Key, pol *iampolicy.Policy, encCtx map[string]string) error {
+	d, req, err := s.ids.Authorize(ctx, identity.Check{
+		Action:          action,
+		Resource:        k.ARN,
+		ResourceAccount: k.Account,
+		Policy:          &iampolicy.Named{Name: keyPolicyName, Policy: pol},
+		Keys:            func(set func(k, v string)) { keyConditions(ctx, k, encCtx, set) },
+	})
+	if err != nil {
+		return err
+	}
+	if d = keyPolicyRule(d); !d.Allowed {
+		return kmsError(CodeAccessDenied, "%s", d.Message(req))
+	}
+	return nil
+}
+
+// keyPolicyRule applies KMS's rule to IAM's decision: a request that no
+// key-policy statement allowed is denied.
+func keyPolicyRule(d iampolicy.Decision) iampolicy.Decision {
+	if !d.Allowed {
+		return d
+	}
+	for _, st := range d.Allows {
+		if st.Kind == iampolicy.KindResource {
+			return d
+		}
+	}
+	return iampolicy.Decision{Reason: iampolicy.NoResourceAllow}
+}
+
+// authorizeAccount decides an action that has no key to ask (CreateKey,
+// ListKeys, ListAliases, and the alias half of the alias operations): the
+// caller's identity policies alone decide, on resource (an alias ARN, or
+// "*").
+func (s *Service) authorizeAccount(ctx context.Context, action, resource, account string, keys func(set func(k, v string))) error {
+	d, req, err := s.ids.Authorize(ctx, identity.Check{Action: action, Resource: resource, ResourceAccount: account, Keys: keys})
+	if err != nil {
+		return err
+	}
+	if !d.Allowed {
+		return kmsError(CodeAccessDenied, "%s", d.Message(req))
+	}
+	return nil
+}
+
+// checkLockout is KMS's policy lockout safety check: a new key policy
+// must still let the caller change it (kms:PutKeyPolicy), unless the
+// caller bypasses the check.
+func (s *Service) checkLockout(ctx context.Context, k *Key, pol *iampolicy.Policy) error {
+	err := s.authorizeWith(ctx, "kms:PutKeyPolicy", k, pol, nil)
+	var ke *Error
+	if errors.As(err, &ke) && ke.Code == CodeAccessDenied {
+		return kmsError(CodeMalformedPolicy, "The new key policy will not allow you to update the key policy in the future.")
+	}
+	return err
+}
+
+// keyConditions sets the condition keys a key-policy decision can read.
+func keyConditions(ctx context.Context, k *Key, encCtx map[string]string, set func(k, v string)) {
+	if p, ok := identity.FromContext(ctx); ok {
+		set("kms:CallerAccount", p.Account)
+	}
+	set("kms:KeySpec", k.KeySpec)
+	set("kms:KeyUsage", k.KeyUsage)
+	set("kms:KeyOrigin", k.Origin)
+	set("kms:MultiRegion", strconv.FormatBool(k.MultiRegion))
+	for _, t := range k.Tags {
+		set("aws:ResourceTag/"+t.Key, t.Value)
+	}
+	for key, v := range encCtx {
+		set("kms:EncryptionContext:"+key, v)
+		set("kms:EncryptionContextKeys", key)
+	}
+}
+
+// requestTags sets the condition keys of tags a request adds.
+func requestTags(ctx context.Context, tags []Tag) func(set func(k, v string)) {
+	return func(set func(k, v string)) {
+		if p, ok := identity.FromContext(ctx); ok {
+			set("kms:CallerAccount", p.Account)
+		}
+		for _, t := range tags {
+			set("aws:RequestTag/"+t.Key, t.Value)
+			set("aws:TagKeys", t.Key)
+		}
+	}
+}
+
+// callerAccount is the account of the request's principal ("" when
+// anonymous).
+func callerAccount(ctx context.Context) string {
+	p, _ := identity.FromContext(ctx)
+	return p.Account
+}

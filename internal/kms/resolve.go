@@ -1,0 +1,181 @@
+package kms
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+
+	"github.com/ecrd/ecrd/internal/metadata"
+)
+
+// ref is a key reference as a request gives it: a key ID, a key ARN, an
+// alias name or an alias ARN, parsed.
+type ref struct {
+	scope Scope  // where the key or alias lives
+	id    string // the key ID, for key IDs and key ARNs
+	alias string // the alias name (alias/...), for alias names and ARNs
+	raw   string
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseRef reads a key reference made in scope. aliases says whether the
+// operation takes aliases (most management operations take only key IDs
+// and key ARNs, as on AWS).
+func parseRef(s string, scope Scope, aliases bool) (ref, error) {
+	r := ref{scope: scope, raw: s}
+	switch {
+	case strings.HasPrefix(s, "arn:"):
+		parts := strings.SplitN(s, ":", 6)
+		if len(parts) != 6 || !strings.HasPrefix(parts[1], "aws") || parts[2] != "kms" || parts[3] == "" || !isAccountID(parts[4]) {
+			return r, invalidARN(s)
+		}
+		res := parts[5]
+		switch {
+		case strings.HasPrefix(res, "key/"):
+			r.id = strings.TrimPrefix(res, "key/")
+		case strings.HasPrefix(res, "alias/") && aliases:
+			r.alias = res
+		case strings.HasPrefix(res, "alias/"):
+			return r, kmsError(CodeNotFound, "Invalid keyId '%s'", s)
+		default:
+			return r, invalidARN(s)
+		}
+		if parts[3] != scope.Region {
+			// A key lives in one region: the request's region decides
+			// which KMS answers, as on AWS.
+			return r, kmsError(CodeNotFound, "Invalid arn %s", parts[3])
+		}
+		r.scope = Scope{Account: parts[4], Region: parts[3]}
+		if r.alias != "" {
+			return r, nil
+		}
+	case strings.HasPrefix(s, "alias/"):
+		if !aliases {
+			return r, kmsError(CodeNotFound, "Invalid keyId '%s'", s)
+		}
+		r.alias = s
+		return r, nil
+	default:
+		r.id = s
+	}
+	if !uuidRE.MatchString(r.id) {
+		return r, kmsError(CodeNotFound, "Invalid keyId '%s'", r.id)
+	}
+	r.id = strings.ToLower(r.id)
+	return r, nil
+}
+
+func invalidARN(s string) error {
+	return kmsError(CodeInvalidArn, "%s is not a KMS key or alias ARN: use arn:aws:kms:<region>:<account>:key/<key-id> or arn:aws:kms:<region>:<account>:alias/<name>", s)
+}
+
+// resolve finds the key a reference names, reading through r. An alias
+// resolves to its target; alias/aws/ecr is created on first use in the
+// caller's own account (autoCreate), as AWS creates its managed keys.
+func (s *Service) resolve(ctx context.Context, r metadata.Reader, rf ref, autoCreate bool) (*keyDoc, error) {
+	if rf.alias == "" {
+		return s.loadKey(ctx, r, rf.scope, rf.id)
+	}
+	a, err := loadAlias(ctx, r, rf.scope, rf.alias)
+	if err != nil {
+		if isCode(err, CodeNotFound) && rf.alias == ECRAlias && autoCreate {
+			k, err := s.ECRManagedKey(ctx, rf.scope.Account, rf.scope.Region)
+			if err != nil {
+				return nil, err
+			}
+			return s.loadKey(ctx, r, rf.scope, k.ID)
+		}
+		return nil, err
+	}
+	return s.loadKey(ctx, r, rf.scope, a.TargetKeyID)
+}
+
+func isCode(err error, code string) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == code
+}
+
+// access is how an operation reaches a key.
+type access struct {
+	action  string // the IAM action: kms:DescribeKey ...
+	aliases bool   // the reference may be an alias
+	// crossAccount: the operation may name another account's key by ARN.
+	// For the others KMS looks only in the caller's account, so another
+	// account's key is NotFoundException.
+	crossAccount bool
+	state        func(*Key) error // the key states the operation accepts (nil: all)
+	encCtx       map[string]string
+}
+
+// key resolves a reference, authorizes the operation on the key and
+// checks the key's state, in that order, as KMS does.
+func (s *Service) key(ctx context.Context, scope Scope, keyRef string, a access) (*keyDoc, error) {
+	var v validation
+	v.keyRef(keyRef, "keyId")
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	rf, err := parseRef(keyRef, scope, a.aliases)
+	if err != nil {
+		return nil, err
+	}
+	if rf.scope.Account != scope.Account && !a.crossAccount {
+		return nil, kmsError(CodeNotFound, "Key '%s' does not exist", keyRef)
+	}
+	d, err := s.resolve(ctx, s.meta, rf, rf.scope.Account == callerAccount(ctx))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeKey(ctx, a.action, &d.Key, a.encCtx); err != nil {
+		return nil, err
+	}
+	if a.state != nil {
+		if err := a.state(&d.Key); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// Key state rules, with KMS's errors.
+
+// usable: enabled (encryption, rotation).
+func usable(k *Key) error {
+	switch k.State {
+	case StateDisabled:
+		return kmsError(CodeDisabled, "%s is disabled.", k.ARN)
+	case StatePendingDeletion:
+		return kmsError(CodeInvalidState, "%s is pending deletion.", k.ARN)
+	}
+	return nil
+}
+
+// notPending: enabled or disabled (most management operations).
+func notPending(k *Key) error {
+	if k.State == StatePendingDeletion {
+		return kmsError(CodeInvalidState, "%s is pending deletion.", k.ARN)
+	}
+	return nil
+}
+
+// pending: pending deletion (CancelKeyDeletion).
+func pending(k *Key) error {
+	if k.State != StatePendingDeletion {
+		return kmsError(CodeInvalidState, "%s is not pending deletion.", k.ARN)
+	}
+	return nil
+}
