@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/ecrd/ecrd/internal/webidentity/oidctest"
 )
@@ -232,6 +234,25 @@ func TestTerraformPlatform(t *testing.T) {
 	ecrMust(t, "DescribeRepositoryCreationTemplates", err)
 	if len(templates.RepositoryCreationTemplates) != 0 {
 		t.Errorf("after destroy, %d creation templates remain", len(templates.RepositoryCreationTemplates))
+	}
+	// The KMS key waits out its deletion window, as on AWS; its alias is
+	// gone.
+	kc := kms.New(kms.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()), Credentials: static(testAccessKey, testSecret), Retryer: aws.NopRetryer{}})
+	keys, err := kc.ListKeys(ctx, &kms.ListKeysInput{})
+	ecrMust(t, "ListKeys", err)
+	for _, k := range keys.Keys {
+		d, err := kc.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: k.KeyId})
+		ecrMust(t, "DescribeKey", err)
+		if m := d.KeyMetadata; m.KeyManager == kmstypes.KeyManagerTypeCustomer && m.KeyState != kmstypes.KeyStatePendingDeletion {
+			t.Errorf("after destroy, key %s is %s, want PendingDeletion", aws.ToString(m.KeyId), m.KeyState)
+		}
+	}
+	aliases, err := kc.ListAliases(ctx, &kms.ListAliasesInput{})
+	ecrMust(t, "ListAliases", err)
+	for _, a := range aliases.Aliases {
+		if !strings.HasPrefix(aws.ToString(a.AliasName), "alias/aws/") {
+			t.Errorf("after destroy, the alias %s remains", aws.ToString(a.AliasName))
+		}
 	}
 	noServerErrors(t, e)
 }
