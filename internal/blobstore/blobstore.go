@@ -66,6 +66,43 @@ type Store interface {
 	Close() error
 }
 
+// Namespaced is implemented by a store that can hold separate
+// namespaces of blobs beside its own. A namespace is a Store of its own,
+// content-addressed like its parent but apart from it and from the other
+// namespaces: one digest may be stored in several, each with its own
+// bytes, and each namespace has its own uploads. The registry keeps the
+// blobs of each KMS key, encrypted, in a namespace of the key's, so that
+// the same content in an unencrypted repository and in repositories
+// under other keys never shares bytes with them. A backend stores them
+// however suits it (the filesystem under a directory per namespace; an
+// object store under a key prefix) and passes the suite's namespace
+// tests.
+type Namespaced interface {
+	// Namespace returns the store of the named namespace, creating it on
+	// first use. A name is 1 to 128 letters, digits, '.', '_' and '-',
+	// starting with a letter or digit. The returned store lives as long
+	// as its parent: closing the parent closes it.
+	Namespace(ctx context.Context, name string) (Store, error)
+	// Namespaces lists the names of the namespaces that exist, in no
+	// particular order.
+	Namespaces(ctx context.Context) ([]string, error)
+}
+
+// ValidNamespace reports whether name may name a namespace.
+func ValidNamespace(name string) bool {
+	if len(name) == 0 || len(name) > 128 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // UploadWriter appends to an upload. One writer per upload at a time: the
 // caller serializes writers of the same upload.
 type UploadWriter interface {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -41,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) blobstore.Store) {
 		{"HostileUploadIDs", testHostileUploadIDs},
 		{"ConcurrentUploadsOfOneDigest", testConcurrentSameDigest},
 		{"Ready", testReady},
+		{"Namespaces", testNamespaces},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
@@ -453,5 +455,87 @@ func testConcurrentSameDigest(t *testing.T, s blobstore.Store) {
 func testReady(t *testing.T, s blobstore.Store) {
 	if err := s.Ready(context.Background()); err != nil {
 		t.Fatalf("Ready: %v", err)
+	}
+}
+
+// testNamespaces checks, for a store that has them, that namespaces are
+// stores of their own: a blob or upload in one is in no other, nor in the
+// parent, and one digest can have different bytes in each.
+func testNamespaces(t *testing.T, s blobstore.Store) {
+	ns, ok := s.(blobstore.Namespaced)
+	if !ok {
+		t.Skip("the store has no namespaces")
+	}
+	ctx := context.Background()
+	if names, err := ns.Namespaces(ctx); err != nil || len(names) != 0 {
+		t.Fatalf("Namespaces of a new store = %v, %v; want none", names, err)
+	}
+	for _, bad := range []string{"", "../x", "a/b", ".hidden", "-x", "a b", string(make([]byte, 129))} {
+		if _, err := ns.Namespace(ctx, bad); err == nil {
+			t.Errorf("Namespace(%q) succeeded", bad)
+		}
+	}
+	a, err := ns.Namespace(ctx, "kms-a")
+	if err != nil {
+		t.Fatalf("Namespace: %v", err)
+	}
+	b, err := ns.Namespace(ctx, "kms-b.2_x")
+	if err != nil {
+		t.Fatalf("Namespace: %v", err)
+	}
+	again, err := ns.Namespace(ctx, "kms-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// One digest, other bytes in each (as encryption under two keys makes).
+	d := digest.FromBytes([]byte("plaintext"))
+	for i, st := range []blobstore.Store{s, a, b} {
+		w, err := st.CreateUpload(ctx, "same-id")
+		if err != nil {
+			t.Fatalf("store %d: CreateUpload: %v", i, err)
+		}
+		if _, err := fmt.Fprintf(w, "bytes of store %d", i); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Commit(ctx, d); err != nil {
+			t.Fatalf("store %d: Commit: %v", i, err)
+		}
+	}
+	for i, st := range []blobstore.Store{s, a, b} {
+		if got, want := string(readBlob(t, st, d)), fmt.Sprintf("bytes of store %d", i); got != want {
+			t.Errorf("store %d holds %q, want %q", i, got, want)
+		}
+	}
+	if got := string(readBlob(t, again, d)); got != "bytes of store 1" {
+		t.Errorf("the namespace opened again holds %q", got)
+	}
+	only := put(t, a, "only-a", []byte("only in a"))
+	for i, st := range []blobstore.Store{s, b} {
+		if _, err := st.Stat(ctx, only); !errors.Is(err, blobstore.ErrNotFound) {
+			t.Errorf("store %d: Stat of a blob of another namespace = %v, want ErrNotFound", i, err)
+		}
+		n := 0
+		if err := st.Walk(ctx, func(blobstore.BlobInfo) error { n++; return nil }); err != nil || n != 1 {
+			t.Errorf("store %d: Walk saw %d blobs (%v), want its own 1", i, n, err)
+		}
+	}
+	create(t, a, "pending")
+	if uploadSize(t, s, "pending") != -1 || uploadSize(t, b, "pending") != -1 || uploadSize(t, a, "pending") != 0 {
+		t.Error("an upload of a namespace is listed outside it, or not in it")
+	}
+	if err := s.Delete(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(readBlob(t, a, d)); got != "bytes of store 1" {
+		t.Errorf("deleting from the parent changed the namespace: %q", got)
+	}
+	names, err := ns.Namespaces(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"kms-a", "kms-b.2_x"}) {
+		t.Errorf("Namespaces = %v", names)
 	}
 }

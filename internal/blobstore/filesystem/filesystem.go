@@ -3,6 +3,7 @@
 //
 //	<root>/blobs/<algorithm>/<first two hex digits>/<hex>   finished blobs
 //	<root>/uploads/<id>                                      uploads in progress
+//	<root>/namespaces/<name>/                                a namespace: blobs/ and uploads/ as above
 //
 // Both trees sit on the same filesystem so that finishing an upload is a
 // rename. A blob file appears under blobs/ only after its bytes and its
@@ -29,6 +30,7 @@ import (
 
 // Store is a blobstore.Store on a local filesystem.
 type Store struct {
+	root    string
 	blobs   string
 	uploads string
 
@@ -36,13 +38,19 @@ type Store struct {
 	// exist durably, so that a commit fsyncs its directory without opening
 	// it (at most 256 per digest algorithm).
 	dirs sync.Map // string -> *os.File
+
+	spaces sync.Map   // namespace name -> *Store, open
+	spaceM sync.Mutex // serializes creating namespaces
 }
 
-var _ blobstore.Store = (*Store)(nil)
+var (
+	_ blobstore.Store      = (*Store)(nil)
+	_ blobstore.Namespaced = (*Store)(nil)
+)
 
 // New opens (creating if needed) a store rooted at dir.
 func New(dir string) (*Store, error) {
-	s := &Store{blobs: filepath.Join(dir, "blobs"), uploads: filepath.Join(dir, "uploads")}
+	s := &Store{root: dir, blobs: filepath.Join(dir, "blobs"), uploads: filepath.Join(dir, "uploads")}
 	for _, d := range []string{dir, s.blobs, s.uploads} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			return nil, fmt.Errorf("creating blob directory: %w", err)
@@ -311,14 +319,78 @@ func (s *Store) fanOutDir(dir string) (*os.File, error) {
 	return f, nil
 }
 
-// Close releases the directory handles.
+// Close releases the directory handles, the namespaces' too.
 func (s *Store) Close() error {
 	s.dirs.Range(func(k, v any) bool {
 		v.(*os.File).Close()
 		s.dirs.Delete(k)
 		return true
 	})
+	s.spaces.Range(func(k, v any) bool {
+		v.(*Store).Close()
+		s.spaces.Delete(k)
+		return true
+	})
 	return nil
+}
+
+// namespaceDir holds the namespaces, each a store of its own. It sits
+// beside blobs/ and uploads/, on the same filesystem, so a namespace's
+// commits are renames too.
+const namespaceDir = "namespaces"
+
+// Namespace implements blobstore.Namespaced: the namespace is a Store
+// rooted at <root>/namespaces/<name>.
+func (s *Store) Namespace(_ context.Context, name string) (blobstore.Store, error) {
+	if v, ok := s.spaces.Load(name); ok {
+		return v.(*Store), nil
+	}
+	if !blobstore.ValidNamespace(name) {
+		return nil, fmt.Errorf("invalid blob namespace name %q", name)
+	}
+	s.spaceM.Lock()
+	defer s.spaceM.Unlock()
+	if v, ok := s.spaces.Load(name); ok {
+		return v.(*Store), nil
+	}
+	parent := filepath.Join(s.root, namespaceDir)
+	_, err := os.Stat(filepath.Join(parent, name))
+	existed := err == nil
+	ns, err := New(filepath.Join(parent, name))
+	if err != nil {
+		return nil, err
+	}
+	if !existed {
+		// New made the namespace's own entries durable; its entry in
+		// namespaces/, and that of namespaces/ in the root, must be too,
+		// before any blob committed there is acknowledged.
+		for _, d := range []string{parent, s.root} {
+			if err := syncDir(d); err != nil {
+				ns.Close()
+				return nil, err
+			}
+		}
+	}
+	s.spaces.Store(name, ns)
+	return ns, nil
+}
+
+// Namespaces implements blobstore.Namespaced.
+func (s *Store) Namespaces(_ context.Context) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(s.root, namespaceDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing blob namespaces: %w", err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() && blobstore.ValidNamespace(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
 }
 
 // DeleteUpload implements blobstore.Store.

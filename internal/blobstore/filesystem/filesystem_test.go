@@ -101,3 +101,48 @@ func TestCommitOfExistingBlobKeepsItsTime(t *testing.T) {
 		t.Fatalf("modification times %v, want one unchanged time", mod)
 	}
 }
+
+// TestNamespacesLayout checks where namespaces live and that a reopened
+// store finds them, with their blobs.
+func TestNamespacesLayout(t *testing.T) {
+	dir := t.TempDir()
+	s, err := filesystem.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ns, err := s.Namespace(ctx, "kms-x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := ns.CreateUpload(ctx, "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("ciphertext"))
+	d := digest.FromBytes([]byte("plaintext"))
+	if err := w.Commit(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "namespaces", "kms-x", "blobs", "sha256", d.Encoded()[:2], d.Encoded())); err != nil {
+		t.Fatalf("the namespace's blob is not where the layout says: %v", err)
+	}
+	s.Close()
+
+	s, err = filesystem.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	names, err := s.Namespaces(ctx)
+	if err != nil || len(names) != 1 || names[0] != "kms-x" {
+		t.Fatalf("Namespaces after reopening = %v, %v", names, err)
+	}
+	ns, err = s.Namespace(ctx, "kms-x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size, err := ns.Stat(ctx, d); err != nil || size != int64(len("ciphertext")) {
+		t.Fatalf("Stat after reopening = %d, %v", size, err)
+	}
+}
