@@ -131,6 +131,9 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// KMS seals key material under the server keys, as identity seals
+	// secrets; the registry encrypts KMS repositories with its data keys.
+	kmsSvc := kms.New(st.meta, st.keys, st.ids, log)
 	reg := registry.New(st.meta, st.blobs, registry.Options{
 		UploadTTL:         cfg.UploadTTL,
 		Logger:            log,
@@ -140,6 +143,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		GCGrace:           cfg.GCGrace,
 		RestoreDelay:      cfg.RestoreDelay,
 		Identity:          st.ids,
+		Keys:              registry.KMSKeys(kmsSvc),
 	})
 	if err := reg.Recover(ctx); err != nil {
 		return fmt.Errorf("recovering the data folder: %w", err)
@@ -155,9 +159,6 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		AcceptAnyCredentials: cfg.AcceptAnyCredentials,
 		DefaultScope:         metadata.Scope{Account: cfg.AccountID, Region: cfg.Region},
 	}
-	// KMS seals key material under the server keys, as identity seals
-	// secrets.
-	kmsSvc := kms.New(st.meta, st.keys, st.ids, log)
 	srv := server.New(server.Options{Registry: reg, Identity: st.ids, Auth: authn, KMS: kmsSvc, Endpoint: endpoint, Log: log})
 
 	if cfg.DebugListen != "" {

@@ -56,6 +56,11 @@ type RepositorySettings struct {
 	ScanOnPush           bool     `json:"scanOnPush,omitempty"`
 	// Policy is the repository policy (an IAM resource policy), or "".
 	Policy string `json:"policy,omitempty"`
+	// BlobKey is the ARN of the KMS key whose data keys encrypt the
+	// repository's blobs at rest, fixed when the repository is created;
+	// "" means its blobs are stored as they are (AES256 repositories, and
+	// KMS repositories created without a key service).
+	BlobKey string `json:"blobKey,omitempty"`
 }
 
 // ResourceTag is a key-value tag on a resource.

@@ -61,34 +61,40 @@ func blobUnknown(key metadata.RepoKey, d digest.Digest) error {
 	return errorf(CodeBlobUnknown, "blob %s is not in repository %q: push it, or mount it from a repository that has it", d, key.Name)
 }
 
-func (r *Registry) statBlob(ctx context.Context, action Action, key metadata.RepoKey, dgst string) (metadata.Blob, error) {
+func (r *Registry) statBlob(ctx context.Context, action Action, key metadata.RepoKey, dgst string) (metadata.Blob, metadata.Repository, error) {
 	d, err := parseDigest(dgst)
 	if err != nil {
-		return metadata.Blob{}, err
+		return metadata.Blob{}, metadata.Repository{}, err
 	}
 	repo, err := r.repositoryFor(ctx, action, key)
 	if err != nil {
-		return metadata.Blob{}, err
+		return metadata.Blob{}, repo, err
 	}
 	b, err := r.meta.Blob(ctx, repo.ID, d)
 	if errors.Is(err, metadata.ErrNotFound) {
-		return b, blobUnknown(key, d)
+		return b, repo, blobUnknown(key, d)
 	}
-	return b, err
+	return b, repo, err
 }
 
 // OpenBlob returns a blob linked into the repository, open for reading.
-// The caller closes the reader.
+// The caller closes the reader. A KMS repository's blob is decrypted as
+// it is read; a key that cannot be used fails with CodeKMS before
+// anything is read.
 func (r *Registry) OpenBlob(ctx context.Context, key metadata.RepoKey, dgst string) (metadata.Blob, io.ReadSeekCloser, error) {
-	b, err := r.statBlob(ctx, ActionGetDownloadURLForLayer, key, dgst)
+	b, repo, err := r.statBlob(ctx, ActionGetDownloadURLForLayer, key, dgst)
 	if err != nil {
 		return b, nil, err
 	}
-	rc, err := r.blobs.Open(ctx, b.Digest)
+	sp, err := r.spaceOf(ctx, repo.Settings)
+	if err != nil {
+		return b, nil, err
+	}
+	rc, err := r.openObject(ctx, sp, b)
 	if errors.Is(err, blobstore.ErrNotFound) {
 		// Metadata says it is here, storage says it is not: report it loudly,
 		// answer as for any missing blob.
-		r.log.Error("blob linked in metadata is missing from blob storage", "repository", key.Name, "digest", b.Digest)
+		r.log.Error("blob linked in metadata is missing from blob storage", "repository", key.Name, "digest", b.Digest, "kmsKey", sp.keyARN)
 		return b, nil, errorf(CodeBlobUnknown, "blob %s of repository %q is missing from storage", b.Digest, key.Name)
 	}
 	return b, rc, err
@@ -167,6 +173,9 @@ func (r *Registry) MountBlob(ctx context.Context, key metadata.RepoKey, from *me
 	if err != nil {
 		return b, false, err
 	}
+	if ok, err := r.mountBytes(ctx, key, sources[0], b); !ok || err != nil {
+		return metadata.Blob{}, false, err
+	}
 	err = r.linkBlob(ctx, key, b)
 	if errors.Is(err, errBlobGone) {
 		return metadata.Blob{}, false, nil // being garbage collected: the client uploads it
@@ -176,6 +185,42 @@ func (r *Registry) MountBlob(ctx context.Context, key metadata.RepoKey, from *me
 	}
 	r.log.Info("blob mounted", "account", key.Account, "region", key.Region, "repository", key.Name, "from", sources[0].Key.Name, "digest", d)
 	return b, true, nil
+}
+
+// mountBytes makes sure that the space of repository key holds blob b,
+// which repository src links. Within one space (the plaintext store, or
+// one KMS key's namespace) there is nothing to do; across spaces the blob
+// is copied, decrypted and encrypted as the spaces require. If the
+// source cannot be read (its key is disabled, say), it returns ok=false:
+// the client uploads the blob instead.
+func (r *Registry) mountBytes(ctx context.Context, key metadata.RepoKey, src metadata.Repository, b metadata.Blob) (ok bool, err error) {
+	to, err := r.pushSpace(ctx, key)
+	if err != nil {
+		return false, err
+	}
+	from, err := r.spaceOf(ctx, src.Settings)
+	if err != nil {
+		return false, nil
+	}
+	if from.keyARN == to.keyARN {
+		return true, nil
+	}
+	// Recorded before the copy is durable, as a push records its blob:
+	// see gc.go.
+	if err := r.recordBlob(ctx, b); err != nil {
+		return false, err
+	}
+	err = r.copyObject(ctx, b, from, to)
+	switch {
+	case err == nil:
+		return true, nil
+	case ctx.Err() != nil:
+		return false, ctx.Err()
+	case CodeOf(err) == CodeKMS && to.encrypted() && r.checkKey(ctx, to.keyARN, opWrite) != nil:
+		return false, err // the target's key: an upload would fail the same way
+	}
+	r.log.Info("mount needs a copy that failed; the client uploads the blob", "repository", key.Name, "from", src.Key.Name, "digest", b.Digest, "err", err)
+	return false, nil
 }
 
 // linkBlob makes a durable blob readable through a repository, creating
@@ -188,7 +233,7 @@ func (r *Registry) linkBlob(ctx context.Context, key metadata.RepoKey, b metadat
 		if err != nil {
 			return err
 		}
-		return r.storeLink(ctx, tx, repo.ID, b, now)
+		return r.storeLink(ctx, tx, repo, b, now)
 	})
 }
 
@@ -207,6 +252,10 @@ func (r *Registry) PutBlob(ctx context.Context, key metadata.RepoKey, dgst strin
 	}
 	if size > r.opts.MaxBlobSize {
 		return metadata.Blob{}, r.tooLarge(size)
+	}
+	sp, err := r.pushSpace(ctx, key)
+	if err != nil {
+		return metadata.Blob{}, err
 	}
 	id := newID()
 	w, err := r.blobs.CreateUpload(ctx, id)
@@ -230,10 +279,20 @@ func (r *Registry) PutBlob(ctx context.Context, key metadata.RepoKey, dgst strin
 	if err == nil {
 		err = r.recordBlob(ctx, b) // before the bytes are durable: see gc.go
 	}
-	if err == nil {
-		err = w.Commit(ctx, d)
-	} else {
+	switch {
+	case err != nil:
 		w.Close()
+	case sp.encrypted():
+		// The upload is plaintext: encrypt it into the key's namespace,
+		// then drop it (below if that failed: no session can finish it).
+		if err = w.Close(); err == nil {
+			err = r.encryptUpload(ctx, sp, id, b)
+		}
+		if err == nil {
+			r.discardUpload(id)
+		}
+	default:
+		err = w.Commit(ctx, d)
 	}
 	if err != nil {
 		r.discardUpload(id)

@@ -60,6 +60,7 @@ const (
 	CodeJobBusy                  // a background job another process is running
 	CodeRepositoryPolicyNotFound // RepositoryPolicyNotFoundException
 	CodeRegistryPolicyNotFound   // RegistryPolicyNotFoundException
+	CodeKMS                      // a KMS key that cannot be used (KmsException; DENIED on /v2)
 )
 
 // Error is an error the client can act on.

@@ -62,6 +62,16 @@ import (
 //     blob before committing its file, a file a push is about to link is
 //     no orphan. (The time of the file is not what protects it: committing
 //     a blob that exists leaves the file as it was.)
+//   - Spaces (encryption.go): a digest's bytes may be stored in the
+//     plaintext store and, encrypted, in the namespace of each KMS key. A
+//     link's bytes are those in its repository's space: storeLink checks
+//     them there, and a push or a mount that writes them there (encrypts
+//     an upload, or copies from another space) records the blob first, as
+//     above. Steps 2 and 3 delete a digest from every space, and step 3
+//     walks every space, so the argument holds per copy: no link names a
+//     missing copy, and a marked blob has no copy that a link needs. (A
+//     copy no link needs any more, in a key's namespace, while the blob is
+//     linked elsewhere, stays until the blob is collected everywhere.)
 //
 // Crashes: each step is a transaction or an idempotent deletion, ordered
 // so that no link and no unmarked record ever names missing bytes. A
@@ -270,20 +280,29 @@ func (r *Registry) collectOrphans(ctx context.Context, l *lease, cutoff time.Tim
 		report.count(deleted, &report.OrphansDeleted)
 		return err
 	}
-	err := r.blobs.Walk(ctx, func(b blobstore.BlobInfo) error {
-		if !b.Modified.Before(cutoff) {
-			return nil
-		}
-		batch = append(batch, b)
-		if len(batch) < gcBatch {
-			return nil
-		}
-		return flush()
-	})
-	if err == nil && len(batch) > 0 {
-		err = flush()
+	stores, err := r.allStores(ctx)
+	if err != nil {
+		return err
 	}
-	return err
+	for _, st := range stores {
+		err := st.Walk(ctx, func(b blobstore.BlobInfo) error {
+			if !b.Modified.Before(cutoff) {
+				return nil
+			}
+			batch = append(batch, b)
+			if len(batch) < gcBatch {
+				return nil
+			}
+			return flush()
+		})
+		if err == nil && len(batch) > 0 {
+			err = flush()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // deleteMarked deletes the bytes of blobs marked as being deleted, then
@@ -294,6 +313,12 @@ func (r *Registry) collectOrphans(ctx context.Context, l *lease, cutoff time.Tim
 func (r *Registry) deleteMarked(ctx context.Context, l *lease, marked []metadata.BlobRecord) ([]metadata.BlobRecord, error) {
 	if len(marked) == 0 {
 		return nil, nil
+	}
+	// A digest may be stored in the plaintext store and in any KMS key's
+	// namespace: it goes from all of them.
+	stores, err := r.allStores(ctx)
+	if err != nil {
+		return nil, err
 	}
 	var (
 		deleted, failed []metadata.BlobRecord
@@ -306,7 +331,13 @@ func (r *Registry) deleteMarked(ctx context.Context, l *lease, marked []metadata
 		if stop = l.keep(ctx); stop != nil {
 			break
 		}
-		if err := r.blobs.Delete(ctx, b.Digest); err != nil {
+		var err error
+		for _, st := range stores {
+			if err = st.Delete(ctx, b.Digest); err != nil {
+				break
+			}
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				stop = ctx.Err()
 				break
@@ -321,7 +352,7 @@ func (r *Registry) deleteMarked(ctx context.Context, l *lease, marked []metadata
 	// The bytes are gone whether or not the caller is: say so.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	err := l.update(wctx, func(tx metadata.Tx) error {
+	err = l.update(wctx, func(tx metadata.Tx) error {
 		if err := tx.ForgetBlobs(wctx, digests(deleted)); err != nil {
 			return err
 		}
@@ -407,11 +438,12 @@ func (r *Registry) finishDeadDeletions(ctx context.Context) {
 // it, or its bytes are not in storage.
 var errBlobGone = errors.New("blob is being deleted or is not in storage")
 
-// storeLink links durable blob b into repository repoID inside tx and
+// storeLink links durable blob b into repository repo inside tx and
 // records that a push used it now. It returns errBlobGone if a collection
-// marked the blob or its bytes are missing: checked inside the
+// marked the blob or its bytes are missing from the repository's space
+// (the plaintext store, or its KMS key's namespace): checked inside the
 // transaction, after any collection that deleted them committed its mark.
-func (r *Registry) storeLink(ctx context.Context, tx metadata.Tx, repoID int64, b metadata.Blob, now time.Time) error {
+func (r *Registry) storeLink(ctx context.Context, tx metadata.Tx, repo metadata.Repository, b metadata.Blob, now time.Time) error {
 	err := tx.RecordBlob(ctx, b, now)
 	if errors.Is(err, metadata.ErrBlobDeleting) {
 		return errBlobGone
@@ -419,7 +451,11 @@ func (r *Registry) storeLink(ctx context.Context, tx metadata.Tx, repoID int64, 
 	if err != nil {
 		return err
 	}
-	size, err := r.blobs.Stat(ctx, b.Digest)
+	sp, err := r.spaceOf(ctx, repo.Settings)
+	if err != nil {
+		return err
+	}
+	size, err := objectSize(ctx, sp, b.Digest)
 	switch {
 	case errors.Is(err, blobstore.ErrNotFound):
 		return errBlobGone
@@ -428,7 +464,7 @@ func (r *Registry) storeLink(ctx context.Context, tx metadata.Tx, repoID int64, 
 	case size != b.Size:
 		return fmt.Errorf("blob %s has %d bytes in storage, but %d are recorded", b.Digest, size, b.Size)
 	}
-	return tx.LinkBlob(ctx, repoID, b, now)
+	return tx.LinkBlob(ctx, repo.ID, b, now)
 }
 
 // blobCollected is the error of a push whose blob was collected between

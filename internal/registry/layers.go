@@ -120,7 +120,7 @@ func (r *Registry) CompleteLayerUpload(ctx context.Context, key metadata.RepoKey
 // GetDownloadURLForLayer checks that the repository holds a layer, for
 // the ECR API's download URL.
 func (r *Registry) GetDownloadURLForLayer(ctx context.Context, key metadata.RepoKey, dgst string) (metadata.Blob, error) {
-	b, err := r.statBlob(ctx, ActionGetDownloadURLForLayer, key, dgst)
+	b, _, err := r.statBlob(ctx, ActionGetDownloadURLForLayer, key, dgst)
 	if CodeOf(err) == CodeBlobUnknown {
 		err = errorf(CodeLayersNotFound, "The specified layer %s could not be found in the repository with name '%s' in the registry with id '%s'", dgst, key.Name, key.Account)
 	}

@@ -59,6 +59,10 @@ type Options struct {
 	// evaluates. Without it, only account roots and repository policies
 	// grant access.
 	Identity *identity.Service
+	// Keys is the KMS key service that encrypts the blobs of repositories
+	// created with KMS encryption. Without it (or with a blob store that
+	// has no namespaces), those repositories are stored unencrypted.
+	Keys Keys
 	// Holder names this process in the leases of background jobs.
 	// Default: a random ID.
 	Holder string
@@ -79,6 +83,14 @@ type Registry struct {
 	policies   policyCache
 	cache      *cache
 	ids        *identity.Service
+	// Encryption at rest (encryption.go): the key service, the blob
+	// store's namespaces (nil if it has none), unwrapped data keys, and
+	// creation templates' keys resolved before the pushes that use them.
+	keys            Keys
+	spaces          blobstore.Namespaced
+	dataKeys        *keyCache
+	templateKeys    sync.Map // templateKeyRef -> key ARN
+	plainKMSWarning sync.Once
 	// background counts work started by requests that outlives them
 	// (previews); Run waits for it before it returns.
 	background sync.WaitGroup
@@ -119,7 +131,11 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 	if opts.Holder == "" {
 		opts.Holder = newID()
 	}
+	spaces, _ := blobs.(blobstore.Namespaced)
 	return &Registry{
+		keys:       opts.Keys,
+		spaces:     spaces,
+		dataKeys:   newKeyCache(),
 		meta:       meta,
 		blobs:      blobs,
 		opts:       opts,

@@ -68,10 +68,17 @@ func (r *Registry) authorizePush(ctx context.Context, action Action, key metadat
 	if err != nil {
 		return err
 	}
-	if _, ok := templateFor(ts, key.Name, AppliedForCreateOnPush); !ok {
+	t, ok := templateFor(ts, key.Name, AppliedForCreateOnPush)
+	if !ok {
 		return errNoTemplate(key)
 	}
-	return r.authorizeRepo(ctx, ActionCreateRepository, key, nil)
+	if err := r.authorizeRepo(ctx, ActionCreateRepository, key, nil); err != nil {
+		return err
+	}
+	// Settle the template's KMS key now: the push creates the repository
+	// inside a transaction, which must not wait on the key service.
+	_, err = r.templateSettings(ctx, key.Scope, t, true)
+	return err
 }
 
 // repositoryForPush returns the repository a push writes to, inside the
@@ -90,7 +97,7 @@ func (r *Registry) repositoryForPush(ctx context.Context, tx metadata.Tx, key me
 	if !ok {
 		return repo, errNoTemplate(key)
 	}
-	settings, err := normalizeSettings(t.settings())
+	settings, err := r.templateSettings(ctx, key.Scope, t, false)
 	if err != nil {
 		return repo, err
 	}
@@ -118,6 +125,9 @@ func (r *Registry) CreateRepository(ctx context.Context, key metadata.RepoKey, s
 	}
 	tags = mergeTags(nil, tags)
 	if err := checkResourceTags(tags); err != nil {
+		return metadata.Repository{}, err
+	}
+	if err := r.resolveKey(ctx, key.Scope, &settings); err != nil {
 		return metadata.Repository{}, err
 	}
 	repo := metadata.Repository{Key: key, CreatedAt: r.now(), Settings: settings, Tags: tags}

@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -55,6 +56,11 @@ func (l *uploadLocks) release(id string) {
 // repository on first push.
 func (r *Registry) StartUpload(ctx context.Context, key metadata.RepoKey) (Upload, error) {
 	if err := r.authorizePush(ctx, ActionInitiateLayerUpload, key); err != nil {
+		return Upload{}, err
+	}
+	// A KMS repository whose key cannot be used takes no pushes: say so
+	// before the client sends the blob.
+	if _, err := r.pushSpace(ctx, key); err != nil {
 		return Upload{}, err
 	}
 	id := newID()
@@ -288,11 +294,26 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 		return metadata.Blob{}, err
 	}
 	b := metadata.Blob{Digest: d, Size: u.Size}
+	sp, err := r.pushSpace(ctx, key)
+	if err != nil {
+		return metadata.Blob{}, err
+	}
 	if err := r.recordBlob(ctx, b); err != nil { // before the bytes are durable: see gc.go
 		return metadata.Blob{}, err
 	}
 	committed = true
-	if err := w.Commit(ctx, d); err != nil {
+	if sp.encrypted() {
+		// The upload is plaintext: encrypt it into the key's namespace. It
+		// is kept until the link commits, so that a failure here leaves a
+		// session the client can finish again.
+		err = w.Close()
+		if err == nil {
+			err = r.encryptUpload(ctx, sp, id, b)
+		}
+	} else {
+		err = w.Commit(ctx, d)
+	}
+	if err != nil {
 		return metadata.Blob{}, err
 	}
 	now := r.now()
@@ -303,7 +324,7 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 		if err != nil {
 			return err
 		}
-		if err := r.storeLink(wctx, tx, repo.ID, b, now); err != nil {
+		if err := r.storeLink(wctx, tx, repo, b, now); err != nil {
 			return err
 		}
 		return tx.DeleteUpload(wctx, id)
@@ -314,6 +335,9 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 	}
 	if err != nil {
 		return metadata.Blob{}, err
+	}
+	if sp.encrypted() {
+		r.discardUpload(id) // the plaintext: the encrypted blob is linked
 	}
 	r.log.Info("blob pushed", "account", key.Account, "region", key.Region, "repository", key.Name, "digest", d, "size", u.Size)
 	return b, nil
@@ -385,12 +409,41 @@ func (r *Registry) ExpireUploads(ctx context.Context) error {
 			r.discardUpload(f.ID)
 		}
 	}
-	return nil
+	_, err = r.sweepNamespaceUploads(ctx, cutoff)
+	return err
+}
+
+// sweepNamespaceUploads removes the uploads of blob namespaces last
+// written before cutoff. Those are encryptions (or copies) in progress,
+// which never outlive their request: any left is what a crash or a
+// failure left behind.
+func (r *Registry) sweepNamespaceUploads(ctx context.Context, cutoff time.Time) (int, error) {
+	stores, err := r.allStores(ctx)
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, st := range stores[1:] {
+		ups, err := st.Uploads(ctx)
+		if err != nil {
+			return removed, err
+		}
+		for _, u := range ups {
+			if u.Modified.Before(cutoff) {
+				if err := st.DeleteUpload(ctx, u.ID); err != nil {
+					return removed, err
+				}
+				removed++
+			}
+		}
+	}
+	return removed, nil
 }
 
 // Recover removes what a crash left half-done: upload bytes without a
 // session (single-request pushes cut short; sessions whose record was never
-// written) and sessions whose bytes are gone. It runs at start-up, before
+// written), sessions whose bytes are gone, and the uploads of blob
+// namespaces (encryptions cut short). It runs at start-up, before
 // requests are served. Finished blobs and committed metadata need no
 // repair: both are written atomically.
 func (r *Registry) Recover(ctx context.Context) error {
@@ -425,6 +478,12 @@ func (r *Registry) Recover(ctx context.Context) error {
 			removed++
 		}
 	}
+	// Nothing is being encrypted before requests are served.
+	n, err := r.sweepNamespaceUploads(ctx, time.Now().Add(time.Hour))
+	if err != nil {
+		return err
+	}
+	removed += n
 	if removed > 0 {
 		r.log.Info("recovery removed interrupted uploads", "count", removed)
 	}

@@ -211,6 +211,7 @@ var exceptions = map[registry.Code]string{
 	registry.CodeJobBusy:                  "JobInProgressException",
 	registry.CodeRepositoryPolicyNotFound: "RepositoryPolicyNotFoundException",
 	registry.CodeRegistryPolicyNotFound:   "RegistryPolicyNotFoundException",
+	registry.CodeKMS:                      "KmsException",
 }
 
 // writeError answers with the ECR exception for err: 400 for client

@@ -42,6 +42,9 @@ var wireErrors = map[registry.Code]wireError{
 	// An archived image: clients print "denied: <message>", and the message
 	// says how to restore it.
 	registry.CodeImageArchived: {"DENIED", http.StatusForbidden},
+	// A KMS repository whose key is disabled or gone: clients print
+	// "denied: KMS key ... is disabled: ...".
+	registry.CodeKMS: {"DENIED", http.StatusForbidden},
 }
 
 type errorBody struct {
