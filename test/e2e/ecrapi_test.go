@@ -25,7 +25,6 @@ import (
 )
 
 const (
-	testKMSKey   = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 	repoNameRE   = `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*`
 	uploadIDRE   = `[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`
 	notNullError = "must not be null"
@@ -154,6 +153,7 @@ func TestECRRepositories(t *testing.T) {
 	t.Parallel()
 	e := startECRD(t, t.TempDir())
 	c := ecrClient(e)
+	testKMSKey := newKMSKey(t, e) // KMS repositories need a key that exists
 	ctx := context.Background()
 	start := time.Now()
 
@@ -1243,6 +1243,7 @@ func TestECRCreationTemplates(t *testing.T) {
 	t.Parallel()
 	e := startECRD(t, t.TempDir()) // has the ROOT template
 	c := ecrClient(e)
+	testKMSKey := newKMSKey(t, e) // KMS repositories need a key that exists
 	ctx := context.Background()
 
 	want := ecrtypes.RepositoryCreationTemplate{
@@ -1341,6 +1342,7 @@ func TestECRCreateOnPush(t *testing.T) {
 	t.Parallel()
 	e := startBareECRD(t, t.TempDir()) // no template
 	c := ecrClient(e)
+	testKMSKey := newKMSKey(t, e) // KMS repositories need a key that exists
 	ctx := context.Background()
 	hc := e.HTTPClient(t)
 

@@ -75,7 +75,8 @@ expect_json "get-caller-identity" "$identity" \
 
 # ---------------------------------------------------------------------------
 step "2. create-repository with each setting; describe-repositories shows them; resource tags"
-kms_key="arn:aws:kms:$REGION:$ACCOUNT:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+# A KMS repository's key must exist and be enabled, as on AWS.
+kms_key=$(aws_ok kms create-key --description "e2e repository key" --query KeyMetadata.Arn --output text)
 repos=(e2e/tagged e2e/immutable e2e/exclusion e2e/kms e2e/scan)
 declare -A created
 created[e2e/tagged]=$(aws_ok ecr create-repository --output json --repository-name e2e/tagged \

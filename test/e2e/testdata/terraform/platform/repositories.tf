@@ -39,6 +39,16 @@ resource "aws_ecr_repository" "secure" {
   }
 }
 
+# KMS without a key of its own: the account's AWS managed alias/aws/ecr.
+resource "aws_ecr_repository" "secure_default" {
+  name         = "secure/default-key"
+  force_delete = true
+
+  encryption_configuration {
+    encryption_type = "KMS"
+  }
+}
+
 # The four-rule lifecycle policy.
 resource "aws_ecr_lifecycle_policy" "app" {
   repository = aws_ecr_repository.app.name
