@@ -51,8 +51,9 @@ type Store interface {
 	// beyond offset, left by an interrupted write that nobody
 	// acknowledged, are discarded.
 	ResumeUpload(ctx context.Context, id string, offset int64) (UploadWriter, error)
-	// ReadUpload reads the upload's first size bytes (to recompute a hash).
-	ReadUpload(ctx context.Context, id string, size int64) (io.ReadCloser, error)
+	// ReadUpload reads the upload's bytes from offset up to size (to
+	// finish a hash, or encrypt the upload).
+	ReadUpload(ctx context.Context, id string, offset, size int64) (io.ReadCloser, error)
 	// DeleteUpload removes an upload. Deleting a missing upload is not an error.
 	DeleteUpload(ctx context.Context, id string) error
 	// Uploads lists every upload with its size and the time it last

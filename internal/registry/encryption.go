@@ -475,7 +475,7 @@ func (r *Registry) storeObject(ctx context.Context, sp blobSpace, b metadata.Blo
 // encryptUpload stores a verified upload as blob b of an encrypted
 // space. The upload stays; the caller removes it.
 func (r *Registry) encryptUpload(ctx context.Context, sp blobSpace, id string, b metadata.Blob) error {
-	rc, err := r.blobs.ReadUpload(ctx, id, b.Size)
+	rc, err := r.blobs.ReadUpload(ctx, id, 0, b.Size)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -177,6 +178,7 @@ func (r *Registry) writeChunk(ctx context.Context, u metadata.Upload, w blobstor
 		if err != nil {
 			return u, err
 		}
+		withoutPending(state)
 		u.Size, u.HashState, u.UpdatedAt, u.LastPart = n, state, r.now(), n-u.Size
 		if persist || copyErr != nil {
 			// Even if the client has gone: it may resume.
@@ -216,8 +218,14 @@ func (r *Registry) resumeHash(ctx context.Context, u metadata.Upload) (hash.Hash
 	if u.Size == 0 {
 		return h, nil
 	}
-	if len(u.HashState) > 0 && h.(encoding.BinaryUnmarshaler).UnmarshalBinary(u.HashState) == nil {
-		return h, nil
+	if len(u.HashState) == sha256StateSize {
+		state := slices.Clone(u.HashState)
+		if err := r.restorePending(ctx, u, state); err != nil {
+			return nil, err
+		}
+		if h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state) == nil {
+			return h, nil
+		}
 	}
 	if err := r.hashUpload(ctx, u, h); err != nil {
 		return nil, err
@@ -225,8 +233,47 @@ func (r *Registry) resumeHash(ctx context.Context, u metadata.Upload) (hash.Hash
 	return h, nil
 }
 
+// A SHA-256 state, as crypto/sha256 marshals it: a 4-byte magic, the
+// eight 32-bit chaining values, the 64-byte block of bytes not yet
+// hashed (the length modulo 64 of them), and the 8-byte length.
+const (
+	sha256StateSize  = 4 + 32 + 64 + 8
+	sha256PendingOff = 4 + 32
+)
+
+// withoutPending blanks the pending block of a marshaled SHA-256 state.
+// Those are the upload's last bytes, in clear: upload records must not
+// hold content (a KMS repository's blobs are encrypted at rest, and the
+// database is not), and restorePending reads them back from the upload.
+func withoutPending(state []byte) {
+	if len(state) == sha256StateSize {
+		clear(state[sha256PendingOff : sha256PendingOff+64])
+	}
+}
+
+// restorePending puts an upload's last size%64 bytes back into a state
+// withoutPending blanked.
+func (r *Registry) restorePending(ctx context.Context, u metadata.Upload, state []byte) error {
+	n := u.Size % 64
+	if n == 0 {
+		return nil
+	}
+	rc, err := r.blobs.ReadUpload(ctx, u.ID, u.Size-n, u.Size)
+	if errors.Is(err, blobstore.ErrNotFound) {
+		return r.lostUpload(ctx, u.ID, err)
+	}
+	if err != nil {
+		return fmt.Errorf("reading upload %s to resume its hash: %w", u.ID, err)
+	}
+	defer rc.Close()
+	if _, err := io.ReadFull(rc, state[sha256PendingOff:sha256PendingOff+n]); err != nil {
+		return r.lostUpload(ctx, u.ID, fmt.Errorf("its last %d bytes cannot be read: %v", n, err))
+	}
+	return nil
+}
+
 func (r *Registry) hashUpload(ctx context.Context, u metadata.Upload, h hash.Hash) error {
-	rc, err := r.blobs.ReadUpload(ctx, u.ID, u.Size)
+	rc, err := r.blobs.ReadUpload(ctx, u.ID, 0, u.Size)
 	if errors.Is(err, blobstore.ErrNotFound) {
 		return r.lostUpload(ctx, u.ID, err)
 	}

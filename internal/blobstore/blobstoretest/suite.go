@@ -143,7 +143,7 @@ func testMissingBlob(t *testing.T, s blobstore.Store) {
 	if _, err := s.ResumeUpload(ctx, "nope", 0); !errors.Is(err, blobstore.ErrNotFound) {
 		t.Errorf("ResumeUpload of a missing upload = %v, want ErrNotFound", err)
 	}
-	if _, err := s.ReadUpload(ctx, "nope", 0); !errors.Is(err, blobstore.ErrNotFound) {
+	if _, err := s.ReadUpload(ctx, "nope", 0, 0); !errors.Is(err, blobstore.ErrNotFound) {
 		t.Errorf("ReadUpload of a missing upload = %v, want ErrNotFound", err)
 	}
 }
@@ -228,7 +228,7 @@ func testInterruptedWrite(t *testing.T, s blobstore.Store) {
 	// Seven bytes were written but only three acknowledged: resume at 3.
 	appendTo(t, s, "cut", 0, "partial")
 	appendTo(t, s, "cut", 3, "XYZ")
-	r, err := s.ReadUpload(ctx, "cut", 6)
+	r, err := s.ReadUpload(ctx, "cut", 0, 6)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,13 +281,18 @@ func testCommitResumed(t *testing.T, s blobstore.Store) {
 func testReadUpload(t *testing.T, s blobstore.Store) {
 	create(t, s, "r")
 	appendTo(t, s, "r", 0, "0123456789")
-	r, err := s.ReadUpload(context.Background(), "r", 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if b, _ := io.ReadAll(r); string(b) != "0123" {
-		t.Fatalf("ReadUpload(4) read %q", b)
+	for _, c := range []struct {
+		offset, size int64
+		want         string
+	}{{0, 4, "0123"}, {4, 10, "456789"}, {9, 10, "9"}, {3, 3, ""}} {
+		r, err := s.ReadUpload(context.Background(), "r", c.offset, c.size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := io.ReadAll(r); string(b) != c.want {
+			t.Errorf("ReadUpload(%d, %d) read %q, want %q", c.offset, c.size, b, c.want)
+		}
+		r.Close()
 	}
 }
 

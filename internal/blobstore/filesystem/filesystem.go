@@ -271,7 +271,7 @@ func (w *uploadWriter) Commit(_ context.Context, d digest.Digest) error {
 }
 
 // ReadUpload implements blobstore.Store.
-func (s *Store) ReadUpload(_ context.Context, id string, size int64) (io.ReadCloser, error) {
+func (s *Store) ReadUpload(_ context.Context, id string, offset, size int64) (io.ReadCloser, error) {
 	p, err := s.uploadPath(id)
 	if err != nil {
 		return nil, err
@@ -283,7 +283,7 @@ func (s *Store) ReadUpload(_ context.Context, id string, size int64) (io.ReadClo
 	return struct {
 		io.Reader
 		io.Closer
-	}{io.LimitReader(f, size), f}, nil
+	}{io.NewSectionReader(f, offset, size-offset), f}, nil
 }
 
 // fanOutDir returns an open handle on a blob fan-out directory, creating
