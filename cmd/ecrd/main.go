@@ -23,6 +23,7 @@ import (
 
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/config"
+	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/kms"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
@@ -144,6 +145,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		RestoreDelay:      cfg.RestoreDelay,
 		Identity:          st.ids,
 		Keys:              registry.KMSKeys(kmsSvc),
+		ServerKey:         serverKeyIf(cfg.EncryptBlobs, st.keys),
 	})
 	if err := reg.Recover(ctx); err != nil {
 		return fmt.Errorf("recovering the data folder: %w", err)
@@ -209,4 +211,13 @@ func oidcRoots(caFile string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("the OIDC CA file %s holds no PEM certificate", caFile)
 	}
 	return pool, nil
+}
+
+// serverKeyIf returns the server keys when AES256 repositories' blobs are
+// to be encrypted under them.
+func serverKeyIf(on bool, keys *keyring.Keyring) *keyring.Keyring {
+	if on {
+		return keys
+	}
+	return nil
 }

@@ -44,7 +44,8 @@ type Config struct {
 	GCGrace           time.Duration
 	RestoreDelay      time.Duration
 
-	OIDCCAFile string
+	OIDCCAFile   string
+	EncryptBlobs bool
 }
 
 // KeyFile returns the server key file: the setting, or server.key in the
@@ -114,6 +115,7 @@ func (c *Config) settings() []setting {
 		{"gc-interval", "how often garbage collection frees blobs nothing references; negative: only on demand (ecrd gc)", (*durationValue)(&c.GCInterval)},
 		{"gc-grace", "how long an unreferenced blob stays before garbage collection frees it (protects pushes in flight)", (*durationValue)(&c.GCGrace)},
 		{"restore-delay", "how long a restore from the archive storage class takes (the image is ACTIVATING meanwhile)", (*durationValue)(&c.RestoreDelay)},
+		{"encrypt-blobs", "encrypt the blobs of AES256 repositories created from now on under data keys the server key wraps (KMS repositories' blobs are always encrypted, under their KMS key)", (*boolValue)(&c.EncryptBlobs)},
 		{"oidc-ca-file", "PEM file of CA certificates trusted, besides the system roots, for OpenID Connect issuers (AssumeRoleWithWebIdentity fetches their keys over TLS)", (*stringValue)(&c.OIDCCAFile)},
 		{"shutdown-timeout", "how long SIGTERM waits for requests in flight", (*durationValue)(&c.ShutdownTimeout)},
 		{"log-level", "debug, info, warn or error (debug logs every request)", (*stringValue)(&c.LogLevel)},

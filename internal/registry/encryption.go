@@ -112,7 +112,7 @@ func (s blobSpace) encrypted() bool { return s.keyARN != "" }
 // Without them, KMS repositories are stored unencrypted, as AES256 ones;
 // that is said once.
 func (r *Registry) encryptionAvailable() bool {
-	if r.keys != nil && r.spaces != nil {
+	if r.opts.Keys != nil && r.spaces != nil {
 		return true
 	}
 	r.plainKMSWarning.Do(func() {
@@ -139,6 +139,9 @@ func parseKeyARN(arn string) (account, region, id string, ok bool) {
 // account and region as well as the key ID, so that no two keys can
 // share one.
 func namespaceOf(keyARN string) (string, error) {
+	if keyARN == ServerKeyARN {
+		return "server-key", nil
+	}
 	account, region, id, ok := parseKeyARN(keyARN)
 	name := "kms-" + account + "-" + region + "-" + id
 	if !ok || !blobstore.ValidNamespace(name) {
@@ -193,7 +196,7 @@ func (r *Registry) allStores(ctx context.Context) ([]blobstore.Store, error) {
 // first use, as ECR does. Both KMSKey (what DescribeRepositories shows)
 // and BlobKey become the key's ARN.
 func (r *Registry) resolveKey(ctx context.Context, scope metadata.Scope, s *metadata.RepositorySettings) error {
-	s.BlobKey = ""
+	s.BlobKey = r.aes256Key(*s)
 	if !isKMS(s.EncryptionType) || !r.encryptionAvailable() {
 		return nil
 	}
@@ -203,6 +206,16 @@ func (r *Registry) resolveKey(ctx context.Context, scope metadata.Scope, s *meta
 	}
 	s.KMSKey, s.BlobKey = arn, arn
 	return nil
+}
+
+// aes256Key is the BlobKey of a new repository that is not encrypted
+// with KMS: ServerKeyARN when the registry encrypts AES256 repositories'
+// blobs under its server keys (Options.ServerKey), else none.
+func (r *Registry) aes256Key(s metadata.RepositorySettings) string {
+	if r.opts.ServerKey != nil && r.spaces != nil && !(isKMS(s.EncryptionType) && r.encryptionAvailable()) {
+		return ServerKeyARN
+	}
+	return ""
 }
 
 // templateKeyRef is a key reference of a scope, as a request or a
@@ -250,6 +263,7 @@ func (r *Registry) templateKeyOf(scope metadata.Scope, ref string) (string, erro
 // without, it uses the one an earlier call settled (inside transactions).
 func (r *Registry) templateSettings(ctx context.Context, scope metadata.Scope, t CreationTemplate, resolve bool) (metadata.RepositorySettings, error) {
 	s, err := normalizeSettings(t.settings())
+	s.BlobKey = r.aes256Key(s)
 	if err != nil || !isKMS(s.EncryptionType) || !r.encryptionAvailable() {
 		return s, err
 	}

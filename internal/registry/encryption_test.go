@@ -689,3 +689,50 @@ func distinctBytes(b []byte) int {
 	}
 	return n
 }
+
+// TestServerKeyEncryptsAES256Repositories: with Options.ServerKey, an
+// AES256 repository created from then on keeps its blobs encrypted under
+// the server keys; one created before stays as it was; both pull back
+// what was pushed, and a mount between them copies across.
+func TestServerKeyEncryptsAES256Repositories(t *testing.T) {
+	f := newKMSFixture(t, registry.Options{})
+	if _, err := f.reg.CreateRepository(ctx, key("before"), metadata.RepositorySettings{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ring, err := keyring.New(keyring.Generate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.opts.ServerKey = ring
+	f.reg = f.restart()
+	repo, err := f.reg.CreateRepository(ctx, key("after"), metadata.RepositorySettings{}, nil)
+	if err != nil || repo.Settings.BlobKey != registry.ServerKeyARN || repo.Settings.EncryptionType != registry.EncryptionAES256 || repo.Settings.KMSKey != "" {
+		t.Fatalf("a new AES256 repository: %+v, %v", repo.Settings, err)
+	}
+	layer := randomLayer(t, 2*64<<10+7)
+	pushChunked(t, f.reg, "after", layer)
+	wantPull(t, f.reg, "after", layer)
+	wantPull(t, f.restart(), "after", layer)
+	if files := plaintextFiles(t, f.dir, layer); len(files) != 0 {
+		t.Fatalf("plaintext of the encrypted repository's layer in %v", files)
+	}
+	// The repository made before keeps its blobs in plain.
+	pushChunked(t, f.reg, "before", layer)
+	wantPull(t, f.reg, "before", layer)
+	if files := plaintextFiles(t, f.dir, layer); len(files) != 1 {
+		t.Fatalf("the older repository's layer is in %v, want one plain file", files)
+	}
+	// Another server key cannot read the objects.
+	other, err := keyring.New(keyring.Generate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.opts.ServerKey = other
+	if _, rc, err := f.restart().OpenBlob(ctx, key("after"), digest.FromBytes(layer).String()); err == nil {
+		_, err = io.ReadAll(rc)
+		rc.Close()
+		if err == nil {
+			t.Fatal("the blob opened under other server keys")
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ecrd/ecrd/internal/blobstore"
 	"github.com/ecrd/ecrd/internal/identity"
+	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/reference"
 )
@@ -55,6 +56,11 @@ type Options struct {
 	// RestoreDelay is how long a restore from archive takes (the image is
 	// ACTIVATING meanwhile). Default 0: restores complete at once.
 	RestoreDelay time.Duration
+	// ServerKey, if set, encrypts the blobs of AES256 repositories created
+	// from now on, under data keys these server keys wrap (an opt-in: ECR's
+	// AES256 is the storage's own encryption). KMS repositories are
+	// encrypted under their KMS key either way.
+	ServerKey *keyring.Keyring
 	// Identity knows the IAM users and roles whose policies authorization
 	// evaluates. Without it, only account roots and repository policies
 	// grant access.
@@ -133,7 +139,7 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 	}
 	spaces, _ := blobs.(blobstore.Namespaced)
 	return &Registry{
-		keys:       opts.Keys,
+		keys:       keysOf(opts),
 		spaces:     spaces,
 		dataKeys:   newKeyCache(),
 		meta:       meta,
@@ -299,4 +305,13 @@ func newID() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// keysOf is the key service the registry uses: the KMS one, with the
+// server keys added when AES256 repositories are encrypted too.
+func keysOf(opts Options) Keys {
+	if opts.ServerKey == nil {
+		return opts.Keys
+	}
+	return serverKeyed{next: opts.Keys, ring: opts.ServerKey}
 }
