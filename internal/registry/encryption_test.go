@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/blobstore/blobstoretest"
+
 	"github.com/opencontainers/go-digest"
 
 	"github.com/ecrd/ecrd/internal/blobstore"
@@ -154,41 +156,6 @@ func wantPull(t testing.TB, reg *registry.Registry, repo string, want []byte) {
 	}
 }
 
-// plaintextFiles returns the files under data folder dir, the metadata
-// database included, that hold any 32-byte run of content.
-func plaintextFiles(t testing.TB, dir string, content []byte) []string {
-	t.Helper()
-	windows := make(map[string]bool, len(content))
-	for i := 0; i+32 <= len(content); i++ {
-		w := content[i : i+32]
-		if distinctBytes(w) < 16 {
-			continue // a tar header's padding, say: no one's content
-		}
-		windows[string(w)] = true
-	}
-	var found []string
-	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || !e.Type().IsRegular() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		for o := 0; o+32 <= len(b); o++ {
-			if windows[string(b[o:o+32])] {
-				found = append(found, p)
-				break
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return found
-}
-
 func TestKMSRepositoryEncryptsItsBlobs(t *testing.T) {
 	f := newKMSFixture(t, registry.Options{})
 	keyARN := f.createKey(t)
@@ -237,10 +204,10 @@ func TestKMSRepositoryEncryptsItsBlobs(t *testing.T) {
 
 	// At rest: only ciphertext, in the key's namespace; nothing in the
 	// plaintext store, no upload left behind.
-	if files := plaintextFiles(t, f.dir, layer); len(files) != 0 {
+	if files := blobstoretest.FilesHolding(t, f.dir, layer); len(files) != 0 {
 		t.Fatalf("files holding plaintext of the layer: %v", files)
 	}
-	if files := plaintextFiles(t, f.dir, config); len(files) != 0 {
+	if files := blobstoretest.FilesHolding(t, f.dir, config); len(files) != 0 {
 		t.Fatalf("files holding plaintext of the config: %v", files)
 	}
 	if n := len(storedBlobs(t, f.blobs)); n != 0 {
@@ -260,7 +227,7 @@ func TestKMSRepositoryEncryptsItsBlobs(t *testing.T) {
 	// The same layer in an AES256 repository is stored as it is: the
 	// scan above would have seen it.
 	f.pushBlob(t, "plain", layer)
-	if files := plaintextFiles(t, f.dir, layer); len(files) != 1 {
+	if files := blobstoretest.FilesHolding(t, f.dir, layer); len(files) != 1 {
 		t.Fatalf("files holding the layer after an AES256 push: %v, want the plaintext store's", files)
 	}
 
@@ -540,7 +507,7 @@ func TestKMSCreateOnPushTemplate(t *testing.T) {
 			t.Fatalf("%s created on push with %+v, %v; want key %s", repo, got, err, want)
 		}
 		wantPull(t, f.reg, repo, layer)
-		if files := plaintextFiles(t, f.dir, layer); len(files) != 0 {
+		if files := blobstoretest.FilesHolding(t, f.dir, layer); len(files) != 0 {
 			t.Fatalf("plaintext of a pushed layer in %v", files)
 		}
 	}
@@ -676,20 +643,6 @@ func BenchmarkBlob100MB(b *testing.B) {
 	}
 }
 
-// distinctBytes counts the different byte values of b. A run of random
-// content has many; the zeros and digits of an archive's headers, which
-// any file may hold, have few.
-func distinctBytes(b []byte) int {
-	var seen [256]bool
-	n := 0
-	for _, c := range b {
-		if !seen[c] {
-			seen[c], n = true, n+1
-		}
-	}
-	return n
-}
-
 // TestServerKeyEncryptsAES256Repositories: with Options.ServerKey, an
 // AES256 repository created from then on keeps its blobs encrypted under
 // the server keys; one created before stays as it was; both pull back
@@ -713,13 +666,13 @@ func TestServerKeyEncryptsAES256Repositories(t *testing.T) {
 	pushChunked(t, f.reg, "after", layer)
 	wantPull(t, f.reg, "after", layer)
 	wantPull(t, f.restart(), "after", layer)
-	if files := plaintextFiles(t, f.dir, layer); len(files) != 0 {
+	if files := blobstoretest.FilesHolding(t, f.dir, layer); len(files) != 0 {
 		t.Fatalf("plaintext of the encrypted repository's layer in %v", files)
 	}
 	// The repository made before keeps its blobs in plain.
 	pushChunked(t, f.reg, "before", layer)
 	wantPull(t, f.reg, "before", layer)
-	if files := plaintextFiles(t, f.dir, layer); len(files) != 1 {
+	if files := blobstoretest.FilesHolding(t, f.dir, layer); len(files) != 1 {
 		t.Fatalf("the older repository's layer is in %v, want one plain file", files)
 	}
 	// Another server key cannot read the objects.

@@ -4,14 +4,14 @@ import (
 	"context"
 	"errors"
 	"io"
-	"io/fs"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ecrd/ecrd/internal/blobstore/blobstoretest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -31,41 +31,6 @@ func newKMSKey(t testing.TB, e *ecrd) string {
 		t.Fatalf("CreateKey: %v", err)
 	}
 	return aws.ToString(out.KeyMetadata.Arn)
-}
-
-// filesHolding returns the files of the data folder, the metadata
-// database included, that hold any 32-byte run of content.
-func filesHolding(t *testing.T, data string, content []byte) []string {
-	t.Helper()
-	windows := make(map[string]bool, len(content))
-	for i := 0; i+32 <= len(content); i++ {
-		w := content[i : i+32]
-		if distinctBytes(w) < 16 {
-			continue // a tar header's padding, say: no one's content
-		}
-		windows[string(w)] = true
-	}
-	var found []string
-	err := filepath.WalkDir(data, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || !e.Type().IsRegular() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		for o := 0; o+32 <= len(b); o++ {
-			if windows[string(b[o:o+32])] {
-				found = append(found, p)
-				break
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return found
 }
 
 // TestKMSEncryptedRepository pushes to and pulls from a repository
@@ -145,7 +110,7 @@ func TestKMSEncryptedRepository(t *testing.T) {
 	for _, repo := range []string{"secure/app", "secure/default"} {
 		c("push", src, e.Addr+"/"+repo+":v1")
 	}
-	if files := filesHolding(t, data, layer); len(files) != 0 {
+	if files := blobstoretest.FilesHolding(t, data, layer); len(files) != 0 {
 		t.Fatalf("files of the data folder hold plaintext of a pushed layer: %v", files)
 	}
 	pull := func(repo string) string {
@@ -170,7 +135,7 @@ func TestKMSEncryptedRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if files := filesHolding(t, data, layer); !slices.ContainsFunc(files, func(f string) bool { return strings.HasSuffix(f, layerDigest.Hex) }) {
+	if files := blobstoretest.FilesHolding(t, data, layer); !slices.ContainsFunc(files, func(f string) bool { return strings.HasSuffix(f, layerDigest.Hex) }) {
 		t.Fatalf("after a copy to an AES256 repository, files holding the layer: %v, want its plaintext blob among them", files)
 	}
 
@@ -233,18 +198,4 @@ func TestKMSEncryptedRepository(t *testing.T) {
 func runCmd(ctx context.Context, name string, args ...string) (string, error) {
 	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
 	return string(out), err
-}
-
-// distinctBytes counts the different byte values of b. A run of random
-// content has many; the zeros and digits of an archive's headers, which
-// any file may hold, have few.
-func distinctBytes(b []byte) int {
-	var seen [256]bool
-	n := 0
-	for _, c := range b {
-		if !seen[c] {
-			seen[c], n = true, n+1
-		}
-	}
-	return n
 }

@@ -50,6 +50,22 @@ func versionOf(p identity.ManagedPolicy, v identity.PolicyVersion, withDocument 
 
 func policyARN(f form) (string, error) { return f.required("PolicyArn") }
 
+// versionCall is an action on a version of a managed policy that answers
+// nothing.
+func versionCall(call func(*identity.Service, context.Context, string, string) error) op {
+	return func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		arn, err := policyARN(f)
+		if err != nil {
+			return nil, err
+		}
+		id, err := f.required("VersionId")
+		if err != nil {
+			return nil, err
+		}
+		return nil, call(h.ids, ctx, arn, id)
+	}
+}
+
 var policyOps = map[string]op{
 	"CreatePolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
 		name, err := f.required("PolicyName")
@@ -135,28 +151,8 @@ var policyOps = map[string]op{
 		}
 		return struct{ PolicyVersion PolicyVersion }{PolicyVersion{VersionId: v.ID, IsDefaultVersion: setDefault, CreateDate: timestamp(v.CreatedAt)}}, nil
 	},
-	"DeletePolicyVersion": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		arn, err := policyARN(f)
-		if err != nil {
-			return nil, err
-		}
-		id, err := f.required("VersionId")
-		if err != nil {
-			return nil, err
-		}
-		return nil, h.ids.DeletePolicyVersion(ctx, arn, id)
-	},
-	"SetDefaultPolicyVersion": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		arn, err := policyARN(f)
-		if err != nil {
-			return nil, err
-		}
-		id, err := f.required("VersionId")
-		if err != nil {
-			return nil, err
-		}
-		return nil, h.ids.SetDefaultPolicyVersion(ctx, arn, id)
-	},
+	"DeletePolicyVersion":     versionCall((*identity.Service).DeletePolicyVersion),
+	"SetDefaultPolicyVersion": versionCall((*identity.Service).SetDefaultPolicyVersion),
 	"DeletePolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
 		arn, err := policyARN(f)
 		if err != nil {

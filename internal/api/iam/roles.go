@@ -53,6 +53,22 @@ func roleOf1(r identity.Role, err error) (any, error) {
 	return struct{ Role Role }{roleOf(r, true)}, nil
 }
 
+// granteeCall is an action on a user or role that takes one more
+// required parameter and answers nothing.
+func granteeCall(kind, param string, call func(*identity.Service, context.Context, identity.Grantee, string) error) op {
+	return func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		g, err := grantee(f, kind)
+		if err != nil {
+			return nil, err
+		}
+		v, err := f.required(param)
+		if err != nil {
+			return nil, err
+		}
+		return nil, call(h.ids, ctx, g, v)
+	}
+}
+
 // grantee reads the user or role a grant call names.
 func grantee(f form, kind string) (identity.Grantee, error) {
 	param := "RoleName"
@@ -209,17 +225,7 @@ func init() {
 			}
 			return struct{ RoleName, PolicyName, PolicyDocument string }{g.Name, name, encodeDocument(doc)}, nil
 		}
-		roleOps["Delete"+noun+"Policy"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-			g, err := grantee(f, kind)
-			if err != nil {
-				return nil, err
-			}
-			name, err := f.required("PolicyName")
-			if err != nil {
-				return nil, err
-			}
-			return nil, h.ids.DeleteInlinePolicy(ctx, g, name)
-		}
+		roleOps["Delete"+noun+"Policy"] = granteeCall(kind, "PolicyName", (*identity.Service).DeleteInlinePolicy)
 		roleOps["List"+noun+"Policies"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
 			g, err := grantee(f, kind)
 			if err != nil {
@@ -239,28 +245,8 @@ func init() {
 				Marker      string `xml:",omitempty"`
 			}{append([]string{}, names...), truncated, marker}, nil
 		}
-		roleOps["Attach"+noun+"Policy"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-			g, err := grantee(f, kind)
-			if err != nil {
-				return nil, err
-			}
-			arn, err := f.required("PolicyArn")
-			if err != nil {
-				return nil, err
-			}
-			return nil, h.ids.AttachPolicy(ctx, g, arn)
-		}
-		roleOps["Detach"+noun+"Policy"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-			g, err := grantee(f, kind)
-			if err != nil {
-				return nil, err
-			}
-			arn, err := f.required("PolicyArn")
-			if err != nil {
-				return nil, err
-			}
-			return nil, h.ids.DetachPolicy(ctx, g, arn)
-		}
+		roleOps["Attach"+noun+"Policy"] = granteeCall(kind, "PolicyArn", (*identity.Service).AttachPolicy)
+		roleOps["Detach"+noun+"Policy"] = granteeCall(kind, "PolicyArn", (*identity.Service).DetachPolicy)
 		roleOps["ListAttached"+noun+"Policies"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
 			g, err := grantee(f, kind)
 			if err != nil {
@@ -285,17 +271,7 @@ func init() {
 			}
 			return out, nil
 		}
-		roleOps["Put"+noun+"PermissionsBoundary"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-			g, err := grantee(f, kind)
-			if err != nil {
-				return nil, err
-			}
-			arn, err := f.required("PermissionsBoundary")
-			if err != nil {
-				return nil, err
-			}
-			return nil, h.ids.SetBoundary(ctx, g, arn)
-		}
+		roleOps["Put"+noun+"PermissionsBoundary"] = granteeCall(kind, "PermissionsBoundary", (*identity.Service).SetBoundary)
 		roleOps["Delete"+noun+"PermissionsBoundary"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
 			g, err := grantee(f, kind)
 			if err != nil {
