@@ -136,27 +136,21 @@ func (s *Service) principalExists(ctx context.Context, r metadata.Reader, arn st
 	}
 	res := arn[strings.LastIndex(arn, ":")+1:]
 	kind, rest, _ := strings.Cut(res, "/")
-	var ek, name string
+	name := rest[strings.LastIndex(rest, "/")+1:]
 	switch kind {
 	case "user":
-		ek, name = metadata.IAMUser, rest[strings.LastIndex(rest, "/")+1:]
+		u, err := loadEntity[User](ctx, r, account, metadata.IAMUser, name)
+		return err == nil && u.ARN == arn // the path must match too
 	case "role":
-		ek, name = metadata.IAMRole, rest[strings.LastIndex(rest, "/")+1:]
-	case "oidc-provider":
-		ek, name = metadata.IAMOIDCProvider, rest
+		role, err := loadEntity[Role](ctx, r, account, metadata.IAMRole, name)
+		return err == nil && role.ARN == arn
 	case "assumed-role":
-		ek, name, _ = metadata.IAMRole, rest, false
-		name, _, _ = strings.Cut(name, "/")
-	default:
-		return true
-	}
-	e, err := r.IAMEntity(ctx, account, ek, name)
-	if err != nil {
-		return false
-	}
-	if ek == metadata.IAMUser || ek == metadata.IAMRole {
-		// The path must match too.
-		return strings.Contains(string(e.Document), `"arn":"`+arn+`"`) || kind == "assumed-role"
+		roleName, _, _ := strings.Cut(rest, "/")
+		_, err := r.IAMEntity(ctx, account, metadata.IAMRole, roleName)
+		return err == nil
+	case "oidc-provider":
+		_, err := r.IAMEntity(ctx, account, metadata.IAMOIDCProvider, rest)
+		return err == nil
 	}
 	return true
 }
