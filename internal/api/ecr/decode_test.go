@@ -54,6 +54,10 @@ func inputs() map[string]any {
 		"PutRegistryPolicy":                   new(PutRegistryPolicyInput),
 		"GetRegistryPolicy":                   new(GetRegistryPolicyInput),
 		"DeleteRegistryPolicy":                new(DeleteRegistryPolicyInput),
+
+		"PutRegistryScanningConfiguration":        new(PutRegistryScanningConfigurationInput),
+		"GetRegistryScanningConfiguration":        new(GetRegistryScanningConfigurationInput),
+		"BatchGetRepositoryScanningConfiguration": new(BatchGetRepositoryScanningConfigurationInput),
 	}
 }
 

@@ -90,6 +90,10 @@ func New(reg *registry.Registry, ids *identity.Service, endpoint Endpoint, log *
 		"PutRegistryPolicy":      handle(h.putRegistryPolicy),
 		"GetRegistryPolicy":      handle(h.getRegistryPolicy),
 		"DeleteRegistryPolicy":   handle(h.deleteRegistryPolicy),
+
+		"PutRegistryScanningConfiguration":        handle(h.putRegistryScanningConfiguration),
+		"GetRegistryScanningConfiguration":        handle(h.getRegistryScanningConfiguration),
+		"BatchGetRepositoryScanningConfiguration": handle(h.batchGetRepositoryScanningConfiguration),
 	}
 	h.ext = map[string]op{
 		"StartLifecyclePolicyPreview": handle(h.previewAt),

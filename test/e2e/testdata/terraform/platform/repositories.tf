@@ -190,3 +190,16 @@ output "registry_proxy_endpoint" {
 output "account_id" {
   value = data.aws_caller_identity.current.account_id
 }
+
+# Scan on push everywhere, the registry's basic scanning.
+resource "aws_ecr_registry_scanning_configuration" "this" {
+  scan_type = "BASIC"
+
+  rule {
+    scan_frequency = "SCAN_ON_PUSH"
+    repository_filter {
+      filter      = "*"
+      filter_type = "WILDCARD"
+    }
+  }
+}
