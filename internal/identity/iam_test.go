@@ -269,3 +269,32 @@ func FuzzVerifySession(f *testing.F) {
 		}
 	})
 }
+
+// TestKeyChangesReachOtherReplicas: a key deactivated through another
+// process sharing the database stops working here once the cache's
+// lifetime has passed.
+func TestKeyChangesReachOtherReplicas(t *testing.T) {
+	s := newService(t)
+	rc := NewContext(ctx, asRoot(t, s))
+	if _, err := s.CreateUser(rc, UserInput{Name: "ci"}); err != nil {
+		t.Fatal(err)
+	}
+	k, _, err := s.CreateUserAccessKey(rc, "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.LookupAccessKey(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	other := New(s.meta, s.keys, s.log) // another replica
+	if err := other.UpdateAccessKey(rc, "ci", k.ID, "Inactive"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.LookupAccessKey(ctx, k.ID); err != nil {
+		t.Fatalf("within the cache's lifetime: %v", err)
+	}
+	s.now = func() time.Time { return time.Now().Add(grantsTTL + time.Second) }
+	if _, _, err := s.LookupAccessKey(ctx, k.ID); !errors.Is(err, ErrInactiveKey) {
+		t.Fatalf("after the cache's lifetime: %v, want ErrInactiveKey", err)
+	}
+}

@@ -98,6 +98,7 @@ type Service struct {
 type cachedKey struct {
 	secret    string
 	principal Principal
+	loaded    time.Time
 }
 
 // New returns an identity service.
@@ -207,8 +208,12 @@ func (s *Service) AccessKeys(ctx context.Context, account string) ([]metadata.Ac
 // verifying a signature.
 func (s *Service) LookupAccessKey(ctx context.Context, id string) (secret string, p Principal, err error) {
 	if c, ok := s.secrets.Load(id); ok {
-		ck := c.(cachedKey)
-		return ck.secret, ck.principal, nil
+		// Read again after grantsTTL, so that a key deactivated or deleted
+		// through another replica stops working here too.
+		if ck := c.(cachedKey); s.now().Sub(ck.loaded) < grantsTTL {
+			return ck.secret, ck.principal, nil
+		}
+		s.secrets.Delete(id)
 	}
 	rec, err := s.meta.AccessKey(ctx, id)
 	if errors.Is(err, metadata.ErrNotFound) {
@@ -228,7 +233,7 @@ func (s *Service) LookupAccessKey(ctx context.Context, id string) (secret string
 	if err != nil {
 		return "", Principal{}, err
 	}
-	s.secrets.Store(id, cachedKey{secret: string(plain), principal: p})
+	s.secrets.Store(id, cachedKey{secret: string(plain), principal: p, loaded: s.now()})
 	return string(plain), p, nil
 }
 
