@@ -31,19 +31,17 @@ func iamError(code, format string, args ...any) *Error {
 
 // IAM's error codes.
 const (
-	CodeNoSuchEntity       = "NoSuchEntity"
-	CodeEntityExists       = "EntityAlreadyExists"
-	CodeDeleteConflict     = "DeleteConflict"
-	CodeLimitExceeded      = "LimitExceeded"
-	CodeMalformedPolicy    = "MalformedPolicyDocument"
-	CodeInvalidInput       = "InvalidInput"
-	CodeValidation         = "ValidationError"
-	CodeAccessDenied       = "AccessDenied"
-	CodeExpiredToken       = "ExpiredToken"
-	CodeInvalidIdentity    = "InvalidIdentityToken"
-	CodeIDPCommunication   = "IDPCommunicationError"
-	CodeRegionDisabled     = "RegionDisabledException"
-	CodePackedPolicyTooBig = "PackedPolicyTooLarge"
+	CodeNoSuchEntity     = "NoSuchEntity"
+	CodeEntityExists     = "EntityAlreadyExists"
+	CodeDeleteConflict   = "DeleteConflict"
+	CodeLimitExceeded    = "LimitExceeded"
+	CodeMalformedPolicy  = "MalformedPolicyDocument"
+	CodeInvalidInput     = "InvalidInput"
+	CodeValidation       = "ValidationError"
+	CodeAccessDenied     = "AccessDenied"
+	CodeExpiredToken     = "ExpiredToken"
+	CodeInvalidIdentity  = "InvalidIdentityToken"
+	CodeIDPCommunication = "IDPCommunicationError"
 )
 
 // Tag is a tag on an IAM entity.

@@ -99,7 +99,6 @@ type AssumeRoleInput struct {
 const (
 	maxSessionPolicy     = 2048
 	maxSessionPolicyARNs = 10
-	maxSessionTags       = 50
 	roleChainingMax      = time.Hour
 )
 
@@ -130,9 +129,6 @@ func (s *Service) AssumeRole(ctx context.Context, in AssumeRoleInput) (AssumedRo
 	}
 	if err := validTags(in.Tags); err != nil {
 		return AssumedRole{}, err
-	}
-	if len(in.Tags) > maxSessionTags {
-		return AssumedRole{}, iamError(CodeValidation, "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to %d", maxSessionTags)
 	}
 	trust, err := parsePolicy(role.TrustPolicy, iampolicy.Trust)
 	if err != nil {
