@@ -274,6 +274,21 @@ type Reader interface {
 	// principal order.
 	PullTimeExclusions(ctx context.Context, scope Scope) ([]PullTimeExclusion, error)
 
+	// ImageScan returns an image's scan with its findings and package
+	// list, or ErrNotFound.
+	ImageScan(ctx context.Context, repoID int64, d digest.Digest) (ImageScan, error)
+	// ImageScanSummaries returns the scans of the given images of a
+	// repository that have one, without findings or package lists.
+	ImageScanSummaries(ctx context.Context, repoID int64, digests []digest.Digest) (map[digest.Digest]ImageScan, error)
+	// StaleImageScans lists completed scans with a package list that were
+	// matched against another vulnerability data version than version, in
+	// (repository ID, digest) order after the cursor, at most limit of
+	// them, with their package lists and without findings.
+	StaleImageScans(ctx context.Context, version string, after ScanCursor, limit int) ([]ImageScan, error)
+	// Events lists recorded events after the ID after, oldest first, at
+	// most limit of them.
+	Events(ctx context.Context, after int64, limit int) ([]Event, error)
+
 	// Upload returns an upload session, or ErrNotFound.
 	Upload(ctx context.Context, id string) (Upload, error)
 	// Uploads lists every upload session (for expiry and recovery).
@@ -384,6 +399,21 @@ type Tx interface {
 	AcquireLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
 	// ReleaseLease gives up holder's lease, if it still has it.
 	ReleaseLease(ctx context.Context, name, holder string) error
+
+	// PutImageScan creates or replaces an image's scan (the image must
+	// exist; deleting the image deletes its scan).
+	PutImageScan(ctx context.Context, s ImageScan) error
+	// ClaimImageScans hands holder up to limit scan jobs until the time
+	// until, oldest request first: pending ones whose NotBefore has come,
+	// and ones in progress whose holder's lease expired at now (its
+	// process died). Claimed jobs are in progress, without findings or
+	// package lists.
+	ClaimImageScans(ctx context.Context, holder string, now, until time.Time, limit int) ([]ImageScan, error)
+	// RenewImageScan extends holder's lease of a scan job until the time
+	// until, and reports whether holder still held it.
+	RenewImageScan(ctx context.Context, repoID int64, d digest.Digest, holder string, until time.Time) (bool, error)
+	// AppendEvent records an event; its ID is assigned.
+	AppendEvent(ctx context.Context, e Event) error
 
 	// PutUpload creates or replaces an upload session.
 	PutUpload(ctx context.Context, u Upload) error

@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metadata.Store) {
 	runTests(t, newStore, gcTests)
 	runTests(t, newStore, lifecycleTests)
 	runTests(t, newStore, iamTests)
+	runTests(t, newStore, scanTests)
 }
 
 // storeTest is one test of the suite, run on a new store.

@@ -200,5 +200,40 @@ CREATE TABLE iam_entities (
 	document TEXT NOT NULL,
 	PRIMARY KEY (account, kind, name_key)
 ) WITHOUT ROWID;
+`, `
+-- Image scans: a job while pending or in progress (holder and lease_until
+-- say which process runs it until when), the outcome afterwards, with the
+-- package list continuous scanning matches again when the vulnerability
+-- data changes.
+CREATE TABLE image_scans (
+	repo_id           INTEGER NOT NULL,
+	digest            TEXT    NOT NULL,
+	status            TEXT    NOT NULL,
+	description       TEXT    NOT NULL,
+	requested_at      INTEGER NOT NULL,
+	attempts          INTEGER NOT NULL,
+	not_before        INTEGER NOT NULL,
+	holder            TEXT    NOT NULL,
+	lease_until       INTEGER NOT NULL,
+	completed_at      INTEGER,
+	source_version    TEXT    NOT NULL,
+	source_updated_at INTEGER,
+	counts            TEXT    NOT NULL,
+	findings          BLOB,
+	packages          BLOB,
+	PRIMARY KEY (repo_id, digest),
+	FOREIGN KEY (repo_id, digest) REFERENCES images (repo_id, digest) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX image_scans_queue ON image_scans (status, not_before) WHERE status IN ('PENDING', 'IN_PROGRESS');
+
+-- Events recorded for delivery (an outbox), in order.
+CREATE TABLE events (
+	id       INTEGER PRIMARY KEY AUTOINCREMENT,
+	account  TEXT    NOT NULL,
+	region   TEXT    NOT NULL,
+	at       INTEGER NOT NULL,
+	type     TEXT    NOT NULL,
+	document BLOB    NOT NULL
+);
 `,
 }

@@ -1,0 +1,65 @@
+package metadata
+
+import (
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// Image scan statuses. ScanPending and ScanInProgress are the states of a
+// queued scan job; the others are outcomes, as ECR's imageScanStatus names
+// them.
+const (
+	ScanPending     = "PENDING"
+	ScanInProgress  = "IN_PROGRESS"
+	ScanComplete    = "COMPLETE"
+	ScanFailed      = "FAILED"
+	ScanUnsupported = "UNSUPPORTED_IMAGE"
+)
+
+// ImageScan is an image's vulnerability scan: a job while it is pending or
+// in progress, its outcome afterwards. The registry core gives the fields
+// meaning; the store keeps them and hands out jobs (Tx.ClaimImageScans).
+type ImageScan struct {
+	RepoID int64
+	Digest digest.Digest
+	// Repo is filled when a scan is read.
+	Repo        RepoKey
+	Status      string
+	Description string
+	// RequestedAt is when a scan was last asked for (by a push or on
+	// demand).
+	RequestedAt time.Time
+	// The job: attempts made so far, when it may next run, and which
+	// process holds it until when.
+	Attempts   int
+	NotBefore  time.Time
+	Holder     string
+	LeaseUntil time.Time
+	// The outcome: when the scan completed, the vulnerability data it was
+	// matched against (its version and update time), the findings per
+	// severity, the findings and the image's package list (the registry's
+	// documents). Findings and Packages are left empty by listings.
+	CompletedAt     time.Time
+	SourceVersion   string
+	SourceUpdatedAt time.Time
+	Counts          map[string]int
+	Findings        []byte
+	Packages        []byte
+}
+
+// ScanCursor is a position in the order of (repository ID, digest).
+type ScanCursor struct {
+	RepoID int64
+	Digest digest.Digest
+}
+
+// Event is an event recorded for delivery, in the order recorded. The
+// registry core defines its document (EventBridge's envelope).
+type Event struct {
+	ID       int64 // assigned when recorded, increasing
+	Scope    Scope
+	Time     time.Time
+	Type     string // the envelope's detail-type
+	Document []byte
+}
