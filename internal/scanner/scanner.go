@@ -1,42 +1,38 @@
 // Package scanner finds known vulnerabilities in container images, offline.
 //
-// It is the engine behind image scanning: osv-scalibr extracts the
-// installed packages of an image (Debian/Ubuntu dpkg, Alpine apk, RPM
-// databases and the modules built into Go binaries) and its offline
-// matcher (enricher/vulnmatch/osvlocal, with downloading disabled) matches
-// them against OSV advisories read from a local directory laid out as
-// scripts/vulndb writes it: DIR/osv-scalibr/<Ecosystem>/all.zip. Nothing
-// is ever fetched from the network: the matcher is given an HTTP client
-// whose transport refuses every request.
+// Extract streams an image's layers (applying OCI whiteouts), keeps in
+// memory only the files osv-scalibr's extractors ask for (Debian/Ubuntu
+// dpkg, Alpine apk and RPM databases, Go binaries, npm package.json,
+// Python wheel/egg metadata, Java archives, and os-release) and runs the
+// extractors on that in-memory file system. Nothing of the image is
+// unpacked to disk; only an RPM database is copied to a temporary file
+// while osv-scalibr reads it, as its reader needs a real file.
+// The package list it returns is encoded for storage, so that Match can
+// re-match it whenever the database changes without reading the image
+// again.
+//
+// Match matches package lists against OSV advisories read from a local
+// directory laid out as scripts/vulndb writes it and Install adds to:
+// DIR/osv-scalibr/<Ecosystem>/all.zip. Each archive is parsed once, on
+// first use, and indexed by package name; osv-scalibr's offline matcher
+// (osvlocal.VulnerabilitiesAffectingPackage) decides which advisories
+// affect a package. Reload swaps in a new database when the directory
+// changes. Nothing is ever fetched from the network: the extractors are
+// given HTTP clients whose transport refuses every request.
 package scanner
 
 import (
-	"archive/zip"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
-	"sort"
-	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	scalibr "github.com/google/osv-scalibr"
-	"github.com/google/osv-scalibr/artifact/image/layerscanning/image"
 	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
-	"github.com/google/osv-scalibr/enricher"
-	"github.com/google/osv-scalibr/enricher/vulnmatch/osvlocal"
-	"github.com/google/osv-scalibr/extractor"
-	"github.com/google/osv-scalibr/extractor/filesystem"
-	"github.com/google/osv-scalibr/extractor/filesystem/language/golang/gobinary"
-	"github.com/google/osv-scalibr/extractor/filesystem/os/apk"
-	"github.com/google/osv-scalibr/extractor/filesystem/os/dpkg"
-	"github.com/google/osv-scalibr/extractor/filesystem/os/osrelease"
-	"github.com/google/osv-scalibr/extractor/filesystem/os/rpm"
-	"github.com/google/osv-scalibr/inventory"
-	"github.com/google/osv-scalibr/plugin"
 	plugincfg "github.com/google/osv-scalibr/plugin/config"
 	"google.golang.org/grpc"
 
@@ -100,14 +96,40 @@ type Result struct {
 	SourceUpdatedAt time.Time
 }
 
-// Scanner scans an image.
+// Extraction is an image's package list, before matching.
+type Extraction struct {
+	Status   string // StatusComplete or StatusUnsupportedImage
+	Packages []byte // the packages, encoded for storage; Match and Join read it
+	Count    int    // how many packages
+}
+
+// Source describes the vulnerability database a match used.
+type Source struct {
+	// Version changes whenever the database's content changes: a SHA-256
+	// over the ecosystems' names and archive hashes.
+	Version string
+	// UpdatedAt is the newest modification time of the advisories (zip
+	// entry times), zero if unknown.
+	UpdatedAt time.Time
+}
+
+// Scanner extracts the packages of images and matches package lists
+// against a vulnerability database.
 type Scanner interface {
-	Scan(ctx context.Context, img v1.Image) (Result, error)
+	Extract(ctx context.Context, img v1.Image) (Extraction, error)
+	// Match matches package lists (from Extract or Join) against the
+	// database now loaded; out[i] are lists[i]'s findings, sorted by
+	// severity, then ID, package and version.
+	Match(ctx context.Context, lists [][]byte) ([][]Finding, Source, error)
+	Source() Source
 }
 
 // OSV is an osv-scalibr based Scanner reading an offline OSV database.
 type OSV struct {
 	dbDir string
+	snap  atomic.Pointer[snapshot]
+	// reload serialises Reload; Match never takes it.
+	reload sync.Mutex
 }
 
 var _ Scanner = (*OSV)(nil)
@@ -115,7 +137,8 @@ var _ Scanner = (*OSV)(nil)
 // New returns a Scanner reading the offline database at dbDir, laid out as
 // scripts/vulndb writes it (dbDir/osv-scalibr/<Ecosystem>/all.zip). It never
 // downloads anything. Ecosystems without an all.zip are not matched (their
-// packages are still counted).
+// packages are still counted). Archives are hashed now and parsed on first
+// use.
 func New(dbDir string) (*OSV, error) {
 	if dbDir == "" {
 		return nil, fmt.Errorf("%w: empty directory name", ErrNoDatabase)
@@ -124,163 +147,57 @@ func New(dbDir string) (*OSV, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := os.Stat(filepath.Join(abs, "osv-scalibr"))
+	s := &OSV{dbDir: abs}
+	snap, err := openSnapshot(abs, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoDatabase, err)
+		return nil, err
 	}
-	if !st.IsDir() {
-		return nil, fmt.Errorf("%w: %s/osv-scalibr is not a directory", ErrNoDatabase, abs)
-	}
-	return &OSV{dbDir: abs}, nil
+	s.snap.Store(snap)
+	return s, nil
 }
 
-// extractors returns fresh instances of the extractors a scan runs.
-func extractors() ([]plugin.Plugin, error) {
-	cfg := &cpb.PluginConfig{}
-	var out []plugin.Plugin
-	for _, mk := range []func(*cpb.PluginConfig) (filesystem.Extractor, error){
-		dpkg.New, apk.New, rpm.New, gobinary.New,
-	} {
-		e, err := mk(cfg)
-		if err != nil {
-			return nil, fmt.Errorf("scanner: extractor: %w", err)
-		}
-		out = append(out, e)
+// Source describes the database Match uses now.
+func (s *OSV) Source() Source { return s.snap.Load().source }
+
+// Reload re-reads the database directory if its archives changed (names,
+// sizes or modification times) and reports whether the database's content
+// did. Matches running meanwhile finish on the database they started with.
+func (s *OSV) Reload() (changed bool, err error) {
+	s.reload.Lock()
+	defer s.reload.Unlock()
+	old := s.snap.Load()
+	st, err := stampOf(s.dbDir)
+	if err != nil {
+		return false, err
 	}
-	return out, nil
+	if st == old.stamp {
+		return false, nil
+	}
+	snap, err := openSnapshot(s.dbDir, old)
+	if err != nil {
+		return false, err
+	}
+	s.snap.Store(snap)
+	return snap.source.Version != old.source.Version, nil
 }
 
 // Scan extracts img's packages and matches them against the database.
 func (s *OSV) Scan(ctx context.Context, img v1.Image) (Result, error) {
-	layers, err := img.Layers()
-	if err != nil {
-		return Result{}, fmt.Errorf("scanner: reading image: %w", err)
-	}
-	if len(layers) == 0 {
-		return Result{Status: StatusUnsupportedImage, Findings: []Finding{}}, nil
-	}
-	plugins, err := extractors()
+	ex, err := s.Extract(ctx, img)
 	if err != nil {
 		return Result{}, err
 	}
-	simg, err := image.FromV1Image(img, image.DefaultConfig())
-	if err != nil {
-		return Result{}, fmt.Errorf("scanner: reading image: %w", err)
-	}
-	defer func() { _ = simg.CleanUp() }()
-
-	offline := offlinePluginConfig()
-	cfg := &scalibr.ScanConfig{
-		Plugins: plugins,
-		Capabilities: &plugin.Capabilities{
-			OS:      plugin.OSLinux,
-			Network: plugin.NetworkOffline,
-		},
-		ExplicitPlugins:      true,
-		RequiredPluginConfig: offline,
-	}
-	sr, err := scalibr.New().ScanContainer(ctx, simg, cfg)
-	if err != nil {
-		return Result{}, fmt.Errorf("scanner: extracting packages: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return Result{}, err
-	}
-	if sr.Status != nil && sr.Status.Status == plugin.ScanStatusFailed {
-		return Result{}, fmt.Errorf("scanner: extracting packages: %s", sr.Status.FailureReason)
-	}
-	pkgs := sr.Inventory.Packages
-
-	res := Result{Status: StatusComplete, Packages: len(pkgs), Findings: []Finding{}}
-	if len(pkgs) == 0 {
-		if osr, err := osrelease.GetOSRelease(simg.FS()); err != nil || (osr["ID"] == "" && osr["NAME"] == "") {
-			res.Status = StatusUnsupportedImage
-			return res, nil
-		}
-	}
-
-	res.SourceUpdatedAt = s.sourceUpdatedAt()
-
-	// osvlocal gives up on the first ecosystem whose archive is missing:
-	// only hand it the packages whose ecosystem has one.
-	var matchable []*extractor.Package
-	for _, p := range pkgs {
-		if s.hasDB(matcherEcosystem(p)) {
-			matchable = append(matchable, p)
-		}
-	}
-	if len(matchable) == 0 {
+	res := Result{Status: ex.Status, Packages: ex.Count, Findings: []Finding{}}
+	if ex.Status != StatusComplete {
 		return res, nil
 	}
-	m, err := osvlocal.New(&plugincfg.PluginConfig{
-		ProtoConfig: &cpb.PluginConfig{
-			PluginSpecific: []*cpb.PluginSpecificConfig{{
-				Config: &cpb.PluginSpecificConfig_Osvlocal{Osvlocal: &cpb.OSVLocalConfig{
-					LocalPath: s.dbDir,
-					Download:  false,
-					// Never contacted (Download is false and the client
-					// refuses all requests); set to make that obvious.
-					RemoteHost: "http://127.0.0.1:0",
-				}},
-			}},
-		},
-		ClientFactories: offline.ClientFactories,
-	})
+	out, src, err := s.Match(ctx, [][]byte{ex.Packages})
 	if err != nil {
-		return Result{}, fmt.Errorf("scanner: matcher: %w", err)
+		return Result{}, err
 	}
-	inv := &inventory.Inventory{Packages: matchable}
-	if err := m.Enrich(ctx, &enricher.ScanInput{}, inv); err != nil {
-		return Result{}, fmt.Errorf("scanner: matching: %w", err)
-	}
-	for _, pv := range inv.PackageVulns {
-		if pv.Vulnerability == nil || pv.Package == nil {
-			continue
-		}
-		res.Findings = append(res.Findings, toFinding(pv))
-	}
-	sortFindings(res.Findings)
+	res.Findings = out[0]
+	res.SourceUpdatedAt = src.UpdatedAt
 	return res, nil
-}
-
-// matcherEcosystem is the directory osvlocal reads a package's advisories
-// from (as its internal osvutil decides).
-func matcherEcosystem(p *extractor.Package) string {
-	eco := p.Ecosystem()
-	if eco.Ecosystem == "" {
-		return "GIT"
-	}
-	return string(eco.Ecosystem)
-}
-
-func (s *OSV) hasDB(eco string) bool {
-	if eco == "" || strings.ContainsAny(eco, `/\`) || eco == "." || eco == ".." {
-		return false
-	}
-	st, err := os.Stat(filepath.Join(s.dbDir, "osv-scalibr", eco, "all.zip"))
-	return err == nil && st.Mode().IsRegular()
-}
-
-// sourceUpdatedAt returns the newest entry time of the database's archives.
-func (s *OSV) sourceUpdatedAt() time.Time {
-	var newest time.Time
-	zips, _ := filepath.Glob(filepath.Join(s.dbDir, "osv-scalibr", "*", "all.zip"))
-	for _, z := range zips {
-		r, err := zip.OpenReader(z)
-		if err != nil {
-			continue
-		}
-		for _, f := range r.File {
-			if t := f.Modified; t.After(newest) {
-				newest = t
-			}
-		}
-		_ = r.Close()
-	}
-	if !newest.IsZero() {
-		newest = newest.UTC()
-	}
-	return newest
 }
 
 // offlinePluginConfig is a plugin configuration whose clients refuse to
@@ -327,20 +244,19 @@ var severityRank = map[string]int{
 	cvss.SeverityUndefined:     5,
 }
 
-func sortFindings(fs []Finding) {
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, b := fs[i], fs[j]
-		if ra, rb := rank(a.Severity), rank(b.Severity); ra != rb {
-			return ra < rb
-		}
-		if a.ID != b.ID {
-			return a.ID < b.ID
-		}
-		if a.Package != b.Package {
-			return a.Package < b.Package
-		}
-		return a.Version < b.Version
-	})
+// findingLess orders findings by severity (most severe first), then ID,
+// package and version.
+func findingLess(a, b Finding) bool {
+	if ra, rb := rank(a.Severity), rank(b.Severity); ra != rb {
+		return ra < rb
+	}
+	if a.ID != b.ID {
+		return a.ID < b.ID
+	}
+	if a.Package != b.Package {
+		return a.Package < b.Package
+	}
+	return a.Version < b.Version
 }
 
 func rank(sev string) int {

@@ -69,7 +69,7 @@ type file struct {
 }
 
 // imageOf builds an image of one layer holding files.
-func imageOf(t *testing.T, files ...file) v1.Image {
+func imageOf(t testing.TB, files ...file) v1.Image {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -285,7 +285,7 @@ ID=debian
 HOME_URL="https://www.debian.org/"
 `
 
-func dpkgImage(t *testing.T, version string) v1.Image {
+func dpkgImage(t testing.TB, version string) v1.Image {
 	status := "Package: openssl\nStatus: install ok installed\nPriority: optional\nSection: utils\nInstalled-Size: 2310\nMaintainer: Debian OpenSSL Team <pkg-openssl-devel@alioth-lists.debian.net>\nArchitecture: amd64\nVersion: " + version + "\nDescription: Secure Sockets Layer toolkit - cryptographic utility\n\n"
 	return imageOf(t,
 		file{name: "etc/os-release", body: []byte(debianOSRelease)},
