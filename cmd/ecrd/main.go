@@ -42,6 +42,7 @@ Commands:
   lifecycle    run or preview lifecycle policies on a running server (ecrd lifecycle --help)
   gc           collect garbage on a running server now (ecrd gc --help)
   import       push the images of an OCI layout into a running server, keeping their ages (ecrd import --help)
+  vulndb       load OSV vulnerability exports that image scans match against (ecrd vulndb --help)
   version      print the version
 `
 
@@ -65,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return gc(args[1:], stdout, stderr)
 	case "import":
 		return importImages(args[1:], stdout, stderr)
+	case "vulndb":
+		return vulndb(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, version.String())
 		return 0
@@ -146,6 +149,8 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Identity:          st.ids,
 		Keys:              registry.KMSKeys(kmsSvc),
 		ServerKey:         serverKeyIf(cfg.EncryptBlobs, st.keys),
+		Scanner:           openScanner(cfg.VulnDBDir(), log),
+		ScanDataInterval:  cfg.VulnDBCheckInterval,
 	})
 	if err := reg.Recover(ctx); err != nil {
 		return fmt.Errorf("recovering the data folder: %w", err)

@@ -46,6 +46,18 @@ type Config struct {
 
 	OIDCCAFile   string
 	EncryptBlobs bool
+
+	VulnDB              string
+	VulnDBCheckInterval time.Duration
+}
+
+// VulnDBDir returns the vulnerability data folder: the setting, or vulndb
+// in the data folder.
+func (c Config) VulnDBDir() string {
+	if c.VulnDB != "" {
+		return c.VulnDB
+	}
+	return filepath.Join(c.DataDir, "vulndb")
 }
 
 // KeyFile returns the server key file: the setting, or server.key in the
@@ -85,6 +97,8 @@ func Default() Config {
 		LifecycleInterval: 24 * time.Hour,
 		GCInterval:        6 * time.Hour,
 		GCGrace:           24 * time.Hour,
+
+		VulnDBCheckInterval: time.Minute,
 	}
 }
 
@@ -117,6 +131,8 @@ func (c *Config) settings() []setting {
 		{"restore-delay", "how long a restore from the archive storage class takes (the image is ACTIVATING meanwhile)", (*durationValue)(&c.RestoreDelay)},
 		{"encrypt-blobs", "encrypt the blobs of AES256 repositories created from now on under data keys the server key wraps (KMS repositories' blobs are always encrypted, under their KMS key)", (*boolValue)(&c.EncryptBlobs)},
 		{"oidc-ca-file", "PEM file of CA certificates trusted, besides the system roots, for OpenID Connect issuers (AssumeRoleWithWebIdentity fetches their keys over TLS)", (*stringValue)(&c.OIDCCAFile)},
+		{"vulndb", "vulnerability data folder that image scans match against, as scripts/vulndb and ecrd vulndb load write it; default <data>/vulndb", (*stringValue)(&c.VulnDB)},
+		{"vulndb-check-interval", "how often the vulnerability data folder is checked for new data, which continuous scanning then applies to stored images", (*durationValue)(&c.VulnDBCheckInterval)},
 		{"shutdown-timeout", "how long SIGTERM waits for requests in flight", (*durationValue)(&c.ShutdownTimeout)},
 		{"log-level", "debug, info, warn or error (debug logs every request)", (*stringValue)(&c.LogLevel)},
 		{"log-format", "text or json", (*stringValue)(&c.LogFormat)},
@@ -230,6 +246,9 @@ func (c Config) Validate() error {
 	}
 	if c.RestoreDelay < 0 {
 		errs = append(errs, errors.New("restore delay must not be negative"))
+	}
+	if c.VulnDBCheckInterval < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("vulnerability data check interval %s is too short: use at least 100ms", c.VulnDBCheckInterval))
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, errors.New("shutdown timeout must not be negative"))

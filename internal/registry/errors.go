@@ -61,6 +61,8 @@ const (
 	CodeRepositoryPolicyNotFound // RepositoryPolicyNotFoundException
 	CodeRegistryPolicyNotFound   // RegistryPolicyNotFoundException
 	CodeKMS                      // a KMS key that cannot be used (KmsException; DENIED on /v2)
+	CodeScanNotFound             // ScanNotFoundException
+	CodeLimitExceeded            // LimitExceededException
 )
 
 // Error is an error the client can act on.

@@ -200,13 +200,18 @@ func (r *Registry) imagePage(ctx context.Context, repo metadata.Repository, filt
 // DescribeImages describes the images ids name (and fails on the first
 // that does not exist, as ECR does), or pages through a repository's
 // images.
-func (r *Registry) DescribeImages(ctx context.Context, key metadata.RepoKey, ids []ImageID, filter ImageFilter, token string, max int) ([]metadata.ImageSummary, string, error) {
+func (r *Registry) DescribeImages(ctx context.Context, key metadata.RepoKey, ids []ImageID, filter ImageFilter, token string, max int) ([]ImageDetail, string, error) {
 	repo, err := r.repositoryFor(ctx, ActionDescribeImages, key)
 	if err != nil {
 		return nil, "", err
 	}
 	if len(ids) == 0 {
-		return r.imagePage(ctx, repo, filter, token, max)
+		page, next, err := r.imagePage(ctx, repo, filter, token, max)
+		if err != nil {
+			return nil, "", err
+		}
+		details, err := r.scanSummaries(ctx, repo.ID, page)
+		return details, next, err
 	}
 	out := make([]metadata.ImageSummary, 0, len(ids))
 	for _, id := range ids {
@@ -227,7 +232,8 @@ func (r *Registry) DescribeImages(ctx context.Context, key metadata.RepoKey, ids
 		img.Content = nil
 		out = append(out, metadata.ImageSummary{Image: img, Tags: tags})
 	}
-	return out, "", nil
+	details, err := r.scanSummaries(ctx, repo.ID, out)
+	return details, "", err
 }
 
 // BatchGetImage returns the manifests ids name. acceptedMediaTypes, when

@@ -117,6 +117,7 @@ func (r *Registry) putImage(ctx context.Context, key metadata.RepoKey, req putRe
 		refs = append(refs, metadata.Ref{Digest: c.Digest, Kind: metadata.RefManifest})
 	}
 	wctx := context.WithoutCancel(ctx) // a push that passed its checks completes
+	queued := false
 	err = r.meta.Update(wctx, func(tx metadata.Tx) error {
 		repo, err := r.repositoryForPush(wctx, tx, key, img.PushedAt)
 		if err != nil {
@@ -140,6 +141,11 @@ func (r *Registry) putImage(ctx context.Context, key metadata.RepoKey, req putRe
 		if err := tx.PutImage(wctx, img, refs); err != nil {
 			return err
 		}
+		// The scan is queued with the push, so that an acknowledged push
+		// is always scanned.
+		if queued, err = r.queueScanOnPush(wctx, tx, repo, d, img.PushedAt); err != nil {
+			return err
+		}
 		for _, tag := range moved {
 			if err := tx.PutTag(wctx, repo.ID, tag, d, img.PushedAt); err != nil {
 				return err
@@ -152,6 +158,9 @@ func (r *Registry) putImage(ctx context.Context, key metadata.RepoKey, req putRe
 	}
 	if err != nil {
 		return metadata.Image{}, err
+	}
+	if queued {
+		r.wakeScans()
 	}
 	r.log.Info("manifest pushed", "account", key.Account, "region", key.Region, "repository", key.Name,
 		"digest", d, "tags", req.tags, "mediaType", m.MediaType)

@@ -69,6 +69,18 @@ type Options struct {
 	// created with KMS encryption. Without it (or with a blob store that
 	// has no namespaces), those repositories are stored unencrypted.
 	Keys Keys
+	// Scanner scans images for vulnerabilities. Without it, scans that are
+	// asked for fail, saying why.
+	Scanner ImageScanner
+	// ScanWorkers is how many scans run at once. Default 2.
+	ScanWorkers int
+	// ScanPollInterval is how often the scan queue is checked for jobs
+	// nothing announced (other processes' pushes, retries). Default 5s.
+	ScanPollInterval time.Duration
+	// ScanDataInterval is how often the scanner's vulnerability data is
+	// checked for changes, which continuous scanning then applies.
+	// Default 1m.
+	ScanDataInterval time.Duration
 	// Holder names this process in the leases of background jobs.
 	// Default: a random ID.
 	Holder string
@@ -97,6 +109,10 @@ type Registry struct {
 	dataKeys        *keyCache
 	templateKeys    sync.Map // templateKeyRef -> key ARN
 	plainKMSWarning sync.Once
+	// scanWake tells the scan workers a job was queued; scanHolder names
+	// this process in the leases of the jobs it runs.
+	scanWake   chan struct{}
+	scanHolder string
 	// background counts work started by requests that outlives them
 	// (previews); Run waits for it before it returns.
 	background sync.WaitGroup
@@ -137,6 +153,15 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 	if opts.Holder == "" {
 		opts.Holder = newID()
 	}
+	if opts.ScanWorkers <= 0 {
+		opts.ScanWorkers = 2
+	}
+	if opts.ScanPollInterval <= 0 {
+		opts.ScanPollInterval = 5 * time.Second
+	}
+	if opts.ScanDataInterval <= 0 {
+		opts.ScanDataInterval = time.Minute
+	}
 	spaces, _ := blobs.(blobstore.Namespaced)
 	return &Registry{
 		keys:       keysOf(opts),
@@ -151,6 +176,8 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 		exclusions: exclusionCache{byScope: map[metadata.Scope]map[string]bool{}},
 		cache:      newCache(opts.CacheSize),
 		ids:        opts.Identity,
+		scanWake:   make(chan struct{}, 1),
+		scanHolder: opts.Holder + "/scans",
 	}
 }
 
@@ -172,7 +199,8 @@ func (r *Registry) Ready(ctx context.Context) error {
 
 // Run does the registry's background work until ctx ends: it expires
 // abandoned uploads, writes recorded pull times, runs lifecycle policies
-// that are due and collects garbage. On return, pending pull times have
+// that are due, collects garbage, scans images and rematches continuously
+// scanned ones when the vulnerability data changes. On return, pending pull times have
 // been written and previews in progress have finished.
 func (r *Registry) Run(ctx context.Context) {
 	expiry := time.NewTicker(min(max(r.opts.UploadTTL/10, time.Second), 10*time.Minute))
@@ -184,6 +212,12 @@ func (r *Registry) Run(ctx context.Context) {
 	gc := newSchedule(r.opts.GCInterval)
 	defer gc.Stop()
 	var lastGC time.Time
+	var scans sync.WaitGroup
+	defer scans.Wait()
+	scans.Go(func() { r.scanWorkers(ctx) })
+	if r.opts.Scanner != nil {
+		scans.Go(func() { r.watchVulnerabilityData(ctx) })
+	}
 	for {
 		select {
 		case <-ctx.Done():

@@ -112,11 +112,11 @@ func (r *Registry) RegistryScanningConfiguration(ctx context.Context, scope meta
 	if err := r.authorize(ctx, ActionGetRegistryScanningConfig, scope, nil, "*"); err != nil {
 		return RegistryScanningConfiguration{}, err
 	}
-	return r.registryScanning(ctx, scope)
+	return registryScanning(ctx, r.meta, scope)
 }
 
-func (r *Registry) registryScanning(ctx context.Context, scope metadata.Scope) (RegistryScanningConfiguration, error) {
-	v, err := r.meta.AccountSetting(ctx, scope, settingRegistryScanning)
+func registryScanning(ctx context.Context, rd metadata.Reader, scope metadata.Scope) (RegistryScanningConfiguration, error) {
+	v, err := rd.AccountSetting(ctx, scope, settingRegistryScanning)
 	if errors.Is(err, metadata.ErrNotFound) {
 		return defaultRegistryScanning(), nil
 	}
@@ -155,7 +155,7 @@ func (r *Registry) BatchGetRepositoryScanningConfiguration(ctx context.Context, 
 		}
 		repos = append(repos, repo)
 	}
-	cfg, err := r.registryScanning(ctx, scope)
+	cfg, err := registryScanning(ctx, r.meta, scope)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -58,6 +58,8 @@ func inputs() map[string]any {
 		"PutRegistryScanningConfiguration":        new(PutRegistryScanningConfigurationInput),
 		"GetRegistryScanningConfiguration":        new(GetRegistryScanningConfigurationInput),
 		"BatchGetRepositoryScanningConfiguration": new(BatchGetRepositoryScanningConfigurationInput),
+		"StartImageScan":                          new(StartImageScanInput),
+		"DescribeImageScanFindings":               new(DescribeImageScanFindingsInput),
 	}
 }
 

@@ -68,6 +68,8 @@ func New(reg *registry.Registry, ids *identity.Service, endpoint Endpoint, log *
 		"PutAccountSetting":                   handle(h.putAccountSetting),
 		"PutImage":                            handle(h.putImage),
 		"PutImageScanningConfiguration":       handle(h.putImageScanningConfiguration),
+		"StartImageScan":                      handle(h.startImageScan),
+		"DescribeImageScanFindings":           handle(h.describeImageScanFindings),
 		"PutImageTagMutability":               handle(h.putImageTagMutability),
 		"TagResource":                         handle(h.tagResource),
 		"UntagResource":                       handle(h.untagResource),
@@ -216,6 +218,8 @@ var exceptions = map[registry.Code]string{
 	registry.CodeRepositoryPolicyNotFound: "RepositoryPolicyNotFoundException",
 	registry.CodeRegistryPolicyNotFound:   "RegistryPolicyNotFoundException",
 	registry.CodeKMS:                      "KmsException",
+	registry.CodeScanNotFound:             "ScanNotFoundException",
+	registry.CodeLimitExceeded:            "LimitExceededException",
 }
 
 // writeError answers with the ECR exception for err: 400 for client

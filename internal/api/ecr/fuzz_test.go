@@ -29,6 +29,7 @@ func FuzzDecodeValidate(f *testing.F) {
 			`"imageScanningConfiguration":{"scanOnPush":true},"encryptionConfiguration":{"encryptionType":"KMS","kmsKey":"k"}}`,
 		`{"prefix":"ROOT","appliedFor":["CREATE_ON_PUSH"],"encryptionConfiguration":{"encryptionType":"AES256","kmsKey":""},"resourceTags":[]}`,
 		`{"repositoryName":"app","subjectId":{"imageDigest":"sha256:ab"},"filter":{"artifactTypes":["t"],"artifactStatus":"ANY"},"maxResults":50}`,
+		`{"repositoryName":"app","imageId":{"imageTag":"v1"},"nextToken":"djE6MS8y","maxResults":1000}`,
 		`{"resourceArn":"arn","tagKeys":["a",null]}`, `{"maxResults":1e3}`, `{"maxResults":"1"}`, `{"a":[[[[{}]]]]}`,
 		`{"imageManifest":"{\"a\":\"\u00e9\"}","repositoryName":"app"} `, `{"registryIds":["123456789012"]}`, `{"name":"x","value":"y"}`,
 		`{"repositoryName":"app","lifecyclePolicyText":"{\"rules\":[]}","evaluateAt":1795413805.05}`,

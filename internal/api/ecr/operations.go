@@ -232,6 +232,7 @@ func (h *Handler) describeImages(ctx context.Context, c auth.Caller, in *Describ
 		if !img.LastActivatedAt.IsZero() {
 			d.LastActivatedAt = NewTimestamp(img.LastActivatedAt)
 		}
+		scanDetail(&d, img.Scan)
 		out.ImageDetails = append(out.ImageDetails, d)
 	}
 	return out, nil
