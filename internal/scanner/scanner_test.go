@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -22,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/ecrd/ecrd/internal/scanner/scannertest"
 )
 
 // dbTime is the entry time of the fixture archives.
@@ -187,37 +188,9 @@ func goAdvisory() map[string]any {
 // version; it skips the test when the module cannot be fetched.
 func buildGoBinary(t *testing.T, version string) []byte {
 	t.Helper()
-	gobin, err := exec.LookPath("go")
+	b, err := scannertest.GoBinary(t.TempDir(), version)
 	if err != nil {
-		t.Skip("no go command")
-	}
-	dir := t.TempDir()
-	write := func(name, body string) {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("go.mod", "module example.com/xt\n\ngo 1.22\n")
-	write("main.go", "package main\n\nimport (\n\t\"fmt\"\n\n\t\"golang.org/x/text/language\"\n)\n\nfunc main() { fmt.Println(language.English) }\n")
-	run := func(args ...string) error {
-		cmd := exec.Command(gobin, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod -buildvcs=false", "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Logf("go %v: %v\n%s", args, err, out)
-		}
-		return err
-	}
-	if err := run("get", "golang.org/x/text@"+version); err != nil {
-		t.Skipf("cannot fetch golang.org/x/text@%s: %v", version, err)
-	}
-	if err := run("build", "-o", "xt", "."); err != nil {
-		t.Fatalf("go build: %v", err)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "xt"))
-	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("building a Go binary against golang.org/x/text@%s (scripts/install-test-tools fetches the module): %v", version, err)
 	}
 	return b
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"os"
@@ -9,7 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/ecrd/ecrd/internal/scanner/scannertest"
@@ -99,4 +105,80 @@ func writeTarball(t *testing.T, path string, files []scannertest.File) {
 	if err := tarball.WriteToFile(path, ref, img); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// packedGoAdvisories is where scripts/install-test-tools packs the Go
+// advisories (scripts/vulndb) for TestScanningGoAdvisories.
+func packedGoAdvisories(t *testing.T) string {
+	t.Helper()
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(home, ".cache", "ecrd", "vulndb")
+	if _, err := os.Stat(filepath.Join(dir, "osv-scalibr", "Go", "all.zip")); err != nil {
+		t.Fatalf("no packed Go advisories in %s: run scripts/install-test-tools (it runs scripts/vulndb --out %s): %v", dir, dir, err)
+	}
+	return dir
+}
+
+// TestScanningGoAdvisories scans, with the SDK, an image holding a Go
+// binary compiled here against golang.org/x/text v0.3.5, against the real
+// Go advisories scripts/vulndb packs: the data ecrd has out of the box.
+func TestScanningGoAdvisories(t *testing.T) {
+	vulndb := packedGoAdvisories(t)
+	bin, err := scannertest.GoBinary(t.TempDir(), "v0.3.5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := scannertest.Image([]scannertest.File{{Name: "usr/local/bin/xt", Mode: 0o755, Body: bin}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := startECRD(t, t.TempDir(), "--vulndb", vulndb)
+	c := ecrClient(e)
+	ctx := context.Background()
+	ref, err := name.ParseReference(e.Addr+"/tools/xt:v1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img, remote.WithAuth(&authn.Basic{Username: "AWS", Password: e.Password(t)})); err != nil {
+		t.Fatal(err)
+	}
+	id := &ecrtypes.ImageIdentifier{ImageTag: aws.String("v1")}
+	started, err := c.StartImageScan(ctx, &ecr.StartImageScanInput{RepositoryName: aws.String("tools/xt"), ImageId: id})
+	ecrMust(t, "StartImageScan", err)
+	if started.ImageScanStatus.Status != ecrtypes.ScanStatusInProgress {
+		t.Fatalf("StartImageScan: %+v", started.ImageScanStatus)
+	}
+	w := ecr.NewImageScanCompleteWaiter(c, func(o *ecr.ImageScanCompleteWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, time.Second
+	})
+	in := &ecr.DescribeImageScanFindingsInput{RepositoryName: aws.String("tools/xt"), ImageId: id}
+	out, err := w.WaitForOutput(ctx, in, time.Minute)
+	ecrMust(t, "waiting for the scan", err)
+	var found *ecrtypes.ImageScanFinding
+	for i, f := range out.ImageScanFindings.Findings {
+		if aws.ToString(f.Name) == "CVE-2021-38561" {
+			found = &out.ImageScanFindings.Findings[i]
+		}
+	}
+	if found == nil {
+		t.Fatalf("no CVE-2021-38561 (GO-2021-0113) among %d findings", len(out.ImageScanFindings.Findings))
+	}
+	attrs := map[string]string{}
+	for _, a := range found.Attributes {
+		attrs[aws.ToString(a.Key)] = aws.ToString(a.Value)
+	}
+	// The Go advisories carry no CVSS vector or severity word.
+	if found.Severity != ecrtypes.FindingSeverityUndefined || attrs["package_name"] != "golang.org/x/text" ||
+		attrs["package_version"] != "0.3.5" || attrs["fixed_in_version"] != "0.3.7" {
+		t.Fatalf("finding %s %s %v", aws.ToString(found.Name), found.Severity, attrs)
+	}
+	// The data's time is the pinned golang.org/x/vulndb commit's
+	// (23:49:57), as zip's two-second resolution records it.
+	if got := aws.ToTime(out.ImageScanFindings.VulnerabilitySourceUpdatedAt).UTC(); !got.Equal(time.Date(2026, 11, 5, 23, 49, 56, 0, time.UTC)) {
+		t.Errorf("vulnerabilitySourceUpdatedAt %v", got)
+	}
+	noServerErrors(t, e)
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"sort"
@@ -247,4 +248,32 @@ func AlpineFiles(pkgs ...Package) []File {
 		{Name: "etc/os-release", Body: []byte(alpineOSRelease)},
 		{Name: "lib/apk/db/installed", Body: []byte(db.String())},
 	}
+}
+
+// GoBinary compiles, in dir, a linux/amd64 program that imports
+// golang.org/x/text/language at version (fetched through the Go module
+// proxy or read from the module cache), and returns the binary.
+func GoBinary(dir, version string) ([]byte, error) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		return nil, err
+	}
+	files := map[string]string{
+		"go.mod":  "module example.com/xt\n\ngo 1.22\n",
+		"main.go": "package main\n\nimport (\n\t\"fmt\"\n\n\t\"golang.org/x/text/language\"\n)\n\nfunc main() { fmt.Println(language.English) }\n",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	for _, args := range [][]string{{"get", "golang.org/x/text@" + version}, {"build", "-o", "xt", "."}} {
+		cmd := exec.Command(gobin, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod -buildvcs=false", "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return os.ReadFile(filepath.Join(dir, "xt"))
 }
