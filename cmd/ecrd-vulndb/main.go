@@ -1,6 +1,6 @@
 // Command ecrd-vulndb packs a folder of OSV advisories (the data/osv/*.json
-// files of golang.org/x/vulndb) into the on-disk layout that osv-scalibr's
-// offline matcher (enricher/vulnmatch/osvlocal) reads:
+// files of golang.org/x/vulndb) into the vulnerability data folder that
+// ecrd's scanner (internal/scanner) reads, osv-scalibr's offline layout:
 //
 //	<out>/osv-scalibr/Go/all.zip
 //	<out>/osv-scalibr/<Ecosystem>/all.zip   (empty, for every other ecosystem)
@@ -12,10 +12,10 @@
 // no extra fields are written, so two runs over the same input give
 // byte-identical archives.
 //
-// osvlocal gives up on a scan as soon as the zip of one ecosystem it needs is
-// missing, so an empty (valid) zip is written for every ecosystem it knows,
-// unless a non-empty file is already there (an operator-loaded osv.dev
-// export), which is left alone.
+// An empty (valid) zip is written for every other ecosystem osv-scalibr
+// knows, showing where an operator's osv.dev export goes (the scanner
+// matches nothing for an ecosystem without one), unless a non-empty file
+// is already there (a loaded export), which is left alone.
 //
 // It is normally run by scripts/vulndb; it uses the standard library only.
 package main

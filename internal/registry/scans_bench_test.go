@@ -1,0 +1,170 @@
+package registry_test
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/registry"
+	"github.com/ecrd/ecrd/internal/registry/registrytest"
+	"github.com/ecrd/ecrd/internal/scanner"
+	"github.com/ecrd/ecrd/internal/scanner/scannertest"
+)
+
+// BenchmarkScanPushedImage scans an image of one 200 MB layer (gzipped,
+// incompressible data and a dpkg database with a vulnerable openssl) that
+// was pushed to the registry: StartImageScan, then the background job
+// reads the layer from the blob store, extracts, matches and records the
+// findings. peak-heap-MB is the heap's largest growth during a scan.
+func BenchmarkScanPushedImage(b *testing.B) {
+	scanner.SetLogger(nil)
+	dir := b.TempDir()
+	vulndb := filepath.Join(dir, "vulndb")
+	if err := scannertest.WriteFolder(vulndb, opensslAdvisory); err != nil {
+		b.Fatal(err)
+	}
+	s, err := scanner.New(vulndb)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := &clock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	reg, _ := registrytest.New(b, registry.Options{Scanner: s, ScanPollInterval: 10 * time.Millisecond, Now: c.Now})
+	registrytest.CreateOnPush(b, reg)
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { reg.Run(runCtx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	layerPath, size := writeLargeLayer(b, dir)
+	layer, err := tarball.LayerFromFile(layerPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &fixture{reg: reg}
+	cfg, _ := img.RawConfigFile()
+	f.pushBlob(b, "big", cfg)
+	d, _ := layer.Digest()
+	lf, err := os.Open(layerPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := reg.PutBlob(ctx, key("big"), d.String(), lf, -1); err != nil {
+		b.Fatal(err)
+	}
+	lf.Close()
+	m, _ := img.RawManifest()
+	mt, _ := img.MediaType()
+	if _, err := reg.PutManifest(ctx, key("big"), "v1", nil, string(mt), m); err != nil {
+		b.Fatal(err)
+	}
+
+	b.SetBytes(size)
+	var peak float64
+	for b.Loop() {
+		c.Advance(25 * time.Hour) // past the daily quota
+		peak = max(peak, heapGrowth(func() {
+			if _, _, err := reg.StartImageScan(ctx, key("big"), registry.ImageID{Tag: "v1"}); err != nil {
+				b.Fatal(err)
+			}
+			for {
+				res, err := reg.DescribeImageScanFindings(ctx, key("big"), registry.ImageID{Tag: "v1"}, "", 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Status == metadata.ScanComplete && len(res.Findings) == 1 {
+					return
+				}
+				if res.Status != metadata.ScanInProgress {
+					b.Fatalf("scan: %+v", res)
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+		}))
+	}
+	b.ReportMetric(peak, "peak-heap-MB")
+}
+
+// writeLargeLayer writes a gzipped layer of about 200 MB to dir.
+func writeLargeLayer(b *testing.B, dir string) (string, int64) {
+	p := filepath.Join(dir, "layer.tar.gz")
+	f, err := os.Create(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	zw, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
+	tw := tar.NewWriter(zw)
+	var size int64
+	add := func(name string, body []byte) {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: int64(len(body))}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tw.Write(body); err != nil {
+			b.Fatal(err)
+		}
+		size += int64(len(body))
+	}
+	for _, file := range scannertest.DebianFiles(scannertest.Package{Name: "openssl", Version: "3.0.11-1~deb12u1"}) {
+		add(file.Name, file.Body)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	chunk := make([]byte, 100<<10)
+	for i := range 2000 {
+		for j := 0; j < len(chunk); j += 8 {
+			binary.LittleEndian.PutUint64(chunk[j:], rng.Uint64())
+		}
+		add(fmt.Sprintf("usr/share/data/d%d/f%d.dat", i/100, i), chunk)
+	}
+	if err := tw.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return p, size
+}
+
+// heapGrowth returns the largest growth of the heap while fn runs, in MB.
+func heapGrowth(fn func()) float64 {
+	runtime.GC()
+	var base, ms runtime.MemStats
+	runtime.ReadMemStats(&base)
+	var peak uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapAlloc)
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	fn()
+	close(stop)
+	wg.Wait()
+	return float64(peak-min(peak, base.HeapAlloc)) / (1 << 20)
+}
