@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
+	"github.com/ecrd/ecrd/internal/registry/registrytest"
 	"github.com/ecrd/ecrd/internal/scanner"
 	"github.com/ecrd/ecrd/internal/scanner/scannertest"
 )
@@ -420,5 +423,75 @@ func TestScanWithoutScannerFails(t *testing.T) {
 	// A failed scan may be asked for again at once.
 	if _, _, err := f.reg.StartImageScan(ctx, key("app"), registry.ImageID{Tag: "v1"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// countingScanner counts the extractions of each image.
+type countingScanner struct {
+	registry.ImageScanner
+	mu    sync.Mutex
+	count map[string]int
+}
+
+func (c *countingScanner) Extract(ctx context.Context, img v1.Image) (scanner.Extraction, error) {
+	d, err := img.Digest()
+	if err != nil {
+		return scanner.Extraction{}, err
+	}
+	c.mu.Lock()
+	c.count[d.String()]++
+	c.mu.Unlock()
+	time.Sleep(5 * time.Millisecond) // long enough for the other process to try
+	return c.ImageScanner.Extract(ctx, img)
+}
+
+func TestTwoProcessesNeverScanAnImageTwice(t *testing.T) {
+	scanner.SetLogger(nil)
+	dir := filepath.Join(t.TempDir(), "vulndb")
+	if err := scannertest.WriteFolder(dir, opensslAdvisory); err != nil {
+		t.Fatal(err)
+	}
+	s, err := scanner.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter := &countingScanner{ImageScanner: s, count: map[string]int{}}
+	opts := registry.Options{Scanner: counter, ScanPollInterval: 5 * time.Millisecond, ScanWorkers: 4,
+		Logger: slog.New(slog.DiscardHandler)}
+	a, stores := registrytest.New(t, opts)
+	registrytest.CreateOnPush(t, a)
+	b := registry.New(stores.Meta, stores.Blobs, opts) // a second process on the same stores
+	runCtx, cancel := context.WithCancel(context.Background())
+	var running sync.WaitGroup
+	for _, reg := range []*registry.Registry{a, b} {
+		running.Go(func() { reg.Run(runCtx) })
+	}
+	t.Cleanup(func() { cancel(); running.Wait() })
+
+	if _, err := a.CreateRepository(ctx, key("app"), metadata.RepositorySettings{ScanOnPush: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f := &scanFixture{fixture: &fixture{reg: a}}
+	const images = 20
+	var ids []registry.ImageID
+	for i := range images {
+		img := imageOf(t, scannertest.DebianFiles(scannertest.Package{Name: "openssl", Version: fmt.Sprintf("3.0.1-%d", i)}))
+		pusher := &fixture{reg: []*registry.Registry{a, b}[i%2]}
+		ids = append(ids, registry.ImageID{Digest: pusher.pushV1(t, "app", "", img).String()})
+	}
+	for _, id := range ids {
+		if res := f.waitScan(t, "app", id); res.Status != metadata.ScanComplete || len(res.Findings) != 1 {
+			t.Fatalf("scan of %s: %+v", id.Digest, res)
+		}
+	}
+	counter.mu.Lock()
+	defer counter.mu.Unlock()
+	if len(counter.count) != images {
+		t.Fatalf("%d images extracted, want %d", len(counter.count), images)
+	}
+	for d, n := range counter.count {
+		if n != 1 {
+			t.Errorf("image %s extracted %d times", d, n)
+		}
 	}
 }
