@@ -346,7 +346,10 @@ func (s *OSV) Extract(ctx context.Context, img v1.Image) (Extraction, error) {
 		plugins[i] = e
 	}
 	sr := scalibr.New().Scan(ctx, &scalibr.ScanConfig{
-		ScanRoots: []*scalibrfs.ScanRoot{{FS: memfs, Path: "/"}},
+		// No Path: the root is virtual, so that an extractor that needs a
+		// real file (RPM's) gets a temporary copy of the image's, never the
+		// host's file of the same name.
+		ScanRoots: []*scalibrfs.ScanRoot{{FS: memfs}},
 		Plugins:   plugins,
 		Capabilities: &plugin.Capabilities{
 			OS:      plugin.OSLinux,

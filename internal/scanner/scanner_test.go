@@ -30,7 +30,7 @@ var dbTime = time.Date(2026, 11, 5, 23, 49, 57, 0, time.UTC)
 
 // ecosystems gets an archive in every fixture database (empty unless the
 // test provides advisories).
-var ecosystems = []string{"Go", "Debian", "Alpine", "PyPI", "npm"}
+var ecosystems = []string{"Go", "Debian", "Alpine", "AlmaLinux", "PyPI", "npm"}
 
 // writeDB writes an osvlocal database into a temporary directory:
 // advisories maps an ecosystem to its OSV documents.
