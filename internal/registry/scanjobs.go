@@ -127,7 +127,11 @@ func (r *Registry) runScan(ctx context.Context, job metadata.ImageScan) {
 			r.log.Warn("image scan failed; it will be retried", "repository", job.Repo.Name, "digest", job.Digest, "attempt", job.Attempts, "err", err)
 		} else {
 			job.Status, job.Description = metadata.ScanFailed, "The scan failed: "+err.Error()
-			r.log.Error("image scan failed", "repository", job.Repo.Name, "digest", job.Digest, "attempts", job.Attempts, "err", err)
+			log := r.log.Error
+			if errors.Is(err, errNoScanner) {
+				log = r.log.Warn // the operator's choice, said at start-up
+			}
+			log("image scan failed", "repository", job.Repo.Name, "digest", job.Digest, "attempts", job.Attempts, "err", err)
 		}
 	default:
 		out.RepoID, out.Digest, out.Repo, out.RequestedAt = job.RepoID, job.Digest, job.Repo, job.RequestedAt
