@@ -9,8 +9,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sync"
 	"testing"
 	"time"
 
@@ -80,7 +78,7 @@ func BenchmarkScanPushedImage(b *testing.B) {
 	var peak float64
 	for b.Loop() {
 		c.Advance(25 * time.Hour) // past the daily quota
-		peak = max(peak, heapGrowth(func() {
+		peak = max(peak, scannertest.HeapGrowth(func() {
 			if _, _, err := reg.StartImageScan(ctx, key("big"), registry.ImageID{Tag: "v1"}); err != nil {
 				b.Fatal(err)
 			}
@@ -140,31 +138,4 @@ func writeLargeLayer(b *testing.B, dir string) (string, int64) {
 		b.Fatal(err)
 	}
 	return p, size
-}
-
-// heapGrowth returns the largest growth of the heap while fn runs, in MB.
-func heapGrowth(fn func()) float64 {
-	runtime.GC()
-	var base, ms runtime.MemStats
-	runtime.ReadMemStats(&base)
-	var peak uint64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(2 * time.Millisecond)
-		defer t.Stop()
-		for {
-			runtime.ReadMemStats(&ms)
-			peak = max(peak, ms.HeapAlloc)
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-			}
-		}
-	})
-	fn()
-	close(stop)
-	wg.Wait()
-	return float64(peak-min(peak, base.HeapAlloc)) / (1 << 20)
 }

@@ -11,11 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	scalibr "github.com/google/osv-scalibr"
@@ -29,6 +25,8 @@ import (
 	"github.com/google/osv-scalibr/plugin"
 	plugincfg "github.com/google/osv-scalibr/plugin/config"
 	"github.com/google/osv-scalibr/purl"
+
+	"github.com/ecrd/ecrd/internal/scanner/scannertest"
 )
 
 // BenchmarkMatchStored re-matches 10,000 stored lists of 50 packages drawn
@@ -200,37 +198,6 @@ func largeLayer(b *testing.B, dir string) (string, int64) {
 	return p, cw.n
 }
 
-// heapPeak samples the heap while fn runs and returns the largest
-// HeapAlloc seen above the heap before it, in MB.
-func heapPeak(fn func()) float64 {
-	runtime.GC()
-	var base runtime.MemStats
-	runtime.ReadMemStats(&base)
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		var ms runtime.MemStats
-		t := time.NewTicker(2 * time.Millisecond)
-		defer t.Stop()
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapAlloc > peak.Load() {
-				peak.Store(ms.HeapAlloc)
-			}
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-			}
-		}
-	})
-	fn()
-	close(stop)
-	wg.Wait()
-	return float64(peak.Load()-min(peak.Load(), base.HeapAlloc)) / (1 << 20)
-}
-
 // dirSize is the bytes of the files under dir.
 func dirSize(dir string) int64 {
 	var n int64
@@ -266,7 +233,7 @@ func BenchmarkScanLargeLayer(b *testing.B) {
 		b.SetBytes(size)
 		var peak float64
 		for b.Loop() {
-			peak = heapPeak(func() {
+			peak = scannertest.HeapGrowth(func() {
 				ex, err := s.Extract(context.Background(), img)
 				if err != nil || ex.Count != 1 {
 					b.Fatalf("Extract: %d packages, %v", ex.Count, err)
@@ -283,7 +250,7 @@ func BenchmarkScanLargeLayer(b *testing.B) {
 		var peak float64
 		var tmpMax int64
 		for b.Loop() {
-			peak = heapPeak(func() {
+			peak = scannertest.HeapGrowth(func() {
 				simg, err := image.FromV1Image(img, image.DefaultConfig())
 				if err != nil {
 					b.Fatal(err)

@@ -102,9 +102,9 @@ func TestNothingWrittenToDisk(t *testing.T) {
 	bin := buildGoBinary(t, "v0.3.5")
 	db := writeDB(t, map[string][]map[string]any{"Go": {goAdvisory()}, "Debian": {debianAdvisory()}})
 	img := imageOf(t,
-		file{name: "etc/os-release", body: []byte(debianOSRelease)},
-		file{name: "var/lib/dpkg/status", body: []byte(opensslStatus)},
-		file{name: "usr/local/bin/xt", mode: 0o755, body: bin},
+		file{Name: "etc/os-release", Body: []byte(debianOSRelease)},
+		file{Name: "var/lib/dpkg/status", Body: []byte(opensslStatus)},
+		file{Name: "usr/local/bin/xt", Mode: 0o755, Body: bin},
 	)
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
@@ -208,7 +208,7 @@ func npmAdvisory() map[string]any {
 func TestNpm(t *testing.T) {
 	db := writeDB(t, map[string][]map[string]any{"npm": {npmAdvisory()}})
 	pj, _ := json.Marshal(map[string]string{"name": "lodash", "version": "4.17.20"})
-	img := imageOf(t, file{name: "app/node_modules/lodash/package.json", body: pj})
+	img := imageOf(t, file{Name: "app/node_modules/lodash/package.json", Body: pj})
 	res := scan(t, db, img)
 	if res.Status != StatusComplete || res.Packages != 1 {
 		t.Fatalf("status %s packages %d", res.Status, res.Packages)
@@ -229,8 +229,8 @@ func TestPythonAndJava(t *testing.T) {
 		t.Fatal(err)
 	}
 	img := imageOf(t,
-		file{name: "usr/lib/python3/dist-packages/requests-2.25.0.dist-info/METADATA", body: []byte("Metadata-Version: 2.1\nName: requests\nVersion: 2.25.0\n")},
-		file{name: "opt/app/demo-1.2.3.jar", body: jar.Bytes()},
+		file{Name: "usr/lib/python3/dist-packages/requests-2.25.0.dist-info/METADATA", Body: []byte("Metadata-Version: 2.1\nName: requests\nVersion: 2.25.0\n")},
+		file{Name: "opt/app/demo-1.2.3.jar", Body: jar.Bytes()},
 	)
 	s := newOSV(t, db)
 	ex := extract(t, s, img)
@@ -272,8 +272,8 @@ func TestMatchSeveralListsAndJoin(t *testing.T) {
 	vuln := extract(t, s, dpkgImage(t, "3.0.11-1~deb12u1")).Packages
 	fixed := extract(t, s, dpkgImage(t, "3.0.13-1~deb12u1")).Packages
 	alpine := extract(t, s, imageOf(t,
-		file{name: "etc/os-release", body: []byte(alpineOSRelease)},
-		file{name: "lib/apk/db/installed", body: []byte(apkInstalled)},
+		file{Name: "etc/os-release", Body: []byte(alpineOSRelease)},
+		file{Name: "lib/apk/db/installed", Body: []byte(apkInstalled)},
 	)).Packages
 	out, _ := match(t, s, vuln, fixed, vuln, alpine)
 	if len(out[0]) != 1 || len(out[1]) != 0 || !reflect.DeepEqual(out[0], out[2]) || len(out[3]) != 0 {
@@ -455,7 +455,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	for _, img := range []v1.Image{
 		dpkgImage(f, "3.0.11-1~deb12u1"),
-		imageOf(f, file{name: "etc/os-release", body: []byte(alpineOSRelease)}, file{name: "lib/apk/db/installed", body: []byte(apkInstalled)}),
+		imageOf(f, file{Name: "etc/os-release", Body: []byte(alpineOSRelease)}, file{Name: "lib/apk/db/installed", Body: []byte(apkInstalled)}),
 	} {
 		ex, err := s.Extract(context.Background(), img)
 		if err != nil {

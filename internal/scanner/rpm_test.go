@@ -49,8 +49,8 @@ func TestRPM(t *testing.T) {
 	}
 	db := writeDB(t, map[string][]map[string]any{"AlmaLinux": {adv}})
 	img := imageOf(t,
-		file{name: "etc/os-release", body: []byte(almaOSRelease)},
-		file{name: "var/lib/rpm/rpmdb.sqlite", body: rpmDatabase(t)},
+		file{Name: "etc/os-release", Body: []byte(almaOSRelease)},
+		file{Name: "var/lib/rpm/rpmdb.sqlite", Body: rpmDatabase(t)},
 	)
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)

@@ -1,26 +1,21 @@
 package scanner
 
 import (
-	"archive/tar"
 	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"testing"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/ecrd/ecrd/internal/scanner/scannertest"
 )
@@ -63,57 +58,13 @@ func writeDB(t *testing.T, advisories map[string][]map[string]any) string {
 	return dir
 }
 
-type file struct {
-	name string
-	mode int64
-	body []byte
-}
+// file is a regular file of a test image's layer.
+type file = scannertest.File
 
 // imageOf builds an image of one layer holding files.
 func imageOf(t testing.TB, files ...file) v1.Image {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	dirs := map[string]bool{}
-	for _, f := range files {
-		// Parent directories first.
-		for d := filepath.Dir(f.name); d != "." && !dirs[d]; d = filepath.Dir(d) {
-			dirs[d] = true
-		}
-	}
-	var ds []string
-	for d := range dirs {
-		ds = append(ds, d)
-	}
-	sort.Strings(ds)
-	for _, d := range ds {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: dbTime}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, f := range files {
-		mode := f.mode
-		if mode == 0 {
-			mode = 0o644
-		}
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: f.name, Mode: mode, Size: int64(len(f.body)), ModTime: dbTime}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(f.body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	data := buf.Bytes()
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(data)), nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
+	img, err := scannertest.Image(files)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +150,7 @@ func TestGoBinary(t *testing.T) {
 	db := writeDB(t, map[string][]map[string]any{"Go": {goAdvisory()}})
 
 	t.Run("vulnerable", func(t *testing.T) {
-		img := imageOf(t, file{name: "usr/local/bin/xt", mode: 0o755, body: buildGoBinary(t, "v0.3.5")})
+		img := imageOf(t, file{Name: "usr/local/bin/xt", Mode: 0o755, Body: buildGoBinary(t, "v0.3.5")})
 		res := scan(t, db, img)
 		if res.Status != StatusComplete {
 			t.Fatalf("status %q", res.Status)
@@ -234,7 +185,7 @@ func TestGoBinary(t *testing.T) {
 	})
 
 	t.Run("fixed", func(t *testing.T) {
-		img := imageOf(t, file{name: "usr/local/bin/xt", mode: 0o755, body: buildGoBinary(t, "v0.3.7")})
+		img := imageOf(t, file{Name: "usr/local/bin/xt", Mode: 0o755, Body: buildGoBinary(t, "v0.3.7")})
 		res := scan(t, db, img)
 		if res.Status != StatusComplete || res.Packages < 2 {
 			t.Fatalf("status %q packages %d", res.Status, res.Packages)
@@ -261,8 +212,8 @@ HOME_URL="https://www.debian.org/"
 func dpkgImage(t testing.TB, version string) v1.Image {
 	status := "Package: openssl\nStatus: install ok installed\nPriority: optional\nSection: utils\nInstalled-Size: 2310\nMaintainer: Debian OpenSSL Team <pkg-openssl-devel@alioth-lists.debian.net>\nArchitecture: amd64\nVersion: " + version + "\nDescription: Secure Sockets Layer toolkit - cryptographic utility\n\n"
 	return imageOf(t,
-		file{name: "etc/os-release", body: []byte(debianOSRelease)},
-		file{name: "var/lib/dpkg/status", body: []byte(status)},
+		file{Name: "etc/os-release", Body: []byte(debianOSRelease)},
+		file{Name: "var/lib/dpkg/status", Body: []byte(status)},
 	)
 }
 
@@ -359,8 +310,8 @@ func TestApk(t *testing.T) {
 	}
 	db := writeDB(t, map[string][]map[string]any{"Alpine": {adv}})
 	img := imageOf(t,
-		file{name: "etc/os-release", body: []byte(alpineOSRelease)},
-		file{name: "lib/apk/db/installed", body: []byte(apkInstalled)},
+		file{Name: "etc/os-release", Body: []byte(alpineOSRelease)},
+		file{Name: "lib/apk/db/installed", Body: []byte(apkInstalled)},
 	)
 	res := scan(t, db, img)
 	if res.Status != StatusComplete || res.Packages != 1 {
@@ -387,7 +338,7 @@ func TestApk(t *testing.T) {
 
 func TestUnsupportedImage(t *testing.T) {
 	db := writeDB(t, nil)
-	res := scan(t, db, imageOf(t, file{name: "hello.txt", body: []byte("hello\n")}))
+	res := scan(t, db, imageOf(t, file{Name: "hello.txt", Body: []byte("hello\n")}))
 	if res.Status != StatusUnsupportedImage || res.Packages != 0 || len(res.Findings) != 0 {
 		t.Errorf("got %+v, want UNSUPPORTED_IMAGE", res)
 	}
@@ -458,9 +409,9 @@ func TestNoNetwork(t *testing.T) {
 		"Debian": {debianAdvisory()},
 	})
 	img := imageOf(t,
-		file{name: "etc/os-release", body: []byte(debianOSRelease)},
-		file{name: "var/lib/dpkg/status", body: []byte("Package: openssl\nStatus: install ok installed\nArchitecture: amd64\nVersion: 3.0.11-1~deb12u1\n\n")},
-		file{name: "usr/local/bin/xt", mode: 0o755, body: bin},
+		file{Name: "etc/os-release", Body: []byte(debianOSRelease)},
+		file{Name: "var/lib/dpkg/status", Body: []byte("Package: openssl\nStatus: install ok installed\nArchitecture: amd64\nVersion: 3.0.11-1~deb12u1\n\n")},
+		file{Name: "usr/local/bin/xt", Mode: 0o755, Body: bin},
 	)
 	res := scan(t, db, img)
 	if len(findingsFor(res, "CVE-2021-38561")) != 1 || len(findingsFor(res, "CVE-2023-5678")) != 1 {

@@ -15,8 +15,11 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -276,4 +279,36 @@ func GoBinary(dir, version string) ([]byte, error) {
 		}
 	}
 	return os.ReadFile(filepath.Join(dir, "xt"))
+}
+
+// HeapGrowth runs fn and returns the largest growth of the Go heap seen
+// while it ran (sampled every 2 ms), in MiB: what a benchmark reports as a
+// scan's peak memory.
+func HeapGrowth(fn func()) float64 {
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var ms runtime.MemStats
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc > peak.Load() {
+				peak.Store(ms.HeapAlloc)
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	fn()
+	close(stop)
+	wg.Wait()
+	return float64(peak.Load()-min(peak.Load(), base.HeapAlloc)) / (1 << 20)
 }
