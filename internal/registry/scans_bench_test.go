@@ -1,12 +1,7 @@
 package registry_test
 
 import (
-	"archive/tar"
-	"compress/gzip"
 	"context"
-	"encoding/binary"
-	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -47,7 +42,11 @@ func BenchmarkScanPushedImage(b *testing.B) {
 	go func() { reg.Run(runCtx); close(done) }()
 	defer func() { cancel(); <-done }()
 
-	layerPath, size := writeLargeLayer(b, dir)
+	layerPath := filepath.Join(dir, "layer.tar.gz")
+	size, err := scannertest.WriteLargeLayer(layerPath)
+	if err != nil {
+		b.Fatal(err)
+	}
 	layer, err := tarball.LayerFromFile(layerPath)
 	if err != nil {
 		b.Fatal(err)
@@ -98,44 +97,4 @@ func BenchmarkScanPushedImage(b *testing.B) {
 		}))
 	}
 	b.ReportMetric(peak, "peak-heap-MB")
-}
-
-// writeLargeLayer writes a gzipped layer of about 200 MB to dir.
-func writeLargeLayer(b *testing.B, dir string) (string, int64) {
-	p := filepath.Join(dir, "layer.tar.gz")
-	f, err := os.Create(p)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	zw, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
-	tw := tar.NewWriter(zw)
-	var size int64
-	add := func(name string, body []byte) {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: int64(len(body))}); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := tw.Write(body); err != nil {
-			b.Fatal(err)
-		}
-		size += int64(len(body))
-	}
-	for _, file := range scannertest.DebianFiles(scannertest.Package{Name: "openssl", Version: "3.0.11-1~deb12u1"}) {
-		add(file.Name, file.Body)
-	}
-	rng := rand.New(rand.NewPCG(5, 6))
-	chunk := make([]byte, 100<<10)
-	for i := range 2000 {
-		for j := 0; j < len(chunk); j += 8 {
-			binary.LittleEndian.PutUint64(chunk[j:], rng.Uint64())
-		}
-		add(fmt.Sprintf("usr/share/data/d%d/f%d.dat", i/100, i), chunk)
-	}
-	if err := tw.Close(); err != nil {
-		b.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		b.Fatal(err)
-	}
-	return p, size
 }

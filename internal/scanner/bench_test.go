@@ -1,12 +1,8 @@
 package scanner
 
 import (
-	"archive/tar"
-	"compress/gzip"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -148,56 +144,6 @@ func writeDBTB(b *testing.B, adv map[string][]map[string]any) string {
 	return dir
 }
 
-// largeLayer writes a gzipped layer of about 200 MB (2,000 files of 100
-// KB of incompressible data, one executable in a hundred, plus a Debian
-// os-release and a dpkg status file) to dir, and returns its path and its
-// uncompressed size.
-func largeLayer(b *testing.B, dir string) (string, int64) {
-	const (
-		fileSize = 100 << 10
-		files    = 2000
-	)
-	p := filepath.Join(dir, "layer.tar.gz")
-	f, err := os.Create(p)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	zw, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
-	cw := &countWriter{w: zw}
-	tw := tar.NewWriter(cw)
-	add := func(name string, mode int64, body []byte) {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: int64(len(body)), ModTime: dbTime}); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := tw.Write(body); err != nil {
-			b.Fatal(err)
-		}
-	}
-	add("etc/os-release", 0o644, []byte(debianOSRelease))
-	add("var/lib/dpkg/status", 0o644, []byte(opensslStatus))
-	rng := rand.New(rand.NewPCG(3, 4))
-	chunk := make([]byte, fileSize)
-	for i := range files {
-		for j := 0; j < len(chunk); j += 8 {
-			binary.LittleEndian.PutUint64(chunk[j:], rng.Uint64())
-		}
-		// Executables make gobinary look inside (and give up: not Go).
-		mode := int64(0o644)
-		if i%100 == 0 {
-			mode = 0o755
-		}
-		add(fmt.Sprintf("usr/share/data/d%d/f%d.dat", i/100, i), mode, chunk)
-	}
-	if err := tw.Close(); err != nil {
-		b.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		b.Fatal(err)
-	}
-	return p, cw.n
-}
-
 // dirSize is the bytes of the files under dir.
 func dirSize(dir string) int64 {
 	var n int64
@@ -219,7 +165,11 @@ func dirSize(dir string) int64 {
 // with the same extractors. peak-heap-MB is the heap's growth during the
 // last run; tmp-MB what it left in TMPDIR at its largest.
 func BenchmarkScanLargeLayer(b *testing.B) {
-	path, size := largeLayer(b, b.TempDir())
+	path := filepath.Join(b.TempDir(), "layer.tar.gz")
+	size, err := scannertest.WriteLargeLayer(path)
+	if err != nil {
+		b.Fatal(err)
+	}
 	layer, err := tarball.LayerFromFile(path)
 	if err != nil {
 		b.Fatal(err)
@@ -279,15 +229,4 @@ func BenchmarkScanLargeLayer(b *testing.B) {
 		b.ReportMetric(peak, "peak-heap-MB")
 		b.ReportMetric(float64(tmpMax)/(1<<20), "tmp-MB")
 	})
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }

@@ -8,9 +8,12 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path"
@@ -311,4 +314,57 @@ func HeapGrowth(fn func()) float64 {
 	close(stop)
 	wg.Wait()
 	return float64(peak.Load()-min(peak.Load(), base.HeapAlloc)) / (1 << 20)
+}
+
+// WriteLargeLayer writes to path a gzipped layer of about 200 MB: a Debian
+// system with a vulnerable openssl (3.0.11-1~deb12u1) and 2,000 files of
+// 100 KB of incompressible data, one in a hundred executable (extractors
+// of Go binaries look inside those). It returns the layer's uncompressed
+// content size.
+func WriteLargeLayer(path string) (int64, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	zw, err := gzip.NewWriterLevel(f, gzip.BestSpeed)
+	if err != nil {
+		return 0, err
+	}
+	tw := tar.NewWriter(zw)
+	var size int64
+	add := func(name string, mode int64, body []byte) error {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: int64(len(body)), ModTime: Time}); err != nil {
+			return err
+		}
+		size += int64(len(body))
+		_, err := tw.Write(body)
+		return err
+	}
+	for _, file := range DebianFiles(Package{Name: "openssl", Version: "3.0.11-1~deb12u1"}) {
+		if err := add(file.Name, 0o644, file.Body); err != nil {
+			return 0, err
+		}
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	chunk := make([]byte, 100<<10)
+	for i := range 2000 {
+		for j := 0; j < len(chunk); j += 8 {
+			binary.LittleEndian.PutUint64(chunk[j:], rng.Uint64())
+		}
+		mode := int64(0o644)
+		if i%100 == 0 {
+			mode = 0o755
+		}
+		if err := add(fmt.Sprintf("usr/share/data/d%d/f%d.dat", i/100, i), mode, chunk); err != nil {
+			return 0, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return 0, err
+	}
+	if err := zw.Close(); err != nil {
+		return 0, err
+	}
+	return size, f.Sync()
 }
