@@ -18,6 +18,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -101,6 +102,17 @@ func serve(args []string, stderr io.Writer) int {
 	return 0
 }
 
+// holderName names this process in the leases of background jobs: the
+// host and the data folder, which one process serves at a time, so that a
+// restart takes back the scans it had in flight.
+func holderName(dataDir string) string {
+	host, _ := os.Hostname()
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	return host + ":" + dataDir
+}
+
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config
@@ -150,6 +162,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Keys:              registry.KMSKeys(kmsSvc),
 		ServerKey:         serverKeyIf(cfg.EncryptBlobs, st.keys),
 		Scanner:           openScanner(cfg.VulnDBDir(), log),
+		Holder:            holderName(cfg.DataDir),
 		ScanDataInterval:  cfg.VulnDBCheckInterval,
 	})
 	if err := reg.Recover(ctx); err != nil {

@@ -409,6 +409,10 @@ type Tx interface {
 	// process died). Claimed jobs are in progress, without findings or
 	// package lists.
 	ClaimImageScans(ctx context.Context, holder string, now, until time.Time, limit int) ([]ImageScan, error)
+	// ReleaseImageScans puts the jobs holder has in progress back in the
+	// queue (for a process that restarted under the same name) and says
+	// how many there were.
+	ReleaseImageScans(ctx context.Context, holder string) (int, error)
 	// RenewImageScan extends holder's lease of a scan job until the time
 	// until, and reports whether holder still held it.
 	RenewImageScan(ctx context.Context, repoID int64, d digest.Digest, holder string, until time.Time) (bool, error)

@@ -81,8 +81,11 @@ type Options struct {
 	// checked for changes, which continuous scanning then applies.
 	// Default 1m.
 	ScanDataInterval time.Duration
-	// Holder names this process in the leases of background jobs.
-	// Default: a random ID.
+	// Holder names this process in the leases of background jobs. A name
+	// that stays the same across restarts, and differs between processes
+	// sharing a database, lets a restarted process take back at once the
+	// scans it had in flight; with the default, a random ID, they wait for
+	// their leases to expire.
 	Holder string
 	// Now is the clock; tests replace it.
 	Now func() time.Time

@@ -44,6 +44,18 @@ const eventImageScan = "ECR Image Scan"
 // ends, and every Options.ScanPollInterval (jobs of other processes, and
 // retries that came due).
 func (r *Registry) scanWorkers(ctx context.Context) {
+	// Jobs held under this process's name are from its previous run,
+	// which ended without finishing them.
+	err := r.meta.Update(ctx, func(tx metadata.Tx) error {
+		n, err := tx.ReleaseImageScans(ctx, r.scanHolder)
+		if n > 0 {
+			r.log.Info("image scans of the previous run queued again", "scans", n)
+		}
+		return err
+	})
+	if err != nil && ctx.Err() == nil {
+		r.log.Error("queueing the previous run's image scans again", "err", err)
+	}
 	slots := make(chan struct{}, r.opts.ScanWorkers)
 	var running sync.WaitGroup
 	defer running.Wait()

@@ -495,3 +495,44 @@ func TestTwoProcessesNeverScanAnImageTwice(t *testing.T) {
 		}
 	}
 }
+
+func TestRestartedProcessTakesBackItsScans(t *testing.T) {
+	scanner.SetLogger(nil)
+	dir := filepath.Join(t.TempDir(), "vulndb")
+	if err := scannertest.WriteFolder(dir, opensslAdvisory); err != nil {
+		t.Fatal(err)
+	}
+	s, err := scanner.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := registry.Options{Scanner: s, ScanPollInterval: 10 * time.Millisecond, Holder: "host-a"}
+	f := newFixture(t, opts)
+	d := f.pushV1(t, "app", "v1", imageOf(t, scannertest.DebianFiles(scannertest.Package{Name: "openssl", Version: "3.0.11-1~deb12u1"})))
+	// The process claimed the scan under its name and died; its lease
+	// runs for two more minutes.
+	err = f.meta.Update(ctx, func(tx metadata.Tx) error {
+		repo, err := tx.Repository(ctx, key("app"))
+		if err != nil {
+			return err
+		}
+		if err := tx.PutImageScan(ctx, metadata.ImageScan{RepoID: repo.ID, Digest: d, Status: metadata.ScanPending, RequestedAt: f.clock.Now()}); err != nil {
+			return err
+		}
+		_, err = tx.ClaimImageScans(ctx, "host-a/scans", f.clock.Now(), f.clock.Now().Add(2*time.Minute), 10)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Started again under the same name, it scans at once, the clock
+	// standing still.
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.reg.Run(runCtx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	sf := &scanFixture{fixture: f}
+	if res := sf.waitScan(t, "app", registry.ImageID{Tag: "v1"}); res.Status != metadata.ScanComplete || len(res.Findings) != 1 {
+		t.Fatalf("%+v", res)
+	}
+}

@@ -125,6 +125,24 @@ func testClaimImageScans(t *testing.T, s metadata.Store) {
 	if !held {
 		t.Fatal("p1 could not renew its lease")
 	}
+	// p1 restarts under its name: its job is pending again, and no one
+	// else's is.
+	var released int
+	update(t, s, func(tx metadata.Tx) error {
+		var err error
+		released, err = tx.ReleaseImageScans(ctx, "p1")
+		return err
+	})
+	if released != 1 {
+		t.Fatalf("released %d jobs of p1, want 1", released)
+	}
+	if got := claim("p1", now, 10); !reflect.DeepEqual(got, ds[:1]) {
+		t.Fatalf("claim after the release = %v, want %v", got, ds[:1])
+	}
+	update(t, s, func(tx metadata.Tx) error {
+		_, err := tx.RenewImageScan(ctx, repo.ID, ds[0], "p1", now.Add(10*time.Minute))
+		return err
+	})
 	// Five minutes on: c's wait is over and b's holder died (its lease
 	// expired); a's renewed lease still holds.
 	if got := claim("p3", now.Add(5*time.Minute), 10); !reflect.DeepEqual(got, ds[1:]) {

@@ -165,6 +165,16 @@ func (w *writeTx) ClaimImageScans(ctx context.Context, holder string, now, until
 	return scans, nil
 }
 
+func (w *writeTx) ReleaseImageScans(ctx context.Context, holder string) (int, error) {
+	res, err := w.tx.ExecContext(ctx, `UPDATE image_scans SET status = 'PENDING', holder = '', lease_until = 0
+		WHERE status = 'IN_PROGRESS' AND holder = ?`, holder)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
 func (w *writeTx) RenewImageScan(ctx context.Context, repoID int64, d digest.Digest, holder string, until time.Time) (bool, error) {
 	res, err := w.tx.ExecContext(ctx, `UPDATE image_scans SET lease_until = ?
 		WHERE repo_id = ? AND digest = ? AND holder = ? AND status = 'IN_PROGRESS'`, nanos(until), repoID, string(d), holder)
