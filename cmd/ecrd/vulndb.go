@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -76,7 +77,11 @@ func vulndb(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		src := s.Source()
-		fmt.Fprintf(stdout, "folder: %s\nversion: %s\nupdated: %s\n", folder, src.Version, formatTime(src.UpdatedAt))
+		version := src.Version
+		if version == "" {
+			version = "none: no data is installed"
+		}
+		fmt.Fprintf(stdout, "folder: %s\nversion: %s\nupdated: %s\n", folder, version, formatTime(src.UpdatedAt))
 		return 0
 	default:
 		fmt.Fprintf(stderr, "ecrd vulndb: unknown subcommand %q\n\n%s", sub, vulndbUsage)
@@ -91,17 +96,26 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// openScanner opens the vulnerability data folder for image scans. Without
-// data the server still runs; the scans asked of it fail, saying how to
-// install the data.
+// openScanner opens the vulnerability data folder for image scans,
+// creating it if missing. Without data the server still runs; scans fail,
+// saying how to install it, until it is installed, which the server then
+// picks up without a restart.
 func openScanner(dir string, log *slog.Logger) registry.ImageScanner {
 	scanner.SetLogger(log.With("component", "scanner"))
+	if err := os.MkdirAll(filepath.Join(dir, "osv-scalibr"), 0o755); err != nil {
+		log.Warn("image scanning is off: the vulnerability data folder cannot be made", "vulndb", dir, "err", err)
+		return nil
+	}
 	s, err := scanner.New(dir)
 	if err != nil {
-		log.Warn("image scanning has no vulnerability data: scans will fail until it is installed (scripts/vulndb --out DIR, ecrd vulndb load)", "vulndb", dir, "err", err)
+		log.Warn("image scanning is off: the vulnerability data folder cannot be read", "vulndb", dir, "err", err)
 		return nil
 	}
 	src := s.Source()
+	if src.Version == "" {
+		log.Warn("no vulnerability data is installed: scans fail until it is (scripts/vulndb --out DIR, ecrd vulndb load)", "vulndb", dir)
+		return s
+	}
 	log.Info("vulnerability data", "vulndb", dir, "version", src.Version, "updated", formatTime(src.UpdatedAt))
 	return s
 }

@@ -32,9 +32,8 @@ const rematchJob = "scan-rematch"
 // rematchBatch is how many stored package lists are matched at once.
 const rematchBatch = 500
 
-// errNoScanner fails the scans of a server started without vulnerability
-// data.
-var errNoScanner = errors.New("this server has no vulnerability data to scan with: install it with scripts/vulndb or ecrd vulndb load, then restart ecrd (see the README's Vulnerability scanning)")
+// errNoScanner fails the scans of a server that has no vulnerability data.
+var errNoScanner = errors.New("no vulnerability data is installed: install it with scripts/vulndb --out <folder> or ecrd vulndb load (see the README's Vulnerability scanning), then start the scan again")
 
 // eventImageScan is the EventBridge detail-type of a completed scan.
 const eventImageScan = "ECR Image Scan"
@@ -204,7 +203,7 @@ func (r *Registry) keepScanLease(ctx context.Context, cancel func(), job metadat
 // scanImage extracts and matches an image's packages (each platform's, for
 // an index). It returns the outcome to record.
 func (r *Registry) scanImage(ctx context.Context, job metadata.ImageScan) (metadata.ImageScan, error) {
-	if r.opts.Scanner == nil {
+	if !r.hasVulnerabilityData() {
 		return metadata.ImageScan{}, errNoScanner
 	}
 	repo, err := r.meta.Repository(ctx, job.Repo)
@@ -245,6 +244,24 @@ func (r *Registry) scanImage(ctx context.Context, job metadata.ImageScan) (metad
 		return metadata.ImageScan{}, err
 	}
 	return out, nil
+}
+
+// hasVulnerabilityData reports whether the scanner has data to match
+// against, looking at its folder again if it had none: data installed
+// since is used at once.
+func (r *Registry) hasVulnerabilityData() bool {
+	if r.opts.Scanner == nil {
+		return false
+	}
+	if r.opts.Scanner.Source().Version != "" {
+		return true
+	}
+	if rl, ok := r.opts.Scanner.(reloader); ok {
+		if _, err := rl.Reload(); err != nil {
+			r.log.Error("reloading the vulnerability data", "err", err)
+		}
+	}
+	return r.opts.Scanner.Source().Version != ""
 }
 
 // setFindings records findings matched against the data src.
@@ -321,7 +338,8 @@ func (r *Registry) watchVulnerabilityData(ctx context.Context) {
 				r.log.Error("reloading the vulnerability data", "err", err)
 			}
 		}
-		if v := r.opts.Scanner.Source().Version; v != done {
+		// No data (version "") is nothing to rematch against.
+		if v := r.opts.Scanner.Source().Version; v != done && v != "" {
 			report, err := r.RematchScans(ctx)
 			switch {
 			case err == nil:
@@ -356,7 +374,7 @@ type RematchReport struct {
 // layers. It holds a lease, so one process does it for each version.
 func (r *Registry) RematchScans(ctx context.Context) (RematchReport, error) {
 	var report RematchReport
-	if r.opts.Scanner == nil {
+	if r.opts.Scanner == nil || r.opts.Scanner.Source().Version == "" {
 		return report, nil
 	}
 	l, err := r.acquireLease(ctx, rematchJob)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -534,5 +535,42 @@ func TestRestartedProcessTakesBackItsScans(t *testing.T) {
 	sf := &scanFixture{fixture: f}
 	if res := sf.waitScan(t, "app", registry.ImageID{Tag: "v1"}); res.Status != metadata.ScanComplete || len(res.Findings) != 1 {
 		t.Fatalf("%+v", res)
+	}
+}
+
+func TestDataInstalledAfterStartIsUsed(t *testing.T) {
+	scanner.SetLogger(nil)
+	dir := filepath.Join(t.TempDir(), "vulndb")
+	if err := os.MkdirAll(filepath.Join(dir, "osv-scalibr"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := scanner.New(dir) // an empty folder: no data yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, registry.Options{Scanner: s, ScanPollInterval: 10 * time.Millisecond, ScanDataInterval: time.Hour})
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.reg.Run(runCtx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	sf := &scanFixture{fixture: f}
+	f.pushV1(t, "app", "v1", imageOf(t, scannertest.DebianFiles(scannertest.Package{Name: "openssl", Version: "3.0.11-1~deb12u1"})))
+
+	if _, _, err := f.reg.StartImageScan(ctx, key("app"), registry.ImageID{Tag: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	if res := sf.waitScan(t, "app", registry.ImageID{Tag: "v1"}); res.Status != metadata.ScanFailed || !strings.Contains(res.Description, "no vulnerability data is installed") {
+		t.Fatalf("without data: %+v", res.ScanStatus)
+	}
+	// Installed meanwhile, long before the next periodic check: the next
+	// scan looks again.
+	if err := scannertest.WriteFolder(dir, opensslAdvisory); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.reg.StartImageScan(ctx, key("app"), registry.ImageID{Tag: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	if res := sf.waitScan(t, "app", registry.ImageID{Tag: "v1"}); res.Status != metadata.ScanComplete || len(res.Findings) != 1 {
+		t.Fatalf("with data: %+v", res)
 	}
 }

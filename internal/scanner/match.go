@@ -137,7 +137,10 @@ func openSnapshot(dbDir string, prev *snapshot) (*snapshot, error) {
 	if !newest.IsZero() {
 		newest = newest.UTC()
 	}
-	snap.source = Source{Version: hex.EncodeToString(version.Sum(nil)), UpdatedAt: newest}
+	snap.source = Source{UpdatedAt: newest}
+	if len(snap.ecos) > 0 {
+		snap.source.Version = hex.EncodeToString(version.Sum(nil))
+	}
 	return snap, nil
 }
 

@@ -106,7 +106,8 @@ type Extraction struct {
 // Source describes the vulnerability database a match used.
 type Source struct {
 	// Version changes whenever the database's content changes: a SHA-256
-	// over the ecosystems' names and archive hashes.
+	// over the ecosystems' names and archive hashes; "" when the folder
+	// holds no archive at all (no data is installed).
 	Version string
 	// UpdatedAt is the newest modification time of the advisories (zip
 	// entry times), zero if unknown.
