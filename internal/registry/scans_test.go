@@ -42,6 +42,19 @@ type scanFixture struct {
 
 func newScanFixture(t *testing.T, opts registry.Options, advisories ...scannertest.Advisory) *scanFixture {
 	t.Helper()
+	s, dir := newScanner(t, advisories...)
+	opts.Scanner = s
+	opts.ScanPollInterval = 50 * time.Millisecond
+	opts.ScanDataInterval = 100 * time.Millisecond
+	f := newFixture(t, opts)
+	runInBackground(t, f.reg)
+	return &scanFixture{fixture: f, vulndb: dir}
+}
+
+// newScanner returns a scanner over a vulnerability data folder holding
+// advisories, and the folder.
+func newScanner(t *testing.T, advisories ...scannertest.Advisory) (*scanner.OSV, string) {
+	t.Helper()
 	scanner.SetLogger(nil)
 	dir := filepath.Join(t.TempDir(), "vulndb")
 	if err := scannertest.WriteFolder(dir, advisories...); err != nil {
@@ -51,15 +64,15 @@ func newScanFixture(t *testing.T, opts registry.Options, advisories ...scannerte
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Scanner = s
-	opts.ScanPollInterval = 50 * time.Millisecond
-	opts.ScanDataInterval = 100 * time.Millisecond
-	f := newFixture(t, opts)
+	return s, dir
+}
+
+// runInBackground runs the registry's background work until the test ends.
+func runInBackground(t *testing.T, reg *registry.Registry) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { f.reg.Run(runCtx); close(done) }()
+	go func() { reg.Run(runCtx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return &scanFixture{fixture: f, vulndb: dir}
 }
 
 // pushV1 pushes a go-containerregistry image to repo under tag and returns
@@ -408,10 +421,7 @@ func TestScanJobOfADeadProcessIsTakenOver(t *testing.T) {
 
 func TestScanWithoutScannerFails(t *testing.T) {
 	f := newFixture(t, registry.Options{ScanPollInterval: 50 * time.Millisecond})
-	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { f.reg.Run(runCtx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runInBackground(t, f.reg)
 	f.pushImage(t, "app", "v1", "x")
 	if _, _, err := f.reg.StartImageScan(ctx, key("app"), registry.ImageID{Tag: "v1"}); err != nil {
 		t.Fatal(err)
@@ -447,27 +457,15 @@ func (c *countingScanner) Extract(ctx context.Context, img v1.Image) (scanner.Ex
 }
 
 func TestTwoProcessesNeverScanAnImageTwice(t *testing.T) {
-	scanner.SetLogger(nil)
-	dir := filepath.Join(t.TempDir(), "vulndb")
-	if err := scannertest.WriteFolder(dir, opensslAdvisory); err != nil {
-		t.Fatal(err)
-	}
-	s, err := scanner.New(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := newScanner(t, opensslAdvisory)
 	counter := &countingScanner{ImageScanner: s, count: map[string]int{}}
 	opts := registry.Options{Scanner: counter, ScanPollInterval: 5 * time.Millisecond, ScanWorkers: 4,
 		Logger: slog.New(slog.DiscardHandler)}
 	a, stores := registrytest.New(t, opts)
 	registrytest.CreateOnPush(t, a)
 	b := registry.New(stores.Meta, stores.Blobs, opts) // a second process on the same stores
-	runCtx, cancel := context.WithCancel(context.Background())
-	var running sync.WaitGroup
-	for _, reg := range []*registry.Registry{a, b} {
-		running.Go(func() { reg.Run(runCtx) })
-	}
-	t.Cleanup(func() { cancel(); running.Wait() })
+	runInBackground(t, a)
+	runInBackground(t, b)
 
 	if _, err := a.CreateRepository(ctx, key("app"), metadata.RepositorySettings{ScanOnPush: true}, nil); err != nil {
 		t.Fatal(err)
@@ -498,21 +496,13 @@ func TestTwoProcessesNeverScanAnImageTwice(t *testing.T) {
 }
 
 func TestRestartedProcessTakesBackItsScans(t *testing.T) {
-	scanner.SetLogger(nil)
-	dir := filepath.Join(t.TempDir(), "vulndb")
-	if err := scannertest.WriteFolder(dir, opensslAdvisory); err != nil {
-		t.Fatal(err)
-	}
-	s, err := scanner.New(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := newScanner(t, opensslAdvisory)
 	opts := registry.Options{Scanner: s, ScanPollInterval: 10 * time.Millisecond, Holder: "host-a"}
 	f := newFixture(t, opts)
 	d := f.pushV1(t, "app", "v1", imageOf(t, scannertest.DebianFiles(scannertest.Package{Name: "openssl", Version: "3.0.11-1~deb12u1"})))
 	// The process claimed the scan under its name and died; its lease
 	// runs for two more minutes.
-	err = f.meta.Update(ctx, func(tx metadata.Tx) error {
+	err := f.meta.Update(ctx, func(tx metadata.Tx) error {
 		repo, err := tx.Repository(ctx, key("app"))
 		if err != nil {
 			return err
@@ -528,10 +518,7 @@ func TestRestartedProcessTakesBackItsScans(t *testing.T) {
 	}
 	// Started again under the same name, it scans at once, the clock
 	// standing still.
-	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { f.reg.Run(runCtx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runInBackground(t, f.reg)
 	sf := &scanFixture{fixture: f}
 	if res := sf.waitScan(t, "app", registry.ImageID{Tag: "v1"}); res.Status != metadata.ScanComplete || len(res.Findings) != 1 {
 		t.Fatalf("%+v", res)
@@ -549,10 +536,7 @@ func TestDataInstalledAfterStartIsUsed(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFixture(t, registry.Options{Scanner: s, ScanPollInterval: 10 * time.Millisecond, ScanDataInterval: time.Hour})
-	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { f.reg.Run(runCtx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runInBackground(t, f.reg)
 	sf := &scanFixture{fixture: f}
 	f.pushV1(t, "app", "v1", imageOf(t, scannertest.DebianFiles(scannertest.Package{Name: "openssl", Version: "3.0.11-1~deb12u1"})))
 
