@@ -21,10 +21,17 @@ var imageConfigTypes = map[string]bool{
 	"application/vnd.docker.container.image.v1+json": true,
 }
 
-// scanTargets returns the images a scan of img reads, streamed from the
-// blob store (decrypted for KMS repositories): img itself, or for an index
-// its children for real platforms. It returns none for an artifact.
-func (r *Registry) scanTargets(ctx context.Context, repo metadata.Repository, img metadata.Image) ([]v1.Image, error) {
+// scanTarget is an image manifest a scan reads, streamed from the blob
+// store (decrypted for KMS repositories).
+type scanTarget struct {
+	digest digest.Digest
+	image  v1.Image
+}
+
+// scanTargets returns the images a scan of img reads: img itself, or for
+// an index its children for real platforms. It returns none for an
+// artifact.
+func (r *Registry) scanTargets(ctx context.Context, repo metadata.Repository, img metadata.Image) ([]scanTarget, error) {
 	sp, err := r.spaceOf(ctx, repo.Settings)
 	if err != nil {
 		return nil, err
@@ -37,9 +44,9 @@ func (r *Registry) scanTargets(ctx context.Context, repo metadata.Repository, im
 		if m.Config == nil || !imageConfigTypes[m.Config.MediaType] {
 			return nil, nil
 		}
-		return []v1.Image{r.storedImage(ctx, sp, img, m)}, nil
+		return []scanTarget{{img.Digest, r.storedImage(ctx, sp, img, m)}}, nil
 	}
-	var out []v1.Image
+	var out []scanTarget
 	for _, c := range m.Manifests {
 		// BuildKit's attestations are listed as platform unknown/unknown.
 		if c.Platform != nil && (c.Platform.OS == "unknown" || c.Platform.Architecture == "unknown") {
@@ -56,7 +63,7 @@ func (r *Registry) scanTargets(ctx context.Context, repo metadata.Repository, im
 		if cm.IsIndex() || cm.Config == nil || !imageConfigTypes[cm.Config.MediaType] {
 			continue
 		}
-		out = append(out, r.storedImage(ctx, sp, child, cm))
+		out = append(out, scanTarget{child.Digest, r.storedImage(ctx, sp, child, cm)})
 	}
 	return out, nil
 }

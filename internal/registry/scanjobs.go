@@ -220,7 +220,15 @@ func (r *Registry) scanImage(ctx context.Context, job metadata.ImageScan) (metad
 	}
 	var lists [][]byte
 	for _, t := range targets {
-		ex, err := r.opts.Scanner.Extract(ctx, t)
+		// An index's child scanned on its own push has its package list
+		// stored already.
+		if t.digest != img.Digest {
+			if prev, err := r.meta.ImageScan(ctx, repo.ID, t.digest); err == nil && prev.Status == metadata.ScanComplete && len(prev.Packages) > 0 {
+				lists = append(lists, prev.Packages)
+				continue
+			}
+		}
+		ex, err := r.opts.Scanner.Extract(ctx, t.image)
 		if err != nil {
 			return metadata.ImageScan{}, err
 		}

@@ -558,3 +558,36 @@ func TestDataInstalledAfterStartIsUsed(t *testing.T) {
 		t.Fatalf("with data: %+v", res)
 	}
 }
+
+func TestIndexScanReusesItsChildrensPackageLists(t *testing.T) {
+	s, _ := newScanner(t, opensslAdvisory, busyboxAdvisory)
+	counter := &countingScanner{ImageScanner: s, count: map[string]int{}}
+	f := newFixture(t, registry.Options{Scanner: counter, ScanPollInterval: 10 * time.Millisecond})
+	runInBackground(t, f.reg)
+	sf := &scanFixture{fixture: f}
+	if _, err := f.reg.CreateRepository(ctx, key("multi"), metadata.RepositorySettings{ScanOnPush: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	deb := f.pushV1(t, "multi", "", imageOf(t, scannertest.DebianFiles(scannertest.Package{Name: "openssl", Version: "3.0.11-1~deb12u1"})))
+	alp := f.pushV1(t, "multi", "", imageOf(t, scannertest.AlpineFiles(scannertest.Package{Name: "busybox", Version: "1.36.1-r15"})))
+	for _, d := range []digest.Digest{deb, alp} {
+		sf.waitScan(t, "multi", registry.ImageID{Digest: d.String()})
+	}
+	index := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[`+
+		`{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%d,"platform":{"architecture":"amd64","os":"linux"}},`+
+		`{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%d,"platform":{"architecture":"arm64","os":"linux"}}]}`,
+		deb, f.image(t, "multi", deb).Size, alp, f.image(t, "multi", alp).Size)
+	if _, err := f.reg.PutManifest(ctx, key("multi"), "v1", nil, "application/vnd.oci.image.index.v1+json", []byte(index)); err != nil {
+		t.Fatal(err)
+	}
+	if res := sf.waitScan(t, "multi", registry.ImageID{Tag: "v1"}); res.Status != metadata.ScanComplete || len(res.Findings) != 2 {
+		t.Fatalf("index scan: %+v", res)
+	}
+	counter.mu.Lock()
+	defer counter.mu.Unlock()
+	for _, d := range []digest.Digest{deb, alp} {
+		if n := counter.count[d.String()]; n != 1 {
+			t.Errorf("child %s extracted %d times, want once (on its own push)", d, n)
+		}
+	}
+}
