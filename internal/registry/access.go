@@ -74,13 +74,13 @@ var adminActions = map[Action]bool{
 	ActionCollectGarbage:     true,
 }
 
-// pullActions are what an anonymous caller may do on a repository that
-// opts in to anonymous pulls.
+// pullActions are all an anonymous caller may ever do, and only on a
+// repository that opts in to anonymous pulls: reading manifests and
+// blobs. Listing tags is not among them.
 var pullActions = map[Action]bool{
 	ActionBatchGetImage:               true,
 	ActionBatchCheckLayerAvailability: true,
 	ActionGetDownloadURLForLayer:      true,
-	ActionListImages:                  true,
 }
 
 // AnonymousPullTag is the repository tag that opts a repository in to
@@ -111,10 +111,14 @@ func (r *Registry) authorize(ctx context.Context, action Action, scope metadata.
 	if err != nil {
 		return err
 	}
-	if d.Allowed {
+	_, authenticated := identity.FromContext(ctx)
+	if d.Allowed && authenticated {
 		return nil
 	}
-	if _, ok := identity.FromContext(ctx); !ok {
+	if !authenticated {
+		// A policy's "*" means any authenticated principal, as on AWS: an
+		// Allow never reaches an anonymous caller. Only the opt-in tag
+		// lets one in, and only to pull; an explicit Deny still binds it.
 		if d.Reason != iampolicy.ExplicitDeny && repo != nil && pullActions[action] && anonymousPull(*repo) {
 			return nil
 		}

@@ -51,6 +51,26 @@ func TestAnonymousAccess(t *testing.T) {
 	wantCode(t, err, registry.CodeUnauthenticated)
 	_, _, err = f.reg.Repositories(anon, scope, "", 10)
 	wantCode(t, err, registry.CodeUnauthenticated)
+	_, _, err = f.reg.Tags(anon, key("public"), "", 10)
+	wantCode(t, err, registry.CodeUnauthenticated)
+
+	// A policy granting everything to "*" grants an anonymous caller
+	// nothing: "*" means any authenticated principal.
+	everyone := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*"}]}`
+	for _, name := range []string{"public", "private"} {
+		if _, err := f.reg.SetRepositoryPolicy(ctx, key(name), everyone, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = f.reg.StartUpload(anon, key("public"))
+	wantCode(t, err, registry.CodeUnauthenticated)
+	err = f.reg.DeleteManifest(anon, key("public"), "v1")
+	wantCode(t, err, registry.CodeUnauthenticated)
+	_, err = f.reg.Manifest(anon, key("private"), "v1", true)
+	wantCode(t, err, registry.CodeUnauthenticated)
+	if _, err := f.reg.Manifest(anon, key("public"), "v1", true); err != nil {
+		t.Errorf("anonymous pull from the opted-in repository under a \"*\" policy: %v", err)
+	}
 	_ = m
 }
 
