@@ -164,6 +164,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Scanner:           openScanner(cfg.VulnDBDir(), log),
 		Holder:            holderName(cfg.DataDir),
 		ScanDataInterval:  cfg.VulnDBCheckInterval,
+		MinFreeSpace:      cfg.MinFreeSpace,
 	})
 	if err := reg.Recover(ctx); err != nil {
 		return fmt.Errorf("recovering the data folder: %w", err)
@@ -179,7 +180,8 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		AcceptAnyCredentials: cfg.AcceptAnyCredentials,
 		DefaultScope:         metadata.Scope{Account: cfg.AccountID, Region: cfg.Region},
 	}
-	srv := server.New(server.Options{Registry: reg, Identity: st.ids, Auth: authn, KMS: kmsSvc, Endpoint: endpoint, Log: log})
+	srv := server.New(server.Options{Registry: reg, Identity: st.ids, Auth: authn, KMS: kmsSvc, Endpoint: endpoint, Log: log,
+		Limits: server.Limits{BodyTimeout: cfg.BodyTimeout, MaxConnections: cfg.MaxConnections, MaxClientConnections: cfg.MaxClientConnections}})
 
 	if cfg.DebugListen != "" {
 		go serveDebug(cfg.DebugListen, log)

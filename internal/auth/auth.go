@@ -76,66 +76,91 @@ func ParseAWS(r *http.Request, service string) (*sigv4.Parsed, error) {
 	return p, nil
 }
 
-// AWS authenticates a signed AWS API request whose body was read into body.
-func (a *Authenticator) AWS(ctx context.Context, r *http.Request, parsed *sigv4.Parsed, body []byte) (Caller, error) {
+// Pending is a signed AWS API request whose credentials exist but whose
+// signature is not checked yet: Begin found them from the headers alone,
+// so that a request from nobody is refused before its body is read.
+type Pending struct {
+	parsed *sigv4.Parsed
+	secret string
+	caller Caller
+}
+
+// Caller returns who the request will be from once its signature checks.
+func (p *Pending) Caller() Caller { return p.caller }
+
+// Begin starts authenticating a signed AWS API request from its headers
+// (or presigned query) alone: the signature must parse and be scoped to
+// service, and its access key (or session) must exist. It reads no body.
+func (a *Authenticator) Begin(ctx context.Context, r *http.Request, service string) (*Pending, error) {
+	parsed, err := ParseAWS(r, service)
+	if err != nil {
+		return nil, err
+	}
 	cred := parsed.Credential
-	caller := Caller{Region: cred.Region, Service: cred.Service}
+	p := &Pending{parsed: parsed, caller: Caller{Region: cred.Region, Service: cred.Service}}
 	if a.AcceptAnyCredentials {
 		account := cred.AccessKeyID
 		if !accountIDRE.MatchString(account) {
-			return caller, &Error{CodeUnknownKey, fmt.Sprintf("development mode: the access key ID %q must be a 12-digit account ID", account)}
+			return nil, &Error{CodeUnknownKey, fmt.Sprintf("development mode: the access key ID %q must be a 12-digit account ID", account)}
 		}
 		if _, err := a.IDs.EnsureAccount(ctx, account); err != nil {
-			return caller, err
+			return nil, err
 		}
-		caller.Principal = identity.Root(account)
-		return caller, nil
+		p.caller.Principal = identity.Root(account)
+		return p, nil
 	}
 	if parsed.SecurityToken != "" || strings.HasPrefix(cred.AccessKeyID, "ASIA") {
-		return a.session(ctx, r, parsed, body, caller)
+		if parsed.SecurityToken == "" {
+			return nil, &Error{CodeUnknownKey, "The security token included in the request is invalid: temporary credentials (ASIA...) need their session token"}
+		}
+		sess, err := a.IDs.VerifySession(ctx, cred.AccessKeyID, parsed.SecurityToken)
+		var se *identity.SessionError
+		if errors.As(err, &se) {
+			if se.Expired {
+				return nil, &Error{CodeExpiredToken, se.Message}
+			}
+			return nil, &Error{CodeUnknownKey, se.Message}
+		}
+		if err != nil {
+			return nil, err
+		}
+		p.secret, p.caller.Principal = sess.Secret, sess.Principal()
+		return p, nil
 	}
-	secret, p, err := a.IDs.LookupAccessKey(ctx, cred.AccessKeyID)
+	secret, principal, err := a.IDs.LookupAccessKey(ctx, cred.AccessKeyID)
 	if errors.Is(err, identity.ErrUnknownAccessKey) || errors.Is(err, identity.ErrInactiveKey) {
-		return caller, &Error{CodeUnknownKey, "The security token included in the request is invalid."}
+		return nil, &Error{CodeUnknownKey, "The security token included in the request is invalid."}
 	}
 	if err != nil {
-		return caller, err
+		return nil, err
 	}
-	if parsed.SecurityToken != "" {
-		// Long-term keys take no session token (temporary credentials come
-		// with STS); AWS refuses the combination the same way.
-		return caller, &Error{CodeUnknownKey, "The security token included in the request is invalid."}
-	}
-	if err := a.Verifier.Verify(sigv4.FromHTTP(r, body), parsed, secret); err != nil {
-		return caller, fromSigV4(err)
-	}
-	caller.Principal = p
-	return caller, nil
+	p.secret, p.caller.Principal = secret, principal
+	return p, nil
 }
 
-// session authenticates a request signed with temporary credentials: the
-// session token carries the session, and with it the secret to check the
-// signature against.
-func (a *Authenticator) session(ctx context.Context, r *http.Request, parsed *sigv4.Parsed, body []byte, caller Caller) (Caller, error) {
-	if parsed.SecurityToken == "" {
-		return caller, &Error{CodeUnknownKey, "The security token included in the request is invalid: temporary credentials (ASIA...) need their session token"}
+// Finish checks the signature of a request Begin accepted against its
+// body. bodyHash, if not empty, is the body's hex SHA-256, computed as it
+// was read.
+func (a *Authenticator) Finish(r *http.Request, p *Pending, body []byte, bodyHash string) (Caller, error) {
+	if a.AcceptAnyCredentials {
+		return p.caller, nil
 	}
-	sess, err := a.IDs.VerifySession(ctx, parsed.Credential.AccessKeyID, parsed.SecurityToken)
-	var se *identity.SessionError
-	if errors.As(err, &se) {
-		if se.Expired {
-			return caller, &Error{CodeExpiredToken, se.Message}
-		}
-		return caller, &Error{CodeUnknownKey, se.Message}
+	req := sigv4.FromHTTP(r, body)
+	req.BodyHash = bodyHash
+	if err := a.Verifier.Verify(req, p.parsed, p.secret); err != nil {
+		return Caller{}, fromSigV4(err)
 	}
+	return p.caller, nil
+}
+
+// AWS authenticates a signed AWS API request whose body was read into
+// body: Begin and Finish in one.
+func (a *Authenticator) AWS(ctx context.Context, r *http.Request, service string, body []byte) (Caller, error) {
+	p, err := a.Begin(ctx, r, service)
 	if err != nil {
-		return caller, err
+		return Caller{}, err
 	}
-	if err := a.Verifier.Verify(sigv4.FromHTTP(r, body), parsed, sess.Secret); err != nil {
-		return caller, fromSigV4(err)
-	}
-	caller.Principal = sess.Principal()
-	return caller, nil
+	return a.Finish(r, p, body, "")
 }
 
 // fromSigV4 turns a verifier error into an authentication error.

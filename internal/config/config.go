@@ -49,6 +49,17 @@ type Config struct {
 
 	VulnDB              string
 	VulnDBCheckInterval time.Duration
+
+	// BodyTimeout is how long a request body may go without bringing
+	// MinBodyProgress bytes before the request is dropped.
+	BodyTimeout time.Duration
+	// MaxConnections caps open connections (0: from the file-descriptor
+	// limit); MaxClientConnections caps those of one client address.
+	MaxConnections       int
+	MaxClientConnections int
+	// MinFreeSpace is the free space below which the blob store refuses
+	// new uploads and /readyz reports not ready.
+	MinFreeSpace int64
 }
 
 // VulnDBDir returns the vulnerability data folder: the setting, or vulndb
@@ -99,6 +110,10 @@ func Default() Config {
 		GCGrace:           24 * time.Hour,
 
 		VulnDBCheckInterval: time.Minute,
+
+		BodyTimeout:          30 * time.Second,
+		MaxClientConnections: 512,
+		MinFreeSpace:         512 << 20,
 	}
 }
 
@@ -133,6 +148,10 @@ func (c *Config) settings() []setting {
 		{"oidc-ca-file", "PEM file of CA certificates trusted, besides the system roots, for OpenID Connect issuers (AssumeRoleWithWebIdentity fetches their keys over TLS)", (*stringValue)(&c.OIDCCAFile)},
 		{"vulndb", "vulnerability data folder that image scans match against, as scripts/vulndb and ecrd vulndb load write it; default <data>/vulndb", (*stringValue)(&c.VulnDB)},
 		{"vulndb-check-interval", "how often the vulnerability data folder is checked for new data, which continuous scanning then applies to stored images", (*durationValue)(&c.VulnDBCheckInterval)},
+		{"body-timeout", "how long a request body may go without bringing 64 KiB (or its end) before the request is dropped", (*durationValue)(&c.BodyTimeout)},
+		{"max-connections", "most connections served at once; beyond 15/16 of them only health checks and requests with credentials are served (0: from the file-descriptor limit)", (*intValue)(&c.MaxConnections)},
+		{"max-client-connections", "most connections one client address may hold open (0: no limit)", (*intValue)(&c.MaxClientConnections)},
+		{"min-free-space", "free space the blob store keeps: below it uploads are refused and /readyz is not ready (bytes, or with KiB, MiB, GiB, TiB)", (*sizeValue)(&c.MinFreeSpace)},
 		{"shutdown-timeout", "how long SIGTERM waits for requests in flight", (*durationValue)(&c.ShutdownTimeout)},
 		{"log-level", "debug, info, warn or error (debug logs every request)", (*stringValue)(&c.LogLevel)},
 		{"log-format", "text or json", (*stringValue)(&c.LogFormat)},
@@ -250,6 +269,15 @@ func (c Config) Validate() error {
 	if c.VulnDBCheckInterval < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("vulnerability data check interval %s is too short: use at least 100ms", c.VulnDBCheckInterval))
 	}
+	if c.BodyTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("body timeout %s is too short: use at least 1s", c.BodyTimeout))
+	}
+	if c.MaxConnections < 0 || c.MaxClientConnections < 0 {
+		errs = append(errs, errors.New("connection limits must not be negative"))
+	}
+	if c.MinFreeSpace < 0 {
+		errs = append(errs, errors.New("minimum free space must not be negative"))
+	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, errors.New("shutdown timeout must not be negative"))
 	}
@@ -320,6 +348,51 @@ type stringValue string
 
 func (v *stringValue) String() string     { return string(*v) }
 func (v *stringValue) Set(s string) error { *v = stringValue(s); return nil }
+
+type intValue int
+
+func (v *intValue) String() string { return strconv.Itoa(int(*v)) }
+func (v *intValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number", s)
+	}
+	*v = intValue(n)
+	return nil
+}
+
+// sizeValue is a number of bytes, optionally with a binary unit.
+type sizeValue int64
+
+var sizeUnits = []struct {
+	suffix string
+	shift  uint
+}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}}
+
+func (v *sizeValue) String() string {
+	for _, u := range sizeUnits {
+		if n := int64(*v); n != 0 && u.shift > 0 && n%(1<<u.shift) == 0 {
+			return strconv.FormatInt(n>>u.shift, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(*v), 10)
+}
+
+func (v *sizeValue) Set(s string) error {
+	num, shift := strings.TrimSpace(s), uint(0)
+	for _, u := range sizeUnits {
+		if rest, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, shift = strings.TrimSpace(rest), u.shift
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)>>shift {
+		return fmt.Errorf("%q is not a size (for example 536870912, 512MiB, 2GiB)", s)
+	}
+	*v = sizeValue(n << shift)
+	return nil
+}
 
 type boolValue bool
 

@@ -76,6 +76,11 @@ func TestRejects(t *testing.T) {
 		{[]string{"--log-level", "loud"}, "log level"},
 		{[]string{"--config", bad}, "unknown setting"},
 		{[]string{"stray"}, "unexpected argument"},
+		{[]string{"--min-free-space", "lots"}, "not a size"},
+		{[]string{"--min-free-space", "-1"}, "not a size"},
+		{[]string{"--max-client-connections", "many"}, "whole number"},
+		{[]string{"--max-connections", "-5"}, "must not be negative"},
+		{[]string{"--body-timeout", "10ms"}, "too short"},
 	}
 	for _, tt := range tests {
 		_, err := load(t, tt.args, nil)
@@ -107,5 +112,18 @@ func TestHelp(t *testing.T) {
 		if !strings.Contains(out.String(), "-"+s.name) || !strings.Contains(out.String(), s.env()) {
 			t.Errorf("--help does not document %s (%s)", s.name, s.env())
 		}
+	}
+}
+
+func TestSizes(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "1024": 1024, "512MiB": 512 << 20, "2 GiB": 2 << 30, "3KiB": 3 << 10, "7B": 7} {
+		cfg, err := load(t, []string{"--min-free-space", in}, nil)
+		if err != nil || cfg.MinFreeSpace != want {
+			t.Errorf("--min-free-space %s: %d, %v; want %d", in, cfg.MinFreeSpace, err, want)
+		}
+	}
+	v := sizeValue(512 << 20)
+	if v.String() != "512MiB" {
+		t.Errorf("String() = %q", v.String())
 	}
 }

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -20,8 +22,10 @@ import (
 
 // serveAWS routes an AWS API call: JSON protocols by X-Amz-Target, query
 // protocols (form bodies) by the service their signature is scoped to.
-// It reads the body (bounded), authenticates, and hands the request to
-// the service's adapter; errors are written in the protocol's own shape.
+// Credentials are found from the headers before the body is read, so a
+// request from nobody costs no memory; the body is then read within the
+// operation's limit, hashed as it streams in, and the signature checked.
+// Errors are written in the protocol's own shape.
 func (s *Server) serveAWS(w http.ResponseWriter, r *http.Request) {
 	requestID := newRequestID()
 	w.Header().Set("x-amzn-RequestId", requestID)
@@ -33,50 +37,72 @@ func (s *Server) serveAWS(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string) {
+	service, limit, known := "ecr", int64(0), false
 	if strings.HasPrefix(target, kmsapi.TargetPrefix) {
-		s.serveKMS(w, r, target)
-		return
+		service = "kms"
+		if s.kms != nil && s.kms.Known(target) {
+			limit, known = kmsapi.MaxBodySize, true
+		}
+	} else {
+		limit, known = s.ecr.BodyLimit(target)
 	}
-	if !s.ecr.Known(target) {
+	if !known {
+		closeUnread(w, r)
 		ecr.WriteError(w, "UnknownOperationException", "", http.StatusBadRequest)
 		return
 	}
-	body, err := readBody(r, ecr.MaxBodySize)
+	pending, err := s.auth.Begin(r.Context(), r, service)
 	if err != nil {
+		closeUnread(w, r)
+		s.writeJSONAuthError(w, r, err)
+		return
+	}
+	body, hash, err := readBody(r, limit)
+	if err != nil {
+		closeUnread(w, r)
 		ecr.WriteError(w, "SerializationException", err.Error(), http.StatusBadRequest)
 		return
 	}
-	caller, err := s.authenticate(r, body, "ecr")
+	caller, err := s.auth.Finish(r, pending, body, hash)
 	if err != nil {
 		s.writeJSONAuthError(w, r, err)
+		return
+	}
+	if service == "kms" {
+		s.kms.Serve(w, r, caller, target, body)
 		return
 	}
 	s.ecr.Serve(w, r, caller, target, body)
 }
 
-// serveKMS serves a KMS call: the same JSON protocol and SigV4, scoped to
-// the service "kms".
-func (s *Server) serveKMS(w http.ResponseWriter, r *http.Request, target string) {
-	if s.kms == nil || !s.kms.Known(target) {
-		ecr.WriteError(w, "UnknownOperationException", "", http.StatusBadRequest)
-		return
-	}
-	body, err := readBody(r, kmsapi.MaxBodySize)
-	if err != nil {
-		ecr.WriteError(w, "SerializationException", err.Error(), http.StatusBadRequest)
-		return
-	}
-	caller, err := s.authenticate(r, body, "kms")
-	if err != nil {
-		s.writeJSONAuthError(w, r, err)
-		return
-	}
-	s.kms.Serve(w, r, caller, target, body)
-}
+// unsignedQueryBodyLimit bounds the body of an unsigned query request:
+// only STS's web-identity call is unsigned, and its token is at most
+// 20,000 characters.
+const unsignedQueryBodyLimit = 64 << 10
 
 func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, requestID string) {
-	body, err := readBody(r, awsquery.MaxBodySize)
+	// IAM and STS share the protocol: the signature's scope says which.
+	signed := r.Header.Get("Authorization") != "" || r.URL.Query().Get("X-Amz-Signature") != ""
+	var (
+		pending *auth.Pending
+		service = "sts"
+		limit   = int64(unsignedQueryBodyLimit)
+	)
+	if signed {
+		if p, err := sigv4.Parse(sigv4.FromHTTP(r, nil)); err == nil && p.Credential.Service == "iam" {
+			service = "iam"
+		}
+		var err error
+		if pending, err = s.auth.Begin(r.Context(), r, service); err != nil {
+			closeUnread(w, r)
+			s.writeQueryAuthError(w, r, err, requestID)
+			return
+		}
+		limit = awsquery.MaxBodySize
+	}
+	body, hash, err := readBody(r, limit)
 	if err != nil {
+		closeUnread(w, r)
 		awsquery.WriteError(w, sts.XMLNS, "ValidationError", err.Error(), http.StatusBadRequest, requestID)
 		return
 	}
@@ -85,20 +111,16 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, requestID st
 		awsquery.WriteError(w, sts.XMLNS, "MissingAction", "the request must be a form with an Action", http.StatusBadRequest, requestID)
 		return
 	}
-	// IAM and STS share the protocol: the signature's scope says which.
-	service := "sts"
-	p, perr := sigv4.Parse(sigv4.FromHTTP(r, nil))
-	if perr == nil && p.Credential.Service == "iam" {
-		service = "iam"
-	}
 	var caller auth.Caller
-	unsigned := service == "sts" && sts.Unsigned(form.Get("Action")) && r.Header.Get("Authorization") == "" && r.URL.Query().Get("X-Amz-Signature") == ""
-	if !unsigned {
-		caller, err = s.authenticate(r, body, service)
-		if err != nil {
+	if !signed {
+		if !sts.Unsigned(form.Get("Action")) {
+			_, err := s.auth.Begin(r.Context(), r, service) // says what is missing
 			s.writeQueryAuthError(w, r, err, requestID)
 			return
 		}
+	} else if caller, err = s.auth.Finish(r, pending, body, hash); err != nil {
+		s.writeQueryAuthError(w, r, err, requestID)
+		return
 	}
 	if service == "iam" {
 		s.iam.Serve(w, r, caller, form, requestID)
@@ -107,13 +129,12 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, requestID st
 	s.sts.Serve(w, r, caller, form, requestID)
 }
 
-// authenticate verifies a request's signature, scoped to service.
-func (s *Server) authenticate(r *http.Request, body []byte, service string) (auth.Caller, error) {
-	parsed, err := auth.ParseAWS(r, service)
-	if err != nil {
-		return auth.Caller{}, err
+// closeUnread makes the connection close after an answer given without
+// reading the request's body, so that net/http does not wait to drain it.
+func closeUnread(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
 	}
-	return s.auth.AWS(r.Context(), r, parsed, body)
 }
 
 // JSON-protocol names and statuses of authentication failures.
@@ -166,19 +187,28 @@ func (s *Server) writeQueryAuthError(w http.ResponseWriter, r *http.Request, err
 	awsquery.WriteError(w, sts.XMLNS, "ServiceFailure", "internal server error: the registry logged the cause", http.StatusInternalServerError, requestID)
 }
 
-// readBody reads a request body of at most limit bytes.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
+// readBody reads a request body of at most limit bytes and returns it
+// with its hex SHA-256, computed as it streams in.
+func readBody(r *http.Request, limit int64) ([]byte, string, error) {
 	if r.ContentLength > limit {
-		return nil, fmt.Errorf("the request body is %d bytes; the limit is %d", r.ContentLength, limit)
+		return nil, "", fmt.Errorf("the request body is %d bytes; the limit is %d", r.ContentLength, limit)
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	h := sha256.New()
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	n, err := io.Copy(io.MultiWriter(&buf, h), io.LimitReader(r.Body, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading the request body: %w", err)
+		if IsSlowBody(err) {
+			return nil, "", err
+		}
+		return nil, "", fmt.Errorf("reading the request body: %w", err)
 	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("the request body exceeds the limit of %d bytes", limit)
+	if n > limit {
+		return nil, "", fmt.Errorf("the request body exceeds the limit of %d bytes", limit)
 	}
-	return b, nil
+	return buf.Bytes(), hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // newRequestID returns a request ID shaped like AWS's (a UUID).

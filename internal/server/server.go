@@ -36,6 +36,7 @@ type Server struct {
 	iam     *iam.Handler
 	kms     *kmsapi.Handler // nil: KMS calls are unknown operations
 	log     *slog.Logger
+	limits  Limits
 	handler http.Handler
 }
 
@@ -50,11 +51,13 @@ type Options struct {
 	// URLs); its value for the default scope is the realm of 401s.
 	Endpoint ecr.Endpoint
 	Log      *slog.Logger
+	// Limits bound what one client may hold of the server.
+	Limits Limits
 }
 
 // New returns a Server for the OCI API under /v2 and the AWS APIs at /.
 func New(o Options) *Server {
-	s := &Server{reg: o.Registry, auth: o.Auth, log: o.Log,
+	s := &Server{reg: o.Registry, auth: o.Auth, log: o.Log, limits: o.Limits,
 		ecr: ecr.New(o.Registry, o.Identity, o.Endpoint, o.Log), sts: sts.New(o.Identity, o.Auth.DefaultScope.Region, o.Log), iam: iam.New(o.Identity, o.Log)}
 	if o.KMS != nil {
 		s.kms = kmsapi.New(o.KMS, o.Log)
@@ -67,7 +70,7 @@ func New(o Options) *Server {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("POST /{$}", s.serveAWS)
 	mux.HandleFunc("/", notFound)
-	s.handler = s.logRequests(mux)
+	s.handler = s.logRequests(s.guard(mux))
 	return s
 }
 
@@ -76,19 +79,21 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Serve accepts connections on ln until ctx ends, then stops accepting,
 // lets requests in flight finish (up to shutdownTimeout) and returns.
+// Connections are capped as the Limits say.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
 	srv := &http.Server{
-		Handler: s.handler,
+		Handler:     s.handler,
+		ConnContext: connContext,
 		// Headers must arrive promptly; bodies (multi-gigabyte layers) may
-		// take as long as they take.
-		ReadHeaderTimeout: 30 * time.Second,
+		// take as long as they take, as long as they keep moving (guard).
+		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(newConnLimiter(ln, s.limits)) }()
 	select {
 	case err := <-errc:
 		return err
@@ -149,9 +154,15 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 				}
 				rec.status = http.StatusInternalServerError
 			}
+			// A 500 is a fault, logged by its adapter with the cause; other
+			// 5xx (not ready, storage full, connection limits) are states
+			// the server is in, and a 500 an adapter marks as one is too.
 			level := slog.LevelDebug
-			if rec.status >= 500 {
+			switch {
+			case rec.status == http.StatusInternalServerError && !rec.expected:
 				level = slog.LevelError
+			case rec.status >= 500:
+				level = slog.LevelWarn
 			}
 			if s.log.Enabled(req.Context(), level) {
 				s.log.Log(req.Context(), level, "request",
@@ -175,10 +186,15 @@ func redactPath(p string) string {
 // through so that blob bodies still go out with sendfile.
 type recorder struct {
 	http.ResponseWriter
-	status int
-	bytes  int64
-	wrote  bool
+	status   int
+	bytes    int64
+	wrote    bool
+	expected bool
 }
+
+// ExpectedFailure marks a 500 as a state of the server (its storage is
+// full) rather than a fault: it is logged as a warning.
+func (r *recorder) ExpectedFailure() { r.expected = true }
 
 func (r *recorder) WriteHeader(status int) {
 	if !r.wrote {

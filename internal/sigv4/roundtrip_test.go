@@ -398,3 +398,27 @@ func TestSignMatchesSDK(t *testing.T) {
 		})
 	}
 }
+
+// TestBodyHashGiven: a payload hash the caller computed while the body
+// streamed in stands for the body, and a wrong one fails like a wrong
+// body.
+func TestBodyHashGiven(t *testing.T) {
+	s := newServer(t)
+	v := &sigv4.Verifier{Now: at(t0)}
+	body := []byte(`{"repositoryName":"app"}`)
+	req, _ := http.NewRequest("POST", s.URL+"/", bytes.NewReader(body))
+	req.Header.Set("X-Amz-Target", "AmazonEC2ContainerRegistry_V20150921.CreateRepository")
+	creds := aws.Credentials{AccessKeyID: keyID, SecretAccessKey: secret}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, sha(body), "ecr", "us-west-2", t0); err != nil {
+		t.Fatal(err)
+	}
+	r := s.roundTrip(t, req)
+	r.BodyHash, r.Body = sha(body), nil
+	if err := parseAndVerify(v, r, secret); err != nil {
+		t.Errorf("the right hash without the body: %v", err)
+	}
+	r.BodyHash = sha([]byte("{}"))
+	if err := parseAndVerify(v, r, secret); sigv4.CodeOf(err) != sigv4.SignatureMismatch {
+		t.Errorf("a wrong hash: %v, want SignatureMismatch", err)
+	}
+}

@@ -44,6 +44,9 @@ type Request struct {
 	RawQuery string      // r.URL.RawQuery
 	Header   http.Header // r.Header
 	Body     []byte      // the whole body; the caller bounds its size
+	// BodyHash, if set, is the hex SHA-256 of Body, computed by the
+	// caller as the body streamed in, so that it is not hashed twice.
+	BodyHash string
 }
 
 // FromHTTP builds a Request from a request received by a net/http server and

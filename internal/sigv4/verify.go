@@ -200,7 +200,10 @@ func checkUnsignedAmz(r *Request, signed []string) error {
 // style signers use UNSIGNED-PAYLOAD while botocore-style signers hash the
 // (usually empty) body: both are tried.
 func payloadHashes(r *Request, p *Parsed) ([]string, error) {
-	computed := payloadHash(r.Body)
+	computed := r.BodyHash
+	if computed == "" {
+		computed = payloadHash(r.Body)
+	}
 	if _, ok := slices.BinarySearch(p.SignedHeaders, "x-amz-content-sha256"); ok {
 		values, _ := lookupHeader(r.Header, "x-amz-content-sha256") // present: canonicalHeaders checked
 		claimed := strings.TrimSpace(strings.Join(values, ","))

@@ -212,7 +212,7 @@ func ecrDigest(b []byte) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-func ecrRandom(t *testing.T, n int) []byte {
+func ecrRandom(t testing.TB, n int) []byte {
 	t.Helper()
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
@@ -259,7 +259,7 @@ const (
 
 // newOCIImage builds a unique image manifest of mediaType (OCI or Docker)
 // with a config and the given layers.
-func newOCIImage(t *testing.T, mediaType string, layers ...[]byte) ociImage {
+func newOCIImage(t testing.TB, mediaType string, layers ...[]byte) ociImage {
 	t.Helper()
 	configMT, layerMT := mtOCIConfig, mtOCILayer
 	if mediaType == mtDockerManifest {
@@ -321,7 +321,7 @@ func ociPushBlob(t testing.TB, e *ecrd, c *http.Client, repo string, data []byte
 
 // ociPutManifest PUTs a manifest under ref (a tag or digest) and returns
 // the answer.
-func ociPutManifest(t *testing.T, e *ecrd, c *http.Client, repo, ref, mediaType string, body []byte) httpAnswer {
+func ociPutManifest(t testing.TB, e *ecrd, c *http.Client, repo, ref, mediaType string, body []byte) httpAnswer {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPut, e.URL()+"/v2/"+repo+"/manifests/"+ref, bytes.NewReader(body))
 	req.Header.Set("Content-Type", mediaType)
@@ -330,7 +330,7 @@ func ociPutManifest(t *testing.T, e *ecrd, c *http.Client, repo, ref, mediaType 
 
 // ociPushImage pushes an image's blobs and its manifest under each ref
 // (a tag, or its digest when there is none).
-func ociPushImage(t *testing.T, e *ecrd, c *http.Client, repo string, img ociImage, refs ...string) {
+func ociPushImage(t testing.TB, e *ecrd, c *http.Client, repo string, img ociImage, refs ...string) {
 	t.Helper()
 	for _, b := range img.Blobs {
 		ociPushBlob(t, e, c, repo, b)

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -51,7 +52,7 @@ func TestMain(m *testing.M) {
 }
 
 // tool finds a client binary on PATH or in Go's bin directory.
-func tool(t *testing.T, name string) string {
+func tool(t testing.TB, name string) string {
 	t.Helper()
 	if p, err := exec.LookPath(name); err == nil {
 		return p
@@ -104,8 +105,17 @@ func startECRD(t testing.TB, data string, extraArgs ...string) *ecrd {
 // startBareECRD is startECRD without the creation template.
 func startBareECRD(t testing.TB, data string, extraArgs ...string) *ecrd {
 	t.Helper()
+	return startECRDUnder(t, nil, data, extraArgs...)
+}
+
+// startECRDUnder is startBareECRD with the binary run by a wrapper
+// command that execs it (such as prlimit), so that the process is still
+// ecrd's.
+func startECRDUnder(t testing.TB, wrapper []string, data string, extraArgs ...string) *ecrd {
+	t.Helper()
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data", data, "--log-format", "json"}, extraArgs...)
-	cmd := exec.Command(ecrdBin, args...)
+	argv := append(append(slices.Clone(wrapper), ecrdBin), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "ECRD_ROOT_ACCESS_KEY_ID="+testAccessKey, "ECRD_ROOT_SECRET_ACCESS_KEY="+testSecret)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

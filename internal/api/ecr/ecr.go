@@ -21,9 +21,30 @@ import (
 // TargetPrefix starts the X-Amz-Target of every ECR operation.
 const TargetPrefix = "AmazonEC2ContainerRegistry_V20150921."
 
-// MaxBodySize bounds a request body: UploadLayerPart carries up to 20 MiB
-// of layer part, base64-encoded.
-const MaxBodySize = 32 << 20
+// Request body limits. Most operations carry a few names, IDs and tags;
+// policies are at most 30 KiB of text (lifecycle), escaped in JSON.
+// PutImage carries a manifest of up to 4 MiB, JSON-escaped, and
+// UploadLayerPart up to 20 MiB of layer part, base64-encoded.
+const (
+	defaultBodyLimit  = 256 << 10
+	putImageBodyLimit = 10 << 20
+	MaxBodySize       = 32 << 20 // UploadLayerPart's; the largest
+)
+
+// BodyLimit returns the largest body the operation an X-Amz-Target names
+// may have, and false if ecrd serves no such operation.
+func (h *Handler) BodyLimit(target string) (int64, bool) {
+	name, run := h.lookup(target)
+	switch {
+	case run == nil:
+		return 0, false
+	case name == "UploadLayerPart":
+		return MaxBodySize, true
+	case name == "PutImage":
+		return putImageBodyLimit, true
+	}
+	return defaultBodyLimit, true
+}
 
 // Endpoint returns the base URL (scheme://host[:port]) clients use to
 // reach a registry, as proxyEndpoint and download URLs show it.
@@ -116,12 +137,6 @@ func (h *Handler) lookup(target string) (name string, run op) {
 		return name, h.ext[name]
 	}
 	return "", nil
-}
-
-// Known reports whether the X-Amz-Target names an operation ecrd serves.
-func (h *Handler) Known(target string) bool {
-	_, run := h.lookup(target)
-	return run != nil
 }
 
 // validator is an input that checks itself against the ECR model.
@@ -220,6 +235,7 @@ var exceptions = map[registry.Code]string{
 	registry.CodeKMS:                      "KmsException",
 	registry.CodeScanNotFound:             "ScanNotFoundException",
 	registry.CodeLimitExceeded:            "LimitExceededException",
+	registry.CodeStorageFull:              "ServerException",
 }
 
 // writeError answers with the ECR exception for err: 400 for client
@@ -238,8 +254,16 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, op string, 
 		WriteError(w, "InvalidParameterException", ip.Error(), http.StatusBadRequest)
 	case errors.As(err, &re) && exceptions[re.Code] != "":
 		status := http.StatusBadRequest
-		if re.Code == registry.CodeAccessDenied || re.Code == registry.CodeUnauthenticated {
+		switch re.Code {
+		case registry.CodeAccessDenied, registry.CodeUnauthenticated:
 			status = http.StatusForbidden
+		case registry.CodeStorageFull:
+			// A server fault, with a message that says which, and a state
+			// the registry logged, not a failure to log again.
+			status = http.StatusInternalServerError
+			if m, ok := w.(interface{ ExpectedFailure() }); ok {
+				m.ExpectedFailure()
+			}
 		}
 		WriteError(w, exceptions[re.Code], re.Message, status)
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
