@@ -19,6 +19,18 @@ import (
 // not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrNoSpace is returned (possibly wrapped) when the storage has no room
+// left for what is being written.
+var ErrNoSpace = errors.New("no space left in blob storage")
+
+// SpaceReporter is implemented by a store whose room is bounded (a
+// filesystem; an object store has no such limit), so that the registry
+// can refuse uploads before the storage fills.
+type SpaceReporter interface {
+	// FreeSpace returns the bytes the store can still write.
+	FreeSpace(ctx context.Context) (int64, error)
+}
+
 // ErrOffset is returned (possibly wrapped) when data is appended to an upload
 // at an offset other than its current size.
 var ErrOffset = errors.New("upload offset does not match")

@@ -23,6 +23,9 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrExists   = errors.New("already exists")
+	// ErrNoSpace: the storage under the database is full. The
+	// transaction did not commit.
+	ErrNoSpace = errors.New("no space left for the metadata database")
 )
 
 // Scope is one account's registry in one region.

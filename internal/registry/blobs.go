@@ -253,6 +253,9 @@ func (r *Registry) PutBlob(ctx context.Context, key metadata.RepoKey, dgst strin
 	if size > r.opts.MaxBlobSize {
 		return metadata.Blob{}, r.tooLarge(size)
 	}
+	if err := r.checkSpace(ctx); err != nil {
+		return metadata.Blob{}, err
+	}
 	sp, err := r.pushSpace(ctx, key)
 	if err != nil {
 		return metadata.Blob{}, err
@@ -260,10 +263,10 @@ func (r *Registry) PutBlob(ctx context.Context, key metadata.RepoKey, dgst strin
 	id := newID()
 	w, err := r.blobs.CreateUpload(ctx, id)
 	if err != nil {
-		return metadata.Blob{}, err
+		return metadata.Blob{}, r.spaceError(ctx, err)
 	}
 	h := d.Algorithm().Hash()
-	_, err = copyBody(w, io.TeeReader(r.limitBody(body, 0), h))
+	_, err = copyBody(r.guardSpace(ctx, w), io.TeeReader(r.limitBody(body, 0), h))
 	err = bodyError(err)
 	n := w.Size()
 	if err == nil && n > r.opts.MaxBlobSize {
@@ -296,7 +299,7 @@ func (r *Registry) PutBlob(ctx context.Context, key metadata.RepoKey, dgst strin
 	}
 	if err != nil {
 		r.discardUpload(id)
-		return metadata.Blob{}, err
+		return metadata.Blob{}, r.spaceError(ctx, err)
 	}
 	err = r.linkBlob(context.WithoutCancel(ctx), key, b)
 	if errors.Is(err, errBlobGone) {

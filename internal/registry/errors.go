@@ -63,6 +63,7 @@ const (
 	CodeKMS                      // a KMS key that cannot be used (KmsException; DENIED on /v2)
 	CodeScanNotFound             // ScanNotFoundException
 	CodeLimitExceeded            // LimitExceededException
+	CodeStorageFull              // no room left in storage (507 on /v2, ServerException)
 )
 
 // Error is an error the client can act on.

@@ -87,6 +87,10 @@ type Options struct {
 	// scans it had in flight; with the default, a random ID, they wait for
 	// their leases to expire.
 	Holder string
+	// MinFreeSpace is the free space kept in a blob store that reports
+	// it: below it uploads are refused and Ready fails (space.go). 0: no
+	// floor.
+	MinFreeSpace int64
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
@@ -196,6 +200,13 @@ func (r *Registry) Ready(ctx context.Context) error {
 	}
 	if err := r.blobs.Ready(ctx); err != nil {
 		return fmt.Errorf("blob store: %w", err)
+	}
+	free, err := r.freeSpace(ctx)
+	if err != nil {
+		return fmt.Errorf("blob store: %w", err)
+	}
+	if free >= 0 && free < r.opts.MinFreeSpace {
+		return fmt.Errorf("blob store: %s free, below the floor of %s (min-free-space): uploads are refused", sizeText(free), sizeText(r.opts.MinFreeSpace))
 	}
 	return nil
 }

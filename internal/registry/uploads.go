@@ -59,6 +59,9 @@ func (r *Registry) StartUpload(ctx context.Context, key metadata.RepoKey) (Uploa
 	if err := r.authorizePush(ctx, ActionInitiateLayerUpload, key); err != nil {
 		return Upload{}, err
 	}
+	if err := r.checkSpace(ctx); err != nil {
+		return Upload{}, err
+	}
 	// A KMS repository whose key cannot be used takes no pushes: say so
 	// before the client sends the blob.
 	if _, err := r.pushSpace(ctx, key); err != nil {
@@ -69,7 +72,7 @@ func (r *Registry) StartUpload(ctx context.Context, key metadata.RepoKey) (Uploa
 	// which recovery removes, never a record without its bytes.
 	w, err := r.blobs.CreateUpload(ctx, id)
 	if err != nil {
-		return Upload{}, err
+		return Upload{}, r.spaceError(ctx, err)
 	}
 	if err := w.Close(); err != nil {
 		return Upload{}, err
@@ -83,7 +86,7 @@ func (r *Registry) StartUpload(ctx context.Context, key metadata.RepoKey) (Uploa
 	})
 	if err != nil {
 		r.discardUpload(id)
-		return Upload{}, err
+		return Upload{}, r.spaceError(ctx, err)
 	}
 	return Upload{ID: id}, nil
 }
@@ -161,12 +164,20 @@ func (r *Registry) resumeUpload(ctx context.Context, u metadata.Upload) (blobsto
 // (The last chunk of a finishing upload needs no record on success: the
 // upload becomes a blob at once.)
 func (r *Registry) writeChunk(ctx context.Context, u metadata.Upload, w blobstore.UploadWriter, length int64, body io.Reader, persist bool) (metadata.Upload, error) {
+	if err := r.checkSpace(ctx); err != nil {
+		return u, err
+	}
 	h, err := r.resumeHash(ctx, u)
 	if err != nil {
 		return u, err
 	}
 	hashed := &countingWriter{w: h}
-	_, copyErr := copyBody(w, io.TeeReader(r.limitBody(body, u.Size), hashed))
+	_, copyErr := copyBody(r.guardSpace(ctx, w), io.TeeReader(r.limitBody(body, u.Size), hashed))
+	if isNoSpace(copyErr) {
+		// Free what the upload holds: the database shares the disk.
+		r.cancel(ctx, u.ID)
+		return u, r.spaceError(ctx, copyErr)
+	}
 	n := w.Size()
 	if n > r.opts.MaxBlobSize {
 		r.cancel(ctx, u.ID)
@@ -184,7 +195,10 @@ func (r *Registry) writeChunk(ctx context.Context, u metadata.Upload, w blobstor
 			// Even if the client has gone: it may resume.
 			wctx := context.WithoutCancel(ctx)
 			if err := r.meta.UpdateNoSync(wctx, func(tx metadata.Tx) error { return tx.PutUpload(wctx, u) }); err != nil {
-				return u, err
+				if isNoSpace(err) {
+					r.cancel(ctx, u.ID)
+				}
+				return u, r.spaceError(ctx, err)
 			}
 		}
 	}
@@ -359,6 +373,10 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 		}
 	} else {
 		err = w.Commit(ctx, d)
+	}
+	if isNoSpace(err) {
+		r.cancel(ctx, id)
+		return metadata.Blob{}, r.spaceError(ctx, err)
 	}
 	if err != nil {
 		return metadata.Blob{}, err

@@ -45,6 +45,9 @@ var wireErrors = map[registry.Code]wireError{
 	// A KMS repository whose key is disabled or gone: clients print
 	// "denied: KMS key ... is disabled: ...".
 	registry.CodeKMS: {"DENIED", http.StatusForbidden},
+	// The spec has no code for a full disk; distribution's UNKNOWN with
+	// 507 says it is the server's state, and the message says what to do.
+	registry.CodeStorageFull: {"UNKNOWN", http.StatusInsufficientStorage},
 }
 
 type errorBody struct {

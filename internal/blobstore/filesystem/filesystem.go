@@ -24,6 +24,7 @@ import (
 	"sync"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 
 	"github.com/ecrd/ecrd/internal/blobstore"
 )
@@ -44,8 +45,9 @@ type Store struct {
 }
 
 var (
-	_ blobstore.Store      = (*Store)(nil)
-	_ blobstore.Namespaced = (*Store)(nil)
+	_ blobstore.Store         = (*Store)(nil)
+	_ blobstore.Namespaced    = (*Store)(nil)
+	_ blobstore.SpaceReporter = (*Store)(nil)
 )
 
 // New opens (creating if needed) a store rooted at dir.
@@ -174,7 +176,7 @@ func (s *Store) CreateUpload(_ context.Context, id string) (blobstore.UploadWrit
 	}
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
-		return nil, fmt.Errorf("creating upload %s: %w", id, err)
+		return nil, fmt.Errorf("creating upload %s: %w", id, noSpace(err))
 	}
 	return &uploadWriter{s: s, id: id, f: f}, nil
 }
@@ -228,7 +230,7 @@ func (w *uploadWriter) Write(p []byte) (int, error) {
 		startWriteback(w.f, w.wbStart, w.size-w.wbStart)
 		w.wbStart = w.size
 	}
-	return n, err
+	return n, noSpace(err)
 }
 
 func (w *uploadWriter) Size() int64 { return w.size }
@@ -253,7 +255,7 @@ func (w *uploadWriter) Commit(_ context.Context, d digest.Digest) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("making upload %s durable: %w", w.id, err)
+		return fmt.Errorf("making upload %s durable: %w", w.id, noSpace(err))
 	}
 	dir, err := w.s.fanOutDir(filepath.Dir(dst))
 	if err != nil {
@@ -428,6 +430,24 @@ func (s *Store) Ready(_ context.Context) error {
 	name := f.Name()
 	f.Close()
 	return os.Remove(name)
+}
+
+// FreeSpace implements blobstore.SpaceReporter: what an unprivileged
+// writer may still use of the filesystem the store is on.
+func (s *Store) FreeSpace(_ context.Context) (int64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(s.root, &st); err != nil {
+		return 0, fmt.Errorf("reading the free space of %s: %w", s.root, err)
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
+}
+
+// noSpace marks a write that failed for want of room.
+func noSpace(err error) error {
+	if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+		return fmt.Errorf("%w: %w", blobstore.ErrNoSpace, err)
+	}
+	return err
 }
 
 func notFound(err error, format string, args ...any) error {

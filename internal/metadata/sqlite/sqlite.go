@@ -165,12 +165,22 @@ func (s *Store) UpdateNoSync(ctx context.Context, fn func(metadata.Tx) error) er
 func (s *Store) run(tx *sql.Tx, fn func(metadata.Tx) error) error {
 	if err := fn(&writeTx{reader: reader{q: tx, stmts: s.wstmts, tx: tx}, tx: tx}); err != nil {
 		tx.Rollback()
-		return err
+		return noSpace(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("committing transaction: %w", err)
+		return fmt.Errorf("committing transaction: %w", noSpace(err))
 	}
 	return nil
+}
+
+// noSpace marks a failure for want of disk space (SQLITE_FULL), which
+// the registry reports as such rather than as a server fault.
+func noSpace(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
+		return fmt.Errorf("%w: %w", metadata.ErrNoSpace, err)
+	}
+	return err
 }
 
 // Ready implements metadata.Store.
