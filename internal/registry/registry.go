@@ -178,7 +178,7 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 		blobs:      blobs,
 		opts:       opts,
 		log:        opts.Logger,
-		uploads:    uploadLocks{busy: map[string]bool{}},
+		uploads:    uploadLocks{busy: map[string]chan struct{}{}},
 		pulls:      pullRecorder{pending: map[pullKey]time.Time{}},
 		exclusions: exclusionCache{byScope: map[metadata.Scope]map[string]bool{}},
 		cache:      newCache(opts.CacheSize),
@@ -309,14 +309,12 @@ func (r *Registry) Repositories(ctx context.Context, scope metadata.Scope, last 
 	if err := r.authorize(ctx, ActionDescribeRepositories, scope, nil, RepositoryARN(metadata.RepoKey{Scope: scope, Name: "*"})); err != nil {
 		return nil, false, err
 	}
-	n = pageSize(n)
-	repos, err := r.meta.Repositories(ctx, scope, last, n+1)
+	repos, more, err := r.visibleRepositories(ctx, scope, last, pageSize(n))
 	if err != nil {
 		return nil, false, err
 	}
-	more = len(repos) > n
-	names = make([]string, 0, min(len(repos), n))
-	for _, repo := range repos[:min(len(repos), n)] {
+	names = make([]string, 0, len(repos))
+	for _, repo := range repos {
 		names = append(names, repo.Key.Name)
 	}
 	return names, more, nil

@@ -167,16 +167,45 @@ func (r *Registry) DescribeRepositories(ctx context.Context, scope metadata.Scop
 		return nil, "", err
 	}
 	max = pageSize(max)
-	repos, err := r.meta.Repositories(ctx, scope, after, max+1)
+	repos, more, err := r.visibleRepositories(ctx, scope, after, max)
 	if err != nil {
 		return nil, "", err
 	}
 	next := ""
-	if len(repos) > max {
-		repos = repos[:max]
+	if more {
 		next = encodeToken(repos[max-1].Key.Name)
 	}
 	return repos, next, nil
+}
+
+// visibleRepositories returns up to n repositories of a registry after
+// the name after, in order, leaving out those the caller may not
+// describe (a Deny on one repository hides it from listings as it does
+// from a describe by name), and whether more follow.
+func (r *Registry) visibleRepositories(ctx context.Context, scope metadata.Scope, after string, n int) ([]metadata.Repository, bool, error) {
+	var out []metadata.Repository
+	for {
+		batch, err := r.meta.Repositories(ctx, scope, after, n+1)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, repo := range batch {
+			err := r.authorizeRepo(ctx, ActionDescribeRepositories, repo.Key, &repo)
+			if c := CodeOf(err); c == CodeAccessDenied || c == CodeUnauthenticated {
+				continue
+			} else if err != nil {
+				return nil, false, err
+			}
+			if len(out) == n {
+				return out, true, nil
+			}
+			out = append(out, repo)
+		}
+		if len(batch) <= n {
+			return out, false, nil
+		}
+		after = batch[len(batch)-1].Key.Name
+	}
 }
 
 // DeleteRepository deletes a repository; unless force is set, only an
@@ -211,8 +240,15 @@ func (r *Registry) DeleteRepository(ctx context.Context, key metadata.RepoKey, f
 	if err != nil {
 		return repo, 0, err
 	}
+	// A request writing or finishing one of the uploads meanwhile ends
+	// first: it fails for want of the repository (or its session), rather
+	// than finding its bytes gone under it.
+	wctx := context.WithoutCancel(ctx)
 	for _, u := range uploads {
-		r.discardUpload(u.ID)
+		if r.uploads.wait(wctx, u.ID) == nil {
+			r.discardUpload(u.ID)
+			r.uploads.release(u.ID)
+		}
 	}
 	r.log.Info("repository deleted", "account", key.Account, "region", key.Region, "repository", key.Name, "images", count)
 	return repo, count, nil
