@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxSize is the largest manifest accepted, in bytes. It matches ECR's
@@ -81,6 +82,12 @@ func Parse(contentType string, body []byte) (*Manifest, error) {
 			"the manifest is %d bytes; the limit is %d bytes: move large content, such as big annotations or data fields, into blobs",
 			len(body), MaxSize)}
 	}
+	if !utf8.Valid(body) {
+		// JSON text is UTF-8. Go's decoder would read bad bytes as U+FFFD,
+		// so the manifest served back as a JSON string would not be the
+		// bytes its digest names.
+		return nil, invalidf("the manifest is not valid UTF-8 (byte %d): JSON text must be UTF-8", InvalidUTF8At(body))
+	}
 	contentType = baseMediaType(contentType)
 	if isSchema1Type(contentType) {
 		return nil, schema1Error()
@@ -107,6 +114,19 @@ func Parse(contentType string, body []byte) (*Manifest, error) {
 		return parseIndex(mediaType, top)
 	}
 	return parseImage(mediaType, top)
+}
+
+// InvalidUTF8At returns the offset of the first byte of b that is not
+// valid UTF-8 (len(b) if there is none), for error messages.
+func InvalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
 }
 
 // baseMediaType strips parameters such as "; charset=utf-8" from a

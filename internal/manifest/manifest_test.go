@@ -388,6 +388,7 @@ var rejectCases = []rejectCase{
 	{"JSON null", MediaTypeOCIManifest, "null", KindInvalid, "not a JSON object"},
 	{"trailing data", MediaTypeOCIManifest, ociImage + "{}", KindInvalid, "after top-level value"},
 	{"byte order mark", MediaTypeOCIManifest, "\ufeff" + ociImage, KindInvalid, "not a JSON object"},
+	{"not UTF-8", MediaTypeOCIManifest, `{"annotations":{"a":"` + "\xff\xfe" + `"},` + ociImage[1:], KindInvalid, "not valid UTF-8 (byte 21)"},
 
 	// Docker schema 1.
 	{"schema 1 Content-Type", MediaTypeDockerSchema1, ociImage, KindUnsupported, "schema 1 manifests are not supported"},

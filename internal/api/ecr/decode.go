@@ -36,6 +36,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
+
+	"github.com/ecrd/ecrd/internal/manifest"
 )
 
 const (
@@ -62,6 +65,11 @@ func decodeInput(body []byte, v any) error {
 	}
 	if len(bytes.Trim(body, " \t\r\n")) == 0 {
 		return nil
+	}
+	if !utf8.Valid(body) {
+		// JSON is UTF-8; Go's decoder would turn bad bytes into U+FFFD,
+		// and a manifest so changed no longer matches its digest.
+		return &SerializationError{Message: fmt.Sprintf("The request body is not valid UTF-8 (at byte %d): JSON text must be UTF-8", manifest.InvalidUTF8At(body))}
 	}
 	d := &bodyDecoder{dec: json.NewDecoder(bytes.NewReader(body))}
 	d.dec.UseNumber()

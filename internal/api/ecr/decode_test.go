@@ -159,6 +159,13 @@ func TestDecodeMalformed(t *testing.T) {
 	}
 }
 
+func TestDecodeNotUTF8(t *testing.T) {
+	got := serializationMessage(t, `{"repositoryName":"a`+"\xff"+`"}`, new(BatchGetImageInput))
+	if !strings.Contains(got, "not valid UTF-8 (at byte 20)") {
+		t.Errorf("a body that is not UTF-8: %q", got)
+	}
+}
+
 func TestDecodeTrailingData(t *testing.T) {
 	for _, body := range []string{`{} {}`, `{}x`, `{}]`, `{}}`, `{"repositoryName":"app"} null`, `{}0`} {
 		got := serializationMessage(t, body, new(ListImagesInput))
