@@ -402,6 +402,10 @@ type Tx interface {
 	AcquireLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
 	// ReleaseLease gives up holder's lease, if it still has it.
 	ReleaseLease(ctx context.Context, name, holder string) error
+	// ReleaseLeasesOf gives up every lease whose holder starts with
+	// prefix (a process's name and "/": what its previous run held when
+	// it died) and returns how many it freed.
+	ReleaseLeasesOf(ctx context.Context, prefix string) (int, error)
 
 	// PutImageScan creates or replaces an image's scan (the image must
 	// exist; deleting the image deletes its scan).

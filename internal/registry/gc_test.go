@@ -886,3 +886,33 @@ func BenchmarkCollectGarbage(b *testing.B) {
 	}
 	b.ReportMetric(float64(blobs)*float64(b.N)/total.Seconds(), "blobs/s")
 }
+
+// TestRestartTakesBackItsLease: a process killed while collecting
+// garbage leaves the gc lease held under its name. Restarted under the
+// same name, it takes the lease back at once, while a process of another
+// name still waits for the lease to expire.
+func TestRestartTakesBackItsLease(t *testing.T) {
+	_, stores := registrytest.New(t, registry.Options{Holder: "host:/data"})
+	now := time.Now()
+	err := stores.Meta.Update(ctx, func(tx metadata.Tx) error {
+		_, err := tx.AcquireLease(ctx, "gc", "host:/data/0badcafe", now, now.Add(2*time.Minute))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := registry.New(stores.Meta, stores.Blobs, registry.Options{Holder: "host:/other"})
+	if err := other.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.CollectGarbage(ctx); !errors.Is(err, registry.ErrJobBusy) {
+		t.Fatalf("another process collected while the dead run's lease holds: %v", err)
+	}
+	restarted := registry.New(stores.Meta, stores.Blobs, registry.Options{Holder: "host:/data"})
+	if err := restarted.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := restarted.CollectGarbage(ctx); err != nil {
+		t.Fatalf("the restarted process could not collect: %v", err)
+	}
+}

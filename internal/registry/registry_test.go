@@ -510,3 +510,40 @@ func TestLostUploadData(t *testing.T) {
 		wantCode(t, err, registry.CodeBlobUploadUnknown)
 	}
 }
+
+// TestDeleteRepositoryBesideFinishingUploads: a repository deleted while
+// uploads into it finish never makes a finish fail as a server fault: it
+// either completes first or finds its session (or repository) gone.
+func TestDeleteRepositoryBesideFinishingUploads(t *testing.T) {
+	f := newFixture(t, registry.Options{})
+	for i := range 200 {
+		repo := key(fmt.Sprintf("race/%d", i))
+		content := []byte(fmt.Sprintf("blob %d", i))
+		u, err := f.reg.StartUpload(ctx, repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.reg.AppendUpload(ctx, repo, u.ID, 0, int64(len(content)), bytes.NewReader(content)); err != nil {
+			t.Fatal(err)
+		}
+		var finishErr, deleteErr error
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			_, finishErr = f.reg.FinishUpload(ctx, repo, u.ID, digest.FromBytes(content).String(), -1, 0, nil)
+		})
+		wg.Go(func() { _, _, deleteErr = f.reg.DeleteRepository(ctx, repo, true) })
+		wg.Wait()
+		if deleteErr != nil {
+			t.Fatalf("DeleteRepository: %v", deleteErr)
+		}
+		switch registry.CodeOf(finishErr) {
+		case registry.CodeBlobUploadUnknown, registry.CodeNameUnknown:
+		case registry.CodeInternal:
+			if finishErr != nil {
+				t.Fatalf("finishing an upload beside the deletion of its repository: %v", finishErr)
+			}
+		default:
+			t.Fatalf("finishing an upload beside the deletion of its repository: %v", finishErr)
+		}
+	}
+}

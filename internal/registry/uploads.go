@@ -31,25 +31,50 @@ type Upload struct {
 	Size int64
 }
 
-// uploadLocks keeps two requests from writing one upload at once.
+// uploadLocks keeps two requests from writing one upload at once, and a
+// repository's deletion from removing an upload's bytes while a request
+// writes or finishes it.
 type uploadLocks struct {
 	mu   sync.Mutex
-	busy map[string]bool
+	busy map[string]chan struct{} // closed on release
 }
 
+// acquire takes an upload's lock, or fails at once if a request holds it.
 func (l *uploadLocks) acquire(id string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.busy[id] {
+	if l.busy[id] != nil {
 		return errorf(CodeBlobUploadInvalid, "upload %s is being written by another request: wait for it to finish", id)
 	}
-	l.busy[id] = true
+	l.busy[id] = make(chan struct{})
 	return nil
+}
+
+// wait takes an upload's lock, waiting for the request that holds it.
+func (l *uploadLocks) wait(ctx context.Context, id string) error {
+	for {
+		l.mu.Lock()
+		held := l.busy[id]
+		if held == nil {
+			l.busy[id] = make(chan struct{})
+			l.mu.Unlock()
+			return nil
+		}
+		l.mu.Unlock()
+		select {
+		case <-held:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 func (l *uploadLocks) release(id string) {
 	l.mu.Lock()
-	delete(l.busy, id)
+	if ch := l.busy[id]; ch != nil {
+		close(ch)
+		delete(l.busy, id)
+	}
 	l.mu.Unlock()
 }
 
@@ -378,6 +403,11 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 		r.cancel(ctx, id)
 		return metadata.Blob{}, r.spaceError(ctx, err)
 	}
+	if errors.Is(err, blobstore.ErrNotFound) {
+		// Its bytes went with its repository, deleted meanwhile (by
+		// another process: this one waits for the upload's lock).
+		return metadata.Blob{}, uploadNotFound(key, id)
+	}
 	if err != nil {
 		return metadata.Blob{}, err
 	}
@@ -551,6 +581,22 @@ func (r *Registry) Recover(ctx context.Context) error {
 	removed += n
 	if removed > 0 {
 		r.log.Info("recovery removed interrupted uploads", "count", removed)
+	}
+	// Job leases held under this process's name are its previous run's,
+	// which died holding them: take them back now rather than after they
+	// expire (a collection or lifecycle run left half-done is finished
+	// by the next one, see gc.go).
+	var freed int
+	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
+		var err error
+		freed, err = tx.ReleaseLeasesOf(ctx, r.opts.Holder+"/")
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if freed > 0 {
+		r.log.Info("recovery freed the job leases of the previous run", "count", freed)
 	}
 	return nil
 }

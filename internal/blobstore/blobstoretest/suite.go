@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) blobstore.Store) {
 		{"UnacknowledgedBytesAreDiscarded", testInterruptedWrite},
 		{"CommitExistingBlob", testCommitExisting},
 		{"CommitResumedUpload", testCommitResumed},
+		{"CommitDeletedUpload", testCommitDeleted},
 		{"ReadUploadForRehash", testReadUpload},
 		{"DeleteUploadAndList", testDeleteUploadAndList},
 		{"DeleteBlob", testDeleteBlob},
@@ -172,6 +173,30 @@ func testUploadCommitRead(t *testing.T, s blobstore.Store) {
 	}
 	if n := uploadSize(t, s, "u1"); n != -1 {
 		t.Errorf("upload still exists after commit (%d bytes)", n)
+	}
+}
+
+// testCommitDeleted: an upload deleted while a writer holds it (its
+// repository was deleted) cannot be committed: ErrNotFound, and no blob.
+func testCommitDeleted(t *testing.T, s blobstore.Store) {
+	ctx := context.Background()
+	content := randomBytes(t, 4096)
+	w, err := s.CreateUpload(ctx, "gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(content); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteUpload(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	d := digest.FromBytes(content)
+	if err := w.Commit(ctx, d); !errors.Is(err, blobstore.ErrNotFound) {
+		t.Errorf("Commit of a deleted upload = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Stat(ctx, d); !errors.Is(err, blobstore.ErrNotFound) {
+		t.Errorf("Stat after the failed commit = %v, want ErrNotFound", err)
 	}
 }
 

@@ -262,7 +262,7 @@ func (w *uploadWriter) Commit(_ context.Context, d digest.Digest) error {
 		return err
 	}
 	if err := os.Rename(w.f.Name(), dst); err != nil {
-		return fmt.Errorf("moving upload %s into place as %s: %w", w.id, d, err)
+		return notFound(err, "moving upload %s into place as %s", w.id, d)
 	}
 	// The rename removed an entry from uploads/ too, but losing that in a
 	// crash only leaves a stray upload file, which recovery removes.

@@ -233,6 +233,42 @@ func testLeases(t *testing.T, s metadata.Store) {
 	if !acquire("one", now.Add(93*time.Second)) {
 		t.Fatal("a released lease was not granted")
 	}
+
+	// A process's previous run: its leases are freed by its name, those
+	// of others (and names it is only a prefix of) are not.
+	for _, h := range []string{"host:/data/a1", "host:/data-2/b1"} {
+		update(t, s, func(tx metadata.Tx) error {
+			_, err := tx.AcquireLease(ctx, "job-"+h, h, now, now.Add(time.Hour))
+			return err
+		})
+	}
+	var freed int
+	update(t, s, func(tx metadata.Tx) error {
+		var err error
+		freed, err = tx.ReleaseLeasesOf(ctx, "host:/data/")
+		return err
+	})
+	if freed != 1 {
+		t.Errorf("ReleaseLeasesOf freed %d leases, want 1", freed)
+	}
+	var other bool
+	update(t, s, func(tx metadata.Tx) error {
+		var err error
+		other, err = tx.AcquireLease(ctx, "job-host:/data-2/b1", "someone", now, now.Add(time.Hour))
+		return err
+	})
+	if other {
+		t.Error("ReleaseLeasesOf freed the lease of a holder it is not a prefix of")
+	}
+	var freedOne bool
+	update(t, s, func(tx metadata.Tx) error {
+		var err error
+		freedOne, err = tx.AcquireLease(ctx, "job-host:/data/a1", "someone", now, now.Add(time.Hour))
+		return err
+	})
+	if !freedOne {
+		t.Error("a lease ReleaseLeasesOf freed is still held")
+	}
 }
 
 func testRegistryPolicies(t *testing.T, s metadata.Store) {

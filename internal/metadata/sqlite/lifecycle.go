@@ -199,3 +199,13 @@ func (w *writeTx) ReleaseLease(ctx context.Context, name, holder string) error {
 	_, err := w.tx.ExecContext(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder)
 	return err
 }
+
+func (w *writeTx) ReleaseLeasesOf(ctx context.Context, prefix string) (int, error) {
+	// substr rather than LIKE: a holder's name may hold % or _.
+	res, err := w.tx.ExecContext(ctx, `DELETE FROM leases WHERE substr(holder, 1, ?) = ?`, len(prefix), prefix)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
