@@ -66,7 +66,7 @@ func TestKMSGrants(t *testing.T) {
 			" because no identity-based policy allows the kms:Encrypt action")
 
 	roleGrant, err := root.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: aws.String(keyID), GranteePrincipal: aws.String(roleARN),
-		Operations: []kmstypes.GrantOperation{kmstypes.GrantOperationEncrypt, kmstypes.GrantOperationDecrypt, kmstypes.GrantOperationDescribeKey},
+		Operations:  []kmstypes.GrantOperation{kmstypes.GrantOperationEncrypt, kmstypes.GrantOperationDecrypt, kmstypes.GrantOperationDescribeKey},
 		Constraints: &kmstypes.GrantConstraints{EncryptionContextSubset: appCtx}, Name: aws.String("deployer-app")})
 	ecrMust(t, "CreateGrant to the role", err)
 	if len(aws.ToString(roleGrant.GrantId)) != 64 || aws.ToString(roleGrant.GrantToken) == "" {
@@ -88,7 +88,7 @@ func TestKMSGrants(t *testing.T) {
 
 	// Repeating a named CreateGrant returns the same grant.
 	again, err := root.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: aws.String(keyID), GranteePrincipal: aws.String(roleARN),
-		Operations: []kmstypes.GrantOperation{kmstypes.GrantOperationDescribeKey, kmstypes.GrantOperationEncrypt, kmstypes.GrantOperationDecrypt},
+		Operations:  []kmstypes.GrantOperation{kmstypes.GrantOperationDescribeKey, kmstypes.GrantOperationEncrypt, kmstypes.GrantOperationDecrypt},
 		Constraints: &kmstypes.GrantConstraints{EncryptionContextSubset: appCtx}, Name: aws.String("deployer-app")})
 	ecrMust(t, "CreateGrant again", err)
 	if aws.ToString(again.GrantId) != aws.ToString(roleGrant.GrantId) || aws.ToString(again.GrantToken) == aws.ToString(roleGrant.GrantToken) {
@@ -118,7 +118,9 @@ func TestKMSGrants(t *testing.T) {
 	if len(all) != 5 {
 		t.Fatalf("ListGrants listed %d grants, want 5", len(all))
 	}
-	i := slices.IndexFunc(all, func(g kmstypes.GrantListEntry) bool { return aws.ToString(g.GrantId) == aws.ToString(roleGrant.GrantId) })
+	i := slices.IndexFunc(all, func(g kmstypes.GrantListEntry) bool {
+		return aws.ToString(g.GrantId) == aws.ToString(roleGrant.GrantId)
+	})
 	g := all[i]
 	if aws.ToString(g.KeyId) != keyARN || aws.ToString(g.Name) != "deployer-app" || aws.ToString(g.GranteePrincipal) != roleARN ||
 		aws.ToString(g.IssuingAccount) != "arn:aws:iam::"+testAccount+":root" || g.CreationDate == nil || len(g.Operations) != 3 ||
