@@ -17,7 +17,8 @@ package kms
 // that KMS does not have is the allow from an identity policy alone (and
 // the root's implicit allow), so keyPolicyRule turns an allowed decision
 // that no key-policy statement took part in into a denial, with AWS's
-// "because no resource-based policy allows ..." message.
+// "because no resource-based policy allows ..." message. A grant then
+// supplies a missing allow (withGrants; see grants.go).
 
 import (
 	"context"
@@ -77,16 +78,14 @@ func (s *Service) authorizeKey(ctx context.Context, action string, k *Key, encCt
 
 // authorizeWith decides an action on a key under a given key policy.
 func (s *Service) authorizeWith(ctx context.Context, action string, k *Key, pol *iampolicy.Policy, encCtx map[string]string) error {
-	d, req, err := s.ids.Authorize(ctx, identity.Check{
-		Action:          action,
-		Resource:        k.ARN,
-		ResourceAccount: k.Account,
-		Policy:          &iampolicy.Named{Name: keyPolicyName, Policy: pol},
-		Keys:            func(set func(k, v string)) { keyConditions(ctx, k, encCtx, set) },
-	})
+	d, req, err := s.ids.Authorize(ctx, keyCheck(ctx, action, k, pol, encCtx))
 	if err != nil {
 		return err
 	}
+	if d, err = s.withGrants(ctx, action, k, encCtx, keyPolicyRule(d)); err != nil {
+		return err
+	}
+
 	if d = keyPolicyRule(d); !d.Allowed {
 		return kmsError(CodeAccessDenied, "%s", d.Message(req))
 	}
@@ -150,6 +149,9 @@ func keyConditions(ctx context.Context, k *Key, encCtx map[string]string, set fu
 		set("kms:EncryptionContext:"+key, v)
 		set("kms:EncryptionContextKeys", key)
 	}
+	if extra := requestConditions(ctx); extra != nil {
+		extra(set)
+	}
 }
 
 // requestTags sets the condition keys of tags a request adds.
@@ -170,4 +172,46 @@ func requestTags(ctx context.Context, tags []Tag) func(set func(k, v string)) {
 func callerAccount(ctx context.Context) string {
 	p, _ := identity.FromContext(ctx)
 	return p.Account
+}
+
+// keyCheck is the authorization question of an action on a key, with its
+// key policy as the resource policy.
+func keyCheck(ctx context.Context, action string, k *Key, pol *iampolicy.Policy, encCtx map[string]string) identity.Check {
+	return identity.Check{
+		Action:          action,
+		Resource:        k.ARN,
+		ResourceAccount: k.Account,
+		Policy:          &iampolicy.Named{Name: keyPolicyName, Policy: pol},
+		Keys:            func(set func(k, v string)) { keyConditions(ctx, k, encCtx, set) },
+	}
+}
+
+// policyDecision is the decision of the key policy and IAM alone, KMS's
+// rule applied, grants left out.
+func (s *Service) policyDecision(ctx context.Context, action string, k *Key, encCtx map[string]string) (iampolicy.Decision, iampolicy.Request, error) {
+	pol, err := s.keyPolicy(k)
+	if err != nil {
+		return iampolicy.Decision{}, iampolicy.Request{}, err
+	}
+	d, req, err := s.ids.Authorize(ctx, keyCheck(ctx, action, k, pol, encCtx))
+	return keyPolicyRule(d), req, err
+}
+
+// withGrants lets a grant supply the allow that the policies lack: when
+// they deny only for want of an allow (from the key policy, or from IAM
+// where the key policy delegates to it), a grant of the key that gives
+// the caller the operation allows it. An explicit deny, a permissions
+// boundary or a session policy still refuse, as KMS has it: a permission
+// must be "provided explicitly and never denied". The decision returned
+// names the grant as a resource-side allow, which keyPolicyRule accepts.
+func (s *Service) withGrants(ctx context.Context, action string, k *Key, encCtx map[string]string, d iampolicy.Decision) (iampolicy.Decision, error) {
+	if d.Allowed || (d.Reason != iampolicy.NoIdentityAllow && d.Reason != iampolicy.NoResourceAllow) {
+		return d, nil
+	}
+	grants, err := s.callerGrants(ctx, action, k, encCtx)
+	if err != nil || len(grants) == 0 {
+		return d, err
+	}
+	return iampolicy.Decision{Allowed: true, Reason: iampolicy.Allow,
+		Allows: []iampolicy.Statement{{Policy: "grant " + grants[0].ID, Kind: iampolicy.KindResource}}}, nil
 }

@@ -232,18 +232,20 @@ type EncryptInput struct {
 	KeyID               string
 	Plaintext           []byte
 	EncryptionContext   map[string]string
-	EncryptionAlgorithm string // "" or SYMMETRIC_DEFAULT
+	EncryptionAlgorithm string // "" or SYMMETRIC_DEFAULT; RSAES_OAEP_SHA_1 or _256 for RSA keys
 	DryRun              bool
 }
 
 // Encrypted is a ciphertext and what made it.
 type Encrypted struct {
-	CiphertextBlob []byte
-	KeyARN         string
-	KeyMaterialID  string
+	CiphertextBlob      []byte
+	KeyARN              string
+	KeyMaterialID       string // symmetric keys only
+	EncryptionAlgorithm string
 }
 
-// Encrypt encrypts up to 4096 bytes under a key.
+// Encrypt encrypts up to 4096 bytes under a symmetric key, or what
+// RSAES-OAEP fits under an RSA encryption key.
 func (s *Service) Encrypt(ctx context.Context, scope Scope, in EncryptInput) (Encrypted, error) {
 	var v validation
 	v.secretLength(len(in.Plaintext), "plaintext", 1, maxPlaintext)
@@ -254,6 +256,26 @@ func (s *Service) Encrypt(ctx context.Context, scope Scope, in EncryptInput) (En
 	d, err := s.key(ctx, scope, in.KeyID, access{action: "kms:Encrypt", aliases: true, crossAccount: true, state: usable, encCtx: in.EncryptionContext})
 	if err != nil {
 		return Encrypted{}, err
+	}
+	if d.KeyUsage != UsageEncryptDecrypt {
+		return Encrypted{}, wrongUsage(&d.Key, "Encrypt")
+	}
+	if isRSA(d.KeySpec) {
+		h, err := rsaEncryptionFits(&d.Key, in.EncryptionAlgorithm)
+		if err != nil {
+			return Encrypted{}, err
+		}
+		if len(in.EncryptionContext) > 0 {
+			return Encrypted{}, noContext(&d.Key)
+		}
+		if in.DryRun {
+			return Encrypted{}, dryRun()
+		}
+		ct, err := rsaEncrypt(d, in.EncryptionAlgorithm, h, in.Plaintext)
+		if err != nil {
+			return Encrypted{}, err
+		}
+		return Encrypted{CiphertextBlob: ct, KeyARN: d.ARN, EncryptionAlgorithm: in.EncryptionAlgorithm}, nil
 	}
 	if err := algorithmFits(in.EncryptionAlgorithm); err != nil {
 		return Encrypted{}, err
@@ -268,7 +290,14 @@ func (s *Service) Encrypt(ctx context.Context, scope Scope, in EncryptInput) (En
 	if err != nil {
 		return Encrypted{}, err
 	}
-	return Encrypted{CiphertextBlob: ct, KeyARN: d.ARN, KeyMaterialID: m.ID}, nil
+	return Encrypted{CiphertextBlob: ct, KeyARN: d.ARN, KeyMaterialID: m.ID, EncryptionAlgorithm: SpecSymmetric}, nil
+}
+
+// noContext refuses an encryption context with an asymmetric key: only
+// symmetric encryption binds one to the ciphertext, and silently dropping
+// it would let a caller think it was bound.
+func noContext(k *Key) error {
+	return kmsError(CodeValidation, "EncryptionContext is not supported with key spec %s: only symmetric encryption keys bind an encryption context.", k.KeySpec)
 }
 
 // DataKeyInput is what GenerateDataKey takes: KeySpec (AES_256, AES_128)
@@ -325,6 +354,9 @@ func (s *Service) generateDataKey(ctx context.Context, scope Scope, in DataKeyIn
 	if err != nil {
 		return DataKey{}, err
 	}
+	if err := symmetricOnly(&d.Key, strings.TrimPrefix(action, "kms:")); err != nil {
+		return DataKey{}, err
+	}
 	if in.DryRun {
 		return DataKey{}, dryRun()
 	}
@@ -358,9 +390,10 @@ type DecryptInput struct {
 
 // Decrypted is a decrypted plaintext and the key that decrypted it.
 type Decrypted struct {
-	Plaintext     []byte
-	KeyARN        string
-	KeyMaterialID string
+	Plaintext           []byte
+	KeyARN              string
+	KeyMaterialID       string // symmetric keys only
+	EncryptionAlgorithm string
 }
 
 // Decrypt decrypts a blob that Encrypt or GenerateDataKey made, with the
@@ -375,6 +408,20 @@ func (s *Service) Decrypt(ctx context.Context, scope Scope, in DecryptInput) (De
 	if err := v.err(); err != nil {
 		return Decrypted{}, err
 	}
+	var named *keyDoc
+	if in.KeyID != "" {
+		rf, err := parseRef(in.KeyID, scope, true)
+		if err != nil {
+			return Decrypted{}, err
+		}
+		if named, err = s.resolve(ctx, s.meta, rf, rf.scope.Account == callerAccount(ctx)); err != nil {
+			return Decrypted{}, err
+		}
+		if isRSA(named.KeySpec) && named.KeyUsage == UsageEncryptDecrypt {
+			// An RSA ciphertext is bare: the request's KeyId names its key.
+			return s.decryptRSA(ctx, named, in)
+		}
+	}
 	b, err := parseBlob(in.CiphertextBlob)
 	if err != nil {
 		return Decrypted{}, err
@@ -382,18 +429,8 @@ func (s *Service) Decrypt(ctx context.Context, scope Scope, in DecryptInput) (De
 	if b.scope.Region != scope.Region {
 		return Decrypted{}, kmsError(CodeInvalidCiphertext, "The ciphertext was made by a key in %s: decrypt it in that region", b.scope.Region)
 	}
-	if in.KeyID != "" {
-		rf, err := parseRef(in.KeyID, scope, true)
-		if err != nil {
-			return Decrypted{}, err
-		}
-		named, err := s.resolve(ctx, s.meta, rf, rf.scope.Account == callerAccount(ctx))
-		if err != nil {
-			return Decrypted{}, err
-		}
-		if named.ID != b.keyID || named.Account != b.scope.Account {
-			return Decrypted{}, kmsError(CodeIncorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")
-		}
+	if named != nil && (named.ID != b.keyID || named.Account != b.scope.Account) {
+		return Decrypted{}, kmsError(CodeIncorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")
 	}
 	d, err := s.loadKey(ctx, s.meta, b.scope, b.keyID)
 	if err != nil {
@@ -415,7 +452,33 @@ func (s *Service) Decrypt(ctx context.Context, scope Scope, in DecryptInput) (De
 	if err != nil {
 		return Decrypted{}, err
 	}
-	return Decrypted{Plaintext: pt, KeyARN: d.ARN, KeyMaterialID: m.ID}, nil
+	return Decrypted{Plaintext: pt, KeyARN: d.ARN, KeyMaterialID: m.ID, EncryptionAlgorithm: SpecSymmetric}, nil
+}
+
+// decryptRSA decrypts an RSAES-OAEP ciphertext with the RSA key d, which
+// the request named.
+func (s *Service) decryptRSA(ctx context.Context, d *keyDoc, in DecryptInput) (Decrypted, error) {
+	if err := s.authorizeKey(ctx, "kms:Decrypt", &d.Key, in.EncryptionContext); err != nil {
+		return Decrypted{}, err
+	}
+	if err := usable(&d.Key); err != nil {
+		return Decrypted{}, err
+	}
+	h, err := rsaEncryptionFits(&d.Key, in.EncryptionAlgorithm)
+	if err != nil {
+		return Decrypted{}, err
+	}
+	if len(in.EncryptionContext) > 0 {
+		return Decrypted{}, noContext(&d.Key)
+	}
+	if in.DryRun {
+		return Decrypted{}, dryRun()
+	}
+	pt, err := s.rsaDecrypt(d, h, in.CiphertextBlob)
+	if err != nil {
+		return Decrypted{}, err
+	}
+	return Decrypted{Plaintext: pt, KeyARN: d.ARN, EncryptionAlgorithm: in.EncryptionAlgorithm}, nil
 }
 
 // DataKey makes a 256-bit data key under a key (a key or alias ARN) for
@@ -492,6 +555,9 @@ func (s *Service) usableKey(ctx context.Context, keyRef string, scope Scope) (*k
 		return nil, err
 	}
 	if err := usable(&d.Key); err != nil {
+		return nil, err
+	}
+	if err := symmetricOnly(&d.Key, "GenerateDataKey"); err != nil {
 		return nil, err
 	}
 	return d, nil

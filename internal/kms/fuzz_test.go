@@ -49,3 +49,38 @@ func FuzzDecrypt(f *testing.F) {
 		}
 	})
 }
+
+// FuzzGrantToken feeds RetireGrant's and CheckGrantTokens' token reader
+// arbitrary strings: it never panics, and only the tokens CreateGrant
+// returned read, each as its own grant.
+func FuzzGrantToken(f *testing.F) {
+	fx := newFixture(f)
+	k := fx.createKey(f, CreateKeyInput{})
+	issued := map[string]string{} // token -> grant ID
+	for range 2 {
+		g, err := fx.svc.CreateGrant(fx.root, scope, CreateGrantInput{KeyID: k.ID, GranteePrincipal: userARN("app"), Operations: []string{"Encrypt"}})
+		if err != nil {
+			f.Fatal(err)
+		}
+		issued[g.GrantToken] = g.GrantID
+		f.Add(g.GrantToken)
+		f.Add(g.GrantToken[:len(g.GrantToken)-1])
+		f.Add(g.GrantToken + "A")
+	}
+	f.Add("")
+	f.Add("AQpAM2RhZTk1MGMyNTk2ZmZmMzEyYWVhOWViN2I1MWM4")
+	f.Fuzz(func(t *testing.T, token string) {
+		ref, err := fx.svc.parseGrantToken(token)
+		id, known := issued[token]
+		switch {
+		case err == nil && !known:
+			t.Fatalf("a token CreateGrant did not return reads: %q", token)
+		case err != nil && known:
+			t.Fatalf("an issued token does not read: %v", err)
+		case err == nil && (ref.grantID != id || ref.keyID != k.ID || ref.scope != scope):
+			t.Fatalf("token read as %+v", ref)
+		case err != nil && !isCode(err, CodeInvalidGrantToken):
+			t.Fatalf("not InvalidGrantTokenException: %v", err)
+		}
+	})
+}

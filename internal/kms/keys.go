@@ -35,8 +35,8 @@ type CreateKeyInput struct {
 	MultiRegion                    bool
 }
 
-// CreateKey creates a symmetric encryption key, enabled, with its first
-// key material.
+// CreateKey creates a key, enabled, with its first key material: a
+// symmetric encryption key unless KeySpec (with KeyUsage) says otherwise.
 func (s *Service) CreateKey(ctx context.Context, scope Scope, in CreateKeyInput) (Key, error) {
 	var v validation
 	v.length(in.Description, "description", 0, maxDescriptionLength)
@@ -54,11 +54,15 @@ func (s *Service) CreateKey(ctx context.Context, scope Scope, in CreateKeyInput)
 		return Key{}, kmsError(CodeValidation, "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.")
 	}
 	spec := firstOf(in.KeySpec, in.CustomerMasterKeySpec, SpecSymmetric)
-	if spec != SpecSymmetric {
-		return Key{}, kmsError(CodeUnsupported, "ecrd supports only symmetric encryption keys: KeySpec %s is not supported; omit KeySpec or give SYMMETRIC_DEFAULT", spec)
+	if spec != SpecSymmetric && in.KeyUsage == "" {
+		return Key{}, kmsError(CodeValidation, "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
 	}
-	if in.KeyUsage != "" && in.KeyUsage != UsageEncryptDecrypt {
-		return Key{}, kmsError(CodeValidation, "KeyUsage %s is not compatible with KeySpec %s", in.KeyUsage, spec)
+	usage := firstOf(in.KeyUsage, UsageEncryptDecrypt)
+	if !slices.Contains(specUsages[spec], usage) {
+		return Key{}, kmsError(CodeValidation, "KeyUsage %s is not compatible with KeySpec %s", usage, spec)
+	}
+	if !served(spec, usage) {
+		return Key{}, kmsError(CodeUnsupported, "ecrd does not make keys of KeySpec %s with KeyUsage %s: it makes symmetric encryption keys, RSA keys (RSA_2048, RSA_3072, RSA_4096) that sign or encrypt, and ECDSA keys (ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521) that sign", spec, usage)
 	}
 	if in.Origin != "" && in.Origin != OriginAWSKMS {
 		return Key{}, kmsError(CodeUnsupported, "ecrd supports only key material that KMS generates: Origin %s is not supported; omit Origin or give AWS_KMS", in.Origin)
@@ -75,7 +79,7 @@ func (s *Service) CreateKey(ctx context.Context, scope Scope, in CreateKeyInput)
 	if err := s.authorizeAccount(ctx, "kms:CreateKey", "*", scope.Account, requestTags(ctx, in.Tags)); err != nil {
 		return Key{}, err
 	}
-	d, err := s.newKey(scope, in.Description, ManagerCustomer, DefaultKeyPolicy(scope.Account))
+	d, err := s.newKeyOf(scope, in.Description, ManagerCustomer, DefaultKeyPolicy(scope.Account), spec, usage)
 	if err != nil {
 		return Key{}, err
 	}
@@ -113,16 +117,31 @@ func firstOf(vals ...string) string {
 	return ""
 }
 
-// newKey makes a key document with a new ID and its first material.
+// newKey makes a symmetric encryption key document with a new ID and its
+// first material.
 func (s *Service) newKey(scope Scope, description, manager, policy string) (*keyDoc, error) {
+	return s.newKeyOf(scope, description, manager, policy, SpecSymmetric, UsageEncryptDecrypt)
+}
+
+// newKeyOf makes a key document of a spec and usage with a new ID and its
+// first material (an asymmetric key's key pair, generated here).
+func (s *Service) newKeyOf(scope Scope, description, manager, policy, spec, usage string) (*keyDoc, error) {
 	id := newUUID()
 	now := s.now().UTC()
 	d := &keyDoc{Key: Key{
 		ID: id, ARN: keyARN(scope, id), Account: scope.Account, Region: scope.Region,
 		Description: description, CreationDate: now, State: StateEnabled,
-		KeyUsage: UsageEncryptDecrypt, KeySpec: SpecSymmetric, Origin: OriginAWSKMS, KeyManager: manager,
+		KeyUsage: usage, KeySpec: spec, Origin: OriginAWSKMS, KeyManager: manager,
 		Policy: policy, Rotation: Rotation{PeriodInDays: defaultRotationDays},
 	}}
+	if spec != SpecSymmetric {
+		// Only symmetric keys rotate, and only their material ID shows.
+		d.Rotation = Rotation{}
+		if err := s.addKeyPair(d); err != nil {
+			return nil, err
+		}
+		return d, nil
+	}
 	if err := s.addMaterial(d); err != nil {
 		return nil, err
 	}
@@ -162,7 +181,7 @@ func newUUID() string {
 }
 
 // purgeDeleted removes the keys of a scope whose deletion has come due,
-// and the aliases that named them. Reads already treat such keys as gone;
+// with their grants and the aliases that named them. Reads already treat such keys as gone;
 // this only reclaims their documents.
 func (s *Service) purgeDeleted(ctx context.Context, tx metadata.Tx, scope Scope) error {
 	es, err := tx.IAMEntities(ctx, scope.Account, metadata.KMSKey)
@@ -178,6 +197,10 @@ func (s *Service) purgeDeleted(ctx context.Context, tx metadata.Tx, scope Scope)
 		id := strings.TrimPrefix(e.Name, prefix)
 		if _, err := s.loadKey(ctx, tx, scope, id); isCode(err, CodeNotFound) {
 			if err := tx.DeleteIAMEntity(ctx, scope.Account, metadata.KMSKey, e.Name); err != nil {
+				return err
+			}
+			// Its grants go with it.
+			if err := saveGrants(ctx, tx, scope.Account, scope.Region, id, nil); err != nil {
 				return err
 			}
 			continue
@@ -342,6 +365,9 @@ func (s *Service) EnableKeyRotation(ctx context.Context, scope Scope, keyRef str
 	if err != nil {
 		return err
 	}
+	if err := rotates(&d.Key); err != nil {
+		return err
+	}
 	_, err = s.change(ctx, d, func(d *keyDoc) error {
 		if err := usable(&d.Key); err != nil {
 			return err
@@ -360,6 +386,9 @@ func (s *Service) DisableKeyRotation(ctx context.Context, scope Scope, keyRef st
 	if err != nil {
 		return err
 	}
+	if err := rotates(&d.Key); err != nil {
+		return err
+	}
 	_, err = s.change(ctx, d, func(d *keyDoc) error {
 		if err := usable(&d.Key); err != nil {
 			return err
@@ -371,7 +400,17 @@ func (s *Service) DisableKeyRotation(ctx context.Context, scope Scope, keyRef st
 	return err
 }
 
-// KeyRotationStatus returns a key (for its ARN) and its rotation setting.
+// rotates refuses rotation settings on keys that do not rotate: only
+// symmetric encryption keys do, as on AWS.
+func rotates(k *Key) error {
+	if k.KeySpec != SpecSymmetric {
+		return kmsError(CodeUnsupported, "%s key spec %s does not support rotation: only symmetric encryption keys rotate.", k.ARN, k.KeySpec)
+	}
+	return nil
+}
+
+// KeyRotationStatus returns a key (for its ARN) and its rotation setting
+// (never enabled for keys that do not rotate).
 func (s *Service) KeyRotationStatus(ctx context.Context, scope Scope, keyRef string) (Key, error) {
 	d, err := s.key(ctx, scope, keyRef, access{action: "kms:GetKeyRotationStatus", crossAccount: true})
 	if err != nil {
@@ -385,6 +424,9 @@ func (s *Service) KeyRotationStatus(ctx context.Context, scope Scope, keyRef str
 func (s *Service) RotateKeyOnDemand(ctx context.Context, scope Scope, keyRef string) (Key, error) {
 	d, err := s.key(ctx, scope, keyRef, access{action: "kms:RotateKeyOnDemand", state: usable})
 	if err != nil {
+		return Key{}, err
+	}
+	if err := rotates(&d.Key); err != nil {
 		return Key{}, err
 	}
 	return s.change(ctx, d, func(d *keyDoc) error {

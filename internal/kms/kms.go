@@ -1,16 +1,20 @@
 // Package kms is ecrd's domain core for AWS Key Management Service: the
-// slice of KMS that Terraform's aws_kms_key and aws_kms_alias manage and
-// that ECR repository encryption uses. Keys are symmetric (AES-256-GCM)
-// only. A key's metadata, key policy, tags and key material versions are
-// one document in the metadata store (an IAM entity of kind
-// metadata.KMSKey, named "<region>/<key-id>"); aliases are documents of
-// kind metadata.KMSAlias named "<region>/alias/<name>". Key material is
-// random and stored sealed under the server keyring; rotation adds a
-// version and keeps the old ones, so older ciphertexts still decrypt.
+// slice of KMS that Terraform's aws_kms_key, aws_kms_alias and
+// aws_kms_grant manage, that ECR repository encryption uses, and that
+// signing tools such as cosign use. Keys are symmetric encryption keys
+// (AES-256-GCM), RSA keys (signing or OAEP encryption) and ECDSA signing
+// keys (see asymmetric.go). A key's metadata, key policy, tags and key
+// material versions are one document in the metadata store (an IAM entity
+// of kind metadata.KMSKey, named "<region>/<key-id>"); its grants are
+// another (kind grantsKind, same name; see grants.go); aliases are
+// documents of kind metadata.KMSAlias named "<region>/alias/<name>". Key
+// material is random and stored sealed under the server keyring (an
+// asymmetric key's private key as PKCS #8); rotation adds a version and
+// keeps the old ones, so older ciphertexts still decrypt.
 //
 // Every API operation is authorized through identity.Service.Authorize
 // with the key policy as the resource policy, under KMS's own rule: the
-// key policy must allow (see authorize.go). The methods ECR calls on behalf
+// key policy must allow, or a grant (see authorize.go). The methods ECR calls on behalf
 // of an authorized repository operation (DataKey, DecryptDataKey,
 // KeyUsable, ECRManagedKey) check key state but not the caller.
 package kms
@@ -52,8 +56,11 @@ const (
 	CodeInvalidAliasName  = "InvalidAliasNameException"
 	CodeInvalidArn        = "InvalidArnException"
 	CodeInvalidCiphertext = "InvalidCiphertextException"
+	CodeInvalidGrantID    = "InvalidGrantIdException"
+	CodeInvalidGrantToken = "InvalidGrantTokenException"
 	CodeInvalidKeyUsage   = "InvalidKeyUsageException"
 	CodeInvalidMarker     = "InvalidMarkerException"
+	CodeInvalidSignature  = "KMSInvalidSignatureException"
 	CodeInvalidState      = "KMSInvalidStateException"
 	CodeLimitExceeded     = "LimitExceededException"
 	CodeMalformedPolicy   = "MalformedPolicyDocumentException"
@@ -76,9 +83,11 @@ const (
 	ManagerAWS      = "AWS"
 )
 
-// The only key kind ecrd makes.
+// Key usages, the symmetric key spec and the one origin ecrd makes (the
+// asymmetric key specs are in asymmetric.go).
 const (
 	UsageEncryptDecrypt = "ENCRYPT_DECRYPT"
+	UsageSignVerify     = "SIGN_VERIFY"
 	SpecSymmetric       = "SYMMETRIC_DEFAULT"
 	OriginAWSKMS        = "AWS_KMS"
 )
@@ -143,10 +152,14 @@ type Alias struct {
 type keyDoc struct {
 	Key
 	Materials []material `json:"materials"`
+	// PublicKey is an asymmetric key's public key, a DER
+	// SubjectPublicKeyInfo (not secret: kept in the clear).
+	PublicKey []byte `json:"publicKey,omitempty"`
 }
 
-// material is one version of a key's material: 32 random bytes sealed
-// under the server keyring, bound to the key's ARN and the version.
+// material is one version of a key's material: 32 random bytes (an
+// asymmetric key's one version: its private key, PKCS #8) sealed under
+// the server keyring, bound to the key's ARN and the version.
 type material struct {
 	Version int       `json:"v"`
 	ID      string    `json:"id"` // KeyMaterialId: 64 hex digits

@@ -149,8 +149,11 @@ func TestCreateKeyErrors(t *testing.T) {
 		in            CreateKeyInput
 		code, message string
 	}{
-		{"asymmetric", CreateKeyInput{KeySpec: "RSA_2048"}, CodeUnsupported, "KeySpec RSA_2048 is not supported"},
-		{"deprecated spec", CreateKeyInput{CustomerMasterKeySpec: "HMAC_256"}, CodeUnsupported, "HMAC_256"},
+		{"asymmetric without a usage", CreateKeyInput{KeySpec: "RSA_2048"}, CodeValidation, "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys."},
+		{"ECC encryption", CreateKeyInput{KeySpec: "ECC_NIST_P256", KeyUsage: "ENCRYPT_DECRYPT"}, CodeValidation, "KeyUsage ENCRYPT_DECRYPT is not compatible with KeySpec ECC_NIST_P256"},
+		{"HMAC", CreateKeyInput{CustomerMasterKeySpec: "HMAC_256", KeyUsage: "GENERATE_VERIFY_MAC"}, CodeUnsupported, "KeySpec HMAC_256 with KeyUsage GENERATE_VERIFY_MAC"},
+		{"secp256k1", CreateKeyInput{KeySpec: "ECC_SECG_P256K1", KeyUsage: "SIGN_VERIFY"}, CodeUnsupported, "ECC_SECG_P256K1"},
+		{"key agreement", CreateKeyInput{KeySpec: "ECC_NIST_P256", KeyUsage: "KEY_AGREEMENT"}, CodeUnsupported, "KeyUsage KEY_AGREEMENT"},
 		{"both specs", CreateKeyInput{KeySpec: "SYMMETRIC_DEFAULT", CustomerMasterKeySpec: "SYMMETRIC_DEFAULT"}, CodeValidation, "CustomerMasterKeySpec is deprecated"},
 		{"bad spec", CreateKeyInput{KeySpec: "AES"}, CodeValidation, "1 validation error detected: Value 'AES' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048"},
 		{"bad usage", CreateKeyInput{KeyUsage: "RANDOM"}, CodeValidation, "Value 'RANDOM' at 'keyUsage'"},

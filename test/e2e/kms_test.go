@@ -291,9 +291,11 @@ func TestKMSErrors(t *testing.T) {
 	_, err = c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/none")})
 	wantAPIError(t, "DescribeKey of a missing alias", err, "NotFoundException", 400, "Alias arn:aws:kms:"+testRegion+":"+testAccount+":alias/none is not found.")
 
-	_, err = c.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: kmstypes.KeySpecRsa2048, KeyUsage: kmstypes.KeyUsageTypeSignVerify})
-	wantAPIError(t, "CreateKey RSA", err, "UnsupportedOperationException", 400, "")
-	wantTyped[*kmstypes.UnsupportedOperationException](t, "CreateKey RSA", err)
+	_, err = c.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: kmstypes.KeySpecHmac256, KeyUsage: kmstypes.KeyUsageTypeGenerateVerifyMac})
+	wantAPIError(t, "CreateKey HMAC", err, "UnsupportedOperationException", 400, "")
+	wantTyped[*kmstypes.UnsupportedOperationException](t, "CreateKey HMAC", err)
+	_, err = c.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: kmstypes.KeySpecRsa2048})
+	wantAPIError(t, "CreateKey RSA without a usage", err, "ValidationException", 400, "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
 	_, err = c.CreateKey(ctx, &kms.CreateKeyInput{MultiRegion: aws.Bool(true)})
 	wantAPIError(t, "CreateKey multi-Region", err, "UnsupportedOperationException", 400, "ecrd does not support multi-Region keys: create the key with MultiRegion false")
 	_, err = c.CreateKey(ctx, &kms.CreateKeyInput{KeyUsage: "RANDOM"})
@@ -385,7 +387,7 @@ func TestKMSErrors(t *testing.T) {
 		"The member KeyId must be a string, not a JSON number")
 	wantRawError(t, "malformed JSON", rawKMS(t, e, "DescribeKey", []byte(`{"KeyId":`)), 400, "SerializationException", "")
 	wantRawError(t, "a blob that is not base64", rawKMS(t, e, "Decrypt", []byte(`{"CiphertextBlob":"!!"}`)), 400, "SerializationException", "")
-	wantRawError(t, "an unknown operation", rawKMS(t, e, "Sign", []byte(`{}`)), 400, "UnknownOperationException", "")
+	wantRawError(t, "an unknown operation", rawKMS(t, e, "ReEncrypt", []byte(`{}`)), 400, "UnknownOperationException", "")
 	a := rawKMS(t, e, "DescribeKey", []byte(`{"KeyId":"`+id+`","Unknown":{"x":[1]}}`))
 	if a.Status != 200 || !strings.Contains(string(a.Body), `"KeyState":"PendingDeletion"`) {
 		t.Errorf("unknown members are ignored: %d %s", a.Status, a.Body)

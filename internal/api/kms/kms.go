@@ -82,6 +82,14 @@ func New(svc *core.Service, log *slog.Logger) *Handler {
 		"GenerateDataKeyWithoutPlaintext": handle(h.generateDataKeyWithoutPlaintext),
 		"Encrypt":                         handle(h.encrypt),
 		"Decrypt":                         handle(h.decrypt),
+		"CreateGrant":                     handle(h.createGrant),
+		"ListGrants":                      handle(h.listGrants),
+		"ListRetirableGrants":             handle(h.listRetirableGrants),
+		"RetireGrant":                     handle(h.retireGrant),
+		"RevokeGrant":                     handle(h.revokeGrant),
+		"Sign":                            handle(h.sign),
+		"Verify":                          handle(h.verify),
+		"GetPublicKey":                    handle(h.getPublicKey),
 	}
 	return h
 }

@@ -58,10 +58,11 @@ func TestRequired(t *testing.T) {
 func TestKnown(t *testing.T) {
 	h := New(nil, nil)
 	for target, want := range map[string]bool{
-		"TrentService.CreateKey": true,
-		"TrentService.Decrypt":   true,
-		"TrentService.Sign":      false,
-		"CreateKey":              false,
+		"TrentService.CreateKey":                         true,
+		"TrentService.Decrypt":                           true,
+		"TrentService.Sign":                              true,
+		"TrentService.ReEncrypt":                         false,
+		"CreateKey":                                      false,
 		"AmazonEC2ContainerRegistry_V20150921.CreateKey": false,
 	} {
 		if got := h.Known(target); got != want {

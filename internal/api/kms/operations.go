@@ -51,7 +51,8 @@ type keyMetadata struct {
 	KeyManager                  string         `json:"KeyManager"`
 	CustomerMasterKeySpec       string         `json:"CustomerMasterKeySpec"`
 	KeySpec                     string         `json:"KeySpec"`
-	EncryptionAlgorithms        []string       `json:"EncryptionAlgorithms"`
+	EncryptionAlgorithms        []string       `json:"EncryptionAlgorithms,omitempty"`
+	SigningAlgorithms           []string       `json:"SigningAlgorithms,omitempty"`
 	MultiRegion                 bool           `json:"MultiRegion"`
 	CurrentKeyMaterialId        string         `json:"CurrentKeyMaterialId,omitempty"`
 }
@@ -62,7 +63,8 @@ func metadataOf(k core.Key) *keyMetadata {
 		Enabled: k.Enabled(), Description: k.Description, KeyUsage: k.KeyUsage, KeyState: k.State,
 		DeletionDate: ecr.NewTimestamp(k.DeletionDate), PendingDeletionWindowInDays: k.PendingWindowInDays,
 		Origin: k.Origin, KeyManager: k.KeyManager, CustomerMasterKeySpec: k.KeySpec, KeySpec: k.KeySpec,
-		EncryptionAlgorithms: []string{core.SpecSymmetric}, MultiRegion: k.MultiRegion, CurrentKeyMaterialId: k.CurrentMaterialID,
+		EncryptionAlgorithms: k.EncryptionAlgorithms(), SigningAlgorithms: k.SigningAlgorithms(),
+		MultiRegion: k.MultiRegion, CurrentKeyMaterialId: k.CurrentMaterialID,
 	}
 }
 
@@ -123,6 +125,9 @@ type describeKeyInput struct {
 func (h *Handler) describeKey(ctx context.Context, scope core.Scope, in *describeKeyInput) (*keyMetadataOutput, error) {
 	id, err := in.keyID()
 	if err != nil {
+		return nil, err
+	}
+	if err := h.svc.CheckGrantTokens(in.GrantTokens); err != nil {
 		return nil, err
 	}
 	k, err := h.svc.DescribeKey(ctx, scope, id)
@@ -489,14 +494,17 @@ type generateDataKeyOutput struct {
 	KeyMaterialId  string `json:"KeyMaterialId,omitempty"`
 }
 
-func (in *generateDataKeyInput) toCore() (core.DataKeyInput, error) {
+func (in *generateDataKeyInput) toCore(svc *core.Service) (core.DataKeyInput, error) {
 	id, err := in.keyID()
+	if err == nil {
+		err = svc.CheckGrantTokens(in.GrantTokens)
+	}
 	return core.DataKeyInput{KeyID: id, KeySpec: deref(in.KeySpec), NumberOfBytes: intp(in.NumberOfBytes),
 		EncryptionContext: in.EncryptionContext, DryRun: deref(in.DryRun)}, err
 }
 
 func (h *Handler) generateDataKey(ctx context.Context, scope core.Scope, in *generateDataKeyInput) (*generateDataKeyOutput, error) {
-	c, err := in.toCore()
+	c, err := in.toCore(h.svc)
 	if err != nil {
 		return nil, err
 	}
@@ -508,7 +516,7 @@ func (h *Handler) generateDataKey(ctx context.Context, scope core.Scope, in *gen
 }
 
 func (h *Handler) generateDataKeyWithoutPlaintext(ctx context.Context, scope core.Scope, in *generateDataKeyInput) (*generateDataKeyOutput, error) {
-	c, err := in.toCore()
+	c, err := in.toCore(h.svc)
 	if err != nil {
 		return nil, err
 	}
@@ -541,12 +549,15 @@ func (h *Handler) encrypt(ctx context.Context, scope core.Scope, in *encryptInpu
 	if err := req.err(); err != nil {
 		return nil, err
 	}
+	if err := h.svc.CheckGrantTokens(in.GrantTokens); err != nil {
+		return nil, err
+	}
 	e, err := h.svc.Encrypt(ctx, scope, core.EncryptInput{KeyID: *in.KeyId, Plaintext: in.Plaintext, EncryptionContext: in.EncryptionContext,
 		EncryptionAlgorithm: deref(in.EncryptionAlgorithm), DryRun: deref(in.DryRun)})
 	if err != nil {
 		return nil, err
 	}
-	return &encryptOutput{CiphertextBlob: e.CiphertextBlob, KeyId: e.KeyARN, EncryptionAlgorithm: core.SpecSymmetric}, nil
+	return &encryptOutput{CiphertextBlob: e.CiphertextBlob, KeyId: e.KeyARN, EncryptionAlgorithm: e.EncryptionAlgorithm}, nil
 }
 
 type decryptInput struct {
@@ -571,10 +582,13 @@ func (h *Handler) decrypt(ctx context.Context, scope core.Scope, in *decryptInpu
 	if err := req.err(); err != nil {
 		return nil, err
 	}
+	if err := h.svc.CheckGrantTokens(in.GrantTokens); err != nil {
+		return nil, err
+	}
 	d, err := h.svc.Decrypt(ctx, scope, core.DecryptInput{CiphertextBlob: in.CiphertextBlob, KeyID: deref(in.KeyId),
 		EncryptionContext: in.EncryptionContext, EncryptionAlgorithm: deref(in.EncryptionAlgorithm), DryRun: deref(in.DryRun)})
 	if err != nil {
 		return nil, err
 	}
-	return &decryptOutput{Plaintext: d.Plaintext, KeyId: d.KeyARN, EncryptionAlgorithm: core.SpecSymmetric, KeyMaterialId: d.KeyMaterialID}, nil
+	return &decryptOutput{Plaintext: d.Plaintext, KeyId: d.KeyARN, EncryptionAlgorithm: d.EncryptionAlgorithm, KeyMaterialId: d.KeyMaterialID}, nil
 }
