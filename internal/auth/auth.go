@@ -110,6 +110,7 @@ func (a *Authenticator) AWS(ctx context.Context, r *http.Request, parsed *sigv4.
 		return caller, fromSigV4(err)
 	}
 	caller.Principal = p
+	a.IDs.NoteKeyUse(p.Account, cred.AccessKeyID, cred.Service, cred.Region) // GetAccessKeyLastUsed
 	return caller, nil
 }
 
