@@ -80,9 +80,10 @@ func ParseAWS(r *http.Request, service string) (*sigv4.Parsed, error) {
 // signature is not checked yet: Begin found them from the headers alone,
 // so that a request from nobody is refused before its body is read.
 type Pending struct {
-	parsed *sigv4.Parsed
-	secret string
-	caller Caller
+	parsed   *sigv4.Parsed
+	secret   string
+	caller   Caller
+	longTerm bool // an access key's, whose last use is noted
 }
 
 // Caller returns who the request will be from once its signature checks.
@@ -134,7 +135,7 @@ func (a *Authenticator) Begin(ctx context.Context, r *http.Request, service stri
 	if err != nil {
 		return nil, err
 	}
-	p.secret, p.caller.Principal = secret, principal
+	p.secret, p.caller.Principal, p.longTerm = secret, principal, true
 	return p, nil
 }
 
@@ -149,6 +150,10 @@ func (a *Authenticator) Finish(r *http.Request, p *Pending, body []byte, bodyHas
 	req.BodyHash = bodyHash
 	if err := a.Verifier.Verify(req, p.parsed, p.secret); err != nil {
 		return Caller{}, fromSigV4(err)
+	}
+	if p.longTerm {
+		cred := p.parsed.Credential
+		a.IDs.NoteKeyUse(p.caller.Principal.Account, cred.AccessKeyID, cred.Service, cred.Region) // GetAccessKeyLastUsed
 	}
 	return p.caller, nil
 }

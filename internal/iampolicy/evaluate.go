@@ -72,6 +72,9 @@ type Statement struct {
 	Policy string // the Named.Name
 	Sid    string
 	Kind   string // "identity-based", "resource-based", "permissions boundary" or "session"
+	// Index is the statement's position in its policy, from 1, which
+	// names it when it has no Sid.
+	Index int
 }
 
 // Statement kinds, as the access-denied message words them.
@@ -86,8 +89,11 @@ const (
 type Decision struct {
 	Allowed bool
 	Reason  Reason
-	Deny    *Statement  // for ExplicitDeny: the matching Deny statement
-	Allows  []Statement // the statements that allowed, for explanations
+	Deny    *Statement // for ExplicitDeny: the matching Deny statement
+	// Allows are the statements that allowed, for explanations; for a
+	// denial, those that allowed on a side that was not enough (an
+	// identity policy's Allow when the resource's account did not allow).
+	Allows []Statement
 }
 
 // scan is what one policy says about a request.
@@ -121,7 +127,7 @@ func scanPolicy(pol *Policy, e *env, name, kind string, allows *[]Statement) sca
 		if g > r.grant {
 			r.grant = g
 		}
-		*allows = append(*allows, Statement{Policy: name, Sid: s.sid, Kind: kind})
+		*allows = append(*allows, Statement{Policy: name, Sid: s.sid, Kind: kind, Index: i + 1})
 	}
 	return r
 }
@@ -206,9 +212,9 @@ func Evaluate(req Request, p Policies) Decision {
 
 	var allows []Statement
 	var d Decision
-	deny := func(name, sid, kind string) {
+	deny := func(name string, pol *Policy, i int, kind string) {
 		if d.Deny == nil {
-			d.Deny = &Statement{Policy: name, Sid: sid, Kind: kind}
+			d.Deny = &Statement{Policy: name, Sid: pol.stmts[i].sid, Kind: kind, Index: i + 1}
 		}
 	}
 
@@ -216,7 +222,7 @@ func Evaluate(req Request, p Policies) Decision {
 	for _, n := range p.Identity {
 		r := scanPolicy(n.Policy, &e, n.Name, KindIdentity, &allows)
 		if r.deny >= 0 {
-			deny(n.Name, n.Policy.stmts[r.deny].sid, KindIdentity)
+			deny(n.Name, n.Policy, r.deny, KindIdentity)
 		}
 		idAllow = idAllow || r.allow
 	}
@@ -226,7 +232,7 @@ func Evaluate(req Request, p Policies) Decision {
 		isTrust = n.Policy.kind == Trust
 		r := scanPolicy(n.Policy, &e, n.Name, KindResource, &allows)
 		if r.deny >= 0 {
-			deny(n.Name, n.Policy.stmts[r.deny].sid, KindResource)
+			deny(n.Name, n.Policy, r.deny, KindResource)
 		}
 		if r.allow {
 			rg = r.grant
@@ -236,7 +242,7 @@ func Evaluate(req Request, p Policies) Decision {
 	if n := p.Boundary; n != nil && n.Policy != nil {
 		r := scanPolicy(n.Policy, &e, n.Name, KindBoundary, &allows)
 		if r.deny >= 0 {
-			deny(n.Name, n.Policy.stmts[r.deny].sid, KindBoundary)
+			deny(n.Name, n.Policy, r.deny, KindBoundary)
 		}
 		bAllow = r.allow
 	}
@@ -246,7 +252,7 @@ func Evaluate(req Request, p Policies) Decision {
 		for _, n := range p.Session {
 			r := scanPolicy(n.Policy, &e, n.Name, KindSession, &allows)
 			if r.deny >= 0 {
-				deny(n.Name, n.Policy.stmts[r.deny].sid, KindSession)
+				deny(n.Name, n.Policy, r.deny, KindSession)
 			}
 			sAllow = sAllow || r.allow
 		}
@@ -257,7 +263,7 @@ func Evaluate(req Request, p Policies) Decision {
 	}
 
 	allowed := func() Decision { return Decision{Allowed: true, Reason: Allow, Allows: allows} }
-	denied := func(r Reason) Decision { return Decision{Reason: r} }
+	denied := func(r Reason) Decision { return Decision{Reason: r, Allows: allows} }
 
 	// Callers that are not IAM principals of an account (anonymous, web
 	// identities before AssumeRoleWithWebIdentity, services) have no

@@ -42,7 +42,8 @@ func runEval(t *testing.T, cases []evalCase) {
 					t.Errorf("Message:\n got %s\nwant %s", got, tc.msg)
 				}
 			}
-			if tc.deny != nil && (d.Deny == nil || *d.Deny != *tc.deny) {
+			if tc.deny != nil && (d.Deny == nil || d.Deny.Policy != tc.deny.Policy || d.Deny.Sid != tc.deny.Sid || d.Deny.Kind != tc.deny.Kind ||
+				(tc.deny.Index != 0 && d.Deny.Index != tc.deny.Index)) {
 				t.Errorf("Deny = %+v, want %+v", d.Deny, tc.deny)
 			}
 			if d.Allowed && d.Message(tc.req) != "" {
@@ -177,7 +178,7 @@ func TestEvaluateExplicitDeny(t *testing.T) {
 			req:    req(dev, "ecr:PutImage", app, acctA),
 			pols:   Policies{Identity: []Named{allowAll, named(t, "guard", denyPut, Identity)}},
 			reason: ExplicitDeny,
-			deny:   &Statement{Policy: "guard", Sid: "NoPut", Kind: KindIdentity},
+			deny:   &Statement{Policy: "guard", Sid: "NoPut", Kind: KindIdentity, Index: 1},
 			msg:    base + "an identity-based policy",
 		},
 		{
@@ -372,4 +373,22 @@ func TestEvaluateAnonymousAndTrust(t *testing.T) {
 		{name: "trust: no trust policy at all", req: req(user(acctA, "ops"), "sts:AssumeRole", roleARN, acctA),
 			pols: Policies{Identity: []Named{assumeAll}}, allow: true},
 	})
+}
+
+// TestDecisionStatements: a decision names the deciding statement by its
+// position too, and a denial keeps the allows of the side that was not
+// enough.
+func TestDecisionStatements(t *testing.T) {
+	dev := user(acctB, "dev")
+	app := repo(acctA, "app")
+	id := named(t, "ci", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:*","Resource":"*"},
+		{"Effect":"Deny","Action":"ecr:DeleteRepository","Resource":"*"}]}`, Identity)
+	d := Evaluate(req(dev, "ecr:DeleteRepository", app, acctA), Policies{Identity: []Named{id}})
+	if d.Reason != ExplicitDeny || d.Deny == nil || d.Deny.Index != 2 || d.Deny.Sid != "" {
+		t.Errorf("explicit deny: %+v %+v", d, d.Deny)
+	}
+	d = Evaluate(req(dev, "ecr:PutImage", app, acctA), Policies{Identity: []Named{id}})
+	if d.Allowed || d.Reason != NoResourceAllow || len(d.Allows) != 1 || d.Allows[0].Policy != "ci" || d.Allows[0].Index != 1 {
+		t.Errorf("cross-account without a resource policy: %+v", d)
+	}
 }

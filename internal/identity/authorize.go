@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -82,7 +81,8 @@ func keyReaders(pols *iampolicy.Policies) []*iampolicy.Policy {
 }
 
 // fillKeys sets the request's context keys that some of readers read:
-// the time, where the request came from, and the resource's own keys.
+// the time, where the request came from, the session's source identity
+// and issue time, and the resource's own keys.
 func fillKeys(ctx context.Context, req *iampolicy.Request, readers []*iampolicy.Policy, resource func(set func(k, v string))) {
 	uses := func(key string) bool {
 		for _, p := range readers {
@@ -113,6 +113,15 @@ func fillKeys(ctx context.Context, req *iampolicy.Request, readers []*iampolicy.
 			set("aws:SecureTransport", strconv.FormatBool(o.Secure))
 		}
 	}
+	if p, ok := FromContext(ctx); ok && p.Session != nil {
+		// A session's own keys.
+		if p.Session.SourceIdentity != "" && uses("aws:SourceIdentity") {
+			set("aws:SourceIdentity", p.Session.SourceIdentity)
+		}
+		if uses("aws:TokenIssueTime") {
+			set("aws:TokenIssueTime", time.Unix(p.Session.Issued, 0).UTC().Format(time.RFC3339))
+		}
+	}
 	if resource != nil {
 		resource(func(k, v string) {
 			if uses(k) {
@@ -122,9 +131,13 @@ func fillKeys(ctx context.Context, req *iampolicy.Request, readers []*iampolicy.
 	}
 }
 
-// grants are the compiled identity-side policies of one user or role,
-// and its tags.
+// grants are the compiled identity-side policies of one user or role
+// (with, for a user, its groups'), and its tags.
 type grants struct {
+	// id is the user's or role's unique ID (AIDA..., AROA...), "" when
+	// it does not exist: credentials issued to a principal of another ID
+	// are those of one deleted since, and do not authenticate.
+	id         string
 	identity   []iampolicy.Named
 	boundary   *iampolicy.Named
 	tags       map[string]string
@@ -140,6 +153,8 @@ var noGrants = &grants{}
 
 // grantsOf returns the compiled policies of a user, or of an assumed
 // role's role, cached until this process changes IAM or grantsTTL passes.
+// A user or role that does not exist has none (and is remembered as
+// such, so that a deleted principal's credentials cost no lookup).
 func (s *Service) grantsOf(ctx context.Context, p Principal) (*grants, error) {
 	var kind string
 	switch p.Type {
@@ -163,35 +178,34 @@ func (s *Service) grantsOf(ctx context.Context, p Principal) (*grants, error) {
 	}
 	g := &grants{generation: gen, loaded: time.Now()}
 	var (
-		have Grants
-		tags []Tag
+		have   Grants
+		tags   []Tag
+		groups []string
 	)
 	switch kind {
 	case metadata.IAMUser:
 		u, err := loadEntity[User](ctx, s.meta, p.Account, kind, p.Name)
-		if err != nil {
-			return s.missing(err)
+		if err != nil && !isNoSuchEntity(err) {
+			return nil, err
 		}
-		have, tags = u.Grants, u.Tags
+		g.id, have, tags, groups = u.ID, u.Grants, u.Tags, u.Groups
 	default:
 		r, err := loadEntity[Role](ctx, s.meta, p.Account, kind, p.Name)
-		if err != nil {
-			return s.missing(err)
+		if err != nil && !isNoSuchEntity(err) {
+			return nil, err
 		}
-		have, tags = r.Grants, r.Tags
+		g.id, have, tags = r.ID, r.Grants, r.Tags
 	}
-	for _, in := range have.Inline {
-		pol, err := iampolicy.Parse(in.Document, iampolicy.Identity)
+	s.addGrants(ctx, g, p.ARN, have, "")
+	for _, name := range groups {
+		gr, err := loadEntity[Group](ctx, s.meta, p.Account, KindGroup, name)
 		if err != nil {
-			s.log.Error("a stored inline policy does not compile: it is ignored", "principal", p.ARN, "policy", in.Name, "err", err)
+			if !isNoSuchEntity(err) {
+				return nil, err
+			}
 			continue
 		}
-		g.identity = append(g.identity, iampolicy.Named{Name: in.Name, Policy: pol})
-	}
-	for _, arn := range have.Attached {
-		if n, ok := s.compiledManaged(ctx, arn); ok {
-			g.identity = append(g.identity, n)
-		}
+		s.addGrants(ctx, g, p.ARN, gr.Grants, gr.Name)
 	}
 	if have.Boundary != "" {
 		n, ok := s.compiledManaged(ctx, have.Boundary)
@@ -212,6 +226,31 @@ func (s *Service) grantsOf(ctx context.Context, p Principal) (*grants, error) {
 	return g, nil
 }
 
+// addGrants compiles the inline and attached policies of a user, role or
+// (with its name) group into g's identity policies.
+func (s *Service) addGrants(ctx context.Context, g *grants, principal string, have Grants, group string) {
+	for _, in := range have.Inline {
+		pol, err := iampolicy.Parse(in.Document, iampolicy.Identity)
+		if err != nil {
+			s.log.Error("a stored inline policy does not compile: it is ignored", "principal", principal, "group", group, "policy", in.Name, "err", err)
+			continue
+		}
+		name := in.Name
+		if group != "" {
+			name = groupPolicyName(group, in.Name)
+		}
+		g.identity = append(g.identity, iampolicy.Named{Name: name, Policy: pol})
+	}
+	for _, arn := range have.Attached {
+		if n, ok := s.compiledManaged(ctx, arn); ok {
+			g.identity = append(g.identity, n)
+		}
+	}
+}
+
+// groupPolicyName is how an explanation names a group's inline policy.
+func groupPolicyName(group, policy string) string { return policy + " (group " + group + ")" }
+
 // denyAll is a policy that allows nothing.
 var denyAll = func() *iampolicy.Policy {
 	p, err := iampolicy.Parse(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}`, iampolicy.Identity)
@@ -220,17 +259,6 @@ var denyAll = func() *iampolicy.Policy {
 	}
 	return p
 }()
-
-// missing answers for a principal whose user or role is gone: it has no
-// permissions (its keys or sessions still authenticate until they are
-// removed or expire, as on AWS).
-func (s *Service) missing(err error) (*grants, error) {
-	var ie *Error
-	if errors.As(err, &ie) && ie.Code == CodeNoSuchEntity {
-		return noGrants, nil
-	}
-	return nil, err
-}
 
 // compiledManaged returns a managed policy's default version, compiled
 // once per version.

@@ -42,6 +42,10 @@ const (
 	CodeExpiredToken     = "ExpiredToken"
 	CodeInvalidIdentity  = "InvalidIdentityToken"
 	CodeIDPCommunication = "IDPCommunicationError"
+	CodeInvalidParameter = "InvalidParameterValue"
+	// CodeInvalidMessage answers DecodeAuthorizationMessage for a message
+	// this server did not encode for the caller's account.
+	CodeInvalidMessage = "InvalidAuthorizationMessageException"
 )
 
 // Tag is a tag on an IAM entity.
@@ -71,8 +75,29 @@ type User struct {
 	ARN       string    `json:"arn"`
 	CreatedAt time.Time `json:"created"`
 	Tags      []Tag     `json:"tags,omitempty"`
+	// Groups names the groups the user is a member of, in the order it
+	// joined them. Membership lives on the user alone, so that computing
+	// a user's permissions reads the user and its groups, and renaming a
+	// user keeps its memberships.
+	Groups []string `json:"groups,omitempty"`
 	Grants
 }
+
+// Group is an IAM group: users that share its inline and attached
+// policies (a group has no permissions boundary and no tags).
+type Group struct {
+	Name      string    `json:"name"`
+	Path      string    `json:"path"`
+	ID        string    `json:"id"`
+	ARN       string    `json:"arn"`
+	CreatedAt time.Time `json:"created"`
+	Grants
+}
+
+// KindGroup is the metadata kind IAM groups are stored under (the store
+// keeps any kind the identity core defines), and a Grantee's Kind for a
+// group.
+const KindGroup = "group"
 
 // Role is an IAM role, assumed through STS by those its trust policy
 // names.
@@ -147,12 +172,14 @@ type OIDCProvider struct {
 // IAM's quotas and input limits, from the IAM user guide's "IAM and AWS
 // STS quotas" and the API reference.
 const (
-	maxManagedPerEntity   = 10    // PoliciesPerRole, PoliciesPerUser
+	maxManagedPerEntity   = 10    // PoliciesPerRole, PoliciesPerUser, PoliciesPerGroup
+	maxGroupsPerUser      = 10    // GroupsPerUser
 	maxPolicyVersions     = 5     // versions of one managed policy
 	maxAccessKeysPerUser  = 2     // AccessKeysPerUser
 	maxTags               = 50    // tags per entity
 	maxRolePolicySize     = 10240 // RolePolicySize: all inline policies of a role
 	maxUserPolicySize     = 2048  // UserPolicySize
+	maxGroupPolicySize    = 5120  // GroupPolicySize
 	maxManagedPolicySize  = 6144  // PolicySize
 	maxTrustPolicySize    = 2048  // ACLSizePerRole
 	maxDescription        = 1000
@@ -249,8 +276,8 @@ func parsePolicy(doc string, kind iampolicy.Kind) (*iampolicy.Policy, error) {
 	return p, err
 }
 
-// uniqueID makes an IAM unique ID: a prefix (AIDA users, AROA roles, ANPA
-// policies) and 17 characters of base32, as IAM's are 21 in all.
+// uniqueID makes an IAM unique ID: a prefix (AIDA users, AROA roles, AGPA
+// groups, ANPA policies) and 17 characters of base32, as IAM's are 21 in all.
 func uniqueID(prefix string) string {
 	b := make([]byte, 11)
 	if _, err := rand.Read(b); err != nil {
@@ -287,6 +314,8 @@ func noSuchEntity(account, kind, name string) error {
 		return iamError(CodeNoSuchEntity, "The user with name %s cannot be found.", name)
 	case metadata.IAMRole:
 		return iamError(CodeNoSuchEntity, "The role with name %s cannot be found.", name)
+	case KindGroup:
+		return iamError(CodeNoSuchEntity, "The group with name %s cannot be found.", name)
 	case metadata.IAMPolicy:
 		return iamError(CodeNoSuchEntity, "Policy %s was not found.", arnOf(account, "policy", "/", name))
 	case metadata.IAMOIDCProvider:
@@ -327,6 +356,8 @@ func saveEntity(ctx context.Context, tx metadata.Tx, account, kind, name string,
 			return iamError(CodeEntityExists, "User with name %s already exists.", name)
 		case metadata.IAMRole:
 			return iamError(CodeEntityExists, "Role with name %s already exists.", name)
+		case KindGroup:
+			return iamError(CodeEntityExists, "Group with name %s already exists.", name)
 		case metadata.IAMPolicy:
 			return iamError(CodeEntityExists, "A policy called %s already exists. Duplicate names are not allowed.", name)
 		case metadata.IAMOIDCProvider:

@@ -52,10 +52,10 @@ func Root(account string) Principal {
 	return Principal{Account: account, ARN: "arn:aws:iam::" + account + ":root", UserID: account, Type: TypeRoot}
 }
 
-// PrincipalARN is what aws:PrincipalArn is: a session's role ARN, or the
-// principal's own ARN.
+// PrincipalARN is what aws:PrincipalArn is: a role session's role ARN,
+// or the principal's own ARN (a user's, also in a session of its own).
 func (p Principal) PrincipalARN() string {
-	if p.Session != nil {
+	if p.Session != nil && p.Session.RoleARN != "" {
 		return p.Session.RoleARN
 	}
 	return p.ARN
@@ -93,6 +93,7 @@ type Service struct {
 	managed    sync.Map // managed policy ARN#version -> *iampolicy.Policy
 	sessions   sessionCache
 	webID      WebIdentityVerifier
+	keyUse     keyUses
 }
 
 type cachedKey struct {

@@ -122,11 +122,12 @@ func (s *Service) Policies(ctx context.Context, scope, prefix string, onlyAttach
 	return out, nil
 }
 
-// awsAttachments counts, per AWS managed policy, the users and roles of
-// an account it is attached to (IAM's AttachmentCount is per account).
+// awsAttachments counts, per AWS managed policy, the users, roles and
+// groups of an account it is attached to (IAM's AttachmentCount is per
+// account).
 func (s *Service) awsAttachments(ctx context.Context, account string) (map[string]int, error) {
 	counts := map[string]int{}
-	roles, users, err := s.grantees(ctx, s.meta, account)
+	roles, users, groups, err := s.grantees(ctx, s.meta, account)
 	for _, r := range roles {
 		for _, a := range r.Attached {
 			counts[a]++
@@ -137,30 +138,38 @@ func (s *Service) awsAttachments(ctx context.Context, account string) (map[strin
 			counts[a]++
 		}
 	}
+	for _, g := range groups {
+		for _, a := range g.Attached {
+			counts[a]++
+		}
+	}
 	return counts, err
 }
 
-func (s *Service) grantees(ctx context.Context, r metadata.Reader, account string) ([]Role, []User, error) {
+func (s *Service) grantees(ctx context.Context, r metadata.Reader, account string) ([]Role, []User, []Group, error) {
 	roles, err := listEntities[Role](ctx, r, account, metadata.IAMRole)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	users, err := listEntities[User](ctx, r, account, metadata.IAMUser)
-	return roles, users, err
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	groups, err := listEntities[Group](ctx, r, account, KindGroup)
+	return roles, users, groups, err
 }
 
-// PolicyEntities lists the roles and users of the caller's account a
-// managed policy is attached to (ListEntitiesForPolicy); boundary also
-// lists those it is the permissions boundary of.
-func (s *Service) PolicyEntities(ctx context.Context, arn string) (roles []Role, users []User, err error) {
+// PolicyEntities lists the roles, users and groups of the caller's
+// account a managed policy is attached to (ListEntitiesForPolicy).
+func (s *Service) PolicyEntities(ctx context.Context, arn string) (roles []Role, users []User, groups []Group, err error) {
 	p, err := caller(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if _, err := s.Policy(ctx, arn, "iam:ListEntitiesForPolicy"); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	allRoles, allUsers, err := s.grantees(ctx, s.meta, p.Account)
+	allRoles, allUsers, allGroups, err := s.grantees(ctx, s.meta, p.Account)
 	for _, r := range allRoles {
 		if slices.Contains(r.Attached, arn) {
 			roles = append(roles, r)
@@ -171,7 +180,12 @@ func (s *Service) PolicyEntities(ctx context.Context, arn string) (roles []Role,
 			users = append(users, u)
 		}
 	}
-	return roles, users, err
+	for _, g := range allGroups {
+		if slices.Contains(g.Attached, arn) {
+			groups = append(groups, g)
+		}
+	}
+	return roles, users, groups, err
 }
 
 // changePolicy authorizes action on a customer managed policy of the

@@ -35,7 +35,7 @@ func (s *Service) allow(ctx context.Context, action, arn string) error {
 		return err
 	}
 	if !d.Allowed {
-		return iamError(CodeAccessDenied, "%s", d.Message(req))
+		return iamError(CodeAccessDenied, "%s", s.DenialMessage(d, req))
 	}
 	return nil
 }
@@ -290,26 +290,41 @@ func isNoSuchEntity(err error) bool {
 	return errors.As(err, &ie) && ie.Code == CodeNoSuchEntity
 }
 
-// Grantee names a user or a role: what inline policies, attachments,
-// boundaries and tags apply to.
+// Grantee names a user, role or group: what inline policies and
+// attachments apply to (boundaries and tags apply to users and roles).
 type Grantee struct {
-	Kind string // metadata.IAMUser or metadata.IAMRole
+	Kind string // metadata.IAMUser, metadata.IAMRole or KindGroup
 	Name string
 }
 
-// changeGrants authorizes action on a user or role, lets fn change its
-// grants and tags, and saves it.
+// noun is the grantee's kind as IAM's action names spell it.
+func (g Grantee) noun() string {
+	switch g.Kind {
+	case metadata.IAMUser:
+		return "User"
+	case KindGroup:
+		return "Group"
+	}
+	return "Role"
+}
+
+// changeGrants authorizes action on a user, role or group, lets fn change
+// its grants and tags (a group's are not kept), and saves it.
 func (s *Service) changeGrants(ctx context.Context, g Grantee, action string, fn func(tx metadata.Tx, gr *Grants, tags *[]Tag) error) error {
-	if g.Kind == metadata.IAMRole {
+	switch g.Kind {
+	case metadata.IAMRole:
 		return s.changeRole(ctx, g.Name, action, func(tx metadata.Tx, r *Role) error { return fn(tx, &r.Grants, &r.Tags) })
+	case KindGroup:
+		return s.changeGroup(ctx, g.Name, action, func(tx metadata.Tx, gr *Group) error { return fn(tx, &gr.Grants, new([]Tag)) })
 	}
 	return s.changeUser(ctx, g.Name, action, func(tx metadata.Tx, u *User) error { return fn(tx, &u.Grants, &u.Tags) })
 }
 
-// readGrants authorizes action on a user or role and returns its grants
-// and tags.
+// readGrants authorizes action on a user, role or group and returns its
+// grants and tags.
 func (s *Service) readGrants(ctx context.Context, g Grantee, action string) (Grants, []Tag, error) {
-	if g.Kind == metadata.IAMRole {
+	switch g.Kind {
+	case metadata.IAMRole:
 		p, err := caller(ctx)
 		if err != nil {
 			return Grants{}, nil, err
@@ -319,12 +334,16 @@ func (s *Service) readGrants(ctx context.Context, g Grantee, action string) (Gra
 			return Grants{}, nil, err2
 		}
 		return r.Grants, r.Tags, err
+	case KindGroup:
+		gr, err := s.readGroup(ctx, g.Name, action)
+		return gr.Grants, nil, err
 	}
 	u, err := s.User(ctx, g.Name, action)
 	return u.Grants, u.Tags, err
 }
 
-// PutInlinePolicy adds or replaces an inline policy of a user or role.
+// PutInlinePolicy adds or replaces an inline policy of a user, role or
+// group.
 func (s *Service) PutInlinePolicy(ctx context.Context, g Grantee, name, doc string) error {
 	if err := validName("policyName", name, 128); err != nil {
 		return err
@@ -332,10 +351,14 @@ func (s *Service) PutInlinePolicy(ctx context.Context, g Grantee, name, doc stri
 	if _, err := parsePolicy(doc, iampolicy.Identity); err != nil {
 		return err
 	}
-	action, limit, quota := "iam:PutRolePolicy", maxRolePolicySize, "RolePolicySize"
-	if g.Kind == metadata.IAMUser {
-		action, limit, quota = "iam:PutUserPolicy", maxUserPolicySize, "UserPolicySize"
+	limit := maxRolePolicySize
+	switch g.Kind {
+	case metadata.IAMUser:
+		limit = maxUserPolicySize
+	case KindGroup:
+		limit = maxGroupPolicySize
 	}
+	action, quota := "iam:Put"+g.noun()+"Policy", g.noun()+"PolicySize"
 	return s.changeGrants(ctx, g, action, func(_ metadata.Tx, gr *Grants, _ *[]Tag) error {
 		size := policyChars(doc)
 		var kept []InlinePolicy
@@ -367,11 +390,7 @@ func policyChars(doc string) int {
 
 // InlinePolicy returns an inline policy's document.
 func (s *Service) InlinePolicy(ctx context.Context, g Grantee, name string) (string, error) {
-	action := "iam:GetRolePolicy"
-	if g.Kind == metadata.IAMUser {
-		action = "iam:GetUserPolicy"
-	}
-	gr, _, err := s.readGrants(ctx, g, action)
+	gr, _, err := s.readGrants(ctx, g, "iam:Get"+g.noun()+"Policy")
 	if err != nil {
 		return "", err
 	}
@@ -385,11 +404,7 @@ func (s *Service) InlinePolicy(ctx context.Context, g Grantee, name string) (str
 
 // DeleteInlinePolicy removes an inline policy.
 func (s *Service) DeleteInlinePolicy(ctx context.Context, g Grantee, name string) error {
-	action := "iam:DeleteRolePolicy"
-	if g.Kind == metadata.IAMUser {
-		action = "iam:DeleteUserPolicy"
-	}
-	return s.changeGrants(ctx, g, action, func(_ metadata.Tx, gr *Grants, _ *[]Tag) error {
+	return s.changeGrants(ctx, g, "iam:Delete"+g.noun()+"Policy", func(_ metadata.Tx, gr *Grants, _ *[]Tag) error {
 		for i, in := range gr.Inline {
 			if in.Name == name {
 				gr.Inline = append(gr.Inline[:i:i], gr.Inline[i+1:]...)
@@ -403,11 +418,7 @@ func (s *Service) DeleteInlinePolicy(ctx context.Context, g Grantee, name string
 // InlinePolicyNames lists the names of a user's or role's inline
 // policies, sorted.
 func (s *Service) InlinePolicyNames(ctx context.Context, g Grantee) ([]string, error) {
-	action := "iam:ListRolePolicies"
-	if g.Kind == metadata.IAMUser {
-		action = "iam:ListUserPolicies"
-	}
-	gr, _, err := s.readGrants(ctx, g, action)
+	gr, _, err := s.readGrants(ctx, g, "iam:List"+g.noun()+"Policies")
 	var out []string
 	for _, in := range gr.Inline {
 		out = append(out, in.Name)
@@ -416,24 +427,16 @@ func (s *Service) InlinePolicyNames(ctx context.Context, g Grantee) ([]string, e
 	return out, err
 }
 
-// AttachPolicy attaches a managed policy to a user or role.
+// AttachPolicy attaches a managed policy to a user, role or group.
 func (s *Service) AttachPolicy(ctx context.Context, g Grantee, arn string) error {
-	action := "iam:AttachRolePolicy"
-	if g.Kind == metadata.IAMUser {
-		action = "iam:AttachUserPolicy"
-	}
-	return s.changeGrants(ctx, g, action, func(tx metadata.Tx, gr *Grants, _ *[]Tag) error {
+	return s.changeGrants(ctx, g, "iam:Attach"+g.noun()+"Policy", func(tx metadata.Tx, gr *Grants, _ *[]Tag) error {
 		for _, a := range gr.Attached {
 			if a == arn {
 				return nil // attaching twice is not an error
 			}
 		}
 		if len(gr.Attached) >= maxManagedPerEntity {
-			quota := "PoliciesPerRole"
-			if g.Kind == metadata.IAMUser {
-				quota = "PoliciesPerUser"
-			}
-			return iamError(CodeLimitExceeded, "Cannot exceed quota for %s: %d", quota, maxManagedPerEntity)
+			return iamError(CodeLimitExceeded, "Cannot exceed quota for PoliciesPer%s: %d", g.noun(), maxManagedPerEntity)
 		}
 		if err := countAttachment(ctx, tx, arn, 1); err != nil {
 			return err
@@ -445,11 +448,7 @@ func (s *Service) AttachPolicy(ctx context.Context, g Grantee, arn string) error
 
 // DetachPolicy detaches a managed policy.
 func (s *Service) DetachPolicy(ctx context.Context, g Grantee, arn string) error {
-	action := "iam:DetachRolePolicy"
-	if g.Kind == metadata.IAMUser {
-		action = "iam:DetachUserPolicy"
-	}
-	return s.changeGrants(ctx, g, action, func(tx metadata.Tx, gr *Grants, _ *[]Tag) error {
+	return s.changeGrants(ctx, g, "iam:Detach"+g.noun()+"Policy", func(tx metadata.Tx, gr *Grants, _ *[]Tag) error {
 		for i, a := range gr.Attached {
 			if a == arn {
 				gr.Attached = append(gr.Attached[:i:i], gr.Attached[i+1:]...)
@@ -463,13 +462,10 @@ func (s *Service) DetachPolicy(ctx context.Context, g Grantee, arn string) error
 	})
 }
 
-// AttachedPolicies lists the managed policies attached to a user or role.
+// AttachedPolicies lists the managed policies attached to a user, role or
+// group.
 func (s *Service) AttachedPolicies(ctx context.Context, g Grantee) ([]string, error) {
-	action := "iam:ListAttachedRolePolicies"
-	if g.Kind == metadata.IAMUser {
-		action = "iam:ListAttachedUserPolicies"
-	}
-	gr, _, err := s.readGrants(ctx, g, action)
+	gr, _, err := s.readGrants(ctx, g, "iam:ListAttached"+g.noun()+"Policies")
 	return gr.Attached, err
 }
 

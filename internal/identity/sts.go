@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,22 +21,35 @@ import (
 )
 
 // Session is a role session that AssumeRole or AssumeRoleWithWebIdentity
-// issued. It travels inside its session token, sealed under the server
-// keyring, so that any replica holding the keyring verifies a request
-// signed with it without a lookup.
+// issued, or a session of a user or root of its own (GetSessionToken). It
+// travels inside its session token, sealed under the server keyring, so
+// that any replica holding the keyring verifies a request signed with it
+// without a lookup.
 type Session struct {
 	KeyID      string            `json:"k"`
 	Secret     string            `json:"s"`
 	Account    string            `json:"a"`
-	Role       string            `json:"r"`  // the role's name
-	RoleARN    string            `json:"ra"` // with its path
-	RoleID     string            `json:"ri"` // AROA...
-	Name       string            `json:"n"`  // the session name
+	Role       string            `json:"r,omitempty"`  // the role's name
+	RoleARN    string            `json:"ra,omitempty"` // with its path
+	RoleID     string            `json:"ri,omitempty"` // AROA...
+	Name       string            `json:"n,omitempty"`  // the session name
 	Policy     string            `json:"p,omitempty"`
 	PolicyARNs []string          `json:"pa,omitempty"`
 	Tags       map[string]string `json:"t,omitempty"`
-	Issued     int64             `json:"i"`
-	Expires    int64             `json:"e"`
+	// Transitive are the keys of Tags that pass on to the sessions this
+	// one assumes (role chaining), lower-case.
+	Transitive []string `json:"tt,omitempty"`
+	// SourceIdentity is set once, by the session that starts a chain, and
+	// carried by every session assumed from it (aws:SourceIdentity).
+	SourceIdentity string `json:"si,omitempty"`
+	// User, UserARN and UserID name the user of a GetSessionToken session;
+	// Root marks one of an account's root. Role sessions have neither.
+	User    string `json:"u,omitempty"`
+	UserARN string `json:"ua,omitempty"`
+	UserID  string `json:"ui,omitempty"`
+	Root    bool   `json:"rt,omitempty"`
+	Issued  int64  `json:"i"`
+	Expires int64  `json:"e"`
 	// WebIdentity records the token a web identity session came from,
 	// for the audit trail.
 	WebIdentity *WebIdentity `json:"w,omitempty"`
@@ -55,8 +69,21 @@ type WebIdentity struct {
 // ExpiresAt returns when the session ends.
 func (s *Session) ExpiresAt() time.Time { return time.Unix(s.Expires, 0).UTC() }
 
-// Principal returns the assumed-role principal the session acts as.
+// FromGetSessionToken reports whether the session is a user's or root's
+// own (GetSessionToken) rather than a role's.
+func (s *Session) FromGetSessionToken() bool { return s.RoleARN == "" }
+
+// Principal returns the principal the session acts as: the assumed role,
+// or the user or root that asked for a session of its own.
 func (s *Session) Principal() Principal {
+	switch {
+	case s.Root:
+		p := Root(s.Account)
+		p.Session = s
+		return p
+	case s.User != "":
+		return Principal{Account: s.Account, ARN: s.UserARN, UserID: s.UserID, Type: TypeUser, Name: s.User, Session: s}
+	}
 	return Principal{
 		Account: s.Account,
 		ARN:     "arn:aws:sts::" + s.Account + ":assumed-role/" + s.Role + "/" + s.Name,
@@ -92,17 +119,30 @@ type AssumeRoleInput struct {
 	Policy      string        // inline session policy
 	PolicyARNs  []string      // managed session policies
 	Tags        []Tag         // session tags (AssumeRole)
-	Region      string        // where the call was made, for the role's last use
+	// TransitiveTagKeys are keys of Tags that pass on to chained sessions.
+	TransitiveTagKeys []string
+	ExternalID        string // sts:ExternalId, for a third party's role
+	SourceIdentity    string // sts:SourceIdentity; immutable once a chain has one
+	Region            string // where the call was made, for the role's last use
 }
 
 // Limits of AssumeRole's input, from the STS API reference.
 const (
 	maxSessionPolicy     = 2048
 	maxSessionPolicyARNs = 10
+	maxSessionTags       = 50
 	roleChainingMax      = time.Hour
+	// GetSessionToken: 15 minutes to 36 hours for users, 12 by default;
+	// a root's sessions last an hour at most.
+	maxUserSessionSeconds     = 129600
+	defaultUserSessionSeconds = 43200
 )
 
-var sessionNameRE = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+var (
+	sessionNameRE    = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	externalIDRE     = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
+	sourceIdentityRE = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+)
 
 // sessionTokenPrefix starts every session token, so that a token of
 // another registry or format is refused before decryption.
@@ -110,63 +150,158 @@ const sessionTokenPrefix = "ecrd1"
 
 // AssumeRole issues a session of a role to the context's principal, if
 // the role's trust policy (and, where AWS requires it, the caller's
-// identity policies) allow sts:AssumeRole.
+// identity policies) allow sts:AssumeRole, and sts:TagSession when it
+// passes session tags, and sts:SetSourceIdentity when the session has a
+// source identity. A session assuming a role (role chaining) passes on
+// its transitive tags and its source identity.
 func (s *Service) AssumeRole(ctx context.Context, in AssumeRoleInput) (AssumedRole, error) {
 	caller, ok := FromContext(ctx)
 	if !ok {
 		return AssumedRole{}, iamError(CodeAccessDenied, "AssumeRole requires signed credentials")
 	}
-	role, err := s.sessionRole(ctx, &in)
+	caller = caller.normalized()
+	if err := checkSessionInput(ctx, s.meta, &in); err != nil {
+		return AssumedRole{}, err
+	}
+	if err := checkDuration(in.Duration, maxSessionSeconds*time.Second); err != nil {
+		return AssumedRole{}, err
+	}
+	chained := caller.Session != nil && !caller.Session.FromGetSessionToken()
+	if chained && in.Duration > roleChainingMax {
+		// Role chaining: at most an hour, as AWS.
+		return AssumedRole{}, iamError(CodeValidation, "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
+	}
+	sess, err := chainedSession(caller, &in)
 	if err != nil {
 		return AssumedRole{}, err
 	}
-	maxDur := time.Duration(role.MaxSessionDuration) * time.Second
-	if caller.normalized().Type == TypeAssumedRole {
-		maxDur = roleChainingMax // role chaining: at most an hour, as AWS
-	}
-	if err := checkDuration(in.Duration, maxDur); err != nil {
+	account, _, _ := splitRoleARN(in.RoleARN)
+	role, found, err := s.sessionRole(ctx, in.RoleARN)
+	if err != nil {
 		return AssumedRole{}, err
 	}
-	if err := validTags(in.Tags); err != nil {
-		return AssumedRole{}, err
+	if !found {
+		// The same answer as a trust policy that does not allow: AWS does
+		// not tell a caller whether a role it may not assume exists.
+		req := iampolicy.Request{Action: "sts:AssumeRole", Resource: in.RoleARN, ResourceAccount: account, Principal: noGrants.principal(caller)}
+		return AssumedRole{}, s.stsDenial(iampolicy.Decision{Reason: iampolicy.NoResourceAllow}, req)
 	}
 	trust, err := parsePolicy(role.TrustPolicy, iampolicy.Trust)
 	if err != nil {
 		return AssumedRole{}, fmt.Errorf("the trust policy of role %s does not compile: %w", role.Name, err)
 	}
-	d, req, err := s.Authorize(ctx, Check{
-		Action: "sts:AssumeRole", Resource: role.ARN, ResourceAccount: accountOfARN(role.ARN),
-		Policy: &iampolicy.Named{Name: "trust policy", Policy: trust},
-		Keys: func(set func(k, v string)) {
-			set("sts:RoleSessionName", in.SessionName)
-			for _, t := range in.Tags {
-				set("aws:RequestTag/"+t.Key, t.Value)
-				set("aws:TagKeys", t.Key)
-			}
-		},
-	})
-	if err != nil {
-		return AssumedRole{}, err
+	keys := func(set func(k, v string)) {
+		set("sts:RoleSessionName", in.SessionName)
+		for _, t := range in.Tags {
+			set("aws:RequestTag/"+t.Key, t.Value)
+			set("aws:TagKeys", t.Key)
+		}
+		for _, k := range in.TransitiveTagKeys {
+			set("sts:TransitiveTagKeys", k)
+		}
+		if in.ExternalID != "" {
+			set("sts:ExternalId", in.ExternalID)
+		}
+		if sess.SourceIdentity != "" {
+			set("sts:SourceIdentity", sess.SourceIdentity)
+		}
 	}
-	if !d.Allowed {
-		return AssumedRole{}, iamError(CodeAccessDenied, "%s", d.Message(req))
+	// sts:AssumeRole, then what the request adds to the session, each
+	// decided by the trust policy (and the caller's identity policies).
+	actions := []string{"sts:AssumeRole"}
+	if len(in.Tags) > 0 {
+		actions = append(actions, "sts:TagSession")
 	}
-	sess := &Session{Tags: map[string]string{}}
-	for _, t := range in.Tags {
-		sess.Tags[t.Key] = t.Value
+	if sess.SourceIdentity != "" {
+		actions = append(actions, "sts:SetSourceIdentity")
+	}
+	for _, action := range actions {
+		d, req, err := s.Authorize(ctx, Check{
+			Action: action, Resource: role.ARN, ResourceAccount: accountOfARN(role.ARN),
+			Policy: &iampolicy.Named{Name: "trust policy", Policy: trust}, Keys: keys,
+		})
+		if err != nil {
+			return AssumedRole{}, err
+		}
+		if !d.Allowed {
+			return AssumedRole{}, s.stsDenial(d, req)
+		}
+	}
+	if !chained {
+		if err := checkRoleDuration(in.Duration, role); err != nil {
+			return AssumedRole{}, err
+		}
 	}
 	return s.issueSession(ctx, role, in, sess)
 }
 
+// chainedSession starts the session AssumeRole issues: the request's
+// tags and transitive keys, and what the calling session passes on (its
+// transitive tags, which the request cannot change, and its source
+// identity, which it cannot either).
+func chainedSession(caller Principal, in *AssumeRoleInput) (*Session, error) {
+	sess := &Session{Tags: map[string]string{}, SourceIdentity: in.SourceIdentity}
+	requested := map[string]bool{}
+	for _, t := range in.Tags {
+		requested[strings.ToLower(t.Key)] = true
+	}
+	for _, k := range in.TransitiveTagKeys {
+		if !requested[strings.ToLower(k)] {
+			return nil, iamError(CodeInvalidParameter, "The specified transitive tag key must be included in the requested tags.")
+		}
+	}
+	if from := caller.Session; from != nil {
+		for _, k := range from.Transitive {
+			if requested[k] {
+				return nil, iamError(CodeInvalidParameter, "One of the specified transitive tag keys can't be set because it conflicts with a transitive tag key from the calling session.")
+			}
+			for tk, v := range from.Tags {
+				if strings.EqualFold(tk, k) {
+					sess.Tags[tk] = v
+				}
+			}
+			sess.Transitive = append(sess.Transitive, k)
+		}
+		if from.SourceIdentity != "" {
+			if in.SourceIdentity != "" && in.SourceIdentity != from.SourceIdentity {
+				return nil, iamError(CodeInvalidParameter, "The source identity %s of the calling session cannot be changed to %s: a source identity is set once, for the whole role chain.", from.SourceIdentity, in.SourceIdentity)
+			}
+			sess.SourceIdentity = from.SourceIdentity
+		}
+	}
+	for _, t := range in.Tags {
+		sess.Tags[t.Key] = t.Value
+	}
+	for _, k := range in.TransitiveTagKeys {
+		if k = strings.ToLower(k); !slices.Contains(sess.Transitive, k) {
+			sess.Transitive = append(sess.Transitive, k)
+		}
+	}
+	return sess, nil
+}
+
+// stsDenial is STS's AccessDenied for a role it will not give: AWS's
+// words name the caller, the action and the role, and not why (nor
+// whether the role exists), with the encoded explanation.
+func (s *Service) stsDenial(d iampolicy.Decision, req iampolicy.Request) error {
+	who := req.Principal.ARN
+	if who == "" {
+		who = "anonymous"
+	}
+	msg := "User: " + who + " is not authorized to perform: " + req.Action + " on resource: " + req.Resource
+	return iamError(CodeAccessDenied, "%s", s.withEncoded(msg, d, req))
+}
+
 // AssumeRoleWithWebIdentity issues a role session for an OpenID Connect
 // token: the token must verify against an OIDC provider registered in the
-// role's account, and the role's trust policy must allow its claims.
+// role's account, and the role's trust policy must allow its claims. The
+// token is checked before the role is looked at, so that a caller without
+// a valid token learns nothing about the account's roles.
 func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in AssumeRoleInput, token string) (AssumedRole, *webidentity.Claims, error) {
-	role, err := s.sessionRole(ctx, &in)
-	if err != nil {
+	if err := checkSessionInput(ctx, s.meta, &in); err != nil {
 		return AssumedRole{}, nil, err
 	}
-	if err := checkDuration(in.Duration, time.Duration(role.MaxSessionDuration)*time.Second); err != nil {
+	if err := checkDuration(in.Duration, maxSessionSeconds*time.Second); err != nil {
 		return AssumedRole{}, nil, err
 	}
 	if len(token) < 4 || len(token) > 20000 {
@@ -176,12 +311,11 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in AssumeRoleIn
 	if err != nil {
 		return AssumedRole{}, nil, webError(err)
 	}
-	account := accountOfARN(role.ARN)
+	account, _, _ := splitRoleARN(in.RoleARN)
 	url := webidentity.ProviderURL(iss)
 	prov, err := loadEntity[OIDCProvider](ctx, s.meta, account, metadata.IAMOIDCProvider, url)
 	if err != nil {
-		var ie *Error
-		if errors.As(err, &ie) && ie.Code == CodeNoSuchEntity {
+		if isNoSuchEntity(err) {
 			return AssumedRole{}, nil, iamError(CodeInvalidIdentity, "No OpenIDConnect provider found in your account for %s", iss)
 		}
 		return AssumedRole{}, nil, err
@@ -192,6 +326,14 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in AssumeRoleIn
 	claims, err := s.webID.Verify(ctx, webidentity.Provider{URL: prov.URL, ClientIDs: prov.ClientIDs, Thumbprints: prov.Thumbprints}, token)
 	if err != nil {
 		return AssumedRole{}, nil, webError(err)
+	}
+	denied := iamError(CodeAccessDenied, "Not authorized to perform sts:AssumeRoleWithWebIdentity")
+	role, found, err := s.sessionRole(ctx, in.RoleARN)
+	if err != nil {
+		return AssumedRole{}, nil, err
+	}
+	if !found {
+		return AssumedRole{}, nil, denied
 	}
 	trust, err := parsePolicy(role.TrustPolicy, iampolicy.Trust)
 	if err != nil {
@@ -211,7 +353,10 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in AssumeRoleIn
 	req.Context["aws:CurrentTime"] = []string{time.Now().UTC().Format(time.RFC3339)}
 	d := iampolicy.Evaluate(req, iampolicy.Policies{Resource: &iampolicy.Named{Name: "trust policy", Policy: trust}})
 	if !d.Allowed {
-		return AssumedRole{}, nil, iamError(CodeAccessDenied, "Not authorized to perform sts:AssumeRoleWithWebIdentity")
+		return AssumedRole{}, nil, denied
+	}
+	if err := checkRoleDuration(in.Duration, role); err != nil {
+		return AssumedRole{}, nil, err
 	}
 	sess := &Session{WebIdentity: &WebIdentity{Provider: prov.ARN, Issuer: claims.Issuer, Subject: claims.Subject, Audience: claims.Audience}}
 	out, err := s.issueSession(ctx, role, in, sess)
@@ -227,88 +372,160 @@ func webError(err error) error {
 	return err
 }
 
-// sessionRole validates what both AssumeRole calls share and loads the
-// role.
-func (s *Service) sessionRole(ctx context.Context, in *AssumeRoleInput) (Role, error) {
+// checkSessionInput validates what the AssumeRole calls share, before
+// anything is looked up.
+func checkSessionInput(ctx context.Context, r metadata.Reader, in *AssumeRoleInput) error {
 	if !sessionNameRE.MatchString(in.SessionName) {
-		return Role{}, iamError(CodeValidation, "1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64 and satisfy regular expression pattern: [\\w+=,.@-]*", in.SessionName)
+		return iamError(CodeValidation, "1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64 and satisfy regular expression pattern: [\\w+=,.@-]*", in.SessionName)
 	}
 	if len(in.Policy) > maxSessionPolicy {
-		return Role{}, iamError(CodeValidation, "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to %d", maxSessionPolicy)
+		return iamError(CodeValidation, "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to %d", maxSessionPolicy)
 	}
 	if len(in.PolicyARNs) > maxSessionPolicyARNs {
-		return Role{}, iamError(CodeValidation, "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to %d", maxSessionPolicyARNs)
+		return iamError(CodeValidation, "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to %d", maxSessionPolicyARNs)
+	}
+	if in.ExternalID != "" && (len(in.ExternalID) < 2 || len(in.ExternalID) > 1224 || !externalIDRE.MatchString(in.ExternalID)) {
+		return iamError(CodeValidation, "1 validation error detected: Value '%s' at 'externalId' failed to satisfy constraint: Member must have length between 2 and 1224 and satisfy regular expression pattern: [\\w+=,.@:\\/-]*", in.ExternalID)
+	}
+	if in.SourceIdentity != "" && !sourceIdentityRE.MatchString(in.SourceIdentity) {
+		return iamError(CodeValidation, "1 validation error detected: Value '%s' at 'sourceIdentity' failed to satisfy constraint: Member must have length between 2 and 64 and satisfy regular expression pattern: [\\w+=,.@-]*", in.SourceIdentity)
+	}
+	if len(in.Tags) > maxSessionTags {
+		return iamError(CodeValidation, "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to %d", maxSessionTags)
+	}
+	if len(in.TransitiveTagKeys) > maxSessionTags {
+		return iamError(CodeValidation, "1 validation error detected: Value at 'transitiveTagKeys' failed to satisfy constraint: Member must have length less than or equal to %d", maxSessionTags)
+	}
+	if err := validTags(in.Tags); err != nil {
+		return err
 	}
 	if in.Policy != "" {
 		if _, err := parsePolicy(in.Policy, iampolicy.Identity); err != nil {
-			return Role{}, err
+			return err
 		}
 	}
 	for _, arn := range in.PolicyARNs {
-		if _, err := managedPolicy(ctx, s.meta, arn); err != nil {
-			return Role{}, err
+		if _, err := managedPolicy(ctx, r, arn); err != nil {
+			return err
 		}
 	}
-	account, name, ok := splitRoleARN(in.RoleARN)
-	if !ok {
-		return Role{}, iamError(CodeValidation, "%s is invalid: give a role ARN, arn:aws:iam::ACCOUNT:role/NAME", in.RoleARN)
+	if _, _, ok := splitRoleARN(in.RoleARN); !ok {
+		return iamError(CodeValidation, "%s is invalid: give a role ARN, arn:aws:iam::ACCOUNT:role/NAME", in.RoleARN)
 	}
-	role, err := loadEntity[Role](ctx, s.meta, account, metadata.IAMRole, name)
-	if err != nil {
-		var ie *Error
-		if errors.As(err, &ie) && ie.Code == CodeNoSuchEntity {
-			// AWS does not tell a caller whether a role it may not assume exists.
-			return Role{}, iamError(CodeAccessDenied, "Not authorized to perform sts:AssumeRole on %s: the role does not exist", in.RoleARN)
-		}
-		return Role{}, err
-	}
-	if role.ARN != in.RoleARN {
-		return Role{}, iamError(CodeAccessDenied, "Not authorized to perform sts:AssumeRole on %s: the role's ARN is %s", in.RoleARN, role.ARN)
-	}
-	return role, nil
+	return nil
 }
 
+// sessionRole loads the role a role ARN names; found is false when there
+// is none (with that path).
+func (s *Service) sessionRole(ctx context.Context, arn string) (Role, bool, error) {
+	account, name, _ := splitRoleARN(arn)
+	role, err := loadEntity[Role](ctx, s.meta, account, metadata.IAMRole, name)
+	if isNoSuchEntity(err) {
+		return Role{}, false, nil
+	}
+	if err != nil {
+		return Role{}, false, err
+	}
+	return role, role.ARN == arn, nil
+}
+
+// checkDuration checks DurationSeconds against the API's bounds (0 is
+// the default, an hour).
 func checkDuration(d, max time.Duration) error {
 	if d == 0 {
-		d = defaultSessionSeconds * time.Second
+		return nil
 	}
 	if d < minSessionSeconds*time.Second {
 		return iamError(CodeValidation, "1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to %d", int(d.Seconds()), minSessionSeconds)
 	}
 	if d > max {
+		return iamError(CodeValidation, "1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to %d", int(d.Seconds()), int(max.Seconds()))
+	}
+	return nil
+}
+
+// checkRoleDuration checks DurationSeconds against the role's limit.
+func checkRoleDuration(d time.Duration, role Role) error {
+	if d > time.Duration(role.MaxSessionDuration)*time.Second {
 		return iamError(CodeValidation, "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
 	}
 	return nil
 }
 
-// issueSession makes the session's credentials and seals its token.
+// issueSession makes a role session's credentials and seals its token.
 func (s *Service) issueSession(ctx context.Context, role Role, in AssumeRoleInput, sess *Session) (AssumedRole, error) {
 	d := in.Duration
 	if d == 0 {
 		d = defaultSessionSeconds * time.Second
 	}
-	now := s.now()
-	sess.KeyID = newSessionKeyID()
-	sess.Secret = newSecret()
 	sess.Account = accountOfARN(role.ARN)
 	sess.Role, sess.RoleARN, sess.RoleID, sess.Name = role.Name, role.ARN, role.ID, in.SessionName
 	sess.Policy, sess.PolicyARNs = in.Policy, in.PolicyARNs
-	sess.Issued, sess.Expires = now.Unix(), now.Add(d).Unix()
 	if len(sess.Tags) == 0 {
 		sess.Tags = nil
 	}
-	payload, err := json.Marshal(sess)
+	creds, err := s.sealSession(sess, d)
 	if err != nil {
 		return AssumedRole{}, err
 	}
-	token := sessionTokenPrefix + base64.RawURLEncoding.EncodeToString(s.keys.Seal(payload, []byte(sess.KeyID)))
 	s.recordRoleUse(ctx, role, in.Region)
 	size := (len(in.Policy) + 200*len(in.PolicyARNs)) * 100 / maxSessionPolicy
-	return AssumedRole{
-		Credentials:      Credentials{AccessKeyID: sess.KeyID, SecretAccessKey: sess.Secret, SessionToken: token, Expiration: sess.ExpiresAt()},
-		Principal:        sess.Principal(),
-		PackedPolicySize: size,
-	}, nil
+	return AssumedRole{Credentials: creds, Principal: sess.Principal(), PackedPolicySize: size}, nil
+}
+
+// sealSession gives a session its key and secret, makes it last d, and
+// seals it into its session token.
+func (s *Service) sealSession(sess *Session, d time.Duration) (Credentials, error) {
+	now := s.now()
+	sess.KeyID = newSessionKeyID()
+	sess.Secret = newSecret()
+	sess.Issued, sess.Expires = now.Unix(), now.Add(d).Unix()
+	payload, err := json.Marshal(sess)
+	if err != nil {
+		return Credentials{}, err
+	}
+	token := sessionTokenPrefix + base64.RawURLEncoding.EncodeToString(s.keys.Seal(payload, []byte(sess.KeyID)))
+	return Credentials{AccessKeyID: sess.KeyID, SecretAccessKey: sess.Secret, SessionToken: token, Expiration: sess.ExpiresAt()}, nil
+}
+
+// GetSessionToken issues temporary credentials of the calling user or
+// root itself, with its permissions (the session adds no policy).
+// duration 0 is the default: 12 hours for a user, one for the root,
+// whose sessions last an hour at most, as on AWS. ecrd has no MFA
+// devices, so a serial number never validates. Like AWS, such a session
+// may not call IAM (ecrd has no MFA to allow it), nor STS other than
+// AssumeRole and GetCallerIdentity; the adapters enforce that.
+func (s *Service) GetSessionToken(ctx context.Context, duration time.Duration, serialNumber string) (Credentials, error) {
+	p, ok := FromContext(ctx)
+	if !ok {
+		return Credentials{}, iamError(CodeAccessDenied, "GetSessionToken requires signed credentials")
+	}
+	p = p.normalized()
+	if p.Session != nil {
+		return Credentials{}, iamError(CodeAccessDenied, "Cannot call GetSessionToken with session credentials")
+	}
+	if err := checkDuration(duration, maxUserSessionSeconds*time.Second); err != nil {
+		return Credentials{}, err
+	}
+	if serialNumber != "" {
+		return Credentials{}, iamError(CodeAccessDenied, "MultiFactorAuthentication failed, unable to validate MFA code. Please verify your MFA serial number is valid and associated with this user.")
+	}
+	sess := &Session{Account: p.Account}
+	switch p.Type {
+	case TypeRoot:
+		sess.Root = true
+		if duration == 0 || duration > time.Hour {
+			duration = time.Hour
+		}
+	case TypeUser:
+		sess.User, sess.UserARN, sess.UserID = p.Name, p.ARN, p.UserID
+		if duration == 0 {
+			duration = defaultUserSessionSeconds * time.Second
+		}
+	default:
+		return Credentials{}, iamError(CodeAccessDenied, "Cannot call GetSessionToken with session credentials")
+	}
+	return s.sealSession(sess, duration)
 }
 
 // recordRoleUse notes when a role was last assumed (GetRole's
@@ -334,23 +551,46 @@ func (s *Service) recordRoleUse(ctx context.Context, role Role, region string) {
 // SessionError is why a session token was refused.
 type SessionError struct {
 	Expired bool
+	// Gone means the session's role (or user) was deleted, perhaps
+	// created again since: the session is another principal's.
+	Gone    bool
 	Message string
 }
 
 func (e *SessionError) Error() string { return e.Message }
 
+// errInvalidToken is AWS's answer for a session token it cannot use.
+const errInvalidToken = "The security token included in the request is invalid."
+
 // VerifySession opens a session token presented with an access key ID
-// and returns its session. Opened tokens are remembered until they
-// expire, so that a client signing every request with the same token
-// costs a map lookup.
+// and returns its session, if its role (or user) is still the one it was
+// issued for: a session of a role deleted since, even if one of the same
+// name exists now, is refused as an invalid token. Opened tokens are
+// remembered until they expire, so that a client signing every request
+// with the same token costs a map lookup (and the check of its role a
+// lookup in the cache of its grants).
 func (s *Service) VerifySession(ctx context.Context, keyID, token string) (*Session, error) {
+	sess, err := s.openSession(ctx, keyID, token)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := s.current(ctx, sess.Principal()); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, &SessionError{Gone: true, Message: errInvalidToken}
+	}
+	return sess, nil
+}
+
+// openSession opens a session token, without checking its principal.
+func (s *Service) openSession(ctx context.Context, keyID, token string) (*Session, error) {
 	if sess, ok := s.sessions.get(token); ok && sess.KeyID == keyID {
 		if s.now().Unix() >= sess.Expires {
 			return nil, &SessionError{Expired: true, Message: "The security token included in the request is expired"}
 		}
 		return sess, nil
 	}
-	invalid := &SessionError{Message: "The security token included in the request is invalid."}
+	invalid := &SessionError{Message: errInvalidToken}
 	body, ok := strings.CutPrefix(token, sessionTokenPrefix)
 	if !ok || len(token) > 16384 {
 		return nil, invalid
@@ -419,6 +659,35 @@ func newSessionKeyID() string {
 		panic(err)
 	}
 	return "ASIA" + base32.StdEncoding.EncodeToString(b)
+}
+
+// current reports whether the user or role a principal acts as is still
+// the one its credentials were issued to: its unique ID is the same (a
+// principal deleted and created again under its name has another). The
+// root never changes. It reads the grants cache, which Authorize reads
+// next anyway.
+func (s *Service) current(ctx context.Context, p Principal) (bool, error) {
+	if s == nil {
+		return true, nil
+	}
+	p = p.normalized()
+	var want string
+	switch p.Type {
+	case TypeUser:
+		want = p.UserID
+	case TypeAssumedRole:
+		want, _, _ = strings.Cut(p.UserID, ":")
+		if p.Session != nil {
+			want = p.Session.RoleID
+		}
+	default:
+		return true, nil
+	}
+	g, err := s.grantsOf(ctx, p)
+	if err != nil {
+		return false, err
+	}
+	return g.id != "" && g.id == want, nil
 }
 
 // splitRoleARN reads arn:aws:iam::ACCOUNT:role/PATH/NAME.

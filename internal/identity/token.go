@@ -55,16 +55,31 @@ func (c RegistryClaims) Principal() Principal {
 	return Principal{Account: c.Account, ARN: c.ARN, UserID: c.UserID, Type: c.Type, Name: c.Name}.normalized()
 }
 
-// openSession checks the session a token carries, if any.
-func (s *Service) openSession(c *RegistryClaims) error {
+// openClaimsSession checks the session a token carries, if any.
+func (s *Service) openClaimsSession(c *RegistryClaims) error {
 	if c.SessionToken == "" {
 		return nil
 	}
-	sess, err := s.VerifySession(context.Background(), c.SessionKey, c.SessionToken)
+	sess, err := s.openSession(context.Background(), c.SessionKey, c.SessionToken)
 	if err != nil {
-		return fmt.Errorf("%w: its role session: %v", ErrInvalidToken, err)
+		return fmt.Errorf("%w: its session: %v", ErrInvalidToken, err)
 	}
 	c.session = sess
+	return nil
+}
+
+// checkCurrent refuses claims whose user or role is no longer the one
+// they were issued to (deleted, perhaps created again under the same
+// name): credentials never outlive their principal.
+func (s *Service) checkCurrent(c RegistryClaims) error {
+	p := c.Principal()
+	ok, err := s.current(context.Background(), p)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: the principal %s it was issued to no longer exists (it was deleted, or deleted and created again); log in again", ErrInvalidToken, p.ARN)
+	}
 	return nil
 }
 
@@ -89,26 +104,29 @@ func (s *Service) IssueRegistryToken(p Principal, region string) (password strin
 	return body + "." + kid + "." + base64.RawURLEncoding.EncodeToString(mac), expires
 }
 
-// VerifyRegistryToken checks a registry password and returns its claims.
-// Verified passwords are remembered until they expire, so that a client
-// sending the same password on every request costs a map lookup.
+// VerifyRegistryToken checks a registry password and returns its claims;
+// a password of a principal that no longer exists (its unique ID is gone)
+// is refused. Verified passwords are remembered until they expire, so
+// that a client sending the same password on every request costs a map
+// lookup (and the check of its principal a lookup in the grants cache).
 func (s *Service) VerifyRegistryToken(password string) (RegistryClaims, error) {
 	if v, ok := s.tokens.Load(password); ok {
 		c := v.(RegistryClaims)
 		if s.now().Before(c.ExpiresAt) {
-			return c, nil
+			return c, s.checkCurrent(c)
 		}
 		s.tokens.Delete(password)
 	}
 	c, err := s.verifyRegistryToken(password)
-	if err == nil {
-		if s.tokenCount.Add(1) > maxCachedTokens {
-			s.tokens.Clear() // crude but bounded; refills from verification
-			s.tokenCount.Store(1)
-		}
-		s.tokens.Store(password, c)
+	if err != nil {
+		return c, err
 	}
-	return c, err
+	if s.tokenCount.Add(1) > maxCachedTokens {
+		s.tokens.Clear() // crude but bounded; refills from verification
+		s.tokenCount.Store(1)
+	}
+	s.tokens.Store(password, c)
+	return c, s.checkCurrent(c)
 }
 
 // maxCachedTokens bounds the verified-token cache.
@@ -143,7 +161,7 @@ func (s *Service) verifyRegistryToken(password string) (RegistryClaims, error) {
 	if !s.now().Before(c.ExpiresAt) {
 		return c, fmt.Errorf("%w: it expired at %s; get a new one with aws ecr get-login-password", ErrInvalidToken, c.ExpiresAt.Format(time.RFC3339))
 	}
-	return c, s.openSession(&c)
+	return c, s.openClaimsSession(&c)
 }
 
 const downloadPurpose = "download-url"
@@ -188,5 +206,8 @@ func (s *Service) VerifyDownloadURL(path string, q url.Values) (RegistryClaims, 
 	if !s.now().Before(c.ExpiresAt) {
 		return c, fmt.Errorf("%w: the download URL expired at %s; ask for a new one", ErrInvalidToken, c.ExpiresAt.Format(time.RFC3339))
 	}
-	return c, s.openSession(&c)
+	if err := s.openClaimsSession(&c); err != nil {
+		return c, err
+	}
+	return c, s.checkCurrent(c)
 }

@@ -2,6 +2,8 @@ package identity
 
 import (
 	"context"
+	"errors"
+	"strings"
 
 	"github.com/ecrd/ecrd/internal/metadata"
 )
@@ -116,7 +118,8 @@ func (s *Service) changeUser(ctx context.Context, name, action string, fn func(t
 	})
 }
 
-// DeleteUser deletes a user that has no access keys or policies left.
+// DeleteUser deletes a user that has no access keys, group memberships
+// or policies left, as IAM does (Terraform removes them first).
 func (s *Service) DeleteUser(ctx context.Context, name string) error {
 	p, err := caller(ctx)
 	if err != nil {
@@ -137,6 +140,8 @@ func (s *Service) DeleteUser(ctx context.Context, name string) error {
 		switch {
 		case len(keys) > 0:
 			return iamError(CodeDeleteConflict, "Cannot delete entity, must delete access keys first.")
+		case len(u.Groups) > 0:
+			return iamError(CodeDeleteConflict, "Cannot delete entity, must remove users from group first.")
 		case len(u.Attached) > 0:
 			return iamError(CodeDeleteConflict, "Cannot delete entity, must detach all policies first.")
 		case len(u.Inline) > 0:
@@ -218,11 +223,19 @@ func (s *Service) UpdateAccessKey(ctx context.Context, name, id, status string) 
 	})
 }
 
-// DeleteAccessKey deletes a user's access key.
+// DeleteAccessKey deletes a user's access key, and the record of its last
+// use.
 func (s *Service) DeleteAccessKey(ctx context.Context, name, id string) error {
-	return s.changeKey(ctx, name, id, "iam:DeleteAccessKey", func(tx metadata.Tx, k metadata.AccessKey) error {
+	err := s.changeKey(ctx, name, id, "iam:DeleteAccessKey", func(tx metadata.Tx, k metadata.AccessKey) error {
+		if err := tx.DeleteIAMEntity(ctx, k.Account, kindKeyUse, k.ID); err != nil && !errors.Is(err, metadata.ErrNotFound) {
+			return err
+		}
 		return tx.DeleteAccessKey(ctx, k.ID)
 	})
+	if err == nil {
+		s.keyUse.forget(id)
+	}
+	return err
 }
 
 func (s *Service) changeKey(ctx context.Context, name, id, action string, fn func(tx metadata.Tx, k metadata.AccessKey) error) error {
@@ -240,4 +253,105 @@ func (s *Service) changeKey(ctx context.Context, name, id, action string, fn fun
 	})
 	s.secrets.Delete(id) // the next request reads the key's new state
 	return err
+}
+
+// UpdateUser renames a user or moves it to another path (an empty newName
+// or newPath keeps it). Its access keys, group memberships and policies
+// follow it; IAM asks for iam:UpdateUser on both the user and what it
+// becomes. The user's unique ID stays, but registry tokens and sessions
+// name the user: those issued before a rename end with it.
+func (s *Service) UpdateUser(ctx context.Context, name, newName, newPath string) error {
+	p, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	if newName != "" {
+		if err := validName("newUserName", newName, 64); err != nil {
+			return err
+		}
+	}
+	if newPath != "" {
+		if _, err := cleanPath(newPath); err != nil {
+			return err
+		}
+	}
+	var moved []string // access key IDs whose principal changed
+	err = s.update(ctx, func(tx metadata.Tx) error {
+		moved = moved[:0]
+		u, err := loadEntity[User](ctx, tx, p.Account, metadata.IAMUser, name)
+		arn := u.ARN
+		if arn == "" {
+			arn = arnOf(p.Account, "user", "/", name)
+		}
+		if err2 := s.allow(ctx, "iam:UpdateUser", arn); err2 != nil {
+			return err2
+		}
+		if err != nil {
+			return err
+		}
+		old, oldARN := u.Name, u.ARN
+		if newName != "" {
+			u.Name = newName
+		}
+		if newPath != "" {
+			u.Path = newPath
+		}
+		u.ARN = arnOf(p.Account, "user", u.Path, u.Name)
+		if err := s.allow(ctx, "iam:UpdateUser", u.ARN); err != nil {
+			return err
+		}
+		if strings.EqualFold(old, u.Name) {
+			err = saveEntity(ctx, tx, p.Account, metadata.IAMUser, old, u, false)
+		} else if err = saveEntity(ctx, tx, p.Account, metadata.IAMUser, u.Name, u, true); err == nil {
+			err = tx.DeleteIAMEntity(ctx, p.Account, metadata.IAMUser, old)
+		}
+		if err != nil || u.ARN == oldARN {
+			return err
+		}
+		keys, err := tx.AccessKeys(ctx, p.Account)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if k.Principal == oldARN {
+				k.Principal = u.ARN
+				if err := tx.PutAccessKey(ctx, k); err != nil {
+					return err
+				}
+				moved = append(moved, k.ID)
+			}
+		}
+		return nil
+	})
+	for _, id := range moved {
+		s.secrets.Delete(id) // the next request reads the key's new principal
+	}
+	return err
+}
+
+// LoginProfile answers GetLoginProfile and DeleteLoginProfile (action):
+// ecrd has no console, so no user has a password.
+func (s *Service) LoginProfile(ctx context.Context, user, action string) error {
+	u, err := s.User(ctx, user, action)
+	if err != nil {
+		return err
+	}
+	return iamError(CodeNoSuchEntity, "Login Profile for User %s cannot be found.", u.Name)
+}
+
+// UserCredentials authorizes a listing of a user's other credentials (MFA
+// devices, SSH public keys, signing certificates, service-specific
+// credentials: action) and checks that the user exists. ecrd issues none
+// of them, so the listings are empty.
+func (s *Service) UserCredentials(ctx context.Context, user, action string) (string, error) {
+	u, err := s.User(ctx, user, action)
+	return u.Name, err
+}
+
+// VirtualMFADevices authorizes ListVirtualMFADevices; there are none.
+func (s *Service) VirtualMFADevices(ctx context.Context) error {
+	if _, err := caller(ctx); err != nil {
+		return err
+	}
+	return s.allow(ctx, "iam:ListVirtualMFADevices", "*")
 }

@@ -87,7 +87,7 @@ func (s *Service) authorizeWith(ctx context.Context, action string, k *Key, pol 
 	}
 
 	if d = keyPolicyRule(d); !d.Allowed {
-		return kmsError(CodeAccessDenied, "%s", d.Message(req))
+		return kmsError(CodeAccessDenied, "%s", s.ids.DenialMessage(d, req))
 	}
 	return nil
 }
@@ -116,7 +116,7 @@ func (s *Service) authorizeAccount(ctx context.Context, action, resource, accoun
 		return err
 	}
 	if !d.Allowed {
-		return kmsError(CodeAccessDenied, "%s", d.Message(req))
+		return kmsError(CodeAccessDenied, "%s", s.ids.DenialMessage(d, req))
 	}
 	return nil
 }

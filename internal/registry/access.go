@@ -127,7 +127,7 @@ func (r *Registry) authorize(ctx context.Context, action Action, scope metadata.
 		}
 		return errorf(CodeUnauthenticated, "authentication required to perform %s: log in with `aws ecr get-login-password | docker login --username AWS --password-stdin <registry>`", action)
 	}
-	return errorf(CodeAccessDenied, "%s", d.Message(req))
+	return errorf(CodeAccessDenied, "%s", r.ids.DenialMessage(d, req))
 }
 
 // AuthorizeLogin checks that the caller may get a registry token

@@ -25,6 +25,6 @@ func TestIAMAWSCLI(t *testing.T) {
 
 	env, work := scriptEnv(t, e)
 	env = append(env, "AWS="+aws, "JQ="+jq)
-	runScript(t, bash, script, work, env, 3*time.Minute)
+	runScript(t, bash, script, work, env, 8*time.Minute)
 	noServerErrors(t, e)
 }

@@ -84,8 +84,9 @@ func copyTree(t *testing.T, src, dst string) {
 }
 
 // TestTerraformPlatform applies a platform team's ordinary Terraform
-// (testdata/terraform/platform) with the real AWS provider pointed at ecrd
-// by its endpoints only; a second plan must show no changes. Then CI's
+// (testdata/terraform/platform: repositories, KMS, the CI role, and users
+// in groups) with the real AWS provider pointed at ecrd by its endpoints
+// only; a second plan must show no changes. Then CI's
 // half runs on it (testdata/terraform/ci.sh: a GitHub-shaped OIDC token
 // becomes the role's credentials, docker login, pushes, an immutable tag
 // refused, the lifecycle preview), and destroy leaves nothing behind.
@@ -161,6 +162,16 @@ func TestTerraformPlatform(t *testing.T) {
 	}
 	roleARN, _ := outputs["ci_role_arn"].Value.(string)
 
+	// Alice has her groups' policies: she reads, and may not create.
+	aliceKey, _ := outputs["alice_access_key_id"].Value.(string)
+	aliceSecret, _ := outputs["alice_secret_access_key"].Value.(string)
+	alice := ecrClientWith(e, aliceKey, aliceSecret)
+	_, err := alice.DescribeRepositories(context.Background(), &ecr.DescribeRepositoriesInput{})
+	ecrMust(t, "alice lists repositories through her group", err)
+	_, err = alice.CreateRepository(context.Background(), &ecr.CreateRepositoryInput{RepositoryName: aws.String("alice/new")})
+	wantAPIError(t, "alice creates a repository", err, "AccessDeniedException", 403, "User: arn:aws:iam::"+testAccount+":user/people/alice is not authorized to perform: ecr:CreateRepository on resource: "+
+		repoARN(testAccount, "alice/new")+" because no identity-based policy allows the ecr:CreateRepository action")
+
 	// CI's half, with the AWS CLI, docker login and crane: it pushes the
 	// commit's image as :<sha> and :latest.
 	const ciSHA = "3f7c2a9e41d8b5c6a0e9f1d2c3b4a5968778695a"
@@ -226,6 +237,13 @@ func TestTerraformPlatform(t *testing.T) {
 	ecrMust(t, "ListOpenIDConnectProviders", err)
 	if len(roles.Roles) != 0 || len(providers.OpenIDConnectProviderList) != 0 {
 		t.Errorf("after destroy: %d roles, %d OIDC providers remain", len(roles.Roles), len(providers.OpenIDConnectProviderList))
+	}
+	users, err := rootIAM.ListUsers(ctx, &iam.ListUsersInput{})
+	ecrMust(t, "ListUsers", err)
+	groups, err := rootIAM.ListGroups(ctx, &iam.ListGroupsInput{})
+	ecrMust(t, "ListGroups", err)
+	if len(users.Users) != 0 || len(groups.Groups) != 0 {
+		t.Errorf("after destroy: %d users, %d groups remain", len(users.Users), len(groups.Groups))
 	}
 	if _, err := root.GetRegistryPolicy(ctx, &ecr.GetRegistryPolicyInput{}); err == nil {
 		t.Error("after destroy, the registry policy remains")

@@ -1,7 +1,8 @@
 // Package iam serves the slice of AWS IAM that ecrd has (query protocol,
-// XML): users and their access keys, roles, inline and managed policies
-// with versions and attachments, permissions boundaries, OpenID Connect
-// providers, tags, and the simulators that explain any decision. It
+// XML): users and their access keys, groups and their members, roles,
+// inline and managed policies with versions and attachments, permissions
+// boundaries, OpenID Connect providers, tags, and the simulators that
+// explain any decision. It
 // parses parameters and writes IAM's XML; the rules live in
 // internal/identity.
 package iam
@@ -41,7 +42,7 @@ func invalid(code, msg string) error { return &Error{Code: code, Message: msg} }
 type op func(h *Handler, ctx context.Context, c auth.Caller, f form) (any, error)
 
 // opTables hold the IAM actions ecrd serves, one table per concern.
-var opTables = []map[string]op{roleOps, userOps, policyOps, oidcOps, simulateOps}
+var opTables = []map[string]op{roleOps, userOps, groupOps, grantOps(), policyOps, oidcOps, simulateOps}
 
 func lookup(action string) (op, bool) {
 	for _, t := range opTables {
@@ -67,6 +68,12 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, v
 	fn, ok := lookup(action)
 	if !ok {
 		awsquery.WriteError(w, XMLNS, "InvalidAction", "Could not find operation "+action+" for version "+values.Get("Version"), http.StatusBadRequest, requestID)
+		return
+	}
+	if sess := c.Principal.Session; sess != nil && sess.FromGetSessionToken() {
+		// AWS refuses IAM calls made with GetSessionToken credentials that
+		// carry no MFA, and ecrd's never do.
+		awsquery.WriteError(w, XMLNS, "InvalidClientTokenId", "The security token included in the request is invalid.", http.StatusForbidden, requestID)
 		return
 	}
 	ctx := identity.NewContext(identity.WithOrigin(r.Context(), identity.OriginOf(r)), c.Principal)

@@ -192,18 +192,19 @@ var policyOps = map[string]op{
 		if err != nil {
 			return nil, err
 		}
-		roles, users, err := h.ids.PolicyEntities(ctx, arn)
+		roles, users, groups, err := h.ids.PolicyEntities(ctx, arn)
 		if err != nil {
 			return nil, err
 		}
 		type role struct{ RoleName, RoleId string }
 		type user struct{ UserName, UserId string }
+		type group struct{ GroupName, GroupId string }
 		out := struct {
-			PolicyRoles  []role     `xml:"PolicyRoles>member"`
-			PolicyUsers  []user     `xml:"PolicyUsers>member"`
-			PolicyGroups []struct{} `xml:"PolicyGroups>member"`
+			PolicyGroups []group `xml:"PolicyGroups>member"`
+			PolicyUsers  []user  `xml:"PolicyUsers>member"`
+			PolicyRoles  []role  `xml:"PolicyRoles>member"`
 			IsTruncated  bool
-		}{PolicyRoles: []role{}, PolicyUsers: []user{}, PolicyGroups: []struct{}{}}
+		}{PolicyRoles: []role{}, PolicyUsers: []user{}, PolicyGroups: []group{}}
 		filter := f.Get("EntityFilter")
 		if filter == "" || filter == "Role" {
 			for _, r := range roles {
@@ -213,6 +214,11 @@ var policyOps = map[string]op{
 		if filter == "" || filter == "User" {
 			for _, u := range users {
 				out.PolicyUsers = append(out.PolicyUsers, user{u.Name, u.ID})
+			}
+		}
+		if filter == "" || filter == "Group" {
+			for _, g := range groups {
+				out.PolicyGroups = append(out.PolicyGroups, group{g.Name, g.ID})
 			}
 		}
 		return out, nil

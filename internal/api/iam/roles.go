@@ -2,6 +2,7 @@ package iam
 
 import (
 	"context"
+	"encoding/xml"
 
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/identity"
@@ -53,7 +54,7 @@ func roleOf1(r identity.Role, err error) (any, error) {
 	return struct{ Role Role }{roleOf(r, true)}, nil
 }
 
-// granteeCall is an action on a user or role that takes one more
+// granteeCall is an action on a user, role or group that takes one more
 // required parameter and answers nothing.
 func granteeCall(kind, param string, call func(*identity.Service, context.Context, identity.Grantee, string) error) op {
 	return func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
@@ -69,13 +70,9 @@ func granteeCall(kind, param string, call func(*identity.Service, context.Contex
 	}
 }
 
-// grantee reads the user or role a grant call names.
+// grantee reads the user, role or group a grant call names.
 func grantee(f form, kind string) (identity.Grantee, error) {
-	param := "RoleName"
-	if kind == metadata.IAMUser {
-		param = "UserName"
-	}
-	name, err := f.required(param)
+	name, err := f.required(nounOf(kind) + "Name")
 	return identity.Grantee{Kind: kind, Name: name}, err
 }
 
@@ -186,13 +183,14 @@ var roleOps = map[string]op{
 	},
 }
 
-func init() {
-	for _, kind := range []string{metadata.IAMRole, metadata.IAMUser} {
-		noun := "Role"
-		if kind == metadata.IAMUser {
-			noun = "User"
-		}
-		roleOps["Put"+noun+"Policy"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+// grantOps adds the inline policy and attachment calls of users, roles
+// and groups, and the boundary and tag calls of users and roles, to the
+// table (their shapes differ only by the noun).
+func grantOps() map[string]op {
+	ops := map[string]op{}
+	for _, kind := range []string{metadata.IAMRole, metadata.IAMUser, identity.KindGroup} {
+		noun := nounOf(kind)
+		ops["Put"+noun+"Policy"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
 			g, err := grantee(f, kind)
 			if err != nil {
 				return nil, err
@@ -207,7 +205,7 @@ func init() {
 			}
 			return nil, h.ids.PutInlinePolicy(ctx, g, name, doc)
 		}
-		roleOps["Get"+noun+"Policy"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		ops["Get"+noun+"Policy"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
 			g, err := grantee(f, kind)
 			if err != nil {
 				return nil, err
@@ -220,13 +218,10 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			if kind == metadata.IAMUser {
-				return struct{ UserName, PolicyName, PolicyDocument string }{g.Name, name, encodeDocument(doc)}, nil
-			}
-			return struct{ RoleName, PolicyName, PolicyDocument string }{g.Name, name, encodeDocument(doc)}, nil
+			return inlinePolicy{noun: noun, owner: g.Name, name: name, doc: encodeDocument(doc)}, nil
 		}
-		roleOps["Delete"+noun+"Policy"] = granteeCall(kind, "PolicyName", (*identity.Service).DeleteInlinePolicy)
-		roleOps["List"+noun+"Policies"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		ops["Delete"+noun+"Policy"] = granteeCall(kind, "PolicyName", (*identity.Service).DeleteInlinePolicy)
+		ops["List"+noun+"Policies"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
 			g, err := grantee(f, kind)
 			if err != nil {
 				return nil, err
@@ -245,9 +240,9 @@ func init() {
 				Marker      string `xml:",omitempty"`
 			}{append([]string{}, names...), truncated, marker}, nil
 		}
-		roleOps["Attach"+noun+"Policy"] = granteeCall(kind, "PolicyArn", (*identity.Service).AttachPolicy)
-		roleOps["Detach"+noun+"Policy"] = granteeCall(kind, "PolicyArn", (*identity.Service).DetachPolicy)
-		roleOps["ListAttached"+noun+"Policies"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		ops["Attach"+noun+"Policy"] = granteeCall(kind, "PolicyArn", (*identity.Service).AttachPolicy)
+		ops["Detach"+noun+"Policy"] = granteeCall(kind, "PolicyArn", (*identity.Service).DetachPolicy)
+		ops["ListAttached"+noun+"Policies"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
 			g, err := grantee(f, kind)
 			if err != nil {
 				return nil, err
@@ -271,29 +266,32 @@ func init() {
 			}
 			return out, nil
 		}
-		roleOps["Put"+noun+"PermissionsBoundary"] = granteeCall(kind, "PermissionsBoundary", (*identity.Service).SetBoundary)
-		roleOps["Delete"+noun+"PermissionsBoundary"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		if kind == identity.KindGroup {
+			continue // groups have no boundary and no tags
+		}
+		ops["Put"+noun+"PermissionsBoundary"] = granteeCall(kind, "PermissionsBoundary", (*identity.Service).SetBoundary)
+		ops["Delete"+noun+"PermissionsBoundary"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
 			g, err := grantee(f, kind)
 			if err != nil {
 				return nil, err
 			}
 			return nil, h.ids.SetBoundary(ctx, g, "")
 		}
-		roleOps["Tag"+noun] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		ops["Tag"+noun] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
 			g, err := grantee(f, kind)
 			if err != nil {
 				return nil, err
 			}
 			return nil, h.ids.Tag(ctx, g, f.tags("Tags"))
 		}
-		roleOps["Untag"+noun] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		ops["Untag"+noun] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
 			g, err := grantee(f, kind)
 			if err != nil {
 				return nil, err
 			}
 			return nil, h.ids.Untag(ctx, g, f.members("TagKeys"))
 		}
-		roleOps["List"+noun+"Tags"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		ops["List"+noun+"Tags"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
 			g, err := grantee(f, kind)
 			if err != nil {
 				return nil, err
@@ -313,6 +311,36 @@ func init() {
 			}{append([]Tag{}, tagsOf(tags)...), truncated, marker}, nil
 		}
 	}
+	return ops
+}
+
+// inlinePolicy is Get{User,Role,Group}Policy's answer: the owner's name
+// is an element named after its kind.
+type inlinePolicy struct {
+	noun, owner, name, doc string
+}
+
+func (p inlinePolicy) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
+	if err := e.EncodeToken(start); err != nil {
+		return err
+	}
+	for _, kv := range [][2]string{{p.noun + "Name", p.owner}, {"PolicyName", p.name}, {"PolicyDocument", p.doc}} {
+		if err := e.EncodeElement(kv[1], xml.StartElement{Name: xml.Name{Local: kv[0]}}); err != nil {
+			return err
+		}
+	}
+	return e.EncodeToken(start.End())
+}
+
+// nounOf is a grantee kind as IAM's action and parameter names spell it.
+func nounOf(kind string) string {
+	switch kind {
+	case metadata.IAMUser:
+		return "User"
+	case identity.KindGroup:
+		return "Group"
+	}
+	return "Role"
 }
 
 func lastSlash(s string) int {

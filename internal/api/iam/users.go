@@ -2,6 +2,7 @@ package iam
 
 import (
 	"context"
+	"encoding/xml"
 	"strings"
 
 	"github.com/ecrd/ecrd/internal/auth"
@@ -133,6 +134,96 @@ var userOps = map[string]op{
 		}
 		return nil, h.ids.DeleteAccessKey(ctx, f.Get("UserName"), id)
 	},
+	"UpdateUser": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		name, err := f.required("UserName")
+		if err != nil {
+			return nil, err
+		}
+		return nil, h.ids.UpdateUser(ctx, name, f.Get("NewUserName"), f.Get("NewPath"))
+	},
+	// GetAccessKeyLastUsed says N/A for the service and region of a key
+	// never used, as IAM does.
+	"GetAccessKeyLastUsed": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		id, err := f.required("AccessKeyId")
+		if err != nil {
+			return nil, err
+		}
+		user, use, used, err := h.ids.AccessKeyLastUsed(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		type lastUsed struct {
+			LastUsedDate string `xml:",omitempty"`
+			ServiceName  string
+			Region       string
+		}
+		out := struct {
+			UserName          string `xml:",omitempty"`
+			AccessKeyLastUsed lastUsed
+		}{user, lastUsed{ServiceName: "N/A", Region: "N/A"}}
+		if used {
+			out.AccessKeyLastUsed = lastUsed{timestamp(use.Date), use.Service, use.Region}
+		}
+		return out, nil
+	},
+	// ecrd has no console passwords, MFA devices, SSH keys, signing
+	// certificates or service-specific credentials: their calls answer
+	// for an existing user as IAM does for one without any (Terraform's
+	// force_destroy walks them all before deleting a user).
+	"GetLoginProfile":                loginProfile("iam:GetLoginProfile"),
+	"DeleteLoginProfile":             loginProfile("iam:DeleteLoginProfile"),
+	"ListMFADevices":                 noCredentials("iam:ListMFADevices", "MFADevices"),
+	"ListSSHPublicKeys":              noCredentials("iam:ListSSHPublicKeys", "SSHPublicKeys"),
+	"ListSigningCertificates":        noCredentials("iam:ListSigningCertificates", "Certificates"),
+	"ListServiceSpecificCredentials": noCredentials("iam:ListServiceSpecificCredentials", "ServiceSpecificCredentials"),
+	"ListVirtualMFADevices": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		if err := h.ids.VirtualMFADevices(ctx); err != nil {
+			return nil, err
+		}
+		return emptyList{"VirtualMFADevices", true}, nil
+	},
+}
+
+func loginProfile(action string) op {
+	return func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		name, err := f.required("UserName")
+		if err != nil {
+			return nil, err
+		}
+		return nil, h.ids.LoginProfile(ctx, name, action)
+	}
+}
+
+// noCredentials is a listing of a user's credentials of a kind ecrd does
+// not issue: empty, for a user that exists (no name: the caller).
+func noCredentials(action, list string) op {
+	return func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		if _, err := h.ids.UserCredentials(ctx, f.Get("UserName"), action); err != nil {
+			return nil, err
+		}
+		return emptyList{list, list != "ServiceSpecificCredentials"}, nil
+	}
+}
+
+// emptyList is <Name/> and, for a paged listing, IsTruncated false.
+type emptyList struct {
+	name  string
+	paged bool
+}
+
+func (l emptyList) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
+	if err := e.EncodeToken(start); err != nil {
+		return err
+	}
+	if err := e.EncodeElement("", xml.StartElement{Name: xml.Name{Local: l.name}}); err != nil {
+		return err
+	}
+	if l.paged {
+		if err := e.EncodeElement(false, xml.StartElement{Name: xml.Name{Local: "IsTruncated"}}); err != nil {
+			return err
+		}
+	}
+	return e.EncodeToken(start.End())
 }
 
 // OpenIDConnectProvider is IAM's description of an OIDC provider.

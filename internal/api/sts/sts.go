@@ -1,8 +1,9 @@
 // Package sts serves the slice of AWS STS that ecrd has (query protocol,
 // XML): GetCallerIdentity, which the AWS CLI and the Terraform provider
-// call first; AssumeRole; and AssumeRoleWithWebIdentity, the one AWS API
-// call that is not signed, with which a CI job trades its OpenID Connect
-// token for a role session. The rules live in internal/identity.
+// call first; AssumeRole; AssumeRoleWithWebIdentity, the one AWS API call
+// that is not signed, with which a CI job trades its OpenID Connect token
+// for a role session; GetSessionToken; and DecodeAuthorizationMessage,
+// which explains a denial. The rules live in internal/identity.
 package sts
 
 import (
@@ -43,6 +44,7 @@ var statuses = map[string]int{
 	identity.CodeAccessDenied:     http.StatusForbidden,
 	identity.CodeExpiredToken:     http.StatusBadRequest,
 	"ExpiredTokenException":       http.StatusBadRequest,
+	identity.CodeInvalidMessage:   http.StatusBadRequest,
 	identity.CodeNoSuchEntity:     http.StatusNotFound,
 	identity.CodeIDPCommunication: http.StatusBadRequest,
 }
@@ -58,6 +60,15 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, f
 		result any
 		err    error
 	)
+	if sess := c.Principal.Session; sess != nil && sess.FromGetSessionToken() && action != "GetCallerIdentity" && action != "AssumeRole" {
+		// AWS lets GetSessionToken credentials call no other STS action.
+		msg := "Cannot call " + action + " with session credentials"
+		if action != "GetSessionToken" {
+			msg = "Cannot call " + action + " with credentials from GetSessionToken: only AssumeRole and GetCallerIdentity"
+		}
+		awsquery.WriteError(w, XMLNS, identity.CodeAccessDenied, msg, http.StatusForbidden, requestID)
+		return
+	}
 	switch action {
 	case "GetCallerIdentity":
 		result = struct {
@@ -69,6 +80,10 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, f
 		result, err = h.assumeRole(ctx, form, c.Region)
 	case "AssumeRoleWithWebIdentity":
 		result, err = h.assumeRoleWithWebIdentity(ctx, form, h.region)
+	case "GetSessionToken":
+		result, err = h.getSessionToken(ctx, form)
+	case "DecodeAuthorizationMessage":
+		result, err = h.decodeAuthorizationMessage(ctx, form)
 	default:
 		awsquery.WriteError(w, XMLNS, "InvalidAction", "Could not find operation "+action+" for version "+form.Get("Version"), http.StatusBadRequest, requestID)
 		return
@@ -105,9 +120,11 @@ type AssumedRoleUser struct {
 }
 
 func credentialsOf(a identity.AssumedRole) (Credentials, AssumedRoleUser) {
-	c := a.Credentials
-	return Credentials{c.AccessKeyID, c.SecretAccessKey, c.SessionToken, c.Expiration.UTC().Format(time.RFC3339)},
-		AssumedRoleUser{a.Principal.UserID, a.Principal.ARN}
+	return credentialsXML(a.Credentials), AssumedRoleUser{a.Principal.UserID, a.Principal.ARN}
+}
+
+func credentialsXML(c identity.Credentials) Credentials {
+	return Credentials{c.AccessKeyID, c.SecretAccessKey, c.SessionToken, c.Expiration.UTC().Format(time.RFC3339)}
 }
 
 // input reads what both AssumeRole calls take.
@@ -116,13 +133,11 @@ func input(form url.Values) (identity.AssumeRoleInput, error) {
 	if in.RoleARN == "" {
 		return in, &identity.Error{Code: identity.CodeValidation, Message: "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null"}
 	}
-	if s := form.Get("DurationSeconds"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			return in, &identity.Error{Code: identity.CodeValidation, Message: "1 validation error detected: Value '" + s + "' at 'durationSeconds' failed to satisfy constraint: Member must be an integer"}
-		}
-		in.Duration = time.Duration(n) * time.Second
+	d, err := duration(form)
+	if err != nil {
+		return in, err
 	}
+	in.Duration = d
 	for i := 1; ; i++ {
 		v, ok := form["PolicyArns.member."+strconv.Itoa(i)+".arn"]
 		if !ok {
@@ -138,7 +153,28 @@ func input(form url.Values) (identity.AssumeRoleInput, error) {
 		}
 		in.Tags = append(in.Tags, identity.Tag{Key: k[0], Value: form.Get(prefix + "Value")})
 	}
+	for i := 1; ; i++ {
+		v, ok := form["TransitiveTagKeys.member."+strconv.Itoa(i)]
+		if !ok {
+			break
+		}
+		in.TransitiveTagKeys = append(in.TransitiveTagKeys, v[0])
+	}
+	in.ExternalID, in.SourceIdentity = form.Get("ExternalId"), form.Get("SourceIdentity")
 	return in, nil
+}
+
+// duration reads DurationSeconds (0 when absent).
+func duration(form url.Values) (time.Duration, error) {
+	s := form.Get("DurationSeconds")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, &identity.Error{Code: identity.CodeValidation, Message: "1 validation error detected: Value '" + s + "' at 'durationSeconds' failed to satisfy constraint: Member must be an integer"}
+	}
+	return time.Duration(n) * time.Second, nil
 }
 
 func (h *Handler) assumeRole(ctx context.Context, form url.Values, region string) (any, error) {
@@ -156,7 +192,32 @@ func (h *Handler) assumeRole(ctx context.Context, form url.Values, region string
 		Credentials      Credentials
 		AssumedRoleUser  AssumedRoleUser
 		PackedPolicySize int
-	}{creds, user, a.PackedPolicySize}, nil
+		SourceIdentity   string `xml:",omitempty"`
+	}{creds, user, a.PackedPolicySize, a.Principal.Session.SourceIdentity}, nil
+}
+
+func (h *Handler) getSessionToken(ctx context.Context, form url.Values) (any, error) {
+	d, err := duration(form)
+	if err != nil {
+		return nil, err
+	}
+	c, err := h.ids.GetSessionToken(ctx, d, form.Get("SerialNumber"))
+	if err != nil {
+		return nil, err
+	}
+	return struct{ Credentials Credentials }{credentialsXML(c)}, nil
+}
+
+func (h *Handler) decodeAuthorizationMessage(ctx context.Context, form url.Values) (any, error) {
+	msg := form.Get("EncodedMessage")
+	if msg == "" {
+		return nil, &identity.Error{Code: identity.CodeValidation, Message: "1 validation error detected: Value null at 'encodedMessage' failed to satisfy constraint: Member must not be null"}
+	}
+	decoded, err := h.ids.DecodeAuthorizationMessage(ctx, msg)
+	if err != nil {
+		return nil, err
+	}
+	return struct{ DecodedMessage string }{decoded}, nil
 }
 
 func (h *Handler) assumeRoleWithWebIdentity(ctx context.Context, form url.Values, region string) (any, error) {

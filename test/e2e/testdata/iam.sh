@@ -4,8 +4,9 @@
 # trust policies and permissions boundaries; the errors IAM answers with;
 # inline and managed policies, their versions and attachments; GitHub's
 # OpenID Connect provider and a role that trusts it; a user whose new
-# access key is then used for STS and ECR; the policy simulator; and
-# sts assume-role. TestIAMAWSCLI (iam_cli_test.go) starts a bare ecrd,
+# access key is then used for STS and ECR; groups and their members; the
+# policy simulator; sts assume-role; and denials that
+# decode-authorization-message explains. TestIAMAWSCLI (iam_cli_test.go) starts a bare ecrd,
 # writes an isolated AWS configuration holding the root key, and runs this
 # script with:
 #
@@ -66,6 +67,31 @@ with_key() {
   else
     AWS_ACCESS_KEY_ID=$id AWS_SECRET_ACCESS_KEY=$secret "$@"
   fi
+}
+
+# aws_denied EXCEPTION OPERATION MESSAGE ARGS...: like aws_err, for an
+# access denial: AWS's MESSAGE, then ". Encoded authorization failure
+# message: " and the encoded message, which it leaves in $WORK/encoded for
+# decode-authorization-message.
+aws_denied() {
+  local exception=$1 op=$2 message=$3 marker='. Encoded authorization failure message: '
+  shift 3
+  printf '+ aws %s   (want %s)\n' "$(show "$@")" "$exception" >&2
+  local rc=0 got
+  "${AWS_BIN:-$AWS}" --endpoint-url "$ENDPOINT" "$@" >"$WORK/aws.out" 2>"$WORK/aws.err" || rc=$?
+  got=$(grep -v '^$' "$WORK/aws.err" || true)
+  : >"$WORK/encoded"
+  if ((rc != 254)); then
+    failed "aws $(show "$@") exited with status $rc, want 254 (a service error) with $exception. It said:
+$(cat "$WORK/aws.out" "$WORK/aws.err")"
+    return
+  fi
+  expect "aws $(show "$@"): the denial" "${got%%"$marker"*}" "An error occurred ($exception) when calling the $op operation: $message"
+  if [[ "$got" != *"$marker"?* ]]; then
+    failed "aws $(show "$@"): the denial carries no encoded authorization message"
+    return
+  fi
+  printf '%s' "${got#*"$marker"}" >"$WORK/encoded"
 }
 
 # The documents the groups use.
@@ -358,7 +384,7 @@ group_users() {
   out=$(with_key "$key" "$secret" "" aws_ok sts get-caller-identity)
   expect_json "sts get-caller-identity with the user's key" "$out" \
     "{\"UserId\":\"$user_id\",\"Account\":\"$ACCOUNT\",\"Arn\":\"$user_arn\"}"
-  with_key "$key" "$secret" "" aws_err AccessDeniedException DescribeRepositories \
+  with_key "$key" "$secret" "" aws_denied AccessDeniedException DescribeRepositories \
     "User: $user_arn is not authorized to perform: ecr:DescribeRepositories on resource: $(repo_arn '*') because no identity-based policy allows the ecr:DescribeRepositories action" \
     ecr describe-repositories
   aws_ok iam attach-user-policy --user-name ci-bot --policy-arn "$read_only" >/dev/null
@@ -416,9 +442,12 @@ group_simulate_sts() {
   out=$(aws_ok iam create-access-key --user-name deployer)
   key=$(jqr .AccessKey.AccessKeyId "$out")
   secret=$(jqr .AccessKey.SecretAccessKey "$out")
-  with_key "$key" "$secret" "" aws_err AccessDenied AssumeRole \
-    "User: $user_arn is not authorized to perform: sts:AssumeRole on resource: $role_arn because no identity-based policy allows the sts:AssumeRole action" \
+  with_key "$key" "$secret" "" aws_denied AccessDenied AssumeRole \
+    "User: $user_arn is not authorized to perform: sts:AssumeRole on resource: $role_arn" \
     sts assume-role --role-arn "$role_arn" --role-session-name e2e-session
+  aws_denied AccessDenied AssumeRole \
+    "User: arn:aws:iam::$ACCOUNT:root is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::$ACCOUNT:role/no-such-role" \
+    sts assume-role --role-arn "arn:aws:iam::$ACCOUNT:role/no-such-role" --role-session-name e2e-session
   aws_ok iam put-user-policy --user-name deployer --policy-name assume \
     --policy-document "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\",\"Resource\":\"$role_arn\"}]}" >/dev/null
   out=$(with_key "$key" "$secret" "" aws_ok sts assume-role --role-arn "$role_arn" --role-session-name e2e-session)
@@ -442,12 +471,124 @@ group_simulate_sts() {
   out=$(with_key "$id" "$sk" "$token" aws_ok sts get-caller-identity)
   expect_json "sts get-caller-identity with the session's credentials" "$out" \
     "{\"UserId\":\"$role_id:e2e-session\",\"Account\":\"$ACCOUNT\",\"Arn\":\"$session\"}"
-  with_key "$id" "$sk" "$token" aws_err AccessDeniedException DescribeRepositories \
+  with_key "$id" "$sk" "$token" aws_denied AccessDeniedException DescribeRepositories \
     "User: $session is not authorized to perform: ecr:DescribeRepositories on resource: $(repo_arn '*') because no identity-based policy allows the ecr:DescribeRepositories action" \
     ecr describe-repositories
   out=$(aws_ok iam get-role --role-name assumable)
   expect_recent "get-role after assume-role: RoleLastUsed.LastUsedDate" "$(jqr '.Role.RoleLastUsed.LastUsedDate // "never"' "$out")"
   expect_json "get-role after assume-role: RoleLastUsed.Region" "$(jqc .Role.RoleLastUsed.Region "$out")" "\"$REGION\""
+}
+
+# ---------------------------------------------------------------------------
+# Groups: members share the group's policies; the calls Terraform makes to
+# destroy a user; renaming; the last use of an access key; a denial the
+# CLI decodes.
+group_groups() {
+  local out group_arn group_id user_arn key secret decoded
+  group_arn=arn:aws:iam::$ACCOUNT:group/team/grp-devs
+  user_arn=arn:aws:iam::$ACCOUNT:user/grp-member
+
+  step "groups: create-group, get-group, list-groups"
+  out=$(aws_ok iam create-group --group-name grp-devs --path /team/)
+  group_id=$(jqr .Group.GroupId "$out")
+  expect_match "create-group: GroupId is a group's unique ID" "$group_id" '^AGPA[A-Z0-9]{17}$'
+  expect_json "create-group (CreateDate aside)" "$(jqc '.Group | del(.CreateDate)' "$out")" \
+    "{\"Path\":\"/team/\",\"GroupName\":\"grp-devs\",\"GroupId\":\"$group_id\",\"Arn\":\"$group_arn\"}"
+  aws_err EntityAlreadyExists CreateGroup "Group with name GRP-DEVS already exists." iam create-group --group-name GRP-DEVS
+  out=$(aws_ok iam list-groups --path-prefix /team/)
+  expect "list-groups --path-prefix /team/" "$(jqc '[.Groups[].GroupName]' "$out")" '["grp-devs"]'
+  aws_err NoSuchEntity GetGroup "The group with name grp-nope cannot be found." iam get-group --group-name grp-nope
+
+  step "groups: members get the group's policies"
+  aws_ok iam create-user --user-name grp-member >/dev/null
+  out=$(aws_ok iam create-access-key --user-name grp-member)
+  key=$(jqr .AccessKey.AccessKeyId "$out")
+  secret=$(jqr .AccessKey.SecretAccessKey "$out")
+  out=$(aws_ok iam get-access-key-last-used --access-key-id "$key")
+  expect_json "get-access-key-last-used of a key never used" "$out" \
+    '{"UserName":"grp-member","AccessKeyLastUsed":{"ServiceName":"N/A","Region":"N/A"}}'
+  aws_ok iam put-group-policy --group-name grp-devs --policy-name no-listing \
+    --policy-document '{"Version":"2012-10-17","Statement":[{"Sid":"NoListing","Effect":"Deny","Action":"ecr:DescribeRepositories","Resource":"*"}]}' >/dev/null
+  aws_ok iam attach-group-policy --group-name grp-devs --policy-arn "$read_only" >/dev/null
+  with_key "$key" "$secret" "" aws_denied AccessDeniedException GetAuthorizationToken \
+    "User: $user_arn is not authorized to perform: ecr:GetAuthorizationToken on resource: * because no identity-based policy allows the ecr:GetAuthorizationToken action" \
+    ecr get-authorization-token
+  aws_ok iam add-user-to-group --group-name grp-devs --user-name grp-member >/dev/null
+  out=$(aws_ok iam get-group --group-name grp-devs)
+  expect_json "get-group: the group and its member" "$(jqc '{g: .Group.GroupName, users: [.Users[].UserName]}' "$out")" \
+    '{"g":"grp-devs","users":["grp-member"]}'
+  out=$(aws_ok iam list-groups-for-user --user-name grp-member)
+  expect "list-groups-for-user" "$(jqc '[.Groups[].Arn]' "$out")" "[\"$group_arn\"]"
+  out=$(aws_ok iam list-group-policies --group-name grp-devs)
+  expect "list-group-policies" "$(jqc .PolicyNames "$out")" '["no-listing"]'
+  out=$(aws_ok iam get-group-policy --group-name grp-devs --policy-name no-listing)
+  expect "get-group-policy: the statement" "$(jqr '.PolicyDocument.Statement[0].Sid' "$out")" NoListing
+  out=$(aws_ok iam list-attached-group-policies --group-name grp-devs)
+  expect "list-attached-group-policies" "$(jqc '[.AttachedPolicies[].PolicyArn]' "$out")" "[\"$read_only\"]"
+  out=$(aws_ok iam list-entities-for-policy --policy-arn "$read_only" --entity-filter Group)
+  expect_json "list-entities-for-policy --entity-filter Group" "$(jqc .PolicyGroups "$out")" \
+    "[{\"GroupName\":\"grp-devs\",\"GroupId\":\"$group_id\"}]"
+  out=$(with_key "$key" "$secret" "" aws_ok ecr get-authorization-token)
+  expect_match "a member logs in with the group's ReadOnly" "$(jqr '.authorizationData[0].authorizationToken' "$out")" '^QVdTO'
+  out=$(aws_ok iam get-access-key-last-used --access-key-id "$key")
+  expect "get-access-key-last-used: ServiceName" "$(jqr .AccessKeyLastUsed.ServiceName "$out")" ecr
+  expect "get-access-key-last-used: Region" "$(jqr .AccessKeyLastUsed.Region "$out")" "$REGION"
+  expect_recent "get-access-key-last-used: LastUsedDate" "$(jqr .AccessKeyLastUsed.LastUsedDate "$out")"
+
+  step "groups: a denial by the group's inline policy, decoded by decode-authorization-message"
+  with_key "$key" "$secret" "" aws_denied AccessDeniedException DescribeRepositories \
+    "User: $user_arn is not authorized to perform: ecr:DescribeRepositories on resource: $(repo_arn '*') with an explicit deny in an identity-based policy" \
+    ecr describe-repositories
+  out=$(aws_ok sts decode-authorization-message --encoded-message "$(cat "$WORK/encoded")")
+  decoded=$(jqr .DecodedMessage "$out")
+  expect_json "decode-authorization-message: the deciding statement" \
+    "$(jqc '{allowed, explicitDeny, deny: [.matchedStatements.items[] | select(.effect == "DENY") | {statementId, policy, policyType}]}' "$decoded")" \
+    '{"allowed":false,"explicitDeny":true,"deny":[{"statementId":"NoListing","policy":"no-listing (group grp-devs)","policyType":"identity-based"}]}'
+  expect_json "decode-authorization-message: the context" \
+    "$(jqc '.context | {principal: .principal.arn, action, resource}' "$decoded")" \
+    "{\"principal\":\"$user_arn\",\"action\":\"ecr:DescribeRepositories\",\"resource\":\"$(repo_arn '*')\"}"
+  aws_err InvalidAuthorizationMessageException DecodeAuthorizationMessage \
+    "The encoded authorization message is not valid: it was not issued by this server for account $ACCOUNT." \
+    sts decode-authorization-message --encoded-message not-a-message
+
+  step "groups: renaming the group and the user keeps the membership and the key"
+  aws_ok iam update-group --group-name grp-devs --new-group-name grp-developers >/dev/null
+  aws_ok iam update-user --user-name grp-member --new-user-name grp-dev --new-path /people/ >/dev/null
+  user_arn=arn:aws:iam::$ACCOUNT:user/people/grp-dev
+  out=$(aws_ok iam list-groups-for-user --user-name grp-dev)
+  expect "list-groups-for-user after the renames" "$(jqc '[.Groups[].GroupName]' "$out")" '["grp-developers"]'
+  out=$(with_key "$key" "$secret" "" aws_ok sts get-caller-identity)
+  expect "the key signs as the renamed user" "$(jqr .Arn "$out")" "$user_arn"
+  aws_err NoSuchEntity GetUser "The user with name grp-member cannot be found." iam get-user --user-name grp-member
+
+  step "groups: what Terraform's force_destroy lists before deleting a user"
+  aws_err NoSuchEntity GetLoginProfile "Login Profile for User grp-dev cannot be found." iam get-login-profile --user-name grp-dev
+  aws_err NoSuchEntity DeleteLoginProfile "Login Profile for User grp-dev cannot be found." iam delete-login-profile --user-name grp-dev
+  aws_err NoSuchEntity GetLoginProfile "The user with name grp-nobody cannot be found." iam get-login-profile --user-name grp-nobody
+  aws_err NoSuchEntity ListMFADevices "The user with name grp-nobody cannot be found." iam list-mfa-devices --user-name grp-nobody
+  out=$(aws_ok iam list-mfa-devices --user-name grp-dev)
+  expect_json "list-mfa-devices" "$out" '{"MFADevices":[]}'
+  out=$(aws_ok iam list-ssh-public-keys --user-name grp-dev)
+  expect_json "list-ssh-public-keys" "$out" '{"SSHPublicKeys":[]}'
+  out=$(aws_ok iam list-signing-certificates --user-name grp-dev)
+  expect_json "list-signing-certificates" "$out" '{"Certificates":[]}'
+  out=$(aws_ok iam list-service-specific-credentials --user-name grp-dev)
+  expect_json "list-service-specific-credentials" "$out" '{"ServiceSpecificCredentials":[]}'
+  out=$(aws_ok iam list-virtual-mfa-devices --assignment-status Assigned)
+  expect_json "list-virtual-mfa-devices" "$out" '{"VirtualMFADevices":[]}'
+
+  step "groups: deleting, in the order IAM requires"
+  aws_ok iam delete-access-key --user-name grp-dev --access-key-id "$key" >/dev/null
+  aws_err DeleteConflict DeleteUser "Cannot delete entity, must remove users from group first." iam delete-user --user-name grp-dev
+  aws_err DeleteConflict DeleteGroup "Cannot delete entity, must remove users from group first." iam delete-group --group-name grp-developers
+  aws_ok iam remove-user-from-group --group-name grp-developers --user-name grp-dev >/dev/null
+  aws_ok iam delete-user --user-name grp-dev >/dev/null
+  aws_err DeleteConflict DeleteGroup "Cannot delete entity, must delete policies first." iam delete-group --group-name grp-developers
+  aws_ok iam delete-group-policy --group-name grp-developers --policy-name no-listing >/dev/null
+  aws_err DeleteConflict DeleteGroup "Cannot delete entity, must detach all policies first." iam delete-group --group-name grp-developers
+  aws_ok iam detach-group-policy --group-name grp-developers --policy-arn "$read_only" >/dev/null
+  aws_ok iam delete-group --group-name grp-developers >/dev/null
+  aws_err NoSuchEntity GetGroup "The group with name grp-developers cannot be found." iam get-group --group-name grp-developers
 }
 
 "$AWS" --version >&2
@@ -464,7 +605,7 @@ run_group() {
 
 # The groups run at once, in the background; IAM_GROUPS may name some of
 # them, to run only those.
-read -ra groups <<<"${IAM_GROUPS:-roles managed oidc users simulate_sts}"
+read -ra groups <<<"${IAM_GROUPS:-roles managed oidc users groups simulate_sts}"
 declare -A pids
 for g in "${groups[@]}"; do
   run_group "$g" >"$WORK/$g.log" 2>&1 &
