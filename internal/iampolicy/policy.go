@@ -255,10 +255,12 @@ func Parse(doc string, kind Kind) (*Policy, error) {
 			return nil, malformed(msgLegacy)
 		}
 	}
-	// Stage 4: unique Sids, actions present.
+	// Stage 4: unique Sids (IAM's rule; ECR's and KMS's resource
+	// policies take repeated ones, which Terraform modules produce),
+	// actions present.
 	sids := make(map[string]bool, len(raws))
 	for i := range raws {
-		if sid := raws[i].sid; sid != "" {
+		if sid := raws[i].sid; sid != "" && kind != Resource {
 			if sids[sid] {
 				return nil, malformed(msgSidUnique)
 			}

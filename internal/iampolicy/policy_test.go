@@ -80,6 +80,7 @@ func TestParseAccepts(t *testing.T) {
 		{"white space does not count toward the size", `{"Statement":{"Effect":"Allow","Action":"ecr:*","Resource":"*"}}` + strings.Repeat(" ", 2*MaxPolicySize), Identity},
 		{"ECR repository policy without Resource", `{"Version":"2008-10-17","Statement":[{"Sid":"pull","Effect":"Allow","Principal":{"AWS":["arn:aws:iam::222222222222:root","333333333333","arn:aws:iam::222222222222:user/a/b","arn:aws:sts::222222222222:assumed-role/r/s","arn:aws:sts::222222222222:federated-user/f","AIDAEXAMPLEEXAMPLE12"]},"Action":["ecr:BatchGetImage"]}]}`, Resource},
 		{"service and federated principals", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Service":["ecr.amazonaws.com"],"Federated":"cognito-identity.amazonaws.com"},"Action":"sts:AssumeRoleWithWebIdentity"}}`, Trust},
+		{"repeated Sids in an ECR policy", `{"Version":"2012-10-17","Statement":[{"Sid":"A","Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage"},{"Sid":"A","Effect":"Allow","Principal":"*","Action":"ecr:ListImages"}]}`, Resource},
 		{"trust for account and TagSession", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":["sts:AssumeRole","sts:TagSession"]}}`, Trust},
 		{"condition value types", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ecr:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":true},"NumericLessThan":{"k:n":[1,2.5]},"DateLessThan":{"aws:CurrentTime":"${aws:x}"}}}}`, Identity},
 	}

@@ -74,6 +74,19 @@ func isDockerType(mt string) bool {
 // Content-Type (which may be empty or carry parameters). Every error it
 // returns is an *Error.
 func Parse(contentType string, body []byte) (*Manifest, error) {
+	return parse(contentType, body, false)
+}
+
+// ParseDeclared is Parse for a manifest whose media type is declared
+// beside it rather than in a header (ECR PutImage's
+// imageManifestMediaType): a body without mediaType takes the declared
+// one, Docker formats included, which is what the parameter is for; a
+// body without one and no declared type is refused rather than inferred.
+func ParseDeclared(mediaType string, body []byte) (*Manifest, error) {
+	return parse(mediaType, body, true)
+}
+
+func parse(contentType string, body []byte, declared bool) (*Manifest, error) {
 	if len(body) == 0 {
 		return nil, invalidf("the request body is empty; send the manifest JSON")
 	}
@@ -106,7 +119,7 @@ func Parse(contentType string, body []byte) (*Manifest, error) {
 	if err := checkSchemaVersion(top); err != nil {
 		return nil, err
 	}
-	mediaType, err := resolveMediaType(contentType, bodyType, top)
+	mediaType, err := resolveMediaType(contentType, bodyType, top, declared)
 	if err != nil {
 		return nil, err
 	}
@@ -180,11 +193,21 @@ func checkSchemaVersion(top object) error {
 }
 
 // resolveMediaType decides which of the four formats body is, from the
-// request's Content-Type and the body's own mediaType member.
-func resolveMediaType(contentType, bodyType string, top object) (string, error) {
+// request's Content-Type (or declared type) and the body's own mediaType
+// member.
+func resolveMediaType(contentType, bodyType string, top object, declared bool) (string, error) {
 	// Only a manifest Content-Type says anything; clients also send
 	// application/json, application/octet-stream or nothing at all.
 	headerKnown := IsManifestMediaType(contentType)
+	if declared && bodyType == "" {
+		switch {
+		case headerKnown:
+			return contentType, nil
+		case contentType == "":
+			return "", invalidf("image manifest mediatype not provided in manifest or parameter")
+		}
+		return "", unsupportedManifestType(contentType)
+	}
 	switch {
 	case bodyType != "" && headerKnown && bodyType != contentType:
 		return "", invalidf("mediaType %s does not match the Content-Type %s; send the manifest's media type in both",

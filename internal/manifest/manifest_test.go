@@ -595,3 +595,31 @@ func TestQuoteTruncates(t *testing.T) {
 		t.Errorf("quote = %s", got)
 	}
 }
+
+// TestParseDeclared: ECR PutImage's imageManifestMediaType stands in for
+// a body's missing mediaType, Docker formats included; with neither, the
+// manifest is refused rather than inferred.
+func TestParseDeclared(t *testing.T) {
+	docker := edit(expand(dockerManifest), `"mediaType": "application/vnd.docker.distribution.manifest.v2+json",`, "")
+	m, err := ParseDeclared(MediaTypeDockerManifest, []byte(docker))
+	if err != nil || m.MediaType != MediaTypeDockerManifest {
+		t.Errorf("a Docker manifest without mediaType, declared: %+v, %v", m, err)
+	}
+	if _, err := Parse(MediaTypeDockerManifest, []byte(docker)); err == nil {
+		t.Error("Parse took a Docker manifest without mediaType")
+	}
+	oci := edit(expand(ociImage), `"mediaType": "application/vnd.oci.image.manifest.v1+json",`, "")
+	_, err = ParseDeclared("", []byte(oci))
+	if err == nil || !strings.Contains(err.Error(), "image manifest mediatype not provided in manifest or parameter") {
+		t.Errorf("neither declared nor in the body: %v", err)
+	}
+	if _, err := Parse("", []byte(oci)); err != nil {
+		t.Errorf("Parse no longer infers an OCI manifest: %v", err)
+	}
+	if _, err := ParseDeclared("application/json", []byte(oci)); err == nil {
+		t.Error("a declared type that is not a manifest type was taken")
+	}
+	if m, err := ParseDeclared("", []byte(expand(ociImage))); err != nil || m.MediaType != MediaTypeOCIManifest {
+		t.Errorf("mediaType in the body only: %+v, %v", m, err)
+	}
+}

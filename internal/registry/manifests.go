@@ -46,7 +46,7 @@ func (r *Registry) PutManifest(ctx context.Context, key metadata.RepoKey, refStr
 // ECR's rules: a digest given must match (ImageDigestDoesNotMatch), and a
 // push that changes nothing is refused (ImageAlreadyExists).
 func (r *Registry) PutImage(ctx context.Context, key metadata.RepoKey, body []byte, mediaType, dgst, tag string) (metadata.Image, error) {
-	req := putRequest{contentType: mediaType, body: body, refuseNoop: true}
+	req := putRequest{contentType: mediaType, body: body, refuseNoop: true, declared: true}
 	if dgst != "" {
 		d, err := parseDigest(dgst)
 		if err != nil {
@@ -71,6 +71,7 @@ type putRequest struct {
 	contentType string
 	body        []byte
 	refuseNoop  bool // ECR PutImage: a push that changes nothing is an error
+	declared    bool // ECR PutImage: contentType is imageManifestMediaType (manifest.ParseDeclared)
 }
 
 // putImage stores a manifest. It checks that the manifest parses, that its
@@ -81,7 +82,11 @@ func (r *Registry) putImage(ctx context.Context, key metadata.RepoKey, req putRe
 	if err := r.authorizePush(ctx, ActionPutImage, key); err != nil {
 		return metadata.Image{}, err
 	}
-	m, err := manifest.Parse(req.contentType, req.body)
+	parse := manifest.Parse
+	if req.declared {
+		parse = manifest.ParseDeclared
+	}
+	m, err := parse(req.contentType, req.body)
 	if err != nil {
 		return metadata.Image{}, manifestError(err)
 	}

@@ -183,7 +183,9 @@ func effectiveScanning(cfg RegistryScanningConfiguration, repo metadata.Reposito
 			out.ScanFrequency = ScanOnPush
 		}
 	}
-	out.ScanOnPush = out.ScanFrequency == ScanOnPush || repo.Settings.ScanOnPush
+	// scanOnPush is the repository's own setting, whatever the rules
+	// make of it, as ECR reports it.
+	out.ScanOnPush = repo.Settings.ScanOnPush
 	return out
 }
 

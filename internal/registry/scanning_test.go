@@ -180,7 +180,7 @@ func TestBatchGetRepositoryScanningConfiguration(t *testing.T) {
 		}}, map[string]result{
 			"prod/api":      {"CONTINUOUS_SCAN", false, wildcard("prod*")},
 			"prod/web":      {"CONTINUOUS_SCAN", true, wildcard("prod*")}, // the repository flag stays
-			"dev/app":       {"SCAN_ON_PUSH", true, wildcard("*")},
+			"dev/app":       {"SCAN_ON_PUSH", false, wildcard("*")}, // scanOnPush is the repository's own flag
 			"dev/pushed":    {"SCAN_ON_PUSH", true, wildcard("*")},
 			"prod-critical": {"CONTINUOUS_SCAN", false, wildcard("*critical")}, // the last matching filter
 		}},
@@ -188,7 +188,7 @@ func TestBatchGetRepositoryScanningConfiguration(t *testing.T) {
 			{ScanFrequency: "SCAN_ON_PUSH", RepositoryFilters: wildcard("prod/*", "dev/*")},
 			{ScanFrequency: "MANUAL", RepositoryFilters: wildcard("dev/a*")},
 		}}, map[string]result{
-			"prod/api":      {"SCAN_ON_PUSH", true, wildcard("prod/*")},
+			"prod/api":      {"SCAN_ON_PUSH", false, wildcard("prod/*")},
 			"prod/web":      {"SCAN_ON_PUSH", true, wildcard("prod/*")},
 			"dev/app":       {"MANUAL", false, wildcard("dev/a*")},
 			"dev/pushed":    {"SCAN_ON_PUSH", true, wildcard("dev/*")},

@@ -48,7 +48,7 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 	}
 	if !known {
 		closeUnread(w, r)
-		ecr.WriteError(w, "UnknownOperationException", "", http.StatusBadRequest)
+		ecr.WriteError(w, "UnknownOperationException", unknownOperation(target), http.StatusBadRequest)
 		return
 	}
 	pending, err := s.auth.Begin(r.Context(), r, service)
@@ -127,6 +127,14 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, requestID st
 		return
 	}
 	s.sts.Serve(w, r, caller, form, requestID)
+}
+
+// unknownOperation is the message of UnknownOperationException.
+func unknownOperation(target string) string {
+	if len(target) > 128 {
+		target = target[:128] + "..."
+	}
+	return "The operation " + strings.ToValidUTF8(target, "?") + " is not known to this service."
 }
 
 // closeUnread makes the connection close after an answer given without

@@ -22,7 +22,17 @@ const awsCLIPath = "/usr/bin/aws"
 // with docker's credentials, for pushes, immutable tags and create on
 // push. The script checks every answer and says what it expected.
 func TestAWSCLI(t *testing.T) {
-	aws := awsCLI(t)
+	// Both major versions: v1 (pip) still drives many CI systems, and its
+	// paginators need every list ECR answers present, even when empty.
+	for _, cli := range []struct{ name, path string }{{"v2", awsCLI(t)}, {"v1", currentAWSCLI(t)}} {
+		t.Run(cli.name, func(t *testing.T) {
+			t.Parallel()
+			testAWSCLI(t, cli.path)
+		})
+	}
+}
+
+func testAWSCLI(t *testing.T, aws string) {
 	crane := tool(t, "crane")
 	jq := tool(t, "jq")
 	docker, err := exec.LookPath("docker")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 )
 
 // TestListingsHideDeniedRepositories: a repository an IAM user is
@@ -102,4 +103,64 @@ func basicPassword(t *testing.T, token string) string {
 	}
 	_, pw, _ := strings.Cut(string(b), ":")
 	return pw
+}
+
+// TestECRAnswersAsECR: what moto's ECR test suite, run against ecrd,
+// showed answering otherwise than ECR.
+func TestECRAnswersAsECR(t *testing.T) {
+	e := startECRD(t, t.TempDir())
+	c, hc := ecrClient(e), e.HTTPClient(t)
+	ctx := context.Background()
+	img := newOCIImage(t, mtDockerManifest, ecrRandom(t, 64))
+	ociPushImage(t, e, hc, "moto/app", img, "v1")
+
+	// imageManifestMediaType stands in for a Docker manifest's missing
+	// mediaType; with neither, the push is refused.
+	var m map[string]any
+	json.Unmarshal(img.Manifest, &m)
+	delete(m, "mediaType")
+	bare, _ := json.Marshal(m)
+	_, err := c.PutImage(ctx, &ecr.PutImageInput{RepositoryName: aws.String("moto/app"), ImageTag: aws.String("declared"),
+		ImageManifest: aws.String(string(bare)), ImageManifestMediaType: aws.String(mtDockerManifest)})
+	ecrMust(t, "PutImage of a Docker manifest without mediaType, with imageManifestMediaType", err)
+	_, err = c.PutImage(ctx, &ecr.PutImageInput{RepositoryName: aws.String("moto/app"), ImageTag: aws.String("neither"),
+		ImageManifest: aws.String(string(bare))})
+	wantAPIError(t, "PutImage with no media type anywhere", err, "InvalidParameterException", 400,
+		"image manifest mediatype not provided in manifest or parameter")
+
+	// Repeated Sids, which ECR takes and Terraform modules produce.
+	_, err = c.SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RepositoryName: aws.String("moto/app"), PolicyText: aws.String(
+		`{"Version":"2012-10-17","Statement":[{"Sid":"Pull","Effect":"Allow","Principal":{"AWS":"210987654321"},"Action":"ecr:BatchGetImage"},` +
+			`{"Sid":"Pull","Effect":"Allow","Principal":{"AWS":"210987654321"},"Action":"ecr:GetDownloadUrlForLayer"}]}`)})
+	ecrMust(t, "SetRepositoryPolicy with a repeated Sid", err)
+
+	// lastEvaluatedAt is there, 0 for a policy that never ran.
+	_, err = c.PutLifecyclePolicy(ctx, &ecr.PutLifecyclePolicyInput{RepositoryName: aws.String("moto/app"), LifecyclePolicyText: aws.String(
+		`{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}`)})
+	ecrMust(t, "PutLifecyclePolicy", err)
+	got, err := c.GetLifecyclePolicy(ctx, &ecr.GetLifecyclePolicyInput{RepositoryName: aws.String("moto/app")})
+	ecrMust(t, "GetLifecyclePolicy", err)
+	if got.LastEvaluatedAt == nil || got.LastEvaluatedAt.Unix() != 0 {
+		t.Errorf("GetLifecyclePolicy lastEvaluatedAt = %v, want 0", got.LastEvaluatedAt)
+	}
+	del, err := c.DeleteLifecyclePolicy(ctx, &ecr.DeleteLifecyclePolicyInput{RepositoryName: aws.String("moto/app")})
+	ecrMust(t, "DeleteLifecyclePolicy", err)
+	if del.LastEvaluatedAt == nil || del.LastEvaluatedAt.Unix() != 0 {
+		t.Errorf("DeleteLifecyclePolicy lastEvaluatedAt = %v, want 0", del.LastEvaluatedAt)
+	}
+
+	// StartImageScan answers the status alone.
+	scan, err := c.StartImageScan(ctx, &ecr.StartImageScanInput{RepositoryName: aws.String("moto/app"), ImageId: &ecrtypes.ImageIdentifier{ImageTag: aws.String("v1")}})
+	ecrMust(t, "StartImageScan", err)
+	if scan.ImageScanStatus == nil || scan.ImageScanStatus.Status != ecrtypes.ScanStatusInProgress || scan.ImageScanStatus.Description != nil {
+		t.Errorf("StartImageScan's imageScanStatus = %+v, want IN_PROGRESS and no description", scan.ImageScanStatus)
+	}
+
+	// An unknown operation says which.
+	a := rawECR(t, e, "NoSuchOperation", []byte("{}"), testAccessKey, testSecret)
+	var body struct{ Message string }
+	json.Unmarshal(a.Body, &body)
+	if a.Status != 400 || a.errorType() != "UnknownOperationException" || !strings.Contains(body.Message, "NoSuchOperation") {
+		t.Errorf("an unknown operation: %d %s", a.Status, a.Body)
+	}
 }

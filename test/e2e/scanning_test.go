@@ -85,7 +85,7 @@ func TestScanningAWSCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	env, work := scriptEnv(t, e)
-	env = append(env, "AWS="+aws, "JQ="+jq, "CRANE="+crane, "ECRD="+ecrdBin, "VULNDB="+vulndb,
+	env = append(env, "AWS="+aws, "AWS_CURRENT="+currentAWSCLI(t), "JQ="+jq, "CRANE="+crane, "ECRD="+ecrdBin, "VULNDB="+vulndb,
 		"REGISTRY="+u.Host, "IMAGES="+images, "EXPORTS="+exports)
 	runScript(t, bash, script, work, env, 5*time.Minute)
 	noServerErrors(t, e)

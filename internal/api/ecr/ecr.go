@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/ecrd/ecrd/internal/auth"
@@ -173,6 +174,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, t
 		h.writeError(w, r, name, err)
 		return
 	}
+	presentLists(out)
 	b, err := json.Marshal(out)
 	if err != nil {
 		h.writeError(w, r, name, err)
@@ -181,6 +183,26 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, t
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
+}
+
+// presentLists makes every list member of a response that is not
+// omitempty an empty list rather than null: ECR answers
+// {"repositories":[]}, and the AWS CLI v1's paginators fail on an
+// absent or null list. Only the top level of a response holds such
+// members.
+func presentLists(out any) {
+	v := reflect.ValueOf(out)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return
+	}
+	v = v.Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		f := v.Field(i)
+		if f.Kind() == reflect.Slice && f.IsNil() && !strings.Contains(t.Field(i).Tag.Get("json"), ",omitempty") {
+			f.Set(reflect.MakeSlice(f.Type(), 0, 0))
+		}
+	}
 }
 
 // exceptions maps the core's error codes to ECR exception names. Codes not

@@ -6,6 +6,7 @@ package ecr
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/lifecycle"
@@ -254,13 +255,22 @@ func (h *Handler) putLifecyclePolicy(ctx context.Context, c auth.Caller, in *Put
 	return &PutLifecyclePolicyOutput{RegistryId: p.Repo.Account, RepositoryName: p.Repo.Name, LifecyclePolicyText: p.Text}, nil
 }
 
+// lastEvaluated is a policy's lastEvaluatedAt: ECR answers it always, 0
+// for a policy that never ran.
+func lastEvaluated(t time.Time) *Timestamp {
+	if t.IsZero() {
+		return &Timestamp{time.Unix(0, 0).UTC()}
+	}
+	return &Timestamp{t}
+}
+
 func (h *Handler) getLifecyclePolicy(ctx context.Context, c auth.Caller, in *GetLifecyclePolicyInput) (*GetLifecyclePolicyOutput, error) {
 	p, err := h.reg.LifecyclePolicy(ctx, repoKey(c, in.RegistryId, in.RepositoryName))
 	if err != nil {
 		return nil, err
 	}
 	return &GetLifecyclePolicyOutput{RegistryId: p.Repo.Account, RepositoryName: p.Repo.Name, LifecyclePolicyText: p.Text,
-		LastEvaluatedAt: NewTimestamp(p.LastEvaluatedAt)}, nil
+		LastEvaluatedAt: lastEvaluated(p.LastEvaluatedAt)}, nil
 }
 
 func (h *Handler) deleteLifecyclePolicy(ctx context.Context, c auth.Caller, in *DeleteLifecyclePolicyInput) (*GetLifecyclePolicyOutput, error) {
@@ -269,7 +279,7 @@ func (h *Handler) deleteLifecyclePolicy(ctx context.Context, c auth.Caller, in *
 		return nil, err
 	}
 	return &GetLifecyclePolicyOutput{RegistryId: p.Repo.Account, RepositoryName: p.Repo.Name, LifecyclePolicyText: p.Text,
-		LastEvaluatedAt: NewTimestamp(p.LastEvaluatedAt)}, nil
+		LastEvaluatedAt: lastEvaluated(p.LastEvaluatedAt)}, nil
 }
 
 func (h *Handler) startLifecyclePolicyPreview(ctx context.Context, c auth.Caller, in *StartLifecyclePolicyPreviewInput) (*StartLifecyclePolicyPreviewOutput, error) {

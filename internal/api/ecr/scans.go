@@ -100,7 +100,8 @@ func (h *Handler) startImageScan(ctx context.Context, c auth.Caller, in *StartIm
 		RegistryId:      key.Account,
 		RepositoryName:  key.Name,
 		ImageId:         wireID(registry.ImageID{Digest: string(img.Digest), Tag: id.Tag}),
-		ImageScanStatus: &ImageScanStatus{Status: status.Status, Description: status.Description},
+		// ECR's answer carries the status alone.
+		ImageScanStatus: &ImageScanStatus{Status: status.Status},
 	}, nil
 }
 
@@ -119,6 +120,9 @@ func (h *Handler) describeImageScanFindings(ctx context.Context, c auth.Caller, 
 		NextToken:       res.NextToken,
 	}
 	if res.Status != "COMPLETE" {
+		// Present and empty, as the findings of any scan: the AWS CLI's
+		// paginator writes into it, and fails on an absent one.
+		out.ImageScanFindings = &ImageScanFindings{Findings: []ImageScanFinding{}}
 		return out, nil
 	}
 	f := &ImageScanFindings{

@@ -346,8 +346,8 @@ type BatchCheckLayerAvailabilityInput struct {
 
 // BatchCheckLayerAvailabilityOutput is the BatchCheckLayerAvailability response.
 type BatchCheckLayerAvailabilityOutput struct {
-	Layers   []Layer        `json:"layers,omitempty"`
-	Failures []LayerFailure `json:"failures,omitempty"`
+	Layers   []Layer        `json:"layers"`
+	Failures []LayerFailure `json:"failures"`
 }
 
 // BatchDeleteImageInput is the BatchDeleteImage request.
@@ -359,8 +359,8 @@ type BatchDeleteImageInput struct {
 
 // BatchDeleteImageOutput is the BatchDeleteImage response.
 type BatchDeleteImageOutput struct {
-	ImageIds []ImageIdentifier `json:"imageIds,omitempty"`
-	Failures []ImageFailure    `json:"failures,omitempty"`
+	ImageIds []ImageIdentifier `json:"imageIds"`
+	Failures []ImageFailure    `json:"failures"`
 }
 
 // BatchGetImageInput is the BatchGetImage request.
@@ -373,8 +373,8 @@ type BatchGetImageInput struct {
 
 // BatchGetImageOutput is the BatchGetImage response.
 type BatchGetImageOutput struct {
-	Images   []Image        `json:"images,omitempty"`
-	Failures []ImageFailure `json:"failures,omitempty"`
+	Images   []Image        `json:"images"`
+	Failures []ImageFailure `json:"failures"`
 }
 
 // CompleteLayerUploadInput is the CompleteLayerUpload request.
@@ -468,7 +468,7 @@ type DescribeImagesInput struct {
 
 // DescribeImagesOutput is the DescribeImages response.
 type DescribeImagesOutput struct {
-	ImageDetails []ImageDetail `json:"imageDetails,omitempty"`
+	ImageDetails []ImageDetail `json:"imageDetails"`
 	NextToken    string        `json:"nextToken,omitempty"`
 }
 
@@ -492,7 +492,7 @@ type DescribeRepositoriesInput struct {
 
 // DescribeRepositoriesOutput is the DescribeRepositories response.
 type DescribeRepositoriesOutput struct {
-	Repositories []Repository `json:"repositories,omitempty"`
+	Repositories []Repository `json:"repositories"`
 	NextToken    string       `json:"nextToken,omitempty"`
 }
 
@@ -508,7 +508,7 @@ type DescribeRepositoryCreationTemplatesInput struct {
 // DescribeRepositoryCreationTemplates response.
 type DescribeRepositoryCreationTemplatesOutput struct {
 	RegistryId                  string                       `json:"registryId,omitempty"`
-	RepositoryCreationTemplates []RepositoryCreationTemplate `json:"repositoryCreationTemplates,omitempty"`
+	RepositoryCreationTemplates []RepositoryCreationTemplate `json:"repositoryCreationTemplates"`
 	NextToken                   string                       `json:"nextToken,omitempty"`
 }
 
@@ -532,7 +532,7 @@ type GetAuthorizationTokenInput struct {
 
 // GetAuthorizationTokenOutput is the GetAuthorizationToken response.
 type GetAuthorizationTokenOutput struct {
-	AuthorizationData []AuthorizationData `json:"authorizationData,omitempty"`
+	AuthorizationData []AuthorizationData `json:"authorizationData"`
 }
 
 // GetDownloadUrlForLayerInput is the GetDownloadUrlForLayer request.
@@ -571,7 +571,7 @@ type ListImagesInput struct {
 
 // ListImagesOutput is the ListImages response.
 type ListImagesOutput struct {
-	ImageIds  []ImageIdentifier `json:"imageIds,omitempty"`
+	ImageIds  []ImageIdentifier `json:"imageIds"`
 	NextToken string            `json:"nextToken,omitempty"`
 }
 
@@ -587,7 +587,7 @@ type ListImageReferrersInput struct {
 
 // ListImageReferrersOutput is the ListImageReferrers response.
 type ListImageReferrersOutput struct {
-	Referrers []ImageReferrer `json:"referrers,omitempty"`
+	Referrers []ImageReferrer `json:"referrers"`
 	NextToken string          `json:"nextToken,omitempty"`
 }
 
@@ -598,7 +598,7 @@ type ListTagsForResourceInput struct {
 
 // ListTagsForResourceOutput is the ListTagsForResource response.
 type ListTagsForResourceOutput struct {
-	Tags []Tag `json:"tags,omitempty"`
+	Tags []Tag `json:"tags"`
 }
 
 // PutAccountSettingInput is the PutAccountSetting request.

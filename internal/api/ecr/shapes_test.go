@@ -108,8 +108,10 @@ func TestTimestampRoundTrip(t *testing.T) {
 	}
 }
 
+// marshal writes a response as Serve does.
 func marshal(t *testing.T, v any) string {
 	t.Helper()
+	presentLists(v)
 	b, err := json.Marshal(v)
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +178,7 @@ func TestOutputsMarshal(t *testing.T) {
 		}, `{"images":[{"registryId":"123456789012","repositoryName":"app","imageId":{"imageDigest":"sha256:ab","imageTag":"v1"},` +
 			`"imageManifest":"{}","imageManifestMediaType":"m"}],` +
 			`"failures":[{"imageId":{"imageTag":"gone"},"failureCode":"ImageNotFound","failureReason":"Requested image not found"}]}`},
-		{"BatchDeleteImage", &BatchDeleteImageOutput{ImageIds: []ImageIdentifier{{ImageDigest: new("d")}}}, `{"imageIds":[{"imageDigest":"d"}]}`},
+		{"BatchDeleteImage", &BatchDeleteImageOutput{ImageIds: []ImageIdentifier{{ImageDigest: new("d")}}}, `{"imageIds":[{"imageDigest":"d"}],"failures":[]}`},
 		{"CompleteLayerUpload", &CompleteLayerUploadOutput{RegistryId: "r", RepositoryName: "n", UploadId: "u", LayerDigest: "d"},
 			`{"registryId":"r","repositoryName":"n","uploadId":"u","layerDigest":"d"}`},
 		{"GetAuthorizationToken", &GetAuthorizationTokenOutput{AuthorizationData: []AuthorizationData{{
@@ -188,7 +190,8 @@ func TestOutputsMarshal(t *testing.T) {
 			`{"registryId":"r","repositoryName":"n","uploadId":"u","lastByteReceived":0}`},
 		{"ListImages", &ListImagesOutput{ImageIds: []ImageIdentifier{{ImageDigest: new("d"), ImageTag: new("t")}}, NextToken: "n"},
 			`{"imageIds":[{"imageDigest":"d","imageTag":"t"}],"nextToken":"n"}`},
-		{"ListImages empty", &ListImagesOutput{}, `{}`},
+		{"ListImages empty", &ListImagesOutput{}, `{"imageIds":[]}`}, // present and empty, as ECR's
+		{"DescribeRepositories empty", &DescribeRepositoriesOutput{}, `{"repositories":[]}`},
 		// digest, mediaType and size are required: written even when zero.
 		{"ListImageReferrers", &ListImageReferrersOutput{Referrers: []ImageReferrer{
 			{Digest: "sha256:ab", MediaType: "application/vnd.oci.image.manifest.v1+json", ArtifactType: "application/vnd.example+type",

@@ -74,6 +74,11 @@ expect_json "get-caller-identity" "$identity" \
   "{\"UserId\": \"$ACCOUNT\", \"Account\": \"$ACCOUNT\", \"Arn\": \"arn:aws:iam::$ACCOUNT:root\"}"
 
 # ---------------------------------------------------------------------------
+step "1b. empty lists are present: the CLI's paginators and --query read them"
+expect "describe-repositories on an empty registry" \
+  "$(aws_ok ecr describe-repositories --query 'length(repositories)' --output text)" 0
+
+# ---------------------------------------------------------------------------
 step "2. create-repository with each setting; describe-repositories shows them; resource tags"
 # A KMS repository's key must exist and be enabled, as on AWS.
 kms_key=$(aws_ok kms create-key --description "e2e repository key" --query KeyMetadata.Arn --output text)
@@ -190,6 +195,10 @@ expect "crane digest of e2e/tagged:v2" "$(crane_ok digest "$REGISTRY/e2e/tagged:
 
 # ---------------------------------------------------------------------------
 step "4. list-images, describe-images, batch-get-image, batch-delete-image"
+expect "list-images on an empty repository" \
+  "$(aws_ok ecr list-images --repository-name e2e/immutable --query 'length(imageIds)' --output text)" 0
+expect "describe-images on an empty repository" \
+  "$(aws_ok ecr describe-images --repository-name e2e/immutable --query 'length(imageDetails)' --output text)" 0
 images=$(aws_ok ecr list-images --output json --repository-name e2e/tagged)
 expect_json "list-images e2e/tagged" "$("$JQ" '.imageIds | sort_by(.imageTag)' <<<"$images")" \
   "[{\"imageDigest\": \"$digest_a\", \"imageTag\": \"v1\"}, {\"imageDigest\": \"$digest_a\", \"imageTag\": \"v2\"},
@@ -214,7 +223,9 @@ details=$(aws_ok ecr describe-images --output json --repository-name e2e/tagged)
 # dropped by the CLI; compare what it shows. Both images were pulled (crane
 # manifest), but ecrd writes pull times every 10 seconds (ECR at least
 # daily), so lastRecordedPullTime may not be there yet.
-got=$("$JQ" '.imageDetails | sort_by(.imageTags[0]) | map(.imageTags |= sort | del(.imagePushedAt, .lastRecordedPullTime))' <<<"$details")
+# imageStatus, which newer models know, is checked apart.
+got=$("$JQ" '.imageDetails | sort_by(.imageTags[0]) | map(.imageTags |= sort | del(.imagePushedAt, .lastRecordedPullTime, .imageStatus))' <<<"$details")
+expect "imageStatus where the CLI shows it" "$("$JQ" -c '[.imageDetails[].imageStatus // "ACTIVE"] | unique' <<<"$details")" '["ACTIVE"]'
 expect_json "describe-images e2e/tagged" "$got" \
   "[$(want_detail "$manifest_a" "$digest_a" '["v1", "v2"]'), $(want_detail "$manifest_b" "$digest_b" '["v3"]')]"
 for d in "$digest_a" "$digest_b"; do

@@ -92,21 +92,33 @@ $(cat "$WORK/aws.out" "$WORK/aws.err")"
 
 # aws_err EXCEPTION OPERATION MESSAGE ARGS...: aws ARGS must fail with
 # exactly "An error occurred (EXCEPTION) when calling the OPERATION
-# operation: MESSAGE" (exit status 254, the CLI's status for a service
-# error).
+# operation: MESSAGE" (exit status 254, the status of the AWS CLI v2 for a
+# service error; the v1 CLI exits 255).
 aws_err() {
   local exception=$1 op=$2 message=$3
   shift 3
   printf '+ aws %s   (want %s)\n' "$(show "$@")" "$exception" >&2
-  local rc=0 got
+  local rc=0 got want=254
+  [[ $(aws_major) == 1 ]] && want=255
   "${AWS_BIN:-$AWS}" --endpoint-url "$ENDPOINT" "$@" >"$WORK/aws.out" 2>"$WORK/aws.err" || rc=$?
   got=$(grep -v '^$' "$WORK/aws.err" || true)
-  if ((rc != 254)); then
-    failed "aws $(show "$@") exited with status $rc, want 254 (a service error) with $exception. It said:
+  if ((rc != want)); then
+    failed "aws $(show "$@") exited with status $rc, want $want (a service error) with $exception. It said:
 $(cat "$WORK/aws.out" "$WORK/aws.err")"
     return
   fi
   expect "aws $(show "$@"): the error" "$got" "An error occurred ($exception) when calling the $op operation: $message"
+}
+
+# aws_major: the major version of the AWS CLI that aws_ok and aws_err run,
+# asked once per binary.
+declare -A aws_majors
+aws_major() {
+  local bin=${AWS_BIN:-$AWS}
+  if [[ -z ${aws_majors[$bin]:-} ]]; then
+    aws_majors[$bin]=$("$bin" --version 2>&1 | sed -n 's|^aws-cli/\([0-9]*\)\..*|\1|p')
+  fi
+  echo "${aws_majors[$bin]}"
 }
 
 # finish: the script's verdict.

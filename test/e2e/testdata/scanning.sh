@@ -5,6 +5,7 @@
 # scanning picking up an advisory loaded with `ecrd vulndb load` without a
 # new push. TestScanningAWSCLI runs it with the variables of lib.sh and:
 #
+#   AWS_CURRENT  the pip-installed AWS CLI v1, for what v2 does not show
 #   CRANE     crane
 #   ECRD      the ecrd binary (ecrd vulndb load)
 #   VULNDB    the server's vulnerability data folder
@@ -15,7 +16,7 @@
 #   EXPORTS   OSV exports: alpine-new.zip, the Alpine data plus an
 #             advisory for musl
 set -Eeuo pipefail
-: "${AWS:?}" "${JQ:?}" "${CRANE:?}" "${ECRD:?}" "${VULNDB:?}" "${REGISTRY:?}" "${IMAGES:?}" "${EXPORTS:?}" "${WORK:?}" "${ENDPOINT:?}"
+: "${AWS:?}" "${AWS_CURRENT:?}" "${JQ:?}" "${CRANE:?}" "${ECRD:?}" "${VULNDB:?}" "${REGISTRY:?}" "${IMAGES:?}" "${EXPORTS:?}" "${WORK:?}" "${ENDPOINT:?}"
 trap 'echo "FAIL: line $LINENO: \"$BASH_COMMAND\" exited with status $?" >&2' ERR
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -117,5 +118,20 @@ for _ in $(seq 1 100); do
 done
 expect "prod-api after the update" "$got" '["CVE-2026-2222","CVE-2023-42366"]'
 expect "dev-api (scan on push) keeps its scan" "$(names dev-api)" '["CVE-2023-42366"]'
+
+step "a scan that ends without findings: the AWS CLI v1's paginator reads imageScanFindings"
+echo "not an operating system" >"$WORK/note.txt"
+tar -C "$WORK" -cf "$WORK/note.tar" note.txt
+"$CRANE" --insecure append -f "$WORK/note.tar" -t "$REGISTRY/app:unsupported" >/dev/null 2>"$WORK/crane.err" ||
+  die "crane append: $(cat "$WORK/crane.err")"
+for _ in $(seq 1 100); do
+  status=$(aws_ok ecr describe-image-scan-findings --repository-name app --image-id imageTag=unsupported --query imageScanStatus.status --output text)
+  [[ $status == IN_PROGRESS ]] || break
+  sleep 0.2
+done
+expect "the scan of an image with no operating system" "$status" UNSUPPORTED_IMAGE
+expect "findings of the unsupported image, through the AWS CLI v1" \
+  "$(AWS_BIN=$AWS_CURRENT aws_ok ecr describe-image-scan-findings --repository-name app --image-id imageTag=unsupported \
+    --query 'length(imageScanFindings.findings)' --output text)" 0
 
 finish
