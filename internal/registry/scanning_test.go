@@ -180,7 +180,7 @@ func TestBatchGetRepositoryScanningConfiguration(t *testing.T) {
 		}}, map[string]result{
 			"prod/api":      {"CONTINUOUS_SCAN", false, wildcard("prod*")},
 			"prod/web":      {"CONTINUOUS_SCAN", true, wildcard("prod*")}, // the repository flag stays
-			"dev/app":       {"SCAN_ON_PUSH", false, wildcard("*")}, // scanOnPush is the repository's own flag
+			"dev/app":       {"SCAN_ON_PUSH", false, wildcard("*")},       // scanOnPush is the repository's own flag
 			"dev/pushed":    {"SCAN_ON_PUSH", true, wildcard("*")},
 			"prod-critical": {"CONTINUOUS_SCAN", false, wildcard("*critical")}, // the last matching filter
 		}},

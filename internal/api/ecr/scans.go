@@ -97,9 +97,9 @@ func (h *Handler) startImageScan(ctx context.Context, c auth.Caller, in *StartIm
 		return nil, err
 	}
 	return &StartImageScanOutput{
-		RegistryId:      key.Account,
-		RepositoryName:  key.Name,
-		ImageId:         wireID(registry.ImageID{Digest: string(img.Digest), Tag: id.Tag}),
+		RegistryId:     key.Account,
+		RepositoryName: key.Name,
+		ImageId:        wireID(registry.ImageID{Digest: string(img.Digest), Tag: id.Tag}),
 		// ECR's answer carries the status alone.
 		ImageScanStatus: &ImageScanStatus{Status: status.Status},
 	}, nil
