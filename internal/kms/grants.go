@@ -735,7 +735,7 @@ func (s *Service) mayRetire(ctx context.Context, g *Grant, k *Key) error {
 		return err
 	}
 	if d.Reason == iampolicy.ExplicitDeny {
-		return kmsError(CodeAccessDenied, "%s", d.Message(req))
+		return kmsError(CodeAccessDenied, "%s", s.ids.DenialMessage(d, req))
 	}
 	retiring, err := s.principalMatches(ctx, p, g.RetiringPrincipal, "kms:RetireGrant", k)
 	if err != nil || retiring {
@@ -750,7 +750,7 @@ func (s *Service) mayRetire(ctx context.Context, g *Grant, k *Key) error {
 		if d.Allowed {
 			return nil
 		}
-		return kmsError(CodeAccessDenied, "%s", d.Message(req))
+		return kmsError(CodeAccessDenied, "%s", s.ids.DenialMessage(d, req))
 	}
 	return kmsError(CodeAccessDenied, "User: %s is not authorized to perform: kms:RetireGrant on resource: %s because it is neither the grant's retiring principal, nor its grantee with the RetireGrant operation, nor in the account that created it", p.ARN, k.ARN)
 }
