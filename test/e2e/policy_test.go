@@ -178,9 +178,10 @@ func TestRegistryPolicy(t *testing.T) {
 	noServerErrors(t, e)
 }
 
-// TestRepositoryPolicyAnonymousFromANetwork: a repository policy that
-// grants pulls to "*" from a network lets anonymous clients of that
-// network pull, and only them.
+// TestRepositoryPolicyAnonymousFromANetwork: a policy's "*" is any
+// authenticated principal, so a policy alone never lets anonymous
+// clients pull; a repository that opts in to anonymous pulls can keep
+// them to a network with an explicit Deny for every other.
 func TestRepositoryPolicyAnonymousFromANetwork(t *testing.T) {
 	e := startECRD(t, t.TempDir())
 	a, hc := ecrClient(e), e.HTTPClient(t)
@@ -193,22 +194,32 @@ func TestRepositoryPolicyAnonymousFromANetwork(t *testing.T) {
 	if a := get(); a.Status != http.StatusUnauthorized {
 		t.Fatalf("an anonymous pull before any policy: %d", a.Status)
 	}
-	policy := func(cidr string) string {
-		return `{"Version":"2012-10-17","Statement":[{"Sid":"LocalPulls","Effect":"Allow","Principal":"*",` +
-			`"Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"],"Condition":{"IpAddress":{"aws:SourceIp":"` + cidr + `"}}}]}`
+	allow := `{"Version":"2012-10-17","Statement":[{"Sid":"LocalPulls","Effect":"Allow","Principal":"*",` +
+		`"Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"],"Condition":{"IpAddress":{"aws:SourceIp":"127.0.0.0/8"}}}]}`
+	_, err := a.SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RepositoryName: aws.String(repo), PolicyText: aws.String(allow)})
+	ecrMust(t, "SetRepositoryPolicy allowing 127.0.0.0/8", err)
+	if a := get(); a.Status != http.StatusUnauthorized {
+		t.Errorf("an anonymous pull under a \"*\" policy alone: %d %s, want 401", a.Status, a.Body)
 	}
-	_, err := a.SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RepositoryName: aws.String(repo), PolicyText: aws.String(policy("127.0.0.0/8"))})
-	ecrMust(t, "SetRepositoryPolicy for 127.0.0.0/8", err)
+	_, err = a.TagResource(ctx, &ecr.TagResourceInput{ResourceArn: aws.String(repoARN(testAccount, repo)),
+		Tags: []ecrtypes.Tag{{Key: aws.String("ecrd:anonymous-pull"), Value: aws.String("true")}}})
+	ecrMust(t, "TagResource ecrd:anonymous-pull", err)
+	denyOthers := func(cidr string) string {
+		return `{"Version":"2012-10-17","Statement":[{"Sid":"OnlyLocal","Effect":"Deny","Principal":"*",` +
+			`"Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"],"Condition":{"NotIpAddress":{"aws:SourceIp":"` + cidr + `"}}}]}`
+	}
+	_, err = a.SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RepositoryName: aws.String(repo), PolicyText: aws.String(denyOthers("127.0.0.0/8"))})
+	ecrMust(t, "SetRepositoryPolicy denying all but 127.0.0.0/8", err)
 	if a := get(); a.Status != http.StatusOK {
-		t.Errorf("an anonymous pull from 127.0.0.1 under a policy for 127.0.0.0/8: %d %s", a.Status, a.Body)
+		t.Errorf("an anonymous pull from 127.0.0.1 where others are denied: %d %s", a.Status, a.Body)
 	}
 	if a := ociGet(t, anonymous, e.URL()+"/v2/"+repo+"/blobs/"+ecrDigest(img.Blobs[1]), ""); a.Status != http.StatusOK {
 		t.Errorf("an anonymous layer pull: %d", a.Status)
 	}
-	_, err = a.SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RepositoryName: aws.String(repo), PolicyText: aws.String(policy("10.0.0.0/8"))})
-	ecrMust(t, "SetRepositoryPolicy for 10.0.0.0/8", err)
+	_, err = a.SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RepositoryName: aws.String(repo), PolicyText: aws.String(denyOthers("10.0.0.0/8"))})
+	ecrMust(t, "SetRepositoryPolicy denying all but 10.0.0.0/8", err)
 	if a := get(); a.Status != http.StatusUnauthorized {
-		t.Errorf("an anonymous pull from 127.0.0.1 under a policy for 10.0.0.0/8: %d %s", a.Status, a.Body)
+		t.Errorf("an anonymous pull from 127.0.0.1 where only 10.0.0.0/8 may pull: %d %s", a.Status, a.Body)
 	}
 	noServerErrors(t, e)
 }
