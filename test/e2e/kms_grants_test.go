@@ -5,12 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -198,49 +194,14 @@ func TestKMSGrants(t *testing.T) {
 // and data.aws_kms_public_key. A second plan must find nothing to change;
 // the role the grants name can use the keys; destroy leaves no grant.
 func TestTerraformKMSGrants(t *testing.T) {
-	tf := tool(t, "terraform")
-	providerDir := terraformProvider(t)
-	dir := t.TempDir()
-	e := startBareECRD(t, filepath.Join(dir, "data"))
-	cliConfig := filepath.Join(dir, "terraform.rc")
-	if err := os.WriteFile(cliConfig, []byte("provider_installation {\n  dev_overrides {\n    \"hashicorp/aws\" = \""+providerDir+"\"\n  }\n  direct {}\n}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	work := filepath.Join(dir, "kms")
-	copyTree(t, filepath.Join("testdata", "terraform", "kms"), work)
-	home := filepath.Join(dir, "home")
-	if err := os.Mkdir(home, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	env := append(cleanEnv(), "HOME="+home, "TF_CLI_CONFIG_FILE="+cliConfig, "TF_IN_AUTOMATION=1", "TF_INPUT=0", "CHECKPOINT_DISABLE=1",
-		"TF_VAR_endpoint="+e.URL(), "AWS_ACCESS_KEY_ID="+testAccessKey, "AWS_SECRET_ACCESS_KEY="+testSecret,
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true")
-	tfMust := func(args ...string) string {
-		t.Helper()
-		out, code := terraformRun(t, tf, work, env, args...)
-		if code != 0 {
-			t.Fatalf("terraform %s exited with %d:\n%s", strings.Join(args, " "), code, out)
-		}
-		return out
-	}
-	destroyed := false
-	t.Cleanup(func() {
-		if !destroyed {
-			terraformRun(t, tf, work, env, "destroy", "-auto-approve", "-no-color")
-		}
-	})
-	tfMust("apply", "-auto-approve", "-no-color")
-	if out, code := terraformRun(t, tf, work, env, "plan", "-detailed-exitcode", "-no-color"); code != 0 {
-		t.Fatalf("a plan after apply is not empty (exit %d):\n%s", code, out)
-	}
-	var outputs map[string]struct{ Value any }
-	if err := json.Unmarshal([]byte(tfMust("output", "-json")), &outputs); err != nil {
-		t.Fatal(err)
-	}
-	str := func(name string) string { s, _ := outputs[name].Value.(string); return s }
+	e := startBareECRD(t, t.TempDir())
+	w := newTFWorkspace(t, e, "kms")
+	w.applyClean()
+	outputs := w.outputs()
+	str := func(name string) string { s, _ := outputs[name].(string); return s }
 	roleARN, repoKey, signingKey := str("role_arn"), str("repository_key_arn"), str("signing_key_arn")
-	if algs, _ := outputs["signing_algorithms"].Value.([]any); len(algs) != 1 || algs[0] != "ECDSA_SHA_256" {
-		t.Errorf("data.aws_kms_public_key signing_algorithms = %v", outputs["signing_algorithms"].Value)
+	if algs, _ := outputs["signing_algorithms"].([]any); len(algs) != 1 || algs[0] != "ECDSA_SHA_256" {
+		t.Errorf("data.aws_kms_public_key signing_algorithms = %v", outputs["signing_algorithms"])
 	}
 	block, _ := pem.Decode([]byte(str("public_key_pem")))
 	if block == nil {
@@ -279,8 +240,7 @@ func TestTerraformKMSGrants(t *testing.T) {
 		t.Errorf("the repository key has %d grants, want 2", len(grants.Grants))
 	}
 
-	tfMust("destroy", "-auto-approve", "-no-color")
-	destroyed = true
+	w.destroy()
 	for _, key := range []string{repoKey, signingKey} {
 		grants, err := root.ListGrants(ctx, &kms.ListGrantsInput{KeyId: aws.String(key)})
 		ecrMust(t, "ListGrants after destroy", err)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +82,99 @@ func copyTree(t *testing.T, src, dst string) {
 	}
 }
 
+// tfWorkspace is a copy of a Terraform fixture under testdata/terraform,
+// set up to run with the cached AWS provider against ecrd by its
+// endpoints only, as the root test key. It is destroyed when the test
+// ends unless the test destroyed it.
+type tfWorkspace struct {
+	t         *testing.T
+	tf, dir   string
+	env       []string
+	destroyed bool
+}
+
+// newTFWorkspace copies fixture into a temporary folder and gives
+// Terraform ecrd's URL as TF_VAR_endpoint, and env besides.
+func newTFWorkspace(t *testing.T, e *ecrd, fixture string, env ...string) *tfWorkspace {
+	t.Helper()
+	tf := tool(t, "terraform")
+	providerDir := terraformProvider(t)
+	dir := t.TempDir()
+	cliConfig := filepath.Join(dir, "terraform.rc")
+	if err := os.WriteFile(cliConfig, []byte("provider_installation {\n  dev_overrides {\n    \"hashicorp/aws\" = \""+providerDir+"\"\n  }\n  direct {}\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	home := filepath.Join(dir, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	w := &tfWorkspace{t: t, tf: tf, dir: filepath.Join(dir, fixture)}
+	copyTree(t, filepath.Join("testdata", "terraform", fixture), w.dir)
+	w.env = append(cleanEnv(),
+		"HOME="+home,
+		"TF_CLI_CONFIG_FILE="+cliConfig,
+		"TF_IN_AUTOMATION=1", "TF_INPUT=0", "CHECKPOINT_DISABLE=1",
+		"TF_VAR_endpoint="+e.URL(),
+		"AWS_ACCESS_KEY_ID="+testAccessKey, "AWS_SECRET_ACCESS_KEY="+testSecret,
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"AWS_EC2_METADATA_DISABLED=true",
+	)
+	w.env = append(w.env, env...)
+	t.Cleanup(func() {
+		if !w.destroyed {
+			w.run("destroy", "-auto-approve", "-no-color")
+		}
+	})
+	return w
+}
+
+// run runs terraform in the workspace and returns its output and exit code.
+func (w *tfWorkspace) run(args ...string) (string, int) {
+	w.t.Helper()
+	return terraformRun(w.t, w.tf, w.dir, w.env, args...)
+}
+
+// must runs terraform and fails the test unless it succeeds.
+func (w *tfWorkspace) must(args ...string) string {
+	w.t.Helper()
+	out, code := w.run(args...)
+	if code != 0 {
+		w.t.Fatalf("terraform %s exited with %d:\n%s", strings.Join(args, " "), code, out)
+	}
+	return out
+}
+
+// applyClean applies the configuration and checks that a second plan
+// finds nothing to change.
+func (w *tfWorkspace) applyClean() {
+	w.t.Helper()
+	w.must("apply", "-auto-approve", "-no-color")
+	if out, code := w.run("plan", "-detailed-exitcode", "-no-color"); code != 0 {
+		w.t.Fatalf("a plan after apply is not empty (exit %d):\n%s", code, out)
+	}
+}
+
+// outputs returns the configuration's outputs.
+func (w *tfWorkspace) outputs() map[string]any {
+	w.t.Helper()
+	var raw map[string]struct{ Value any }
+	if err := json.Unmarshal([]byte(w.must("output", "-json")), &raw); err != nil {
+		w.t.Fatal(err)
+	}
+	out := make(map[string]any, len(raw))
+	for k, v := range raw {
+		out[k] = v.Value
+	}
+	return out
+}
+
+// destroy destroys what the workspace applied.
+func (w *tfWorkspace) destroy() {
+	w.t.Helper()
+	w.must("destroy", "-auto-approve", "-no-color")
+	w.destroyed = true
+}
+
 // TestTerraformPlatform applies a platform team's ordinary Terraform
 // (testdata/terraform/platform: repositories, KMS, the CI role, and users
 // in groups) with the real AWS provider pointed at ecrd by its endpoints
@@ -91,13 +183,11 @@ func copyTree(t *testing.T, src, dst string) {
 // becomes the role's credentials, docker login, pushes, an immutable tag
 // refused, the lifecycle preview), and destroy leaves nothing behind.
 func TestTerraformPlatform(t *testing.T) {
-	tf := tool(t, "terraform")
 	awsCLIPath := awsCLI(t)
 	jq := tool(t, "jq")
 	docker := tool(t, "docker")
 	crane := tool(t, "crane")
 	bash := tool(t, "bash")
-	providerDir := terraformProvider(t)
 	issuer := oidctest.New(t)
 	dir := t.TempDir()
 	caFile := filepath.Join(dir, "issuer-ca.pem")
@@ -105,66 +195,20 @@ func TestTerraformPlatform(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := startBareECRD(t, filepath.Join(dir, "data"), "--oidc-ca-file", caFile)
-
-	cliConfig := filepath.Join(dir, "terraform.rc")
-	if err := os.WriteFile(cliConfig, []byte(`provider_installation {
-  dev_overrides {
-    "hashicorp/aws" = "`+providerDir+`"
-  }
-  direct {}
-}
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	work := filepath.Join(dir, "platform")
-	copyTree(t, filepath.Join("testdata", "terraform", "platform"), work)
-	home := filepath.Join(dir, "home")
-	if err := os.Mkdir(home, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	env := append(cleanEnv(),
-		"HOME="+home,
-		"TF_CLI_CONFIG_FILE="+cliConfig,
-		"TF_IN_AUTOMATION=1", "TF_INPUT=0", "CHECKPOINT_DISABLE=1",
-		"TF_VAR_endpoint="+e.URL(),
-		"TF_VAR_github_oidc_url="+issuer.URL(),
-		"AWS_ACCESS_KEY_ID="+testAccessKey, "AWS_SECRET_ACCESS_KEY="+testSecret,
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		"AWS_EC2_METADATA_DISABLED=true",
-	)
-	tfMust := func(args ...string) string {
-		t.Helper()
-		out, code := terraformRun(t, tf, work, env, args...)
-		if code != 0 {
-			t.Fatalf("terraform %s exited with %d:\n%s", strings.Join(args, " "), code, out)
-		}
-		return out
-	}
+	platform := newTFWorkspace(t, e, "platform", "TF_VAR_github_oidc_url="+issuer.URL())
 	// Local modules are installed by get; init would look for the
 	// provider in the registry, which dev_overrides replaces.
-	tfMust("get")
-	destroyed := false
-	t.Cleanup(func() {
-		if !destroyed {
-			terraformRun(t, tf, work, env, "destroy", "-auto-approve", "-no-color")
-		}
-	})
-	tfMust("apply", "-auto-approve", "-no-color")
-	if out, code := terraformRun(t, tf, work, env, "plan", "-detailed-exitcode", "-no-color"); code != 0 {
-		t.Fatalf("a plan after apply is not empty (exit %d):\n%s", code, out)
-	}
-	var outputs map[string]struct{ Value any }
-	if err := json.Unmarshal([]byte(tfMust("output", "-json")), &outputs); err != nil {
-		t.Fatal(err)
-	}
-	if got := outputs["account_id"].Value; got != testAccount {
+	platform.must("get")
+	platform.applyClean()
+	outputs := platform.outputs()
+	if got := outputs["account_id"]; got != testAccount {
 		t.Errorf("account_id output = %v", got)
 	}
-	roleARN, _ := outputs["ci_role_arn"].Value.(string)
+	roleARN, _ := outputs["ci_role_arn"].(string)
 
 	// Alice has her groups' policies: she reads, and may not create.
-	aliceKey, _ := outputs["alice_access_key_id"].Value.(string)
-	aliceSecret, _ := outputs["alice_secret_access_key"].Value.(string)
+	aliceKey, _ := outputs["alice_access_key_id"].(string)
+	aliceSecret, _ := outputs["alice_secret_access_key"].(string)
 	alice := ecrClientWith(e, aliceKey, aliceSecret)
 	_, err := alice.DescribeRepositories(context.Background(), &ecr.DescribeRepositoriesInput{})
 	ecrMust(t, "alice lists repositories through her group", err)
@@ -199,31 +243,22 @@ func TestTerraformPlatform(t *testing.T) {
 	runScript(t, bash, script, ciWork, ciEnv, 5*time.Minute)
 
 	// A deployment's configuration reads the pushed image by its tag.
-	lookup := filepath.Join(dir, "lookup")
-	copyTree(t, filepath.Join("testdata", "terraform", "lookup"), lookup)
-	lookupEnv := append(slices.Clone(env), "TF_VAR_tag="+ciSHA)
-	if out, code := terraformRun(t, tf, lookup, lookupEnv, "apply", "-auto-approve", "-no-color"); code != 0 {
-		t.Fatalf("terraform apply of the lookup configuration exited with %d:\n%s", code, out)
-	}
-	out, _ := terraformRun(t, tf, lookup, lookupEnv, "output", "-json")
-	var looked map[string]struct{ Value any }
-	if err := json.Unmarshal([]byte(out), &looked); err != nil {
-		t.Fatalf("terraform output: %v\n%s", err, out)
-	}
+	lookup := newTFWorkspace(t, e, "lookup", "TF_VAR_tag="+ciSHA)
+	lookup.must("apply", "-auto-approve", "-no-color")
+	looked := lookup.outputs()
 	imgs, err := ecrClient(e).DescribeImages(context.Background(), &ecr.DescribeImagesInput{RepositoryName: aws.String("app"),
 		ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: aws.String(ciSHA)}}})
 	ecrMust(t, "DescribeImages", err)
 	digest := aws.ToString(imgs.ImageDetails[0].ImageDigest)
-	if looked["image_digest"].Value != digest || looked["image_uri"].Value != e.Addr+"/app@"+digest {
-		t.Errorf("aws_ecr_image read %v and %v, want %s", looked["image_digest"].Value, looked["image_uri"].Value, digest)
+	if looked["image_digest"] != digest || looked["image_uri"] != e.Addr+"/app@"+digest {
+		t.Errorf("aws_ecr_image read %v and %v, want %s", looked["image_digest"], looked["image_uri"], digest)
 	}
-	if tags, _ := looked["image_tags"].Value.([]any); len(tags) != 2 {
-		t.Errorf("aws_ecr_image tags %v, want the sha and latest", looked["image_tags"].Value)
+	if tags, _ := looked["image_tags"].([]any); len(tags) != 2 {
+		t.Errorf("aws_ecr_image tags %v, want the sha and latest", looked["image_tags"])
 	}
 
-	// Destroy leaves nothing behind.
-	tfMust("destroy", "-auto-approve", "-no-color")
-	destroyed = true
+	// Destroy leaves nothing behind (the lookup reads only).
+	platform.destroy()
 	ctx := context.Background()
 	root, rootIAM, _ := clientsFor(e, static(testAccessKey, testSecret))
 	repos, err := root.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{})
