@@ -236,7 +236,9 @@ func (r *Registry) DeleteCreationTemplate(ctx context.Context, scope metadata.Sc
 }
 
 // DescribeCreationTemplates returns the named templates (all if none are
-// named), in prefix order.
+// named), in prefix order. A prefix no template has is left out, not an
+// error: ECR answers an empty list for it (the operation has no
+// not-found error), which is how clients tell that a template is gone.
 func (r *Registry) DescribeCreationTemplates(ctx context.Context, scope metadata.Scope, prefixes []string) ([]CreationTemplate, error) {
 	if err := r.authorize(ctx, ActionDescribeTemplates, scope, nil, templateARN(scope, "*")); err != nil {
 		return nil, err
@@ -245,15 +247,7 @@ func (r *Registry) DescribeCreationTemplates(ctx context.Context, scope metadata
 	if err != nil || len(prefixes) == 0 {
 		return all, err
 	}
-	out := make([]CreationTemplate, 0, len(prefixes))
-	for _, p := range prefixes {
-		t, err := findTemplate(all, scope, p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, nil
+	return slices.DeleteFunc(all, func(t CreationTemplate) bool { return !slices.Contains(prefixes, t.Prefix) }), nil
 }
 
 // errNoTemplate is the NAME_UNKNOWN a push to a missing repository gets

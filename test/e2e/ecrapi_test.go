@@ -1290,6 +1290,18 @@ func TestECRCreationTemplates(t *testing.T) {
 		t.Fatalf("DescribeRepositoryCreationTemplates team-a: %d templates", len(one.RepositoryCreationTemplates))
 	}
 	checkTemplate(t, "DescribeRepositoryCreationTemplates team-a", &one.RepositoryCreationTemplates[0], want)
+	// A prefix with no template is no error (the operation has none): it
+	// is left out of the list, as ECR does; clients read that as gone.
+	some, err := c.DescribeRepositoryCreationTemplates(ctx, &ecr.DescribeRepositoryCreationTemplatesInput{Prefixes: []string{"team-z", "team-a"}})
+	ecrMust(t, "DescribeRepositoryCreationTemplates team-z team-a", err)
+	if len(some.RepositoryCreationTemplates) != 1 || aws.ToString(some.RepositoryCreationTemplates[0].Prefix) != "team-a" {
+		t.Errorf("DescribeRepositoryCreationTemplates team-z team-a = %+v, want team-a alone", some.RepositoryCreationTemplates)
+	}
+	none, err := c.DescribeRepositoryCreationTemplates(ctx, &ecr.DescribeRepositoryCreationTemplatesInput{Prefixes: []string{"team-z"}})
+	ecrMust(t, "DescribeRepositoryCreationTemplates of a prefix with no template", err)
+	if len(none.RepositoryCreationTemplates) != 0 || aws.ToString(none.RegistryId) != testAccount {
+		t.Errorf("DescribeRepositoryCreationTemplates team-z = %q %+v, want an empty list", aws.ToString(none.RegistryId), none.RepositoryCreationTemplates)
+	}
 
 	// Update some fields; the others stay.
 	time.Sleep(10 * time.Millisecond)
