@@ -51,7 +51,11 @@ func (r *Registry) PutAccountSetting(ctx context.Context, scope metadata.Scope, 
 	if !slices.Contains(values, value) {
 		return errorf(CodeValidation, "Invalid value '%s' for account setting %s: use one of %s", value, name, strings.Join(values, ", "))
 	}
-	return r.meta.Update(ctx, func(tx metadata.Tx) error { return tx.PutAccountSetting(ctx, scope, name, value) })
+	err := r.meta.Update(ctx, func(tx metadata.Tx) error { return tx.PutAccountSetting(ctx, scope, name, value) })
+	if name == settingRegistryPolicyScope {
+		r.forgetRegistryPolicy(scope)
+	}
+	return err
 }
 
 func unknownSetting(name string) error {

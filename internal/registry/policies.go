@@ -3,6 +3,8 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -11,9 +13,21 @@ import (
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
-// registryPolicyActions are the only actions a registry policy may grant,
-// as ECR documents.
-var registryPolicyActions = []string{"ecr:ReplicateImage", "ecr:BatchImportUpstreamImage", "ecr:CreateRepository"}
+// The registry policy scope (account setting REGISTRY_POLICY_SCOPE), as
+// ECR documents it. Under V2, the default, a registry policy may grant any
+// ECR action and is evaluated in every request to the registry, beside
+// the repository's own policy. Under V1 it may grant only
+// v1RegistryPolicyActions, which serve replication and pull-through
+// imports, and no request of the API is decided by it.
+const (
+	settingRegistryPolicyScope = "REGISTRY_POLICY_SCOPE"
+	RegistryPolicyScopeV1      = "V1"
+	RegistryPolicyScopeV2      = "V2"
+)
+
+// v1RegistryPolicyActions are the only actions a V1 registry policy may
+// name ("ecr:*" is accepted too, as ECR notes).
+var v1RegistryPolicyActions = []string{"ecr:ReplicateImage", "ecr:BatchImportUpstreamImage", "ecr:CreateRepository", "ecr:*"}
 
 func noRepositoryPolicy(key metadata.RepoKey) error {
 	return errorf(CodeRepositoryPolicyNotFound, "Repository policy does not exist for the repository with name '%s' in the registry with id '%s'", key.Name, key.Account)
@@ -91,27 +105,42 @@ func (r *Registry) DeleteRepositoryPolicy(ctx context.Context, key metadata.Repo
 	return old, err
 }
 
-// PutRegistryPolicy sets a registry's permissions policy, which may only
-// grant replication, pull-through imports and repository creation.
+// PutRegistryPolicy sets a registry's permissions policy. Under the V2
+// scope it may grant any ECR action; under V1 only replication,
+// pull-through imports and repository creation. A policy that would deny
+// the caller changing or deleting it again is refused: nothing could undo
+// it through the API.
 func (r *Registry) PutRegistryPolicy(ctx context.Context, scope metadata.Scope, text string) error {
 	if err := r.authorize(ctx, ActionPutRegistryPolicy, scope, nil, "*"); err != nil {
 		return err
 	}
-	p, err := iampolicy.Parse(text, iampolicy.Resource)
-	if err == nil && !allActions(p, func(a string) bool {
-		for _, ok := range registryPolicyActions {
-			if strings.EqualFold(a, ok) {
-				return true
-			}
-		}
-		return false
-	}) {
-		err = errors.New("an action a registry policy cannot grant")
-	}
+	invalid := errorf(CodeInvalidParameter, "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid registry policy provided'")
+	p, err := parseRepositoryPolicy(text)
 	if err != nil {
-		return errorf(CodeInvalidParameter, "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid registry policy provided'")
+		return invalid
 	}
-	return r.meta.Update(ctx, func(tx metadata.Tx) error { return tx.PutRegistryPolicy(ctx, scope, text) })
+	named := &iampolicy.Named{Name: "registry policy", Policy: p}
+	for _, a := range []Action{ActionPutRegistryPolicy, ActionDeleteRegistryPolicy} {
+		d, _, err := r.ids.Authorize(ctx, identity.Check{Action: string(a), Resource: "*", ResourceAccount: scope.Account, Policy: named})
+		if err == nil && d.Reason == iampolicy.ExplicitDeny {
+			return errorf(CodeInvalidParameter, "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'the policy denies you %s, so you could not change it again'", a)
+		}
+	}
+	v1 := allActions(p, func(a string) bool {
+		return slices.ContainsFunc(v1RegistryPolicyActions, func(ok string) bool { return strings.EqualFold(a, ok) })
+	})
+	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
+		version, err := registryPolicyScope(ctx, tx, scope)
+		if err != nil {
+			return err
+		}
+		if version == RegistryPolicyScopeV1 && !v1 {
+			return invalid
+		}
+		return tx.PutRegistryPolicy(ctx, scope, text)
+	})
+	r.forgetRegistryPolicy(scope)
+	return err
 }
 
 // RegistryPolicy returns a registry's permissions policy.
@@ -140,18 +169,31 @@ func (r *Registry) DeleteRegistryPolicy(ctx context.Context, scope metadata.Scop
 		}
 		return tx.DeleteRegistryPolicy(ctx, scope)
 	})
+	r.forgetRegistryPolicy(scope)
 	if errors.Is(err, metadata.ErrNotFound) {
 		return "", noRegistryPolicy(scope)
 	}
 	return text, err
 }
 
-// policyCache keeps each repository's compiled policy, so that a request
-// evaluates it without parsing it.
+// policyCache keeps each repository's compiled policy, and the registry
+// policy in force in each registry, so that a request evaluates them
+// without reading or parsing them.
 type policyCache struct {
 	mu       sync.Mutex
 	compiled map[int64]compiledPolicy
+	// registries holds each registry's policy in force (nil: none, or the
+	// V1 scope). gen counts the changes to registry policies and scopes: a
+	// lookup stores what it read only if none happened meanwhile. Like the
+	// repository cache, it is per process, coherent while one process
+	// writes the metadata.
+	registries map[metadata.Scope]*iampolicy.Policy
+	gen        uint64
 }
+
+// maxCachedRegistries bounds policyCache.registries, which requests name
+// (anonymous ones too, by host): past it, the map starts again.
+const maxCachedRegistries = 4096
 
 type compiledPolicy struct {
 	text   string
@@ -180,6 +222,93 @@ func (r *Registry) repositoryPolicy(repo metadata.Repository) *iampolicy.Policy 
 	}
 	c.compiled[repo.ID] = compiledPolicy{repo.Settings.Policy, p}
 	return p
+}
+
+// registryPolicyScope reads a registry's REGISTRY_POLICY_SCOPE.
+func registryPolicyScope(ctx context.Context, rd metadata.Reader, scope metadata.Scope) (string, error) {
+	v, err := rd.AccountSetting(ctx, scope, settingRegistryPolicyScope)
+	if errors.Is(err, metadata.ErrNotFound) {
+		return accountSettings[settingRegistryPolicyScope][0], nil
+	}
+	return v, err
+}
+
+// registryPolicy returns the registry policy that requests to a registry
+// are decided with: its compiled policy under the V2 scope, or nil (no
+// policy, or the V1 scope).
+func (r *Registry) registryPolicy(ctx context.Context, scope metadata.Scope) (*iampolicy.Policy, error) {
+	c := &r.policies
+	c.mu.Lock()
+	p, ok := c.registries[scope]
+	gen := c.gen
+	c.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	version, err := registryPolicyScope(ctx, r.meta, scope)
+	if err != nil {
+		return nil, err
+	}
+	if version == RegistryPolicyScopeV2 {
+		text, err := r.meta.RegistryPolicy(ctx, scope)
+		switch {
+		case errors.Is(err, metadata.ErrNotFound):
+		case err != nil:
+			return nil, err
+		default:
+			if p, err = iampolicy.Parse(text, iampolicy.Resource); err != nil {
+				// Stored policies were checked when put: fail closed.
+				return nil, fmt.Errorf("the stored registry policy of %s in %s does not compile: %w", scope.Account, scope.Region, err)
+			}
+		}
+	}
+	c.mu.Lock()
+	if c.gen == gen {
+		if c.registries == nil || len(c.registries) >= maxCachedRegistries {
+			c.registries = map[metadata.Scope]*iampolicy.Policy{}
+		}
+		c.registries[scope] = p
+	}
+	c.mu.Unlock()
+	return p, nil
+}
+
+// forgetRegistryPolicy drops what the cache knows of a registry's policy,
+// after a change to it or to its scope (whether it committed or not).
+func (r *Registry) forgetRegistryPolicy(scope metadata.Scope) {
+	c := &r.policies
+	c.mu.Lock()
+	c.gen++
+	delete(c.registries, scope)
+	c.mu.Unlock()
+}
+
+// decide evaluates an authorization check as identity's Authorize does,
+// with the registry policy in force (V2) as a second resource policy
+// beside the repository's (check.Policy): an explicit deny in either
+// wins, and otherwise an allow through either is enough. That is IAM's
+// evaluation over the union of both policies' statements, since a
+// decision without explicit deny only grows with what the resource side
+// grants. ecrd's own actions (adminActions) are never granted by a
+// resource policy, so the registry policy is not consulted for them.
+func (r *Registry) decide(ctx context.Context, action Action, scope metadata.Scope, check identity.Check) (iampolicy.Decision, iampolicy.Request, error) {
+	d, req, err := r.ids.Authorize(ctx, check)
+	if err != nil || d.Reason == iampolicy.ExplicitDeny || adminActions[action] {
+		return d, req, err
+	}
+	pol, err := r.registryPolicy(ctx, scope)
+	if err != nil || pol == nil {
+		return d, req, err
+	}
+	check.Policy = &iampolicy.Named{Name: "registry policy", Policy: pol}
+	d2, req2, err := r.ids.Authorize(ctx, check)
+	if err != nil {
+		return d2, req2, err
+	}
+	if d2.Reason == iampolicy.ExplicitDeny || (d2.Allowed && !d.Allowed) {
+		return d2, req2, nil
+	}
+	return d, req, nil
 }
 
 // deniedBy reports whether policy p, as the repository's policy, would

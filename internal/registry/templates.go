@@ -235,25 +235,31 @@ func (r *Registry) DeleteCreationTemplate(ctx context.Context, scope metadata.Sc
 	return t, err
 }
 
-// DescribeCreationTemplates returns the named templates (all if none are
-// named), in prefix order.
-func (r *Registry) DescribeCreationTemplates(ctx context.Context, scope metadata.Scope, prefixes []string) ([]CreationTemplate, error) {
+// DescribeCreationTemplates returns a page of up to max of the named
+// templates (all if none are named), in prefix order, after the one token
+// names, and the token of the next page ("" on the last). A prefix no
+// template has is left out, not an error: ECR answers an empty list for
+// it (the operation has no not-found error), which is how clients tell
+// that a template is gone.
+func (r *Registry) DescribeCreationTemplates(ctx context.Context, scope metadata.Scope, prefixes []string, token string, max int) ([]CreationTemplate, string, error) {
 	if err := r.authorize(ctx, ActionDescribeTemplates, scope, nil, templateARN(scope, "*")); err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	after, err := decodeToken(token)
+	if err != nil {
+		return nil, "", err
 	}
 	all, err := templates(ctx, r.meta, scope)
-	if err != nil || len(prefixes) == 0 {
-		return all, err
+	if err != nil {
+		return nil, "", err
 	}
-	out := make([]CreationTemplate, 0, len(prefixes))
-	for _, p := range prefixes {
-		t, err := findTemplate(all, scope, p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
+	all = slices.DeleteFunc(all, func(t CreationTemplate) bool {
+		return t.Prefix <= after && token != "" || len(prefixes) > 0 && !slices.Contains(prefixes, t.Prefix)
+	})
+	if max = pageSize(max); len(all) > max {
+		return all[:max], encodeToken(all[max-1].Prefix), nil
 	}
-	return out, nil
+	return all, "", nil
 }
 
 // errNoTemplate is the NAME_UNKNOWN a push to a missing repository gets

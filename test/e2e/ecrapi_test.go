@@ -1290,6 +1290,36 @@ func TestECRCreationTemplates(t *testing.T) {
 		t.Fatalf("DescribeRepositoryCreationTemplates team-a: %d templates", len(one.RepositoryCreationTemplates))
 	}
 	checkTemplate(t, "DescribeRepositoryCreationTemplates team-a", &one.RepositoryCreationTemplates[0], want)
+	// A prefix with no template is no error (the operation has none): it
+	// is left out of the list, as ECR does; clients read that as gone.
+	some, err := c.DescribeRepositoryCreationTemplates(ctx, &ecr.DescribeRepositoryCreationTemplatesInput{Prefixes: []string{"team-z", "team-a"}})
+	ecrMust(t, "DescribeRepositoryCreationTemplates team-z team-a", err)
+	if len(some.RepositoryCreationTemplates) != 1 || aws.ToString(some.RepositoryCreationTemplates[0].Prefix) != "team-a" {
+		t.Errorf("DescribeRepositoryCreationTemplates team-z team-a = %+v, want team-a alone", some.RepositoryCreationTemplates)
+	}
+	// Pages of one, through the SDK's paginator.
+	var paged []string
+	pages := ecr.NewDescribeRepositoryCreationTemplatesPaginator(c, &ecr.DescribeRepositoryCreationTemplatesInput{MaxResults: aws.Int32(1)})
+	for pages.HasMorePages() && len(paged) < 5 {
+		page, err := pages.NextPage(ctx)
+		ecrMust(t, "DescribeRepositoryCreationTemplates page", err)
+		if len(page.RepositoryCreationTemplates) != 1 {
+			t.Errorf("a page of DescribeRepositoryCreationTemplates with maxResults 1 has %d templates", len(page.RepositoryCreationTemplates))
+		}
+		for _, tp := range page.RepositoryCreationTemplates {
+			paged = append(paged, aws.ToString(tp.Prefix))
+		}
+	}
+	if !slices.Equal(paged, []string{"ROOT", "team-a"}) {
+		t.Errorf("DescribeRepositoryCreationTemplates in pages of one = %q, want ROOT, team-a", paged)
+	}
+	_, err = c.DescribeRepositoryCreationTemplates(ctx, &ecr.DescribeRepositoryCreationTemplatesInput{NextToken: aws.String("bogus")})
+	wantAPIError(t, "DescribeRepositoryCreationTemplates with a made-up token", err, "InvalidParameterException", 400, "")
+	none, err := c.DescribeRepositoryCreationTemplates(ctx, &ecr.DescribeRepositoryCreationTemplatesInput{Prefixes: []string{"team-z"}})
+	ecrMust(t, "DescribeRepositoryCreationTemplates of a prefix with no template", err)
+	if len(none.RepositoryCreationTemplates) != 0 || aws.ToString(none.RegistryId) != testAccount {
+		t.Errorf("DescribeRepositoryCreationTemplates team-z = %q %+v, want an empty list", aws.ToString(none.RegistryId), none.RepositoryCreationTemplates)
+	}
 
 	// Update some fields; the others stay.
 	time.Sleep(10 * time.Millisecond)

@@ -146,8 +146,11 @@ func TestRepositoryPolicyCrossAccount(t *testing.T) {
 	noServerErrors(t, e)
 }
 
-// TestRegistryPolicy: a registry policy may grant replication, pull
-// through cache imports and repository creation, and nothing else.
+// TestRegistryPolicy: under the registry policy scope V2 (the default) a
+// registry policy may grant any ECR action, such as the upstream side of a
+// cross-account ECR-to-ECR pull-through cache rule; under V1 only
+// replication, pull-through imports and repository creation; never
+// another service's actions.
 func TestRegistryPolicy(t *testing.T) {
 	e := startECRD(t, t.TempDir())
 	a := ecrClient(e)
@@ -155,22 +158,51 @@ func TestRegistryPolicy(t *testing.T) {
 	_, err := a.GetRegistryPolicy(ctx, &ecr.GetRegistryPolicyInput{})
 	wantAPIError(t, "GetRegistryPolicy before a put", err, "RegistryPolicyNotFoundException", 400,
 		"Registry policy does not exist in the registry with id '"+testAccount+"'")
+	invalid := "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid registry policy provided'"
+	put := func(what, policy string) error {
+		t.Helper()
+		out, err := a.PutRegistryPolicy(ctx, &ecr.PutRegistryPolicyInput{PolicyText: aws.String(policy)})
+		if err == nil && (aws.ToString(out.RegistryId) != testAccount || aws.ToString(out.PolicyText) != policy) {
+			t.Errorf("PutRegistryPolicy %s answered %+v", what, out)
+		}
+		return err
+	}
+	scope := func(want string) {
+		t.Helper()
+		out, err := a.GetAccountSetting(ctx, &ecr.GetAccountSettingInput{Name: aws.String("REGISTRY_POLICY_SCOPE")})
+		ecrMust(t, "GetAccountSetting REGISTRY_POLICY_SCOPE", err)
+		if aws.ToString(out.Value) != want {
+			t.Errorf("REGISTRY_POLICY_SCOPE = %q, want %q", aws.ToString(out.Value), want)
+		}
+	}
+	upstream := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::210987654321:root"},` +
+		`"Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer","ecr:BatchImportUpstreamImage","ecr:GetImageCopyStatus"],` +
+		`"Resource":"arn:aws:ecr:us-east-1:` + testAccount + `:repository/*"}]}`
 	replication := `{"Version":"2012-10-17","Statement":[{"Sid":"Replicate","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::210987654321:root"},` +
 		`"Action":["ecr:CreateRepository","ecr:ReplicateImage"],"Resource":"arn:aws:ecr:us-east-1:` + testAccount + `:repository/*"}]}`
-	put, err := a.PutRegistryPolicy(ctx, &ecr.PutRegistryPolicyInput{PolicyText: aws.String(replication)})
-	ecrMust(t, "PutRegistryPolicy", err)
-	if aws.ToString(put.RegistryId) != testAccount || aws.ToString(put.PolicyText) != replication {
-		t.Errorf("PutRegistryPolicy answered %+v", put)
-	}
-	pull := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage","Resource":"*"}]}`
-	_, err = a.PutRegistryPolicy(ctx, &ecr.PutRegistryPolicyInput{PolicyText: aws.String(pull)})
-	wantAPIError(t, "a registry policy granting pulls", err, "InvalidParameterException", 400,
-		"Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid registry policy provided'")
+	s3 := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}`
+
+	scope("V2")
+	ecrMust(t, "PutRegistryPolicy of a pull-through upstream's policy under V2", put("upstream", upstream))
+	wantAPIError(t, "a registry policy granting another service's action", put("s3", s3), "InvalidParameterException", 400, invalid)
+	wantAPIError(t, "a registry policy that would lock its owner out", put("lockout",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"ecr:*","Resource":"*"}]}`),
+		"InvalidParameterException", 400, "")
 	got, err := a.GetRegistryPolicy(ctx, &ecr.GetRegistryPolicyInput{})
 	ecrMust(t, "GetRegistryPolicy", err)
-	if aws.ToString(got.PolicyText) != replication {
+	if aws.ToString(got.PolicyText) != upstream {
 		t.Errorf("GetRegistryPolicy = %q", aws.ToString(got.PolicyText))
 	}
+
+	_, err = a.PutAccountSetting(ctx, &ecr.PutAccountSettingInput{Name: aws.String("REGISTRY_POLICY_SCOPE"), Value: aws.String("V1")})
+	ecrMust(t, "PutAccountSetting REGISTRY_POLICY_SCOPE V1", err)
+	scope("V1")
+	wantAPIError(t, "a registry policy granting pulls under V1", put("upstream", upstream), "InvalidParameterException", 400, invalid)
+	ecrMust(t, "PutRegistryPolicy of a replication policy under V1", put("replication", replication))
+	_, err = a.PutAccountSetting(ctx, &ecr.PutAccountSettingInput{Name: aws.String("REGISTRY_POLICY_SCOPE"), Value: aws.String("V3")})
+	wantAPIError(t, "PutAccountSetting REGISTRY_POLICY_SCOPE V3", err, "ValidationException", 400,
+		"Invalid value 'V3' for account setting REGISTRY_POLICY_SCOPE: use one of V2, V1")
+
 	_, err = a.DeleteRegistryPolicy(ctx, &ecr.DeleteRegistryPolicyInput{})
 	ecrMust(t, "DeleteRegistryPolicy", err)
 	_, err = a.DeleteRegistryPolicy(ctx, &ecr.DeleteRegistryPolicyInput{})

@@ -486,11 +486,11 @@ func (h *Handler) deleteTemplate(ctx context.Context, c auth.Caller, in *DeleteR
 
 func (h *Handler) describeTemplates(ctx context.Context, c auth.Caller, in *DescribeRepositoryCreationTemplatesInput) (*DescribeRepositoryCreationTemplatesOutput, error) {
 	s := scope(c, nil)
-	ts, err := h.reg.DescribeCreationTemplates(ctx, s, in.Prefixes)
+	ts, next, err := h.reg.DescribeCreationTemplates(ctx, s, in.Prefixes, deref(in.NextToken), int(deref(in.MaxResults)))
 	if err != nil {
 		return nil, err
 	}
-	out := &DescribeRepositoryCreationTemplatesOutput{RegistryId: s.Account, RepositoryCreationTemplates: []RepositoryCreationTemplate{}}
+	out := &DescribeRepositoryCreationTemplatesOutput{RegistryId: s.Account, RepositoryCreationTemplates: []RepositoryCreationTemplate{}, NextToken: next}
 	for _, t := range ts {
 		out.RepositoryCreationTemplates = append(out.RepositoryCreationTemplates, *template(t))
 	}
