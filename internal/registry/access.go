@@ -107,7 +107,7 @@ func (r *Registry) authorize(ctx context.Context, action Action, scope metadata.
 		}
 		check.Keys = tagKeys(repo.Tags)
 	}
-	d, req, err := r.ids.Authorize(ctx, check)
+	d, req, err := r.decide(ctx, action, scope, check)
 	if err != nil {
 		return err
 	}
