@@ -138,7 +138,8 @@ func (r *Registry) DeleteBlob(ctx context.Context, key metadata.RepoKey, dgst st
 // returns ok=false, and no error, when there is nothing to mount: the
 // client then uploads the blob.
 func (r *Registry) MountBlob(ctx context.Context, key metadata.RepoKey, from *metadata.RepoKey, dgst string) (b metadata.Blob, ok bool, err error) {
-	if err := r.authorizePush(ctx, ActionInitiateLayerUpload, key); err != nil {
+	plan, err := r.planPush(ctx, ActionInitiateLayerUpload, key)
+	if err != nil {
 		return b, false, err
 	}
 	d, err := parseDigest(dgst)
@@ -166,85 +167,68 @@ func (r *Registry) MountBlob(ctx context.Context, key metadata.RepoKey, from *me
 	if len(sources) == 0 {
 		return b, false, nil
 	}
-	b, err = r.meta.Blob(ctx, sources[0].ID, d)
+	src := sources[0]
+	b, err = r.meta.Blob(ctx, src.ID, d)
 	if errors.Is(err, metadata.ErrNotFound) {
 		return b, false, nil
 	}
 	if err != nil {
 		return b, false, err
 	}
-	if ok, err := r.mountBytes(ctx, key, sources[0], b); !ok || err != nil {
+	to, err := r.blobSpace(ctx, plan)
+	if err != nil {
 		return metadata.Blob{}, false, err
 	}
-	err = r.linkBlob(ctx, key, b)
-	if errors.Is(err, errBlobGone) {
-		return metadata.Blob{}, false, nil // being garbage collected: the client uploads it
-	}
+	fromSpace, err := r.spaceOf(ctx, src.Settings)
 	if err != nil {
-		return b, false, err
+		return metadata.Blob{}, false, nil // the source cannot be read: the client uploads
 	}
-	r.log.Info("blob mounted", "account", key.Account, "region", key.Region, "repository", key.Name, "from", sources[0].Key.Name, "digest", d)
-	return b, true, nil
-}
-
-// mountBytes makes sure that the space of repository key holds blob b,
-// which repository src links. Within one space (the plaintext store, or
-// one KMS key's namespace) there is nothing to do; across spaces the blob
-// is copied, decrypted and encrypted as the spaces require. If the
-// source cannot be read (its key is disabled, say), it returns ok=false:
-// the client uploads the blob instead.
-func (r *Registry) mountBytes(ctx context.Context, key metadata.RepoKey, src metadata.Repository, b metadata.Blob) (ok bool, err error) {
-	to, err := r.pushSpace(ctx, key)
-	if err != nil {
-		return false, err
+	in := ingestion{plan: plan, blob: b}
+	if fromSpace.keyARN != to.keyARN {
+		// Across spaces the blob is copied, decrypted and encrypted as
+		// the spaces require.
+		in.store = func(ctx context.Context, sp blobSpace) error { return r.copyObject(ctx, b, fromSpace, sp) }
+	} else if there, err := hasObject(ctx, to, d); err != nil || !there {
+		// Within one space nothing is written: the bytes must be there
+		// (the link transaction then rules out garbage collection).
+		if err == nil {
+			r.log.Error("blob linked in metadata is missing from blob storage", "repository", src.Key.Name, "digest", d, "kmsKey", to.keyARN)
+		}
+		return metadata.Blob{}, false, err
 	}
-	from, err := r.spaceOf(ctx, src.Settings)
-	if err != nil {
-		return false, nil
-	}
-	if from.keyARN == to.keyARN {
-		return true, nil
-	}
-	// Recorded before the copy is durable, as a push records its blob:
-	// see gc.go.
-	if err := r.recordBlob(ctx, b); err != nil {
-		return false, err
-	}
-	err = r.copyObject(ctx, b, from, to)
+	err = r.ingest(ctx, in)
 	switch {
 	case err == nil:
-		return true, nil
+	case errors.Is(err, errBlobGone):
+		return metadata.Blob{}, false, nil // being garbage collected: the client uploads it
+	case !isStoreFailure(err):
+		return metadata.Blob{}, false, err
 	case ctx.Err() != nil:
-		return false, ctx.Err()
+		return metadata.Blob{}, false, ctx.Err()
 	case CodeOf(err) == CodeKMS && to.encrypted() && r.checkKey(ctx, to.keyARN, opWrite) != nil:
-		return false, err // the target's key: an upload would fail the same way
+		return metadata.Blob{}, false, err // the target's key: an upload would fail the same way
+	default:
+		r.log.Info("mount needs a copy that failed; the client uploads the blob", "repository", key.Name, "from", src.Key.Name, "digest", d, "err", err)
+		return metadata.Blob{}, false, nil
 	}
-	r.log.Info("mount needs a copy that failed; the client uploads the blob", "repository", key.Name, "from", src.Key.Name, "digest", b.Digest, "err", err)
-	return false, nil
-}
-
-// linkBlob makes a durable blob readable through a repository, creating
-// the repository on first push. It returns errBlobGone if garbage
-// collection is deleting the blob or has deleted it.
-func (r *Registry) linkBlob(ctx context.Context, key metadata.RepoKey, b metadata.Blob) error {
-	now := r.now()
-	return r.meta.Update(ctx, func(tx metadata.Tx) error {
-		repo, err := r.repositoryForPush(ctx, tx, key, now)
-		if err != nil {
-			return err
-		}
-		return r.storeLink(ctx, tx, repo, b, now)
-	})
+	r.log.Info("blob mounted", "account", key.Account, "region", key.Region, "repository", key.Name, "from", src.Key.Name, "digest", d)
+	return b, true, nil
 }
 
 // PutBlob stores a whole blob sent in one request (a monolithic upload)
 // and links it into the repository. The body is streamed to storage while
 // it is hashed; it is never held in memory.
 func (r *Registry) PutBlob(ctx context.Context, key metadata.RepoKey, dgst string, body io.Reader, size int64) (metadata.Blob, error) {
-	for _, a := range []Action{ActionInitiateLayerUpload, ActionCompleteLayerUpload} {
-		if err := r.authorizePush(ctx, a, key); err != nil {
-			return metadata.Blob{}, err
-		}
+	plan, err := r.planPush(ctx, ActionInitiateLayerUpload, key)
+	if err != nil {
+		return metadata.Blob{}, err
+	}
+	var exists *metadata.Repository
+	if plan.exists {
+		exists = &plan.repo
+	}
+	if err := r.authorizeRepo(ctx, ActionCompleteLayerUpload, key, exists); err != nil {
+		return metadata.Blob{}, err
 	}
 	d, err := parseDigest(dgst)
 	if err != nil {
@@ -256,8 +240,7 @@ func (r *Registry) PutBlob(ctx context.Context, key metadata.RepoKey, dgst strin
 	if err := r.checkSpace(ctx); err != nil {
 		return metadata.Blob{}, err
 	}
-	sp, err := r.pushSpace(ctx, key)
-	if err != nil {
+	if _, err := r.blobSpace(ctx, plan); err != nil {
 		return metadata.Blob{}, err
 	}
 	id := newID()
@@ -278,35 +261,34 @@ func (r *Registry) PutBlob(ctx context.Context, key metadata.RepoKey, dgst strin
 	if err == nil {
 		err = checkDigest(d, digest.NewDigest(d.Algorithm(), h))
 	}
-	b := metadata.Blob{Digest: d, Size: n}
-	if err == nil {
-		err = r.recordBlob(ctx, b) // before the bytes are durable: see gc.go
-	}
-	switch {
-	case err != nil:
-		w.Close()
-	case sp.encrypted():
-		// The upload is plaintext: encrypt it into the key's namespace,
-		// then drop it (below if that failed: no session can finish it).
-		if err = w.Close(); err == nil {
-			err = r.encryptUpload(ctx, sp, id, b)
-		}
-		if err == nil {
-			r.discardUpload(id)
-		}
-	default:
-		err = w.Commit(ctx, d)
-	}
 	if err != nil {
+		w.Close()
 		r.discardUpload(id)
 		return metadata.Blob{}, r.spaceError(ctx, err)
 	}
-	err = r.linkBlob(context.WithoutCancel(ctx), key, b)
+	b := metadata.Blob{Digest: d, Size: n}
+	stored := false
+	err = r.ingest(ctx, ingestion{plan: plan, blob: b, store: func(ctx context.Context, sp blobSpace) error {
+		stored = true
+		if !sp.encrypted() {
+			return w.Commit(ctx, d)
+		}
+		// The upload is plaintext: encrypt it into the key's namespace,
+		// then drop it.
+		if err := w.Close(); err != nil {
+			return err
+		}
+		return r.encryptUpload(ctx, sp, id, b)
+	}})
+	if !stored {
+		w.Close()
+	}
+	r.discardUpload(id) // gone once committed; the plaintext of an encrypted one; what a failure left
 	if errors.Is(err, errBlobGone) {
 		err = blobCollected(d)
 	}
 	if err != nil {
-		return metadata.Blob{}, err
+		return metadata.Blob{}, r.spaceError(ctx, err)
 	}
 	r.log.Info("blob pushed", "account", key.Account, "region", key.Region, "repository", key.Name, "digest", d, "size", n)
 	return b, nil

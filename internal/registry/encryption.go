@@ -218,18 +218,11 @@ func (r *Registry) aes256Key(s metadata.RepositorySettings) string {
 	return ""
 }
 
-// templateKeyRef is a key reference of a scope, as a request or a
-// creation template gives it ("" for the aws/ecr key).
-type templateKeyRef struct {
-	scope metadata.Scope
-	ref   string
-}
-
-// templateKey resolves a key reference of a repository to be created
-// (see resolveKey) and remembers the answer, so that a push that creates
-// the repository inside its transaction finds it there (templateKeyOf)
-// without calling the key service, which may write, from inside a write
-// transaction.
+// templateKey resolves the key reference of a repository to be created
+// (see resolveKey): a key the account has and may use, or its aws/ecr
+// key, created on first use. It calls the key service, so a push that
+// creates a repository calls it while it is planned, never inside its
+// transaction (see push.go).
 func (r *Registry) templateKey(ctx context.Context, scope metadata.Scope, ref string) (string, error) {
 	var (
 		arn string
@@ -246,69 +239,17 @@ func (r *Registry) templateKey(ctx context.Context, scope metadata.Scope, ref st
 		}
 		return "", keyFailure(err, ref, opCreate)
 	}
-	r.templateKeys.Store(templateKeyRef{scope, ref}, arn)
 	return arn, nil
 }
 
-// templateKeyOf returns what templateKey resolved a reference to.
-func (r *Registry) templateKeyOf(scope metadata.Scope, ref string) (string, error) {
-	if v, ok := r.templateKeys.Load(templateKeyRef{scope, ref}); ok {
-		return v.(string), nil
-	}
-	return "", errorf(CodeInternal, "the KMS key of the repository creation template was not resolved before the push: push again")
-}
-
 // templateSettings returns the settings a repository created from
-// template t gets. With resolve, it settles the template's KMS key now;
-// without, it uses the one an earlier call settled (inside transactions).
-func (r *Registry) templateSettings(ctx context.Context, scope metadata.Scope, t CreationTemplate, resolve bool) (metadata.RepositorySettings, error) {
+// template t gets, its KMS key resolved.
+func (r *Registry) templateSettings(ctx context.Context, scope metadata.Scope, t CreationTemplate) (metadata.RepositorySettings, error) {
 	s, err := normalizeSettings(t.settings())
-	s.BlobKey = r.aes256Key(s)
-	if err != nil || !isKMS(s.EncryptionType) || !r.encryptionAvailable() {
-		return s, err
-	}
-	var arn string
-	if resolve {
-		arn, err = r.templateKey(ctx, scope, s.KMSKey)
-	} else {
-		arn, err = r.templateKeyOf(scope, s.KMSKey)
-	}
 	if err != nil {
 		return s, err
 	}
-	s.KMSKey, s.BlobKey = arn, arn
-	return s, nil
-}
-
-// pushSpace returns where a push to repository key stores its blobs:
-// the repository's space, or, for a repository the push will create,
-// the space its CREATE_ON_PUSH template gives it. An encrypted space's
-// key must be usable: there is no point receiving a blob that cannot be
-// stored.
-func (r *Registry) pushSpace(ctx context.Context, key metadata.RepoKey) (blobSpace, error) {
-	repo, found, err := r.lookupRepository(ctx, key)
-	if err != nil {
-		return blobSpace{}, err
-	}
-	s := repo.Settings
-	if !found {
-		ts, err := templates(ctx, r.meta, key.Scope)
-		if err != nil {
-			return blobSpace{}, err
-		}
-		t, ok := templateFor(ts, key.Name, AppliedForCreateOnPush)
-		if !ok {
-			return blobSpace{}, errNoTemplate(key)
-		}
-		if s, err = r.templateSettings(ctx, key.Scope, t, true); err != nil {
-			return blobSpace{}, err
-		}
-	}
-	sp, err := r.spaceOf(ctx, s)
-	if err == nil && sp.encrypted() {
-		err = r.checkKey(ctx, sp.keyARN, opWrite)
-	}
-	return sp, err
+	return s, r.resolveKey(ctx, scope, &s)
 }
 
 // What a key failure stops, for its message.

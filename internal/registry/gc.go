@@ -43,18 +43,20 @@ import (
 //     a link it reports lives GCGrace/2 longer at least, the time a client
 //     has between its check and its manifest.
 //   - A push that stores a blob records it (touched now) before making the
-//     bytes durable, and links it after, in a transaction that records it
-//     again and checks the bytes are in storage (storeLink). Step 2 marks
-//     a blob only if no repository links it and no push touched it within
-//     GCGrace, and deletes bytes only once the mark is committed. Ordered
-//     against the mark, a push either touched the record first (the blob
-//     is not marked) or finds the mark and waits for the deletion to end
-//     before it stores its own copy (recordBlob). A push slower than
-//     GCGrace between recording and linking may see its blob collected
-//     meanwhile: its link transaction then finds the mark, or no bytes,
-//     and the push fails instead of linking a missing blob. Hence every
-//     link names a blob whose bytes are stored and which is not marked,
-//     and a marked blob has no link.
+//     bytes durable, and links it after, in a transaction that finds the
+//     record there and unmarked and touches it again (storeLink). Step 2
+//     marks a blob only if no repository links it and no push touched it
+//     within GCGrace, deletes bytes only once the mark is committed, and
+//     forgets the record only once the bytes are gone. Ordered against
+//     the mark, a push either touched the record first (the blob is not
+//     marked) or finds the mark and waits for the deletion to end before
+//     it stores its own copy (recordBlob). A push slower than GCGrace
+//     between recording and linking may see its blob collected meanwhile:
+//     its link transaction then finds the mark, or no record, and the
+//     push fails instead of linking a missing blob. So the link
+//     transaction reads no storage (it may run twice, see metadata.Store)
+//     and every link names a blob whose bytes are stored and which is not
+//     marked, and a marked blob has no link.
 //   - A mount links a blob through the same link transaction: a blob being
 //     deleted, or gone, is not mounted, and the client uploads it instead.
 //   - Step 3 deletes a file only after creating its record, marked, which
@@ -64,10 +66,13 @@ import (
 //     a blob that exists leaves the file as it was.)
 //   - Spaces (encryption.go): a digest's bytes may be stored in the
 //     plaintext store and, encrypted, in the namespace of each KMS key. A
-//     link's bytes are those in its repository's space: storeLink checks
-//     them there, and a push or a mount that writes them there (encrypts
-//     an upload, or copies from another space) records the blob first, as
-//     above. Steps 2 and 3 delete a digest from every space, and step 3
+//     link's bytes are those in its repository's space. Every blob enters
+//     through ingest (ingest.go), which records it, makes its bytes
+//     durable in the space the push planned, then links it, in a
+//     transaction that refuses a repository whose space is not the
+//     planned one; a mount within one space writes nothing, and its
+//     source's link vouches for the bytes until the record is marked.
+//     Steps 2 and 3 delete a digest from every space, and step 3
 //     walks every space, so the argument holds per copy: no link names a
 //     missing copy, and a marked blob has no copy that a link needs. (A
 //     copy no link needs any more, in a key's namespace, while the blob is
@@ -435,34 +440,25 @@ func (r *Registry) finishDeadDeletions(ctx context.Context) {
 }
 
 // errBlobGone says that a blob cannot be linked: a collection is deleting
-// it, or its bytes are not in storage.
-var errBlobGone = errors.New("blob is being deleted or is not in storage")
+// it, or has deleted it.
+var errBlobGone = errors.New("blob is being deleted or was collected")
 
 // storeLink links durable blob b into repository repo inside tx and
-// records that a push used it now. It returns errBlobGone if a collection
-// marked the blob or its bytes are missing from the repository's space
-// (the plaintext store, or its KMS key's namespace): checked inside the
-// transaction, after any collection that deleted them committed its mark.
-func (r *Registry) storeLink(ctx context.Context, tx metadata.Tx, repo metadata.Repository, b metadata.Blob, now time.Time) error {
-	err := tx.RecordBlob(ctx, b, now)
-	if errors.Is(err, metadata.ErrBlobDeleting) {
-		return errBlobGone
-	}
+// records that a push used it now. The push recorded the blob before it
+// made the bytes durable in the repository's space, so the record is
+// there, unmarked, unless a collection took the blob meanwhile: marked
+// (its bytes are being deleted) or gone (they were). Either way it
+// returns errBlobGone. It reads only the transaction: it may run twice.
+func storeLink(ctx context.Context, tx metadata.Tx, repo metadata.Repository, b metadata.Blob, now time.Time) error {
+	recs, err := tx.BlobRecords(ctx, []digest.Digest{b.Digest})
 	if err != nil {
 		return err
 	}
-	sp, err := r.spaceOf(ctx, repo.Settings)
-	if err != nil {
-		return err
-	}
-	size, err := objectSize(ctx, sp, b.Digest)
-	switch {
-	case errors.Is(err, blobstore.ErrNotFound):
+	if len(recs) == 0 || recs[0].Deleting {
 		return errBlobGone
-	case err != nil:
+	}
+	if err := tx.RecordBlob(ctx, b, now); err != nil {
 		return err
-	case size != b.Size:
-		return fmt.Errorf("blob %s has %d bytes in storage, but %d are recorded", b.Digest, size, b.Size)
 	}
 	return tx.LinkBlob(ctx, repo.ID, b, now)
 }

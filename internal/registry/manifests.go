@@ -79,7 +79,8 @@ type putRequest struct {
 // given, that everything it references is already in the repository, and
 // that no tag it moves is immutable.
 func (r *Registry) putImage(ctx context.Context, key metadata.RepoKey, req putRequest) (metadata.Image, error) {
-	if err := r.authorizePush(ctx, ActionPutImage, key); err != nil {
+	plan, err := r.planPush(ctx, ActionPutImage, key)
+	if err != nil {
 		return metadata.Image{}, err
 	}
 	parse := manifest.Parse
@@ -123,11 +124,7 @@ func (r *Registry) putImage(ctx context.Context, key metadata.RepoKey, req putRe
 	}
 	wctx := context.WithoutCancel(ctx) // a push that passed its checks completes
 	queued := false
-	err = r.meta.Update(wctx, func(tx metadata.Tx) error {
-		repo, err := r.repositoryForPush(wctx, tx, key, img.PushedAt)
-		if err != nil {
-			return err
-		}
+	_, err = r.updatePush(wctx, plan, img.PushedAt, r.meta.Update, func(tx metadata.Tx, repo metadata.Repository) error {
 		largestChild, err := checkReferences(wctx, tx, repo, m)
 		if err != nil {
 			return err

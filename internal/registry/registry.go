@@ -109,12 +109,10 @@ type Registry struct {
 	cache      *cache
 	ids        *identity.Service
 	// Encryption at rest (encryption.go): the key service, the blob
-	// store's namespaces (nil if it has none), unwrapped data keys, and
-	// creation templates' keys resolved before the pushes that use them.
+	// store's namespaces (nil if it has none) and unwrapped data keys.
 	keys            Keys
 	spaces          blobstore.Namespaced
 	dataKeys        *keyCache
-	templateKeys    sync.Map // templateKeyRef -> key ARN
 	plainKMSWarning sync.Once
 	// scanWake tells the scan workers a job was queued; scanHolder names
 	// this process in the leases of the jobs it runs.

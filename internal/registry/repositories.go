@@ -6,7 +6,6 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/ecrd/ecrd/internal/metadata"
 )
@@ -56,61 +55,6 @@ func (r *Registry) repositoryFor(ctx context.Context, action Action, key metadat
 	return repo, nil
 }
 
-// authorizePush checks that the caller may perform a push action on a
-// repository, which must exist or be creatable by a CREATE_ON_PUSH
-// template (ECR's rule): otherwise NAME_UNKNOWN.
-func (r *Registry) authorizePush(ctx context.Context, action Action, key metadata.RepoKey) error {
-	_, err := r.repositoryFor(ctx, action, key)
-	if CodeOf(err) != CodeNameUnknown {
-		return err
-	}
-	ts, err := templates(ctx, r.meta, key.Scope)
-	if err != nil {
-		return err
-	}
-	t, ok := templateFor(ts, key.Name, AppliedForCreateOnPush)
-	if !ok {
-		return errNoTemplate(key)
-	}
-	if err := r.authorizeRepo(ctx, ActionCreateRepository, key, nil); err != nil {
-		return err
-	}
-	// Settle the template's KMS key now: the push creates the repository
-	// inside a transaction, which must not wait on the key service.
-	_, err = r.templateSettings(ctx, key.Scope, t, true)
-	return err
-}
-
-// repositoryForPush returns the repository a push writes to, inside the
-// push's transaction, creating it from its CREATE_ON_PUSH template if it
-// does not exist.
-func (r *Registry) repositoryForPush(ctx context.Context, tx metadata.Tx, key metadata.RepoKey, now time.Time) (metadata.Repository, error) {
-	repo, err := tx.Repository(ctx, key)
-	if !errors.Is(err, metadata.ErrNotFound) {
-		return repo, err
-	}
-	ts, err := templates(ctx, tx, key.Scope)
-	if err != nil {
-		return repo, err
-	}
-	t, ok := templateFor(ts, key.Name, AppliedForCreateOnPush)
-	if !ok {
-		return repo, errNoTemplate(key)
-	}
-	settings, err := r.templateSettings(ctx, key.Scope, t, false)
-	if err != nil {
-		return repo, err
-	}
-	repo, err = tx.CreateRepository(ctx, metadata.Repository{Key: key, CreatedAt: now, Settings: settings, Tags: t.ResourceTags})
-	if err == nil && t.LifecyclePolicy != "" {
-		err = tx.PutLifecyclePolicy(ctx, repo.ID, t.LifecyclePolicy, now)
-	}
-	if err == nil {
-		r.log.Info("repository created on push", "account", key.Account, "region", key.Region, "repository", key.Name, "template", t.Prefix)
-	}
-	return repo, err
-}
-
 // CreateRepository creates a repository with its settings and tags.
 func (r *Registry) CreateRepository(ctx context.Context, key metadata.RepoKey, settings metadata.RepositorySettings, tags []metadata.ResourceTag) (metadata.Repository, error) {
 	if err := validateRepo(key); err != nil {
@@ -130,10 +74,11 @@ func (r *Registry) CreateRepository(ctx context.Context, key metadata.RepoKey, s
 	if err := r.resolveKey(ctx, key.Scope, &settings); err != nil {
 		return metadata.Repository{}, err
 	}
-	repo := metadata.Repository{Key: key, CreatedAt: r.now(), Settings: settings, Tags: tags}
+	want := metadata.Repository{Key: key, CreatedAt: r.now(), Settings: settings, Tags: tags}
+	var repo metadata.Repository
 	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
 		var err error
-		repo, err = tx.CreateRepository(ctx, repo)
+		repo, err = tx.CreateRepository(ctx, want)
 		return err
 	})
 	if errors.Is(err, metadata.ErrExists) {
@@ -229,6 +174,7 @@ func (r *Registry) DeleteRepository(ctx context.Context, key metadata.RepoKey, f
 		if err != nil {
 			return err
 		}
+		uploads = nil // this function may run more than once
 		for _, u := range all {
 			if u.Repo == key {
 				uploads = append(uploads, u)

@@ -45,15 +45,17 @@ const eventImageScan = "ECR Image Scan"
 func (r *Registry) scanWorkers(ctx context.Context) {
 	// Jobs held under this process's name are from its previous run,
 	// which ended without finishing them.
+	var n int
 	err := r.meta.Update(ctx, func(tx metadata.Tx) error {
-		n, err := tx.ReleaseImageScans(ctx, r.scanHolder)
-		if n > 0 {
-			r.log.Info("image scans of the previous run queued again", "scans", n)
-		}
+		var err error
+		n, err = tx.ReleaseImageScans(ctx, r.scanHolder)
 		return err
 	})
-	if err != nil && ctx.Err() == nil {
+	switch {
+	case err != nil && ctx.Err() == nil:
 		r.log.Error("queueing the previous run's image scans again", "err", err)
+	case n > 0:
+		r.log.Info("image scans of the previous run queued again", "scans", n)
 	}
 	slots := make(chan struct{}, r.opts.ScanWorkers)
 	var running sync.WaitGroup

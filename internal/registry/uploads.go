@@ -81,7 +81,8 @@ func (l *uploadLocks) release(id string) {
 // StartUpload opens an upload session in a repository, creating the
 // repository on first push.
 func (r *Registry) StartUpload(ctx context.Context, key metadata.RepoKey) (Upload, error) {
-	if err := r.authorizePush(ctx, ActionInitiateLayerUpload, key); err != nil {
+	plan, err := r.planPush(ctx, ActionInitiateLayerUpload, key)
+	if err != nil {
 		return Upload{}, err
 	}
 	if err := r.checkSpace(ctx); err != nil {
@@ -89,7 +90,7 @@ func (r *Registry) StartUpload(ctx context.Context, key metadata.RepoKey) (Uploa
 	}
 	// A KMS repository whose key cannot be used takes no pushes: say so
 	// before the client sends the blob.
-	if _, err := r.pushSpace(ctx, key); err != nil {
+	if _, err := r.blobSpace(ctx, plan); err != nil {
 		return Upload{}, err
 	}
 	id := newID()
@@ -103,10 +104,7 @@ func (r *Registry) StartUpload(ctx context.Context, key metadata.RepoKey) (Uploa
 		return Upload{}, err
 	}
 	now := r.now()
-	err = r.meta.UpdateNoSync(ctx, func(tx metadata.Tx) error {
-		if _, err := r.repositoryForPush(ctx, tx, key, now); err != nil {
-			return err
-		}
+	_, err = r.updatePush(ctx, plan, now, r.meta.UpdateNoSync, func(tx metadata.Tx, _ metadata.Repository) error {
 		return tx.PutUpload(ctx, metadata.Upload{ID: id, Repo: key, StartedAt: now, UpdatedAt: now})
 	})
 	if err != nil {
@@ -119,17 +117,24 @@ func (r *Registry) StartUpload(ctx context.Context, key metadata.RepoKey) (Uploa
 // session loads an upload record, after checking that the caller may
 // perform action on the repository, and checks the session belongs to it.
 func (r *Registry) session(ctx context.Context, action Action, key metadata.RepoKey, id string) (metadata.Upload, error) {
-	if _, err := r.repositoryFor(ctx, action, key); err != nil {
+	u, _, err := r.sessionIn(ctx, action, key, id)
+	return u, err
+}
+
+// sessionIn is session, with the repository.
+func (r *Registry) sessionIn(ctx context.Context, action Action, key metadata.RepoKey, id string) (metadata.Upload, metadata.Repository, error) {
+	repo, err := r.repositoryFor(ctx, action, key)
+	if err != nil {
 		if CodeOf(err) == CodeNameUnknown {
 			err = uploadNotFound(key, id)
 		}
-		return metadata.Upload{}, err
+		return metadata.Upload{}, repo, err
 	}
 	u, err := r.meta.Upload(ctx, id)
 	if errors.Is(err, metadata.ErrNotFound) || (err == nil && u.Repo != key) {
-		return u, uploadNotFound(key, id)
+		return u, repo, uploadNotFound(key, id)
 	}
-	return u, err
+	return u, repo, err
 }
 
 func uploadNotFound(key metadata.RepoKey, id string) error {
@@ -348,10 +353,11 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 		return metadata.Blob{}, err
 	}
 	defer r.uploads.release(id)
-	u, err := r.session(ctx, ActionCompleteLayerUpload, key, id)
+	u, repo, err := r.sessionIn(ctx, ActionCompleteLayerUpload, key, id)
 	if err != nil {
 		return metadata.Blob{}, err
 	}
+	plan := &pushPlan{key: key, action: ActionCompleteLayerUpload, exists: true, repo: repo}
 	if start >= 0 && start != u.Size {
 		return metadata.Blob{}, errorf(CodeRangeInvalid,
 			"the last chunk starts at byte %d but the upload holds %d bytes: send the chunk that starts at %d", start, u.Size, u.Size)
@@ -380,58 +386,38 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 		return metadata.Blob{}, err
 	}
 	b := metadata.Blob{Digest: d, Size: u.Size}
-	sp, err := r.pushSpace(ctx, key)
-	if err != nil {
-		return metadata.Blob{}, err
-	}
-	if err := r.recordBlob(ctx, b); err != nil { // before the bytes are durable: see gc.go
-		return metadata.Blob{}, err
-	}
-	committed = true
-	if sp.encrypted() {
-		// The upload is plaintext: encrypt it into the key's namespace. It
-		// is kept until the link commits, so that a failure here leaves a
-		// session the client can finish again.
-		err = w.Close()
-		if err == nil {
-			err = r.encryptUpload(ctx, sp, id, b)
-		}
-	} else {
-		err = w.Commit(ctx, d)
-	}
-	if isNoSpace(err) {
+	encrypted := false
+	err = r.ingest(ctx, ingestion{plan: plan, blob: b,
+		store: func(ctx context.Context, sp blobSpace) error {
+			committed, encrypted = true, sp.encrypted()
+			if !encrypted {
+				return w.Commit(ctx, d)
+			}
+			// The upload is plaintext: encrypt it into the key's
+			// namespace. It is kept until the link commits, so that a
+			// failure here leaves a session the client can finish again.
+			if err := w.Close(); err != nil {
+				return err
+			}
+			return r.encryptUpload(ctx, sp, id, b)
+		},
+		also: func(ctx context.Context, tx metadata.Tx) error { return tx.DeleteUpload(ctx, id) },
+	})
+	switch {
+	case isNoSpace(err):
 		r.cancel(ctx, id)
 		return metadata.Blob{}, r.spaceError(ctx, err)
-	}
-	if errors.Is(err, blobstore.ErrNotFound) {
+	case errors.Is(err, blobstore.ErrNotFound):
 		// Its bytes went with its repository, deleted meanwhile (by
 		// another process: this one waits for the upload's lock).
 		return metadata.Blob{}, uploadNotFound(key, id)
-	}
-	if err != nil {
-		return metadata.Blob{}, err
-	}
-	now := r.now()
-	// The blob is durable: link it even if the client has gone.
-	wctx := context.WithoutCancel(ctx)
-	err = r.meta.Update(wctx, func(tx metadata.Tx) error {
-		repo, err := r.repositoryForPush(wctx, tx, key, now)
-		if err != nil {
-			return err
-		}
-		if err := r.storeLink(wctx, tx, repo, b, now); err != nil {
-			return err
-		}
-		return tx.DeleteUpload(wctx, id)
-	})
-	if errors.Is(err, errBlobGone) {
-		r.cancel(wctx, id) // its bytes became the blob, which is gone
+	case errors.Is(err, errBlobGone):
+		r.cancel(ctx, id) // its bytes became the blob, which is gone
 		return metadata.Blob{}, blobCollected(d)
-	}
-	if err != nil {
+	case err != nil:
 		return metadata.Blob{}, err
 	}
-	if sp.encrypted() {
+	if encrypted {
 		r.discardUpload(id) // the plaintext: the encrypted blob is linked
 	}
 	r.log.Info("blob pushed", "account", key.Account, "region", key.Region, "repository", key.Name, "digest", d, "size", u.Size)

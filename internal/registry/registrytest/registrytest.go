@@ -5,8 +5,6 @@ package registrytest
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"path/filepath"
 	"testing"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/ecrd/ecrd/internal/blobstore/filesystem"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/metadata/metadatatest"
 	"github.com/ecrd/ecrd/internal/metadata/sqlite"
 	"github.com/ecrd/ecrd/internal/registry"
 )
@@ -34,20 +33,25 @@ type Stores struct {
 func New(tb testing.TB, opts registry.Options) (*registry.Registry, Stores) {
 	tb.Helper()
 	dir := tb.TempDir()
-	meta, err := sqlite.Open(context.Background(), filepath.Join(dir, "ecrd.db"))
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "ecrd.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { meta.Close() })
+	tb.Cleanup(func() { db.Close() })
+	// Every write transaction runs twice, as a backend that retries
+	// transactions may run it: the core must not depend on running once.
+	meta := metadatatest.DoubleRun(db)
 	blobs, err := filesystem.New(dir)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { blobs.Close() })
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	guarded := guardedBlobs{blobs, tb}
+	opts.Logger = guardedLogger(tb, opts.Logger)
+	if opts.Keys != nil {
+		opts.Keys = guardedKeys{opts.Keys, tb}
 	}
-	return registry.New(meta, blobs, opts), Stores{Meta: meta, Blobs: blobs, Dir: dir}
+	return registry.New(meta, guarded, opts), Stores{Meta: meta, Blobs: guarded, Dir: dir}
 }
 
 // Context returns a context of a request by the root of Scope's account.
