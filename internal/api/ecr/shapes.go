@@ -1,10 +1,9 @@
 package ecr
 
 // Request and response shapes of the ECR operations ecrd serves, after the
-// AWS service model (botocore ecr/2015-09-21/service-2.json; see
-// /work/shared/reference/ecr-api.md, Appendix A). JSON member names are the
-// model's, letter for letter (including the capitalised Key and Value of
-// Tag).
+// AWS service model (botocore ecr/2015-09-21/service-2.json) and the Amazon
+// ECR API Reference. JSON member names are the model's, letter for letter
+// (including the capitalised Key and Value of Tag).
 //
 // Conventions:
 //

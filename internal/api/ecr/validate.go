@@ -1,9 +1,9 @@
 package ecr
 
 // Validation of decoded requests against the constraints of the AWS service
-// model (botocore ecr/2015-09-21/service-2.json, the source of
-// /work/shared/reference/ecr-api.md Appendix A): required members, string,
-// list and blob lengths, patterns, enums and integer ranges.
+// model (botocore ecr/2015-09-21/service-2.json, whose constraints the Amazon
+// ECR API Reference lists per operation): required members, string, list and
+// blob lengths, patterns, enums and integer ranges.
 //
 // Errors take the form of ECR's InvalidParameterException message,
 //
