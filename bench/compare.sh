@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # compare.sh: run the same ecrd-load scenarios against ecrd and its peers
 # on 127.0.0.1, one server at a time, and print a markdown table with
-# ratios (DESIGN.md section 4 states our targets as ratios to the best
+# ratios (the project states its targets as ratios to the best
 # peer measured in the same run).
 #
 # Every scenario gets a freshly started server with its own empty data

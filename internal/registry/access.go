@@ -13,7 +13,7 @@ import (
 type Action string
 
 // The ECR actions the registry core checks. The OCI routes map onto them
-// as ECR documents (see the README's table).
+// as ECR documents (see docs/authentication-and-iam.md, "Registry routes and ECR actions").
 const (
 	ActionGetAuthorizationToken       Action = "ecr:GetAuthorizationToken"
 	ActionBatchGetImage               Action = "ecr:BatchGetImage"

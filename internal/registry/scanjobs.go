@@ -33,7 +33,7 @@ const rematchJob = "scan-rematch"
 const rematchBatch = 500
 
 // errNoScanner fails the scans of a server that has no vulnerability data.
-var errNoScanner = errors.New("no vulnerability data is installed: install it with scripts/vulndb --out <folder> or ecrd vulndb load (see the README's Vulnerability scanning), then start the scan again")
+var errNoScanner = errors.New("no vulnerability data is installed: install it with scripts/vulndb --out <folder> or ecrd vulndb load (see docs/scanning.md), then start the scan again")
 
 // eventImageScan is the EventBridge detail-type of a completed scan.
 const eventImageScan = "ECR Image Scan"
