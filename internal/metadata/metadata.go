@@ -291,6 +291,8 @@ type Reader interface {
 	// Events lists recorded events after the ID after, oldest first, at
 	// most limit of them.
 	Events(ctx context.Context, after int64, limit int) ([]Event, error)
+	// LastEventID returns the ID of the newest event, 0 if there is none.
+	LastEventID(ctx context.Context) (int64, error)
 
 	// Upload returns an upload session, or ErrNotFound.
 	Upload(ctx context.Context, id string) (Upload, error)
@@ -425,6 +427,9 @@ type Tx interface {
 	RenewImageScan(ctx context.Context, repoID int64, d digest.Digest, holder string, until time.Time) (bool, error)
 	// AppendEvent records an event; its ID is assigned.
 	AppendEvent(ctx context.Context, e Event) error
+	// PruneEvents removes up to limit of the oldest events recorded
+	// before the time before and returns how many it removed.
+	PruneEvents(ctx context.Context, before time.Time, limit int) (int, error)
 
 	// PutUpload creates or replaces an upload session.
 	PutUpload(ctx context.Context, u Upload) error

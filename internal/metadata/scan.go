@@ -54,12 +54,20 @@ type ScanCursor struct {
 	Digest digest.Digest
 }
 
-// Event is an event recorded for delivery, in the order recorded. The
-// registry core defines its document (EventBridge's envelope).
+// Event is a change recorded in the outbox, in the order of the commits
+// that recorded them: every change to the registry, IAM or KMS appends
+// one in its own transaction (see internal/outbox, which defines the
+// document: EventBridge's envelope).
 type Event struct {
-	ID       int64 // assigned when recorded, increasing
+	// ID is assigned when the event is recorded. IDs only grow in commit
+	// order: an event is never committed with an ID lower than one a
+	// reader has seen, so a follower that reads after the last ID it saw
+	// misses nothing.
+	ID       int64
 	Scope    Scope
 	Time     time.Time
+	Source   string // the envelope's source: aws.ecr, aws.iam, aws.kms
 	Type     string // the envelope's detail-type
+	Resource string // the ARN of the resource that changed, if one did
 	Document []byte
 }

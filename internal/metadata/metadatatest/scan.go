@@ -234,4 +234,45 @@ func testEvents(t *testing.T, s metadata.Store) {
 	if len(rest) != 1 || rest[0].ID != all[1].ID {
 		t.Fatalf("events after the first, one: %+v", rest)
 	}
+	last, err := s.LastEventID(ctx)
+	if err != nil || last != all[2].ID {
+		t.Fatalf("LastEventID = %d, %v; want %d", last, err, all[2].ID)
+	}
+
+	// Source and resource round-trip.
+	update(t, s, func(tx metadata.Tx) error {
+		return tx.AppendEvent(ctx, metadata.Event{Scope: scope, Time: now.Add(time.Hour), Source: "aws.ecr", Type: "AWS API Call via CloudTrail",
+			Resource: "arn:aws:ecr:us-east-1:123456789012:repository/app", Document: []byte("{}")})
+	})
+	got, err := s.Events(ctx, all[2].ID, 10)
+	if err != nil || len(got) != 1 || got[0].Source != "aws.ecr" || got[0].Resource != "arn:aws:ecr:us-east-1:123456789012:repository/app" {
+		t.Fatalf("an event with source and resource read back as %+v, %v", got, err)
+	}
+
+	// Pruning removes the oldest before a time, at most limit at once,
+	// and IDs keep growing after it.
+	var pruned int
+	update(t, s, func(tx metadata.Tx) error {
+		var err error
+		pruned, err = tx.PruneEvents(ctx, now.Add(1500*time.Millisecond), 1)
+		return err
+	})
+	if pruned != 1 {
+		t.Fatalf("PruneEvents(limit 1) removed %d", pruned)
+	}
+	update(t, s, func(tx metadata.Tx) error {
+		var err error
+		pruned, err = tx.PruneEvents(ctx, now.Add(1500*time.Millisecond), 10)
+		return err
+	})
+	left, err := s.Events(ctx, 0, 10)
+	if err != nil || pruned != 1 || len(left) != 2 || left[0].ID != all[2].ID {
+		t.Fatalf("after pruning before +1.5s: removed %d, left %+v, %v", pruned, left, err)
+	}
+	update(t, s, func(tx metadata.Tx) error {
+		return tx.AppendEvent(ctx, metadata.Event{Scope: scope, Time: now, Type: "after", Document: []byte("{}")})
+	})
+	if n, _ := s.LastEventID(ctx); n <= got[0].ID {
+		t.Fatalf("an event appended after pruning got ID %d, not above %d", n, got[0].ID)
+	}
 }

@@ -93,16 +93,22 @@ func (r *reader) StaleImageScans(ctx context.Context, version string, after meta
 }
 
 func (r *reader) Events(ctx context.Context, after int64, limit int) ([]metadata.Event, error) {
-	rows, err := r.q.QueryContext(ctx, `SELECT id, account, region, at, type, document FROM events WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	rows, err := r.q.QueryContext(ctx, `SELECT id, account, region, at, source, type, resource, document FROM events WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 	return scanAll(rows, err, func(sc scanner) (metadata.Event, error) {
 		var (
 			e  metadata.Event
 			at int64
 		)
-		err := sc.Scan(&e.ID, &e.Scope.Account, &e.Scope.Region, &at, &e.Type, &e.Document)
+		err := sc.Scan(&e.ID, &e.Scope.Account, &e.Scope.Region, &at, &e.Source, &e.Type, &e.Resource, &e.Document)
 		e.Time = time.Unix(0, at).UTC()
 		return e, err
 	})
+}
+
+func (r *reader) LastEventID(ctx context.Context) (int64, error) {
+	var id sql.NullInt64
+	err := r.q.QueryRowContext(ctx, `SELECT max(id) FROM events`).Scan(&id)
+	return id.Int64, err
 }
 
 // zeroNanos stores a zero time as 0, which reads back as zero.
@@ -186,7 +192,16 @@ func (w *writeTx) RenewImageScan(ctx context.Context, repoID int64, d digest.Dig
 }
 
 func (w *writeTx) AppendEvent(ctx context.Context, e metadata.Event) error {
-	_, err := w.tx.ExecContext(ctx, `INSERT INTO events (account, region, at, type, document) VALUES (?, ?, ?, ?, ?)`,
-		e.Scope.Account, e.Scope.Region, nanos(e.Time), e.Type, e.Document)
+	_, err := w.tx.ExecContext(ctx, `INSERT INTO events (account, region, at, source, type, resource, document) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		e.Scope.Account, e.Scope.Region, nanos(e.Time), e.Source, e.Type, e.Resource, e.Document)
 	return err
+}
+
+func (w *writeTx) PruneEvents(ctx context.Context, before time.Time, limit int) (int, error) {
+	res, err := w.tx.ExecContext(ctx, `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? ORDER BY id LIMIT ?)`, nanos(before), limit)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }

@@ -236,4 +236,11 @@ CREATE TABLE events (
 	document BLOB    NOT NULL
 );
 `,
+	// 9: the outbox records every change: its source and the resource
+	// that changed, and is pruned by age.
+	`
+ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN resource TEXT NOT NULL DEFAULT '';
+CREATE INDEX events_at ON events (at);
+`,
 }

@@ -1,0 +1,176 @@
+package outbox
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/ecrd/ecrd/internal/metadata"
+)
+
+// Sources of events, as EventBridge names AWS services.
+const (
+	SourceECR = "aws.ecr"
+	SourceIAM = "aws.iam"
+	SourceSTS = "aws.sts"
+	SourceKMS = "aws.kms"
+)
+
+// Detail types.
+const (
+	// TypeAPICall is a change made through an API, with CloudTrail's
+	// record of the call as its detail.
+	TypeAPICall = "AWS API Call via CloudTrail"
+	// TypeImageAction is ECR's event of an image pushed or deleted.
+	TypeImageAction = "ECR Image Action"
+	// TypeImageScan is ECR's event of a finished image scan.
+	TypeImageScan = "ECR Image Scan"
+)
+
+// Envelope is an event as EventBridge delivers it.
+type Envelope struct {
+	Version    string          `json:"version"`
+	ID         string          `json:"id"`
+	DetailType string          `json:"detail-type"`
+	Source     string          `json:"source"`
+	Account    string          `json:"account"`
+	Time       string          `json:"time"`
+	Region     string          `json:"region"`
+	Resources  []string        `json:"resources"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+// New makes the outbox record of an event: its envelope, with detail
+// marshalled as its detail. resources are the ARNs the event is about;
+// the first is the record's Resource.
+func New(scope metadata.Scope, at time.Time, source, detailType string, resources []string, detail any) (metadata.Event, error) {
+	d, err := json.Marshal(detail)
+	if err != nil {
+		return metadata.Event{}, err
+	}
+	if resources == nil {
+		resources = []string{}
+	}
+	env := Envelope{
+		Version: "0", ID: newID(), DetailType: detailType, Source: source,
+		Account: scope.Account, Time: at.UTC().Format(time.RFC3339), Region: scope.Region,
+		Resources: resources, Detail: d,
+	}
+	doc, err := json.Marshal(env)
+	if err != nil {
+		return metadata.Event{}, err
+	}
+	e := metadata.Event{Scope: scope, Time: at, Source: source, Type: detailType, Document: doc}
+	if len(resources) > 0 {
+		e.Resource = resources[0]
+	}
+	return e, nil
+}
+
+// Actor is who made a change, as CloudTrail's userIdentity describes it.
+type Actor struct {
+	Type        string `json:"type"` // Root, IAMUser, AssumedRole, AWSService
+	PrincipalID string `json:"principalId,omitempty"`
+	ARN         string `json:"arn,omitempty"`
+	AccountID   string `json:"accountId,omitempty"`
+	InvokedBy   string `json:"invokedBy,omitempty"` // for AWSService: the service
+	// SourceIP is where the request came from (CloudTrail's
+	// sourceIPAddress, outside userIdentity).
+	SourceIP string `json:"-"`
+}
+
+// Service is the actor of a change a service made on its own (a
+// lifecycle policy's expiry, garbage collection).
+func Service(name string) Actor {
+	return Actor{Type: "AWSService", InvokedBy: name}
+}
+
+// Call is an API call that changed something.
+type Call struct {
+	// EventSource is the service's domain (ecr.amazonaws.com); Action is
+	// the operation's name (PutLifecyclePolicy).
+	EventSource string
+	Action      string
+	Actor       Actor
+	// Params are the request's parameters that say what changed, as the
+	// API names them (secrets never).
+	Params map[string]any
+	// Resources are the ARNs of what changed.
+	Resources []string
+}
+
+// apiCall is CloudTrail's record of a management call, the detail of an
+// "AWS API Call via CloudTrail" event.
+type apiCall struct {
+	EventVersion       string         `json:"eventVersion"`
+	UserIdentity       Actor          `json:"userIdentity"`
+	EventTime          string         `json:"eventTime"`
+	EventSource        string         `json:"eventSource"`
+	EventName          string         `json:"eventName"`
+	AWSRegion          string         `json:"awsRegion"`
+	SourceIPAddress    string         `json:"sourceIPAddress,omitempty"`
+	RequestParameters  map[string]any `json:"requestParameters"`
+	EventID            string         `json:"eventID"`
+	ReadOnly           bool           `json:"readOnly"`
+	Resources          []ctResource   `json:"resources,omitempty"`
+	EventType          string         `json:"eventType"`
+	ManagementEvent    bool           `json:"managementEvent"`
+	RecipientAccountID string         `json:"recipientAccountId"`
+	EventCategory      string         `json:"eventCategory"`
+}
+
+type ctResource struct {
+	AccountID string `json:"accountId,omitempty"`
+	ARN       string `json:"ARN"`
+}
+
+// APICall makes the outbox record of an API call that changed something
+// in a registry (or an account's IAM, or a region's KMS).
+func APICall(scope metadata.Scope, at time.Time, source string, c Call) (metadata.Event, error) {
+	eventType := "AwsApiCall"
+	if c.Actor.Type == "AWSService" {
+		eventType = "AwsServiceEvent"
+	}
+	rec := apiCall{
+		EventVersion: "1.08", UserIdentity: c.Actor, EventTime: at.UTC().Format(time.RFC3339),
+		EventSource: c.EventSource, EventName: c.Action, AWSRegion: scope.Region, SourceIPAddress: c.Actor.SourceIP,
+		RequestParameters: c.Params, EventID: newID(), EventType: eventType, ManagementEvent: true,
+		RecipientAccountID: scope.Account, EventCategory: "Management",
+	}
+	for _, arn := range c.Resources {
+		rec.Resources = append(rec.Resources, ctResource{AccountID: arnAccount(arn), ARN: arn})
+	}
+	return New(scope, at, source, TypeAPICall, c.Resources, rec)
+}
+
+// ImageAction makes the record of ECR's "ECR Image Action" event: an
+// image pushed (PUSH) or deleted (DELETE), once per tag, or once without
+// one for an untagged image.
+func ImageAction(scope metadata.Scope, at time.Time, repositoryARN, repository, digest, action, tag string) (metadata.Event, error) {
+	detail := map[string]string{"result": "SUCCESS", "repository-name": repository, "image-digest": digest, "action-type": action}
+	if tag != "" {
+		detail["image-tag"] = tag
+	}
+	return New(scope, at, SourceECR, TypeImageAction, []string{repositoryARN}, detail)
+}
+
+// arnAccount is the account field of an ARN ("" if it has none).
+func arnAccount(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 5 {
+		return ""
+	}
+	return parts[4]
+}
+
+// newID makes an event ID shaped like EventBridge's (a UUID).
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
