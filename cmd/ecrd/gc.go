@@ -14,7 +14,8 @@ var gcCmd = command{
 	about: `Collects garbage now on a running server: removes repositories' links to
 blobs no image references, then blobs no repository links, once they have
 been unreferenced for the server's --gc-grace. Pushes go on meanwhile.
-Only an account's root may.
+It takes the action ecrd:CollectGarbage, which an account's root has and
+an identity policy can allow.
 ` + clientAbout,
 }
 

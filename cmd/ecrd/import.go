@@ -45,7 +45,8 @@ reference (registry.example.com/team/app:v1) whose tag is used. Images
 without one are pushed by digest.
 
 A time is RFC 3339 (2024-05-01T12:00:00Z) or a date (2024-05-01, midnight
-UTC). Only the account's root may set times.
+UTC). Setting times takes the action ecrd:SetImageTimes, which an
+account's root has and an identity policy can allow.
 ` + clientAbout + `
 
 Images are pushed through /v2 on the server's host, with the registry

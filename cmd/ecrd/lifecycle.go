@@ -22,7 +22,8 @@ var (
 		name:    "lifecycle run",
 		summary: "run lifecycle policies now",
 		about: `Runs lifecycle policies now: the repository's (--repository), or every
-policy of the registry. Only the account's root may.
+policy of the registry. It takes the action ecrd:RunLifecyclePolicy,
+which an account's root has and an identity policy can allow.
 ` + clientAbout,
 	}
 	lifecyclePreviewCmd = command{
