@@ -42,10 +42,11 @@ them. The server is --endpoint-url, else ECRD_ENDPOINT,
 AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL, the profile's endpoint_url (that
 of its services section for ecr first), else ` + defaultEndpoint + `. The region
 is --region, else AWS_REGION, AWS_DEFAULT_REGION, the profile's, else
-us-east-1. Credentials are those of --profile (or AWS_PROFILE), else of
-AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the default profile of the
-shared files (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE), else the root
-key ecrd serve wrote into its data folder (--data).`
+us-east-1. Credentials are those of --profile, else of AWS_ACCESS_KEY_ID
+and AWS_SECRET_ACCESS_KEY, else of the profile AWS_PROFILE names, or the
+default one, in the shared files (AWS_CONFIG_FILE,
+AWS_SHARED_CREDENTIALS_FILE), else, when no profile is named, the root key
+ecrd serve wrote into its data folder (--data).`
 
 // clientFlags are the flags of every command that calls the server.
 type clientFlags struct {
