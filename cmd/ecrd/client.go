@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,17 +31,35 @@ import (
 	"github.com/ecrd/ecrd/internal/config"
 )
 
-// clientFlags are the flags of every subcommand that calls the server.
+// defaultEndpoint is where the client commands look for the server when
+// nothing names it: the address ecrd serve listens on by default.
+const defaultEndpoint = "http://127.0.0.1:5000"
+
+// clientAbout ends the description of each command that calls the server.
+const clientAbout = `
+It calls a running server with AWS credentials, found as the AWS CLI finds
+them. The server is --endpoint-url, else ECRD_ENDPOINT,
+AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL, the profile's endpoint_url (that
+of its services section for ecr first), else ` + defaultEndpoint + `. The region
+is --region, else AWS_REGION, AWS_DEFAULT_REGION, the profile's, else
+us-east-1. Credentials are those of --profile, else of AWS_ACCESS_KEY_ID
+and AWS_SECRET_ACCESS_KEY, else of the profile AWS_PROFILE names, or the
+default one, in the shared files (AWS_CONFIG_FILE,
+AWS_SHARED_CREDENTIALS_FILE), else, when no profile is named, the root key
+ecrd serve wrote into its data folder (--data).`
+
+// clientFlags are the flags of every command that calls the server.
 type clientFlags struct {
 	endpoint, region, profile, dataDir string
 }
 
 func (f *clientFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.endpoint, "endpoint", envOr("ECRD_ENDPOINT", "http://127.0.0.1:5000"), "URL of the ecrd server (env ECRD_ENDPOINT)")
-	fs.StringVar(&f.region, "region", envOr("AWS_REGION", envOr("AWS_DEFAULT_REGION", "us-east-1")), "region of the registry (env AWS_REGION)")
-	fs.StringVar(&f.profile, "profile", os.Getenv("AWS_PROFILE"), "AWS profile of the credentials (env AWS_PROFILE)")
+	fs.StringVar(&f.endpoint, "endpoint-url", "", "URL of the server (default: ECRD_ENDPOINT, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL, the profile's endpoint_url, else "+defaultEndpoint+")")
+	fs.StringVar(&f.endpoint, "endpoint", "", "the same as --endpoint-url")
+	fs.StringVar(&f.region, "region", "", "region of the registry (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, else us-east-1)")
+	fs.StringVar(&f.profile, "profile", "", "profile of the AWS config and credentials files (env AWS_PROFILE)")
 	fs.StringVar(&f.dataDir, "data", envOr("ECRD_DATA", config.DefaultDataDir()),
-		"data folder whose credentials file is used when no other AWS credentials are found (env ECRD_DATA)")
+		"data folder whose root key is used when no AWS credentials are found (env ECRD_DATA)")
 }
 
 // apiClient calls a running ecrd.
@@ -50,20 +69,30 @@ type apiClient struct {
 	http     *http.Client
 }
 
-// newClient finds credentials the AWS way (environment, shared files,
-// profile), then falls back to the root key ecrd wrote into its data
-// folder on first start, so that on the server's machine no setup is
-// needed.
+// newClient loads the AWS configuration as the AWS CLI would (flags,
+// environment, shared files, profile). Without credentials, and when no
+// profile was asked for, it falls back to the root key ecrd wrote into
+// its data folder on first start, so that on the server's machine no
+// setup is needed.
 func (f *clientFlags) newClient(ctx context.Context) (*apiClient, error) {
-	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(f.region)}
-	if f.profile != "" {
-		opts = append(opts, awsconfig.WithSharedConfigProfile(f.profile))
+	var opts []func(*awsconfig.LoadOptions) error
+	if f.region != "" {
+		opts = append(opts, awsconfig.WithRegion(f.region))
+	}
+	profile := f.profile
+	if profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(profile))
+	} else {
+		profile = os.Getenv("AWS_PROFILE")
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+		return nil, configError(err)
 	}
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		if profile != "" {
+			return nil, fmt.Errorf("profile %q gives no AWS credentials: %v", profile, err)
+		}
 		file := filepath.Join(f.dataDir, "credentials")
 		if _, statErr := os.Stat(file); statErr != nil {
 			return nil, fmt.Errorf("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile (%v)", err)
@@ -73,7 +102,47 @@ func (f *clientFlags) newClient(ctx context.Context) (*apiClient, error) {
 			return nil, fmt.Errorf("loading credentials from %s: %w", file, err)
 		}
 	}
-	return &apiClient{endpoint: strings.TrimSuffix(f.endpoint, "/"), cfg: cfg, http: &http.Client{Timeout: 30 * time.Minute}}, nil
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	endpoint, err := f.resolveEndpoint(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &apiClient{endpoint: endpoint, cfg: cfg, http: &http.Client{Timeout: 30 * time.Minute}}, nil
+}
+
+// resolveEndpoint returns the server's URL: the flag, ECRD_ENDPOINT, or
+// what the SDK resolves for ECR, which follows the AWS CLI's order
+// (AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL, the profile's services
+// section, its endpoint_url; none with AWS_IGNORE_CONFIGURED_ENDPOINT_URLS).
+func (f *clientFlags) resolveEndpoint(cfg aws.Config) (string, error) {
+	endpoint, from := f.endpoint, "--endpoint-url"
+	if endpoint == "" {
+		endpoint, from = os.Getenv("ECRD_ENDPOINT"), "ECRD_ENDPOINT"
+	}
+	if endpoint == "" {
+		endpoint, from = aws.ToString(ecr.NewFromConfig(cfg).Options().BaseEndpoint), "the AWS configuration's endpoint"
+	}
+	if endpoint == "" {
+		endpoint = defaultEndpoint
+	}
+	endpoint = strings.TrimSuffix(endpoint, "/")
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return "", fmt.Errorf("%s %q: give the server's URL, such as %s", from, endpoint, defaultEndpoint)
+	}
+	return endpoint, nil
+}
+
+// configError explains an error loading the AWS configuration.
+func configError(err error) error {
+	var missing awsconfig.SharedConfigProfileNotExistError
+	if errors.As(err, &missing) {
+		return fmt.Errorf("profile %q is in neither %s nor %s (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE)", missing.Profile,
+			envOr("AWS_CONFIG_FILE", awsconfig.DefaultSharedConfigFilename()), envOr("AWS_SHARED_CREDENTIALS_FILE", awsconfig.DefaultSharedCredentialsFilename()))
+	}
+	return fmt.Errorf("loading the AWS configuration: %w", err)
 }
 
 // ecr returns an ECR client of the server.

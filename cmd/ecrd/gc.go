@@ -2,36 +2,33 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 
 	api "github.com/ecrd/ecrd/internal/api/ecr"
 )
 
-const gcUsage = `Usage:
-  ecrd gc
-      collect garbage now on a running server: remove repositories' links
-      to blobs no image references, then blobs no repository links, once
-      they have been unreferenced for the server's --gc-grace. Pushes go
-      on meanwhile. Only an account's root may.
+var gcCmd = command{
+	name:    "gc",
+	summary: "collect garbage on a running server now",
+	about: `Collects garbage now on a running server: removes repositories' links to
+blobs no image references, then blobs no repository links, once they have
+been unreferenced for the server's --gc-grace. Pushes go on meanwhile.
+It takes the action ecrd:CollectGarbage, which an account's root has and
+an identity policy can allow.
+` + clientAbout,
+}
 
-It calls the server: --endpoint (ECRD_ENDPOINT, default
-http://127.0.0.1:5000), --region, and AWS credentials from the
-environment, --profile, or the server's data folder (--data).
-`
-
-// gc runs the gc subcommand.
+// gc runs the gc command.
 func gc(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ecrd gc", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, gcUsage) }
+	fs := gcCmd.flagSet()
 	var cf clientFlags
 	cf.register(fs)
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
+	rest, status, ok := gcCmd.parse(fs, args, stdout, stderr)
+	if !ok {
+		return status
+	}
+	if !gcCmd.noArgs(fs, rest, stderr) {
 		return 2
 	}
 	ctx := context.Background()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -29,10 +28,11 @@ import (
 	"github.com/ecrd/ecrd/internal/version"
 )
 
-const importUsage = `Usage:
-  ecrd import --repository NAME [flags] LAYOUT_DIR
-
-Pushes the images of an OCI image layout (what skopeo copy ... oci:DIR:TAG,
+var importCmd = command{
+	name:    "import",
+	args:    "LAYOUT_DIR",
+	summary: "push the images of an OCI layout into a running server, keeping their ages",
+	about: `Pushes the images of an OCI image layout (what skopeo copy ... oci:DIR:TAG,
 crane pull --format=oci and oras copy --to-oci-layout write) into a
 repository of a running server, indexes with their children, and can give
 them the push and last pull times they had where they came from, so that
@@ -44,22 +44,14 @@ org.opencontainers.image.ref.name annotation: a tag (v1), or a full
 reference (registry.example.com/team/app:v1) whose tag is used. Images
 without one are pushed by digest.
 
-Flags:
-  --repository NAME      the repository to import into (required)
-  --create               create the repository if it does not exist
-  --tag TAG              tag the layout's only image TAG instead (repeatable)
-  --pushed-at TIME       set the images' push time
-  --last-pulled-at TIME  set the images' last pull time
-  --registry-id ID       the registry (account); default: the credentials'
-  --quiet                no progress on stderr
+A time is RFC 3339 (2024-05-01T12:00:00Z) or a date (2024-05-01, midnight
+UTC). Setting times takes the action ecrd:SetImageTimes, which an
+account's root has and an identity policy can allow.
+` + clientAbout + `
 
-TIME is RFC 3339 (2024-05-01T12:00:00Z) or a date (2024-05-01, midnight
-UTC). Only the account's root may set times.
-
-It calls a running server: --endpoint (ECRD_ENDPOINT, default
-http://127.0.0.1:5000), --region, and AWS credentials from the
-environment, --profile, or the server's data folder (--data).
-`
+Images are pushed through /v2 on the server's host, with the registry
+password of GetAuthorizationToken.`,
+}
 
 // importOptions are the flags of ecrd import.
 type importOptions struct {
@@ -76,16 +68,29 @@ type importOptions struct {
 
 // importImages runs ecrd import.
 func importImages(args []string, stdout, stderr io.Writer) int {
+	var o importOptions
+	var pushedAt, pulledAt string
+	fs := importCmd.flagSet()
+	o.client.register(fs)
+	fs.StringVar(&o.repository, "repository", "", "the repository to import into (required)")
+	fs.StringVar(&o.registryID, "registry-id", "", "the registry (account); default: the credentials'")
+	fs.BoolVar(&o.create, "create", false, "create the repository if it does not exist")
+	fs.Func("tag", "tag the layout's only image `TAG` instead of its names (repeatable)", func(s string) error {
+		o.tags = append(o.tags, s)
+		return nil
+	})
+	fs.StringVar(&pushedAt, "pushed-at", "", "set the images' push `TIME`")
+	fs.StringVar(&pulledAt, "last-pulled-at", "", "set the images' last pull `TIME`")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
 	if len(args) == 0 {
-		fmt.Fprint(stderr, importUsage)
+		importCmd.usage(stderr, fs)
 		return 2
 	}
-	o, err := parseImportFlags(args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, importUsage)
-		return 0
+	dirs, status, ok := importCmd.parse(fs, args, stdout, stderr)
+	if !ok {
+		return status
 	}
-	if err != nil {
+	if err := o.check(dirs, pushedAt, pulledAt); err != nil {
 		fmt.Fprintf(stderr, "ecrd import: %v (see ecrd import --help)\n", err)
 		return 2
 	}
@@ -110,54 +115,33 @@ func importImages(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// parseImportFlags reads the command line. Flags may come before or after
-// the layout folder. Errors are left to the caller, to print as one line.
-func parseImportFlags(args []string) (importOptions, error) {
-	var o importOptions
-	fs := flag.NewFlagSet("ecrd import", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	o.client.register(fs)
-	fs.StringVar(&o.repository, "repository", "", "repository to import into")
-	fs.StringVar(&o.registryID, "registry-id", "", "registry (account) ID")
-	fs.Func("tag", "tag of the layout's only image (repeatable)", func(s string) error {
-		if !tagRE.MatchString(s) {
-			return fmt.Errorf("%q is not a valid tag (letters, digits, _ . -, at most 128, not starting with . or -)", s)
-		}
-		o.tags = append(o.tags, s)
-		return nil
-	})
-	pushedAt := fs.String("pushed-at", "", "the images' push time")
-	pulledAt := fs.String("last-pulled-at", "", "the images' last pull time")
-	fs.BoolVar(&o.create, "create", false, "create the repository if it does not exist")
-	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
-	var dirs []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return o, err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		dirs, args = append(dirs, fs.Arg(0)), fs.Args()[1:]
-	}
+// check completes the options from the command line's arguments and
+// times, and checks them. Errors are left to the caller, to print as one
+// line.
+func (o *importOptions) check(dirs []string, pushedAt, pulledAt string) error {
 	switch {
 	case len(dirs) != 1:
-		return o, fmt.Errorf("give one OCI layout folder (got %d): ecrd import --repository NAME DIR", len(dirs))
+		return fmt.Errorf("give one OCI layout folder (got %d): ecrd import --repository NAME DIR", len(dirs))
 	case o.repository == "":
-		return o, errors.New("--repository is required")
+		return errors.New("--repository is required")
 	}
 	o.dir = dirs[0]
-	var err error
-	if o.pushedAt, err = parseImportTime("--pushed-at", *pushedAt); err != nil {
-		return o, err
+	for _, tag := range o.tags {
+		if !tagRE.MatchString(tag) {
+			return fmt.Errorf("--tag: %q is not a valid tag (letters, digits, _ . -, at most 128, not starting with . or -)", tag)
+		}
 	}
-	if o.pulledAt, err = parseImportTime("--last-pulled-at", *pulledAt); err != nil {
-		return o, err
+	var err error
+	if o.pushedAt, err = parseImportTime("--pushed-at", pushedAt); err != nil {
+		return err
+	}
+	if o.pulledAt, err = parseImportTime("--last-pulled-at", pulledAt); err != nil {
+		return err
 	}
 	if !o.pushedAt.IsZero() && !o.pulledAt.IsZero() && o.pulledAt.Before(o.pushedAt) {
-		return o, errors.New("--last-pulled-at is before --pushed-at: an image cannot be pulled before it is pushed")
+		return errors.New("--last-pulled-at is before --pushed-at: an image cannot be pulled before it is pushed")
 	}
-	return o, nil
+	return nil
 }
 
 // parseImportTime reads a time flag; the zero time means not given. A time
@@ -380,10 +364,6 @@ type importer struct {
 // newImporter connects to the server, checks the registry and makes sure
 // the repository exists.
 func newImporter(ctx context.Context, o importOptions, stderr io.Writer) (*importer, error) {
-	u, err := url.Parse(strings.TrimSuffix(o.client.endpoint, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--endpoint %q: give the server's URL, such as http://127.0.0.1:5000", o.client.endpoint)
-	}
 	c, err := o.client.newClient(ctx)
 	if err != nil {
 		return nil, err
@@ -395,8 +375,14 @@ func newImporter(ctx context.Context, o importOptions, stderr io.Writer) (*impor
 	if err != nil {
 		return nil, err
 	}
-	// go-containerregistry tries https first and keeps the scheme that
-	// answers; an insecure registry may also answer plain HTTP.
+	// Images go to the host of the server's URL (which newClient
+	// checked). go-containerregistry tries https first and keeps the
+	// scheme that answers; an insecure registry may also answer plain
+	// HTTP.
+	u, err := url.Parse(c.endpoint)
+	if err != nil {
+		return nil, err
+	}
 	var nameOpts []name.Option
 	if u.Scheme == "http" {
 		nameOpts = append(nameOpts, name.Insecure)

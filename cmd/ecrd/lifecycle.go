@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,87 +17,101 @@ import (
 	api "github.com/ecrd/ecrd/internal/api/ecr"
 )
 
-const lifecycleUsage = `Usage:
-  ecrd lifecycle run [--repository NAME]
-      run lifecycle policies now: the repository's, or every policy of the
-      registry; only the account's root may
-  ecrd lifecycle preview --repository NAME [--at TIME] [--policy FILE]
-      show what a policy (the repository's, or the one in FILE; - reads
-      stdin) would expire or archive, now or at TIME (RFC 3339, or a date
-      YYYY-MM-DD, taken as midnight UTC)
+var (
+	lifecycleRunCmd = command{
+		name:    "lifecycle run",
+		summary: "run lifecycle policies now",
+		about: `Runs lifecycle policies now: the repository's (--repository), or every
+policy of the registry. It takes the action ecrd:RunLifecyclePolicy,
+which an account's root has and an identity policy can allow.
+` + clientAbout,
+	}
+	lifecyclePreviewCmd = command{
+		name:    "lifecycle preview",
+		summary: "show what a policy would expire or archive",
+		about: `Shows what a lifecycle policy (the repository's, or the one in --policy)
+would expire or archive, now or at --at: a time in RFC 3339
+(2026-12-01T00:00:00Z) or a date (2026-12-01, midnight UTC).
+` + clientAbout,
+	}
+	lifecycleCommands = group{
+		name:     "lifecycle",
+		about:    "Runs or previews the lifecycle policies of a running server.",
+		commands: []command{lifecycleRunCmd, lifecyclePreviewCmd},
+	}
+)
 
-Both call a running server: --endpoint (ECRD_ENDPOINT, default
-http://127.0.0.1:5000), --region, --registry-id, and AWS credentials from
-the environment, --profile, or the server's data folder (--data).
-`
-
-// lifecycle runs the lifecycle subcommands.
+// lifecycle runs the lifecycle commands.
 func lifecycle(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, lifecycleUsage)
-		return 0
-	}
-	verb := args[0]
-	fs := flag.NewFlagSet("ecrd lifecycle "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cf clientFlags
-	cf.register(fs)
-	repo := fs.String("repository", "", "repository name")
-	registryID := fs.String("registry-id", "", "registry (account) ID; default: the credentials' account")
-	at := fs.String("at", "", "preview: the time to evaluate the policy at")
-	policyFile := fs.String("policy", "", "preview: file of the policy to try instead of the repository's (- for stdin)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
-	}
-	ctx := context.Background()
-	c, err := cf.newClient(ctx)
-	if err != nil {
-		fmt.Fprintf(stderr, "ecrd lifecycle: %v\n", err)
-		return 1
-	}
-	regID := optional(*registryID)
-	switch verb {
-	case "run":
-		var out api.RunLifecyclePolicyOutput
-		err := c.call(ctx, "RunLifecyclePolicy", api.RunLifecyclePolicyInput{RegistryId: regID, RepositoryName: optional(*repo)}, &out)
-		if err != nil {
-			fmt.Fprintf(stderr, "ecrd lifecycle run: %s\n", describe(err))
-			return 1
+	return lifecycleCommands.run(args, stdout, stderr, func(verb string, args []string) int {
+		cmd := lifecycleRunCmd
+		if verb == "preview" {
+			cmd = lifecyclePreviewCmd
 		}
-		fmt.Fprintf(stdout, "repositories: %d\nexpired images: %d\narchived images: %d\nleft for the next run (changed meanwhile): %d\n",
-			out.RepositoryCount, out.ExpiredImageCount, out.ArchivedImageCount, out.SkippedImageCount)
-		return 0
-	case "preview":
-		if *repo == "" {
-			fmt.Fprintln(stderr, "ecrd lifecycle preview: --repository is required")
+		fs := cmd.flagSet()
+		var cf clientFlags
+		cf.register(fs)
+		repo := fs.String("repository", "", "repository name")
+		registryID := fs.String("registry-id", "", "registry (account) ID; default: the credentials' account")
+		var at, policyFile *string
+		if verb == "preview" {
+			at = fs.String("at", "", "the time to evaluate the policy at (default: now)")
+			policyFile = fs.String("policy", "", "file of a policy to try instead of the repository's (- for stdin)")
+		}
+		rest, status, ok := cmd.parse(fs, args, stdout, stderr)
+		if !ok {
+			return status
+		}
+		if !cmd.noArgs(fs, rest, stderr) {
 			return 2
 		}
+		regID := optional(*registryID)
 		in := api.PreviewAtInput{RegistryId: regID, RepositoryName: repo}
-		if *at != "" {
-			t, err := parseWhen(*at)
-			if err != nil {
-				fmt.Fprintf(stderr, "ecrd lifecycle preview: %v\n", err)
+		if verb == "preview" {
+			if *repo == "" {
+				fmt.Fprintln(stderr, "ecrd lifecycle preview: --repository is required")
 				return 2
 			}
-			in.EvaluateAt = &api.Timestamp{Time: t}
+			if *at != "" {
+				t, err := parseWhen(*at)
+				if err != nil {
+					fmt.Fprintf(stderr, "ecrd lifecycle preview: %v\n", err)
+					return 2
+				}
+				in.EvaluateAt = &api.Timestamp{Time: t}
+			}
+			if *policyFile != "" {
+				text, err := readFileOrStdin(*policyFile)
+				if err != nil {
+					fmt.Fprintf(stderr, "ecrd lifecycle preview: %v\n", err)
+					return 1
+				}
+				in.LifecyclePolicyText = &text
+			}
 		}
-		if *policyFile != "" {
-			text, err := readFileOrStdin(*policyFile)
+		ctx := context.Background()
+		c, err := cf.newClient(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "ecrd %s: %v\n", cmd.name, err)
+			return 1
+		}
+		if verb == "run" {
+			var out api.RunLifecyclePolicyOutput
+			err := c.call(ctx, "RunLifecyclePolicy", api.RunLifecyclePolicyInput{RegistryId: regID, RepositoryName: optional(*repo)}, &out)
 			if err != nil {
-				fmt.Fprintf(stderr, "ecrd lifecycle preview: %v\n", err)
+				fmt.Fprintf(stderr, "ecrd lifecycle run: %s\n", describe(err))
 				return 1
 			}
-			in.LifecyclePolicyText = &text
+			fmt.Fprintf(stdout, "repositories: %d\nexpired images: %d\narchived images: %d\nleft for the next run (changed meanwhile): %d\n",
+				out.RepositoryCount, out.ExpiredImageCount, out.ArchivedImageCount, out.SkippedImageCount)
+			return 0
 		}
 		if err := preview(ctx, c, in, stdout); err != nil {
 			fmt.Fprintf(stderr, "ecrd lifecycle preview: %s\n", describe(err))
 			return 1
 		}
 		return 0
-	default:
-		fmt.Fprintf(stderr, "ecrd lifecycle: unknown command %q\n\n%s", verb, lifecycleUsage)
-		return 2
-	}
+	})
 }
 
 // preview starts a preview, waits for it and prints its results.

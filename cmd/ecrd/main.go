@@ -1,11 +1,13 @@
 // Command ecrd is a self-hosted container registry that speaks the OCI
-// distribution API and, as it grows, the Amazon ECR APIs that manage it.
+// distribution API and the Amazon ECR APIs that manage it.
 //
 //	ecrd serve [flags]   run the registry
-//	ecrd version         print the version
+//	ecrd help            list the other commands: administration of a data
+//	                     folder, and clients of a running server
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -19,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -34,62 +37,88 @@ import (
 	"github.com/ecrd/ecrd/internal/webidentity"
 )
 
-const usage = `Usage: ecrd <command> [flags]
+// ecrdCommands is ecrd's list of commands.
+var ecrdCommands = group{
+	about: `ecrd is a container registry that is a drop-in Amazon ECR: the OCI
+distribution API and the AWS APIs that manage it (ECR, and slices of IAM,
+STS and KMS) on one port.`,
+	commands: []command{
+		serveCmd,
+		{name: "account", summary: "create and list accounts in a data folder"},
+		{name: "access-key", summary: "create and list root access keys in a data folder"},
+		{name: "lifecycle", summary: "run or preview lifecycle policies on a running server"},
+		gcCmd,
+		importCmd,
+		{name: "vulndb", summary: "load OSV vulnerability exports that image scans match against"},
+		versionCmd,
+		{name: "help", summary: "print a command's usage: ecrd help <command>"},
+	},
+}
 
-Commands:
-  serve        run the registry (ecrd serve --help for its settings)
-  account      create and list accounts (ecrd account --help)
-  access-key   create and list access keys (ecrd access-key --help)
-  lifecycle    run or preview lifecycle policies on a running server (ecrd lifecycle --help)
-  gc           collect garbage on a running server now (ecrd gc --help)
-  import       push the images of an OCI layout into a running server, keeping their ages (ecrd import --help)
-  vulndb       load OSV vulnerability exports that image scans match against (ecrd vulndb --help)
-  version      print the version
-`
+var (
+	serveCmd   = command{name: "serve", summary: "run the registry"}
+	versionCmd = command{name: "version", summary: "print the version", about: "Prints the version of ecrd, its source revision, and the Go it was built with."}
+)
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	switch args[0] {
-	case "serve":
-		return serve(args[1:], stderr)
-	case "account", "access-key":
-		return admin(args[0], args[1:], stdout, stderr)
-	case "lifecycle":
-		return lifecycle(args[1:], stdout, stderr)
-	case "gc":
-		return gc(args[1:], stdout, stderr)
-	case "import":
-		return importImages(args[1:], stdout, stderr)
-	case "vulndb":
-		return vulndb(args[1:], stdout, stderr)
-	case "version", "--version":
+	if len(args) == 1 && args[0] == "--version" {
 		fmt.Fprintln(stdout, version.String())
 		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	default:
-		fmt.Fprintf(stderr, "ecrd: unknown command %q\n\n%s", args[0], usage)
-		return 2
 	}
+	return ecrdCommands.run(args, stdout, stderr, func(name string, args []string) int {
+		switch name {
+		case "serve":
+			return serve(args, stdout, stderr)
+		case "account", "access-key":
+			return admin(name, args, stdout, stderr)
+		case "lifecycle":
+			return lifecycle(args, stdout, stderr)
+		case "gc":
+			return gc(args, stdout, stderr)
+		case "import":
+			return importImages(args, stdout, stderr)
+		case "vulndb":
+			return vulndb(args, stdout, stderr)
+		case "version":
+			fs := versionCmd.flagSet()
+			rest, status, ok := versionCmd.parse(fs, args, stdout, stderr)
+			if !ok {
+				return status
+			}
+			if !versionCmd.noArgs(fs, rest, stderr) {
+				return 2
+			}
+			fmt.Fprintln(stdout, version.String())
+			return 0
+		default: // help: its arguments are taken by ecrdCommands.run
+			ecrdCommands.usage(stdout)
+			return 0
+		}
+	})
 }
 
-func serve(args []string, stderr io.Writer) int {
+func serve(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ecrd serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// config prints its usage for --help and for a bad flag: the first
+	// goes to stdout, the second to stderr.
+	var printed bytes.Buffer
+	fs.SetOutput(&printed)
 	cfg, err := config.Load(fs, args, os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
+		stdout.Write(printed.Bytes())
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "ecrd serve: %v\n", err)
+		// After a bad flag, the flag package wrote the error and the usage.
+		usage, _ := strings.CutPrefix(printed.String(), err.Error()+"\n")
+		if usage != "" {
+			usage = "\n" + usage
+		}
+		fmt.Fprintf(stderr, "ecrd serve: %v\n%s", err, usage)
 		return 2
 	}
 	log := newLogger(cfg, stderr)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,53 +13,75 @@ import (
 	"github.com/ecrd/ecrd/internal/scanner"
 )
 
-const vulndbUsage = `Usage:
-  ecrd vulndb load [--data DIR] [--vulndb DIR] FILE...
-      validate OSV exports (osv.dev's per-ecosystem all.zip: Debian, Alpine,
-      Ubuntu, npm, PyPI, Maven, ...) and install each under its ecosystem in
-      the vulnerability data folder, replacing that ecosystem's data.
-      Running servers pick the change up within --vulndb-check-interval and
-      match continuously scanned images against it again.
-  ecrd vulndb status [--data DIR] [--vulndb DIR]
-      print the version of the data in the folder and when its newest
-      advisory changed.
+// vulndbAbout ends the description of each vulndb command.
+const vulndbAbout = `
+The folder is --vulndb, else <data>/vulndb. The Go advisories are
+installed by scripts/vulndb.`
 
-The folder is --vulndb, else <data>/vulndb (ECRD_VULNDB, ECRD_DATA). The
-Go advisories are installed by scripts/vulndb.
-`
-
-// vulndb runs the vulndb subcommands.
-func vulndb(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, vulndbUsage)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+var (
+	vulndbLoadCmd = command{
+		name: "vulndb load", args: "FILE...", summary: "install OSV exports",
+		about: `Validates OSV exports (osv.dev's per-ecosystem all.zip: Debian, Alpine,
+Ubuntu, npm, PyPI, Maven, ...) and installs each under its ecosystem in the
+vulnerability data folder, replacing that ecosystem's data. Running
+servers pick the change up within --vulndb-check-interval and match
+continuously scanned images against it again.
+` + vulndbAbout,
 	}
-	sub := args[0]
-	fs := flag.NewFlagSet("ecrd vulndb "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, vulndbUsage) }
-	data := fs.String("data", envOr("ECRD_DATA", config.DefaultDataDir()), "data folder")
-	dir := fs.String("vulndb", envOr("ECRD_VULNDB", ""), "vulnerability data folder (default <data>/vulndb)")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+	vulndbStatusCmd = command{
+		name: "vulndb status", summary: "print the version of the installed data",
+		about: `Prints the version of the data in the vulnerability data folder and when
+its newest advisory changed.
+` + vulndbAbout,
+	}
+	vulndbCommands = group{
+		name:     "vulndb",
+		about:    "Installs and inspects the vulnerability data that image scans match against.",
+		commands: []command{vulndbLoadCmd, vulndbStatusCmd},
+	}
+)
+
+// vulndb runs the vulndb commands.
+func vulndb(args []string, stdout, stderr io.Writer) int {
+	return vulndbCommands.run(args, stdout, stderr, func(sub string, args []string) int {
+		cmd := vulndbStatusCmd
+		if sub == "load" {
+			cmd = vulndbLoadCmd
+		}
+		fs := cmd.flagSet()
+		data := fs.String("data", envOr("ECRD_DATA", config.DefaultDataDir()), "data folder (env ECRD_DATA)")
+		dir := fs.String("vulndb", envOr("ECRD_VULNDB", ""), "vulnerability data folder (env ECRD_VULNDB; default <data>/vulndb)")
+		files, status, ok := cmd.parse(fs, args, stdout, stderr)
+		if !ok {
+			return status
+		}
+		folder := *dir
+		if folder == "" {
+			folder = filepath.Join(*data, "vulndb")
+		}
+		if sub == "status" {
+			if !cmd.noArgs(fs, files, stderr) {
+				return 2
+			}
+			s, err := scanner.New(folder)
+			if err != nil {
+				fmt.Fprintf(stderr, "ecrd vulndb status: %v\n", err)
+				return 1
+			}
+			src := s.Source()
+			version := src.Version
+			if version == "" {
+				version = "none: no data is installed"
+			}
+			fmt.Fprintf(stdout, "folder: %s\nversion: %s\nupdated: %s\n", folder, version, formatTime(src.UpdatedAt))
 			return 0
 		}
-		return 2
-	}
-	folder := *dir
-	if folder == "" {
-		folder = filepath.Join(*data, "vulndb")
-	}
-	switch sub {
-	case "load":
-		if fs.NArg() == 0 {
-			fmt.Fprint(stderr, "ecrd vulndb load: name at least one OSV export (an all.zip)\n\n"+vulndbUsage)
+		if len(files) == 0 {
+			fmt.Fprint(stderr, "ecrd vulndb load: name at least one OSV export (an all.zip)\n\n")
+			cmd.usage(stderr, fs)
 			return 2
 		}
-		for _, f := range fs.Args() {
+		for _, f := range files {
 			eco, n, err := scanner.Install(folder, f)
 			if err != nil {
 				fmt.Fprintf(stderr, "ecrd vulndb load: %v\n", err)
@@ -70,23 +90,7 @@ func vulndb(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%s: %d advisories installed as %s\n", f, n, eco)
 		}
 		return 0
-	case "status":
-		s, err := scanner.New(folder)
-		if err != nil {
-			fmt.Fprintf(stderr, "ecrd vulndb status: %v\n", err)
-			return 1
-		}
-		src := s.Source()
-		version := src.Version
-		if version == "" {
-			version = "none: no data is installed"
-		}
-		fmt.Fprintf(stdout, "folder: %s\nversion: %s\nupdated: %s\n", folder, version, formatTime(src.UpdatedAt))
-		return 0
-	default:
-		fmt.Fprintf(stderr, "ecrd vulndb: unknown subcommand %q\n\n%s", sub, vulndbUsage)
-		return 2
-	}
+	})
 }
 
 func formatTime(t time.Time) string {

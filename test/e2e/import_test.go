@@ -29,8 +29,9 @@ type importResult struct {
 	code           int
 }
 
-// ecrdImport runs `ecrd import` against e with the given access key, in an
-// environment cleared of the machine's AWS and ecrd settings.
+// ecrdImport runs `ecrd import` against e (AWS_ENDPOINT_URL) with the
+// given access key, in an environment cleared of the machine's AWS and
+// ecrd settings.
 func ecrdImport(t *testing.T, e *ecrd, accessKey, secret string, args ...string) importResult {
 	t.Helper()
 	cmd := exec.Command(ecrdBin, append([]string{"import"}, args...)...)
@@ -42,7 +43,7 @@ func ecrdImport(t *testing.T, e *ecrd, accessKey, secret string, args ...string)
 	none := filepath.Join(t.TempDir(), "none")
 	cmd.Env = append(cmd.Env, "AWS_ACCESS_KEY_ID="+accessKey, "AWS_SECRET_ACCESS_KEY="+secret, "AWS_REGION="+testRegion,
 		"AWS_CONFIG_FILE="+none, "AWS_SHARED_CREDENTIALS_FILE="+none, "AWS_EC2_METADATA_DISABLED=true",
-		"ECRD_ENDPOINT="+e.URL(), "ECRD_DATA="+t.TempDir())
+		"AWS_ENDPOINT_URL="+e.URL(), "ECRD_DATA="+t.TempDir())
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -350,12 +351,62 @@ func TestImport(t *testing.T) {
 	})
 
 	t.Run("non-root", func(t *testing.T) {
-		// Only an account's root may set times (AccessDeniedException for
-		// others), but ecrd has no other principals yet: every access key
-		// `ecrd access-key create` makes is its account's root. When IAM
-		// users come, import with a user's key and --pushed-at here, and
-		// expect AccessDeniedException on stderr and a non-zero exit.
-		t.Skip("ecrd has no non-root principals yet")
+		// An IAM user imports with what its policy allows: the ECR
+		// actions of a push, and ecrd:SetImageTimes to keep the ages.
+		c := iamClient(e)
+		push := `"ecr:GetAuthorizationToken","ecr:DescribeRepositories","ecr:CreateRepository","ecr:BatchCheckLayerAvailability",` +
+			`"ecr:InitiateLayerUpload","ecr:UploadLayerPart","ecr:CompleteLayerUpload","ecr:PutImage","ecr:BatchGetImage"`
+		allow := func(actions string) string {
+			return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":[` + actions + `],"Resource":"*"}]}`
+		}
+		key := func(p aws.CredentialsProvider) (string, string) {
+			creds, err := p.Retrieve(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return creds.AccessKeyID, creds.SecretAccessKey
+		}
+		id, secret := key(newUser(t, c, "importer", allow(push+`,"ecrd:SetImageTimes"`)))
+		r := ecrdImport(t, e, id, secret, "--repository", "imp/user", "--create", "--pushed-at", "2023-05-06", "--last-pulled-at", "2024-06-01", dir)
+		if r.code != 0 {
+			t.Fatalf("importing as a user allowed to: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+		}
+		userPushed := time.Date(2023, 5, 6, 0, 0, 0, 0, time.UTC)
+		checkImported(t, e, "imp/user", want, userPushed, pulled)
+
+		// A user who may push but not set times is refused when the times
+		// are set, after the push, and nothing changes.
+		id, secret = key(newUser(t, c, "pusher", allow(push)))
+		wantDenied := func(what string, r importResult, parts ...string) {
+			t.Helper()
+			// The last line says why; the lines before are progress.
+			msg := strings.TrimSpace(r.stderr)
+			last := msg[strings.LastIndex(msg, "\n")+1:]
+			if r.code != 1 || !strings.HasPrefix(last, "ecrd import: ") {
+				t.Errorf("%s: want exit 1 and an ecrd import: message, got exit %d\n%s", what, r.code, r.stderr)
+			}
+			for _, p := range parts {
+				if !strings.Contains(last, p) {
+					t.Errorf("%s: the message %q does not say %q", what, last, p)
+				}
+			}
+		}
+		r = ecrdImport(t, e, id, secret, "--repository", "imp/user", "--pushed-at", "2022-01-01", dir)
+		wantDenied("setting times without ecrd:SetImageTimes", r, "setting the times of sha256:", "AccessDeniedException",
+			"arn:aws:iam::"+testAccount+":user/pusher is not authorized to perform: ecrd:SetImageTimes")
+		checkImported(t, e, "imp/user", want, userPushed, pulled)
+		// Without times, the same user's import is a push, which it may do.
+		if r := ecrdImport(t, e, id, secret, "--repository", "imp/user", "--quiet", dir); r.code != 0 {
+			t.Errorf("importing without times as a user allowed to push: exit %d\n%s", r.code, r.stderr)
+		}
+
+		// A user without any policy is refused at the start.
+		id, secret = key(newUser(t, c, "nobody", ""))
+		r = ecrdImport(t, e, id, secret, "--repository", "imp/nobody", "--create", dir)
+		wantDenied("a user without permissions", r, "AccessDeniedException", "user/nobody is not authorized to perform: ecr:CreateRepository")
+		if _, err := e.ECR().DescribeRepositories(context.Background(), &ecr.DescribeRepositoriesInput{RepositoryNames: []string{"imp/nobody"}}); err == nil {
+			t.Error("a user without permissions created a repository")
+		}
 	})
 
 	noServerErrors(t, e)

@@ -75,7 +75,7 @@ func TestLifecycleAWSCLI(t *testing.T) {
 		}
 	}
 	env, work := scriptEnv(t, e)
-	env = append(env, "AWS="+aws, "ECRD="+ecrdBin, "JQ="+jq, "ECRD_ENDPOINT="+e.URL(), "LAYOUTS="+layouts)
+	env = append(env, "AWS="+aws, "ECRD="+ecrdBin, "JQ="+jq, "LAYOUTS="+layouts)
 	runScript(t, bash, script, work, env, 5*time.Minute)
 	noServerErrors(t, e)
 }

@@ -11,7 +11,7 @@
 # script with:
 #
 #   AWS       the AWS CLI v2 (Debian's /usr/bin/aws)
-#   ECRD      the ecrd binary (ECRD_ENDPOINT names the server)
+#   ECRD      the ecrd binary (AWS_ENDPOINT_URL names the server, as for AWS)
 #   JQ        jq
 #   ENDPOINT  ecrd's URL
 #   LAYOUTS   the image layouts
