@@ -30,6 +30,7 @@ import (
 	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/kms"
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/outbox"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/server"
 	"github.com/ecrd/ecrd/internal/sigv4"
@@ -194,6 +195,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Holder:            holderName(cfg.DataDir),
 		ScanDataInterval:  cfg.VulnDBCheckInterval,
 		MinFreeSpace:      cfg.MinFreeSpace,
+		EventRetention:    cfg.EventRetention,
 	})
 	if err := reg.Recover(ctx); err != nil {
 		return fmt.Errorf("recovering the data folder: %w", err)
@@ -215,9 +217,17 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if cfg.DebugListen != "" {
 		go serveDebug(cfg.DebugListen, log)
 	}
+	// Every process follows the outbox, so that a change made through any
+	// process sharing the database drops what this one cached.
+	follower := outbox.NewFollower(st.meta, 0, log)
+	follower.Subscribe(reg.Changed)
+	if err := follower.Start(ctx); err != nil {
+		return fmt.Errorf("reading the outbox: %w", err)
+	}
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() { reg.Run(bg); close(done) }()
+	go follower.Run(bg)
 
 	log.Info("listening", "addr", ln.Addr().String(), "endpoint", endpoint(authn.DefaultScope), "data", cfg.DataDir,
 		"account", cfg.AccountID, "region", cfg.Region, "version", version.Version, "startup", time.Since(start).Round(time.Microsecond).String())

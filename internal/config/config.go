@@ -60,6 +60,8 @@ type Config struct {
 	// MinFreeSpace is the free space below which the blob store refuses
 	// new uploads and /readyz reports not ready.
 	MinFreeSpace int64
+	// EventRetention is how long the outbox keeps an event.
+	EventRetention time.Duration
 }
 
 // VulnDBDir returns the vulnerability data folder: the setting, or vulndb
@@ -114,6 +116,7 @@ func Default() Config {
 		BodyTimeout:          30 * time.Second,
 		MaxClientConnections: 512,
 		MinFreeSpace:         512 << 20,
+		EventRetention:       24 * time.Hour,
 	}
 }
 
@@ -152,6 +155,7 @@ func (c *Config) settings() []setting {
 		{"max-connections", "most connections served at once; beyond 15/16 of them only health checks and requests with credentials are served (0: from the file-descriptor limit)", (*intValue)(&c.MaxConnections)},
 		{"max-client-connections", "most connections one client address may hold open (0: no limit)", (*intValue)(&c.MaxClientConnections)},
 		{"min-free-space", "free space the blob store keeps: below it uploads are refused and /readyz is not ready (bytes, or with KiB, MiB, GiB, TiB)", (*sizeValue)(&c.MinFreeSpace)},
+		{"event-retention", "how long the outbox keeps the record of a change (every change is one; processes sharing the database follow it)", (*durationValue)(&c.EventRetention)},
 		{"shutdown-timeout", "how long SIGTERM waits for requests in flight", (*durationValue)(&c.ShutdownTimeout)},
 		{"log-level", "debug, info, warn or error (debug logs every request)", (*stringValue)(&c.LogLevel)},
 		{"log-format", "text or json", (*stringValue)(&c.LogFormat)},
@@ -268,6 +272,9 @@ func (c Config) Validate() error {
 	}
 	if c.VulnDBCheckInterval < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("vulnerability data check interval %s is too short: use at least 100ms", c.VulnDBCheckInterval))
+	}
+	if c.EventRetention < time.Minute {
+		errs = append(errs, fmt.Errorf("event retention %s is too short: use at least 1m", c.EventRetention))
 	}
 	if c.BodyTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("body timeout %s is too short: use at least 1s", c.BodyTimeout))

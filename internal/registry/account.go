@@ -51,7 +51,13 @@ func (r *Registry) PutAccountSetting(ctx context.Context, scope metadata.Scope, 
 	if !slices.Contains(values, value) {
 		return errorf(CodeValidation, "Invalid value '%s' for account setting %s: use one of %s", value, name, strings.Join(values, ", "))
 	}
-	err := r.meta.Update(ctx, func(tx metadata.Tx) error { return tx.PutAccountSetting(ctx, scope, name, value) })
+	now := r.now()
+	err := r.meta.Update(ctx, func(tx metadata.Tx) error {
+		if err := tx.PutAccountSetting(ctx, scope, name, value); err != nil {
+			return err
+		}
+		return r.record(ctx, tx, scope, now, ActionPutAccountSetting, map[string]any{"name": name, "value": value})
+	})
 	if name == settingRegistryPolicyScope {
 		r.forgetRegistryPolicy(scope)
 	}

@@ -81,7 +81,8 @@ func (r *Registry) UpdateImageStorageClass(ctx context.Context, key metadata.Rep
 			}
 		}
 		status = img.Status(now)
-		return nil
+		return r.record(ctx, tx, key.Scope, now, ActionUpdateImageStorageClass,
+			map[string]any{"repositoryName": key.Name, "imageId": wireImageID(id), "targetStorageClass": target}, RepositoryARN(key))
 	})
 	if err != nil {
 		return id, "", err
@@ -169,6 +170,16 @@ func (r *Registry) SetImageTimes(ctx context.Context, key metadata.RepoKey, id I
 			return errorf(CodeManifestUnknown, "The image with imageId %s does not exist within the repository with name '%s' in the registry with id '%s'", id, key.Name, key.Account)
 		}
 		if err := tx.SetImageTimes(ctx, repo.ID, img.Digest, pushedAt, lastPulledAt); err != nil {
+			return err
+		}
+		params := map[string]any{"repositoryName": key.Name, "imageId": wireImageID(ImageID{Digest: string(img.Digest)})}
+		if !pushedAt.IsZero() {
+			params["imagePushedAt"] = pushedAt.UTC().Format(time.RFC3339)
+		}
+		if !lastPulledAt.IsZero() {
+			params["lastRecordedPullTime"] = lastPulledAt.UTC().Format(time.RFC3339)
+		}
+		if err := r.record(ctx, tx, key.Scope, now, ActionSetImageTimes, params, RepositoryARN(key)); err != nil {
 			return err
 		}
 		img, err = tx.Image(ctx, repo.ID, img.Digest)

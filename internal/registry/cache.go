@@ -17,9 +17,10 @@ import (
 // database and stores its result only if the generation is unchanged, so a
 // read that raced with a write never caches what the write replaced.
 //
-// The cache is per process: it is coherent for every deployment where one
-// process writes the metadata (the embedded default). A shared database
-// written by several processes needs change notifications to invalidate it.
+// The cache is per process. Writes through this process drop what they
+// change when they commit; changes through any process (this one
+// included) reach it through the outbox (Registry.Changed), which drops
+// the repository's entries within the follower's interval.
 type cache struct {
 	mu      sync.RWMutex
 	repos   map[metadata.RepoKey]metadata.Repository
@@ -139,6 +140,18 @@ func (c *cache) dropRepo(key metadata.RepoKey, repoID int64) {
 	c.mu.Unlock()
 	if repoID != 0 {
 		c.invalidate(repoID)
+	}
+}
+
+// dropKey forgets a repository's record and images, by name: what a
+// change another process made invalidates (see Registry.Changed).
+func (c *cache) dropKey(key metadata.RepoKey) {
+	c.mu.Lock()
+	r, ok := c.repos[key]
+	delete(c.repos, key)
+	c.mu.Unlock()
+	if ok {
+		c.invalidate(r.ID)
 	}
 }
 

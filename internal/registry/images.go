@@ -283,6 +283,7 @@ func (r *Registry) BatchDeleteImage(ctx context.Context, key metadata.RepoKey, i
 		failures []ImageFailure
 	)
 	defer r.cache.invalidate(repo.ID) // after the commit: see cache
+	now := r.now()
 	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
 		deleted, failures = nil, nil
 		for _, id := range ids {
@@ -300,8 +301,15 @@ func (r *Registry) BatchDeleteImage(ctx context.Context, key metadata.RepoKey, i
 				return err
 			}
 			deleted = append(deleted, ImageID{Digest: string(img.Digest), Tag: id.Tag})
+			if err := imageActions(ctx, tx, key, now, string(img.Digest), "DELETE", tagList(id.Tag)); err != nil {
+				return err
+			}
 		}
-		return nil
+		if len(deleted) == 0 {
+			return nil
+		}
+		params := map[string]any{"repositoryName": key.Name, "imageIds": wireImageIDs(ids)}
+		return r.record(ctx, tx, key.Scope, now, ActionBatchDeleteImage, params, RepositoryARN(key))
 	})
 	if err != nil {
 		return nil, nil, err

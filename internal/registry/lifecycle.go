@@ -15,6 +15,7 @@ import (
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/lifecycle"
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/outbox"
 )
 
 // settingExpireSincePulled is the account setting that lets lifecycle
@@ -69,7 +70,13 @@ func (r *Registry) PutLifecyclePolicy(ctx context.Context, key metadata.RepoKey,
 	if _, err := r.parsePolicy(ctx, key.Scope, text); err != nil {
 		return metadata.LifecyclePolicy{}, err
 	}
-	err = r.meta.Update(ctx, func(tx metadata.Tx) error { return tx.PutLifecyclePolicy(ctx, repo.ID, text, r.now()) })
+	now := r.now()
+	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
+		if err := tx.PutLifecyclePolicy(ctx, repo.ID, text, now); err != nil {
+			return err
+		}
+		return r.record(ctx, tx, key.Scope, now, ActionPutLifecyclePolicy, map[string]any{"repositoryName": key.Name, "lifecyclePolicyText": text}, RepositoryARN(key))
+	})
 	if err != nil {
 		return metadata.LifecyclePolicy{}, err
 	}
@@ -101,11 +108,16 @@ func (r *Registry) DeleteLifecyclePolicy(ctx context.Context, key metadata.RepoK
 		return metadata.LifecyclePolicy{}, err
 	}
 	var p metadata.LifecyclePolicy
+	now := r.now()
 	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
+		var err error
 		if p, err = tx.LifecyclePolicy(ctx, repo.ID); err != nil {
 			return err
 		}
-		return tx.DeleteLifecyclePolicy(ctx, repo.ID)
+		if err := tx.DeleteLifecyclePolicy(ctx, repo.ID); err != nil {
+			return err
+		}
+		return r.record(ctx, tx, key.Scope, now, ActionDeleteLifecyclePolicy, map[string]any{"repositoryName": key.Name}, RepositoryARN(key))
 	})
 	if errors.Is(err, metadata.ErrNotFound) {
 		return p, noLifecyclePolicy(key)
@@ -202,7 +214,14 @@ func (r *Registry) StartLifecyclePolicyPreview(ctx context.Context, key metadata
 		if err != nil && !errors.Is(err, metadata.ErrNotFound) {
 			return err
 		}
-		return tx.PutLifecyclePreview(ctx, metadata.LifecyclePreview{RepoID: repo.ID, Text: text, Status: PreviewInProgress, StartedAt: now, EvaluateAt: at})
+		if err := tx.PutLifecyclePreview(ctx, metadata.LifecyclePreview{RepoID: repo.ID, Text: text, Status: PreviewInProgress, StartedAt: now, EvaluateAt: at}); err != nil {
+			return err
+		}
+		params := map[string]any{"repositoryName": key.Name, "lifecyclePolicyText": text}
+		if !at.Equal(now) {
+			params["evaluateAt"] = at.UTC().Format(time.RFC3339)
+		}
+		return r.record(ctx, tx, key.Scope, now, ActionStartLifecyclePreview, params, RepositoryARN(key))
 	})
 	if err != nil {
 		return Preview{}, err
@@ -591,9 +610,15 @@ func (r *Registry) applyDecisions(ctx context.Context, l *lease, repo metadata.R
 				if err != nil {
 					return err
 				}
+				if err := imageActions(ctx, tx, repo.Key, now, d.Digest, "DELETE", tags); err != nil {
+					return err
+				}
 				report.Expired++
 			case "transition":
 				if err := tx.SetImageStorage(ctx, repo.ID, dg, metadata.StorageArchive, now, img.LastActivatedAt); err != nil {
+					return err
+				}
+				if err := imageActions(ctx, tx, repo.Key, now, d.Digest, "UPDATE_STORAGE_CLASS", tags); err != nil {
 					return err
 				}
 				report.Archived++
@@ -602,7 +627,17 @@ func (r *Registry) applyDecisions(ctx context.Context, l *lease, repo metadata.R
 			}
 			applied = append(applied, d)
 		}
-		return nil
+		if len(applied) == 0 {
+			return nil
+		}
+		// The run's record, as CloudTrail's PolicyExecutionEvent: ECR
+		// acting on its own, whoever started the run.
+		actions := make([]map[string]any, 0, len(applied))
+		for _, d := range applied {
+			actions = append(actions, map[string]any{"imageDigest": d.Digest, "action": d.Action.Type, "rulePriority": d.RulePriority})
+		}
+		return recordBy(ctx, tx, repo.Key.Scope, now, outbox.Service(ecrService), "ecr:PolicyExecutionEvent",
+			map[string]any{"repositoryName": repo.Key.Name, "lifecycleEventImageActions": actions}, RepositoryARN(repo.Key))
 	})
 	if err != nil {
 		return LifecycleReport{}, nil, err

@@ -153,7 +153,14 @@ func (r *Registry) putImage(ctx context.Context, key metadata.RepoKey, req putRe
 				return err
 			}
 		}
-		return nil
+		if err := imageActions(wctx, tx, key, img.PushedAt, string(d), "PUSH", req.tags); err != nil {
+			return err
+		}
+		params := map[string]any{"repositoryName": key.Name, "imageDigest": string(d), "imageManifestMediaType": m.MediaType}
+		if len(req.tags) > 0 {
+			params["imageTag"] = strings.Join(req.tags, ",")
+		}
+		return r.record(wctx, tx, key.Scope, img.PushedAt, ActionPutImage, params, RepositoryARN(key))
 	})
 	if img.RepoID != 0 {
 		r.cache.invalidate(img.RepoID) // after the commit: see cache
@@ -330,19 +337,43 @@ func (r *Registry) DeleteManifest(ctx context.Context, key metadata.RepoKey, ref
 		return err
 	}
 	defer r.cache.invalidate(repo.ID) // after the commit: see cache
+	now := r.now()
 	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
+		id := ImageID{Digest: string(ref.Digest), Tag: ref.Tag}
+		var (
+			d    = ref.Digest
+			tags []string
+		)
 		if ref.Tag != "" {
-			return tx.DeleteTag(ctx, repo.ID, ref.Tag)
+			img, err := tx.Tag(ctx, repo.ID, ref.Tag)
+			if err != nil {
+				return err
+			}
+			if err := tx.DeleteTag(ctx, repo.ID, ref.Tag); err != nil {
+				return err
+			}
+			d, tags = img.Digest, []string{ref.Tag}
+		} else {
+			parents, err := tx.Parents(ctx, repo.ID, ref.Digest)
+			if err != nil {
+				return err
+			}
+			if len(parents) > 0 {
+				return errorf(CodeManifestReferenced, "manifest %s is listed by index %s in repository %q: delete the index first",
+					ref.Digest, parents[0], key.Name)
+			}
+			if tags, err = tx.ImageTags(ctx, repo.ID, ref.Digest); err != nil {
+				return err
+			}
+			if err := tx.DeleteImage(ctx, repo.ID, ref.Digest); err != nil {
+				return err
+			}
 		}
-		parents, err := tx.Parents(ctx, repo.ID, ref.Digest)
-		if err != nil {
+		if err := imageActions(ctx, tx, key, now, string(d), "DELETE", tags); err != nil {
 			return err
 		}
-		if len(parents) > 0 {
-			return errorf(CodeManifestReferenced, "manifest %s is listed by index %s in repository %q: delete the index first",
-				ref.Digest, parents[0], key.Name)
-		}
-		return tx.DeleteImage(ctx, repo.ID, ref.Digest)
+		params := map[string]any{"repositoryName": key.Name, "imageIds": []map[string]string{wireImageID(id)}}
+		return r.record(ctx, tx, key.Scope, now, ActionBatchDeleteImage, params, RepositoryARN(key))
 	})
 	if errors.Is(err, metadata.ErrNotFound) {
 		return errorf(CodeManifestUnknown, "manifest %s is not in repository %q", ref, key.Name)

@@ -69,12 +69,19 @@ func (r *Registry) SetRepositoryPolicy(ctx context.Context, key metadata.RepoKey
 	if err != nil {
 		return metadata.Repository{}, err
 	}
-	return r.updateRepository(ctx, ActionSetRepositoryPolicy, key, func(repo *metadata.Repository) error {
-		if !force {
-			if r.deniedBy(ctx, ActionSetRepositoryPolicy, *repo, p) {
-				return errorf(CodeInvalidParameter, "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'the policy denies you ecr:SetRepositoryPolicy, so you could not change it again: set force to apply it anyway'")
-			}
+	if !force {
+		// Decided before the transaction, which may run twice: it
+		// evaluates policies.
+		repo, err := r.repositoryFor(ctx, ActionSetRepositoryPolicy, key)
+		if err != nil {
+			return repo, err
 		}
+		if r.deniedBy(ctx, ActionSetRepositoryPolicy, repo, p) {
+			return metadata.Repository{}, errorf(CodeInvalidParameter, "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'the policy denies you ecr:SetRepositoryPolicy, so you could not change it again: set force to apply it anyway'")
+		}
+	}
+	params := map[string]any{"repositoryName": key.Name, "policyText": text, "force": force}
+	return r.updateRepository(ctx, ActionSetRepositoryPolicy, key, params, func(repo *metadata.Repository) error {
 		repo.Settings.Policy = text
 		return nil
 	})
@@ -95,7 +102,7 @@ func (r *Registry) RepositoryPolicy(ctx context.Context, key metadata.RepoKey) (
 // DeleteRepositoryPolicy removes a repository's policy and returns it.
 func (r *Registry) DeleteRepositoryPolicy(ctx context.Context, key metadata.RepoKey) (string, error) {
 	var old string
-	_, err := r.updateRepository(ctx, ActionDeleteRepositoryPolicy, key, func(repo *metadata.Repository) error {
+	_, err := r.updateRepository(ctx, ActionDeleteRepositoryPolicy, key, map[string]any{"repositoryName": key.Name}, func(repo *metadata.Repository) error {
 		if repo.Settings.Policy == "" {
 			return noRepositoryPolicy(key)
 		}
@@ -129,6 +136,7 @@ func (r *Registry) PutRegistryPolicy(ctx context.Context, scope metadata.Scope, 
 	v1 := allActions(p, func(a string) bool {
 		return slices.ContainsFunc(v1RegistryPolicyActions, func(ok string) bool { return strings.EqualFold(a, ok) })
 	})
+	now := r.now()
 	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
 		version, err := registryPolicyScope(ctx, tx, scope)
 		if err != nil {
@@ -137,7 +145,10 @@ func (r *Registry) PutRegistryPolicy(ctx context.Context, scope metadata.Scope, 
 		if version == RegistryPolicyScopeV1 && !v1 {
 			return invalid
 		}
-		return tx.PutRegistryPolicy(ctx, scope, text)
+		if err := tx.PutRegistryPolicy(ctx, scope, text); err != nil {
+			return err
+		}
+		return r.record(ctx, tx, scope, now, ActionPutRegistryPolicy, map[string]any{"policyText": text})
 	})
 	r.forgetRegistryPolicy(scope)
 	return err
@@ -162,12 +173,16 @@ func (r *Registry) DeleteRegistryPolicy(ctx context.Context, scope metadata.Scop
 		return "", err
 	}
 	var text string
+	now := r.now()
 	err := r.meta.Update(ctx, func(tx metadata.Tx) error {
 		var err error
 		if text, err = tx.RegistryPolicy(ctx, scope); err != nil {
 			return err
 		}
-		return tx.DeleteRegistryPolicy(ctx, scope)
+		if err := tx.DeleteRegistryPolicy(ctx, scope); err != nil {
+			return err
+		}
+		return r.record(ctx, tx, scope, now, ActionDeleteRegistryPolicy, map[string]any{})
 	})
 	r.forgetRegistryPolicy(scope)
 	if errors.Is(err, metadata.ErrNotFound) {

@@ -114,7 +114,12 @@ func (r *Registry) RegisterPullTimeUpdateExclusion(ctx context.Context, scope me
 	}
 	e := metadata.PullTimeExclusion{Principal: principal, CreatedAt: r.now()}
 	defer r.exclusions.forget(scope)
-	err := r.meta.Update(ctx, func(tx metadata.Tx) error { return tx.PutPullTimeExclusion(ctx, scope, e) })
+	err := r.meta.Update(ctx, func(tx metadata.Tx) error {
+		if err := tx.PutPullTimeExclusion(ctx, scope, e); err != nil {
+			return err
+		}
+		return r.record(ctx, tx, scope, e.CreatedAt, ActionRegisterPullTimeExclusion, map[string]any{"principalArn": principal})
+	})
 	if errors.Is(err, metadata.ErrExists) {
 		return e, errorf(CodeExclusionAlreadyExists, "The principal %s is already excluded from pull time updates in the registry with id '%s'", principal, scope.Account)
 	}
@@ -128,7 +133,13 @@ func (r *Registry) DeregisterPullTimeUpdateExclusion(ctx context.Context, scope 
 		return err
 	}
 	defer r.exclusions.forget(scope)
-	err := r.meta.Update(ctx, func(tx metadata.Tx) error { return tx.DeletePullTimeExclusion(ctx, scope, principal) })
+	now := r.now()
+	err := r.meta.Update(ctx, func(tx metadata.Tx) error {
+		if err := tx.DeletePullTimeExclusion(ctx, scope, principal); err != nil {
+			return err
+		}
+		return r.record(ctx, tx, scope, now, ActionDeregisterPullTimeExclusion, map[string]any{"principalArn": principal})
+	})
 	if errors.Is(err, metadata.ErrNotFound) {
 		return errorf(CodeExclusionNotFound, "The principal %s is not excluded from pull time updates in the registry with id '%s'", principal, scope.Account)
 	}

@@ -144,6 +144,13 @@ func (r *Registry) updatePush(ctx context.Context, p *pushPlan, now time.Time, u
 		if err != nil {
 			return err
 		}
+		if created {
+			params := createParams(repo)
+			params["creationTemplate"] = p.create.template.Prefix
+			if err := r.record(ctx, tx, p.key.Scope, now, ActionCreateRepository, params, RepositoryARN(p.key)); err != nil {
+				return err
+			}
+		}
 		return fn(tx, repo)
 	}
 	err := update(ctx, run)

@@ -87,6 +87,9 @@ type Options struct {
 	// scans it had in flight; with the default, a random ID, they wait for
 	// their leases to expire.
 	Holder string
+	// EventRetention is how long the outbox keeps an event (see
+	// internal/outbox). Default 24h.
+	EventRetention time.Duration
 	// MinFreeSpace is the free space kept in a blob store that reports
 	// it: below it uploads are refused and Ready fails (space.go). 0: no
 	// floor.
@@ -167,6 +170,9 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 	if opts.ScanDataInterval <= 0 {
 		opts.ScanDataInterval = time.Minute
 	}
+	if opts.EventRetention <= 0 {
+		opts.EventRetention = 24 * time.Hour
+	}
 	spaces, _ := blobs.(blobstore.Namespaced)
 	return &Registry{
 		keys:       keysOf(opts),
@@ -224,6 +230,8 @@ func (r *Registry) Run(ctx context.Context) {
 	gc := newSchedule(r.opts.GCInterval)
 	defer gc.Stop()
 	var lastGC time.Time
+	prune := time.NewTicker(min(r.opts.EventRetention/24, time.Hour))
+	defer prune.Stop()
 	var scans sync.WaitGroup
 	defer scans.Wait()
 	scans.Go(func() { r.scanWorkers(ctx) })
@@ -266,6 +274,10 @@ func (r *Registry) Run(ctx context.Context) {
 		case <-expiry.C:
 			if err := r.ExpireUploads(ctx); err != nil && ctx.Err() == nil {
 				r.log.Error("expiring uploads", "err", err)
+			}
+		case <-prune.C:
+			if _, err := r.PruneEvents(ctx); err != nil && CodeOf(err) != CodeJobBusy && ctx.Err() == nil {
+				r.log.Error("pruning the outbox", "err", err)
 			}
 		}
 	}

@@ -78,8 +78,10 @@ func (r *Registry) CreateRepository(ctx context.Context, key metadata.RepoKey, s
 	var repo metadata.Repository
 	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
 		var err error
-		repo, err = tx.CreateRepository(ctx, want)
-		return err
+		if repo, err = tx.CreateRepository(ctx, want); err != nil {
+			return err
+		}
+		return r.record(ctx, tx, key.Scope, want.CreatedAt, ActionCreateRepository, createParams(repo), RepositoryARN(key))
 	})
 	if errors.Is(err, metadata.ErrExists) {
 		return repo, errorf(CodeRepositoryAlreadyExists, "The repository with name '%s' already exists in the registry with id '%s'", key.Name, key.Account)
@@ -162,6 +164,7 @@ func (r *Registry) DeleteRepository(ctx context.Context, key metadata.RepoKey, f
 	}
 	var count int
 	var uploads []metadata.Upload
+	now := r.now()
 	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
 		var err error
 		if count, err = tx.RepositoryImageCount(ctx, repo.ID); err != nil {
@@ -180,7 +183,10 @@ func (r *Registry) DeleteRepository(ctx context.Context, key metadata.RepoKey, f
 				uploads = append(uploads, u)
 			}
 		}
-		return tx.DeleteRepository(ctx, repo.ID)
+		if err := tx.DeleteRepository(ctx, repo.ID); err != nil {
+			return err
+		}
+		return r.record(ctx, tx, key.Scope, now, ActionDeleteRepository, map[string]any{"repositoryName": key.Name, "force": force}, RepositoryARN(key))
 	})
 	r.cache.dropRepo(key, repo.ID)
 	if err != nil {
@@ -201,12 +207,15 @@ func (r *Registry) DeleteRepository(ctx context.Context, key metadata.RepoKey, f
 }
 
 // updateRepository applies change to a repository's record after
-// authorizing action, and returns the updated record.
-func (r *Registry) updateRepository(ctx context.Context, action Action, key metadata.RepoKey, change func(*metadata.Repository) error) (metadata.Repository, error) {
+// authorizing action, records the change with the request's params, and
+// returns the updated record. change runs inside the transaction: it
+// only edits the record.
+func (r *Registry) updateRepository(ctx context.Context, action Action, key metadata.RepoKey, params map[string]any, change func(*metadata.Repository) error) (metadata.Repository, error) {
 	repo, err := r.repositoryFor(ctx, action, key)
 	if err != nil {
 		return repo, err
 	}
+	now := r.now()
 	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
 		// Re-read inside the transaction: the cached record may be stale.
 		cur, err := tx.Repository(ctx, key)
@@ -220,7 +229,10 @@ func (r *Registry) updateRepository(ctx context.Context, action Action, key meta
 			return err
 		}
 		repo = cur
-		return tx.UpdateRepository(ctx, cur)
+		if err := tx.UpdateRepository(ctx, cur); err != nil {
+			return err
+		}
+		return r.record(ctx, tx, key.Scope, now, action, params, RepositoryARN(key))
 	})
 	r.cache.dropRepo(key, 0)
 	return repo, err
@@ -231,7 +243,11 @@ func (r *Registry) PutImageTagMutability(ctx context.Context, key metadata.RepoK
 	if err := checkMutability(mutability, exclusions); err != nil {
 		return metadata.Repository{}, err
 	}
-	return r.updateRepository(ctx, ActionPutImageTagMutability, key, func(repo *metadata.Repository) error {
+	params := map[string]any{"repositoryName": key.Name, "imageTagMutability": mutability}
+	if len(exclusions) > 0 {
+		params["imageTagMutabilityExclusionFilters"] = exclusions
+	}
+	return r.updateRepository(ctx, ActionPutImageTagMutability, key, params, func(repo *metadata.Repository) error {
 		repo.Settings.TagMutability, repo.Settings.MutabilityExclusions = mutability, exclusions
 		return nil
 	})
@@ -239,7 +255,8 @@ func (r *Registry) PutImageTagMutability(ctx context.Context, key metadata.RepoK
 
 // PutImageScanningConfiguration sets whether a repository scans on push.
 func (r *Registry) PutImageScanningConfiguration(ctx context.Context, key metadata.RepoKey, scanOnPush bool) (metadata.Repository, error) {
-	return r.updateRepository(ctx, ActionPutImageScanningConfig, key, func(repo *metadata.Repository) error {
+	params := map[string]any{"repositoryName": key.Name, "imageScanningConfiguration": map[string]bool{"scanOnPush": scanOnPush}}
+	return r.updateRepository(ctx, ActionPutImageScanningConfig, key, params, func(repo *metadata.Repository) error {
 		repo.Settings.ScanOnPush = scanOnPush
 		return nil
 	})
@@ -251,7 +268,7 @@ func (r *Registry) TagResource(ctx context.Context, arn string, tags []metadata.
 	if err != nil {
 		return err
 	}
-	_, err = r.updateRepository(ctx, ActionTagResource, key, func(repo *metadata.Repository) error {
+	_, err = r.updateRepository(ctx, ActionTagResource, key, map[string]any{"resourceArn": arn, "tags": tags}, func(repo *metadata.Repository) error {
 		merged := mergeTags(repo.Tags, tags)
 		if err := checkResourceTags(merged); err != nil {
 			return err
@@ -268,7 +285,7 @@ func (r *Registry) UntagResource(ctx context.Context, arn string, keys []string)
 	if err != nil {
 		return err
 	}
-	_, err = r.updateRepository(ctx, ActionUntagResource, key, func(repo *metadata.Repository) error {
+	_, err = r.updateRepository(ctx, ActionUntagResource, key, map[string]any{"resourceArn": arn, "tagKeys": keys}, func(repo *metadata.Repository) error {
 		repo.Tags = slices.DeleteFunc(repo.Tags, func(t metadata.ResourceTag) bool { return slices.Contains(keys, t.Key) })
 		return nil
 	})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/outbox"
 	"github.com/ecrd/ecrd/internal/scanner"
 )
 
@@ -35,8 +36,6 @@ const rematchBatch = 500
 // errNoScanner fails the scans of a server that has no vulnerability data.
 var errNoScanner = errors.New("no vulnerability data is installed: install it with scripts/vulndb --out <folder> or ecrd vulndb load (see docs/scanning.md), then start the scan again")
 
-// eventImageScan is the EventBridge detail-type of a completed scan.
-const eventImageScan = "ECR Image Scan"
 
 // scanWorkers runs scan jobs until ctx ends, at most Options.ScanWorkers at
 // once, looking for new ones when woken by a push or request, when a job
@@ -313,21 +312,11 @@ func (r *Registry) recordScanEvent(ctx context.Context, tx metadata.Tx, s metada
 		maps.Copy(counts, s.Counts)
 		detail["finding-severity-counts"] = counts
 	}
-	doc, err := json.Marshal(map[string]any{
-		"version":     "0",
-		"id":          newID(),
-		"detail-type": eventImageScan,
-		"source":      "aws.ecr",
-		"account":     s.Repo.Account,
-		"time":        now.UTC().Format(time.RFC3339),
-		"region":      s.Repo.Region,
-		"resources":   []string{RepositoryARN(s.Repo)},
-		"detail":      detail,
-	})
+	e, err := outbox.New(s.Repo.Scope, now, outbox.SourceECR, outbox.TypeImageScan, []string{RepositoryARN(s.Repo)}, detail)
 	if err != nil {
 		return err
 	}
-	return tx.AppendEvent(ctx, metadata.Event{Scope: s.Repo.Scope, Time: now, Type: eventImageScan, Document: doc})
+	return tx.AppendEvent(ctx, e)
 }
 
 // reloader is a scanner whose vulnerability data can change while it runs.

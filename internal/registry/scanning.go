@@ -97,8 +97,12 @@ func (r *Registry) PutRegistryScanningConfiguration(ctx context.Context, scope m
 	if err != nil {
 		return RegistryScanningConfiguration{}, err
 	}
+	now := r.now()
 	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
-		return tx.PutAccountSetting(ctx, scope, settingRegistryScanning, string(b))
+		if err := tx.PutAccountSetting(ctx, scope, settingRegistryScanning, string(b)); err != nil {
+			return err
+		}
+		return r.record(ctx, tx, scope, now, ActionPutRegistryScanningConfig, map[string]any{"scanType": cfg.ScanType, "rules": cfg.Rules})
 	})
 	if err != nil {
 		return RegistryScanningConfiguration{}, err

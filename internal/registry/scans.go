@@ -137,7 +137,11 @@ func (r *Registry) StartImageScan(ctx context.Context, key metadata.RepoKey, id 
 		case prev.Status != metadata.ScanFailed && now.Sub(prev.RequestedAt) < scanQuota:
 			return errorf(CodeLimitExceeded, "The scan quota per image has been exceeded. Wait and try again.")
 		}
-		return queueScan(ctx, tx, repo.ID, img.Digest, now)
+		if err := queueScan(ctx, tx, repo.ID, img.Digest, now); err != nil {
+			return err
+		}
+		return r.record(ctx, tx, key.Scope, now, ActionStartImageScan,
+			map[string]any{"repositoryName": key.Name, "imageId": wireImageID(ImageID{Digest: string(img.Digest), Tag: id.Tag})}, RepositoryARN(key))
 	})
 	if err != nil {
 		return metadata.Image{}, ScanStatus{}, err

@@ -198,13 +198,20 @@ func TestScanOnPush(t *testing.T) {
 		t.Fatalf("second scan %+v", res)
 	}
 
-	// Each completed scan recorded an ECR Image Scan event.
-	events, err := f.meta.Events(ctx, 0, 10)
+	// Each completed scan recorded an ECR Image Scan event (besides the
+	// records of the pushes and the scan requests).
+	all, err := f.meta.Events(ctx, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var events []metadata.Event
+	for _, e := range all {
+		if e.Type == "ECR Image Scan" {
+			events = append(events, e)
+		}
+	}
 	if len(events) != 2 {
-		t.Fatalf("%d events, want 2", len(events))
+		t.Fatalf("%d scan events, want 2", len(events))
 	}
 	var ev struct {
 		DetailType string   `json:"detail-type"`

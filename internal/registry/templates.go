@@ -177,7 +177,10 @@ func (r *Registry) CreateCreationTemplate(ctx context.Context, scope metadata.Sc
 		if len(existing) >= maxTemplates {
 			return errorf(CodeValidation, "a registry holds at most %d repository creation templates", maxTemplates)
 		}
-		return putTemplate(ctx, tx, scope, t)
+		if err := putTemplate(ctx, tx, scope, t); err != nil {
+			return err
+		}
+		return r.record(ctx, tx, scope, t.CreatedAt, ActionCreateTemplate, templateParams(t), templateARN(scope, t.Prefix))
 	})
 	return t, err
 }
@@ -197,6 +200,7 @@ func (r *Registry) UpdateCreationTemplate(ctx context.Context, scope metadata.Sc
 	if err := r.authorize(ctx, ActionUpdateTemplate, scope, nil, templateARN(scope, prefix)); err != nil {
 		return t, err
 	}
+	now := r.now()
 	err := r.meta.Update(ctx, func(tx metadata.Tx) error {
 		all, err := templates(ctx, tx, scope)
 		if err != nil {
@@ -210,8 +214,11 @@ func (r *Registry) UpdateCreationTemplate(ctx context.Context, scope metadata.Sc
 		if err := checkTemplate(&t); err != nil {
 			return err
 		}
-		t.UpdatedAt = r.now()
-		return putTemplate(ctx, tx, scope, t)
+		t.UpdatedAt = now
+		if err := putTemplate(ctx, tx, scope, t); err != nil {
+			return err
+		}
+		return r.record(ctx, tx, scope, now, ActionUpdateTemplate, templateParams(t), templateARN(scope, prefix))
 	})
 	return t, err
 }
@@ -222,6 +229,7 @@ func (r *Registry) DeleteCreationTemplate(ctx context.Context, scope metadata.Sc
 	if err := r.authorize(ctx, ActionDeleteTemplate, scope, nil, templateARN(scope, prefix)); err != nil {
 		return t, err
 	}
+	now := r.now()
 	err := r.meta.Update(ctx, func(tx metadata.Tx) error {
 		all, err := templates(ctx, tx, scope)
 		if err != nil {
@@ -230,7 +238,10 @@ func (r *Registry) DeleteCreationTemplate(ctx context.Context, scope metadata.Sc
 		if t, err = findTemplate(all, scope, prefix); err != nil {
 			return err
 		}
-		return tx.DeleteCreationTemplate(ctx, scope, prefix)
+		if err := tx.DeleteCreationTemplate(ctx, scope, prefix); err != nil {
+			return err
+		}
+		return r.record(ctx, tx, scope, now, ActionDeleteTemplate, map[string]any{"prefix": prefix}, templateARN(scope, prefix))
 	})
 	return t, err
 }
