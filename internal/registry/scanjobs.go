@@ -36,7 +36,6 @@ const rematchBatch = 500
 // errNoScanner fails the scans of a server that has no vulnerability data.
 var errNoScanner = errors.New("no vulnerability data is installed: install it with scripts/vulndb --out <folder> or ecrd vulndb load (see docs/scanning.md), then start the scan again")
 
-
 // scanWorkers runs scan jobs until ctx ends, at most Options.ScanWorkers at
 // once, looking for new ones when woken by a push or request, when a job
 // ends, and every Options.ScanPollInterval (jobs of other processes, and
