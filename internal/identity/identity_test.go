@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/metadata/sqlite"
 )
@@ -47,7 +48,7 @@ func TestAccountsAndKeys(t *testing.T) {
 		t.Fatalf("CreateAccount(12345) = %v", err)
 	}
 	random, err := s.CreateAccount(ctx, "")
-	if err != nil || !accountRE.MatchString(random.ID) {
+	if err != nil || !awsid.ValidAccountID(random.ID) {
 		t.Fatalf("random account = %+v, %v", random, err)
 	}
 

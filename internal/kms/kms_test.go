@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/metadata"
@@ -112,7 +113,7 @@ func ptr[T any](v T) *T { return &v }
 func TestCreateAndDescribeKey(t *testing.T) {
 	f := newFixture(t)
 	k := f.createKey(t, CreateKeyInput{Description: "repository key", Tags: []Tag{{"team", "platform"}}})
-	if !uuidRE.MatchString(k.ID) || k.ID[14] != '4' || k.ARN != "arn:aws:kms:us-east-1:"+acct+":key/"+k.ID {
+	if !awsid.ValidUUID(k.ID) || k.ID[14] != '4' || k.ARN != "arn:aws:kms:us-east-1:"+acct+":key/"+k.ID {
 		t.Fatalf("ID %q ARN %q", k.ID, k.ARN)
 	}
 	if !k.Enabled() || k.State != StateEnabled || k.KeyUsage != UsageEncryptDecrypt || k.KeySpec != SpecSymmetric ||

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/scanner"
 )
@@ -313,7 +314,7 @@ func (r *Registry) recordScanEvent(ctx context.Context, tx metadata.Tx, s metada
 	}
 	doc, err := json.Marshal(map[string]any{
 		"version":     "0",
-		"id":          newID(),
+		"id":          awsid.NewUUID(),
 		"detail-type": eventImageScan,
 		"source":      "aws.ecr",
 		"account":     s.Repo.Account,
