@@ -3,18 +3,14 @@ package kms
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/identity"
-	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/metadata"
-	"github.com/ecrd/ecrd/internal/metadata/sqlite"
+	"github.com/ecrd/ecrd/internal/testutil"
 )
 
 const (
@@ -40,16 +36,7 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	meta, err := sqlite.Open(bg, filepath.Join(t.TempDir(), "ecrd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { meta.Close() })
-	keys, err := keyring.New(keyring.Generate())
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	meta, keys, log := testutil.SQLite(t, ""), testutil.Keyring(t), testutil.Logger()
 	ids := identity.New(meta, keys, log)
 	for _, a := range []string{acct, other} {
 		if _, err := ids.EnsureAccount(bg, a); err != nil {

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,9 +18,9 @@ import (
 
 	"github.com/ecrd/ecrd/internal/blobstore"
 	"github.com/ecrd/ecrd/internal/metadata"
-	"github.com/ecrd/ecrd/internal/metadata/sqlite"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/registry/registrytest"
+	"github.com/ecrd/ecrd/internal/testutil"
 )
 
 // newGCFixture returns a fixture whose clock starts at the real time, so
@@ -330,13 +328,9 @@ func TestGCFinishesAnInterruptedCollection(t *testing.T) {
 	}
 	holdLease(t, f, "dead process", 2*time.Minute)
 
-	meta, err := sqlite.Open(ctx, filepath.Join(stores.Dir, "ecrd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer meta.Close()
+	meta := testutil.SQLite(t, stores.Dir) // a second process's store
 	other := registry.New(meta, stores.Blobs, registry.Options{GCGrace: time.Hour, Now: f.clock.Now,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: testutil.Logger()})
 	_, err = other.CollectGarbage(ctx)
 	if !errors.Is(err, registry.ErrJobBusy) || registry.CodeOf(err) != registry.CodeJobBusy {
 		t.Fatalf("collection while another holds the lease: %v, want ErrJobBusy", err)
@@ -438,7 +432,7 @@ func TestGCPushSlowerThanGrace(t *testing.T) {
 			d := unlinkedBlob(t, f, content)
 			hooked := &hookedStore{Store: stores.Blobs}
 			reg := registry.New(stores.Meta, hooked, registry.Options{GCGrace: time.Hour, Now: f.clock.Now,
-				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+				Logger: testutil.Logger()})
 
 			deleting, release, collected := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 			var once sync.Once

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,6 +21,7 @@ import (
 	"github.com/ecrd/ecrd/internal/registry/registrytest"
 	"github.com/ecrd/ecrd/internal/scanner"
 	"github.com/ecrd/ecrd/internal/scanner/scannertest"
+	"github.com/ecrd/ecrd/internal/testutil"
 )
 
 var (
@@ -460,7 +460,7 @@ func TestTwoProcessesNeverScanAnImageTwice(t *testing.T) {
 	s, _ := newScanner(t, opensslAdvisory)
 	counter := &countingScanner{ImageScanner: s, count: map[string]int{}}
 	opts := registry.Options{Scanner: counter, ScanPollInterval: 5 * time.Millisecond, ScanWorkers: 4,
-		Logger: slog.New(slog.DiscardHandler)}
+		Logger: testutil.Logger()}
 	a, stores := registrytest.New(t, opts)
 	registrytest.CreateOnPush(t, a)
 	b := registry.New(stores.Meta, stores.Blobs, opts) // a second process on the same stores

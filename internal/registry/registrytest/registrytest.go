@@ -5,17 +5,14 @@ package registrytest
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"testing"
 
 	"github.com/ecrd/ecrd/internal/blobstore"
 	"github.com/ecrd/ecrd/internal/blobstore/filesystem"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
-	"github.com/ecrd/ecrd/internal/metadata/sqlite"
 	"github.com/ecrd/ecrd/internal/registry"
+	"github.com/ecrd/ecrd/internal/testutil"
 )
 
 // Scope is the account and region tests use.
@@ -28,26 +25,29 @@ type Stores struct {
 	Dir   string // the data folder
 }
 
-// New returns a registry over SQLite and filesystem stores in a fresh
-// temporary directory, closed when the test ends. Without a logger in
-// opts, logs are discarded.
-func New(tb testing.TB, opts registry.Options) (*registry.Registry, Stores) {
+// Open opens SQLite and filesystem stores in a fresh temporary directory,
+// closed when the test ends.
+func Open(tb testing.TB) Stores {
 	tb.Helper()
 	dir := tb.TempDir()
-	meta, err := sqlite.Open(context.Background(), filepath.Join(dir, "ecrd.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { meta.Close() })
+	meta := testutil.SQLite(tb, dir)
 	blobs, err := filesystem.New(dir)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { blobs.Close() })
+	return Stores{Meta: meta, Blobs: blobs, Dir: dir}
+}
+
+// New returns a registry over the stores Open opens. Without a logger in
+// opts, logs are discarded.
+func New(tb testing.TB, opts registry.Options) (*registry.Registry, Stores) {
+	tb.Helper()
+	s := Open(tb)
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		opts.Logger = testutil.Logger()
 	}
-	return registry.New(meta, blobs, opts), Stores{Meta: meta, Blobs: blobs, Dir: dir}
+	return registry.New(s.Meta, s.Blobs, opts), s
 }
 
 // Context returns a context of a request by the root of Scope's account.
