@@ -1,8 +1,8 @@
 // Package testutil holds the small fixtures the tests of many packages
 // share: a SQLite metadata store in a temporary folder, a fresh keyring
-// and a logger that discards. Only tests import it; it depends on no
-// package above the stores, so that the tests inside identity, kms and
-// registry can use it.
+// and a logger that discards. Only tests and test helper packages import
+// it; it depends on no package above the stores, so that the tests inside
+// identity, kms and registry can use it.
 package testutil
 
 import (
