@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/sigv4"
@@ -101,7 +102,7 @@ func (a *Authenticator) Begin(ctx context.Context, r *http.Request, service stri
 	p := &Pending{parsed: parsed, caller: Caller{Region: cred.Region, Service: cred.Service}}
 	if a.AcceptAnyCredentials {
 		account := cred.AccessKeyID
-		if !accountIDRE.MatchString(account) {
+		if !awsid.ValidAccountID(account) {
 			return nil, &Error{CodeUnknownKey, fmt.Sprintf("development mode: the access key ID %q must be a 12-digit account ID", account)}
 		}
 		if _, err := a.IDs.EnsureAccount(ctx, account); err != nil {
@@ -187,7 +188,6 @@ func fromSigV4(err error) error {
 }
 
 var (
-	accountIDRE = regexp.MustCompile(`^[0-9]{12}$`)
 	// ecrHostRE matches ECR-shaped registry host names:
 	// <account>.dkr.ecr[-fips].<region>.<any suffix>.
 	ecrHostRE = regexp.MustCompile(`^([0-9]{12})\.dkr\.ecr(?:-fips)?\.([a-z]{2}(?:-[a-z]+)+-[0-9]+)\.`)

@@ -9,6 +9,8 @@ import (
 	"encoding/base32"
 	"strings"
 	"time"
+
+	"github.com/ecrd/ecrd/internal/awsid"
 )
 
 // Policy is an AWS managed policy.
@@ -23,7 +25,7 @@ type Policy struct {
 }
 
 // ARN returns the policy's ARN.
-func (p Policy) ARN() string { return "arn:aws:iam::aws:policy/" + p.Name }
+func (p Policy) ARN() string { return awsid.AWSManagedPolicyPrefix + p.Name }
 
 // ID returns a stable policy ID of IAM's form (ANPA and 17 characters),
 // derived from the name: ecrd does not know AWS's own IDs.
@@ -62,7 +64,7 @@ var All = []Policy{
 
 // Lookup returns the policy an ARN names.
 func Lookup(arn string) (Policy, bool) {
-	name, ok := strings.CutPrefix(arn, "arn:aws:iam::aws:policy/")
+	name, ok := strings.CutPrefix(arn, awsid.AWSManagedPolicyPrefix)
 	if !ok {
 		return Policy{}, false
 	}

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/ecrd/ecrd/internal/awsid"
 )
 
 // Config is the server's configuration.
@@ -242,14 +244,13 @@ func applyFile(path string, settings []setting) error {
 }
 
 var (
-	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
-	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 )
 
 // Validate checks the configuration and says what to change.
 func (c Config) Validate() error {
 	var errs []error
-	if !accountRE.MatchString(c.AccountID) {
+	if !awsid.ValidAccountID(c.AccountID) {
 		errs = append(errs, fmt.Errorf("account ID %q must be 12 digits", c.AccountID))
 	}
 	if !regionRE.MatchString(c.Region) {

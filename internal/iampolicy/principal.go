@@ -1,6 +1,10 @@
 package iampolicy
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/ecrd/ecrd/internal/awsid"
+)
 
 // Principal is who makes a request, resolved before evaluation.
 type Principal struct {
@@ -152,18 +156,6 @@ func (ps *principals) match(p *Principal, e *env) grant {
 	return g
 }
 
-func isAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 func isUniqueID(s string) bool {
 	if len(s) < 16 || len(s) > 128 || !(strings.HasPrefix(s, "AIDA") || strings.HasPrefix(s, "AROA")) {
 		return false
@@ -187,23 +179,23 @@ func (ps *principals) addAWS(v string) bool {
 		return true
 	case strings.ContainsAny(v, "*?"):
 		return false
-	case isAccountID(v):
+	case awsid.ValidAccountID(v):
 		ps.accounts = append(ps.accounts, v)
 		return true
 	case isUniqueID(v):
 		ps.ids = append(ps.ids, v)
 		return true
 	}
-	segs, n := splitARN(v, 6)
-	if n != 6 || segs[0] != "arn" || !strings.HasPrefix(segs[1], "aws") || segs[3] != "" || !isAccountID(segs[4]) {
+	a, ok := awsid.Parse(v)
+	if !ok || a.Region != "" {
 		return false
 	}
-	res := segs[5]
-	switch segs[2] {
+	res := a.Resource
+	switch a.Service {
 	case "iam":
 		switch {
 		case res == "root":
-			ps.accounts = append(ps.accounts, segs[4])
+			ps.accounts = append(ps.accounts, a.AccountID)
 		case strings.HasPrefix(res, "user/") && len(res) > len("user/") && !strings.HasSuffix(res, "/"):
 			ps.users = append(ps.users, v)
 		case strings.HasPrefix(res, "role/") && len(res) > len("role/") && !strings.HasSuffix(res, "/"):

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/awsmanaged"
 	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/metadata"
@@ -288,7 +289,7 @@ func uniqueID(prefix string) string {
 
 // arnOf makes an IAM ARN: arn:aws:iam::ACCOUNT:KIND PATH NAME.
 func arnOf(account, kind, path, name string) string {
-	return "arn:aws:iam::" + account + ":" + kind + path + name
+	return awsid.IAM(account, kind+path+name)
 }
 
 // loadEntity reads an entity's document into v, or answers NoSuchEntity
@@ -381,7 +382,7 @@ func managedPolicy(ctx context.Context, r metadata.Reader, arn string) (ManagedP
 	if p, ok := awsmanaged.Lookup(arn); ok {
 		return awsManaged(p), nil
 	}
-	if strings.HasPrefix(arn, "arn:aws:iam::aws:policy/") {
+	if strings.HasPrefix(arn, awsid.AWSManagedPolicyPrefix) {
 		return ManagedPolicy{}, iamError(CodeNoSuchEntity, "Policy %s does not exist or is not attachable.", arn)
 	}
 	account, path, name, ok := splitPolicyARN(arn)
@@ -413,18 +414,14 @@ func awsManaged(p awsmanaged.Policy) ManagedPolicy {
 
 // splitPolicyARN reads arn:aws:iam::ACCOUNT:policy/PATH/NAME.
 func splitPolicyARN(arn string) (account, path, name string, ok bool) {
-	rest, ok := strings.CutPrefix(arn, "arn:aws:iam::")
-	if !ok {
+	a, ok := awsid.Parse(arn)
+	if !ok || a.Partition != awsid.Partition || a.Service != "iam" || a.Region != "" {
 		return "", "", "", false
 	}
-	account, res, ok := strings.Cut(rest, ":")
-	if !ok || !accountRE.MatchString(account) {
-		return "", "", "", false
-	}
-	res, ok = strings.CutPrefix(res, "policy/")
+	res, ok := strings.CutPrefix(a.Resource, "policy/")
 	if !ok || res == "" {
 		return "", "", "", false
 	}
 	i := strings.LastIndex(res, "/")
-	return account, "/" + res[:i+1], res[i+1:], true
+	return a.AccountID, "/" + res[:i+1], res[i+1:], true
 }

@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
@@ -49,7 +50,7 @@ const (
 
 // Root returns the root principal of an account.
 func Root(account string) Principal {
-	return Principal{Account: account, ARN: "arn:aws:iam::" + account + ":root", UserID: account, Type: TypeRoot}
+	return Principal{Account: account, ARN: awsid.Root(account), UserID: account, Type: TypeRoot}
 }
 
 // PrincipalARN is what aws:PrincipalArn is: a role session's role ARN,
@@ -62,7 +63,7 @@ func (p Principal) PrincipalARN() string {
 }
 
 // IsRoot reports whether the principal is its account's root.
-func (p Principal) IsRoot() bool { return p.ARN == "arn:aws:iam::"+p.Account+":root" }
+func (p Principal) IsRoot() bool { return p.ARN == awsid.Root(p.Account) }
 
 // Errors of the identity service.
 var (
@@ -107,8 +108,6 @@ func New(meta metadata.Store, keys *keyring.Keyring, log *slog.Logger) *Service 
 	return &Service{meta: meta, keys: keys, now: time.Now, log: log}
 }
 
-var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
-
 // EnsureAccount creates the account if it does not exist and reports
 // whether it did. Development mode calls it on every request, so accounts
 // seen once are remembered rather than written again.
@@ -133,7 +132,7 @@ func (s *Service) CreateAccount(ctx context.Context, id string) (metadata.Accoun
 	if id == "" {
 		id = randomAccountID()
 	}
-	if !accountRE.MatchString(id) {
+	if !awsid.ValidAccountID(id) {
 		return metadata.Account{}, fmt.Errorf("%w: %q", ErrInvalidAccountID, id)
 	}
 	a := metadata.Account{ID: id, CreatedAt: s.now().UTC()}

@@ -3,15 +3,12 @@ package identity
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ecrd/ecrd/internal/keyring"
-	"github.com/ecrd/ecrd/internal/metadata/sqlite"
+	"github.com/ecrd/ecrd/internal/awsid"
+	"github.com/ecrd/ecrd/internal/testutil"
 )
 
 var ctx = context.Background()
@@ -20,16 +17,7 @@ func newService(t *testing.T) *Service { return newServiceF(t) }
 
 func newServiceF(t testing.TB) *Service {
 	t.Helper()
-	meta, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ecrd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { meta.Close() })
-	keys, err := keyring.New(keyring.Generate())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return New(meta, keys, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return New(testutil.SQLite(t, ""), testutil.Keyring(t), testutil.Logger())
 }
 
 func TestAccountsAndKeys(t *testing.T) {
@@ -47,7 +35,7 @@ func TestAccountsAndKeys(t *testing.T) {
 		t.Fatalf("CreateAccount(12345) = %v", err)
 	}
 	random, err := s.CreateAccount(ctx, "")
-	if err != nil || !accountRE.MatchString(random.ID) {
+	if err != nil || !awsid.ValidAccountID(random.ID) {
 		t.Fatalf("random account = %+v, %v", random, err)
 	}
 
@@ -131,8 +119,7 @@ func TestRegistryTokens(t *testing.T) {
 }
 
 func FuzzVerifyRegistryToken(f *testing.F) {
-	keys, _ := keyring.New(keyring.Generate())
-	s := &Service{keys: keys, now: time.Now}
+	s := &Service{keys: testutil.Keyring(f), now: time.Now}
 	pw, _ := s.IssueRegistryToken(Root("123456789012"), "us-east-1")
 	f.Add(pw)
 	f.Add("v1...")

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/webidentity"
 )
@@ -102,7 +103,7 @@ func nonNil(ss []string) []string {
 // oidcName returns the provider URL an OIDC provider ARN of the caller's
 // account names.
 func oidcName(p Principal, arn string) (string, error) {
-	name, ok := strings.CutPrefix(arn, "arn:aws:iam::"+p.Account+":oidc-provider/")
+	name, ok := strings.CutPrefix(arn, awsid.IAM(p.Account, "oidc-provider/"))
 	if !ok || name == "" {
 		return "", iamError(CodeInvalidInput, "ARN %s is not valid: give an OIDC provider ARN of account %s", arn, p.Account)
 	}

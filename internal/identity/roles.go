@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
@@ -24,7 +25,7 @@ func caller(ctx context.Context) (Principal, error) {
 // account.
 func (s *Service) allow(ctx context.Context, action, arn string) error {
 	owner := accountOfARN(arn)
-	if !accountRE.MatchString(owner) {
+	if !awsid.ValidAccountID(owner) {
 		// "*", or an AWS managed policy (account "aws"): readable by
 		// anyone whose identity policies allow it.
 		p, _ := FromContext(ctx)

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/webidentity"
@@ -86,7 +87,7 @@ func (s *Session) Principal() Principal {
 	}
 	return Principal{
 		Account: s.Account,
-		ARN:     "arn:aws:sts::" + s.Account + ":assumed-role/" + s.Role + "/" + s.Name,
+		ARN:     awsid.AssumedRole(s.Account, s.Role, s.Name),
 		UserID:  s.RoleID + ":" + s.Name,
 		Type:    TypeAssumedRole,
 		Name:    s.Role,
@@ -692,24 +693,21 @@ func (s *Service) current(ctx context.Context, p Principal) (bool, error) {
 
 // splitRoleARN reads arn:aws:iam::ACCOUNT:role/PATH/NAME.
 func splitRoleARN(arn string) (account, name string, ok bool) {
-	rest, ok := strings.CutPrefix(arn, "arn:aws:iam::")
-	if !ok {
+	a, ok := awsid.Parse(arn)
+	if !ok || a.Partition != awsid.Partition || a.Service != "iam" || a.Region != "" {
 		return "", "", false
 	}
-	account, res, ok := strings.Cut(rest, ":role/")
-	if !ok || !accountRE.MatchString(account) || res == "" || strings.HasSuffix(res, "/") {
+	res, ok := strings.CutPrefix(a.Resource, "role/")
+	if !ok || res == "" || strings.HasSuffix(res, "/") {
 		return "", "", false
 	}
-	return account, res[strings.LastIndex(res, "/")+1:], true
+	return a.AccountID, res[strings.LastIndex(res, "/")+1:], true
 }
 
-// accountOfARN returns the account field of an ARN.
+// accountOfARN returns the account of an ARN, or "" if it names none.
 func accountOfARN(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 5 {
-		return ""
-	}
-	return parts[4]
+	a, _ := awsid.Parse(arn)
+	return a.AccountID
 }
 
 // WebIdentityVerifier verifies OpenID Connect tokens against a registered

@@ -32,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
@@ -70,7 +71,7 @@ func parseBlob(b []byte) (blob, error) {
 	}
 	account := string(b[1:13])
 	n := int(b[13])
-	if !isAccountID(account) || n < 1 || n > maxRegionName || len(b) < 14+n+16+4+nonceSize+gcmTagSize {
+	if !awsid.ValidAccountID(account) || n < 1 || n > maxRegionName || len(b) < 14+n+16+4+nonceSize+gcmTagSize {
 		return out, invalidCiphertext()
 	}
 	region := string(b[14 : 14+n])
@@ -540,11 +541,11 @@ func (s *Service) KeyUsable(ctx context.Context, keyRef, account, region string)
 // zero scope the reference must be an ARN, which gives the scope.
 func (s *Service) usableKey(ctx context.Context, keyRef string, scope Scope) (*keyDoc, error) {
 	if scope == (Scope{}) {
-		parts := strings.SplitN(keyRef, ":", 6)
-		if len(parts) != 6 || parts[0] != "arn" {
+		a, ok := awsid.Parse(keyRef)
+		if !ok {
 			return nil, invalidARN(keyRef)
 		}
-		scope = Scope{Account: parts[4], Region: parts[3]}
+		scope = Scope{Account: a.AccountID, Region: a.Region}
 	}
 	rf, err := parseRef(keyRef, scope, true)
 	if err != nil {

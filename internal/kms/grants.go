@@ -32,6 +32,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
@@ -437,7 +438,7 @@ func (s *Service) CreateGrant(ctx context.Context, scope Scope, in CreateGrantIn
 	}
 	g := Grant{ID: hex.EncodeToString(idb), Name: in.Name, KeyARN: d.ARN, GranteePrincipal: in.GranteePrincipal,
 		RetiringPrincipal: in.RetiringPrincipal, Operations: ops, Constraints: constraints,
-		IssuingAccount: "arn:aws:iam::" + callerAccount(ctx) + ":root", CreationDate: s.now().UTC()}
+		IssuingAccount: awsid.Root(callerAccount(ctx)), CreationDate: s.now().UTC()}
 	id := g.ID
 	err = s.meta.Update(ctx, func(tx metadata.Tx) error {
 		id = g.ID
@@ -506,7 +507,7 @@ func (s *Service) principalMatches(ctx context.Context, p identity.Principal, ar
 		return false, nil
 	case p.ARN == arn, p.Session != nil && p.Session.RoleARN == arn:
 		return true, nil
-	case arn != "arn:aws:iam::"+p.Account+":root":
+	case arn != awsid.Root(p.Account):
 		return false, nil
 	case p.IsRoot():
 		return true, nil
@@ -746,7 +747,7 @@ func (s *Service) mayRetire(ctx context.Context, g *Grant, k *Key) error {
 			return nil
 		}
 	}
-	if g.IssuingAccount == "arn:aws:iam::"+p.Account+":root" {
+	if g.IssuingAccount == awsid.Root(p.Account) {
 		if d.Allowed {
 			return nil
 		}

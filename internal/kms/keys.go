@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
@@ -17,7 +18,7 @@ import (
 // one: it delegates the key to the account's IAM.
 func DefaultKeyPolicy(account string) string {
 	return `{"Version":"2012-10-17","Id":"key-default-1","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow",` +
-		`"Principal":{"AWS":"arn:aws:iam::` + account + `:root"},"Action":"kms:*","Resource":"*"}]}`
+		`"Principal":{"AWS":"` + awsid.Root(account) + `"},"Action":"kms:*","Resource":"*"}]}`
 }
 
 // CreateKeyInput is what CreateKey takes; zero values are "not given".
@@ -126,7 +127,7 @@ func (s *Service) newKey(scope Scope, description, manager, policy string) (*key
 // newKeyOf makes a key document of a spec and usage with a new ID and its
 // first material (an asymmetric key's key pair, generated here).
 func (s *Service) newKeyOf(scope Scope, description, manager, policy, spec, usage string) (*keyDoc, error) {
-	id := newUUID()
+	id := awsid.NewUUID()
 	now := s.now().UTC()
 	d := &keyDoc{Key: Key{
 		ID: id, ARN: keyARN(scope, id), Account: scope.Account, Region: scope.Region,
@@ -166,18 +167,6 @@ func (s *Service) addMaterial(d *keyDoc) error {
 	d.Materials = append(d.Materials, m)
 	d.CurrentMaterialID = m.ID
 	return nil
-}
-
-// newUUID returns a random (version 4) UUID, as key IDs are.
-func newUUID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 // purgeDeleted removes the keys of a scope whose deletion has come due,

@@ -28,6 +28,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/metadata"
@@ -189,11 +190,11 @@ func New(meta metadata.Store, keys *keyring.Keyring, ids *identity.Service, log 
 }
 
 func keyARN(s Scope, id string) string {
-	return "arn:aws:kms:" + s.Region + ":" + s.Account + ":key/" + id
+	return awsid.ARN("kms", s.Region, s.Account, "key/"+id)
 }
 
 func aliasARN(s Scope, name string) string {
-	return "arn:aws:kms:" + s.Region + ":" + s.Account + ":" + name
+	return awsid.ARN("kms", s.Region, s.Account, name)
 }
 
 // Entity names: keys and aliases are regional, the store's names are not.

@@ -3,17 +3,14 @@ package kms
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/identity"
-	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/metadata"
-	"github.com/ecrd/ecrd/internal/metadata/sqlite"
+	"github.com/ecrd/ecrd/internal/testutil"
 )
 
 const (
@@ -39,16 +36,7 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	meta, err := sqlite.Open(bg, filepath.Join(t.TempDir(), "ecrd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { meta.Close() })
-	keys, err := keyring.New(keyring.Generate())
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	meta, keys, log := testutil.SQLite(t, ""), testutil.Keyring(t), testutil.Logger()
 	ids := identity.New(meta, keys, log)
 	for _, a := range []string{acct, other} {
 		if _, err := ids.EnsureAccount(bg, a); err != nil {
@@ -112,7 +100,7 @@ func ptr[T any](v T) *T { return &v }
 func TestCreateAndDescribeKey(t *testing.T) {
 	f := newFixture(t)
 	k := f.createKey(t, CreateKeyInput{Description: "repository key", Tags: []Tag{{"team", "platform"}}})
-	if !uuidRE.MatchString(k.ID) || k.ID[14] != '4' || k.ARN != "arn:aws:kms:us-east-1:"+acct+":key/"+k.ID {
+	if !awsid.ValidUUID(k.ID) || k.ID[14] != '4' || k.ARN != "arn:aws:kms:us-east-1:"+acct+":key/"+k.ID {
 		t.Fatalf("ID %q ARN %q", k.ID, k.ARN)
 	}
 	if !k.Enabled() || k.State != StateEnabled || k.KeyUsage != UsageEncryptDecrypt || k.KeySpec != SpecSymmetric ||

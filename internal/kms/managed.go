@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
@@ -22,7 +23,7 @@ func ecrKeyPolicy(scope Scope) string {
 		`"Principal":{"AWS":"*"},"Action":["kms:Encrypt","kms:Decrypt","kms:ReEncrypt*","kms:GenerateDataKey*","kms:CreateGrant","kms:DescribeKey"],"Resource":"*",` +
 		`"Condition":{"StringEquals":{"kms:CallerAccount":"` + scope.Account + `","kms:ViaService":"ecr.` + scope.Region + `.amazonaws.com"}}},` +
 		`{"Sid":"Allow direct access to key metadata to the account","Effect":"Allow",` +
-		`"Principal":{"AWS":"arn:aws:iam::` + scope.Account + `:root"},"Action":["kms:Describe*","kms:Get*","kms:List*","kms:RevokeGrant"],"Resource":"*"}]}`
+		`"Principal":{"AWS":"` + awsid.Root(scope.Account) + `"},"Action":["kms:Describe*","kms:Get*","kms:List*","kms:RevokeGrant"],"Resource":"*"}]}`
 }
 
 // ECRManagedKey returns the account's AWS managed key for ECR in a region

@@ -3,9 +3,9 @@ package kms
 import (
 	"context"
 	"errors"
-	"regexp"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
@@ -18,20 +18,6 @@ type ref struct {
 	raw   string
 }
 
-var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-func isAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // parseRef reads a key reference made in scope. aliases says whether the
 // operation takes aliases (most management operations take only key IDs
 // and key ARNs, as on AWS).
@@ -39,11 +25,11 @@ func parseRef(s string, scope Scope, aliases bool) (ref, error) {
 	r := ref{scope: scope, raw: s}
 	switch {
 	case strings.HasPrefix(s, "arn:"):
-		parts := strings.SplitN(s, ":", 6)
-		if len(parts) != 6 || !strings.HasPrefix(parts[1], "aws") || parts[2] != "kms" || parts[3] == "" || !isAccountID(parts[4]) {
+		a, ok := awsid.Parse(s)
+		if !ok || a.Service != "kms" || a.Region == "" {
 			return r, invalidARN(s)
 		}
-		res := parts[5]
+		res := a.Resource
 		switch {
 		case strings.HasPrefix(res, "key/"):
 			r.id = strings.TrimPrefix(res, "key/")
@@ -54,12 +40,12 @@ func parseRef(s string, scope Scope, aliases bool) (ref, error) {
 		default:
 			return r, invalidARN(s)
 		}
-		if parts[3] != scope.Region {
+		if a.Region != scope.Region {
 			// A key lives in one region: the request's region decides
 			// which KMS answers, as on AWS.
-			return r, kmsError(CodeNotFound, "Invalid arn %s", parts[3])
+			return r, kmsError(CodeNotFound, "Invalid arn %s", a.Region)
 		}
-		r.scope = Scope{Account: parts[4], Region: parts[3]}
+		r.scope = Scope{Account: a.AccountID, Region: a.Region}
 		if r.alias != "" {
 			return r, nil
 		}
@@ -72,7 +58,7 @@ func parseRef(s string, scope Scope, aliases bool) (ref, error) {
 	default:
 		r.id = s
 	}
-	if !uuidRE.MatchString(r.id) {
+	if !awsid.ValidUUID(r.id) {
 		return r, kmsError(CodeNotFound, "Invalid keyId '%s'", r.id)
 	}
 	r.id = strings.ToLower(r.id)

@@ -2,8 +2,8 @@ package registry
 
 import (
 	"context"
-	"fmt"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
@@ -89,7 +89,7 @@ const AnonymousPullTag = "ecrd:anonymous-pull"
 
 // RepositoryARN returns a repository's ARN as ECR writes it.
 func RepositoryARN(key metadata.RepoKey) string {
-	return fmt.Sprintf("arn:aws:ecr:%s:%s:repository/%s", key.Region, key.Account, key.Name)
+	return awsid.ARN("ecr", key.Region, key.Account, "repository/"+key.Name)
 }
 
 // authorize decides whether the request's caller may perform action on a

@@ -9,10 +9,10 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/ecrd/ecrd/internal/identity"
-	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/registry/registrytest"
+	"github.com/ecrd/ecrd/internal/testutil"
 )
 
 // benchImages is the size of the repository the listing benchmarks page
@@ -194,7 +194,7 @@ func BenchmarkImageGraph(b *testing.B) {
 // force: what authorization costs per request.
 func BenchmarkAuthorizedManifestGet(b *testing.B) {
 	_, stores := registrytest.New(b, registry.Options{})
-	ids := identity.New(stores.Meta, mustKeyring(b), nil)
+	ids := identity.New(stores.Meta, testutil.Keyring(b), nil)
 	reg := registry.New(stores.Meta, stores.Blobs, registry.Options{Identity: ids})
 	registrytest.CreateOnPush(b, reg)
 	session := roleSession(b, ids)
@@ -224,14 +224,6 @@ func BenchmarkAuthorizedManifestGet(b *testing.B) {
 			}
 		})
 	}
-}
-
-func mustKeyring(b *testing.B) *keyring.Keyring {
-	k, err := keyring.New(keyring.Generate())
-	if err != nil {
-		b.Fatal(err)
-	}
-	return k
 }
 
 // roleSession returns a context of a session of the role "ci" of the

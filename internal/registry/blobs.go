@@ -7,6 +7,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/blobstore"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/reference"
@@ -243,7 +244,7 @@ func (r *Registry) PutBlob(ctx context.Context, key metadata.RepoKey, dgst strin
 	if _, err := r.blobSpace(ctx, plan); err != nil {
 		return metadata.Blob{}, err
 	}
-	id := newID()
+	id := awsid.NewUUID()
 	w, err := r.blobs.CreateUpload(ctx, id)
 	if err != nil {
 		return metadata.Blob{}, r.spaceError(ctx, err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/blobcrypt"
 	"github.com/ecrd/ecrd/internal/blobstore"
 	"github.com/ecrd/ecrd/internal/metadata"
@@ -127,12 +128,12 @@ func isKMS(encryptionType string) bool {
 
 // parseKeyARN splits arn:aws:kms:<region>:<account>:key/<id>.
 func parseKeyARN(arn string) (account, region, id string, ok bool) {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "kms" || !accountRE.MatchString(parts[4]) || parts[3] == "" {
+	a, ok := awsid.Parse(arn)
+	if !ok || a.Service != "kms" || a.Region == "" {
 		return "", "", "", false
 	}
-	id, ok = strings.CutPrefix(parts[5], "key/")
-	return parts[4], parts[3], id, ok && id != ""
+	id, ok = strings.CutPrefix(a.Resource, "key/")
+	return a.AccountID, a.Region, id, ok && id != ""
 }
 
 // namespaceOf names the blob namespace of a KMS key. It names the
@@ -376,7 +377,7 @@ func (r *Registry) storeObject(ctx context.Context, sp blobSpace, b metadata.Blo
 		}
 		defer clear(plain)
 	}
-	id := newID()
+	id := awsid.NewUUID()
 	w, err := sp.store.CreateUpload(ctx, id)
 	if err != nil {
 		return err

@@ -2,12 +2,10 @@ package registry_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"errors"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,14 +18,12 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/ecrd/ecrd/internal/blobstore"
-	"github.com/ecrd/ecrd/internal/blobstore/filesystem"
 	"github.com/ecrd/ecrd/internal/identity"
-	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/kms"
 	"github.com/ecrd/ecrd/internal/metadata"
-	"github.com/ecrd/ecrd/internal/metadata/sqlite"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/registry/registrytest"
+	"github.com/ecrd/ecrd/internal/testutil"
 )
 
 // kmsFixture is a registry with the real KMS service, on SQLite and the
@@ -41,22 +37,9 @@ type kmsFixture struct {
 
 func newKMSFixture(t testing.TB, opts registry.Options) *kmsFixture {
 	t.Helper()
-	dir := t.TempDir()
-	meta, err := sqlite.Open(context.Background(), filepath.Join(dir, "ecrd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { meta.Close() })
-	blobs, err := filesystem.New(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { blobs.Close() })
-	ring, err := keyring.New(keyring.Generate())
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	stores := registrytest.Open(t)
+	meta, blobs, dir := stores.Meta, stores.Blobs, stores.Dir
+	ring, log := testutil.Keyring(t), testutil.Logger()
 	ids := identity.New(meta, ring, log)
 	if _, err := ids.EnsureAccount(ctx, scope.Account); err != nil {
 		t.Fatal(err)
@@ -652,11 +635,7 @@ func TestServerKeyEncryptsAES256Repositories(t *testing.T) {
 	if _, err := f.reg.CreateRepository(ctx, key("before"), metadata.RepositorySettings{}, nil); err != nil {
 		t.Fatal(err)
 	}
-	ring, err := keyring.New(keyring.Generate())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.opts.ServerKey = ring
+	f.opts.ServerKey = testutil.Keyring(t)
 	f.reg = f.restart()
 	repo, err := f.reg.CreateRepository(ctx, key("after"), metadata.RepositorySettings{}, nil)
 	if err != nil || repo.Settings.BlobKey != registry.ServerKeyARN || repo.Settings.EncryptionType != registry.EncryptionAES256 || repo.Settings.KMSKey != "" {
@@ -676,11 +655,7 @@ func TestServerKeyEncryptsAES256Repositories(t *testing.T) {
 		t.Fatalf("the older repository's layer is in %v, want one plain file", files)
 	}
 	// Another server key cannot read the objects.
-	other, err := keyring.New(keyring.Generate())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.opts.ServerKey = other
+	f.opts.ServerKey = testutil.Keyring(t)
 	if _, rc, err := f.restart().OpenBlob(ctx, key("after"), digest.FromBytes(layer).String()); err == nil {
 		_, err = io.ReadAll(rc)
 		rc.Close()

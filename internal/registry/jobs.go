@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
@@ -37,7 +38,7 @@ type lease struct {
 // acquireLease takes the lease of a job under a holder name unique to this
 // run, or returns ErrJobBusy.
 func (r *Registry) acquireLease(ctx context.Context, job string) (*lease, error) {
-	l := &lease{r: r, job: job, holder: r.opts.Holder + "/" + newID()[:8]}
+	l := &lease{r: r, job: job, holder: r.opts.Holder + "/" + awsid.NewUUID()[:8]}
 	if err := l.update(ctx, func(metadata.Tx) error { return nil }); err != nil {
 		if errors.Is(err, errLeaseLost) {
 			return nil, ErrJobBusy

@@ -90,7 +90,7 @@ func TestLifecycleRunHoldsALease(t *testing.T) {
 func TestLifecycleRunExpiresThroughTheCore(t *testing.T) {
 	f := newFixture(t, registry.Options{})
 	f.pushImage(t, "app", "old", "a")
-	time.Sleep(time.Millisecond)
+	f.clock.Advance(time.Second) // pushed later, by the registry's clock
 	f.pushImage(t, "app", "new", "b")
 	if _, err := f.reg.PutLifecyclePolicy(ctx, key("app"), expireAll); err != nil {
 		t.Fatal(err)
@@ -154,7 +154,7 @@ func TestLifecyclePolicyPreviewPages(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		time.Sleep(time.Millisecond)
+		f.clock.Advance(time.Second)
 	}
 	if _, err := f.reg.StartLifecyclePolicyPreview(ctx, key("app"), expireAll, time.Time{}); err != nil {
 		t.Fatal(err)

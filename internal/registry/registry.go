@@ -7,14 +7,12 @@ package registry
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"sync"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/blobstore"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/keyring"
@@ -159,7 +157,7 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 		opts.LifecycleInterval = 24 * time.Hour
 	}
 	if opts.Holder == "" {
-		opts.Holder = newID()
+		opts.Holder = awsid.NewUUID()
 	}
 	if opts.ScanWorkers <= 0 {
 		opts.ScanWorkers = 2
@@ -295,8 +293,6 @@ func newSchedule(interval time.Duration) *time.Ticker {
 	return time.NewTicker(min(max(interval/24, time.Second), time.Hour))
 }
 
-var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
-
 // validateRepo checks a repository name and returns its key.
 func validateRepo(key metadata.RepoKey) error {
 	if err := reference.ValidateRepository(key.Name); err != nil {
@@ -348,19 +344,6 @@ func (r *Registry) Tags(ctx context.Context, key metadata.RepoKey, last string, 
 		tags = []string{}
 	}
 	return tags, more, nil
-}
-
-// newID makes an upload ID: a random (version 4) UUID, the shape ECR's
-// API model requires of upload IDs.
-func newID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 // keysOf is the key service the registry uses: the KMS one, with the

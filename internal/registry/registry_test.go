@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/registry/registrytest"
+	"github.com/ecrd/ecrd/internal/testutil"
 )
 
 var (
@@ -259,7 +259,7 @@ func TestUploadResumesAfterDroppedConnectionAndRestart(t *testing.T) {
 	if err := f.meta.Update(ctx, func(tx metadata.Tx) error { return tx.PutUpload(ctx, rec) }); err != nil {
 		t.Fatal(err)
 	}
-	restarted := registry.New(f.meta, f.blobs, registry.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	restarted := registry.New(f.meta, f.blobs, registry.Options{Logger: testutil.Logger()})
 	st, err := restarted.UploadStatus(ctx, key("app"), u.ID)
 	if err != nil || st.Size != 10000 {
 		t.Fatalf("status after restart = %+v, %v", st, err)

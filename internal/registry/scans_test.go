@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -22,6 +22,7 @@ import (
 	"github.com/ecrd/ecrd/internal/registry/registrytest"
 	"github.com/ecrd/ecrd/internal/scanner"
 	"github.com/ecrd/ecrd/internal/scanner/scannertest"
+	"github.com/ecrd/ecrd/internal/testutil"
 )
 
 var (
@@ -126,7 +127,9 @@ func imageOf(t *testing.T, layers ...[]scannertest.File) v1.Image {
 }
 
 // waitScan polls an image's findings until its scan is no longer in
-// progress.
+// progress. The scan tests run in synctest bubbles, where the registry's
+// workers, their tickers and these sleeps share a fake clock: no real
+// waiting, and a poll interval passes only once the workers are idle.
 func (f *scanFixture) waitScan(t *testing.T, repo string, id registry.ImageID) registry.ScanFindings {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -154,6 +157,10 @@ func findingIDs(fs []scanner.Finding) []string {
 }
 
 func TestScanOnPush(t *testing.T) {
+	synctest.Test(t, testScanOnPush)
+}
+
+func testScanOnPush(t *testing.T) {
 	f := newScanFixture(t, registry.Options{}, opensslAdvisory, zlibAdvisory)
 	if _, err := f.reg.CreateRepository(ctx, key("app"), metadata.RepositorySettings{ScanOnPush: true}, nil); err != nil {
 		t.Fatal(err)
@@ -251,6 +258,10 @@ func sameCounts(a, b map[string]int) bool {
 }
 
 func TestScanOnDemandAndFindingsPages(t *testing.T) {
+	synctest.Test(t, testScanOnDemandAndFindingsPages)
+}
+
+func testScanOnDemandAndFindingsPages(t *testing.T) {
 	var advs []scannertest.Advisory
 	var pkgs []scannertest.Package
 	for i := range 7 {
@@ -302,6 +313,10 @@ func TestScanOnDemandAndFindingsPages(t *testing.T) {
 }
 
 func TestScanIndexAndUnsupported(t *testing.T) {
+	synctest.Test(t, testScanIndexAndUnsupported)
+}
+
+func testScanIndexAndUnsupported(t *testing.T) {
 	f := newScanFixture(t, registry.Options{}, opensslAdvisory, busyboxAdvisory)
 	if _, err := f.reg.PutRegistryScanningConfiguration(ctx, scope, registry.RegistryScanningConfiguration{
 		ScanType: registry.ScanTypeBasic,
@@ -349,6 +364,10 @@ func TestScanIndexAndUnsupported(t *testing.T) {
 }
 
 func TestContinuousScanMatchesNewAdvisories(t *testing.T) {
+	synctest.Test(t, testContinuousScanMatchesNewAdvisories)
+}
+
+func testContinuousScanMatchesNewAdvisories(t *testing.T) {
 	f := newScanFixture(t, registry.Options{}, opensslAdvisory)
 	if _, err := f.reg.PutRegistryScanningConfiguration(ctx, scope, registry.RegistryScanningConfiguration{
 		ScanType: registry.ScanTypeEnhanced,
@@ -396,6 +415,10 @@ func TestContinuousScanMatchesNewAdvisories(t *testing.T) {
 }
 
 func TestScanJobOfADeadProcessIsTakenOver(t *testing.T) {
+	synctest.Test(t, testScanJobOfADeadProcessIsTakenOver)
+}
+
+func testScanJobOfADeadProcessIsTakenOver(t *testing.T) {
 	f := newScanFixture(t, registry.Options{}, opensslAdvisory)
 	d := f.pushV1(t, "app", "v1", imageOf(t, scannertest.DebianFiles(scannertest.Package{Name: "openssl", Version: "3.0.11-1~deb12u1"})))
 	// Another process claimed the job and died.
@@ -416,7 +439,7 @@ func TestScanJobOfADeadProcessIsTakenOver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // six polls of the workers, in the bubble's time
 	if res, err := f.reg.DescribeImageScanFindings(ctx, key("app"), registry.ImageID{Tag: "v1"}, "", 0); err != nil || res.Status != metadata.ScanInProgress {
 		t.Fatalf("while the dead process's lease lasts: %+v, %v", res.ScanStatus, err)
 	}
@@ -427,6 +450,10 @@ func TestScanJobOfADeadProcessIsTakenOver(t *testing.T) {
 }
 
 func TestScanWithoutScannerFails(t *testing.T) {
+	synctest.Test(t, testScanWithoutScannerFails)
+}
+
+func testScanWithoutScannerFails(t *testing.T) {
 	f := newFixture(t, registry.Options{ScanPollInterval: 50 * time.Millisecond})
 	runInBackground(t, f.reg)
 	f.pushImage(t, "app", "v1", "x")
@@ -464,10 +491,14 @@ func (c *countingScanner) Extract(ctx context.Context, img v1.Image) (scanner.Ex
 }
 
 func TestTwoProcessesNeverScanAnImageTwice(t *testing.T) {
+	synctest.Test(t, testTwoProcessesNeverScanAnImageTwice)
+}
+
+func testTwoProcessesNeverScanAnImageTwice(t *testing.T) {
 	s, _ := newScanner(t, opensslAdvisory)
 	counter := &countingScanner{ImageScanner: s, count: map[string]int{}}
 	opts := registry.Options{Scanner: counter, ScanPollInterval: 5 * time.Millisecond, ScanWorkers: 4,
-		Logger: slog.New(slog.DiscardHandler)}
+		Logger: testutil.Logger()}
 	a, stores := registrytest.New(t, opts)
 	registrytest.CreateOnPush(t, a)
 	b := registry.New(stores.Meta, stores.Blobs, opts) // a second process on the same stores
@@ -503,6 +534,10 @@ func TestTwoProcessesNeverScanAnImageTwice(t *testing.T) {
 }
 
 func TestRestartedProcessTakesBackItsScans(t *testing.T) {
+	synctest.Test(t, testRestartedProcessTakesBackItsScans)
+}
+
+func testRestartedProcessTakesBackItsScans(t *testing.T) {
 	s, _ := newScanner(t, opensslAdvisory)
 	opts := registry.Options{Scanner: s, ScanPollInterval: 10 * time.Millisecond, Holder: "host-a"}
 	f := newFixture(t, opts)
@@ -533,6 +568,10 @@ func TestRestartedProcessTakesBackItsScans(t *testing.T) {
 }
 
 func TestDataInstalledAfterStartIsUsed(t *testing.T) {
+	synctest.Test(t, testDataInstalledAfterStartIsUsed)
+}
+
+func testDataInstalledAfterStartIsUsed(t *testing.T) {
 	scanner.SetLogger(nil)
 	dir := filepath.Join(t.TempDir(), "vulndb")
 	if err := os.MkdirAll(filepath.Join(dir, "osv-scalibr"), 0o755); err != nil {
@@ -567,6 +606,10 @@ func TestDataInstalledAfterStartIsUsed(t *testing.T) {
 }
 
 func TestIndexScanReusesItsChildrensPackageLists(t *testing.T) {
+	synctest.Test(t, testIndexScanReusesItsChildrensPackageLists)
+}
+
+func testIndexScanReusesItsChildrensPackageLists(t *testing.T) {
 	s, _ := newScanner(t, opensslAdvisory, busyboxAdvisory)
 	counter := &countingScanner{ImageScanner: s, count: map[string]int{}}
 	f := newFixture(t, registry.Options{Scanner: counter, ScanPollInterval: 10 * time.Millisecond})

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
@@ -143,16 +144,16 @@ func mergeTags(have, add []metadata.ResourceTag) []metadata.ResourceTag {
 
 // ParseRepositoryARN reads arn:aws:ecr:<region>:<account>:repository/<name>.
 func ParseRepositoryARN(arn string) (metadata.RepoKey, error) {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || !strings.HasPrefix(parts[1], "aws") || parts[2] != "ecr" {
+	a, ok := awsid.Parse(arn)
+	if !ok || a.Service != "ecr" {
 		return metadata.RepoKey{}, invalidARN(arn)
 	}
-	name, ok := strings.CutPrefix(parts[5], "repository/")
+	name, ok := strings.CutPrefix(a.Resource, "repository/")
 	if !ok {
 		return metadata.RepoKey{}, invalidARN(arn)
 	}
-	key := metadata.RepoKey{Scope: metadata.Scope{Account: parts[4], Region: parts[3]}, Name: name}
-	if validateRepo(key) != nil || !accountRE.MatchString(key.Account) || key.Region == "" {
+	key := metadata.RepoKey{Scope: metadata.Scope{Account: a.AccountID, Region: a.Region}, Name: name}
+	if validateRepo(key) != nil || key.Region == "" {
 		return metadata.RepoKey{}, invalidARN(arn)
 	}
 	return key, nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/blobstore"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
@@ -93,7 +94,7 @@ func (r *Registry) StartUpload(ctx context.Context, key metadata.RepoKey) (Uploa
 	if _, err := r.blobSpace(ctx, plan); err != nil {
 		return Upload{}, err
 	}
-	id := newID()
+	id := awsid.NewUUID()
 	// Bytes first, record second: a crash in between leaves a stray file,
 	// which recovery removes, never a record without its bytes.
 	w, err := r.blobs.CreateUpload(ctx, id)

@@ -13,22 +13,18 @@ import (
 
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/identity"
-	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/registry/registrytest"
 	"github.com/ecrd/ecrd/internal/sigv4"
+	"github.com/ecrd/ecrd/internal/testutil"
 )
 
 func newServer(t *testing.T, logs io.Writer) (*Server, string) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg, stores := registrytest.New(t, registry.Options{Logger: log})
-	keys, err := keyring.New(keyring.Generate())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := identity.New(stores.Meta, keys, log)
+	ids := identity.New(stores.Meta, testutil.Keyring(t), log)
 	authn := &auth.Authenticator{IDs: ids, Verifier: &sigv4.Verifier{}, AcceptAnyCredentials: true, DefaultScope: registrytest.Scope}
 	endpoint := func(metadata.Scope) string { return "http://registry.test" }
 	return New(Options{Registry: reg, Identity: ids, Auth: authn, Endpoint: endpoint, Log: log}), stores.Dir

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/identity"
 )
@@ -44,7 +45,7 @@ func simulateCustomPolicy(_ *Handler, _ context.Context, c auth.Caller, f form) 
 	if len(f.members("PolicyInputList")) == 0 {
 		return nil, invalid(identity.CodeInvalidInput, "PolicyInputList must have at least one member")
 	}
-	principal := iampolicy.Principal{Type: "User", Account: c.Principal.Account, ARN: "arn:aws:iam::" + c.Principal.Account + ":user/simulated"}
+	principal := iampolicy.Principal{Type: "User", Account: c.Principal.Account, ARN: awsid.IAM(c.Principal.Account, "user/simulated")}
 	if arn := f.Get("CallerArn"); arn != "" {
 		var err error
 		if principal, err = principalOf(arn); err != nil {
@@ -107,8 +108,8 @@ func simulate(c auth.Caller, f form, principal iampolicy.Principal, pols iampoli
 	owner := c.Principal.Account
 	if o := f.Get("ResourceOwner"); o != "" {
 		// An account's ARN (arn:aws:iam::ACCOUNT:root), or its ID.
-		if parts := strings.Split(o, ":"); len(parts) == 6 && parts[0] == "arn" {
-			o = parts[4]
+		if a, ok := awsid.Parse(o); ok {
+			o = a.AccountID
 		}
 		owner = o
 	}
@@ -176,22 +177,22 @@ func parse(doc string, kind iampolicy.Kind) (*iampolicy.Policy, error) {
 
 // principalOf reads CallerArn: a user, a role session, or an account root.
 func principalOf(arn string) (iampolicy.Principal, error) {
-	parts := strings.SplitN(arn, ":", 6)
+	a, ok := awsid.Parse(arn)
 	bad := invalid(identity.CodeInvalidInput, "Invalid ARN "+arn+": give a user, role session or account root ARN")
-	if len(parts) != 6 || parts[0] != "arn" || len(parts[4]) != 12 {
+	if !ok {
 		return iampolicy.Principal{}, bad
 	}
-	p := iampolicy.Principal{Account: parts[4], ARN: arn}
-	switch res := parts[5]; {
+	p := iampolicy.Principal{Account: a.AccountID, ARN: arn}
+	switch res := a.Resource; {
 	case res == "root":
 		p.Type = "Account"
 	case strings.HasPrefix(res, "user/"):
 		p.Type = "User"
 		p.Username = res[strings.LastIndex(res, "/")+1:]
-	case parts[2] == "sts" && strings.HasPrefix(res, "assumed-role/"):
+	case a.Service == "sts" && strings.HasPrefix(res, "assumed-role/"):
 		p.Type = "AssumedRole"
 		role, _, _ := strings.Cut(strings.TrimPrefix(res, "assumed-role/"), "/")
-		p.RoleARN = "arn:aws:iam::" + parts[4] + ":role/" + role
+		p.RoleARN = awsid.IAM(a.AccountID, "role/"+role)
 	default:
 		return iampolicy.Principal{}, bad
 	}

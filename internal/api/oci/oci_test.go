@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/registry/registrytest"
+	"github.com/ecrd/ecrd/internal/testutil"
 )
 
 var scope = registrytest.Scope
@@ -36,7 +36,7 @@ func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
 	reg, _ := registrytest.New(t, registry.Options{})
 	registrytest.CreateOnPush(t, reg)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := testutil.Logger()
 	srv := httptest.NewServer(oci.New(reg, log, asRoot, "http://registry.test/"))
 	t.Cleanup(srv.Close)
 	return srv
@@ -309,7 +309,7 @@ func TestManifestHeaders(t *testing.T) {
 func TestAuthentication(t *testing.T) {
 	reg, _ := registrytest.New(t, registry.Options{})
 	registrytest.CreateOnPush(t, reg)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := testutil.Logger()
 	var refuse bool
 	authn := func(r *http.Request) (metadata.Scope, *identity.Principal, error) {
 		if refuse {

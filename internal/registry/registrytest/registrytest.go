@@ -5,7 +5,6 @@ package registrytest
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/ecrd/ecrd/internal/blobstore"
@@ -13,8 +12,8 @@ import (
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/metadata/metadatatest"
-	"github.com/ecrd/ecrd/internal/metadata/sqlite"
 	"github.com/ecrd/ecrd/internal/registry"
+	"github.com/ecrd/ecrd/internal/testutil"
 )
 
 // Scope is the account and region tests use.
@@ -27,31 +26,37 @@ type Stores struct {
 	Dir   string // the data folder
 }
 
-// New returns a registry over SQLite and filesystem stores in a fresh
-// temporary directory, closed when the test ends. Without a logger in
-// opts, logs are discarded.
-func New(tb testing.TB, opts registry.Options) (*registry.Registry, Stores) {
+// Open opens SQLite and filesystem stores in a fresh temporary directory,
+// closed when the test ends.
+func Open(tb testing.TB) Stores {
 	tb.Helper()
 	dir := tb.TempDir()
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "ecrd.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
 	// Every write transaction runs twice, as a backend that retries
 	// transactions may run it: the core must not depend on running once.
-	meta := metadatatest.DoubleRun(db)
+	meta := metadatatest.DoubleRun(testutil.SQLite(tb, dir))
 	blobs, err := filesystem.New(dir)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { blobs.Close() })
 	guarded := guardedBlobs{blobs, tb}
+	return Stores{Meta: meta, Blobs: guarded, Dir: dir}
+}
+
+// New returns a registry over the stores Open opens. Its logger (which
+// discards, unless opts has one), blob store and key service fail the
+// test when used inside a metadata transaction (see guard.go).
+func New(tb testing.TB, opts registry.Options) (*registry.Registry, Stores) {
+	tb.Helper()
+	s := Open(tb)
+	if opts.Logger == nil {
+		opts.Logger = testutil.Logger()
+	}
 	opts.Logger = guardedLogger(tb, opts.Logger)
 	if opts.Keys != nil {
 		opts.Keys = guardedKeys{opts.Keys, tb}
 	}
-	return registry.New(meta, guarded, opts), Stores{Meta: meta, Blobs: guarded, Dir: dir}
+	return registry.New(s.Meta, s.Blobs, opts), s
 }
 
 // Context returns a context of a request by the root of Scope's account.
