@@ -1,12 +1,10 @@
 package outbox
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"strings"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
@@ -54,7 +52,7 @@ func New(scope metadata.Scope, at time.Time, source, detailType string, resource
 		resources = []string{}
 	}
 	env := Envelope{
-		Version: "0", ID: newID(), DetailType: detailType, Source: source,
+		Version: "0", ID: awsid.NewUUID(), DetailType: detailType, Source: source,
 		Account: scope.Account, Time: at.UTC().Format(time.RFC3339), Region: scope.Region,
 		Resources: resources, Detail: d,
 	}
@@ -136,11 +134,12 @@ func APICall(scope metadata.Scope, at time.Time, source string, c Call) (metadat
 	rec := apiCall{
 		EventVersion: "1.08", UserIdentity: c.Actor, EventTime: at.UTC().Format(time.RFC3339),
 		EventSource: c.EventSource, EventName: c.Action, AWSRegion: scope.Region, SourceIPAddress: c.Actor.SourceIP,
-		RequestParameters: c.Params, EventID: newID(), EventType: eventType, ManagementEvent: true,
+		RequestParameters: c.Params, EventID: awsid.NewUUID(), EventType: eventType, ManagementEvent: true,
 		RecipientAccountID: scope.Account, EventCategory: "Management",
 	}
 	for _, arn := range c.Resources {
-		rec.Resources = append(rec.Resources, ctResource{AccountID: arnAccount(arn), ARN: arn})
+		a, _ := awsid.Parse(arn)
+		rec.Resources = append(rec.Resources, ctResource{AccountID: a.AccountID, ARN: arn})
 	}
 	return New(scope, at, source, TypeAPICall, c.Resources, rec)
 }
@@ -154,23 +153,4 @@ func ImageAction(scope metadata.Scope, at time.Time, repositoryARN, repository, 
 		detail["image-tag"] = tag
 	}
 	return New(scope, at, SourceECR, TypeImageAction, []string{repositoryARN}, detail)
-}
-
-// arnAccount is the account field of an ARN ("" if it has none).
-func arnAccount(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 5 {
-		return ""
-	}
-	return parts[4]
-}
-
-// newID makes an event ID shaped like EventBridge's (a UUID).
-func newID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
