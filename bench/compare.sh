@@ -23,9 +23,11 @@ export LC_ALL=C
 usage() {
   cat >&2 <<'EOF'
 usage: bench/compare.sh --ecrd PATH --distribution PATH [--zot PATH [--zot-config FILE]]
-                        [--auth] [--load PATH] [--workdir DIR]
+                        [--baseline PATH] [--auth] [--load PATH] [--workdir DIR]
                         [--only ID,ID...] [--repeat N] [--quick]
   --zot-config  zot config to start from; its address, port and rootDirectory are replaced
+  --baseline    another ecrd build (an earlier commit) run as a peer, with ecrd's
+                settings and credentials: the ratio column then compares the two builds
   --auth        give distribution and zot Basic authentication too (htpasswd,
                 bcrypt at its lowest cost, 4); ecrd always authenticates: it
                 gets a root key and ecrd-load logs in with GetAuthorizationToken
@@ -41,13 +43,14 @@ EOF
   exit "${1:-2}"
 }
 
-ecrd='' distribution='' zot='' zot_config='' peer_auth=0 load='' workdir='' only='' quick=0 repeat=1 warm=1
+ecrd='' baseline='' distribution='' zot='' zot_config='' peer_auth=0 load='' workdir='' only='' quick=0 repeat=1 warm=1
 while (($#)); do
   case $1 in
     --ecrd) ecrd=$2; shift 2 ;;
     --distribution) distribution=$2; shift 2 ;;
     --zot) zot=$2; shift 2 ;;
     --zot-config) zot_config=$2; shift 2 ;;
+    --baseline) baseline=$2; shift 2 ;;
     --auth) peer_auth=1; shift ;;
     --load) load=$2; shift 2 ;;
     --workdir) workdir=$2; shift 2 ;;
@@ -75,6 +78,7 @@ add_registry() { # name binary
 }
 add_registry distribution "$distribution"
 add_registry zot "$zot"
+add_registry baseline "$baseline"
 add_registry ecrd "$ecrd"
 if ((${#registries[@]} == 0)); then
   log "compare.sh: no registry binary to run"
@@ -157,9 +161,11 @@ start_server() {
   server_url=http://127.0.0.1:$port
   local logfile=$results/$name.server.log
   case $name in
-    ecrd)
+    ecrd | baseline)
+      local bin=$ecrd
+      [[ $name == baseline ]] && bin=$baseline
       ECRD_ROOT_ACCESS_KEY_ID=$ecrd_key_id ECRD_ROOT_SECRET_ACCESS_KEY=$ecrd_secret \
-        "$ecrd" serve --listen "127.0.0.1:$port" --data "$server_data" >>"$logfile" 2>&1 &
+        "$bin" serve --listen "127.0.0.1:$port" --data "$server_data" >>"$logfile" 2>&1 &
       ;;
     distribution)
       # Shipped defaults otherwise (info logging, no cache). Traces off:
@@ -253,7 +259,7 @@ run_scenario() {
   local name=$1 id=$2 run=$3
   shift 3
   local args=("$@") out=$results/$name.$id.$run
-  if [[ $name == ecrd ]]; then
+  if [[ $name == ecrd || $name == baseline ]]; then
     args+=(-ecr "$ecrd_key_id:$ecrd_secret")
   elif ((peer_auth)); then
     args+=(-u "$peer_user:$peer_password")
