@@ -12,8 +12,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"github.com/ecrd/ecrd/internal/api/awsquery"
-	"github.com/ecrd/ecrd/internal/api/ecr"
 	kmsapi "github.com/ecrd/ecrd/internal/api/kms"
 	"github.com/ecrd/ecrd/internal/api/sts"
 	"github.com/ecrd/ecrd/internal/auth"
@@ -48,7 +48,7 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 	}
 	if !known {
 		closeUnread(w, r)
-		ecr.WriteError(w, "UnknownOperationException", unknownOperation(target), http.StatusBadRequest)
+		awsjson.WriteUnknownOperation(w, target)
 		return
 	}
 	pending, err := s.auth.Begin(r.Context(), r, service)
@@ -60,7 +60,7 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 	body, hash, err := readBody(r, limit)
 	if err != nil {
 		closeUnread(w, r)
-		ecr.WriteError(w, "SerializationException", err.Error(), http.StatusBadRequest)
+		awsjson.WriteError(w, "SerializationException", err.Error(), http.StatusBadRequest)
 		return
 	}
 	caller, err := s.auth.Finish(r, pending, body, hash)
@@ -129,33 +129,12 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, requestID st
 	s.sts.Serve(w, r, caller, form, requestID)
 }
 
-// unknownOperation is the message of UnknownOperationException.
-func unknownOperation(target string) string {
-	if len(target) > 128 {
-		target = target[:128] + "..."
-	}
-	return "The operation " + strings.ToValidUTF8(target, "?") + " is not known to this service."
-}
-
 // closeUnread makes the connection close after an answer given without
 // reading the request's body, so that net/http does not wait to drain it.
 func closeUnread(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 {
 		w.Header().Set("Connection", "close")
 	}
-}
-
-// JSON-protocol names and statuses of authentication failures.
-var jsonAuthErrors = map[auth.Code]struct {
-	exception string
-	status    int
-}{
-	auth.CodeMissing:      {"MissingAuthenticationTokenException", http.StatusForbidden},
-	auth.CodeMalformed:    {"IncompleteSignatureException", http.StatusBadRequest},
-	auth.CodeUnknownKey:   {"UnrecognizedClientException", http.StatusBadRequest},
-	auth.CodeSignature:    {"InvalidSignatureException", http.StatusBadRequest},
-	auth.CodeExpired:      {"InvalidSignatureException", http.StatusBadRequest},
-	auth.CodeExpiredToken: {"ExpiredTokenException", http.StatusBadRequest},
 }
 
 // Query-protocol codes and statuses of authentication failures.
@@ -172,15 +151,11 @@ var queryAuthErrors = map[auth.Code]struct {
 }
 
 func (s *Server) writeJSONAuthError(w http.ResponseWriter, r *http.Request, err error) {
-	var ae *auth.Error
-	if errors.As(err, &ae) {
-		if e, ok := jsonAuthErrors[ae.Code]; ok {
-			ecr.WriteError(w, e.exception, ae.Message, e.status)
-			return
-		}
+	if awsjson.WriteAuthError(w, err) {
+		return
 	}
 	s.log.Error("authenticating an AWS API call", "path", r.URL.Path, "err", err)
-	ecr.WriteError(w, "ServerException", "internal server error: the registry logged the cause", http.StatusInternalServerError)
+	awsjson.WriteError(w, "ServerException", "internal server error: the registry logged the cause", http.StatusInternalServerError)
 }
 
 func (s *Server) writeQueryAuthError(w http.ResponseWriter, r *http.Request, err error, requestID string) {

@@ -6,13 +6,11 @@ package ecr
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
-	"reflect"
-	"strings"
 
+	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
@@ -35,7 +33,7 @@ const (
 // BodyLimit returns the largest body the operation an X-Amz-Target names
 // may have, and false if ecrd serves no such operation.
 func (h *Handler) BodyLimit(target string) (int64, bool) {
-	name, run := h.lookup(target)
+	name, run := h.api.Lookup(target)
 	switch {
 	case run == nil:
 		return 0, false
@@ -57,17 +55,15 @@ type Handler struct {
 	ids      *identity.Service
 	log      *slog.Logger
 	endpoint Endpoint
-	ops      map[string]op // ECR's, by name
-	ext      map[string]op // ecrd's own, by name
+	ops      map[string]awsjson.Op // ECR's, by name
+	ext      map[string]awsjson.Op // ecrd's own, by name
+	api      awsjson.Service
 }
-
-// op runs one operation on a request body.
-type op func(ctx context.Context, c auth.Caller, body []byte) (any, error)
 
 // New returns the ECR API handler.
 func New(reg *registry.Registry, ids *identity.Service, endpoint Endpoint, log *slog.Logger) *Handler {
 	h := &Handler{reg: reg, ids: ids, log: log, endpoint: endpoint}
-	h.ops = map[string]op{
+	h.ops = map[string]awsjson.Op{
 		"BatchCheckLayerAvailability":         handle(h.batchCheckLayerAvailability),
 		"BatchDeleteImage":                    handle(h.batchDeleteImage),
 		"BatchGetImage":                       handle(h.batchGetImage),
@@ -119,25 +115,21 @@ func New(reg *registry.Registry, ids *identity.Service, endpoint Endpoint, log *
 		"GetRegistryScanningConfiguration":        handle(h.getRegistryScanningConfiguration),
 		"BatchGetRepositoryScanningConfiguration": handle(h.batchGetRepositoryScanningConfiguration),
 	}
-	h.ext = map[string]op{
+	h.ext = map[string]awsjson.Op{
 		"StartLifecyclePolicyPreview": handle(h.previewAt),
 		"RunLifecyclePolicy":          handle(h.runLifecyclePolicy),
 		"SetImageTimes":               handle(h.setImageTimes),
 		"CollectGarbage":              handle(h.collectGarbage),
 	}
+	h.api = awsjson.Service{
+		Name:       "ECR",
+		Targets:    []awsjson.Operations{{Prefix: TargetPrefix, Ops: h.ops}, {Prefix: ExtensionPrefix, Ops: h.ext}},
+		Errors:     exception,
+		Fault:      awsjson.Error{Type: "ServerException", Message: "internal server error: the registry logged the cause"},
+		EmptyLists: true, // ECR answers {"repositories":[]}; the AWS CLI v1's paginators fail on null
+		Log:        log,
+	}
 	return h
-}
-
-// lookup returns the operation an X-Amz-Target names: one of ECR's or one
-// of ecrd's own.
-func (h *Handler) lookup(target string) (name string, run op) {
-	if name, ok := strings.CutPrefix(target, TargetPrefix); ok {
-		return name, h.ops[name]
-	}
-	if name, ok := strings.CutPrefix(target, ExtensionPrefix); ok {
-		return name, h.ext[name]
-	}
-	return "", nil
 }
 
 // validator is an input that checks itself against the ECR model.
@@ -146,63 +138,15 @@ type validator[I any] interface {
 	validate() error
 }
 
-// handle makes an op from a typed operation: decode, validate, run.
-func handle[I any, PI validator[I], O any](fn func(context.Context, auth.Caller, *I) (*O, error)) op {
-	return func(ctx context.Context, c auth.Caller, body []byte) (any, error) {
-		in := PI(new(I))
-		if err := decodeInput(body, in); err != nil {
-			return nil, err
-		}
-		if err := in.validate(); err != nil {
-			return nil, err
-		}
-		return fn(ctx, c, (*I)(in))
-	}
+// handle makes an operation from a typed one: decode, validate, run.
+func handle[I any, PI validator[I], O any](fn func(context.Context, auth.Caller, *I) (*O, error)) awsjson.Op {
+	return awsjson.Operation(fn, func(in *I) error { return PI(in).validate() })
 }
 
 // Serve runs the operation an X-Amz-Target names for an authenticated
 // caller and writes the answer.
 func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, target string, body []byte) {
-	name, run := h.lookup(target)
-	if run == nil {
-		WriteError(w, "UnknownOperationException", "", http.StatusBadRequest)
-		return
-	}
-	ctx := identity.NewContext(identity.WithOrigin(r.Context(), identity.OriginOf(r)), c.Principal)
-	out, err := run(ctx, c, body)
-	if err != nil {
-		h.writeError(w, r, name, err)
-		return
-	}
-	presentLists(out)
-	b, err := json.Marshal(out)
-	if err != nil {
-		h.writeError(w, r, name, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.WriteHeader(http.StatusOK)
-	w.Write(b)
-}
-
-// presentLists makes every list member of a response that is not
-// omitempty an empty list rather than null: ECR answers
-// {"repositories":[]}, and the AWS CLI v1's paginators fail on an
-// absent or null list. Only the top level of a response holds such
-// members.
-func presentLists(out any) {
-	v := reflect.ValueOf(out)
-	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
-		return
-	}
-	v = v.Elem()
-	t := v.Type()
-	for i := range t.NumField() {
-		f := v.Field(i)
-		if f.Kind() == reflect.Slice && f.IsNil() && !strings.Contains(t.Field(i).Tag.Get("json"), ",omitempty") {
-			f.Set(reflect.MakeSlice(f.Type(), 0, 0))
-		}
-	}
+	h.api.Serve(w, r, c, target, body)
 }
 
 // exceptions maps the core's error codes to ECR exception names. Codes not
@@ -260,20 +204,18 @@ var exceptions = map[registry.Code]string{
 	registry.CodeStorageFull:              "ServerException",
 }
 
-// writeError answers with the ECR exception for err: 400 for client
-// faults, 403 for access denied, 500 (ServerException) for the rest, which
-// are logged in full.
-func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, op string, err error) {
+// exception returns the ECR exception for one of the adapter's or the
+// core's errors: 400 for client faults, 403 for access denied, 500
+// (ServerException) when storage is full; nil for any other error, a
+// server fault.
+func exception(err error) *awsjson.Error {
 	var (
-		se *SerializationError
 		ip *InvalidParameterError
 		re *registry.Error
 	)
 	switch {
-	case errors.As(err, &se):
-		WriteError(w, "SerializationException", se.Message, http.StatusBadRequest)
 	case errors.As(err, &ip):
-		WriteError(w, "InvalidParameterException", ip.Error(), http.StatusBadRequest)
+		return &awsjson.Error{Type: "InvalidParameterException", Message: ip.Error(), Status: http.StatusBadRequest}
 	case errors.As(err, &re) && exceptions[re.Code] != "":
 		status := http.StatusBadRequest
 		switch re.Code {
@@ -283,30 +225,10 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, op string, 
 			// A server fault, with a message that says which, and a state
 			// the registry logged, not a failure to log again.
 			status = http.StatusInternalServerError
-			if m, ok := w.(interface{ ExpectedFailure() }); ok {
-				m.ExpectedFailure()
-			}
 		}
-		WriteError(w, exceptions[re.Code], re.Message, status)
-	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-		w.WriteHeader(499) // the client went away: not a server failure
-	default:
-		h.log.Error("ECR operation failed", "operation", op, "err", err)
-		WriteError(w, "ServerException", "internal server error: the registry logged the cause", http.StatusInternalServerError)
+		return &awsjson.Error{Type: exceptions[re.Code], Message: re.Message, Status: status}
 	}
-}
-
-// WriteError writes an AWS JSON 1.1 error: the exception name in __type and
-// in X-Amzn-ErrorType (where the SDKs look first), and its message.
-func WriteError(w http.ResponseWriter, exception, message string, status int) {
-	b, _ := json.Marshal(struct {
-		Type    string `json:"__type"`
-		Message string `json:"message,omitempty"`
-	}{exception, message})
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-ErrorType", exception)
-	w.WriteHeader(status)
-	w.Write(b)
+	return nil
 }
 
 // scope returns the registry an operation addresses: registryId if given,

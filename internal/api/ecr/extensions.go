@@ -8,6 +8,7 @@ package ecr
 import (
 	"context"
 
+	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/registry"
 )
@@ -115,7 +116,7 @@ func (h *Handler) setImageTimes(ctx context.Context, c auth.Caller, in *SetImage
 	}
 	return &SetImageTimesOutput{RegistryId: key.Account, RepositoryName: key.Name,
 		ImageId:       wireID(registry.ImageID{Digest: string(img.Digest), Tag: id.Tag}),
-		ImagePushedAt: NewTimestamp(img.PushedAt), LastRecordedPullTime: NewTimestamp(img.LastPulledAt)}, nil
+		ImagePushedAt: awsjson.NewTimestamp(img.PushedAt), LastRecordedPullTime: awsjson.NewTimestamp(img.LastPulledAt)}, nil
 }
 
 // CollectGarbageInput asks for a garbage collection now.

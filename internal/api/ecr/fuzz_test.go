@@ -8,9 +8,11 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/ecrd/ecrd/internal/api/awsjson"
 )
 
-// FuzzDecodeValidate feeds arbitrary bodies to decodeInput and validate()
+// FuzzDecodeValidate feeds arbitrary bodies to awsjson.Decode and validate()
 // for every input type. Nothing may panic; every error must be a
 // *SerializationError (from decoding) or an *InvalidParameterError (from
 // validation); a body that decodes must be JSON; and a decoded input must
@@ -50,9 +52,9 @@ func FuzzDecodeValidate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, typ := range types {
 			in := reflect.New(typ).Interface()
-			err := decodeInput(body, in)
+			err := awsjson.Decode(body, in)
 			if err != nil {
-				var se *SerializationError
+				var se *awsjson.SerializationError
 				if !errors.As(err, &se) {
 					t.Fatalf("%s: decode error %T %v", typ, err, err)
 				}
@@ -75,14 +77,14 @@ func FuzzDecodeValidate(f *testing.F) {
 			}
 			std := reflect.New(typ).Interface()
 			if json.Unmarshal(body, std) == nil && !reflect.DeepEqual(in, std) {
-				t.Fatalf("%s: decodeInput and encoding/json disagree on %q:\n%+v\n%+v", typ, body, in, std)
+				t.Fatalf("%s: awsjson.Decode and encoding/json disagree on %q:\n%+v\n%+v", typ, body, in, std)
 			}
 		}
 	})
 }
 
 // hasAmbiguousKeys reports whether body holds an object key that
-// decodeInput (exact member names, a repeat replaces) and encoding/json
+// awsjson.Decode (exact member names, a repeat replaces) and encoding/json
 // (case-insensitive names, a repeat merges) are meant to read differently:
 // a key that repeats, or that matches a member name of the shapes but for
 // case. It is also true for a body holding invalid UTF-8, which is not

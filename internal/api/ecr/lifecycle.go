@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/lifecycle"
 	"github.com/ecrd/ecrd/internal/registry"
@@ -259,9 +260,9 @@ func (h *Handler) putLifecyclePolicy(ctx context.Context, c auth.Caller, in *Put
 // for a policy that never ran.
 func lastEvaluated(t time.Time) *Timestamp {
 	if t.IsZero() {
-		return &Timestamp{time.Unix(0, 0).UTC()}
+		return &Timestamp{Time: time.Unix(0, 0).UTC()}
 	}
-	return &Timestamp{t}
+	return &Timestamp{Time: t}
 }
 
 func (h *Handler) getLifecyclePolicy(ctx context.Context, c auth.Caller, in *GetLifecyclePolicyInput) (*GetLifecyclePolicyOutput, error) {
@@ -294,7 +295,7 @@ func (h *Handler) startPreview(ctx context.Context, c auth.Caller, in *StartLife
 	}
 	out := &StartLifecyclePolicyPreviewOutput{RegistryId: p.Repo.Account, RepositoryName: p.Repo.Name, LifecyclePolicyText: p.Text, Status: p.Status}
 	if !at.IsZero() {
-		out.EvaluateAt = NewTimestamp(p.EvaluateAt)
+		out.EvaluateAt = awsjson.NewTimestamp(p.EvaluateAt)
 	}
 	return out, nil
 }
@@ -315,7 +316,7 @@ func (h *Handler) getLifecyclePolicyPreview(ctx context.Context, c auth.Caller, 
 		return nil, err
 	}
 	out := &GetLifecyclePolicyPreviewOutput{RegistryId: key.Account, RepositoryName: key.Name, LifecyclePolicyText: p.Text,
-		Status: p.Status, NextToken: next, PreviewResults: []LifecyclePolicyPreviewResult{}, EvaluateAt: NewTimestamp(p.EvaluateAt)}
+		Status: p.Status, NextToken: next, PreviewResults: []LifecyclePolicyPreviewResult{}, EvaluateAt: awsjson.NewTimestamp(p.EvaluateAt)}
 	if p.Status != registry.PreviewComplete {
 		return out, nil
 	}
@@ -325,7 +326,7 @@ func (h *Handler) getLifecyclePolicyPreview(ctx context.Context, c auth.Caller, 
 	}
 	for _, res := range p.Results {
 		r := LifecyclePolicyPreviewResult{
-			ImageTags: res.Tags, ImageDigest: res.Digest, ImagePushedAt: NewTimestamp(res.PushedAt),
+			ImageTags: res.Tags, ImageDigest: res.Digest, ImagePushedAt: awsjson.NewTimestamp(res.PushedAt),
 			Action: wireAction(res.Action), StorageClass: res.StorageClass,
 		}
 		// A referrer whose subject is gone is expired by no rule (0): the
@@ -352,7 +353,7 @@ func (h *Handler) registerPullTimeUpdateExclusion(ctx context.Context, c auth.Ca
 	if err != nil {
 		return nil, err
 	}
-	return &RegisterPullTimeUpdateExclusionOutput{PrincipalArn: e.Principal, CreatedAt: NewTimestamp(e.CreatedAt)}, nil
+	return &RegisterPullTimeUpdateExclusionOutput{PrincipalArn: e.Principal, CreatedAt: awsjson.NewTimestamp(e.CreatedAt)}, nil
 }
 
 func (h *Handler) deregisterPullTimeUpdateExclusion(ctx context.Context, c auth.Caller, in *DeregisterPullTimeUpdateExclusionInput) (*DeregisterPullTimeUpdateExclusionOutput, error) {

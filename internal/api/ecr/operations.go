@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
@@ -21,7 +22,7 @@ func (h *Handler) repository(repo metadata.Repository) *Repository {
 		RegistryId:                 repo.Key.Account,
 		RepositoryName:             repo.Key.Name,
 		RepositoryUri:              h.reg.RepositoryURI(repo.Key),
-		CreatedAt:                  NewTimestamp(repo.CreatedAt),
+		CreatedAt:                  awsjson.NewTimestamp(repo.CreatedAt),
 		ImageTagMutability:         s.TagMutability,
 		ImageScanningConfiguration: &ImageScanningConfiguration{ScanOnPush: ptr(s.ScanOnPush)},
 		EncryptionConfiguration:    &EncryptionConfiguration{EncryptionType: ptr(s.EncryptionType)},
@@ -217,20 +218,20 @@ func (h *Handler) describeImages(ctx context.Context, c auth.Caller, in *Describ
 			ImageDigest:            string(img.Digest),
 			ImageTags:              img.Tags,
 			ImageSizeInBytes:       ptr(img.ImageSize),
-			ImagePushedAt:          NewTimestamp(img.PushedAt),
+			ImagePushedAt:          awsjson.NewTimestamp(img.PushedAt),
 			ImageManifestMediaType: img.MediaType,
 			ArtifactMediaType:      img.ArtifactType,
 			SubjectManifestDigest:  string(img.Subject),
 			ImageStatus:            img.Status(h.reg.Now()),
 		}
 		if !img.LastPulledAt.IsZero() {
-			d.LastRecordedPullTime = NewTimestamp(img.LastPulledAt)
+			d.LastRecordedPullTime = awsjson.NewTimestamp(img.LastPulledAt)
 		}
 		if !img.LastArchivedAt.IsZero() {
-			d.LastArchivedAt = NewTimestamp(img.LastArchivedAt)
+			d.LastArchivedAt = awsjson.NewTimestamp(img.LastArchivedAt)
 		}
 		if !img.LastActivatedAt.IsZero() {
-			d.LastActivatedAt = NewTimestamp(img.LastActivatedAt)
+			d.LastActivatedAt = awsjson.NewTimestamp(img.LastActivatedAt)
 		}
 		scanDetail(&d, img.Scan)
 		out.ImageDetails = append(out.ImageDetails, d)
@@ -376,7 +377,7 @@ func (h *Handler) getAuthorizationToken(ctx context.Context, c auth.Caller, in *
 	for _, id := range ids {
 		out.AuthorizationData = append(out.AuthorizationData, AuthorizationData{
 			AuthorizationToken: token,
-			ExpiresAt:          NewTimestamp(expires),
+			ExpiresAt:          awsjson.NewTimestamp(expires),
 			ProxyEndpoint:      h.endpoint(metadata.Scope{Account: id, Region: c.Region}),
 		})
 	}
@@ -420,8 +421,8 @@ func template(t registry.CreationTemplate) *RepositoryCreationTemplate {
 		LifecyclePolicy:                    t.LifecyclePolicy,
 		AppliedFor:                         t.AppliedFor,
 		CustomRoleArn:                      t.CustomRoleARN,
-		CreatedAt:                          NewTimestamp(t.CreatedAt),
-		UpdatedAt:                          NewTimestamp(t.UpdatedAt),
+		CreatedAt:                          awsjson.NewTimestamp(t.CreatedAt),
+		UpdatedAt:                          awsjson.NewTimestamp(t.UpdatedAt),
 	}
 	if t.KMSKey != "" {
 		out.EncryptionConfiguration.KmsKey = ptr(t.KMSKey)

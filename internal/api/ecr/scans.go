@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/scanner"
@@ -126,12 +127,12 @@ func (h *Handler) describeImageScanFindings(ctx context.Context, c auth.Caller, 
 		return out, nil
 	}
 	f := &ImageScanFindings{
-		ImageScanCompletedAt:  NewTimestamp(res.CompletedAt),
+		ImageScanCompletedAt:  awsjson.NewTimestamp(res.CompletedAt),
 		FindingSeverityCounts: severityCounts(res.Counts),
 		Findings:              make([]ImageScanFinding, 0, len(res.Findings)),
 	}
 	if !res.SourceUpdatedAt.IsZero() {
-		f.VulnerabilitySourceUpdatedAt = NewTimestamp(res.SourceUpdatedAt)
+		f.VulnerabilitySourceUpdatedAt = awsjson.NewTimestamp(res.SourceUpdatedAt)
 	}
 	for _, v := range res.Findings {
 		f.Findings = append(f.Findings, wireFinding(v))
@@ -201,10 +202,10 @@ func scanDetail(d *ImageDetail, s *registry.ScanSummary) {
 		return
 	}
 	d.ImageScanFindingsSummary = &ImageScanFindingsSummary{
-		ImageScanCompletedAt:  NewTimestamp(s.CompletedAt),
+		ImageScanCompletedAt:  awsjson.NewTimestamp(s.CompletedAt),
 		FindingSeverityCounts: severityCounts(s.Counts),
 	}
 	if !s.SourceUpdatedAt.IsZero() {
-		d.ImageScanFindingsSummary.VulnerabilitySourceUpdatedAt = NewTimestamp(s.SourceUpdatedAt)
+		d.ImageScanFindingsSummary.VulnerabilitySourceUpdatedAt = awsjson.NewTimestamp(s.SourceUpdatedAt)
 	}
 }

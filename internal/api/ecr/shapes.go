@@ -11,7 +11,7 @@ package ecr
 //     request) hold scalars as pointers, lists as slices and structures as
 //     pointers, so that an absent member (nil) differs from an empty one
 //     ("" or []); validate() depends on that. Blobs are []byte, which
-//     encoding/json and decodeInput read and write as base64.
+//     encoding/json and awsjson.Decode read and write as base64.
 //   - Structures that appear only in responses hold plain values with
 //     omitempty; numbers are pointers where zero is a meaningful value
 //     (layer and image sizes, byte offsets), and timestamps are *Timestamp.
@@ -25,84 +25,13 @@ package ecr
 
 import (
 	"encoding/json"
-	"errors"
-	"math"
-	"strconv"
-	"time"
+
+	"github.com/ecrd/ecrd/internal/api/awsjson"
 )
 
-// Timestamp is a point in time as AWS JSON 1.1 carries it: epoch seconds as
-// a JSON number, with a fraction when the time is not on a whole second.
-// Responses hold *Timestamp with omitempty, so an unknown time is left out;
-// marshalling a zero Timestamp is an error rather than a date in year 1.
-type Timestamp struct {
-	time.Time
-}
-
-// NewTimestamp returns t as a *Timestamp, or nil when t is the zero time,
-// ready for an omitempty response member.
-func NewTimestamp(t time.Time) *Timestamp {
-	if t.IsZero() {
-		return nil
-	}
-	return &Timestamp{t}
-}
-
-// maxEpochSeconds bounds the timestamps Timestamp reads: about the year
-// 33658, far beyond anything real, and small enough that the value in
-// microseconds fits an int64.
-const maxEpochSeconds = 1e12
-
-// MarshalJSON writes the time as epoch seconds with at most millisecond
-// precision and no exponent, e.g. 1719871234.123 or 1719871234.
-func (t Timestamp) MarshalJSON() ([]byte, error) {
-	if t.IsZero() {
-		return nil, errors.New("ecr: zero Timestamp; leave the member nil instead")
-	}
-	ms := t.UnixMilli()
-	var b []byte
-	if ms < 0 {
-		b = append(b, '-')
-		ms = -ms
-	}
-	b = strconv.AppendInt(b, ms/1000, 10)
-	if frac := ms % 1000; frac != 0 {
-		digits := []byte{'.', byte('0' + frac/100), byte('0' + frac/10%10), byte('0' + frac%10)}
-		for digits[len(digits)-1] == '0' {
-			digits = digits[:len(digits)-1]
-		}
-		b = append(b, digits...)
-	}
-	return b, nil
-}
-
-// UnmarshalJSON reads epoch seconds from a JSON number (fraction and
-// exponent allowed, as SDKs and AWS itself write them), to the microsecond.
-// No request shape served here has a timestamp; this is for symmetry and
-// tests.
-func (t *Timestamp) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		return nil
-	}
-	ts, err := parseEpochSeconds(string(b))
-	if err != nil {
-		return err
-	}
-	*t = ts
-	return nil
-}
-
-// parseEpochSeconds reads a JSON number of epoch seconds.
-func parseEpochSeconds(s string) (Timestamp, error) {
-	if !json.Valid([]byte(s)) || s == "" || (s[0] != '-' && (s[0] < '0' || s[0] > '9')) {
-		return Timestamp{}, errors.New("ecr: timestamp is not a JSON number")
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) || math.Abs(f) > maxEpochSeconds {
-		return Timestamp{}, errors.New("ecr: timestamp out of range")
-	}
-	return Timestamp{time.UnixMicro(int64(math.Round(f * 1e6))).UTC()}, nil
-}
+// Timestamp is an AWS JSON 1.1 timestamp. The shapes, and ecrd's own
+// clients that build them, name it here.
+type Timestamp = awsjson.Timestamp
 
 // Nested structures that appear in requests (and in responses).
 
@@ -691,7 +620,7 @@ type UpdateRepositoryCreationTemplateOutput struct {
 }
 
 // UploadLayerPartInput is the UploadLayerPart request. LayerPartBlob is
-// base64 on the wire; decodeInput gives an empty, non-nil slice for "" so
+// base64 on the wire; awsjson.Decode gives an empty, non-nil slice for "" so
 // that an empty part differs from an absent one.
 type UploadLayerPartInput struct {
 	RegistryId     *string `json:"registryId,omitempty"`

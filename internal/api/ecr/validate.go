@@ -27,6 +27,8 @@ package ecr
 
 import (
 	"regexp"
+
+	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"slices"
 	"strconv"
 	"strings"
@@ -280,12 +282,8 @@ func checkList[T any](c *shapeChecker, path string, v []T, p presence, r lengthR
 		if c.err != nil {
 			return
 		}
-		each(c, memberPath(path, i), &v[i])
+		each(c, awsjson.MemberPath(path, i), &v[i])
 	}
-}
-
-func memberPath(list string, i int) string {
-	return list + "." + strconv.Itoa(i+1) + ".member"
 }
 
 // stringMembers returns a list-member shapeChecker for strings of shape r.

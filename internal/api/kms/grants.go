@@ -6,7 +6,7 @@ package kms
 import (
 	"context"
 
-	"github.com/ecrd/ecrd/internal/api/ecr"
+	"github.com/ecrd/ecrd/internal/api/awsjson"
 	core "github.com/ecrd/ecrd/internal/kms"
 )
 
@@ -55,15 +55,15 @@ func (h *Handler) createGrant(ctx context.Context, scope core.Scope, in *createG
 // grantListEntry is GrantListEntry, what ListGrants and
 // ListRetirableGrants list and Terraform's aws_kms_grant reads.
 type grantListEntry struct {
-	KeyId             string            `json:"KeyId"`
-	GrantId           string            `json:"GrantId"`
-	Name              string            `json:"Name,omitempty"`
-	CreationDate      *ecr.Timestamp    `json:"CreationDate,omitempty"`
-	GranteePrincipal  string            `json:"GranteePrincipal"`
-	RetiringPrincipal string            `json:"RetiringPrincipal,omitempty"`
-	IssuingAccount    string            `json:"IssuingAccount"`
-	Operations        []string          `json:"Operations"`
-	Constraints       *grantConstraints `json:"Constraints,omitempty"`
+	KeyId             string             `json:"KeyId"`
+	GrantId           string             `json:"GrantId"`
+	Name              string             `json:"Name,omitempty"`
+	CreationDate      *awsjson.Timestamp `json:"CreationDate,omitempty"`
+	GranteePrincipal  string             `json:"GranteePrincipal"`
+	RetiringPrincipal string             `json:"RetiringPrincipal,omitempty"`
+	IssuingAccount    string             `json:"IssuingAccount"`
+	Operations        []string           `json:"Operations"`
+	Constraints       *grantConstraints  `json:"Constraints,omitempty"`
 }
 
 type listGrantsOutput struct {
@@ -75,7 +75,7 @@ type listGrantsOutput struct {
 func grantsOut(grants []core.Grant, next string) *listGrantsOutput {
 	out := &listGrantsOutput{Grants: make([]grantListEntry, len(grants)), NextMarker: next, Truncated: next != ""}
 	for i, g := range grants {
-		e := grantListEntry{KeyId: g.KeyARN, GrantId: g.ID, Name: g.Name, CreationDate: ecr.NewTimestamp(g.CreationDate),
+		e := grantListEntry{KeyId: g.KeyARN, GrantId: g.ID, Name: g.Name, CreationDate: awsjson.NewTimestamp(g.CreationDate),
 			GranteePrincipal: g.GranteePrincipal, RetiringPrincipal: g.RetiringPrincipal, IssuingAccount: g.IssuingAccount,
 			Operations: g.Operations}
 		if c := g.Constraints; c != nil {

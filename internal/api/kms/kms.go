@@ -17,9 +17,8 @@ import (
 	"reflect"
 	"strings"
 
-	"github.com/ecrd/ecrd/internal/api/ecr"
+	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"github.com/ecrd/ecrd/internal/auth"
-	"github.com/ecrd/ecrd/internal/identity"
 	core "github.com/ecrd/ecrd/internal/kms"
 )
 
@@ -34,28 +33,26 @@ const MaxBodySize = 1 << 20
 // Handler serves the KMS API.
 type Handler struct {
 	svc *core.Service
-	log *slog.Logger
-	ops map[string]op
+	ops map[string]awsjson.Op
+	api awsjson.Service
 }
 
-// op runs one operation on a request body, in the caller's scope.
-type op func(ctx context.Context, scope core.Scope, body []byte) (any, error)
-
-// handle makes an op from a typed operation: decode, then run.
-func handle[I any, O any](fn func(context.Context, core.Scope, *I) (*O, error)) op {
-	return func(ctx context.Context, scope core.Scope, body []byte) (any, error) {
+// handle makes an operation from a typed one: decode, then run in the
+// caller's account and the region it signed for.
+func handle[I any, O any](fn func(context.Context, core.Scope, *I) (*O, error)) awsjson.Op {
+	return func(ctx context.Context, c auth.Caller, body []byte) (any, error) {
 		in := new(I)
 		if err := decode(body, in); err != nil {
 			return nil, err
 		}
-		return fn(ctx, scope, in)
+		return fn(ctx, core.Scope{Account: c.Principal.Account, Region: c.Region}, in)
 	}
 }
 
 // New returns the KMS API handler.
 func New(svc *core.Service, log *slog.Logger) *Handler {
-	h := &Handler{svc: svc, log: log}
-	h.ops = map[string]op{
+	h := &Handler{svc: svc}
+	h.ops = map[string]awsjson.Op{
 		"CreateKey":                       handle(h.createKey),
 		"DescribeKey":                     handle(h.describeKey),
 		"ListKeys":                        handle(h.listKeys),
@@ -91,60 +88,44 @@ func New(svc *core.Service, log *slog.Logger) *Handler {
 		"Verify":                          handle(h.verify),
 		"GetPublicKey":                    handle(h.getPublicKey),
 	}
+	h.api = awsjson.Service{
+		Name:    "KMS",
+		Targets: []awsjson.Operations{{Prefix: TargetPrefix, Ops: h.ops}},
+		Errors:  exception,
+		Fault:   awsjson.Error{Type: "KMSInternalException", Message: "internal server error: ecrd logged the cause"},
+		Log:     log,
+	}
 	return h
 }
 
 // Known reports whether the X-Amz-Target names an operation ecrd serves.
 func (h *Handler) Known(target string) bool {
-	name, ok := strings.CutPrefix(target, TargetPrefix)
-	return ok && h.ops[name] != nil
+	_, run := h.api.Lookup(target)
+	return run != nil
 }
 
 // Serve runs the operation an X-Amz-Target names for an authenticated
 // caller, in its account and the region it signed for, and writes the
 // answer.
 func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, target string, body []byte) {
-	name, _ := strings.CutPrefix(target, TargetPrefix)
-	run := h.ops[name]
-	if run == nil {
-		ecr.WriteError(w, "UnknownOperationException", "", http.StatusBadRequest)
-		return
-	}
-	ctx := identity.NewContext(identity.WithOrigin(r.Context(), identity.OriginOf(r)), c.Principal)
-	out, err := run(ctx, core.Scope{Account: c.Principal.Account, Region: c.Region}, body)
-	if err != nil {
-		h.writeError(w, r, name, err)
-		return
-	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		h.writeError(w, r, name, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.WriteHeader(http.StatusOK)
-	w.Write(b)
+	h.api.Serve(w, r, c, target, body)
 }
 
-// writeError answers with KMS's exception for err. KMS answers every
-// client fault, AccessDeniedException included, with 400; anything else
-// is KMSInternalException (500), logged in full.
-func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, op string, err error) {
+// exception returns KMS's exception for one of the core's errors, or nil.
+// KMS answers every client fault, AccessDeniedException included, with
+// 400; anything else is KMSInternalException (500), logged in full.
+func exception(err error) *awsjson.Error {
 	var (
 		ke *core.Error
 		se *serializationError
 	)
 	switch {
 	case errors.As(err, &ke):
-		ecr.WriteError(w, ke.Code, ke.Message, http.StatusBadRequest)
+		return &awsjson.Error{Type: ke.Code, Message: ke.Message, Status: http.StatusBadRequest}
 	case errors.As(err, &se):
-		ecr.WriteError(w, "SerializationException", se.msg, http.StatusBadRequest)
-	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-		w.WriteHeader(499) // the client went away: not a server failure
-	default:
-		h.log.Error("KMS operation failed", "operation", op, "err", err)
-		ecr.WriteError(w, "KMSInternalException", "internal server error: ecrd logged the cause", http.StatusInternalServerError)
+		return &awsjson.Error{Type: "SerializationException", Message: se.msg, Status: http.StatusBadRequest}
 	}
+	return nil
 }
 
 // serializationError is a body that is not JSON of the operation's shape.

@@ -8,7 +8,7 @@ import (
 	"context"
 	"strconv"
 
-	"github.com/ecrd/ecrd/internal/api/ecr"
+	"github.com/ecrd/ecrd/internal/api/awsjson"
 	core "github.com/ecrd/ecrd/internal/kms"
 )
 
@@ -37,31 +37,31 @@ func tagsIn(in []tag, req *required) []core.Tag {
 // keyMetadata is KeyMetadata: what DescribeKey and CreateKey return, and
 // what Terraform's aws_kms_key reads.
 type keyMetadata struct {
-	AWSAccountId                string         `json:"AWSAccountId"`
-	KeyId                       string         `json:"KeyId"`
-	Arn                         string         `json:"Arn"`
-	CreationDate                *ecr.Timestamp `json:"CreationDate,omitempty"`
-	Enabled                     bool           `json:"Enabled"`
-	Description                 string         `json:"Description"`
-	KeyUsage                    string         `json:"KeyUsage"`
-	KeyState                    string         `json:"KeyState"`
-	DeletionDate                *ecr.Timestamp `json:"DeletionDate,omitempty"`
-	PendingDeletionWindowInDays int            `json:"PendingDeletionWindowInDays,omitempty"`
-	Origin                      string         `json:"Origin"`
-	KeyManager                  string         `json:"KeyManager"`
-	CustomerMasterKeySpec       string         `json:"CustomerMasterKeySpec"`
-	KeySpec                     string         `json:"KeySpec"`
-	EncryptionAlgorithms        []string       `json:"EncryptionAlgorithms,omitempty"`
-	SigningAlgorithms           []string       `json:"SigningAlgorithms,omitempty"`
-	MultiRegion                 bool           `json:"MultiRegion"`
-	CurrentKeyMaterialId        string         `json:"CurrentKeyMaterialId,omitempty"`
+	AWSAccountId                string             `json:"AWSAccountId"`
+	KeyId                       string             `json:"KeyId"`
+	Arn                         string             `json:"Arn"`
+	CreationDate                *awsjson.Timestamp `json:"CreationDate,omitempty"`
+	Enabled                     bool               `json:"Enabled"`
+	Description                 string             `json:"Description"`
+	KeyUsage                    string             `json:"KeyUsage"`
+	KeyState                    string             `json:"KeyState"`
+	DeletionDate                *awsjson.Timestamp `json:"DeletionDate,omitempty"`
+	PendingDeletionWindowInDays int                `json:"PendingDeletionWindowInDays,omitempty"`
+	Origin                      string             `json:"Origin"`
+	KeyManager                  string             `json:"KeyManager"`
+	CustomerMasterKeySpec       string             `json:"CustomerMasterKeySpec"`
+	KeySpec                     string             `json:"KeySpec"`
+	EncryptionAlgorithms        []string           `json:"EncryptionAlgorithms,omitempty"`
+	SigningAlgorithms           []string           `json:"SigningAlgorithms,omitempty"`
+	MultiRegion                 bool               `json:"MultiRegion"`
+	CurrentKeyMaterialId        string             `json:"CurrentKeyMaterialId,omitempty"`
 }
 
 func metadataOf(k core.Key) *keyMetadata {
 	return &keyMetadata{
-		AWSAccountId: k.Account, KeyId: k.ID, Arn: k.ARN, CreationDate: ecr.NewTimestamp(k.CreationDate),
+		AWSAccountId: k.Account, KeyId: k.ID, Arn: k.ARN, CreationDate: awsjson.NewTimestamp(k.CreationDate),
 		Enabled: k.Enabled(), Description: k.Description, KeyUsage: k.KeyUsage, KeyState: k.State,
-		DeletionDate: ecr.NewTimestamp(k.DeletionDate), PendingDeletionWindowInDays: k.PendingWindowInDays,
+		DeletionDate: awsjson.NewTimestamp(k.DeletionDate), PendingDeletionWindowInDays: k.PendingWindowInDays,
 		Origin: k.Origin, KeyManager: k.KeyManager, CustomerMasterKeySpec: k.KeySpec, KeySpec: k.KeySpec,
 		EncryptionAlgorithms: k.EncryptionAlgorithms(), SigningAlgorithms: k.SigningAlgorithms(),
 		MultiRegion: k.MultiRegion, CurrentKeyMaterialId: k.CurrentMaterialID,
@@ -243,10 +243,10 @@ func (h *Handler) disableKeyRotation(ctx context.Context, scope core.Scope, in *
 }
 
 type rotationStatusOutput struct {
-	KeyId                string         `json:"KeyId"`
-	KeyRotationEnabled   bool           `json:"KeyRotationEnabled"`
-	RotationPeriodInDays int            `json:"RotationPeriodInDays,omitempty"`
-	NextRotationDate     *ecr.Timestamp `json:"NextRotationDate,omitempty"`
+	KeyId                string             `json:"KeyId"`
+	KeyRotationEnabled   bool               `json:"KeyRotationEnabled"`
+	RotationPeriodInDays int                `json:"RotationPeriodInDays,omitempty"`
+	NextRotationDate     *awsjson.Timestamp `json:"NextRotationDate,omitempty"`
 }
 
 func (h *Handler) getKeyRotationStatus(ctx context.Context, scope core.Scope, in *keyIDInput) (*rotationStatusOutput, error) {
@@ -262,7 +262,7 @@ func (h *Handler) getKeyRotationStatus(ctx context.Context, scope core.Scope, in
 	if k.Rotation.Enabled {
 		// Only an enabled rotation has a period and a next date, as on AWS.
 		out.RotationPeriodInDays = k.Rotation.PeriodInDays
-		out.NextRotationDate = ecr.NewTimestamp(k.Rotation.NextRotation)
+		out.NextRotationDate = awsjson.NewTimestamp(k.Rotation.NextRotation)
 	}
 	return out, nil
 }
@@ -289,10 +289,10 @@ type scheduleKeyDeletionInput struct {
 }
 
 type scheduleKeyDeletionOutput struct {
-	KeyId               string         `json:"KeyId"`
-	DeletionDate        *ecr.Timestamp `json:"DeletionDate,omitempty"`
-	KeyState            string         `json:"KeyState"`
-	PendingWindowInDays int            `json:"PendingWindowInDays"`
+	KeyId               string             `json:"KeyId"`
+	DeletionDate        *awsjson.Timestamp `json:"DeletionDate,omitempty"`
+	KeyState            string             `json:"KeyState"`
+	PendingWindowInDays int                `json:"PendingWindowInDays"`
 }
 
 func (h *Handler) scheduleKeyDeletion(ctx context.Context, scope core.Scope, in *scheduleKeyDeletionInput) (*scheduleKeyDeletionOutput, error) {
@@ -304,7 +304,7 @@ func (h *Handler) scheduleKeyDeletion(ctx context.Context, scope core.Scope, in 
 	if err != nil {
 		return nil, err
 	}
-	return &scheduleKeyDeletionOutput{KeyId: k.ARN, DeletionDate: ecr.NewTimestamp(k.DeletionDate), KeyState: k.State, PendingWindowInDays: k.PendingWindowInDays}, nil
+	return &scheduleKeyDeletionOutput{KeyId: k.ARN, DeletionDate: awsjson.NewTimestamp(k.DeletionDate), KeyState: k.State, PendingWindowInDays: k.PendingWindowInDays}, nil
 }
 
 func (h *Handler) cancelKeyDeletion(ctx context.Context, scope core.Scope, in *keyIDInput) (*keyIDOutput, error) {
@@ -452,11 +452,11 @@ type listAliasesInput struct {
 }
 
 type aliasListEntry struct {
-	AliasName       string         `json:"AliasName"`
-	AliasArn        string         `json:"AliasArn"`
-	TargetKeyId     string         `json:"TargetKeyId,omitempty"`
-	CreationDate    *ecr.Timestamp `json:"CreationDate,omitempty"`
-	LastUpdatedDate *ecr.Timestamp `json:"LastUpdatedDate,omitempty"`
+	AliasName       string             `json:"AliasName"`
+	AliasArn        string             `json:"AliasArn"`
+	TargetKeyId     string             `json:"TargetKeyId,omitempty"`
+	CreationDate    *awsjson.Timestamp `json:"CreationDate,omitempty"`
+	LastUpdatedDate *awsjson.Timestamp `json:"LastUpdatedDate,omitempty"`
 }
 
 type listAliasesOutput struct {
@@ -473,7 +473,7 @@ func (h *Handler) listAliases(ctx context.Context, scope core.Scope, in *listAli
 	out := &listAliasesOutput{Aliases: make([]aliasListEntry, len(aliases)), NextMarker: next, Truncated: next != ""}
 	for i, a := range aliases {
 		out.Aliases[i] = aliasListEntry{AliasName: a.Name, AliasArn: a.ARN, TargetKeyId: a.TargetKeyID,
-			CreationDate: ecr.NewTimestamp(a.Created), LastUpdatedDate: ecr.NewTimestamp(a.Updated)}
+			CreationDate: awsjson.NewTimestamp(a.Created), LastUpdatedDate: awsjson.NewTimestamp(a.Updated)}
 	}
 	return out, nil
 }

@@ -1,8 +1,8 @@
-package ecr
+package awsjson
 
-// Decoding of AWS JSON 1.1 request bodies into the <Op>Input shapes.
+// Decoding of AWS JSON 1.1 request bodies into a service's input shapes.
 //
-// decodeInput streams the body through encoding/json's tokenizer and fills
+// Decode streams the body through encoding/json's tokenizer and fills
 // the shape by reflection instead of calling json.Unmarshal, to behave as
 // an AWS JSON service does:
 //
@@ -12,8 +12,8 @@ package ecr
 //     compatibility;
 //   - null is the same as an absent member;
 //   - a value of the wrong JSON type is a SerializationException naming the
-//     member, with the same path form as InvalidParameterError
-//     ("imageIds.1.member.imageTag");
+//     member, with the path form of AWS's validation messages (MemberPath:
+//     "imageIds.1.member.imageTag");
 //   - an integer must be integral and fit its shape (int32 for integer,
 //     int64 for long); a blob is standard, padded base64; a timestamp is a
 //     number of epoch seconds.
@@ -21,8 +21,8 @@ package ecr
 // Bounds: nesting deeper than maxDecodeDepth and lists longer than
 // maxDecodeListMembers are refused, so a body (already capped at 32 MiB by
 // the caller) cannot make the decoder build something much larger than
-// itself. No shape of the model nests deeper than 3 levels, and no bounded
-// list allows more than 100 members.
+// itself. No shape of the ECR or KMS models nests deeper than 3 levels, and
+// no bounded list allows more than 100 members.
 
 import (
 	"bytes"
@@ -47,21 +47,21 @@ const (
 )
 
 // SerializationError is a request body that is not JSON, or not JSON of the
-// operation's shape; the adapter answers it with SerializationException.
+// operation's shape; Service.Serve answers it with SerializationException.
 type SerializationError struct {
 	Message string
 }
 
 func (e *SerializationError) Error() string { return e.Message }
 
-// decodeInput decodes an AWS JSON 1.1 request body into v, a pointer to an
-// <Op>Input. An empty or all-whitespace body is {}. Errors in the body are
+// Decode decodes an AWS JSON 1.1 request body into v, a pointer to an
+// operation's input structure. An empty or all-whitespace body is {}. Errors in the body are
 // *SerializationError; any other error is a programming error (v is not a
 // pointer to a struct, or holds a type the decoder does not know).
-func decodeInput(body []byte, v any) error {
+func Decode(body []byte, v any) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
-		return fmt.Errorf("ecr: decodeInput needs a non-nil pointer to a struct, not %T", v)
+		return fmt.Errorf("awsjson: Decode needs a non-nil pointer to a struct, not %T", v)
 	}
 	if len(bytes.Trim(body, " \t\r\n")) == 0 {
 		return nil
@@ -266,14 +266,14 @@ func (d *bodyDecoder) value(tok json.Token, f reflect.Value, path string, depth 
 		return d.list(f, path, depth+1)
 	case reflect.Map:
 		if t.Key().Kind() != reflect.String {
-			return fmt.Errorf("ecr: decodeInput cannot decode %s at %s", t, path)
+			return fmt.Errorf("awsjson: Decode cannot decode %s at %s", t, path)
 		}
 		if tok != json.Delim('{') {
 			return mismatch(path, "an object", tok)
 		}
 		return d.mapping(f, path, depth+1)
 	default:
-		return fmt.Errorf("ecr: decodeInput cannot decode %s at %s", t, path)
+		return fmt.Errorf("awsjson: Decode cannot decode %s at %s", t, path)
 	}
 	return nil
 }
@@ -294,7 +294,7 @@ func (d *bodyDecoder) list(f reflect.Value, path string, depth int) error {
 		if err != nil {
 			return err
 		}
-		member := memberPath(path, s.Len())
+		member := MemberPath(path, s.Len())
 		if tok == nil {
 			return &SerializationError{Message: fmt.Sprintf("Unexpected value for member '%s': list members must not be null", member)}
 		}
@@ -313,7 +313,7 @@ func (d *bodyDecoder) list(f reflect.Value, path string, depth int) error {
 
 // mapping fills the string-keyed map f from an object whose '{' has been
 // read, up to and including its '}'. No request shape has a map; this keeps
-// decodeInput total over the response shapes too.
+// Decode total over the response shapes too.
 func (d *bodyDecoder) mapping(f reflect.Value, path string, depth int) error {
 	if depth > maxDecodeDepth {
 		return tooDeep()
@@ -346,6 +346,12 @@ func (d *bodyDecoder) mapping(f reflect.Value, path string, depth int) error {
 	}
 	f.Set(m)
 	return nil
+}
+
+// MemberPath names the i-th member (from 0) of a list member as AWS's
+// messages do: "<list>.<i+1>.member".
+func MemberPath(list string, i int) string {
+	return list + "." + strconv.Itoa(i+1) + ".member"
 }
 
 // mismatch is the error for a value of the wrong JSON type.
@@ -443,7 +449,7 @@ func structFields(t reflect.Type) (map[string]int, error) {
 			}
 		}
 		if sf.Anonymous {
-			return nil, fmt.Errorf("ecr: decodeInput cannot decode embedded field %s of %s", sf.Name, t)
+			return nil, fmt.Errorf("awsjson: Decode cannot decode embedded field %s of %s", sf.Name, t)
 		}
 		fields[name] = i
 	}

@@ -1,0 +1,223 @@
+// Package awsjson speaks the AWS JSON 1.1 protocol that ECR and KMS share:
+// a POST whose X-Amz-Target names the operation, a JSON body read strictly
+// into the operation's input (Decode), a JSON answer with timestamps in
+// epoch seconds (Timestamp), and errors as {"__type":..., "message":...}
+// with the exception's name also in X-Amzn-ErrorType. A Service holds a
+// service's operations by target and says how its own errors read; each
+// adapter (internal/api/ecr, internal/api/kms) keeps its model's shapes,
+// validation and exception names.
+package awsjson
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"strings"
+
+	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/identity"
+)
+
+// ContentType is the media type of AWS JSON 1.1 requests and answers.
+const ContentType = "application/x-amz-json-1.1"
+
+// Op runs one operation on a request body for an authenticated caller and
+// returns the output to encode.
+type Op func(ctx context.Context, c auth.Caller, body []byte) (any, error)
+
+// Operation makes an Op from a typed operation: decode the body into a new
+// I, check it against the service's model (when check is not nil), run fn.
+func Operation[I, O any](fn func(context.Context, auth.Caller, *I) (*O, error), check func(*I) error) Op {
+	return func(ctx context.Context, c auth.Caller, body []byte) (any, error) {
+		in := new(I)
+		if err := Decode(body, in); err != nil {
+			return nil, err
+		}
+		if check != nil {
+			if err := check(in); err != nil {
+				return nil, err
+			}
+		}
+		return fn(ctx, c, in)
+	}
+}
+
+// Operations are a service's operations under one X-Amz-Target prefix
+// ("TrentService."), by name.
+type Operations struct {
+	Prefix string
+	Ops    map[string]Op
+}
+
+// Error is an exception as a service answers it.
+type Error struct {
+	Type    string // the exception's name, e.g. RepositoryNotFoundException
+	Message string
+	Status  int
+}
+
+func (e *Error) Error() string { return e.Type + ": " + e.Message }
+
+// Service is one AWS JSON 1.1 service.
+type Service struct {
+	// Name names the service in log lines ("ECR").
+	Name string
+	// Targets are the service's operations; no prefix is another's prefix.
+	Targets []Operations
+	// Errors returns the exception for one of the service's own errors,
+	// or nil for any other error, which is a server fault. A 5xx it
+	// returns is a state the service is in (its storage is full), not a
+	// fault: the request log shows it as a warning.
+	Errors func(error) *Error
+	// Fault is the exception (status 500) of a server fault, whose cause
+	// is logged, not answered.
+	Fault Error
+	// EmptyLists writes a nil list member of an output that has no
+	// omitempty as [] rather than null (presentLists).
+	EmptyLists bool
+	Log        *slog.Logger
+}
+
+// Lookup returns the operation an X-Amz-Target names, if the service has
+// it.
+func (s *Service) Lookup(target string) (name string, op Op) {
+	for _, t := range s.Targets {
+		if name, ok := strings.CutPrefix(target, t.Prefix); ok {
+			return name, t.Ops[name]
+		}
+	}
+	return "", nil
+}
+
+// Serve runs the operation an X-Amz-Target names for an authenticated
+// caller and writes its answer.
+func (s *Service) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, target string, body []byte) {
+	name, run := s.Lookup(target)
+	if run == nil {
+		WriteUnknownOperation(w, target)
+		return
+	}
+	ctx := identity.NewContext(identity.WithOrigin(r.Context(), identity.OriginOf(r)), c.Principal)
+	out, err := run(ctx, c, body)
+	if err != nil {
+		s.writeError(w, r, name, err)
+		return
+	}
+	b, err := s.Encode(out)
+	if err != nil {
+		s.writeError(w, r, name, err)
+		return
+	}
+	w.Header().Set("Content-Type", ContentType)
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+}
+
+// Encode writes an operation's output as its answer's body.
+func (s *Service) Encode(out any) ([]byte, error) {
+	if s.EmptyLists {
+		presentLists(out)
+	}
+	return json.Marshal(out)
+}
+
+// writeError answers with the exception for err: SerializationException
+// for a body the operation cannot read, the service's own exception for
+// its errors, and the service's fault (500, the cause logged) for the
+// rest.
+func (s *Service) writeError(w http.ResponseWriter, r *http.Request, op string, err error) {
+	var (
+		se *SerializationError
+		e  *Error
+	)
+	if s.Errors != nil {
+		e = s.Errors(err)
+	}
+	switch {
+	case errors.As(err, &se):
+		WriteError(w, "SerializationException", se.Message, http.StatusBadRequest)
+	case e != nil:
+		if e.Status >= 500 {
+			if m, ok := w.(interface{ ExpectedFailure() }); ok {
+				m.ExpectedFailure()
+			}
+		}
+		WriteError(w, e.Type, e.Message, e.Status)
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		w.WriteHeader(499) // the client went away: not a server failure
+	default:
+		s.Log.Error(s.Name+" operation failed", "operation", op, "err", err)
+		WriteError(w, s.Fault.Type, s.Fault.Message, http.StatusInternalServerError)
+	}
+}
+
+// WriteError writes an AWS JSON 1.1 error: the exception name in __type and
+// in X-Amzn-ErrorType (where the SDKs look first), and its message.
+func WriteError(w http.ResponseWriter, exception, message string, status int) {
+	b, _ := json.Marshal(struct {
+		Type    string `json:"__type"`
+		Message string `json:"message,omitempty"`
+	}{exception, message})
+	w.Header().Set("Content-Type", ContentType)
+	w.Header().Set("X-Amzn-ErrorType", exception)
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// WriteUnknownOperation answers an X-Amz-Target that names no operation
+// of the service.
+func WriteUnknownOperation(w http.ResponseWriter, target string) {
+	if len(target) > 128 {
+		target = target[:128] + "..."
+	}
+	WriteError(w, "UnknownOperationException", "The operation "+strings.ToValidUTF8(target, "?")+" is not known to this service.", http.StatusBadRequest)
+}
+
+// authErrors are the exceptions and statuses of authentication failures,
+// the same for every AWS JSON service.
+var authErrors = map[auth.Code]Error{
+	auth.CodeMissing:      {Type: "MissingAuthenticationTokenException", Status: http.StatusForbidden},
+	auth.CodeMalformed:    {Type: "IncompleteSignatureException", Status: http.StatusBadRequest},
+	auth.CodeUnknownKey:   {Type: "UnrecognizedClientException", Status: http.StatusBadRequest},
+	auth.CodeSignature:    {Type: "InvalidSignatureException", Status: http.StatusBadRequest},
+	auth.CodeExpired:      {Type: "InvalidSignatureException", Status: http.StatusBadRequest},
+	auth.CodeExpiredToken: {Type: "ExpiredTokenException", Status: http.StatusBadRequest},
+}
+
+// WriteAuthError answers a request whose authentication failed with err,
+// and reports whether err was an authentication failure it could name
+// (false: a fault, left for the caller to log and answer).
+func WriteAuthError(w http.ResponseWriter, err error) bool {
+	var ae *auth.Error
+	if !errors.As(err, &ae) {
+		return false
+	}
+	e, ok := authErrors[ae.Code]
+	if ok {
+		WriteError(w, e.Type, ae.Message, e.Status)
+	}
+	return ok
+}
+
+// presentLists makes every list member of a response that is not
+// omitempty an empty list rather than null: ECR answers
+// {"repositories":[]}, and the AWS CLI v1's paginators fail on an
+// absent or null list. Only the top level of a response holds such
+// members.
+func presentLists(out any) {
+	v := reflect.ValueOf(out)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return
+	}
+	v = v.Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		f := v.Field(i)
+		if f.Kind() == reflect.Slice && f.IsNil() && !strings.Contains(t.Field(i).Tag.Get("json"), ",omitempty") {
+			f.Set(reflect.MakeSlice(f.Type(), 0, 0))
+		}
+	}
+}
