@@ -37,6 +37,7 @@ func (s *Server) serveAWS(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string) {
+	q := awsjson.Writer{W: w}
 	service, limit, known := "ecr", int64(0), false
 	if strings.HasPrefix(target, kmsapi.TargetPrefix) {
 		service = "kms"
@@ -48,24 +49,24 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 	}
 	if !known {
 		closeUnread(w, r)
-		awsjson.WriteUnknownOperation(w, target)
+		q.UnknownOperation(target)
 		return
 	}
 	pending, err := s.auth.Begin(r.Context(), r, service)
 	if err != nil {
 		closeUnread(w, r)
-		s.writeJSONAuthError(w, r, err)
+		s.writeAuthError(q, r, err, jsonFault)
 		return
 	}
 	body, hash, err := readBody(r, limit)
 	if err != nil {
 		closeUnread(w, r)
-		awsjson.WriteError(w, "SerializationException", err.Error(), http.StatusBadRequest)
+		q.Error("SerializationException", err.Error(), http.StatusBadRequest)
 		return
 	}
 	caller, err := s.auth.Finish(r, pending, body, hash)
 	if err != nil {
-		s.writeJSONAuthError(w, r, err)
+		s.writeAuthError(q, r, err, jsonFault)
 		return
 	}
 	if service == "kms" {
@@ -81,6 +82,9 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 const unsignedQueryBodyLimit = 64 << 10
 
 func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, requestID string) {
+	// Errors answered before the call reaches its service are in STS's
+	// namespace, whichever of the two it is for.
+	q := awsquery.Writer{W: w, XMLNS: sts.XMLNS, RequestID: requestID}
 	// IAM and STS share the protocol: the signature's scope says which.
 	signed := r.Header.Get("Authorization") != "" || r.URL.Query().Get("X-Amz-Signature") != ""
 	var (
@@ -95,7 +99,7 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, requestID st
 		var err error
 		if pending, err = s.auth.Begin(r.Context(), r, service); err != nil {
 			closeUnread(w, r)
-			s.writeQueryAuthError(w, r, err, requestID)
+			s.writeAuthError(q, r, err, queryFault)
 			return
 		}
 		limit = awsquery.MaxBodySize
@@ -103,23 +107,23 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, requestID st
 	body, hash, err := readBody(r, limit)
 	if err != nil {
 		closeUnread(w, r)
-		awsquery.WriteError(w, sts.XMLNS, "ValidationError", err.Error(), http.StatusBadRequest, requestID)
+		q.Error("ValidationError", err.Error(), http.StatusBadRequest)
 		return
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil || form.Get("Action") == "" {
-		awsquery.WriteError(w, sts.XMLNS, "MissingAction", "the request must be a form with an Action", http.StatusBadRequest, requestID)
+		q.Error("MissingAction", "the request must be a form with an Action", http.StatusBadRequest)
 		return
 	}
 	var caller auth.Caller
 	if !signed {
 		if !sts.Unsigned(form.Get("Action")) {
 			_, err := s.auth.Begin(r.Context(), r, service) // says what is missing
-			s.writeQueryAuthError(w, r, err, requestID)
+			s.writeAuthError(q, r, err, queryFault)
 			return
 		}
 	} else if caller, err = s.auth.Finish(r, pending, body, hash); err != nil {
-		s.writeQueryAuthError(w, r, err, requestID)
+		s.writeAuthError(q, r, err, queryFault)
 		return
 	}
 	if service == "iam" {
@@ -137,37 +141,31 @@ func closeUnread(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// Query-protocol codes and statuses of authentication failures.
-var queryAuthErrors = map[auth.Code]struct {
-	code   string
-	status int
-}{
-	auth.CodeMissing:      {"MissingAuthenticationToken", http.StatusForbidden},
-	auth.CodeMalformed:    {"IncompleteSignature", http.StatusBadRequest},
-	auth.CodeUnknownKey:   {"InvalidClientTokenId", http.StatusForbidden},
-	auth.CodeSignature:    {"SignatureDoesNotMatch", http.StatusForbidden},
-	auth.CodeExpired:      {"SignatureDoesNotMatch", http.StatusForbidden},
-	auth.CodeExpiredToken: {"ExpiredToken", http.StatusForbidden},
+// errorWriter writes an error in a call's protocol: awsjson.Writer or
+// awsquery.Writer.
+type errorWriter interface {
+	// AuthError answers a failed authentication, and is false for one
+	// the protocol has no name for.
+	AuthError(e *auth.Error) bool
+	Error(code, message string, status int)
 }
 
-func (s *Server) writeJSONAuthError(w http.ResponseWriter, r *http.Request, err error) {
-	if awsjson.WriteAuthError(w, err) {
+// The codes of a server fault in each protocol.
+const (
+	jsonFault  = "ServerException"
+	queryFault = "ServiceFailure"
+)
+
+// writeAuthError answers a call whose authentication failed, or, when
+// authenticating it failed for another reason, logs the cause and
+// answers fault.
+func (s *Server) writeAuthError(q errorWriter, r *http.Request, err error, fault string) {
+	var ae *auth.Error
+	if errors.As(err, &ae) && q.AuthError(ae) {
 		return
 	}
 	s.log.Error("authenticating an AWS API call", "path", r.URL.Path, "err", err)
-	awsjson.WriteError(w, "ServerException", "internal server error: the registry logged the cause", http.StatusInternalServerError)
-}
-
-func (s *Server) writeQueryAuthError(w http.ResponseWriter, r *http.Request, err error, requestID string) {
-	var ae *auth.Error
-	if errors.As(err, &ae) {
-		if e, ok := queryAuthErrors[ae.Code]; ok {
-			awsquery.WriteError(w, sts.XMLNS, e.code, ae.Message, e.status, requestID)
-			return
-		}
-	}
-	s.log.Error("authenticating an AWS API call", "path", r.URL.Path, "err", err)
-	awsquery.WriteError(w, sts.XMLNS, "ServiceFailure", "internal server error: the registry logged the cause", http.StatusInternalServerError, requestID)
+	q.Error(fault, "internal server error: the registry logged the cause", http.StatusInternalServerError)
 }
 
 // readBody reads a request body of at most limit bytes and returns it

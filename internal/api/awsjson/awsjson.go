@@ -97,7 +97,7 @@ func (s *Service) Lookup(target string) (name string, op Op) {
 func (s *Service) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, target string, body []byte) {
 	name, run := s.Lookup(target)
 	if run == nil {
-		WriteUnknownOperation(w, target)
+		Writer{w}.UnknownOperation(target)
 		return
 	}
 	ctx := identity.NewContext(identity.WithOrigin(r.Context(), identity.OriginOf(r)), c.Principal)
@@ -130,6 +130,7 @@ func (s *Service) Encode(out any) ([]byte, error) {
 // rest.
 func (s *Service) writeError(w http.ResponseWriter, r *http.Request, op string, err error) {
 	var (
+		q  = Writer{w}
 		se *SerializationError
 		e  *Error
 	)
@@ -138,42 +139,47 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, op string, 
 	}
 	switch {
 	case errors.As(err, &se):
-		WriteError(w, "SerializationException", se.Message, http.StatusBadRequest)
+		q.Error("SerializationException", se.Message, http.StatusBadRequest)
 	case e != nil:
 		if e.Status >= 500 {
 			if m, ok := w.(interface{ ExpectedFailure() }); ok {
 				m.ExpectedFailure()
 			}
 		}
-		WriteError(w, e.Type, e.Message, e.Status)
+		q.Error(e.Type, e.Message, e.Status)
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		w.WriteHeader(499) // the client went away: not a server failure
 	default:
 		s.Log.Error(s.Name+" operation failed", "operation", op, "err", err)
-		WriteError(w, s.Fault.Type, s.Fault.Message, http.StatusInternalServerError)
+		q.Error(s.Fault.Type, s.Fault.Message, http.StatusInternalServerError)
 	}
 }
 
-// WriteError writes an AWS JSON 1.1 error: the exception name in __type and
-// in X-Amzn-ErrorType (where the SDKs look first), and its message.
-func WriteError(w http.ResponseWriter, exception, message string, status int) {
+// Writer writes the errors of one request.
+type Writer struct {
+	W http.ResponseWriter
+}
+
+// Error writes an AWS JSON 1.1 error: the exception name in __type and in
+// X-Amzn-ErrorType (where the SDKs look first), and its message.
+func (q Writer) Error(exception, message string, status int) {
 	b, _ := json.Marshal(struct {
 		Type    string `json:"__type"`
 		Message string `json:"message,omitempty"`
 	}{exception, message})
-	w.Header().Set("Content-Type", ContentType)
-	w.Header().Set("X-Amzn-ErrorType", exception)
-	w.WriteHeader(status)
-	w.Write(b)
+	q.W.Header().Set("Content-Type", ContentType)
+	q.W.Header().Set("X-Amzn-ErrorType", exception)
+	q.W.WriteHeader(status)
+	q.W.Write(b)
 }
 
-// WriteUnknownOperation answers an X-Amz-Target that names no operation
-// of the service.
-func WriteUnknownOperation(w http.ResponseWriter, target string) {
+// UnknownOperation answers an X-Amz-Target that names no operation of the
+// service.
+func (q Writer) UnknownOperation(target string) {
 	if len(target) > 128 {
 		target = target[:128] + "..."
 	}
-	WriteError(w, "UnknownOperationException", "The operation "+strings.ToValidUTF8(target, "?")+" is not known to this service.", http.StatusBadRequest)
+	q.Error("UnknownOperationException", "The operation "+strings.ToValidUTF8(target, "?")+" is not known to this service.", http.StatusBadRequest)
 }
 
 // authErrors are the exceptions and statuses of authentication failures,
@@ -187,17 +193,13 @@ var authErrors = map[auth.Code]Error{
 	auth.CodeExpiredToken: {Type: "ExpiredTokenException", Status: http.StatusBadRequest},
 }
 
-// WriteAuthError answers a request whose authentication failed with err,
-// and reports whether err was an authentication failure it could name
-// (false: a fault, left for the caller to log and answer).
-func WriteAuthError(w http.ResponseWriter, err error) bool {
-	var ae *auth.Error
-	if !errors.As(err, &ae) {
-		return false
-	}
-	e, ok := authErrors[ae.Code]
+// AuthError answers a request whose authentication failed, and reports
+// whether the protocol names the failure (false: left for the caller to
+// answer as a fault).
+func (q Writer) AuthError(e *auth.Error) bool {
+	a, ok := authErrors[e.Code]
 	if ok {
-		WriteError(w, e.Type, ae.Message, e.Status)
+		q.Error(a.Type, e.Message, a.Status)
 	}
 	return ok
 }

@@ -139,20 +139,20 @@ func TestServe(t *testing.T) {
 	}
 }
 
-func TestWriteUnknownOperationBoundsTheTarget(t *testing.T) {
+func TestUnknownOperationBoundsTheTarget(t *testing.T) {
 	rec := httptest.NewRecorder()
-	WriteUnknownOperation(rec, strings.Repeat("x", 200)+"\xff")
+	Writer{rec}.UnknownOperation(strings.Repeat("x", 200) + "\xff")
 	if want := strings.Repeat("x", 128) + "... is not known"; !strings.Contains(rec.Body.String(), want) || rec.Code != 400 {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
 	}
 	rec = httptest.NewRecorder()
-	WriteUnknownOperation(rec, "a\xffb")
+	Writer{rec}.UnknownOperation("a\xffb")
 	if !strings.Contains(rec.Body.String(), "a?b") {
 		t.Fatalf("%s", rec.Body)
 	}
 }
 
-func TestWriteAuthError(t *testing.T) {
+func TestAuthError(t *testing.T) {
 	for code, want := range map[auth.Code]struct {
 		exception string
 		status    int
@@ -165,7 +165,7 @@ func TestWriteAuthError(t *testing.T) {
 		auth.CodeExpiredToken: {"ExpiredTokenException", 400},
 	} {
 		rec := httptest.NewRecorder()
-		if !WriteAuthError(rec, &auth.Error{Code: code, Message: "why"}) {
+		if !(Writer{rec}).AuthError(&auth.Error{Code: code, Message: "why"}) {
 			t.Errorf("%v: not written", code)
 			continue
 		}
@@ -174,7 +174,7 @@ func TestWriteAuthError(t *testing.T) {
 		}
 	}
 	rec := httptest.NewRecorder()
-	if WriteAuthError(rec, errors.New("database down")) || rec.Body.Len() != 0 {
-		t.Errorf("a fault was answered: %s", rec.Body)
+	if (Writer{rec}).AuthError(&auth.Error{Code: auth.CodeInvalidPass, Message: "a registry password"}) || rec.Body.Len() != 0 {
+		t.Errorf("a failure the protocol has no name for was answered: %s", rec.Body)
 	}
 }

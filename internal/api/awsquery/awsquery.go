@@ -1,20 +1,36 @@
-// Package awsquery writes answers in the AWS query protocol that IAM and
-// STS speak: form-encoded requests, XML responses and errors.
+// Package awsquery speaks the AWS query protocol that IAM and STS share:
+// form-encoded requests (Form), XML answers and <ErrorResponse> documents
+// carrying the request's ID (Writer), and the error codes of their common
+// core, internal/identity, with the HTTP status each has (Status). A
+// Service answers what one of its actions returned.
 package awsquery
 
 import (
 	"encoding/xml"
+	"errors"
+	"log/slog"
 	"net/http"
+
+	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/identity"
 )
 
 // MaxBodySize bounds a query-protocol request body.
 const MaxBodySize = 1 << 20
 
-// WriteResult writes <{Action}Response><{Action}Result>result</...> with
-// the response metadata. result must marshal as the Result element's
-// content; nil writes a response with no Result (for actions without
-// output).
-func WriteResult(w http.ResponseWriter, xmlns, action, requestID string, result any) {
+// Writer writes the answer to one request: in a service's XML namespace,
+// with the ID the server gave the request (also in its x-amzn-RequestId
+// header).
+type Writer struct {
+	W         http.ResponseWriter
+	XMLNS     string
+	RequestID string
+}
+
+// Result writes <{Action}Response><{Action}Result>result</...> with the
+// response metadata. result must marshal as the Result element's content;
+// nil writes a response with no Result (for actions without output).
+func (q Writer) Result(action string, result any) {
 	type metadata struct {
 		RequestID string `xml:"RequestId"`
 	}
@@ -26,13 +42,13 @@ func WriteResult(w http.ResponseWriter, xmlns, action, requestID string, result 
 	}
 	resp := response{
 		XMLName:  xml.Name{Local: action + "Response"},
-		Xmlns:    xmlns,
-		Metadata: metadata{RequestID: requestID},
+		Xmlns:    q.XMLNS,
+		Metadata: metadata{RequestID: q.RequestID},
 	}
 	if result != nil {
 		resp.Result = wrapper{name: action + "Result", v: result}
 	}
-	write(w, http.StatusOK, resp)
+	write(q.W, http.StatusOK, resp)
 }
 
 // wrapper marshals v inside an element of the given name.
@@ -45,9 +61,9 @@ func (wr wrapper) MarshalXML(e *xml.Encoder, _ xml.StartElement) error {
 	return e.EncodeElement(wr.v, xml.StartElement{Name: xml.Name{Local: wr.name}})
 }
 
-// WriteError writes an <ErrorResponse>. Sender faults are the client's;
-// the others the server's.
-func WriteError(w http.ResponseWriter, xmlns, code, message string, status int, requestID string) {
+// Error writes an <ErrorResponse>. Sender faults are the client's; the
+// others the server's.
+func (q Writer) Error(code, message string, status int) {
 	kind := "Sender"
 	if status >= 500 {
 		kind = "Receiver"
@@ -63,7 +79,7 @@ func WriteError(w http.ResponseWriter, xmlns, code, message string, status int, 
 		Error     errorElem
 		RequestID string `xml:"RequestId"`
 	}
-	write(w, status, errorResponse{Xmlns: xmlns, Error: errorElem{kind, code, message}, RequestID: requestID})
+	write(q.W, status, errorResponse{Xmlns: q.XMLNS, Error: errorElem{kind, code, message}, RequestID: q.RequestID})
 }
 
 func write(w http.ResponseWriter, status int, v any) {
@@ -76,4 +92,85 @@ func write(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	w.Write([]byte(xml.Header))
 	w.Write(b)
+}
+
+// statuses are the HTTP statuses of the error codes that are not 400.
+var statuses = map[string]int{
+	identity.CodeNoSuchEntity:   http.StatusNotFound,
+	identity.CodeEntityExists:   http.StatusConflict,
+	identity.CodeDeleteConflict: http.StatusConflict,
+	identity.CodeLimitExceeded:  http.StatusConflict,
+	identity.CodeAccessDenied:   http.StatusForbidden,
+}
+
+// Status returns the HTTP status IAM and STS answer an error code with:
+// 400 unless the code says otherwise.
+func Status(code string) int {
+	if s, ok := statuses[code]; ok {
+		return s
+	}
+	return http.StatusBadRequest
+}
+
+// authErrors are the codes and statuses of authentication failures.
+var authErrors = map[auth.Code]struct {
+	code   string
+	status int
+}{
+	auth.CodeMissing:      {"MissingAuthenticationToken", http.StatusForbidden},
+	auth.CodeMalformed:    {"IncompleteSignature", http.StatusBadRequest},
+	auth.CodeUnknownKey:   {"InvalidClientTokenId", http.StatusForbidden},
+	auth.CodeSignature:    {"SignatureDoesNotMatch", http.StatusForbidden},
+	auth.CodeExpired:      {"SignatureDoesNotMatch", http.StatusForbidden},
+	auth.CodeExpiredToken: {"ExpiredToken", http.StatusForbidden},
+}
+
+// AuthError answers a request whose authentication failed, and reports
+// whether the protocol names the failure (false: left for the caller to
+// answer as a fault).
+func (q Writer) AuthError(e *auth.Error) bool {
+	a, ok := authErrors[e.Code]
+	if ok {
+		q.Error(a.code, e.Message, a.status)
+	}
+	return ok
+}
+
+// Service is IAM or STS: what its answers need beyond the protocol.
+type Service struct {
+	// Name names the service in log lines ("IAM").
+	Name string
+	// XMLNS is the service's XML namespace.
+	XMLNS string
+	// Fault is the code of a server fault (status 500), whose cause is
+	// logged, not answered.
+	Fault string
+	Log   *slog.Logger
+}
+
+// Writer returns the writer of the answer to one request.
+func (s *Service) Writer(w http.ResponseWriter, requestID string) Writer {
+	return Writer{W: w, XMLNS: s.XMLNS, RequestID: requestID}
+}
+
+// Answer writes what an action returned: its result, or its error. An
+// *identity.Error is answered with its code, message and Status; any
+// other error is a server fault.
+func (s *Service) Answer(q Writer, action string, result any, err error) {
+	var e *identity.Error
+	switch {
+	case err == nil:
+		q.Result(action, result)
+	case errors.As(err, &e):
+		q.Error(e.Code, e.Message, Status(e.Code))
+	default:
+		s.Log.Error("serving an "+s.Name+" call", "action", action, "err", err)
+		q.Error(s.Fault, "internal server error: the registry logged the cause", http.StatusInternalServerError)
+	}
+}
+
+// InvalidAction answers a request for an action the service does not
+// have.
+func (s *Service) InvalidAction(q Writer, f Form) {
+	q.Error("InvalidAction", "Could not find operation "+f.Get("Action")+" for version "+f.Get("Version"), http.StatusBadRequest)
 }

@@ -3,6 +3,7 @@ package iam
 import (
 	"context"
 
+	"github.com/ecrd/ecrd/internal/api/awsquery"
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/identity"
 )
@@ -22,7 +23,7 @@ func groupOf(g identity.Group) Group {
 
 // groupList is a page of groups, as ListGroups and ListGroupsForUser
 // answer.
-func groupList(f form, groups []identity.Group) (any, error) {
+func groupList(f awsquery.Form, groups []identity.Group) (any, error) {
 	groups, truncated, marker, err := page(f, groups, func(g identity.Group) string { return g.Name })
 	if err != nil {
 		return nil, err
@@ -40,12 +41,12 @@ func groupList(f form, groups []identity.Group) (any, error) {
 
 // membershipCall is AddUserToGroup or RemoveUserFromGroup.
 func membershipCall(call func(*identity.Service, context.Context, string, string) error) op {
-	return func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		group, err := f.required("GroupName")
+	return func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
+		group, err := f.Required("GroupName")
 		if err != nil {
 			return nil, err
 		}
-		user, err := f.required("UserName")
+		user, err := f.Required("UserName")
 		if err != nil {
 			return nil, err
 		}
@@ -54,8 +55,8 @@ func membershipCall(call func(*identity.Service, context.Context, string, string
 }
 
 var groupOps = map[string]op{
-	"CreateGroup": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		name, err := f.required("GroupName")
+	"CreateGroup": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
+		name, err := f.Required("GroupName")
 		if err != nil {
 			return nil, err
 		}
@@ -66,8 +67,8 @@ var groupOps = map[string]op{
 		return struct{ Group Group }{groupOf(g)}, nil
 	},
 	// GetGroup answers the group and a page of its members.
-	"GetGroup": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		name, err := f.required("GroupName")
+	"GetGroup": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
+		name, err := f.Required("GroupName")
 		if err != nil {
 			return nil, err
 		}
@@ -90,15 +91,15 @@ var groupOps = map[string]op{
 		}
 		return out, nil
 	},
-	"ListGroups": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	"ListGroups": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		groups, err := h.ids.Groups(ctx, f.Get("PathPrefix"))
 		if err != nil {
 			return nil, err
 		}
 		return groupList(f, groups)
 	},
-	"ListGroupsForUser": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		user, err := f.required("UserName")
+	"ListGroupsForUser": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
+		user, err := f.Required("UserName")
 		if err != nil {
 			return nil, err
 		}
@@ -108,15 +109,15 @@ var groupOps = map[string]op{
 		}
 		return groupList(f, groups)
 	},
-	"UpdateGroup": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		name, err := f.required("GroupName")
+	"UpdateGroup": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
+		name, err := f.Required("GroupName")
 		if err != nil {
 			return nil, err
 		}
 		return nil, h.ids.UpdateGroup(ctx, name, f.Get("NewGroupName"), f.Get("NewPath"))
 	},
-	"DeleteGroup": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		name, err := f.required("GroupName")
+	"DeleteGroup": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
+		name, err := f.Required("GroupName")
 		if err != nil {
 			return nil, err
 		}

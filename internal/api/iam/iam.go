@@ -9,11 +9,9 @@ package iam
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -28,18 +26,20 @@ const XMLNS = "https://iam.amazonaws.com/doc/2010-05-08/"
 // Handler serves IAM.
 type Handler struct {
 	ids *identity.Service
-	log *slog.Logger
+	api awsquery.Service
 }
 
 // New returns the IAM handler.
-func New(ids *identity.Service, log *slog.Logger) *Handler { return &Handler{ids: ids, log: log} }
+func New(ids *identity.Service, log *slog.Logger) *Handler {
+	return &Handler{ids: ids, api: awsquery.Service{Name: "IAM", XMLNS: XMLNS, Fault: "ServiceFailure", Log: log}}
+}
 
 // Error is an IAM error answer made by the adapter itself.
 type Error = identity.Error
 
 func invalid(code, msg string) error { return &Error{Code: code, Message: msg} }
 
-type op func(h *Handler, ctx context.Context, c auth.Caller, f form) (any, error)
+type op func(h *Handler, ctx context.Context, c auth.Caller, f awsquery.Form) (any, error)
 
 // opTables hold the IAM actions ecrd serves, one table per concern.
 var opTables = []map[string]op{roleOps, userOps, groupOps, grantOps(), policyOps, oidcOps, simulateOps}
@@ -53,109 +53,30 @@ func lookup(action string) (op, bool) {
 	return nil, false
 }
 
-// statuses are the HTTP statuses of IAM's error codes.
-var statuses = map[string]int{
-	identity.CodeNoSuchEntity:   http.StatusNotFound,
-	identity.CodeEntityExists:   http.StatusConflict,
-	identity.CodeDeleteConflict: http.StatusConflict,
-	identity.CodeLimitExceeded:  http.StatusConflict,
-	identity.CodeAccessDenied:   http.StatusForbidden,
-}
-
 // Serve answers an authenticated IAM request.
 func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, values url.Values, requestID string) {
-	action := values.Get("Action")
+	q, f := h.api.Writer(w, requestID), awsquery.Form{Values: values}
+	action := f.Get("Action")
 	fn, ok := lookup(action)
 	if !ok {
-		awsquery.WriteError(w, XMLNS, "InvalidAction", "Could not find operation "+action+" for version "+values.Get("Version"), http.StatusBadRequest, requestID)
+		h.api.InvalidAction(q, f)
 		return
 	}
 	if sess := c.Principal.Session; sess != nil && sess.FromGetSessionToken() {
 		// AWS refuses IAM calls made with GetSessionToken credentials that
 		// carry no MFA, and ecrd's never do.
-		awsquery.WriteError(w, XMLNS, "InvalidClientTokenId", "The security token included in the request is invalid.", http.StatusForbidden, requestID)
+		q.Error("InvalidClientTokenId", "The security token included in the request is invalid.", http.StatusForbidden)
 		return
 	}
 	ctx := identity.NewContext(identity.WithOrigin(r.Context(), identity.OriginOf(r)), c.Principal)
-	result, err := fn(h, ctx, c, form{values})
-	if err != nil {
-		var e *Error
-		if !errors.As(err, &e) {
-			h.log.Error("serving an IAM call", "action", action, "err", err)
-			awsquery.WriteError(w, XMLNS, "ServiceFailure", "internal server error: the registry logged the cause", http.StatusInternalServerError, requestID)
-			return
-		}
-		status, ok := statuses[e.Code]
-		if !ok {
-			status = http.StatusBadRequest
-		}
-		awsquery.WriteError(w, XMLNS, e.Code, e.Message, status, requestID)
-		return
-	}
-	awsquery.WriteResult(w, XMLNS, action, requestID, result)
-}
-
-// form reads query parameters.
-type form struct{ url.Values }
-
-// required returns a parameter that must be present.
-func (f form) required(name string) (string, error) {
-	v := f.Get(name)
-	if v == "" {
-		return "", invalid(identity.CodeValidation, "1 validation error detected: Value null at '"+lowerFirst(name)+"' failed to satisfy constraint: Member must not be null")
-	}
-	return v, nil
-}
-
-func lowerFirst(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToLower(s[:1]) + s[1:]
-}
-
-// members returns the values of a list parameter, name.member.N, in order.
-func (f form) members(name string) []string {
-	var out []string
-	for i := 1; ; i++ {
-		v, ok := f.Values[name+".member."+strconv.Itoa(i)]
-		if !ok {
-			return out
-		}
-		out = append(out, v[0])
-	}
-}
-
-// tags reads Tags.member.N.Key/Value.
-func (f form) tags(name string) []identity.Tag {
-	var out []identity.Tag
-	for i := 1; ; i++ {
-		prefix := name + ".member." + strconv.Itoa(i) + "."
-		k, ok := f.Values[prefix+"Key"]
-		if !ok {
-			return out
-		}
-		out = append(out, identity.Tag{Key: k[0], Value: f.Get(prefix + "Value")})
-	}
-}
-
-// optionalInt reads an integer parameter, 0 when absent.
-func (f form) optionalInt(name string) (int, bool, error) {
-	s := f.Get(name)
-	if s == "" {
-		return 0, false, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return 0, false, invalid(identity.CodeValidation, "1 validation error detected: Value '"+s+"' at '"+lowerFirst(name)+"' failed to satisfy constraint: Member must be an integer")
-	}
-	return n, true, nil
+	result, err := fn(h, ctx, c, f)
+	h.api.Answer(q, action, result, err)
 }
 
 // page cuts a list at Marker (the key of the last item of the previous
 // page) to MaxItems (100 by default, at most 1000), as IAM's list calls.
-func page[T any](f form, items []T, key func(T) string) (out []T, truncated bool, marker string, err error) {
-	max, ok, err := f.optionalInt("MaxItems")
+func page[T any](f awsquery.Form, items []T, key func(T) string) (out []T, truncated bool, marker string, err error) {
+	max, ok, err := f.Int("MaxItems")
 	if err != nil {
 		return nil, false, "", err
 	}

@@ -3,6 +3,7 @@ package iam
 import (
 	"context"
 
+	"github.com/ecrd/ecrd/internal/api/awsquery"
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/identity"
 )
@@ -48,17 +49,17 @@ func versionOf(p identity.ManagedPolicy, v identity.PolicyVersion, withDocument 
 	return out
 }
 
-func policyARN(f form) (string, error) { return f.required("PolicyArn") }
+func policyARN(f awsquery.Form) (string, error) { return f.Required("PolicyArn") }
 
 // versionCall is an action on a version of a managed policy that answers
 // nothing.
 func versionCall(call func(*identity.Service, context.Context, string, string) error) op {
-	return func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	return func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		arn, err := policyARN(f)
 		if err != nil {
 			return nil, err
 		}
-		id, err := f.required("VersionId")
+		id, err := f.Required("VersionId")
 		if err != nil {
 			return nil, err
 		}
@@ -67,22 +68,22 @@ func versionCall(call func(*identity.Service, context.Context, string, string) e
 }
 
 var policyOps = map[string]op{
-	"CreatePolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		name, err := f.required("PolicyName")
+	"CreatePolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
+		name, err := f.Required("PolicyName")
 		if err != nil {
 			return nil, err
 		}
-		doc, err := f.required("PolicyDocument")
+		doc, err := f.Required("PolicyDocument")
 		if err != nil {
 			return nil, err
 		}
-		p, err := h.ids.CreatePolicy(ctx, identity.PolicyInput{Name: name, Path: f.Get("Path"), Document: doc, Description: f.Get("Description"), Tags: f.tags("Tags")})
+		p, err := h.ids.CreatePolicy(ctx, identity.PolicyInput{Name: name, Path: f.Get("Path"), Document: doc, Description: f.Get("Description"), Tags: f.Tags("Tags")})
 		if err != nil {
 			return nil, err
 		}
 		return struct{ Policy Policy }{policyOf(p)}, nil
 	},
-	"GetPolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	"GetPolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		arn, err := policyARN(f)
 		if err != nil {
 			return nil, err
@@ -93,12 +94,12 @@ var policyOps = map[string]op{
 		}
 		return struct{ Policy Policy }{policyOf(p)}, nil
 	},
-	"GetPolicyVersion": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	"GetPolicyVersion": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		arn, err := policyARN(f)
 		if err != nil {
 			return nil, err
 		}
-		id, err := f.required("VersionId")
+		id, err := f.Required("VersionId")
 		if err != nil {
 			return nil, err
 		}
@@ -112,7 +113,7 @@ var policyOps = map[string]op{
 		}
 		return struct{ PolicyVersion PolicyVersion }{versionOf(p, v, true)}, nil
 	},
-	"ListPolicyVersions": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	"ListPolicyVersions": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		arn, err := policyARN(f)
 		if err != nil {
 			return nil, err
@@ -135,12 +136,12 @@ var policyOps = map[string]op{
 		}
 		return out, nil
 	},
-	"CreatePolicyVersion": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	"CreatePolicyVersion": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		arn, err := policyARN(f)
 		if err != nil {
 			return nil, err
 		}
-		doc, err := f.required("PolicyDocument")
+		doc, err := f.Required("PolicyDocument")
 		if err != nil {
 			return nil, err
 		}
@@ -153,14 +154,14 @@ var policyOps = map[string]op{
 	},
 	"DeletePolicyVersion":     versionCall((*identity.Service).DeletePolicyVersion),
 	"SetDefaultPolicyVersion": versionCall((*identity.Service).SetDefaultPolicyVersion),
-	"DeletePolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	"DeletePolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		arn, err := policyARN(f)
 		if err != nil {
 			return nil, err
 		}
 		return nil, h.ids.DeletePolicy(ctx, arn)
 	},
-	"ListPolicies": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	"ListPolicies": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		scope := f.Get("Scope")
 		switch scope {
 		case "", "All", "AWS", "Local":
@@ -187,7 +188,7 @@ var policyOps = map[string]op{
 		}
 		return out, nil
 	},
-	"ListEntitiesForPolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	"ListEntitiesForPolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		arn, err := policyARN(f)
 		if err != nil {
 			return nil, err
@@ -223,21 +224,21 @@ var policyOps = map[string]op{
 		}
 		return out, nil
 	},
-	"TagPolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	"TagPolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		arn, err := policyARN(f)
 		if err != nil {
 			return nil, err
 		}
-		return nil, h.ids.TagPolicy(ctx, arn, f.tags("Tags"), nil)
+		return nil, h.ids.TagPolicy(ctx, arn, f.Tags("Tags"), nil)
 	},
-	"UntagPolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	"UntagPolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		arn, err := policyARN(f)
 		if err != nil {
 			return nil, err
 		}
-		return nil, h.ids.TagPolicy(ctx, arn, nil, f.members("TagKeys"))
+		return nil, h.ids.TagPolicy(ctx, arn, nil, f.Members("TagKeys"))
 	},
-	"ListPolicyTags": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	"ListPolicyTags": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		arn, err := policyARN(f)
 		if err != nil {
 			return nil, err

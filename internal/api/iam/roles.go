@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 
+	"github.com/ecrd/ecrd/internal/api/awsquery"
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
@@ -57,12 +58,12 @@ func roleOf1(r identity.Role, err error) (any, error) {
 // granteeCall is an action on a user, role or group that takes one more
 // required parameter and answers nothing.
 func granteeCall(kind, param string, call func(*identity.Service, context.Context, identity.Grantee, string) error) op {
-	return func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	return func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		g, err := grantee(f, kind)
 		if err != nil {
 			return nil, err
 		}
-		v, err := f.required(param)
+		v, err := f.Required(param)
 		if err != nil {
 			return nil, err
 		}
@@ -71,38 +72,38 @@ func granteeCall(kind, param string, call func(*identity.Service, context.Contex
 }
 
 // grantee reads the user, role or group a grant call names.
-func grantee(f form, kind string) (identity.Grantee, error) {
-	name, err := f.required(nounOf(kind) + "Name")
+func grantee(f awsquery.Form, kind string) (identity.Grantee, error) {
+	name, err := f.Required(nounOf(kind) + "Name")
 	return identity.Grantee{Kind: kind, Name: name}, err
 }
 
 var roleOps = map[string]op{
-	"CreateRole": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		name, err := f.required("RoleName")
+	"CreateRole": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
+		name, err := f.Required("RoleName")
 		if err != nil {
 			return nil, err
 		}
-		doc, err := f.required("AssumeRolePolicyDocument")
+		doc, err := f.Required("AssumeRolePolicyDocument")
 		if err != nil {
 			return nil, err
 		}
-		maxSession, _, err := f.optionalInt("MaxSessionDuration")
+		maxSession, _, err := f.Int("MaxSessionDuration")
 		if err != nil {
 			return nil, err
 		}
 		return roleOf1(h.ids.CreateRole(ctx, identity.RoleInput{
 			Name: name, Path: f.Get("Path"), TrustPolicy: doc, Description: f.Get("Description"),
-			MaxSessionDuration: maxSession, Boundary: f.Get("PermissionsBoundary"), Tags: f.tags("Tags"),
+			MaxSessionDuration: maxSession, Boundary: f.Get("PermissionsBoundary"), Tags: f.Tags("Tags"),
 		}))
 	},
-	"GetRole": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		name, err := f.required("RoleName")
+	"GetRole": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
+		name, err := f.Required("RoleName")
 		if err != nil {
 			return nil, err
 		}
 		return roleOf1(h.ids.Role(ctx, name))
 	},
-	"ListRoles": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	"ListRoles": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		roles, err := h.ids.Roles(ctx, f.Get("PathPrefix"))
 		if err != nil {
 			return nil, err
@@ -121,8 +122,8 @@ var roleOps = map[string]op{
 		}
 		return out, nil
 	},
-	"UpdateRole": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		name, err := f.required("RoleName")
+	"UpdateRole": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
+		name, err := f.Required("RoleName")
 		if err != nil {
 			return nil, err
 		}
@@ -131,7 +132,7 @@ var roleOps = map[string]op{
 			d := f.Get("Description")
 			c.Description = &d
 		}
-		if n, ok, err := f.optionalInt("MaxSessionDuration"); err != nil {
+		if n, ok, err := f.Int("MaxSessionDuration"); err != nil {
 			return nil, err
 		} else if ok {
 			c.MaxSessionDuration = &n
@@ -139,28 +140,28 @@ var roleOps = map[string]op{
 		_, err = h.ids.UpdateRole(ctx, name, "iam:UpdateRole", c)
 		return struct{}{}, err
 	},
-	"UpdateRoleDescription": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		name, err := f.required("RoleName")
+	"UpdateRoleDescription": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
+		name, err := f.Required("RoleName")
 		if err != nil {
 			return nil, err
 		}
 		d := f.Get("Description")
 		return roleOf1(h.ids.UpdateRole(ctx, name, "iam:UpdateRoleDescription", identity.RoleChange{Description: &d}))
 	},
-	"UpdateAssumeRolePolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		name, err := f.required("RoleName")
+	"UpdateAssumeRolePolicy": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
+		name, err := f.Required("RoleName")
 		if err != nil {
 			return nil, err
 		}
-		doc, err := f.required("PolicyDocument")
+		doc, err := f.Required("PolicyDocument")
 		if err != nil {
 			return nil, err
 		}
 		_, err = h.ids.UpdateRole(ctx, name, "iam:UpdateAssumeRolePolicy", identity.RoleChange{TrustPolicy: &doc})
 		return nil, err
 	},
-	"DeleteRole": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		name, err := f.required("RoleName")
+	"DeleteRole": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
+		name, err := f.Required("RoleName")
 		if err != nil {
 			return nil, err
 		}
@@ -168,8 +169,8 @@ var roleOps = map[string]op{
 	},
 	// ecrd has no instance profiles; Terraform lists them before deleting
 	// a role.
-	"ListInstanceProfilesForRole": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		name, err := f.required("RoleName")
+	"ListInstanceProfilesForRole": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
+		name, err := f.Required("RoleName")
 		if err != nil {
 			return nil, err
 		}
@@ -190,27 +191,27 @@ func grantOps() map[string]op {
 	ops := map[string]op{}
 	for _, kind := range []string{metadata.IAMRole, metadata.IAMUser, identity.KindGroup} {
 		noun := nounOf(kind)
-		ops["Put"+noun+"Policy"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		ops["Put"+noun+"Policy"] = func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 			g, err := grantee(f, kind)
 			if err != nil {
 				return nil, err
 			}
-			name, err := f.required("PolicyName")
+			name, err := f.Required("PolicyName")
 			if err != nil {
 				return nil, err
 			}
-			doc, err := f.required("PolicyDocument")
+			doc, err := f.Required("PolicyDocument")
 			if err != nil {
 				return nil, err
 			}
 			return nil, h.ids.PutInlinePolicy(ctx, g, name, doc)
 		}
-		ops["Get"+noun+"Policy"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		ops["Get"+noun+"Policy"] = func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 			g, err := grantee(f, kind)
 			if err != nil {
 				return nil, err
 			}
-			name, err := f.required("PolicyName")
+			name, err := f.Required("PolicyName")
 			if err != nil {
 				return nil, err
 			}
@@ -221,7 +222,7 @@ func grantOps() map[string]op {
 			return inlinePolicy{noun: noun, owner: g.Name, name: name, doc: encodeDocument(doc)}, nil
 		}
 		ops["Delete"+noun+"Policy"] = granteeCall(kind, "PolicyName", (*identity.Service).DeleteInlinePolicy)
-		ops["List"+noun+"Policies"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		ops["List"+noun+"Policies"] = func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 			g, err := grantee(f, kind)
 			if err != nil {
 				return nil, err
@@ -242,7 +243,7 @@ func grantOps() map[string]op {
 		}
 		ops["Attach"+noun+"Policy"] = granteeCall(kind, "PolicyArn", (*identity.Service).AttachPolicy)
 		ops["Detach"+noun+"Policy"] = granteeCall(kind, "PolicyArn", (*identity.Service).DetachPolicy)
-		ops["ListAttached"+noun+"Policies"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		ops["ListAttached"+noun+"Policies"] = func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 			g, err := grantee(f, kind)
 			if err != nil {
 				return nil, err
@@ -270,28 +271,28 @@ func grantOps() map[string]op {
 			continue // groups have no boundary and no tags
 		}
 		ops["Put"+noun+"PermissionsBoundary"] = granteeCall(kind, "PermissionsBoundary", (*identity.Service).SetBoundary)
-		ops["Delete"+noun+"PermissionsBoundary"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		ops["Delete"+noun+"PermissionsBoundary"] = func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 			g, err := grantee(f, kind)
 			if err != nil {
 				return nil, err
 			}
 			return nil, h.ids.SetBoundary(ctx, g, "")
 		}
-		ops["Tag"+noun] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		ops["Tag"+noun] = func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 			g, err := grantee(f, kind)
 			if err != nil {
 				return nil, err
 			}
-			return nil, h.ids.Tag(ctx, g, f.tags("Tags"))
+			return nil, h.ids.Tag(ctx, g, f.Tags("Tags"))
 		}
-		ops["Untag"+noun] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		ops["Untag"+noun] = func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 			g, err := grantee(f, kind)
 			if err != nil {
 				return nil, err
 			}
-			return nil, h.ids.Untag(ctx, g, f.members("TagKeys"))
+			return nil, h.ids.Untag(ctx, g, f.Members("TagKeys"))
 		}
-		ops["List"+noun+"Tags"] = func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+		ops["List"+noun+"Tags"] = func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 			g, err := grantee(f, kind)
 			if err != nil {
 				return nil, err

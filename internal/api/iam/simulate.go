@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/api/awsquery"
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/iampolicy"
@@ -41,8 +42,8 @@ type simulateResult struct {
 // given identity policies (and the optional resource policy and
 // permissions boundary), for CallerArn or, without one, for a user of the
 // caller's account.
-func simulateCustomPolicy(_ *Handler, _ context.Context, c auth.Caller, f form) (any, error) {
-	if len(f.members("PolicyInputList")) == 0 {
+func simulateCustomPolicy(_ *Handler, _ context.Context, c auth.Caller, f awsquery.Form) (any, error) {
+	if len(f.Members("PolicyInputList")) == 0 {
 		return nil, invalid(identity.CodeInvalidInput, "PolicyInputList must have at least one member")
 	}
 	principal := iampolicy.Principal{Type: "User", Account: c.Principal.Account, ARN: awsid.IAM(c.Principal.Account, "user/simulated")}
@@ -57,8 +58,8 @@ func simulateCustomPolicy(_ *Handler, _ context.Context, c auth.Caller, f form) 
 
 // simulatePrincipalPolicy evaluates under the policies of a user, role or
 // the root (PolicySourceArn), plus any given in PolicyInputList.
-func simulatePrincipalPolicy(h *Handler, ctx context.Context, c auth.Caller, f form) (any, error) {
-	arn, err := f.required("PolicySourceArn")
+func simulatePrincipalPolicy(h *Handler, ctx context.Context, c auth.Caller, f awsquery.Form) (any, error) {
+	arn, err := f.Required("PolicySourceArn")
 	if err != nil {
 		return nil, err
 	}
@@ -76,19 +77,19 @@ func simulatePrincipalPolicy(h *Handler, ctx context.Context, c auth.Caller, f f
 
 // simulate adds the request's policies to pols and evaluates every action
 // on every resource.
-func simulate(c auth.Caller, f form, principal iampolicy.Principal, pols iampolicy.Policies) (any, error) {
-	actions := f.members("ActionNames")
+func simulate(c auth.Caller, f awsquery.Form, principal iampolicy.Principal, pols iampolicy.Policies) (any, error) {
+	actions := f.Members("ActionNames")
 	if len(actions) == 0 {
 		return nil, invalid(identity.CodeInvalidInput, "ActionNames must have at least one member")
 	}
-	for i, doc := range f.members("PolicyInputList") {
+	for i, doc := range f.Members("PolicyInputList") {
 		p, err := parse(doc, iampolicy.Identity)
 		if err != nil {
 			return nil, err
 		}
 		pols.Identity = append(pols.Identity, iampolicy.Named{Name: fmt.Sprintf("PolicyInputList.%d", i+1), Policy: p})
 	}
-	if b := f.members("PermissionsBoundaryPolicyInputList"); len(b) > 0 {
+	if b := f.Members("PermissionsBoundaryPolicyInputList"); len(b) > 0 {
 		p, err := parse(b[0], iampolicy.Identity)
 		if err != nil {
 			return nil, err
@@ -120,9 +121,9 @@ func simulate(c auth.Caller, f form, principal iampolicy.Principal, pols iampoli
 		if name == "" {
 			break
 		}
-		context[name] = f.members(prefix + "ContextKeyValues")
+		context[name] = f.Members(prefix + "ContextKeyValues")
 	}
-	resources := f.members("ResourceArns")
+	resources := f.Members("ResourceArns")
 	if len(resources) == 0 {
 		resources = []string{"*"}
 	}

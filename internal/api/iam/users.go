@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/api/awsquery"
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
@@ -39,25 +40,25 @@ type AccessKeyMetadata struct {
 }
 
 var userOps = map[string]op{
-	"CreateUser": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		name, err := f.required("UserName")
+	"CreateUser": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
+		name, err := f.Required("UserName")
 		if err != nil {
 			return nil, err
 		}
-		u, err := h.ids.CreateUser(ctx, identity.UserInput{Name: name, Path: f.Get("Path"), Boundary: f.Get("PermissionsBoundary"), Tags: f.tags("Tags")})
+		u, err := h.ids.CreateUser(ctx, identity.UserInput{Name: name, Path: f.Get("Path"), Boundary: f.Get("PermissionsBoundary"), Tags: f.Tags("Tags")})
 		if err != nil {
 			return nil, err
 		}
 		return struct{ User User }{userOf(u, true)}, nil
 	},
-	"GetUser": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	"GetUser": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		u, err := h.ids.User(ctx, f.Get("UserName"), "iam:GetUser")
 		if err != nil {
 			return nil, err
 		}
 		return struct{ User User }{userOf(u, true)}, nil
 	},
-	"ListUsers": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	"ListUsers": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		users, err := h.ids.Users(ctx, f.Get("PathPrefix"))
 		if err != nil {
 			return nil, err
@@ -76,14 +77,14 @@ var userOps = map[string]op{
 		}
 		return out, nil
 	},
-	"DeleteUser": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		name, err := f.required("UserName")
+	"DeleteUser": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
+		name, err := f.Required("UserName")
 		if err != nil {
 			return nil, err
 		}
 		return nil, h.ids.DeleteUser(ctx, name)
 	},
-	"CreateAccessKey": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	"CreateAccessKey": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		k, user, err := h.ids.CreateUserAccessKey(ctx, f.Get("UserName"))
 		if err != nil {
 			return nil, err
@@ -97,7 +98,7 @@ var userOps = map[string]op{
 		}
 		return struct{ AccessKey key }{key{user, k.ID, "Active", k.Secret, timestamp(k.CreatedAt)}}, nil
 	},
-	"ListAccessKeys": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	"ListAccessKeys": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		keys, user, err := h.ids.UserAccessKeys(ctx, f.Get("UserName"))
 		if err != nil {
 			return nil, err
@@ -116,26 +117,26 @@ var userOps = map[string]op{
 		}
 		return out, nil
 	},
-	"UpdateAccessKey": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		id, err := f.required("AccessKeyId")
+	"UpdateAccessKey": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
+		id, err := f.Required("AccessKeyId")
 		if err != nil {
 			return nil, err
 		}
-		status, err := f.required("Status")
+		status, err := f.Required("Status")
 		if err != nil {
 			return nil, err
 		}
 		return nil, h.ids.UpdateAccessKey(ctx, f.Get("UserName"), id, status)
 	},
-	"DeleteAccessKey": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		id, err := f.required("AccessKeyId")
+	"DeleteAccessKey": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
+		id, err := f.Required("AccessKeyId")
 		if err != nil {
 			return nil, err
 		}
 		return nil, h.ids.DeleteAccessKey(ctx, f.Get("UserName"), id)
 	},
-	"UpdateUser": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		name, err := f.required("UserName")
+	"UpdateUser": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
+		name, err := f.Required("UserName")
 		if err != nil {
 			return nil, err
 		}
@@ -143,8 +144,8 @@ var userOps = map[string]op{
 	},
 	// GetAccessKeyLastUsed says N/A for the service and region of a key
 	// never used, as IAM does.
-	"GetAccessKeyLastUsed": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		id, err := f.required("AccessKeyId")
+	"GetAccessKeyLastUsed": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
+		id, err := f.Required("AccessKeyId")
 		if err != nil {
 			return nil, err
 		}
@@ -176,7 +177,7 @@ var userOps = map[string]op{
 	"ListSSHPublicKeys":              noCredentials("iam:ListSSHPublicKeys", "SSHPublicKeys"),
 	"ListSigningCertificates":        noCredentials("iam:ListSigningCertificates", "Certificates"),
 	"ListServiceSpecificCredentials": noCredentials("iam:ListServiceSpecificCredentials", "ServiceSpecificCredentials"),
-	"ListVirtualMFADevices": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	"ListVirtualMFADevices": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		if err := h.ids.VirtualMFADevices(ctx); err != nil {
 			return nil, err
 		}
@@ -185,8 +186,8 @@ var userOps = map[string]op{
 }
 
 func loginProfile(action string) op {
-	return func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		name, err := f.required("UserName")
+	return func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
+		name, err := f.Required("UserName")
 		if err != nil {
 			return nil, err
 		}
@@ -197,7 +198,7 @@ func loginProfile(action string) op {
 // noCredentials is a listing of a user's credentials of a kind ecrd does
 // not issue: empty, for a user that exists (no name: the caller).
 func noCredentials(action, list string) op {
-	return func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	return func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		if _, err := h.ids.UserCredentials(ctx, f.Get("UserName"), action); err != nil {
 			return nil, err
 		}
@@ -235,7 +236,7 @@ type OpenIDConnectProvider struct {
 	Tags           *TagList `xml:",omitempty"`
 }
 
-func providerARN(f form) (string, error) { return f.required("OpenIDConnectProviderArn") }
+func providerARN(f awsquery.Form) (string, error) { return f.Required("OpenIDConnectProviderArn") }
 
 // providerURL is a provider's Url as GetOpenIDConnectProvider gives it:
 // without the scheme, as IAM does, except for an issuer on an explicit
@@ -249,8 +250,8 @@ func providerURL(u string) string {
 	return u
 }
 
-func changeProvider(action string, change func(f form) identity.OIDCChange) op {
-	return func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+func changeProvider(action string, change func(f awsquery.Form) identity.OIDCChange) op {
+	return func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		arn, err := providerARN(f)
 		if err != nil {
 			return nil, err
@@ -260,12 +261,12 @@ func changeProvider(action string, change func(f form) identity.OIDCChange) op {
 }
 
 var oidcOps = map[string]op{
-	"CreateOpenIDConnectProvider": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
-		u, err := f.required("Url")
+	"CreateOpenIDConnectProvider": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
+		u, err := f.Required("Url")
 		if err != nil {
 			return nil, err
 		}
-		p, err := h.ids.CreateOIDCProvider(ctx, identity.OIDCProviderInput{URL: u, ClientIDs: f.members("ClientIDList"), Thumbprints: f.members("ThumbprintList"), Tags: f.tags("Tags")})
+		p, err := h.ids.CreateOIDCProvider(ctx, identity.OIDCProviderInput{URL: u, ClientIDs: f.Members("ClientIDList"), Thumbprints: f.Members("ThumbprintList"), Tags: f.Tags("Tags")})
 		if err != nil {
 			return nil, err
 		}
@@ -274,7 +275,7 @@ var oidcOps = map[string]op{
 			Tags                     *TagList `xml:",omitempty"`
 		}{p.ARN, optionalTags(p.Tags)}, nil
 	},
-	"GetOpenIDConnectProvider": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	"GetOpenIDConnectProvider": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		arn, err := providerARN(f)
 		if err != nil {
 			return nil, err
@@ -285,7 +286,7 @@ var oidcOps = map[string]op{
 		}
 		return OpenIDConnectProvider{providerURL(p.URL), p.ClientIDs, p.Thumbprints, timestamp(p.CreatedAt), optionalTags(p.Tags)}, nil
 	},
-	"ListOpenIDConnectProviders": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	"ListOpenIDConnectProviders": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		ps, err := h.ids.OIDCProviders(ctx)
 		if err != nil {
 			return nil, err
@@ -299,29 +300,29 @@ var oidcOps = map[string]op{
 		}
 		return out, nil
 	},
-	"DeleteOpenIDConnectProvider": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	"DeleteOpenIDConnectProvider": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		arn, err := providerARN(f)
 		if err != nil {
 			return nil, err
 		}
 		return nil, h.ids.DeleteOIDCProvider(ctx, arn)
 	},
-	"UpdateOpenIDConnectProviderThumbprint": changeProvider("iam:UpdateOpenIDConnectProviderThumbprint", func(f form) identity.OIDCChange {
-		return identity.OIDCChange{Thumbprints: append([]string{}, f.members("ThumbprintList")...)}
+	"UpdateOpenIDConnectProviderThumbprint": changeProvider("iam:UpdateOpenIDConnectProviderThumbprint", func(f awsquery.Form) identity.OIDCChange {
+		return identity.OIDCChange{Thumbprints: append([]string{}, f.Members("ThumbprintList")...)}
 	}),
-	"AddClientIDToOpenIDConnectProvider": changeProvider("iam:AddClientIDToOpenIDConnectProvider", func(f form) identity.OIDCChange {
+	"AddClientIDToOpenIDConnectProvider": changeProvider("iam:AddClientIDToOpenIDConnectProvider", func(f awsquery.Form) identity.OIDCChange {
 		return identity.OIDCChange{AddClientID: f.Get("ClientID")}
 	}),
-	"RemoveClientIDFromOpenIDConnectProvider": changeProvider("iam:RemoveClientIDFromOpenIDConnectProvider", func(f form) identity.OIDCChange {
+	"RemoveClientIDFromOpenIDConnectProvider": changeProvider("iam:RemoveClientIDFromOpenIDConnectProvider", func(f awsquery.Form) identity.OIDCChange {
 		return identity.OIDCChange{RemoveClientID: f.Get("ClientID")}
 	}),
-	"TagOpenIDConnectProvider": changeProvider("iam:TagOpenIDConnectProvider", func(f form) identity.OIDCChange {
-		return identity.OIDCChange{AddTags: f.tags("Tags")}
+	"TagOpenIDConnectProvider": changeProvider("iam:TagOpenIDConnectProvider", func(f awsquery.Form) identity.OIDCChange {
+		return identity.OIDCChange{AddTags: f.Tags("Tags")}
 	}),
-	"UntagOpenIDConnectProvider": changeProvider("iam:UntagOpenIDConnectProvider", func(f form) identity.OIDCChange {
-		return identity.OIDCChange{RemoveTags: f.members("TagKeys")}
+	"UntagOpenIDConnectProvider": changeProvider("iam:UntagOpenIDConnectProvider", func(f awsquery.Form) identity.OIDCChange {
+		return identity.OIDCChange{RemoveTags: f.Members("TagKeys")}
 	}),
-	"ListOpenIDConnectProviderTags": func(h *Handler, ctx context.Context, _ auth.Caller, f form) (any, error) {
+	"ListOpenIDConnectProviderTags": func(h *Handler, ctx context.Context, _ auth.Caller, f awsquery.Form) (any, error) {
 		arn, err := providerARN(f)
 		if err != nil {
 			return nil, err

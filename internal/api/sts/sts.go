@@ -8,11 +8,9 @@ package sts
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/ecrd/ecrd/internal/api/awsquery"
@@ -26,31 +24,22 @@ const XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
 // Handler serves STS.
 type Handler struct {
 	ids    *identity.Service
-	log    *slog.Logger
 	region string
+	api    awsquery.Service
 }
 
 // New returns the STS handler. region is the server's default region,
 // where unsigned calls are taken to be made.
 func New(ids *identity.Service, region string, log *slog.Logger) *Handler {
-	return &Handler{ids: ids, region: region, log: log}
+	return &Handler{ids: ids, region: region, api: awsquery.Service{Name: "STS", XMLNS: XMLNS, Fault: "InternalFailure", Log: log}}
 }
 
 // Unsigned reports whether an action is served without a signature.
 func Unsigned(action string) bool { return action == "AssumeRoleWithWebIdentity" }
 
-// statuses are the HTTP statuses of STS's error codes.
-var statuses = map[string]int{
-	identity.CodeAccessDenied:     http.StatusForbidden,
-	identity.CodeExpiredToken:     http.StatusBadRequest,
-	"ExpiredTokenException":       http.StatusBadRequest,
-	identity.CodeInvalidMessage:   http.StatusBadRequest,
-	identity.CodeNoSuchEntity:     http.StatusNotFound,
-	identity.CodeIDPCommunication: http.StatusBadRequest,
-}
-
 // Serve answers an STS request; c is the zero Caller for an unsigned one.
-func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, form url.Values, requestID string) {
+func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, values url.Values, requestID string) {
+	q, form := h.api.Writer(w, requestID), awsquery.Form{Values: values}
 	action := form.Get("Action")
 	ctx := identity.WithOrigin(r.Context(), identity.OriginOf(r))
 	if c.Principal.ARN != "" {
@@ -66,7 +55,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, f
 		if action != "GetSessionToken" {
 			msg = "Cannot call " + action + " with credentials from GetSessionToken: only AssumeRole and GetCallerIdentity"
 		}
-		awsquery.WriteError(w, XMLNS, identity.CodeAccessDenied, msg, http.StatusForbidden, requestID)
+		q.Error(identity.CodeAccessDenied, msg, http.StatusForbidden)
 		return
 	}
 	switch action {
@@ -85,24 +74,10 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, f
 	case "DecodeAuthorizationMessage":
 		result, err = h.decodeAuthorizationMessage(ctx, form)
 	default:
-		awsquery.WriteError(w, XMLNS, "InvalidAction", "Could not find operation "+action+" for version "+form.Get("Version"), http.StatusBadRequest, requestID)
+		h.api.InvalidAction(q, form)
 		return
 	}
-	if err != nil {
-		var e *identity.Error
-		if !errors.As(err, &e) {
-			h.log.Error("serving an STS call", "action", action, "err", err)
-			awsquery.WriteError(w, XMLNS, "InternalFailure", "internal server error: the registry logged the cause", http.StatusInternalServerError, requestID)
-			return
-		}
-		status, ok := statuses[e.Code]
-		if !ok {
-			status = http.StatusBadRequest
-		}
-		awsquery.WriteError(w, XMLNS, e.Code, e.Message, status, requestID)
-		return
-	}
-	awsquery.WriteResult(w, XMLNS, action, requestID, result)
+	h.api.Answer(q, action, result, err)
 }
 
 // Credentials are temporary credentials as STS writes them.
@@ -128,56 +103,29 @@ func credentialsXML(c identity.Credentials) Credentials {
 }
 
 // input reads what both AssumeRole calls take.
-func input(form url.Values) (identity.AssumeRoleInput, error) {
-	in := identity.AssumeRoleInput{RoleARN: form.Get("RoleArn"), SessionName: form.Get("RoleSessionName"), Policy: form.Get("Policy")}
-	if in.RoleARN == "" {
-		return in, &identity.Error{Code: identity.CodeValidation, Message: "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null"}
-	}
-	d, err := duration(form)
-	if err != nil {
+func input(form awsquery.Form) (identity.AssumeRoleInput, error) {
+	in := identity.AssumeRoleInput{SessionName: form.Get("RoleSessionName"), Policy: form.Get("Policy")}
+	var err error
+	if in.RoleARN, err = form.Required("RoleArn"); err != nil {
 		return in, err
 	}
-	in.Duration = d
-	for i := 1; ; i++ {
-		v, ok := form["PolicyArns.member."+strconv.Itoa(i)+".arn"]
-		if !ok {
-			break
-		}
-		in.PolicyARNs = append(in.PolicyARNs, v[0])
+	if in.Duration, err = duration(form); err != nil {
+		return in, err
 	}
-	for i := 1; ; i++ {
-		prefix := "Tags.member." + strconv.Itoa(i) + "."
-		k, ok := form[prefix+"Key"]
-		if !ok {
-			break
-		}
-		in.Tags = append(in.Tags, identity.Tag{Key: k[0], Value: form.Get(prefix + "Value")})
-	}
-	for i := 1; ; i++ {
-		v, ok := form["TransitiveTagKeys.member."+strconv.Itoa(i)]
-		if !ok {
-			break
-		}
-		in.TransitiveTagKeys = append(in.TransitiveTagKeys, v[0])
-	}
+	in.PolicyARNs = form.MemberFields("PolicyArns", "arn")
+	in.Tags = form.Tags("Tags")
+	in.TransitiveTagKeys = form.Members("TransitiveTagKeys")
 	in.ExternalID, in.SourceIdentity = form.Get("ExternalId"), form.Get("SourceIdentity")
 	return in, nil
 }
 
 // duration reads DurationSeconds (0 when absent).
-func duration(form url.Values) (time.Duration, error) {
-	s := form.Get("DurationSeconds")
-	if s == "" {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return 0, &identity.Error{Code: identity.CodeValidation, Message: "1 validation error detected: Value '" + s + "' at 'durationSeconds' failed to satisfy constraint: Member must be an integer"}
-	}
-	return time.Duration(n) * time.Second, nil
+func duration(form awsquery.Form) (time.Duration, error) {
+	n, _, err := form.Int("DurationSeconds")
+	return time.Duration(n) * time.Second, err
 }
 
-func (h *Handler) assumeRole(ctx context.Context, form url.Values, region string) (any, error) {
+func (h *Handler) assumeRole(ctx context.Context, form awsquery.Form, region string) (any, error) {
 	in, err := input(form)
 	in.Region = region
 	if err != nil {
@@ -196,7 +144,7 @@ func (h *Handler) assumeRole(ctx context.Context, form url.Values, region string
 	}{creds, user, a.PackedPolicySize, a.Principal.Session.SourceIdentity}, nil
 }
 
-func (h *Handler) getSessionToken(ctx context.Context, form url.Values) (any, error) {
+func (h *Handler) getSessionToken(ctx context.Context, form awsquery.Form) (any, error) {
 	d, err := duration(form)
 	if err != nil {
 		return nil, err
@@ -208,10 +156,10 @@ func (h *Handler) getSessionToken(ctx context.Context, form url.Values) (any, er
 	return struct{ Credentials Credentials }{credentialsXML(c)}, nil
 }
 
-func (h *Handler) decodeAuthorizationMessage(ctx context.Context, form url.Values) (any, error) {
-	msg := form.Get("EncodedMessage")
-	if msg == "" {
-		return nil, &identity.Error{Code: identity.CodeValidation, Message: "1 validation error detected: Value null at 'encodedMessage' failed to satisfy constraint: Member must not be null"}
+func (h *Handler) decodeAuthorizationMessage(ctx context.Context, form awsquery.Form) (any, error) {
+	msg, err := form.Required("EncodedMessage")
+	if err != nil {
+		return nil, err
 	}
 	decoded, err := h.ids.DecodeAuthorizationMessage(ctx, msg)
 	if err != nil {
@@ -220,7 +168,7 @@ func (h *Handler) decodeAuthorizationMessage(ctx context.Context, form url.Value
 	return struct{ DecodedMessage string }{decoded}, nil
 }
 
-func (h *Handler) assumeRoleWithWebIdentity(ctx context.Context, form url.Values, region string) (any, error) {
+func (h *Handler) assumeRoleWithWebIdentity(ctx context.Context, form awsquery.Form, region string) (any, error) {
 	in, err := input(form)
 	in.Region = region
 	if err != nil {
