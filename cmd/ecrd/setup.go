@@ -14,6 +14,7 @@ import (
 
 	"github.com/ecrd/ecrd/internal/blobstore/filesystem"
 	"github.com/ecrd/ecrd/internal/config"
+	"github.com/ecrd/ecrd/internal/ecrhost"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/metadata"
@@ -134,11 +135,7 @@ func endpoints(cfg config.Config, addr net.Addr) (func(metadata.Scope) string, e
 	}
 	port := u.Port()
 	return func(sc metadata.Scope) string {
-		host := sc.Account + ".dkr.ecr." + sc.Region + "." + cfg.RegistryDomain
-		if port != "" {
-			host = net.JoinHostPort(host, port)
-		}
-		return u.Scheme + "://" + host
+		return u.Scheme + "://" + ecrhost.Host{Account: sc.Account, Region: sc.Region, Domain: cfg.RegistryDomain, Port: port}.String()
 	}, nil
 }
 

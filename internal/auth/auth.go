@@ -9,12 +9,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/ecrd/ecrd/internal/awsid"
+	"github.com/ecrd/ecrd/internal/ecrhost"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/sigv4"
@@ -187,36 +186,15 @@ func fromSigV4(err error) error {
 	return &Error{Code: code, Message: se.Message}
 }
 
-var (
-	// ecrHostRE matches ECR-shaped registry host names:
-	// <account>.dkr.ecr[-fips].<region>.<any suffix>.
-	ecrHostRE = regexp.MustCompile(`^([0-9]{12})\.dkr\.ecr(?:-fips)?\.([a-z]{2}(?:-[a-z]+)+-[0-9]+)\.`)
-)
-
-// HostScope returns the registry an ECR-shaped host name names.
-func HostScope(host string) (metadata.Scope, bool) {
-	if !strings.Contains(host, ".dkr.ecr") {
-		return metadata.Scope{}, false // the common case, without a regexp
-	}
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	m := ecrHostRE.FindStringSubmatch(strings.ToLower(host))
-	if m == nil {
-		return metadata.Scope{}, false
-	}
-	return metadata.Scope{Account: m[1], Region: m[2]}, true
-}
-
 // Registry authenticates a /v2 request. It returns the registry the
 // request addresses and its principal; a request without credentials is
 // anonymous (principal nil), which the core allows only where a
 // repository opts in.
 func (a *Authenticator) Registry(r *http.Request) (metadata.Scope, *identity.Principal, error) {
-	hostScope, fromHost := HostScope(r.Host)
+	host, fromHost := ecrhost.Parse(r.Host)
 	scope := a.DefaultScope
 	if fromHost {
-		scope = hostScope
+		scope = metadata.Scope{Account: host.Account, Region: host.Region}
 	}
 	if r.URL.RawQuery != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Query().Has(identity.DownloadSignatureParam) {
 		// A GetDownloadUrlForLayer URL carries its own credentials.
