@@ -58,7 +58,7 @@ type Options struct {
 // New returns a Server for the OCI API under /v2 and the AWS APIs at /.
 func New(o Options) *Server {
 	s := &Server{reg: o.Registry, auth: o.Auth, log: o.Log, limits: o.Limits,
-		ecr: ecr.New(o.Registry, o.Identity, o.Endpoint, o.Log), sts: sts.New(o.Identity, o.Auth.DefaultScope.Region, o.Log), iam: iam.New(o.Identity, o.Log)}
+		ecr: ecr.New(o.Registry, o.Endpoint, o.Log), sts: sts.New(o.Identity, o.Auth.DefaultScope.Region, o.Log), iam: iam.New(o.Identity, o.Log)}
 	if o.KMS != nil {
 		s.kms = kmsapi.New(o.KMS, o.Log)
 	}

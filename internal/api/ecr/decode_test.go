@@ -74,7 +74,7 @@ func extensionInputs() map[string]any {
 }
 
 func TestInputsCoverEveryOperation(t *testing.T) {
-	all, h := inputs(), New(nil, nil, nil, nil)
+	all, h := inputs(), New(nil, nil, nil)
 	if len(all) != len(h.ops) || len(extensionInputs()) != len(h.ext) {
 		t.Fatalf("%d and %d inputs for %d ECR operations and %d of ecrd's", len(all), len(extensionInputs()), len(h.ops), len(h.ext))
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"github.com/ecrd/ecrd/internal/auth"
-	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
 )
@@ -52,8 +51,6 @@ type Endpoint func(metadata.Scope) string
 // Handler serves the ECR API.
 type Handler struct {
 	reg      *registry.Registry
-	ids      *identity.Service
-	log      *slog.Logger
 	endpoint Endpoint
 	ops      map[string]awsjson.Op // ECR's, by name
 	ext      map[string]awsjson.Op // ecrd's own, by name
@@ -61,8 +58,8 @@ type Handler struct {
 }
 
 // New returns the ECR API handler.
-func New(reg *registry.Registry, ids *identity.Service, endpoint Endpoint, log *slog.Logger) *Handler {
-	h := &Handler{reg: reg, ids: ids, log: log, endpoint: endpoint}
+func New(reg *registry.Registry, endpoint Endpoint, log *slog.Logger) *Handler {
+	h := &Handler{reg: reg, endpoint: endpoint}
 	h.ops = map[string]awsjson.Op{
 		"BatchCheckLayerAvailability":         handle(h.batchCheckLayerAvailability),
 		"BatchDeleteImage":                    handle(h.batchDeleteImage),

@@ -3,7 +3,6 @@ package ecr
 import (
 	"context"
 	"encoding/base64"
-	"time"
 
 	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"github.com/ecrd/ecrd/internal/auth"
@@ -347,28 +346,24 @@ func (h *Handler) completeLayerUpload(ctx context.Context, c auth.Caller, in *Co
 	return &CompleteLayerUploadOutput{RegistryId: key.Account, RepositoryName: key.Name, UploadId: deref(in.UploadId), LayerDigest: string(b.Digest)}, nil
 }
 
-// downloadURLTTL is how long a GetDownloadUrlForLayer URL works.
-const downloadURLTTL = time.Hour
-
 func (h *Handler) getDownloadURLForLayer(ctx context.Context, c auth.Caller, in *GetDownloadUrlForLayerInput) (*GetDownloadUrlForLayerOutput, error) {
 	key := repoKey(c, in.RegistryId, in.RepositoryName)
-	b, err := h.reg.GetDownloadURLForLayer(ctx, key, deref(in.LayerDigest))
+	d, err := h.reg.LayerDownloadURL(ctx, key, deref(in.LayerDigest))
 	if err != nil {
 		return nil, err
 	}
-	path := "/v2/" + key.Name + "/blobs/" + string(b.Digest)
-	q := h.ids.SignDownloadURL(c.Principal, key.Region, path, downloadURLTTL)
-	return &GetDownloadUrlForLayerOutput{DownloadUrl: h.endpoint(key.Scope) + path + "?" + q.Encode(), LayerDigest: string(b.Digest)}, nil
+	return &GetDownloadUrlForLayerOutput{DownloadUrl: h.endpoint(key.Scope) + d.Path, LayerDigest: d.Digest}, nil
 }
 
 // Registry.
 
 func (h *Handler) getAuthorizationToken(ctx context.Context, c auth.Caller, in *GetAuthorizationTokenInput) (*GetAuthorizationTokenOutput, error) {
-	if err := h.reg.AuthorizeLogin(ctx, scope(c, nil)); err != nil {
+	login, err := h.reg.Login(ctx, scope(c, nil))
+	if err != nil {
 		return nil, err
 	}
-	password, expires := h.ids.IssueRegistryToken(c.Principal, c.Region)
-	token := base64.StdEncoding.EncodeToString([]byte("AWS:" + password))
+	// ECR's token is the Basic credential docker login takes.
+	token := base64.StdEncoding.EncodeToString([]byte("AWS:" + login.Password))
 	ids := in.RegistryIds
 	if len(ids) == 0 {
 		ids = []string{c.Principal.Account}
@@ -377,7 +372,7 @@ func (h *Handler) getAuthorizationToken(ctx context.Context, c auth.Caller, in *
 	for _, id := range ids {
 		out.AuthorizationData = append(out.AuthorizationData, AuthorizationData{
 			AuthorizationToken: token,
-			ExpiresAt:          awsjson.NewTimestamp(expires),
+			ExpiresAt:          awsjson.NewTimestamp(login.ExpiresAt),
 			ProxyEndpoint:      h.endpoint(metadata.Scope{Account: id, Region: c.Region}),
 		})
 	}

@@ -11,7 +11,7 @@ import (
 // marshal writes a response as Serve does.
 func marshal(t *testing.T, v any) string {
 	t.Helper()
-	b, err := New(nil, nil, nil, nil).api.Encode(v)
+	b, err := New(nil, nil, nil).api.Encode(v)
 	if err != nil {
 		t.Fatal(err)
 	}
