@@ -384,7 +384,7 @@ func TestKMSErrors(t *testing.T) {
 	wantRawError(t, "a required member missing", rawKMS(t, e, "DescribeKey", []byte(`{}`)), 400, "ValidationException",
 		"1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null")
 	wantRawError(t, "a member of the wrong type", rawKMS(t, e, "DescribeKey", []byte(`{"KeyId":5}`)), 400, "SerializationException",
-		"The member KeyId must be a string, not a JSON number")
+		"Unexpected value for member 'KeyId': expected a string, found a number")
 	wantRawError(t, "malformed JSON", rawKMS(t, e, "DescribeKey", []byte(`{"KeyId":`)), 400, "SerializationException", "")
 	wantRawError(t, "a blob that is not base64", rawKMS(t, e, "Decrypt", []byte(`{"CiphertextBlob":"!!"}`)), 400, "SerializationException", "")
 	wantRawError(t, "an unknown operation", rawKMS(t, e, "ReEncrypt", []byte(`{}`)), 400, "UnknownOperationException", "")

@@ -145,7 +145,7 @@ func (d *bodyDecoder) structure(rv reflect.Value, path string, depth int) error 
 			}
 			continue
 		}
-		f := rv.Field(index)
+		f := rv.FieldByIndex(index)
 		f.SetZero() // a repeated member replaces the earlier one
 		tok, err = d.token()
 		if err != nil {
@@ -428,14 +428,33 @@ func abbreviate(s string) string {
 }
 
 // structFields maps the JSON member names of a struct type to field
-// indexes, once per type.
-func structFields(t reflect.Type) (map[string]int, error) {
+// indexes, once per type. The members of an embedded struct (not a
+// pointer to one) are the outer struct's, as with encoding/json; a name
+// the outer struct has itself wins over an embedded one.
+func structFields(t reflect.Type) (map[string][]int, error) {
 	if fields, ok := fieldCache.Load(t); ok {
-		return fields.(map[string]int), nil
+		return fields.(map[string][]int), nil
 	}
-	fields := make(map[string]int, t.NumField())
+	fields := make(map[string][]int, t.NumField())
+	embedded := map[string][]int{}
 	for i := range t.NumField() {
 		sf := t.Field(i)
+		if sf.Anonymous {
+			if sf.Type.Kind() != reflect.Struct {
+				return nil, fmt.Errorf("awsjson: Decode cannot decode embedded field %s of %s", sf.Name, t)
+			}
+			inner, err := structFields(sf.Type)
+			if err != nil {
+				return nil, err
+			}
+			for name, index := range inner {
+				if _, twice := embedded[name]; twice {
+					return nil, fmt.Errorf("awsjson: Decode cannot decode %s: two embedded structs have member %s", t, name)
+				}
+				embedded[name] = append([]int{i}, index...)
+			}
+			continue
+		}
 		if !sf.IsExported() {
 			continue
 		}
@@ -448,13 +467,15 @@ func structFields(t reflect.Type) (map[string]int, error) {
 				name = n
 			}
 		}
-		if sf.Anonymous {
-			return nil, fmt.Errorf("awsjson: Decode cannot decode embedded field %s of %s", sf.Name, t)
+		fields[name] = []int{i}
+	}
+	for name, index := range embedded {
+		if _, ok := fields[name]; !ok {
+			fields[name] = index
 		}
-		fields[name] = i
 	}
 	fieldCache.Store(t, fields)
 	return fields, nil
 }
 
-var fieldCache sync.Map // reflect.Type -> map[string]int
+var fieldCache sync.Map // reflect.Type -> map[string][]int

@@ -403,3 +403,41 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// An embedded struct's members are the outer struct's, as encoding/json
+// reads them; the outer struct's own member of a name wins.
+func TestDecodeEmbedded(t *testing.T) {
+	type keyID struct {
+		KeyId *string `json:"KeyId"`
+		Limit *int32  `json:"Limit"`
+	}
+	type page struct {
+		Marker *string `json:"Marker"`
+	}
+	type input struct {
+		keyID
+		page
+		Limit *string `json:"Limit"`
+	}
+	var in input
+	body := `{"KeyId":"k","Marker":"m","Limit":"outer"}`
+	if err := Decode([]byte(body), &in); err != nil {
+		t.Fatal(err)
+	}
+	var std input
+	if err := json.Unmarshal([]byte(body), &std); err != nil || !reflect.DeepEqual(in, std) {
+		t.Fatalf("got %+v, encoding/json %+v (%v)", in, std, err)
+	}
+	if *in.KeyId != "k" || *in.Marker != "m" || *in.Limit != "outer" || in.keyID.Limit != nil {
+		t.Fatalf("got %+v", in)
+	}
+	if got := serializationMessage(t, `{"KeyId":5}`, &in); got != "Unexpected value for member 'KeyId': expected a string, found a number" {
+		t.Fatal(got)
+	}
+	var pointer struct {
+		*keyID
+	}
+	if err := Decode([]byte(`{}`), &pointer); err == nil {
+		t.Error("an embedded pointer decoded")
+	}
+}

@@ -6,15 +6,11 @@
 package kms
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"reflect"
 	"strings"
 
 	"github.com/ecrd/ecrd/internal/api/awsjson"
@@ -38,15 +34,12 @@ type Handler struct {
 }
 
 // handle makes an operation from a typed one: decode, then run in the
-// caller's account and the region it signed for.
+// caller's account and the region it signed for. The operations check the
+// members the model requires themselves (required), in KMS's words.
 func handle[I any, O any](fn func(context.Context, core.Scope, *I) (*O, error)) awsjson.Op {
-	return func(ctx context.Context, c auth.Caller, body []byte) (any, error) {
-		in := new(I)
-		if err := decode(body, in); err != nil {
-			return nil, err
-		}
+	return awsjson.Operation(func(ctx context.Context, c auth.Caller, in *I) (*O, error) {
 		return fn(ctx, core.Scope{Account: c.Principal.Account, Region: c.Region}, in)
-	}
+	}, nil)
 }
 
 // New returns the KMS API handler.
@@ -115,91 +108,11 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, t
 // KMS answers every client fault, AccessDeniedException included, with
 // 400; anything else is KMSInternalException (500), logged in full.
 func exception(err error) *awsjson.Error {
-	var (
-		ke *core.Error
-		se *serializationError
-	)
-	switch {
-	case errors.As(err, &ke):
+	var ke *core.Error
+	if errors.As(err, &ke) {
 		return &awsjson.Error{Type: ke.Code, Message: ke.Message, Status: http.StatusBadRequest}
-	case errors.As(err, &se):
-		return &awsjson.Error{Type: "SerializationException", Message: se.msg, Status: http.StatusBadRequest}
 	}
 	return nil
-}
-
-// serializationError is a body that is not JSON of the operation's shape.
-type serializationError struct{ msg string }
-
-func (e *serializationError) Error() string { return e.msg }
-
-// decode reads an AWS JSON 1.1 body into v. As AWS services do, it skips
-// members it does not know and takes null as absent; a value of the
-// wrong JSON type is a SerializationException naming the member. An
-// empty body is {}.
-func decode(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	err := dec.Decode(v)
-	var (
-		syntax *json.SyntaxError
-		typ    *json.UnmarshalTypeError
-	)
-	switch {
-	case err == nil:
-	case errors.As(err, &syntax):
-		return &serializationError{fmt.Sprintf("Malformed JSON at offset %d: %v", syntax.Offset, err)}
-	case errors.As(err, &typ) && typ.Field == "":
-		return &serializationError{"The request body must be a JSON object, found a JSON " + typ.Value}
-	case errors.As(err, &typ):
-		return &serializationError{fmt.Sprintf("The member %s must be %s, not a JSON %s", memberPath(typ.Field), jsonKind(typ.Type), typ.Value)}
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return &serializationError{"Malformed JSON: unexpected end of the request body"}
-	default:
-		// encoding/json reports bad base64 in a blob member this way.
-		return &serializationError{"Malformed request body: " + err.Error() + " (blobs are standard, padded base64)"}
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return &serializationError{"Unexpected data after the JSON object of the request body"}
-	}
-	return nil
-}
-
-// memberPath turns encoding/json's field path into the request's member
-// path, leaving out the shapes' embedded Go structs (lower-case names;
-// every KMS member name is capitalised).
-func memberPath(field string) string {
-	var out []string
-	for _, seg := range strings.Split(field, ".") {
-		if seg != "" && !('a' <= seg[0] && seg[0] <= 'z') {
-			out = append(out, seg)
-		}
-	}
-	return strings.Join(out, ".")
-}
-
-func jsonKind(t reflect.Type) string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Int, reflect.Int32, reflect.Int64:
-		return "an integer"
-	case reflect.Slice:
-		if t.Elem().Kind() == reflect.Uint8 {
-			return "a base64 string"
-		}
-		return "a list"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	}
-	return "of another type"
 }
 
 // required collects members the model requires that a request left out,

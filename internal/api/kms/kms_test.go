@@ -1,11 +1,17 @@
 package kms
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/ecrd/ecrd/internal/api/awsjson"
 )
 
+// KMS's shapes decode with the shared decoder, members of embedded
+// shapes (keyIDInput) included.
 func TestDecode(t *testing.T) {
 	for _, c := range []struct {
 		body, err string
@@ -13,12 +19,12 @@ func TestDecode(t *testing.T) {
 		{``, ""},
 		{` {"KeyId":"k","Unknown":[1,{"a":null}]} `, ""},
 		{`{"KeyId":null}`, ""},
-		{`{"KeyId":5}`, "The member KeyId must be a string, not a JSON number"},
-		{`{"Tags":[{"TagKey":true}]}`, "The member Tags.TagKey must be a string, not a JSON bool"},
-		{`{"Plaintext":"***"}`, "blobs are standard, padded base64"},
-		{`{"NumberOfBytes":1.5}`, "The member NumberOfBytes must be an integer, not a JSON number 1.5"},
-		{`{"NumberOfBytes":4294967296}`, "must be an integer"},
-		{`[]`, "The request body must be a JSON object, found a JSON array"},
+		{`{"KeyId":5}`, "Unexpected value for member 'KeyId': expected a string, found a number"},
+		{`{"Tags":[{"TagKey":true}]}`, "Unexpected value for member 'Tags.1.member.TagKey': expected a string, found a boolean"},
+		{`{"Plaintext":"***"}`, "Unexpected value for member 'Plaintext': expected a base64-encoded string, found a string that is not valid base64"},
+		{`{"NumberOfBytes":1.5}`, "Unexpected value for member 'NumberOfBytes': expected an integer, found 1.5"},
+		{`{"NumberOfBytes":4294967296}`, "Unexpected value for member 'NumberOfBytes': 4294967296 is out of range for a 32-bit integer"},
+		{`[]`, "The request body must be a JSON object, found an array"},
 		{`{"KeyId":"k"`, "Malformed JSON: unexpected end of the request body"},
 		{`{"KeyId":"k"} {}`, "Unexpected data after the JSON object"},
 		{`{"KeyId":}`, "Malformed JSON at offset"},
@@ -29,14 +35,19 @@ func TestDecode(t *testing.T) {
 			Plaintext     []byte `json:"Plaintext"`
 			NumberOfBytes *int32 `json:"NumberOfBytes"`
 		}
-		err := decode([]byte(c.body), &in)
-		var se *serializationError
+		err := awsjson.Decode([]byte(c.body), &in)
+		var se *awsjson.SerializationError
 		switch {
 		case c.err == "" && err != nil:
 			t.Errorf("%s: %v", c.body, err)
-		case c.err != "" && (!errors.As(err, &se) || !strings.Contains(se.msg, c.err)):
+		case c.err != "" && (!errors.As(err, &se) || !strings.Contains(se.Message, c.err)):
 			t.Errorf("%s: got %v, want a SerializationException containing %q", c.body, err, c.err)
 		}
+	}
+	var in encryptInput
+	if err := awsjson.Decode([]byte(`{"KeyId":"alias/a","Plaintext":"aGk=","EncryptionContext":{"a":"b"}}`), &in); err != nil ||
+		deref(in.KeyId) != "alias/a" || string(in.Plaintext) != "hi" || in.EncryptionContext["a"] != "b" {
+		t.Fatalf("Encrypt's input: %+v %v", in, err)
 	}
 }
 
@@ -67,6 +78,70 @@ func TestKnown(t *testing.T) {
 	} {
 		if got := h.Known(target); got != want {
 			t.Errorf("Known(%s) = %v", target, got)
+		}
+	}
+}
+
+// fill sets every member of v, recursively, to a non-zero sample value.
+func fill(v reflect.Value, depth int) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(v.Elem(), depth)
+	case reflect.String:
+		v.SetString("s" + strings.Repeat("x", depth))
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int32:
+		v.SetInt(int64(7 + depth))
+	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			v.SetBytes([]byte("blob\x00\xff"))
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), 2, 2)
+		for i := range 2 {
+			fill(s.Index(i), depth+1)
+		}
+		v.Set(s)
+	case reflect.Map:
+		m := reflect.MakeMap(v.Type())
+		m.SetMapIndex(reflect.ValueOf("k"), reflect.ValueOf("v"))
+		v.Set(m)
+	case reflect.Struct:
+		for i := range v.NumField() {
+			fill(v.Field(i), depth+1)
+		}
+	default:
+		panic("fill: " + v.Type().String())
+	}
+}
+
+// TestInputsDecode fills every member of every operation's input, marshals
+// it with encoding/json, and checks that the shared decoder reads the same
+// value back: every member's name and type decode.
+func TestInputsDecode(t *testing.T) {
+	for _, in := range []any{
+		new(aliasInput), new(createGrantInput), new(createKeyInput), new(decryptInput), new(describeKeyInput),
+		new(enableKeyRotationInput), new(encryptInput), new(generateDataKeyInput), new(getKeyPolicyInput),
+		new(getPublicKeyInput), new(keyIDInput), new(listAliasesInput), new(listGrantsInput), new(listResourceTagsInput),
+		new(listRetirableGrantsInput), new(pageInput), new(putKeyPolicyInput), new(retireGrantInput), new(revokeGrantInput),
+		new(scheduleKeyDeletionInput), new(signInput), new(tagResourceInput), new(untagResourceInput),
+		new(updateKeyDescriptionInput), new(verifyInput),
+	} {
+		v := reflect.ValueOf(in)
+		fill(v.Elem(), 0)
+		body, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := reflect.New(v.Elem().Type())
+		if err := awsjson.Decode(body, got.Interface()); err != nil {
+			t.Errorf("%T: %v", in, err)
+			continue
+		}
+		if !reflect.DeepEqual(got.Interface(), in) {
+			t.Errorf("%T: decoded\n%+v\nwant\n%+v", in, got.Elem(), v.Elem())
 		}
 	}
 }

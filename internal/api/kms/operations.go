@@ -6,7 +6,6 @@ package kms
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/ecrd/ecrd/internal/api/awsjson"
 	core "github.com/ecrd/ecrd/internal/kms"
@@ -26,9 +25,8 @@ type tagOut struct {
 func tagsIn(in []tag, req *required) []core.Tag {
 	out := make([]core.Tag, len(in))
 	for i, t := range in {
-		n := strconv.Itoa(i + 1)
-		req.check(t.TagKey == nil, "tags."+n+".member.tagKey")
-		req.check(t.TagValue == nil, "tags."+n+".member.tagValue")
+		req.check(t.TagKey == nil, awsjson.MemberPath("tags", i)+".tagKey")
+		req.check(t.TagValue == nil, awsjson.MemberPath("tags", i)+".tagValue")
 		out[i] = core.Tag{Key: deref(t.TagKey), Value: deref(t.TagValue)}
 	}
 	return out
