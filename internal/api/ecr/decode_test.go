@@ -1,12 +1,11 @@
 package ecr
 
 import (
-	"encoding/json"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/ecrd/ecrd/internal/api/awsjson"
+	"github.com/ecrd/ecrd/internal/api/awsjson/awsjsontest"
 )
 
 // inputs returns a new, empty value of every <Op>Input, by operation.
@@ -119,60 +118,8 @@ func TestDecodeValues(t *testing.T) {
 	}
 }
 
-// fill sets every member of v, recursively, to a non-zero sample value.
-func fill(v reflect.Value, depth int) {
-	switch v.Kind() {
-	case reflect.Pointer:
-		v.Set(reflect.New(v.Type().Elem()))
-		fill(v.Elem(), depth)
-	case reflect.String:
-		v.SetString("s" + strings.Repeat("x", depth))
-	case reflect.Bool:
-		v.SetBool(true)
-	case reflect.Int32, reflect.Int64:
-		v.SetInt(int64(7 + depth))
-	case reflect.Slice:
-		if v.Type().Elem().Kind() == reflect.Uint8 {
-			v.SetBytes([]byte("blob\x00\xff"))
-			return
-		}
-		s := reflect.MakeSlice(v.Type(), 2, 2)
-		for i := range 2 {
-			fill(s.Index(i), depth+1)
-		}
-		v.Set(s)
-	case reflect.Struct:
-		for i := range v.NumField() {
-			fill(v.Field(i), depth+1)
-		}
-	default:
-		panic("fill: " + v.Type().String())
-	}
-}
-
-// TestDecodeAgreesWithEncodingJSON fills every member of every input,
-// marshals it with encoding/json, and checks that awsjson.Decode gives the
-// same value back: each member's JSON name and type are decoded.
+// TestDecodeAgreesWithEncodingJSON: each member's JSON name and type of
+// every input decode.
 func TestDecodeAgreesWithEncodingJSON(t *testing.T) {
-	for op, in := range inputs() {
-		v := reflect.ValueOf(in)
-		fill(v.Elem(), 0)
-		body, err := json.Marshal(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := reflect.New(v.Elem().Type())
-		if err := awsjson.Decode(body, got.Interface()); err != nil {
-			t.Errorf("%s: %v", op, err)
-			continue
-		}
-		if !reflect.DeepEqual(got.Interface(), in) {
-			t.Errorf("%s: decoded\n%+v\nwant\n%+v", op, got.Elem(), v.Elem())
-		}
-		// And encoding/json reads it the same way.
-		std := reflect.New(v.Elem().Type())
-		if err := json.Unmarshal(body, std.Interface()); err != nil || !reflect.DeepEqual(std.Interface(), in) {
-			t.Errorf("%s: encoding/json disagrees: %v", op, err)
-		}
-	}
+	awsjsontest.DecodesAsEncodingJSON(t, inputs())
 }
