@@ -8,20 +8,16 @@ import (
 	"time"
 
 	"github.com/ecrd/ecrd/internal/identity"
-	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/registry/registrytest"
+	"github.com/ecrd/ecrd/internal/testutil"
 )
 
 func withIdentity(t *testing.T) (*fixture, *identity.Service) {
 	t.Helper()
-	ring, err := keyring.New(keyring.Generate())
-	if err != nil {
-		t.Fatal(err)
-	}
 	_, stores := registrytest.New(t, registry.Options{})
-	ids := identity.New(stores.Meta, ring, nil)
+	ids := identity.New(stores.Meta, testutil.Keyring(t), nil)
 	reg := registry.New(stores.Meta, stores.Blobs, registry.Options{Identity: ids})
 	registrytest.CreateOnPush(t, reg)
 	return &fixture{reg: reg, meta: stores.Meta, blobs: stores.Blobs}, ids

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	kmsapi "github.com/ecrd/ecrd/internal/api/kms"
 	"github.com/ecrd/ecrd/internal/api/sts"
 	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/sigv4"
 )
 
@@ -27,7 +27,7 @@ import (
 // operation's limit, hashed as it streams in, and the signature checked.
 // Errors are written in the protocol's own shape.
 func (s *Server) serveAWS(w http.ResponseWriter, r *http.Request) {
-	requestID := newRequestID()
+	requestID := awsid.NewUUID() // as AWS's request IDs are
 	w.Header().Set("x-amzn-RequestId", requestID)
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
 		s.serveJSON(w, r, target)
@@ -190,12 +190,4 @@ func readBody(r *http.Request, limit int64) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("the request body exceeds the limit of %d bytes", limit)
 	}
 	return buf.Bytes(), hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// newRequestID returns a request ID shaped like AWS's (a UUID).
-func newRequestID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	h := hex.EncodeToString(b[:])
-	return strings.Join([]string{h[:8], h[8:12], h[12:16], h[16:20], h[20:]}, "-")
 }
