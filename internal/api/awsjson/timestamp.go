@@ -55,8 +55,8 @@ func (t Timestamp) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads epoch seconds from a JSON number (fraction and
 // exponent allowed, as SDKs and AWS itself write them), to the microsecond.
-// No request shape served here has a timestamp; this is for symmetry and
-// tests.
+// Decode reads the timestamps of requests itself; this reads answers, for
+// ecrd's own clients and tests.
 func (t *Timestamp) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		return nil
