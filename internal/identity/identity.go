@@ -93,7 +93,7 @@ type Service struct {
 	// an older generation are stale.
 	generation atomic.Int64
 	grants     sync.Map // principal key -> *grants
-	managed    sync.Map // managed policy ARN#version -> *iampolicy.Policy
+	managed    sync.Map // managed policy ARN#ID#version -> *iampolicy.Policy
 	sessions   sessionCache
 	webID      WebIdentityVerifier
 	keyUse     keyUses
