@@ -221,6 +221,8 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	// process sharing the database drops what this one cached.
 	follower := outbox.NewFollower(st.meta, 0, log)
 	follower.Subscribe(reg.Changed)
+	follower.Subscribe(st.ids.Changed)
+	follower.Subscribe(kmsSvc.Changed)
 	if err := follower.Start(ctx); err != nil {
 		return fmt.Errorf("reading the outbox: %w", err)
 	}

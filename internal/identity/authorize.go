@@ -50,7 +50,7 @@ func (s *Service) Authorize(ctx context.Context, c Check) (iampolicy.Decision, i
 		req.Principal = g.principal(p)
 		pols.Identity, pols.Boundary = g.identity, g.boundary
 		if p.Session != nil {
-			pols.Session = p.Session.policies
+			pols.Session = s.sessionPolicies(ctx, p.Session)
 		}
 	}
 	if readers := keyReaders(&pols); len(readers) > 0 {
@@ -145,14 +145,10 @@ type grants struct {
 	loaded     time.Time
 }
 
-// grantsTTL bounds how long a change made through another replica takes
-// to apply here (IAM itself is eventually consistent, for seconds).
-const grantsTTL = 5 * time.Second
-
 var noGrants = &grants{}
 
 // grantsOf returns the compiled policies of a user, or of an assumed
-// role's role, cached until this process changes IAM or grantsTTL passes.
+// role's role, cached until an IAM change (Changed) or cacheTTL passes.
 // A user or role that does not exist has none (and is remembered as
 // such, so that a deleted principal's credentials cost no lookup).
 func (s *Service) grantsOf(ctx context.Context, p Principal) (*grants, error) {
@@ -172,7 +168,7 @@ func (s *Service) grantsOf(ctx context.Context, p Principal) (*grants, error) {
 	gen := s.generation.Load()
 	if v, ok := s.grants.Load(key); ok {
 		g := v.(*grants)
-		if g.generation == gen && time.Since(g.loaded) < grantsTTL {
+		if g.generation == gen && time.Since(g.loaded) < cacheTTL {
 			return g, nil
 		}
 	}
@@ -261,14 +257,15 @@ var denyAll = func() *iampolicy.Policy {
 }()
 
 // compiledManaged returns a managed policy's default version, compiled
-// once per version.
+// once per version (of the policy's unique ID: a policy deleted and
+// created again under its name starts at v1 again).
 func (s *Service) compiledManaged(ctx context.Context, arn string) (iampolicy.Named, bool) {
 	mp, err := managedPolicy(ctx, s.meta, arn)
 	if err != nil {
 		s.log.Warn("an attached managed policy cannot be read: it is ignored", "policy", arn, "err", err)
 		return iampolicy.Named{}, false
 	}
-	key := arn + "#" + mp.DefaultVersion
+	key := arn + "#" + mp.ID + "#" + mp.DefaultVersion
 	if v, ok := s.managed.Load(key); ok {
 		return iampolicy.Named{Name: mp.Name, Policy: v.(*iampolicy.Policy)}, true
 	}

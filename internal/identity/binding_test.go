@@ -99,7 +99,7 @@ func testCredentialsBoundToUniqueID(t *testing.T) {
 	if _, err := other.CreateUser(rc, UserInput{Name: "cached"}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(grantsTTL) // the bubble's clock, which the grants cache reads
+	time.Sleep(cacheTTL) // the bubble's clock, which the grants cache reads
 	_, err = s.VerifyRegistryToken(pw2)
 	gone("another replica's change, once the cache's lifetime is over", err, u2.ARN)
 }

@@ -25,8 +25,8 @@ func (s *Service) CreateGroup(ctx context.Context, name, path string) (Group, er
 	if err := s.allow(ctx, "iam:CreateGroup", g.ARN); err != nil {
 		return Group{}, err
 	}
-	err = s.update(ctx, func(tx metadata.Tx) error {
-		return saveEntity(ctx, tx, p.Account, KindGroup, g.Name, g, true)
+	err = s.update(ctx, act("iam:CreateGroup", "groupName", name, "path", path), func(tx metadata.Tx) ([]string, error) {
+		return []string{g.ARN}, saveEntity(ctx, tx, p.Account, KindGroup, g.Name, g, true)
 	})
 	return g, err
 }
@@ -105,25 +105,25 @@ func (s *Service) GroupsForUser(ctx context.Context, user string) ([]Group, erro
 	return out, nil
 }
 
-// changeGroup authorizes action on a group, loads it, lets fn change it
-// and saves it, in one transaction.
-func (s *Service) changeGroup(ctx context.Context, name, action string, fn func(tx metadata.Tx, g *Group) error) error {
+// changeGroup authorizes c's action on a group, loads it, lets fn change
+// it and saves it, in one transaction that records c.
+func (s *Service) changeGroup(ctx context.Context, name string, c change, fn func(tx metadata.Tx, g *Group) error) error {
 	p, err := caller(ctx)
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx metadata.Tx) error {
+	return s.update(ctx, c, func(tx metadata.Tx) ([]string, error) {
 		g, err := loadEntity[Group](ctx, tx, p.Account, KindGroup, name)
-		if err2 := s.allow(ctx, action, groupARN(p.Account, g, name)); err2 != nil {
-			return err2
+		if err2 := s.allow(ctx, c.action, groupARN(p.Account, g, name)); err2 != nil {
+			return nil, err2
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := fn(tx, &g); err != nil {
-			return err
+			return nil, err
 		}
-		return saveEntity(ctx, tx, p.Account, KindGroup, g.Name, g, false)
+		return []string{g.ARN}, saveEntity(ctx, tx, p.Account, KindGroup, g.Name, g, false)
 	})
 }
 
@@ -145,15 +145,16 @@ func (s *Service) UpdateGroup(ctx context.Context, name, newName, newPath string
 			return err
 		}
 	}
-	return s.update(ctx, func(tx metadata.Tx) error {
+	c := act("iam:UpdateGroup", "groupName", name, "newGroupName", newName, "newPath", newPath)
+	return s.update(ctx, c, func(tx metadata.Tx) ([]string, error) {
 		g, err := loadEntity[Group](ctx, tx, p.Account, KindGroup, name)
 		if err2 := s.allow(ctx, "iam:UpdateGroup", groupARN(p.Account, g, name)); err2 != nil {
-			return err2
+			return nil, err2
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
-		old := g.Name
+		old, oldARN := g.Name, g.ARN
 		if newName != "" {
 			g.Name = newName
 		}
@@ -162,31 +163,35 @@ func (s *Service) UpdateGroup(ctx context.Context, name, newName, newPath string
 		}
 		g.ARN = arnOf(p.Account, "group", g.Path, g.Name)
 		if err := s.allow(ctx, "iam:UpdateGroup", g.ARN); err != nil {
-			return err
+			return nil, err
+		}
+		changed := []string{oldARN}
+		if g.ARN != oldARN {
+			changed = append(changed, g.ARN)
 		}
 		if strings.EqualFold(old, g.Name) {
-			return saveEntity(ctx, tx, p.Account, KindGroup, old, g, false)
+			return changed, saveEntity(ctx, tx, p.Account, KindGroup, old, g, false)
 		}
 		if err := saveEntity(ctx, tx, p.Account, KindGroup, g.Name, g, true); err != nil {
-			return err
+			return nil, err
 		}
 		if err := tx.DeleteIAMEntity(ctx, p.Account, KindGroup, old); err != nil {
-			return err
+			return nil, err
 		}
 		// The members name the group: they follow it.
 		users, err := listEntities[User](ctx, tx, p.Account, metadata.IAMUser)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, u := range users {
 			if i := slices.IndexFunc(u.Groups, func(n string) bool { return strings.EqualFold(n, old) }); i >= 0 {
 				u.Groups[i] = g.Name
 				if err := saveEntity(ctx, tx, p.Account, metadata.IAMUser, u.Name, u, false); err != nil {
-					return err
+					return nil, err
 				}
 			}
 		}
-		return nil
+		return changed, nil
 	})
 }
 
@@ -196,27 +201,27 @@ func (s *Service) DeleteGroup(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx metadata.Tx) error {
+	return s.update(ctx, act("iam:DeleteGroup", "groupName", name), func(tx metadata.Tx) ([]string, error) {
 		g, err := loadEntity[Group](ctx, tx, p.Account, KindGroup, name)
 		if err2 := s.allow(ctx, "iam:DeleteGroup", groupARN(p.Account, g, name)); err2 != nil {
-			return err2
+			return nil, err2
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		users, err := listEntities[User](ctx, tx, p.Account, metadata.IAMUser)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		switch {
 		case slices.ContainsFunc(users, func(u User) bool { return u.memberOf(g.Name) }):
-			return iamError(CodeDeleteConflict, "Cannot delete entity, must remove users from group first.")
+			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must remove users from group first.")
 		case len(g.Inline) > 0:
-			return iamError(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
+			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
 		case len(g.Attached) > 0:
-			return iamError(CodeDeleteConflict, "Cannot delete entity, must detach all policies first.")
+			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must detach all policies first.")
 		}
-		return tx.DeleteIAMEntity(ctx, p.Account, KindGroup, g.Name)
+		return []string{g.ARN}, tx.DeleteIAMEntity(ctx, p.Account, KindGroup, g.Name)
 	})
 }
 
@@ -246,27 +251,28 @@ func (s *Service) RemoveUserFromGroup(ctx context.Context, group, user string) e
 }
 
 // membership authorizes action on a group, loads the group and the user
-// and lets fn change the user's memberships.
+// and lets fn change the user's memberships, in one transaction that
+// records the change of both.
 func (s *Service) membership(ctx context.Context, group, user, action string, fn func(u *User, g *Group) error) error {
 	p, err := caller(ctx)
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx metadata.Tx) error {
+	return s.update(ctx, act(action, "groupName", group, "userName", user), func(tx metadata.Tx) ([]string, error) {
 		g, err := loadEntity[Group](ctx, tx, p.Account, KindGroup, group)
 		if err2 := s.allow(ctx, action, groupARN(p.Account, g, group)); err2 != nil {
-			return err2
+			return nil, err2
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		u, err := loadEntity[User](ctx, tx, p.Account, metadata.IAMUser, user)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := fn(&u, &g); err != nil {
-			return err
+			return nil, err
 		}
-		return saveEntity(ctx, tx, p.Account, metadata.IAMUser, u.Name, u, false)
+		return []string{g.ARN, u.ARN}, saveEntity(ctx, tx, p.Account, metadata.IAMUser, u.Name, u, false)
 	})
 }

@@ -368,14 +368,6 @@ func saveEntity(ctx context.Context, tx metadata.Tx, account, kind, name string,
 	return err
 }
 
-// update runs an IAM change in a transaction and then drops what the
-// process cached about principals' grants.
-func (s *Service) update(ctx context.Context, fn func(tx metadata.Tx) error) error {
-	err := s.meta.Update(ctx, fn)
-	s.generation.Add(1)
-	return err
-}
-
 // managedPolicy resolves a managed policy ARN: an AWS managed policy, or
 // a customer managed one of the account the ARN names.
 func managedPolicy(ctx context.Context, r metadata.Reader, arn string) (ManagedPolicy, error) {

@@ -293,7 +293,7 @@ func TestKeyChangesReachOtherReplicas(t *testing.T) {
 	if _, _, err := s.LookupAccessKey(ctx, k.ID); err != nil {
 		t.Fatalf("within the cache's lifetime: %v", err)
 	}
-	s.now = func() time.Time { return time.Now().Add(grantsTTL + time.Second) }
+	s.now = func() time.Time { return time.Now().Add(cacheTTL + time.Second) }
 	if _, _, err := s.LookupAccessKey(ctx, k.ID); !errors.Is(err, ErrInactiveKey) {
 		t.Fatalf("after the cache's lifetime: %v, want ErrInactiveKey", err)
 	}

@@ -87,20 +87,23 @@ type Service struct {
 	tokens     sync.Map // verified registry password -> RegistryClaims
 	tokenCount atomic.Int64
 
-	// generation counts IAM changes made by this process; cached grants
-	// of an older generation are stale.
+	// generation counts the IAM changes this process has learned of (its
+	// own, and every other process's through the outbox: Changed).
+	// Compiled grants, access key secrets and session policies loaded at
+	// an older generation are stale.
 	generation atomic.Int64
 	grants     sync.Map // principal key -> *grants
-	managed    sync.Map // managed policy ARN#version -> *iampolicy.Policy
+	managed    sync.Map // managed policy ARN#ID#version -> *iampolicy.Policy
 	sessions   sessionCache
 	webID      WebIdentityVerifier
 	keyUse     keyUses
 }
 
 type cachedKey struct {
-	secret    string
-	principal Principal
-	loaded    time.Time
+	secret     string
+	principal  Principal
+	loaded     time.Time
+	generation int64
 }
 
 // New returns an identity service.
@@ -136,7 +139,9 @@ func (s *Service) CreateAccount(ctx context.Context, id string) (metadata.Accoun
 		return metadata.Account{}, fmt.Errorf("%w: %q", ErrInvalidAccountID, id)
 	}
 	a := metadata.Account{ID: id, CreatedAt: s.now().UTC()}
-	err := s.meta.Update(ctx, func(tx metadata.Tx) error { return tx.CreateAccount(ctx, a) })
+	err := s.update(ctx, act("CreateAccount", "accountId", id), func(tx metadata.Tx) ([]string, error) {
+		return []string{awsid.Root(id)}, tx.CreateAccount(ctx, a)
+	})
 	if errors.Is(err, metadata.ErrExists) {
 		return a, fmt.Errorf("%w: %s", ErrAccountExists, id)
 	}
@@ -171,7 +176,6 @@ func (s *Service) ImportAccessKey(ctx context.Context, account, id, secret strin
 		return AccessKey{}, ErrInvalidKey
 	}
 	k := AccessKey{ID: id, Secret: secret, Principal: Root(account)}
-	s.secrets.Delete(id)
 	return k, s.storeKey(ctx, k)
 }
 
@@ -191,7 +195,9 @@ func (s *Service) storeKey(ctx context.Context, k AccessKey) error {
 		Status:    "Active",
 		CreatedAt: s.now().UTC(),
 	}
-	return s.meta.Update(ctx, func(tx metadata.Tx) error { return tx.PutAccessKey(ctx, rec) })
+	return s.update(ctx, act("iam:CreateAccessKey", "accessKeyId", k.ID), func(tx metadata.Tx) ([]string, error) {
+		return []string{rec.Principal}, tx.PutAccessKey(ctx, rec)
+	})
 }
 
 // AccessKeys lists the access keys of an account ("" for all), without
@@ -207,13 +213,14 @@ func (s *Service) AccessKeys(ctx context.Context, account string) ([]metadata.Ac
 // LookupAccessKey returns the secret and principal of an access key, for
 // verifying a signature.
 func (s *Service) LookupAccessKey(ctx context.Context, id string) (secret string, p Principal, err error) {
+	gen := s.generation.Load()
 	if c, ok := s.secrets.Load(id); ok {
-		// Read again after grantsTTL, so that a key deactivated or deleted
-		// through another replica stops working here too.
-		if ck := c.(cachedKey); s.now().Sub(ck.loaded) < grantsTTL {
+		// Read again after any IAM change (a key deactivated or deleted,
+		// here or through another process), or after cacheTTL.
+		if ck := c.(cachedKey); ck.generation == gen && s.now().Sub(ck.loaded) < cacheTTL {
 			return ck.secret, ck.principal, nil
 		}
-		s.secrets.Delete(id)
+		s.secrets.CompareAndDelete(id, c)
 	}
 	rec, err := s.meta.AccessKey(ctx, id)
 	if errors.Is(err, metadata.ErrNotFound) {
@@ -233,7 +240,7 @@ func (s *Service) LookupAccessKey(ctx context.Context, id string) (secret string
 	if err != nil {
 		return "", Principal{}, err
 	}
-	s.secrets.Store(id, cachedKey{secret: string(plain), principal: p, loaded: s.now()})
+	s.secrets.Store(id, cachedKey{secret: string(plain), principal: p, loaded: s.now(), generation: gen})
 	return string(plain), p, nil
 }
 

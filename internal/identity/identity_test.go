@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ecrd/ecrd/internal/awsid"
+	"github.com/ecrd/ecrd/internal/metadata/metadatatest"
 	"github.com/ecrd/ecrd/internal/testutil"
 )
 
@@ -15,9 +16,12 @@ var ctx = context.Background()
 
 func newService(t *testing.T) *Service { return newServiceF(t) }
 
+// newServiceF returns a service over a SQLite store whose write
+// transactions each run twice, as a backend that retries them may run
+// them: the service must not depend on a transaction running once.
 func newServiceF(t testing.TB) *Service {
 	t.Helper()
-	return New(testutil.SQLite(t, ""), testutil.Keyring(t), testutil.Logger())
+	return New(metadatatest.DoubleRun(testutil.SQLite(t, "")), testutil.Keyring(t), testutil.Logger())
 }
 
 func TestAccountsAndKeys(t *testing.T) {

@@ -61,8 +61,9 @@ func (s *Service) CreatePolicy(ctx context.Context, in PolicyInput) (ManagedPoli
 	if err := s.allow(ctx, "iam:CreatePolicy", mp.ARN); err != nil {
 		return ManagedPolicy{}, err
 	}
-	err = s.update(ctx, func(tx metadata.Tx) error {
-		return saveEntity(ctx, tx, p.Account, metadata.IAMPolicy, mp.Name, mp, true)
+	c := act("iam:CreatePolicy", "policyName", in.Name, "path", in.Path, "policyDocument", in.Document, "description", in.Description, "tags", in.Tags)
+	err = s.update(ctx, c, func(tx metadata.Tx) ([]string, error) {
+		return []string{mp.ARN}, saveEntity(ctx, tx, p.Account, metadata.IAMPolicy, mp.Name, mp, true)
 	})
 	return mp, err
 }
@@ -188,15 +189,16 @@ func (s *Service) PolicyEntities(ctx context.Context, arn string) (roles []Role,
 	return roles, users, groups, err
 }
 
-// changePolicy authorizes action on a customer managed policy of the
-// caller's account, lets fn change it and saves it; fn returning
-// errKeepDeleted means it deleted the policy.
-func (s *Service) changePolicy(ctx context.Context, arn, action string, fn func(tx metadata.Tx, mp *ManagedPolicy) error) error {
+// changePolicy authorizes c's action on a customer managed policy of the
+// caller's account, lets fn change it and saves it, in one transaction
+// that records c (with the policy's ARN); fn returning errKeepDeleted
+// means it deleted the policy.
+func (s *Service) changePolicy(ctx context.Context, arn string, c change, fn func(tx metadata.Tx, mp *ManagedPolicy) error) error {
 	p, err := caller(ctx)
 	if err != nil {
 		return err
 	}
-	if err := s.allow(ctx, action, arn); err != nil {
+	if err := s.allow(ctx, c.action, arn); err != nil {
 		return err
 	}
 	if _, ok := awsmanaged.Lookup(arn); ok {
@@ -206,23 +208,23 @@ func (s *Service) changePolicy(ctx context.Context, arn, action string, fn func(
 	if !ok || account != p.Account {
 		return iamError(CodeInvalidInput, "ARN %s is not valid.", arn)
 	}
-	return s.update(ctx, func(tx metadata.Tx) error {
+	return s.update(ctx, c.with("policyArn", arn), func(tx metadata.Tx) ([]string, error) {
 		mp, err := loadEntity[ManagedPolicy](ctx, tx, account, metadata.IAMPolicy, name)
 		if err == nil && mp.Path != path {
 			err = noSuchEntity(account, metadata.IAMPolicy, name)
 		}
 		if err != nil {
 			if isNoSuchEntity(err) {
-				return iamError(CodeNoSuchEntity, "Policy %s was not found.", arn)
+				return nil, iamError(CodeNoSuchEntity, "Policy %s was not found.", arn)
 			}
-			return err
+			return nil, err
 		}
 		if err := fn(tx, &mp); errors.Is(err, errKeepDeleted) {
-			return nil
+			return []string{arn}, nil
 		} else if err != nil {
-			return err
+			return nil, err
 		}
-		return saveEntity(ctx, tx, account, metadata.IAMPolicy, mp.Name, mp, false)
+		return []string{arn}, saveEntity(ctx, tx, account, metadata.IAMPolicy, mp.Name, mp, false)
 	})
 }
 
@@ -237,11 +239,12 @@ func (s *Service) CreatePolicyVersion(ctx context.Context, arn, doc string, setD
 		return PolicyVersion{}, err
 	}
 	var v PolicyVersion
-	err := s.changePolicy(ctx, arn, "iam:CreatePolicyVersion", func(_ metadata.Tx, mp *ManagedPolicy) error {
+	now := s.now().UTC().Truncate(1e6)
+	c := act("iam:CreatePolicyVersion", "policyDocument", doc).with("setAsDefault", setDefault)
+	err := s.changePolicy(ctx, arn, c, func(_ metadata.Tx, mp *ManagedPolicy) error {
 		if len(mp.Versions) >= maxPolicyVersions {
 			return iamError(CodeLimitExceeded, "A managed policy can have up to %d versions. Before you create a new version, you must delete an existing version.", maxPolicyVersions)
 		}
-		now := s.now().UTC().Truncate(1e6)
 		v = PolicyVersion{ID: fmt.Sprintf("v%d", mp.NextVersion), Document: doc, CreatedAt: now}
 		mp.NextVersion++
 		mp.Versions = append([]PolicyVersion{v}, mp.Versions...)
@@ -255,7 +258,7 @@ func (s *Service) CreatePolicyVersion(ctx context.Context, arn, doc string, setD
 
 // DeletePolicyVersion removes a version that is not the default.
 func (s *Service) DeletePolicyVersion(ctx context.Context, arn, id string) error {
-	return s.changePolicy(ctx, arn, "iam:DeletePolicyVersion", func(_ metadata.Tx, mp *ManagedPolicy) error {
+	return s.changePolicy(ctx, arn, act("iam:DeletePolicyVersion", "versionId", id), func(_ metadata.Tx, mp *ManagedPolicy) error {
 		if id == mp.DefaultVersion {
 			return iamError(CodeDeleteConflict, "Cannot delete the default version of a policy.")
 		}
@@ -271,18 +274,19 @@ func (s *Service) DeletePolicyVersion(ctx context.Context, arn, id string) error
 
 // SetDefaultPolicyVersion makes a version the one in force.
 func (s *Service) SetDefaultPolicyVersion(ctx context.Context, arn, id string) error {
-	return s.changePolicy(ctx, arn, "iam:SetDefaultPolicyVersion", func(_ metadata.Tx, mp *ManagedPolicy) error {
+	now := s.now().UTC().Truncate(1e6)
+	return s.changePolicy(ctx, arn, act("iam:SetDefaultPolicyVersion", "versionId", id), func(_ metadata.Tx, mp *ManagedPolicy) error {
 		if _, ok := mp.Version(id); !ok {
 			return iamError(CodeNoSuchEntity, "Policy %s version %s does not exist or is not attachable.", arn, id)
 		}
-		mp.DefaultVersion, mp.UpdatedAt = id, s.now().UTC().Truncate(1e6)
+		mp.DefaultVersion, mp.UpdatedAt = id, now
 		return nil
 	})
 }
 
 // DeletePolicy deletes a managed policy attached to nothing.
 func (s *Service) DeletePolicy(ctx context.Context, arn string) error {
-	return s.changePolicy(ctx, arn, "iam:DeletePolicy", func(tx metadata.Tx, mp *ManagedPolicy) error {
+	return s.changePolicy(ctx, arn, act("iam:DeletePolicy"), func(tx metadata.Tx, mp *ManagedPolicy) error {
 		if mp.Attachments > 0 || mp.BoundaryUses > 0 {
 			return iamError(CodeDeleteConflict, "Cannot delete a policy attached to entities.")
 		}
@@ -299,14 +303,14 @@ func (s *Service) DeletePolicy(ctx context.Context, arn string) error {
 // TagPolicy and the other tag calls of policies and OIDC providers share
 // the user and role ones' rules.
 func (s *Service) TagPolicy(ctx context.Context, arn string, add []Tag, remove []string) error {
-	action := "iam:TagPolicy"
+	c := act("iam:TagPolicy", "tags", add)
 	if add == nil {
-		action = "iam:UntagPolicy"
+		c = act("iam:UntagPolicy", "tagKeys", remove)
 	}
 	if err := validTags(add); err != nil {
 		return err
 	}
-	return s.changePolicy(ctx, arn, action, func(_ metadata.Tx, mp *ManagedPolicy) error {
+	return s.changePolicy(ctx, arn, c, func(_ metadata.Tx, mp *ManagedPolicy) error {
 		mp.Tags = removeTags(mergeTags(mp.Tags, add), remove)
 		return validTags(mp.Tags)
 	})

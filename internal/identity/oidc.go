@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"net/url"
@@ -55,8 +56,9 @@ func (s *Service) CreateOIDCProvider(ctx context.Context, in OIDCProviderInput) 
 	if err := s.allow(ctx, "iam:CreateOpenIDConnectProvider", prov.ARN); err != nil {
 		return OIDCProvider{}, err
 	}
-	err = s.update(ctx, func(tx metadata.Tx) error {
-		return saveEntity(ctx, tx, p.Account, metadata.IAMOIDCProvider, prov.URL, prov, true)
+	c := act("iam:CreateOpenIDConnectProvider", "url", in.URL, "clientIDList", in.ClientIDs, "thumbprintList", in.Thumbprints, "tags", in.Tags)
+	err = s.update(ctx, c, func(tx metadata.Tx) ([]string, error) {
+		return []string{prov.ARN}, saveEntity(ctx, tx, p.Account, metadata.IAMOIDCProvider, prov.URL, prov, true)
 	})
 	return prov, err
 }
@@ -152,11 +154,12 @@ func (s *Service) DeleteOIDCProvider(ctx context.Context, arn string) error {
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx metadata.Tx) error {
+	c := act("iam:DeleteOpenIDConnectProvider", "openIDConnectProviderArn", arn)
+	return s.update(ctx, c, func(tx metadata.Tx) ([]string, error) {
 		if _, err := loadEntity[OIDCProvider](ctx, tx, p.Account, metadata.IAMOIDCProvider, name); err != nil {
-			return err
+			return nil, err
 		}
-		return tx.DeleteIAMEntity(ctx, p.Account, metadata.IAMOIDCProvider, name)
+		return []string{arn}, tx.DeleteIAMEntity(ctx, p.Account, metadata.IAMOIDCProvider, name)
 	})
 }
 
@@ -195,10 +198,14 @@ func (s *Service) ChangeOIDCProvider(ctx context.Context, arn, action string, c 
 	if err := validTags(c.AddTags); err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx metadata.Tx) error {
+	ch := act(action, "openIDConnectProviderArn", arn, "clientID", cmp.Or(c.AddClientID, c.RemoveClientID), "tags", c.AddTags, "tagKeys", c.RemoveTags)
+	if c.Thumbprints != nil {
+		ch = ch.with("thumbprintList", c.Thumbprints)
+	}
+	return s.update(ctx, ch, func(tx metadata.Tx) ([]string, error) {
 		prov, err := loadEntity[OIDCProvider](ctx, tx, p.Account, metadata.IAMOIDCProvider, name)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if c.Thumbprints != nil {
 			prov.Thumbprints = lower(c.Thumbprints)
@@ -206,7 +213,7 @@ func (s *Service) ChangeOIDCProvider(ctx context.Context, arn, action string, c 
 		if c.AddClientID != "" && !slices.Contains(prov.ClientIDs, c.AddClientID) {
 			prov.ClientIDs = append(prov.ClientIDs, c.AddClientID)
 			if err := checkClientIDs(prov.ClientIDs); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if c.RemoveClientID != "" {
@@ -214,8 +221,8 @@ func (s *Service) ChangeOIDCProvider(ctx context.Context, arn, action string, c 
 		}
 		prov.Tags = removeTags(mergeTags(prov.Tags, c.AddTags), c.RemoveTags)
 		if err := validTags(prov.Tags); err != nil {
-			return err
+			return nil, err
 		}
-		return saveEntity(ctx, tx, p.Account, metadata.IAMOIDCProvider, prov.URL, prov, false)
+		return []string{prov.ARN}, saveEntity(ctx, tx, p.Account, metadata.IAMOIDCProvider, prov.URL, prov, false)
 	})
 }

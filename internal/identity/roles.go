@@ -79,17 +79,19 @@ func (s *Service) CreateRole(ctx context.Context, in RoleInput) (Role, error) {
 	if err := checkRole(&r); err != nil {
 		return Role{}, err
 	}
-	err = s.update(ctx, func(tx metadata.Tx) error {
+	r.Boundary = in.Boundary
+	c := act("iam:CreateRole", "roleName", in.Name, "path", in.Path, "assumeRolePolicyDocument", in.TrustPolicy,
+		"description", in.Description, "maxSessionDuration", in.MaxSessionDuration, "permissionsBoundary", in.Boundary, "tags", in.Tags)
+	err = s.update(ctx, c, func(tx metadata.Tx) ([]string, error) {
 		if err := s.checkTrust(ctx, tx, r.TrustPolicy); err != nil {
-			return err
+			return nil, err
 		}
 		if in.Boundary != "" {
 			if err := useBoundary(ctx, tx, in.Boundary, 1); err != nil {
-				return err
+				return nil, err
 			}
-			r.Boundary = in.Boundary
 		}
-		return saveEntity(ctx, tx, p.Account, metadata.IAMRole, r.Name, r, true)
+		return []string{r.ARN}, saveEntity(ctx, tx, p.Account, metadata.IAMRole, r.Name, r, true)
 	})
 	return r, err
 }
@@ -212,8 +214,18 @@ type RoleChange struct {
 
 // UpdateRole changes a role's settings.
 func (s *Service) UpdateRole(ctx context.Context, name, action string, c RoleChange) (Role, error) {
+	ch := act(action, "roleName", name)
+	if c.Description != nil {
+		ch = ch.with("description", *c.Description)
+	}
+	if c.MaxSessionDuration != nil {
+		ch = ch.with("maxSessionDuration", *c.MaxSessionDuration)
+	}
+	if c.TrustPolicy != nil {
+		ch = ch.with("policyDocument", *c.TrustPolicy)
+	}
 	var out Role
-	err := s.changeRole(ctx, name, action, func(tx metadata.Tx, r *Role) error {
+	err := s.changeRole(ctx, name, ch, func(tx metadata.Tx, r *Role) error {
 		if c.Description != nil {
 			r.Description = *c.Description
 		}
@@ -235,25 +247,25 @@ func (s *Service) UpdateRole(ctx context.Context, name, action string, c RoleCha
 	return out, err
 }
 
-// changeRole authorizes action on a role, loads it, lets fn change it and
-// saves it, in one transaction.
-func (s *Service) changeRole(ctx context.Context, name, action string, fn func(tx metadata.Tx, r *Role) error) error {
+// changeRole authorizes c's action on a role, loads it, lets fn change
+// it and saves it, in one transaction that records c.
+func (s *Service) changeRole(ctx context.Context, name string, c change, fn func(tx metadata.Tx, r *Role) error) error {
 	p, err := caller(ctx)
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx metadata.Tx) error {
+	return s.update(ctx, c, func(tx metadata.Tx) ([]string, error) {
 		r, err := loadEntity[Role](ctx, tx, p.Account, metadata.IAMRole, name)
-		if err2 := s.allow(ctx, action, roleARN(p.Account, r, name)); err2 != nil {
-			return err2
+		if err2 := s.allow(ctx, c.action, roleARN(p.Account, r, name)); err2 != nil {
+			return nil, err2
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := fn(tx, &r); err != nil {
-			return err
+			return nil, err
 		}
-		return saveEntity(ctx, tx, p.Account, metadata.IAMRole, r.Name, r, false)
+		return []string{r.ARN}, saveEntity(ctx, tx, p.Account, metadata.IAMRole, r.Name, r, false)
 	})
 }
 
@@ -263,26 +275,26 @@ func (s *Service) DeleteRole(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx metadata.Tx) error {
+	return s.update(ctx, act("iam:DeleteRole", "roleName", name), func(tx metadata.Tx) ([]string, error) {
 		r, err := loadEntity[Role](ctx, tx, p.Account, metadata.IAMRole, name)
 		if err2 := s.allow(ctx, "iam:DeleteRole", roleARN(p.Account, r, name)); err2 != nil {
-			return err2
+			return nil, err2
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(r.Attached) > 0 {
-			return iamError(CodeDeleteConflict, "Cannot delete entity, must detach all policies first.")
+			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must detach all policies first.")
 		}
 		if len(r.Inline) > 0 {
-			return iamError(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
+			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
 		}
 		if r.Boundary != "" {
 			if err := useBoundary(ctx, tx, r.Boundary, -1); err != nil && !isNoSuchEntity(err) {
-				return err
+				return nil, err
 			}
 		}
-		return tx.DeleteIAMEntity(ctx, p.Account, metadata.IAMRole, r.Name)
+		return []string{r.ARN}, tx.DeleteIAMEntity(ctx, p.Account, metadata.IAMRole, r.Name)
 	})
 }
 
@@ -309,16 +321,23 @@ func (g Grantee) noun() string {
 	return "Role"
 }
 
-// changeGrants authorizes action on a user, role or group, lets fn change
-// its grants and tags (a group's are not kept), and saves it.
-func (s *Service) changeGrants(ctx context.Context, g Grantee, action string, fn func(tx metadata.Tx, gr *Grants, tags *[]Tag) error) error {
+// nameParam is the request parameter that names the grantee.
+func (g Grantee) nameParam() string {
+	return strings.ToLower(g.noun()) + "Name"
+}
+
+// changeGrants authorizes c's action on a user, role or group, lets fn
+// change its grants and tags (a group's are not kept), and saves it, in
+// one transaction that records c (with the grantee's name).
+func (s *Service) changeGrants(ctx context.Context, g Grantee, c change, fn func(tx metadata.Tx, gr *Grants, tags *[]Tag) error) error {
+	c = c.with(g.nameParam(), g.Name)
 	switch g.Kind {
 	case metadata.IAMRole:
-		return s.changeRole(ctx, g.Name, action, func(tx metadata.Tx, r *Role) error { return fn(tx, &r.Grants, &r.Tags) })
+		return s.changeRole(ctx, g.Name, c, func(tx metadata.Tx, r *Role) error { return fn(tx, &r.Grants, &r.Tags) })
 	case KindGroup:
-		return s.changeGroup(ctx, g.Name, action, func(tx metadata.Tx, gr *Group) error { return fn(tx, &gr.Grants, new([]Tag)) })
+		return s.changeGroup(ctx, g.Name, c, func(tx metadata.Tx, gr *Group) error { return fn(tx, &gr.Grants, new([]Tag)) })
 	}
-	return s.changeUser(ctx, g.Name, action, func(tx metadata.Tx, u *User) error { return fn(tx, &u.Grants, &u.Tags) })
+	return s.changeUser(ctx, g.Name, c, func(tx metadata.Tx, u *User) error { return fn(tx, &u.Grants, &u.Tags) })
 }
 
 // readGrants authorizes action on a user, role or group and returns its
@@ -359,8 +378,9 @@ func (s *Service) PutInlinePolicy(ctx context.Context, g Grantee, name, doc stri
 	case KindGroup:
 		limit = maxGroupPolicySize
 	}
-	action, quota := "iam:Put"+g.noun()+"Policy", g.noun()+"PolicySize"
-	return s.changeGrants(ctx, g, action, func(_ metadata.Tx, gr *Grants, _ *[]Tag) error {
+	quota := g.noun() + "PolicySize"
+	c := act("iam:Put"+g.noun()+"Policy", "policyName", name, "policyDocument", doc)
+	return s.changeGrants(ctx, g, c, func(_ metadata.Tx, gr *Grants, _ *[]Tag) error {
 		size := policyChars(doc)
 		var kept []InlinePolicy
 		for _, in := range gr.Inline {
@@ -405,7 +425,7 @@ func (s *Service) InlinePolicy(ctx context.Context, g Grantee, name string) (str
 
 // DeleteInlinePolicy removes an inline policy.
 func (s *Service) DeleteInlinePolicy(ctx context.Context, g Grantee, name string) error {
-	return s.changeGrants(ctx, g, "iam:Delete"+g.noun()+"Policy", func(_ metadata.Tx, gr *Grants, _ *[]Tag) error {
+	return s.changeGrants(ctx, g, act("iam:Delete"+g.noun()+"Policy", "policyName", name), func(_ metadata.Tx, gr *Grants, _ *[]Tag) error {
 		for i, in := range gr.Inline {
 			if in.Name == name {
 				gr.Inline = append(gr.Inline[:i:i], gr.Inline[i+1:]...)
@@ -430,7 +450,7 @@ func (s *Service) InlinePolicyNames(ctx context.Context, g Grantee) ([]string, e
 
 // AttachPolicy attaches a managed policy to a user, role or group.
 func (s *Service) AttachPolicy(ctx context.Context, g Grantee, arn string) error {
-	return s.changeGrants(ctx, g, "iam:Attach"+g.noun()+"Policy", func(tx metadata.Tx, gr *Grants, _ *[]Tag) error {
+	return s.changeGrants(ctx, g, act("iam:Attach"+g.noun()+"Policy", "policyArn", arn), func(tx metadata.Tx, gr *Grants, _ *[]Tag) error {
 		for _, a := range gr.Attached {
 			if a == arn {
 				return nil // attaching twice is not an error
@@ -449,7 +469,7 @@ func (s *Service) AttachPolicy(ctx context.Context, g Grantee, arn string) error
 
 // DetachPolicy detaches a managed policy.
 func (s *Service) DetachPolicy(ctx context.Context, g Grantee, arn string) error {
-	return s.changeGrants(ctx, g, "iam:Detach"+g.noun()+"Policy", func(tx metadata.Tx, gr *Grants, _ *[]Tag) error {
+	return s.changeGrants(ctx, g, act("iam:Detach"+g.noun()+"Policy", "policyArn", arn), func(tx metadata.Tx, gr *Grants, _ *[]Tag) error {
 		for i, a := range gr.Attached {
 			if a == arn {
 				gr.Attached = append(gr.Attached[:i:i], gr.Attached[i+1:]...)
@@ -481,7 +501,7 @@ func (s *Service) SetBoundary(ctx context.Context, g Grantee, arn string) error 
 	if arn == "" {
 		action = "iam:Delete" + kind + "PermissionsBoundary"
 	}
-	return s.changeGrants(ctx, g, action, func(tx metadata.Tx, gr *Grants, _ *[]Tag) error {
+	return s.changeGrants(ctx, g, act(action, "permissionsBoundary", arn), func(tx metadata.Tx, gr *Grants, _ *[]Tag) error {
 		if arn == "" && gr.Boundary == "" {
 			return iamError(CodeNoSuchEntity, "The %s %s has no permissions boundary.", g.Kind, g.Name)
 		}
@@ -519,7 +539,7 @@ func (s *Service) Tag(ctx context.Context, g Grantee, tags []Tag) error {
 	if err := validTags(tags); err != nil {
 		return err
 	}
-	return s.changeGrants(ctx, g, action, func(_ metadata.Tx, _ *Grants, have *[]Tag) error {
+	return s.changeGrants(ctx, g, act(action, "tags", tags), func(_ metadata.Tx, _ *Grants, have *[]Tag) error {
 		merged := mergeTags(*have, tags)
 		if err := validTags(merged); err != nil {
 			return err
@@ -535,7 +555,7 @@ func (s *Service) Untag(ctx context.Context, g Grantee, keys []string) error {
 	if g.Kind == metadata.IAMUser {
 		action = "iam:UntagUser"
 	}
-	return s.changeGrants(ctx, g, action, func(_ metadata.Tx, _ *Grants, have *[]Tag) error {
+	return s.changeGrants(ctx, g, act(action, "tagKeys", keys), func(_ metadata.Tx, _ *Grants, have *[]Tag) error {
 		*have = removeTags(*have, keys)
 		return nil
 	})

@@ -55,8 +55,19 @@ type Session struct {
 	// for the audit trail.
 	WebIdentity *WebIdentity `json:"w,omitempty"`
 
-	policies []iampolicy.Named // Policy and PolicyARNs, compiled
-	token    string            // the session token it was opened from
+	policies []iampolicy.Named // Policy, compiled
+	// managed are the session's policies with PolicyARNs compiled, as of
+	// an IAM generation: a managed policy may change while the session
+	// lasts.
+	managed atomic.Pointer[sessionPolicies]
+	token   string // the session token it was opened from
+}
+
+// sessionPolicies are a session's policies, compiled at a generation.
+type sessionPolicies struct {
+	policies   []iampolicy.Named
+	generation int64
+	loaded     time.Time
 }
 
 // WebIdentity is who a web identity session was issued to.
@@ -536,7 +547,8 @@ func (s *Service) recordRoleUse(ctx context.Context, role Role, region string) {
 	if now.Sub(role.LastUsed) < time.Minute {
 		return
 	}
-	err := s.update(ctx, func(tx metadata.Tx) error {
+	// Bookkeeping, not a change anyone follows: nothing is recorded.
+	err := s.meta.Update(ctx, func(tx metadata.Tx) error {
 		r, err := loadEntity[Role](ctx, tx, accountOfARN(role.ARN), metadata.IAMRole, role.Name)
 		if err != nil {
 			return err
@@ -618,16 +630,32 @@ func (s *Service) openSession(ctx context.Context, keyID, token string) (*Sessio
 		}
 		sess.policies = append(sess.policies, iampolicy.Named{Name: "session policy", Policy: p})
 	}
-	for _, arn := range sess.PolicyARNs {
-		n, ok := s.compiledManaged(ctx, arn)
-		if !ok {
-			n = iampolicy.Named{Name: arn, Policy: denyAll}
-		}
-		sess.policies = append(sess.policies, n)
-	}
 	sess.token = token
 	s.sessions.put(token, sess)
 	return sess, nil
+}
+
+// sessionPolicies returns a session's policies: its inline policy, and
+// its managed policies' current default versions, compiled again after
+// an IAM change (Changed) or cacheTTL.
+func (s *Service) sessionPolicies(ctx context.Context, sess *Session) []iampolicy.Named {
+	if len(sess.PolicyARNs) == 0 || s == nil {
+		return sess.policies
+	}
+	gen := s.generation.Load()
+	if c := sess.managed.Load(); c != nil && c.generation == gen && time.Since(c.loaded) < cacheTTL {
+		return c.policies
+	}
+	out := slices.Clip(sess.policies)
+	for _, arn := range sess.PolicyARNs {
+		n, ok := s.compiledManaged(ctx, arn)
+		if !ok {
+			n = iampolicy.Named{Name: arn, Policy: denyAll} // allows nothing, rather than everything
+		}
+		out = append(out, n)
+	}
+	sess.managed.Store(&sessionPolicies{policies: out, generation: gen, loaded: time.Now()})
+	return out
 }
 
 // sessionCache remembers opened session tokens, bounded.

@@ -36,14 +36,15 @@ func (s *Service) CreateUser(ctx context.Context, in UserInput) (User, error) {
 	if err := s.allow(ctx, "iam:CreateUser", u.ARN); err != nil {
 		return User{}, err
 	}
-	err = s.update(ctx, func(tx metadata.Tx) error {
+	u.Boundary = in.Boundary
+	c := act("iam:CreateUser", "userName", in.Name, "path", in.Path, "permissionsBoundary", in.Boundary, "tags", in.Tags)
+	err = s.update(ctx, c, func(tx metadata.Tx) ([]string, error) {
 		if in.Boundary != "" {
 			if err := useBoundary(ctx, tx, in.Boundary, 1); err != nil {
-				return err
+				return nil, err
 			}
-			u.Boundary = in.Boundary
 		}
-		return saveEntity(ctx, tx, p.Account, metadata.IAMUser, u.Name, u, true)
+		return []string{u.ARN}, saveEntity(ctx, tx, p.Account, metadata.IAMUser, u.Name, u, true)
 	})
 	return u, err
 }
@@ -92,29 +93,29 @@ func (s *Service) Users(ctx context.Context, prefix string) ([]User, error) {
 	return filterPath(all, prefix, func(u User) string { return u.Path }), err
 }
 
-// changeUser authorizes action on a user, loads it, lets fn change it and
-// saves it, in one transaction.
-func (s *Service) changeUser(ctx context.Context, name, action string, fn func(tx metadata.Tx, u *User) error) error {
+// changeUser authorizes c's action on a user, loads it, lets fn change
+// it and saves it, in one transaction that records c.
+func (s *Service) changeUser(ctx context.Context, name string, c change, fn func(tx metadata.Tx, u *User) error) error {
 	p, err := caller(ctx)
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx metadata.Tx) error {
+	return s.update(ctx, c, func(tx metadata.Tx) ([]string, error) {
 		u, err := loadEntity[User](ctx, tx, p.Account, metadata.IAMUser, name)
 		arn := u.ARN
 		if arn == "" {
 			arn = arnOf(p.Account, "user", "/", name)
 		}
-		if err2 := s.allow(ctx, action, arn); err2 != nil {
-			return err2
+		if err2 := s.allow(ctx, c.action, arn); err2 != nil {
+			return nil, err2
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := fn(tx, &u); err != nil {
-			return err
+			return nil, err
 		}
-		return saveEntity(ctx, tx, p.Account, metadata.IAMUser, u.Name, u, false)
+		return []string{u.ARN}, saveEntity(ctx, tx, p.Account, metadata.IAMUser, u.Name, u, false)
 	})
 }
 
@@ -125,34 +126,34 @@ func (s *Service) DeleteUser(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx metadata.Tx) error {
+	return s.update(ctx, act("iam:DeleteUser", "userName", name), func(tx metadata.Tx) ([]string, error) {
 		u, err := loadEntity[User](ctx, tx, p.Account, metadata.IAMUser, name)
 		if err2 := s.allow(ctx, "iam:DeleteUser", arnOf(p.Account, "user", "/", name)); err2 != nil {
-			return err2
+			return nil, err2
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		keys, err := userKeys(ctx, tx, p.Account, u.ARN)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		switch {
 		case len(keys) > 0:
-			return iamError(CodeDeleteConflict, "Cannot delete entity, must delete access keys first.")
+			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must delete access keys first.")
 		case len(u.Groups) > 0:
-			return iamError(CodeDeleteConflict, "Cannot delete entity, must remove users from group first.")
+			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must remove users from group first.")
 		case len(u.Attached) > 0:
-			return iamError(CodeDeleteConflict, "Cannot delete entity, must detach all policies first.")
+			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must detach all policies first.")
 		case len(u.Inline) > 0:
-			return iamError(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
+			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
 		}
 		if u.Boundary != "" {
 			if err := useBoundary(ctx, tx, u.Boundary, -1); err != nil && !isNoSuchEntity(err) {
-				return err
+				return nil, err
 			}
 		}
-		return tx.DeleteIAMEntity(ctx, p.Account, metadata.IAMUser, u.Name)
+		return []string{u.ARN}, tx.DeleteIAMEntity(ctx, p.Account, metadata.IAMUser, u.Name)
 	})
 }
 
@@ -184,18 +185,21 @@ func (s *Service) CreateUserAccessKey(ctx context.Context, name string) (AccessK
 	if u.Name == "" {
 		k.Principal = Root(p.Account)
 	}
-	err = s.update(ctx, func(tx metadata.Tx) error {
+	rec := metadata.AccessKey{
+		ID: k.ID, Account: p.Account, Principal: k.Principal.ARN,
+		Secret: s.keys.Seal([]byte(k.Secret), []byte(k.ID)), Status: "Active", CreatedAt: k.CreatedAt,
+	}
+	// The record names the new key by its ID, never its secret.
+	c := act("iam:CreateAccessKey", "userName", u.Name, "accessKeyId", k.ID)
+	err = s.update(ctx, c, func(tx metadata.Tx) ([]string, error) {
 		keys, err := userKeys(ctx, tx, p.Account, k.Principal.ARN)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(keys) >= maxAccessKeysPerUser && u.Name != "" {
-			return iamError(CodeLimitExceeded, "Cannot exceed quota for AccessKeysPerUser: %d", maxAccessKeysPerUser)
+			return nil, iamError(CodeLimitExceeded, "Cannot exceed quota for AccessKeysPerUser: %d", maxAccessKeysPerUser)
 		}
-		return tx.PutAccessKey(ctx, metadata.AccessKey{
-			ID: k.ID, Account: p.Account, Principal: k.Principal.ARN,
-			Secret: s.keys.Seal([]byte(k.Secret), []byte(k.ID)), Status: "Active", CreatedAt: k.CreatedAt,
-		})
+		return []string{k.Principal.ARN}, tx.PutAccessKey(ctx, rec)
 	})
 	return k, u.Name, err
 }
@@ -217,7 +221,8 @@ func (s *Service) UpdateAccessKey(ctx context.Context, name, id, status string) 
 	if status != "Active" && status != "Inactive" {
 		return iamError(CodeValidation, "1 validation error detected: Value '%s' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]", status)
 	}
-	return s.changeKey(ctx, name, id, "iam:UpdateAccessKey", func(tx metadata.Tx, k metadata.AccessKey) error {
+	c := act("iam:UpdateAccessKey", "userName", name, "accessKeyId", id, "status", status)
+	return s.changeKey(ctx, name, id, c, func(tx metadata.Tx, k metadata.AccessKey) error {
 		k.Status = status
 		return tx.PutAccessKey(ctx, k)
 	})
@@ -226,7 +231,8 @@ func (s *Service) UpdateAccessKey(ctx context.Context, name, id, status string) 
 // DeleteAccessKey deletes a user's access key, and the record of its last
 // use.
 func (s *Service) DeleteAccessKey(ctx context.Context, name, id string) error {
-	err := s.changeKey(ctx, name, id, "iam:DeleteAccessKey", func(tx metadata.Tx, k metadata.AccessKey) error {
+	c := act("iam:DeleteAccessKey", "userName", name, "accessKeyId", id)
+	err := s.changeKey(ctx, name, id, c, func(tx metadata.Tx, k metadata.AccessKey) error {
 		if err := tx.DeleteIAMEntity(ctx, k.Account, kindKeyUse, k.ID); err != nil && !errors.Is(err, metadata.ErrNotFound) {
 			return err
 		}
@@ -238,21 +244,21 @@ func (s *Service) DeleteAccessKey(ctx context.Context, name, id string) error {
 	return err
 }
 
-func (s *Service) changeKey(ctx context.Context, name, id, action string, fn func(tx metadata.Tx, k metadata.AccessKey) error) error {
-	u, err := s.User(ctx, name, action)
+// changeKey authorizes c's action on a user (or the root), and lets fn
+// change one of its access keys, in one transaction that records c.
+func (s *Service) changeKey(ctx context.Context, name, id string, c change, fn func(tx metadata.Tx, k metadata.AccessKey) error) error {
+	u, err := s.User(ctx, name, c.action)
 	if err != nil {
 		return err
 	}
 	p, _ := caller(ctx)
-	err = s.update(ctx, func(tx metadata.Tx) error {
+	return s.update(ctx, c, func(tx metadata.Tx) ([]string, error) {
 		k, err := tx.AccessKey(ctx, id)
 		if err != nil || k.Principal != u.ARN || k.Account != p.Account {
-			return iamError(CodeNoSuchEntity, "The Access Key with id %s cannot be found.", id)
+			return nil, iamError(CodeNoSuchEntity, "The Access Key with id %s cannot be found.", id)
 		}
-		return fn(tx, k)
+		return []string{u.ARN}, fn(tx, k)
 	})
-	s.secrets.Delete(id) // the next request reads the key's new state
-	return err
 }
 
 // UpdateUser renames a user or moves it to another path (an empty newName
@@ -275,19 +281,18 @@ func (s *Service) UpdateUser(ctx context.Context, name, newName, newPath string)
 			return err
 		}
 	}
-	var moved []string // access key IDs whose principal changed
-	err = s.update(ctx, func(tx metadata.Tx) error {
-		moved = moved[:0]
+	c := act("iam:UpdateUser", "userName", name, "newUserName", newName, "newPath", newPath)
+	return s.update(ctx, c, func(tx metadata.Tx) ([]string, error) {
 		u, err := loadEntity[User](ctx, tx, p.Account, metadata.IAMUser, name)
 		arn := u.ARN
 		if arn == "" {
 			arn = arnOf(p.Account, "user", "/", name)
 		}
 		if err2 := s.allow(ctx, "iam:UpdateUser", arn); err2 != nil {
-			return err2
+			return nil, err2
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		old, oldARN := u.Name, u.ARN
 		if newName != "" {
@@ -298,7 +303,7 @@ func (s *Service) UpdateUser(ctx context.Context, name, newName, newPath string)
 		}
 		u.ARN = arnOf(p.Account, "user", u.Path, u.Name)
 		if err := s.allow(ctx, "iam:UpdateUser", u.ARN); err != nil {
-			return err
+			return nil, err
 		}
 		if strings.EqualFold(old, u.Name) {
 			err = saveEntity(ctx, tx, p.Account, metadata.IAMUser, old, u, false)
@@ -306,27 +311,24 @@ func (s *Service) UpdateUser(ctx context.Context, name, newName, newPath string)
 			err = tx.DeleteIAMEntity(ctx, p.Account, metadata.IAMUser, old)
 		}
 		if err != nil || u.ARN == oldARN {
-			return err
+			return []string{oldARN}, err
 		}
+		// Its access keys name it: they follow it (and every process
+		// reads them again, as after any IAM change).
 		keys, err := tx.AccessKeys(ctx, p.Account)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, k := range keys {
 			if k.Principal == oldARN {
 				k.Principal = u.ARN
 				if err := tx.PutAccessKey(ctx, k); err != nil {
-					return err
+					return nil, err
 				}
-				moved = append(moved, k.ID)
 			}
 		}
-		return nil
+		return []string{oldARN, u.ARN}, nil
 	})
-	for _, id := range moved {
-		s.secrets.Delete(id) // the next request reads the key's new principal
-	}
-	return err
 }
 
 // LoginProfile answers GetLoginProfile and DeleteLoginProfile (action):

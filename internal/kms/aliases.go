@@ -56,7 +56,8 @@ func (s *Service) CreateAlias(ctx context.Context, scope Scope, name, targetKeyR
 	if err != nil {
 		return err
 	}
-	return s.meta.Update(ctx, func(tx metadata.Tx) error {
+	c := call{action: "CreateAlias", params: map[string]any{"aliasName": name, "targetKeyId": targetKeyRef}}
+	return s.update(ctx, func(tx metadata.Tx, rec record) error {
 		k, err := s.loadKey(ctx, tx, scope, d.ID)
 		if err != nil {
 			return err
@@ -83,7 +84,10 @@ func (s *Service) CreateAlias(ctx context.Context, scope Scope, name, targetKeyR
 		if errors.Is(err, metadata.ErrExists) {
 			return kmsError(CodeAlreadyExists, "An alias with the name %s already exists", arn)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return rec(scope, c, arn, k.ARN)
 	})
 }
 
@@ -100,7 +104,7 @@ func (s *Service) UpdateAlias(ctx context.Context, scope Scope, name, targetKeyR
 	if err := s.authorizeAccount(ctx, "kms:UpdateAlias", a.ARN, scope.Account, nil); err != nil {
 		return err
 	}
-	if old, err := s.loadKey(ctx, s.meta, scope, a.TargetKeyID); err == nil {
+	if old, err := s.readKey(ctx, scope, a.TargetKeyID); err == nil {
 		if err := s.authorizeKey(ctx, "kms:UpdateAlias", &old.Key, nil); err != nil {
 			return err
 		}
@@ -111,7 +115,8 @@ func (s *Service) UpdateAlias(ctx context.Context, scope Scope, name, targetKeyR
 	if err != nil {
 		return err
 	}
-	return s.meta.Update(ctx, func(tx metadata.Tx) error {
+	c := call{action: "UpdateAlias", params: map[string]any{"aliasName": name, "targetKeyId": targetKeyRef}}
+	return s.update(ctx, func(tx metadata.Tx, rec record) error {
 		cur, err := loadAlias(ctx, tx, scope, name)
 		if err != nil {
 			return err
@@ -124,7 +129,10 @@ func (s *Service) UpdateAlias(ctx context.Context, scope Scope, name, targetKeyR
 			return err
 		}
 		cur.TargetKeyID, cur.Updated = d.ID, s.now().UTC()
-		return saveAlias(ctx, tx, scope, cur, false)
+		if err := saveAlias(ctx, tx, scope, cur, false); err != nil {
+			return err
+		}
+		return rec(scope, c, cur.ARN, k.ARN)
 	})
 }
 
@@ -141,15 +149,19 @@ func (s *Service) DeleteAlias(ctx context.Context, scope Scope, name string) err
 	if err := s.authorizeAccount(ctx, "kms:DeleteAlias", a.ARN, scope.Account, nil); err != nil {
 		return err
 	}
-	if k, err := s.loadKey(ctx, s.meta, scope, a.TargetKeyID); err == nil {
+	if k, err := s.readKey(ctx, scope, a.TargetKeyID); err == nil {
 		if err := s.authorizeKey(ctx, "kms:DeleteAlias", &k.Key, nil); err != nil {
 			return err
 		}
 	} else if !isCode(err, CodeNotFound) {
 		return err
 	}
-	err = s.meta.Update(ctx, func(tx metadata.Tx) error {
-		return tx.DeleteIAMEntity(ctx, scope.Account, metadata.KMSAlias, aliasEntity(scope.Region, name))
+	c := call{action: "DeleteAlias", params: map[string]any{"aliasName": name}}
+	err = s.update(ctx, func(tx metadata.Tx, rec record) error {
+		if err := tx.DeleteIAMEntity(ctx, scope.Account, metadata.KMSAlias, aliasEntity(scope.Region, name)); err != nil {
+			return err
+		}
+		return rec(scope, c, a.ARN, keyARN(scope, a.TargetKeyID))
 	})
 	if errors.Is(err, metadata.ErrNotFound) {
 		return kmsError(CodeNotFound, "Alias %s is not found.", a.ARN)
@@ -182,7 +194,7 @@ func (s *Service) ListAliases(ctx context.Context, scope Scope, keyRef string, l
 		if rf.scope.Account != scope.Account {
 			return nil, "", kmsError(CodeNotFound, "Key '%s' does not exist", keyRef)
 		}
-		d, err := s.loadKey(ctx, s.meta, rf.scope, rf.id)
+		d, err := s.readKey(ctx, rf.scope, rf.id)
 		if err != nil {
 			return nil, "", err
 		}

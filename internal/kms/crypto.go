@@ -195,8 +195,9 @@ func (s *Service) forEncryption(ctx context.Context, d *keyDoc) (*keyDoc, error)
 		return d, nil
 	}
 	var out *keyDoc
-	err := s.meta.Update(ctx, func(tx metadata.Tx) error {
-		cur, err := s.loadKey(ctx, tx, Scope{Account: d.Account, Region: d.Region}, d.ID)
+	scope := Scope{Account: d.Account, Region: d.Region}
+	err := s.update(ctx, func(tx metadata.Tx, rec record) error {
+		cur, err := s.loadKey(ctx, tx, scope, d.ID)
 		if err != nil {
 			return err
 		}
@@ -208,7 +209,10 @@ func (s *Service) forEncryption(ctx context.Context, d *keyDoc) (*keyDoc, error)
 			return err
 		}
 		cur.Rotation.NextRotation = s.now().UTC().Add(days(cur.Rotation.PeriodInDays))
-		return saveKey(ctx, tx, cur, false)
+		if err := saveKey(ctx, tx, cur, false); err != nil {
+			return err
+		}
+		return rec(scope, call{action: "RotateKey", params: map[string]any{"keyId": cur.ID}, byKMS: true}, cur.ARN)
 	})
 	return out, err
 }
@@ -415,7 +419,7 @@ func (s *Service) Decrypt(ctx context.Context, scope Scope, in DecryptInput) (De
 		if err != nil {
 			return Decrypted{}, err
 		}
-		if named, err = s.resolve(ctx, s.meta, rf, rf.scope.Account == callerAccount(ctx)); err != nil {
+		if named, err = s.resolve(ctx, rf, rf.scope.Account == callerAccount(ctx)); err != nil {
 			return Decrypted{}, err
 		}
 		if isRSA(named.KeySpec) && named.KeyUsage == UsageEncryptDecrypt {
@@ -433,7 +437,7 @@ func (s *Service) Decrypt(ctx context.Context, scope Scope, in DecryptInput) (De
 	if named != nil && (named.ID != b.keyID || named.Account != b.scope.Account) {
 		return Decrypted{}, kmsError(CodeIncorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")
 	}
-	d, err := s.loadKey(ctx, s.meta, b.scope, b.keyID)
+	d, err := s.readKeyVersion(ctx, b.scope, b.keyID, b.version)
 	if err != nil {
 		return Decrypted{}, err
 	}
@@ -511,7 +515,7 @@ func (s *Service) DecryptDataKey(ctx context.Context, ciphertext []byte, encCtx 
 	if err != nil {
 		return nil, "", err
 	}
-	d, err := s.loadKey(ctx, s.meta, b.scope, b.keyID)
+	d, err := s.readKeyVersion(ctx, b.scope, b.keyID, b.version)
 	if err != nil {
 		return nil, "", err
 	}
@@ -551,7 +555,7 @@ func (s *Service) usableKey(ctx context.Context, keyRef string, scope Scope) (*k
 	if err != nil {
 		return nil, err
 	}
-	d, err := s.resolve(ctx, s.meta, rf, true)
+	d, err := s.resolve(ctx, rf, true)
 	if err != nil {
 		return nil, err
 	}

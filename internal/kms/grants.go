@@ -334,6 +334,14 @@ func (c *GrantConstraints) normalized() *GrantConstraints {
 	return out
 }
 
+// wire is a constraint as CreateGrant's request gives it.
+func (c *GrantConstraints) wire() map[string]map[string]string {
+	if c.EncryptionContextEquals != nil {
+		return map[string]map[string]string{"encryptionContextEquals": c.EncryptionContextEquals}
+	}
+	return map[string]map[string]string{"encryptionContextSubset": c.EncryptionContextSubset}
+}
+
 // context is the encryption context a constraint names (for the
 // kms:EncryptionContext condition keys of CreateGrant).
 func (c *GrantConstraints) context() map[string]string {
@@ -439,8 +447,18 @@ func (s *Service) CreateGrant(ctx context.Context, scope Scope, in CreateGrantIn
 	g := Grant{ID: hex.EncodeToString(idb), Name: in.Name, KeyARN: d.ARN, GranteePrincipal: in.GranteePrincipal,
 		RetiringPrincipal: in.RetiringPrincipal, Operations: ops, Constraints: constraints,
 		IssuingAccount: awsid.Root(callerAccount(ctx)), CreationDate: s.now().UTC()}
+	c := onKey("CreateGrant", in.KeyID, "granteePrincipal", in.GranteePrincipal, "operations", ops, "grantId", g.ID)
+	if in.RetiringPrincipal != "" {
+		c.params["retiringPrincipal"] = in.RetiringPrincipal
+	}
+	if in.Name != "" {
+		c.params["name"] = in.Name
+	}
+	if constraints != nil {
+		c.params["constraints"] = constraints.wire()
+	}
 	id := g.ID
-	err = s.meta.Update(ctx, func(tx metadata.Tx) error {
+	err = s.update(ctx, func(tx metadata.Tx, rec record) error {
 		id = g.ID
 		k, err := s.loadKey(ctx, tx, Scope{Account: d.Account, Region: d.Region}, d.ID)
 		if err != nil {
@@ -462,7 +480,10 @@ func (s *Service) CreateGrant(ctx context.Context, scope Scope, in CreateGrantIn
 		if len(grants) >= maxGrantsPerKey {
 			return kmsError(CodeLimitExceeded, "Key %s has %d grants, the most ecrd keeps for a key: retire or revoke some", d.ARN, maxGrantsPerKey)
 		}
-		return saveGrants(ctx, tx, d.Account, d.Region, d.ID, append(grants, g))
+		if err := saveGrants(ctx, tx, d.Account, d.Region, d.ID, append(grants, g)); err != nil {
+			return err
+		}
+		return rec(Scope{Account: d.Account, Region: d.Region}, c, d.ARN)
 	})
 	if err != nil {
 		return CreatedGrant{}, err
@@ -639,7 +660,7 @@ func (s *Service) ListRetirableGrants(ctx context.Context, scope Scope, retiring
 		if !ok || region != scope.Region {
 			continue
 		}
-		if _, err := s.loadKey(ctx, s.meta, scope, id); isCode(err, CodeNotFound) {
+		if _, err := s.readKey(ctx, scope, id); isCode(err, CodeNotFound) {
 			continue // a deleted key's grants went with it
 		} else if err != nil {
 			return nil, "", err
@@ -704,7 +725,7 @@ func (s *Service) RetireGrant(ctx context.Context, scope Scope, in RetireGrantIn
 	default:
 		return kmsError(CodeValidation, "Grant token OR (grant ID, key ID) must be specified")
 	}
-	d, err := s.loadKey(ctx, s.meta, keyScope, keyID)
+	d, err := s.readKey(ctx, keyScope, keyID)
 	if err != nil {
 		return err
 	}
@@ -722,7 +743,8 @@ func (s *Service) RetireGrant(ctx context.Context, scope Scope, in RetireGrantIn
 	if in.DryRun {
 		return dryRun()
 	}
-	return s.removeGrant(ctx, &d.Key, grantID)
+	// The record names the grant, never its token.
+	return s.removeGrant(ctx, &d.Key, grantID, onKey("RetireGrant", d.ID, "grantId", grantID))
 }
 
 // mayRetire decides whether the caller may retire a grant.
@@ -781,12 +803,13 @@ func (s *Service) RevokeGrant(ctx context.Context, scope Scope, keyRef, grantID 
 		}
 		return dryRun()
 	}
-	return s.removeGrant(ctx, &d.Key, strings.ToLower(grantID))
+	return s.removeGrant(ctx, &d.Key, strings.ToLower(grantID), onKey("RevokeGrant", keyRef, "grantId", grantID))
 }
 
-// removeGrant deletes a grant, NotFoundException if it is gone.
-func (s *Service) removeGrant(ctx context.Context, k *Key, grantID string) error {
-	return s.meta.Update(ctx, func(tx metadata.Tx) error {
+// removeGrant deletes a grant, NotFoundException if it is gone, and
+// records c.
+func (s *Service) removeGrant(ctx context.Context, k *Key, grantID string, c call) error {
+	return s.update(ctx, func(tx metadata.Tx, rec record) error {
 		grants, err := loadGrants(ctx, tx, k.Account, k.Region, k.ID)
 		if err != nil {
 			return err
@@ -795,7 +818,10 @@ func (s *Service) removeGrant(ctx context.Context, k *Key, grantID string) error
 		if i < 0 {
 			return grantNotFound(grantID)
 		}
-		return saveGrants(ctx, tx, k.Account, k.Region, k.ID, slices.Delete(grants, i, i+1))
+		if err := saveGrants(ctx, tx, k.Account, k.Region, k.ID, slices.Delete(grants, i, i+1)); err != nil {
+			return err
+		}
+		return rec(Scope{Account: k.Account, Region: k.Region}, c, k.ARN)
 	})
 }
 

@@ -97,11 +97,22 @@ func (s *Service) CreateKey(ctx context.Context, scope Scope, in CreateKeyInput)
 			}
 		}
 	}
-	err = s.meta.Update(ctx, func(tx metadata.Tx) error {
-		if err := s.purgeDeleted(ctx, tx, scope); err != nil {
+	c := call{action: "CreateKey", params: map[string]any{"description": in.Description, "keyUsage": usage, "keySpec": spec,
+		"origin": OriginAWSKMS, "bypassPolicyLockoutSafetyCheck": in.BypassPolicyLockoutSafetyCheck, "multiRegion": false}}
+	if in.Policy != "" {
+		c.params["policy"] = in.Policy
+	}
+	if len(in.Tags) > 0 {
+		c.params["tags"] = wireTags(in.Tags)
+	}
+	err = s.update(ctx, func(tx metadata.Tx, rec record) error {
+		if err := s.purgeDeleted(ctx, tx, scope, rec); err != nil {
 			return err
 		}
-		return saveKey(ctx, tx, d, true)
+		if err := saveKey(ctx, tx, d, true); err != nil {
+			return err
+		}
+		return rec(scope, c, d.ARN)
 	})
 	if err != nil {
 		return Key{}, err
@@ -170,9 +181,10 @@ func (s *Service) addMaterial(d *keyDoc) error {
 }
 
 // purgeDeleted removes the keys of a scope whose deletion has come due,
-// with their grants and the aliases that named them. Reads already treat such keys as gone;
-// this only reclaims their documents.
-func (s *Service) purgeDeleted(ctx context.Context, tx metadata.Tx, scope Scope) error {
+// with their grants and the aliases that named them, and records each
+// key's deletion, which KMS makes on its own. Reads already treat such
+// keys as gone; this only reclaims their documents.
+func (s *Service) purgeDeleted(ctx context.Context, tx metadata.Tx, scope Scope, rec record) error {
 	es, err := tx.IAMEntities(ctx, scope.Account, metadata.KMSKey)
 	if err != nil {
 		return err
@@ -190,6 +202,9 @@ func (s *Service) purgeDeleted(ctx context.Context, tx metadata.Tx, scope Scope)
 			}
 			// Its grants go with it.
 			if err := saveGrants(ctx, tx, scope.Account, scope.Region, id, nil); err != nil {
+				return err
+			}
+			if err := rec(scope, call{action: "DeleteKey", params: map[string]any{"keyId": id}, byKMS: true}, keyARN(scope, id)); err != nil {
 				return err
 			}
 			continue
@@ -212,13 +227,14 @@ func (s *Service) purgeDeleted(ctx context.Context, tx metadata.Tx, scope Scope)
 	return nil
 }
 
-// change runs fn on a key's current document in a write transaction and
-// saves it. The key was resolved and authorized before; fn re-checks its
-// state against what the transaction reads.
-func (s *Service) change(ctx context.Context, d *keyDoc, fn func(d *keyDoc) error) (Key, error) {
+// change runs fn on a key's current document in a write transaction,
+// saves it and records c. The key was resolved and authorized before; fn
+// re-checks its state against what the transaction reads.
+func (s *Service) change(ctx context.Context, d *keyDoc, c call, fn func(d *keyDoc) error) (Key, error) {
 	var out Key
-	err := s.meta.Update(ctx, func(tx metadata.Tx) error {
-		cur, err := s.loadKey(ctx, tx, Scope{Account: d.Account, Region: d.Region}, d.ID)
+	scope := Scope{Account: d.Account, Region: d.Region}
+	err := s.update(ctx, func(tx metadata.Tx, rec record) error {
+		cur, err := s.loadKey(ctx, tx, scope, d.ID)
 		if err != nil {
 			return err
 		}
@@ -226,7 +242,10 @@ func (s *Service) change(ctx context.Context, d *keyDoc, fn func(d *keyDoc) erro
 			return err
 		}
 		out = cur.Key
-		return saveKey(ctx, tx, cur, false)
+		if err := saveKey(ctx, tx, cur, false); err != nil {
+			return err
+		}
+		return rec(scope, c, cur.ARN)
 	})
 	return out, err
 }
@@ -331,7 +350,8 @@ func (s *Service) PutKeyPolicy(ctx context.Context, scope Scope, keyRef, policyN
 			return err
 		}
 	}
-	_, err = s.change(ctx, d, func(d *keyDoc) error {
+	c := onKey("PutKeyPolicy", keyRef, "policyName", firstOf(policyName, "default"), "policy", policy, "bypassPolicyLockoutSafetyCheck", bypass)
+	_, err = s.change(ctx, d, c, func(d *keyDoc) error {
 		d.Policy = policy
 		return nil
 	})
@@ -357,7 +377,7 @@ func (s *Service) EnableKeyRotation(ctx context.Context, scope Scope, keyRef str
 	if err := rotates(&d.Key); err != nil {
 		return err
 	}
-	_, err = s.change(ctx, d, func(d *keyDoc) error {
+	_, err = s.change(ctx, d, onKey("EnableKeyRotation", keyRef, "rotationPeriodInDays", period), func(d *keyDoc) error {
 		if err := usable(&d.Key); err != nil {
 			return err
 		}
@@ -378,7 +398,7 @@ func (s *Service) DisableKeyRotation(ctx context.Context, scope Scope, keyRef st
 	if err := rotates(&d.Key); err != nil {
 		return err
 	}
-	_, err = s.change(ctx, d, func(d *keyDoc) error {
+	_, err = s.change(ctx, d, onKey("DisableKeyRotation", keyRef), func(d *keyDoc) error {
 		if err := usable(&d.Key); err != nil {
 			return err
 		}
@@ -418,7 +438,7 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, scope Scope, keyRef str
 	if err := rotates(&d.Key); err != nil {
 		return Key{}, err
 	}
-	return s.change(ctx, d, func(d *keyDoc) error {
+	return s.change(ctx, d, onKey("RotateKeyOnDemand", keyRef), func(d *keyDoc) error {
 		if err := usable(&d.Key); err != nil {
 			return err
 		}
@@ -447,7 +467,7 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, scope Scope, keyRef s
 	if err != nil {
 		return Key{}, err
 	}
-	return s.change(ctx, d, func(d *keyDoc) error {
+	return s.change(ctx, d, onKey("ScheduleKeyDeletion", keyRef, "pendingWindowInDays", window), func(d *keyDoc) error {
 		if err := notPending(&d.Key); err != nil {
 			return err
 		}
@@ -465,7 +485,7 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, scope Scope, keyRef str
 	if err != nil {
 		return Key{}, err
 	}
-	return s.change(ctx, d, func(d *keyDoc) error {
+	return s.change(ctx, d, onKey("CancelKeyDeletion", keyRef), func(d *keyDoc) error {
 		if err := pending(&d.Key); err != nil {
 			return err
 		}
@@ -491,7 +511,7 @@ func (s *Service) setState(ctx context.Context, scope Scope, keyRef, action, sta
 	if err != nil {
 		return err
 	}
-	_, err = s.change(ctx, d, func(d *keyDoc) error {
+	_, err = s.change(ctx, d, onKey(strings.TrimPrefix(action, "kms:"), keyRef), func(d *keyDoc) error {
 		if err := notPending(&d.Key); err != nil {
 			return err
 		}
@@ -512,7 +532,7 @@ func (s *Service) UpdateKeyDescription(ctx context.Context, scope Scope, keyRef,
 	if err != nil {
 		return err
 	}
-	_, err = s.change(ctx, d, func(d *keyDoc) error {
+	_, err = s.change(ctx, d, onKey("UpdateKeyDescription", keyRef, "description", description), func(d *keyDoc) error {
 		if err := notPending(&d.Key); err != nil {
 			return err
 		}
@@ -532,7 +552,7 @@ func (s *Service) TagResource(ctx context.Context, scope Scope, keyRef string, t
 	if err != nil {
 		return err
 	}
-	_, err = s.change(ctx, d, func(d *keyDoc) error {
+	_, err = s.change(ctx, d, onKey("TagResource", keyRef, "tags", wireTags(tags)), func(d *keyDoc) error {
 		if err := notPending(&d.Key); err != nil {
 			return err
 		}
@@ -567,7 +587,7 @@ func (s *Service) UntagResource(ctx context.Context, scope Scope, keyRef string,
 	if err != nil {
 		return err
 	}
-	_, err = s.change(ctx, d, func(d *keyDoc) error {
+	_, err = s.change(ctx, d, onKey("UntagResource", keyRef, "tagKeys", tagKeys), func(d *keyDoc) error {
 		if err := notPending(&d.Key); err != nil {
 			return err
 		}

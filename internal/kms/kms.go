@@ -10,7 +10,10 @@
 // documents of kind metadata.KMSAlias named "<region>/alias/<name>". Key
 // material is random and stored sealed under the server keyring (an
 // asymmetric key's private key as PKCS #8); rotation adds a version and
-// keeps the old ones, so older ciphertexts still decrypt.
+// keeps the old ones, so older ciphertexts still decrypt. Every change
+// appends its record to the outbox in its own transaction, and each
+// process keeps the keys it reads until a record says they changed
+// (see events.go).
 //
 // Every API operation is authorized through identity.Service.Authorize
 // with the key policy as the resource policy, under KMS's own rule: the
@@ -26,6 +29,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ecrd/ecrd/internal/awsid"
@@ -179,8 +183,12 @@ type Service struct {
 	log  *slog.Logger
 	now  func() time.Time
 
+	docs      sync.Map // key ARN -> cachedDoc, dropped by Changed
 	policies  sync.Map // key ARN -> compiledPolicy
 	materials sync.Map // key ARN#version -> cipher.AEAD
+	// generation counts the KMS changes this process has followed
+	// (Changed).
+	generation atomic.Int64
 }
 
 // New returns the KMS service. ids authorizes callers (nil: only roots

@@ -10,6 +10,7 @@ import (
 	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/metadata/metadatatest"
 	"github.com/ecrd/ecrd/internal/testutil"
 )
 
@@ -25,7 +26,9 @@ var (
 )
 
 // fixture is a KMS service over a real SQLite store and identity service,
-// with a clock the test moves.
+// with a clock the test moves. Every write transaction runs twice, as a
+// backend that retries transactions may run it: the service must not
+// depend on a transaction running once.
 type fixture struct {
 	svc   *Service
 	ids   *identity.Service
@@ -36,7 +39,7 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	meta, keys, log := testutil.SQLite(t, ""), testutil.Keyring(t), testutil.Logger()
+	meta, keys, log := metadatatest.DoubleRun(testutil.SQLite(t, "")), testutil.Keyring(t), testutil.Logger()
 	ids := identity.New(meta, keys, log)
 	for _, a := range []string{acct, other} {
 		if _, err := ids.EnsureAccount(bg, a); err != nil {

@@ -34,7 +34,7 @@ func ecrKeyPolicy(scope Scope) string {
 func (s *Service) ECRManagedKey(ctx context.Context, account, region string) (Key, error) {
 	scope := Scope{Account: account, Region: region}
 	if a, err := loadAlias(ctx, s.meta, scope, ECRAlias); err == nil {
-		d, err := s.loadKey(ctx, s.meta, scope, a.TargetKeyID)
+		d, err := s.readKey(ctx, scope, a.TargetKeyID)
 		if err == nil {
 			return d.Key, nil
 		}
@@ -51,7 +51,9 @@ func (s *Service) ECRManagedKey(ctx context.Context, account, region string) (Ke
 	now := s.now().UTC()
 	d.Rotation = Rotation{Enabled: true, PeriodInDays: defaultRotationDays, NextRotation: now.Add(days(defaultRotationDays))}
 	var out Key
-	err = s.meta.Update(ctx, func(tx metadata.Tx) error {
+	created := call{action: "CreateKey", params: map[string]any{"description": d.Description, "keyUsage": d.KeyUsage, "keySpec": d.KeySpec, "origin": d.Origin}}
+	aliased := call{action: "CreateAlias", params: map[string]any{"aliasName": ECRAlias, "targetKeyId": d.ID}}
+	err = s.update(ctx, func(tx metadata.Tx, rec record) error {
 		// Another request may have made it meanwhile: write transactions
 		// are serialized, so looking again here settles it.
 		if a, err := loadAlias(ctx, tx, scope, ECRAlias); err == nil {
@@ -74,7 +76,13 @@ func (s *Service) ECRManagedKey(ctx context.Context, account, region string) (Ke
 		}
 		a := &Alias{Name: ECRAlias, ARN: aliasARN(scope, ECRAlias), TargetKeyID: d.ID, Created: now, Updated: now}
 		out = d.Key
-		return saveAlias(ctx, tx, scope, a, true)
+		if err := saveAlias(ctx, tx, scope, a, true); err != nil {
+			return err
+		}
+		if err := rec(scope, created, d.ARN); err != nil {
+			return err
+		}
+		return rec(scope, aliased, a.ARN, d.ARN)
 	})
 	if errors.Is(err, metadata.ErrNotFound) {
 		return Key{}, kmsError(CodeNotFound, "Account %s does not exist", account)

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/ecrd/ecrd/internal/awsid"
-	"github.com/ecrd/ecrd/internal/metadata"
 )
 
 // ref is a key reference as a request gives it: a key ID, a key ARN, an
@@ -69,25 +68,26 @@ func invalidARN(s string) error {
 	return kmsError(CodeInvalidArn, "%s is not a KMS key or alias ARN: use arn:aws:kms:<region>:<account>:key/<key-id> or arn:aws:kms:<region>:<account>:alias/<name>", s)
 }
 
-// resolve finds the key a reference names, reading through r. An alias
-// resolves to its target; alias/aws/ecr is created on first use in the
-// caller's own account (autoCreate), as AWS creates its managed keys.
-func (s *Service) resolve(ctx context.Context, r metadata.Reader, rf ref, autoCreate bool) (*keyDoc, error) {
+// resolve finds the key a reference names (a shared document: see
+// readKey). An alias resolves to its target; alias/aws/ecr is created on
+// first use in the caller's own account (autoCreate), as AWS creates its
+// managed keys.
+func (s *Service) resolve(ctx context.Context, rf ref, autoCreate bool) (*keyDoc, error) {
 	if rf.alias == "" {
-		return s.loadKey(ctx, r, rf.scope, rf.id)
+		return s.readKey(ctx, rf.scope, rf.id)
 	}
-	a, err := loadAlias(ctx, r, rf.scope, rf.alias)
+	a, err := loadAlias(ctx, s.meta, rf.scope, rf.alias)
 	if err != nil {
 		if isCode(err, CodeNotFound) && rf.alias == ECRAlias && autoCreate {
 			k, err := s.ECRManagedKey(ctx, rf.scope.Account, rf.scope.Region)
 			if err != nil {
 				return nil, err
 			}
-			return s.loadKey(ctx, r, rf.scope, k.ID)
+			return s.readKey(ctx, rf.scope, k.ID)
 		}
 		return nil, err
 	}
-	return s.loadKey(ctx, r, rf.scope, a.TargetKeyID)
+	return s.readKey(ctx, rf.scope, a.TargetKeyID)
 }
 
 func isCode(err error, code string) bool {
@@ -122,7 +122,7 @@ func (s *Service) key(ctx context.Context, scope Scope, keyRef string, a access)
 	if rf.scope.Account != scope.Account && !a.crossAccount {
 		return nil, kmsError(CodeNotFound, "Key '%s' does not exist", keyRef)
 	}
-	d, err := s.resolve(ctx, s.meta, rf, rf.scope.Account == callerAccount(ctx))
+	d, err := s.resolve(ctx, rf, rf.scope.Account == callerAccount(ctx))
 	if err != nil {
 		return nil, err
 	}
