@@ -10,6 +10,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/ecrd/ecrd/internal/blobstore"
+	"github.com/ecrd/ecrd/internal/lease"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
@@ -83,14 +84,14 @@ import (
 // collection killed after marking leaves marks behind: pushes of those
 // blobs wait, failing after blobWaitLimit with an error that asks to
 // retry, until a collection or a waiting push takes the gc lease (free at
-// the latest leaseTTL after the dead collection last renewed it) and
+// the latest lease.TTL after the dead collection last renewed it) and
 // finishes the deletions.
 //
 // Processes sharing the stores: the "gc" lease lets one collection run at
 // a time; its holder name is unique to each run, so that two runs of one
 // process exclude each other too. Every transaction that marks or clears
 // marks renews the lease, and bytes are deleted only while the lease was
-// renewed within leaseTTL/4, so a collection that lost its lease stops.
+// renewed within lease.TTL/4, so a collection that lost its lease stops.
 // (A process paused longer than the lease between that check and a
 // deletion is the window left; leases cannot close it.) Clocks of the
 // processes must agree to well within GCGrace/2.
@@ -127,11 +128,11 @@ const (
 // what it removed until then.
 func (r *Registry) CollectGarbage(ctx context.Context) (GCReport, error) {
 	start := time.Now()
-	l, err := r.acquireLease(ctx, gcJob)
+	l, err := r.leases.Acquire(ctx, gcJob)
 	if err != nil {
-		return GCReport{}, err
+		return GCReport{}, jobError(err)
 	}
-	defer l.release()
+	defer l.Release()
 	var report GCReport
 	err = r.collect(ctx, l, &report)
 	report.Duration = time.Since(start)
@@ -143,7 +144,7 @@ func (r *Registry) CollectGarbage(ctx context.Context) (GCReport, error) {
 	return report, nil
 }
 
-func (r *Registry) collect(ctx context.Context, l *lease, report *GCReport) error {
+func (r *Registry) collect(ctx context.Context, l *lease.Lease, report *GCReport) error {
 	if err := r.finishDeletions(ctx, l, report); err != nil {
 		return err
 	}
@@ -160,7 +161,7 @@ func (r *Registry) collect(ctx context.Context, l *lease, report *GCReport) erro
 
 // finishDeletions deletes the blobs left marked as being deleted, by a
 // collection that died or failed to delete them.
-func (r *Registry) finishDeletions(ctx context.Context, l *lease, report *GCReport) error {
+func (r *Registry) finishDeletions(ctx context.Context, l *lease.Lease, report *GCReport) error {
 	var after digest.Digest
 	for {
 		page, err := r.meta.DeletingBlobs(ctx, after, gcBatch)
@@ -177,10 +178,10 @@ func (r *Registry) finishDeletions(ctx context.Context, l *lease, report *GCRepo
 }
 
 // collectLinks is step 1.
-func (r *Registry) collectLinks(ctx context.Context, l *lease, cutoff time.Time, report *GCReport) error {
+func (r *Registry) collectLinks(ctx context.Context, l *lease.Lease, cutoff time.Time, report *GCReport) error {
 	var after metadata.Link
 	for {
-		if err := l.keep(ctx); err != nil {
+		if err := l.Keep(ctx); err != nil {
 			return err
 		}
 		stale, next, err := r.meta.UnreferencedLinks(ctx, cutoff, after, gcBatch)
@@ -189,7 +190,7 @@ func (r *Registry) collectLinks(ctx context.Context, l *lease, cutoff time.Time,
 		}
 		if len(stale) > 0 {
 			var removed int
-			err := l.update(ctx, func(tx metadata.Tx) (err error) {
+			err := l.Update(ctx, func(tx metadata.Tx) (err error) {
 				removed, err = tx.RemoveStaleLinks(ctx, stale, cutoff)
 				return err
 			})
@@ -206,10 +207,10 @@ func (r *Registry) collectLinks(ctx context.Context, l *lease, cutoff time.Time,
 }
 
 // collectBlobs is step 2.
-func (r *Registry) collectBlobs(ctx context.Context, l *lease, cutoff time.Time, report *GCReport) error {
+func (r *Registry) collectBlobs(ctx context.Context, l *lease.Lease, cutoff time.Time, report *GCReport) error {
 	var after digest.Digest
 	for {
-		if err := l.keep(ctx); err != nil {
+		if err := l.Keep(ctx); err != nil {
 			return err
 		}
 		garbage, next, err := r.meta.CollectableBlobs(ctx, cutoff, after, gcBatch)
@@ -218,7 +219,7 @@ func (r *Registry) collectBlobs(ctx context.Context, l *lease, cutoff time.Time,
 		}
 		if len(garbage) > 0 {
 			var marked []digest.Digest
-			err := l.update(ctx, func(tx metadata.Tx) (err error) {
+			err := l.Update(ctx, func(tx metadata.Tx) (err error) {
 				marked, err = tx.MarkBlobsDeleting(ctx, digests(garbage), cutoff)
 				return err
 			})
@@ -244,7 +245,7 @@ func (r *Registry) collectBlobs(ctx context.Context, l *lease, cutoff time.Time,
 }
 
 // collectOrphans is step 3.
-func (r *Registry) collectOrphans(ctx context.Context, l *lease, cutoff time.Time, report *GCReport) error {
+func (r *Registry) collectOrphans(ctx context.Context, l *lease.Lease, cutoff time.Time, report *GCReport) error {
 	var batch []blobstore.BlobInfo
 	flush := func() error {
 		defer func() { batch = batch[:0] }()
@@ -267,10 +268,10 @@ func (r *Registry) collectOrphans(ctx context.Context, l *lease, cutoff time.Tim
 			}
 		}
 		if len(orphans) == 0 {
-			return l.keep(ctx)
+			return l.Keep(ctx)
 		}
 		var marked []metadata.Blob
-		err = l.update(ctx, func(tx metadata.Tx) (err error) {
+		err = l.Update(ctx, func(tx metadata.Tx) (err error) {
 			marked, err = tx.MarkOrphansDeleting(ctx, orphans, r.now())
 			return err
 		})
@@ -315,7 +316,7 @@ func (r *Registry) collectOrphans(ctx context.Context, l *lease, cutoff time.Tim
 // not be deleted is unmarked, to be tried again by the next collection
 // (the bytes may be gone anyway: a record of missing bytes is harmless,
 // since linking checks the bytes).
-func (r *Registry) deleteMarked(ctx context.Context, l *lease, marked []metadata.BlobRecord) ([]metadata.BlobRecord, error) {
+func (r *Registry) deleteMarked(ctx context.Context, l *lease.Lease, marked []metadata.BlobRecord) ([]metadata.BlobRecord, error) {
 	if len(marked) == 0 {
 		return nil, nil
 	}
@@ -333,7 +334,7 @@ func (r *Registry) deleteMarked(ctx context.Context, l *lease, marked []metadata
 		// Never delete bytes without the lease: whoever has it now may
 		// have finished this deletion, and a push may have stored the
 		// blob again.
-		if stop = l.keep(ctx); stop != nil {
+		if stop = l.Keep(ctx); stop != nil {
 			break
 		}
 		var err error
@@ -357,7 +358,7 @@ func (r *Registry) deleteMarked(ctx context.Context, l *lease, marked []metadata
 	// The bytes are gone whether or not the caller is: say so.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	err = l.update(wctx, func(tx metadata.Tx) error {
+	err = l.Update(wctx, func(tx metadata.Tx) error {
 		if err := tx.ForgetBlobs(wctx, digests(deleted)); err != nil {
 			return err
 		}
@@ -422,11 +423,11 @@ func (r *Registry) recordBlob(ctx context.Context, b metadata.Blob) error {
 // finishDeadDeletions finishes the deletions of a collection that died,
 // if no collection holds the lease.
 func (r *Registry) finishDeadDeletions(ctx context.Context) {
-	l, err := r.acquireLease(ctx, gcJob)
+	l, err := r.leases.Acquire(ctx, gcJob)
 	if err != nil {
 		return // a collection is running: it finishes its own
 	}
-	defer l.release()
+	defer l.Release()
 	var report GCReport
 	if err := r.finishDeletions(ctx, l, &report); err != nil {
 		if ctx.Err() == nil {

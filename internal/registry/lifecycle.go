@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/ecrd/ecrd/internal/identity"
+	"github.com/ecrd/ecrd/internal/lease"
 	"github.com/ecrd/ecrd/internal/lifecycle"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/outbox"
@@ -485,11 +486,11 @@ func (r *Registry) runDueLifecyclePolicies(ctx context.Context) (LifecycleReport
 // runLifecycle runs the policies that match, holding the lifecycle lease
 // so that no other process runs policies meanwhile.
 func (r *Registry) runLifecycle(ctx context.Context, actor string, match func(metadata.LifecyclePolicy) bool) (LifecycleReport, error) {
-	l, err := r.acquireLease(ctx, lifecycleJob)
+	l, err := r.leases.Acquire(ctx, lifecycleJob)
 	if err != nil {
-		return LifecycleReport{}, err
+		return LifecycleReport{}, jobError(err)
 	}
-	defer l.release()
+	defer l.Release()
 	var (
 		report LifecycleReport
 		after  int64
@@ -504,7 +505,7 @@ func (r *Registry) runLifecycle(ctx context.Context, actor string, match func(me
 			if !match(p) {
 				continue
 			}
-			if err := l.keep(ctx); err != nil {
+			if err := l.Keep(ctx); err != nil {
 				return report, err
 			}
 			rep, err := r.runPolicy(ctx, l, p, actor)
@@ -520,7 +521,7 @@ func (r *Registry) runLifecycle(ctx context.Context, actor string, match func(me
 }
 
 // runPolicy evaluates one repository's policy and applies its decisions.
-func (r *Registry) runPolicy(ctx context.Context, l *lease, p metadata.LifecyclePolicy, actor string) (LifecycleReport, error) {
+func (r *Registry) runPolicy(ctx context.Context, l *lease.Lease, p metadata.LifecyclePolicy, actor string) (LifecycleReport, error) {
 	report := LifecycleReport{Repositories: 1}
 	repo, err := r.meta.Repository(ctx, p.Repo)
 	if errors.Is(err, metadata.ErrNotFound) {
@@ -562,7 +563,7 @@ func (r *Registry) runPolicy(ctx context.Context, l *lease, p metadata.Lifecycle
 		}
 		pending = retry
 	}
-	err = l.update(ctx, func(tx metadata.Tx) error { return tx.SetLifecycleEvaluated(ctx, repo.ID, now) })
+	err = l.Update(ctx, func(tx metadata.Tx) error { return tx.SetLifecycleEvaluated(ctx, repo.ID, now) })
 	return report, err
 }
 
@@ -571,7 +572,7 @@ func (r *Registry) runPolicy(ctx context.Context, l *lease, p metadata.Lifecycle
 // the evaluation (tags, storage class or push time) is skipped: the next
 // run decides again. It returns the decisions to retry because an index
 // still holds their image.
-func (r *Registry) applyDecisions(ctx context.Context, l *lease, repo metadata.Repository, seen map[digest.Digest]metadata.GraphImage,
+func (r *Registry) applyDecisions(ctx context.Context, l *lease.Lease, repo metadata.Repository, seen map[digest.Digest]metadata.GraphImage,
 	batch []lifecycle.Decision, now time.Time, actor string) (LifecycleReport, []lifecycle.Decision, error) {
 	var (
 		report  LifecycleReport
@@ -579,7 +580,7 @@ func (r *Registry) applyDecisions(ctx context.Context, l *lease, repo metadata.R
 		applied []lifecycle.Decision
 	)
 	defer r.cache.invalidate(repo.ID) // after the commit: see cache
-	err := l.update(ctx, func(tx metadata.Tx) error {
+	err := l.Update(ctx, func(tx metadata.Tx) error {
 		report, retry, applied = LifecycleReport{}, nil, nil
 		for _, d := range batch {
 			dg := digest.Digest(d.Digest)

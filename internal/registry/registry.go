@@ -16,6 +16,7 @@ import (
 	"github.com/ecrd/ecrd/internal/blobstore"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/keyring"
+	"github.com/ecrd/ecrd/internal/lease"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/reference"
 )
@@ -109,6 +110,8 @@ type Registry struct {
 	policies   policyCache
 	cache      *cache
 	ids        *identity.Service
+	// leases are the job leases of this process (internal/lease).
+	leases *lease.Leases
 	// Encryption at rest (encryption.go): the key service, the blob
 	// store's namespaces (nil if it has none) and unwrapped data keys.
 	keys            Keys
@@ -172,7 +175,7 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 		opts.EventRetention = 24 * time.Hour
 	}
 	spaces, _ := blobs.(blobstore.Namespaced)
-	return &Registry{
+	r := &Registry{
 		keys:       keysOf(opts),
 		spaces:     spaces,
 		dataKeys:   newKeyCache(),
@@ -188,6 +191,8 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 		scanWake:   make(chan struct{}, 1),
 		scanHolder: opts.Holder + "/scans",
 	}
+	r.leases = lease.New(meta, opts.Holder, r.now, opts.Logger)
+	return r
 }
 
 func (r *Registry) now() time.Time { return r.opts.Now().UTC() }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/lease"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/outbox"
 	"github.com/ecrd/ecrd/internal/scanner"
@@ -99,7 +100,7 @@ func (r *Registry) claimScans(ctx context.Context, n int) ([]metadata.ImageScan,
 	now := r.now()
 	err := r.meta.Update(ctx, func(tx metadata.Tx) error {
 		var err error
-		jobs, err = tx.ClaimImageScans(ctx, r.scanHolder, now, now.Add(leaseTTL), n)
+		jobs, err = tx.ClaimImageScans(ctx, r.scanHolder, now, now.Add(lease.TTL), n)
 		return err
 	})
 	return jobs, err
@@ -178,7 +179,7 @@ func (r *Registry) runScan(ctx context.Context, job metadata.ImageScan) {
 // keepScanLease renews a job's lease while it runs, and cancels the job if
 // another process took it.
 func (r *Registry) keepScanLease(ctx context.Context, cancel func(), job metadata.ImageScan) {
-	t := time.NewTicker(leaseTTL / 4)
+	t := time.NewTicker(lease.TTL / 4)
 	defer t.Stop()
 	for {
 		select {
@@ -189,7 +190,7 @@ func (r *Registry) keepScanLease(ctx context.Context, cancel func(), job metadat
 		var held bool
 		err := r.meta.Update(ctx, func(tx metadata.Tx) error {
 			var err error
-			held, err = tx.RenewImageScan(ctx, job.RepoID, job.Digest, r.scanHolder, r.now().Add(leaseTTL))
+			held, err = tx.RenewImageScan(ctx, job.RepoID, job.Digest, r.scanHolder, r.now().Add(lease.TTL))
 			return err
 		})
 		if err == nil && !held {
@@ -375,11 +376,11 @@ func (r *Registry) RematchScans(ctx context.Context) (RematchReport, error) {
 	if r.opts.Scanner == nil || r.opts.Scanner.Source().Version == "" {
 		return report, nil
 	}
-	l, err := r.acquireLease(ctx, rematchJob)
+	l, err := r.leases.Acquire(ctx, rematchJob)
 	if err != nil {
-		return report, err
+		return report, jobError(err)
 	}
-	defer l.release()
+	defer l.Release()
 	version := r.opts.Scanner.Source().Version
 	configs := map[metadata.Scope]RegistryScanningConfiguration{}
 	continuous := map[metadata.RepoKey]bool{}
@@ -437,7 +438,7 @@ func (r *Registry) RematchScans(ctx context.Context) (RematchReport, error) {
 			return report, fmt.Errorf("the vulnerability data changed during the rematch; the next check starts again")
 		}
 		now := r.now()
-		err = l.update(ctx, func(tx metadata.Tx) error {
+		err = l.Update(ctx, func(tx metadata.Tx) error {
 			for i, s := range batch {
 				cur, err := tx.ImageScan(ctx, s.RepoID, s.Digest)
 				if errors.Is(err, metadata.ErrNotFound) {

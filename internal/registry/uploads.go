@@ -573,12 +573,7 @@ func (r *Registry) Recover(ctx context.Context) error {
 	// which died holding them: take them back now rather than after they
 	// expire (a collection or lifecycle run left half-done is finished
 	// by the next one, see gc.go).
-	var freed int
-	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
-		var err error
-		freed, err = tx.ReleaseLeasesOf(ctx, r.opts.Holder+"/")
-		return err
-	})
+	freed, err := r.leases.ReleasePrevious(ctx)
 	if err != nil {
 		return err
 	}
