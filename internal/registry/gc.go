@@ -286,7 +286,7 @@ func (r *Registry) collectOrphans(ctx context.Context, l *lease.Lease, cutoff ti
 		report.count(deleted, &report.OrphansDeleted)
 		return err
 	}
-	stores, err := r.allStores(ctx)
+	stores, err := r.spaces.All(ctx)
 	if err != nil {
 		return err
 	}
@@ -322,7 +322,7 @@ func (r *Registry) deleteMarked(ctx context.Context, l *lease.Lease, marked []me
 	}
 	// A digest may be stored in the plaintext store and in any KMS key's
 	// namespace: it goes from all of them.
-	stores, err := r.allStores(ctx)
+	stores, err := r.spaces.All(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/registry/blobspace"
 )
 
 // Content enters the registry one way, whatever brings it: a finished
@@ -22,7 +23,7 @@ type ingestion struct {
 	blob metadata.Blob
 	// store makes the blob's bytes durable in the push's space; nil when
 	// they are there already (a mount within one space).
-	store func(ctx context.Context, sp blobSpace) error
+	store func(ctx context.Context, sp blobspace.Space) error
 	// also runs inside the link transaction (a finished upload's session
 	// goes with it).
 	also func(ctx context.Context, tx metadata.Tx) error
@@ -50,7 +51,7 @@ func (r *Registry) ingest(ctx context.Context, in ingestion) error {
 			return err
 		}
 		if err := in.store(ctx, sp); err != nil {
-			return storeFailed{err}
+			return storeFailed{kmsError(err)}
 		}
 	} else if _, err := r.blobSpace(ctx, in.plan); err != nil {
 		return err

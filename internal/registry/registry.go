@@ -19,6 +19,7 @@ import (
 	"github.com/ecrd/ecrd/internal/lease"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/reference"
+	"github.com/ecrd/ecrd/internal/registry/blobspace"
 )
 
 // MaxPageSize bounds one page of tags or repositories.
@@ -112,11 +113,9 @@ type Registry struct {
 	ids        *identity.Service
 	// leases are the job leases of this process (internal/lease).
 	leases *lease.Leases
-	// Encryption at rest (encryption.go): the key service, the blob
-	// store's namespaces (nil if it has none) and unwrapped data keys.
-	keys            Keys
-	spaces          blobstore.Namespaced
-	dataKeys        *keyCache
+	// spaces are where blobs live, plain or encrypted (encryption.go,
+	// internal/registry/blobspace).
+	spaces          *blobspace.Spaces
 	plainKMSWarning sync.Once
 	// scanWake tells the scan workers a job was queued; scanHolder names
 	// this process in the leases of the jobs it runs.
@@ -174,11 +173,7 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 	if opts.EventRetention <= 0 {
 		opts.EventRetention = 24 * time.Hour
 	}
-	spaces, _ := blobs.(blobstore.Namespaced)
 	r := &Registry{
-		keys:       keysOf(opts),
-		spaces:     spaces,
-		dataKeys:   newKeyCache(),
 		meta:       meta,
 		blobs:      blobs,
 		opts:       opts,
@@ -192,6 +187,7 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 		scanHolder: opts.Holder + "/scans",
 	}
 	r.leases = lease.New(meta, opts.Holder, r.now, opts.Logger)
+	r.spaces = blobspace.New(blobs, keysOf(opts), r.now, opts.Logger)
 	return r
 }
 
@@ -349,13 +345,4 @@ func (r *Registry) Tags(ctx context.Context, key metadata.RepoKey, last string, 
 		tags = []string{}
 	}
 	return tags, more, nil
-}
-
-// keysOf is the key service the registry uses: the KMS one, with the
-// server keys added when AES256 repositories are encrypted too.
-func keysOf(opts Options) Keys {
-	if opts.ServerKey == nil {
-		return opts.Keys
-	}
-	return serverKeyed{next: opts.Keys, ring: opts.ServerKey}
 }

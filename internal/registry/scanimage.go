@@ -12,6 +12,7 @@ import (
 
 	"github.com/ecrd/ecrd/internal/manifest"
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/registry/blobspace"
 )
 
 // Image config media types: a manifest with another config is an artifact
@@ -70,7 +71,7 @@ func (r *Registry) scanTargets(ctx context.Context, repo metadata.Repository, im
 
 // storedImage is an image manifest of the registry as a go-containerregistry
 // image, whose layers are read from the blob store as they are consumed.
-func (r *Registry) storedImage(ctx context.Context, sp blobSpace, img metadata.Image, m *manifest.Manifest) v1.Image {
+func (r *Registry) storedImage(ctx context.Context, sp blobspace.Space, img metadata.Image, m *manifest.Manifest) v1.Image {
 	core := &storedCore{ctx: ctx, r: r, sp: sp, img: img, layers: map[v1.Hash]manifest.Descriptor{}}
 	for _, l := range m.Layers {
 		if h, err := v1.NewHash(string(l.Digest)); err == nil {
@@ -89,7 +90,7 @@ func (r *Registry) storedImage(ctx context.Context, sp blobSpace, img metadata.I
 type storedCore struct {
 	ctx    context.Context
 	r      *Registry
-	sp     blobSpace
+	sp     blobspace.Space
 	img    metadata.Image
 	config manifest.Descriptor
 	layers map[v1.Hash]manifest.Descriptor

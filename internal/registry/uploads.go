@@ -17,6 +17,7 @@ import (
 	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/blobstore"
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/registry/blobspace"
 )
 
 // An upload session receives a blob in one or more requests (POST, then
@@ -389,8 +390,8 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 	b := metadata.Blob{Digest: d, Size: u.Size}
 	encrypted := false
 	err = r.ingest(ctx, ingestion{plan: plan, blob: b,
-		store: func(ctx context.Context, sp blobSpace) error {
-			committed, encrypted = true, sp.encrypted()
+		store: func(ctx context.Context, sp blobspace.Space) error {
+			committed, encrypted = true, sp.Encrypted()
 			if !encrypted {
 				return w.Commit(ctx, d)
 			}
@@ -400,7 +401,7 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 			if err := w.Close(); err != nil {
 				return err
 			}
-			return r.encryptUpload(ctx, sp, id, b)
+			return r.spaces.EncryptUpload(ctx, sp, id, b)
 		},
 		also: func(ctx context.Context, tx metadata.Tx) error { return tx.DeleteUpload(ctx, id) },
 	})
@@ -500,7 +501,7 @@ func (r *Registry) ExpireUploads(ctx context.Context) error {
 // which never outlive their request: any left is what a crash or a
 // failure left behind.
 func (r *Registry) sweepNamespaceUploads(ctx context.Context, cutoff time.Time) (int, error) {
-	stores, err := r.allStores(ctx)
+	stores, err := r.spaces.All(ctx)
 	if err != nil {
 		return 0, err
 	}
