@@ -12,6 +12,7 @@ import (
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/reference"
 	"github.com/ecrd/ecrd/internal/registry/blobspace"
+	"github.com/ecrd/ecrd/internal/registry/gc"
 )
 
 // parseDigest validates a digest from a request.
@@ -42,21 +43,10 @@ func (r *Registry) StatBlob(ctx context.Context, key metadata.RepoKey, dgst stri
 }
 
 // checkBlob returns the repository's link to blob d for a push that will
-// rely on it without uploading the blob. A link older than half the GC
-// grace is refreshed, so that it outlives the push (see gc.go); younger
-// ones are not, so that checks rarely write.
+// rely on it without uploading the blob, kept alive for the push (see
+// gc.Collector.CheckLink).
 func (r *Registry) checkBlob(ctx context.Context, repo metadata.Repository, d digest.Digest) (metadata.Blob, error) {
-	l, err := r.meta.Link(ctx, repo.ID, d)
-	if err != nil {
-		return metadata.Blob{}, err
-	}
-	now := r.now()
-	if now.Sub(l.LinkedAt) < r.opts.GCGrace/2 {
-		return l.Blob, nil
-	}
-	// A link collected meanwhile is not recreated: ErrNotFound.
-	err = r.meta.Update(ctx, func(tx metadata.Tx) error { return tx.TouchLink(ctx, repo.ID, d, now) })
-	return l.Blob, err
+	return r.gc.CheckLink(ctx, repo.ID, d)
 }
 
 func blobUnknown(key metadata.RepoKey, d digest.Digest) error {
@@ -201,7 +191,7 @@ func (r *Registry) MountBlob(ctx context.Context, key metadata.RepoKey, from *me
 	err = r.ingest(ctx, in)
 	switch {
 	case err == nil:
-	case errors.Is(err, errBlobGone):
+	case errors.Is(err, gc.ErrBlobGone):
 		return metadata.Blob{}, false, nil // being garbage collected: the client uploads it
 	case !isStoreFailure(err):
 		return metadata.Blob{}, false, err
@@ -286,7 +276,7 @@ func (r *Registry) PutBlob(ctx context.Context, key metadata.RepoKey, dgst strin
 		w.Close()
 	}
 	r.discardUpload(id) // gone once committed; the plaintext of an encrypted one; what a failure left
-	if errors.Is(err, errBlobGone) {
+	if errors.Is(err, gc.ErrBlobGone) {
 		err = blobCollected(d)
 	}
 	if err != nil {

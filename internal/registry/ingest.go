@@ -6,13 +6,14 @@ import (
 
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry/blobspace"
+	"github.com/ecrd/ecrd/internal/registry/gc"
 )
 
 // Content enters the registry one way, whatever brings it: a finished
 // upload, a blob sent in one request, a mount that copies a blob into
 // another blob space (and replication and the pull-through cache, which
 // fetch it). ingest owns the order that keeps garbage collection safe
-// (see gc.go): record the blob, make its bytes durable in the push's
+// (see internal/registry/gc): record the blob, make its bytes durable in the push's
 // blob space, then link it into the repository in a transaction that
 // creates the repository on first push. The callers differ only in how
 // the bytes become durable.
@@ -38,7 +39,7 @@ func (e storeFailed) Unwrap() error { return e.err }
 
 // ingest records, stores and links a blob (see above). Once the bytes are
 // durable the link is made even if the client has gone. It returns
-// errBlobGone if garbage collection took the blob meanwhile (a push
+// gc.ErrBlobGone if garbage collection took the blob meanwhile (a push
 // slower than the grace period), and wraps failures of store in
 // storeFailed.
 func (r *Registry) ingest(ctx context.Context, in ingestion) error {
@@ -47,8 +48,8 @@ func (r *Registry) ingest(ctx context.Context, in ingestion) error {
 		if err != nil {
 			return err
 		}
-		if err := r.recordBlob(ctx, in.blob); err != nil { // before the bytes are durable: see gc.go
-			return err
+		if err := r.gc.Record(ctx, in.blob); err != nil { // before the bytes are durable: see internal/registry/gc
+			return gcError(err)
 		}
 		if err := in.store(ctx, sp); err != nil {
 			return storeFailed{kmsError(err)}
@@ -59,7 +60,7 @@ func (r *Registry) ingest(ctx context.Context, in ingestion) error {
 	wctx := context.WithoutCancel(ctx)
 	now := r.now()
 	_, err := r.updatePush(wctx, in.plan, now, r.meta.Update, func(tx metadata.Tx, repo metadata.Repository) error {
-		if err := storeLink(wctx, tx, repo, in.blob, now); err != nil {
+		if err := gc.Link(wctx, tx, repo.ID, in.blob, now); err != nil {
 			return err
 		}
 		if in.also != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/reference"
 	"github.com/ecrd/ecrd/internal/registry/blobspace"
+	"github.com/ecrd/ecrd/internal/registry/gc"
 )
 
 // MaxPageSize bounds one page of tags or repositories.
@@ -113,6 +114,9 @@ type Registry struct {
 	ids        *identity.Service
 	// leases are the job leases of this process (internal/lease).
 	leases *lease.Leases
+	// gc collects garbage and guards pushes against it
+	// (internal/registry/gc).
+	gc *gc.Collector
 	// spaces are where blobs live, plain or encrypted (encryption.go,
 	// internal/registry/blobspace).
 	spaces          *blobspace.Spaces
@@ -188,6 +192,7 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 	}
 	r.leases = lease.New(meta, opts.Holder, r.now, opts.Logger)
 	r.spaces = blobspace.New(blobs, keysOf(opts), r.now, opts.Logger)
+	r.gc = gc.New(meta, r.leases, r.spaces, opts.GCGrace, r.now, opts.Logger)
 	return r
 }
 
@@ -226,8 +231,8 @@ func (r *Registry) Run(ctx context.Context) {
 	defer flush.Stop()
 	lifecycle := newSchedule(r.opts.LifecycleInterval)
 	defer lifecycle.Stop()
-	gc := newSchedule(r.opts.GCInterval)
-	defer gc.Stop()
+	gcTick := newSchedule(r.opts.GCInterval)
+	defer gcTick.Stop()
 	var lastGC time.Time
 	prune := time.NewTicker(min(r.opts.EventRetention/24, time.Hour))
 	defer prune.Stop()
@@ -261,7 +266,7 @@ func (r *Registry) Run(ctx context.Context) {
 				r.log.Info("lifecycle policies ran", "repositories", report.Repositories, "expired", report.Expired,
 					"archived", report.Archived, "skipped", report.Skipped)
 			}
-		case <-gc.C:
+		case <-gcTick.C:
 			// The schedule ticks often; a collection runs once an interval.
 			if time.Since(lastGC) < r.opts.GCInterval {
 				continue

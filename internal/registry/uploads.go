@@ -18,6 +18,7 @@ import (
 	"github.com/ecrd/ecrd/internal/blobstore"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry/blobspace"
+	"github.com/ecrd/ecrd/internal/registry/gc"
 )
 
 // An upload session receives a blob in one or more requests (POST, then
@@ -413,7 +414,7 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 		// Its bytes went with its repository, deleted meanwhile (by
 		// another process: this one waits for the upload's lock).
 		return metadata.Blob{}, uploadNotFound(key, id)
-	case errors.Is(err, errBlobGone):
+	case errors.Is(err, gc.ErrBlobGone):
 		r.cancel(ctx, id) // its bytes became the blob, which is gone
 		return metadata.Blob{}, blobCollected(d)
 	case err != nil:
@@ -573,7 +574,7 @@ func (r *Registry) Recover(ctx context.Context) error {
 	// Job leases held under this process's name are its previous run's,
 	// which died holding them: take them back now rather than after they
 	// expire (a collection or lifecycle run left half-done is finished
-	// by the next one, see gc.go).
+	// by the next one, see internal/registry/gc).
 	freed, err := r.leases.ReleasePrevious(ctx)
 	if err != nil {
 		return err
