@@ -21,6 +21,7 @@ import (
 	"github.com/ecrd/ecrd/internal/reference"
 	"github.com/ecrd/ecrd/internal/registry/blobspace"
 	"github.com/ecrd/ecrd/internal/registry/gc"
+	"github.com/ecrd/ecrd/internal/registry/scanjob"
 )
 
 // MaxPageSize bounds one page of tags or repositories.
@@ -121,10 +122,8 @@ type Registry struct {
 	// internal/registry/blobspace).
 	spaces          *blobspace.Spaces
 	plainKMSWarning sync.Once
-	// scanWake tells the scan workers a job was queued; scanHolder names
-	// this process in the leases of the jobs it runs.
-	scanWake   chan struct{}
-	scanHolder string
+	// scans runs scan jobs (internal/registry/scanjob).
+	scans *scanjob.Worker
 	// background counts work started by requests that outlives them
 	// (previews); Run waits for it before it returns.
 	background sync.WaitGroup
@@ -187,12 +186,15 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 		exclusions: exclusionCache{byScope: map[metadata.Scope]map[string]bool{}},
 		cache:      newCache(opts.CacheSize),
 		ids:        opts.Identity,
-		scanWake:   make(chan struct{}, 1),
-		scanHolder: opts.Holder + "/scans",
 	}
 	r.leases = lease.New(meta, opts.Holder, r.now, opts.Logger)
 	r.spaces = blobspace.New(blobs, keysOf(opts), r.now, opts.Logger)
 	r.gc = gc.New(meta, r.leases, r.spaces, opts.GCGrace, r.now, opts.Logger)
+	r.scans = scanjob.New(scanjob.Config{
+		Store: meta, Blobs: scanView{r}, Rules: scanView{r}, Leases: r.leases, Scanner: opts.Scanner,
+		Workers: opts.ScanWorkers, PollInterval: opts.ScanPollInterval, DataInterval: opts.ScanDataInterval,
+		RepositoryARN: RepositoryARN, Now: r.now, Log: opts.Logger,
+	})
 	return r
 }
 
@@ -238,10 +240,7 @@ func (r *Registry) Run(ctx context.Context) {
 	defer prune.Stop()
 	var scans sync.WaitGroup
 	defer scans.Wait()
-	scans.Go(func() { r.scanWorkers(ctx) })
-	if r.opts.Scanner != nil {
-		scans.Go(func() { r.watchVulnerabilityData(ctx) })
-	}
+	scans.Go(func() { r.scans.Run(ctx) })
 	for {
 		select {
 		case <-ctx.Done():
