@@ -21,6 +21,7 @@ import (
 	"github.com/ecrd/ecrd/internal/reference"
 	"github.com/ecrd/ecrd/internal/registry/blobspace"
 	"github.com/ecrd/ecrd/internal/registry/gc"
+	"github.com/ecrd/ecrd/internal/registry/lifecyclerun"
 	"github.com/ecrd/ecrd/internal/registry/scanjob"
 )
 
@@ -122,6 +123,8 @@ type Registry struct {
 	// internal/registry/blobspace).
 	spaces          *blobspace.Spaces
 	plainKMSWarning sync.Once
+	// lifecycle runs lifecycle policies (internal/registry/lifecyclerun).
+	lifecycle *lifecyclerun.Runner
 	// scans runs scan jobs (internal/registry/scanjob).
 	scans *scanjob.Worker
 	// background counts work started by requests that outlives them
@@ -190,6 +193,7 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 	r.leases = lease.New(meta, opts.Holder, r.now, opts.Logger)
 	r.spaces = blobspace.New(blobs, keysOf(opts), r.now, opts.Logger)
 	r.gc = gc.New(meta, r.leases, r.spaces, opts.GCGrace, r.now, opts.Logger)
+	r.lifecycle = lifecyclerun.New(meta, lifecycleView{r}, r.leases, opts.LifecycleInterval, r.now, opts.Logger)
 	r.scans = scanjob.New(scanjob.Config{
 		Store: meta, Blobs: scanView{r}, Rules: scanView{r}, Leases: r.leases, Scanner: opts.Scanner,
 		Workers: opts.ScanWorkers, PollInterval: opts.ScanPollInterval, DataInterval: opts.ScanDataInterval,
