@@ -9,14 +9,9 @@ import (
 	"github.com/ecrd/ecrd/internal/registry/gc"
 )
 
-// Content enters the registry one way, whatever brings it: a finished
-// upload, a blob sent in one request, a mount that copies a blob into
-// another blob space (and replication and the pull-through cache, which
-// fetch it). ingest owns the order that keeps garbage collection safe
-// (see internal/registry/gc): record the blob, make its bytes durable in the push's
-// blob space, then link it into the repository in a transaction that
-// creates the repository on first push. The callers differ only in how
-// the bytes become durable.
+// Content enters the registry one way, through ingest (see the package
+// doc, "Upload durability"): record, make durable, link. The callers
+// differ only in how the bytes become durable.
 
 // ingestion is one blob entering a repository.
 type ingestion struct {

@@ -9,12 +9,9 @@ import (
 	"github.com/ecrd/ecrd/internal/registry/blobspace"
 )
 
-// A push is planned before its transaction. Everything a push needs that
-// takes I/O or a service call (authorization, the repository's settings,
-// or, for a repository the push creates, its CREATE_ON_PUSH template's
-// settings with the KMS key resolved, and the blob space) is worked out
-// once, by planPush; the transactions of the push then only read and
-// write the metadata store, and may run twice (see metadata.Store).
+// A push is planned before its transactions, by planPush (see the
+// package doc, "Upload durability"), so that they only read and write
+// the metadata store and may run twice (see metadata.Store).
 
 // pushPlan is a planned push to one repository.
 type pushPlan struct {

@@ -1,8 +1,3 @@
-// Package registry is ecrd's domain core for images: repositories, blobs,
-// uploads, manifests and tags, keyed by account and region. Both protocols,
-// the OCI distribution API and the ECR API, reach images through this
-// package, so each rule (what a push must reference, when a repository
-// is created, which blobs a repository may read) is written once, here.
 package registry
 
 import (

@@ -21,12 +21,9 @@ import (
 	"github.com/ecrd/ecrd/internal/registry/gc"
 )
 
-// An upload session receives a blob in one or more requests (POST, then
-// PATCHes, then a PUT with the digest). Its bytes live in the blob store;
-// its record (repository, size acknowledged so far, and the running SHA-256
-// state) lives in the metadata store, so any request can continue it, even
-// after a restart. Chunks are hashed as they stream in, so finishing an
-// upload does not read it again.
+// Upload sessions: their bytes in the blob store's upload area, their
+// record in the metadata store (see the package doc, "Upload
+// durability").
 
 // Upload is the state of an upload session.
 type Upload struct {
