@@ -11,6 +11,8 @@ import (
 	"github.com/ecrd/ecrd/internal/blobstore"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/reference"
+	"github.com/ecrd/ecrd/internal/registry/blobspace"
+	"github.com/ecrd/ecrd/internal/registry/gc"
 )
 
 // parseDigest validates a digest from a request.
@@ -41,21 +43,10 @@ func (r *Registry) StatBlob(ctx context.Context, key metadata.RepoKey, dgst stri
 }
 
 // checkBlob returns the repository's link to blob d for a push that will
-// rely on it without uploading the blob. A link older than half the GC
-// grace is refreshed, so that it outlives the push (see gc.go); younger
-// ones are not, so that checks rarely write.
+// rely on it without uploading the blob, kept alive for the push (see
+// gc.Collector.CheckLink).
 func (r *Registry) checkBlob(ctx context.Context, repo metadata.Repository, d digest.Digest) (metadata.Blob, error) {
-	l, err := r.meta.Link(ctx, repo.ID, d)
-	if err != nil {
-		return metadata.Blob{}, err
-	}
-	now := r.now()
-	if now.Sub(l.LinkedAt) < r.opts.GCGrace/2 {
-		return l.Blob, nil
-	}
-	// A link collected meanwhile is not recreated: ErrNotFound.
-	err = r.meta.Update(ctx, func(tx metadata.Tx) error { return tx.TouchLink(ctx, repo.ID, d, now) })
-	return l.Blob, err
+	return r.gc.CheckLink(ctx, repo.ID, d)
 }
 
 func blobUnknown(key metadata.RepoKey, d digest.Digest) error {
@@ -95,7 +86,7 @@ func (r *Registry) OpenBlob(ctx context.Context, key metadata.RepoKey, dgst stri
 	if errors.Is(err, blobstore.ErrNotFound) {
 		// Metadata says it is here, storage says it is not: report it loudly,
 		// answer as for any missing blob.
-		r.log.Error("blob linked in metadata is missing from blob storage", "repository", key.Name, "digest", b.Digest, "kmsKey", sp.keyARN)
+		r.log.Error("blob linked in metadata is missing from blob storage", "repository", key.Name, "digest", b.Digest, "kmsKey", sp.Key())
 		return b, nil, errorf(CodeBlobUnknown, "blob %s of repository %q is missing from storage", b.Digest, key.Name)
 	}
 	return b, rc, err
@@ -185,28 +176,28 @@ func (r *Registry) MountBlob(ctx context.Context, key metadata.RepoKey, from *me
 		return metadata.Blob{}, false, nil // the source cannot be read: the client uploads
 	}
 	in := ingestion{plan: plan, blob: b}
-	if fromSpace.keyARN != to.keyARN {
+	if fromSpace.Key() != to.Key() {
 		// Across spaces the blob is copied, decrypted and encrypted as
 		// the spaces require.
-		in.store = func(ctx context.Context, sp blobSpace) error { return r.copyObject(ctx, b, fromSpace, sp) }
-	} else if there, err := hasObject(ctx, to, d); err != nil || !there {
+		in.store = func(ctx context.Context, sp blobspace.Space) error { return r.spaces.Copy(ctx, b, fromSpace, sp) }
+	} else if there, err := to.Has(ctx, d); err != nil || !there {
 		// Within one space nothing is written: the bytes must be there
 		// (the link transaction then rules out garbage collection).
 		if err == nil {
-			r.log.Error("blob linked in metadata is missing from blob storage", "repository", src.Key.Name, "digest", d, "kmsKey", to.keyARN)
+			r.log.Error("blob linked in metadata is missing from blob storage", "repository", src.Key.Name, "digest", d, "kmsKey", to.Key())
 		}
 		return metadata.Blob{}, false, err
 	}
 	err = r.ingest(ctx, in)
 	switch {
 	case err == nil:
-	case errors.Is(err, errBlobGone):
+	case errors.Is(err, gc.ErrBlobGone):
 		return metadata.Blob{}, false, nil // being garbage collected: the client uploads it
 	case !isStoreFailure(err):
 		return metadata.Blob{}, false, err
 	case ctx.Err() != nil:
 		return metadata.Blob{}, false, ctx.Err()
-	case CodeOf(err) == CodeKMS && to.encrypted() && r.checkKey(ctx, to.keyARN, opWrite) != nil:
+	case CodeOf(err) == CodeKMS && to.Encrypted() && r.checkKey(ctx, to.Key(), blobspace.OpWrite) != nil:
 		return metadata.Blob{}, false, err // the target's key: an upload would fail the same way
 	default:
 		r.log.Info("mount needs a copy that failed; the client uploads the blob", "repository", key.Name, "from", src.Key.Name, "digest", d, "err", err)
@@ -269,9 +260,9 @@ func (r *Registry) PutBlob(ctx context.Context, key metadata.RepoKey, dgst strin
 	}
 	b := metadata.Blob{Digest: d, Size: n}
 	stored := false
-	err = r.ingest(ctx, ingestion{plan: plan, blob: b, store: func(ctx context.Context, sp blobSpace) error {
+	err = r.ingest(ctx, ingestion{plan: plan, blob: b, store: func(ctx context.Context, sp blobspace.Space) error {
 		stored = true
-		if !sp.encrypted() {
+		if !sp.Encrypted() {
 			return w.Commit(ctx, d)
 		}
 		// The upload is plaintext: encrypt it into the key's namespace,
@@ -279,13 +270,13 @@ func (r *Registry) PutBlob(ctx context.Context, key metadata.RepoKey, dgst strin
 		if err := w.Close(); err != nil {
 			return err
 		}
-		return r.encryptUpload(ctx, sp, id, b)
+		return r.spaces.EncryptUpload(ctx, sp, id, b)
 	}})
 	if !stored {
 		w.Close()
 	}
 	r.discardUpload(id) // gone once committed; the plaintext of an encrypted one; what a failure left
-	if errors.Is(err, errBlobGone) {
+	if errors.Is(err, gc.ErrBlobGone) {
 		err = blobCollected(d)
 	}
 	if err != nil {

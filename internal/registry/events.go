@@ -143,16 +143,16 @@ const pruneBatch = 1000
 // period, a batch per transaction, holding the "outbox" lease so that
 // one process prunes at a time. It returns how many it removed.
 func (r *Registry) PruneEvents(ctx context.Context) (int, error) {
-	l, err := r.acquireLease(ctx, "outbox")
+	l, err := r.leases.Acquire(ctx, "outbox")
 	if err != nil {
-		return 0, err
+		return 0, jobError(err)
 	}
-	defer l.release()
+	defer l.Release()
 	before := r.now().Add(-r.opts.EventRetention)
 	total := 0
 	for {
 		var n int
-		err := l.update(ctx, func(tx metadata.Tx) error {
+		err := l.Update(ctx, func(tx metadata.Tx) error {
 			var err error
 			n, err = tx.PruneEvents(ctx, before, pruneBatch)
 			return err

@@ -5,16 +5,13 @@ import (
 	"errors"
 
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/registry/blobspace"
+	"github.com/ecrd/ecrd/internal/registry/gc"
 )
 
-// Content enters the registry one way, whatever brings it: a finished
-// upload, a blob sent in one request, a mount that copies a blob into
-// another blob space (and replication and the pull-through cache, which
-// fetch it). ingest owns the order that keeps garbage collection safe
-// (see gc.go): record the blob, make its bytes durable in the push's
-// blob space, then link it into the repository in a transaction that
-// creates the repository on first push. The callers differ only in how
-// the bytes become durable.
+// Content enters the registry one way, through ingest (see the package
+// doc, "Upload durability"): record, make durable, link. The callers
+// differ only in how the bytes become durable.
 
 // ingestion is one blob entering a repository.
 type ingestion struct {
@@ -22,7 +19,7 @@ type ingestion struct {
 	blob metadata.Blob
 	// store makes the blob's bytes durable in the push's space; nil when
 	// they are there already (a mount within one space).
-	store func(ctx context.Context, sp blobSpace) error
+	store func(ctx context.Context, sp blobspace.Space) error
 	// also runs inside the link transaction (a finished upload's session
 	// goes with it).
 	also func(ctx context.Context, tx metadata.Tx) error
@@ -37,7 +34,7 @@ func (e storeFailed) Unwrap() error { return e.err }
 
 // ingest records, stores and links a blob (see above). Once the bytes are
 // durable the link is made even if the client has gone. It returns
-// errBlobGone if garbage collection took the blob meanwhile (a push
+// gc.ErrBlobGone if garbage collection took the blob meanwhile (a push
 // slower than the grace period), and wraps failures of store in
 // storeFailed.
 func (r *Registry) ingest(ctx context.Context, in ingestion) error {
@@ -46,11 +43,11 @@ func (r *Registry) ingest(ctx context.Context, in ingestion) error {
 		if err != nil {
 			return err
 		}
-		if err := r.recordBlob(ctx, in.blob); err != nil { // before the bytes are durable: see gc.go
-			return err
+		if err := r.gc.Record(ctx, in.blob); err != nil { // before the bytes are durable: see internal/registry/gc
+			return gcError(err)
 		}
 		if err := in.store(ctx, sp); err != nil {
-			return storeFailed{err}
+			return storeFailed{kmsError(err)}
 		}
 	} else if _, err := r.blobSpace(ctx, in.plan); err != nil {
 		return err
@@ -58,7 +55,7 @@ func (r *Registry) ingest(ctx context.Context, in ingestion) error {
 	wctx := context.WithoutCancel(ctx)
 	now := r.now()
 	_, err := r.updatePush(wctx, in.plan, now, r.meta.Update, func(tx metadata.Tx, repo metadata.Repository) error {
-		if err := storeLink(wctx, tx, repo, in.blob, now); err != nil {
+		if err := gc.Link(wctx, tx, repo.ID, in.blob, now); err != nil {
 			return err
 		}
 		if in.also != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/ecrd/ecrd/internal/lifecycle"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/outbox"
+	"github.com/ecrd/ecrd/internal/registry/lifecyclerun"
 )
 
 // settingExpireSincePulled is the account setting that lets lifecycle
@@ -34,13 +35,6 @@ const (
 // about a second): one still in progress after it was abandoned (its
 // process stopped) and is reported as failed, and a new one may start.
 const previewTimeout = 2 * time.Minute
-
-// lifecycleJob names the lease lifecycle runs hold.
-const lifecycleJob = "lifecycle"
-
-// lifecycleBatch is how many decisions one transaction applies, as many as
-// one BatchDeleteImage call may name.
-const lifecycleBatch = 100
 
 func noLifecyclePolicy(key metadata.RepoKey) error {
 	return errorf(CodeLifecyclePolicyNotFound, "Lifecycle policy does not exist for the repository with name '%s' in the registry with id '%s'", key.Name, key.Account)
@@ -123,38 +117,6 @@ func (r *Registry) DeleteLifecyclePolicy(ctx context.Context, key metadata.RepoK
 		return p, noLifecyclePolicy(key)
 	}
 	return p, err
-}
-
-// evaluate runs a policy over a repository as of time at. It returns the
-// images as read, by digest, and the policy's decisions.
-func (r *Registry) evaluate(ctx context.Context, repo metadata.Repository, p lifecycle.Policy, at time.Time) (map[digest.Digest]metadata.GraphImage, []lifecycle.Decision, error) {
-	graph, err := r.meta.ImageGraph(ctx, repo.ID)
-	if err != nil {
-		return nil, nil, err
-	}
-	images := make([]lifecycle.Image, len(graph))
-	byDigest := make(map[digest.Digest]metadata.GraphImage, len(graph))
-	for i, g := range graph {
-		byDigest[g.Digest] = g
-		img := lifecycle.Image{
-			Digest:          string(g.Digest),
-			Tags:            g.Tags,
-			PushedAt:        g.PushedAt,
-			LastPulledAt:    g.LastPulledAt,
-			LastActivatedAt: g.LastActivatedAt,
-			StorageClass:    "standard",
-			ArchivedAt:      g.LastArchivedAt,
-			Subject:         string(g.Subject),
-		}
-		if g.StorageClass == metadata.StorageArchive {
-			img.StorageClass = "archive"
-		}
-		for _, c := range g.Children {
-			img.Children = append(img.Children, string(c))
-		}
-		images[i] = img
-	}
-	return byDigest, lifecycle.Evaluate(p, images, at), nil
 }
 
 // PreviewResult is one image a lifecycle policy preview would act on.
@@ -243,7 +205,7 @@ func (r *Registry) StartLifecyclePolicyPreview(ctx context.Context, key metadata
 
 // runPreview evaluates a preview and stores its outcome.
 func (r *Registry) runPreview(ctx context.Context, repo metadata.Repository, policy lifecycle.Policy, p metadata.LifecyclePreview) {
-	images, decisions, err := r.evaluate(ctx, repo, policy, p.EvaluateAt)
+	images, decisions, err := lifecyclerun.Evaluate(ctx, r.meta, repo, policy, p.EvaluateAt)
 	p.Status = PreviewComplete
 	if err == nil {
 		results := make([]PreviewResult, 0, len(decisions))
@@ -425,22 +387,7 @@ func (c *previewCache) results(ctx context.Context, rd metadata.Reader, p metada
 }
 
 // LifecycleReport says what a lifecycle run did.
-type LifecycleReport struct {
-	Repositories int
-	Expired      int
-	Archived     int
-	// Skipped counts decisions left for the next run because the image
-	// changed (was tagged, pulled back from archive, deleted) after the
-	// policy was evaluated.
-	Skipped int
-}
-
-func (a *LifecycleReport) add(b LifecycleReport) {
-	a.Repositories += b.Repositories
-	a.Expired += b.Expired
-	a.Archived += b.Archived
-	a.Skipped += b.Skipped
-}
+type LifecycleReport = lifecyclerun.Report
 
 // RunLifecyclePolicies runs the lifecycle policies of a registry's
 // repositories now (only the named repository's, if name is not empty).
@@ -462,190 +409,58 @@ func (r *Registry) RunLifecyclePolicies(ctx context.Context, scope metadata.Scop
 	if p, ok := identity.FromContext(ctx); ok {
 		actor = p.ARN
 	}
-	return r.runLifecycle(ctx, actor, func(p metadata.LifecyclePolicy) bool {
+	report, err := r.lifecycle.Run(ctx, actor, func(p metadata.LifecyclePolicy) bool {
 		return p.Repo.Scope == scope && (name == "" || p.Repo.Name == name)
 	})
+	return report, jobError(err)
 }
 
-// runDueLifecyclePolicies runs the policies whose last run (or, for one
-// that never ran, whose setting) is at least an interval ago: the
-// schedule depends on what the database says, not on how long this
-// process has been up.
+// runDueLifecyclePolicies runs the policies that are due (see
+// internal/registry/lifecyclerun).
 func (r *Registry) runDueLifecyclePolicies(ctx context.Context) (LifecycleReport, error) {
-	now := r.now()
-	return r.runLifecycle(ctx, "ecrd lifecycle schedule", func(p metadata.LifecyclePolicy) bool {
-		last := p.LastEvaluatedAt
-		if last.IsZero() {
-			last = p.UpdatedAt
-		}
-		return now.Sub(last) >= r.opts.LifecycleInterval
-	})
+	report, err := r.lifecycle.RunDue(ctx)
+	return report, jobError(err)
 }
 
-// runLifecycle runs the policies that match, holding the lifecycle lease
-// so that no other process runs policies meanwhile.
-func (r *Registry) runLifecycle(ctx context.Context, actor string, match func(metadata.LifecyclePolicy) bool) (LifecycleReport, error) {
-	l, err := r.acquireLease(ctx, lifecycleJob)
-	if err != nil {
-		return LifecycleReport{}, err
-	}
-	defer l.release()
-	var (
-		report LifecycleReport
-		after  int64
-	)
-	for {
-		page, err := r.meta.LifecyclePolicies(ctx, after, 100)
-		if err != nil {
-			return report, err
-		}
-		for _, p := range page {
-			after = p.RepoID
-			if !match(p) {
-				continue
-			}
-			if err := l.keep(ctx); err != nil {
-				return report, err
-			}
-			rep, err := r.runPolicy(ctx, l, p, actor)
-			if err != nil {
-				return report, fmt.Errorf("lifecycle policy of %s: %w", p.Repo.Name, err)
-			}
-			report.add(rep)
-		}
-		if len(page) < 100 {
-			return report, nil
-		}
-	}
+// lifecycleView is what lifecycle runs need of the registry.
+type lifecycleView struct{ r *Registry }
+
+var _ lifecyclerun.Core = lifecycleView{}
+
+func (v lifecycleView) ParsePolicy(ctx context.Context, scope metadata.Scope, text string) (lifecycle.Policy, error) {
+	return v.r.parsePolicy(ctx, scope, text)
 }
 
-// runPolicy evaluates one repository's policy and applies its decisions.
-func (r *Registry) runPolicy(ctx context.Context, l *lease, p metadata.LifecyclePolicy, actor string) (LifecycleReport, error) {
-	report := LifecycleReport{Repositories: 1}
-	repo, err := r.meta.Repository(ctx, p.Repo)
-	if errors.Is(err, metadata.ErrNotFound) {
-		return report, nil // deleted meanwhile
+// Expire deletes an image through the delete path of BatchDeleteImage.
+func (v lifecycleView) Expire(ctx context.Context, tx metadata.Tx, repo metadata.Repository, img metadata.Image, tags []string, now time.Time) (bool, error) {
+	err := deleteImageID(ctx, tx, repo.ID, ImageID{Digest: string(img.Digest)}, img)
+	var held *ImageFailure
+	if errors.As(err, &held) {
+		return true, nil
 	}
 	if err != nil {
-		return report, err
+		return false, err
 	}
-	now := r.now()
-	policy, err := r.parsePolicy(ctx, repo.Key.Scope, p.Text)
-	if err != nil {
-		// A policy stored before a setting changed; it stays until fixed.
-		r.log.Warn("skipping a lifecycle policy that no longer validates", "repository", repo.Key.Name, "err", err)
-		return report, nil
-	}
-	images, decisions, err := r.evaluate(ctx, repo, policy, now)
-	if err != nil {
-		return report, err
-	}
-	// An index goes before what it lists, since a child cannot be deleted
-	// while an index holds it; a child that still cannot is tried again
-	// after the others (nested indexes).
-	slices.SortStableFunc(decisions, func(a, b lifecycle.Decision) int {
-		return len(images[digest.Digest(b.Digest)].Children) - len(images[digest.Digest(a.Digest)].Children)
-	})
-	for pending := decisions; len(pending) > 0; {
-		var retry []lifecycle.Decision
-		for batch := range slices.Chunk(pending, lifecycleBatch) {
-			rep, again, err := r.applyDecisions(ctx, l, repo, images, batch, now, actor)
-			if err != nil {
-				return report, err
-			}
-			report.add(rep)
-			retry = append(retry, again...)
-		}
-		if len(retry) == len(pending) {
-			report.Skipped += len(retry)
-			break
-		}
-		pending = retry
-	}
-	err = l.update(ctx, func(tx metadata.Tx) error { return tx.SetLifecycleEvaluated(ctx, repo.ID, now) })
-	return report, err
+	return false, imageActions(ctx, tx, repo.Key, now, string(img.Digest), "DELETE", tags)
 }
 
-// applyDecisions applies decisions in one transaction, through the same
-// delete path as BatchDeleteImage, while the run holds its lease. A decision whose image changed since
-// the evaluation (tags, storage class or push time) is skipped: the next
-// run decides again. It returns the decisions to retry because an index
-// still holds their image.
-func (r *Registry) applyDecisions(ctx context.Context, l *lease, repo metadata.Repository, seen map[digest.Digest]metadata.GraphImage,
-	batch []lifecycle.Decision, now time.Time, actor string) (LifecycleReport, []lifecycle.Decision, error) {
-	var (
-		report  LifecycleReport
-		retry   []lifecycle.Decision
-		applied []lifecycle.Decision
-	)
-	defer r.cache.invalidate(repo.ID) // after the commit: see cache
-	err := l.update(ctx, func(tx metadata.Tx) error {
-		report, retry, applied = LifecycleReport{}, nil, nil
-		for _, d := range batch {
-			dg := digest.Digest(d.Digest)
-			img, err := tx.Image(ctx, repo.ID, dg)
-			if errors.Is(err, metadata.ErrNotFound) {
-				continue // deleted meanwhile: nothing to do
-			}
-			if err != nil {
-				return err
-			}
-			tags, err := tx.ImageTags(ctx, repo.ID, dg)
-			if err != nil {
-				return err
-			}
-			was := seen[dg]
-			if !slices.Equal(tags, was.Tags) || !img.PushedAt.Equal(was.PushedAt) || img.StorageClass != was.StorageClass {
-				report.Skipped++
-				continue
-			}
-			switch d.Action.Type {
-			case "expire":
-				err := deleteImageID(ctx, tx, repo.ID, ImageID{Digest: d.Digest}, img)
-				var held *ImageFailure
-				if errors.As(err, &held) {
-					retry = append(retry, d)
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				if err := imageActions(ctx, tx, repo.Key, now, d.Digest, "DELETE", tags); err != nil {
-					return err
-				}
-				report.Expired++
-			case "transition":
-				if err := tx.SetImageStorage(ctx, repo.ID, dg, metadata.StorageArchive, now, img.LastActivatedAt); err != nil {
-					return err
-				}
-				if err := imageActions(ctx, tx, repo.Key, now, d.Digest, "UPDATE_STORAGE_CLASS", tags); err != nil {
-					return err
-				}
-				report.Archived++
-			default:
-				return fmt.Errorf("lifecycle decision with unknown action %q", d.Action.Type)
-			}
-			applied = append(applied, d)
-		}
-		if len(applied) == 0 {
-			return nil
-		}
-		// The run's record, as CloudTrail's PolicyExecutionEvent: ECR
-		// acting on its own, whoever started the run.
-		actions := make([]map[string]any, 0, len(applied))
-		for _, d := range applied {
-			actions = append(actions, map[string]any{"imageDigest": d.Digest, "action": d.Action.Type, "rulePriority": d.RulePriority})
-		}
-		return recordBy(ctx, tx, repo.Key.Scope, now, outbox.Service(ecrService), "ecr:PolicyExecutionEvent",
-			map[string]any{"repositoryName": repo.Key.Name, "lifecycleEventImageActions": actions}, RepositoryARN(repo.Key))
-	})
-	if err != nil {
-		return LifecycleReport{}, nil, err
+func (v lifecycleView) Archive(ctx context.Context, tx metadata.Tx, repo metadata.Repository, img metadata.Image, tags []string, now time.Time) error {
+	if err := tx.SetImageStorage(ctx, repo.ID, img.Digest, metadata.StorageArchive, now, img.LastActivatedAt); err != nil {
+		return err
 	}
+	return imageActions(ctx, tx, repo.Key, now, string(img.Digest), "UPDATE_STORAGE_CLASS", tags)
+}
+
+// RecordRun records a run's actions as CloudTrail's PolicyExecutionEvent:
+// ECR acting on its own, whoever started the run.
+func (v lifecycleView) RecordRun(ctx context.Context, tx metadata.Tx, repo metadata.Repository, applied []lifecycle.Decision, now time.Time) error {
+	actions := make([]map[string]any, 0, len(applied))
 	for _, d := range applied {
-		r.log.Info("lifecycle policy action", "action", d.Action.Type, "account", repo.Key.Account, "region", repo.Key.Region,
-			"repository", repo.Key.Name, "digest", d.Digest, "tags", seen[digest.Digest(d.Digest)].Tags,
-			"rulePriority", d.RulePriority, "followedSubject", d.FollowedSubject, "actor", actor)
+		actions = append(actions, map[string]any{"imageDigest": d.Digest, "action": d.Action.Type, "rulePriority": d.RulePriority})
 	}
-	return report, retry, nil
+	return recordBy(ctx, tx, repo.Key.Scope, now, outbox.Service(ecrService), "ecr:PolicyExecutionEvent",
+		map[string]any{"repositoryName": repo.Key.Name, "lifecycleEventImageActions": actions}, RepositoryARN(repo.Key))
 }
+
+// Changed drops the repository's cached manifests (see cache).
+func (v lifecycleView) Changed(repoID int64) { v.r.cache.invalidate(repoID) }

@@ -169,7 +169,7 @@ func (r *Registry) putImage(ctx context.Context, key metadata.RepoKey, req putRe
 		return metadata.Image{}, err
 	}
 	if queued {
-		r.wakeScans()
+		r.scans.Wake()
 	}
 	r.log.Info("manifest pushed", "account", key.Account, "region", key.Region, "repository", key.Name,
 		"digest", d, "tags", req.tags, "mediaType", m.MediaType)

@@ -6,14 +6,12 @@ import (
 	"time"
 
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/registry/blobspace"
 )
 
-// A push is planned before its transaction. Everything a push needs that
-// takes I/O or a service call (authorization, the repository's settings,
-// or, for a repository the push creates, its CREATE_ON_PUSH template's
-// settings with the KMS key resolved, and the blob space) is worked out
-// once, by planPush; the transactions of the push then only read and
-// write the metadata store, and may run twice (see metadata.Store).
+// A push is planned before its transactions, by planPush (see the
+// package doc, "Upload durability"), so that they only read and write
+// the metadata store and may run twice (see metadata.Store).
 
 // pushPlan is a planned push to one repository.
 type pushPlan struct {
@@ -26,7 +24,7 @@ type pushPlan struct {
 	repo   metadata.Repository
 	create *createPlan
 	// space is where the push's blobs go, once blobSpace settled it.
-	space      blobSpace
+	space      blobspace.Space
 	spaceKnown bool
 }
 
@@ -82,16 +80,16 @@ func (r *Registry) planPush(ctx context.Context, action Action, key metadata.Rep
 // blobSpace settles where the push stores blobs. An encrypted space's
 // key must be usable: there is no point receiving a blob that cannot be
 // stored.
-func (r *Registry) blobSpace(ctx context.Context, p *pushPlan) (blobSpace, error) {
+func (r *Registry) blobSpace(ctx context.Context, p *pushPlan) (blobspace.Space, error) {
 	if p.spaceKnown {
 		return p.space, nil
 	}
 	sp, err := r.spaceOf(ctx, p.settings())
-	if err == nil && sp.encrypted() {
-		err = r.checkKey(ctx, sp.keyARN, opWrite)
+	if err == nil && sp.Encrypted() {
+		err = r.checkKey(ctx, sp.Key(), blobspace.OpWrite)
 	}
 	if err != nil {
-		return blobSpace{}, err
+		return blobspace.Space{}, err
 	}
 	p.space, p.spaceKnown = sp, true
 	return sp, nil
@@ -109,7 +107,7 @@ func pushRepository(ctx context.Context, tx metadata.Tx, p *pushPlan, now time.T
 	repo, err := tx.Repository(ctx, p.key)
 	switch {
 	case err == nil:
-		if p.spaceKnown && repo.Settings.BlobKey != p.space.keyARN {
+		if p.spaceKnown && repo.Settings.BlobKey != p.space.Key() {
 			return repo, false, errReplan // replaced: its blobs live elsewhere
 		}
 		return repo, false, nil
@@ -164,7 +162,7 @@ func (r *Registry) updatePush(ctx context.Context, p *pushPlan, now time.Time, u
 			if serr != nil {
 				return repo, serr
 			}
-			if sp.keyARN != p.space.keyARN {
+			if sp.Key() != p.space.Key() {
 				return repo, errorf(CodeBlobUploadUnknown, "repository %q was deleted and created again with another encryption while the push was under way: push again", p.key.Name)
 			}
 		}

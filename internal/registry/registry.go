@@ -1,8 +1,3 @@
-// Package registry is ecrd's domain core for images: repositories, blobs,
-// uploads, manifests and tags, keyed by account and region. Both protocols,
-// the OCI distribution API and the ECR API, reach images through this
-// package, so each rule (what a push must reference, when a repository
-// is created, which blobs a repository may read) is written once, here.
 package registry
 
 import (
@@ -16,8 +11,13 @@ import (
 	"github.com/ecrd/ecrd/internal/blobstore"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/keyring"
+	"github.com/ecrd/ecrd/internal/lease"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/reference"
+	"github.com/ecrd/ecrd/internal/registry/blobspace"
+	"github.com/ecrd/ecrd/internal/registry/gc"
+	"github.com/ecrd/ecrd/internal/registry/lifecyclerun"
+	"github.com/ecrd/ecrd/internal/registry/scanjob"
 )
 
 // MaxPageSize bounds one page of tags or repositories.
@@ -109,16 +109,19 @@ type Registry struct {
 	policies   policyCache
 	cache      *cache
 	ids        *identity.Service
-	// Encryption at rest (encryption.go): the key service, the blob
-	// store's namespaces (nil if it has none) and unwrapped data keys.
-	keys            Keys
-	spaces          blobstore.Namespaced
-	dataKeys        *keyCache
+	// leases are the job leases of this process (internal/lease).
+	leases *lease.Leases
+	// gc collects garbage and guards pushes against it
+	// (internal/registry/gc).
+	gc *gc.Collector
+	// spaces are where blobs live, plain or encrypted (encryption.go,
+	// internal/registry/blobspace).
+	spaces          *blobspace.Spaces
 	plainKMSWarning sync.Once
-	// scanWake tells the scan workers a job was queued; scanHolder names
-	// this process in the leases of the jobs it runs.
-	scanWake   chan struct{}
-	scanHolder string
+	// lifecycle runs lifecycle policies (internal/registry/lifecyclerun).
+	lifecycle *lifecyclerun.Runner
+	// scans runs scan jobs (internal/registry/scanjob).
+	scans *scanjob.Worker
 	// background counts work started by requests that outlives them
 	// (previews); Run waits for it before it returns.
 	background sync.WaitGroup
@@ -171,11 +174,7 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 	if opts.EventRetention <= 0 {
 		opts.EventRetention = 24 * time.Hour
 	}
-	spaces, _ := blobs.(blobstore.Namespaced)
-	return &Registry{
-		keys:       keysOf(opts),
-		spaces:     spaces,
-		dataKeys:   newKeyCache(),
+	r := &Registry{
 		meta:       meta,
 		blobs:      blobs,
 		opts:       opts,
@@ -185,9 +184,17 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 		exclusions: exclusionCache{byScope: map[metadata.Scope]map[string]bool{}},
 		cache:      newCache(opts.CacheSize),
 		ids:        opts.Identity,
-		scanWake:   make(chan struct{}, 1),
-		scanHolder: opts.Holder + "/scans",
 	}
+	r.leases = lease.New(meta, opts.Holder, r.now, opts.Logger)
+	r.spaces = blobspace.New(blobs, keysOf(opts), r.now, opts.Logger)
+	r.gc = gc.New(meta, r.leases, r.spaces, opts.GCGrace, r.now, opts.Logger)
+	r.lifecycle = lifecyclerun.New(meta, lifecycleView{r}, r.leases, opts.LifecycleInterval, r.now, opts.Logger)
+	r.scans = scanjob.New(scanjob.Config{
+		Store: meta, Blobs: scanView{r}, Rules: scanView{r}, Leases: r.leases, Scanner: opts.Scanner,
+		Workers: opts.ScanWorkers, PollInterval: opts.ScanPollInterval, DataInterval: opts.ScanDataInterval,
+		RepositoryARN: RepositoryARN, Now: r.now, Log: opts.Logger,
+	})
+	return r
 }
 
 func (r *Registry) now() time.Time { return r.opts.Now().UTC() }
@@ -225,17 +232,14 @@ func (r *Registry) Run(ctx context.Context) {
 	defer flush.Stop()
 	lifecycle := newSchedule(r.opts.LifecycleInterval)
 	defer lifecycle.Stop()
-	gc := newSchedule(r.opts.GCInterval)
-	defer gc.Stop()
+	gcTick := newSchedule(r.opts.GCInterval)
+	defer gcTick.Stop()
 	var lastGC time.Time
 	prune := time.NewTicker(min(r.opts.EventRetention/24, time.Hour))
 	defer prune.Stop()
 	var scans sync.WaitGroup
 	defer scans.Wait()
-	scans.Go(func() { r.scanWorkers(ctx) })
-	if r.opts.Scanner != nil {
-		scans.Go(func() { r.watchVulnerabilityData(ctx) })
-	}
+	scans.Go(func() { r.scans.Run(ctx) })
 	for {
 		select {
 		case <-ctx.Done():
@@ -260,7 +264,7 @@ func (r *Registry) Run(ctx context.Context) {
 				r.log.Info("lifecycle policies ran", "repositories", report.Repositories, "expired", report.Expired,
 					"archived", report.Archived, "skipped", report.Skipped)
 			}
-		case <-gc.C:
+		case <-gcTick.C:
 			// The schedule ticks often; a collection runs once an interval.
 			if time.Since(lastGC) < r.opts.GCInterval {
 				continue
@@ -344,13 +348,4 @@ func (r *Registry) Tags(ctx context.Context, key metadata.RepoKey, last string, 
 		tags = []string{}
 	}
 	return tags, more, nil
-}
-
-// keysOf is the key service the registry uses: the KMS one, with the
-// server keys added when AES256 repositories are encrypted too.
-func keysOf(opts Options) Keys {
-	if opts.ServerKey == nil {
-		return opts.Keys
-	}
-	return serverKeyed{next: opts.Keys, ring: opts.ServerKey}
 }

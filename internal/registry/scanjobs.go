@@ -2,474 +2,52 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"maps"
-	"sync"
-	"time"
+	"io"
 
 	"github.com/ecrd/ecrd/internal/metadata"
-	"github.com/ecrd/ecrd/internal/outbox"
-	"github.com/ecrd/ecrd/internal/scanner"
+	"github.com/ecrd/ecrd/internal/registry/scanjob"
 )
 
-// Scan jobs run in the background, never in a push: each process claims
-// jobs from the metadata store under a lease it renews while it scans, so
-// processes sharing a database never scan an image twice, and a process
-// that dies leaves its jobs to another once their leases expire.
-
-// maxScanAttempts is how often a scan that fails is tried before it is
-// reported FAILED; retries wait scanRetryDelay, then four times as long.
-const (
-	maxScanAttempts = 3
-	scanRetryDelay  = 10 * time.Second
-)
-
-// rematchJob is the lease of continuous scanning's rematch, which one
-// process runs for each version of the vulnerability data.
-const rematchJob = "scan-rematch"
-
-// rematchBatch is how many stored package lists are matched at once.
-const rematchBatch = 500
-
-// errNoScanner fails the scans of a server that has no vulnerability data.
-var errNoScanner = errors.New("no vulnerability data is installed: install it with scripts/vulndb --out <folder> or ecrd vulndb load (see docs/scanning.md), then start the scan again")
-
-// scanWorkers runs scan jobs until ctx ends, at most Options.ScanWorkers at
-// once, looking for new ones when woken by a push or request, when a job
-// ends, and every Options.ScanPollInterval (jobs of other processes, and
-// retries that came due).
-func (r *Registry) scanWorkers(ctx context.Context) {
-	// Jobs held under this process's name are from its previous run,
-	// which ended without finishing them.
-	var n int
-	err := r.meta.Update(ctx, func(tx metadata.Tx) error {
-		var err error
-		n, err = tx.ReleaseImageScans(ctx, r.scanHolder)
-		return err
-	})
-	switch {
-	case err != nil && ctx.Err() == nil:
-		r.log.Error("queueing the previous run's image scans again", "err", err)
-	case n > 0:
-		r.log.Info("image scans of the previous run queued again", "scans", n)
-	}
-	slots := make(chan struct{}, r.opts.ScanWorkers)
-	var running sync.WaitGroup
-	defer running.Wait()
-	poll := time.NewTicker(r.opts.ScanPollInterval)
-	defer poll.Stop()
-	for {
-		if free := cap(slots) - len(slots); free > 0 {
-			jobs, err := r.claimScans(ctx, free)
-			if err != nil && ctx.Err() == nil {
-				r.log.Error("claiming scan jobs", "err", err)
-			}
-			for _, job := range jobs {
-				slots <- struct{}{}
-				running.Add(1)
-				go func() {
-					defer running.Done()
-					r.runScan(ctx, job)
-					<-slots
-					r.wakeScans()
-				}()
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-r.scanWake:
-		case <-poll.C:
-		}
-	}
-}
-
-// wakeScans tells the workers there may be a job to claim.
-func (r *Registry) wakeScans() {
-	select {
-	case r.scanWake <- struct{}{}:
-	default:
-	}
-}
-
-func (r *Registry) claimScans(ctx context.Context, n int) ([]metadata.ImageScan, error) {
-	var jobs []metadata.ImageScan
-	now := r.now()
-	err := r.meta.Update(ctx, func(tx metadata.Tx) error {
-		var err error
-		jobs, err = tx.ClaimImageScans(ctx, r.scanHolder, now, now.Add(leaseTTL), n)
-		return err
-	})
-	return jobs, err
-}
-
-// runScan runs one claimed job to its outcome, a retry, or (when ctx ends)
-// back to the queue.
-func (r *Registry) runScan(ctx context.Context, job metadata.ImageScan) {
-	jctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	renewed := make(chan struct{})
-	go func() {
-		defer close(renewed)
-		r.keepScanLease(jctx, cancel, job)
-	}()
-	out, err := r.scanImage(jctx, job)
-	cancel()
-	<-renewed
-
-	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer wcancel()
-	now := r.now()
-	job.Holder, job.LeaseUntil = "", time.Time{}
-	switch {
-	case err != nil && ctx.Err() != nil:
-		// Shutting down: give the job back as it was.
-		job.Status = metadata.ScanPending
-	case err != nil:
-		job.Attempts++
-		if errors.Is(err, errNoScanner) {
-			job.Attempts = maxScanAttempts // no retry can help
-		}
-		if job.Attempts < maxScanAttempts {
-			job.Status = metadata.ScanPending
-			job.NotBefore = now.Add(scanRetryDelay << (2 * (job.Attempts - 1)))
-			r.log.Warn("image scan failed; it will be retried", "repository", job.Repo.Name, "digest", job.Digest, "attempt", job.Attempts, "err", err)
-		} else {
-			job.Status, job.Description = metadata.ScanFailed, "The scan failed: "+err.Error()
-			log := r.log.Error
-			if errors.Is(err, errNoScanner) {
-				log = r.log.Warn // the operator's choice, said at start-up
-			}
-			log("image scan failed", "repository", job.Repo.Name, "digest", job.Digest, "attempts", job.Attempts, "err", err)
-		}
-	default:
-		out.RepoID, out.Digest, out.Repo, out.RequestedAt = job.RepoID, job.Digest, job.Repo, job.RequestedAt
-		out.Attempts = job.Attempts + 1
-		out.CompletedAt = now
-		job = out
-	}
-	err = r.meta.Update(wctx, func(tx metadata.Tx) error {
-		cur, err := tx.ImageScan(wctx, job.RepoID, job.Digest)
-		if err != nil || cur.Holder != r.scanHolder || cur.Status != metadata.ScanInProgress {
-			return err // deleted, or requeued and taken by another process
-		}
-		if err := tx.PutImageScan(wctx, job); err != nil {
-			return err
-		}
-		if job.Status == metadata.ScanComplete || job.Status == metadata.ScanUnsupported || job.Status == metadata.ScanFailed {
-			return r.recordScanEvent(wctx, tx, job, now)
-		}
-		return nil
-	})
-	if errors.Is(err, metadata.ErrNotFound) {
-		return // the image was deleted while it was scanned
-	}
-	if err != nil {
-		r.log.Error("recording an image scan", "repository", job.Repo.Name, "digest", job.Digest, "err", err)
-		return
-	}
-	if job.Status == metadata.ScanComplete {
-		r.log.Info("image scanned", "repository", job.Repo.Name, "digest", job.Digest, "findings", job.Counts)
-	}
-}
-
-// keepScanLease renews a job's lease while it runs, and cancels the job if
-// another process took it.
-func (r *Registry) keepScanLease(ctx context.Context, cancel func(), job metadata.ImageScan) {
-	t := time.NewTicker(leaseTTL / 4)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		var held bool
-		err := r.meta.Update(ctx, func(tx metadata.Tx) error {
-			var err error
-			held, err = tx.RenewImageScan(ctx, job.RepoID, job.Digest, r.scanHolder, r.now().Add(leaseTTL))
-			return err
-		})
-		if err == nil && !held {
-			r.log.Warn("an image scan's lease was taken by another process; stopping it", "digest", job.Digest)
-			cancel()
-			return
-		}
-	}
-}
-
-// scanImage extracts and matches an image's packages (each platform's, for
-// an index). It returns the outcome to record.
-func (r *Registry) scanImage(ctx context.Context, job metadata.ImageScan) (metadata.ImageScan, error) {
-	if !r.hasVulnerabilityData() {
-		return metadata.ImageScan{}, errNoScanner
-	}
-	repo, err := r.meta.Repository(ctx, job.Repo)
-	if err != nil {
-		return metadata.ImageScan{}, err
-	}
-	img, err := r.meta.Image(ctx, repo.ID, job.Digest)
-	if err != nil {
-		return metadata.ImageScan{}, err
-	}
-	targets, err := r.scanTargets(ctx, repo, img)
-	if err != nil {
-		return metadata.ImageScan{}, err
-	}
-	var lists [][]byte
-	for _, t := range targets {
-		// An index's child scanned on its own push has its package list
-		// stored already.
-		if t.digest != img.Digest {
-			if prev, err := r.meta.ImageScan(ctx, repo.ID, t.digest); err == nil && prev.Status == metadata.ScanComplete && len(prev.Packages) > 0 {
-				lists = append(lists, prev.Packages)
-				continue
-			}
-		}
-		ex, err := r.opts.Scanner.Extract(ctx, t.image)
-		if err != nil {
-			return metadata.ImageScan{}, err
-		}
-		if ex.Status == scanner.StatusComplete {
-			lists = append(lists, ex.Packages)
-		}
-	}
-	if len(lists) == 0 {
-		return metadata.ImageScan{Status: metadata.ScanUnsupported, Description: scanUnsupportedDescription}, nil
-	}
-	packages, err := scanner.Join(lists...)
-	if err != nil {
-		return metadata.ImageScan{}, err
-	}
-	found, src, err := r.opts.Scanner.Match(ctx, [][]byte{packages})
-	if err != nil {
-		return metadata.ImageScan{}, err
-	}
-	out := metadata.ImageScan{Status: metadata.ScanComplete, Description: scanCompleteDescription, Packages: packages}
-	if err := setFindings(&out, found[0], src); err != nil {
-		return metadata.ImageScan{}, err
-	}
-	return out, nil
-}
-
-// hasVulnerabilityData reports whether the scanner has data to match
-// against, looking at its folder again if it had none: data installed
-// since is used at once.
-func (r *Registry) hasVulnerabilityData() bool {
-	if r.opts.Scanner == nil {
-		return false
-	}
-	if r.opts.Scanner.Source().Version != "" {
-		return true
-	}
-	if rl, ok := r.opts.Scanner.(reloader); ok {
-		if _, err := rl.Reload(); err != nil {
-			r.log.Error("reloading the vulnerability data", "err", err)
-		}
-	}
-	return r.opts.Scanner.Source().Version != ""
-}
-
-// setFindings records findings matched against the data src.
-func setFindings(s *metadata.ImageScan, found []scanner.Finding, src scanner.Source) error {
-	if found == nil {
-		found = []scanner.Finding{}
-	}
-	b, err := json.Marshal(found)
-	if err != nil {
-		return err
-	}
-	s.Findings = b
-	s.SourceVersion, s.SourceUpdatedAt = src.Version, src.UpdatedAt
-	s.Counts = map[string]int{}
-	for _, f := range found {
-		s.Counts[f.Severity]++
-	}
-	return nil
-}
-
-// recordScanEvent records the "ECR Image Scan" event of a scan's outcome,
-// in EventBridge's envelope and ECR's detail.
-func (r *Registry) recordScanEvent(ctx context.Context, tx metadata.Tx, s metadata.ImageScan, now time.Time) error {
-	tags, err := tx.ImageTags(ctx, s.RepoID, s.Digest)
-	if err != nil {
-		return err
-	}
-	if tags == nil {
-		tags = []string{}
-	}
-	detail := map[string]any{
-		"scan-status":     s.Status,
-		"repository-name": s.Repo.Name,
-		"image-digest":    s.Digest,
-		"image-tags":      tags,
-	}
-	if s.Status == metadata.ScanComplete {
-		counts := map[string]int{}
-		maps.Copy(counts, s.Counts)
-		detail["finding-severity-counts"] = counts
-	}
-	e, err := outbox.New(s.Repo.Scope, now, outbox.SourceECR, outbox.TypeImageScan, []string{RepositoryARN(s.Repo)}, detail)
-	if err != nil {
-		return err
-	}
-	return tx.AppendEvent(ctx, e)
-}
-
-// reloader is a scanner whose vulnerability data can change while it runs.
-type reloader interface {
-	Reload() (changed bool, err error)
-}
-
-// watchVulnerabilityData rematches continuously scanned images whenever the
-// scanner's vulnerability data changes, checking every
-// Options.ScanDataInterval, until ctx ends.
-func (r *Registry) watchVulnerabilityData(ctx context.Context) {
-	t := time.NewTicker(r.opts.ScanDataInterval)
-	defer t.Stop()
-	done := ""
-	for {
-		if rl, ok := r.opts.Scanner.(reloader); ok {
-			if _, err := rl.Reload(); err != nil {
-				r.log.Error("reloading the vulnerability data", "err", err)
-			}
-		}
-		// No data (version "") is nothing to rematch against.
-		if v := r.opts.Scanner.Source().Version; v != done && v != "" {
-			report, err := r.RematchScans(ctx)
-			switch {
-			case err == nil:
-				done = v
-				if report.Rematched > 0 {
-					r.log.Info("continuous scanning matched stored images against new vulnerability data",
-						"version", v, "images", report.Rematched, "changed", report.Changed)
-				}
-			case CodeOf(err) == CodeJobBusy:
-				// Another process is on it; check again next time.
-			case ctx.Err() == nil:
-				r.log.Error("rematching continuously scanned images", "err", err)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
+// Scan jobs run in the background, in internal/registry/scanjob's
+// workers, which see the registry through scanView: an image's layers,
+// read from its repository's blob space, and the scanning rules.
 
 // RematchReport says what a rematch did.
-type RematchReport struct {
-	Rematched int // continuously scanned images matched again
-	Changed   int // of which the findings changed
-}
+type RematchReport = scanjob.RematchReport
 
 // RematchScans matches the stored package lists of the images of
 // continuously scanned repositories that were matched against older
 // vulnerability data than the scanner has now, without reading their
-// layers. It holds a lease, so one process does it for each version.
+// layers. It returns ErrJobBusy while another process does it.
 func (r *Registry) RematchScans(ctx context.Context) (RematchReport, error) {
-	var report RematchReport
-	if r.opts.Scanner == nil || r.opts.Scanner.Source().Version == "" {
-		return report, nil
-	}
-	l, err := r.acquireLease(ctx, rematchJob)
+	report, err := r.scans.Rematch(ctx)
+	return report, jobError(err)
+}
+
+// scanView is what the scan workers need of the registry.
+type scanView struct{ r *Registry }
+
+var (
+	_ scanjob.Blobs = scanView{}
+	_ scanjob.Rules = scanView{}
+)
+
+func (v scanView) Opener(ctx context.Context, repo metadata.Repository) (scanjob.OpenFunc, error) {
+	sp, err := v.r.spaceOf(ctx, repo.Settings)
 	if err != nil {
-		return report, err
+		return nil, err
 	}
-	defer l.release()
-	version := r.opts.Scanner.Source().Version
-	configs := map[metadata.Scope]RegistryScanningConfiguration{}
-	continuous := map[metadata.RepoKey]bool{}
-	isContinuous := func(s metadata.ImageScan) (bool, error) {
-		if c, ok := continuous[s.Repo]; ok {
-			return c, nil
-		}
-		cfg, ok := configs[s.Repo.Scope]
-		if !ok {
-			var err error
-			if cfg, err = registryScanning(ctx, r.meta, s.Repo.Scope); err != nil {
-				return false, err
-			}
-			configs[s.Repo.Scope] = cfg
-		}
-		repo, err := r.meta.Repository(ctx, s.Repo)
-		if err != nil {
-			return false, err
-		}
-		c := cfg.ScanType == ScanTypeEnhanced && effectiveScanning(cfg, repo).ScanFrequency == ContinuousScan
-		continuous[s.Repo] = c
-		return c, nil
+	return func(ctx context.Context, b metadata.Blob) (io.ReadCloser, error) {
+		return v.r.openObject(ctx, sp, b)
+	}, nil
+}
+
+func (v scanView) Continuous(ctx context.Context, scope metadata.Scope) (func(metadata.Repository) bool, error) {
+	cfg, err := registryScanning(ctx, v.r.meta, scope)
+	if err != nil {
+		return nil, err
 	}
-	var after metadata.ScanCursor
-	for {
-		page, err := r.meta.StaleImageScans(ctx, version, after, rematchBatch)
-		if err != nil || len(page) == 0 {
-			return report, err
-		}
-		last := page[len(page)-1]
-		after = metadata.ScanCursor{RepoID: last.RepoID, Digest: last.Digest}
-		var batch []metadata.ImageScan
-		var lists [][]byte
-		for _, s := range page {
-			c, err := isContinuous(s)
-			if errors.Is(err, metadata.ErrNotFound) {
-				continue // deleted meanwhile
-			}
-			if err != nil {
-				return report, err
-			}
-			if c {
-				batch = append(batch, s)
-				lists = append(lists, s.Packages)
-			}
-		}
-		if len(batch) == 0 {
-			continue
-		}
-		found, src, err := r.opts.Scanner.Match(ctx, lists)
-		if err != nil {
-			return report, err
-		}
-		if src.Version != version {
-			return report, fmt.Errorf("the vulnerability data changed during the rematch; the next check starts again")
-		}
-		now := r.now()
-		err = l.update(ctx, func(tx metadata.Tx) error {
-			for i, s := range batch {
-				cur, err := tx.ImageScan(ctx, s.RepoID, s.Digest)
-				if errors.Is(err, metadata.ErrNotFound) {
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				if cur.Status != metadata.ScanComplete || cur.SourceVersion != s.SourceVersion || cur.CompletedAt != s.CompletedAt {
-					continue // scanned again meanwhile
-				}
-				next := cur
-				if err := setFindings(&next, found[i], src); err != nil {
-					return err
-				}
-				next.CompletedAt = now
-				report.Rematched++
-				changed := string(next.Findings) != string(cur.Findings)
-				if err := tx.PutImageScan(ctx, next); err != nil {
-					return err
-				}
-				if changed {
-					report.Changed++
-					if err := r.recordScanEvent(ctx, tx, next, now); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return report, err
-		}
-	}
+	return func(repo metadata.Repository) bool {
+		return cfg.ScanType == ScanTypeEnhanced && effectiveScanning(cfg, repo).ScanFrequency == ContinuousScan
+	}, nil
 }

@@ -15,8 +15,8 @@ import (
 	"github.com/ecrd/ecrd/internal/scanner"
 )
 
-// Image scanning: a scan is a job in the metadata store (scanjobs.go runs
-// them), queued by a push to a repository that scans on push or
+// Image scanning: a scan is a job in the metadata store
+// (internal/registry/scanjob runs them), queued by a push to a repository that scans on push or
 // continuously, or by StartImageScan; its outcome is the image's findings
 // and its package list, which continuous scanning matches again when the
 // vulnerability data changes.
@@ -37,12 +37,9 @@ type ImageScanner interface {
 // counting its scan on push, as ECR's basic scanning allows.
 const scanQuota = 24 * time.Hour
 
-// Descriptions of scan statuses, as ECR words them where it is known.
-const (
-	scanCompleteDescription    = "The scan was completed successfully."
-	scanInProgressDescription  = "The scan is in progress."
-	scanUnsupportedDescription = "UnsupportedImageError: The operating system and/or package manager are not supported."
-)
+// scanInProgressDescription describes a scan not finished yet, as ECR
+// words it (the outcomes' are internal/registry/scanjob's).
+const scanInProgressDescription = "The scan is in progress."
 
 // ScanStatus is an image scan's status and its description.
 type ScanStatus struct {
@@ -146,7 +143,7 @@ func (r *Registry) StartImageScan(ctx context.Context, key metadata.RepoKey, id 
 	if err != nil {
 		return metadata.Image{}, ScanStatus{}, err
 	}
-	r.wakeScans()
+	r.scans.Wake()
 	img.Content = nil
 	return img, ScanStatus{Status: metadata.ScanInProgress, Description: scanInProgressDescription}, nil
 }

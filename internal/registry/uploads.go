@@ -17,14 +17,13 @@ import (
 	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/blobstore"
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/registry/blobspace"
+	"github.com/ecrd/ecrd/internal/registry/gc"
 )
 
-// An upload session receives a blob in one or more requests (POST, then
-// PATCHes, then a PUT with the digest). Its bytes live in the blob store;
-// its record (repository, size acknowledged so far, and the running SHA-256
-// state) lives in the metadata store, so any request can continue it, even
-// after a restart. Chunks are hashed as they stream in, so finishing an
-// upload does not read it again.
+// Upload sessions: their bytes in the blob store's upload area, their
+// record in the metadata store (see the package doc, "Upload
+// durability").
 
 // Upload is the state of an upload session.
 type Upload struct {
@@ -389,8 +388,8 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 	b := metadata.Blob{Digest: d, Size: u.Size}
 	encrypted := false
 	err = r.ingest(ctx, ingestion{plan: plan, blob: b,
-		store: func(ctx context.Context, sp blobSpace) error {
-			committed, encrypted = true, sp.encrypted()
+		store: func(ctx context.Context, sp blobspace.Space) error {
+			committed, encrypted = true, sp.Encrypted()
 			if !encrypted {
 				return w.Commit(ctx, d)
 			}
@@ -400,7 +399,7 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 			if err := w.Close(); err != nil {
 				return err
 			}
-			return r.encryptUpload(ctx, sp, id, b)
+			return r.spaces.EncryptUpload(ctx, sp, id, b)
 		},
 		also: func(ctx context.Context, tx metadata.Tx) error { return tx.DeleteUpload(ctx, id) },
 	})
@@ -412,7 +411,7 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 		// Its bytes went with its repository, deleted meanwhile (by
 		// another process: this one waits for the upload's lock).
 		return metadata.Blob{}, uploadNotFound(key, id)
-	case errors.Is(err, errBlobGone):
+	case errors.Is(err, gc.ErrBlobGone):
 		r.cancel(ctx, id) // its bytes became the blob, which is gone
 		return metadata.Blob{}, blobCollected(d)
 	case err != nil:
@@ -500,7 +499,7 @@ func (r *Registry) ExpireUploads(ctx context.Context) error {
 // which never outlive their request: any left is what a crash or a
 // failure left behind.
 func (r *Registry) sweepNamespaceUploads(ctx context.Context, cutoff time.Time) (int, error) {
-	stores, err := r.allStores(ctx)
+	stores, err := r.spaces.All(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -572,13 +571,8 @@ func (r *Registry) Recover(ctx context.Context) error {
 	// Job leases held under this process's name are its previous run's,
 	// which died holding them: take them back now rather than after they
 	// expire (a collection or lifecycle run left half-done is finished
-	// by the next one, see gc.go).
-	var freed int
-	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
-		var err error
-		freed, err = tx.ReleaseLeasesOf(ctx, r.opts.Holder+"/")
-		return err
-	})
+	// by the next one, see internal/registry/gc).
+	freed, err := r.leases.ReleasePrevious(ctx)
 	if err != nil {
 		return err
 	}

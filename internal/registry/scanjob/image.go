@@ -1,4 +1,4 @@
-package registry
+package scanjob
 
 import (
 	"context"
@@ -22,7 +22,7 @@ var imageConfigTypes = map[string]bool{
 }
 
 // scanTarget is an image manifest a scan reads, streamed from the blob
-// store (decrypted for KMS repositories).
+// store (decrypted for encrypted repositories).
 type scanTarget struct {
 	digest digest.Digest
 	image  v1.Image
@@ -31,8 +31,8 @@ type scanTarget struct {
 // scanTargets returns the images a scan of img reads: img itself, or for
 // an index its children for real platforms. It returns none for an
 // artifact.
-func (r *Registry) scanTargets(ctx context.Context, repo metadata.Repository, img metadata.Image) ([]scanTarget, error) {
-	sp, err := r.spaceOf(ctx, repo.Settings)
+func (w *Worker) scanTargets(ctx context.Context, repo metadata.Repository, img metadata.Image) ([]scanTarget, error) {
+	open, err := w.cfg.Blobs.Opener(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +44,7 @@ func (r *Registry) scanTargets(ctx context.Context, repo metadata.Repository, im
 		if m.Config == nil || !imageConfigTypes[m.Config.MediaType] {
 			return nil, nil
 		}
-		return []scanTarget{{img.Digest, r.storedImage(ctx, sp, img, m)}}, nil
+		return []scanTarget{{img.Digest, storedImage(ctx, open, img, m)}}, nil
 	}
 	var out []scanTarget
 	for _, c := range m.Manifests {
@@ -52,7 +52,7 @@ func (r *Registry) scanTargets(ctx context.Context, repo metadata.Repository, im
 		if c.Platform != nil && (c.Platform.OS == "unknown" || c.Platform.Architecture == "unknown") {
 			continue
 		}
-		child, err := r.meta.Image(ctx, repo.ID, c.Digest)
+		child, err := w.cfg.Store.Image(ctx, repo.ID, c.Digest)
 		if err != nil {
 			return nil, fmt.Errorf("child %s of index %s: %w", c.Digest, img.Digest, err)
 		}
@@ -63,15 +63,15 @@ func (r *Registry) scanTargets(ctx context.Context, repo metadata.Repository, im
 		if cm.IsIndex() || cm.Config == nil || !imageConfigTypes[cm.Config.MediaType] {
 			continue
 		}
-		out = append(out, scanTarget{child.Digest, r.storedImage(ctx, sp, child, cm)})
+		out = append(out, scanTarget{child.Digest, storedImage(ctx, open, child, cm)})
 	}
 	return out, nil
 }
 
 // storedImage is an image manifest of the registry as a go-containerregistry
 // image, whose layers are read from the blob store as they are consumed.
-func (r *Registry) storedImage(ctx context.Context, sp blobSpace, img metadata.Image, m *manifest.Manifest) v1.Image {
-	core := &storedCore{ctx: ctx, r: r, sp: sp, img: img, layers: map[v1.Hash]manifest.Descriptor{}}
+func storedImage(ctx context.Context, open OpenFunc, img metadata.Image, m *manifest.Manifest) v1.Image {
+	core := &storedCore{ctx: ctx, openBlob: open, img: img, layers: map[v1.Hash]manifest.Descriptor{}}
 	for _, l := range m.Layers {
 		if h, err := v1.NewHash(string(l.Digest)); err == nil {
 			core.layers[h] = l
@@ -87,16 +87,15 @@ func (r *Registry) storedImage(ctx context.Context, sp blobSpace, img metadata.I
 }
 
 type storedCore struct {
-	ctx    context.Context
-	r      *Registry
-	sp     blobSpace
-	img    metadata.Image
-	config manifest.Descriptor
-	layers map[v1.Hash]manifest.Descriptor
+	ctx      context.Context
+	openBlob OpenFunc
+	img      metadata.Image
+	config   manifest.Descriptor
+	layers   map[v1.Hash]manifest.Descriptor
 }
 
 func (c *storedCore) open(d digest.Digest, size int64) (io.ReadCloser, error) {
-	return c.r.openObject(c.ctx, c.sp, metadata.Blob{Digest: d, Size: size})
+	return c.openBlob(c.ctx, metadata.Blob{Digest: d, Size: size})
 }
 
 func (c *storedCore) RawManifest() ([]byte, error) { return c.img.Content, nil }
