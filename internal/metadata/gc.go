@@ -13,7 +13,7 @@ import (
 // record of every blob in the blob store (BlobRecord) with the last time a
 // push wrote or linked it, and a mark set while a collection deletes its
 // bytes. The rules that make collection safe beside pushes live in the
-// registry (see internal/registry/gc.go); what they need of a backend is
+// registry (see the package doc of internal/registry/gc); what they need of a backend is
 // that each method below is atomic and that write transactions are
 // serializable, as Store.Update promises: a backend with row locks must
 // make RecordBlob and MarkBlobDeleting of one digest conflict, and

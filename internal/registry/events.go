@@ -67,6 +67,12 @@ func imageActions(ctx context.Context, tx metadata.Tx, key metadata.RepoKey, at 
 // every other within the follower's interval (this process's own writes
 // also drop their entries at once, when they commit).
 func (r *Registry) Changed(e metadata.Event) {
+	if e.Source == outbox.SourceKMS {
+		// A key's state decides pushes to and pulls from the repositories
+		// it encrypts.
+		r.spaces.KeyChanged(e.Resource)
+		return
+	}
 	if e.Source != outbox.SourceECR {
 		return
 	}

@@ -179,7 +179,7 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 		blobs:      blobs,
 		opts:       opts,
 		log:        opts.Logger,
-		uploads:    uploadLocks{busy: map[string]chan struct{}{}},
+		uploads:    uploadLocks{busy: map[string]*uploadHold{}},
 		pulls:      pullRecorder{pending: map[pullKey]time.Time{}},
 		exclusions: exclusionCache{byScope: map[metadata.Scope]map[string]bool{}},
 		cache:      newCache(opts.CacheSize),

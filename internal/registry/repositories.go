@@ -197,7 +197,7 @@ func (r *Registry) DeleteRepository(ctx context.Context, key metadata.RepoKey, f
 	// than finding its bytes gone under it.
 	wctx := context.WithoutCancel(ctx)
 	for _, u := range uploads {
-		if r.uploads.wait(wctx, u.ID) == nil {
+		if r.uploads.end(wctx, u.ID) == nil {
 			r.discardUpload(u.ID)
 			r.uploads.release(u.ID)
 		}

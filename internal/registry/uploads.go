@@ -36,33 +36,46 @@ type Upload struct {
 // writes or finishes it.
 type uploadLocks struct {
 	mu   sync.Mutex
-	busy map[string]chan struct{} // closed on release
+	busy map[string]*uploadHold
 }
 
-// acquire takes an upload's lock, or fails at once if a request holds it.
+// uploadHold is a held upload lock.
+type uploadHold struct {
+	released chan struct{}
+	// ending: the holder is removing the upload with its repository.
+	ending bool
+}
+
+// acquire takes an upload's lock for a request, or fails at once if
+// another holds it: a request writing it, or the deletion of its
+// repository, which ends the session.
 func (l *uploadLocks) acquire(id string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.busy[id] != nil {
+	if h := l.busy[id]; h != nil {
+		if h.ending {
+			return errorf(CodeBlobUploadUnknown, "upload %s ends with its repository, which is being deleted", id)
+		}
 		return errorf(CodeBlobUploadInvalid, "upload %s is being written by another request: wait for it to finish", id)
 	}
-	l.busy[id] = make(chan struct{})
+	l.busy[id] = &uploadHold{released: make(chan struct{})}
 	return nil
 }
 
-// wait takes an upload's lock, waiting for the request that holds it.
-func (l *uploadLocks) wait(ctx context.Context, id string) error {
+// end takes an upload's lock to remove it with its repository, waiting
+// for the request that holds it.
+func (l *uploadLocks) end(ctx context.Context, id string) error {
 	for {
 		l.mu.Lock()
 		held := l.busy[id]
 		if held == nil {
-			l.busy[id] = make(chan struct{})
+			l.busy[id] = &uploadHold{released: make(chan struct{}), ending: true}
 			l.mu.Unlock()
 			return nil
 		}
 		l.mu.Unlock()
 		select {
-		case <-held:
+		case <-held.released:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -71,8 +84,8 @@ func (l *uploadLocks) wait(ctx context.Context, id string) error {
 
 func (l *uploadLocks) release(id string) {
 	l.mu.Lock()
-	if ch := l.busy[id]; ch != nil {
-		close(ch)
+	if h := l.busy[id]; h != nil {
+		close(h.released)
 		delete(l.busy, id)
 	}
 	l.mu.Unlock()

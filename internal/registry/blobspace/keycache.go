@@ -94,3 +94,10 @@ func (c *keyCache) setState(arn string, err error, now time.Time) {
 	}
 	c.states[arn] = keyState{err: err, checked: now}
 }
+
+// forgetState drops what was last seen of a key's state.
+func (c *keyCache) forgetState(arn string) {
+	c.mu.Lock()
+	delete(c.states, arn)
+	c.mu.Unlock()
+}

@@ -395,3 +395,8 @@ func (s *seekReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return n, err
 }
+
+// KeyChanged forgets what was last seen of a KMS key's state, so that the
+// next use checks it again: the key was disabled, enabled or scheduled
+// for deletion through some process (see Registry.Changed).
+func (s *Spaces) KeyChanged(arn string) { s.cache.forgetState(arn) }

@@ -11,7 +11,10 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/ecrd/ecrd/internal/blobstore/filesystem"
+	"github.com/ecrd/ecrd/internal/identity"
+	"github.com/ecrd/ecrd/internal/kms"
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/registry/blobspace"
 	"github.com/ecrd/ecrd/internal/testutil"
 )
@@ -123,5 +126,38 @@ func TestKeyFailures(t *testing.T) {
 	}
 	if want := "the repository's blobs are encrypted under KMS key " + kmsKey + ", but this server has no KMS key service to decrypt them: run ecrd with its KMS"; err.Error() != want {
 		t.Fatalf("message %q, want %q", err.Error(), want)
+	}
+}
+
+// TestKeyChangedForgetsItsState: a key's state is checked at most every
+// few seconds, unless a change to the key (followed from the outbox)
+// says to check it again at once.
+func TestKeyChangedForgetsItsState(t *testing.T) {
+	ctx := identity.NewContext(context.Background(), identity.Root("123456789012"))
+	meta := testutil.SQLite(t, "")
+	ids := identity.New(meta, testutil.Keyring(t), testutil.Logger())
+	if _, err := ids.CreateAccount(ctx, "123456789012"); err != nil {
+		t.Fatal(err)
+	}
+	svc := kms.New(meta, testutil.Keyring(t), ids, testutil.Logger())
+	scope := kms.Scope{Account: "123456789012", Region: "us-east-1"}
+	key, err := svc.CreateKey(ctx, scope, kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := open(t, registry.KMSKeys(svc))
+	if err := s.CheckKey(ctx, key.ARN, blobspace.OpWrite); err != nil {
+		t.Fatalf("an enabled key: %v", err)
+	}
+	if err := svc.DisableKey(ctx, scope, key.ARN); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckKey(ctx, key.ARN, blobspace.OpWrite); err != nil {
+		t.Fatalf("the state last seen is kept for a few seconds; got %v", err)
+	}
+	s.KeyChanged(key.ARN)
+	var kf *blobspace.KeyFailure
+	if err := s.CheckKey(ctx, key.ARN, blobspace.OpWrite); !errors.As(err, &kf) {
+		t.Fatalf("a disabled key after its change was followed: %v, want a KeyFailure", err)
 	}
 }
