@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
@@ -215,11 +216,11 @@ func (s *Service) DeleteGroup(ctx context.Context, name string) error {
 		}
 		switch {
 		case slices.ContainsFunc(users, func(u User) bool { return u.memberOf(g.Name) }):
-			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must remove users from group first.")
+			return nil, awserr.Errorf(CodeDeleteConflict, "Cannot delete entity, must remove users from group first.")
 		case len(g.Inline) > 0:
-			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
+			return nil, awserr.Errorf(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
 		case len(g.Attached) > 0:
-			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must detach all policies first.")
+			return nil, awserr.Errorf(CodeDeleteConflict, "Cannot delete entity, must detach all policies first.")
 		}
 		return []string{g.ARN}, tx.DeleteIAMEntity(ctx, p.Account, KindGroup, g.Name)
 	})
@@ -232,7 +233,7 @@ func (s *Service) AddUserToGroup(ctx context.Context, group, user string) error 
 			return nil
 		}
 		if len(u.Groups) >= maxGroupsPerUser {
-			return iamError(CodeLimitExceeded, "Cannot exceed quota for GroupsPerUser: %d", maxGroupsPerUser)
+			return awserr.Errorf(CodeLimitExceeded, "Cannot exceed quota for GroupsPerUser: %d", maxGroupsPerUser)
 		}
 		u.Groups = append(u.Groups, g.Name)
 		return nil
@@ -243,7 +244,7 @@ func (s *Service) AddUserToGroup(ctx context.Context, group, user string) error 
 func (s *Service) RemoveUserFromGroup(ctx context.Context, group, user string) error {
 	return s.membership(ctx, group, user, "iam:RemoveUserFromGroup", func(u *User, g *Group) error {
 		if !u.memberOf(g.Name) {
-			return iamError(CodeNoSuchEntity, "The user with name %s cannot be found.", u.Name)
+			return awserr.Errorf(CodeNoSuchEntity, "The user with name %s cannot be found.", u.Name)
 		}
 		u.Groups = slices.DeleteFunc(u.Groups, func(n string) bool { return strings.EqualFold(n, g.Name) })
 		return nil

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/iampolicy"
 )
 
@@ -22,7 +23,7 @@ func asRoot(t *testing.T, s *Service) Principal {
 
 func wantIAMError(t *testing.T, what string, err error, code, message string) {
 	t.Helper()
-	var e *Error
+	var e *awserr.Error
 	if !errors.As(err, &e) || e.Code != code || (message != "" && !strings.Contains(e.Message, message)) {
 		t.Fatalf("%s: got %v, want %s containing %q", what, err, code, message)
 	}

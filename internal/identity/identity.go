@@ -283,8 +283,7 @@ func (s *Service) keyPrincipal(ctx context.Context, rec metadata.AccessKey) (Pri
 	}
 	name = name[strings.LastIndex(name, "/")+1:]
 	u, err := loadEntity[User](ctx, s.meta, rec.Account, metadata.IAMUser, name)
-	var ie *Error
-	if errors.As(err, &ie) {
+	if isNoSuchEntity(err) {
 		return Principal{}, ErrUnknownAccessKey // its user is gone
 	} else if err != nil {
 		return Principal{}, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
@@ -66,7 +67,7 @@ func (s *Service) User(ctx context.Context, name, action string) (User, error) {
 		case TypeUser:
 			name = p.Name
 		default:
-			return User{}, iamError(CodeValidation, "Must specify userName when calling with non-User credentials")
+			return User{}, awserr.Errorf(CodeValidation, "Must specify userName when calling with non-User credentials")
 		}
 	}
 	u, err := loadEntity[User](ctx, s.meta, p.Account, metadata.IAMUser, name)
@@ -140,13 +141,13 @@ func (s *Service) DeleteUser(ctx context.Context, name string) error {
 		}
 		switch {
 		case len(keys) > 0:
-			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must delete access keys first.")
+			return nil, awserr.Errorf(CodeDeleteConflict, "Cannot delete entity, must delete access keys first.")
 		case len(u.Groups) > 0:
-			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must remove users from group first.")
+			return nil, awserr.Errorf(CodeDeleteConflict, "Cannot delete entity, must remove users from group first.")
 		case len(u.Attached) > 0:
-			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must detach all policies first.")
+			return nil, awserr.Errorf(CodeDeleteConflict, "Cannot delete entity, must detach all policies first.")
 		case len(u.Inline) > 0:
-			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
+			return nil, awserr.Errorf(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
 		}
 		if u.Boundary != "" {
 			if err := useBoundary(ctx, tx, u.Boundary, -1); err != nil && !isNoSuchEntity(err) {
@@ -197,7 +198,7 @@ func (s *Service) CreateUserAccessKey(ctx context.Context, name string) (AccessK
 			return nil, err
 		}
 		if len(keys) >= maxAccessKeysPerUser && u.Name != "" {
-			return nil, iamError(CodeLimitExceeded, "Cannot exceed quota for AccessKeysPerUser: %d", maxAccessKeysPerUser)
+			return nil, awserr.Errorf(CodeLimitExceeded, "Cannot exceed quota for AccessKeysPerUser: %d", maxAccessKeysPerUser)
 		}
 		return []string{k.Principal.ARN}, tx.PutAccessKey(ctx, rec)
 	})
@@ -219,7 +220,7 @@ func (s *Service) UserAccessKeys(ctx context.Context, name string) ([]metadata.A
 // UpdateAccessKey activates or deactivates a user's access key.
 func (s *Service) UpdateAccessKey(ctx context.Context, name, id, status string) error {
 	if status != "Active" && status != "Inactive" {
-		return iamError(CodeValidation, "1 validation error detected: Value '%s' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]", status)
+		return awserr.Errorf(CodeValidation, "1 validation error detected: Value '%s' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]", status)
 	}
 	c := act("iam:UpdateAccessKey", "userName", name, "accessKeyId", id, "status", status)
 	return s.changeKey(ctx, name, id, c, func(tx metadata.Tx, k metadata.AccessKey) error {
@@ -255,7 +256,7 @@ func (s *Service) changeKey(ctx context.Context, name, id string, c change, fn f
 	return s.update(ctx, c, func(tx metadata.Tx) ([]string, error) {
 		k, err := tx.AccessKey(ctx, id)
 		if err != nil || k.Principal != u.ARN || k.Account != p.Account {
-			return nil, iamError(CodeNoSuchEntity, "The Access Key with id %s cannot be found.", id)
+			return nil, awserr.Errorf(CodeNoSuchEntity, "The Access Key with id %s cannot be found.", id)
 		}
 		return []string{u.ARN}, fn(tx, k)
 	})
@@ -338,7 +339,7 @@ func (s *Service) LoginProfile(ctx context.Context, user, action string) error {
 	if err != nil {
 		return err
 	}
-	return iamError(CodeNoSuchEntity, "Login Profile for User %s cannot be found.", u.Name)
+	return awserr.Errorf(CodeNoSuchEntity, "Login Profile for User %s cannot be found.", u.Name)
 }
 
 // UserCredentials authorizes a listing of a user's other credentials (MFA

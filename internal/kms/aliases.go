@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
@@ -21,10 +22,10 @@ func checkAliasName(name string) error {
 		return err
 	}
 	if !strings.HasPrefix(name, "alias/") || name == "alias/" {
-		return kmsError(CodeValidation, `Alias must start with the prefix "alias/". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html`)
+		return awserr.Errorf(CodeValidation, `Alias must start with the prefix "alias/". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html`)
 	}
 	if strings.HasPrefix(name, "alias/aws/") {
-		return kmsError(CodeInvalidAliasName, "Alias %s starts with alias/aws/, which is reserved for AWS managed keys: choose another name", name)
+		return awserr.Errorf(CodeInvalidAliasName, "Alias %s starts with alias/aws/, which is reserved for AWS managed keys: choose another name", name)
 	}
 	return nil
 }
@@ -69,20 +70,20 @@ func (s *Service) CreateAlias(ctx context.Context, scope Scope, name, targetKeyR
 		switch {
 		case err == nil:
 			// An alias of a deleted key went with it.
-			if _, kerr := s.loadKey(ctx, tx, scope, old.TargetKeyID); !isCode(kerr, CodeNotFound) {
-				return kmsError(CodeAlreadyExists, "An alias with the name %s already exists", old.ARN)
+			if _, kerr := s.loadKey(ctx, tx, scope, old.TargetKeyID); awserr.Code(kerr) != CodeNotFound {
+				return awserr.Errorf(CodeAlreadyExists, "An alias with the name %s already exists", old.ARN)
 			}
 			if err := tx.DeleteIAMEntity(ctx, scope.Account, metadata.KMSAlias, aliasEntity(scope.Region, old.Name)); err != nil {
 				return err
 			}
-		case !isCode(err, CodeNotFound):
+		case awserr.Code(err) != CodeNotFound:
 			return err
 		}
 		now := s.now().UTC()
 		a := &Alias{Name: name, ARN: arn, TargetKeyID: d.ID, Created: now, Updated: now}
 		err = saveAlias(ctx, tx, scope, a, true)
 		if errors.Is(err, metadata.ErrExists) {
-			return kmsError(CodeAlreadyExists, "An alias with the name %s already exists", arn)
+			return awserr.Errorf(CodeAlreadyExists, "An alias with the name %s already exists", arn)
 		}
 		if err != nil {
 			return err
@@ -108,7 +109,7 @@ func (s *Service) UpdateAlias(ctx context.Context, scope Scope, name, targetKeyR
 		if err := s.authorizeKey(ctx, "kms:UpdateAlias", &old.Key, nil); err != nil {
 			return err
 		}
-	} else if !isCode(err, CodeNotFound) {
+	} else if awserr.Code(err) != CodeNotFound {
 		return err
 	}
 	d, err := s.target(ctx, scope, targetKeyRef, "kms:UpdateAlias")
@@ -153,7 +154,7 @@ func (s *Service) DeleteAlias(ctx context.Context, scope Scope, name string) err
 		if err := s.authorizeKey(ctx, "kms:DeleteAlias", &k.Key, nil); err != nil {
 			return err
 		}
-	} else if !isCode(err, CodeNotFound) {
+	} else if awserr.Code(err) != CodeNotFound {
 		return err
 	}
 	c := call{action: "DeleteAlias", params: map[string]any{"aliasName": name}}
@@ -164,7 +165,7 @@ func (s *Service) DeleteAlias(ctx context.Context, scope Scope, name string) err
 		return rec(scope, c, a.ARN, keyARN(scope, a.TargetKeyID))
 	})
 	if errors.Is(err, metadata.ErrNotFound) {
-		return kmsError(CodeNotFound, "Alias %s is not found.", a.ARN)
+		return awserr.Errorf(CodeNotFound, "Alias %s is not found.", a.ARN)
 	}
 	return err
 }
@@ -192,7 +193,7 @@ func (s *Service) ListAliases(ctx context.Context, scope Scope, keyRef string, l
 			return nil, "", err
 		}
 		if rf.scope.Account != scope.Account {
-			return nil, "", kmsError(CodeNotFound, "Key '%s' does not exist", keyRef)
+			return nil, "", awserr.Errorf(CodeNotFound, "Key '%s' does not exist", keyRef)
 		}
 		d, err := s.readKey(ctx, rf.scope, rf.id)
 		if err != nil {

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/identity"
 )
@@ -46,7 +47,7 @@ func parseKeyPolicy(doc string) (*iampolicy.Policy, error) {
 	p, err := iampolicy.Parse(doc, iampolicy.Resource)
 	var me *iampolicy.MalformedError
 	if errors.As(err, &me) {
-		return nil, kmsError(CodeMalformedPolicy, "%s", me.Message)
+		return nil, awserr.Errorf(CodeMalformedPolicy, "%s", me.Message)
 	}
 	return p, err
 }
@@ -87,7 +88,7 @@ func (s *Service) authorizeWith(ctx context.Context, action string, k *Key, pol 
 	}
 
 	if d = keyPolicyRule(d); !d.Allowed {
-		return kmsError(CodeAccessDenied, "%s", s.ids.DenialMessage(d, req))
+		return awserr.Errorf(CodeAccessDenied, "%s", s.ids.DenialMessage(d, req))
 	}
 	return nil
 }
@@ -116,7 +117,7 @@ func (s *Service) authorizeAccount(ctx context.Context, action, resource, accoun
 		return err
 	}
 	if !d.Allowed {
-		return kmsError(CodeAccessDenied, "%s", s.ids.DenialMessage(d, req))
+		return awserr.Errorf(CodeAccessDenied, "%s", s.ids.DenialMessage(d, req))
 	}
 	return nil
 }
@@ -126,9 +127,8 @@ func (s *Service) authorizeAccount(ctx context.Context, action, resource, accoun
 // caller bypasses the check.
 func (s *Service) checkLockout(ctx context.Context, k *Key, pol *iampolicy.Policy) error {
 	err := s.authorizeWith(ctx, "kms:PutKeyPolicy", k, pol, nil)
-	var ke *Error
-	if errors.As(err, &ke) && ke.Code == CodeAccessDenied {
-		return kmsError(CodeMalformedPolicy, "The new key policy will not allow you to update the key policy in the future.")
+	if awserr.Code(err) == CodeAccessDenied {
+		return awserr.Errorf(CodeMalformedPolicy, "The new key policy will not allow you to update the key policy in the future.")
 	}
 	return err
 }

@@ -32,6 +32,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/identity"
@@ -228,7 +229,7 @@ type grantRef struct {
 }
 
 func invalidGrantToken() error {
-	return kmsError(CodeInvalidGrantToken, "The grant token is not valid: pass a GrantToken that CreateGrant returned.")
+	return awserr.Errorf(CodeInvalidGrantToken, "The grant token is not valid: pass a GrantToken that CreateGrant returned.")
 }
 
 // parseGrantToken reads a grant token ecrd issued; anything else is
@@ -288,13 +289,13 @@ func (v *validation) grantID(value, member string) {
 // checkGrantID refuses a grant ID that is not of the form KMS makes.
 func checkGrantID(id string) error {
 	if !grantIDRE.MatchString(id) {
-		return kmsError(CodeInvalidGrantID, "Invalid grant ID %s: a grant ID is 64 hexadecimal digits, as CreateGrant returns it.", id)
+		return awserr.Errorf(CodeInvalidGrantID, "Invalid grant ID %s: a grant ID is 64 hexadecimal digits, as CreateGrant returns it.", id)
 	}
 	return nil
 }
 
 func grantNotFound(id string) error {
-	return kmsError(CodeNotFound, "Grant ID %s not found", id)
+	return awserr.Errorf(CodeNotFound, "Grant ID %s not found", id)
 }
 
 // CreateGrantInput is what CreateGrant takes.
@@ -411,12 +412,12 @@ func (s *Service) CreateGrant(ctx context.Context, scope Scope, in CreateGrantIn
 	ops := slices.Compact(slices.Sorted(slices.Values(in.Operations)))
 	switch {
 	case len(ops) == 0:
-		return CreatedGrant{}, kmsError(CodeValidation, "Grants must contain at least one operation.")
+		return CreatedGrant{}, awserr.Errorf(CodeValidation, "Grants must contain at least one operation.")
 	case len(ops) == 1 && ops[0] == "CreateGrant":
-		return CreatedGrant{}, kmsError(CodeValidation, "Grants must not contain only the CreateGrant operation.")
+		return CreatedGrant{}, awserr.Errorf(CodeValidation, "Grants must not contain only the CreateGrant operation.")
 	}
 	if in.Constraints != nil && len(in.Constraints.EncryptionContextEquals) > 0 && len(in.Constraints.EncryptionContextSubset) > 0 {
-		return CreatedGrant{}, kmsError(CodeValidation, "More than one constraint supplied")
+		return CreatedGrant{}, awserr.Errorf(CodeValidation, "More than one constraint supplied")
 	}
 	constraints := in.Constraints.normalized()
 	actx := withConditions(ctx, grantConditions(&in, constraints))
@@ -427,11 +428,11 @@ func (s *Service) CreateGrant(ctx context.Context, scope Scope, in CreateGrantIn
 	allowed := grantableFor(&d.Key)
 	for _, op := range ops {
 		if !slices.Contains(allowed, op) {
-			return CreatedGrant{}, kmsError(CodeValidation, "Grant operation %s is not valid for key %s, whose KeySpec is %s and KeyUsage %s: the operations it allows are %s",
+			return CreatedGrant{}, awserr.Errorf(CodeValidation, "Grant operation %s is not valid for key %s, whose KeySpec is %s and KeyUsage %s: the operations it allows are %s",
 				op, d.ARN, d.KeySpec, d.KeyUsage, strings.Join(allowed, ", "))
 		}
 		if constraints != nil && !slices.Contains(contextOperations, op) && op != "CreateGrant" && op != "RetireGrant" && op != "DescribeKey" {
-			return CreatedGrant{}, kmsError(CodeValidation, "Grant constraints are not valid for the %s operation: encryption context constraints apply only to operations that take an encryption context", op)
+			return CreatedGrant{}, awserr.Errorf(CodeValidation, "Grant constraints are not valid for the %s operation: encryption context constraints apply only to operations that take an encryption context", op)
 		}
 	}
 	if err := s.grantDerived(actx, d, ops, constraints); err != nil {
@@ -478,7 +479,7 @@ func (s *Service) CreateGrant(ctx context.Context, scope Scope, in CreateGrantIn
 			}
 		}
 		if len(grants) >= maxGrantsPerKey {
-			return kmsError(CodeLimitExceeded, "Key %s has %d grants, the most ecrd keeps for a key: retire or revoke some", d.ARN, maxGrantsPerKey)
+			return awserr.Errorf(CodeLimitExceeded, "Key %s has %d grants, the most ecrd keeps for a key: retire or revoke some", d.ARN, maxGrantsPerKey)
 		}
 		if err := saveGrants(ctx, tx, d.Account, d.Region, d.ID, append(grants, g)); err != nil {
 			return err
@@ -513,7 +514,7 @@ func (s *Service) grantDerived(ctx context.Context, d *keyDoc, ops []string, c *
 			return nil
 		}
 	}
-	return kmsError(CodeAccessDenied, "User: %s is not authorized to perform: kms:CreateGrant on resource: %s with these operations and constraints: "+
+	return awserr.Errorf(CodeAccessDenied, "User: %s is not authorized to perform: kms:CreateGrant on resource: %s with these operations and constraints: "+
 		"a grant's CreateGrant permission allows only grants for operations that grant allows, with a constraint at least as strict", req.Principal.ARN, d.ARN)
 }
 
@@ -660,7 +661,7 @@ func (s *Service) ListRetirableGrants(ctx context.Context, scope Scope, retiring
 		if !ok || region != scope.Region {
 			continue
 		}
-		if _, err := s.readKey(ctx, scope, id); isCode(err, CodeNotFound) {
+		if _, err := s.readKey(ctx, scope, id); awserr.Code(err) == CodeNotFound {
 			continue // a deleted key's grants went with it
 		} else if err != nil {
 			return nil, "", err
@@ -723,7 +724,7 @@ func (s *Service) RetireGrant(ctx context.Context, scope Scope, in RetireGrantIn
 		}
 		keyScope, keyID, grantID = rf.scope, rf.id, strings.ToLower(in.GrantID)
 	default:
-		return kmsError(CodeValidation, "Grant token OR (grant ID, key ID) must be specified")
+		return awserr.Errorf(CodeValidation, "Grant token OR (grant ID, key ID) must be specified")
 	}
 	d, err := s.readKey(ctx, keyScope, keyID)
 	if err != nil {
@@ -751,14 +752,14 @@ func (s *Service) RetireGrant(ctx context.Context, scope Scope, in RetireGrantIn
 func (s *Service) mayRetire(ctx context.Context, g *Grant, k *Key) error {
 	p, ok := identity.FromContext(ctx)
 	if !ok {
-		return kmsError(CodeAccessDenied, "An anonymous caller cannot retire a grant")
+		return awserr.Errorf(CodeAccessDenied, "An anonymous caller cannot retire a grant")
 	}
 	d, req, err := s.identityDecision(ctx, p, "kms:RetireGrant", k)
 	if err != nil {
 		return err
 	}
 	if d.Reason == iampolicy.ExplicitDeny {
-		return kmsError(CodeAccessDenied, "%s", s.ids.DenialMessage(d, req))
+		return awserr.Errorf(CodeAccessDenied, "%s", s.ids.DenialMessage(d, req))
 	}
 	retiring, err := s.principalMatches(ctx, p, g.RetiringPrincipal, "kms:RetireGrant", k)
 	if err != nil || retiring {
@@ -773,9 +774,9 @@ func (s *Service) mayRetire(ctx context.Context, g *Grant, k *Key) error {
 		if d.Allowed {
 			return nil
 		}
-		return kmsError(CodeAccessDenied, "%s", s.ids.DenialMessage(d, req))
+		return awserr.Errorf(CodeAccessDenied, "%s", s.ids.DenialMessage(d, req))
 	}
-	return kmsError(CodeAccessDenied, "User: %s is not authorized to perform: kms:RetireGrant on resource: %s because it is neither the grant's retiring principal, nor its grantee with the RetireGrant operation, nor in the account that created it", p.ARN, k.ARN)
+	return awserr.Errorf(CodeAccessDenied, "User: %s is not authorized to perform: kms:RetireGrant on resource: %s because it is neither the grant's retiring principal, nor its grantee with the RetireGrant operation, nor in the account that created it", p.ARN, k.ARN)
 }
 
 // RevokeGrant deletes a grant of a key. The key policy (and IAM) decide,

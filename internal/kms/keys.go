@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
@@ -52,27 +53,27 @@ func (s *Service) CreateKey(ctx context.Context, scope Scope, in CreateKeyInput)
 		return Key{}, err
 	}
 	if in.KeySpec != "" && in.CustomerMasterKeySpec != "" {
-		return Key{}, kmsError(CodeValidation, "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.")
+		return Key{}, awserr.Errorf(CodeValidation, "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.")
 	}
 	spec := firstOf(in.KeySpec, in.CustomerMasterKeySpec, SpecSymmetric)
 	if spec != SpecSymmetric && in.KeyUsage == "" {
-		return Key{}, kmsError(CodeValidation, "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
+		return Key{}, awserr.Errorf(CodeValidation, "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
 	}
 	usage := firstOf(in.KeyUsage, UsageEncryptDecrypt)
 	if !slices.Contains(specUsages[spec], usage) {
-		return Key{}, kmsError(CodeValidation, "KeyUsage %s is not compatible with KeySpec %s", usage, spec)
+		return Key{}, awserr.Errorf(CodeValidation, "KeyUsage %s is not compatible with KeySpec %s", usage, spec)
 	}
 	if !served(spec, usage) {
-		return Key{}, kmsError(CodeUnsupported, "ecrd does not make keys of KeySpec %s with KeyUsage %s: it makes symmetric encryption keys, RSA keys (RSA_2048, RSA_3072, RSA_4096) that sign or encrypt, and ECDSA keys (ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521) that sign", spec, usage)
+		return Key{}, awserr.Errorf(CodeUnsupported, "ecrd does not make keys of KeySpec %s with KeyUsage %s: it makes symmetric encryption keys, RSA keys (RSA_2048, RSA_3072, RSA_4096) that sign or encrypt, and ECDSA keys (ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521) that sign", spec, usage)
 	}
 	if in.Origin != "" && in.Origin != OriginAWSKMS {
-		return Key{}, kmsError(CodeUnsupported, "ecrd supports only key material that KMS generates: Origin %s is not supported; omit Origin or give AWS_KMS", in.Origin)
+		return Key{}, awserr.Errorf(CodeUnsupported, "ecrd supports only key material that KMS generates: Origin %s is not supported; omit Origin or give AWS_KMS", in.Origin)
 	}
 	if in.CustomKeyStoreID != "" || in.XksKeyID != "" {
-		return Key{}, kmsError(CodeUnsupported, "ecrd has no custom key stores: omit CustomKeyStoreId and XksKeyId")
+		return Key{}, awserr.Errorf(CodeUnsupported, "ecrd has no custom key stores: omit CustomKeyStoreId and XksKeyId")
 	}
 	if in.MultiRegion {
-		return Key{}, kmsError(CodeUnsupported, "ecrd does not support multi-Region keys: create the key with MultiRegion false")
+		return Key{}, awserr.Errorf(CodeUnsupported, "ecrd does not support multi-Region keys: create the key with MultiRegion false")
 	}
 	if err := validTags(in.Tags); err != nil {
 		return Key{}, err
@@ -196,7 +197,7 @@ func (s *Service) purgeDeleted(ctx context.Context, tx metadata.Tx, scope Scope,
 			continue
 		}
 		id := strings.TrimPrefix(e.Name, prefix)
-		if _, err := s.loadKey(ctx, tx, scope, id); isCode(err, CodeNotFound) {
+		if _, err := s.loadKey(ctx, tx, scope, id); awserr.Code(err) == CodeNotFound {
 			if err := tx.DeleteIAMEntity(ctx, scope.Account, metadata.KMSKey, e.Name); err != nil {
 				return err
 			}
@@ -300,7 +301,7 @@ func checkPolicyName(name string) error {
 		return err
 	}
 	if name != "default" {
-		return kmsError(CodeNotFound, "No such policy exists: a key has one policy, named default")
+		return awserr.Errorf(CodeNotFound, "No such policy exists: a key has one policy, named default")
 	}
 	return nil
 }
@@ -413,7 +414,7 @@ func (s *Service) DisableKeyRotation(ctx context.Context, scope Scope, keyRef st
 // symmetric encryption keys do, as on AWS.
 func rotates(k *Key) error {
 	if k.KeySpec != SpecSymmetric {
-		return kmsError(CodeUnsupported, "%s key spec %s does not support rotation: only symmetric encryption keys rotate.", k.ARN, k.KeySpec)
+		return awserr.Errorf(CodeUnsupported, "%s key spec %s does not support rotation: only symmetric encryption keys rotate.", k.ARN, k.KeySpec)
 	}
 	return nil
 }
@@ -443,7 +444,7 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, scope Scope, keyRef str
 			return err
 		}
 		if d.Rotation.OnDemand >= maxOnDemandRotations {
-			return kmsError(CodeLimitExceeded, "The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: %s", d.ARN)
+			return awserr.Errorf(CodeLimitExceeded, "The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: %s", d.ARN)
 		}
 		d.Rotation.OnDemand++
 		return s.addMaterial(d)
@@ -565,7 +566,7 @@ func (s *Service) TagResource(ctx context.Context, scope Scope, keyRef string, t
 			}
 		}
 		if len(merged) > maxTags {
-			return kmsError(CodeTag, "Too many tags")
+			return awserr.Errorf(CodeTag, "Too many tags")
 		}
 		d.Tags = merged
 		return nil

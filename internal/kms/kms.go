@@ -32,24 +32,18 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
-// Error is a KMS error: the exception name the API answers with, and its
-// message.
-type Error struct {
-	Code    string
-	Message string
-}
-
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
-
-func kmsError(code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
-}
+// Error is the type of KMS's errors: the exception name the API answers
+// with (one of the codes below) and its message. It is the one error type
+// of the AWS service cores, named here for the packages that map KMS's
+// errors.
+type Error = awserr.Error
 
 // KMS exception names.
 const (
@@ -210,7 +204,7 @@ func keyEntity(region, id string) string     { return region + "/" + id }
 func aliasEntity(region, name string) string { return region + "/" + name }
 
 func notFoundKey(arn string) error {
-	return kmsError(CodeNotFound, "Key '%s' does not exist", arn)
+	return awserr.Errorf(CodeNotFound, "Key '%s' does not exist", arn)
 }
 
 // loadKey reads a key by scope and ID. A key whose deletion date has
@@ -253,7 +247,7 @@ func saveKey(ctx context.Context, tx metadata.Tx, d *keyDoc, create bool) error 
 func loadAlias(ctx context.Context, r metadata.Reader, scope Scope, name string) (*Alias, error) {
 	e, err := r.IAMEntity(ctx, scope.Account, metadata.KMSAlias, aliasEntity(scope.Region, name))
 	if errors.Is(err, metadata.ErrNotFound) {
-		return nil, kmsError(CodeNotFound, "Alias %s is not found.", aliasARN(scope, name))
+		return nil, awserr.Errorf(CodeNotFound, "Alias %s is not found.", aliasARN(scope, name))
 	}
 	if err != nil {
 		return nil, err

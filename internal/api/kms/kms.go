@@ -15,6 +15,7 @@ import (
 
 	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/awserr"
 	core "github.com/ecrd/ecrd/internal/kms"
 )
 
@@ -108,7 +109,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, t
 // KMS answers every client fault, AccessDeniedException included, with
 // 400; anything else is KMSInternalException (500), logged in full.
 func exception(err error) *awsjson.Error {
-	var ke *core.Error
+	var ke *awserr.Error
 	if errors.As(err, &ke) {
 		return &awsjson.Error{Type: ke.Code, Message: ke.Message, Status: http.StatusBadRequest}
 	}
@@ -131,9 +132,9 @@ func (r required) err() error {
 	case 0:
 		return nil
 	case 1:
-		return &core.Error{Code: core.CodeValidation, Message: "1 validation error detected: " + r[0]}
+		return &awserr.Error{Code: core.CodeValidation, Message: "1 validation error detected: " + r[0]}
 	}
-	return &core.Error{Code: core.CodeValidation, Message: fmt.Sprintf("%d validation errors detected: %s", len(r), strings.Join(r, "; "))}
+	return &awserr.Error{Code: core.CodeValidation, Message: fmt.Sprintf("%d validation errors detected: %s", len(r), strings.Join(r, "; "))}
 }
 
 func deref[T any](p *T) T {
