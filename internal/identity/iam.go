@@ -33,6 +33,9 @@ const (
 	CodeInvalidIdentity  = "InvalidIdentityToken"
 	CodeIDPCommunication = "IDPCommunicationError"
 	CodeInvalidParameter = "InvalidParameterValue"
+	// CodeConcurrentModification answers a change whose user, role or
+	// group kept changing while it was being made (see authorized.go).
+	CodeConcurrentModification = "ConcurrentModification"
 	// CodeInvalidMessage answers DecodeAuthorizationMessage for a message
 	// this server did not encode for the caller's account.
 	CodeInvalidMessage = "InvalidAuthorizationMessageException"

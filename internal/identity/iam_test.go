@@ -287,7 +287,7 @@ func TestKeyChangesReachOtherReplicas(t *testing.T) {
 	if _, _, err := s.LookupAccessKey(ctx, k.ID); err != nil {
 		t.Fatal(err)
 	}
-	other := New(s.meta, s.keys, s.log) // another replica
+	other := guarded(t, s.meta, s.keys) // another replica
 	if err := other.UpdateAccessKey(rc, "ci", k.ID, "Inactive"); err != nil {
 		t.Fatal(err)
 	}

@@ -97,6 +97,10 @@ type Service struct {
 	sessions   sessionCache
 	webID      WebIdentityVerifier
 	keyUse     keyUses
+
+	// authorizing, when set, is called as Authorize starts: the tests set
+	// it to fail when the function of a transaction authorizes.
+	authorizing func()
 }
 
 type cachedKey struct {

@@ -164,18 +164,7 @@ func (s *Service) Role(ctx context.Context, name string) (Role, error) {
 	if err != nil {
 		return Role{}, err
 	}
-	r, err := loadEntity[Role](ctx, s.meta, p.Account, metadata.IAMRole, name)
-	if err2 := s.allow(ctx, "iam:GetRole", roleARN(p.Account, r, name)); err2 != nil {
-		return Role{}, err2
-	}
-	return r, err
-}
-
-func roleARN(account string, r Role, name string) string {
-	if r.ARN != "" {
-		return r.ARN
-	}
-	return arnOf(account, "role", "/", name)
+	return readEntity[Role](ctx, s, p.Account, metadata.IAMRole, name, "iam:GetRole")
 }
 
 // Roles lists the caller's account's roles whose path starts with prefix.
@@ -254,19 +243,7 @@ func (s *Service) changeRole(ctx context.Context, name string, c change, fn func
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, c, func(tx metadata.Tx) ([]string, error) {
-		r, err := loadEntity[Role](ctx, tx, p.Account, metadata.IAMRole, name)
-		if err2 := s.allow(ctx, c.action, roleARN(p.Account, r, name)); err2 != nil {
-			return nil, err2
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := fn(tx, &r); err != nil {
-			return nil, err
-		}
-		return []string{r.ARN}, saveEntity(ctx, tx, p.Account, metadata.IAMRole, r.Name, r, false)
-	})
+	return editEntity(ctx, s, c, p.Account, metadata.IAMRole, name, fn)
 }
 
 // DeleteRole deletes a role that has no policies left.
@@ -275,14 +252,8 @@ func (s *Service) DeleteRole(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, act("iam:DeleteRole", "roleName", name), func(tx metadata.Tx) ([]string, error) {
-		r, err := loadEntity[Role](ctx, tx, p.Account, metadata.IAMRole, name)
-		if err2 := s.allow(ctx, "iam:DeleteRole", roleARN(p.Account, r, name)); err2 != nil {
-			return nil, err2
-		}
-		if err != nil {
-			return nil, err
-		}
+	c := act("iam:DeleteRole", "roleName", name)
+	return changeEntity(ctx, s, c, p.Account, metadata.IAMRole, name, allowOn[Role](ctx, s, c.action), func(tx metadata.Tx, r Role) ([]string, error) {
 		if len(r.Attached) > 0 {
 			return nil, awserr.Errorf(CodeDeleteConflict, "Cannot delete entity, must detach all policies first.")
 		}
@@ -346,10 +317,7 @@ func (s *Service) readGrants(ctx context.Context, g Grantee, action string) (Gra
 		if err != nil {
 			return Grants{}, nil, err
 		}
-		r, err := loadEntity[Role](ctx, s.meta, p.Account, metadata.IAMRole, g.Name)
-		if err2 := s.allow(ctx, action, roleARN(p.Account, r, g.Name)); err2 != nil {
-			return Grants{}, nil, err2
-		}
+		r, err := readEntity[Role](ctx, s, p.Account, metadata.IAMRole, g.Name, action)
 		return r.Grants, r.Tags, err
 	case KindGroup:
 		gr, err := s.readGroup(ctx, g.Name, action)

@@ -98,11 +98,12 @@ func write(w http.ResponseWriter, status int, v any) {
 
 // statuses are the HTTP statuses of the error codes that are not 400.
 var statuses = map[string]int{
-	identity.CodeNoSuchEntity:   http.StatusNotFound,
-	identity.CodeEntityExists:   http.StatusConflict,
-	identity.CodeDeleteConflict: http.StatusConflict,
-	identity.CodeLimitExceeded:  http.StatusConflict,
-	identity.CodeAccessDenied:   http.StatusForbidden,
+	identity.CodeNoSuchEntity:           http.StatusNotFound,
+	identity.CodeEntityExists:           http.StatusConflict,
+	identity.CodeDeleteConflict:         http.StatusConflict,
+	identity.CodeLimitExceeded:          http.StatusConflict,
+	identity.CodeConcurrentModification: http.StatusConflict,
+	identity.CodeAccessDenied:           http.StatusForbidden,
 }
 
 // Status returns the HTTP status IAM and STS answer an error code with:

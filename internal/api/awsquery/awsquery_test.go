@@ -48,7 +48,7 @@ func TestError(t *testing.T) {
 func TestStatus(t *testing.T) {
 	for code, want := range map[string]int{
 		identity.CodeNoSuchEntity: 404, identity.CodeEntityExists: 409, identity.CodeDeleteConflict: 409,
-		identity.CodeLimitExceeded: 409, identity.CodeAccessDenied: 403, identity.CodeValidation: 400,
+		identity.CodeLimitExceeded: 409, identity.CodeConcurrentModification: 409, identity.CodeAccessDenied: 403, identity.CodeValidation: 400,
 		identity.CodeExpiredToken: 400, identity.CodeInvalidMessage: 400, identity.CodeIDPCommunication: 400,
 		identity.CodeMalformedPolicy: 400, "Anything": 400,
 	} {
