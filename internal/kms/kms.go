@@ -34,6 +34,7 @@ import (
 
 	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/awsid"
+	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/metadata"
@@ -49,6 +50,7 @@ type Error = awserr.Error
 const (
 	CodeAccessDenied      = "AccessDeniedException"
 	CodeAlreadyExists     = "AlreadyExistsException"
+	CodeConflict          = "ConflictException" // a key changed while a change of it was being made
 	CodeDisabled          = "DisabledException"
 	CodeDryRun            = "DryRunOperationException"
 	CodeIncorrectKey      = "IncorrectKeyException"
@@ -173,7 +175,7 @@ func (d *keyDoc) current() material { return d.Materials[len(d.Materials)-1] }
 type Service struct {
 	meta metadata.Store
 	keys *keyring.Keyring
-	ids  *identity.Service
+	ids  Authorizer
 	log  *slog.Logger
 	now  func() time.Time
 
@@ -185,9 +187,20 @@ type Service struct {
 	generation atomic.Int64
 }
 
+// Authorizer decides whether a request's principal may act, and words a
+// denial: identity.Service, where every request's permissions are
+// computed.
+type Authorizer interface {
+	Authorize(ctx context.Context, c identity.Check) (iampolicy.Decision, iampolicy.Request, error)
+	DenialMessage(d iampolicy.Decision, req iampolicy.Request) string
+}
+
 // New returns the KMS service. ids authorizes callers (nil: only roots
 // and key policies grant anything); keys seals key material.
-func New(meta metadata.Store, keys *keyring.Keyring, ids *identity.Service, log *slog.Logger) *Service {
+func New(meta metadata.Store, keys *keyring.Keyring, ids Authorizer, log *slog.Logger) *Service {
+	if ids == nil {
+		ids = (*identity.Service)(nil) // which knows no IAM users or roles
+	}
 	return &Service{meta: meta, keys: keys, ids: ids, log: log, now: time.Now}
 }
 

@@ -107,13 +107,18 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, t
 
 // exception returns KMS's exception for one of the core's errors, or nil.
 // KMS answers every client fault, AccessDeniedException included, with
-// 400; anything else is KMSInternalException (500), logged in full.
+// 400, but ConflictException with 409; anything else is
+// KMSInternalException (500), logged in full.
 func exception(err error) *awsjson.Error {
 	var ke *awserr.Error
-	if errors.As(err, &ke) {
-		return &awsjson.Error{Type: ke.Code, Message: ke.Message, Status: http.StatusBadRequest}
+	if !errors.As(err, &ke) {
+		return nil
 	}
-	return nil
+	status := http.StatusBadRequest
+	if ke.Code == core.CodeConflict {
+		status = http.StatusConflict
+	}
+	return &awsjson.Error{Type: ke.Code, Message: ke.Message, Status: status}
 }
 
 // required collects members the model requires that a request left out,
