@@ -33,6 +33,9 @@ type Check struct {
 // all ask it. A nil Service knows no IAM users or roles: only roots and
 // resource policies grant anything.
 func (s *Service) Authorize(ctx context.Context, c Check) (iampolicy.Decision, iampolicy.Request, error) {
+	if s != nil && s.authorizing != nil {
+		s.authorizing()
+	}
 	req := iampolicy.Request{Action: c.Action, Resource: c.Resource, ResourceAccount: c.ResourceAccount}
 	pols := iampolicy.Policies{Resource: c.Policy}
 	p, ok := FromContext(ctx)

@@ -84,7 +84,7 @@ func testCredentialsBoundToUniqueID(t *testing.T) {
 
 	// A replica that cached the old principal's grants learns of the
 	// change within the cache's lifetime.
-	other := New(s.meta, s.keys, s.log)
+	other := guarded(t, s.meta, s.keys)
 	u2, err := other.CreateUser(rc, UserInput{Name: "cached"})
 	if err != nil {
 		t.Fatal(err)

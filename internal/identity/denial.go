@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/iampolicy"
 )
 
@@ -64,16 +65,16 @@ const maxDecodedMessage = 1 << 20
 func (s *Service) DecodeAuthorizationMessage(ctx context.Context, encoded string) (string, error) {
 	p, ok := FromContext(ctx)
 	if !ok {
-		return "", iamError(CodeAccessDenied, "DecodeAuthorizationMessage requires signed credentials")
+		return "", awserr.Errorf(CodeAccessDenied, "DecodeAuthorizationMessage requires signed credentials")
 	}
 	d, req, err := s.Authorize(ctx, Check{Action: "sts:DecodeAuthorizationMessage", Resource: "*", ResourceAccount: p.Account})
 	if err != nil {
 		return "", err
 	}
 	if !d.Allowed {
-		return "", iamError(CodeAccessDenied, "%s", s.DenialMessage(d, req))
+		return "", awserr.Errorf(CodeAccessDenied, "%s", s.DenialMessage(d, req))
 	}
-	invalid := iamError(CodeInvalidMessage, "The encoded authorization message is not valid: it was not issued by this server for account %s.", p.Account)
+	invalid := awserr.Errorf(CodeInvalidMessage, "The encoded authorization message is not valid: it was not issued by this server for account %s.", p.Account)
 	sealed, err := base64.RawURLEncoding.Strict().DecodeString(strings.TrimSpace(encoded))
 	if err != nil || len(sealed) == 0 {
 		return "", invalid

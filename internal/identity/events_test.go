@@ -10,9 +10,9 @@ import (
 
 	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/iampolicy"
+	"github.com/ecrd/ecrd/internal/identity/identitytest"
 	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/metadata"
-	"github.com/ecrd/ecrd/internal/metadata/metadatatest"
 	"github.com/ecrd/ecrd/internal/outbox"
 	"github.com/ecrd/ecrd/internal/testutil"
 )
@@ -244,8 +244,8 @@ func twoProcesses(t *testing.T) (a, b process) {
 	t.Helper()
 	dir, keys := t.TempDir(), testutil.Keyring(t)
 	open := func(keys *keyring.Keyring) process {
-		meta := metadatatest.DoubleRun(testutil.SQLite(t, dir))
-		s := New(meta, keys, testutil.Logger())
+		meta := identitytest.Store(t, dir)
+		s := guarded(t, meta, keys)
 		f := outbox.NewFollower(meta, time.Hour, testutil.Logger()) // the test says when to follow
 		f.Subscribe(s.Changed)
 		if err := f.Start(ctx); err != nil {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
@@ -31,15 +32,6 @@ func (s *Service) CreateGroup(ctx context.Context, name, path string) (Group, er
 	return g, err
 }
 
-// groupARN is a group's ARN, or the one it would have at the root path
-// when it does not exist (what a denial names).
-func groupARN(account string, g Group, name string) string {
-	if g.ARN != "" {
-		return g.ARN
-	}
-	return arnOf(account, "group", "/", name)
-}
-
 // readGroup authorizes action on a group of the caller's account and
 // returns it.
 func (s *Service) readGroup(ctx context.Context, name, action string) (Group, error) {
@@ -47,11 +39,7 @@ func (s *Service) readGroup(ctx context.Context, name, action string) (Group, er
 	if err != nil {
 		return Group{}, err
 	}
-	g, err := loadEntity[Group](ctx, s.meta, p.Account, KindGroup, name)
-	if err2 := s.allow(ctx, action, groupARN(p.Account, g, name)); err2 != nil {
-		return Group{}, err2
-	}
-	return g, err
+	return readEntity[Group](ctx, s, p.Account, KindGroup, name, action)
 }
 
 // Group returns a group and its members, by name.
@@ -112,19 +100,7 @@ func (s *Service) changeGroup(ctx context.Context, name string, c change, fn fun
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, c, func(tx metadata.Tx) ([]string, error) {
-		g, err := loadEntity[Group](ctx, tx, p.Account, KindGroup, name)
-		if err2 := s.allow(ctx, c.action, groupARN(p.Account, g, name)); err2 != nil {
-			return nil, err2
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := fn(tx, &g); err != nil {
-			return nil, err
-		}
-		return []string{g.ARN}, saveEntity(ctx, tx, p.Account, KindGroup, g.Name, g, false)
-	})
+	return editEntity(ctx, s, c, p.Account, KindGroup, name, fn)
 }
 
 // UpdateGroup renames a group or moves it to another path (an empty
@@ -145,26 +121,21 @@ func (s *Service) UpdateGroup(ctx context.Context, name, newName, newPath string
 			return err
 		}
 	}
+	// moved is the group as the change leaves it.
+	moved := func(g Group) Group {
+		g.Name, g.Path, g.ARN = renamed(p.Account, "group", g.Name, g.Path, newName, newPath)
+		return g
+	}
+	decide := func(g Group, arn string) error {
+		if err := s.allow(ctx, "iam:UpdateGroup", arn); err != nil || g.ARN == "" {
+			return err
+		}
+		return s.allow(ctx, "iam:UpdateGroup", moved(g).ARN)
+	}
 	c := act("iam:UpdateGroup", "groupName", name, "newGroupName", newName, "newPath", newPath)
-	return s.update(ctx, c, func(tx metadata.Tx) ([]string, error) {
-		g, err := loadEntity[Group](ctx, tx, p.Account, KindGroup, name)
-		if err2 := s.allow(ctx, "iam:UpdateGroup", groupARN(p.Account, g, name)); err2 != nil {
-			return nil, err2
-		}
-		if err != nil {
-			return nil, err
-		}
+	return changeEntity(ctx, s, c, p.Account, KindGroup, name, decide, func(tx metadata.Tx, g Group) ([]string, error) {
 		old, oldARN := g.Name, g.ARN
-		if newName != "" {
-			g.Name = newName
-		}
-		if newPath != "" {
-			g.Path = newPath
-		}
-		g.ARN = arnOf(p.Account, "group", g.Path, g.Name)
-		if err := s.allow(ctx, "iam:UpdateGroup", g.ARN); err != nil {
-			return nil, err
-		}
+		g = moved(g)
 		changed := []string{oldARN}
 		if g.ARN != oldARN {
 			changed = append(changed, g.ARN)
@@ -201,25 +172,19 @@ func (s *Service) DeleteGroup(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, act("iam:DeleteGroup", "groupName", name), func(tx metadata.Tx) ([]string, error) {
-		g, err := loadEntity[Group](ctx, tx, p.Account, KindGroup, name)
-		if err2 := s.allow(ctx, "iam:DeleteGroup", groupARN(p.Account, g, name)); err2 != nil {
-			return nil, err2
-		}
-		if err != nil {
-			return nil, err
-		}
+	c := act("iam:DeleteGroup", "groupName", name)
+	return changeEntity(ctx, s, c, p.Account, KindGroup, name, allowOn[Group](ctx, s, c.action), func(tx metadata.Tx, g Group) ([]string, error) {
 		users, err := listEntities[User](ctx, tx, p.Account, metadata.IAMUser)
 		if err != nil {
 			return nil, err
 		}
 		switch {
 		case slices.ContainsFunc(users, func(u User) bool { return u.memberOf(g.Name) }):
-			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must remove users from group first.")
+			return nil, awserr.Errorf(CodeDeleteConflict, "Cannot delete entity, must remove users from group first.")
 		case len(g.Inline) > 0:
-			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
+			return nil, awserr.Errorf(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
 		case len(g.Attached) > 0:
-			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must detach all policies first.")
+			return nil, awserr.Errorf(CodeDeleteConflict, "Cannot delete entity, must detach all policies first.")
 		}
 		return []string{g.ARN}, tx.DeleteIAMEntity(ctx, p.Account, KindGroup, g.Name)
 	})
@@ -232,7 +197,7 @@ func (s *Service) AddUserToGroup(ctx context.Context, group, user string) error 
 			return nil
 		}
 		if len(u.Groups) >= maxGroupsPerUser {
-			return iamError(CodeLimitExceeded, "Cannot exceed quota for GroupsPerUser: %d", maxGroupsPerUser)
+			return awserr.Errorf(CodeLimitExceeded, "Cannot exceed quota for GroupsPerUser: %d", maxGroupsPerUser)
 		}
 		u.Groups = append(u.Groups, g.Name)
 		return nil
@@ -243,7 +208,7 @@ func (s *Service) AddUserToGroup(ctx context.Context, group, user string) error 
 func (s *Service) RemoveUserFromGroup(ctx context.Context, group, user string) error {
 	return s.membership(ctx, group, user, "iam:RemoveUserFromGroup", func(u *User, g *Group) error {
 		if !u.memberOf(g.Name) {
-			return iamError(CodeNoSuchEntity, "The user with name %s cannot be found.", u.Name)
+			return awserr.Errorf(CodeNoSuchEntity, "The user with name %s cannot be found.", u.Name)
 		}
 		u.Groups = slices.DeleteFunc(u.Groups, func(n string) bool { return strings.EqualFold(n, g.Name) })
 		return nil
@@ -258,14 +223,8 @@ func (s *Service) membership(ctx context.Context, group, user, action string, fn
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, act(action, "groupName", group, "userName", user), func(tx metadata.Tx) ([]string, error) {
-		g, err := loadEntity[Group](ctx, tx, p.Account, KindGroup, group)
-		if err2 := s.allow(ctx, action, groupARN(p.Account, g, group)); err2 != nil {
-			return nil, err2
-		}
-		if err != nil {
-			return nil, err
-		}
+	c := act(action, "groupName", group, "userName", user)
+	return changeEntity(ctx, s, c, p.Account, KindGroup, group, allowOn[Group](ctx, s, action), func(tx metadata.Tx, g Group) ([]string, error) {
 		u, err := loadEntity[User](ctx, tx, p.Account, metadata.IAMUser, user)
 		if err != nil {
 			return nil, err

@@ -11,26 +11,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/awsmanaged"
 	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
-// Error is an IAM or STS error: IAM's code and message. The API adapters
-// give each code its HTTP status.
-type Error struct {
-	Code    string
-	Message string
-}
-
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
-
-func iamError(code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
-// IAM's error codes.
+// IAM's and STS's error codes: the Code of the *awserr.Error the service
+// returns. The API adapters give each code its HTTP status.
 const (
 	CodeNoSuchEntity     = "NoSuchEntity"
 	CodeEntityExists     = "EntityAlreadyExists"
@@ -44,6 +33,9 @@ const (
 	CodeInvalidIdentity  = "InvalidIdentityToken"
 	CodeIDPCommunication = "IDPCommunicationError"
 	CodeInvalidParameter = "InvalidParameterValue"
+	// CodeConcurrentModification answers a change whose user, role or
+	// group kept changing while it was being made (see authorized.go).
+	CodeConcurrentModification = "ConcurrentModification"
 	// CodeInvalidMessage answers DecodeAuthorizationMessage for a message
 	// this server did not encode for the caller's account.
 	CodeInvalidMessage = "InvalidAuthorizationMessageException"
@@ -198,10 +190,10 @@ var (
 // validName checks a user, role or policy name: IAM's pattern and length.
 func validName(param, name string, max int) error {
 	if len(name) < 1 || len(name) > max {
-		return iamError(CodeValidation, "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must have length less than or equal to %d", name, param, max)
+		return awserr.Errorf(CodeValidation, "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must have length less than or equal to %d", name, param, max)
 	}
 	if !entityNameRE.MatchString(name) {
-		return iamError(CodeValidation, "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+", name, param)
+		return awserr.Errorf(CodeValidation, "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+", name, param)
 	}
 	return nil
 }
@@ -212,22 +204,22 @@ func cleanPath(path string) (string, error) {
 		return "/", nil
 	}
 	if len(path) > 512 || !pathRE.MatchString(path) {
-		return "", iamError(CodeValidation, "The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters.")
+		return "", awserr.Errorf(CodeValidation, "The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters.")
 	}
 	return path, nil
 }
 
 func validTags(tags []Tag) error {
 	if len(tags) > maxTags {
-		return iamError(CodeLimitExceeded, "Cannot exceed quota for TagsPerRole: %d.", maxTags)
+		return awserr.Errorf(CodeLimitExceeded, "Cannot exceed quota for TagsPerRole: %d.", maxTags)
 	}
 	seen := map[string]bool{}
 	for _, t := range tags {
 		if len(t.Key) < 1 || len(t.Key) > 128 || !tagKeyRE.MatchString(t.Key) || len(t.Value) > 256 {
-			return iamError(CodeValidation, "1 validation error detected: Value '%s' at 'tags' failed to satisfy constraint: a tag key must be 1 to 128 characters of letters, digits, spaces and _.:/=+-@, and its value at most 256", t.Key)
+			return awserr.Errorf(CodeValidation, "1 validation error detected: Value '%s' at 'tags' failed to satisfy constraint: a tag key must be 1 to 128 characters of letters, digits, spaces and _.:/=+-@, and its value at most 256", t.Key)
 		}
 		if k := strings.ToLower(t.Key); seen[k] {
-			return iamError(CodeInvalidInput, "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+			return awserr.Errorf(CodeInvalidInput, "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
 		} else {
 			seen[k] = true
 		}
@@ -272,7 +264,7 @@ func parsePolicy(doc string, kind iampolicy.Kind) (*iampolicy.Policy, error) {
 	p, err := iampolicy.Parse(doc, kind)
 	var me *iampolicy.MalformedError
 	if errors.As(err, &me) {
-		return nil, iamError(CodeMalformedPolicy, "%s", me.Message)
+		return nil, awserr.Errorf(CodeMalformedPolicy, "%s", me.Message)
 	}
 	return p, err
 }
@@ -312,17 +304,17 @@ func loadEntity[T any](ctx context.Context, r metadata.Reader, account, kind, na
 func noSuchEntity(account, kind, name string) error {
 	switch kind {
 	case metadata.IAMUser:
-		return iamError(CodeNoSuchEntity, "The user with name %s cannot be found.", name)
+		return awserr.Errorf(CodeNoSuchEntity, "The user with name %s cannot be found.", name)
 	case metadata.IAMRole:
-		return iamError(CodeNoSuchEntity, "The role with name %s cannot be found.", name)
+		return awserr.Errorf(CodeNoSuchEntity, "The role with name %s cannot be found.", name)
 	case KindGroup:
-		return iamError(CodeNoSuchEntity, "The group with name %s cannot be found.", name)
+		return awserr.Errorf(CodeNoSuchEntity, "The group with name %s cannot be found.", name)
 	case metadata.IAMPolicy:
-		return iamError(CodeNoSuchEntity, "Policy %s was not found.", arnOf(account, "policy", "/", name))
+		return awserr.Errorf(CodeNoSuchEntity, "Policy %s was not found.", arnOf(account, "policy", "/", name))
 	case metadata.IAMOIDCProvider:
-		return iamError(CodeNoSuchEntity, "OpenIDConnect provider not found for arn %s", arnOf(account, "oidc-provider/", "", name))
+		return awserr.Errorf(CodeNoSuchEntity, "OpenIDConnect provider not found for arn %s", arnOf(account, "oidc-provider/", "", name))
 	}
-	return iamError(CodeNoSuchEntity, "%s %s cannot be found.", kind, name)
+	return awserr.Errorf(CodeNoSuchEntity, "%s %s cannot be found.", kind, name)
 }
 
 // listEntities reads every entity of a kind in an account.
@@ -354,15 +346,15 @@ func saveEntity(ctx context.Context, tx metadata.Tx, account, kind, name string,
 	if errors.Is(err, metadata.ErrExists) {
 		switch kind {
 		case metadata.IAMUser:
-			return iamError(CodeEntityExists, "User with name %s already exists.", name)
+			return awserr.Errorf(CodeEntityExists, "User with name %s already exists.", name)
 		case metadata.IAMRole:
-			return iamError(CodeEntityExists, "Role with name %s already exists.", name)
+			return awserr.Errorf(CodeEntityExists, "Role with name %s already exists.", name)
 		case KindGroup:
-			return iamError(CodeEntityExists, "Group with name %s already exists.", name)
+			return awserr.Errorf(CodeEntityExists, "Group with name %s already exists.", name)
 		case metadata.IAMPolicy:
-			return iamError(CodeEntityExists, "A policy called %s already exists. Duplicate names are not allowed.", name)
+			return awserr.Errorf(CodeEntityExists, "A policy called %s already exists. Duplicate names are not allowed.", name)
 		case metadata.IAMOIDCProvider:
-			return iamError(CodeEntityExists, "Provider with url https://%s already exists.", name)
+			return awserr.Errorf(CodeEntityExists, "Provider with url https://%s already exists.", name)
 		}
 	}
 	return err
@@ -375,22 +367,21 @@ func managedPolicy(ctx context.Context, r metadata.Reader, arn string) (ManagedP
 		return awsManaged(p), nil
 	}
 	if strings.HasPrefix(arn, awsid.AWSManagedPolicyPrefix) {
-		return ManagedPolicy{}, iamError(CodeNoSuchEntity, "Policy %s does not exist or is not attachable.", arn)
+		return ManagedPolicy{}, awserr.Errorf(CodeNoSuchEntity, "Policy %s does not exist or is not attachable.", arn)
 	}
 	account, path, name, ok := splitPolicyARN(arn)
 	if !ok {
-		return ManagedPolicy{}, iamError(CodeInvalidInput, "ARN %s is not valid.", arn)
+		return ManagedPolicy{}, awserr.Errorf(CodeInvalidInput, "ARN %s is not valid.", arn)
 	}
 	p, err := loadEntity[ManagedPolicy](ctx, r, account, metadata.IAMPolicy, name)
 	if err != nil {
-		var e *Error
-		if errors.As(err, &e) && e.Code == CodeNoSuchEntity {
-			return p, iamError(CodeNoSuchEntity, "Policy %s does not exist or is not attachable.", arn)
+		if isNoSuchEntity(err) {
+			return p, awserr.Errorf(CodeNoSuchEntity, "Policy %s does not exist or is not attachable.", arn)
 		}
 		return p, err
 	}
 	if p.Path != path {
-		return p, iamError(CodeNoSuchEntity, "Policy %s does not exist or is not attachable.", arn)
+		return p, awserr.Errorf(CodeNoSuchEntity, "Policy %s does not exist or is not attachable.", arn)
 	}
 	return p, nil
 }

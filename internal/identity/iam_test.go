@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/iampolicy"
 )
 
@@ -22,7 +23,7 @@ func asRoot(t *testing.T, s *Service) Principal {
 
 func wantIAMError(t *testing.T, what string, err error, code, message string) {
 	t.Helper()
-	var e *Error
+	var e *awserr.Error
 	if !errors.As(err, &e) || e.Code != code || (message != "" && !strings.Contains(e.Message, message)) {
 		t.Fatalf("%s: got %v, want %s containing %q", what, err, code, message)
 	}
@@ -286,7 +287,7 @@ func TestKeyChangesReachOtherReplicas(t *testing.T) {
 	if _, _, err := s.LookupAccessKey(ctx, k.ID); err != nil {
 		t.Fatal(err)
 	}
-	other := New(s.meta, s.keys, s.log) // another replica
+	other := guarded(t, s.meta, s.keys) // another replica
 	if err := other.UpdateAccessKey(rc, "ci", k.ID, "Inactive"); err != nil {
 		t.Fatal(err)
 	}

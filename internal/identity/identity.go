@@ -97,6 +97,10 @@ type Service struct {
 	sessions   sessionCache
 	webID      WebIdentityVerifier
 	keyUse     keyUses
+
+	// authorizing, when set, is called as Authorize starts: the tests set
+	// it to fail when the function of a transaction authorizes.
+	authorizing func()
 }
 
 type cachedKey struct {
@@ -283,8 +287,7 @@ func (s *Service) keyPrincipal(ctx context.Context, rec metadata.AccessKey) (Pri
 	}
 	name = name[strings.LastIndex(name, "/")+1:]
 	u, err := loadEntity[User](ctx, s.meta, rec.Account, metadata.IAMUser, name)
-	var ie *Error
-	if errors.As(err, &ie) {
+	if isNoSuchEntity(err) {
 		return Principal{}, ErrUnknownAccessKey // its user is gone
 	} else if err != nil {
 		return Principal{}, err

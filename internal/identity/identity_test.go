@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/ecrd/ecrd/internal/awsid"
-	"github.com/ecrd/ecrd/internal/metadata/metadatatest"
+	"github.com/ecrd/ecrd/internal/identity/identitytest"
+	"github.com/ecrd/ecrd/internal/keyring"
+	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/testutil"
 )
 
@@ -18,10 +20,20 @@ func newService(t *testing.T) *Service { return newServiceF(t) }
 
 // newServiceF returns a service over a SQLite store whose write
 // transactions each run twice, as a backend that retries them may run
-// them: the service must not depend on a transaction running once.
+// them: the service must not depend on a transaction running once. Its
+// logger, its store's reads and Authorize fail the test when used inside
+// a transaction.
 func newServiceF(t testing.TB) *Service {
 	t.Helper()
-	return New(metadatatest.DoubleRun(testutil.SQLite(t, "")), testutil.Keyring(t), testutil.Logger())
+	return guarded(t, identitytest.Store(t, ""), testutil.Keyring(t))
+}
+
+// guarded returns a service over meta (an identitytest.Store) whose
+// logger and Authorize fail the test when used inside a transaction.
+func guarded(t testing.TB, meta metadata.Store, keys *keyring.Keyring) *Service {
+	s := New(meta, keys, identitytest.Logger(t))
+	s.authorizing = func() { identitytest.OutsideTx(t, "Authorize") }
+	return s
 }
 
 func TestAccountsAndKeys(t *testing.T) {

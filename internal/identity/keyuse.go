@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
@@ -159,7 +160,7 @@ func (s *Service) AccessKeyLastUsed(ctx context.Context, id string) (string, Key
 	}
 	k, err := s.meta.AccessKey(ctx, id)
 	if errors.Is(err, metadata.ErrNotFound) || err == nil && k.Account != p.Account {
-		return "", KeyUse{}, false, iamError(CodeNoSuchEntity, "The Access Key with id %s cannot be found.", id)
+		return "", KeyUse{}, false, awserr.Errorf(CodeNoSuchEntity, "The Access Key with id %s cannot be found.", id)
 	} else if err != nil {
 		return "", KeyUse{}, false, err
 	}

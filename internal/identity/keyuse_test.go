@@ -31,7 +31,7 @@ func TestAccessKeyLastUsed(t *testing.T) {
 	if err != nil || !used || use.Service != "ecr" || use.Region != "eu-west-1" || !use.Date.Equal(now.Add(-30*time.Second)) {
 		t.Fatalf("after a use: %+v %v %v", use, used, err)
 	}
-	other := New(s.meta, s.keys, s.log)
+	other := guarded(t, s.meta, s.keys)
 	if _, _, used, _ := other.AccessKeyLastUsed(rc, k.ID); used {
 		t.Fatal("the use reached the store before a flush")
 	}

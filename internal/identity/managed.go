@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/awsmanaged"
 	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/metadata"
@@ -24,7 +25,7 @@ type PolicyInput struct {
 // checkManagedDocument validates a managed policy's document.
 func checkManagedDocument(doc string) error {
 	if policyChars(doc) > maxManagedPolicySize {
-		return iamError(CodeLimitExceeded, "Cannot exceed quota for PolicySize: %d", maxManagedPolicySize)
+		return awserr.Errorf(CodeLimitExceeded, "Cannot exceed quota for PolicySize: %d", maxManagedPolicySize)
 	}
 	_, err := parsePolicy(doc, iampolicy.Identity)
 	return err
@@ -44,7 +45,7 @@ func (s *Service) CreatePolicy(ctx context.Context, in PolicyInput) (ManagedPoli
 		return ManagedPolicy{}, err
 	}
 	if len(in.Description) > maxDescription {
-		return ManagedPolicy{}, iamError(CodeValidation, "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to %d", maxDescription)
+		return ManagedPolicy{}, awserr.Errorf(CodeValidation, "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to %d", maxDescription)
 	}
 	if err := validTags(in.Tags); err != nil {
 		return ManagedPolicy{}, err
@@ -81,7 +82,7 @@ func (s *Service) Policy(ctx context.Context, arn, action string) (ManagedPolicy
 	if isNoSuchEntity(err) {
 		// Attach calls say "does not exist or is not attachable"; the
 		// read calls say this.
-		return mp, iamError(CodeNoSuchEntity, "Policy %s was not found.", arn)
+		return mp, awserr.Errorf(CodeNoSuchEntity, "Policy %s was not found.", arn)
 	}
 	return mp, err
 }
@@ -202,11 +203,11 @@ func (s *Service) changePolicy(ctx context.Context, arn string, c change, fn fun
 		return err
 	}
 	if _, ok := awsmanaged.Lookup(arn); ok {
-		return iamError(CodeInvalidInput, "Policy %s is an AWS managed policy: it cannot be changed.", arn)
+		return awserr.Errorf(CodeInvalidInput, "Policy %s is an AWS managed policy: it cannot be changed.", arn)
 	}
 	account, path, name, ok := splitPolicyARN(arn)
 	if !ok || account != p.Account {
-		return iamError(CodeInvalidInput, "ARN %s is not valid.", arn)
+		return awserr.Errorf(CodeInvalidInput, "ARN %s is not valid.", arn)
 	}
 	return s.update(ctx, c.with("policyArn", arn), func(tx metadata.Tx) ([]string, error) {
 		mp, err := loadEntity[ManagedPolicy](ctx, tx, account, metadata.IAMPolicy, name)
@@ -215,7 +216,7 @@ func (s *Service) changePolicy(ctx context.Context, arn string, c change, fn fun
 		}
 		if err != nil {
 			if isNoSuchEntity(err) {
-				return nil, iamError(CodeNoSuchEntity, "Policy %s was not found.", arn)
+				return nil, awserr.Errorf(CodeNoSuchEntity, "Policy %s was not found.", arn)
 			}
 			return nil, err
 		}
@@ -243,7 +244,7 @@ func (s *Service) CreatePolicyVersion(ctx context.Context, arn, doc string, setD
 	c := act("iam:CreatePolicyVersion", "policyDocument", doc).with("setAsDefault", setDefault)
 	err := s.changePolicy(ctx, arn, c, func(_ metadata.Tx, mp *ManagedPolicy) error {
 		if len(mp.Versions) >= maxPolicyVersions {
-			return iamError(CodeLimitExceeded, "A managed policy can have up to %d versions. Before you create a new version, you must delete an existing version.", maxPolicyVersions)
+			return awserr.Errorf(CodeLimitExceeded, "A managed policy can have up to %d versions. Before you create a new version, you must delete an existing version.", maxPolicyVersions)
 		}
 		v = PolicyVersion{ID: fmt.Sprintf("v%d", mp.NextVersion), Document: doc, CreatedAt: now}
 		mp.NextVersion++
@@ -260,7 +261,7 @@ func (s *Service) CreatePolicyVersion(ctx context.Context, arn, doc string, setD
 func (s *Service) DeletePolicyVersion(ctx context.Context, arn, id string) error {
 	return s.changePolicy(ctx, arn, act("iam:DeletePolicyVersion", "versionId", id), func(_ metadata.Tx, mp *ManagedPolicy) error {
 		if id == mp.DefaultVersion {
-			return iamError(CodeDeleteConflict, "Cannot delete the default version of a policy.")
+			return awserr.Errorf(CodeDeleteConflict, "Cannot delete the default version of a policy.")
 		}
 		for i, v := range mp.Versions {
 			if v.ID == id {
@@ -268,7 +269,7 @@ func (s *Service) DeletePolicyVersion(ctx context.Context, arn, id string) error
 				return nil
 			}
 		}
-		return iamError(CodeNoSuchEntity, "Policy %s version %s does not exist or is not attachable.", arn, id)
+		return awserr.Errorf(CodeNoSuchEntity, "Policy %s version %s does not exist or is not attachable.", arn, id)
 	})
 }
 
@@ -277,7 +278,7 @@ func (s *Service) SetDefaultPolicyVersion(ctx context.Context, arn, id string) e
 	now := s.now().UTC().Truncate(1e6)
 	return s.changePolicy(ctx, arn, act("iam:SetDefaultPolicyVersion", "versionId", id), func(_ metadata.Tx, mp *ManagedPolicy) error {
 		if _, ok := mp.Version(id); !ok {
-			return iamError(CodeNoSuchEntity, "Policy %s version %s does not exist or is not attachable.", arn, id)
+			return awserr.Errorf(CodeNoSuchEntity, "Policy %s version %s does not exist or is not attachable.", arn, id)
 		}
 		mp.DefaultVersion, mp.UpdatedAt = id, now
 		return nil
@@ -288,10 +289,10 @@ func (s *Service) SetDefaultPolicyVersion(ctx context.Context, arn, id string) e
 func (s *Service) DeletePolicy(ctx context.Context, arn string) error {
 	return s.changePolicy(ctx, arn, act("iam:DeletePolicy"), func(tx metadata.Tx, mp *ManagedPolicy) error {
 		if mp.Attachments > 0 || mp.BoundaryUses > 0 {
-			return iamError(CodeDeleteConflict, "Cannot delete a policy attached to entities.")
+			return awserr.Errorf(CodeDeleteConflict, "Cannot delete a policy attached to entities.")
 		}
 		if len(mp.Versions) > 1 {
-			return iamError(CodeDeleteConflict, "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.")
+			return awserr.Errorf(CodeDeleteConflict, "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.")
 		}
 		if err := tx.DeleteIAMEntity(ctx, accountOfARN(arn), metadata.IAMPolicy, mp.Name); err != nil {
 			return err
@@ -357,7 +358,7 @@ func (s *Service) PrincipalPolicies(ctx context.Context, arn string) (iampolicy.
 		return iampolicy.Principal{}, iampolicy.Policies{}, err
 	}
 	if accountOfARN(arn) != p.Account {
-		return iampolicy.Principal{}, iampolicy.Policies{}, iamError(CodeInvalidInput, "PolicySourceArn %s is not in your account %s", arn, p.Account)
+		return iampolicy.Principal{}, iampolicy.Policies{}, awserr.Errorf(CodeInvalidInput, "PolicySourceArn %s is not in your account %s", arn, p.Account)
 	}
 	var who Principal
 	res := arn[strings.LastIndex(arn, ":")+1:]
@@ -380,7 +381,7 @@ func (s *Service) PrincipalPolicies(ctx context.Context, arn string) (iampolicy.
 		sess := &Session{Account: p.Account, Role: r.Name, RoleARN: r.ARN, RoleID: r.ID, Name: "simulated"}
 		who = sess.Principal()
 	default:
-		return iampolicy.Principal{}, iampolicy.Policies{}, iamError(CodeInvalidInput, "PolicySourceArn %s must name a user, a role or the account root", arn)
+		return iampolicy.Principal{}, iampolicy.Policies{}, awserr.Errorf(CodeInvalidInput, "PolicySourceArn %s must name a user, a role or the account root", arn)
 	}
 	g, err := s.grantsOf(ctx, who)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/webidentity"
@@ -37,7 +38,7 @@ func (s *Service) CreateOIDCProvider(ctx context.Context, in OIDCProviderInput) 
 	}
 	u, err := url.Parse(in.URL)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil || len(in.URL) > 255 {
-		return OIDCProvider{}, iamError(CodeValidation, "The URL %q is not valid: give the issuer's https:// URL, without a query or fragment", in.URL)
+		return OIDCProvider{}, awserr.Errorf(CodeValidation, "The URL %q is not valid: give the issuer's https:// URL, without a query or fragment", in.URL)
 	}
 	if err := checkClientIDs(in.ClientIDs); err != nil {
 		return OIDCProvider{}, err
@@ -65,11 +66,11 @@ func (s *Service) CreateOIDCProvider(ctx context.Context, in OIDCProviderInput) 
 
 func checkClientIDs(ids []string) error {
 	if len(ids) > maxClientIDs {
-		return iamError(CodeLimitExceeded, "Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: %d", maxClientIDs)
+		return awserr.Errorf(CodeLimitExceeded, "Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: %d", maxClientIDs)
 	}
 	for _, id := range ids {
 		if id == "" || len(id) > maxClientIDLen {
-			return iamError(CodeValidation, "1 validation error detected: Value '%s' at 'clientIDList' failed to satisfy constraint: Member must have length between 1 and %d", id, maxClientIDLen)
+			return awserr.Errorf(CodeValidation, "1 validation error detected: Value '%s' at 'clientIDList' failed to satisfy constraint: Member must have length between 1 and %d", id, maxClientIDLen)
 		}
 	}
 	return nil
@@ -77,11 +78,11 @@ func checkClientIDs(ids []string) error {
 
 func checkThumbprints(tps []string) error {
 	if len(tps) > maxThumbprints {
-		return iamError(CodeLimitExceeded, "Cannot exceed quota for ThumbprintsPerOpenIdConnectProvider: %d", maxThumbprints)
+		return awserr.Errorf(CodeLimitExceeded, "Cannot exceed quota for ThumbprintsPerOpenIdConnectProvider: %d", maxThumbprints)
 	}
 	for _, t := range tps {
 		if _, err := hex.DecodeString(t); len(t) != 40 || err != nil {
-			return iamError(CodeValidation, "1 validation error detected: Value '%s' at 'thumbprintList' failed to satisfy constraint: a thumbprint is 40 hexadecimal characters (a SHA-1)", t)
+			return awserr.Errorf(CodeValidation, "1 validation error detected: Value '%s' at 'thumbprintList' failed to satisfy constraint: a thumbprint is 40 hexadecimal characters (a SHA-1)", t)
 		}
 	}
 	return nil
@@ -107,7 +108,7 @@ func nonNil(ss []string) []string {
 func oidcName(p Principal, arn string) (string, error) {
 	name, ok := strings.CutPrefix(arn, awsid.IAM(p.Account, "oidc-provider/"))
 	if !ok || name == "" {
-		return "", iamError(CodeInvalidInput, "ARN %s is not valid: give an OIDC provider ARN of account %s", arn, p.Account)
+		return "", awserr.Errorf(CodeInvalidInput, "ARN %s is not valid: give an OIDC provider ARN of account %s", arn, p.Account)
 	}
 	return name, nil
 }

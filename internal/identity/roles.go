@@ -2,10 +2,10 @@ package identity
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/metadata"
@@ -16,7 +16,7 @@ import (
 func caller(ctx context.Context) (Principal, error) {
 	p, ok := FromContext(ctx)
 	if !ok {
-		return p, iamError(CodeAccessDenied, "IAM calls must be signed")
+		return p, awserr.Errorf(CodeAccessDenied, "IAM calls must be signed")
 	}
 	return p.normalized(), nil
 }
@@ -36,7 +36,7 @@ func (s *Service) allow(ctx context.Context, action, arn string) error {
 		return err
 	}
 	if !d.Allowed {
-		return iamError(CodeAccessDenied, "%s", s.DenialMessage(d, req))
+		return awserr.Errorf(CodeAccessDenied, "%s", s.DenialMessage(d, req))
 	}
 	return nil
 }
@@ -99,10 +99,10 @@ func (s *Service) CreateRole(ctx context.Context, in RoleInput) (Role, error) {
 // checkRole validates a role's settable fields.
 func checkRole(r *Role) error {
 	if len(r.Description) > maxDescription {
-		return iamError(CodeValidation, "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to %d", maxDescription)
+		return awserr.Errorf(CodeValidation, "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to %d", maxDescription)
 	}
 	if r.MaxSessionDuration < defaultSessionSeconds || r.MaxSessionDuration > maxSessionSeconds {
-		return iamError(CodeValidation, "1 validation error detected: Value '%d' at 'maxSessionDuration' failed to satisfy constraint: Member must have value between %d and %d", r.MaxSessionDuration, defaultSessionSeconds, maxSessionSeconds)
+		return awserr.Errorf(CodeValidation, "1 validation error detected: Value '%d' at 'maxSessionDuration' failed to satisfy constraint: Member must have value between %d and %d", r.MaxSessionDuration, defaultSessionSeconds, maxSessionSeconds)
 	}
 	return validTags(r.Tags)
 }
@@ -113,10 +113,10 @@ func checkRole(r *Role) error {
 // policy naming a principal that does not exist.
 func (s *Service) checkTrust(ctx context.Context, r metadata.Reader, doc string) error {
 	if doc == "" {
-		return iamError(CodeValidation, "1 validation error detected: Value null at 'assumeRolePolicyDocument' failed to satisfy constraint: Member must not be null")
+		return awserr.Errorf(CodeValidation, "1 validation error detected: Value null at 'assumeRolePolicyDocument' failed to satisfy constraint: Member must not be null")
 	}
 	if len(doc) > maxTrustPolicySize {
-		return iamError(CodeLimitExceeded, "Cannot exceed quota for ACLSizePerRole: %d", maxTrustPolicySize)
+		return awserr.Errorf(CodeLimitExceeded, "Cannot exceed quota for ACLSizePerRole: %d", maxTrustPolicySize)
 	}
 	pol, err := parsePolicy(doc, iampolicy.Trust)
 	if err != nil {
@@ -124,7 +124,7 @@ func (s *Service) checkTrust(ctx context.Context, r metadata.Reader, doc string)
 	}
 	for _, np := range pol.NamedPrincipals() {
 		if !s.principalExists(ctx, r, np.ARN) {
-			return iamError(CodeMalformedPolicy, "Invalid principal in policy: %q:%q", np.Type, np.ARN)
+			return awserr.Errorf(CodeMalformedPolicy, "Invalid principal in policy: %q:%q", np.Type, np.ARN)
 		}
 	}
 	return nil
@@ -164,18 +164,7 @@ func (s *Service) Role(ctx context.Context, name string) (Role, error) {
 	if err != nil {
 		return Role{}, err
 	}
-	r, err := loadEntity[Role](ctx, s.meta, p.Account, metadata.IAMRole, name)
-	if err2 := s.allow(ctx, "iam:GetRole", roleARN(p.Account, r, name)); err2 != nil {
-		return Role{}, err2
-	}
-	return r, err
-}
-
-func roleARN(account string, r Role, name string) string {
-	if r.ARN != "" {
-		return r.ARN
-	}
-	return arnOf(account, "role", "/", name)
+	return readEntity[Role](ctx, s, p.Account, metadata.IAMRole, name, "iam:GetRole")
 }
 
 // Roles lists the caller's account's roles whose path starts with prefix.
@@ -254,19 +243,7 @@ func (s *Service) changeRole(ctx context.Context, name string, c change, fn func
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, c, func(tx metadata.Tx) ([]string, error) {
-		r, err := loadEntity[Role](ctx, tx, p.Account, metadata.IAMRole, name)
-		if err2 := s.allow(ctx, c.action, roleARN(p.Account, r, name)); err2 != nil {
-			return nil, err2
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := fn(tx, &r); err != nil {
-			return nil, err
-		}
-		return []string{r.ARN}, saveEntity(ctx, tx, p.Account, metadata.IAMRole, r.Name, r, false)
-	})
+	return editEntity(ctx, s, c, p.Account, metadata.IAMRole, name, fn)
 }
 
 // DeleteRole deletes a role that has no policies left.
@@ -275,19 +252,13 @@ func (s *Service) DeleteRole(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, act("iam:DeleteRole", "roleName", name), func(tx metadata.Tx) ([]string, error) {
-		r, err := loadEntity[Role](ctx, tx, p.Account, metadata.IAMRole, name)
-		if err2 := s.allow(ctx, "iam:DeleteRole", roleARN(p.Account, r, name)); err2 != nil {
-			return nil, err2
-		}
-		if err != nil {
-			return nil, err
-		}
+	c := act("iam:DeleteRole", "roleName", name)
+	return changeEntity(ctx, s, c, p.Account, metadata.IAMRole, name, allowOn[Role](ctx, s, c.action), func(tx metadata.Tx, r Role) ([]string, error) {
 		if len(r.Attached) > 0 {
-			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must detach all policies first.")
+			return nil, awserr.Errorf(CodeDeleteConflict, "Cannot delete entity, must detach all policies first.")
 		}
 		if len(r.Inline) > 0 {
-			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
+			return nil, awserr.Errorf(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
 		}
 		if r.Boundary != "" {
 			if err := useBoundary(ctx, tx, r.Boundary, -1); err != nil && !isNoSuchEntity(err) {
@@ -298,10 +269,7 @@ func (s *Service) DeleteRole(ctx context.Context, name string) error {
 	})
 }
 
-func isNoSuchEntity(err error) bool {
-	var ie *Error
-	return errors.As(err, &ie) && ie.Code == CodeNoSuchEntity
-}
+func isNoSuchEntity(err error) bool { return awserr.Code(err) == CodeNoSuchEntity }
 
 // Grantee names a user, role or group: what inline policies and
 // attachments apply to (boundaries and tags apply to users and roles).
@@ -349,10 +317,7 @@ func (s *Service) readGrants(ctx context.Context, g Grantee, action string) (Gra
 		if err != nil {
 			return Grants{}, nil, err
 		}
-		r, err := loadEntity[Role](ctx, s.meta, p.Account, metadata.IAMRole, g.Name)
-		if err2 := s.allow(ctx, action, roleARN(p.Account, r, g.Name)); err2 != nil {
-			return Grants{}, nil, err2
-		}
+		r, err := readEntity[Role](ctx, s, p.Account, metadata.IAMRole, g.Name, action)
 		return r.Grants, r.Tags, err
 	case KindGroup:
 		gr, err := s.readGroup(ctx, g.Name, action)
@@ -390,7 +355,7 @@ func (s *Service) PutInlinePolicy(ctx context.Context, g Grantee, name, doc stri
 			}
 		}
 		if size > limit {
-			return iamError(CodeLimitExceeded, "Maximum policy size of %d bytes exceeded for %s %s (quota %s).", limit, g.Kind, g.Name, quota)
+			return awserr.Errorf(CodeLimitExceeded, "Maximum policy size of %d bytes exceeded for %s %s (quota %s).", limit, g.Kind, g.Name, quota)
 		}
 		gr.Inline = append(kept, InlinePolicy{Name: name, Document: doc})
 		return nil
@@ -420,7 +385,7 @@ func (s *Service) InlinePolicy(ctx context.Context, g Grantee, name string) (str
 			return in.Document, nil
 		}
 	}
-	return "", iamError(CodeNoSuchEntity, "The %s policy with name %s cannot be found.", g.Kind, name)
+	return "", awserr.Errorf(CodeNoSuchEntity, "The %s policy with name %s cannot be found.", g.Kind, name)
 }
 
 // DeleteInlinePolicy removes an inline policy.
@@ -432,7 +397,7 @@ func (s *Service) DeleteInlinePolicy(ctx context.Context, g Grantee, name string
 				return nil
 			}
 		}
-		return iamError(CodeNoSuchEntity, "The %s policy with name %s cannot be found.", g.Kind, name)
+		return awserr.Errorf(CodeNoSuchEntity, "The %s policy with name %s cannot be found.", g.Kind, name)
 	})
 }
 
@@ -457,7 +422,7 @@ func (s *Service) AttachPolicy(ctx context.Context, g Grantee, arn string) error
 			}
 		}
 		if len(gr.Attached) >= maxManagedPerEntity {
-			return iamError(CodeLimitExceeded, "Cannot exceed quota for PoliciesPer%s: %d", g.noun(), maxManagedPerEntity)
+			return awserr.Errorf(CodeLimitExceeded, "Cannot exceed quota for PoliciesPer%s: %d", g.noun(), maxManagedPerEntity)
 		}
 		if err := countAttachment(ctx, tx, arn, 1); err != nil {
 			return err
@@ -479,7 +444,7 @@ func (s *Service) DetachPolicy(ctx context.Context, g Grantee, arn string) error
 				return nil
 			}
 		}
-		return iamError(CodeNoSuchEntity, "Policy %s was not found.", arn)
+		return awserr.Errorf(CodeNoSuchEntity, "Policy %s was not found.", arn)
 	})
 }
 
@@ -503,7 +468,7 @@ func (s *Service) SetBoundary(ctx context.Context, g Grantee, arn string) error 
 	}
 	return s.changeGrants(ctx, g, act(action, "permissionsBoundary", arn), func(tx metadata.Tx, gr *Grants, _ *[]Tag) error {
 		if arn == "" && gr.Boundary == "" {
-			return iamError(CodeNoSuchEntity, "The %s %s has no permissions boundary.", g.Kind, g.Name)
+			return awserr.Errorf(CodeNoSuchEntity, "The %s %s has no permissions boundary.", g.Kind, g.Name)
 		}
 		if gr.Boundary != "" {
 			if err := useBoundary(ctx, tx, gr.Boundary, -1); err != nil && !isNoSuchEntity(err) {

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/metadata"
@@ -169,7 +170,7 @@ const sessionTokenPrefix = "ecrd1"
 func (s *Service) AssumeRole(ctx context.Context, in AssumeRoleInput) (AssumedRole, error) {
 	caller, ok := FromContext(ctx)
 	if !ok {
-		return AssumedRole{}, iamError(CodeAccessDenied, "AssumeRole requires signed credentials")
+		return AssumedRole{}, awserr.Errorf(CodeAccessDenied, "AssumeRole requires signed credentials")
 	}
 	caller = caller.normalized()
 	if err := checkSessionInput(ctx, s.meta, &in); err != nil {
@@ -181,7 +182,7 @@ func (s *Service) AssumeRole(ctx context.Context, in AssumeRoleInput) (AssumedRo
 	chained := caller.Session != nil && !caller.Session.FromGetSessionToken()
 	if chained && in.Duration > roleChainingMax {
 		// Role chaining: at most an hour, as AWS.
-		return AssumedRole{}, iamError(CodeValidation, "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
+		return AssumedRole{}, awserr.Errorf(CodeValidation, "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
 	}
 	sess, err := chainedSession(caller, &in)
 	if err != nil {
@@ -259,13 +260,13 @@ func chainedSession(caller Principal, in *AssumeRoleInput) (*Session, error) {
 	}
 	for _, k := range in.TransitiveTagKeys {
 		if !requested[strings.ToLower(k)] {
-			return nil, iamError(CodeInvalidParameter, "The specified transitive tag key must be included in the requested tags.")
+			return nil, awserr.Errorf(CodeInvalidParameter, "The specified transitive tag key must be included in the requested tags.")
 		}
 	}
 	if from := caller.Session; from != nil {
 		for _, k := range from.Transitive {
 			if requested[k] {
-				return nil, iamError(CodeInvalidParameter, "One of the specified transitive tag keys can't be set because it conflicts with a transitive tag key from the calling session.")
+				return nil, awserr.Errorf(CodeInvalidParameter, "One of the specified transitive tag keys can't be set because it conflicts with a transitive tag key from the calling session.")
 			}
 			for tk, v := range from.Tags {
 				if strings.EqualFold(tk, k) {
@@ -276,7 +277,7 @@ func chainedSession(caller Principal, in *AssumeRoleInput) (*Session, error) {
 		}
 		if from.SourceIdentity != "" {
 			if in.SourceIdentity != "" && in.SourceIdentity != from.SourceIdentity {
-				return nil, iamError(CodeInvalidParameter, "The source identity %s of the calling session cannot be changed to %s: a source identity is set once, for the whole role chain.", from.SourceIdentity, in.SourceIdentity)
+				return nil, awserr.Errorf(CodeInvalidParameter, "The source identity %s of the calling session cannot be changed to %s: a source identity is set once, for the whole role chain.", from.SourceIdentity, in.SourceIdentity)
 			}
 			sess.SourceIdentity = from.SourceIdentity
 		}
@@ -301,7 +302,7 @@ func (s *Service) stsDenial(d iampolicy.Decision, req iampolicy.Request) error {
 		who = "anonymous"
 	}
 	msg := "User: " + who + " is not authorized to perform: " + req.Action + " on resource: " + req.Resource
-	return iamError(CodeAccessDenied, "%s", s.withEncoded(msg, d, req))
+	return awserr.Errorf(CodeAccessDenied, "%s", s.withEncoded(msg, d, req))
 }
 
 // AssumeRoleWithWebIdentity issues a role session for an OpenID Connect
@@ -317,7 +318,7 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in AssumeRoleIn
 		return AssumedRole{}, nil, err
 	}
 	if len(token) < 4 || len(token) > 20000 {
-		return AssumedRole{}, nil, iamError(CodeValidation, "1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length between 4 and 20000")
+		return AssumedRole{}, nil, awserr.Errorf(CodeValidation, "1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length between 4 and 20000")
 	}
 	iss, err := webidentity.Issuer(token)
 	if err != nil {
@@ -328,18 +329,18 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in AssumeRoleIn
 	prov, err := loadEntity[OIDCProvider](ctx, s.meta, account, metadata.IAMOIDCProvider, url)
 	if err != nil {
 		if isNoSuchEntity(err) {
-			return AssumedRole{}, nil, iamError(CodeInvalidIdentity, "No OpenIDConnect provider found in your account for %s", iss)
+			return AssumedRole{}, nil, awserr.Errorf(CodeInvalidIdentity, "No OpenIDConnect provider found in your account for %s", iss)
 		}
 		return AssumedRole{}, nil, err
 	}
 	if s.webID == nil {
-		return AssumedRole{}, nil, iamError(CodeIDPCommunication, "this registry has no web identity verifier configured")
+		return AssumedRole{}, nil, awserr.Errorf(CodeIDPCommunication, "this registry has no web identity verifier configured")
 	}
 	claims, err := s.webID.Verify(ctx, webidentity.Provider{URL: prov.URL, ClientIDs: prov.ClientIDs, Thumbprints: prov.Thumbprints}, token)
 	if err != nil {
 		return AssumedRole{}, nil, webError(err)
 	}
-	denied := iamError(CodeAccessDenied, "Not authorized to perform sts:AssumeRoleWithWebIdentity")
+	denied := awserr.Errorf(CodeAccessDenied, "Not authorized to perform sts:AssumeRoleWithWebIdentity")
 	role, found, err := s.sessionRole(ctx, in.RoleARN)
 	if err != nil {
 		return AssumedRole{}, nil, err
@@ -379,7 +380,7 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in AssumeRoleIn
 func webError(err error) error {
 	var we *webidentity.Error
 	if errors.As(err, &we) {
-		return &Error{Code: we.Code, Message: we.Message}
+		return &awserr.Error{Code: we.Code, Message: we.Message}
 	}
 	return err
 }
@@ -388,25 +389,25 @@ func webError(err error) error {
 // anything is looked up.
 func checkSessionInput(ctx context.Context, r metadata.Reader, in *AssumeRoleInput) error {
 	if !sessionNameRE.MatchString(in.SessionName) {
-		return iamError(CodeValidation, "1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64 and satisfy regular expression pattern: [\\w+=,.@-]*", in.SessionName)
+		return awserr.Errorf(CodeValidation, "1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64 and satisfy regular expression pattern: [\\w+=,.@-]*", in.SessionName)
 	}
 	if len(in.Policy) > maxSessionPolicy {
-		return iamError(CodeValidation, "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to %d", maxSessionPolicy)
+		return awserr.Errorf(CodeValidation, "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to %d", maxSessionPolicy)
 	}
 	if len(in.PolicyARNs) > maxSessionPolicyARNs {
-		return iamError(CodeValidation, "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to %d", maxSessionPolicyARNs)
+		return awserr.Errorf(CodeValidation, "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to %d", maxSessionPolicyARNs)
 	}
 	if in.ExternalID != "" && (len(in.ExternalID) < 2 || len(in.ExternalID) > 1224 || !externalIDRE.MatchString(in.ExternalID)) {
-		return iamError(CodeValidation, "1 validation error detected: Value '%s' at 'externalId' failed to satisfy constraint: Member must have length between 2 and 1224 and satisfy regular expression pattern: [\\w+=,.@:\\/-]*", in.ExternalID)
+		return awserr.Errorf(CodeValidation, "1 validation error detected: Value '%s' at 'externalId' failed to satisfy constraint: Member must have length between 2 and 1224 and satisfy regular expression pattern: [\\w+=,.@:\\/-]*", in.ExternalID)
 	}
 	if in.SourceIdentity != "" && !sourceIdentityRE.MatchString(in.SourceIdentity) {
-		return iamError(CodeValidation, "1 validation error detected: Value '%s' at 'sourceIdentity' failed to satisfy constraint: Member must have length between 2 and 64 and satisfy regular expression pattern: [\\w+=,.@-]*", in.SourceIdentity)
+		return awserr.Errorf(CodeValidation, "1 validation error detected: Value '%s' at 'sourceIdentity' failed to satisfy constraint: Member must have length between 2 and 64 and satisfy regular expression pattern: [\\w+=,.@-]*", in.SourceIdentity)
 	}
 	if len(in.Tags) > maxSessionTags {
-		return iamError(CodeValidation, "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to %d", maxSessionTags)
+		return awserr.Errorf(CodeValidation, "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to %d", maxSessionTags)
 	}
 	if len(in.TransitiveTagKeys) > maxSessionTags {
-		return iamError(CodeValidation, "1 validation error detected: Value at 'transitiveTagKeys' failed to satisfy constraint: Member must have length less than or equal to %d", maxSessionTags)
+		return awserr.Errorf(CodeValidation, "1 validation error detected: Value at 'transitiveTagKeys' failed to satisfy constraint: Member must have length less than or equal to %d", maxSessionTags)
 	}
 	if err := validTags(in.Tags); err != nil {
 		return err
@@ -422,7 +423,7 @@ func checkSessionInput(ctx context.Context, r metadata.Reader, in *AssumeRoleInp
 		}
 	}
 	if _, _, ok := splitRoleARN(in.RoleARN); !ok {
-		return iamError(CodeValidation, "%s is invalid: give a role ARN, arn:aws:iam::ACCOUNT:role/NAME", in.RoleARN)
+		return awserr.Errorf(CodeValidation, "%s is invalid: give a role ARN, arn:aws:iam::ACCOUNT:role/NAME", in.RoleARN)
 	}
 	return nil
 }
@@ -448,10 +449,10 @@ func checkDuration(d, max time.Duration) error {
 		return nil
 	}
 	if d < minSessionSeconds*time.Second {
-		return iamError(CodeValidation, "1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to %d", int(d.Seconds()), minSessionSeconds)
+		return awserr.Errorf(CodeValidation, "1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to %d", int(d.Seconds()), minSessionSeconds)
 	}
 	if d > max {
-		return iamError(CodeValidation, "1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to %d", int(d.Seconds()), int(max.Seconds()))
+		return awserr.Errorf(CodeValidation, "1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to %d", int(d.Seconds()), int(max.Seconds()))
 	}
 	return nil
 }
@@ -459,7 +460,7 @@ func checkDuration(d, max time.Duration) error {
 // checkRoleDuration checks DurationSeconds against the role's limit.
 func checkRoleDuration(d time.Duration, role Role) error {
 	if d > time.Duration(role.MaxSessionDuration)*time.Second {
-		return iamError(CodeValidation, "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+		return awserr.Errorf(CodeValidation, "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
 	}
 	return nil
 }
@@ -510,17 +511,17 @@ func (s *Service) sealSession(sess *Session, d time.Duration) (Credentials, erro
 func (s *Service) GetSessionToken(ctx context.Context, duration time.Duration, serialNumber string) (Credentials, error) {
 	p, ok := FromContext(ctx)
 	if !ok {
-		return Credentials{}, iamError(CodeAccessDenied, "GetSessionToken requires signed credentials")
+		return Credentials{}, awserr.Errorf(CodeAccessDenied, "GetSessionToken requires signed credentials")
 	}
 	p = p.normalized()
 	if p.Session != nil {
-		return Credentials{}, iamError(CodeAccessDenied, "Cannot call GetSessionToken with session credentials")
+		return Credentials{}, awserr.Errorf(CodeAccessDenied, "Cannot call GetSessionToken with session credentials")
 	}
 	if err := checkDuration(duration, maxUserSessionSeconds*time.Second); err != nil {
 		return Credentials{}, err
 	}
 	if serialNumber != "" {
-		return Credentials{}, iamError(CodeAccessDenied, "MultiFactorAuthentication failed, unable to validate MFA code. Please verify your MFA serial number is valid and associated with this user.")
+		return Credentials{}, awserr.Errorf(CodeAccessDenied, "MultiFactorAuthentication failed, unable to validate MFA code. Please verify your MFA serial number is valid and associated with this user.")
 	}
 	sess := &Session{Account: p.Account}
 	switch p.Type {
@@ -535,7 +536,7 @@ func (s *Service) GetSessionToken(ctx context.Context, duration time.Duration, s
 			duration = defaultUserSessionSeconds * time.Second
 		}
 	default:
-		return Credentials{}, iamError(CodeAccessDenied, "Cannot call GetSessionToken with session credentials")
+		return Credentials{}, awserr.Errorf(CodeAccessDenied, "Cannot call GetSessionToken with session credentials")
 	}
 	return s.sealSession(sess, duration)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/webidentity"
 	"github.com/ecrd/ecrd/internal/webidentity/oidctest"
@@ -58,7 +59,7 @@ func TestWebIdentityHidesRoles(t *testing.T) {
 		for _, account := range []string{acct, "210987654321"} {
 			errExisting := assume(strings.Replace(existing, acct, account, 1), token)
 			errMissing := assume(strings.Replace(missing, acct, account, 1), token)
-			var e1, e2 *Error
+			var e1, e2 *awserr.Error
 			if !errors.As(errExisting, &e1) || !errors.As(errMissing, &e2) || *e1 != *e2 || e1.Code == CodeAccessDenied {
 				t.Errorf("%s, account %s: an existing role answers %v, a missing one %v; want the same token error", what, account, errExisting, errMissing)
 			}

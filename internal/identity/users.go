@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
@@ -58,26 +59,30 @@ func (s *Service) User(ctx context.Context, name, action string) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	if name == "" {
-		switch p.Type {
-		case TypeRoot:
-			a, err := s.meta.Account(ctx, p.Account)
-			return User{ARN: p.ARN, ID: p.Account, CreatedAt: a.CreatedAt}, err
-		case TypeUser:
-			name = p.Name
-		default:
-			return User{}, iamError(CodeValidation, "Must specify userName when calling with non-User credentials")
-		}
+	name, root, err := whose(p, name)
+	if err != nil {
+		return User{}, err
 	}
-	u, err := loadEntity[User](ctx, s.meta, p.Account, metadata.IAMUser, name)
-	arn := u.ARN
-	if arn == "" {
-		arn = arnOf(p.Account, "user", "/", name)
+	if root {
+		a, err := s.meta.Account(ctx, p.Account)
+		return User{ARN: p.ARN, ID: p.Account, CreatedAt: a.CreatedAt}, err
 	}
-	if err2 := s.allow(ctx, action, arn); err2 != nil {
-		return User{}, err2
+	return readEntity[User](ctx, s, p.Account, metadata.IAMUser, name, action)
+}
+
+// whose resolves the user a call names: no name means the caller itself,
+// a user, or its account's root (root true).
+func whose(p Principal, name string) (user string, root bool, err error) {
+	if name != "" {
+		return name, false, nil
 	}
-	return u, err
+	switch p.Type {
+	case TypeRoot:
+		return "", true, nil
+	case TypeUser:
+		return p.Name, false, nil
+	}
+	return "", false, awserr.Errorf(CodeValidation, "Must specify userName when calling with non-User credentials")
 }
 
 // Users lists the caller's account's users whose path starts with prefix.
@@ -100,23 +105,7 @@ func (s *Service) changeUser(ctx context.Context, name string, c change, fn func
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, c, func(tx metadata.Tx) ([]string, error) {
-		u, err := loadEntity[User](ctx, tx, p.Account, metadata.IAMUser, name)
-		arn := u.ARN
-		if arn == "" {
-			arn = arnOf(p.Account, "user", "/", name)
-		}
-		if err2 := s.allow(ctx, c.action, arn); err2 != nil {
-			return nil, err2
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := fn(tx, &u); err != nil {
-			return nil, err
-		}
-		return []string{u.ARN}, saveEntity(ctx, tx, p.Account, metadata.IAMUser, u.Name, u, false)
-	})
+	return editEntity(ctx, s, c, p.Account, metadata.IAMUser, name, fn)
 }
 
 // DeleteUser deletes a user that has no access keys, group memberships
@@ -126,27 +115,21 @@ func (s *Service) DeleteUser(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, act("iam:DeleteUser", "userName", name), func(tx metadata.Tx) ([]string, error) {
-		u, err := loadEntity[User](ctx, tx, p.Account, metadata.IAMUser, name)
-		if err2 := s.allow(ctx, "iam:DeleteUser", arnOf(p.Account, "user", "/", name)); err2 != nil {
-			return nil, err2
-		}
-		if err != nil {
-			return nil, err
-		}
+	c := act("iam:DeleteUser", "userName", name)
+	return changeEntity(ctx, s, c, p.Account, metadata.IAMUser, name, allowOn[User](ctx, s, c.action), func(tx metadata.Tx, u User) ([]string, error) {
 		keys, err := userKeys(ctx, tx, p.Account, u.ARN)
 		if err != nil {
 			return nil, err
 		}
 		switch {
 		case len(keys) > 0:
-			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must delete access keys first.")
+			return nil, awserr.Errorf(CodeDeleteConflict, "Cannot delete entity, must delete access keys first.")
 		case len(u.Groups) > 0:
-			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must remove users from group first.")
+			return nil, awserr.Errorf(CodeDeleteConflict, "Cannot delete entity, must remove users from group first.")
 		case len(u.Attached) > 0:
-			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must detach all policies first.")
+			return nil, awserr.Errorf(CodeDeleteConflict, "Cannot delete entity, must detach all policies first.")
 		case len(u.Inline) > 0:
-			return nil, iamError(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
+			return nil, awserr.Errorf(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
 		}
 		if u.Boundary != "" {
 			if err := useBoundary(ctx, tx, u.Boundary, -1); err != nil && !isNoSuchEntity(err) {
@@ -176,32 +159,64 @@ func userKeys(ctx context.Context, r metadata.Reader, account, arn string) ([]me
 // CreateUserAccessKey makes an access key for a user (no name: the
 // caller itself, a user or the root).
 func (s *Service) CreateUserAccessKey(ctx context.Context, name string) (AccessKey, string, error) {
-	u, err := s.User(ctx, name, "iam:CreateAccessKey")
-	if err != nil {
-		return AccessKey{}, "", err
-	}
-	p, _ := caller(ctx)
-	k := AccessKey{ID: newAccessKeyID(), Secret: newSecret(), Principal: u.principal(p.Account), CreatedAt: s.now().UTC()}
-	if u.Name == "" {
-		k.Principal = Root(p.Account)
-	}
-	rec := metadata.AccessKey{
-		ID: k.ID, Account: p.Account, Principal: k.Principal.ARN,
-		Secret: s.keys.Seal([]byte(k.Secret), []byte(k.ID)), Status: "Active", CreatedAt: k.CreatedAt,
-	}
-	// The record names the new key by its ID, never its secret.
-	c := act("iam:CreateAccessKey", "userName", u.Name, "accessKeyId", k.ID)
-	err = s.update(ctx, c, func(tx metadata.Tx) ([]string, error) {
-		keys, err := userKeys(ctx, tx, p.Account, k.Principal.ARN)
+	var (
+		k    AccessKey
+		rec  metadata.AccessKey
+		user string
+	)
+	err := s.changeKeys(ctx, name, "iam:CreateAccessKey", func(p Principal, u User) change {
+		k = AccessKey{ID: newAccessKeyID(), Secret: newSecret(), Principal: u.principal(p.Account), CreatedAt: s.now().UTC()}
+		if u.Name == "" {
+			k.Principal = Root(p.Account)
+		}
+		rec = metadata.AccessKey{
+			ID: k.ID, Account: p.Account, Principal: k.Principal.ARN,
+			Secret: s.keys.Seal([]byte(k.Secret), []byte(k.ID)), Status: "Active", CreatedAt: k.CreatedAt,
+		}
+		user = u.Name
+		// The record names the new key by its ID, never its secret.
+		return act("iam:CreateAccessKey", "userName", u.Name, "accessKeyId", k.ID)
+	}, func(tx metadata.Tx, u User) ([]string, error) {
+		keys, err := userKeys(ctx, tx, rec.Account, rec.Principal)
 		if err != nil {
 			return nil, err
 		}
 		if len(keys) >= maxAccessKeysPerUser && u.Name != "" {
-			return nil, iamError(CodeLimitExceeded, "Cannot exceed quota for AccessKeysPerUser: %d", maxAccessKeysPerUser)
+			return nil, awserr.Errorf(CodeLimitExceeded, "Cannot exceed quota for AccessKeysPerUser: %d", maxAccessKeysPerUser)
 		}
-		return []string{k.Principal.ARN}, tx.PutAccessKey(ctx, rec)
+		return []string{rec.Principal}, tx.PutAccessKey(ctx, rec)
 	})
-	return k, u.Name, err
+	return k, user, err
+}
+
+// changeKeys runs a change of the access keys of a user (no name: the
+// caller's own, a user's or the root's), authorized as action on the
+// user (User) before the transaction: record makes the change to record
+// from the user as read then, and fn makes it in a transaction that
+// records it, with the user as the transaction reads it (the root: the
+// User that User returns for it, of its account's ARN and no name).
+func (s *Service) changeKeys(ctx context.Context, name, action string, record func(p Principal, u User) change, fn func(tx metadata.Tx, u User) ([]string, error)) error {
+	p, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	var u User
+	return s.decideThenUpdate(ctx, func() (change, string, error) {
+		var err error
+		if u, err = s.User(ctx, name, action); err != nil {
+			return change{}, "", err
+		}
+		return record(p, u), u.ARN, nil
+	}, func(tx metadata.Tx, decided string) ([]string, error) {
+		cur := u
+		if u.Name != "" {
+			var err error
+			if cur, err = same[User](ctx, tx, p.Account, metadata.IAMUser, u.Name, decided); err != nil {
+				return nil, err
+			}
+		}
+		return fn(tx, cur)
+	})
 }
 
 // UserAccessKeys lists a user's access keys, without secrets.
@@ -219,7 +234,7 @@ func (s *Service) UserAccessKeys(ctx context.Context, name string) ([]metadata.A
 // UpdateAccessKey activates or deactivates a user's access key.
 func (s *Service) UpdateAccessKey(ctx context.Context, name, id, status string) error {
 	if status != "Active" && status != "Inactive" {
-		return iamError(CodeValidation, "1 validation error detected: Value '%s' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]", status)
+		return awserr.Errorf(CodeValidation, "1 validation error detected: Value '%s' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]", status)
 	}
 	c := act("iam:UpdateAccessKey", "userName", name, "accessKeyId", id, "status", status)
 	return s.changeKey(ctx, name, id, c, func(tx metadata.Tx, k metadata.AccessKey) error {
@@ -247,15 +262,11 @@ func (s *Service) DeleteAccessKey(ctx context.Context, name, id string) error {
 // changeKey authorizes c's action on a user (or the root), and lets fn
 // change one of its access keys, in one transaction that records c.
 func (s *Service) changeKey(ctx context.Context, name, id string, c change, fn func(tx metadata.Tx, k metadata.AccessKey) error) error {
-	u, err := s.User(ctx, name, c.action)
-	if err != nil {
-		return err
-	}
-	p, _ := caller(ctx)
-	return s.update(ctx, c, func(tx metadata.Tx) ([]string, error) {
+	record := func(Principal, User) change { return c }
+	return s.changeKeys(ctx, name, c.action, record, func(tx metadata.Tx, u User) ([]string, error) {
 		k, err := tx.AccessKey(ctx, id)
-		if err != nil || k.Principal != u.ARN || k.Account != p.Account {
-			return nil, iamError(CodeNoSuchEntity, "The Access Key with id %s cannot be found.", id)
+		if err != nil || k.Principal != u.ARN || k.Account != accountOfARN(u.ARN) {
+			return nil, awserr.Errorf(CodeNoSuchEntity, "The Access Key with id %s cannot be found.", id)
 		}
 		return []string{u.ARN}, fn(tx, k)
 	})
@@ -281,30 +292,23 @@ func (s *Service) UpdateUser(ctx context.Context, name, newName, newPath string)
 			return err
 		}
 	}
+	// moved is the user as the change leaves it.
+	moved := func(u User) User {
+		u.Name, u.Path, u.ARN = renamed(p.Account, "user", u.Name, u.Path, newName, newPath)
+		return u
+	}
+	// IAM asks for iam:UpdateUser on the user and on what it becomes.
+	decide := func(u User, arn string) error {
+		if err := s.allow(ctx, "iam:UpdateUser", arn); err != nil || u.ARN == "" {
+			return err
+		}
+		return s.allow(ctx, "iam:UpdateUser", moved(u).ARN)
+	}
 	c := act("iam:UpdateUser", "userName", name, "newUserName", newName, "newPath", newPath)
-	return s.update(ctx, c, func(tx metadata.Tx) ([]string, error) {
-		u, err := loadEntity[User](ctx, tx, p.Account, metadata.IAMUser, name)
-		arn := u.ARN
-		if arn == "" {
-			arn = arnOf(p.Account, "user", "/", name)
-		}
-		if err2 := s.allow(ctx, "iam:UpdateUser", arn); err2 != nil {
-			return nil, err2
-		}
-		if err != nil {
-			return nil, err
-		}
+	return changeEntity(ctx, s, c, p.Account, metadata.IAMUser, name, decide, func(tx metadata.Tx, u User) ([]string, error) {
 		old, oldARN := u.Name, u.ARN
-		if newName != "" {
-			u.Name = newName
-		}
-		if newPath != "" {
-			u.Path = newPath
-		}
-		u.ARN = arnOf(p.Account, "user", u.Path, u.Name)
-		if err := s.allow(ctx, "iam:UpdateUser", u.ARN); err != nil {
-			return nil, err
-		}
+		u = moved(u)
+		var err error
 		if strings.EqualFold(old, u.Name) {
 			err = saveEntity(ctx, tx, p.Account, metadata.IAMUser, old, u, false)
 		} else if err = saveEntity(ctx, tx, p.Account, metadata.IAMUser, u.Name, u, true); err == nil {
@@ -338,7 +342,7 @@ func (s *Service) LoginProfile(ctx context.Context, user, action string) error {
 	if err != nil {
 		return err
 	}
-	return iamError(CodeNoSuchEntity, "Login Profile for User %s cannot be found.", u.Name)
+	return awserr.Errorf(CodeNoSuchEntity, "Login Profile for User %s cannot be found.", u.Name)
 }
 
 // UserCredentials authorizes a listing of a user's other credentials (MFA

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
@@ -21,10 +22,10 @@ func checkAliasName(name string) error {
 		return err
 	}
 	if !strings.HasPrefix(name, "alias/") || name == "alias/" {
-		return kmsError(CodeValidation, `Alias must start with the prefix "alias/". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html`)
+		return awserr.Errorf(CodeValidation, `Alias must start with the prefix "alias/". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html`)
 	}
 	if strings.HasPrefix(name, "alias/aws/") {
-		return kmsError(CodeInvalidAliasName, "Alias %s starts with alias/aws/, which is reserved for AWS managed keys: choose another name", name)
+		return awserr.Errorf(CodeInvalidAliasName, "Alias %s starts with alias/aws/, which is reserved for AWS managed keys: choose another name", name)
 	}
 	return nil
 }
@@ -52,43 +53,103 @@ func (s *Service) CreateAlias(ctx context.Context, scope Scope, name, targetKeyR
 	if err := s.authorizeAccount(ctx, "kms:CreateAlias", arn, scope.Account, nil); err != nil {
 		return err
 	}
-	d, err := s.target(ctx, scope, targetKeyRef, "kms:CreateAlias")
-	if err != nil {
-		return err
-	}
 	c := call{action: "CreateAlias", params: map[string]any{"aliasName": name, "targetKeyId": targetKeyRef}}
-	return s.update(ctx, func(tx metadata.Tx, rec record) error {
-		k, err := s.loadKey(ctx, tx, scope, d.ID)
+	return s.decided(func() error {
+		d, err := s.target(ctx, scope, targetKeyRef, "kms:CreateAlias")
 		if err != nil {
 			return err
 		}
-		if err := notPending(&k.Key); err != nil {
-			return err
-		}
-		old, err := loadAlias(ctx, tx, scope, name)
-		switch {
-		case err == nil:
-			// An alias of a deleted key went with it.
-			if _, kerr := s.loadKey(ctx, tx, scope, old.TargetKeyID); !isCode(kerr, CodeNotFound) {
-				return kmsError(CodeAlreadyExists, "An alias with the name %s already exists", old.ARN)
-			}
-			if err := tx.DeleteIAMEntity(ctx, scope.Account, metadata.KMSAlias, aliasEntity(scope.Region, old.Name)); err != nil {
+		return s.update(ctx, func(tx metadata.Tx, rec record) error {
+			k, err := s.targetDecidedOn(ctx, tx, d)
+			if err != nil {
 				return err
 			}
-		case !isCode(err, CodeNotFound):
-			return err
-		}
-		now := s.now().UTC()
-		a := &Alias{Name: name, ARN: arn, TargetKeyID: d.ID, Created: now, Updated: now}
-		err = saveAlias(ctx, tx, scope, a, true)
-		if errors.Is(err, metadata.ErrExists) {
-			return kmsError(CodeAlreadyExists, "An alias with the name %s already exists", arn)
-		}
-		if err != nil {
-			return err
-		}
-		return rec(scope, c, arn, k.ARN)
+			old, err := loadAlias(ctx, tx, scope, name)
+			switch {
+			case err == nil:
+				// An alias of a deleted key went with it.
+				if _, kerr := s.loadKey(ctx, tx, scope, old.TargetKeyID); awserr.Code(kerr) != CodeNotFound {
+					return awserr.Errorf(CodeAlreadyExists, "An alias with the name %s already exists", old.ARN)
+				}
+				if err := tx.DeleteIAMEntity(ctx, scope.Account, metadata.KMSAlias, aliasEntity(scope.Region, old.Name)); err != nil {
+					return err
+				}
+			case awserr.Code(err) != CodeNotFound:
+				return err
+			}
+			now := s.now().UTC()
+			a := &Alias{Name: name, ARN: arn, TargetKeyID: d.ID, Created: now, Updated: now}
+			err = saveAlias(ctx, tx, scope, a, true)
+			if errors.Is(err, metadata.ErrExists) {
+				return awserr.Errorf(CodeAlreadyExists, "An alias with the name %s already exists", arn)
+			}
+			if err != nil {
+				return err
+			}
+			return rec(scope, c, arn, k.ARN)
+		})
 	})
+}
+
+// targetDecidedOn reads, in a transaction, the key d an alias is to name,
+// which must not be pending deletion and must be as the decision to
+// allow the change read it.
+func (s *Service) targetDecidedOn(ctx context.Context, tx metadata.Tx, d *keyDoc) (*keyDoc, error) {
+	k, err := s.loadKey(ctx, tx, Scope{Account: d.Account, Region: d.Region}, d.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := decidedOn(&d.Key, &k.Key); err != nil {
+		return nil, err
+	}
+	return k, notPending(&k.Key)
+}
+
+// aliasDecision authorizes action on an alias of the scope: on the alias
+// (identity policies), and on the key it names by its key policy, unless
+// that key is gone. It returns the alias and the key, as read (nil when
+// gone).
+func (s *Service) aliasDecision(ctx context.Context, scope Scope, name, action string) (*Alias, *keyDoc, error) {
+	a, err := loadAlias(ctx, s.meta, scope, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.authorizeAccount(ctx, action, a.ARN, scope.Account, nil); err != nil {
+		return nil, nil, err
+	}
+	k, err := s.readKey(ctx, scope, a.TargetKeyID)
+	if awserr.Code(err) == CodeNotFound {
+		return a, nil, nil
+	} else if err != nil {
+		return nil, nil, err
+	}
+	return a, k, s.authorizeKey(ctx, action, &k.Key, nil)
+}
+
+// aliasDecidedOn reads, in a transaction, an alias that a change was
+// decided on (aliasDecision's a and k): it must still name key k, as the
+// decision read it. A key gone since stays gone (key IDs are never
+// reused), and a decision with it asked more than one without it.
+func (s *Service) aliasDecidedOn(ctx context.Context, tx metadata.Tx, scope Scope, a *Alias, k *keyDoc) (*Alias, error) {
+	cur, err := loadAlias(ctx, tx, scope, a.Name)
+	if awserr.Code(err) == CodeNotFound {
+		return nil, awserr.Errorf(CodeNotFound, "Alias %s is not found.", a.ARN)
+	} else if err != nil {
+		return nil, err
+	}
+	if cur.TargetKeyID != a.TargetKeyID {
+		return nil, &staleError{arn: a.ARN}
+	}
+	if k == nil {
+		return cur, nil
+	}
+	now, err := s.loadKey(ctx, tx, scope, k.ID)
+	if awserr.Code(err) == CodeNotFound {
+		return cur, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return cur, decidedOn(&k.Key, &now.Key)
 }
 
 // UpdateAlias points an alias at another key of the scope. The caller
@@ -97,42 +158,31 @@ func (s *Service) UpdateAlias(ctx context.Context, scope Scope, name, targetKeyR
 	if err := checkAliasName(name); err != nil {
 		return err
 	}
-	a, err := loadAlias(ctx, s.meta, scope, name)
-	if err != nil {
-		return err
-	}
-	if err := s.authorizeAccount(ctx, "kms:UpdateAlias", a.ARN, scope.Account, nil); err != nil {
-		return err
-	}
-	if old, err := s.readKey(ctx, scope, a.TargetKeyID); err == nil {
-		if err := s.authorizeKey(ctx, "kms:UpdateAlias", &old.Key, nil); err != nil {
-			return err
-		}
-	} else if !isCode(err, CodeNotFound) {
-		return err
-	}
-	d, err := s.target(ctx, scope, targetKeyRef, "kms:UpdateAlias")
-	if err != nil {
-		return err
-	}
 	c := call{action: "UpdateAlias", params: map[string]any{"aliasName": name, "targetKeyId": targetKeyRef}}
-	return s.update(ctx, func(tx metadata.Tx, rec record) error {
-		cur, err := loadAlias(ctx, tx, scope, name)
+	return s.decided(func() error {
+		a, old, err := s.aliasDecision(ctx, scope, name, "kms:UpdateAlias")
 		if err != nil {
 			return err
 		}
-		k, err := s.loadKey(ctx, tx, scope, d.ID)
+		d, err := s.target(ctx, scope, targetKeyRef, "kms:UpdateAlias")
 		if err != nil {
 			return err
 		}
-		if err := notPending(&k.Key); err != nil {
-			return err
-		}
-		cur.TargetKeyID, cur.Updated = d.ID, s.now().UTC()
-		if err := saveAlias(ctx, tx, scope, cur, false); err != nil {
-			return err
-		}
-		return rec(scope, c, cur.ARN, k.ARN)
+		return s.update(ctx, func(tx metadata.Tx, rec record) error {
+			cur, err := s.aliasDecidedOn(ctx, tx, scope, a, old)
+			if err != nil {
+				return err
+			}
+			k, err := s.targetDecidedOn(ctx, tx, d)
+			if err != nil {
+				return err
+			}
+			cur.TargetKeyID, cur.Updated = d.ID, s.now().UTC()
+			if err := saveAlias(ctx, tx, scope, cur, false); err != nil {
+				return err
+			}
+			return rec(scope, c, cur.ARN, k.ARN)
+		})
 	})
 }
 
@@ -142,31 +192,27 @@ func (s *Service) DeleteAlias(ctx context.Context, scope Scope, name string) err
 	if err := checkAliasName(name); err != nil {
 		return err
 	}
-	a, err := loadAlias(ctx, s.meta, scope, name)
-	if err != nil {
-		return err
-	}
-	if err := s.authorizeAccount(ctx, "kms:DeleteAlias", a.ARN, scope.Account, nil); err != nil {
-		return err
-	}
-	if k, err := s.readKey(ctx, scope, a.TargetKeyID); err == nil {
-		if err := s.authorizeKey(ctx, "kms:DeleteAlias", &k.Key, nil); err != nil {
-			return err
-		}
-	} else if !isCode(err, CodeNotFound) {
-		return err
-	}
 	c := call{action: "DeleteAlias", params: map[string]any{"aliasName": name}}
-	err = s.update(ctx, func(tx metadata.Tx, rec record) error {
-		if err := tx.DeleteIAMEntity(ctx, scope.Account, metadata.KMSAlias, aliasEntity(scope.Region, name)); err != nil {
+	return s.decided(func() error {
+		a, k, err := s.aliasDecision(ctx, scope, name, "kms:DeleteAlias")
+		if err != nil {
 			return err
 		}
-		return rec(scope, c, a.ARN, keyARN(scope, a.TargetKeyID))
+		err = s.update(ctx, func(tx metadata.Tx, rec record) error {
+			cur, err := s.aliasDecidedOn(ctx, tx, scope, a, k)
+			if err != nil {
+				return err
+			}
+			if err := tx.DeleteIAMEntity(ctx, scope.Account, metadata.KMSAlias, aliasEntity(scope.Region, cur.Name)); err != nil {
+				return err
+			}
+			return rec(scope, c, a.ARN, keyARN(scope, a.TargetKeyID))
+		})
+		if errors.Is(err, metadata.ErrNotFound) {
+			return awserr.Errorf(CodeNotFound, "Alias %s is not found.", a.ARN)
+		}
+		return err
 	})
-	if errors.Is(err, metadata.ErrNotFound) {
-		return kmsError(CodeNotFound, "Alias %s is not found.", a.ARN)
-	}
-	return err
 }
 
 // ListAliases lists the aliases of the scope in name order, or only those
@@ -192,7 +238,7 @@ func (s *Service) ListAliases(ctx context.Context, scope Scope, keyRef string, l
 			return nil, "", err
 		}
 		if rf.scope.Account != scope.Account {
-			return nil, "", kmsError(CodeNotFound, "Key '%s' does not exist", keyRef)
+			return nil, "", awserr.Errorf(CodeNotFound, "Key '%s' does not exist", keyRef)
 		}
 		d, err := s.readKey(ctx, rf.scope, rf.id)
 		if err != nil {

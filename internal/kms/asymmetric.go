@@ -26,6 +26,8 @@ import (
 	"hash"
 	"slices"
 	"strconv"
+
+	"github.com/ecrd/ecrd/internal/awserr"
 )
 
 // Asymmetric key specs ecrd makes.
@@ -140,7 +142,7 @@ func generateKeyPair(spec string) (private, public []byte, err error) {
 	case SpecECCP521:
 		key, err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
 	default:
-		return nil, nil, kmsError(CodeUnsupported, "ecrd does not make keys of KeySpec %s", spec)
+		return nil, nil, awserr.Errorf(CodeUnsupported, "ecrd does not make keys of KeySpec %s", spec)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -205,7 +207,7 @@ func publicKey(d *keyDoc) (crypto.PublicKey, error) {
 // wrongUsage is KMS's answer to an operation the key's usage does not
 // allow.
 func wrongUsage(k *Key, op string) error {
-	return kmsError(CodeInvalidKeyUsage, "%s key usage is %s which is not valid for %s.", k.ARN, k.KeyUsage, op)
+	return awserr.Errorf(CodeInvalidKeyUsage, "%s key usage is %s which is not valid for %s.", k.ARN, k.KeyUsage, op)
 }
 
 // symmetricOnly refuses op (GenerateDataKey and what ECR does) on a key
@@ -215,7 +217,7 @@ func symmetricOnly(k *Key, op string) error {
 		return wrongUsage(k, op)
 	}
 	if k.KeySpec != SpecSymmetric {
-		return kmsError(CodeInvalidKeyUsage, "%s key spec %s is not valid for %s.", k.ARN, k.KeySpec, op)
+		return awserr.Errorf(CodeInvalidKeyUsage, "%s key spec %s is not valid for %s.", k.ARN, k.KeySpec, op)
 	}
 	return nil
 }
@@ -291,7 +293,7 @@ func (s *Service) signRequest(ctx context.Context, scope Scope, in SignInput, op
 	}
 	alg := signingAlgorithms[in.SigningAlgorithm]
 	if !slices.Contains(d.SigningAlgorithms(), in.SigningAlgorithm) {
-		return nil, signing{}, nil, kmsError(CodeInvalidKeyUsage, "Algorithm %s is incompatible with key spec %s.", in.SigningAlgorithm, d.KeySpec)
+		return nil, signing{}, nil, awserr.Errorf(CodeInvalidKeyUsage, "Algorithm %s is incompatible with key spec %s.", in.SigningAlgorithm, d.KeySpec)
 	}
 	var digest []byte
 	switch in.MessageType {
@@ -301,11 +303,11 @@ func (s *Service) signRequest(ctx context.Context, scope Scope, in SignInput, op
 		digest = h.Sum(nil)
 	case MessageDigest:
 		if len(in.Message) != alg.hash.Size() {
-			return nil, signing{}, nil, kmsError(CodeValidation, "Digest is invalid length for algorithm %s.", in.SigningAlgorithm)
+			return nil, signing{}, nil, awserr.Errorf(CodeValidation, "Digest is invalid length for algorithm %s.", in.SigningAlgorithm)
 		}
 		digest = in.Message
 	default: // EXTERNAL_MU: ML-DSA keys only
-		return nil, signing{}, nil, kmsError(CodeInvalidKeyUsage, "MessageType %s is incompatible with key spec %s.", in.MessageType, d.KeySpec)
+		return nil, signing{}, nil, awserr.Errorf(CodeInvalidKeyUsage, "MessageType %s is incompatible with key spec %s.", in.MessageType, d.KeySpec)
 	}
 	if in.DryRun {
 		return nil, signing{}, nil, dryRun()
@@ -386,7 +388,7 @@ func (s *Service) PublicKey(ctx context.Context, scope Scope, keyRef string) (Pu
 		return PublicKeyInfo{}, err
 	}
 	if !d.Asymmetric() {
-		return PublicKeyInfo{}, kmsError(CodeUnsupported, "%s key spec %s is not valid for GetPublicKey: only asymmetric keys have a public key.", d.ARN, d.KeySpec)
+		return PublicKeyInfo{}, awserr.Errorf(CodeUnsupported, "%s key spec %s is not valid for GetPublicKey: only asymmetric keys have a public key.", d.ARN, d.KeySpec)
 	}
 	return PublicKeyInfo{Key: d.Key, PublicKey: d.PublicKey}, nil
 }
@@ -408,7 +410,7 @@ func oaep(alg string) (crypto.Hash, bool) {
 func rsaEncryptionFits(k *Key, alg string) (crypto.Hash, error) {
 	h, ok := oaep(alg)
 	if !ok {
-		return 0, kmsError(CodeInvalidKeyUsage, "Algorithm %s is incompatible with key spec %s.", firstOf(alg, SpecSymmetric), k.KeySpec)
+		return 0, awserr.Errorf(CodeInvalidKeyUsage, "Algorithm %s is incompatible with key spec %s.", firstOf(alg, SpecSymmetric), k.KeySpec)
 	}
 	return h, nil
 }
@@ -425,7 +427,7 @@ func rsaEncrypt(d *keyDoc, alg string, h crypto.Hash, plaintext []byte) ([]byte,
 		return nil, errMaterial
 	}
 	if most := rk.Size() - 2*h.Size() - 2; len(plaintext) > most {
-		return nil, kmsError(CodeValidation, "Algorithm %s and key spec %s cannot encrypt data larger than %d bytes.", alg, d.KeySpec, most)
+		return nil, awserr.Errorf(CodeValidation, "Algorithm %s and key spec %s cannot encrypt data larger than %d bytes.", alg, d.KeySpec, most)
 	}
 	return rsa.EncryptOAEP(newHash(h), rand.Reader, rk, plaintext, nil)
 }

@@ -24,8 +24,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/identity"
 )
@@ -46,7 +48,7 @@ func parseKeyPolicy(doc string) (*iampolicy.Policy, error) {
 	p, err := iampolicy.Parse(doc, iampolicy.Resource)
 	var me *iampolicy.MalformedError
 	if errors.As(err, &me) {
-		return nil, kmsError(CodeMalformedPolicy, "%s", me.Message)
+		return nil, awserr.Errorf(CodeMalformedPolicy, "%s", me.Message)
 	}
 	return p, err
 }
@@ -87,7 +89,7 @@ func (s *Service) authorizeWith(ctx context.Context, action string, k *Key, pol 
 	}
 
 	if d = keyPolicyRule(d); !d.Allowed {
-		return kmsError(CodeAccessDenied, "%s", s.ids.DenialMessage(d, req))
+		return awserr.Errorf(CodeAccessDenied, "%s", s.ids.DenialMessage(d, req))
 	}
 	return nil
 }
@@ -116,7 +118,7 @@ func (s *Service) authorizeAccount(ctx context.Context, action, resource, accoun
 		return err
 	}
 	if !d.Allowed {
-		return kmsError(CodeAccessDenied, "%s", s.ids.DenialMessage(d, req))
+		return awserr.Errorf(CodeAccessDenied, "%s", s.ids.DenialMessage(d, req))
 	}
 	return nil
 }
@@ -126,11 +128,58 @@ func (s *Service) authorizeAccount(ctx context.Context, action, resource, accoun
 // caller bypasses the check.
 func (s *Service) checkLockout(ctx context.Context, k *Key, pol *iampolicy.Policy) error {
 	err := s.authorizeWith(ctx, "kms:PutKeyPolicy", k, pol, nil)
-	var ke *Error
-	if errors.As(err, &ke) && ke.Code == CodeAccessDenied {
-		return kmsError(CodeMalformedPolicy, "The new key policy will not allow you to update the key policy in the future.")
+	if awserr.Code(err) == CodeAccessDenied {
+		return awserr.Errorf(CodeMalformedPolicy, "The new key policy will not allow you to update the key policy in the future.")
 	}
 	return err
+}
+
+// A change is authorized before its transaction, never inside it: the
+// function of a write transaction may run more than once, and Authorize
+// reads the store and its caches. What a decision on a key reads of it
+// is its key policy and its tags (its ARN, key spec, usage and origin
+// never change) and, for a CreateGrant that a grant allows, that grant;
+// a change of an alias is decided on the key the alias names. The
+// transaction reads the key (and alias) again: if the policy or tags are
+// not those decided on (changed meanwhile, through this process or
+// another, or read from a cache another process's change had not reached
+// yet), the grant is gone, or the alias names another key, the decision
+// is stale. Then this process's copy of the key is dropped and the call
+// is decided and made once more, which answers as if it had come after
+// the other change; a second stale decision in a row answers
+// ConflictException, and the client tries again. (A key deleted
+// meanwhile needs no second try: NotFoundException is the answer either
+// way, as resolving a key comes before authorizing.)
+
+// staleError is how a transaction says that what its change was decided
+// on has changed: the key, or alias, of ARN arn.
+type staleError struct{ arn string }
+
+func (e *staleError) Error() string {
+	return "what a change of " + e.arn + " was authorized on changed before its transaction"
+}
+
+// decidedOn checks, in a transaction, that key cur is as a decision read
+// it (was).
+func decidedOn(was, cur *Key) error {
+	if cur.Policy != was.Policy || !slices.Equal(cur.Tags, was.Tags) {
+		return &staleError{arn: cur.ARN}
+	}
+	return nil
+}
+
+// decided runs op, a change that is decided and then made in a
+// transaction that refuses a stale decision, at most twice.
+func (s *Service) decided(op func() error) error {
+	var stale *staleError
+	for range 2 {
+		err := op()
+		if !errors.As(err, &stale) {
+			return err
+		}
+		s.docs.Delete(stale.arn)
+	}
+	return awserr.Errorf(CodeConflict, "The request was rejected because %s changed while the request was being made: another request changed its key policy, tags or grants, or where an alias points. Retry the request.", stale.arn)
 }
 
 // keyConditions sets the condition keys a key-policy decision can read.

@@ -32,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
@@ -59,7 +60,7 @@ type blob struct {
 }
 
 func invalidCiphertext() error {
-	return kmsError(CodeInvalidCiphertext, "The ciphertext is not valid, or does not match the encryption context: pass the CiphertextBlob and the EncryptionContext exactly as encryption gave and used them")
+	return awserr.Errorf(CodeInvalidCiphertext, "The ciphertext is not valid, or does not match the encryption context: pass the CiphertextBlob and the EncryptionContext exactly as encryption gave and used them")
 }
 
 // parseBlob reads a blob's header. It checks the form only; the AEAD
@@ -218,7 +219,7 @@ func (s *Service) forEncryption(ctx context.Context, d *keyDoc) (*keyDoc, error)
 }
 
 func dryRun() error {
-	return kmsError(CodeDryRun, "The request would have succeeded, but the DryRun option is set.")
+	return awserr.Errorf(CodeDryRun, "The request would have succeeded, but the DryRun option is set.")
 }
 
 func checkAlgorithm(v *validation, alg string) {
@@ -227,7 +228,7 @@ func checkAlgorithm(v *validation, alg string) {
 
 func algorithmFits(alg string) error {
 	if alg != "" && alg != SpecSymmetric {
-		return kmsError(CodeInvalidKeyUsage, "Algorithm %s is incompatible with key spec SYMMETRIC_DEFAULT.", alg)
+		return awserr.Errorf(CodeInvalidKeyUsage, "Algorithm %s is incompatible with key spec SYMMETRIC_DEFAULT.", alg)
 	}
 	return nil
 }
@@ -302,7 +303,7 @@ func (s *Service) Encrypt(ctx context.Context, scope Scope, in EncryptInput) (En
 // symmetric encryption binds one to the ciphertext, and silently dropping
 // it would let a caller think it was bound.
 func noContext(k *Key) error {
-	return kmsError(CodeValidation, "EncryptionContext is not supported with key spec %s: only symmetric encryption keys bind an encryption context.", k.KeySpec)
+	return awserr.Errorf(CodeValidation, "EncryptionContext is not supported with key spec %s: only symmetric encryption keys bind an encryption context.", k.KeySpec)
 }
 
 // DataKeyInput is what GenerateDataKey takes: KeySpec (AES_256, AES_128)
@@ -346,7 +347,7 @@ func (s *Service) generateDataKey(ctx context.Context, scope Scope, in DataKeyIn
 		return DataKey{}, err
 	}
 	if (in.KeySpec == "") == (in.NumberOfBytes == nil) {
-		return DataKey{}, kmsError(CodeValidation, "Please specify either number of bytes or key spec.")
+		return DataKey{}, awserr.Errorf(CodeValidation, "Please specify either number of bytes or key spec.")
 	}
 	size := 32
 	switch {
@@ -432,10 +433,10 @@ func (s *Service) Decrypt(ctx context.Context, scope Scope, in DecryptInput) (De
 		return Decrypted{}, err
 	}
 	if b.scope.Region != scope.Region {
-		return Decrypted{}, kmsError(CodeInvalidCiphertext, "The ciphertext was made by a key in %s: decrypt it in that region", b.scope.Region)
+		return Decrypted{}, awserr.Errorf(CodeInvalidCiphertext, "The ciphertext was made by a key in %s: decrypt it in that region", b.scope.Region)
 	}
 	if named != nil && (named.ID != b.keyID || named.Account != b.scope.Account) {
-		return Decrypted{}, kmsError(CodeIncorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")
+		return Decrypted{}, awserr.Errorf(CodeIncorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")
 	}
 	d, err := s.readKeyVersion(ctx, b.scope, b.keyID, b.version)
 	if err != nil {

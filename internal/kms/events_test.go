@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/ecrd/ecrd/internal/identity"
+	"github.com/ecrd/ecrd/internal/identity/identitytest"
 	"github.com/ecrd/ecrd/internal/metadata"
-	"github.com/ecrd/ecrd/internal/metadata/metadatatest"
 	"github.com/ecrd/ecrd/internal/outbox"
 	"github.com/ecrd/ecrd/internal/testutil"
 )
@@ -216,11 +216,11 @@ func (p process) catchUp(t *testing.T) {
 // data folder (and its server key file) do.
 func twoProcesses(t *testing.T) (a, b process) {
 	t.Helper()
-	dir, keys, log := t.TempDir(), testutil.Keyring(t), testutil.Logger()
+	dir, keys, log := t.TempDir(), testutil.Keyring(t), identitytest.Logger(t)
 	open := func() process {
-		meta := metadatatest.DoubleRun(testutil.SQLite(t, dir))
+		meta := identitytest.Store(t, dir)
 		ids := identity.New(meta, keys, log)
-		p := process{svc: New(meta, keys, ids, log), ids: ids, follower: outbox.NewFollower(meta, time.Hour, log)}
+		p := process{svc: New(meta, keys, &guardedIDs{Authorizer: ids, tb: t}, log), ids: ids, follower: outbox.NewFollower(meta, time.Hour, log)}
 		p.follower.Subscribe(ids.Changed)
 		p.follower.Subscribe(p.svc.Changed)
 		if err := p.follower.Start(bg); err != nil {

@@ -3,6 +3,8 @@ package kms
 import (
 	"bytes"
 	"testing"
+
+	"github.com/ecrd/ecrd/internal/awserr"
 )
 
 // FuzzDecrypt feeds Decrypt and DecryptDataKey arbitrary blobs and
@@ -79,7 +81,7 @@ func FuzzGrantToken(f *testing.F) {
 			t.Fatalf("an issued token does not read: %v", err)
 		case err == nil && (ref.grantID != id || ref.keyID != k.ID || ref.scope != scope):
 			t.Fatalf("token read as %+v", ref)
-		case err != nil && !isCode(err, CodeInvalidGrantToken):
+		case err != nil && awserr.Code(err) != CodeInvalidGrantToken:
 			t.Fatalf("not InvalidGrantTokenException: %v", err)
 		}
 	})

@@ -32,6 +32,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/identity"
@@ -228,7 +229,7 @@ type grantRef struct {
 }
 
 func invalidGrantToken() error {
-	return kmsError(CodeInvalidGrantToken, "The grant token is not valid: pass a GrantToken that CreateGrant returned.")
+	return awserr.Errorf(CodeInvalidGrantToken, "The grant token is not valid: pass a GrantToken that CreateGrant returned.")
 }
 
 // parseGrantToken reads a grant token ecrd issued; anything else is
@@ -288,13 +289,13 @@ func (v *validation) grantID(value, member string) {
 // checkGrantID refuses a grant ID that is not of the form KMS makes.
 func checkGrantID(id string) error {
 	if !grantIDRE.MatchString(id) {
-		return kmsError(CodeInvalidGrantID, "Invalid grant ID %s: a grant ID is 64 hexadecimal digits, as CreateGrant returns it.", id)
+		return awserr.Errorf(CodeInvalidGrantID, "Invalid grant ID %s: a grant ID is 64 hexadecimal digits, as CreateGrant returns it.", id)
 	}
 	return nil
 }
 
 func grantNotFound(id string) error {
-	return kmsError(CodeNotFound, "Grant ID %s not found", id)
+	return awserr.Errorf(CodeNotFound, "Grant ID %s not found", id)
 }
 
 // CreateGrantInput is what CreateGrant takes.
@@ -411,35 +412,55 @@ func (s *Service) CreateGrant(ctx context.Context, scope Scope, in CreateGrantIn
 	ops := slices.Compact(slices.Sorted(slices.Values(in.Operations)))
 	switch {
 	case len(ops) == 0:
-		return CreatedGrant{}, kmsError(CodeValidation, "Grants must contain at least one operation.")
+		return CreatedGrant{}, awserr.Errorf(CodeValidation, "Grants must contain at least one operation.")
 	case len(ops) == 1 && ops[0] == "CreateGrant":
-		return CreatedGrant{}, kmsError(CodeValidation, "Grants must not contain only the CreateGrant operation.")
+		return CreatedGrant{}, awserr.Errorf(CodeValidation, "Grants must not contain only the CreateGrant operation.")
 	}
 	if in.Constraints != nil && len(in.Constraints.EncryptionContextEquals) > 0 && len(in.Constraints.EncryptionContextSubset) > 0 {
-		return CreatedGrant{}, kmsError(CodeValidation, "More than one constraint supplied")
+		return CreatedGrant{}, awserr.Errorf(CodeValidation, "More than one constraint supplied")
 	}
 	constraints := in.Constraints.normalized()
 	actx := withConditions(ctx, grantConditions(&in, constraints))
-	d, err := s.key(actx, scope, in.KeyID, access{action: "kms:CreateGrant", crossAccount: true, state: notPending, encCtx: constraints.context()})
+	var out CreatedGrant
+	err := s.decided(func() error {
+		d, by, err := s.grantDecision(actx, scope, &in, ops, constraints)
+		if err != nil {
+			return err
+		}
+		if in.DryRun {
+			return dryRun()
+		}
+		out, err = s.addGrant(ctx, d, by, &in, ops, constraints)
+		return err
+	})
+	return out, err
+}
+
+// grantDecision resolves the key of a CreateGrant and authorizes the
+// grant it asks for: the key, and the ID of the grant that allowed it
+// ("" when the key policy did).
+func (s *Service) grantDecision(ctx context.Context, scope Scope, in *CreateGrantInput, ops []string, constraints *GrantConstraints) (*keyDoc, string, error) {
+	d, err := s.key(ctx, scope, in.KeyID, access{action: "kms:CreateGrant", crossAccount: true, state: notPending, encCtx: constraints.context()})
 	if err != nil {
-		return CreatedGrant{}, err
+		return nil, "", err
 	}
 	allowed := grantableFor(&d.Key)
 	for _, op := range ops {
 		if !slices.Contains(allowed, op) {
-			return CreatedGrant{}, kmsError(CodeValidation, "Grant operation %s is not valid for key %s, whose KeySpec is %s and KeyUsage %s: the operations it allows are %s",
+			return nil, "", awserr.Errorf(CodeValidation, "Grant operation %s is not valid for key %s, whose KeySpec is %s and KeyUsage %s: the operations it allows are %s",
 				op, d.ARN, d.KeySpec, d.KeyUsage, strings.Join(allowed, ", "))
 		}
 		if constraints != nil && !slices.Contains(contextOperations, op) && op != "CreateGrant" && op != "RetireGrant" && op != "DescribeKey" {
-			return CreatedGrant{}, kmsError(CodeValidation, "Grant constraints are not valid for the %s operation: encryption context constraints apply only to operations that take an encryption context", op)
+			return nil, "", awserr.Errorf(CodeValidation, "Grant constraints are not valid for the %s operation: encryption context constraints apply only to operations that take an encryption context", op)
 		}
 	}
-	if err := s.grantDerived(actx, d, ops, constraints); err != nil {
-		return CreatedGrant{}, err
-	}
-	if in.DryRun {
-		return CreatedGrant{}, dryRun()
-	}
+	by, err := s.grantDerived(ctx, d, ops, constraints)
+	return d, by, err
+}
+
+// addGrant adds the grant a CreateGrant decided on key d (by: the grant
+// that allowed it, "" for the key policy) and returns it with a token.
+func (s *Service) addGrant(ctx context.Context, d *keyDoc, by string, in *CreateGrantInput, ops []string, constraints *GrantConstraints) (CreatedGrant, error) {
 	idb := make([]byte, 32)
 	if _, err := rand.Read(idb); err != nil {
 		return CreatedGrant{}, err
@@ -458,10 +479,13 @@ func (s *Service) CreateGrant(ctx context.Context, scope Scope, in CreateGrantIn
 		c.params["constraints"] = constraints.wire()
 	}
 	id := g.ID
-	err = s.update(ctx, func(tx metadata.Tx, rec record) error {
+	err := s.update(ctx, func(tx metadata.Tx, rec record) error {
 		id = g.ID
 		k, err := s.loadKey(ctx, tx, Scope{Account: d.Account, Region: d.Region}, d.ID)
 		if err != nil {
+			return err
+		}
+		if err := decidedOn(&d.Key, &k.Key); err != nil {
 			return err
 		}
 		if err := notPending(&k.Key); err != nil {
@@ -471,6 +495,9 @@ func (s *Service) CreateGrant(ctx context.Context, scope Scope, in CreateGrantIn
 		if err != nil {
 			return err
 		}
+		if by != "" && !slices.ContainsFunc(grants, func(o Grant) bool { return o.ID == by }) {
+			return &staleError{arn: d.ARN} // the grant that allowed it is gone
+		}
 		if g.Name != "" {
 			if i := slices.IndexFunc(grants, func(o Grant) bool { return o.sameAs(&g) }); i >= 0 {
 				id = grants[i].ID
@@ -478,7 +505,7 @@ func (s *Service) CreateGrant(ctx context.Context, scope Scope, in CreateGrantIn
 			}
 		}
 		if len(grants) >= maxGrantsPerKey {
-			return kmsError(CodeLimitExceeded, "Key %s has %d grants, the most ecrd keeps for a key: retire or revoke some", d.ARN, maxGrantsPerKey)
+			return awserr.Errorf(CodeLimitExceeded, "Key %s has %d grants, the most ecrd keeps for a key: retire or revoke some", d.ARN, maxGrantsPerKey)
 		}
 		if err := saveGrants(ctx, tx, d.Account, d.Region, d.ID, append(grants, g)); err != nil {
 			return err
@@ -498,22 +525,23 @@ func (s *Service) CreateGrant(ctx context.Context, scope Scope, in CreateGrantIn
 // grantDerived checks a new grant against the grants that gave the
 // caller kms:CreateGrant, when the policies alone do not: one of them
 // must allow every operation of the new grant, with a constraint no
-// stricter than the new grant's.
-func (s *Service) grantDerived(ctx context.Context, d *keyDoc, ops []string, c *GrantConstraints) error {
+// stricter than the new grant's. It returns that grant's ID ("" when the
+// policies allow).
+func (s *Service) grantDerived(ctx context.Context, d *keyDoc, ops []string, c *GrantConstraints) (string, error) {
 	byPolicy, req, err := s.policyDecision(ctx, "kms:CreateGrant", &d.Key, c.context())
 	if err != nil || byPolicy.Allowed {
-		return err
+		return "", err
 	}
 	grants, err := s.callerGrants(ctx, "kms:CreateGrant", &d.Key, nil)
 	if err != nil {
-		return err
+		return "", err
 	}
 	for _, g := range grants {
 		if atLeastAsStrict(c, g.Constraints) && !slices.ContainsFunc(ops, func(op string) bool { return !slices.Contains(g.Operations, op) }) {
-			return nil
+			return g.ID, nil
 		}
 	}
-	return kmsError(CodeAccessDenied, "User: %s is not authorized to perform: kms:CreateGrant on resource: %s with these operations and constraints: "+
+	return "", awserr.Errorf(CodeAccessDenied, "User: %s is not authorized to perform: kms:CreateGrant on resource: %s with these operations and constraints: "+
 		"a grant's CreateGrant permission allows only grants for operations that grant allows, with a constraint at least as strict", req.Principal.ARN, d.ARN)
 }
 
@@ -660,7 +688,7 @@ func (s *Service) ListRetirableGrants(ctx context.Context, scope Scope, retiring
 		if !ok || region != scope.Region {
 			continue
 		}
-		if _, err := s.readKey(ctx, scope, id); isCode(err, CodeNotFound) {
+		if _, err := s.readKey(ctx, scope, id); awserr.Code(err) == CodeNotFound {
 			continue // a deleted key's grants went with it
 		} else if err != nil {
 			return nil, "", err
@@ -723,7 +751,7 @@ func (s *Service) RetireGrant(ctx context.Context, scope Scope, in RetireGrantIn
 		}
 		keyScope, keyID, grantID = rf.scope, rf.id, strings.ToLower(in.GrantID)
 	default:
-		return kmsError(CodeValidation, "Grant token OR (grant ID, key ID) must be specified")
+		return awserr.Errorf(CodeValidation, "Grant token OR (grant ID, key ID) must be specified")
 	}
 	d, err := s.readKey(ctx, keyScope, keyID)
 	if err != nil {
@@ -744,21 +772,21 @@ func (s *Service) RetireGrant(ctx context.Context, scope Scope, in RetireGrantIn
 		return dryRun()
 	}
 	// The record names the grant, never its token.
-	return s.removeGrant(ctx, &d.Key, grantID, onKey("RetireGrant", d.ID, "grantId", grantID))
+	return s.removeGrant(ctx, &d.Key, false, grantID, onKey("RetireGrant", d.ID, "grantId", grantID))
 }
 
 // mayRetire decides whether the caller may retire a grant.
 func (s *Service) mayRetire(ctx context.Context, g *Grant, k *Key) error {
 	p, ok := identity.FromContext(ctx)
 	if !ok {
-		return kmsError(CodeAccessDenied, "An anonymous caller cannot retire a grant")
+		return awserr.Errorf(CodeAccessDenied, "An anonymous caller cannot retire a grant")
 	}
 	d, req, err := s.identityDecision(ctx, p, "kms:RetireGrant", k)
 	if err != nil {
 		return err
 	}
 	if d.Reason == iampolicy.ExplicitDeny {
-		return kmsError(CodeAccessDenied, "%s", s.ids.DenialMessage(d, req))
+		return awserr.Errorf(CodeAccessDenied, "%s", s.ids.DenialMessage(d, req))
 	}
 	retiring, err := s.principalMatches(ctx, p, g.RetiringPrincipal, "kms:RetireGrant", k)
 	if err != nil || retiring {
@@ -773,9 +801,9 @@ func (s *Service) mayRetire(ctx context.Context, g *Grant, k *Key) error {
 		if d.Allowed {
 			return nil
 		}
-		return kmsError(CodeAccessDenied, "%s", s.ids.DenialMessage(d, req))
+		return awserr.Errorf(CodeAccessDenied, "%s", s.ids.DenialMessage(d, req))
 	}
-	return kmsError(CodeAccessDenied, "User: %s is not authorized to perform: kms:RetireGrant on resource: %s because it is neither the grant's retiring principal, nor its grantee with the RetireGrant operation, nor in the account that created it", p.ARN, k.ARN)
+	return awserr.Errorf(CodeAccessDenied, "User: %s is not authorized to perform: kms:RetireGrant on resource: %s because it is neither the grant's retiring principal, nor its grantee with the RetireGrant operation, nor in the account that created it", p.ARN, k.ARN)
 }
 
 // RevokeGrant deletes a grant of a key. The key policy (and IAM) decide,
@@ -786,30 +814,45 @@ func (s *Service) RevokeGrant(ctx context.Context, scope Scope, keyRef, grantID 
 	if err := v.err(); err != nil {
 		return err
 	}
-	d, err := s.key(ctx, scope, keyRef, access{action: "kms:RevokeGrant", crossAccount: true})
-	if err != nil {
-		return err
-	}
-	if err := checkGrantID(grantID); err != nil {
-		return err
-	}
-	if dryRunOnly {
-		grants, err := loadGrants(ctx, s.meta, d.Account, d.Region, d.ID)
+	return s.decided(func() error {
+		d, err := s.key(ctx, scope, keyRef, access{action: "kms:RevokeGrant", crossAccount: true})
 		if err != nil {
 			return err
 		}
-		if !slices.ContainsFunc(grants, func(g Grant) bool { return strings.EqualFold(g.ID, grantID) }) {
-			return grantNotFound(grantID)
+		if err := checkGrantID(grantID); err != nil {
+			return err
 		}
-		return dryRun()
-	}
-	return s.removeGrant(ctx, &d.Key, strings.ToLower(grantID), onKey("RevokeGrant", keyRef, "grantId", grantID))
+		if dryRunOnly {
+			grants, err := loadGrants(ctx, s.meta, d.Account, d.Region, d.ID)
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(grants, func(g Grant) bool { return strings.EqualFold(g.ID, grantID) }) {
+				return grantNotFound(grantID)
+			}
+			return dryRun()
+		}
+		return s.removeGrant(ctx, &d.Key, true, strings.ToLower(grantID), onKey("RevokeGrant", keyRef, "grantId", grantID))
+	})
 }
 
-// removeGrant deletes a grant, NotFoundException if it is gone, and
-// records c.
-func (s *Service) removeGrant(ctx context.Context, k *Key, grantID string, c call) error {
+// removeGrant deletes a grant of key k, NotFoundException if it is gone,
+// and records c. byPolicy says that k's key policy allowed it
+// (RevokeGrant): the key must still be as that decision read it (k). A
+// retirement is decided by the grant itself, which never changes, only
+// goes.
+func (s *Service) removeGrant(ctx context.Context, k *Key, byPolicy bool, grantID string, c call) error {
+	scope := Scope{Account: k.Account, Region: k.Region}
 	return s.update(ctx, func(tx metadata.Tx, rec record) error {
+		if byPolicy {
+			cur, err := s.loadKey(ctx, tx, scope, k.ID)
+			if err != nil {
+				return err
+			}
+			if err := decidedOn(k, &cur.Key); err != nil {
+				return err
+			}
+		}
 		grants, err := loadGrants(ctx, tx, k.Account, k.Region, k.ID)
 		if err != nil {
 			return err
@@ -821,7 +864,7 @@ func (s *Service) removeGrant(ctx context.Context, k *Key, grantID string, c cal
 		if err := saveGrants(ctx, tx, k.Account, k.Region, k.ID, slices.Delete(grants, i, i+1)); err != nil {
 			return err
 		}
-		return rec(Scope{Account: k.Account, Region: k.Region}, c, k.ARN)
+		return rec(scope, c, k.ARN)
 	})
 }
 

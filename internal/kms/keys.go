@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
@@ -52,27 +53,27 @@ func (s *Service) CreateKey(ctx context.Context, scope Scope, in CreateKeyInput)
 		return Key{}, err
 	}
 	if in.KeySpec != "" && in.CustomerMasterKeySpec != "" {
-		return Key{}, kmsError(CodeValidation, "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.")
+		return Key{}, awserr.Errorf(CodeValidation, "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.")
 	}
 	spec := firstOf(in.KeySpec, in.CustomerMasterKeySpec, SpecSymmetric)
 	if spec != SpecSymmetric && in.KeyUsage == "" {
-		return Key{}, kmsError(CodeValidation, "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
+		return Key{}, awserr.Errorf(CodeValidation, "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
 	}
 	usage := firstOf(in.KeyUsage, UsageEncryptDecrypt)
 	if !slices.Contains(specUsages[spec], usage) {
-		return Key{}, kmsError(CodeValidation, "KeyUsage %s is not compatible with KeySpec %s", usage, spec)
+		return Key{}, awserr.Errorf(CodeValidation, "KeyUsage %s is not compatible with KeySpec %s", usage, spec)
 	}
 	if !served(spec, usage) {
-		return Key{}, kmsError(CodeUnsupported, "ecrd does not make keys of KeySpec %s with KeyUsage %s: it makes symmetric encryption keys, RSA keys (RSA_2048, RSA_3072, RSA_4096) that sign or encrypt, and ECDSA keys (ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521) that sign", spec, usage)
+		return Key{}, awserr.Errorf(CodeUnsupported, "ecrd does not make keys of KeySpec %s with KeyUsage %s: it makes symmetric encryption keys, RSA keys (RSA_2048, RSA_3072, RSA_4096) that sign or encrypt, and ECDSA keys (ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521) that sign", spec, usage)
 	}
 	if in.Origin != "" && in.Origin != OriginAWSKMS {
-		return Key{}, kmsError(CodeUnsupported, "ecrd supports only key material that KMS generates: Origin %s is not supported; omit Origin or give AWS_KMS", in.Origin)
+		return Key{}, awserr.Errorf(CodeUnsupported, "ecrd supports only key material that KMS generates: Origin %s is not supported; omit Origin or give AWS_KMS", in.Origin)
 	}
 	if in.CustomKeyStoreID != "" || in.XksKeyID != "" {
-		return Key{}, kmsError(CodeUnsupported, "ecrd has no custom key stores: omit CustomKeyStoreId and XksKeyId")
+		return Key{}, awserr.Errorf(CodeUnsupported, "ecrd has no custom key stores: omit CustomKeyStoreId and XksKeyId")
 	}
 	if in.MultiRegion {
-		return Key{}, kmsError(CodeUnsupported, "ecrd does not support multi-Region keys: create the key with MultiRegion false")
+		return Key{}, awserr.Errorf(CodeUnsupported, "ecrd does not support multi-Region keys: create the key with MultiRegion false")
 	}
 	if err := validTags(in.Tags); err != nil {
 		return Key{}, err
@@ -196,7 +197,7 @@ func (s *Service) purgeDeleted(ctx context.Context, tx metadata.Tx, scope Scope,
 			continue
 		}
 		id := strings.TrimPrefix(e.Name, prefix)
-		if _, err := s.loadKey(ctx, tx, scope, id); isCode(err, CodeNotFound) {
+		if _, err := s.loadKey(ctx, tx, scope, id); awserr.Code(err) == CodeNotFound {
 			if err := tx.DeleteIAMEntity(ctx, scope.Account, metadata.KMSKey, e.Name); err != nil {
 				return err
 			}
@@ -227,15 +228,41 @@ func (s *Service) purgeDeleted(ctx context.Context, tx metadata.Tx, scope Scope,
 	return nil
 }
 
-// change runs fn on a key's current document in a write transaction,
-// saves it and records c. The key was resolved and authorized before; fn
-// re-checks its state against what the transaction reads.
-func (s *Service) change(ctx context.Context, d *keyDoc, c call, fn func(d *keyDoc) error) (Key, error) {
+// change resolves the key keyRef names and authorizes a on it (key),
+// checks it with pre (nil: nothing more) before the transaction, then
+// runs fn on the key's current document in a write transaction, saves it
+// and records c. fn re-checks the key's state against what the
+// transaction reads; the transaction refuses a stale decision (see
+// decided).
+func (s *Service) change(ctx context.Context, scope Scope, keyRef string, a access, pre func(d *keyDoc) error, c call, fn func(d *keyDoc) error) (Key, error) {
+	var out Key
+	err := s.decided(func() error {
+		d, err := s.key(ctx, scope, keyRef, a)
+		if err != nil {
+			return err
+		}
+		if pre != nil {
+			if err := pre(d); err != nil {
+				return err
+			}
+		}
+		out, err = s.changeDecided(ctx, d, c, fn)
+		return err
+	})
+	return out, err
+}
+
+// changeDecided runs fn on the current document of key d, resolved and
+// authorized before, in a write transaction, saves it and records c.
+func (s *Service) changeDecided(ctx context.Context, d *keyDoc, c call, fn func(d *keyDoc) error) (Key, error) {
 	var out Key
 	scope := Scope{Account: d.Account, Region: d.Region}
 	err := s.update(ctx, func(tx metadata.Tx, rec record) error {
 		cur, err := s.loadKey(ctx, tx, scope, d.ID)
 		if err != nil {
+			return err
+		}
+		if err := decidedOn(&d.Key, &cur.Key); err != nil {
 			return err
 		}
 		if err := fn(cur); err != nil {
@@ -300,7 +327,7 @@ func checkPolicyName(name string) error {
 		return err
 	}
 	if name != "default" {
-		return kmsError(CodeNotFound, "No such policy exists: a key has one policy, named default")
+		return awserr.Errorf(CodeNotFound, "No such policy exists: a key has one policy, named default")
 	}
 	return nil
 }
@@ -337,21 +364,16 @@ func (s *Service) PutKeyPolicy(ctx context.Context, scope Scope, keyRef, policyN
 	if err := checkPolicyName(firstOf(policyName, "default")); err != nil {
 		return err
 	}
-	d, err := s.key(ctx, scope, keyRef, access{action: "kms:PutKeyPolicy"})
-	if err != nil {
-		return err
-	}
-	pol, err := parseKeyPolicy(policy)
-	if err != nil {
-		return err
-	}
-	if !bypass {
-		if err := s.checkLockout(ctx, &d.Key, pol); err != nil {
+	// The new policy must still let the caller change it.
+	lockout := func(d *keyDoc) error {
+		pol, err := parseKeyPolicy(policy)
+		if err != nil || bypass {
 			return err
 		}
+		return s.checkLockout(ctx, &d.Key, pol)
 	}
 	c := onKey("PutKeyPolicy", keyRef, "policyName", firstOf(policyName, "default"), "policy", policy, "bypassPolicyLockoutSafetyCheck", bypass)
-	_, err = s.change(ctx, d, c, func(d *keyDoc) error {
+	_, err := s.change(ctx, scope, keyRef, access{action: "kms:PutKeyPolicy"}, lockout, c, func(d *keyDoc) error {
 		d.Policy = policy
 		return nil
 	})
@@ -370,14 +392,7 @@ func (s *Service) EnableKeyRotation(ctx context.Context, scope Scope, keyRef str
 		}
 		period = *periodDays
 	}
-	d, err := s.key(ctx, scope, keyRef, access{action: "kms:EnableKeyRotation", state: usable})
-	if err != nil {
-		return err
-	}
-	if err := rotates(&d.Key); err != nil {
-		return err
-	}
-	_, err = s.change(ctx, d, onKey("EnableKeyRotation", keyRef, "rotationPeriodInDays", period), func(d *keyDoc) error {
+	_, err := s.change(ctx, scope, keyRef, access{action: "kms:EnableKeyRotation", state: usable}, rotates, onKey("EnableKeyRotation", keyRef, "rotationPeriodInDays", period), func(d *keyDoc) error {
 		if err := usable(&d.Key); err != nil {
 			return err
 		}
@@ -391,14 +406,7 @@ func (s *Service) EnableKeyRotation(ctx context.Context, scope Scope, keyRef str
 
 // DisableKeyRotation turns automatic rotation off.
 func (s *Service) DisableKeyRotation(ctx context.Context, scope Scope, keyRef string) error {
-	d, err := s.key(ctx, scope, keyRef, access{action: "kms:DisableKeyRotation", state: usable})
-	if err != nil {
-		return err
-	}
-	if err := rotates(&d.Key); err != nil {
-		return err
-	}
-	_, err = s.change(ctx, d, onKey("DisableKeyRotation", keyRef), func(d *keyDoc) error {
+	_, err := s.change(ctx, scope, keyRef, access{action: "kms:DisableKeyRotation", state: usable}, rotates, onKey("DisableKeyRotation", keyRef), func(d *keyDoc) error {
 		if err := usable(&d.Key); err != nil {
 			return err
 		}
@@ -411,9 +419,9 @@ func (s *Service) DisableKeyRotation(ctx context.Context, scope Scope, keyRef st
 
 // rotates refuses rotation settings on keys that do not rotate: only
 // symmetric encryption keys do, as on AWS.
-func rotates(k *Key) error {
-	if k.KeySpec != SpecSymmetric {
-		return kmsError(CodeUnsupported, "%s key spec %s does not support rotation: only symmetric encryption keys rotate.", k.ARN, k.KeySpec)
+func rotates(d *keyDoc) error {
+	if d.KeySpec != SpecSymmetric {
+		return awserr.Errorf(CodeUnsupported, "%s key spec %s does not support rotation: only symmetric encryption keys rotate.", d.ARN, d.KeySpec)
 	}
 	return nil
 }
@@ -431,19 +439,12 @@ func (s *Service) KeyRotationStatus(ctx context.Context, scope Scope, keyRef str
 // RotateKeyOnDemand rotates a key's material now: new ciphertexts use the
 // new material, old ones still decrypt. AWS allows ten per key.
 func (s *Service) RotateKeyOnDemand(ctx context.Context, scope Scope, keyRef string) (Key, error) {
-	d, err := s.key(ctx, scope, keyRef, access{action: "kms:RotateKeyOnDemand", state: usable})
-	if err != nil {
-		return Key{}, err
-	}
-	if err := rotates(&d.Key); err != nil {
-		return Key{}, err
-	}
-	return s.change(ctx, d, onKey("RotateKeyOnDemand", keyRef), func(d *keyDoc) error {
+	return s.change(ctx, scope, keyRef, access{action: "kms:RotateKeyOnDemand", state: usable}, rotates, onKey("RotateKeyOnDemand", keyRef), func(d *keyDoc) error {
 		if err := usable(&d.Key); err != nil {
 			return err
 		}
 		if d.Rotation.OnDemand >= maxOnDemandRotations {
-			return kmsError(CodeLimitExceeded, "The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: %s", d.ARN)
+			return awserr.Errorf(CodeLimitExceeded, "The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: %s", d.ARN)
 		}
 		d.Rotation.OnDemand++
 		return s.addMaterial(d)
@@ -463,11 +464,7 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, scope Scope, keyRef s
 		}
 		window = *pendingDays
 	}
-	d, err := s.key(ctx, scope, keyRef, access{action: "kms:ScheduleKeyDeletion", state: notPending})
-	if err != nil {
-		return Key{}, err
-	}
-	return s.change(ctx, d, onKey("ScheduleKeyDeletion", keyRef, "pendingWindowInDays", window), func(d *keyDoc) error {
+	return s.change(ctx, scope, keyRef, access{action: "kms:ScheduleKeyDeletion", state: notPending}, nil, onKey("ScheduleKeyDeletion", keyRef, "pendingWindowInDays", window), func(d *keyDoc) error {
 		if err := notPending(&d.Key); err != nil {
 			return err
 		}
@@ -481,11 +478,7 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, scope Scope, keyRef s
 // CancelKeyDeletion cancels a scheduled deletion. The key comes back
 // disabled, as on AWS: enable it to use it again.
 func (s *Service) CancelKeyDeletion(ctx context.Context, scope Scope, keyRef string) (Key, error) {
-	d, err := s.key(ctx, scope, keyRef, access{action: "kms:CancelKeyDeletion", state: pending})
-	if err != nil {
-		return Key{}, err
-	}
-	return s.change(ctx, d, onKey("CancelKeyDeletion", keyRef), func(d *keyDoc) error {
+	return s.change(ctx, scope, keyRef, access{action: "kms:CancelKeyDeletion", state: pending}, nil, onKey("CancelKeyDeletion", keyRef), func(d *keyDoc) error {
 		if err := pending(&d.Key); err != nil {
 			return err
 		}
@@ -507,11 +500,7 @@ func (s *Service) DisableKey(ctx context.Context, scope Scope, keyRef string) er
 }
 
 func (s *Service) setState(ctx context.Context, scope Scope, keyRef, action, state string) error {
-	d, err := s.key(ctx, scope, keyRef, access{action: action, state: notPending})
-	if err != nil {
-		return err
-	}
-	_, err = s.change(ctx, d, onKey(strings.TrimPrefix(action, "kms:"), keyRef), func(d *keyDoc) error {
+	_, err := s.change(ctx, scope, keyRef, access{action: action, state: notPending}, nil, onKey(strings.TrimPrefix(action, "kms:"), keyRef), func(d *keyDoc) error {
 		if err := notPending(&d.Key); err != nil {
 			return err
 		}
@@ -528,11 +517,7 @@ func (s *Service) UpdateKeyDescription(ctx context.Context, scope Scope, keyRef,
 	if err := v.err(); err != nil {
 		return err
 	}
-	d, err := s.key(ctx, scope, keyRef, access{action: "kms:UpdateKeyDescription", state: notPending})
-	if err != nil {
-		return err
-	}
-	_, err = s.change(ctx, d, onKey("UpdateKeyDescription", keyRef, "description", description), func(d *keyDoc) error {
+	_, err := s.change(ctx, scope, keyRef, access{action: "kms:UpdateKeyDescription", state: notPending}, nil, onKey("UpdateKeyDescription", keyRef, "description", description), func(d *keyDoc) error {
 		if err := notPending(&d.Key); err != nil {
 			return err
 		}
@@ -548,11 +533,7 @@ func (s *Service) TagResource(ctx context.Context, scope Scope, keyRef string, t
 	if err := validTags(tags); err != nil {
 		return err
 	}
-	d, err := s.key(ctx, scope, keyRef, access{action: "kms:TagResource", state: notPending})
-	if err != nil {
-		return err
-	}
-	_, err = s.change(ctx, d, onKey("TagResource", keyRef, "tags", wireTags(tags)), func(d *keyDoc) error {
+	_, err := s.change(ctx, scope, keyRef, access{action: "kms:TagResource", state: notPending}, nil, onKey("TagResource", keyRef, "tags", wireTags(tags)), func(d *keyDoc) error {
 		if err := notPending(&d.Key); err != nil {
 			return err
 		}
@@ -565,7 +546,7 @@ func (s *Service) TagResource(ctx context.Context, scope Scope, keyRef string, t
 			}
 		}
 		if len(merged) > maxTags {
-			return kmsError(CodeTag, "Too many tags")
+			return awserr.Errorf(CodeTag, "Too many tags")
 		}
 		d.Tags = merged
 		return nil
@@ -583,11 +564,7 @@ func (s *Service) UntagResource(ctx context.Context, scope Scope, keyRef string,
 	if err := v.err(); err != nil {
 		return err
 	}
-	d, err := s.key(ctx, scope, keyRef, access{action: "kms:UntagResource", state: notPending})
-	if err != nil {
-		return err
-	}
-	_, err = s.change(ctx, d, onKey("UntagResource", keyRef, "tagKeys", tagKeys), func(d *keyDoc) error {
+	_, err := s.change(ctx, scope, keyRef, access{action: "kms:UntagResource", state: notPending}, nil, onKey("UntagResource", keyRef, "tagKeys", tagKeys), func(d *keyDoc) error {
 		if err := notPending(&d.Key); err != nil {
 			return err
 		}

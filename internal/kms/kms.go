@@ -32,29 +32,25 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/awsid"
+	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
-// Error is a KMS error: the exception name the API answers with, and its
-// message.
-type Error struct {
-	Code    string
-	Message string
-}
-
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
-
-func kmsError(code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
-}
+// Error is the type of KMS's errors: the exception name the API answers
+// with (one of the codes below) and its message. It is the one error type
+// of the AWS service cores, named here for the packages that map KMS's
+// errors.
+type Error = awserr.Error
 
 // KMS exception names.
 const (
 	CodeAccessDenied      = "AccessDeniedException"
 	CodeAlreadyExists     = "AlreadyExistsException"
+	CodeConflict          = "ConflictException" // a key changed while a change of it was being made
 	CodeDisabled          = "DisabledException"
 	CodeDryRun            = "DryRunOperationException"
 	CodeIncorrectKey      = "IncorrectKeyException"
@@ -179,7 +175,7 @@ func (d *keyDoc) current() material { return d.Materials[len(d.Materials)-1] }
 type Service struct {
 	meta metadata.Store
 	keys *keyring.Keyring
-	ids  *identity.Service
+	ids  Authorizer
 	log  *slog.Logger
 	now  func() time.Time
 
@@ -191,9 +187,20 @@ type Service struct {
 	generation atomic.Int64
 }
 
+// Authorizer decides whether a request's principal may act, and words a
+// denial: identity.Service, where every request's permissions are
+// computed.
+type Authorizer interface {
+	Authorize(ctx context.Context, c identity.Check) (iampolicy.Decision, iampolicy.Request, error)
+	DenialMessage(d iampolicy.Decision, req iampolicy.Request) string
+}
+
 // New returns the KMS service. ids authorizes callers (nil: only roots
 // and key policies grant anything); keys seals key material.
-func New(meta metadata.Store, keys *keyring.Keyring, ids *identity.Service, log *slog.Logger) *Service {
+func New(meta metadata.Store, keys *keyring.Keyring, ids Authorizer, log *slog.Logger) *Service {
+	if ids == nil {
+		ids = (*identity.Service)(nil) // which knows no IAM users or roles
+	}
 	return &Service{meta: meta, keys: keys, ids: ids, log: log, now: time.Now}
 }
 
@@ -210,7 +217,7 @@ func keyEntity(region, id string) string     { return region + "/" + id }
 func aliasEntity(region, name string) string { return region + "/" + name }
 
 func notFoundKey(arn string) error {
-	return kmsError(CodeNotFound, "Key '%s' does not exist", arn)
+	return awserr.Errorf(CodeNotFound, "Key '%s' does not exist", arn)
 }
 
 // loadKey reads a key by scope and ID. A key whose deletion date has
@@ -253,7 +260,7 @@ func saveKey(ctx context.Context, tx metadata.Tx, d *keyDoc, create bool) error 
 func loadAlias(ctx context.Context, r metadata.Reader, scope Scope, name string) (*Alias, error) {
 	e, err := r.IAMEntity(ctx, scope.Account, metadata.KMSAlias, aliasEntity(scope.Region, name))
 	if errors.Is(err, metadata.ErrNotFound) {
-		return nil, kmsError(CodeNotFound, "Alias %s is not found.", aliasARN(scope, name))
+		return nil, awserr.Errorf(CodeNotFound, "Alias %s is not found.", aliasARN(scope, name))
 	}
 	if err != nil {
 		return nil, err

@@ -8,9 +8,10 @@ import (
 	"time"
 
 	"github.com/ecrd/ecrd/internal/awsid"
+	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/identity"
+	"github.com/ecrd/ecrd/internal/identity/identitytest"
 	"github.com/ecrd/ecrd/internal/metadata"
-	"github.com/ecrd/ecrd/internal/metadata/metadatatest"
 	"github.com/ecrd/ecrd/internal/testutil"
 )
 
@@ -28,10 +29,12 @@ var (
 // fixture is a KMS service over a real SQLite store and identity service,
 // with a clock the test moves. Every write transaction runs twice, as a
 // backend that retries transactions may run it: the service must not
-// depend on a transaction running once.
+// depend on a transaction running once. Its logger, its store's reads
+// and its authorizer fail the test when used inside a transaction.
 type fixture struct {
 	svc   *Service
 	ids   *identity.Service
+	guard *guardedIDs // svc's authorizer
 	meta  metadata.Store
 	clock time.Time
 	root  context.Context // the account's root
@@ -39,7 +42,7 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	meta, keys, log := metadatatest.DoubleRun(testutil.SQLite(t, "")), testutil.Keyring(t), testutil.Logger()
+	meta, keys, log := identitytest.Store(t, ""), testutil.Keyring(t), identitytest.Logger(t)
 	ids := identity.New(meta, keys, log)
 	for _, a := range []string{acct, other} {
 		if _, err := ids.EnsureAccount(bg, a); err != nil {
@@ -47,9 +50,37 @@ func newFixture(t testing.TB) *fixture {
 		}
 	}
 	f := &fixture{ids: ids, meta: meta, clock: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), root: identity.NewContext(bg, identity.Root(acct))}
-	f.svc = New(meta, keys, ids, log)
+	f.guard = &guardedIDs{Authorizer: ids, tb: t}
+	f.svc = New(meta, keys, f.guard, log)
 	f.svc.now = func() time.Time { return f.clock }
 	return f
+}
+
+// guardedIDs is an authorizer that fails the test when asked inside a
+// transaction. Each of its next authorizations first runs one of
+// meanwhile (see fixture.meanwhile).
+type guardedIDs struct {
+	Authorizer
+	tb        testing.TB
+	meanwhile []func()
+	changing  bool
+}
+
+func (g *guardedIDs) Authorize(ctx context.Context, c identity.Check) (iampolicy.Decision, iampolicy.Request, error) {
+	identitytest.OutsideTx(g.tb, "Authorize")
+	if len(g.meanwhile) > 0 && !g.changing { // a change's own authorizations run none
+		change := g.meanwhile[0]
+		g.meanwhile = g.meanwhile[1:]
+		g.changing = true
+		change()
+		g.changing = false
+	}
+	return g.Authorizer.Authorize(ctx, c)
+}
+
+func (g *guardedIDs) DenialMessage(d iampolicy.Decision, req iampolicy.Request) string {
+	identitytest.OutsideTx(g.tb, "DenialMessage")
+	return g.Authorizer.DenialMessage(d, req)
 }
 
 // user creates an IAM user of acct with an inline policy (none if empty)
@@ -402,4 +433,60 @@ func TestDescriptionAndTags(t *testing.T) {
 		many = append(many, Tag{Key: "k" + strings.Repeat("x", i), Value: ""})
 	}
 	wantErr(t, "TagResource past 50", f.svc.TagResource(f.root, scope, k.ID, many), CodeTag, "Too many tags")
+}
+
+// TestChangeDecidedOnTheKeyItChanges: a change of a key is decided before
+// its transaction; when the key policy changes in between, the change is
+// decided again on the policy now in force, as if it came second, and a
+// second race in a row is ConflictException. Nothing is changed on a
+// stale decision.
+func TestChangeDecidedOnTheKeyItChanges(t *testing.T) {
+	f := newFixture(t)
+	k := f.createKey(t, CreateKeyInput{})
+	ciARN := "arn:aws:iam::" + acct + ":user/ci"
+	ci := f.user(t, "ci", "")
+	policy := func(sid string, ciMayTag bool) string {
+		p := `{"Version":"2012-10-17","Statement":[{"Sid":"` + sid + `","Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"kms:*","Resource":"*"}`
+		if ciMayTag {
+			p += `,{"Sid":"ci","Effect":"Allow","Principal":{"AWS":"` + ciARN + `"},"Action":"kms:TagResource","Resource":"*"}`
+		}
+		return p + `]}`
+	}
+	put := func(p string) func() {
+		return func() { must(t, "PutKeyPolicy meanwhile", f.svc.PutKeyPolicy(f.root, scope, k.ID, "", p, false)) }
+	}
+	tags := func() []Tag {
+		t.Helper()
+		d, err := f.svc.readKey(bg, scope, k.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Tags
+	}
+	tag := []Tag{{Key: "team", Value: "a"}}
+	must(t, "PutKeyPolicy", f.svc.PutKeyPolicy(f.root, scope, k.ID, "", policy("root", true), false))
+
+	// The policy stops allowing ci after its call was allowed: decided
+	// again, it is denied.
+	f.guard.meanwhile = []func(){put(policy("root", false))}
+	wantErr(t, "TagResource on a policy changed meanwhile", f.svc.TagResource(ci, scope, k.ID, tag), CodeAccessDenied, "kms:TagResource")
+	if got := tags(); len(got) != 0 {
+		t.Fatalf("tagged on a stale decision: %v", got)
+	}
+
+	// Changed between each decision and its transaction: ConflictException.
+	must(t, "PutKeyPolicy", f.svc.PutKeyPolicy(f.root, scope, k.ID, "", policy("root", true), false))
+	f.guard.meanwhile = []func(){put(policy("a", true)), put(policy("b", true))}
+	wantErr(t, "TagResource on a policy changed twice meanwhile", f.svc.TagResource(ci, scope, k.ID, tag), CodeConflict, "Retry the request.")
+	if got := tags(); len(got) != 0 {
+		t.Fatalf("tagged after ConflictException: %v", got)
+	}
+	f.guard.meanwhile = nil
+
+	// Changed once: decided again, and made.
+	f.guard.meanwhile = []func(){put(policy("c", true))}
+	must(t, "TagResource on a policy changed once meanwhile", f.svc.TagResource(ci, scope, k.ID, tag))
+	if got := tags(); len(got) != 1 {
+		t.Fatalf("tags = %v, want one", got)
+	}
 }

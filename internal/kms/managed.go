@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/awsid"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
@@ -38,10 +39,10 @@ func (s *Service) ECRManagedKey(ctx context.Context, account, region string) (Ke
 		if err == nil {
 			return d.Key, nil
 		}
-		if !isCode(err, CodeNotFound) {
+		if awserr.Code(err) != CodeNotFound {
 			return Key{}, err
 		}
-	} else if !isCode(err, CodeNotFound) {
+	} else if awserr.Code(err) != CodeNotFound {
 		return Key{}, err
 	}
 	d, err := s.newKey(scope, "Default key for ECR", ManagerAWS, ecrKeyPolicy(scope))
@@ -62,13 +63,13 @@ func (s *Service) ECRManagedKey(ctx context.Context, account, region string) (Ke
 				out = cur.Key
 				return nil
 			}
-			if !isCode(err, CodeNotFound) {
+			if awserr.Code(err) != CodeNotFound {
 				return err
 			}
 			if err := tx.DeleteIAMEntity(ctx, account, metadata.KMSAlias, aliasEntity(region, ECRAlias)); err != nil {
 				return err
 			}
-		} else if !isCode(err, CodeNotFound) {
+		} else if awserr.Code(err) != CodeNotFound {
 			return err
 		}
 		if err := saveKey(ctx, tx, d, true); err != nil {
@@ -85,7 +86,7 @@ func (s *Service) ECRManagedKey(ctx context.Context, account, region string) (Ke
 		return rec(scope, aliased, a.ARN, d.ARN)
 	})
 	if errors.Is(err, metadata.ErrNotFound) {
-		return Key{}, kmsError(CodeNotFound, "Account %s does not exist", account)
+		return Key{}, awserr.Errorf(CodeNotFound, "Account %s does not exist", account)
 	}
 	if err != nil {
 		return Key{}, err

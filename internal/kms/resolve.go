@@ -2,9 +2,9 @@ package kms
 
 import (
 	"context"
-	"errors"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/awsid"
 )
 
@@ -35,14 +35,14 @@ func parseRef(s string, scope Scope, aliases bool) (ref, error) {
 		case strings.HasPrefix(res, "alias/") && aliases:
 			r.alias = res
 		case strings.HasPrefix(res, "alias/"):
-			return r, kmsError(CodeNotFound, "Invalid keyId '%s'", s)
+			return r, awserr.Errorf(CodeNotFound, "Invalid keyId '%s'", s)
 		default:
 			return r, invalidARN(s)
 		}
 		if a.Region != scope.Region {
 			// A key lives in one region: the request's region decides
 			// which KMS answers, as on AWS.
-			return r, kmsError(CodeNotFound, "Invalid arn %s", a.Region)
+			return r, awserr.Errorf(CodeNotFound, "Invalid arn %s", a.Region)
 		}
 		r.scope = Scope{Account: a.AccountID, Region: a.Region}
 		if r.alias != "" {
@@ -50,7 +50,7 @@ func parseRef(s string, scope Scope, aliases bool) (ref, error) {
 		}
 	case strings.HasPrefix(s, "alias/"):
 		if !aliases {
-			return r, kmsError(CodeNotFound, "Invalid keyId '%s'", s)
+			return r, awserr.Errorf(CodeNotFound, "Invalid keyId '%s'", s)
 		}
 		r.alias = s
 		return r, nil
@@ -58,14 +58,14 @@ func parseRef(s string, scope Scope, aliases bool) (ref, error) {
 		r.id = s
 	}
 	if !awsid.ValidUUID(r.id) {
-		return r, kmsError(CodeNotFound, "Invalid keyId '%s'", r.id)
+		return r, awserr.Errorf(CodeNotFound, "Invalid keyId '%s'", r.id)
 	}
 	r.id = strings.ToLower(r.id)
 	return r, nil
 }
 
 func invalidARN(s string) error {
-	return kmsError(CodeInvalidArn, "%s is not a KMS key or alias ARN: use arn:aws:kms:<region>:<account>:key/<key-id> or arn:aws:kms:<region>:<account>:alias/<name>", s)
+	return awserr.Errorf(CodeInvalidArn, "%s is not a KMS key or alias ARN: use arn:aws:kms:<region>:<account>:key/<key-id> or arn:aws:kms:<region>:<account>:alias/<name>", s)
 }
 
 // resolve finds the key a reference names (a shared document: see
@@ -78,7 +78,7 @@ func (s *Service) resolve(ctx context.Context, rf ref, autoCreate bool) (*keyDoc
 	}
 	a, err := loadAlias(ctx, s.meta, rf.scope, rf.alias)
 	if err != nil {
-		if isCode(err, CodeNotFound) && rf.alias == ECRAlias && autoCreate {
+		if awserr.Code(err) == CodeNotFound && rf.alias == ECRAlias && autoCreate {
 			k, err := s.ECRManagedKey(ctx, rf.scope.Account, rf.scope.Region)
 			if err != nil {
 				return nil, err
@@ -88,11 +88,6 @@ func (s *Service) resolve(ctx context.Context, rf ref, autoCreate bool) (*keyDoc
 		return nil, err
 	}
 	return s.readKey(ctx, rf.scope, a.TargetKeyID)
-}
-
-func isCode(err error, code string) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Code == code
 }
 
 // access is how an operation reaches a key.
@@ -120,7 +115,7 @@ func (s *Service) key(ctx context.Context, scope Scope, keyRef string, a access)
 		return nil, err
 	}
 	if rf.scope.Account != scope.Account && !a.crossAccount {
-		return nil, kmsError(CodeNotFound, "Key '%s' does not exist", keyRef)
+		return nil, awserr.Errorf(CodeNotFound, "Key '%s' does not exist", keyRef)
 	}
 	d, err := s.resolve(ctx, rf, rf.scope.Account == callerAccount(ctx))
 	if err != nil {
@@ -143,9 +138,9 @@ func (s *Service) key(ctx context.Context, scope Scope, keyRef string, a access)
 func usable(k *Key) error {
 	switch k.State {
 	case StateDisabled:
-		return kmsError(CodeDisabled, "%s is disabled.", k.ARN)
+		return awserr.Errorf(CodeDisabled, "%s is disabled.", k.ARN)
 	case StatePendingDeletion:
-		return kmsError(CodeInvalidState, "%s is pending deletion.", k.ARN)
+		return awserr.Errorf(CodeInvalidState, "%s is pending deletion.", k.ARN)
 	}
 	return nil
 }
@@ -153,7 +148,7 @@ func usable(k *Key) error {
 // notPending: enabled or disabled (most management operations).
 func notPending(k *Key) error {
 	if k.State == StatePendingDeletion {
-		return kmsError(CodeInvalidState, "%s is pending deletion.", k.ARN)
+		return awserr.Errorf(CodeInvalidState, "%s is pending deletion.", k.ARN)
 	}
 	return nil
 }
@@ -161,7 +156,7 @@ func notPending(k *Key) error {
 // pending: pending deletion (CancelKeyDeletion).
 func pending(k *Key) error {
 	if k.State != StatePendingDeletion {
-		return kmsError(CodeInvalidState, "%s is not pending deletion.", k.ARN)
+		return awserr.Errorf(CodeInvalidState, "%s is not pending deletion.", k.ARN)
 	}
 	return nil
 }

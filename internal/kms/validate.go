@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/ecrd/ecrd/internal/awserr"
 )
 
 // validation collects the model constraint failures of one request, to
@@ -83,9 +85,9 @@ func (v *validation) err() error {
 	case 0:
 		return nil
 	case 1:
-		return kmsError(CodeValidation, "1 validation error detected: %s", v.msgs[0])
+		return awserr.Errorf(CodeValidation, "1 validation error detected: %s", v.msgs[0])
 	}
-	return kmsError(CodeValidation, "%d validation errors detected: %s", len(v.msgs), strings.Join(v.msgs, "; "))
+	return awserr.Errorf(CodeValidation, "%d validation errors detected: %s", len(v.msgs), strings.Join(v.msgs, "; "))
 }
 
 // The KMS model's limits.
@@ -159,15 +161,15 @@ func validTags(tags []Tag) error {
 	seen := make(map[string]bool, len(tags))
 	for _, t := range tags {
 		if strings.HasPrefix(t.Key, "aws:") {
-			return kmsError(CodeTag, "Tags beginning with aws: are reserved")
+			return awserr.Errorf(CodeTag, "Tags beginning with aws: are reserved")
 		}
 		if seen[t.Key] {
-			return kmsError(CodeTag, "Duplicate tag keys")
+			return awserr.Errorf(CodeTag, "Duplicate tag keys")
 		}
 		seen[t.Key] = true
 	}
 	if len(tags) > maxTags {
-		return kmsError(CodeTag, "Too many tags")
+		return awserr.Errorf(CodeTag, "Too many tags")
 	}
 	return nil
 }

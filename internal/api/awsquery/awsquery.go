@@ -1,7 +1,8 @@
 // Package awsquery speaks the AWS query protocol that IAM and STS share:
 // form-encoded requests (Form), XML answers and <ErrorResponse> documents
 // carrying the request's ID (Writer), and the error codes of their common
-// core, internal/identity, with the HTTP status each has (Status). A
+// core, internal/identity (as *awserr.Error), with the HTTP status each has
+// (Status). A
 // Service answers what one of its actions returned.
 package awsquery
 
@@ -12,6 +13,7 @@ import (
 	"net/http"
 
 	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/identity"
 )
 
@@ -96,11 +98,12 @@ func write(w http.ResponseWriter, status int, v any) {
 
 // statuses are the HTTP statuses of the error codes that are not 400.
 var statuses = map[string]int{
-	identity.CodeNoSuchEntity:   http.StatusNotFound,
-	identity.CodeEntityExists:   http.StatusConflict,
-	identity.CodeDeleteConflict: http.StatusConflict,
-	identity.CodeLimitExceeded:  http.StatusConflict,
-	identity.CodeAccessDenied:   http.StatusForbidden,
+	identity.CodeNoSuchEntity:           http.StatusNotFound,
+	identity.CodeEntityExists:           http.StatusConflict,
+	identity.CodeDeleteConflict:         http.StatusConflict,
+	identity.CodeLimitExceeded:          http.StatusConflict,
+	identity.CodeConcurrentModification: http.StatusConflict,
+	identity.CodeAccessDenied:           http.StatusForbidden,
 }
 
 // Status returns the HTTP status IAM and STS answer an error code with:
@@ -154,10 +157,10 @@ func (s *Service) Writer(w http.ResponseWriter, requestID string) Writer {
 }
 
 // Answer writes what an action returned: its result, or its error. An
-// *identity.Error is answered with its code, message and Status; any
-// other error is a server fault.
+// *awserr.Error is answered with its code, message and Status; any other
+// error is a server fault.
 func (s *Service) Answer(q Writer, action string, result any, err error) {
-	var e *identity.Error
+	var e *awserr.Error
 	switch {
 	case err == nil:
 		q.Result(action, result)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/identity"
 )
 
@@ -47,7 +48,7 @@ func TestError(t *testing.T) {
 func TestStatus(t *testing.T) {
 	for code, want := range map[string]int{
 		identity.CodeNoSuchEntity: 404, identity.CodeEntityExists: 409, identity.CodeDeleteConflict: 409,
-		identity.CodeLimitExceeded: 409, identity.CodeAccessDenied: 403, identity.CodeValidation: 400,
+		identity.CodeLimitExceeded: 409, identity.CodeConcurrentModification: 409, identity.CodeAccessDenied: 403, identity.CodeValidation: 400,
 		identity.CodeExpiredToken: 400, identity.CodeInvalidMessage: 400, identity.CodeIDPCommunication: 400,
 		identity.CodeMalformedPolicy: 400, "Anything": 400,
 	} {
@@ -93,7 +94,7 @@ func TestAnswer(t *testing.T) {
 		want   string
 	}{
 		{nil, 200, "<GetUserResult><Name>x</Name></GetUserResult>"},
-		{&identity.Error{Code: identity.CodeNoSuchEntity, Message: "The user with name x cannot be found."}, 404,
+		{&awserr.Error{Code: identity.CodeNoSuchEntity, Message: "The user with name x cannot be found."}, 404,
 			"<Code>NoSuchEntity</Code><Message>The user with name x cannot be found.</Message>"},
 		{errors.New("secret cause"), 500, "<Type>Receiver</Type><Code>ServiceFailure</Code><Message>internal server error: the registry logged the cause</Message>"},
 	} {
@@ -134,7 +135,7 @@ func TestForm(t *testing.T) {
 	}
 	for _, name := range []string{"RoleName", "Empty"} {
 		_, err := f.Required(name)
-		var e *identity.Error
+		var e *awserr.Error
 		want := "1 validation error detected: Value null at '" + strings.ToLower(name[:1]) + name[1:] + "' failed to satisfy constraint: Member must not be null"
 		if !errors.As(err, &e) || e.Code != identity.CodeValidation || e.Message != want {
 			t.Errorf("Required(%s): %v", name, err)

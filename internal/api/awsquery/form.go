@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/identity"
 )
 
@@ -69,7 +70,7 @@ func (f Form) Tags(name string) []identity.Tag {
 }
 
 func validation(msg string) error {
-	return &identity.Error{Code: identity.CodeValidation, Message: "1 validation error detected: " + msg}
+	return &awserr.Error{Code: identity.CodeValidation, Message: "1 validation error detected: " + msg}
 }
 
 func lowerFirst(s string) string {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ecrd/ecrd/internal/api/awsquery"
 	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/identity"
 )
 
@@ -34,10 +35,8 @@ func New(ids *identity.Service, log *slog.Logger) *Handler {
 	return &Handler{ids: ids, api: awsquery.Service{Name: "IAM", XMLNS: XMLNS, Fault: "ServiceFailure", Log: log}}
 }
 
-// Error is an IAM error answer made by the adapter itself.
-type Error = identity.Error
-
-func invalid(code, msg string) error { return &Error{Code: code, Message: msg} }
+// invalid is an IAM error answer made by the adapter itself.
+func invalid(code, msg string) error { return &awserr.Error{Code: code, Message: msg} }
 
 type op func(h *Handler, ctx context.Context, c auth.Caller, f awsquery.Form) (any, error)
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/awserr"
 	core "github.com/ecrd/ecrd/internal/kms"
 )
 
@@ -106,13 +107,18 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, t
 
 // exception returns KMS's exception for one of the core's errors, or nil.
 // KMS answers every client fault, AccessDeniedException included, with
-// 400; anything else is KMSInternalException (500), logged in full.
+// 400, but ConflictException with 409; anything else is
+// KMSInternalException (500), logged in full.
 func exception(err error) *awsjson.Error {
-	var ke *core.Error
-	if errors.As(err, &ke) {
-		return &awsjson.Error{Type: ke.Code, Message: ke.Message, Status: http.StatusBadRequest}
+	var ke *awserr.Error
+	if !errors.As(err, &ke) {
+		return nil
 	}
-	return nil
+	status := http.StatusBadRequest
+	if ke.Code == core.CodeConflict {
+		status = http.StatusConflict
+	}
+	return &awsjson.Error{Type: ke.Code, Message: ke.Message, Status: status}
 }
 
 // required collects members the model requires that a request left out,
@@ -131,9 +137,9 @@ func (r required) err() error {
 	case 0:
 		return nil
 	case 1:
-		return &core.Error{Code: core.CodeValidation, Message: "1 validation error detected: " + r[0]}
+		return &awserr.Error{Code: core.CodeValidation, Message: "1 validation error detected: " + r[0]}
 	}
-	return &core.Error{Code: core.CodeValidation, Message: fmt.Sprintf("%d validation errors detected: %s", len(r), strings.Join(r, "; "))}
+	return &awserr.Error{Code: core.CodeValidation, Message: fmt.Sprintf("%d validation errors detected: %s", len(r), strings.Join(r, "; "))}
 }
 
 func deref[T any](p *T) T {

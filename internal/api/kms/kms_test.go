@@ -2,12 +2,15 @@ package kms
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"github.com/ecrd/ecrd/internal/api/awsjson/awsjsontest"
+	"github.com/ecrd/ecrd/internal/awserr"
+	core "github.com/ecrd/ecrd/internal/kms"
 )
 
 // KMS's shapes decode with the shared decoder, members of embedded
@@ -97,4 +100,25 @@ func TestInputsDecode(t *testing.T) {
 		inputs[reflect.TypeOf(in).Elem().Name()] = in
 	}
 	awsjsontest.DecodesAsEncodingJSON(t, inputs)
+}
+
+// The error table: every KMS fault is 400 but ConflictException (409);
+// what is not a KMS error is no exception, and becomes an internal one.
+func TestException(t *testing.T) {
+	for _, c := range []struct {
+		err    error
+		status int
+	}{
+		{awserr.Errorf(core.CodeNotFound, "gone"), 400},
+		{awserr.Errorf(core.CodeAccessDenied, "no"), 400},
+		{fmt.Errorf("wrapped: %w", awserr.Errorf(core.CodeConflict, "again")), 409},
+	} {
+		e := exception(c.err)
+		if e == nil || e.Status != c.status || e.Type != awserr.Code(c.err) {
+			t.Errorf("exception(%v) = %+v, want %s %d", c.err, e, awserr.Code(c.err), c.status)
+		}
+	}
+	if e := exception(errors.New("disk")); e != nil {
+		t.Errorf("exception(disk) = %+v, want nil", e)
+	}
 }
