@@ -122,12 +122,13 @@ func (r *Registry) authorize(ctx context.Context, action Action, scope metadata.
 		if d.Reason != iampolicy.ExplicitDeny && repo != nil && pullActions[action] && anonymousPull(*repo) {
 			return nil
 		}
+		denied := &DeniedError{Action: action, Anonymous: true}
 		if d.Reason == iampolicy.ExplicitDeny {
-			return errorf(CodeUnauthenticated, "authentication required to perform %s: %s", action, d.Message(req))
+			denied.Explanation = d.Message(req)
 		}
-		return errorf(CodeUnauthenticated, "authentication required to perform %s: log in with `aws ecr get-login-password | docker login --username AWS --password-stdin <registry>`", action)
+		return denied
 	}
-	return errorf(CodeAccessDenied, "%s", r.ids.DenialMessage(d, req))
+	return &DeniedError{Action: action, Explanation: r.ids.DenialMessage(d, req)}
 }
 
 // AuthorizeLogin checks that the caller may get a registry token

@@ -23,11 +23,9 @@ const (
 func checkActive(key metadata.RepoKey, img metadata.Image, now time.Time) error {
 	switch img.Status(now) {
 	case metadata.ImageArchived:
-		return errorf(CodeImageArchived, "The image %s in the repository with name '%s' in the registry with id '%s' is archived: restore it with UpdateImageStorageClass (targetStorageClass STANDARD) before pulling it",
-			img.Digest, key.Name, key.Account)
+		return &ConflictError{Conflict: ConflictImageArchived, Key: key, Digest: string(img.Digest)}
 	case metadata.ImageActivating:
-		return errorf(CodeImageArchived, "The image %s in the repository with name '%s' in the registry with id '%s' is being restored from archive: pull it once its status is ACTIVE",
-			img.Digest, key.Name, key.Account)
+		return &ConflictError{Conflict: ConflictImageRestoring, Key: key, Digest: string(img.Digest)}
 	}
 	return nil
 }
@@ -48,16 +46,13 @@ func (r *Registry) UpdateImageStorageClass(ctx context.Context, key metadata.Rep
 	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
 		img, fail := resolve(ctx, tx, repo.ID, id)
 		if fail != nil {
-			if fail.Code != FailureImageNotFound && fail.Code != FailureImageTagDoesNotMatchDigest {
-				return errorf(CodeInvalidParameter, "%s", fail.Reason)
-			}
-			return errorf(CodeManifestUnknown, "The image with imageId %s does not exist within the repository with name '%s' in the registry with id '%s'", id, key.Name, key.Account)
+			return fail.imageError(key)
 		}
 		id.Digest = string(img.Digest)
 		if parents, err := tx.Parents(ctx, repo.ID, img.Digest); err != nil {
 			return err
 		} else if len(parents) > 0 {
-			return errorf(CodeStorageClassUnsupported, "The image %s is listed by the image index %s: change the storage class of the index, which moves the images it lists with it", img.Digest, parents[0])
+			return &ConflictError{Conflict: ConflictImageInIndex, Key: key, Digest: string(img.Digest), Index: string(parents[0])}
 		}
 		group, err := imageGroup(ctx, tx, repo.ID, img)
 		if err != nil {
@@ -164,10 +159,7 @@ func (r *Registry) SetImageTimes(ctx context.Context, key metadata.RepoKey, id I
 	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
 		var fail *ImageFailure
 		if img, fail = resolve(ctx, tx, repo.ID, id); fail != nil {
-			if fail.Code != FailureImageNotFound && fail.Code != FailureImageTagDoesNotMatchDigest {
-				return errorf(CodeInvalidParameter, "%s", fail.Reason)
-			}
-			return errorf(CodeManifestUnknown, "The image with imageId %s does not exist within the repository with name '%s' in the registry with id '%s'", id, key.Name, key.Account)
+			return fail.imageError(key)
 		}
 		if err := tx.SetImageTimes(ctx, repo.ID, img.Digest, pushedAt, lastPulledAt); err != nil {
 			return err

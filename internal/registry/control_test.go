@@ -3,6 +3,7 @@ package registry_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -158,12 +159,14 @@ func TestTagImmutability(t *testing.T) {
 	if _, err := f.reg.PutImageTagMutability(ctx, key("app"), registry.ImmutableWithExclusion, []string{"latest", "dev-*"}); err != nil {
 		t.Fatal(err)
 	}
-	// Immutable tag: refused, with ECR's message; the same digest again is
-	// a no-op, as CI re-runs need.
+	// Immutable tag: refused, naming the tag and the image it keeps; the
+	// same digest again is a no-op, as CI re-runs need.
 	err := put("v1", manifests[1])
 	wantCode(t, err, registry.CodeTagImmutable)
-	if !strings.Contains(err.Error(), "The image tag 'v1' already exists in the 'app' repository and cannot be overwritten") {
-		t.Fatalf("message = %q", err)
+	var exists *registry.ExistsError
+	if !errors.As(err, &exists) || exists.Kind != registry.KindImageTag || exists.Key != key("app") ||
+		exists.Image != (registry.ImageID{Digest: digest.FromBytes(manifests[0]).String(), Tag: "v1"}) {
+		t.Fatalf("error = %#v", err)
 	}
 	if err := put("v1", manifests[0]); err != nil {
 		t.Fatalf("re-pushing the same digest under an immutable tag: %v", err)
@@ -367,7 +370,7 @@ func TestLayerUploadParts(t *testing.T) {
 	_, err = f.reg.CompleteLayerUpload(ctx, key("app"), u.ID, digest.FromBytes(content).String())
 	wantCode(t, err, registry.CodeLayerAlreadyExists)
 	layers, failures, err := f.reg.BatchCheckLayerAvailability(ctx, key("app"), []string{digest.FromBytes(content).String(), digest.FromString("no").String(), "bad"})
-	if err != nil || len(layers) != 1 || len(failures) != 2 || failures[0].Code != "MissingLayerDigest" || failures[1].Code != "InvalidLayerDigest" {
+	if err != nil || len(layers) != 1 || len(failures) != 2 || failures[0].Malformed || !failures[1].Malformed {
 		t.Fatalf("BatchCheckLayerAvailability = %+v, %+v, %v", layers, failures, err)
 	}
 }

@@ -11,9 +11,22 @@
 // authorizeRepo, the one place where registry access is decided, over
 // IAM policies, repository and registry policies), then does the work
 // or delegates it. Methods without a caller (CollectGarbage,
-// RematchScans, Recover, Run) are the server's own. The core is
-// protocol-neutral: it returns *Error with a Code, and each adapter
-// (internal/api/oci, internal/api/ecr) maps codes to its wire errors.
+// RematchScans, Recover, Run) are the server's own.
+//
+// # Errors
+//
+// The core is protocol-neutral: it says what went wrong, and each
+// adapter (internal/api/oci, internal/api/ecr) says it in its protocol's
+// words (errors.go). Its errors are typed: a parameter that breaks a
+// rule (ParamError, with the field and the constraint), a thing that
+// does not exist (NotFoundError, with its kind and what names it) or
+// exists already (ExistsError), a state that refuses the request
+// (ConflictError), a limit (LimitError), a denial with IAM's explanation
+// (DeniedError), and the ECR layer upload's and resource tags' own rules
+// (LayerError, TagError); *Error carries the rest, in the core's own
+// words. CodeOf maps each to a Code, which each adapter maps to its wire
+// error in one table; ECR's message texts live in internal/api/ecr
+// only.
 //
 // # Where each rule lives
 //

@@ -658,7 +658,7 @@ func TestGCStress(t *testing.T) {
 					} else {
 						_, failures, derr := f.reg.BatchDeleteImage(ctx, key(victim.repo), []registry.ImageID{{Tag: victim.tag}})
 						if err = derr; err == nil && len(failures) > 0 {
-							err = fmt.Errorf("%s", failures[0].Reason)
+							err = &failures[0]
 						}
 					}
 					if err != nil {

@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -21,35 +20,59 @@ type ImageID struct {
 	Tag    string
 }
 
-// String writes the ID as ECR's messages do, with 'null' for an absent
-// member.
-func (id ImageID) String() string {
-	orNull := func(s string) string {
-		if s == "" {
-			return "null"
-		}
-		return s
-	}
-	return fmt.Sprintf("{imageDigest:'%s', imageTag:'%s'}", orNull(id.Digest), orNull(id.Tag))
-}
-
-// ImageFailure is one image of a batch call that could not be handled,
-// with ECR's failure code.
+// ImageFailure is one image of a batch call that could not be handled.
+// Adapters word it (ECR's failureCode and failureReason).
 type ImageFailure struct {
 	ID     ImageID
-	Code   string
-	Reason string
+	Code   FailureCode
+	Detail string // see the codes
 }
 
-// ECR's image failure codes.
+// FailureCode is why an image of a batch call could not be handled.
+type FailureCode int
+
+// Failure codes, named after ECR's.
 const (
-	FailureInvalidImageDigest         = "InvalidImageDigest"
-	FailureInvalidImageTag            = "InvalidImageTag"
-	FailureImageTagDoesNotMatchDigest = "ImageTagDoesNotMatchDigest"
-	FailureImageNotFound              = "ImageNotFound"
-	FailureMissingDigestAndTag        = "MissingDigestAndTag"
-	FailureReferencedByManifestList   = "ImageReferencedByManifestList"
+	FailureMissingDigestAndTag        FailureCode = iota + 1 // the ID names neither
+	FailureInvalidImageDigest                                // Detail: what is wrong with the digest
+	FailureInvalidImageTag                                   // Detail: what is wrong with the tag
+	FailureImageNotFound                                     // no such image
+	FailureImageTagDoesNotMatchDigest                        // the tag names another image than the digest
+	FailureMediaTypeNotAccepted                              // Detail: the image's media type, which the request does not accept
+	FailureReferencedByManifestList                          // Detail: the digest of an index that lists the image
 )
+
+func (f *ImageFailure) Error() string {
+	image := "image " + strings.Trim(f.ID.Tag+"@"+f.ID.Digest, "@")
+	switch f.Code {
+	case FailureMissingDigestAndTag:
+		return "give an image digest, a tag or both"
+	case FailureInvalidImageDigest:
+		return "invalid image digest: " + f.Detail
+	case FailureInvalidImageTag:
+		return "invalid image tag: " + f.Detail
+	case FailureImageTagDoesNotMatchDigest:
+		return image + ": the tag names another image"
+	case FailureMediaTypeNotAccepted:
+		return image + ": its media type " + f.Detail + " is not among the accepted ones (manifests are not converted)"
+	case FailureReferencedByManifestList:
+		return image + " is listed by index " + f.Detail + ": delete that first"
+	}
+	return image + " does not exist"
+}
+
+// ErrorCode returns CodeInvalidParameter: the failures a single-image
+// call returns as errors are those of its parameter (see imageError).
+func (f *ImageFailure) ErrorCode() Code { return CodeInvalidParameter }
+
+// imageError is the error of a single-image call that fails as f: the
+// image does not exist, or its ID is invalid.
+func (f *ImageFailure) imageError(key metadata.RepoKey) error {
+	if f.Code == FailureImageNotFound || f.Code == FailureImageTagDoesNotMatchDigest {
+		return &NotFoundError{Kind: KindImage, Key: key, Image: f.ID}
+	}
+	return f
+}
 
 // TagStatus filters images by whether they have tags.
 type TagStatus string
@@ -91,34 +114,34 @@ func (f ImageFilter) metadata(now time.Time) metadata.ImageFilter {
 // resolve finds the image an ImageID names in a repository, or returns a
 // failure.
 func resolve(ctx context.Context, rd metadata.Reader, repoID int64, id ImageID) (metadata.Image, *ImageFailure) {
-	fail := func(code, reason string) (metadata.Image, *ImageFailure) {
-		return metadata.Image{}, &ImageFailure{ID: id, Code: code, Reason: reason}
+	fail := func(code FailureCode, detail string) (metadata.Image, *ImageFailure) {
+		return metadata.Image{}, &ImageFailure{ID: id, Code: code, Detail: detail}
 	}
 	if id.Digest == "" && id.Tag == "" {
-		return fail(FailureMissingDigestAndTag, "Invalid request: give an imageDigest, an imageTag or both")
+		return fail(FailureMissingDigestAndTag, "")
 	}
 	var byDigest metadata.Image
 	if id.Digest != "" {
 		d, err := reference.ParseDigest(id.Digest)
 		if err != nil {
-			return fail(FailureInvalidImageDigest, "Invalid image digest: "+err.Error())
+			return fail(FailureInvalidImageDigest, err.Error())
 		}
 		if byDigest, err = rd.Image(ctx, repoID, d); err != nil {
-			return fail(FailureImageNotFound, "Requested image not found")
+			return fail(FailureImageNotFound, "")
 		}
 	}
 	if id.Tag == "" {
 		return byDigest, nil
 	}
 	if err := reference.ValidateTag(id.Tag); err != nil {
-		return fail(FailureInvalidImageTag, "Invalid image tag: "+err.Error())
+		return fail(FailureInvalidImageTag, err.Error())
 	}
 	img, err := rd.Tag(ctx, repoID, id.Tag)
 	if err != nil {
-		return fail(FailureImageNotFound, "Requested image not found")
+		return fail(FailureImageNotFound, "")
 	}
 	if id.Digest != "" && img.Digest != byDigest.Digest {
-		return fail(FailureImageTagDoesNotMatchDigest, "Invalid request: the image tag does not match the image digest")
+		return fail(FailureImageTagDoesNotMatchDigest, "")
 	}
 	return img, nil
 }
@@ -217,10 +240,7 @@ func (r *Registry) DescribeImages(ctx context.Context, key metadata.RepoKey, ids
 	for _, id := range ids {
 		img, fail := resolve(ctx, r.meta, repo.ID, id)
 		if fail != nil {
-			if fail.Code != FailureImageNotFound && fail.Code != FailureImageTagDoesNotMatchDigest {
-				return nil, "", errorf(CodeInvalidParameter, "%s", fail.Reason)
-			}
-			return nil, "", errorf(CodeManifestUnknown, "The image with imageId %s does not exist within the repository with name '%s' in the registry with id '%s'", id, key.Name, key.Account)
+			return nil, "", fail.imageError(key)
 		}
 		if slices.ContainsFunc(out, func(s metadata.ImageSummary) bool { return s.Digest == img.Digest }) {
 			continue
@@ -252,8 +272,7 @@ func (r *Registry) BatchGetImage(ctx context.Context, key metadata.RepoKey, ids 
 	for _, id := range ids {
 		img, fail := resolve(ctx, r.meta, repo.ID, id)
 		if fail == nil && len(acceptedMediaTypes) > 0 && !slices.Contains(acceptedMediaTypes, img.MediaType) {
-			fail = &ImageFailure{ID: id, Code: FailureImageNotFound, Reason: fmt.Sprintf(
-				"The image's media type %s is not among acceptedMediaTypes (ecrd does not convert manifests)", img.MediaType)}
+			fail = &ImageFailure{ID: id, Code: FailureMediaTypeNotAccepted, Detail: img.MediaType}
 		}
 		if fail != nil {
 			failures = append(failures, *fail)
@@ -342,13 +361,10 @@ func deleteImageID(ctx context.Context, tx metadata.Tx, repoID int64, id ImageID
 		return err
 	}
 	if len(parents) > 0 {
-		return &ImageFailure{ID: id, Code: FailureReferencedByManifestList,
-			Reason: fmt.Sprintf("Requested image is referenced by manifest list %s: delete that first", parents[0])}
+		return &ImageFailure{ID: id, Code: FailureReferencedByManifestList, Detail: string(parents[0])}
 	}
 	return tx.DeleteImage(ctx, repoID, img.Digest)
 }
-
-func (f *ImageFailure) Error() string { return f.Reason }
 
 // ListImageReferrers lists the manifests whose subject is the image d,
 // optionally of some artifact types, page by page.

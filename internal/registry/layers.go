@@ -11,7 +11,7 @@ import (
 
 // The ECR API's layer upload (InitiateLayerUpload, UploadLayerPart,
 // CompleteLayerUpload) runs on the same upload sessions as the OCI API's;
-// only its rules on parts and its errors differ.
+// only its rules on parts and its errors (LayerError) differ.
 
 // Layer part sizes, as ECR's.
 const (
@@ -26,11 +26,11 @@ type LayerAvailability struct {
 	Size      int64
 }
 
-// LayerFailure is a layer BatchCheckLayerAvailability could not check.
+// LayerFailure is a layer BatchCheckLayerAvailability could not check:
+// its digest is malformed, or the repository does not hold it.
 type LayerFailure struct {
-	Digest string
-	Code   string // InvalidLayerDigest or MissingLayerDigest
-	Reason string
+	Digest    string
+	Malformed bool
 }
 
 // BatchCheckLayerAvailability says which layers the repository holds.
@@ -46,13 +46,13 @@ func (r *Registry) BatchCheckLayerAvailability(ctx context.Context, key metadata
 	for _, s := range digests {
 		d, err := reference.ParseDigest(s)
 		if err != nil {
-			failures = append(failures, LayerFailure{Digest: s, Code: "InvalidLayerDigest", Reason: "Invalid layer digest"})
+			failures = append(failures, LayerFailure{Digest: s, Malformed: true})
 			continue
 		}
 		b, err := r.checkBlob(ctx, repo, d)
 		switch {
 		case errors.Is(err, metadata.ErrNotFound):
-			failures = append(failures, LayerFailure{Digest: s, Code: "MissingLayerDigest", Reason: "Could not find layer"})
+			failures = append(failures, LayerFailure{Digest: s})
 		case err != nil:
 			return nil, nil, err
 		default:
@@ -80,11 +80,11 @@ func (r *Registry) UploadLayerPart(ctx context.Context, key metadata.RepoKey, id
 	}
 	switch {
 	case last < first || last-first+1 != int64(len(part)):
-		return 0, errorf(CodeInvalidLayerPart, "The layer part covers bytes %d to %d but carries %d bytes; the last valid byte received is %d", first, last, len(part), u.Size-1)
+		return 0, &LayerError{Problem: LayerPartLength, Upload: id, First: first, Last: last, Length: int64(len(part)), Held: u.Size}
 	case first != u.Size:
-		return 0, errorf(CodeInvalidLayerPart, "The layer part starts at byte %d, but the upload holds %d bytes; the last valid byte received is %d", first, u.Size, u.Size-1)
+		return 0, &LayerError{Problem: LayerPartGap, Upload: id, First: first, Last: last, Length: int64(len(part)), Held: u.Size}
 	case u.Size > 0 && u.LastPart < MinLayerPartSize:
-		return 0, errorf(CodeLayerPartTooSmall, "All layer parts except the last part should be at least 5MB; the previous part had %d bytes", u.LastPart)
+		return 0, &LayerError{Problem: LayerPartTooSmall, Upload: id, Held: u.Size, Previous: u.LastPart}
 	}
 	w, err := r.resumeUpload(ctx, u)
 	if err != nil {
@@ -104,15 +104,15 @@ func (r *Registry) CompleteLayerUpload(ctx context.Context, key metadata.RepoKey
 		return metadata.Blob{}, err
 	}
 	if u.Size == 0 {
-		return metadata.Blob{}, errorf(CodeEmptyUpload, "The upload %s contains no layer parts: upload at least one part first", id)
+		return metadata.Blob{}, &LayerError{Problem: LayerEmpty, Upload: id, Digest: dgst}
 	}
 	if b, err := r.StatBlob(ctx, key, dgst); err == nil {
 		r.cancel(ctx, id)
-		return b, errorf(CodeLayerAlreadyExists, "The image layer %s already exists in the repository with name '%s' in the registry with id '%s'", dgst, key.Name, key.Account)
+		return b, &ExistsError{Kind: KindLayer, Key: key, ID: dgst}
 	}
 	b, err := r.FinishUpload(ctx, key, id, dgst, -1, 0, nil)
 	if CodeOf(err) == CodeDigestInvalid {
-		err = errorf(CodeInvalidLayer, "The layer digest calculation performed by Amazon ECR upon receipt of the image layer does not match the digest specified: %s", err)
+		err = &LayerError{Problem: LayerDigestMismatch, Upload: id, Digest: dgst, Detail: err.Error()}
 	}
 	return b, err
 }
@@ -122,7 +122,7 @@ func (r *Registry) CompleteLayerUpload(ctx context.Context, key metadata.RepoKey
 func (r *Registry) GetDownloadURLForLayer(ctx context.Context, key metadata.RepoKey, dgst string) (metadata.Blob, error) {
 	b, _, err := r.statBlob(ctx, ActionGetDownloadURLForLayer, key, dgst)
 	if CodeOf(err) == CodeBlobUnknown {
-		err = errorf(CodeLayersNotFound, "The specified layer %s could not be found in the repository with name '%s' in the registry with id '%s'", dgst, key.Name, key.Account)
+		err = &NotFoundError{Kind: KindLayer, Key: key, ID: dgst}
 	}
 	return b, err
 }

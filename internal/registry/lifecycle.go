@@ -37,7 +37,7 @@ const (
 const previewTimeout = 2 * time.Minute
 
 func noLifecyclePolicy(key metadata.RepoKey) error {
-	return errorf(CodeLifecyclePolicyNotFound, "Lifecycle policy does not exist for the repository with name '%s' in the registry with id '%s'", key.Name, key.Account)
+	return &NotFoundError{Kind: KindLifecyclePolicy, Key: key}
 }
 
 // parsePolicy validates a policy text as ECR does, with the registry's
@@ -50,7 +50,7 @@ func (r *Registry) parsePolicy(ctx context.Context, scope metadata.Scope, text s
 	p, err := lifecycle.Parse(text, lifecycle.Options{AllowExpireSincePulled: ext == "ENABLED"})
 	var ve *lifecycle.ValidationError
 	if errors.As(err, &ve) {
-		return p, errorf(CodeInvalidParameter, "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: '%s'", ve.Error())
+		return p, &ParamError{Field: "LifecyclePolicyText", Constraint: ve.Error()}
 	}
 	return p, err
 }
@@ -171,7 +171,7 @@ func (r *Registry) StartLifecyclePolicyPreview(ctx context.Context, key metadata
 	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
 		old, err := tx.LifecyclePreview(ctx, repo.ID)
 		if err == nil && old.Status == PreviewInProgress && now.Sub(old.StartedAt) < previewTimeout {
-			return errorf(CodePreviewInProgress, "The previous lifecycle policy preview request has not completed for the repository with name '%s' in the registry with id '%s': wait for it", key.Name, key.Account)
+			return &ConflictError{Conflict: ConflictPreviewInProgress, Key: key}
 		}
 		if err != nil && !errors.Is(err, metadata.ErrNotFound) {
 			return err
@@ -239,7 +239,7 @@ func (r *Registry) LifecyclePolicyPreview(ctx context.Context, key metadata.Repo
 func (r *Registry) preview(ctx context.Context, repo metadata.Repository) (Preview, error) {
 	p, err := r.meta.LifecyclePreview(ctx, repo.ID)
 	if errors.Is(err, metadata.ErrNotFound) {
-		return Preview{}, errorf(CodePreviewNotFound, "There is no dry run for this repository.")
+		return Preview{}, &NotFoundError{Kind: KindLifecyclePreview, Key: repo.Key}
 	}
 	if err != nil {
 		return Preview{}, err
@@ -301,7 +301,7 @@ func (r *Registry) LifecyclePolicyPreviewPage(ctx context.Context, key metadata.
 	start := 0
 	if after != "" {
 		if start, err = strconv.Atoi(after); err != nil || start < 0 || start > len(p.Results) {
-			return p, sum, "", errorf(CodeInvalidParameter, "Invalid parameter at 'nextToken' failed to satisfy constraint: 'the token was not returned by a previous call'")
+			return p, sum, "", errBadToken
 		}
 	}
 	if max <= 0 {

@@ -33,7 +33,7 @@ func (r *Registry) Login(ctx context.Context, scope metadata.Scope) (Login, erro
 	}
 	p, ok := identity.FromContext(ctx)
 	if !ok { // AuthorizeLogin refuses anonymous callers; be sure anyway
-		return Login{}, errorf(CodeUnauthenticated, "authentication required to perform %s", ActionGetAuthorizationToken)
+		return Login{}, &DeniedError{Action: ActionGetAuthorizationToken, Anonymous: true}
 	}
 	if r.ids == nil {
 		return Login{}, errNoIdentity

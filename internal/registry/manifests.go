@@ -190,7 +190,7 @@ func checkTags(ctx context.Context, tx metadata.Tx, repo metadata.Repository, d 
 		case cur.Digest == d:
 			// Already there: nothing to write.
 		case tagImmutable(repo.Settings, tag):
-			return nil, errorf(CodeTagImmutable, "The image tag '%s' already exists in the '%s' repository and cannot be overwritten because the tag is immutable.", tag, repo.Key.Name)
+			return nil, &ExistsError{Kind: KindImageTag, Key: repo.Key, Image: ImageID{Digest: string(cur.Digest), Tag: tag}}
 		default:
 			moved = append(moved, tag)
 		}
@@ -199,10 +199,11 @@ func checkTags(ctx context.Context, tx metadata.Tx, repo metadata.Repository, d 
 }
 
 func imageAlreadyExists(key metadata.RepoKey, d digest.Digest, tags []string) error {
+	id := ImageID{Digest: string(d)}
 	if len(tags) > 0 {
-		return errorf(CodeImageAlreadyExists, "Image with digest '%s' and tag '%s' already exists in the repository with name '%s' in registry with id '%s'", d, tags[0], key.Name, key.Account)
+		id.Tag = tags[0]
 	}
-	return errorf(CodeImageAlreadyExists, "Image with digest '%s' already exists in the repository with name '%s' in registry with id '%s'", d, key.Name, key.Account)
+	return &ExistsError{Kind: KindImage, Key: key, Image: id}
 }
 
 // maxTagsPerPush bounds the tags one manifest push may set.

@@ -30,11 +30,11 @@ const (
 var v1RegistryPolicyActions = []string{"ecr:ReplicateImage", "ecr:BatchImportUpstreamImage", "ecr:CreateRepository", "ecr:*"}
 
 func noRepositoryPolicy(key metadata.RepoKey) error {
-	return errorf(CodeRepositoryPolicyNotFound, "Repository policy does not exist for the repository with name '%s' in the registry with id '%s'", key.Name, key.Account)
+	return &NotFoundError{Kind: KindRepositoryPolicy, Key: key}
 }
 
 func noRegistryPolicy(scope metadata.Scope) error {
-	return errorf(CodeRegistryPolicyNotFound, "Registry policy does not exist in the registry with id '%s'", scope.Account)
+	return &NotFoundError{Kind: KindRegistryPolicy, Key: metadata.RepoKey{Scope: scope}}
 }
 
 // parseRepositoryPolicy compiles a repository policy, answering what ECR
@@ -46,7 +46,7 @@ func parseRepositoryPolicy(text string) (*iampolicy.Policy, error) {
 		err = errors.New("an action is not an ECR action")
 	}
 	if err != nil {
-		return nil, errorf(CodeInvalidParameter, "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided'")
+		return nil, paramError("PolicyText", "Invalid repository policy provided")
 	}
 	return p, nil
 }
@@ -77,7 +77,7 @@ func (r *Registry) SetRepositoryPolicy(ctx context.Context, key metadata.RepoKey
 			return repo, err
 		}
 		if r.deniedBy(ctx, ActionSetRepositoryPolicy, repo, p) {
-			return metadata.Repository{}, errorf(CodeInvalidParameter, "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'the policy denies you ecr:SetRepositoryPolicy, so you could not change it again: set force to apply it anyway'")
+			return metadata.Repository{}, paramError("PolicyText", "the policy denies you ecr:SetRepositoryPolicy, so you could not change it again: set force to apply it anyway")
 		}
 	}
 	params := map[string]any{"repositoryName": key.Name, "policyText": text, "force": force}
@@ -121,7 +121,7 @@ func (r *Registry) PutRegistryPolicy(ctx context.Context, scope metadata.Scope, 
 	if err := r.authorize(ctx, ActionPutRegistryPolicy, scope, nil, "*"); err != nil {
 		return err
 	}
-	invalid := errorf(CodeInvalidParameter, "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid registry policy provided'")
+	invalid := paramError("PolicyText", "Invalid registry policy provided")
 	p, err := parseRepositoryPolicy(text)
 	if err != nil {
 		return invalid
@@ -130,7 +130,7 @@ func (r *Registry) PutRegistryPolicy(ctx context.Context, scope metadata.Scope, 
 	for _, a := range []Action{ActionPutRegistryPolicy, ActionDeleteRegistryPolicy} {
 		d, _, err := r.ids.Authorize(ctx, identity.Check{Action: string(a), Resource: "*", ResourceAccount: scope.Account, Policy: named})
 		if err == nil && d.Reason == iampolicy.ExplicitDeny {
-			return errorf(CodeInvalidParameter, "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'the policy denies you %s, so you could not change it again'", a)
+			return paramError("PolicyText", "the policy denies you %s, so you could not change it again", a)
 		}
 	}
 	v1 := allActions(p, func(a string) bool {

@@ -121,7 +121,7 @@ func (r *Registry) RegisterPullTimeUpdateExclusion(ctx context.Context, scope me
 		return r.record(ctx, tx, scope, e.CreatedAt, ActionRegisterPullTimeExclusion, map[string]any{"principalArn": principal})
 	})
 	if errors.Is(err, metadata.ErrExists) {
-		return e, errorf(CodeExclusionAlreadyExists, "The principal %s is already excluded from pull time updates in the registry with id '%s'", principal, scope.Account)
+		return e, &ExistsError{Kind: KindExclusion, Key: metadata.RepoKey{Scope: scope}, ID: principal}
 	}
 	return e, err
 }
@@ -141,7 +141,7 @@ func (r *Registry) DeregisterPullTimeUpdateExclusion(ctx context.Context, scope 
 		return r.record(ctx, tx, scope, now, ActionDeregisterPullTimeExclusion, map[string]any{"principalArn": principal})
 	})
 	if errors.Is(err, metadata.ErrNotFound) {
-		return errorf(CodeExclusionNotFound, "The principal %s is not excluded from pull time updates in the registry with id '%s'", principal, scope.Account)
+		return &NotFoundError{Kind: KindExclusion, Key: metadata.RepoKey{Scope: scope}, ID: principal}
 	}
 	return err
 }

@@ -28,7 +28,7 @@ func (r *Registry) lookupRepository(ctx context.Context, key metadata.RepoKey) (
 }
 
 func repositoryNotFound(key metadata.RepoKey) error {
-	return errorf(CodeNameUnknown, "The repository with name '%s' does not exist in the registry with id '%s'", key.Name, key.Account)
+	return &NotFoundError{Kind: KindRepository, Key: key}
 }
 
 // repositoryFor returns an existing repository after checking that the
@@ -84,7 +84,7 @@ func (r *Registry) CreateRepository(ctx context.Context, key metadata.RepoKey, s
 		return r.record(ctx, tx, key.Scope, want.CreatedAt, ActionCreateRepository, createParams(repo), RepositoryARN(key))
 	})
 	if errors.Is(err, metadata.ErrExists) {
-		return repo, errorf(CodeRepositoryAlreadyExists, "The repository with name '%s' already exists in the registry with id '%s'", key.Name, key.Account)
+		return repo, &ExistsError{Kind: KindRepository, Key: key}
 	}
 	if err == nil {
 		r.log.Info("repository created", "account", key.Account, "region", key.Region, "repository", key.Name)
@@ -171,7 +171,7 @@ func (r *Registry) DeleteRepository(ctx context.Context, key metadata.RepoKey, f
 			return err
 		}
 		if count > 0 && !force {
-			return errorf(CodeRepositoryNotEmpty, "The repository with name '%s' in registry with id '%s' cannot be deleted because it still contains images", key.Name, key.Account)
+			return &ConflictError{Conflict: ConflictRepositoryNotEmpty, Key: key}
 		}
 		all, err := tx.Uploads(ctx)
 		if err != nil {
@@ -314,7 +314,7 @@ func decodeToken(token string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(token)
 	last, ok := strings.CutPrefix(string(b), "v1:")
 	if err != nil || !ok {
-		return "", errorf(CodeInvalidParameter, "Invalid parameter at 'nextToken' failed to satisfy constraint: 'the token was not returned by a previous call'")
+		return "", errBadToken
 	}
 	return last, nil
 }

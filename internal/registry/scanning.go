@@ -27,10 +27,6 @@ const (
 	ManualScan     = "MANUAL"
 
 	ScanFilterWildcard = "WILDCARD"
-
-	// ScanFailureRepositoryNotFound is the failure code of a repository
-	// BatchGetRepositoryScanningConfiguration does not find.
-	ScanFailureRepositoryNotFound = "REPOSITORY_NOT_FOUND"
 )
 
 // settingRegistryScanning is the registry setting that holds the registry
@@ -72,8 +68,7 @@ type RepositoryScanningConfiguration struct {
 // configuration could not be given.
 type ScanningConfigurationFailure struct {
 	RepositoryName string
-	FailureCode    string
-	FailureReason  string
+	Err            error // why: the repository does not exist (a *NotFoundError)
 }
 
 // defaultRegistryScanning is the configuration of a registry that never
@@ -148,11 +143,7 @@ func (r *Registry) BatchGetRepositoryScanningConfiguration(ctx context.Context, 
 		repo, err := r.repositoryFor(ctx, ActionBatchGetRepositoryScanningConf, key)
 		switch {
 		case CodeOf(err) == CodeNameUnknown || CodeOf(err) == CodeNameInvalid:
-			failures = append(failures, ScanningConfigurationFailure{
-				RepositoryName: n,
-				FailureCode:    ScanFailureRepositoryNotFound,
-				FailureReason:  fmt.Sprintf("The repository with name '%s' does not exist in the registry with id '%s'", n, scope.Account),
-			})
+			failures = append(failures, ScanningConfigurationFailure{RepositoryName: n, Err: &NotFoundError{Kind: KindRepository, Key: key}})
 			continue
 		case err != nil:
 			return nil, nil, err
@@ -213,16 +204,12 @@ func normalizeRegistryScanning(cfg RegistryScanningConfiguration) RegistryScanni
 // continuously.
 func checkRegistryScanning(cfg RegistryScanningConfiguration) error {
 	if cfg.ScanType != ScanTypeBasic && cfg.ScanType != ScanTypeEnhanced {
-		return scanningParameter("scanType", "must satisfy enum value set: [%s]", strings.Join(scanTypes, ", "))
+		return paramError("scanType", "must satisfy enum value set: [%s]", strings.Join(scanTypes, ", "))
 	}
 	for i, rule := range cfg.Rules {
 		if cfg.ScanType == ScanTypeBasic && rule.ScanFrequency == ContinuousScan {
-			return scanningParameter(fmt.Sprintf("rules.%d.member.scanFrequency", i+1), "CONTINUOUS_SCAN requires the ENHANCED scan type: BASIC scanning supports SCAN_ON_PUSH and MANUAL")
+			return paramError(fmt.Sprintf("rules.%d.member.scanFrequency", i+1), "CONTINUOUS_SCAN requires the ENHANCED scan type: BASIC scanning supports SCAN_ON_PUSH and MANUAL")
 		}
 	}
 	return nil
-}
-
-func scanningParameter(member, constraint string, args ...any) error {
-	return errorf(CodeInvalidParameter, "Invalid parameter at '%s' failed to satisfy constraint: '%s'", member, fmt.Sprintf(constraint, args...))
 }

@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -86,23 +87,23 @@ func TestRegistryScanningValidation(t *testing.T) {
 	tests := []struct {
 		name string
 		cfg  registry.RegistryScanningConfiguration
-		msg  string
+		want registry.ParamError
 	}{
 		{"scan type", registry.RegistryScanningConfiguration{ScanType: "FULL"},
-			"Invalid parameter at 'scanType' failed to satisfy constraint: 'must satisfy enum value set: [BASIC, ENHANCED]'"},
+			registry.ParamError{Field: "scanType", Constraint: "must satisfy enum value set: [BASIC, ENHANCED]"}},
 		{"continuous with basic", registry.RegistryScanningConfiguration{ScanType: "BASIC", Rules: rules(
 			registry.ScanningRule{ScanFrequency: "SCAN_ON_PUSH", RepositoryFilters: wildcard("*")},
 			registry.ScanningRule{ScanFrequency: "CONTINUOUS_SCAN", RepositoryFilters: wildcard("prod")})},
-			"Invalid parameter at 'rules.2.member.scanFrequency' failed to satisfy constraint: 'CONTINUOUS_SCAN requires the ENHANCED scan type: BASIC scanning supports SCAN_ON_PUSH and MANUAL'"},
+			registry.ParamError{Field: "rules.2.member.scanFrequency", Constraint: "CONTINUOUS_SCAN requires the ENHANCED scan type: BASIC scanning supports SCAN_ON_PUSH and MANUAL"}},
 		{"continuous with default scan type", registry.RegistryScanningConfiguration{Rules: rules(registry.ScanningRule{ScanFrequency: "CONTINUOUS_SCAN"})},
-			"Invalid parameter at 'rules.1.member.scanFrequency' failed to satisfy constraint: 'CONTINUOUS_SCAN requires the ENHANCED scan type: BASIC scanning supports SCAN_ON_PUSH and MANUAL'"},
+			registry.ParamError{Field: "rules.1.member.scanFrequency", Constraint: "CONTINUOUS_SCAN requires the ENHANCED scan type: BASIC scanning supports SCAN_ON_PUSH and MANUAL"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := f.reg.PutRegistryScanningConfiguration(ctx, scope, tt.cfg)
 			wantCode(t, err, registry.CodeInvalidParameter)
-			if err.Error() != tt.msg {
-				t.Fatalf("message\n got %s\nwant %s", err, tt.msg)
+			if pe := (*registry.ParamError)(nil); !errors.As(err, &pe) || *pe != tt.want {
+				t.Fatalf("error\n got %#v\nwant %#v", err, tt.want)
 			}
 		})
 	}
@@ -218,8 +219,7 @@ func TestBatchGetRepositoryScanningConfiguration(t *testing.T) {
 			}
 			wantFailures := []registry.ScanningConfigurationFailure{{
 				RepositoryName: "gone",
-				FailureCode:    "REPOSITORY_NOT_FOUND",
-				FailureReason:  "The repository with name 'gone' does not exist in the registry with id '" + scope.Account + "'",
+				Err:            &registry.NotFoundError{Kind: registry.KindRepository, Key: key("gone")},
 			}}
 			if !reflect.DeepEqual(failures, wantFailures) {
 				t.Fatalf("failures = %+v", failures)

@@ -93,7 +93,7 @@ func summaryOf(s metadata.ImageScan) *ScanSummary {
 }
 
 func scanNotFound(key metadata.RepoKey, id ImageID) error {
-	return errorf(CodeScanNotFound, "Image scan does not exist for the image with '%s' in the repository with name '%s' in the registry with id '%s'", id, key.Name, key.Account)
+	return &NotFoundError{Kind: KindScan, Key: key, Image: id}
 }
 
 // imageFor resolves an image ID of a request on one image.
@@ -102,10 +102,7 @@ func imageFor(ctx context.Context, rd metadata.Reader, repo metadata.Repository,
 	if fail == nil {
 		return img, nil
 	}
-	if fail.Code != FailureImageNotFound && fail.Code != FailureImageTagDoesNotMatchDigest {
-		return img, errorf(CodeInvalidParameter, "%s", fail.Reason)
-	}
-	return img, errorf(CodeManifestUnknown, "The image with imageId %s does not exist within the repository with name '%s' in the registry with id '%s'", id, repo.Key.Name, repo.Key.Account)
+	return img, fail.imageError(repo.Key)
 }
 
 // StartImageScan queues a scan of an image and returns its status. An image
@@ -132,7 +129,7 @@ func (r *Registry) StartImageScan(ctx context.Context, key metadata.RepoKey, id 
 		case err != nil:
 			return err
 		case prev.Status != metadata.ScanFailed && now.Sub(prev.RequestedAt) < scanQuota:
-			return errorf(CodeLimitExceeded, "The scan quota per image has been exceeded. Wait and try again.")
+			return &LimitError{Limit: LimitScansPerImage, Max: 1}
 		}
 		if err := queueScan(ctx, tx, repo.ID, img.Digest, now); err != nil {
 			return err
@@ -229,10 +226,10 @@ func findingsOffset(token string, completed time.Time) (int, error) {
 	n, err1 := strconv.Atoi(off)
 	stamp, err2 := strconv.ParseInt(at, 10, 64)
 	if !ok || err1 != nil || err2 != nil || n < 0 {
-		return 0, errorf(CodeInvalidParameter, "Invalid parameter at 'nextToken' failed to satisfy constraint: 'the token was not returned by a previous call'")
+		return 0, errBadToken
 	}
 	if stamp != completed.UnixNano() {
-		return 0, errorf(CodeInvalidParameter, "Invalid parameter at 'nextToken' failed to satisfy constraint: 'the image was scanned again since the token was given: start again without a nextToken'")
+		return 0, paramError("nextToken", "the image was scanned again since the token was given: start again without a nextToken")
 	}
 	return n, nil
 }

@@ -3,6 +3,7 @@ package registry_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -275,8 +276,8 @@ func testScanOnDemandAndFindingsPages(t *testing.T) {
 	// A MANUAL repository scans nothing on push.
 	_, err := f.reg.DescribeImageScanFindings(ctx, key("manual"), registry.ImageID{Tag: "v1"}, "", 0)
 	wantCode(t, err, registry.CodeScanNotFound)
-	if !strings.Contains(err.Error(), "Image scan does not exist for the image with '{imageDigest:'null', imageTag:'v1'}' in the repository with name 'manual'") {
-		t.Fatalf("message %q", err)
+	if nf := (*registry.NotFoundError)(nil); !errors.As(err, &nf) || *nf != (registry.NotFoundError{Kind: registry.KindScan, Key: key("manual"), Image: registry.ImageID{Tag: "v1"}}) {
+		t.Fatalf("error %#v", err)
 	}
 	_, _, err = f.reg.StartImageScan(ctx, key("manual"), registry.ImageID{Tag: "missing"})
 	wantCode(t, err, registry.CodeManifestUnknown)

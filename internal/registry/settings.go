@@ -44,7 +44,7 @@ func normalizeSettings(s metadata.RepositorySettings) (metadata.RepositorySettin
 		s.EncryptionType = EncryptionAES256
 	}
 	if s.EncryptionType == EncryptionAES256 && s.KMSKey != "" {
-		return s, errorf(CodeInvalidParameter, "Invalid parameter at 'encryptionConfiguration.kmsKey' failed to satisfy constraint: 'a KMS key can only be given with the KMS or KMS_DSSE encryption type'")
+		return s, paramError("encryptionConfiguration.kmsKey", "a KMS key can only be given with the KMS or KMS_DSSE encryption type")
 	}
 	return s, nil
 }
@@ -55,9 +55,9 @@ func checkMutability(mutability string, exclusions []string) error {
 	withExclusion := mutability == ImmutableWithExclusion || mutability == MutableWithExclusion
 	switch {
 	case withExclusion && len(exclusions) == 0:
-		return errorf(CodeInvalidParameter, "Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy constraint: 'exclusion filters are required when imageTagMutability is %s'", mutability)
+		return paramError("imageTagMutabilityExclusionFilters", "exclusion filters are required when imageTagMutability is %s", mutability)
 	case !withExclusion && len(exclusions) > 0:
-		return errorf(CodeInvalidParameter, "Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy constraint: 'exclusion filters can only be used when imageTagMutability is IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION'")
+		return paramError("imageTagMutabilityExclusionFilters", "exclusion filters can only be used when imageTagMutability is IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION")
 	}
 	return nil
 }
@@ -113,16 +113,16 @@ func WildcardMatch(pattern, s string) bool {
 // checkResourceTags enforces ECR's limits on resource tags.
 func checkResourceTags(tags []metadata.ResourceTag) error {
 	if len(tags) > MaxResourceTags {
-		return errorf(CodeTooManyTags, "The maximum number of tags that can be applied to a repository is %d; this request would leave %d", MaxResourceTags, len(tags))
+		return &LimitError{Limit: LimitResourceTags, Max: MaxResourceTags, Got: len(tags)}
 	}
 	for _, t := range tags {
 		switch {
 		case t.Key == "" || len(t.Key) > maxTagKeyLength:
-			return errorf(CodeInvalidTagParameter, "Tag keys must be between 1 and %d characters long", maxTagKeyLength)
+			return &TagError{Rule: TagKeyLength, Max: maxTagKeyLength}
 		case len(t.Value) > maxTagValueLength:
-			return errorf(CodeInvalidTagParameter, "Tag values must be at most %d characters long", maxTagValueLength)
+			return &TagError{Rule: TagValueLength, Max: maxTagValueLength}
 		case strings.HasPrefix(strings.ToLower(t.Key), "aws:"):
-			return errorf(CodeInvalidTagParameter, "Tag keys starting with 'aws:' are reserved for AWS use")
+			return &TagError{Rule: TagKeyReserved}
 		}
 	}
 	return nil
@@ -160,7 +160,7 @@ func ParseRepositoryARN(arn string) (metadata.RepoKey, error) {
 }
 
 func invalidARN(arn string) error {
-	return errorf(CodeInvalidParameter, "Invalid parameter at 'resourceArn' failed to satisfy constraint: 'Invalid ARN %.200q: use arn:aws:ecr:<region>:<account>:repository/<name>'", arn)
+	return paramError("resourceArn", "Invalid ARN %.200q: use arn:aws:ecr:<region>:<account>:repository/<name>", arn)
 }
 
 // RepositoryURI is where clients pull a repository from.

@@ -120,7 +120,7 @@ func checkTemplate(t *CreationTemplate) error {
 		return err
 	}
 	if len(t.AppliedFor) == 0 {
-		return errorf(CodeInvalidParameter, "Invalid parameter at 'appliedFor' failed to satisfy constraint: 'must name at least one of REPLICATION, PULL_THROUGH_CACHE, CREATE_ON_PUSH'")
+		return paramError("appliedFor", "must name at least one of REPLICATION, PULL_THROUGH_CACHE, CREATE_ON_PUSH")
 	}
 	if t.RepositoryPolicy != "" {
 		if _, err := parseRepositoryPolicy(t.RepositoryPolicy); err != nil {
@@ -133,7 +133,7 @@ func checkTemplate(t *CreationTemplate) error {
 	if t.LifecyclePolicy != "" {
 		var ve *lifecycle.ValidationError
 		if _, err := lifecycle.Parse(t.LifecyclePolicy, lifecycle.Options{}); errors.As(err, &ve) {
-			return errorf(CodeInvalidParameter, "Invalid parameter at 'lifecyclePolicy' failed to satisfy constraint: '%s'", ve.Error())
+			return &ParamError{Field: "lifecyclePolicy", Constraint: ve.Error()}
 		} else if err != nil {
 			return err
 		}
@@ -146,7 +146,7 @@ func checkTemplate(t *CreationTemplate) error {
 func findTemplate(all []CreationTemplate, scope metadata.Scope, prefix string) (CreationTemplate, error) {
 	i := slices.IndexFunc(all, func(e CreationTemplate) bool { return e.Prefix == prefix })
 	if i < 0 {
-		return CreationTemplate{}, errorf(CodeTemplateNotFound, "The specified repository creation template with prefix '%s' was not found in the registry with id '%s'", prefix, scope.Account)
+		return CreationTemplate{}, &NotFoundError{Kind: KindTemplate, Key: metadata.RepoKey{Scope: scope}, ID: prefix}
 	}
 	return all[i], nil
 }
@@ -172,10 +172,10 @@ func (r *Registry) CreateCreationTemplate(ctx context.Context, scope metadata.Sc
 			return err
 		}
 		if slices.ContainsFunc(existing, func(e CreationTemplate) bool { return e.Prefix == t.Prefix }) {
-			return errorf(CodeTemplateAlreadyExists, "The repository creation template with prefix '%s' already exists in the registry with id '%s'", t.Prefix, scope.Account)
+			return &ExistsError{Kind: KindTemplate, Key: metadata.RepoKey{Scope: scope}, ID: t.Prefix}
 		}
 		if len(existing) >= maxTemplates {
-			return errorf(CodeValidation, "a registry holds at most %d repository creation templates", maxTemplates)
+			return &LimitError{Limit: LimitTemplates, Max: maxTemplates}
 		}
 		if err := putTemplate(ctx, tx, scope, t); err != nil {
 			return err
@@ -276,5 +276,5 @@ func (r *Registry) DescribeCreationTemplates(ctx context.Context, scope metadata
 // errNoTemplate is the NAME_UNKNOWN a push to a missing repository gets
 // when no CREATE_ON_PUSH template covers it.
 func errNoTemplate(key metadata.RepoKey) error {
-	return errorf(CodeNameUnknown, "The repository with name '%s' does not exist in the registry with id '%s': create it (aws ecr create-repository), or add a repository creation template applied for CREATE_ON_PUSH", key.Name, key.Account)
+	return &NotFoundError{Kind: KindRepository, Key: key, Hint: "create it (aws ecr create-repository), or add a repository creation template applied for CREATE_ON_PUSH"}
 }

@@ -6,7 +6,6 @@ package ecr
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 
@@ -144,88 +143,6 @@ func handle[I any, PI validator[I], O any](fn func(context.Context, auth.Caller,
 // caller and writes the answer.
 func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, target string, body []byte) {
 	h.api.Serve(w, r, c, target, body)
-}
-
-// exceptions maps the core's error codes to ECR exception names. Codes not
-// listed are server faults.
-var exceptions = map[registry.Code]string{
-	registry.CodeNameInvalid:              "InvalidParameterException",
-	registry.CodeNameUnknown:              "RepositoryNotFoundException",
-	registry.CodeTagInvalid:               "InvalidParameterException",
-	registry.CodeDigestInvalid:            "InvalidParameterException",
-	registry.CodeBlobUnknown:              "LayersNotFoundException",
-	registry.CodeBlobUploadUnknown:        "UploadNotFoundException",
-	registry.CodeBlobUploadInvalid:        "InvalidParameterException",
-	registry.CodeRangeInvalid:             "InvalidLayerPartException",
-	registry.CodeSizeInvalid:              "InvalidParameterException",
-	registry.CodeManifestInvalid:          "InvalidParameterException",
-	registry.CodeManifestUnknown:          "ImageNotFoundException",
-	registry.CodeManifestBlobUnknown:      "LayersNotFoundException",
-	registry.CodeManifestChildUnknown:     "ReferencedImagesNotFoundException",
-	registry.CodeManifestTooLarge:         "InvalidParameterException",
-	registry.CodeManifestReferenced:       "InvalidParameterException",
-	registry.CodeUnsupported:              "UnsupportedImageTypeException",
-	registry.CodePaginationInvalid:        "InvalidParameterException",
-	registry.CodeUnauthenticated:          "MissingAuthenticationTokenException",
-	registry.CodeAccessDenied:             "AccessDeniedException",
-	registry.CodeInvalidParameter:         "InvalidParameterException",
-	registry.CodeRepositoryAlreadyExists:  "RepositoryAlreadyExistsException",
-	registry.CodeRepositoryNotEmpty:       "RepositoryNotEmptyException",
-	registry.CodeTooManyTags:              "TooManyTagsException",
-	registry.CodeInvalidTagParameter:      "InvalidTagParameterException",
-	registry.CodeTagImmutable:             "ImageTagAlreadyExistsException",
-	registry.CodeImageAlreadyExists:       "ImageAlreadyExistsException",
-	registry.CodeImageDigestMismatch:      "ImageDigestDoesNotMatchException",
-	registry.CodeTemplateAlreadyExists:    "TemplateAlreadyExistsException",
-	registry.CodeTemplateNotFound:         "TemplateNotFoundException",
-	registry.CodeLayerPartTooSmall:        "LayerPartTooSmallException",
-	registry.CodeInvalidLayerPart:         "InvalidLayerPartException",
-	registry.CodeInvalidLayer:             "InvalidLayerException",
-	registry.CodeLayerAlreadyExists:       "LayerAlreadyExistsException",
-	registry.CodeEmptyUpload:              "EmptyUploadException",
-	registry.CodeLayersNotFound:           "LayersNotFoundException",
-	registry.CodeValidation:               "ValidationException",
-	registry.CodeLifecyclePolicyNotFound:  "LifecyclePolicyNotFoundException",
-	registry.CodePreviewNotFound:          "LifecyclePolicyPreviewNotFoundException",
-	registry.CodePreviewInProgress:        "LifecyclePolicyPreviewInProgressException",
-	registry.CodeImageArchived:            "ImageArchivedException",
-	registry.CodeStorageClassUnsupported:  "ImageStorageClassUpdateNotSupportedException",
-	registry.CodeExclusionAlreadyExists:   "ExclusionAlreadyExistsException",
-	registry.CodeExclusionNotFound:        "ExclusionNotFoundException",
-	registry.CodeJobBusy:                  "JobInProgressException",
-	registry.CodeRepositoryPolicyNotFound: "RepositoryPolicyNotFoundException",
-	registry.CodeRegistryPolicyNotFound:   "RegistryPolicyNotFoundException",
-	registry.CodeKMS:                      "KmsException",
-	registry.CodeScanNotFound:             "ScanNotFoundException",
-	registry.CodeLimitExceeded:            "LimitExceededException",
-	registry.CodeStorageFull:              "ServerException",
-}
-
-// exception returns the ECR exception for one of the adapter's or the
-// core's errors: 400 for client faults, 403 for access denied, 500
-// (ServerException) when storage is full; nil for any other error, a
-// server fault.
-func exception(err error) *awsjson.Error {
-	var (
-		ip *InvalidParameterError
-		re *registry.Error
-	)
-	switch {
-	case errors.As(err, &ip):
-		return &awsjson.Error{Type: "InvalidParameterException", Message: ip.Error(), Status: http.StatusBadRequest}
-	case errors.As(err, &re) && exceptions[re.Code] != "":
-		status := http.StatusBadRequest
-		switch re.Code {
-		case registry.CodeAccessDenied, registry.CodeUnauthenticated:
-			status = http.StatusForbidden
-		case registry.CodeStorageFull:
-			// A server fault, with a message that says which, and a state
-			// the registry logged, not a failure to log again.
-			status = http.StatusInternalServerError
-		}
-		return &awsjson.Error{Type: exceptions[re.Code], Message: re.Message, Status: status}
-	}
-	return nil
 }
 
 // scope returns the registry an operation addresses: registryId if given,

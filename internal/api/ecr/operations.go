@@ -168,7 +168,8 @@ func wireID(id registry.ImageID) *ImageIdentifier {
 func imageFailures(in []registry.ImageFailure) []ImageFailure {
 	var out []ImageFailure
 	for _, f := range in {
-		out = append(out, ImageFailure{ImageId: wireID(f.ID), FailureCode: f.Code, FailureReason: f.Reason})
+		code, reason := imageFailure(&f)
+		out = append(out, ImageFailure{ImageId: wireID(f.ID), FailureCode: code, FailureReason: reason})
 	}
 	return out
 }
@@ -315,7 +316,8 @@ func (h *Handler) batchCheckLayerAvailability(ctx context.Context, c auth.Caller
 		out.Layers = append(out.Layers, Layer{LayerDigest: l.Digest, LayerAvailability: "AVAILABLE", LayerSize: ptr(l.Size)})
 	}
 	for _, f := range failures {
-		out.Failures = append(out.Failures, LayerFailure{LayerDigest: f.Digest, FailureCode: f.Code, FailureReason: f.Reason})
+		code, reason := layerFailure(f)
+		out.Failures = append(out.Failures, LayerFailure{LayerDigest: f.Digest, FailureCode: code, FailureReason: reason})
 	}
 	return out, nil
 }

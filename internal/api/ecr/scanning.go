@@ -170,10 +170,11 @@ func (h *Handler) batchGetRepositoryScanningConfiguration(ctx context.Context, c
 		})
 	}
 	for _, f := range failures {
+		// The one failure is a repository that does not exist.
 		out.Failures = append(out.Failures, RepositoryScanningConfigurationFailure{
 			RepositoryName: f.RepositoryName,
-			FailureCode:    f.FailureCode,
-			FailureReason:  f.FailureReason,
+			FailureCode:    "REPOSITORY_NOT_FOUND",
+			FailureReason:  errorMessage(f.Err),
 		})
 	}
 	return out, nil

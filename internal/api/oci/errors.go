@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/ecrd/ecrd/internal/registry"
@@ -77,13 +78,24 @@ func (h *Handler) writeError(w http.ResponseWriter, req *http.Request, err error
 		we = wireErrors[registry.CodeInternal]
 	}
 	msg := "internal server error: the registry logged the cause"
-	var re *registry.Error
-	if errors.As(err, &re) {
-		msg = re.Message
+	var de registry.DomainError
+	if errors.As(err, &de) {
+		msg = message(de)
 	} else {
 		log.Error("request failed", "method", req.Method, "path", req.URL.Path, "err", err)
 	}
 	writeJSONStatus(w, req, we.status, errorBody{Errors: []errorEntry{{Code: we.code, Message: msg}}})
+}
+
+// message words one of the core's errors for /v2 clients: the core's own
+// words, which name what is wrong and what to do, except for an
+// immutable tag, whose sentence docker and crane users know from ECR
+// registries.
+func message(err registry.DomainError) string {
+	if e, ok := err.(*registry.ExistsError); ok && e.Kind == registry.KindImageTag {
+		return fmt.Sprintf("The image tag '%s' already exists in the '%s' repository and cannot be overwritten because the tag is immutable.", e.Image.Tag, e.Key.Name)
+	}
+	return err.Error()
 }
 
 // writeJSONStatus writes v as JSON with a status. HEAD answers carry the
