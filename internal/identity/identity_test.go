@@ -11,6 +11,7 @@ import (
 	"github.com/ecrd/ecrd/internal/identity/identitytest"
 	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/metadata/metadatatest"
 	"github.com/ecrd/ecrd/internal/testutil"
 )
 
@@ -32,7 +33,7 @@ func newServiceF(t testing.TB) *Service {
 // logger and Authorize fail the test when used inside a transaction.
 func guarded(t testing.TB, meta metadata.Store, keys *keyring.Keyring) *Service {
 	s := New(meta, keys, identitytest.Logger(t))
-	s.authorizing = func() { identitytest.OutsideTx(t, "Authorize") }
+	s.authorizing = func() { metadatatest.OutsideTx(t, "Authorize") }
 	return s
 }
 

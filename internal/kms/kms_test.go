@@ -12,6 +12,7 @@ import (
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/identity/identitytest"
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/metadata/metadatatest"
 	"github.com/ecrd/ecrd/internal/testutil"
 )
 
@@ -67,7 +68,7 @@ type guardedIDs struct {
 }
 
 func (g *guardedIDs) Authorize(ctx context.Context, c identity.Check) (iampolicy.Decision, iampolicy.Request, error) {
-	identitytest.OutsideTx(g.tb, "Authorize")
+	metadatatest.OutsideTx(g.tb, "Authorize")
 	if len(g.meanwhile) > 0 && !g.changing { // a change's own authorizations run none
 		change := g.meanwhile[0]
 		g.meanwhile = g.meanwhile[1:]
@@ -79,7 +80,7 @@ func (g *guardedIDs) Authorize(ctx context.Context, c identity.Check) (iampolicy
 }
 
 func (g *guardedIDs) DenialMessage(d iampolicy.Decision, req iampolicy.Request) string {
-	identitytest.OutsideTx(g.tb, "DenialMessage")
+	metadatatest.OutsideTx(g.tb, "DenialMessage")
 	return g.Authorizer.DenialMessage(d, req)
 }
 

@@ -14,41 +14,13 @@ package identitytest
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"path/filepath"
-	"runtime"
-	"strings"
 	"testing"
 
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/metadata/metadatatest"
 	"github.com/ecrd/ecrd/internal/testutil"
 )
-
-// OutsideTx fails the test if the calling goroutine is running the
-// function of a write transaction of a metadatatest.DoubleRun store,
-// naming the code that did.
-func OutsideTx(tb testing.TB, what string) {
-	if metadatatest.InTransaction() {
-		tb.Errorf("%s inside a metadata transaction, whose function may run more than once, at %s", what, culprit())
-	}
-}
-
-// culprit names the first frames of the calling stack that are the code
-// under test: neither this package, nor a test file, nor log/slog.
-func culprit() string {
-	pcs := make([]uintptr, 32)
-	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
-	var out []string
-	for f, more := frames.Next(); more && len(out) < 4; f, more = frames.Next() {
-		if strings.Contains(f.Function, "/identitytest.") || strings.HasSuffix(f.File, "_test.go") || strings.HasPrefix(f.Function, "log/slog.") {
-			continue
-		}
-		out = append(out, fmt.Sprintf("%s (%s:%d)", f.Function[strings.LastIndex(f.Function, "/")+1:], filepath.Base(f.File), f.Line))
-	}
-	return strings.Join(out, " <- ")
-}
 
 // Store opens a SQLite store in the data folder dir (a new temporary one
 // if empty) whose write transactions each run twice, and whose own reads
@@ -68,7 +40,7 @@ type guardedStore struct {
 }
 
 func (g guardedStore) check(op string) {
-	OutsideTx(g.tb, "a read of the store outside the transaction ("+op+")")
+	metadatatest.OutsideTx(g.tb, "a read of the store outside the transaction ("+op+")")
 }
 
 func (g guardedStore) Account(ctx context.Context, id string) (metadata.Account, error) {
@@ -104,27 +76,5 @@ func (g guardedStore) IAMEntities(ctx context.Context, account, kind string) ([]
 // Logger returns a logger that discards, and fails the test on a record
 // made inside a transaction.
 func Logger(tb testing.TB) *slog.Logger {
-	return slog.New(txHandler{testutil.Logger().Handler(), tb})
-}
-
-type txHandler struct {
-	slog.Handler
-	tb testing.TB
-}
-
-// Enabled is true at every level, so that every record reaches Handle,
-// whatever the wrapped handler would keep.
-func (h txHandler) Enabled(context.Context, slog.Level) bool { return true }
-
-func (h txHandler) Handle(ctx context.Context, r slog.Record) error {
-	OutsideTx(h.tb, "a log record ("+r.Message+")")
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h txHandler) WithAttrs(a []slog.Attr) slog.Handler {
-	return txHandler{h.Handler.WithAttrs(a), h.tb}
-}
-
-func (h txHandler) WithGroup(name string) slog.Handler {
-	return txHandler{h.Handler.WithGroup(name), h.tb}
+	return metadatatest.Logger(tb, testutil.Logger())
 }

@@ -3,7 +3,6 @@ package registrytest
 import (
 	"context"
 	"io"
-	"log/slog"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -20,40 +19,6 @@ import (
 // (metadatatest.DoubleRun), and the wrappers ask whether the calling
 // goroutine is inside one.
 
-// outsideTx fails the test if the caller is inside a transaction.
-func outsideTx(tb testing.TB, what string) {
-	if metadatatest.InTransaction() {
-		tb.Errorf("%s inside a metadata transaction, whose function may run more than once", what)
-	}
-}
-
-// txLogHandler fails the test on a log record made inside a transaction.
-type txLogHandler struct {
-	slog.Handler
-	tb testing.TB
-}
-
-func (h txLogHandler) Handle(ctx context.Context, r slog.Record) error {
-	outsideTx(h.tb, "a log record ("+r.Message+")")
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h txLogHandler) WithAttrs(a []slog.Attr) slog.Handler {
-	return txLogHandler{h.Handler.WithAttrs(a), h.tb}
-}
-
-func (h txLogHandler) WithGroup(name string) slog.Handler {
-	return txLogHandler{h.Handler.WithGroup(name), h.tb}
-}
-
-// guardedLogger wraps a logger's handler with txLogHandler.
-func guardedLogger(tb testing.TB, l *slog.Logger) *slog.Logger {
-	if l == nil {
-		l = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	return slog.New(txLogHandler{l.Handler(), tb})
-}
-
 // guardedBlobs is a blob store that fails the test when used inside a
 // transaction. It keeps the optional interfaces of the filesystem store.
 type guardedBlobs struct {
@@ -67,7 +32,7 @@ var (
 	_ blobstore.SpaceReporter = guardedBlobs{}
 )
 
-func (g guardedBlobs) check(op string) { outsideTx(g.tb, "blob storage ("+op+")") }
+func (g guardedBlobs) check(op string) { metadatatest.OutsideTx(g.tb, "blob storage ("+op+")") }
 
 func (g guardedBlobs) Stat(ctx context.Context, d digest.Digest) (int64, error) {
 	g.check("Stat")
@@ -145,21 +110,21 @@ type guardedKeys struct {
 }
 
 func (g guardedKeys) DataKey(ctx context.Context, keyARN string, encCtx map[string]string) ([]byte, []byte, error) {
-	outsideTx(g.tb, "the key service (DataKey)")
+	metadatatest.OutsideTx(g.tb, "the key service (DataKey)")
 	return g.k.DataKey(ctx, keyARN, encCtx)
 }
 
 func (g guardedKeys) DecryptDataKey(ctx context.Context, ciphertext []byte, encCtx map[string]string) ([]byte, string, error) {
-	outsideTx(g.tb, "the key service (DecryptDataKey)")
+	metadatatest.OutsideTx(g.tb, "the key service (DecryptDataKey)")
 	return g.k.DecryptDataKey(ctx, ciphertext, encCtx)
 }
 
 func (g guardedKeys) KeyUsable(ctx context.Context, keyRef, account, region string) (string, error) {
-	outsideTx(g.tb, "the key service (KeyUsable)")
+	metadatatest.OutsideTx(g.tb, "the key service (KeyUsable)")
 	return g.k.KeyUsable(ctx, keyRef, account, region)
 }
 
 func (g guardedKeys) ECRManagedKey(ctx context.Context, account, region string) (string, error) {
-	outsideTx(g.tb, "the key service (ECRManagedKey)")
+	metadatatest.OutsideTx(g.tb, "the key service (ECRManagedKey)")
 	return g.k.ECRManagedKey(ctx, account, region)
 }

@@ -52,7 +52,7 @@ func New(tb testing.TB, opts registry.Options) (*registry.Registry, Stores) {
 	if opts.Logger == nil {
 		opts.Logger = testutil.Logger()
 	}
-	opts.Logger = guardedLogger(tb, opts.Logger)
+	opts.Logger = metadatatest.Logger(tb, opts.Logger)
 	if opts.Keys != nil {
 		opts.Keys = guardedKeys{opts.Keys, tb}
 	}
