@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,11 @@ import (
 type Config struct {
 	Listen          string
 	DataDir         string
+	// Metadata and Blobs select the stores: "" for the data folder's
+	// (embedded SQLite, files), or a postgres:// and an s3:// URL, which
+	// several processes may share.
+	Metadata string
+	Blobs    string
 	AccountID       string
 	Region          string
 	UploadTTL       time.Duration
@@ -136,7 +142,9 @@ func (s setting) env() string {
 func (c *Config) settings() []setting {
 	return []setting{
 		{"listen", "address to listen on, host:port (port 0 picks a free port; the address bound is logged)", (*stringValue)(&c.Listen)},
-		{"data", "data folder: metadata database, blobs, server key, first credentials", (*stringValue)(&c.DataDir)},
+		{"data", "data folder: metadata database, blobs, server key, first credentials (with --metadata and --blobs set, scratch space only)", (*stringValue)(&c.DataDir)},
+		{"metadata", "metadata store: empty for the embedded database in the data folder, or postgres://user[:password]@host:port/db?sslmode=... (shared by replicas)", (*stringValue)(&c.Metadata)},
+		{"blobs", "blob store: empty for files in the data folder, or s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION&force-path-style=true (credentials from the AWS chain; without endpoint, AWS S3)", (*stringValue)(&c.Blobs)},
 		{"account-id", "12-digit ID of the default account, created with a root access key on first start", (*stringValue)(&c.AccountID)},
 		{"region", "default region: the registry anonymous /v2 requests address", (*stringValue)(&c.Region)},
 		{"public-url", "base URL clients reach ecrd at (proxyEndpoint, repository URIs, download URLs); default http://<listen address>", (*stringValue)(&c.PublicURL)},
@@ -259,6 +267,12 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("the data folder must be set"))
 	}
+	if err := checkStoreURL("metadata", c.Metadata, "postgres", "postgresql"); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkStoreURL("blobs", c.Blobs, "s3"); err != nil {
+		errs = append(errs, err)
+	}
 	if c.UploadTTL < time.Minute {
 		errs = append(errs, fmt.Errorf("upload TTL %s is too short: use at least 1m", c.UploadTTL))
 	}
@@ -315,6 +329,24 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// checkStoreURL refuses a store URL (other than "", the data folder's
+// store) whose scheme is not one of schemes. The store checks the rest
+// when it opens. The URL is not quoted back: it may hold a password.
+func checkStoreURL(setting, raw string, schemes ...string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !slices.Contains(schemes, u.Scheme) || u.Host == "" {
+		return fmt.Errorf("%s: not a %s:// URL (leave it empty for the data folder's store)", setting, schemes[0])
+	}
+	return nil
+}
+
+// Shared reports whether the stores are outside the data folder, where
+// other processes may use them too.
+func (c Config) Shared() bool { return c.Metadata != "" || c.Blobs != "" }
 
 // checkLoopback refuses an address that is not loopback: the profiler
 // must not be reachable from other machines.

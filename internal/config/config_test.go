@@ -81,6 +81,10 @@ func TestRejects(t *testing.T) {
 		{[]string{"--max-client-connections", "many"}, "whole number"},
 		{[]string{"--max-connections", "-5"}, "must not be negative"},
 		{[]string{"--body-timeout", "10ms"}, "too short"},
+		{[]string{"--metadata", "mysql://db:3306/ecrd"}, "metadata: not a postgres:// URL"},
+		{[]string{"--metadata", "/var/lib/ecrd.db"}, "metadata: not a postgres:// URL"},
+		{[]string{"--blobs", "gs://bucket"}, "blobs: not a s3:// URL"},
+		{[]string{"--blobs", "s3:///no-bucket"}, "blobs: not a s3:// URL"},
 	}
 	for _, tt := range tests {
 		_, err := load(t, tt.args, nil)
@@ -93,7 +97,15 @@ func TestRejects(t *testing.T) {
 			t.Errorf("--listen %s: %v", ok, err)
 		}
 	}
-	cfg, err := load(t, []string{"--accept-any-credentials", "--public-url", "https://registry.example.com"}, nil)
+	// A store URL's password never reaches an error.
+	if _, err := load(t, []string{"--metadata", "mysql://u:hunter2@db/ecrd"}, nil); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("a bad metadata URL: %v, want an error without its password", err)
+	}
+	cfg, err := load(t, nil, map[string]string{"ECRD_METADATA": "postgres://ecrd@127.0.0.1:5432/ecrd", "ECRD_BLOBS": "s3://images/ecrd?region=us-east-1"})
+	if err != nil || cfg.Metadata != "postgres://ecrd@127.0.0.1:5432/ecrd" || cfg.Blobs != "s3://images/ecrd?region=us-east-1" || !cfg.Shared() {
+		t.Errorf("store URLs from the environment: %+v, %v", cfg, err)
+	}
+	cfg, err = load(t, []string{"--accept-any-credentials", "--public-url", "https://registry.example.com"}, nil)
 	if err != nil || !cfg.AcceptAnyCredentials || cfg.PublicURL != "https://registry.example.com" {
 		t.Errorf("bool flag without value: %+v, %v", cfg, err)
 	}

@@ -92,6 +92,11 @@ type Options struct {
 	// it: below it uploads are refused and Ready fails (space.go). 0: no
 	// floor.
 	MinFreeSpace int64
+	// Shared says that other processes use the same stores (a shared
+	// database and bucket): start-up recovery then leaves upload bytes
+	// without a session to their expiry, since another process may be
+	// writing them (see Recover).
+	Shared bool
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }

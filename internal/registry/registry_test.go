@@ -391,6 +391,40 @@ func TestExpireAndRecover(t *testing.T) {
 	}
 }
 
+// TestSharedRecoverLeavesOthersUploads: with shared stores, a process
+// starting up cannot tell what a crash left from another process's push
+// in flight (bytes written before their session is recorded), so it
+// removes nothing; expiry removes both after the upload TTL.
+func TestSharedRecoverLeavesOthersUploads(t *testing.T) {
+	f := newFixture(t, registry.Options{UploadTTL: time.Hour})
+	w, err := f.blobs.CreateUpload(ctx, "in-flight")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	live, _ := f.reg.StartUpload(ctx, key("app"))
+	starting := registry.New(f.meta, f.blobs, registry.Options{UploadTTL: time.Hour, Shared: true, Now: f.clock.Now})
+	if err := starting.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.blobs.ResumeUpload(ctx, "in-flight", 0); err != nil {
+		t.Errorf("a starting process removed another's upload bytes: %v", err)
+	}
+	if _, err := f.reg.UploadStatus(ctx, key("app"), live.ID); err != nil {
+		t.Errorf("a starting process removed another's upload: %v", err)
+	}
+	// Upload bytes carry the time of the storage's clock, not the test's.
+	later := registry.New(f.meta, f.blobs, registry.Options{UploadTTL: time.Hour, Shared: true, Now: func() time.Time { return time.Now().Add(2 * time.Hour) }})
+	if err := later.ExpireUploads(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.blobs.ResumeUpload(ctx, "in-flight", 0); !errors.Is(err, blobstore.ErrNotFound) {
+		t.Errorf("upload bytes without a session outlived the upload TTL: %v", err)
+	}
+	_, err = f.reg.UploadStatus(ctx, key("app"), live.ID)
+	wantCode(t, err, registry.CodeBlobUploadUnknown)
+}
+
 func TestUploadBelongsToItsRepository(t *testing.T) {
 	f := newFixture(t, registry.Options{})
 	u, _ := f.reg.StartUpload(ctx, key("one"))

@@ -540,7 +540,15 @@ func (r *Registry) sweepNamespaceUploads(ctx context.Context, cutoff time.Time) 
 // namespaces (encryptions cut short). It runs at start-up, before
 // requests are served. Finished blobs and committed metadata need no
 // repair: both are written atomically.
+//
+// With shared stores (Options.Shared) what looks half-done may be another
+// process's work in flight, so only the job leases are taken back: the
+// uploads a crash left are removed by expiry (ExpireUploads), after the
+// upload TTL, as those of any process are.
 func (r *Registry) Recover(ctx context.Context) error {
+	if r.opts.Shared {
+		return r.releasePreviousLeases(ctx)
+	}
 	records, err := r.meta.Uploads(ctx)
 	if err != nil {
 		return err
@@ -581,10 +589,14 @@ func (r *Registry) Recover(ctx context.Context) error {
 	if removed > 0 {
 		r.log.Info("recovery removed interrupted uploads", "count", removed)
 	}
-	// Job leases held under this process's name are its previous run's,
-	// which died holding them: take them back now rather than after they
-	// expire (a collection or lifecycle run left half-done is finished
-	// by the next one, see internal/registry/gc).
+	return r.releasePreviousLeases(ctx)
+}
+
+// releasePreviousLeases takes back the job leases held under this
+// process's name: its previous run's, which died holding them, now
+// rather than after they expire (a collection or lifecycle run left
+// half-done is finished by the next one, see internal/registry/gc).
+func (r *Registry) releasePreviousLeases(ctx context.Context) error {
 	freed, err := r.leases.ReleasePrevious(ctx)
 	if err != nil {
 		return err
