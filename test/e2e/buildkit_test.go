@@ -462,7 +462,7 @@ func (p progressSteps) find(t *testing.T, what, out string) (r *stepReport, ran 
 // (clients checking whether something exists).
 func logRefusedRequests(t *testing.T, e *ecrd) {
 	routine := 0
-	for _, l := range e.logLines() {
+	for _, l := range e.LogLines() {
 		if l["msg"] != "request" {
 			continue
 		}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
+
+	"github.com/ecrd/ecrd/test/ecrdtest"
 )
 
 // cliResult is what one run of the ecrd binary printed and how it ended.
@@ -25,7 +27,7 @@ type cliResult struct {
 // runECRD runs the ecrd binary with args in env (nil: the test's).
 func runECRD(t *testing.T, env []string, args ...string) cliResult {
 	t.Helper()
-	cmd := exec.Command(ecrdBin, args...)
+	cmd := exec.Command(ecrdtest.Bin(), args...)
 	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -227,7 +229,7 @@ func TestCLIClientConfig(t *testing.T) {
 
 	collections := func() int {
 		n := 0
-		for _, l := range e.logLines() {
+		for _, l := range e.LogLines() {
 			if l["msg"] == "garbage collected" {
 				n++
 			}

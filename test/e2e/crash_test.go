@@ -1009,8 +1009,8 @@ type crashStamp struct {
 
 func crashClient(password string) *http.Client {
 	return &http.Client{
-		Transport: authTransport{password: password,
-			base: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 2 * crashPushers, DisableCompression: true}},
+		Transport: authTransport{Password: password,
+			Base: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 2 * crashPushers, DisableCompression: true}},
 		Timeout: 2 * time.Minute,
 	}
 }
@@ -1111,7 +1111,7 @@ func (ct *crashTest) finishUploads(e *ecrd) {
 }
 
 func (ct *crashTest) checkErrorLogs(e *ecrd, label string) {
-	for _, l := range e.errorLogs() {
+	for _, l := range e.ErrorLogs() {
 		ct.t.Errorf("%s: ecrd logged an error: %v", label, l)
 	}
 }
@@ -1225,7 +1225,7 @@ func (ct *crashTest) verify(e *ecrd, label string, full bool) {
 	wg.Wait()
 	c.checkUploads()
 	files := c.checkBlobFiles()
-	for _, l := range e.errorLogs() {
+	for _, l := range e.ErrorLogs() {
 		c.errorf("ecrd logged an error: %v", l)
 	}
 	slices.Sort(c.outcome)

@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/ecrd/ecrd/test/ecrdtest"
 )
 
 const (
@@ -1693,11 +1695,11 @@ func TestECRMultiAccount(t *testing.T) {
 	_, err = c1.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("shared/name")})
 	ecrMust(t, "CreateRepository in the first account", err)
 
-	out, err := exec.Command(ecrdBin, "account", "create", "--id", second, "--data", e.Data).CombinedOutput()
+	out, err := exec.Command(ecrdtest.Bin(), "account", "create", "--id", second, "--data", e.Data).CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != second {
 		t.Fatalf("ecrd account create: %v\n%s", err, out)
 	}
-	out, err = exec.Command(ecrdBin, "access-key", "create", "--account", second, "--data", e.Data).CombinedOutput()
+	out, err = exec.Command(ecrdtest.Bin(), "access-key", "create", "--account", second, "--data", e.Data).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ecrd access-key create: %v\n%s", err, out)
 	}
@@ -1783,7 +1785,7 @@ func TestECRMultiAccount(t *testing.T) {
 	ecrMust(t, "GetAuthorizationToken of the second account", err)
 	raw, _ := base64.StdEncoding.DecodeString(aws.ToString(tok.AuthorizationData[0].AuthorizationToken))
 	_, pw2, _ := strings.Cut(string(raw), ":")
-	hc2 := &http.Client{Transport: authTransport{password: pw2, base: http.DefaultTransport}}
+	hc2 := &http.Client{Transport: authTransport{Password: pw2, Base: http.DefaultTransport}}
 	img := newOCIImage(t, mtOCIManifest, ecrRandom(t, 100))
 	ociPushImage(t, e, hc2, "shared/name", img, "v1")
 	l2, err := c2.ListImages(ctx, &ecr.ListImagesInput{RepositoryName: aws.String("shared/name")})

@@ -46,7 +46,7 @@ func TestListingsHideDeniedRepositories(t *testing.T) {
 	tok, err := c.GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
 	ecrMust(t, "GetAuthorizationToken", err)
 	password := basicPassword(t, aws.ToString(tok.AuthorizationData[0].AuthorizationToken))
-	hc := &http.Client{Transport: authTransport{password: password, base: http.DefaultTransport}}
+	hc := &http.Client{Transport: authTransport{Password: password, Base: http.DefaultTransport}}
 	var catalog []string
 	for url := e.URL() + "/v2/_catalog?n=2"; url != ""; {
 		resp, err := hc.Get(url)

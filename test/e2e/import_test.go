@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/ecrd/ecrd/test/ecrdtest"
 )
 
 // importResult is what one run of `ecrd import` did.
@@ -34,7 +36,7 @@ type importResult struct {
 // ecrd settings.
 func ecrdImport(t *testing.T, e *ecrd, accessKey, secret string, args ...string) importResult {
 	t.Helper()
-	cmd := exec.Command(ecrdBin, append([]string{"import"}, args...)...)
+	cmd := exec.Command(ecrdtest.Bin(), append([]string{"import"}, args...)...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "ECRD_") {
 			cmd.Env = append(cmd.Env, kv)
@@ -176,7 +178,7 @@ func checkImported(t *testing.T, e *ecrd, repo string, want map[string][]string,
 // manifestPushes counts the manifests the server stored so far.
 func manifestPushes(e *ecrd) int {
 	n := 0
-	for _, l := range e.logLines() {
+	for _, l := range e.LogLines() {
 		if l["msg"] == "manifest pushed" {
 			n++
 		}

@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+
+	"github.com/ecrd/ecrd/test/ecrdtest"
 )
 
 // lifecycleExamples are the repositories of ECR's documented lifecycle
@@ -75,7 +77,7 @@ func TestLifecycleAWSCLI(t *testing.T) {
 		}
 	}
 	env, work := scriptEnv(t, e)
-	env = append(env, "AWS="+aws, "ECRD="+ecrdBin, "JQ="+jq, "LAYOUTS="+layouts)
+	env = append(env, "AWS="+aws, "ECRD="+ecrdtest.Bin(), "JQ="+jq, "LAYOUTS="+layouts)
 	runScript(t, bash, script, work, env, 5*time.Minute)
 	noServerErrors(t, e)
 }

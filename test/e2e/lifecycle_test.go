@@ -464,7 +464,7 @@ func TestLifecycleSchedule(t *testing.T) {
 	}
 	// Who and why: the expiry is logged with the rule.
 	found := false
-	for _, l := range e.logLines() {
+	for _, l := range e.LogLines() {
 		if l["msg"] == "lifecycle policy action" && l["digest"] == old.Digest && l["rulePriority"] == float64(1) {
 			found = true
 		}

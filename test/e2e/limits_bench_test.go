@@ -56,7 +56,7 @@ func peakRSS(pid int, stop <-chan struct{}) <-chan int64 {
 //	go test ./test/e2e -run '^$' -bench BenchmarkUnsignedBodies -benchtime 5x
 func BenchmarkUnsignedBodies(b *testing.B) {
 	e := startECRD(b, b.TempDir())
-	pid := e.cmd.Process.Pid
+	pid := e.Pid()
 	body := make([]byte, 31<<20)
 	before := rssBytes(pid)
 	stop := make(chan struct{})
@@ -103,7 +103,7 @@ func BenchmarkUnsignedBodies(b *testing.B) {
 //	go test ./test/e2e -run '^$' -bench BenchmarkSlowBodies -benchtime 2000x
 func BenchmarkSlowBodies(b *testing.B) {
 	e := startECRDUnder(b, []string{tool(b, "prlimit"), "--nofile=1024:1024", "--"}, b.TempDir())
-	e.createOnPush(b)
+	e.CreateOnPush(b)
 	hc := e.HTTPClient(b)
 	img := newOCIImage(b, mtOCIManifest, []byte("layer"))
 	ociPushImage(b, e, hc, "slow/app", img, "v1")
@@ -162,7 +162,7 @@ func BenchmarkSlowBodies(b *testing.B) {
 	healthz := make([]time.Duration, 0, b.N)
 	manifest := make([]time.Duration, 0, b.N)
 	probe := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 4, 1)}}).DialContext}}
-	auth := &http.Client{Transport: authTransport{password: password, base: probe.Transport}}
+	auth := &http.Client{Transport: authTransport{Password: password, Base: probe.Transport}}
 	b.ResetTimer()
 	for range b.N {
 		for _, m := range []struct {

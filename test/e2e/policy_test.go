@@ -11,16 +11,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
+
+	"github.com/ecrd/ecrd/test/ecrdtest"
 )
 
 // newAccountKey creates an account in the server's data folder and returns
 // its root access key.
 func newAccountKey(t *testing.T, e *ecrd, id string) (key, secret string) {
 	t.Helper()
-	if out, err := exec.Command(ecrdBin, "account", "create", "--id", id, "--data", e.Data).CombinedOutput(); err != nil {
+	if out, err := exec.Command(ecrdtest.Bin(), "account", "create", "--id", id, "--data", e.Data).CombinedOutput(); err != nil {
 		t.Fatalf("ecrd account create: %v\n%s", err, out)
 	}
-	out, err := exec.Command(ecrdBin, "access-key", "create", "--account", id, "--data", e.Data).CombinedOutput()
+	out, err := exec.Command(ecrdtest.Bin(), "access-key", "create", "--account", id, "--data", e.Data).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ecrd access-key create: %v\n%s", err, out)
 	}
@@ -93,7 +95,7 @@ func TestRepositoryPolicyCrossAccount(t *testing.T) {
 
 	// Through /v2 with B's registry password, addressing A's registry by
 	// its ECR-shaped host name: the manifest and a layer, not an upload.
-	bClient := &http.Client{Transport: authTransport{password: bPassword, base: http.DefaultTransport}}
+	bClient := &http.Client{Transport: authTransport{Password: bPassword, Base: http.DefaultTransport}}
 	aRegistry := func(method, path, accept string) httpAnswer {
 		t.Helper()
 		req, _ := http.NewRequest(method, e.URL()+path, nil)

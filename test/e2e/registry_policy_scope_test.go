@@ -31,7 +31,7 @@ func TestRegistryPolicyScopeV2(t *testing.T) {
 		_, err := cb.CreateRepository(ctx, &ecr.CreateRepositoryInput{RegistryId: aws.String(testAccount), RepositoryName: aws.String(name)})
 		return err
 	}
-	bClient := &http.Client{Transport: authTransport{password: bPassword, base: http.DefaultTransport}}
+	bClient := &http.Client{Transport: authTransport{Password: bPassword, Base: http.DefaultTransport}}
 	pullV2 := func() int {
 		req, _ := http.NewRequest(http.MethodGet, e.URL()+"/v2/"+repo+"/manifests/v1", nil)
 		req.Host = testAccount + ".dkr.ecr." + testRegion + ".localhost"

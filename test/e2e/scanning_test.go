@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/ecrd/ecrd/internal/scanner/scannertest"
+	"github.com/ecrd/ecrd/test/ecrdtest"
 )
 
 // TestScanningAWSCLI runs testdata/scanning.sh: images built here, pushed
@@ -74,7 +75,7 @@ func TestScanningAWSCLI(t *testing.T) {
 	// The operator loads the exports before starting the server.
 	data := t.TempDir()
 	vulndb := filepath.Join(data, "vulndb")
-	load := exec.Command(ecrdBin, "vulndb", "load", "--data", data, filepath.Join(exports, "debian.zip"), filepath.Join(exports, "alpine.zip"))
+	load := exec.Command(ecrdtest.Bin(), "vulndb", "load", "--data", data, filepath.Join(exports, "debian.zip"), filepath.Join(exports, "alpine.zip"))
 	if out, err := load.CombinedOutput(); err != nil {
 		t.Fatalf("ecrd vulndb load: %v\n%s", err, out)
 	}
@@ -85,7 +86,7 @@ func TestScanningAWSCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	env, work := scriptEnv(t, e)
-	env = append(env, "AWS="+aws, "AWS_CURRENT="+currentAWSCLI(t), "JQ="+jq, "CRANE="+crane, "ECRD="+ecrdBin, "VULNDB="+vulndb,
+	env = append(env, "AWS="+aws, "AWS_CURRENT="+currentAWSCLI(t), "JQ="+jq, "CRANE="+crane, "ECRD="+ecrdtest.Bin(), "VULNDB="+vulndb,
 		"REGISTRY="+u.Host, "IMAGES="+images, "EXPORTS="+exports)
 	runScript(t, bash, script, work, env, 5*time.Minute)
 	noServerErrors(t, e)

@@ -8,18 +8,20 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ecrd/ecrd/test/ecrdtest"
 )
 
 func TestVersionAndUsage(t *testing.T) {
-	out, err := exec.Command(ecrdBin, "version").Output()
+	out, err := exec.Command(ecrdtest.Bin(), "version").Output()
 	if err != nil || !strings.HasPrefix(string(out), "ecrd ") {
 		t.Fatalf("ecrd version = %q, %v", out, err)
 	}
-	cmd := exec.Command(ecrdBin, "frobnicate")
+	cmd := exec.Command(ecrdtest.Bin(), "frobnicate")
 	if err := cmd.Run(); err == nil || cmd.ProcessState.ExitCode() != 2 {
 		t.Fatalf("an unknown command exited %v, want status 2", err)
 	}
-	help, _ := exec.Command(ecrdBin, "serve", "--help").CombinedOutput()
+	help, _ := exec.Command(ecrdtest.Bin(), "serve", "--help").CombinedOutput()
 	for _, want := range []string{"--listen", "--data", "ECRD_DATA", "--config", "--upload-ttl"} {
 		if !strings.Contains(string(help), strings.TrimPrefix(want, "-")) {
 			t.Errorf("serve --help does not mention %s", want)
@@ -102,10 +104,10 @@ func TestGracefulShutdown(t *testing.T) {
 	}()
 	<-body.started
 	time.Sleep(100 * time.Millisecond) // let the request reach the handler
-	e.cmd.Process.Signal(syscall.SIGTERM)
+	e.Signal(syscall.SIGTERM)
 	time.Sleep(200 * time.Millisecond)
 	select {
-	case <-e.done:
+	case <-e.Done():
 		t.Fatal("ecrd exited with a request in flight")
 	default:
 	}
@@ -114,11 +116,11 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatalf("the in-flight PATCH was answered %v", resp)
 	}
 	select {
-	case <-e.done:
+	case <-e.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("ecrd did not exit after the last request")
 	}
-	if code := e.cmd.ProcessState.ExitCode(); code != 0 {
+	if code := e.ExitCode(); code != 0 {
 		t.Fatalf("ecrd exited with status %d after SIGTERM", code)
 	}
 }
