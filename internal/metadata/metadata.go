@@ -463,3 +463,14 @@ type Store interface {
 	Ready(ctx context.Context) error
 	Close() error
 }
+
+// EventWaiter is implemented by a store that can wake a follower of the
+// outbox when an event is appended, by this process or by another sharing
+// the database, without waiting for the follower's next poll.
+type EventWaiter interface {
+	// EventAfter returns a channel that is closed once an event with an ID
+	// above after may have been recorded. It may close early: a closed
+	// channel only asks the caller to read Events. While the store cannot
+	// listen, the channel stays open, so callers poll as well.
+	EventAfter(after int64) <-chan struct{}
+}

@@ -25,7 +25,8 @@ const followBatch = 500
 // to its handlers: the per-process caches, so that a change made through
 // any process sharing the database invalidates them here. It starts at
 // the newest event (a process's caches start empty), is woken when this
-// process records one, and polls for the others'.
+// process records one, and polls for the others' (or is woken for them
+// too, by a store that can: metadata.EventWaiter).
 type Follower struct {
 	meta     metadata.Reader
 	interval time.Duration
@@ -75,21 +76,54 @@ func (f *Follower) Wake() {
 	}
 }
 
-// Run follows the outbox until ctx ends.
+// Run follows the outbox until ctx ends. If the store can say when an
+// event is appended (metadata.EventWaiter: PostgreSQL's LISTEN/NOTIFY),
+// the follower also reads as soon as it does, whichever process appended
+// it; it polls all the same, in case the store cannot listen for a while.
 func (f *Follower) Run(ctx context.Context) {
 	t := time.NewTicker(f.interval)
 	defer t.Stop()
+	waiter := eventWaiter(f.meta)
+	// quiet: the last signal brought no event (a newer one was pruned,
+	// say), so the next read waits for the ticker rather than for a
+	// signal that would fire again at once.
+	quiet := false
 	for {
+		var signal <-chan struct{}
+		if waiter != nil && !quiet {
+			signal = waiter.EventAfter(f.Last())
+		}
+		signaled := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-f.wake:
+		case <-signal:
+			signaled = true
 		}
+		before := f.Last()
 		if err := f.CatchUp(ctx); err != nil && ctx.Err() == nil {
 			f.log.Warn("reading the outbox", "err", err)
 		}
+		quiet = signaled && f.Last() == before
 	}
+}
+
+// eventWaiter returns the store's EventWaiter, looking through wrappers
+// that name the store they wrap (Unwrap), or nil.
+func eventWaiter(r metadata.Reader) metadata.EventWaiter {
+	for range 8 {
+		if w, ok := r.(metadata.EventWaiter); ok {
+			return w
+		}
+		u, ok := r.(interface{ Unwrap() metadata.Store })
+		if !ok {
+			return nil
+		}
+		r = u.Unwrap()
+	}
+	return nil
 }
 
 // CatchUp hands the handlers every event recorded since the last it read.
