@@ -2,7 +2,7 @@
 // digest, whatever repositories link them: which repository may read which
 // blob is metadata, not the blob store's concern.
 //
-// A backend (the filesystem here; S3-compatible storage later) implements
+// A backend (the filesystem; S3-compatible object storage) implements
 // Store and passes the shared suite in blobstoretest.
 package blobstore
 
@@ -29,6 +29,17 @@ var ErrNoSpace = errors.New("no space left in blob storage")
 type SpaceReporter interface {
 	// FreeSpace returns the bytes the store can still write.
 	FreeSpace(ctx context.Context) (int64, error)
+}
+
+// Presigner is implemented by a store that can give a short-lived URL
+// from which a client reads a blob directly (an object store's presigned
+// GET), so that a pull need not stream through the registry. The URL
+// serves the bytes as stored: a namespace's (encrypted) blobs must not be
+// handed out this way.
+type Presigner interface {
+	// PresignGet returns a URL that reads blob d for ttl. It does not
+	// check that the blob exists.
+	PresignGet(ctx context.Context, d digest.Digest, ttl time.Duration) (string, error)
 }
 
 // ErrOffset is returned (possibly wrapped) when data is appended to an upload
