@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -64,6 +63,7 @@ func admin(noun string, args []string, stdout, stderr io.Writer) int {
 		fs := cmd.flagSet()
 		dataDir := fs.String("data", envOr("ECRD_DATA", config.DefaultDataDir()), "data folder (env ECRD_DATA)")
 		keyFile := fs.String("server-key-file", os.Getenv("ECRD_SERVER_KEY_FILE"), "server key file (env ECRD_SERVER_KEY_FILE; default <data>/server.key)")
+		metaURL := fs.String("metadata", os.Getenv("ECRD_METADATA"), "metadata store, as ecrd serve's --metadata (env ECRD_METADATA; default the data folder's)")
 		var id, account *string
 		switch cmd.name {
 		case "account create":
@@ -84,11 +84,8 @@ func admin(noun string, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "ecrd access-key create: --account is required")
 			return 2
 		}
-		if *keyFile == "" {
-			*keyFile = filepath.Join(*dataDir, "server.key")
-		}
 		ctx := context.Background()
-		st, err := openStores(ctx, *dataDir, *keyFile, slog.New(slog.NewTextHandler(stderr, nil)))
+		st, err := openStores(ctx, storeSettings{DataDir: *dataDir, KeyFile: *keyFile, Metadata: *metaURL}, slog.New(slog.NewTextHandler(stderr, nil)))
 		if err != nil {
 			return fail(stderr, noun, err)
 		}

@@ -158,7 +158,7 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 // everything in order.
 func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	start := time.Now()
-	st, err := openStores(ctx, cfg.DataDir, cfg.KeyFile(), log)
+	st, err := openStores(ctx, storeSettings{DataDir: cfg.DataDir, KeyFile: cfg.ServerKeyFile, Metadata: cfg.Metadata, Blobs: cfg.Blobs}, log)
 	if err != nil {
 		return err
 	}
@@ -166,7 +166,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if cfg.AcceptAnyCredentials {
 		log.Warn("DEVELOPMENT MODE: --accept-any-credentials accepts any signature whose access key ID is an account ID, and any registry password. Never expose this server.")
 	}
-	if err := ensureRootCredentials(ctx, st.ids, cfg, log); err != nil {
+	if err := ensureRootCredentials(ctx, st, holderName(cfg.DataDir), cfg, log); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -196,6 +196,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		ScanDataInterval:  cfg.VulnDBCheckInterval,
 		MinFreeSpace:      cfg.MinFreeSpace,
 		EventRetention:    cfg.EventRetention,
+		Shared:            cfg.Shared(),
 	})
 	if err := reg.Recover(ctx); err != nil {
 		return fmt.Errorf("recovering the data folder: %w", err)

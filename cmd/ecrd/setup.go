@@ -11,20 +11,26 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/ecrd/ecrd/internal/blobstore"
 	"github.com/ecrd/ecrd/internal/blobstore/filesystem"
+	"github.com/ecrd/ecrd/internal/blobstore/s3store"
 	"github.com/ecrd/ecrd/internal/config"
 	"github.com/ecrd/ecrd/internal/ecrhost"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/keyring"
+	"github.com/ecrd/ecrd/internal/lease"
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/metadata/postgres"
 	"github.com/ecrd/ecrd/internal/metadata/sqlite"
 )
 
-// stores are what a data folder holds, open.
+// stores are the metadata and blob stores, open, with the server keys
+// and the identity service over them.
 type stores struct {
-	meta  *sqlite.Store
-	blobs *filesystem.Store
+	meta  metadata.Store
+	blobs blobstore.Store
 	keys  *keyring.Keyring
 	ids   *identity.Service
 }
@@ -34,26 +40,71 @@ func (s *stores) Close() {
 	s.meta.Close()
 }
 
-// openStores opens (creating if needed) a data folder and its keyring:
-// the keys from ECRD_SERVER_KEY if set, else the key file.
-func openStores(ctx context.Context, dataDir, keyFile string, log *slog.Logger) (*stores, error) {
-	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+// storeSettings say where the stores are: the data folder's own, or
+// shared ones (Metadata, Blobs) for which the data folder is scratch.
+type storeSettings struct {
+	DataDir  string
+	KeyFile  string // "" for <data>/server.key
+	Metadata string // "" for the data folder's database, or a postgres:// URL
+	Blobs    string // "" for the data folder's files, or an s3:// URL
+}
+
+func (c storeSettings) shared() bool { return c.Metadata != "" || c.Blobs != "" }
+
+// openStores opens (creating if needed) the data folder, the stores and
+// the keyring: the keys from ECRD_SERVER_KEY if set, else the key file.
+// Processes sharing stores must share the keys, which seal the secrets
+// in the database and sign tokens: with a shared store, a key file
+// created in one process's scratch folder would be that process's alone,
+// so the keys must be given.
+func openStores(ctx context.Context, c storeSettings, log *slog.Logger) (*stores, error) {
+	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating the data folder: %w", err)
 	}
-	keys, err := loadKeyring(keyFile, log)
+	if c.shared() && c.KeyFile == "" && os.Getenv("ECRD_SERVER_KEY") == "" {
+		return nil, errors.New("with --metadata or --blobs, give the server keys every replica shares: ECRD_SERVER_KEY, or --server-key-file (created there if missing)")
+	}
+	if c.KeyFile == "" {
+		c.KeyFile = filepath.Join(c.DataDir, "server.key")
+	}
+	keys, err := loadKeyring(c.KeyFile, log)
 	if err != nil {
 		return nil, err
 	}
-	meta, err := sqlite.Open(ctx, filepath.Join(dataDir, "ecrd.db"))
+	meta, err := openMetadata(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	blobs, err := filesystem.New(dataDir)
+	blobs, err := openBlobs(ctx, c)
 	if err != nil {
 		meta.Close()
 		return nil, err
 	}
 	return &stores{meta: meta, blobs: blobs, keys: keys, ids: identity.New(meta, keys, log)}, nil
+}
+
+// openMetadata opens the metadata store the settings name.
+func openMetadata(ctx context.Context, c storeSettings) (metadata.Store, error) {
+	if c.Metadata == "" {
+		return sqlite.Open(ctx, filepath.Join(c.DataDir, "ecrd.db"))
+	}
+	meta, err := postgres.Open(ctx, c.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("metadata store: %w", err)
+	}
+	return meta, nil
+}
+
+// openBlobs opens the blob store the settings name.
+func openBlobs(ctx context.Context, c storeSettings) (blobstore.Store, error) {
+	if c.Blobs == "" {
+		return filesystem.New(c.DataDir)
+	}
+	blobs, err := s3store.Open(ctx, c.Blobs)
+	if err != nil {
+		return nil, fmt.Errorf("blob store: %w", err)
+	}
+	return blobs, nil
 }
 
 func loadKeyring(path string, log *slog.Logger) (*keyring.Keyring, error) {
@@ -78,10 +129,30 @@ func loadKeyring(path string, log *slog.Logger) (*keyring.Keyring, error) {
 // access key: the one ECRD_ROOT_ACCESS_KEY_ID and
 // ECRD_ROOT_SECRET_ACCESS_KEY give, or on first start a new one written to
 // the data folder's credentials file. The secret is never logged.
-func ensureRootCredentials(ctx context.Context, ids *identity.Service, cfg config.Config, log *slog.Logger) error {
+//
+// Replicas started together on a new database would each find no key and
+// create one: the check and the creation are made under a lease.
+func ensureRootCredentials(ctx context.Context, st *stores, holder string, cfg config.Config, log *slog.Logger) error {
+	ids := st.ids
 	if _, err := ids.EnsureAccount(ctx, cfg.AccountID); err != nil {
 		return err
 	}
+	leases := lease.New(st.meta, holder, time.Now, log)
+	var l *lease.Lease
+	for {
+		var err error
+		if l, err = leases.Acquire(ctx, "bootstrap"); err == nil {
+			break
+		} else if !errors.Is(err, lease.ErrBusy) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	defer l.Release()
 	id, secret := os.Getenv("ECRD_ROOT_ACCESS_KEY_ID"), os.Getenv("ECRD_ROOT_SECRET_ACCESS_KEY")
 	if id != "" || secret != "" {
 		if _, err := ids.ImportAccessKey(ctx, cfg.AccountID, id, secret); err != nil {
