@@ -26,13 +26,13 @@ import (
 
 // Config is the server's configuration.
 type Config struct {
-	Listen          string
-	DataDir         string
+	Listen  string
+	DataDir string
 	// Metadata and Blobs select the stores: "" for the data folder's
 	// (embedded SQLite, files), or a postgres:// and an s3:// URL, which
 	// several processes may share.
-	Metadata string
-	Blobs    string
+	Metadata        string
+	Blobs           string
 	AccountID       string
 	Region          string
 	UploadTTL       time.Duration
