@@ -20,6 +20,7 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/ecrd/ecrd/internal/webidentity/oidctest"
+	"github.com/ecrd/ecrd/test/ecrdtest"
 )
 
 // terraformProvider returns the folder holding the Terraform AWS provider
@@ -183,11 +184,6 @@ func (w *tfWorkspace) destroy() {
 // becomes the role's credentials, docker login, pushes, an immutable tag
 // refused, the lifecycle preview), and destroy leaves nothing behind.
 func TestTerraformPlatform(t *testing.T) {
-	awsCLIPath := awsCLI(t)
-	jq := tool(t, "jq")
-	docker := tool(t, "docker")
-	crane := tool(t, "crane")
-	bash := tool(t, "bash")
 	issuer := oidctest.New(t)
 	dir := t.TempDir()
 	caFile := filepath.Join(dir, "issuer-ca.pem")
@@ -195,6 +191,34 @@ func TestTerraformPlatform(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := startBareECRD(t, filepath.Join(dir, "data"), "--oidc-ca-file", caFile)
+	terraformPlatform(t, issuer, e, e)
+}
+
+// TestTerraformPlatformOnReplicas is TestTerraformPlatform against two
+// replicas on PostgreSQL and S3: Terraform, the AWS CLI and the SDK call
+// one, docker and crane push to and pull from the other.
+func TestTerraformPlatformOnReplicas(t *testing.T) {
+	issuer := oidctest.New(t)
+	caFile := filepath.Join(t.TempDir(), "issuer-ca.pem")
+	if err := os.WriteFile(caFile, issuer.CAPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := ecrdtest.StartCluster(t, 2, "--oidc-ca-file", caFile)
+	terraformPlatform(t, issuer, c.Replicas[0], c.Replicas[1])
+}
+
+// terraformPlatform applies the platform configuration through api (a
+// server's AWS APIs), runs CI's script, whose docker login and pushes go
+// to registry, reads the image back with a data source, and destroys
+// everything.
+func terraformPlatform(t *testing.T, issuer *oidctest.Issuer, api, registry *ecrd) {
+	awsCLIPath := awsCLI(t)
+	jq := tool(t, "jq")
+	docker := tool(t, "docker")
+	crane := tool(t, "crane")
+	bash := tool(t, "bash")
+	dir := t.TempDir()
+	e := api
 	platform := newTFWorkspace(t, e, "platform", "TF_VAR_github_oidc_url="+issuer.URL())
 	// Local modules are installed by get; init would look for the
 	// provider in the registry, which dev_overrides replaces.
@@ -228,10 +252,10 @@ func TestTerraformPlatform(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"release", "other"} {
-		writeRandomImage(t, filepath.Join(images, name+".tar"), e.Addr+"/app:"+name)
+		writeRandomImage(t, filepath.Join(images, name+".tar"), registry.Addr+"/app:"+name)
 	}
 	for i := range 14 {
-		writeRandomImage(t, filepath.Join(images, "tagged-"+string(rune('a'+i))+".tar"), e.Addr+"/app:x")
+		writeRandomImage(t, filepath.Join(images, "tagged-"+string(rune('a'+i))+".tar"), registry.Addr+"/app:x")
 	}
 	script, err := filepath.Abs(filepath.Join("testdata", "terraform", "ci.sh"))
 	if err != nil {
@@ -239,7 +263,7 @@ func TestTerraformPlatform(t *testing.T) {
 	}
 	ciEnv, ciWork := scriptEnv(t, e)
 	ciEnv = append(ciEnv, "AWS="+awsCLIPath, "JQ="+jq, "DOCKER="+docker, "CRANE="+crane,
-		"REGISTRY="+e.Addr, "ROLE_ARN="+roleARN, "TOKEN_FILE="+token, "IMAGES="+images, "SHA="+ciSHA)
+		"REGISTRY="+registry.Addr, "ROLE_ARN="+roleARN, "TOKEN_FILE="+token, "IMAGES="+images, "SHA="+ciSHA)
 	runScript(t, bash, script, ciWork, ciEnv, 5*time.Minute)
 
 	// A deployment's configuration reads the pushed image by its tag.

@@ -28,6 +28,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
+
+	"github.com/ecrd/ecrd/internal/testutil/pgtest"
+	"github.com/ecrd/ecrd/internal/testutil/s3test"
 )
 
 // bin is the binary under test, built once by Main.
@@ -54,6 +57,9 @@ func Main(m *testing.M) int {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	// The database and S3 servers clusters started, if any.
+	pgtest.Stop()
+	s3test.Stop()
 	return code
 }
 

@@ -26,7 +26,7 @@ import (
 // policy denying a pull binds the same way.
 func TestSettingBindsOtherReplicas(t *testing.T) {
 	c := startCluster(t, 2)
-	a, b := c.replicas[0], c.replicas[1]
+	a, b := c.Replicas[0], c.Replicas[1]
 	opts := remoteOptions(a.Password(t))
 	if err := remote.Write(ref(t, b, "bind/app:v1"), randomImage(t, 1024, 1), opts...); err != nil {
 		t.Fatal(err)
@@ -63,11 +63,11 @@ func TestSettingBindsOtherReplicas(t *testing.T) {
 // holding the job.
 func TestLifecycleRunsOnceAcrossReplicas(t *testing.T) {
 	c := startCluster(t, 2, "--lifecycle-interval", "-1s")
-	a := c.replicas[0]
+	a := c.Replicas[0]
 	opts := remoteOptions(a.Password(t))
 	const images = 8
 	for i := range images {
-		if err := remote.Write(ref(t, c.replicas[i%2], fmt.Sprintf("life/app:v%d", i)), randomImage(t, 512, 1), opts...); err != nil {
+		if err := remote.Write(ref(t, c.Replicas[i%2], fmt.Sprintf("life/app:v%d", i)), randomImage(t, 512, 1), opts...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -82,7 +82,7 @@ func TestLifecycleRunsOnceAcrossReplicas(t *testing.T) {
 		expired int
 		outs    []string
 	)
-	for _, r := range c.replicas {
+	for _, r := range c.Replicas {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

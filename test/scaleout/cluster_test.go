@@ -2,8 +2,6 @@ package scaleout
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,46 +13,17 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/ecrd/ecrd/internal/testutil/pgtest"
-	"github.com/ecrd/ecrd/internal/testutil/s3test"
 	"github.com/ecrd/ecrd/test/ecrdtest"
 )
 
-// cluster is n ecrd replicas on one new database and one new bucket,
-// sharing server keys, each with a scratch data folder of its own.
-type cluster struct {
-	replicas []*ecrdtest.Server
-	metadata string // the database's URL
-	blobs    string // the bucket's URL
-	env      []string
-}
-
 // startCluster starts n replicas (each with args too) and adds the ROOT
-// CREATE_ON_PUSH template through the first.
-func startCluster(t *testing.T, n int, args ...string) *cluster {
+// CREATE_ON_PUSH template through the first, so that pushes create
+// repositories.
+func startCluster(t *testing.T, n int, args ...string) *ecrdtest.Cluster {
 	t.Helper()
-	s3 := s3test.Start(t)
-	c := &cluster{metadata: pgtest.URL(t), blobs: s3.URL(s3.NewBucket(t), "registry")}
-	key := make([]byte, 32)
-	rand.Read(key)
-	c.env = append(s3.Env(), "ECRD_SERVER_KEY="+base64.StdEncoding.EncodeToString(key))
-	for range n {
-		c.add(t, args...)
-	}
-	c.replicas[0].CreateOnPush(t)
+	c := ecrdtest.StartCluster(t, n, args...)
+	c.Replicas[0].CreateOnPush(t)
 	return c
-}
-
-// add starts one more replica.
-func (c *cluster) add(t *testing.T, args ...string) *ecrdtest.Server {
-	t.Helper()
-	r := ecrdtest.StartWith(t, ecrdtest.Options{
-		Data: t.TempDir(),
-		Args: append([]string{"--metadata", c.metadata, "--blobs", c.blobs}, args...),
-		Env:  c.env,
-	})
-	c.replicas = append(c.replicas, r)
-	return r
 }
 
 // remoteOptions authenticate go-containerregistry's client to a replica
@@ -94,7 +63,7 @@ func digestOf(t *testing.T, img v1.Image) v1.Hash {
 // through each of three replicas.
 func TestConformanceOnEachReplica(t *testing.T) {
 	c := startCluster(t, 3)
-	for i, r := range c.replicas {
+	for i, r := range c.Replicas {
 		t.Run("replica"+string(rune('1'+i)), func(t *testing.T) { ecrdtest.Conformance(t, r) })
 	}
 }
@@ -105,7 +74,7 @@ func TestConformanceOnEachReplica(t *testing.T) {
 // serves it. A password from one replica works on every other.
 func TestPushPullDeleteAcrossReplicas(t *testing.T) {
 	c := startCluster(t, 3)
-	a, b, d := c.replicas[0], c.replicas[1], c.replicas[2]
+	a, b, d := c.Replicas[0], c.Replicas[1], c.Replicas[2]
 	pw := a.Password(t)
 	opts := remoteOptions(pw)
 
@@ -113,9 +82,9 @@ func TestPushPullDeleteAcrossReplicas(t *testing.T) {
 	hc := &http.Client{Transport: ecrdtest.AuthTransport{Password: pw, Base: http.DefaultTransport}}
 	chunks := [][]byte{make([]byte, 6<<20), make([]byte, 1<<20), make([]byte, 3<<20)}
 	for i := range chunks {
-		rand.Read(chunks[i])
+		cryptoRead(chunks[i])
 	}
-	loc := chunkedUpload(t, hc, c.replicas, "multi/blob", chunks)
+	loc := chunkedUpload(t, hc, c.Replicas, "multi/blob", chunks)
 	t.Logf("blob %s pushed in chunks through three replicas", loc)
 
 	img := randomImage(t, 3<<20, 3)
@@ -144,13 +113,13 @@ func TestPushPullDeleteAcrossReplicas(t *testing.T) {
 	if err := remote.Delete(ref(t, d, "multi/app@"+want.String()), opts...); err != nil {
 		t.Fatalf("delete through replica 3: %v", err)
 	}
-	for i, r := range c.replicas {
+	for i, r := range c.Replicas {
 		waitFor(t, time.Second, "replica "+string(rune('1'+i))+" to stop serving the deleted image", func() bool {
 			_, err := remote.Head(ref(t, r, "multi/app:v1"), opts...)
 			return err != nil && strings.Contains(err.Error(), "404")
 		})
 	}
-	for _, r := range c.replicas {
+	for _, r := range c.Replicas {
 		ecrdtest.NoServerErrors(t, r)
 	}
 }

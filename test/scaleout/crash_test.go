@@ -24,7 +24,7 @@ import (
 // the killed replica's place is taken by a new one on the same stores.
 func TestReplicaKilledMidPush(t *testing.T) {
 	c := startCluster(t, 3)
-	pw := c.replicas[0].Password(t)
+	pw := c.Replicas[0].Password(t)
 	opts := remoteOptions(pw)
 	hc := &http.Client{Transport: ecrdtest.AuthTransport{Password: pw, Base: http.DefaultTransport}}
 	type pushed struct {
@@ -37,8 +37,8 @@ func TestReplicaKilledMidPush(t *testing.T) {
 		rounds = 1
 	}
 	for round := range rounds {
-		victim := rand.IntN(len(c.replicas))
-		v := c.replicas[victim]
+		victim := rand.IntN(len(c.Replicas))
+		v := c.Replicas[victim]
 
 		// Two chunks acknowledged by the victim before it dies.
 		chunks := [][]byte{make([]byte, 5<<20+17), make([]byte, 1<<20), make([]byte, 2<<20)}
@@ -62,7 +62,7 @@ func TestReplicaKilledMidPush(t *testing.T) {
 						return
 					default:
 					}
-					r := c.replicas[(w+i)%len(c.replicas)]
+					r := c.Replicas[(w+i)%len(c.Replicas)]
 					repo := fmt.Sprintf("crash/r%dw%di%d", round, w, i)
 					img, err := random.Image(256<<10, 2)
 					if err != nil {
@@ -83,7 +83,7 @@ func TestReplicaKilledMidPush(t *testing.T) {
 		close(stop)
 		wg.Wait()
 
-		survivors := append(append([]*ecrdtest.Server(nil), c.replicas[:victim]...), c.replicas[victim+1:]...)
+		survivors := append(append([]*ecrdtest.Server(nil), c.Replicas[:victim]...), c.Replicas[victim+1:]...)
 		up.finish(t, survivors, chunks[2])
 		for i, p := range acked {
 			r := survivors[i%len(survivors)]
@@ -105,8 +105,8 @@ func TestReplicaKilledMidPush(t *testing.T) {
 		for _, r := range survivors {
 			ecrdtest.NoServerErrors(t, r)
 		}
-		c.replicas = survivors
-		c.add(t)
+		c.Replicas = survivors
+		c.Add(t)
 	}
 }
 

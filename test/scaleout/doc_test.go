@@ -13,14 +13,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/ecrd/ecrd/internal/testutil/pgtest"
-	"github.com/ecrd/ecrd/internal/testutil/s3test"
 	"github.com/ecrd/ecrd/test/ecrdtest"
 )
 
-func TestMain(m *testing.M) {
-	code := ecrdtest.Main(m)
-	pgtest.Stop()
-	s3test.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(ecrdtest.Main(m)) }

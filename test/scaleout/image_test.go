@@ -49,10 +49,10 @@ func TestContainerImage(t *testing.T) {
 	}
 
 	c := startCluster(t, 1)
-	plain := c.replicas[0]
+	plain := c.Replicas[0]
 	addr := freeAddr(t)
 	args := []string{"run", "-d", "--network", "host"}
-	for _, kv := range append(c.env, "ECRD_METADATA="+c.metadata, "ECRD_BLOBS="+c.blobs, "ECRD_LISTEN="+addr,
+	for _, kv := range append(c.Env, "ECRD_METADATA="+c.Metadata, "ECRD_BLOBS="+c.Blobs, "ECRD_LISTEN="+addr,
 		"ECRD_ROOT_ACCESS_KEY_ID="+ecrdtest.AccessKey, "ECRD_ROOT_SECRET_ACCESS_KEY="+ecrdtest.Secret) {
 		args = append(args, "-e", kv)
 	}

@@ -42,8 +42,8 @@ func TestReadyzFollowsTheStores(t *testing.T) {
 	// A bucket that goes away.
 	s3 := s3test.Start(t)
 	bucket := s3.NewBucket(t)
-	c := &cluster{metadata: pgtest.URL(t), blobs: s3.URL(bucket, ""), env: append(s3.Env(), "ECRD_SERVER_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")}
-	r := c.add(t)
+	c := &ecrdtest.Cluster{Metadata: pgtest.URL(t), Blobs: s3.URL(bucket, ""), Env: append(s3.Env(), "ECRD_SERVER_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")}
+	r := c.Add(t)
 	if code, body := ready(r); code != http.StatusOK {
 		t.Fatalf("/readyz = %d %s", code, body)
 	}
@@ -58,8 +58,8 @@ func TestReadyzFollowsTheStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pg.Stop() })
-	c = &cluster{metadata: pg.NewDatabase(t), blobs: s3.URL(s3.NewBucket(t), ""), env: c.env}
-	r = c.add(t)
+	c = &ecrdtest.Cluster{Metadata: pg.NewDatabase(t), Blobs: s3.URL(s3.NewBucket(t), ""), Env: c.Env}
+	r = c.Add(t)
 	if code, body := ready(r); code != http.StatusOK {
 		t.Fatalf("/readyz = %d %s", code, body)
 	}
