@@ -197,6 +197,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		MinFreeSpace:      cfg.MinFreeSpace,
 		EventRetention:    cfg.EventRetention,
 		Shared:            cfg.Shared(),
+		BlobRedirect:      cfg.BlobRedirect,
 	})
 	if err := reg.Recover(ctx); err != nil {
 		return fmt.Errorf("recovering the data folder: %w", err)

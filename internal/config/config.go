@@ -31,8 +31,11 @@ type Config struct {
 	// Metadata and Blobs select the stores: "" for the data folder's
 	// (embedded SQLite, files), or a postgres:// and an s3:// URL, which
 	// several processes may share.
-	Metadata        string
-	Blobs           string
+	Metadata string
+	Blobs    string
+	// BlobRedirect, when positive, answers blob downloads with a redirect
+	// to a presigned URL of the blob store valid this long.
+	BlobRedirect    time.Duration
 	AccountID       string
 	Region          string
 	UploadTTL       time.Duration
@@ -144,6 +147,7 @@ func (c *Config) settings() []setting {
 		{"listen", "address to listen on, host:port (port 0 picks a free port; the address bound is logged)", (*stringValue)(&c.Listen)},
 		{"data", "data folder: metadata database, blobs, server key, first credentials (with --metadata and --blobs set, scratch space only)", (*stringValue)(&c.DataDir)},
 		{"metadata", "metadata store: empty for the embedded database in the data folder, or postgres://user[:password]@host:port/db?sslmode=... (shared by replicas)", (*stringValue)(&c.Metadata)},
+		{"blob-redirect", "0s streams blobs through ecrd; a duration answers blob downloads with a redirect to a presigned URL of the S3 store valid that long, as ECR does (blobs of encrypted repositories always stream)", (*durationValue)(&c.BlobRedirect)},
 		{"blobs", "blob store: empty for files in the data folder, or s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION&force-path-style=true (credentials from the AWS chain; without endpoint, AWS S3)", (*stringValue)(&c.Blobs)},
 		{"account-id", "12-digit ID of the default account, created with a root access key on first start", (*stringValue)(&c.AccountID)},
 		{"region", "default region: the registry anonymous /v2 requests address", (*stringValue)(&c.Region)},
@@ -272,6 +276,12 @@ func (c Config) Validate() error {
 	}
 	if err := checkStoreURL("blobs", c.Blobs, "s3"); err != nil {
 		errs = append(errs, err)
+	}
+	if c.BlobRedirect != 0 && (c.BlobRedirect < time.Minute || c.BlobRedirect > 12*time.Hour) {
+		errs = append(errs, fmt.Errorf("blob redirect %s: use 0s (off), or 1m to 12h", c.BlobRedirect))
+	}
+	if c.BlobRedirect != 0 && c.Blobs == "" {
+		errs = append(errs, errors.New("blob redirect needs an S3 blob store (--blobs s3://...): the data folder's blobs have no URL of their own"))
 	}
 	if c.UploadTTL < time.Minute {
 		errs = append(errs, fmt.Errorf("upload TTL %s is too short: use at least 1m", c.UploadTTL))

@@ -85,6 +85,8 @@ func TestRejects(t *testing.T) {
 		{[]string{"--metadata", "/var/lib/ecrd.db"}, "metadata: not a postgres:// URL"},
 		{[]string{"--blobs", "gs://bucket"}, "blobs: not a s3:// URL"},
 		{[]string{"--blobs", "s3:///no-bucket"}, "blobs: not a s3:// URL"},
+		{[]string{"--blob-redirect", "5m"}, "needs an S3 blob store"},
+		{[]string{"--blobs", "s3://b", "--blob-redirect", "1s"}, "use 0s (off), or 1m to 12h"},
 	}
 	for _, tt := range tests {
 		_, err := load(t, tt.args, nil)

@@ -92,6 +92,27 @@ func (r *Registry) OpenBlob(ctx context.Context, key metadata.RepoKey, dgst stri
 	return b, rc, err
 }
 
+// BlobURL returns the blob, after the same authorization as OpenBlob, and
+// a URL from which the caller may read it directly from the blob store:
+// "" unless downloads are redirected (Options.BlobRedirect), the store
+// presigns, and the repository stores its blobs unencrypted. With "" the
+// caller opens the blob (OpenBlob).
+func (r *Registry) BlobURL(ctx context.Context, key metadata.RepoKey, dgst string) (metadata.Blob, string, error) {
+	if r.opts.BlobRedirect <= 0 {
+		return metadata.Blob{}, "", nil
+	}
+	b, repo, err := r.statBlob(ctx, ActionGetDownloadURLForLayer, key, dgst)
+	if err != nil {
+		return b, "", err
+	}
+	sp, err := r.spaceOf(ctx, repo.Settings)
+	if err != nil {
+		return b, "", err
+	}
+	u, err := r.spaces.PresignGet(ctx, sp, b.Digest, r.opts.BlobRedirect)
+	return b, u, err
+}
+
 // DeleteBlob unlinks a blob from a repository. The bytes stay while other
 // repositories link them; unreferenced bytes are garbage collected.
 func (r *Registry) DeleteBlob(ctx context.Context, key metadata.RepoKey, dgst string) error {

@@ -92,6 +92,11 @@ type Options struct {
 	// it: below it uploads are refused and Ready fails (space.go). 0: no
 	// floor.
 	MinFreeSpace int64
+	// BlobRedirect, when positive, makes blob downloads answer with a
+	// redirect to a URL of the blob store valid this long (an S3
+	// presigned GET), as ECR's layer downloads do, for blobs stored as
+	// they are; 0 streams every blob through the registry (BlobURL).
+	BlobRedirect time.Duration
 	// Shared says that other processes use the same stores (a shared
 	// database and bucket): start-up recovery then leaves upload bytes
 	// without a session to their expiry, since another process may be

@@ -25,6 +25,17 @@ func (h *Handler) getBlob(w http.ResponseWriter, req *http.Request, rt route) er
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
+	// With redirects on, the client reads the blob from the blob store,
+	// as ECR sends layer downloads to S3; Range goes there with it.
+	b, u, err := h.reg.BlobURL(req.Context(), key, rt.arg)
+	if err != nil {
+		return err
+	}
+	if u != "" {
+		w.Header().Set("Docker-Content-Digest", string(b.Digest))
+		http.Redirect(w, req, u, http.StatusTemporaryRedirect)
+		return nil
+	}
 	b, rc, err := h.reg.OpenBlob(req.Context(), key, rt.arg)
 	if err != nil {
 		return err

@@ -293,6 +293,18 @@ func checkCopy(d digest.Digest, h hash.Hash) error {
 	return nil
 }
 
+// PresignGet returns a URL from which blob d of space sp can be read
+// directly from the blob store for ttl, or "" when it cannot: the space
+// is encrypted (its stored bytes are not the blob's), or the store gives
+// no such URLs (blobstore.Presigner).
+func (s *Spaces) PresignGet(ctx context.Context, sp Space, d digest.Digest, ttl time.Duration) (string, error) {
+	p, ok := sp.store.(blobstore.Presigner)
+	if !ok || sp.Encrypted() {
+		return "", nil
+	}
+	return p.PresignGet(ctx, d, ttl)
+}
+
 // Open opens blob b of space sp for reading its plaintext. For an
 // encrypted space the reader decrypts, and authenticates, the segments
 // it reads; a key that cannot be used is a *KeyFailure before anything
