@@ -11,23 +11,35 @@ import (
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
-// ImageGraph reads a repository in three index scans on one snapshot:
-// images in push order (the order they were first put in breaks ties
+// ImageGraph reads a repository in three index scans (after counting) on
+// one snapshot: images in push order (the order they were first put in breaks ties
 // between equal push times), tags, and index children.
 func (r *reader) ImageGraph(ctx context.Context, repoID int64) ([]metadata.GraphImage, error) {
 	var out []metadata.GraphImage
 	err := r.snapshot(ctx, func(q db) error {
-		out = nil
+		// Sized first: growing a slice of 100,000 images as they come
+		// costs more than counting them.
+		var n int
+		if err := q.QueryRow(ctx, `SELECT count(*) FROM images WHERE repo_id = $1`, repoID).Scan(&n); err != nil {
+			return err
+		}
+		out = make([]metadata.GraphImage, 0, n)
+		index := make(map[digest.Digest]int, n)
 		rows, err := q.Query(ctx, `SELECT `+imageColumns+` FROM images i WHERE i.repo_id = $1 ORDER BY i.pushed_at, i.seq`, repoID)
-		imgs, err := scanAll(rows, err, scanImageOnly)
 		if err != nil {
 			return err
 		}
-		out = make([]metadata.GraphImage, len(imgs))
-		index := make(map[digest.Digest]int, len(imgs))
-		for i, img := range imgs {
-			out[i].Image = img
-			index[img.Digest] = i
+		for rows.Next() {
+			img, err := scanImage(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			index[img.Digest] = len(out)
+			out = append(out, metadata.GraphImage{ImageSummary: metadata.ImageSummary{Image: img}})
+		}
+		if err := rows.Err(); err != nil {
+			return err
 		}
 		add := func(query string, fn func(i int, v string)) error {
 			rows, err := q.Query(ctx, query, repoID)

@@ -269,14 +269,15 @@ func (r *reader) Uploads(ctx context.Context) ([]metadata.Upload, error) {
 }
 
 // Images lists a page of images in one index range scan over the images
-// in digest order (filtered by whether a tag exists), each with its tags
-// gathered by a probe of the tags' index.
+// in digest order, each joined to its tags (sorted, gathered by a probe
+// of the tags' index), filtered by whether it has any: a page costs the
+// rows it reads, wherever it starts.
 func (r *reader) Images(ctx context.Context, repoID int64, f metadata.ImageFilter, after digest.Digest, limit int) ([]metadata.ImageSummary, error) {
 	filter, args := "", []any{repoID, string(after), limit}
 	if f.Tagged != nil {
-		filter = " AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = i.repo_id AND t.digest = i.digest)"
+		filter = " AND t.tags IS NULL"
 		if *f.Tagged {
-			filter = " AND EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = i.repo_id AND t.digest = i.digest)"
+			filter = " AND t.tags IS NOT NULL"
 		}
 	}
 	switch f.Status {
@@ -289,11 +290,11 @@ func (r *reader) Images(ctx context.Context, repoID int64, f metadata.ImageFilte
 		filter += " AND i.storage_class = 'STANDARD' AND i.activated_at > $4"
 		args = append(args, f.Now)
 	}
-	tags := "(SELECT array_agg(t.name ORDER BY t.name) FROM tags t WHERE t.repo_id = i.repo_id AND t.digest = i.digest)"
-	if f.Tagged != nil && !*f.Tagged {
-		tags = "NULL::text[]"
-	}
-	rows, err := r.q.Query(ctx, `SELECT `+imageColumns+`, `+tags+` FROM images i
+	// A lateral aggregate is evaluated per image, in the scan's order, so
+	// the LIMIT stops the scan (an EXISTS would be planned as a join that
+	// reads the repository's tags from the first).
+	rows, err := r.q.Query(ctx, `SELECT `+imageColumns+`, t.tags FROM images i
+		LEFT JOIN LATERAL (SELECT array_agg(t.name ORDER BY t.name) AS tags FROM tags t WHERE t.repo_id = i.repo_id AND t.digest = i.digest) t ON true
 		WHERE i.repo_id = $1 AND i.digest > $2`+filter+` ORDER BY i.digest LIMIT $3`, args...)
 	return scanAll(rows, err, func(sc scanner) (metadata.ImageSummary, error) {
 		var s metadata.ImageSummary

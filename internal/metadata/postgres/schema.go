@@ -116,6 +116,9 @@ CREATE TABLE image_refs (
 );
 -- Parents, blob users and the collection's "is it referenced" probes.
 CREATE INDEX image_refs_by_ref ON image_refs (repo_id, ref, kind, digest);
+-- The children of a repository's indexes (few beside its blob
+-- references), as an image graph reads them.
+CREATE INDEX image_refs_children ON image_refs (repo_id, digest, ref) WHERE kind = 1;
 
 CREATE TABLE tags (
 	repo_id    bigint NOT NULL,

@@ -114,7 +114,8 @@ func NewServer() (*Server, error) {
 			return nil, fmt.Errorf("PostgreSQL is not installed (%s): run scripts/install-test-tools", err)
 		}
 	}
-	dir, err := os.MkdirTemp("", "ecrd-pgtest-")
+	sweep()
+	dir, err := os.MkdirTemp("", dirPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +143,29 @@ func NewServer() (*Server, error) {
 			os.RemoveAll(dir)
 			return nil, err
 		}
+	}
+}
+
+// dirPrefix names the servers' folders in the temporary folder.
+const dirPrefix = "ecrd-pgtest-"
+
+// sweep removes the folders of servers whose test binary was killed
+// before it could stop them (the server itself went with it): an hour
+// old, and no live server in them.
+func sweep() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+	for _, dir := range dirs {
+		info, err := os.Stat(dir)
+		if err != nil || time.Since(info.ModTime()) < time.Hour {
+			continue
+		}
+		if pid, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid")); err == nil {
+			first, _, _ := strings.Cut(string(pid), "\n")
+			if n, err := strconv.Atoi(first); err == nil && syscall.Kill(n, 0) == nil {
+				continue // still running
+			}
+		}
+		os.RemoveAll(dir)
 	}
 }
 

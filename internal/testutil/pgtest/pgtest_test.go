@@ -35,7 +35,7 @@ func TestDatabases(t *testing.T) {
 	if err := cb.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE tablename = 't'").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("a table of one test database is in another: %d, %v", n, err)
 	}
-	if pgtest.Start(t) != pgtest.Start(t) {
+	if first, again := pgtest.Start(t), pgtest.Start(t); first != again {
 		t.Fatal("two servers for one test binary")
 	}
 }
