@@ -91,6 +91,7 @@ func testClaimImageScans(t *testing.T, s metadata.Store) {
 		t.Helper()
 		var got []digest.Digest
 		update(t, s, func(tx metadata.Tx) error {
+			got = nil // the function may run more than once
 			scans, err := tx.ClaimImageScans(ctx, holder, at, at.Add(2*time.Minute), limit)
 			for _, sc := range scans {
 				if sc.Status != metadata.ScanInProgress || sc.Holder != holder || sc.Repo != repo.Key {

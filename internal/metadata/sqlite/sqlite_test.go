@@ -21,6 +21,18 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestConformanceDoubleRun runs the suite with every write transaction's
+// function run twice, as a backend that retries transactions may run it.
+func TestConformanceDoubleRun(t *testing.T) {
+	metadatatest.Run(t, func(t *testing.T) metadata.Store {
+		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "meta.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return metadatatest.DoubleRun(s)
+	})
+}
+
 func TestReopenKeepsData(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "meta.db")
