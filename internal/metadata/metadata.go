@@ -5,10 +5,11 @@
 // account and region, so that one server hosts several accounts and
 // regions as ECR does.
 //
-// A backend (SQLite here; PostgreSQL later) implements Store and passes the
-// shared suite in metadatatest. The rules of the registry (what may be
-// written when) live in the registry package, not in backends: a backend
-// stores and retrieves, atomically.
+// A backend (sqlite, embedded in the data folder; postgres, shared by
+// replicas) implements Store and passes the shared suite in metadatatest.
+// The rules of the registry (what may be written when) live in the
+// registry package, not in backends: a backend stores and retrieves,
+// atomically.
 package metadata
 
 import (
