@@ -138,7 +138,12 @@ type UploadWriter interface {
 	// the caller has verified the digest. If blob d already exists the
 	// upload is simply removed. The writer is closed either way.
 	Commit(ctx context.Context, d digest.Digest) error
-	// Close releases the writer and keeps the upload.
+	// Close releases the writer and keeps the upload. Once it returns
+	// nil, what was written survives the process (not necessarily the
+	// machine) and any process's ResumeUpload and ReadUpload see it: a
+	// store that holds written bytes back (an object store's part below
+	// the minimum size) stores them by then. The registry records an
+	// upload's new size only after Close.
 	Close() error
 }
 

@@ -160,6 +160,20 @@ func (r *Registry) UploadStatus(ctx context.Context, key metadata.RepoKey, id st
 	if err != nil {
 		return Upload{}, err
 	}
+	// With shared stores a session may outlive its bytes: a process died
+	// after making them a blob and before ending the session (in the data
+	// folder, Recover ends such sessions at start-up). The session is
+	// ended here, as its process would have, rather than reported alive
+	// until the client's next chunk finds it dead.
+	if r.opts.Shared {
+		rc, err := r.blobs.ReadUpload(ctx, u.ID, u.Size, u.Size)
+		if errors.Is(err, blobstore.ErrNotFound) {
+			return Upload{}, r.lostUpload(ctx, u.ID, err)
+		} else if err != nil {
+			return Upload{}, err
+		}
+		rc.Close()
+	}
 	return Upload{ID: u.ID, Size: u.Size}, nil
 }
 
@@ -197,7 +211,26 @@ func (r *Registry) resumeUpload(ctx context.Context, u metadata.Upload) (blobsto
 	if errors.Is(err, blobstore.ErrNotFound) || errors.Is(err, blobstore.ErrOffset) {
 		return nil, r.lostUpload(ctx, u.ID, err)
 	}
-	return w, err
+	if err != nil {
+		return nil, err
+	}
+	return &closeOnce{UploadWriter: w}, nil
+}
+
+// closeOnce is an upload writer whose Close may be called again: the
+// first call closes it (writeChunk closes it before recording the
+// session), later ones do nothing.
+type closeOnce struct {
+	blobstore.UploadWriter
+	closed bool
+	err    error
+}
+
+func (w *closeOnce) Close() error {
+	if !w.closed {
+		w.closed, w.err = true, w.UploadWriter.Close()
+	}
+	return w.err
 }
 
 // writeChunk streams a chunk into the upload, hashing as it goes, and
@@ -235,7 +268,14 @@ func (r *Registry) writeChunk(ctx context.Context, u metadata.Upload, w blobstor
 		withoutPending(state)
 		u.Size, u.HashState, u.UpdatedAt, u.LastPart = n, state, r.now(), n-u.Size
 		if persist || copyErr != nil {
-			// Even if the client has gone: it may resume.
+			// Even if the client has gone: it may resume. The writer is
+			// closed first: a store may hold written bytes (an object
+			// store, a part below its minimum size) until Close, and the
+			// session must never say more than the store would give
+			// another process if this one died now.
+			if err := w.Close(); err != nil {
+				return u, err
+			}
 			wctx := context.WithoutCancel(ctx)
 			if err := r.meta.UpdateNoSync(wctx, func(tx metadata.Tx) error { return tx.PutUpload(wctx, u) }); err != nil {
 				if isNoSpace(err) {
