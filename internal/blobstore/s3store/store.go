@@ -72,9 +72,6 @@ func open(ctx context.Context, rawURL string, httpClient aws.HTTPClient) (*Store
 	if loc.Region != "" {
 		opts = append(opts, config.WithRegion(loc.Region))
 	}
-	if httpClient != nil {
-		opts = append(opts, config.WithHTTPClient(httpClient))
-	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("loading the AWS configuration for the blob store: %w", err)
@@ -91,6 +88,9 @@ func open(ctx context.Context, rawURL string, httpClient aws.HTTPClient) (*Store
 			o.BaseEndpoint = aws.String(loc.Endpoint)
 		}
 		o.UsePathStyle = loc.PathStyle
+		if httpClient != nil {
+			o.HTTPClient = httpClient
+		}
 	})
 	where := "AWS S3 (" + cfg.Region + ")"
 	if loc.Endpoint != "" {
