@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,9 +21,11 @@ import (
 )
 
 // recorder notes the requests the S3 client sends.
+// It fails those that fail selects, as a network would.
 type recorder struct {
 	mu   sync.Mutex
 	reqs []string
+	fail func(*http.Request) bool
 	next aws.HTTPClient
 }
 
@@ -33,8 +36,18 @@ func (r *recorder) Do(req *http.Request) (*http.Response, error) {
 		line += " " + rg
 	}
 	r.reqs = append(r.reqs, line)
+	fail := r.fail != nil && r.fail(req)
 	r.mu.Unlock()
+	if fail {
+		return nil, errors.New("connection lost")
+	}
 	return r.next.Do(req)
+}
+
+func (r *recorder) failWhen(f func(*http.Request) bool) {
+	r.mu.Lock()
+	r.fail = f
+	r.mu.Unlock()
 }
 
 func (r *recorder) take() []string {
@@ -271,5 +284,35 @@ func TestOpenRegion(t *testing.T) {
 	}
 	if _, err := Open(ctx, "s3://bucket?x=1"); err == nil {
 		t.Fatal("Open of a bad URL succeeded")
+	}
+}
+
+// TestPartFailure: storing a full part fails in Write; the bytes stay
+// held, counted by Size, and Close stores them.
+func TestPartFailure(t *testing.T) {
+	s, rec, _, _ := openRecorded(t)
+	ctx := context.Background()
+	content := make([]byte, 6<<20)
+	rand.Read(content)
+	w, err := s.CreateUpload(ctx, "flaky")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.failWhen(func(r *http.Request) bool { return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/d-") })
+	n, err := w.Write(content)
+	if err == nil || n != partSize(0) || w.Size() != int64(n) {
+		t.Fatalf("Write with parts failing = %d, %v, Size %d; want %d and an error", n, err, w.Size(), partSize(0))
+	}
+	rec.failWhen(nil)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.ReadUpload(ctx, "flaky", 0, int64(len(content)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, content[:n]) {
+		t.Fatalf("the upload holds %d bytes (%v), want the %d written", len(got), err, n)
 	}
 }
