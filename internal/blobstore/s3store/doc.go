@@ -14,6 +14,12 @@
 //	namespaces/<name>/blobs/...      a namespace's blobs and uploads,
 //	namespaces/<name>/uploads/...    laid out as above
 //
+// Besides, the folder objects uploads/ and blobs/<algorithm>/ (empty,
+// their keys ending in '/'), stored once by each process: S3 needs none,
+// but a server on a filesystem (versitygw's POSIX backend) removes a
+// directory with its last object unless a folder object holds it, and a
+// write below it at that moment fails. The listings skip them.
+//
 // # Uploads
 //
 // A writer buffers what it is given. Each time the buffer fills a part

@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -574,4 +576,52 @@ func flip(c byte) string {
 		return "1"
 	}
 	return "0"
+}
+
+// TestConcurrentCommitsAndDeletes pushes and deletes blobs and uploads
+// from several goroutines at once, as pushes run beside garbage
+// collection: none may fail because another emptied a prefix.
+func TestConcurrentCommitsAndDeletes(t *testing.T) {
+	s, _, _ := newStore(t, "")
+	ns, err := s.Namespace(context.Background(), "kms-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := range 8 {
+		st := blobstore.Store(s)
+		if g%2 == 1 {
+			st = ns
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx := context.Background()
+			for i := range 25 {
+				content := []byte(fmt.Sprintf("blob %d of %d", i, g))
+				id := fmt.Sprintf("u-%d-%d", g, i)
+				w, err := st.CreateUpload(ctx, id)
+				if err == nil {
+					_, err = w.Write(content)
+				}
+				d := digest.FromBytes(content)
+				if err == nil {
+					err = w.Commit(ctx, d)
+				}
+				if err == nil {
+					err = st.Delete(ctx, d)
+				}
+				if err != nil {
+					errs <- fmt.Errorf("goroutine %d, blob %d: %w", g, i, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

@@ -34,6 +34,8 @@ type Store struct {
 
 	spaces sync.Map   // namespace name -> *Store
 	spaceM sync.Mutex // serializes creating namespaces
+
+	folders sync.Map // keys of the folder objects stored by this process
 }
 
 var (
@@ -138,6 +140,23 @@ func validID(id string) bool {
 		}
 	}
 	return true
+}
+
+// folder stores the folder object (an empty object whose key ends in
+// '/') of a prefix under which objects come and go, once per process.
+// S3 needs none; a server on a filesystem (versitygw) removes the
+// directory of a prefix with its last object unless a folder object
+// holds it, and a write below it at that moment fails.
+func (s *Store) folder(ctx context.Context, rel string) error {
+	key := s.prefix + rel
+	if _, ok := s.folders.Load(key); ok {
+		return nil
+	}
+	if _, err := s.b.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &s.b.name, Key: &key, Body: bytes.NewReader(nil)}); err != nil {
+		return fmt.Errorf("storing folder object %s: %w", key, err)
+	}
+	s.folders.Store(key, true)
+	return nil
 }
 
 // Stat implements blobstore.Store.

@@ -237,6 +237,9 @@ func (s *Store) CreateUpload(ctx context.Context, id string) (blobstore.UploadWr
 	if !validID(id) {
 		return nil, fmt.Errorf("upload %q: %w", id, blobstore.ErrNotFound)
 	}
+	if err := s.folder(ctx, uploadsDir); err != nil {
+		return nil, err
+	}
 	now := time.Now().UTC()
 	st := &state{Created: now, Updated: now}
 	etag, err := s.putState(ctx, id, st, "")
@@ -513,6 +516,9 @@ func (w *uploadWriter) Commit(ctx context.Context, d digest.Digest) error {
 		return err
 	}
 	if !exists {
+		if err := w.s.folder(ctx, blobsDir+string(d.Algorithm())+"/"); err != nil {
+			return err
+		}
 		if len(w.st.Parts) == 0 {
 			err = w.putBlob(ctx, key)
 		} else {
