@@ -34,6 +34,8 @@ type Store struct {
 
 	spaces sync.Map   // namespace name -> *Store
 	spaceM sync.Mutex // serializes creating namespaces
+
+	folders sync.Map // keys of the folder objects stored by this process
 }
 
 var (
@@ -72,9 +74,6 @@ func open(ctx context.Context, rawURL string, httpClient aws.HTTPClient) (*Store
 	if loc.Region != "" {
 		opts = append(opts, config.WithRegion(loc.Region))
 	}
-	if httpClient != nil {
-		opts = append(opts, config.WithHTTPClient(httpClient))
-	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("loading the AWS configuration for the blob store: %w", err)
@@ -91,6 +90,9 @@ func open(ctx context.Context, rawURL string, httpClient aws.HTTPClient) (*Store
 			o.BaseEndpoint = aws.String(loc.Endpoint)
 		}
 		o.UsePathStyle = loc.PathStyle
+		if httpClient != nil {
+			o.HTTPClient = httpClient
+		}
 	})
 	where := "AWS S3 (" + cfg.Region + ")"
 	if loc.Endpoint != "" {
@@ -138,6 +140,23 @@ func validID(id string) bool {
 		}
 	}
 	return true
+}
+
+// folder stores the folder object (an empty object whose key ends in
+// '/') of a prefix under which objects come and go, once per process.
+// S3 needs none; a server on a filesystem (versitygw) removes the
+// directory of a prefix with its last object unless a folder object
+// holds it, and a write below it at that moment fails.
+func (s *Store) folder(ctx context.Context, rel string) error {
+	key := s.prefix + rel
+	if _, ok := s.folders.Load(key); ok {
+		return nil
+	}
+	if _, err := s.b.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &s.b.name, Key: &key, Body: bytes.NewReader(nil)}); err != nil {
+		return fmt.Errorf("storing folder object %s: %w", key, err)
+	}
+	s.folders.Store(key, true)
+	return nil
 }
 
 // Stat implements blobstore.Store.

@@ -30,7 +30,7 @@ const (
 	maxParts    = 10000
 	maxSegments = 32
 	// copyConcurrency bounds the part copies a commit runs at once.
-	copyConcurrency = 4
+	copyConcurrency = 8
 	// closeTimeout bounds what Close does: storing the buffered bytes,
 	// even when the request that wrote them has gone.
 	closeTimeout = 2 * time.Minute
@@ -237,6 +237,9 @@ func (s *Store) CreateUpload(ctx context.Context, id string) (blobstore.UploadWr
 	if !validID(id) {
 		return nil, fmt.Errorf("upload %q: %w", id, blobstore.ErrNotFound)
 	}
+	if err := s.folder(ctx, uploadsDir); err != nil {
+		return nil, err
+	}
 	now := time.Now().UTC()
 	st := &state{Created: now, Updated: now}
 	etag, err := s.putState(ctx, id, st, "")
@@ -421,6 +424,12 @@ func (w *uploadWriter) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), closeTimeout)
 	defer cancel()
+	if w.base+w.n == partSize(len(w.st.Parts)) {
+		// A full part whose storing failed in Write: try again.
+		if err := w.flushPart(ctx); err != nil {
+			return err
+		}
+	}
 	if w.n > 0 {
 		if len(w.st.Segments) < maxSegments {
 			name, err := w.putData(ctx, w.buf[w.base:w.base+w.n])
@@ -507,6 +516,9 @@ func (w *uploadWriter) Commit(ctx context.Context, d digest.Digest) error {
 		return err
 	}
 	if !exists {
+		if err := w.s.folder(ctx, blobsDir+string(d.Algorithm())+"/"); err != nil {
+			return err
+		}
 		if len(w.st.Parts) == 0 {
 			err = w.putBlob(ctx, key)
 		} else {
@@ -516,7 +528,10 @@ func (w *uploadWriter) Commit(ctx context.Context, d digest.Digest) error {
 			return fmt.Errorf("storing blob %s from upload %s: %w", d, w.id, err)
 		}
 	}
-	return w.s.DeleteUpload(ctx, w.id)
+	// The blob is durable: an upload left over if this fails is swept
+	// with the abandoned ones (Uploads).
+	w.s.DeleteUpload(context.WithoutCancel(ctx), w.id)
+	return nil
 }
 
 // exists reports whether an object exists.
