@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -22,6 +23,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ecrd/ecrd/internal/blobstore"
+	"github.com/ecrd/ecrd/internal/blobstore/s3store"
+	"github.com/ecrd/ecrd/internal/testutil/s3test"
+	"github.com/ecrd/ecrd/test/ecrdtest"
 )
 
 // TestCrashSafety kills ecrd with SIGKILL while several clients push to it,
@@ -55,6 +61,26 @@ import (
 // -short); ECRD_CRASH_SEED replays the same random choices (not the same
 // timing).
 func TestCrashSafety(t *testing.T) {
+	runCrashTest(t, &crashTest{t: t, data: t.TempDir(), hashed: map[string]crashStamp{}})
+}
+
+// TestCrashSafetyOnReplicas is TestCrashSafety against three replicas on
+// one PostgreSQL database and one S3 bucket: each pusher talks to one
+// replica, and each crash kills one replica, chosen at random, with
+// SIGKILL while the others keep answering; the verification goes through
+// another replica, and the killed one is started again on the same
+// stores. What a replica acknowledged must survive its death whatever
+// replica is asked. Upload leftovers are not checked: with shared stores
+// they are removed by expiry, not at start-up (see registry.Recover);
+// every blob object in the bucket must hash to its name.
+func TestCrashSafetyOnReplicas(t *testing.T) {
+	c := ecrdtest.StartCluster(t, 3)
+	c.Replicas[0].CreateOnPush(t)
+	s3test.Start(t).Setenv(t) // the test reads the bucket too
+	runCrashTest(t, &crashTest{t: t, cluster: c, hashed: map[string]crashStamp{}})
+}
+
+func runCrashTest(t *testing.T, ct *crashTest) {
 	iterations := crashEnvInt(t, "ECRD_CRASH_ITERATIONS", crashDefaultIterations)
 	if testing.Short() && os.Getenv("ECRD_CRASH_ITERATIONS") == "" {
 		iterations = 3
@@ -69,7 +95,6 @@ func TestCrashSafety(t *testing.T) {
 	}
 	t.Logf("%d crashes, %d pushers, ECRD_CRASH_SEED=%d", iterations, crashPushers, seed)
 
-	ct := &crashTest{t: t, data: t.TempDir(), hashed: map[string]crashStamp{}}
 	rng := rand.New(rand.NewPCG(seed, 0))
 	for i := range crashPushers {
 		ct.pushers = append(ct.pushers, &crashPusher{
@@ -81,6 +106,31 @@ func TestCrashSafety(t *testing.T) {
 			checked: map[crashKey]bool{},
 			created: map[string]bool{},
 		})
+	}
+
+	if ct.cluster != nil {
+		for it := 1; it <= iterations; it++ {
+			for len(ct.cluster.Replicas) < 3 {
+				ct.cluster.Add(t)
+			}
+			if it > 1 {
+				ct.verify(ct.cluster.Replicas[0], fmt.Sprintf("after crash %d", it-1), false)
+			}
+			delay := 50*time.Millisecond + time.Duration(rng.Int64N(int64(750*time.Millisecond)))
+			victim := rng.IntN(len(ct.cluster.Replicas))
+			ct.crashCycle(ct.cluster.Replicas[victim], it, delay)
+			ct.cluster.Replicas = slices.Delete(ct.cluster.Replicas, victim, victim+1)
+		}
+		e := ct.cluster.Replicas[0]
+		ct.verify(e, fmt.Sprintf("after crash %d", iterations), false)
+		ct.cleanCycle(e, "clean cycle")
+		ct.verify(e, "after the clean cycle", true)
+		ct.finishUploads(e)
+		ct.verify(e, "after finishing the open uploads", false)
+		for _, r := range ct.cluster.Replicas {
+			ct.checkErrorLogs(r, "final")
+		}
+		return
 	}
 
 	for it := 1; it <= iterations; it++ {
@@ -996,7 +1046,8 @@ func (p *crashPusher) advanceUpload() error {
 // crashTest is the state of the whole test.
 type crashTest struct {
 	t       *testing.T
-	data    string
+	data    string            // the data folder, or "" for a cluster
+	cluster *ecrdtest.Cluster // the replicas on shared stores, or nil
 	pushers []*crashPusher
 	hashed  map[string]crashStamp // blob files already hashed
 	nerr    atomic.Int32
@@ -1031,7 +1082,7 @@ func (ct *crashTest) crashCycle(e *ecrd, it int, delay time.Duration) {
 	var wg sync.WaitGroup
 	label := fmt.Sprintf("before crash %d", it)
 	for _, p := range ct.pushers {
-		p.base, p.client, p.label, p.inFlight, p.stats = e.URL(), client, label, &inFlight, crashStats{}
+		p.base, p.client, p.label, p.inFlight, p.stats = ct.base(p, e), client, label, &inFlight, crashStats{}
 		wg.Go(func() {
 			if err := p.run(&stop, 0); err != nil && !errors.Is(err, errCrashNoAnswer) && !errors.Is(err, errCrashRefused) {
 				ct.t.Errorf("%s: pusher %d: %v", label, p.id, err)
@@ -1044,6 +1095,11 @@ func (ct *crashTest) crashCycle(e *ecrd, it int, delay time.Duration) {
 	stop.Store(true)
 	wg.Wait()
 	ct.checkErrorLogs(e, label)
+	if ct.cluster != nil {
+		for _, r := range ct.cluster.Replicas {
+			ct.checkErrorLogs(r, label)
+		}
+	}
 
 	var total crashStats
 	unanswered := 0
@@ -1056,6 +1112,18 @@ func (ct *crashTest) crashCycle(e *ecrd, it int, delay time.Duration) {
 	ct.t.Logf("crash %d: SIGKILL after %v with %d requests in flight; acknowledged %d blobs (%.1f MiB), %d manifests, %d deletions, %d uploads opened",
 		it, delay.Round(time.Millisecond), cut, total.blobs, float64(total.blobBytes)/(1<<20), total.manifests, total.deletes, total.uploads)
 	ct.failNow()
+}
+
+// base is where pusher p sends its requests while e is the server to be
+// killed: e, or with replicas the one of p's turn, so that the victim
+// dies with the requests of some pushers in flight while the others
+// are answered.
+func (ct *crashTest) base(p *crashPusher, e *ecrd) string {
+	if ct.cluster == nil {
+		return e.URL()
+	}
+	rs := ct.cluster.Replicas
+	return rs[p.id%len(rs)].URL()
 }
 
 // cleanCycle runs a fixed number of operations per pusher; every request
@@ -1223,8 +1291,13 @@ func (ct *crashTest) verify(e *ecrd, label string, full bool) {
 		wg.Go(func() { c.verifyPusher(p) })
 	}
 	wg.Wait()
-	c.checkUploads()
-	files := c.checkBlobFiles()
+	var files int
+	if ct.cluster == nil {
+		c.checkUploads()
+		files = c.checkBlobFiles()
+	} else {
+		files = c.checkBlobObjects()
+	}
 	for _, l := range e.ErrorLogs() {
 		c.errorf("ecrd logged an error: %v", l)
 	}
@@ -1588,6 +1661,46 @@ func (c *crashCheck) checkBlobFiles() int {
 	})
 	if err != nil {
 		c.errorf("walking blobs/: %v", err)
+	}
+	return n
+}
+
+// checkBlobObjects checks that every blob of the cluster's bucket holds
+// content with its digest, reading it through the S3 store as the
+// replicas do. A blob already hashed is not read again: objects are
+// never rewritten in place.
+func (c *crashCheck) checkBlobObjects() int {
+	st, err := s3store.Open(context.Background(), c.ct.cluster.Blobs)
+	if err != nil {
+		c.errorf("opening the bucket: %v", err)
+		return 0
+	}
+	defer st.Close()
+	n := 0
+	err = st.Walk(context.Background(), func(b blobstore.BlobInfo) error {
+		n++
+		if _, ok := c.ct.hashed[b.Digest.String()]; ok {
+			return nil
+		}
+		rc, err := st.Open(context.Background(), b.Digest)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		h := sha256.New()
+		size, err := io.Copy(h, rc)
+		if err != nil {
+			return err
+		}
+		if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != b.Digest.String() || size != b.Size {
+			c.errorf("bucket object of blob %s holds %d bytes whose digest is %s: a blob's content must match its name", b.Digest, size, got)
+			return nil
+		}
+		c.ct.hashed[b.Digest.String()] = crashStamp{size: size}
+		return nil
+	})
+	if err != nil {
+		c.errorf("walking the bucket's blobs: %v", err)
 	}
 	return n
 }

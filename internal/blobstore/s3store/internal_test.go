@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/ecrd/ecrd/internal/blobstore"
 	"github.com/ecrd/ecrd/internal/testutil/s3test"
 )
 
@@ -314,5 +315,46 @@ func TestPartFailure(t *testing.T) {
 	defer r.Close()
 	if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, content[:n]) {
 		t.Fatalf("the upload holds %d bytes (%v), want the %d written", len(got), err, n)
+	}
+}
+
+// TestDeletionDiesHalfWay: a deletion (a commit's last step) that dies
+// after removing some of an upload's pieces leaves an upload that is
+// gone for every reader and writer, not one whose state names missing
+// pieces; deleting it again finishes the job.
+func TestDeletionDiesHalfWay(t *testing.T) {
+	s, rec, _, _ := openRecorded(t)
+	ctx := context.Background()
+	content := make([]byte, 300<<10)
+	rand.Read(content)
+	w, err := s.CreateUpload(ctx, "half")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(content)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The process dies at its first deletion of a piece.
+	rec.failWhen(func(r *http.Request) bool { return r.Method == http.MethodDelete })
+	if err := s.DeleteUpload(ctx, "half"); err == nil {
+		t.Fatal("the deletion did not fail")
+	}
+	rec.failWhen(nil)
+	if _, err := s.ResumeUpload(ctx, "half", int64(len(content))); !errors.Is(err, blobstore.ErrNotFound) {
+		t.Fatalf("resuming an upload whose deletion died: %v, want not found", err)
+	}
+	if _, err := s.ReadUpload(ctx, "half", 0, int64(len(content))); !errors.Is(err, blobstore.ErrNotFound) {
+		t.Fatalf("reading an upload whose deletion died: %v, want not found", err)
+	}
+	ups, err := s.Uploads(ctx)
+	if err != nil || len(ups) != 1 {
+		t.Fatalf("the sweep must still find it: %v, %v", ups, err)
+	}
+	if err := s.DeleteUpload(ctx, "half"); err != nil {
+		t.Fatal(err)
+	}
+	if ups, err := s.Uploads(ctx); err != nil || len(ups) != 0 {
+		t.Fatalf("after deleting again: %v, %v", ups, err)
 	}
 }

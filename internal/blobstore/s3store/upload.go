@@ -61,6 +61,11 @@ type state struct {
 	// Commit is the multipart upload a commit started, which a commit
 	// that failed or a deletion aborts.
 	Commit *pendingCommit `json:"commit,omitempty"`
+	// Deleting is set before a deletion (a commit's last step included)
+	// removes the pieces: an upload being deleted is gone, even if the
+	// process deleting it dies half way and leaves the state naming
+	// pieces that no longer exist.
+	Deleting bool `json:"deleting,omitempty"`
 }
 
 // piece is the first Size bytes of object Name of the upload (all of it,
@@ -197,6 +202,16 @@ func (s *Store) getState(ctx context.Context, id string) (*state, string, error)
 	return &st, aws.ToString(out.ETag), nil
 }
 
+// liveState is getState for an upload that is to be read or written: one
+// being deleted is not found.
+func (s *Store) liveState(ctx context.Context, id string) (*state, string, error) {
+	st, etag, err := s.getState(ctx, id)
+	if err == nil && st.Deleting {
+		return nil, "", fmt.Errorf("upload %s is being deleted: %w", id, blobstore.ErrNotFound)
+	}
+	return st, etag, err
+}
+
 // errBadState is returned (wrapped) for a state object this package did
 // not write.
 var errBadState = errors.New("not a valid upload state")
@@ -256,7 +271,7 @@ func (s *Store) ResumeUpload(ctx context.Context, id string, offset int64) (blob
 	if !validID(id) {
 		return nil, fmt.Errorf("upload %q: %w", id, blobstore.ErrNotFound)
 	}
-	st, etag, err := s.getState(ctx, id)
+	st, etag, err := s.liveState(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -690,7 +705,7 @@ func (s *Store) ReadUpload(ctx context.Context, id string, offset, size int64) (
 		w.mu.Unlock()
 	}
 	if spans == nil {
-		st, _, err := s.getState(ctx, id)
+		st, _, err := s.liveState(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -737,6 +752,12 @@ func (s *Store) DeleteUpload(ctx context.Context, id string) error {
 	case err != nil:
 		return err
 	default:
+		if !st.Deleting {
+			st.Deleting = true
+			if err := s.markDeleting(ctx, id, st); err != nil {
+				return err
+			}
+		}
 		if st.Commit != nil {
 			if err := s.abort(ctx, st.Commit); err != nil {
 				return err
@@ -766,6 +787,22 @@ func (s *Store) DeleteUpload(ctx context.Context, id string) error {
 	}
 	if err := s.b.deleteKey(ctx, stateKey); err != nil {
 		return fmt.Errorf("deleting upload %s: %w", id, err)
+	}
+	return nil
+}
+
+// markDeleting stores an upload's state marked as being deleted, over
+// whatever version is there: a writer that stores after it finds the
+// version changed and fails.
+func (s *Store) markDeleting(ctx context.Context, id string, st *state) error {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	key := s.uploadKey(id, stateName)
+	_, err = s.b.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &s.b.name, Key: &key, Body: bytes.NewReader(data), ContentType: aws.String("application/json")})
+	if err != nil {
+		return s.b.fail(err, "marking upload %s as being deleted", id)
 	}
 	return nil
 }
