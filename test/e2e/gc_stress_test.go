@@ -26,6 +26,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/ecrd/ecrd/internal/blobstore"
+	"github.com/ecrd/ecrd/internal/blobstore/s3store"
+	"github.com/ecrd/ecrd/internal/testutil/s3test"
+	"github.com/ecrd/ecrd/test/ecrdtest"
 )
 
 // stressImage is an image a pusher had acknowledged.
@@ -125,7 +130,62 @@ func TestGCAndLifecycleUnderLoad(t *testing.T) {
 	}
 	data := t.TempDir()
 	args := []string{"--gc-grace", "2s", "--gc-interval", "1s", "--lifecycle-interval", "1s"}
-	e := startECRD(t, data, args...)
+	gcStress(t, []*ecrd{startECRD(t, data, args...)},
+		func(*ecrd) *ecrd { return startBareECRD(t, data, args...) },
+		func() map[string]bool {
+			stored := map[string]bool{}
+			filepath.WalkDir(filepath.Join(data, "blobs"), func(path string, d fs.DirEntry, err error) error {
+				if err == nil && d.Type().IsRegular() {
+					rel, _ := filepath.Rel(filepath.Join(data, "blobs"), path)
+					parts := strings.Split(rel, string(os.PathSeparator))
+					stored[parts[0]+":"+parts[len(parts)-1]] = true
+				}
+				return nil
+			})
+			return stored
+		})
+}
+
+// TestGCAndLifecycleUnderLoadOnReplicas is TestGCAndLifecycleUnderLoad
+// against two replicas on PostgreSQL and S3, both running collections and
+// lifecycle policies every second under their leases: the load goes to
+// both, a replica chosen at random is killed each cycle (perhaps holding
+// a lease, perhaps in the middle of a collection or a run) and started
+// again on its data folder, which takes its leases back. The bucket must
+// end up holding exactly the blobs the surviving images reference.
+func TestGCAndLifecycleUnderLoadOnReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a stress test")
+	}
+	args := []string{"--gc-grace", "2s", "--gc-interval", "1s", "--lifecycle-interval", "1s"}
+	c := ecrdtest.StartCluster(t, 2, args...)
+	s3test.Start(t).Setenv(t) // the test lists the bucket too
+	gcStress(t, c.Replicas,
+		func(killed *ecrd) *ecrd { return c.Restart(t, killed, args...) },
+		func() map[string]bool {
+			st, err := s3store.Open(context.Background(), c.Blobs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			stored := map[string]bool{}
+			if err := st.Walk(context.Background(), func(b blobstore.BlobInfo) error {
+				stored[b.Digest.String()] = true
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return stored
+		})
+}
+
+// gcStress runs the load against servers (each worker with one of them),
+// kills one at random each cycle and has restart start it again, then
+// checks what was acknowledged against what the servers serve and what
+// storedBlobs lists.
+func gcStress(t *testing.T, servers []*ecrd, restart func(killed *ecrd) *ecrd, storedBlobs func() map[string]bool) {
+	servers = slices.Clone(servers)
+	e := servers[0]
 	c := ecrClient(e)
 	ctx := context.Background()
 	for _, repo := range append(slices.Clone(keepRepos), expireRepos...) {
@@ -155,17 +215,21 @@ func TestGCAndLifecycleUnderLoad(t *testing.T) {
 		password := e.Password(t)
 		for w := range 6 {
 			rng := rand.New(rand.NewPCG(uint64(cycle), uint64(w)))
-			wg.Go(func() { load.run(e, password, rng, &stop) })
+			target := servers[w%len(servers)]
+			wg.Go(func() { load.run(target, password, rng, &stop) })
 		}
 		time.Sleep(2500 * time.Millisecond)
+		victim := -1
 		if cycle < cycles-1 {
-			e.Kill()
+			victim = rand.IntN(len(servers))
+			servers[victim].Kill()
 		}
 		stop.Store(true)
 		wg.Wait()
-		if cycle < cycles-1 {
-			e = startBareECRD(t, data, args...)
+		if victim >= 0 {
+			servers[victim] = restart(servers[victim])
 		}
+		e = servers[0]
 	}
 	t.Logf("%d images acknowledged, %d deleted, %d server restarts", len(load.acked), len(load.deleted), cycles-1)
 	// The checks only read: they use the SDK's default retryer, as users
@@ -178,18 +242,21 @@ func TestGCAndLifecycleUnderLoad(t *testing.T) {
 	if a := ecrdCall(t, e, "RunLifecyclePolicy", map[string]any{}, nil); a.Status != http.StatusOK && a.errorType() != "JobInProgressException" {
 		t.Fatalf("RunLifecyclePolicy: %d %s", a.Status, a.Body)
 	}
+	// Two collections in a row: one another process's run, begun before
+	// this one's links went, cannot have finished what this one needs.
 	var gc struct{ BlobsDeleted, LinksRemoved int }
-	for {
-		a := ecrdCall(t, e, "CollectGarbage", map[string]any{}, &gc)
-		if a.Status == http.StatusOK {
-			break
+	for range 2 {
+		for {
+			a := ecrdCall(t, e, "CollectGarbage", map[string]any{}, &gc)
+			if a.Status == http.StatusOK {
+				break
+			}
+			if a.errorType() != "JobInProgressException" {
+				t.Fatalf("CollectGarbage: %d %s", a.Status, a.Body)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if a.errorType() != "JobInProgressException" {
-			t.Fatalf("CollectGarbage: %d %s", a.Status, a.Body)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
-
 	auth := remote.WithAuth(&authn.Basic{Username: "AWS", Password: e.Password(t)})
 	referenced := map[string]bool{}
 	pull := func(repo, ref string) error {
@@ -243,15 +310,7 @@ func TestGCAndLifecycleUnderLoad(t *testing.T) {
 		}
 	}
 	// The blob store holds exactly what the survivors reference.
-	stored := map[string]bool{}
-	filepath.WalkDir(filepath.Join(data, "blobs"), func(path string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			rel, _ := filepath.Rel(filepath.Join(data, "blobs"), path)
-			parts := strings.Split(rel, string(os.PathSeparator))
-			stored[parts[0]+":"+parts[len(parts)-1]] = true
-		}
-		return nil
-	})
+	stored := storedBlobs()
 	for d := range referenced {
 		if !stored[d] {
 			t.Errorf("blob %s of a surviving image is not in the blob store", d)
@@ -263,5 +322,7 @@ func TestGCAndLifecycleUnderLoad(t *testing.T) {
 		}
 	}
 	t.Logf("checked %d acknowledged images; %d blobs stored; the last collection removed %d links and %d blobs", checked, len(stored), gc.LinksRemoved, gc.BlobsDeleted)
-	noServerErrors(t, e)
+	for _, s := range servers {
+		noServerErrors(t, s)
+	}
 }

@@ -44,3 +44,21 @@ func (c *Cluster) Add(t testing.TB, args ...string) *Server {
 	c.Replicas = append(c.Replicas, r)
 	return r
 }
+
+// Restart starts again replica r, killed or stopped, on its data folder
+// (so that it takes back the leases its previous run held), with args,
+// and puts it in r's place.
+func (c *Cluster) Restart(t testing.TB, r *Server, args ...string) *Server {
+	t.Helper()
+	n := StartWith(t, Options{
+		Data: r.Data,
+		Args: append([]string{"--metadata", c.Metadata, "--blobs", c.Blobs}, args...),
+		Env:  c.Env,
+	})
+	for i, old := range c.Replicas {
+		if old == r {
+			c.Replicas[i] = n
+		}
+	}
+	return n
+}
