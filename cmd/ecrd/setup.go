@@ -49,20 +49,18 @@ type storeSettings struct {
 	Blobs    string // "" for the data folder's files, or an s3:// URL
 }
 
-func (c storeSettings) shared() bool { return c.Metadata != "" || c.Blobs != "" }
-
 // openStores opens (creating if needed) the data folder, the stores and
 // the keyring: the keys from ECRD_SERVER_KEY if set, else the key file.
-// Processes sharing stores must share the keys, which seal the secrets
-// in the database and sign tokens: with a shared store, a key file
-// created in one process's scratch folder would be that process's alone,
-// so the keys must be given.
+// Processes sharing a database must share the keys, which seal the
+// secrets in it and sign tokens: a key file created in one process's
+// scratch folder would be that process's alone, so with --metadata the
+// keys must be given.
 func openStores(ctx context.Context, c storeSettings, log *slog.Logger) (*stores, error) {
 	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating the data folder: %w", err)
 	}
-	if c.shared() && c.KeyFile == "" && os.Getenv("ECRD_SERVER_KEY") == "" {
-		return nil, errors.New("with --metadata or --blobs, give the server keys every replica shares: ECRD_SERVER_KEY, or --server-key-file (created there if missing)")
+	if c.Metadata != "" && c.KeyFile == "" && os.Getenv("ECRD_SERVER_KEY") == "" {
+		return nil, errors.New("with --metadata, give the server keys every replica shares: ECRD_SERVER_KEY, or --server-key-file (created there if missing)")
 	}
 	if c.KeyFile == "" {
 		c.KeyFile = filepath.Join(c.DataDir, "server.key")
@@ -138,6 +136,10 @@ func ensureRootCredentials(ctx context.Context, st *stores, holder string, cfg c
 		return err
 	}
 	leases := lease.New(st.meta, holder, time.Now, log)
+	// A previous run of this process that died here left the lease.
+	if _, err := leases.ReleasePrevious(ctx); err != nil {
+		return err
+	}
 	var l *lease.Lease
 	for {
 		var err error
