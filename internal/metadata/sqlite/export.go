@@ -119,6 +119,20 @@ func (e *Export) Query(ctx context.Context, query string, args ...any) (*sql.Row
 	return e.tx.QueryContext(ctx, query, args...)
 }
 
+// QueryRow runs a query of one row in the export's transaction.
+func (e *Export) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return e.tx.QueryRowContext(ctx, query, args...)
+}
+
+// Strings runs a query of one text column and returns its values.
+func (e *Export) Strings(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := e.tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanStrings(rows)
+}
+
 // Close ends the read and frees the database.
 func (e *Export) Close() error {
 	if e.tx != nil {
