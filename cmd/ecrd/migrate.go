@@ -247,7 +247,7 @@ func (m *migration) copyMetadata(ctx context.Context, target *postgres.Store, db
 	)
 	done := func() {
 		if table != "" {
-			fmt.Fprintf(m.stderr, "metadata: %s: %d rows\n", table, rows)
+			fmt.Fprintf(m.stderr, "metadata: %s: %s\n", table, plural(rows, "row"))
 		}
 	}
 	counts, err := target.ImportSQLite(ctx, dbPath, func(t string, n int) {
@@ -257,7 +257,7 @@ func (m *migration) copyMetadata(ctx context.Context, target *postgres.Store, db
 		}
 		rows = n
 		if time.Since(last) >= migrateProgressEvery {
-			fmt.Fprintf(m.stderr, "metadata: %s: %d rows so far\n", table, rows)
+			fmt.Fprintf(m.stderr, "metadata: %s: %s so far\n", table, plural(rows, "row"))
 			last = time.Now()
 		}
 	})
@@ -308,6 +308,14 @@ lines in ECRD_SERVER_KEY (comma-separated). Do not make new keys.
 	default:
 		fmt.Fprintln(w, "Keep the data folder, unused, as a backup: a server started on it again would diverge from the copy.")
 	}
+}
+
+// plural is n things.
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // redact hides a URL's password.

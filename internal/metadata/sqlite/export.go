@@ -18,7 +18,7 @@ import (
 func SchemaVersion() int { return len(migrations) }
 
 // ErrInUse: another process (a server) has the database open.
-var ErrInUse = errors.New("the database is in use by another process: stop the ecrd server that serves this data folder first")
+var ErrInUse = errors.New("in use by another process (is an ecrd server running on it?): stop it first")
 
 // Export is one consistent read of a database, for copying it into another
 // store (ecrd migrate). It holds the database exclusively until Close, so
