@@ -129,17 +129,26 @@ func (m *migration) run(ctx context.Context) error {
 	if err := m.checkKeys(ctx, src); err != nil {
 		return err
 	}
-	if m.toBlobs != "" {
-		if err := m.copyBlobs(ctx); err != nil {
-			return err
-		}
-	}
+	// Both targets are opened first, so that one that cannot be reached
+	// fails the run before anything is copied.
+	var target *postgres.Store
 	if m.toMeta != "" {
-		target, err := postgres.Open(ctx, m.toMeta)
-		if err != nil {
+		if target, err = postgres.Open(ctx, m.toMeta); err != nil {
 			return fmt.Errorf("the target database: %w", err)
 		}
 		defer target.Close()
+	}
+	if m.toBlobs != "" {
+		dst, err := s3store.Open(ctx, m.toBlobs)
+		if err != nil {
+			return fmt.Errorf("the target bucket: %w", err)
+		}
+		defer dst.Close()
+		if err := m.copyBlobs(ctx, dst); err != nil {
+			return err
+		}
+	}
+	if target != nil {
 		// The import opens the database itself, holding it the same way.
 		src.Close()
 		held = false
@@ -201,17 +210,12 @@ func (m *migration) checkKeys(ctx context.Context, src *sqlite.Export) error {
 	return nil
 }
 
-func (m *migration) copyBlobs(ctx context.Context) error {
+func (m *migration) copyBlobs(ctx context.Context, dst blobstore.Store) error {
 	src, err := filesystem.New(m.dataDir)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	dst, err := s3store.Open(ctx, m.toBlobs)
-	if err != nil {
-		return fmt.Errorf("the target bucket: %w", err)
-	}
-	defer dst.Close()
 	fmt.Fprintf(m.stderr, "blobs: copying %s into %s\n", m.dataDir, redact(m.toBlobs))
 	var seen storecopy.Counts
 	last := time.Now()
