@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"maps"
@@ -711,4 +712,23 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+// TestImportRefusesADamagedManifest: a manifest whose bytes do not match
+// its digest is not copied, and the import says where it is.
+func TestImportRefusesADamagedManifest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ecrd.db")
+	fillSQLite(t, path)
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE images SET content = CAST('{"m":9}' AS BLOB) WHERE digest = ?`, digest.FromString(`{"m":1}`).String()); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, err = newStore(t).ImportSQLite(ctx, path, nil)
+	if err == nil || !strings.Contains(err.Error(), "does not match its digest") || !strings.Contains(err.Error(), digest.FromString(`{"m":1}`).String()) {
+		t.Fatalf("import of a damaged manifest: %v", err)
+	}
 }
