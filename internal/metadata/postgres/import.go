@@ -49,8 +49,9 @@ type column struct {
 type table struct {
 	name    string
 	columns []column
-	// order is the ORDER BY of the read: the primary key, so that a run
-	// reads the rows in the same order as the one before.
+	// order is the ORDER BY of the read, an index's order (the primary
+	// key's, but for images), so that a run reads the rows in the same
+	// order as the one before and SQLite does not sort.
 	order string
 	// check, if set, is run on each row's converted values.
 	check func(vals []any) error
