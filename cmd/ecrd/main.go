@@ -50,6 +50,7 @@ STS and KMS) on one port.`,
 		{name: "lifecycle", summary: "run or preview lifecycle policies on a running server"},
 		gcCmd,
 		importCmd,
+		migrateCmd,
 		{name: "vulndb", summary: "load OSV vulnerability exports that image scans match against"},
 		versionCmd,
 		{name: "help", summary: "print a command's usage: ecrd help <command>"},
@@ -82,6 +83,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return gc(args, stdout, stderr)
 		case "import":
 			return importImages(args, stdout, stderr)
+		case "migrate":
+			return migrate(args, stdout, stderr)
 		case "vulndb":
 			return vulndb(args, stdout, stderr)
 		case "version":

@@ -46,7 +46,7 @@ func (r cliResult) String() string {
 // cliGroups are ecrd's commands that hold commands ("" is ecrd itself),
 // with those they hold.
 var cliGroups = map[string][]string{
-	"":           {"serve", "account", "access-key", "lifecycle", "gc", "import", "vulndb", "version", "help"},
+	"":           {"serve", "account", "access-key", "lifecycle", "gc", "import", "migrate", "vulndb", "version", "help"},
 	"lifecycle":  {"run", "preview"},
 	"account":    {"create", "list"},
 	"access-key": {"create", "list"},
@@ -63,6 +63,7 @@ var cliCommands = []struct {
 	{"serve", "-listen", false},
 	{"gc", "-endpoint-url", true},
 	{"import", "-repository", true},
+	{"migrate", "-to-metadata", false},
 	{"lifecycle run", "-repository", true},
 	{"lifecycle preview", "-at", true},
 	{"account create", "-id", false},
