@@ -52,7 +52,7 @@ const hundredKPolicy = `{"rules":[{"rulePriority":1,"description":"keep ten","se
 //
 // HUNDREDK_GOMEMLIMIT, if set, is the replica's GOMEMLIMIT. With
 // HUNDREDK_PROFILE=DIR the benchmark also saves the replica's CPU
-// profile over one more preview (preview.cpu.pprof) and its heap profile
+// profile over one more preview (preview.cpu.pprof) and its live heap
 // after it (heap.pprof) in DIR.
 func BenchmarkHundredThousandImages(b *testing.B) {
 	profileDir := os.Getenv("HUNDREDK_PROFILE")
@@ -343,6 +343,6 @@ func profileReplica(b *testing.B, addr, dir string, run func()) {
 	time.Sleep(200 * time.Millisecond) // the profile has started
 	run()
 	<-done
-	save("/debug/pprof/heap", "heap.pprof")
+	save("/debug/pprof/heap?gc=1", "heap.pprof") // after a collection: the live heap
 	b.Logf("profiles in %s", dir)
 }
