@@ -17,6 +17,14 @@
 # Server command lines: ecrd serve --listen 127.0.0.1:PORT --data DIR;
 # registry serve CONFIG.yml (distribution, OTEL_TRACES_EXPORTER=none);
 # zot serve CONFIG.json.
+#
+# --scaleout adds the same ecrd binary on PostgreSQL and an S3-compatible
+# store (versitygw) as the row "ecrd-scaleout", and with --replicas N also
+# N replicas of it on one database and bucket ("ecrd-scaleout xN"), which
+# ecrd-load takes round robin. The script starts one throwaway PostgreSQL
+# and one versitygw for the whole run (loopback ports, folders in the work
+# dir, stopped on exit); each server start gets a new database and a new
+# bucket, dropped and removed when it stops.
 set -euo pipefail
 export LC_ALL=C
 
@@ -25,6 +33,7 @@ usage() {
 usage: bench/compare.sh --ecrd PATH --distribution PATH [--zot PATH [--zot-config FILE]]
                         [--baseline PATH] [--auth] [--load PATH] [--workdir DIR]
                         [--only ID,ID...] [--repeat N] [--quick]
+                        [--scaleout [--replicas N] [--pg-bin DIR] [--versitygw PATH] [--aws PATH]]
   --zot-config  zot config to start from; its address, port and rootDirectory are replaced
   --baseline    another ecrd build (an earlier commit) run as a peer, with ecrd's
                 settings and credentials: the ratio column then compares the two builds
@@ -39,11 +48,19 @@ usage: bench/compare.sh --ecrd PATH --distribution PATH [--zot PATH [--zot-confi
                 the run with the median figure (default 1)
   --quick       fewer ops and shorter runs, a 500 MB blob instead of 2 GB
   --no-warm     skip writing and deleting a free-memory-sized file first (see warm_memory)
+  --scaleout    also run --ecrd on PostgreSQL (metadata) and versitygw (blobs), as
+                "ecrd-scaleout", beside the embedded default
+  --replicas N  with --scaleout, also run N replicas on one database and bucket,
+                as "ecrd-scaleout xN", taken round robin by ecrd-load
+  --pg-bin      PostgreSQL's binaries (default $ECRD_PG_BIN or /usr/lib/postgresql/15/bin)
+  --versitygw   the versitygw binary (default: on PATH, or in $(go env GOPATH)/bin)
+  --aws         the AWS CLI that creates the buckets (default: aws on PATH)
 EOF
   exit "${1:-2}"
 }
 
 ecrd='' baseline='' distribution='' zot='' zot_config='' peer_auth=0 load='' workdir='' only='' quick=0 repeat=1 warm=1
+scaleout=0 replicas=1 pg_bin=${ECRD_PG_BIN:-/usr/lib/postgresql/15/bin} versitygw='' aws_cli=aws
 while (($#)); do
   case $1 in
     --ecrd) ecrd=$2; shift 2 ;;
@@ -58,6 +75,11 @@ while (($#)); do
     --quick) quick=1; shift ;;
     --repeat) repeat=$2; shift 2 ;;
     --no-warm) warm=0; shift ;;
+    --scaleout) scaleout=1; shift ;;
+    --replicas) replicas=$2; shift 2 ;;
+    --pg-bin) pg_bin=$2; shift 2 ;;
+    --versitygw) versitygw=$2; shift 2 ;;
+    --aws) aws_cli=$2; shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "compare.sh: unknown argument $1" >&2; usage ;;
   esac
@@ -80,6 +102,23 @@ add_registry distribution "$distribution"
 add_registry zot "$zot"
 add_registry baseline "$baseline"
 add_registry ecrd "$ecrd"
+if ! [[ $replicas =~ ^[1-9][0-9]*$ ]]; then
+  log "compare.sh: --replicas wants a positive number"
+  usage
+fi
+if ((replicas > 1 && !scaleout)); then
+  log "compare.sh: --replicas needs --scaleout"
+  usage
+fi
+if ((scaleout)); then
+  if [[ " ${registries[*]} " != *" ecrd "* ]]; then
+    log "compare.sh: --scaleout runs the --ecrd binary; give it"
+    usage
+  fi
+  # The scale-out rows run the --ecrd binary too.
+  registries+=(scaleout)
+  ((replicas > 1)) && registries+=("scaleout-x$replicas")
+fi
 if ((${#registries[@]} == 0)); then
   log "compare.sh: no registry binary to run"
   usage
@@ -88,6 +127,19 @@ if ! [[ $repeat =~ ^[1-9][0-9]*$ ]]; then
   log "compare.sh: --repeat wants a positive number"
   usage
 fi
+# display NAME: the column header of a registry.
+display() {
+  case $1 in
+    scaleout) echo ecrd-scaleout ;;
+    scaleout-x*) echo "ecrd-scaleout x${1#scaleout-x}" ;;
+    *) echo "$1" ;;
+  esac
+}
+
+# is_ecrd NAME: whether NAME runs the --ecrd binary (embedded or scale-out),
+# as opposed to a peer.
+is_ecrd() { [[ $1 == ecrd || $1 == scaleout* ]]; }
+
 if [[ -n $zot_config && ! -f $zot_config ]]; then
   log "compare.sh: --zot-config $zot_config does not exist"
   exit 2
@@ -129,9 +181,10 @@ free_port() {
     echo $((20000 + RANDOM % 20000))
 }
 
-server_pid=
-server_url=
-server_data=
+server_pids=() # every process of the server (replicas)
+server_url=    # its URL, or its replicas' URLs separated by commas
+server_data=() # data dirs to delete when it stops
+watch_spec=    # ecrd-load's -watch-pid
 
 # Credentials: ecrd's root key (ecrd-load turns it into a registry
 # password with GetAuthorizationToken), and the peers' htpasswd user.
@@ -152,12 +205,38 @@ htpasswd() {
   echo "$htpasswd_file"
 }
 
+# wait_http NAME PID URL: wait until URL/v2/ answers (200, or 401 when it
+# wants auth) while PID lives.
+wait_http() {
+  local name=$1 pid=$2 url=$3 code
+  for _ in $(seq 300); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log "$name exited at start; see $results/$name.server.log"
+      return 1
+    fi
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$url/v2/" || true)
+    if [[ $code == 200 || $code == 401 ]]; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  log "$name did not answer on $url/v2/ within 30 s; see $results/$name.server.log"
+  return 1
+}
+
 # start_server NAME: start a fresh server with an empty data dir on a free
-# port and wait until /v2/ answers (200, or 401 when it wants auth).
+# port (for scale-out, on a new database and bucket too) and wait until
+# /v2/ answers.
 start_server() {
-  local name=$1 port
+  local name=$1 port data
+  server_pids=() server_data=() server_url='' watch_spec=''
+  if [[ $name == scaleout* ]]; then
+    start_scaleout "$name"
+    return
+  fi
   port=$(free_port)
-  server_data=$(mktemp -d "$work/data-$name.XXXXXX")
+  data=$(mktemp -d "$work/data-$name.XXXXXX")
+  server_data=("$data")
   server_url=http://127.0.0.1:$port
   local logfile=$results/$name.server.log
   case $name in
@@ -165,16 +244,16 @@ start_server() {
       local bin=$ecrd
       [[ $name == baseline ]] && bin=$baseline
       ECRD_ROOT_ACCESS_KEY_ID=$ecrd_key_id ECRD_ROOT_SECRET_ACCESS_KEY=$ecrd_secret \
-        "$bin" serve --listen "127.0.0.1:$port" --data "$server_data" >>"$logfile" 2>&1 &
+        "$bin" serve --listen "127.0.0.1:$port" --data "$data" >>"$logfile" 2>&1 &
       ;;
     distribution)
       # Shipped defaults otherwise (info logging, no cache). Traces off:
       # by default it tries to export them to localhost:4318.
-      cat >"$server_data.yml" <<EOF
+      cat >"$data.yml" <<EOF
 version: 0.1
 storage:
   filesystem:
-    rootdirectory: $server_data
+    rootdirectory: $data
   delete:
     enabled: true
 http:
@@ -182,65 +261,234 @@ http:
   secret: compare-sh-$RANDOM$RANDOM
 EOF
       if ((peer_auth)); then
-        printf 'auth:\n  htpasswd:\n    realm: compare\n    path: %s\n' "$(htpasswd)" >>"$server_data.yml"
+        printf 'auth:\n  htpasswd:\n    realm: compare\n    path: %s\n' "$(htpasswd)" >>"$data.yml"
       fi
-      OTEL_TRACES_EXPORTER=none "$distribution" serve "$server_data.yml" >>"$logfile" 2>&1 &
+      OTEL_TRACES_EXPORTER=none "$distribution" serve "$data.yml" >>"$logfile" 2>&1 &
       ;;
     zot)
       if [[ -n $zot_config ]]; then
-        jq --arg port "$port" --arg dir "$server_data" \
+        jq --arg port "$port" --arg dir "$data" \
           '.http.address = "127.0.0.1" | .http.port = $port | .storage.rootDirectory = $dir' \
-          "$zot_config" >"$server_data.json"
+          "$zot_config" >"$data.json"
       else
-        jq -n --arg port "$port" --arg dir "$server_data" \
+        jq -n --arg port "$port" --arg dir "$data" \
           '{distSpecVersion: "1.1.1", storage: {rootDirectory: $dir}, http: {address: "127.0.0.1", port: $port}}' \
-          >"$server_data.json"
+          >"$data.json"
       fi
       if ((peer_auth)); then
-        jq --arg path "$(htpasswd)" '.http.auth.htpasswd.path = $path' "$server_data.json" >"$server_data.json.tmp" &&
-          mv "$server_data.json.tmp" "$server_data.json"
+        jq --arg path "$(htpasswd)" '.http.auth.htpasswd.path = $path' "$data.json" >"$data.json.tmp" &&
+          mv "$data.json.tmp" "$data.json"
       fi
-      "$zot" serve "$server_data.json" >>"$logfile" 2>&1 &
+      "$zot" serve "$data.json" >>"$logfile" 2>&1 &
       ;;
   esac
-  server_pid=$!
-  local code
-  for _ in $(seq 300); do
-    if ! kill -0 "$server_pid" 2>/dev/null; then
-      log "$name exited at start; see $logfile"
-      server_pid=
-      return 1
-    fi
-    code=$(curl -s -o /dev/null -w '%{http_code}' "$server_url/v2/" || true)
-    if [[ $code == 200 || $code == 401 ]]; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  log "$name did not answer on $server_url/v2/ within 30 s; see $logfile"
-  stop_server
-  return 1
+  server_pids=($!)
+  watch_spec=$!
+  if ! wait_http "$name" "$watch_spec" "$server_url"; then
+    stop_server
+    return 1
+  fi
 }
 
-# stop_server: SIGTERM the server we started (by PID), SIGKILL after 10 s,
-# and delete its data.
-stop_server() {
-  if [[ -n $server_pid ]]; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 100); do
-      kill -0 "$server_pid" 2>/dev/null || break
+# --- scale-out: one PostgreSQL and one versitygw for the whole run --------
+
+pg_dir='' pg_pid='' pg_port='' pg_settings='' s3_pid='' s3_endpoint='' s3_root='' stores_started=0 store_n=0
+s3_access=COMPARESHS3ACCESSKEY s3_secret=compare-sh-s3-secret-0123456789abcdef
+scaleout_db='' scaleout_bucket=''
+
+# s3_env: the environment that gives a process versitygw's keys through
+# the AWS chain, and nothing of whoever runs the script (no profile, no
+# files, no instance metadata).
+# (An empty AWS_PROFILE names a profile to the AWS CLI: unset it.)
+s3_env=(-u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_SESSION_TOKEN
+  AWS_ACCESS_KEY_ID=$s3_access AWS_SECRET_ACCESS_KEY=$s3_secret AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+  AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_EC2_METADATA_DISABLED=true)
+
+# aws_s3 ARGS...: the AWS CLI against versitygw.
+aws_s3() { env "${s3_env[@]}" "$aws_cli" --endpoint-url "$s3_endpoint" "$@"; }
+
+psql_admin() { # SQL
+  "$pg_bin/psql" -X -q -v ON_ERROR_STOP=1 "postgres://ecrd@127.0.0.1:$pg_port/postgres?sslmode=disable" -c "$1" >/dev/null
+}
+
+# as_postgres: the command prefix that runs PostgreSQL's binaries as the
+# postgres user when we are root (initdb and postgres refuse root).
+# setpriv execs the program, so a PID started through it is the program's.
+as_postgres=()
+((EUID == 0)) && as_postgres=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+
+# start_stores: initdb and start PostgreSQL with its defaults (fsync and
+# synchronous commit on; more connections, for the replicas' pools), and
+# versitygw serving a folder, both on free loopback ports, both in the
+# work dir (the file system the embedded ecrd writes to).
+start_stores() {
+  local p
+  for p in initdb postgres psql pg_isready; do
+    if [[ ! -x $pg_bin/$p ]]; then
+      log "compare.sh: --scaleout needs PostgreSQL: $pg_bin/$p is missing (scripts/install-test-tools)"
+      exit 2
+    fi
+  done
+  if [[ -z $versitygw ]]; then
+    versitygw=$(command -v versitygw || echo "$(go env GOPATH 2>/dev/null)/bin/versitygw")
+  fi
+  if [[ ! -x $versitygw ]]; then
+    log "compare.sh: --scaleout needs versitygw ($versitygw): scripts/install-test-tools"
+    exit 2
+  fi
+  if ! command -v "$aws_cli" >/dev/null; then
+    log "compare.sh: --scaleout needs the AWS CLI ($aws_cli) to create buckets"
+    exit 2
+  fi
+  stores_started=1
+  pg_dir=$work/postgres
+  mkdir -p "$pg_dir"
+  if ((EUID == 0)); then
+    chmod 711 "$work" # let the postgres user reach its folder
+    chown postgres: "$pg_dir"
+  fi
+  if ! "${as_postgres[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U ecrd -A trust -E UTF8 --locale=C --no-instructions \
+    >"$results/postgres.initdb.log" 2>&1; then
+    log "initdb failed: see $results/postgres.initdb.log"
+    exit 2
+  fi
+  pg_port=$(free_port)
+  "${as_postgres[@]}" "$pg_bin/postgres" -D "$pg_dir/data" -p "$pg_port" -k "$pg_dir" \
+    -c listen_addresses=127.0.0.1 -c max_connections=200 >"$results/postgres.log" 2>&1 &
+  pg_pid=$!
+  for _ in $(seq 300); do
+    "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port" && break
+    kill -0 "$pg_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port"; then
+    log "PostgreSQL did not start: see $results/postgres.log"
+    exit 2
+  fi
+  # The postmaster's PID, which the server writes first in its folder.
+  if [[ $(head -1 "$pg_dir/data/postmaster.pid") != "$pg_pid" ]]; then
+    log "PostgreSQL runs as PID $(head -1 "$pg_dir/data/postmaster.pid"), not $pg_pid as started"
+    exit 2
+  fi
+  s3_root=$work/s3
+  mkdir -p "$s3_root"
+  local s3_port
+  s3_port=$(free_port)
+  s3_endpoint=http://127.0.0.1:$s3_port
+  "$versitygw" --access "$s3_access" --secret "$s3_secret" --port "127.0.0.1:$s3_port" --region us-east-1 \
+    --keep-alive --quiet posix "$s3_root" >"$results/versitygw.log" 2>&1 &
+  s3_pid=$!
+  for _ in $(seq 300); do
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "$s3_endpoint/" || true) != 000 ]] && break
+    kill -0 "$s3_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! aws_s3 s3api list-buckets >>"$results/versitygw.log" 2>&1; then
+    log "versitygw did not answer: see $results/versitygw.log"
+    exit 2
+  fi
+  pg_settings=$("$pg_bin/psql" -X -At "postgres://ecrd@127.0.0.1:$pg_port/postgres?sslmode=disable" -c \
+    "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name) FROM pg_settings
+     WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers', 'max_connections', 'server_version')")
+  log "PostgreSQL on 127.0.0.1:$pg_port (pid $pg_pid; $pg_settings), versitygw on $s3_endpoint (pid $s3_pid)"
+}
+
+stop_stores() {
+  ((stores_started)) || return 0
+  if [[ -n $s3_pid ]]; then
+    kill -TERM "$s3_pid" 2>/dev/null || true
+    wait "$s3_pid" 2>/dev/null || true
+    s3_pid=
+  fi
+  if [[ -n $pg_pid ]]; then
+    kill -INT "$pg_pid" 2>/dev/null || true # a fast shutdown
+    for _ in $(seq 300); do
+      kill -0 "$pg_pid" 2>/dev/null || break
       sleep 0.1
     done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=
+    kill -KILL "$pg_pid" 2>/dev/null || true
+    wait "$pg_pid" 2>/dev/null || true
+    pg_pid=
   fi
-  if [[ -n $server_data ]]; then
-    rm -rf "$server_data" "$server_data.yml" "$server_data.json"
-    server_data=
+  rm -rf "$pg_dir" "$s3_root"
+}
+
+# start_scaleout NAME: a new database and bucket, then the replicas (one,
+# or N for scaleout-xN) one after another on them, with one server key.
+start_scaleout() {
+  local name=$1 n=1 k port data url key pid
+  [[ $name == scaleout-x* ]] && n=${name#scaleout-x}
+  store_n=$((store_n + 1))
+  scaleout_db=bench_$store_n
+  if ! psql_admin "CREATE DATABASE $scaleout_db"; then
+    log "creating database $scaleout_db failed"
+    scaleout_db=
+    return 1
+  fi
+  scaleout_bucket=bench-$store_n
+  if ! aws_s3 s3api create-bucket --bucket "$scaleout_bucket" >>"$results/$name.server.log" 2>&1; then
+    log "creating bucket $scaleout_bucket failed: see $results/$name.server.log"
+    stop_server
+    return 1
+  fi
+  key=$(head -c 32 /dev/urandom | base64)
+  local metadata="postgres://ecrd@127.0.0.1:$pg_port/$scaleout_db?sslmode=disable"
+  local blobs="s3://$scaleout_bucket/registry?endpoint=$s3_endpoint&region=us-east-1&force-path-style=true"
+  local urls=() watch=()
+  for k in $(seq "$n"); do
+    port=$(free_port)
+    data=$(mktemp -d "$work/data-$name.XXXXXX")
+    server_data+=("$data")
+    url=http://127.0.0.1:$port
+    env "${s3_env[@]}" ECRD_SERVER_KEY="$key" \
+      ECRD_ROOT_ACCESS_KEY_ID=$ecrd_key_id ECRD_ROOT_SECRET_ACCESS_KEY=$ecrd_secret \
+      "$ecrd" serve --listen "127.0.0.1:$port" --data "$data" --metadata "$metadata" --blobs "$blobs" \
+      >>"$results/$name.server.log" 2>&1 &
+    pid=$!
+    server_pids+=("$pid")
+    if ! wait_http "$name" "$pid" "$url"; then
+      stop_server
+      return 1
+    fi
+    urls+=("$url")
+    watch+=("ecrd=$pid")
+  done
+  server_url=$(IFS=,; echo "${urls[*]}")
+  watch_spec=$(IFS=,; echo "${watch[*]},postgres=$pg_pid,s3=$s3_pid")
+}
+
+# stop_server: SIGTERM the server's processes we started (by PID),
+# SIGKILL after 10 s, and delete its data; for scale-out, drop its
+# database and remove its bucket's folder (versitygw keeps a bucket in
+# one).
+stop_server() {
+  local pid d
+  for pid in "${server_pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${server_pids[@]}"; do
+    for _ in $(seq 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  server_pids=()
+  for d in "${server_data[@]}"; do
+    rm -rf "$d" "$d.yml" "$d.json"
+  done
+  server_data=()
+  if [[ -n $scaleout_db ]]; then
+    psql_admin "DROP DATABASE IF EXISTS $scaleout_db WITH (FORCE)" || log "note: dropping database $scaleout_db failed"
+    scaleout_db=
+  fi
+  if [[ -n $scaleout_bucket ]]; then
+    rm -rf "${s3_root:?}/$scaleout_bucket"
+    scaleout_bucket=
   fi
 }
-trap 'stop_server; rm -rf "$work"/data-*' EXIT
+trap 'stop_server; stop_stores; rm -rf "$work"/data-*' EXIT
 
 # durable_write_rate: MB/s of writing 1 GiB to the work dir's file system
 # with an fsync at the end, the ceiling for a registry that makes its
@@ -259,13 +507,13 @@ run_scenario() {
   local name=$1 id=$2 run=$3
   shift 3
   local args=("$@") out=$results/$name.$id.$run
-  if [[ $name == ecrd || $name == baseline ]]; then
+  if is_ecrd "$name" || [[ $name == baseline ]]; then
     args+=(-ecr "$ecrd_key_id:$ecrd_secret")
   elif ((peer_auth)); then
     args+=(-u "$peer_user:$peer_password")
   fi
   start_server "$name" || return 1
-  args+=(-watch-pid "$server_pid")
+  args+=(-watch-pid "$watch_spec")
   sync # start from clean page cache writeback, not the previous run's
   local rc=0
   "$load" "${args[@]}" -json "$server_url" >"$out.json" 2>"$out.err" || rc=$?
@@ -378,6 +626,7 @@ if ((busy_before > 10)); then
   log "warning: something else is using the CPU; figures will be noisy"
 fi
 ((warm)) && warm_memory
+((scaleout)) && start_stores
 dd_before=$(durable_write_rate)
 log "durable write rate (dd 1 GiB conv=fsync): $dd_before MB/s"
 
@@ -392,7 +641,7 @@ for entry in "${scenarios[@]}"; do
   # the machine does not land on one registry's runs only.
   for run in $(seq "$repeat"); do
     for name in "${registries[@]}"; do
-      log "$id: $name: run $run of $repeat: ecrd-load $words"
+      log "$id: $(display "$name"): run $run of $repeat: ecrd-load $words"
       run_scenario "$name" "$id" "$run" "${load_args[@]}" || failures=$((failures + 1))
     done
   done
@@ -408,20 +657,39 @@ log "durable write rate after: $dd_after MB/s; load average $load_after, CPU ${b
 
 # --- report ---------------------------------------------------------------
 
+# What a result says of the server. Without names (-watch-pid PID) the
+# one watched process is the server; the scale-out runs name theirs:
+# ecrd (each replica), postgres and s3.
+ecrd_cpu='(if .servers then ([.servers[] | select(.name == "ecrd") | .cpu_seconds] | add) else .server.cpu_seconds end)'
+stores_cpu='(if .servers then ([.servers[] | select(.name != "ecrd") | .cpu_seconds] | add) else null end)'
+ecrd_peak_rss='(if .servers then ([.servers[] | select(.name == "ecrd") | .peak_rss_bytes] | max) else .server.peak_rss_bytes end)'
+ecrd_rss_growth='(if .servers then ([.servers[] | select(.name == "ecrd") | .peak_rss_bytes - .start_rss_bytes] | max) else .server.peak_rss_bytes - .server.start_rss_bytes end)'
+
 peers=()
 for name in "${registries[@]}"; do
-  [[ $name == ecrd ]] || peers+=("$name")
+  is_ecrd "$name" || peers+=("$name")
 done
 have_ecrd=0
 [[ " ${registries[*]} " == *" ecrd "* ]] && have_ecrd=1
+scaleouts=()
+for name in "${registries[@]}"; do
+  [[ $name == scaleout* ]] && scaleouts+=("$name")
+done
 
-# Ratio columns: ecrd against the best peer when ecrd ran; otherwise
-# each further peer against the first.
+# Ratio columns: ecrd against the best peer when both ran, otherwise
+# each further peer against the first; each scale-out row against the
+# embedded ecrd, and N replicas against one.
 ratio_header=()
 if ((have_ecrd && ${#peers[@]} > 0)); then
   ratio_header=("ecrd / best peer")
 elif ((${#peers[@]} > 1)); then
   for p in "${peers[@]:1}"; do ratio_header+=("$p / ${peers[0]}"); done
+fi
+for name in "${scaleouts[@]}"; do
+  ratio_header+=("$(display "$name") / ecrd")
+done
+if ((${#scaleouts[@]} > 1)); then
+  ratio_header+=("x$replicas / x1")
 fi
 
 # row LABEL ID FIELD UNIT BETTER(high|low)
@@ -447,12 +715,22 @@ row() {
       line+=" $(ratio "$(value "$name" "$id" "$field")" "$(value "${peers[0]}" "$id" "$field")") |"
     done
   fi
+  for name in "${scaleouts[@]}"; do
+    line+=" $(ratio "$(value "$name" "$id" "$field")" "$(value ecrd "$id" "$field")") |"
+  done
+  if ((${#scaleouts[@]} > 1)); then
+    line+=" $(ratio "$(value "${scaleouts[1]}" "$id" "$field")" "$(value "${scaleouts[0]}" "$id" "$field")") |"
+  fi
   printf '%s\n' "$line"
 }
 
 header="| figure |"
 rule="|---|"
-for name in "${registries[@]}" "${ratio_header[@]}"; do
+for name in "${registries[@]}"; do
+  header+=" $(display "$name") |"
+  rule+="---|"
+done
+for name in "${ratio_header[@]}"; do
   header+=" $name |"
   rule+="---|"
 done
@@ -463,9 +741,17 @@ echo "Machine: $(nproc) cores, $(uname -sr); client and server both on 127.0.0.1
 echo "Other load: CPU ${busy_before}% busy before the run, ${busy_after}% after (load average $load_before before, $load_after after)."
 echo "Durable writes (dd 1 GiB, conv=fsync, same file system as the data dirs): ${dd_before} MB/s before, ${dd_after} MB/s after."
 for name in "${registries[@]}"; do
+  [[ $name == scaleout* ]] && continue
   bin_var=$name
   echo "- $name: ${!bin_var} ($(timeout 5 "${!bin_var}" --version 2>&1 | head -1 | cut -c1-100 || true))"
 done
+if ((scaleout)); then
+  echo "- ecrd-scaleout: the same ecrd binary with --metadata on PostgreSQL ($pg_settings: its defaults but for max_connections) and --blobs on versitygw ($versitygw, posix backend), both on 127.0.0.1, their data in the same file system as the data dirs; a new database and bucket for every server start."
+  if ((replicas > 1)); then
+    echo "- ecrd-scaleout x$replicas: $replicas replicas on one database and bucket with one server key; ecrd-load sends operation i to replica i mod $replicas (every request of one operation to one replica); pulls read blobs that setup pushed through the first."
+  fi
+  echo "- Server CPU for the scale-out rows is ecrd's (all replicas); \"PostgreSQL + S3 CPU\" is the CPU time of the PostgreSQL server (the postmaster and every backend and helper process) and of versitygw over the same run: they share the $(nproc) cores with ecrd and the client."
+fi
 echo
 if ((peer_auth)); then
   echo "Authentication on every request: ecrd with its registry token (from GetAuthorizationToken), the peers with htpasswd Basic (bcrypt, cost 4)."
@@ -484,13 +770,14 @@ for entry in "${scenarios[@]}"; do
     manifest-*)
       row "$label" "$id" .http_req_per_s " req/s" high
       row "$label: p99" "$id" .p99_ms " ms" low
-      row "$label: server CPU per request" "$id" '.server.cpu_seconds * 1e6 / .http_requests' " µs" low
+      row "$label: server CPU per request" "$id" "$ecrd_cpu * 1e6 / .http_requests" " µs" low
+      ((scaleout)) && row "$label: PostgreSQL + S3 CPU per request" "$id" "$stores_cpu * 1e6 / .http_requests" " µs" low
       ;;
     push-2gb)
       ((quick)) && label="single 500 MB blob push, c=1"
       row "$label" "$id" .mb_per_s " MB/s" high
-      row "server peak RSS during it" "$id" '.server.peak_rss_bytes / 1e6' " MB" low
-      row "server RSS growth during it" "$id" '(.server.peak_rss_bytes - .server.start_rss_bytes) / 1e6' " MB" low
+      row "server peak RSS during it" "$id" "$ecrd_peak_rss / 1e6" " MB" low
+      row "server RSS growth during it" "$id" "$ecrd_rss_growth / 1e6" " MB" low
       ;;
     *)
       row "$label" "$id" .mb_per_s " MB/s" high
@@ -501,18 +788,18 @@ done
 echo
 echo "Details (the run reported above; errors of all runs):"
 echo
-echo "| scenario | registry | ops ok | errors | wall s | MB/s | ops/s | HTTP req/s | p50 ms | p99 ms | server CPU s | client CPU s |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| scenario | registry | ops ok | errors | wall s | MB/s | ops/s | HTTP req/s | p50 ms | p99 ms | server CPU s | PostgreSQL + S3 CPU s | client CPU s |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for entry in "${scenarios[@]}"; do
   IFS='|' read -r id _ _ _ <<<"$entry"
   selected "$id" || continue
   for name in "${registries[@]}"; do
     f=$results/$name.$id.json
     if [[ -s $f ]]; then
-      jq -r --arg id "$id" --arg name "$name" \
-        '"| \($id) | \($name) | \(.ops) | \(.errors_all_runs // .errors) | \(.wall_seconds * 100 | round / 100) | \(.mb_per_s * 10 | round / 10) | \(.ops_per_s * 10 | round / 10) | \(.http_req_per_s * 10 | round / 10) | \(.p50_ms * 100 | round / 100) | \(.p99_ms * 100 | round / 100) | \(if .server then .server.cpu_seconds * 100 | round / 100 else "" end) | \(.client_cpu_seconds * 100 | round / 100) |"' "$f"
+      jq -r --arg id "$id" --arg name "$(display "$name")" \
+        "($ecrd_cpu) as \$cpu | ($stores_cpu) as \$stores | "'"| \($id) | \($name) | \(.ops) | \(.errors_all_runs // .errors) | \(.wall_seconds * 100 | round / 100) | \(.mb_per_s * 10 | round / 10) | \(.ops_per_s * 10 | round / 10) | \(.http_req_per_s * 10 | round / 10) | \(.p50_ms * 100 | round / 100) | \(.p99_ms * 100 | round / 100) | \(if $cpu then $cpu * 100 | round / 100 else "" end) | \(if $stores then $stores * 100 | round / 100 else "" end) | \(.client_cpu_seconds * 100 | round / 100) |"' "$f"
     else
-      echo "| $id | $name | failed: see $results/$name.$id.*.err | | | | | | | | | |"
+      echo "| $id | $(display "$name") | failed: see $results/$name.$id.*.err | | | | | | | | | | |"
     fi
   done
 done

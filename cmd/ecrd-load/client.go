@@ -18,6 +18,9 @@ import (
 // client speaks the OCI distribution API over plain net/http. It is kept
 // thin on purpose: the point is to measure the registry, so the client
 // must never be the bottleneck.
+//
+// With several registry URLs (replicas) there is one client per URL, all
+// sharing the transport and the counters; at picks one per operation.
 type client struct {
 	base string // scheme://host[:port], no trailing slash
 	hc   *http.Client
@@ -29,8 +32,13 @@ type client struct {
 	// true unless -lazy-auth, and turns true at the first Basic challenge.
 	preempt atomic.Bool
 
-	requests  atomic.Int64 // HTTP requests sent, for req/s
-	fallbacks atomic.Int64 // single-request uploads the registry turned into monolithic ones
+	requests  *atomic.Int64 // HTTP requests sent to any replica, for req/s
+	fallbacks *atomic.Int64 // single-request uploads the registry turned into monolithic ones
+	sent      atomic.Int64  // HTTP requests sent to this replica
+
+	// replicas are the clients of every registry URL, this one first
+	// (set on the first client only).
+	replicas []*client
 }
 
 func newClient(cfg *config) *client {
@@ -54,16 +62,30 @@ func newClient(cfg *config) *client {
 		WriteBufferSize:       64 << 10,
 		TLSClientConfig:       &tls.Config{InsecureSkipVerify: cfg.insecure},
 	}
-	c := &client{
-		base: strings.TrimSuffix(cfg.registry.String(), "/"),
-		hc:   &http.Client{Transport: transport},
-	}
+	hc := &http.Client{Transport: transport}
+	var requests, fallbacks atomic.Int64
+	var auth []string
 	if cfg.user != "" || cfg.password != "" {
 		token := base64.StdEncoding.EncodeToString([]byte(cfg.user + ":" + cfg.password))
-		c.auth = []string{"Basic " + token}
-		c.preempt.Store(!cfg.lazyAuth)
+		auth = []string{"Basic " + token}
 	}
-	return c
+	replicas := make([]*client, len(cfg.registries))
+	for i, u := range cfg.registries {
+		c := &client{base: strings.TrimSuffix(u.String(), "/"), hc: hc, auth: auth, requests: &requests, fallbacks: &fallbacks}
+		c.preempt.Store(auth != nil && !cfg.lazyAuth)
+		replicas[i] = c
+	}
+	replicas[0].replicas = replicas
+	return replicas[0]
+}
+
+// at returns the client of the replica that operation i goes to: round
+// robin over the registry URLs.
+func (c *client) at(i int64) *client {
+	if len(c.replicas) < 2 {
+		return c
+	}
+	return c.replicas[i%int64(len(c.replicas))]
 }
 
 // do sends req and counts it. If the registry answers 401 with a Basic
@@ -74,6 +96,7 @@ func (c *client) do(req *http.Request) (*http.Response, error) {
 		req.Header["Authorization"] = c.auth
 	}
 	c.requests.Add(1)
+	c.sent.Add(1)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, err
@@ -91,6 +114,7 @@ func (c *client) do(req *http.Request) (*http.Response, error) {
 	c.preempt.Store(true)
 	req.Header["Authorization"] = c.auth
 	c.requests.Add(1)
+	c.sent.Add(1)
 	return c.hc.Do(req)
 }
 

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -144,6 +146,55 @@ func TestManifestGet(t *testing.T) {
 	}
 }
 
+// With two registry URLs, operations alternate between them, each
+// operation's requests staying on one; blobs pushed through the first in
+// setup are read through both, and the result says who got what.
+func TestReplicasRoundRobin(t *testing.T) {
+	t.Run("push", func(t *testing.T) {
+		reg := startTestRegistry(t, testRegistryOptions{replicas: 2})
+		res := mustRun(t, testConfig(t, reg, "push", "-c", "3", "-n", "10", "-size", "1000B"))
+		// Monolithic: POST and PUT per op, five ops each.
+		for i, n := range reg.servedBy {
+			if n.Load() != 10 {
+				t.Errorf("replica %d served %d requests, want 10", i, n.Load())
+			}
+		}
+		if len(res.Replicas) != 2 || res.Replicas[0].Requests != 10 || res.Replicas[1].Requests != 10 {
+			t.Errorf("reported replicas %+v, want 10 requests each", res.Replicas)
+		}
+		if got := reg.blobs.stored(1000); got != 10 {
+			t.Errorf("stored %d blobs, want 10", got)
+		}
+		if res.Registry != reg.url {
+			t.Errorf("registry %q, want %q", res.Registry, reg.url)
+		}
+	})
+	t.Run("pull", func(t *testing.T) {
+		reg := startTestRegistry(t, testRegistryOptions{replicas: 2})
+		res := mustRun(t, testConfig(t, reg, "pull", "-c", "2", "-n", "8", "-blobs", "1", "-size", "1000B"))
+		// Setup pushed the blob through the first (POST, PUT); each
+		// replica then served four GETs of it.
+		if a, b := reg.servedBy[0].Load(), reg.servedBy[1].Load(); a != 2+4 || b != 4 {
+			t.Errorf("replicas served %d and %d requests, want 6 and 4", a, b)
+		}
+		if res.Ops != 8 || res.Bytes != 8000 {
+			t.Errorf("%d ops, %d bytes; want 8, 8000", res.Ops, res.Bytes)
+		}
+	})
+	t.Run("manifest-get", func(t *testing.T) {
+		reg := startTestRegistry(t, testRegistryOptions{replicas: 2})
+		before := reg.servedBy[0].Load()
+		res := mustRun(t, testConfig(t, reg, "manifest-get", "-c", "4", "-n", "40"))
+		setup := int64(4) // layer and config (POST, PUT each), before timing
+		if a, b := reg.servedBy[0].Load()-before-setup, reg.servedBy[1].Load(); a != 20+1 || b != 20 {
+			t.Errorf("replicas served %d and %d GETs, want 20 each (and the manifest PUT on the first)", a, b)
+		}
+		if res.Ops != 40 {
+			t.Errorf("%d ops, want 40", res.Ops)
+		}
+	})
+}
+
 func TestBasicAuth(t *testing.T) {
 	opts := testRegistryOptions{basicAuth: "AWS:s3cret"}
 
@@ -220,6 +271,30 @@ func TestTextOutputAndWatchPID(t *testing.T) {
 	}
 }
 
+// Several watched processes are reported each under its name, the first
+// also as "server".
+func TestWatchSeveral(t *testing.T) {
+	reg := startTestRegistry(t, testRegistryOptions{})
+	self := strconv.Itoa(os.Getpid())
+	var stdout, stderr bytes.Buffer
+	args := []string{"push", reg.url, "-n", "20", "-size", "1MiB", "-json", "-watch-pid", "ecrd=" + self + ",postgres=" + strconv.Itoa(os.Getppid())}
+	if code := realMain(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit status %d; stderr: %s", code, stderr.String())
+	}
+	var res result
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Servers) != 2 || res.Servers[0].Name != "ecrd" || res.Servers[1].Name != "postgres" ||
+		res.Servers[1].PID != os.Getppid() || res.Server == nil || res.Server.PID != os.Getpid() {
+		t.Fatalf("server %+v, servers %+v", res.Server, res.Servers)
+	}
+	// This process served and sent the pushes: it used CPU.
+	if res.Servers[0].CPUSeconds <= 0 || res.Servers[0].PeakRSSBytes <= 0 {
+		t.Errorf("no CPU or memory reported for this process: %+v", res.Servers[0])
+	}
+}
+
 // /proc/PID/stat and getrusage measure the same thing for this process;
 // they must agree within a few USER_HZ ticks.
 func TestReadProcCPU(t *testing.T) {
@@ -243,6 +318,74 @@ func TestReadProcCPU(t *testing.T) {
 	if diff := proc - own; diff < -40*time.Millisecond || diff > 40*time.Millisecond {
 		t.Errorf("/proc/PID/stat counted %v, getrusage %v", proc, own)
 	}
+}
+
+// CPU time spent by a child that has exited counts for the process that
+// reaped it; and that of a living descendant, for its ancestors.
+func TestReadTreeCPU(t *testing.T) {
+	// The outer shell waits for a subshell that burns CPU, then starts a
+	// second one in the background and sleeps.
+	burn := "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"
+	cmd := exec.Command("sh", "-c", "("+burn+"); ("+burn+"; exec sleep 30) & sleep 30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	pid := cmd.Process.Pid
+	deadline := time.Now().Add(30 * time.Second)
+	var own, tree time.Duration
+	for {
+		var err error
+		if own, err = readProcCPU(pid); err != nil {
+			t.Fatal(err)
+		}
+		if tree, err = readTreeCPU(pid); err != nil {
+			t.Fatal(err)
+		}
+		// Both burns done: twice what one costs, at least 100 ms in all.
+		if tree-own >= 100*time.Millisecond && burnsDone(t, pid) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s: own %v, tree %v", own, tree)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if own > 50*time.Millisecond {
+		t.Errorf("the outer shell itself used %v; the burns ran in it, not in children", own)
+	}
+	// The reaped burn and the living one each took about half.
+	reaped, err := readProcStat(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live := tree - own - reaped.reaped; reaped.reaped < 20*time.Millisecond || live < 20*time.Millisecond {
+		t.Errorf("reaped %v, living descendants %v: want both counted", reaped.reaped, live)
+	}
+}
+
+// burnsDone reports whether both burns are over: the outer shell then
+// has two children, both running sleep (the background subshell execs
+// it when its burn ends).
+func burnsDone(t *testing.T, pid int) bool {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sleeping := 0
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := readProcStat(p)
+		comm, _ := os.ReadFile("/proc/" + e.Name() + "/comm")
+		if err == nil && st.ppid == pid && strings.TrimSpace(string(comm)) == "sleep" {
+			sleeping++
+		}
+	}
+	return sleeping == 2
 }
 
 func TestBlobSource(t *testing.T) {
@@ -324,8 +467,21 @@ func TestParseArgs(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.registry.String() != "http://127.0.0.1:5000" || cfg.concurrency != 4 || cfg.size != 100_000_000 ||
-		cfg.ops != 100 || cfg.blobs != 4 || cfg.repo() != "bench/pull" {
+		cfg.ops != 100 || cfg.blobs != 4 || cfg.repo() != "bench/pull" || len(cfg.registries) != 1 || cfg.watch != nil {
 		t.Errorf("parsed %+v", cfg)
+	}
+	cfg, err = parseArgs([]string{"push", "http://127.0.0.1:5000,127.0.0.1:5001", "-watch-pid", "ecrd=12,ecrd=13,postgres=14"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.registries) != 2 || cfg.registries[1].String() != "http://127.0.0.1:5001" || cfg.registry != cfg.registries[0] {
+		t.Errorf("registries %v", cfg.registries)
+	}
+	if want := []watchTarget{{"ecrd", 12}, {"ecrd", 13}, {"postgres", 14}}; !slices.Equal(cfg.watch, want) {
+		t.Errorf("-watch-pid parsed as %v, want %v", cfg.watch, want)
+	}
+	if cfg, err = parseArgs([]string{"push", "-watch-pid", "7", "http://a"}); err != nil || !slices.Equal(cfg.watch, []watchTarget{{"", 7}}) {
+		t.Errorf("-watch-pid 7: %v, %v", cfg, err)
 	}
 	for _, bad := range [][]string{
 		{},
@@ -338,6 +494,11 @@ func TestParseArgs(t *testing.T) {
 		{"push", "-u", "nopassword", "http://a"},
 		{"manifest-get", "-method", "POST", "http://a"},
 		{"push", "ftp://a"},
+		{"push", "http://a,ftp://b"},
+		{"push", "http://a,"},
+		{"push", "-watch-pid", "x", "http://a"},
+		{"push", "-watch-pid", "ecrd=", "http://a"},
+		{"push", "-watch-pid", "1,-2", "http://a"},
 	} {
 		if _, err := parseArgs(bad); err == nil {
 			t.Errorf("parseArgs(%q) accepted", bad)

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -25,9 +26,13 @@ import (
 const usageText = `ecrd-load: push and pull load through any OCI registry
 
 Usage:
-  ecrd-load SCENARIO [flags] REGISTRY-URL
+  ecrd-load SCENARIO [flags] REGISTRY-URL[,REGISTRY-URL...]
 
 REGISTRY-URL is e.g. http://127.0.0.1:5000 (no scheme means http).
+Several URLs, separated by commas, are replicas of one registry (sharing
+its stores): operations go to them round robin, operation i to URL
+i mod N, each operation's requests to one URL; setup uses the first, and
+so does -ecr's login (any replica accepts its token).
 
 Scenarios:
   push          each op pushes a fresh blob of -size (or, with -layers N,
@@ -65,7 +70,11 @@ Flags (anywhere after SCENARIO):
   -k            skip TLS certificate verification (https)
   -watch-pid P  sample /proc/P/status every 10ms while timing and report
                 the server's peak VmRSS (and the VmHWM change) and the CPU
-                time it used (/proc/P/stat)
+                time it and its descendants used (/proc/P/stat, with the
+                times of reaped children: PostgreSQL serves each
+                connection from a child process). Several processes:
+                P,P... or NAME=P,NAME=P... (e.g. ecrd=12,postgres=34);
+                "server" reports the first, "servers" each of them
   -json         print the result as one JSON object
 
 Output: ops and failures, wall time, MB/s (bytes moved / wall time, MB =
@@ -124,7 +133,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 // config is everything the flags say.
 type config struct {
 	scenario    string
-	registry    *url.URL
+	registry    *url.URL   // the first of registries
+	registries  []*url.URL // replicas, taken round robin
 	concurrency int
 	ops         int64
 	duration    time.Duration
@@ -141,7 +151,7 @@ type config struct {
 	ecrKey      string // AKID:SECRET for -ecr
 	lazyAuth    bool
 	insecure    bool
-	watchPID    int
+	watch       []watchTarget
 	jsonOut     bool
 }
 
@@ -185,7 +195,7 @@ func parseArgs(args []string) (*config, error) {
 	fs.StringVar(&cfg.ecrKey, "ecr", "", "")
 	fs.BoolVar(&cfg.lazyAuth, "lazy-auth", false, "")
 	fs.BoolVar(&cfg.insecure, "k", false, "")
-	fs.IntVar(&cfg.watchPID, "watch-pid", 0, "")
+	watch := fs.String("watch-pid", "", "")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "")
 
 	var positional []string
@@ -201,11 +211,21 @@ func parseArgs(args []string) (*config, error) {
 		rest = fs.Args()[1:]
 	}
 	if len(positional) != 1 {
-		return nil, fmt.Errorf("want one registry URL after the scenario, got %d arguments", len(positional))
+		return nil, fmt.Errorf("want one registry URL (or several, separated by commas) after the scenario, got %d arguments", len(positional))
 	}
-	var err error
-	if cfg.registry, err = parseRegistryURL(positional[0]); err != nil {
-		return nil, err
+	for _, s := range strings.Split(positional[0], ",") {
+		u, err := parseRegistryURL(s)
+		if err != nil {
+			return nil, err
+		}
+		cfg.registries = append(cfg.registries, u)
+	}
+	cfg.registry = cfg.registries[0]
+	if *watch != "" {
+		var err error
+		if cfg.watch, err = parseWatch(*watch); err != nil {
+			return nil, err
+		}
 	}
 	if *userPass != "" {
 		var ok bool
@@ -214,6 +234,30 @@ func parseArgs(args []string) (*config, error) {
 		}
 	}
 	return cfg, cfg.check()
+}
+
+// watchTarget is a process -watch-pid names, with the label it is
+// reported under ("" when not given).
+type watchTarget struct {
+	name string
+	pid  int
+}
+
+// parseWatch reads -watch-pid: PID or NAME=PID, separated by commas.
+func parseWatch(s string) ([]watchTarget, error) {
+	var out []watchTarget
+	for _, item := range strings.Split(s, ",") {
+		name, pidText, named := strings.Cut(item, "=")
+		if !named {
+			name, pidText = "", item
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(pidText))
+		if err != nil || pid <= 0 {
+			return nil, fmt.Errorf("-watch-pid %q: want PID or NAME=PID, separated by commas", s)
+		}
+		out = append(out, watchTarget{name: strings.TrimSpace(name), pid: pid})
+	}
+	return out, nil
 }
 
 // parseRegistryURL accepts "http://host:port", "https://host" or a bare
@@ -257,8 +301,6 @@ func (cfg *config) check() error {
 		return errors.New("-layers and -blobs must not be negative")
 	case int64(cfg.size) < minBlob:
 		return fmt.Errorf("-size must be at least %d bytes", minBlob)
-	case cfg.watchPID < 0:
-		return errors.New("-watch-pid must be a process ID")
 	}
 	if cfg.ops == 0 && cfg.duration == 0 {
 		cfg.ops = 100

@@ -32,11 +32,16 @@ type testRegistryOptions struct {
 	declineSingle bool
 	// failPUT answers every PUT with 500.
 	failPUT bool
+	// replicas, when above 1, serves the one registry on that many
+	// servers, as replicas sharing their stores: url lists them all,
+	// separated by commas, and servedBy counts each one's requests.
+	replicas int
 }
 
 type testRegistry struct {
-	url   string
-	blobs *countingBlobs
+	url      string
+	blobs    *countingBlobs
+	servedBy []*atomic.Int64
 
 	uploadBytes    atomic.Int64 // request body bytes of POST/PATCH/PUT to uploads
 	blobGetBytes   atomic.Int64 // response body bytes of GET /blobs/<digest>
@@ -62,9 +67,19 @@ func startTestRegistry(t *testing.T, opts testRegistryOptions) *testRegistry {
 		registry.Logger(log.New(io.Discard, "", 0)),
 		registry.WithBlobHandler(r.blobs),
 	)
-	srv := httptest.NewServer(r.wrap(inner, opts))
-	t.Cleanup(srv.Close)
-	r.url = srv.URL
+	handler := r.wrap(inner, opts)
+	var urls []string
+	for range max(opts.replicas, 1) {
+		served := new(atomic.Int64)
+		r.servedBy = append(r.servedBy, served)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			served.Add(1)
+			handler.ServeHTTP(w, req)
+		}))
+		t.Cleanup(srv.Close)
+		urls = append(urls, srv.URL)
+	}
+	r.url = strings.Join(urls, ",")
 	return r
 }
 

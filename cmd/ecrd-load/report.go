@@ -35,8 +35,20 @@ type result struct {
 
 	ClientCPUSeconds float64 `json:"client_cpu_seconds"`
 
-	Server       *rssReport `json:"server,omitempty"`
-	ErrorSamples []string   `json:"error_samples,omitempty"`
+	// Server is the first process -watch-pid names; Servers all of them,
+	// when it names several or names them.
+	Server  *rssReport  `json:"server,omitempty"`
+	Servers []rssReport `json:"servers,omitempty"`
+	// Replicas are the registry URLs with the requests each got, when
+	// there are several.
+	Replicas     []replicaReport `json:"replicas,omitempty"`
+	ErrorSamples []string        `json:"error_samples,omitempty"`
+}
+
+// replicaReport is one registry URL of several and what it was sent.
+type replicaReport struct {
+	URL      string `json:"url"`
+	Requests int64  `json:"http_requests"`
 }
 
 func (r *result) writeText(w io.Writer) {
@@ -52,11 +64,22 @@ func (r *result) writeText(w io.Writer) {
 	fmt.Fprintf(w, "rate        %.1f ops/s, %.1f HTTP req/s\n", r.OpsPerSec, r.ReqPerSec)
 	fmt.Fprintf(w, "latency     p50 %.2f ms, p99 %.2f ms, max %.2f ms (per op)\n", r.P50Ms, r.P99Ms, r.MaxMs)
 	fmt.Fprintf(w, "client CPU  %.2f s%s\n", r.ClientCPUSeconds, perOp(r.ClientCPUSeconds, r.Ops+r.Errors))
-	if s := r.Server; s != nil {
-		fmt.Fprintf(w, "server      pid %d: peak VmRSS %.1f MB (%.1f MB at start), VmHWM %+.1f MB, %d samples\n",
-			s.PID, float64(s.PeakRSSBytes)/1e6, float64(s.StartRSSBytes)/1e6,
+	for _, rep := range r.Replicas {
+		fmt.Fprintf(w, "replica     %s: %d HTTP requests\n", rep.URL, rep.Requests)
+	}
+	servers := r.Servers
+	if servers == nil && r.Server != nil {
+		servers = []rssReport{*r.Server}
+	}
+	for _, s := range servers {
+		name := "server"
+		if s.Name != "" {
+			name = "server " + s.Name
+		}
+		fmt.Fprintf(w, "%-11s pid %d: peak VmRSS %.1f MB (%.1f MB at start), VmHWM %+.1f MB, %d samples\n",
+			name, s.PID, float64(s.PeakRSSBytes)/1e6, float64(s.StartRSSBytes)/1e6,
 			float64(s.HWMEndBytes-s.HWMStartBytes)/1e6, s.Samples)
-		fmt.Fprintf(w, "server CPU  %.2f s%s\n", s.CPUSeconds, perOp(s.CPUSeconds, r.Ops+r.Errors))
+		fmt.Fprintf(w, "%-11s %.2f s%s\n", name+" CPU", s.CPUSeconds, perOp(s.CPUSeconds, r.Ops+r.Errors))
 	}
 }
 

@@ -4,18 +4,22 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 )
 
-// rssReport is the server's memory and CPU time during the timed run,
-// from /proc/PID/status and /proc/PID/stat. VmRSS is sampled, so a spike
-// shorter than the sample interval can be missed; VmHWM is the kernel's
-// own peak since the process started, so its change over the run catches
-// any new peak. CPU time is what the server spent, whatever the client
-// cost: on a small machine shared by both, it tells server efficiency
-// apart from throughput.
+// rssReport is a watched process's memory and CPU time during the timed
+// run, from /proc/PID/status and /proc/PID/stat. VmRSS is sampled, so a
+// spike shorter than the sample interval can be missed; VmHWM is the
+// kernel's own peak since the process started, so its change over the run
+// catches any new peak. CPU time is what the server spent, whatever the
+// client cost: on a small machine shared by both, it tells server
+// efficiency apart from throughput. It counts the process's descendants
+// too (PostgreSQL serves each connection from a child process); memory
+// is the process's own, since children share pages with it.
 type rssReport struct {
+	Name          string  `json:"name,omitempty"`
 	PID           int     `json:"pid"`
 	Samples       int     `json:"samples"`
 	StartRSSBytes int64   `json:"start_rss_bytes"`
@@ -25,30 +29,30 @@ type rssReport struct {
 	CPUSeconds    float64 `json:"cpu_seconds"`
 }
 
-// rssWatch samples a process's memory in the background until stop.
+// rssWatch samples processes' memory in the background until stop.
 type rssWatch struct {
-	report   rssReport
-	cpuStart time.Duration
+	reports  []rssReport
+	cpuStart []time.Duration
 	quit     chan struct{}
 	done     chan struct{}
 }
 
-// startRSSWatch reads the process's memory once (so a wrong PID fails
+// startRSSWatch reads each process's memory once (so a wrong PID fails
 // before the run) and then every interval.
-func startRSSWatch(pid int, interval time.Duration) (*rssWatch, error) {
-	rss, hwm, err := readProcMemory(pid)
-	if err != nil {
-		return nil, fmt.Errorf("-watch-pid: %w", err)
-	}
-	cpu, err := readProcCPU(pid)
-	if err != nil {
-		return nil, fmt.Errorf("-watch-pid: %w", err)
-	}
-	w := &rssWatch{
-		report:   rssReport{PID: pid, Samples: 1, StartRSSBytes: rss, PeakRSSBytes: rss, HWMStartBytes: hwm, HWMEndBytes: hwm},
-		cpuStart: cpu,
-		quit:     make(chan struct{}),
-		done:     make(chan struct{}),
+func startRSSWatch(targets []watchTarget, interval time.Duration) (*rssWatch, error) {
+	w := &rssWatch{quit: make(chan struct{}), done: make(chan struct{})}
+	for _, t := range targets {
+		rss, hwm, err := readProcMemory(t.pid)
+		if err != nil {
+			return nil, fmt.Errorf("-watch-pid: %w", err)
+		}
+		cpu, err := readTreeCPU(t.pid)
+		if err != nil {
+			return nil, fmt.Errorf("-watch-pid: %w", err)
+		}
+		w.reports = append(w.reports, rssReport{Name: t.name, PID: t.pid, Samples: 1,
+			StartRSSBytes: rss, PeakRSSBytes: rss, HWMStartBytes: hwm, HWMEndBytes: hwm})
+		w.cpuStart = append(w.cpuStart, cpu)
 	}
 	go w.loop(interval)
 	return w, nil
@@ -69,25 +73,30 @@ func (w *rssWatch) loop(interval time.Duration) {
 }
 
 func (w *rssWatch) sample() {
-	rss, hwm, err := readProcMemory(w.report.PID)
-	if err != nil {
-		return // the server exited; the run will show errors
+	for i := range w.reports {
+		r := &w.reports[i]
+		rss, hwm, err := readProcMemory(r.PID)
+		if err != nil {
+			continue // the server exited; the run will show errors
+		}
+		r.Samples++
+		r.PeakRSSBytes = max(r.PeakRSSBytes, rss)
+		r.HWMEndBytes = hwm
 	}
-	w.report.Samples++
-	w.report.PeakRSSBytes = max(w.report.PeakRSSBytes, rss)
-	w.report.HWMEndBytes = hwm
 }
 
-// stop ends sampling, takes a last sample and returns the report.
-func (w *rssWatch) stop() *rssReport {
+// stop ends sampling, takes a last sample and returns the reports, in the
+// order the processes were given.
+func (w *rssWatch) stop() []rssReport {
 	close(w.quit)
 	<-w.done
 	w.sample()
-	if cpu, err := readProcCPU(w.report.PID); err == nil {
-		w.report.CPUSeconds = (cpu - w.cpuStart).Seconds()
+	for i := range w.reports {
+		if cpu, err := readTreeCPU(w.reports[i].PID); err == nil {
+			w.reports[i].CPUSeconds = (cpu - w.cpuStart[i]).Seconds()
+		}
 	}
-	r := w.report
-	return &r
+	return slices.Clone(w.reports)
 }
 
 // readProcMemory returns VmRSS and VmHWM of pid in bytes.
@@ -126,24 +135,85 @@ func procField(status []byte, name string) (int64, error) {
 // kernel fixes at 100 for user space on every architecture Go supports.
 const userHZ = 100
 
-// readProcCPU returns the user + system CPU time of all threads of pid.
-func readProcCPU(pid int) (time.Duration, error) {
+// procTimes is what /proc/PID/stat says of a process's CPU time.
+type procTimes struct {
+	ppid   int
+	own    time.Duration // utime + stime, all threads
+	reaped time.Duration // cutime + cstime: children it has waited for
+}
+
+// readProcStat parses /proc/PID/stat.
+func readProcStat(pid int) (procTimes, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return procTimes{}, err
 	}
 	// The command name (field 2) may hold spaces and parentheses; the
 	// fields after its closing parenthesis start at field 3 (state), so
-	// utime and stime (fields 14 and 15) are at 11 and 12 from there.
+	// ppid (field 4) is at 1 from there and utime, stime, cutime, cstime
+	// (fields 14 to 17) at 11 to 14.
 	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return procTimes{}, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
 	fields := bytes.Fields(data[i+1:])
-	if i < 0 || len(fields) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	if len(fields) < 15 {
+		return procTimes{}, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
 	}
-	utime, err1 := strconv.ParseInt(string(fields[11]), 10, 64)
-	stime, err2 := strconv.ParseInt(string(fields[12]), 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	var n [5]int64
+	for k, f := range []int{1, 11, 12, 13, 14} {
+		if n[k], err = strconv.ParseInt(string(fields[f]), 10, 64); err != nil {
+			return procTimes{}, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+		}
 	}
-	return time.Duration(utime+stime) * time.Second / userHZ, nil
+	tick := time.Second / userHZ
+	return procTimes{ppid: int(n[0]), own: time.Duration(n[1]+n[2]) * tick, reaped: time.Duration(n[3]+n[4]) * tick}, nil
+}
+
+// readProcCPU returns the user + system CPU time of all threads of pid.
+func readProcCPU(pid int) (time.Duration, error) {
+	t, err := readProcStat(pid)
+	return t.own, err
+}
+
+// readTreeCPU returns the CPU time of pid and of its descendants, living
+// or reaped. A child that exits moves its time into its parent's reaped
+// time, so the sum over the living tree plus what each reaped counts every
+// tick once, whenever it is read.
+func readTreeCPU(pid int) (time.Duration, error) {
+	root, err := readProcStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	total := root.own + root.reaped
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return total, nil
+	}
+	type proc struct {
+		pid int
+		procTimes
+	}
+	children := map[int][]proc{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil || p == pid {
+			continue
+		}
+		t, err := readProcStat(p)
+		if err != nil {
+			continue // gone since the listing
+		}
+		children[t.ppid] = append(children[t.ppid], proc{p, t})
+	}
+	queue := []int{pid}
+	for len(queue) > 0 {
+		parent := queue[0]
+		queue = queue[1:]
+		for _, c := range children[parent] {
+			total += c.own + c.reaped
+			queue = append(queue, c.pid)
+		}
+	}
+	return total, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -24,12 +25,16 @@ func execute(ctx context.Context, cfg *config) (*result, error) {
 	}
 
 	var watch *rssWatch
-	if cfg.watchPID > 0 {
-		if watch, err = startRSSWatch(cfg.watchPID, 10*time.Millisecond); err != nil {
+	if len(cfg.watch) > 0 {
+		if watch, err = startRSSWatch(cfg.watch, 10*time.Millisecond); err != nil {
 			return nil, err
 		}
 	}
 	requestsBefore, fallbacksBefore := c.requests.Load(), c.fallbacks.Load()
+	sentBefore := map[*client]int64{}
+	for _, r := range c.replicas {
+		sentBefore[r] = r.sent.Load()
+	}
 	cpuBefore := ownCPU()
 	st := run(ctx, cfg, s)
 	res := summarize(cfg, st)
@@ -38,7 +43,16 @@ func execute(ctx context.Context, cfg *config) (*result, error) {
 	res.ReqPerSec = float64(res.Requests) / st.wall.Seconds()
 	res.Fallbacks = c.fallbacks.Load() - fallbacksBefore
 	if watch != nil {
-		res.Server = watch.stop()
+		reports := watch.stop()
+		res.Server = &reports[0]
+		if len(reports) > 1 || reports[0].Name != "" {
+			res.Servers = reports
+		}
+	}
+	if len(c.replicas) > 1 {
+		for _, r := range c.replicas {
+			res.Replicas = append(res.Replicas, replicaReport{URL: r.base, Requests: r.sent.Load() - sentBefore[r]})
+		}
 	}
 	return res, nil
 }
@@ -169,7 +183,7 @@ func summarize(cfg *config, st *runStats) *result {
 	slices.Sort(st.latencies)
 	r := &result{
 		Scenario:     cfg.scenario,
-		Registry:     cfg.registry.String(),
+		Registry:     registryList(cfg),
 		Repository:   cfg.repo(),
 		Concurrency:  cfg.concurrency,
 		Ops:          st.ok,
@@ -225,4 +239,13 @@ func (r *result) label() string {
 	default:
 		return fmt.Sprintf("manifest %s by tag", r.Mode)
 	}
+}
+
+// registryList is the registry URLs as given, comma-separated.
+func registryList(cfg *config) string {
+	urls := make([]string, len(cfg.registries))
+	for i, u := range cfg.registries {
+		urls[i] = u.String()
+	}
+	return strings.Join(urls, ",")
 }

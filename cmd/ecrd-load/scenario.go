@@ -53,7 +53,7 @@ func (s *pushScenario) newOp() opFunc {
 	if s.cfg.layers == 0 {
 		return func(ctx context.Context, i int64) (int64, error) {
 			b := s.src.blob(i)
-			return b.size, s.c.pushBlob(ctx, repo, b, s.cfg.mode, int64(s.cfg.chunk))
+			return b.size, s.c.at(i).pushBlob(ctx, repo, b, s.cfg.mode, int64(s.cfg.chunk))
 		}
 	}
 	n := int64(s.cfg.layers)
@@ -64,7 +64,7 @@ func (s *pushScenario) newOp() opFunc {
 		}
 		img := newImage(layers, fmt.Sprintf("%x-%d", s.src.id, i))
 		tag := fmt.Sprintf("op-%d", i)
-		return img.bytes(), s.c.pushImage(ctx, repo, tag, img, s.cfg.mode, int64(s.cfg.chunk))
+		return img.bytes(), s.c.at(i).pushImage(ctx, repo, tag, img, s.cfg.mode, int64(s.cfg.chunk))
 	}
 }
 
@@ -76,7 +76,9 @@ type pullScenario struct {
 	blobs []blob
 }
 
-// setup pushes the blobs to pull, a few at a time.
+// setup pushes the blobs to pull, a few at a time, through the first
+// replica: with several, the GETs then read through each what one
+// stored.
 func (s *pullScenario) setup(ctx context.Context) error {
 	s.blobs = make([]blob, s.cfg.blobs)
 	for i := range s.blobs {
@@ -95,19 +97,20 @@ func (s *pullScenario) newOp() opFunc {
 	buf := make([]byte, 256<<10)
 	return func(ctx context.Context, i int64) (int64, error) {
 		b := s.blobs[i%int64(len(s.blobs))]
+		c := s.c.at(i)
 		if s.cfg.head {
-			if err := s.c.headBlob(ctx, repo, b); err != nil {
+			if err := c.headBlob(ctx, repo, b); err != nil {
 				return 0, err
 			}
 		}
-		return s.c.getBlob(ctx, repo, b, buf)
+		return c.getBlob(ctx, repo, b, buf)
 	}
 }
 
 // manifestScenario GETs (or HEADs) one manifest by tag, as fast as the
 // registry allows. It is the requests/s test, so each worker prepares its
-// request once and reuses it: net/http allows reuse once the previous
-// response body is closed.
+// request (one per replica) once and reuses it: net/http allows reuse
+// once the previous response body is closed.
 type manifestScenario struct {
 	cfg      *config
 	c        *client
@@ -133,17 +136,20 @@ func (s *manifestScenario) setup(ctx context.Context) error {
 func (s *manifestScenario) newOp() opFunc {
 	want := int64(len(s.manifest))
 	buf := make([]byte, 16<<10)
-	var req *http.Request
+	reqs := make([]*http.Request, max(1, len(s.c.replicas)))
 	return func(ctx context.Context, i int64) (int64, error) {
+		c, k := s.c.at(i), i%int64(len(reqs))
+		req := reqs[k]
 		if req == nil {
 			var err error
-			req, err = http.NewRequestWithContext(ctx, s.cfg.method, s.c.url(s.cfg.repo(), "manifests/"+manifestTag), nil)
+			req, err = http.NewRequestWithContext(ctx, s.cfg.method, c.url(s.cfg.repo(), "manifests/"+manifestTag), nil)
 			if err != nil {
 				return 0, err
 			}
 			req.Header.Set("Accept", manifestAccept)
+			reqs[k] = req
 		}
-		resp, err := s.c.do(req)
+		resp, err := c.do(req)
 		if err != nil {
 			return 0, err
 		}
