@@ -1800,3 +1800,45 @@ func TestECRMultiAccount(t *testing.T) {
 	}
 	noServerErrors(t, e)
 }
+
+// TestDefaultPageSizes: without maxResults, DescribeRepositories,
+// ListImages and DescribeImages answer at most 100 results and a
+// nextToken, as ECR's API reference says; the next page has the rest.
+func TestDefaultPageSizes(t *testing.T) {
+	t.Parallel()
+	e := startECRD(t, t.TempDir())
+	c := ecrClient(e)
+	ctx := context.Background()
+	for i := range 101 {
+		_, err := c.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String(fmt.Sprintf("page/r%03d", i))})
+		ecrMust(t, "CreateRepository", err)
+	}
+	repos, err := c.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{})
+	ecrMust(t, "DescribeRepositories", err)
+	if len(repos.Repositories) != 100 || repos.NextToken == nil {
+		t.Fatalf("DescribeRepositories without maxResults: %d repositories, nextToken %v; want 100 and a token", len(repos.Repositories), repos.NextToken)
+	}
+	rest, err := c.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{NextToken: repos.NextToken})
+	ecrMust(t, "DescribeRepositories, second page", err)
+	if len(rest.Repositories) != 1 || rest.NextToken != nil {
+		t.Fatalf("the second page: %d repositories, nextToken %v; want 1 and none", len(rest.Repositories), rest.NextToken)
+	}
+
+	hc := e.HTTPClient(t)
+	img := newOCIImage(t, "application/vnd.oci.image.manifest.v1+json", ecrRandom(t, 64))
+	tags := make([]string, 101)
+	for i := range tags {
+		tags[i] = fmt.Sprintf("t%03d", i)
+	}
+	ociPushImage(t, e, hc, "page/r000", img, tags...)
+	list, err := c.ListImages(ctx, &ecr.ListImagesInput{RepositoryName: aws.String("page/r000")})
+	ecrMust(t, "ListImages", err)
+	if len(list.ImageIds) != 100 || list.NextToken == nil {
+		t.Fatalf("ListImages without maxResults: %d image IDs, nextToken %v; want 100 and a token", len(list.ImageIds), list.NextToken)
+	}
+	all, err := c.ListImages(ctx, &ecr.ListImagesInput{RepositoryName: aws.String("page/r000"), MaxResults: aws.Int32(1000)})
+	ecrMust(t, "ListImages with maxResults", err)
+	if len(all.ImageIds) != 101 || all.NextToken != nil {
+		t.Fatalf("ListImages with maxResults 1000: %d image IDs, nextToken %v", len(all.ImageIds), all.NextToken)
+	}
+}

@@ -84,7 +84,7 @@ func (h *Handler) createRepository(ctx context.Context, c auth.Caller, in *Creat
 }
 
 func (h *Handler) describeRepositories(ctx context.Context, c auth.Caller, in *DescribeRepositoriesInput) (*DescribeRepositoriesOutput, error) {
-	repos, next, err := h.reg.DescribeRepositories(ctx, scope(c, in.RegistryId), in.RepositoryNames, deref(in.NextToken), int(deref(in.MaxResults)))
+	repos, next, err := h.reg.DescribeRepositories(ctx, scope(c, in.RegistryId), in.RepositoryNames, deref(in.NextToken), pageSize(in.MaxResults))
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +189,7 @@ func (h *Handler) listImages(ctx context.Context, c auth.Caller, in *ListImagesI
 	if in.Filter != nil {
 		filter = imageFilter(in.Filter.TagStatus, in.Filter.ImageStatus)
 	}
-	ids, next, err := h.reg.ListImages(ctx, repoKey(c, in.RegistryId, in.RepositoryName), filter, deref(in.NextToken), int(deref(in.MaxResults)))
+	ids, next, err := h.reg.ListImages(ctx, repoKey(c, in.RegistryId, in.RepositoryName), filter, deref(in.NextToken), pageSize(in.MaxResults))
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +206,7 @@ func (h *Handler) describeImages(ctx context.Context, c auth.Caller, in *Describ
 		filter = imageFilter(in.Filter.TagStatus, in.Filter.ImageStatus)
 	}
 	key := repoKey(c, in.RegistryId, in.RepositoryName)
-	imgs, next, err := h.reg.DescribeImages(ctx, key, coreImageIDs(in.ImageIds), filter, deref(in.NextToken), int(deref(in.MaxResults)))
+	imgs, next, err := h.reg.DescribeImages(ctx, key, coreImageIDs(in.ImageIds), filter, deref(in.NextToken), pageSize(in.MaxResults))
 	if err != nil {
 		return nil, err
 	}
@@ -493,4 +493,17 @@ func (h *Handler) describeTemplates(ctx context.Context, c auth.Caller, in *Desc
 		out.RepositoryCreationTemplates = append(out.RepositoryCreationTemplates, *template(t))
 	}
 	return out, nil
+}
+
+// defaultPageSize is how many results DescribeRepositories, ListImages
+// and DescribeImages return without maxResults, as ECR's API reference
+// says ("up to 100 results and a nextToken value").
+const defaultPageSize = 100
+
+// pageSize is a request's maxResults, or ECR's default without one.
+func pageSize(maxResults *int32) int {
+	if maxResults == nil {
+		return defaultPageSize
+	}
+	return int(*maxResults)
 }
