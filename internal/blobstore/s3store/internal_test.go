@@ -27,7 +27,10 @@ type recorder struct {
 	mu   sync.Mutex
 	reqs []string
 	fail func(*http.Request) bool
-	next aws.HTTPClient
+	// answer, if it gives an answer, is sent instead of the request: the
+	// error a server answers in a race the test cannot arrange.
+	answer func(*http.Request) *http.Response
+	next   aws.HTTPClient
 }
 
 func (r *recorder) Do(req *http.Request) (*http.Response, error) {
@@ -38,9 +41,16 @@ func (r *recorder) Do(req *http.Request) (*http.Response, error) {
 	}
 	r.reqs = append(r.reqs, line)
 	fail := r.fail != nil && r.fail(req)
+	var answer *http.Response
+	if r.answer != nil {
+		answer = r.answer(req)
+	}
 	r.mu.Unlock()
 	if fail {
 		return nil, errors.New("connection lost")
+	}
+	if answer != nil {
+		return answer, nil
 	}
 	return r.next.Do(req)
 }
@@ -356,5 +366,38 @@ func TestDeletionDiesHalfWay(t *testing.T) {
 	}
 	if ups, err := s.Uploads(ctx); err != nil || len(ups) != 0 {
 		t.Fatalf("after deleting again: %v, %v", ups, err)
+	}
+}
+
+// TestWriteRacingAPrefixRemoval: versitygw answers a write below a key
+// prefix whose directory another request is removing with 409
+// ExistingObjectIsDirectory; nothing was written, and the write is sent
+// again instead of failing the push.
+func TestWriteRacingAPrefixRemoval(t *testing.T) {
+	s, rec, _, _ := openRecorded(t)
+	ctx := context.Background()
+	refused := 0
+	rec.mu.Lock()
+	rec.answer = func(r *http.Request) *http.Response {
+		if r.Method != http.MethodPut || !strings.HasSuffix(r.URL.Path, "/state") || refused > 0 {
+			return nil
+		}
+		refused++
+		body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>ExistingObjectIsDirectory</Code><Message>Existing Object is a directory.</Message></Error>`
+		return &http.Response{StatusCode: http.StatusConflict, Status: "409 Conflict", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: http.Header{"Content-Type": {"application/xml"}}, Body: io.NopCloser(strings.NewReader(body)),
+			ContentLength: int64(len(body)), Request: r}
+	}
+	rec.mu.Unlock()
+	w, err := s.CreateUpload(ctx, "racing")
+	if err != nil {
+		t.Fatalf("creating an upload whose first state write raced a removal: %v", err)
+	}
+	w.Close()
+	if refused != 1 {
+		t.Fatalf("the race was answered %d times, want 1", refused)
+	}
+	if _, _, err := s.getState(ctx, "racing"); err != nil {
+		t.Fatalf("the upload's state after the retry: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -90,6 +91,11 @@ func open(ctx context.Context, rawURL string, httpClient aws.HTTPClient) (*Store
 			o.BaseEndpoint = aws.String(loc.Endpoint)
 		}
 		o.UsePathStyle = loc.PathStyle
+		// A server on a filesystem (versitygw) removes a key prefix's
+		// directory with its last object, and a write below it that
+		// races the removal fails with this code: the write did nothing,
+		// and succeeds when sent again.
+		o.Retryer = retry.AddWithErrorCodes(retry.NewStandard(), "ExistingObjectIsDirectory")
 		if httpClient != nil {
 			o.HTTPClient = httpClient
 		}
