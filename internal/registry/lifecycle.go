@@ -1,10 +1,13 @@
 package registry
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"sync"
@@ -216,7 +219,8 @@ func (r *Registry) runPreview(ctx context.Context, repo metadata.Repository, pol
 				Action: d.Action, RulePriority: d.RulePriority,
 			})
 		}
-		p.Results, err = json.Marshal(results)
+		images, decisions = nil, nil // what the encoding no longer needs
+		p.Results, err = encodePreviewResults(results)
 	}
 	if err != nil {
 		r.log.Error("lifecycle policy preview failed", "repository", repo.Key.Name, "err", err)
@@ -326,42 +330,72 @@ func (r *Registry) LifecyclePolicyPreviewPage(ctx context.Context, key metadata.
 	return p, sum, next, nil
 }
 
+// Preview results are stored gzip-compressed JSON (a preview of 100,000
+// images is 20 MB of JSON, about a third of that compressed), encoded and
+// decoded as streams so that neither side holds the whole text. Results
+// stored by earlier versions, plain JSON, still decode.
+func encodePreviewResults(results []PreviewResult) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if err := json.NewEncoder(zw).Encode(results); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func decodePreviewResults(b []byte) ([]PreviewResult, error) {
+	var rd io.Reader = bytes.NewReader(b)
+	if len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b {
+		zr, err := gzip.NewReader(rd)
+		if err != nil {
+			return nil, err
+		}
+		defer zr.Close()
+		rd = zr
+	}
+	var out []PreviewResult
+	err := json.NewDecoder(rd).Decode(&out)
+	return out, err
+}
+
 // previewCache keeps the decoded results of the latest previews, so that
 // paging through a preview of many images (100 a page) decodes it once,
-// not once a page.
+// not once a page. It holds one preview per repository, the latest (a
+// new preview replaces the entry of the one before), and at most
+// previewCacheResults results in all.
 type previewCache struct {
 	mu      sync.Mutex
-	entries map[previewKey]decodedPreview
+	entries map[int64]decodedPreview // by repository ID
 }
 
 type decodedPreview struct {
+	started time.Time // which preview of the repository
 	results []PreviewResult
 	summary PreviewSummary
 }
 
-type previewKey struct {
-	repoID  int64
-	started time.Time
-}
-
-// previewCacheSize bounds how many previews stay decoded.
-const previewCacheSize = 4
+// previewCacheResults bounds the results the cache holds decoded: a few
+// previews of 100,000 images.
+const previewCacheResults = 250_000
 
 // results returns a complete preview's results and their summary, reading
 // and decoding them only when they are not decoded yet.
 func (c *previewCache) results(ctx context.Context, rd metadata.Reader, p metadata.LifecyclePreview) ([]PreviewResult, PreviewSummary, error) {
-	k := previewKey{p.RepoID, p.StartedAt}
 	c.mu.Lock()
-	d, ok := c.entries[k]
+	d, ok := c.entries[p.RepoID]
 	c.mu.Unlock()
-	if ok {
+	if ok && d.started.Equal(p.StartedAt) {
 		return d.results, d.summary, nil
 	}
 	b, err := rd.LifecyclePreviewResults(ctx, p.RepoID)
 	if err != nil {
 		return nil, PreviewSummary{}, err
 	}
-	if err := json.Unmarshal(b, &d.results); err != nil {
+	d = decodedPreview{started: p.StartedAt}
+	if d.results, err = decodePreviewResults(b); err != nil {
 		return nil, PreviewSummary{}, err
 	}
 	for _, res := range d.results {
@@ -374,15 +408,23 @@ func (c *previewCache) results(ctx context.Context, rd metadata.Reader, p metada
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil {
-		c.entries = map[previewKey]decodedPreview{}
+		c.entries = map[int64]decodedPreview{}
 	}
-	for old := range c.entries {
-		if len(c.entries) < previewCacheSize {
+	delete(c.entries, p.RepoID)
+	held := len(d.results)
+	for _, e := range c.entries {
+		held += len(e.results)
+	}
+	for id, e := range c.entries {
+		if held <= previewCacheResults {
 			break
 		}
-		delete(c.entries, old)
+		delete(c.entries, id)
+		held -= len(e.results)
 	}
-	c.entries[k] = d
+	if len(d.results) <= previewCacheResults {
+		c.entries[p.RepoID] = d
+	}
 	return d.results, d.summary, nil
 }
 
