@@ -8,6 +8,7 @@ package testutil
 import (
 	"context"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"testing"
 
@@ -43,4 +44,15 @@ func Keyring(tb testing.TB) *keyring.Keyring {
 		tb.Fatal(err)
 	}
 	return k
+}
+
+// FreePort returns a loopback TCP port that no one listened on a moment
+// ago, for a server a test starts with its address on the command line.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }

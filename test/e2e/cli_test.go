@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 
+	"github.com/ecrd/ecrd/internal/testutil"
 	"github.com/ecrd/ecrd/test/ecrdtest"
 )
 
@@ -192,13 +192,11 @@ func TestCLIHelp(t *testing.T) {
 // freeURL returns the URL of a loopback port nothing listens on.
 func freeURL(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testutil.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
+	return fmt.Sprintf("http://127.0.0.1:%d", port)
 }
 
 // TestCLIClientConfig runs ecrd gc and ecrd lifecycle run against a server

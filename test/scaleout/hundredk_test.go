@@ -3,7 +3,6 @@ package scaleout
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -59,7 +58,7 @@ func BenchmarkHundredThousandImages(b *testing.B) {
 	var args []string
 	var debugAddr string
 	if profileDir != "" {
-		debugAddr = freeLoopback(b)
+		debugAddr = freeAddr(b)
 		args = append(args, "--debug-listen", debugAddr)
 	}
 	c := ecrdtest.StartCluster(b, 0)
@@ -298,17 +297,6 @@ func procMemory(b *testing.B, pid int) (rss, hwm float64) {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// freeLoopback returns a loopback address with a port free a moment ago.
-func freeLoopback(b *testing.B) string {
-	b.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // profileReplica saves the replica's CPU profile while run runs, then its
 // heap profile, from its --debug-listen address.

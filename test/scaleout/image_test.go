@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/ecrd/ecrd/internal/testutil"
 	"github.com/ecrd/ecrd/test/ecrdtest"
 )
 
@@ -149,13 +150,12 @@ func startDockerd(t *testing.T, dockerd string) string {
 	}
 }
 
-// freeAddr returns a loopback address no one listens on now.
-func freeAddr(t *testing.T) string {
+// freeAddr returns a loopback address no one listened on a moment ago.
+func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testutil.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return fmt.Sprint(l.Addr())
+	return fmt.Sprintf("127.0.0.1:%d", port)
 }

@@ -17,7 +17,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -32,6 +31,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ecrd/ecrd/internal/testutil"
 )
 
 // DefaultBin is where Debian's postgresql-15 puts the server's binaries.
@@ -190,17 +191,8 @@ func credential(dir string) (*syscall.Credential, error) {
 // errPortTaken: the server could not bind its port.
 var errPortTaken = errors.New("port taken")
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 func start(bin, dir string, cred *syscall.Credential) (*Server, error) {
-	port, err := freePort()
+	port, err := testutil.FreePort()
 	if err != nil {
 		return nil, err
 	}
