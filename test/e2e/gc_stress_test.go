@@ -296,14 +296,21 @@ func gcStress(t *testing.T, servers []*ecrd, restart func(killed *ecrd) *ecrd, s
 	// Every image of every repository pulls completely (images whose push
 	// the kill cut may be there too), and the expiring ones hold two.
 	for _, repo := range append(slices.Clone(keepRepos), expireRepos...) {
-		out, err := c.DescribeImages(ctx, &ecr.DescribeImagesInput{RepositoryName: aws.String(repo)})
-		if err != nil {
-			t.Fatal(err)
+		// Every page: a repository holds hundreds of images, and those whose
+		// push the kill cut are found only here.
+		var details []ecrtypes.ImageDetail
+		pages := ecr.NewDescribeImagesPaginator(c, &ecr.DescribeImagesInput{RepositoryName: aws.String(repo)})
+		for pages.HasMorePages() {
+			out, err := pages.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			details = append(details, out.ImageDetails...)
 		}
-		if strings.Contains(repo, "expire") && len(out.ImageDetails) > 2 {
-			t.Errorf("%s holds %d images after its policy ran, want at most 2", repo, len(out.ImageDetails))
+		if strings.Contains(repo, "expire") && len(details) > 2 {
+			t.Errorf("%s holds %d images after its policy ran, want at most 2", repo, len(details))
 		}
-		for _, d := range out.ImageDetails {
+		for _, d := range details {
 			if err := pull(repo, "@"+aws.ToString(d.ImageDigest)); err != nil {
 				t.Errorf("%s@%s does not pull completely: %v", repo, aws.ToString(d.ImageDigest), err)
 			}
