@@ -196,6 +196,7 @@ type Upload struct {
 // Reader is the read side of the store.
 type Reader interface {
 	GCReader
+	ReplicationReader
 
 	// Account returns an account, or ErrNotFound.
 	Account(ctx context.Context, id string) (Account, error)
@@ -323,6 +324,7 @@ type ImageSummary struct {
 type Tx interface {
 	Reader
 	GCWriter
+	ReplicationWriter
 
 	// CreateAccount creates an account, or returns ErrExists.
 	CreateAccount(ctx context.Context, a Account) error
