@@ -57,6 +57,15 @@ const (
 	ActionPutRegistryPolicy           Action = "ecr:PutRegistryPolicy"
 	ActionGetRegistryPolicy           Action = "ecr:GetRegistryPolicy"
 	ActionDeleteRegistryPolicy        Action = "ecr:DeleteRegistryPolicy"
+	ActionPutReplicationConfig        Action = "ecr:PutReplicationConfiguration"
+	ActionDescribeReplicationStatus   Action = "ecr:DescribeImageReplicationStatus"
+	ActionStartReplicationBackfill    Action = "ecr:StartReplicationBackfill"
+	ActionStopReplicationBackfill     Action = "ecr:StopReplicationBackfill"
+	ActionListReplicationBackfills    Action = "ecr:ListReplicationBackfills"
+	ActionDescribeBackfillResults     Action = "ecr:DescribeReplicationBackfillResults"
+	// ActionReplicateImage is what a destination registry's policy grants
+	// a source account, for it to replicate into the registry.
+	ActionReplicateImage Action = "ecr:ReplicateImage"
 
 	// ecrd's own actions, beyond ECR's.
 	ActionSetImageTimes      Action = "ecrd:SetImageTimes"

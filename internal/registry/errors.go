@@ -69,6 +69,9 @@ const (
 	CodeScanNotFound             // ScanNotFoundException
 	CodeLimitExceeded            // LimitExceededException
 	CodeStorageFull              // no room left in storage (507 on /v2, ServerException)
+	CodeBackfillNotFound         // ReplicationBackfillNotFoundException
+	CodeBackfillInProgress       // ReplicationBackfillInProgressException
+	CodeBackfillInvalidStatus    // ReplicationBackfillInvalidStatusException
 )
 
 // DomainError is an error of the core that the client can act on: *Error
@@ -143,6 +146,7 @@ const (
 	KindTemplate                         // a repository creation template: ID is its prefix, in Key.Scope
 	KindScan                             // Image's scan, in the repository Key
 	KindExclusion                        // a pull time update exclusion: ID is the principal's ARN, in Key.Scope
+	KindBackfill                         // a replication backfill: ID is its ID, in Key.Scope
 )
 
 var kindNames = map[Kind]string{
@@ -157,6 +161,7 @@ var kindNames = map[Kind]string{
 	KindTemplate:         "repository creation template",
 	KindScan:             "image scan",
 	KindExclusion:        "pull time update exclusion",
+	KindBackfill:         "replication backfill",
 }
 
 func (k Kind) String() string { return kindNames[k] }
@@ -180,7 +185,7 @@ func describe(k Kind, key metadata.RepoKey, image ImageID, id string) string {
 		s += fmt.Sprintf(" %s of repository %q", id, key.Name)
 	case KindLifecyclePolicy, KindLifecyclePreview, KindRepositoryPolicy:
 		s += fmt.Sprintf(" of repository %q", key.Name)
-	case KindTemplate, KindExclusion:
+	case KindTemplate, KindExclusion, KindBackfill:
 		s += " " + id
 	}
 	return s + " in registry " + key.Account
@@ -214,6 +219,7 @@ var notFoundCodes = map[Kind]Code{
 	KindTemplate:         CodeTemplateNotFound,
 	KindScan:             CodeScanNotFound,
 	KindExclusion:        CodeExclusionNotFound,
+	KindBackfill:         CodeBackfillNotFound,
 }
 
 // ErrorCode returns the not-found code of e's kind.
@@ -256,6 +262,8 @@ const (
 	ConflictImageArchived                          // pulling an archived image (Digest)
 	ConflictImageRestoring                         // pulling an image (Digest) being restored from archive
 	ConflictImageInIndex                           // changing the storage class of an image (Digest) the index Index lists
+	ConflictBackfillInProgress                     // a backfill to the destination region Digest runs already
+	ConflictBackfillStatus                         // stopping a backfill (Digest) that has ended
 )
 
 // ConflictError is a request the state of a repository or image refuses.
@@ -277,6 +285,10 @@ func (e *ConflictError) Error() string {
 		return "image " + e.Digest + " of " + repo + " is archived: restore it (aws ecr update-image-storage-class --target-storage-class STANDARD) before pulling it"
 	case ConflictImageRestoring:
 		return "image " + e.Digest + " of " + repo + " is being restored from archive: pull it once its status is ACTIVE"
+	case ConflictBackfillInProgress:
+		return "a replication backfill to region " + e.Digest + " is in progress in registry " + e.Key.Account + ": wait for it to end, or stop it"
+	case ConflictBackfillStatus:
+		return "replication backfill " + e.Digest + " in registry " + e.Key.Account + " has ended: only a backfill in progress can be stopped"
 	case ConflictImageInIndex:
 		return "image " + e.Digest + " of " + repo + " is listed by index " + e.Index + ": change the storage class of the index, which moves the images it lists with it"
 	}
@@ -289,6 +301,8 @@ var conflictCodes = map[Conflict]Code{
 	ConflictImageArchived:      CodeImageArchived,
 	ConflictImageRestoring:     CodeImageArchived,
 	ConflictImageInIndex:       CodeStorageClassUnsupported,
+	ConflictBackfillInProgress: CodeBackfillInProgress,
+	ConflictBackfillStatus:     CodeBackfillInvalidStatus,
 }
 
 // ErrorCode returns the code of e's conflict.
@@ -302,6 +316,7 @@ const (
 	LimitScansPerImage Limit = iota + 1 // scans of one image requested a day
 	LimitResourceTags                   // resource tags of a repository (MaxResourceTags)
 	LimitTemplates                      // repository creation templates of a registry
+	LimitBackfills                      // backfills of a registry in progress at once
 )
 
 // LimitError is a request that would go past a limit.
@@ -319,6 +334,8 @@ func (e *LimitError) Error() string {
 		return fmt.Sprintf("a repository has at most %d tags; this request would leave %d", e.Max, e.Got)
 	case LimitTemplates:
 		return fmt.Sprintf("a registry holds at most %d repository creation templates", e.Max)
+	case LimitBackfills:
+		return fmt.Sprintf("a registry runs at most %d replication backfills at once", e.Max)
 	}
 	return fmt.Sprintf("limit of %d exceeded", e.Max)
 }
@@ -327,6 +344,7 @@ var limitCodes = map[Limit]Code{
 	LimitScansPerImage: CodeLimitExceeded,
 	LimitResourceTags:  CodeTooManyTags,
 	LimitTemplates:     CodeValidation,
+	LimitBackfills:     CodeLimitExceeded,
 }
 
 // ErrorCode returns the code of e's limit.
