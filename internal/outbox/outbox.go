@@ -25,6 +25,9 @@ const (
 	TypeImageAction = "ECR Image Action"
 	// TypeImageScan is ECR's event of a finished image scan.
 	TypeImageScan = "ECR Image Scan"
+	// TypeReplicationAction is ECR's event of an image replicated into a
+	// registry, recorded in the destination's region.
+	TypeReplicationAction = "ECR Replication Action"
 )
 
 // Envelope is an event as EventBridge delivers it.
@@ -153,4 +156,31 @@ func ImageAction(scope metadata.Scope, at time.Time, repositoryARN, repository, 
 		detail["image-tag"] = tag
 	}
 	return New(scope, at, SourceECR, TypeImageAction, []string{repositoryARN}, detail)
+}
+
+// Replication is what a replication did to one image in a destination
+// registry (the event's scope), and whence.
+type Replication struct {
+	RepositoryARN, Repository string
+	Digest, Tag               string
+	// Action is REPLICATE (the image copied in) or DELETE (its deletion
+	// or untagging followed the source's).
+	Action                      string
+	SourceAccount, SourceRegion string
+	Failed                      bool
+}
+
+// ReplicationAction makes the record of ECR's "ECR Replication Action"
+// event in the destination registry scope.
+func ReplicationAction(scope metadata.Scope, at time.Time, r Replication) (metadata.Event, error) {
+	result := "SUCCESS"
+	if r.Failed {
+		result = "FAILED"
+	}
+	detail := map[string]string{"result": result, "repository-name": r.Repository, "image-digest": r.Digest,
+		"action-type": r.Action, "source-account": r.SourceAccount, "source-region": r.SourceRegion}
+	if r.Tag != "" {
+		detail["image-tag"] = r.Tag
+	}
+	return New(scope, at, SourceECR, TypeReplicationAction, []string{r.RepositoryARN}, detail)
 }

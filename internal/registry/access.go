@@ -109,6 +109,10 @@ func RepositoryARN(key metadata.RepoKey) string {
 // boundary and session policies and the repository policy; beyond it, an
 // anonymous caller may pull from repositories that opt in.
 func (r *Registry) authorize(ctx context.Context, action Action, scope metadata.Scope, repo *metadata.Repository, resource string) error {
+	if _, ok := originOf(ctx); ok && replicaActions[action] {
+		// A replication writes with the one permission ECR grants it.
+		action = ActionReplicateImage
+	}
 	check := identity.Check{Action: string(action), Resource: resource, ResourceAccount: scope.Account}
 	if repo != nil && !adminActions[action] {
 		if pol := r.repositoryPolicy(*repo); pol != nil {

@@ -45,12 +45,32 @@ func recordBy(ctx context.Context, tx metadata.Tx, scope metadata.Scope, at time
 
 // imageActions appends ECR's image events of an image pushed (PUSH) or
 // deleted (DELETE): one per tag, or one without a tag.
+//
+// A replication's changes record "ECR Replication Action" events instead,
+// which replication does not follow: a push replicates once, and never
+// on from a destination (ECR's rule).
 func imageActions(ctx context.Context, tx metadata.Tx, key metadata.RepoKey, at time.Time, d string, action string, tags []string) error {
 	if len(tags) == 0 {
 		tags = []string{""}
 	}
+	origin, replica := originOf(ctx)
 	for _, tag := range tags {
-		e, err := outbox.ImageAction(key.Scope, at, RepositoryARN(key), key.Name, d, action, tag)
+		var (
+			e   metadata.Event
+			err error
+		)
+		if replica {
+			kind := "REPLICATE"
+			if action == "DELETE" {
+				kind = "DELETE"
+			}
+			e, err = outbox.ReplicationAction(key.Scope, at, outbox.Replication{
+				RepositoryARN: RepositoryARN(key), Repository: key.Name, Digest: d, Tag: tag, Action: kind,
+				SourceAccount: origin.Account, SourceRegion: origin.Region,
+			})
+		} else {
+			e, err = outbox.ImageAction(key.Scope, at, RepositoryARN(key), key.Name, d, action, tag)
+		}
 		if err != nil {
 			return err
 		}
@@ -75,6 +95,9 @@ func (r *Registry) Changed(e metadata.Event) {
 	}
 	if e.Source != outbox.SourceECR {
 		return
+	}
+	if e.Type == outbox.TypeImageAction {
+		r.replication.Wake() // it may have something to replicate
 	}
 	if key, err := ParseRepositoryARN(e.Resource); err == nil {
 		r.cache.dropKey(key)

@@ -124,13 +124,14 @@ func (r *Registry) putImage(ctx context.Context, key metadata.RepoKey, req putRe
 	}
 	wctx := context.WithoutCancel(ctx) // a push that passed its checks completes
 	queued := false
+	_, replica := originOf(ctx)
 	_, err = r.updatePush(wctx, plan, img.PushedAt, r.meta.Update, func(tx metadata.Tx, repo metadata.Repository) error {
 		largestChild, err := checkReferences(wctx, tx, repo, m)
 		if err != nil {
 			return err
 		}
 		img.ImageSize = imageSize(m, largestChild)
-		moved, err := checkTags(wctx, tx, repo, d, req.tags)
+		moved, kept, err := checkTags(wctx, tx, repo, d, req.tags)
 		if err != nil {
 			return err
 		}
@@ -153,8 +154,11 @@ func (r *Registry) putImage(ctx context.Context, key metadata.RepoKey, req putRe
 				return err
 			}
 		}
-		if err := imageActions(wctx, tx, key, img.PushedAt, string(d), "PUSH", req.tags); err != nil {
+		if err := imageActions(wctx, tx, key, img.PushedAt, string(d), "PUSH", kept); err != nil {
 			return err
+		}
+		if replica {
+			return nil // its event is the replication's (imageActions)
 		}
 		params := map[string]any{"repositoryName": key.Name, "imageDigest": string(d), "imageManifestMediaType": m.MediaType}
 		if len(req.tags) > 0 {
@@ -177,25 +181,32 @@ func (r *Registry) putImage(ctx context.Context, key metadata.RepoKey, req putRe
 }
 
 // checkTags returns the tags of a push that must be written (those not
-// already pointing to d), refusing any that would move an immutable tag.
-func checkTags(ctx context.Context, tx metadata.Tx, repo metadata.Repository, d digest.Digest, tags []string) ([]string, error) {
-	var moved []string
+// already pointing to d), refusing any that would move an immutable tag,
+// and those the image will have (kept). A replication drops a tag that
+// would move an immutable one instead, as ECR does: the image arrives
+// without it.
+func checkTags(ctx context.Context, tx metadata.Tx, repo metadata.Repository, d digest.Digest, tags []string) (moved, kept []string, err error) {
+	_, replica := originOf(ctx)
 	for _, tag := range tags {
 		cur, err := tx.Tag(ctx, repo.ID, tag)
 		switch {
 		case errors.Is(err, metadata.ErrNotFound):
 			moved = append(moved, tag)
 		case err != nil:
-			return nil, err
+			return nil, nil, err
 		case cur.Digest == d:
 			// Already there: nothing to write.
 		case tagImmutable(repo.Settings, tag):
-			return nil, &ExistsError{Kind: KindImageTag, Key: repo.Key, Image: ImageID{Digest: string(cur.Digest), Tag: tag}}
+			if replica {
+				continue
+			}
+			return nil, nil, &ExistsError{Kind: KindImageTag, Key: repo.Key, Image: ImageID{Digest: string(cur.Digest), Tag: tag}}
 		default:
 			moved = append(moved, tag)
 		}
+		kept = append(kept, tag)
 	}
-	return moved, nil
+	return moved, kept, nil
 }
 
 func imageAlreadyExists(key metadata.RepoKey, d digest.Digest, tags []string) error {

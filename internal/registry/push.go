@@ -47,7 +47,8 @@ func (p *pushPlan) settings() metadata.RepositorySettings {
 // planPush authorizes a push action on repository key and plans the
 // push: the repository must exist, or be creatable by a CREATE_ON_PUSH
 // template (ECR's rule), which the caller must then be allowed to use
-// (ecr:CreateRepository); otherwise NAME_UNKNOWN.
+// (ecr:CreateRepository); otherwise NAME_UNKNOWN. A replication creates
+// a missing repository from a REPLICATION template, or with defaults.
 func (r *Registry) planPush(ctx context.Context, action Action, key metadata.RepoKey) (*pushPlan, error) {
 	p := &pushPlan{key: key, action: action}
 	repo, err := r.repositoryFor(ctx, action, key)
@@ -62,10 +63,17 @@ func (r *Registry) planPush(ctx context.Context, action Action, key metadata.Rep
 	if err != nil {
 		return nil, err
 	}
-	t, ok := templateFor(ts, key.Name, AppliedForCreateOnPush)
-	if !ok {
+	use := AppliedForCreateOnPush
+	_, replica := originOf(ctx)
+	if replica {
+		use = AppliedForReplication
+	}
+	t, ok := templateFor(ts, key.Name, use)
+	if !ok && !replica {
 		return nil, errNoTemplate(key)
 	}
+	// A replication without a template creates the repository with
+	// ECR's defaults (the zero template's settings).
 	if err := r.authorizeRepo(ctx, ActionCreateRepository, key, nil); err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/ecrd/ecrd/internal/registry/blobspace"
 	"github.com/ecrd/ecrd/internal/registry/gc"
 	"github.com/ecrd/ecrd/internal/registry/lifecyclerun"
+	"github.com/ecrd/ecrd/internal/registry/replication"
 	"github.com/ecrd/ecrd/internal/registry/scanjob"
 )
 
@@ -102,6 +103,16 @@ type Options struct {
 	// without a session to their expiry, since another process may be
 	// writing them (see Recover).
 	Shared bool
+	// RemoteTargets gives the clients of destination registries in
+	// regions other ecrd deployments serve (the remote-regions setting);
+	// nil: every region is this server's.
+	RemoteTargets RemoteTargets
+	// ReplicationWorkers is how many replications run at once. Default 4.
+	ReplicationWorkers int
+	// ReplicationPollInterval is how often replication tasks nothing
+	// announced (other processes' events, retries) are looked for.
+	// Default 1s.
+	ReplicationPollInterval time.Duration
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
@@ -132,6 +143,9 @@ type Registry struct {
 	lifecycle *lifecyclerun.Runner
 	// scans runs scan jobs (internal/registry/scanjob).
 	scans *scanjob.Worker
+	// replication feeds and runs replication tasks
+	// (internal/registry/replication).
+	replication *replication.Engine
 	// background counts work started by requests that outlives them
 	// (previews); Run waits for it before it returns.
 	background sync.WaitGroup
@@ -204,6 +218,10 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 		Workers: opts.ScanWorkers, PollInterval: opts.ScanPollInterval, DataInterval: opts.ScanDataInterval,
 		RepositoryARN: RepositoryARN, Now: r.now, Log: opts.Logger,
 	})
+	r.replication = replication.New(replication.Config{
+		Store: meta, Core: replicationView{r}, Leases: r.leases, Workers: opts.ReplicationWorkers,
+		Poll: opts.ReplicationPollInterval, Now: r.now, Log: opts.Logger,
+	})
 	return r
 }
 
@@ -250,6 +268,7 @@ func (r *Registry) Run(ctx context.Context) {
 	var scans sync.WaitGroup
 	defer scans.Wait()
 	scans.Go(func() { r.scans.Run(ctx) })
+	scans.Go(func() { r.replication.Run(ctx) })
 	for {
 		select {
 		case <-ctx.Done():

@@ -262,35 +262,3 @@ type BackfillResult struct {
 	Status         string // COMPLETE or FAILED
 	FailureCode    string
 }
-
-// DescribeImageReplicationStatus returns the replication status of an
-// image (by tag or digest) to each destination it was queued for, and
-// the image's full ID.
-func (r *Registry) DescribeImageReplicationStatus(ctx context.Context, key metadata.RepoKey, id ImageID) (ImageID, []ReplicationStatus, error) {
-	return id, nil, errorf(CodeUnsupported, "not yet")
-}
-
-// StartReplicationBackfill starts copying what the registry holds to a
-// destination of its configuration.
-func (r *Registry) StartReplicationBackfill(ctx context.Context, scope metadata.Scope, dest ReplicationDestination) (Backfill, error) {
-	return Backfill{}, errorf(CodeUnsupported, "not yet")
-}
-
-// StopReplicationBackfill stops a backfill: STOPPING while copies in
-// flight end, then STOPPED.
-func (r *Registry) StopReplicationBackfill(ctx context.Context, scope metadata.Scope, id string) (Backfill, error) {
-	return Backfill{}, errorf(CodeUnsupported, "not yet")
-}
-
-// ListReplicationBackfills lists a registry's backfills (those that ended
-// within BackfillRetention, and those running), max a page.
-func (r *Registry) ListReplicationBackfills(ctx context.Context, scope metadata.Scope, token string, max int) ([]Backfill, string, error) {
-	return nil, "", errorf(CodeUnsupported, "not yet")
-}
-
-// DescribeReplicationBackfillResults returns a backfill with its progress
-// and, once it has ended, a page of its per-image results (status
-// COMPLETE or FAILED, or "" for both).
-func (r *Registry) DescribeReplicationBackfillResults(ctx context.Context, scope metadata.Scope, id, status, token string, max int) (Backfill, []BackfillResult, string, error) {
-	return Backfill{}, nil, "", errorf(CodeUnsupported, "not yet")
-}

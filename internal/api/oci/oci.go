@@ -85,6 +85,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if principal != nil {
 		ctx = identity.NewContext(ctx, *principal)
 	}
+	if v := req.Header.Get(registry.OriginHeader); v != "" {
+		// Another ecrd replicating into this one (registry/replicate.go):
+		// its writes are authorized as ecr:ReplicateImage.
+		o, err := registry.ParseOrigin(v)
+		if err != nil {
+			h.writeError(w, req, &registry.Error{Code: registry.CodeAccessDenied, Message: err.Error()})
+			return
+		}
+		ctx = registry.WithReplicationOrigin(ctx, o)
+	}
 	req = req.WithContext(ctx)
 	if rt.kind == routeNone {
 		err = newError(registry.CodeNameInvalid, "no such endpoint: the path must be /v2/, /v2/_catalog or /v2/<name>/(manifests|blobs|tags|referrers)/...")
