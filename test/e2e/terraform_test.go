@@ -281,6 +281,11 @@ func terraformPlatform(t *testing.T, issuer *oidctest.Issuer, api, registry *ecr
 		t.Errorf("aws_ecr_image tags %v, want the sha and latest", looked["image_tags"])
 	}
 
+	// The replication configuration copied it to the DR region.
+	if s := waitReplication(t, ecrClientRetrying(e), "app", digest, "us-west-2", testAccount); s.Status != ecrtypes.ReplicationStatusComplete {
+		t.Errorf("replication of app@%s to us-west-2: %s %q", digest, s.Status, aws.ToString(s.FailureCode))
+	}
+
 	// Destroy leaves nothing behind (the lookup reads only).
 	platform.destroy()
 	ctx := context.Background()
@@ -306,6 +311,9 @@ func terraformPlatform(t *testing.T, issuer *oidctest.Issuer, api, registry *ecr
 	}
 	if _, err := root.GetRegistryPolicy(ctx, &ecr.GetRegistryPolicyInput{}); err == nil {
 		t.Error("after destroy, the registry policy remains")
+	}
+	if reg, err := root.DescribeRegistry(ctx, &ecr.DescribeRegistryInput{}); err != nil || reg.ReplicationConfiguration == nil || len(reg.ReplicationConfiguration.Rules) != 0 {
+		t.Errorf("after destroy, the replication configuration remains: %v %+v", err, reg)
 	}
 	templates, err := root.DescribeRepositoryCreationTemplates(ctx, &ecr.DescribeRepositoryCreationTemplatesInput{})
 	ecrMust(t, "DescribeRepositoryCreationTemplates", err)

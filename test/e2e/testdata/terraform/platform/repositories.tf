@@ -203,3 +203,20 @@ resource "aws_ecr_registry_scanning_configuration" "this" {
     }
   }
 }
+
+# Disaster recovery: the application's images are copied to a second
+# region as they are pushed.
+resource "aws_ecr_replication_configuration" "dr" {
+  replication_configuration {
+    rule {
+      destination {
+        region      = "us-west-2"
+        registry_id = data.aws_caller_identity.current.account_id
+      }
+      repository_filter {
+        filter      = "app"
+        filter_type = "PREFIX_MATCH"
+      }
+    }
+  }
+}
