@@ -28,3 +28,28 @@ func (r *Registry) DecideOnRepository(ctx context.Context, action Action, key me
 	d, req, err := r.decide(ctx, action, key.Scope, check)
 	return d.Allowed, d.Message(req), err
 }
+
+// ReplicateNow feeds the outbox to replication and runs every task that is
+// due, as the background engine does.
+func (r *Registry) ReplicateNow(ctx context.Context) error {
+	l, err := r.leases.Acquire(ctx, "replication-feed")
+	if err != nil {
+		return err
+	}
+	defer l.Release()
+	for {
+		_, more, err := r.replication.FeedOnce(ctx, l)
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+	}
+	for {
+		ran, err := r.replication.RunOne(ctx)
+		if err != nil || !ran {
+			return err
+		}
+	}
+}
