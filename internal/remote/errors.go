@@ -67,6 +67,9 @@ func (e *Error) Error() string {
 		}
 		fmt.Fprintf(&b, " (HTTP %d)", e.Status)
 	case e.Message != "":
+		if e.Code != "" {
+			b.WriteString(e.Code + ": ")
+		}
 		b.WriteString(e.Message)
 	case e.Err != nil:
 		b.WriteString(e.Err.Error())

@@ -3,6 +3,7 @@ package remote
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -159,8 +160,12 @@ func (c *Client) PushBlob(ctx context.Context, repo string, d digest.Digest, siz
 	if size < 0 {
 		return fmt.Errorf("remote: blob %s: negative size %d", d, size)
 	}
+	// A principal may be allowed to push but not to check
+	// (ecr:BatchCheckLayerAvailability): a denied check goes on to the
+	// upload, whose refusal, if any, carries the remote's explanation
+	// (a HEAD answer has no body).
 	ok, err := c.BlobExists(ctx, repo, d)
-	if err != nil || ok {
+	if ok || (err != nil && !errors.Is(err, ErrDenied)) {
 		return err
 	}
 	op := "pushing blob " + string(d) + " to " + repo
@@ -171,12 +176,14 @@ func (c *Client) PushBlob(ctx context.Context, repo string, d digest.Digest, siz
 	if err != nil {
 		return err
 	}
-	drain(resp)
 	switch resp.StatusCode {
 	case http.StatusCreated:
+		drain(resp)
 		return nil
 	case http.StatusAccepted:
+		drain(resp)
 	default:
+		defer drain(resp)
 		return c.v2Error(op, resp)
 	}
 	loc := resp.Header.Get("Location")
