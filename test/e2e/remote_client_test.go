@@ -108,7 +108,7 @@ func remotePutManifest(t *testing.T, c *remote.Client, repo string, m interface 
 	return digest.FromBytes(raw)
 }
 
-func randomImageT(t *testing.T, size, layers int64) v1.Image {
+func remoteRandomImage(t *testing.T, size, layers int64) v1.Image {
 	t.Helper()
 	img, err := random.Image(size, layers)
 	if err != nil {
@@ -117,7 +117,7 @@ func randomImageT(t *testing.T, size, layers int64) v1.Image {
 	return img
 }
 
-func wantKind(t *testing.T, what string, err, kind error) {
+func wantRemoteKind(t *testing.T, what string, err, kind error) {
 	t.Helper()
 	var e *remote.Error
 	if !errors.Is(err, kind) || !errors.As(err, &e) || remote.Temporary(err) {
@@ -144,7 +144,7 @@ func TestRemoteClient(t *testing.T) {
 	c := newRemote(t, target)
 
 	// Push: blobs are absent, then present; a pushed blob is not sent again.
-	img := randomImageT(t, 1<<20, 3)
+	img := remoteRandomImage(t, 1<<20, 3)
 	layers, _ := img.Layers()
 	first, _ := layers[0].Digest()
 	if ok, err := c.BlobExists(ctx, "dr/app", digest.Digest(first.String())); err != nil || ok {
@@ -226,46 +226,46 @@ func TestRemoteClient(t *testing.T) {
 		t.Fatalf("DeleteTag v2: %v", err)
 	}
 	_, err = c.ImageTags(ctx, "dr/app", want)
-	wantKind(t, "ImageTags of an image whose last tag was deleted", err, remote.ErrNotFound)
-	wantKind(t, "DeleteTag of a tag that is not there", c.DeleteTag(ctx, "dr/app", "v2"), remote.ErrNotFound)
+	wantRemoteKind(t, "ImageTags of an image whose last tag was deleted", err, remote.ErrNotFound)
+	wantRemoteKind(t, "DeleteTag of a tag that is not there", c.DeleteTag(ctx, "dr/app", "v2"), remote.ErrNotFound)
 
 	remotePutManifest(t, c, "dr/app", img, "v3")
 	if err := c.DeleteManifest(ctx, "dr/app", want); err != nil {
 		t.Fatalf("DeleteManifest: %v", err)
 	}
 	_, err = c.ImageTags(ctx, "dr/app", want)
-	wantKind(t, "ImageTags after DeleteManifest", err, remote.ErrNotFound)
-	wantKind(t, "DeleteManifest of an image that is not there", c.DeleteManifest(ctx, "dr/app", want), remote.ErrNotFound)
+	wantRemoteKind(t, "ImageTags after DeleteManifest", err, remote.ErrNotFound)
+	wantRemoteKind(t, "DeleteManifest of an image that is not there", c.DeleteManifest(ctx, "dr/app", want), remote.ErrNotFound)
 
 	// An image an index lists cannot be deleted before the index.
 	remotePush(t, c, "dr/app", img, string(want))
 	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.DockerManifestList), mutate.IndexAddendum{Add: img})
 	remotePutManifest(t, c, "dr/app", idx, "multi")
-	wantKind(t, "DeleteManifest of an image an index lists", c.DeleteManifest(ctx, "dr/app", want), remote.ErrReferenced)
+	wantRemoteKind(t, "DeleteManifest of an image an index lists", c.DeleteManifest(ctx, "dr/app", want), remote.ErrReferenced)
 
 	// An immutable tag does not move.
 	remotePush(t, c, "dr/locked", img, "v1")
-	other := randomImageT(t, 1024, 1)
+	other := remoteRandomImage(t, 1024, 1)
 	remotePush(t, c, "dr/locked", other, "stable")
 	raw, _ := other.RawManifest()
 	mt, _ := other.MediaType()
-	wantKind(t, "moving an immutable tag", c.PutManifest(ctx, "dr/locked", "v1", string(mt), raw), remote.ErrTagImmutable)
+	wantRemoteKind(t, "moving an immutable tag", c.PutManifest(ctx, "dr/locked", "v1", string(mt), raw), remote.ErrTagImmutable)
 	if tags, err := c.ImageTags(ctx, "dr/locked", want); err != nil || !slices.Equal(tags, []string{"v1"}) {
 		t.Fatalf("the immutable tag's image has tags %v, %v", tags, err)
 	}
 
 	// A repository that does not exist.
 	err = c.PushBlob(ctx, "dr/absent", digest.Digest(first.String()), size, layers[0].Compressed)
-	wantKind(t, "PushBlob to a missing repository", err, remote.ErrRepositoryNotFound)
+	wantRemoteKind(t, "PushBlob to a missing repository", err, remote.ErrRepositoryNotFound)
 	_, err = c.ImageTags(ctx, "dr/absent", want)
-	wantKind(t, "ImageTags of a missing repository", err, remote.ErrRepositoryNotFound)
-	wantKind(t, "DeleteTag in a missing repository", c.DeleteTag(ctx, "dr/absent", "v1"), remote.ErrRepositoryNotFound)
+	wantRemoteKind(t, "ImageTags of a missing repository", err, remote.ErrRepositoryNotFound)
+	wantRemoteKind(t, "DeleteTag in a missing repository", c.DeleteTag(ctx, "dr/absent", "v1"), remote.ErrRepositoryNotFound)
 
 	// A wrong secret: denied, with the remote's message and not the secret.
 	wrong := target
 	wrong.Profile = "wrong"
 	_, err = newRemote(t, wrong).BlobExists(ctx, "dr/app", want)
-	wantKind(t, "a wrong secret", err, remote.ErrDenied)
+	wantRemoteKind(t, "a wrong secret", err, remote.ErrDenied)
 	if strings.Contains(err.Error(), wrongSecret) || strings.Contains(err.Error(), testSecret) || !strings.Contains(err.Error(), "remote "+testRegion+" at "+e.URL()) {
 		t.Fatalf("the denial shows a secret or does not name the remote: %v", err)
 	}
@@ -296,13 +296,13 @@ func TestRemoteClientCrossAccount(t *testing.T) {
 	creds := remoteCredentials(t, map[string][2]string{"pusher": {key, secret}})
 	c := newRemote(t, remote.Target{URL: e.URL(), Region: testRegion, Account: testAccount, Profile: "pusher", CredentialsFile: creds, Source: pusher + "/us-west-2"})
 
-	img := randomImageT(t, 64<<10, 2)
+	img := remoteRandomImage(t, 64<<10, 2)
 	cfgName, _ := img.ConfigName()
 	cfg, _ := img.RawConfigFile()
 	err = c.PushBlob(ctx, repo, digest.Digest(cfgName.String()), int64(len(cfg)), func() (io.ReadCloser, error) {
 		return io.NopCloser(strings.NewReader(string(cfg))), nil
 	})
-	wantKind(t, "a push without the destination's policy", err, remote.ErrDenied)
+	wantRemoteKind(t, "a push without the destination's policy", err, remote.ErrDenied)
 	if !strings.Contains(err.Error(), "arn:aws:iam::"+pusher+":root is not authorized to perform: ecr:") {
 		t.Fatalf("the denial does not carry the remote's explanation: %v", err)
 	}
@@ -329,6 +329,6 @@ func TestRemoteClientCrossAccount(t *testing.T) {
 		t.Fatalf("DeleteTag across accounts: %v", err)
 	}
 	_, err = c.ImageTags(ctx, repo, want)
-	wantKind(t, "ImageTags after the last tag went", err, remote.ErrNotFound)
+	wantRemoteKind(t, "ImageTags after the last tag went", err, remote.ErrNotFound)
 	noServerErrors(t, e)
 }
