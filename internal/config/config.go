@@ -73,6 +73,9 @@ type Config struct {
 	MinFreeSpace int64
 	// EventRetention is how long the outbox keeps an event.
 	EventRetention time.Duration
+	// RemoteRegions maps a region that another ecrd deployment (or ECR)
+	// serves to how this server reaches it, for replication there.
+	RemoteRegions map[string]RemoteRegion
 }
 
 // VulnDBDir returns the vulnerability data folder: the setting, or vulndb
@@ -169,6 +172,7 @@ func (c *Config) settings() []setting {
 		{"max-connections", "most connections served at once; beyond 15/16 of them only health checks and requests with credentials are served (0: from the file-descriptor limit)", (*intValue)(&c.MaxConnections)},
 		{"max-client-connections", "most connections one client address may hold open (0: no limit)", (*intValue)(&c.MaxClientConnections)},
 		{"min-free-space", "free space the blob store keeps: below it uploads are refused and /readyz is not ready (bytes, or with KiB, MiB, GiB, TiB)", (*sizeValue)(&c.MinFreeSpace)},
+		{"remote-regions", "regions another ecrd serves, for replication to them: comma-separated REGION=URL, the URL of that ecrd with optional ?profile=NAME (of the shared credentials file; default: default), &credentials-file=PATH (default: AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials) and &ca-file=PATH (PEM CAs trusted besides the system roots, for https)", (*remoteRegionsValue)(&c.RemoteRegions)},
 		{"event-retention", "how long the outbox keeps the record of a change (every change is one; processes sharing the database follow it)", (*durationValue)(&c.EventRetention)},
 		{"shutdown-timeout", "how long SIGTERM waits for requests in flight", (*durationValue)(&c.ShutdownTimeout)},
 		{"log-level", "debug, info, warn or error (debug logs every request)", (*stringValue)(&c.LogLevel)},
