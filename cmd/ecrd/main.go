@@ -201,6 +201,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		EventRetention:    cfg.EventRetention,
 		Shared:            cfg.Shared(),
 		BlobRedirect:      cfg.BlobRedirect,
+		RemoteTargets:     remoteTargets(cfg.RemoteRegions, log),
 	})
 	if err := reg.Recover(ctx); err != nil {
 		return fmt.Errorf("recovering the data folder: %w", err)

@@ -465,7 +465,7 @@ func (r *Registry) replicateRemote(ctx context.Context, rt RemoteTarget, src met
 	return nil
 }
 
-// Errors a RemoteTarget returns that replication acts on.
+// Errors a RemoteTarget returns (wrapped) that replication acts on.
 var (
 	// ErrRemoteTagImmutable: the remote refused to move an immutable tag;
 	// the image arrives without it.
@@ -474,18 +474,24 @@ var (
 	ErrRemoteDenied = errors.New("the remote denied the replication")
 	// ErrRemoteNotFound: what was to be deleted is not on the remote.
 	ErrRemoteNotFound = errors.New("not on the remote")
+	// ErrRemoteTemporary: the remote could not be reached, or answered
+	// that it could not serve now; the replication is tried again.
+	ErrRemoteTemporary = errors.New("the remote is unavailable")
 )
 
-// remoteError turns a remote's refusal into a failure a person can act
-// on; other errors (the remote unreachable) are retried.
+// remoteError turns a remote's answer into what replication does next:
+// nothing (already done), a retry (ErrRemoteTemporary), or a failure a
+// person can act on.
 func remoteError(err error, dest metadata.RepoKey) error {
 	switch {
 	case err == nil, errors.Is(err, ErrRemoteNotFound):
 		return nil
+	case errors.Is(err, ErrRemoteTemporary):
+		return err
 	case errors.Is(err, ErrRemoteDenied):
 		return &replication.Failure{Code: fmt.Sprintf("ACCESS_DENIED: registry %s in %s refused the replication into %q: %v", dest.Account, dest.Region, dest.Name, err)}
 	}
-	return err
+	return &replication.Failure{Code: fmt.Sprintf("REPLICATION_REFUSED: registry %s in %s, repository %q: %v", dest.Account, dest.Region, dest.Name, err)}
 }
 
 // localError turns a refusal of a destination this server hosts into a
