@@ -218,3 +218,43 @@ func TestOutputZeroTimestampFails(t *testing.T) {
 		t.Fatal("zero createdAt marshalled")
 	}
 }
+
+// TestReplicationEcho: a configuration read from a request, given to the
+// core and written back is the request's, member for member:
+// deleteReplication and repositoryFilters only where the request had them.
+func TestReplicationEcho(t *testing.T) {
+	for _, body := range []string{
+		`{"rules":[]}`,
+		`{"rules":[{"destinations":[]}]}`,
+		`{"rules":[{"destinations":[{"region":"eu-west-1","registryId":"123456789012"},{"region":"us-west-2","registryId":"210987654321"}],` +
+			`"repositoryFilters":[{"filter":"team/","filterType":"PREFIX_MATCH"},{"filter":"prod","filterType":"PREFIX_MATCH"}],` +
+			`"deleteReplication":{"enabled":true}},` +
+			`{"destinations":[{"region":"ap-south-1","registryId":"123456789012"}],"deleteReplication":{"enabled":false}},` +
+			`{"destinations":[{"region":"ap-south-2","registryId":"123456789012"}]}]}`,
+	} {
+		in := new(PutReplicationConfigurationInput)
+		if err := awsjson.Decode([]byte(`{"replicationConfiguration":`+body+`}`), in); err != nil {
+			t.Fatal(err)
+		}
+		if err := in.validate(); err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		got := marshal(t, &PutReplicationConfigurationOutput{ReplicationConfiguration: wireReplication(coreReplication(in.ReplicationConfiguration))})
+		if want := `{"replicationConfiguration":` + body + `}`; got != want {
+			t.Errorf("echo\n got %s\nwant %s", got, want)
+		}
+	}
+}
+
+// TestBackfillResultsOnlyOnceEnded: results are left out until the
+// backfill has ended, and then given even when there are none.
+func TestBackfillResultsOnlyOnceEnded(t *testing.T) {
+	for status, ended := range map[string]bool{
+		registry.BackfillPreparing: false, registry.BackfillInProgress: false, registry.BackfillStopping: false,
+		registry.BackfillComplete: true, registry.BackfillFailed: true, registry.BackfillStopped: true,
+	} {
+		if got := backfillEnded(registry.Backfill{Status: status}); got != ended {
+			t.Errorf("backfillEnded(%s) = %v", status, got)
+		}
+	}
+}
