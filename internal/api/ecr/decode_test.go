@@ -59,6 +59,13 @@ func inputs() map[string]any {
 		"BatchGetRepositoryScanningConfiguration": new(BatchGetRepositoryScanningConfigurationInput),
 		"StartImageScan":                          new(StartImageScanInput),
 		"DescribeImageScanFindings":               new(DescribeImageScanFindingsInput),
+
+		"PutReplicationConfiguration":        new(PutReplicationConfigurationInput),
+		"DescribeImageReplicationStatus":     new(DescribeImageReplicationStatusInput),
+		"StartReplicationBackfill":           new(StartReplicationBackfillInput),
+		"StopReplicationBackfill":            new(StopReplicationBackfillInput),
+		"ListReplicationBackfills":           new(ListReplicationBackfillsInput),
+		"DescribeReplicationBackfillResults": new(DescribeReplicationBackfillResultsInput),
 	}
 }
 

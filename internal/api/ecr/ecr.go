@@ -110,6 +110,13 @@ func New(reg *registry.Registry, endpoint Endpoint, log *slog.Logger) *Handler {
 		"PutRegistryScanningConfiguration":        handle(h.putRegistryScanningConfiguration),
 		"GetRegistryScanningConfiguration":        handle(h.getRegistryScanningConfiguration),
 		"BatchGetRepositoryScanningConfiguration": handle(h.batchGetRepositoryScanningConfiguration),
+
+		"PutReplicationConfiguration":        handle(h.putReplicationConfiguration),
+		"DescribeImageReplicationStatus":     handle(h.describeImageReplicationStatus),
+		"StartReplicationBackfill":           handle(h.startReplicationBackfill),
+		"StopReplicationBackfill":            handle(h.stopReplicationBackfill),
+		"ListReplicationBackfills":           handle(h.listReplicationBackfills),
+		"DescribeReplicationBackfillResults": handle(h.describeReplicationBackfillResults),
 	}
 	h.ext = map[string]awsjson.Op{
 		"StartLifecyclePolicyPreview": handle(h.previewAt),

@@ -68,6 +68,9 @@ var exceptions = map[registry.Code]string{
 	registry.CodeScanNotFound:             "ScanNotFoundException",
 	registry.CodeLimitExceeded:            "LimitExceededException",
 	registry.CodeStorageFull:              "ServerException",
+	registry.CodeBackfillNotFound:         "ReplicationBackfillNotFoundException",
+	registry.CodeBackfillInProgress:       "ReplicationBackfillInProgressException",
+	registry.CodeBackfillInvalidStatus:    "ReplicationBackfillInvalidStatusException",
 }
 
 // exception returns the ECR exception for one of the adapter's or the
@@ -161,6 +164,8 @@ func notFoundMessage(e *registry.NotFoundError) string {
 		s = fmt.Sprintf("Image scan does not exist for the image with '%s' in %s", imageIDText(e.Image), inRepository(e.Key))
 	case registry.KindExclusion:
 		s = fmt.Sprintf("The principal %s is not excluded from pull time updates in the registry with id '%s'", e.ID, e.Key.Account)
+	case registry.KindBackfill:
+		s = fmt.Sprintf("The replication backfill with id '%s' does not exist in the registry with id '%s'", e.ID, e.Key.Account)
 	default:
 		return e.Error()
 	}
@@ -204,6 +209,10 @@ func conflictMessage(e *registry.ConflictError) string {
 		return fmt.Sprintf("The image %s in %s is being restored from archive: pull it once its status is ACTIVE", e.Digest, inRepository(e.Key))
 	case registry.ConflictImageInIndex:
 		return fmt.Sprintf("The image %s is listed by the image index %s: change the storage class of the index, which moves the images it lists with it", e.Digest, e.Index)
+	case registry.ConflictBackfillInProgress:
+		return fmt.Sprintf("A replication backfill to the region '%s' is already in progress in the registry with id '%s': wait for it to end, or stop it", e.Digest, e.Key.Account)
+	case registry.ConflictBackfillStatus:
+		return fmt.Sprintf("The replication backfill with id '%s' in the registry with id '%s' has ended: only a backfill in progress can be stopped", e.Digest, e.Key.Account)
 	}
 	return e.Error()
 }
@@ -214,6 +223,8 @@ func limitMessage(e *registry.LimitError) string {
 		return "The scan quota per image has been exceeded. Wait and try again."
 	case registry.LimitResourceTags:
 		return fmt.Sprintf("The maximum number of tags that can be applied to a repository is %d; this request would leave %d", e.Max, e.Got)
+	case registry.LimitBackfills:
+		return fmt.Sprintf("The maximum number of replication backfills in progress in a registry is %d: wait for one to end, or stop one", e.Max)
 	}
 	return e.Error()
 }

@@ -50,6 +50,9 @@ func TestExceptionMessages(t *testing.T) {
 		{&registry.NotFoundError{Kind: registry.KindExclusion, Key: metadata.RepoKey{Scope: scope}, ID: "arn:aws:iam::123456789012:role/ci"},
 			"ExclusionNotFoundException", 400, "The principal arn:aws:iam::123456789012:role/ci is not excluded from pull time updates in the registry with id '123456789012'"},
 
+		{&registry.NotFoundError{Kind: registry.KindBackfill, Key: metadata.RepoKey{Scope: scope}, ID: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"},
+			"ReplicationBackfillNotFoundException", 400, "The replication backfill with id '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0' does not exist in the registry with id '123456789012'"},
+
 		{&registry.ExistsError{Kind: registry.KindRepository, Key: key},
 			"RepositoryAlreadyExistsException", 400, "The repository with name 'team/app' already exists in the registry with id '123456789012'"},
 		{&registry.ExistsError{Kind: registry.KindImage, Key: key, Image: registry.ImageID{Digest: d, Tag: "v1"}},
@@ -75,6 +78,10 @@ func TestExceptionMessages(t *testing.T) {
 			"ImageArchivedException", 400, "The image " + d + " " + in + " is being restored from archive: pull it once its status is ACTIVE"},
 		{&registry.ConflictError{Conflict: registry.ConflictImageInIndex, Key: key, Digest: d, Index: idx},
 			"ImageStorageClassUpdateNotSupportedException", 400, "The image " + d + " is listed by the image index " + idx + ": change the storage class of the index, which moves the images it lists with it"},
+		{&registry.ConflictError{Conflict: registry.ConflictBackfillInProgress, Key: metadata.RepoKey{Scope: scope}, Digest: "eu-west-1"},
+			"ReplicationBackfillInProgressException", 400, "A replication backfill to the region 'eu-west-1' is already in progress in the registry with id '123456789012': wait for it to end, or stop it"},
+		{&registry.ConflictError{Conflict: registry.ConflictBackfillStatus, Key: metadata.RepoKey{Scope: scope}, Digest: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"},
+			"ReplicationBackfillInvalidStatusException", 400, "The replication backfill with id '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0' in the registry with id '123456789012' has ended: only a backfill in progress can be stopped"},
 
 		{&registry.LimitError{Limit: registry.LimitScansPerImage, Max: 1},
 			"LimitExceededException", 400, "The scan quota per image has been exceeded. Wait and try again."},
@@ -82,6 +89,8 @@ func TestExceptionMessages(t *testing.T) {
 			"TooManyTagsException", 400, "The maximum number of tags that can be applied to a repository is 50; this request would leave 51"},
 		{&registry.LimitError{Limit: registry.LimitTemplates, Max: 100},
 			"ValidationException", 400, "a registry holds at most 100 repository creation templates"},
+		{&registry.LimitError{Limit: registry.LimitBackfills, Max: 10},
+			"LimitExceededException", 400, "The maximum number of replication backfills in progress in a registry is 10: wait for one to end, or stop one"},
 
 		{&registry.TagError{Rule: registry.TagKeyLength, Max: 128}, "InvalidTagParameterException", 400, "Tag keys must be between 1 and 128 characters long"},
 		{&registry.TagError{Rule: registry.TagValueLength, Max: 256}, "InvalidTagParameterException", 400, "Tag values must be at most 256 characters long"},

@@ -37,6 +37,11 @@ func FuzzDecodeValidate(f *testing.F) {
 		`{"repositoryName":"app","lifecyclePolicyText":"{\"rules\":[]}","evaluateAt":1795413805.05}`,
 		`{"repositoryName":"app","imageId":{"imageTag":"v1"},"targetStorageClass":"ARCHIVE","imagePushedAt":1e9}`,
 		`{"principalArn":"arn:aws:iam::123456789012:role/x"}`,
+		`{"replicationConfiguration":{"rules":[{"destinations":[{"region":"eu-west-1","registryId":"123456789012"}],` +
+			`"repositoryFilters":[{"filter":"team/","filterType":"PREFIX_MATCH"}],"deleteReplication":{"enabled":true}}]}}`,
+		`{"replicationConfiguration":{"rules":[{"destinations":[],"deleteReplication":{}}]}}`, `{"replicationConfiguration":{"rules":null}}`,
+		`{"destination":{"region":"us-west-2","registryId":"123456789012"},"registryId":"123456789012"}`,
+		`{"replicationBackfillId":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","resultStatusFilter":"FAILED","maxResults":1000,"nextToken":"n"}`,
 		`{"repositoryName":"app"}{}`, `{"repositoryName":"app","repositoryName":1}`, "{\"repositoryName\":\"\xff\"}",
 	} {
 		f.Add([]byte(seed))

@@ -381,14 +381,6 @@ func (h *Handler) getAuthorizationToken(ctx context.Context, c auth.Caller, in *
 	return out, nil
 }
 
-func (h *Handler) describeRegistry(ctx context.Context, c auth.Caller, _ *DescribeRegistryInput) (*DescribeRegistryOutput, error) {
-	s := scope(c, nil)
-	if err := h.reg.DescribeRegistry(ctx, s); err != nil {
-		return nil, err
-	}
-	return &DescribeRegistryOutput{RegistryId: s.Account, ReplicationConfiguration: &ReplicationConfiguration{}}, nil
-}
-
 func (h *Handler) getAccountSetting(ctx context.Context, c auth.Caller, in *GetAccountSettingInput) (*GetAccountSettingOutput, error) {
 	v, err := h.reg.AccountSetting(ctx, scope(c, nil), deref(in.Name))
 	if err != nil {
@@ -502,8 +494,5 @@ const defaultPageSize = 100
 
 // pageSize is a request's maxResults, or ECR's default without one.
 func pageSize(maxResults *int32) int {
-	if maxResults == nil {
-		return defaultPageSize
-	}
-	return int(*maxResults)
+	return pageSizeOr(maxResults, defaultPageSize)
 }

@@ -18,14 +18,14 @@ package ecr
 //     Members the model marks required in a response-only structure carry
 //     no omitempty.
 //   - ImageIdentifier, Tag, ImageTagMutabilityExclusionFilter,
-//     ImageScanningConfiguration, EncryptionConfiguration and
-//     EncryptionConfigurationForRepositoryCreationTemplate appear in both
-//     requests and responses, so they follow the input convention. Go 1.26's
-//     new(expr) makes the pointers cheap to fill: ImageTag: new(tag).
+//     ImageScanningConfiguration, EncryptionConfiguration,
+//     EncryptionConfigurationForRepositoryCreationTemplate and the
+//     replication configuration's structures (replication.go) appear in
+//     both requests and responses, so they follow the input convention.
+//     Go 1.26's new(expr) makes the pointers cheap to fill: ImageTag:
+//     new(tag).
 
 import (
-	"encoding/json"
-
 	"github.com/ecrd/ecrd/internal/api/awsjson"
 )
 
@@ -214,53 +214,6 @@ type RepositoryCreationTemplate struct {
 	CustomRoleArn                      string                                                `json:"customRoleArn,omitempty"`
 	CreatedAt                          *Timestamp                                            `json:"createdAt,omitempty"`
 	UpdatedAt                          *Timestamp                                            `json:"updatedAt,omitempty"`
-}
-
-// ReplicationConfiguration is a registry's replication rules. Rules is
-// required: a nil slice is written as [].
-type ReplicationConfiguration struct {
-	Rules []ReplicationRule `json:"rules"`
-}
-
-// MarshalJSON writes the required rules member as [] when there are none.
-func (c ReplicationConfiguration) MarshalJSON() ([]byte, error) {
-	type plain ReplicationConfiguration
-	p := plain(c)
-	if p.Rules == nil {
-		p.Rules = []ReplicationRule{}
-	}
-	return json.Marshal(p)
-}
-
-// ReplicationRule replicates the repositories matching RepositoryFilters
-// (all, when there are none) to Destinations. Destinations is required: a
-// nil slice is written as [].
-type ReplicationRule struct {
-	Destinations      []ReplicationDestination `json:"destinations"`
-	RepositoryFilters []RepositoryFilter       `json:"repositoryFilters,omitempty"`
-}
-
-// MarshalJSON writes the required destinations member as [] when there are
-// none.
-func (r ReplicationRule) MarshalJSON() ([]byte, error) {
-	type plain ReplicationRule
-	p := plain(r)
-	if p.Destinations == nil {
-		p.Destinations = []ReplicationDestination{}
-	}
-	return json.Marshal(p)
-}
-
-// ReplicationDestination is a region and registry to replicate to.
-type ReplicationDestination struct {
-	Region     string `json:"region"`
-	RegistryId string `json:"registryId"`
-}
-
-// RepositoryFilter selects repositories by name prefix (PREFIX_MATCH).
-type RepositoryFilter struct {
-	Filter     string `json:"filter"`
-	FilterType string `json:"filterType"`
 }
 
 // Operations, in alphabetical order.

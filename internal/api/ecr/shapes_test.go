@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ecrd/ecrd/internal/api/awsjson"
+	"github.com/ecrd/ecrd/internal/registry"
 )
 
 // marshal writes a response as Serve does.
@@ -109,15 +110,64 @@ func TestOutputsMarshal(t *testing.T) {
 			`{"registryId":"r","repositoryName":"n","imageTagMutability":"MUTABLE"}`},
 		{"TagResource", &TagResourceOutput{}, `{}`},
 		{"UntagResource", &UntagResourceOutput{}, `{}`},
-		{"DescribeRegistry no replication", &DescribeRegistryOutput{RegistryId: "123456789012", ReplicationConfiguration: &ReplicationConfiguration{}},
+		{"DescribeRegistry no replication", &DescribeRegistryOutput{RegistryId: "123456789012", ReplicationConfiguration: wireReplication(registry.ReplicationConfiguration{})},
 			`{"registryId":"123456789012","replicationConfiguration":{"rules":[]}}`},
-		{"DescribeRegistry", &DescribeRegistryOutput{RegistryId: "123456789012", ReplicationConfiguration: &ReplicationConfiguration{Rules: []ReplicationRule{
-			{Destinations: []ReplicationDestination{{Region: "eu-west-1", RegistryId: "123456789012"}},
-				RepositoryFilters: []RepositoryFilter{{Filter: "prod", FilterType: "PREFIX_MATCH"}}},
-			{},
-		}}}, `{"registryId":"123456789012","replicationConfiguration":{"rules":[` +
+		{"DescribeRegistry", &DescribeRegistryOutput{RegistryId: "123456789012", ReplicationConfiguration: wireReplication(registry.ReplicationConfiguration{
+			Rules: []registry.ReplicationRule{
+				{Destinations: []registry.ReplicationDestination{{Region: "eu-west-1", RegistryID: "123456789012"}},
+					RepositoryFilters: []registry.RepositoryFilter{{Filter: "prod", FilterType: "PREFIX_MATCH"}}},
+				{Destinations: []registry.ReplicationDestination{{Region: "us-west-2", RegistryID: "210987654321"}}, DeleteReplication: new(false)},
+				{DeleteReplication: new(true)},
+			},
+			Since: time.Unix(1719871300, 0),
+		})}, `{"registryId":"123456789012","replicationConfiguration":{"rules":[` +
 			`{"destinations":[{"region":"eu-west-1","registryId":"123456789012"}],"repositoryFilters":[{"filter":"prod","filterType":"PREFIX_MATCH"}]},` +
-			`{"destinations":[]}]}}`},
+			`{"destinations":[{"region":"us-west-2","registryId":"210987654321"}],"deleteReplication":{"enabled":false}},` +
+			`{"destinations":[],"deleteReplication":{"enabled":true}}]}}`},
+		{"DescribeImageReplicationStatus", &DescribeImageReplicationStatusOutput{RepositoryName: "app", ImageId: &ImageIdentifier{ImageDigest: new("sha256:ab"), ImageTag: new("v1")},
+			ReplicationStatuses: []ImageReplicationStatus{
+				{Region: "eu-west-1", RegistryId: "123456789012", Status: "COMPLETE"},
+				{Region: "us-west-2", RegistryId: "210987654321", Status: "FAILED", FailureCode: "ACCESS_DENIED"},
+			}}, `{"repositoryName":"app","imageId":{"imageDigest":"sha256:ab","imageTag":"v1"},"replicationStatuses":[` +
+			`{"region":"eu-west-1","registryId":"123456789012","status":"COMPLETE"},` +
+			`{"region":"us-west-2","registryId":"210987654321","status":"FAILED","failureCode":"ACCESS_DENIED"}]}`},
+		{"DescribeImageReplicationStatus none", &DescribeImageReplicationStatusOutput{RepositoryName: "app", ImageId: &ImageIdentifier{ImageDigest: new("sha256:ab")}},
+			`{"repositoryName":"app","imageId":{"imageDigest":"sha256:ab"},"replicationStatuses":[]}`},
+		{"StartReplicationBackfill", backfillOutput("123456789012", registry.Backfill{ID: validUploadID,
+			Destination: registry.ReplicationDestination{Region: "eu-west-1", RegistryID: "123456789012"}, Status: "PREPARING", StartedAt: at.Time}),
+			`{"replicationBackfillId":"` + validUploadID + `","registryId":"123456789012","destination":{"region":"eu-west-1","registryId":"123456789012"},` +
+				`"status":"PREPARING","startedAt":1719871234.123}`},
+		{"ListReplicationBackfills empty", &ListReplicationBackfillsOutput{RegistryId: "123456789012"}, `{"registryId":"123456789012","backfills":[]}`},
+		{"ListReplicationBackfills", &ListReplicationBackfillsOutput{RegistryId: "123456789012", NextToken: "n", Backfills: []ReplicationBackfillSummary{
+			{ReplicationBackfillId: "a", Destination: &ReplicationDestination{Region: new("eu-west-1"), RegistryId: new("123456789012")}, Status: "PREPARING", StartedAt: at},
+			{ReplicationBackfillId: "b", Destination: &ReplicationDestination{Region: new("us-west-2"), RegistryId: new("123456789012")}, Status: "FAILED",
+				FailureCode: "TOO_MANY_FAILURES", Progress: wireProgress(&registry.BackfillProgress{Total: 4, Completed: 1, Failed: 3, FailureCodes: []string{"ACCESS_DENIED"}}),
+				StartedAt: at, EndedAt: later},
+			{ReplicationBackfillId: "c", Destination: &ReplicationDestination{Region: new("ap-south-1"), RegistryId: new("123456789012")}, Status: "IN_PROGRESS",
+				Progress: wireProgress(&registry.BackfillProgress{}), StartedAt: at},
+		}}, `{"registryId":"123456789012","backfills":[` +
+			`{"replicationBackfillId":"a","destination":{"region":"eu-west-1","registryId":"123456789012"},"status":"PREPARING","startedAt":1719871234.123},` +
+			`{"replicationBackfillId":"b","destination":{"region":"us-west-2","registryId":"123456789012"},"status":"FAILED","failureCode":"TOO_MANY_FAILURES",` +
+			`"progress":{"totalReplicationCount":4,"completedReplicationCount":1,"failedReplicationCount":3,"failureCodes":["ACCESS_DENIED"]},` +
+			`"startedAt":1719871234.123,"endedAt":1719871300},` +
+			`{"replicationBackfillId":"c","destination":{"region":"ap-south-1","registryId":"123456789012"},"status":"IN_PROGRESS",` +
+			`"progress":{"totalReplicationCount":0,"completedReplicationCount":0,"failedReplicationCount":0,"failureCodes":[]},"startedAt":1719871234.123}],` +
+			`"nextToken":"n"}`},
+		{"DescribeReplicationBackfillResults preparing", &DescribeReplicationBackfillResultsOutput{RegistryId: "123456789012", ReplicationBackfillId: "a",
+			Destination: &ReplicationDestination{Region: new("eu-west-1"), RegistryId: new("123456789012")}, Status: "PREPARING", StartedAt: at},
+			`{"registryId":"123456789012","replicationBackfillId":"a","destination":{"region":"eu-west-1","registryId":"123456789012"},"status":"PREPARING","startedAt":1719871234.123}`},
+		{"DescribeReplicationBackfillResults ended, no results", &DescribeReplicationBackfillResultsOutput{ReplicationBackfillId: "a", Status: "COMPLETE",
+			Progress: wireProgress(&registry.BackfillProgress{}), Results: &[]ReplicationBackfillResult{}, StartedAt: at, EndedAt: later},
+			`{"replicationBackfillId":"a","status":"COMPLETE","progress":{"totalReplicationCount":0,"completedReplicationCount":0,"failedReplicationCount":0,"failureCodes":[]},` +
+				`"results":[],"startedAt":1719871234.123,"endedAt":1719871300}`},
+		{"DescribeReplicationBackfillResults", &DescribeReplicationBackfillResultsOutput{ReplicationBackfillId: "a", Status: "FAILED", FailureCode: "TOO_MANY_FAILURES",
+			Results: &[]ReplicationBackfillResult{
+				{RepositoryName: "app", ImageId: &ImageIdentifier{ImageDigest: new("sha256:ab"), ImageTag: new("v1")}, Status: "COMPLETE"},
+				{RepositoryName: "app", ImageId: &ImageIdentifier{ImageDigest: new("sha256:cd")}, Status: "FAILED", FailureCode: "ACCESS_DENIED"},
+			}, NextToken: "n"},
+			`{"replicationBackfillId":"a","status":"FAILED","failureCode":"TOO_MANY_FAILURES","results":[` +
+				`{"repositoryName":"app","imageId":{"imageDigest":"sha256:ab","imageTag":"v1"},"status":"COMPLETE"},` +
+				`{"repositoryName":"app","imageId":{"imageDigest":"sha256:cd"},"status":"FAILED","failureCode":"ACCESS_DENIED"}],"nextToken":"n"}`},
 		{"CreateRepositoryCreationTemplate", &CreateRepositoryCreationTemplateOutput{RegistryId: "123456789012", RepositoryCreationTemplate: &RepositoryCreationTemplate{
 			Prefix: "ROOT", Description: "d",
 			EncryptionConfiguration: &EncryptionConfigurationForRepositoryCreationTemplate{EncryptionType: new("KMS"), KmsKey: new("")},
@@ -166,5 +216,45 @@ func TestOutputsReadBack(t *testing.T) {
 func TestOutputZeroTimestampFails(t *testing.T) {
 	if _, err := json.Marshal(&CreateRepositoryOutput{Repository: &Repository{CreatedAt: &Timestamp{}}}); err == nil {
 		t.Fatal("zero createdAt marshalled")
+	}
+}
+
+// TestReplicationEcho: a configuration read from a request, given to the
+// core and written back is the request's, member for member:
+// deleteReplication and repositoryFilters only where the request had them.
+func TestReplicationEcho(t *testing.T) {
+	for _, body := range []string{
+		`{"rules":[]}`,
+		`{"rules":[{"destinations":[]}]}`,
+		`{"rules":[{"destinations":[{"region":"eu-west-1","registryId":"123456789012"},{"region":"us-west-2","registryId":"210987654321"}],` +
+			`"repositoryFilters":[{"filter":"team/","filterType":"PREFIX_MATCH"},{"filter":"prod","filterType":"PREFIX_MATCH"}],` +
+			`"deleteReplication":{"enabled":true}},` +
+			`{"destinations":[{"region":"ap-south-1","registryId":"123456789012"}],"deleteReplication":{"enabled":false}},` +
+			`{"destinations":[{"region":"ap-south-2","registryId":"123456789012"}]}]}`,
+	} {
+		in := new(PutReplicationConfigurationInput)
+		if err := awsjson.Decode([]byte(`{"replicationConfiguration":`+body+`}`), in); err != nil {
+			t.Fatal(err)
+		}
+		if err := in.validate(); err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		got := marshal(t, &PutReplicationConfigurationOutput{ReplicationConfiguration: wireReplication(coreReplication(in.ReplicationConfiguration))})
+		if want := `{"replicationConfiguration":` + body + `}`; got != want {
+			t.Errorf("echo\n got %s\nwant %s", got, want)
+		}
+	}
+}
+
+// TestBackfillResultsOnlyOnceEnded: results are left out until the
+// backfill has ended, and then given even when there are none.
+func TestBackfillResultsOnlyOnceEnded(t *testing.T) {
+	for status, ended := range map[string]bool{
+		registry.BackfillPreparing: false, registry.BackfillInProgress: false, registry.BackfillStopping: false,
+		registry.BackfillComplete: true, registry.BackfillFailed: true, registry.BackfillStopped: true,
+	} {
+		if got := backfillEnded(registry.Backfill{Status: status}); got != ended {
+			t.Errorf("backfillEnded(%s) = %v", status, got)
+		}
 	}
 }

@@ -740,3 +740,223 @@ func TestInvalidParameterErrorMessage(t *testing.T) {
 		t.Fatalf("got %s", err.Error())
 	}
 }
+
+// Replication.
+
+const (
+	patRegion            = `[0-9a-z-]{2,25}`
+	patReplicationFilter = `^(?:[a-z0-9]+(?:[._-][a-z0-9]*)*/)*[a-z0-9]*(?:[._-][a-z0-9]*)*$`
+)
+
+func destinations(n int) []ReplicationDestination {
+	l := make([]ReplicationDestination, n)
+	for i := range l {
+		l[i] = ReplicationDestination{Region: new("eu-west-1"), RegistryId: new("123456789012")}
+	}
+	return l
+}
+
+func repositoryFilters(n int) []RepositoryFilter {
+	l := make([]RepositoryFilter, n)
+	for i := range l {
+		l[i] = RepositoryFilter{Filter: new("team/app"), FilterType: new("PREFIX_MATCH")}
+	}
+	return l
+}
+
+func replicationRules(n int) []ReplicationRule {
+	l := make([]ReplicationRule, n)
+	for i := range l {
+		l[i] = ReplicationRule{Destinations: destinations(1)}
+	}
+	return l
+}
+
+func TestValidatePutReplicationConfiguration(t *testing.T) {
+	type T = PutReplicationConfigurationInput
+	const rule1 = "replicationConfiguration.rules.1.member"
+	base := func() *T {
+		return &T{ReplicationConfiguration: &ReplicationConfiguration{Rules: []ReplicationRule{
+			{Destinations: destinations(1), RepositoryFilters: repositoryFilters(1), DeleteReplication: &DeleteReplication{Enabled: new(true)}},
+		}}}
+	}
+	// rule sets rule 1 of the base input.
+	rule := func(f func(*ReplicationRule)) func(*T) {
+		return func(in *T) { f(&in.ReplicationConfiguration.Rules[0]) }
+	}
+	runCases(t, base, []opCase[T]{
+		{"configuration null", func(in *T) { in.ReplicationConfiguration = nil }, msgNull("replicationConfiguration")},
+		{"rules null", func(in *T) { in.ReplicationConfiguration.Rules = nil }, msgNull("replicationConfiguration.rules")},
+		{"rules empty", func(in *T) { in.ReplicationConfiguration.Rules = []ReplicationRule{} }, ""},
+		{"rules 10", func(in *T) { in.ReplicationConfiguration.Rules = replicationRules(10) }, ""},
+		{"rules 11", func(in *T) { in.ReplicationConfiguration.Rules = replicationRules(11) }, msgMax("replicationConfiguration.rules", "10")},
+		{"destinations null", rule(func(r *ReplicationRule) { r.Destinations = nil }), msgNull(rule1 + ".destinations")},
+		{"destinations empty", rule(func(r *ReplicationRule) { r.Destinations = []ReplicationDestination{} }), ""},
+		// The model allows 100; the core refuses more than 25 unique ones.
+		{"destinations 100", rule(func(r *ReplicationRule) { r.Destinations = destinations(100) }), ""},
+		{"destinations 101", rule(func(r *ReplicationRule) { r.Destinations = destinations(101) }), msgMax(rule1+".destinations", "100")},
+		{"region null", rule(func(r *ReplicationRule) { r.Destinations = destinations(2); r.Destinations[1].Region = nil }), msgNull(rule1 + ".destinations.2.member.region")},
+		{"region short", rule(func(r *ReplicationRule) { r.Destinations[0].Region = new("a") }), msgMin(rule1+".destinations.1.member.region", "2")},
+		{"region long", rule(func(r *ReplicationRule) { r.Destinations[0].Region = new(strings.Repeat("a", 26)) }), msgMax(rule1+".destinations.1.member.region", "25")},
+		{"region longest", rule(func(r *ReplicationRule) { r.Destinations[0].Region = new(strings.Repeat("a", 25)) }), ""},
+		{"region pattern", rule(func(r *ReplicationRule) { r.Destinations[0].Region = new("EU-WEST-1") }), msgPattern(rule1+".destinations.1.member.region", patRegion)},
+		{"region underscore", rule(func(r *ReplicationRule) { r.Destinations[0].Region = new("eu_west_1") }), msgPattern(rule1+".destinations.1.member.region", patRegion)},
+		{"destination registryId null", rule(func(r *ReplicationRule) { r.Destinations[0].RegistryId = nil }), msgNull(rule1 + ".destinations.1.member.registryId")},
+		{"destination registryId pattern", rule(func(r *ReplicationRule) { r.Destinations[0].RegistryId = new("12345678901") }),
+			msgPattern(rule1+".destinations.1.member.registryId", "[0-9]{12}")},
+		{"filters absent", rule(func(r *ReplicationRule) { r.RepositoryFilters = nil }), ""},
+		{"filters empty", rule(func(r *ReplicationRule) { r.RepositoryFilters = []RepositoryFilter{} }), msgMin(rule1+".repositoryFilters", "1")},
+		{"filters 100", rule(func(r *ReplicationRule) { r.RepositoryFilters = repositoryFilters(100) }), ""},
+		{"filters 101", rule(func(r *ReplicationRule) { r.RepositoryFilters = repositoryFilters(101) }), msgMax(rule1+".repositoryFilters", "100")},
+		{"filter null", rule(func(r *ReplicationRule) {
+			r.RepositoryFilters = repositoryFilters(2)
+			r.RepositoryFilters[1].Filter = nil
+		}),
+			msgNull(rule1 + ".repositoryFilters.2.member.filter")},
+		{"filter short", rule(func(r *ReplicationRule) { r.RepositoryFilters[0].Filter = new("a") }), msgMin(rule1+".repositoryFilters.1.member.filter", "2")},
+		{"filter long", rule(func(r *ReplicationRule) { r.RepositoryFilters[0].Filter = new(strings.Repeat("a", 257)) }), msgMax(rule1+".repositoryFilters.1.member.filter", "256")},
+		{"filter longest", rule(func(r *ReplicationRule) { r.RepositoryFilters[0].Filter = new(strings.Repeat("a", 256)) }), ""},
+		{"filter prefix of a path", rule(func(r *ReplicationRule) { r.RepositoryFilters[0].Filter = new("team/") }), ""},
+		{"filter pattern", rule(func(r *ReplicationRule) { r.RepositoryFilters[0].Filter = new("Team") }), msgPattern(rule1+".repositoryFilters.1.member.filter", patReplicationFilter)},
+		{"filter wildcard", rule(func(r *ReplicationRule) { r.RepositoryFilters[0].Filter = new("team*") }), msgPattern(rule1+".repositoryFilters.1.member.filter", patReplicationFilter)},
+		{"filterType null", rule(func(r *ReplicationRule) { r.RepositoryFilters[0].FilterType = nil }), msgNull(rule1 + ".repositoryFilters.1.member.filterType")},
+		{"filterType enum", rule(func(r *ReplicationRule) { r.RepositoryFilters[0].FilterType = new("WILDCARD") }), msgEnum(rule1+".repositoryFilters.1.member.filterType", "[PREFIX_MATCH]")},
+		{"deleteReplication absent", rule(func(r *ReplicationRule) { r.DeleteReplication = nil }), ""},
+		{"deleteReplication false", rule(func(r *ReplicationRule) { r.DeleteReplication.Enabled = new(false) }), ""},
+		{"deleteReplication enabled null", rule(func(r *ReplicationRule) { r.DeleteReplication = &DeleteReplication{} }), msgNull(rule1 + ".deleteReplication.enabled")},
+		// Order: a rule's destinations, then its filters, then
+		// deleteReplication; rule 1 before rule 2.
+		{"order destinations before filters", rule(func(r *ReplicationRule) {
+			r.Destinations[0].Region = nil
+			r.RepositoryFilters[0].Filter = nil
+			r.DeleteReplication.Enabled = nil
+		}), msgNull(rule1 + ".destinations.1.member.region")},
+		{"order filters before deleteReplication", rule(func(r *ReplicationRule) {
+			r.RepositoryFilters[0].FilterType = new("x")
+			r.DeleteReplication.Enabled = nil
+		}), msgEnum(rule1+".repositoryFilters.1.member.filterType", "[PREFIX_MATCH]")},
+		{"order rules", func(in *T) {
+			in.ReplicationConfiguration.Rules = replicationRules(3)
+			in.ReplicationConfiguration.Rules[1].Destinations = nil
+			in.ReplicationConfiguration.Rules[2].Destinations = nil
+		}, msgNull("replicationConfiguration.rules.2.member.destinations")},
+		{"order list length before members", func(in *T) {
+			in.ReplicationConfiguration.Rules = replicationRules(11)
+			in.ReplicationConfiguration.Rules[0].Destinations = nil
+		}, msgMax("replicationConfiguration.rules", "10")},
+	})
+}
+
+func TestValidateDescribeImageReplicationStatus(t *testing.T) {
+	type T = DescribeImageReplicationStatusInput
+	base := func() *T { return &T{RepositoryName: new("app"), ImageId: &ImageIdentifier{ImageTag: new("v1")}} }
+	runCases(t, base, []opCase[T]{
+		{"registryId valid", func(in *T) { in.RegistryId = new("123456789012") }, ""},
+		{"registryId pattern", func(in *T) { in.RegistryId = new("12345") }, msgPattern("registryId", "[0-9]{12}")},
+		{"repositoryName null", func(in *T) { in.RepositoryName = nil }, msgNull("repositoryName")},
+		{"repositoryName short", func(in *T) { in.RepositoryName = new("a") }, msgMin("repositoryName", "2")},
+		{"repositoryName pattern", func(in *T) { in.RepositoryName = new("App") }, msgPattern("repositoryName", patRepositoryName)},
+		{"imageId null", func(in *T) { in.ImageId = nil }, msgNull("imageId")},
+		{"imageId by digest", func(in *T) { in.ImageId = &ImageIdentifier{ImageDigest: new(validDigest)} }, ""},
+		{"imageTag empty", func(in *T) { in.ImageId.ImageTag = new("") }, msgMin("imageId.imageTag", "1")},
+		{"imageTag long", func(in *T) { in.ImageId.ImageTag = new(strings.Repeat("a", 301)) }, msgMax("imageId.imageTag", "300")},
+		// The model's order: repositoryName, imageId, registryId.
+		{"order", func(in *T) { in.RegistryId = new("x"); in.ImageId = nil }, msgNull("imageId")},
+	})
+}
+
+func TestValidateStartReplicationBackfill(t *testing.T) {
+	type T = StartReplicationBackfillInput
+	base := func() *T { return &T{Destination: &destinations(1)[0]} }
+	runCases(t, base, []opCase[T]{
+		{"registryId valid", func(in *T) { in.RegistryId = new("123456789012") }, ""},
+		{"registryId pattern", func(in *T) { in.RegistryId = new("12345") }, msgPattern("registryId", "[0-9]{12}")},
+		{"destination null", func(in *T) { in.Destination = nil }, msgNull("destination")},
+		{"region null", func(in *T) { in.Destination.Region = nil }, msgNull("destination.region")},
+		{"region pattern", func(in *T) { in.Destination.Region = new("eu west") }, msgPattern("destination.region", patRegion)},
+		{"destination registryId null", func(in *T) { in.Destination.RegistryId = nil }, msgNull("destination.registryId")},
+		{"destination registryId pattern", func(in *T) { in.Destination.RegistryId = new("abc") }, msgPattern("destination.registryId", "[0-9]{12}")},
+		{"order", func(in *T) { in.RegistryId = new("x"); in.Destination = nil }, msgPattern("registryId", "[0-9]{12}")},
+	})
+}
+
+func TestValidateStopReplicationBackfill(t *testing.T) {
+	type T = StopReplicationBackfillInput
+	base := func() *T { return &T{ReplicationBackfillId: new(validUploadID)} }
+	runCases(t, base, []opCase[T]{
+		{"registryId pattern", func(in *T) { in.RegistryId = new("12345") }, msgPattern("registryId", "[0-9]{12}")},
+		{"id null", func(in *T) { in.ReplicationBackfillId = nil }, msgNull("replicationBackfillId")},
+		{"id upper case", func(in *T) { in.ReplicationBackfillId = new(strings.ToUpper(validUploadID)) }, ""},
+		{"id pattern", func(in *T) { in.ReplicationBackfillId = new("backfill-1") }, msgPattern("replicationBackfillId", patUploadID)},
+		{"id empty", func(in *T) { in.ReplicationBackfillId = new("") }, msgPattern("replicationBackfillId", patUploadID)},
+	})
+}
+
+func TestValidateListReplicationBackfills(t *testing.T) {
+	type T = ListReplicationBackfillsInput
+	base := func() *T { return &T{} }
+	runCases(t, base, []opCase[T]{
+		{"registryId pattern", func(in *T) { in.RegistryId = new("12345") }, msgPattern("registryId", "[0-9]{12}")},
+		{"maxResults 1", func(in *T) { in.MaxResults = new(int32(1)) }, ""},
+		{"maxResults 50", func(in *T) { in.MaxResults = new(int32(50)) }, ""},
+		{"maxResults 0", func(in *T) { in.MaxResults = new(int32(0)) }, msgGE("maxResults", "1")},
+		{"maxResults 51", func(in *T) { in.MaxResults = new(int32(51)) }, msgLE("maxResults", "50")},
+		{"nextToken", func(in *T) { in.NextToken = new("x") }, ""},
+	})
+}
+
+func TestValidateDescribeReplicationBackfillResults(t *testing.T) {
+	type T = DescribeReplicationBackfillResultsInput
+	base := func() *T { return &T{ReplicationBackfillId: new(validUploadID)} }
+	runCases(t, base, []opCase[T]{
+		{"registryId pattern", func(in *T) { in.RegistryId = new("12345") }, msgPattern("registryId", "[0-9]{12}")},
+		{"id null", func(in *T) { in.ReplicationBackfillId = nil }, msgNull("replicationBackfillId")},
+		{"id pattern", func(in *T) { in.ReplicationBackfillId = new(validUploadID + "0") }, msgPattern("replicationBackfillId", patUploadID)},
+		{"resultStatusFilter enum", func(in *T) { in.ResultStatusFilter = new("IN_PROGRESS") }, msgEnum("resultStatusFilter", "[COMPLETE, FAILED]")},
+		{"maxResults 1000", func(in *T) { in.MaxResults = new(int32(1000)) }, ""},
+		{"maxResults 0", func(in *T) { in.MaxResults = new(int32(0)) }, msgGE("maxResults", "1")},
+		{"maxResults 1001", func(in *T) { in.MaxResults = new(int32(1001)) }, msgLE("maxResults", "1000")},
+		{"order", func(in *T) { in.MaxResults = new(int32(0)); in.ResultStatusFilter = new("x") }, msgEnum("resultStatusFilter", "[COMPLETE, FAILED]")},
+	})
+}
+
+func TestValidateReplicationEnumsAcceptEveryValue(t *testing.T) {
+	for _, v := range []string{"COMPLETE", "FAILED"} {
+		if err := (&DescribeReplicationBackfillResultsInput{ReplicationBackfillId: new(validUploadID), ResultStatusFilter: new(v)}).validate(); err != nil {
+			t.Errorf("resultStatusFilter %s: %v", v, err)
+		}
+	}
+	in := &PutReplicationConfigurationInput{ReplicationConfiguration: &ReplicationConfiguration{Rules: []ReplicationRule{
+		{Destinations: destinations(1), RepositoryFilters: repositoryFilters(1)},
+	}}}
+	if err := in.validate(); err != nil {
+		t.Errorf("filterType PREFIX_MATCH: %v", err)
+	}
+}
+
+func TestReplicationPatterns(t *testing.T) {
+	tests := []struct {
+		p     *modelPattern
+		match []string
+		miss  []string
+	}{
+		{patternRegion, []string{"us-east-1", "eu-central-2", "cn-north-1", "ab", strings.Repeat("a", 25)},
+			[]string{"", "a", "US-EAST-1", "us_east_1", "us east", strings.Repeat("a", 26), "us-east-1\n"}},
+		{patternReplicationFilter, []string{"ab", "team", "team/", "team/app", "a.b_c-d", "team/app-", "a.", "a/b/c"},
+			[]string{"Team", "/a", "a//b", "a b", "a*", "team\n", "-a/b"}},
+		{patternBackfillID, []string{validUploadID, strings.ToUpper(validUploadID)},
+			[]string{"", "x", validUploadID + "0", "g" + validUploadID[1:]}},
+	}
+	for _, tt := range tests {
+		for _, s := range tt.match {
+			if !tt.p.re.MatchString(s) {
+				t.Errorf("%s: %q should match", tt.p.text, s)
+			}
+		}
+		for _, s := range tt.miss {
+			if tt.p.re.MatchString(s) {
+				t.Errorf("%s: %q should not match", tt.p.text, s)
+			}
+		}
+	}
+}
