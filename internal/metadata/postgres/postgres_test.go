@@ -486,8 +486,10 @@ func checkPlans(t *testing.T, rec *recorder) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, migrations[0]); err != nil {
-		t.Fatal(err)
+	for _, m := range migrations {
+		if _, err := conn.Exec(ctx, m); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := conn.Exec(ctx, "SET enable_seqscan = off; SET enable_sort = off"); err != nil {
 		t.Fatal(err)
