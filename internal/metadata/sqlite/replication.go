@@ -40,20 +40,28 @@ func (r *reader) ReplicationTasks(ctx context.Context, repoID int64, d digest.Di
 // The backfill queries say backfill_id <> '', which the partial indexes
 // on backfills' tasks require of a query that uses them.
 
+const (
+	backfillTasksSQL = `SELECT ` + taskColumns + ` FROM replication_tasks t JOIN repositories r ON r.id = t.repo_id
+		WHERE t.backfill_id <> '' AND t.backfill_id = ?1 AND (t.repo_id > ?2 OR (t.repo_id = ?2 AND t.digest > ?3))
+		ORDER BY t.repo_id, t.digest LIMIT ?4`
+	backfillTasksByStatusSQL = `SELECT ` + taskColumns + ` FROM replication_tasks t JOIN repositories r ON r.id = t.repo_id
+		WHERE t.backfill_id <> '' AND t.backfill_id = ?1 AND t.status = ?5 AND (t.repo_id > ?2 OR (t.repo_id = ?2 AND t.digest > ?3))
+		ORDER BY t.repo_id, t.digest LIMIT ?4`
+	backfillCountsSQL = `SELECT status, count(*) FROM replication_tasks
+		WHERE backfill_id <> '' AND backfill_id = ? GROUP BY status`
+)
+
 func (r *reader) BackfillTasks(ctx context.Context, backfillID, status string, after metadata.ReplicationCursor, limit int) ([]metadata.ReplicationTask, error) {
-	q, args := `SELECT `+taskColumns+` FROM replication_tasks t JOIN repositories r ON r.id = t.repo_id
-		WHERE t.backfill_id <> '' AND t.backfill_id = ?`, []any{backfillID}
+	q, args := backfillTasksSQL, []any{backfillID, after.RepoID, string(after.Digest), limit}
 	if status != "" {
-		q, args = q+` AND t.status = ?`, append(args, status)
+		q, args = backfillTasksByStatusSQL, append(args, status)
 	}
-	rows, err := r.q.QueryContext(ctx, q+` AND (t.repo_id > ? OR (t.repo_id = ? AND t.digest > ?))
-		ORDER BY t.repo_id, t.digest LIMIT ?`, append(args, after.RepoID, after.RepoID, string(after.Digest), limit)...)
+	rows, err := r.q.QueryContext(ctx, q, args...)
 	return scanAll(rows, err, scanTask)
 }
 
 func (r *reader) BackfillTaskCounts(ctx context.Context, backfillID string) (map[string]int, error) {
-	rows, err := r.q.QueryContext(ctx, `SELECT status, count(*) FROM replication_tasks
-		WHERE backfill_id <> '' AND backfill_id = ? GROUP BY status`, backfillID)
+	rows, err := r.q.QueryContext(ctx, backfillCountsSQL, backfillID)
 	if err != nil {
 		return nil, err
 	}
@@ -99,9 +107,13 @@ func (r *reader) ReplicationBackfills(ctx context.Context, scope metadata.Scope,
 	return scanAll(rows, err, scanBackfill)
 }
 
+// activeBackfillsSQL reads the partial index of active backfills whole:
+// a registry runs few at once.
+const activeBackfillsSQL = `SELECT ` + backfillColumns + ` FROM replication_backfills
+	WHERE active = 1 ORDER BY started_at, id, account, region`
+
 func (r *reader) ActiveReplicationBackfills(ctx context.Context) ([]metadata.ReplicationBackfill, error) {
-	rows, err := r.q.QueryContext(ctx, `SELECT `+backfillColumns+` FROM replication_backfills
-		WHERE active = 1 ORDER BY started_at, id, account, region`)
+	rows, err := r.q.QueryContext(ctx, activeBackfillsSQL)
 	return scanAll(rows, err, scanBackfill)
 }
 
@@ -133,10 +145,12 @@ func (w *writeTx) QueueReplications(ctx context.Context, tasks []metadata.Replic
 	return nil
 }
 
+const claimReplicationsSQL = `SELECT ` + taskColumns + ` FROM replication_tasks t JOIN repositories r ON r.id = t.repo_id
+	WHERE t.status = 'IN_PROGRESS' AND t.not_before <= ?1 AND (t.holder = '' OR t.lease_until <= ?1)
+	ORDER BY t.not_before, t.repo_id, t.digest, t.dest_account, t.dest_region LIMIT ?2`
+
 func (w *writeTx) ClaimReplications(ctx context.Context, holder string, now, until time.Time, limit int) ([]metadata.ReplicationTask, error) {
-	rows, err := w.tx.QueryContext(ctx, `SELECT `+taskColumns+` FROM replication_tasks t JOIN repositories r ON r.id = t.repo_id
-		WHERE t.status = 'IN_PROGRESS' AND t.not_before <= ? AND (t.holder = '' OR t.lease_until <= ?)
-		ORDER BY t.not_before, t.repo_id, t.digest, t.dest_account, t.dest_region LIMIT ?`, nanos(now), nanos(now), limit)
+	rows, err := w.tx.QueryContext(ctx, claimReplicationsSQL, nanos(now), limit)
 	tasks, err := scanAll(rows, err, scanTask)
 	if err != nil {
 		return nil, err
@@ -153,9 +167,10 @@ func (w *writeTx) ClaimReplications(ctx context.Context, holder string, now, unt
 	return tasks, nil
 }
 
+const renewReplicationsSQL = `UPDATE replication_tasks SET lease_until = ? WHERE holder <> '' AND holder = ?`
+
 func (w *writeTx) RenewReplications(ctx context.Context, holder string, until time.Time) (int, error) {
-	return rowsAffected(w.tx.ExecContext(ctx, `UPDATE replication_tasks SET lease_until = ? WHERE holder <> '' AND holder = ?`,
-		nanos(until), holder))
+	return rowsAffected(w.tx.ExecContext(ctx, renewReplicationsSQL, nanos(until), holder))
 }
 
 func (w *writeTx) FinishReplication(ctx context.Context, t metadata.ReplicationTask, status, failureCode string, attempts int, notBefore, now time.Time) (bool, error) {
@@ -187,10 +202,11 @@ func (w *writeTx) ReleaseReplicationsOf(ctx context.Context, prefix string) (int
 		WHERE holder <> '' AND substr(holder, 1, ?) = ?`, len(prefix), prefix))
 }
 
+const cancelBackfillSQL = `DELETE FROM replication_tasks
+	WHERE backfill_id <> '' AND backfill_id = ? AND status = 'IN_PROGRESS' AND (holder = '' OR lease_until <= ?)`
+
 func (w *writeTx) CancelBackfillTasks(ctx context.Context, backfillID string, now time.Time) (int, error) {
-	return rowsAffected(w.tx.ExecContext(ctx, `DELETE FROM replication_tasks
-		WHERE backfill_id <> '' AND backfill_id = ? AND status = 'IN_PROGRESS' AND (holder = '' OR lease_until <= ?)`,
-		backfillID, nanos(now)))
+	return rowsAffected(w.tx.ExecContext(ctx, cancelBackfillSQL, backfillID, nanos(now)))
 }
 
 func (w *writeTx) PutReplicationBackfill(ctx context.Context, b metadata.ReplicationBackfill) error {
@@ -205,9 +221,14 @@ func (w *writeTx) PutReplicationBackfill(ctx context.Context, b metadata.Replica
 	return err
 }
 
+const (
+	endedBackfillsSQL = `SELECT account, region, id FROM replication_backfills
+		WHERE active = 0 AND started_at < ? ORDER BY started_at LIMIT ?`
+	clearBackfillSQL = `UPDATE replication_tasks SET backfill_id = '' WHERE backfill_id <> '' AND backfill_id = ?`
+)
+
 func (w *writeTx) PruneReplicationBackfills(ctx context.Context, before time.Time, limit int) (int, error) {
-	rows, err := w.tx.QueryContext(ctx, `SELECT account, region, id FROM replication_backfills
-		WHERE active = 0 AND started_at < ? ORDER BY started_at LIMIT ?`, nanos(before), limit)
+	rows, err := w.tx.QueryContext(ctx, endedBackfillsSQL, nanos(before), limit)
 	old, err := scanAll(rows, err, func(sc scanner) (metadata.ReplicationBackfill, error) {
 		var b metadata.ReplicationBackfill
 		return b, sc.Scan(&b.Scope.Account, &b.Scope.Region, &b.ID)
@@ -220,8 +241,7 @@ func (w *writeTx) PruneReplicationBackfills(ctx context.Context, before time.Tim
 			b.Scope.Account, b.Scope.Region, b.ID); err != nil {
 			return 0, err
 		}
-		if _, err := w.tx.ExecContext(ctx, `UPDATE replication_tasks SET backfill_id = ''
-			WHERE backfill_id <> '' AND backfill_id = ?`, b.ID); err != nil {
+		if _, err := w.tx.ExecContext(ctx, clearBackfillSQL, b.ID); err != nil {
 			return 0, err
 		}
 	}
