@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metadata.Store) {
 	runTests(t, newStore, lifecycleTests)
 	runTests(t, newStore, iamTests)
 	runTests(t, newStore, scanTests)
+	runTests(t, newStore, replicationTests)
 }
 
 // storeTest is one test of the suite, run on a new store.

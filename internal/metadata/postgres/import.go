@@ -110,6 +110,18 @@ var importTables = []table{
 		{"requested_at", nanos, ""}, {"attempts", integer, ""}, {"not_before", zeroNanos, ""}, {"holder", text, ""},
 		{"lease_until", zeroNanos, ""}, {"completed_at", nullNanos, ""}, {"source_version", text, ""},
 		{"source_updated_at", nullNanos, ""}, {"counts", text, ""}, {"findings", nullBytes, ""}, {"packages", nullBytes, ""}}},
+	// Replication tasks keep their claims, as scan jobs do; backfills
+	// and cursors (positions in the outbox, whose IDs are kept) are
+	// copied as they are.
+	{name: "replication_tasks", order: "repo_id, digest, dest_account, dest_region", columns: []column{
+		{"repo_id", integer, ""}, {"digest", text, ""}, {"dest_account", text, ""}, {"dest_region", text, ""},
+		{"status", text, ""}, {"failure_code", text, ""}, {"attempts", integer, ""}, {"not_before", zeroNanos, ""},
+		{"holder", text, ""}, {"lease_until", zeroNanos, ""}, {"generation", integer, ""}, {"backfill_id", text, ""},
+		{"updated_at", nanos, ""}}},
+	{name: "replication_backfills", order: "account, region, id", columns: []column{
+		{"account", text, ""}, {"region", text, ""}, {"id", text, ""}, {"started_at", nanos, ""}, {"active", boolean, ""},
+		{"document", bytes, ""}}},
+	{name: "cursors", order: "name", columns: []column{{"name", text, ""}, {"value", integer, ""}}},
 	// The outbox keeps its IDs: the history reads the same, and a new
 	// event follows every copied one (see advanceSequences).
 	{name: "events", order: "id", columns: []column{

@@ -253,6 +253,38 @@ func fillSQLite(t *testing.T, path string) filled {
 		return err
 	})
 
+	// Replication: tasks (of a backfill or not, one claimed by a process,
+	// one failed and waiting), backfills and a cursor.
+	destA := metadata.Scope{Account: scopeB.Account, Region: "us-west-2"}
+	destB := metadata.Scope{Account: scopeA.Account, Region: "eu-west-1"}
+	up(func(tx metadata.Tx) error {
+		if err := tx.QueueReplications(ctx, []metadata.ReplicationTask{
+			{RepoID: app.ID, Digest: m1.Digest, Dest: destA, BackfillID: "bf-1"},
+			{RepoID: app.ID, Digest: m1.Digest, Dest: destB},
+			{RepoID: app.ID, Digest: m2.Digest, Dest: destA, BackfillID: "bf-1"},
+			{RepoID: lib.ID, Digest: libImg.Digest, Dest: destA, NotBefore: base.Add(time.Hour)},
+		}, base); err != nil {
+			return err
+		}
+		claimed, err := tx.ClaimReplications(ctx, "old-server:/data", base, base.Add(time.Minute), 2)
+		if err != nil || len(claimed) != 2 {
+			return fmt.Errorf("claimed %d tasks, %v", len(claimed), err)
+		}
+		if _, err := tx.FinishReplication(ctx, claimed[1], metadata.ReplicationFailed, "REPLICATION_FAILED", 2, base.Add(2*time.Hour), base.Add(time.Second)); err != nil {
+			return err
+		}
+		for _, b := range []metadata.ReplicationBackfill{
+			{Scope: scopeA, ID: "bf-1", StartedAt: base, Active: true, Document: []byte(`{"id":"bf-1"}`)},
+			{Scope: scopeA, ID: "bf-0", StartedAt: base.Add(-time.Hour), Document: []byte(`{"id":"bf-0"}`)},
+			{Scope: scopeB, ID: "bf-2", StartedAt: base.Add(time.Second), Active: true, Document: []byte(`{}`)},
+		} {
+			if err := tx.PutReplicationBackfill(ctx, b); err != nil {
+				return err
+			}
+		}
+		return tx.SetCursor(ctx, "replication", 3)
+	})
+
 	// Events; the newest is pruned (its time is old), so the counter is
 	// above the largest ID left.
 	for i, at := range []time.Time{base, base.Add(time.Second), base.Add(time.Second), base.Add(-time.Hour)} {
@@ -403,7 +435,32 @@ func readAll(t *testing.T, r metadata.Reader, f filled) []call {
 			add(dn+"Link", l, err)
 			sc, err := r.ImageScan(ctx, id, d)
 			add(dn+"ImageScan", sc, err)
+			rt, err := r.ReplicationTasks(ctx, id, d)
+			add(dn+"ReplicationTasks", rt, err)
 		}
+	}
+	for _, status := range []string{"", metadata.ReplicationInProgress, metadata.ReplicationFailed} {
+		bt, err := r.BackfillTasks(ctx, "bf-1", status, metadata.ReplicationCursor{}, 100)
+		add("BackfillTasks "+status, bt, err)
+	}
+	bt, err := r.BackfillTasks(ctx, "bf-1", "", metadata.ReplicationCursor{RepoID: repos[0].ID, Digest: f.digests[0]}, 1)
+	add("BackfillTasks page", bt, err)
+	btc, err := r.BackfillTaskCounts(ctx, "bf-1")
+	add("BackfillTaskCounts", btc, err)
+	for _, sc := range []metadata.Scope{scopeA, scopeB, scopeC} {
+		name := sc.Account + "/" + sc.Region
+		bs, err := r.ReplicationBackfills(ctx, sc, "", 100)
+		add("ReplicationBackfills "+name, bs, err)
+		for _, id := range []string{"bf-0", "bf-1", "bf-2"} {
+			b, err := r.ReplicationBackfill(ctx, sc, id)
+			add("ReplicationBackfill "+name+" "+id, b, err)
+		}
+	}
+	active, err := r.ActiveReplicationBackfills(ctx)
+	add("ActiveReplicationBackfills", active, err)
+	for _, name := range []string{"replication", "unset"} {
+		c, err := r.Cursor(ctx, name)
+		add("Cursor "+name, c, err)
 	}
 	lps, err := r.LifecyclePolicies(ctx, 0, 100)
 	add("LifecyclePolicies", lps, err)

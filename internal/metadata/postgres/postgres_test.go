@@ -378,6 +378,10 @@ func TestErrorsKeepTheTransaction(t *testing.T) {
 		{"PutImageScan", metadata.ErrNotFound, func(tx metadata.Tx) error {
 			return tx.PutImageScan(ctx, metadata.ImageScan{RepoID: repo.ID, Digest: digest.FromString("absent"), Status: metadata.ScanPending, RequestedAt: now})
 		}},
+		{"QueueReplications of no repository", metadata.ErrNotFound, func(tx metadata.Tx) error {
+			return tx.QueueReplications(ctx, []metadata.ReplicationTask{{RepoID: repo.ID + 1000, Digest: digest.FromString("m"),
+				Dest: metadata.Scope{Account: "210987654321", Region: "us-west-2"}}}, now)
+		}},
 		{"PutPullTimeExclusion", metadata.ErrExists, func(tx metadata.Tx) error {
 			e := metadata.PullTimeExclusion{Principal: "p", CreatedAt: now}
 			if err := tx.PutPullTimeExclusion(ctx, scope, e); err != nil {
@@ -406,6 +410,66 @@ func TestErrorsKeepTheTransaction(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestConcurrentReplicationClaims: replicas claiming replication tasks at
+// once take different tasks, and every task once.
+func TestConcurrentReplicationClaims(t *testing.T) {
+	s := newStore(t)
+	const tasks, workers = 60, 6
+	if err := s.Update(ctx, func(tx metadata.Tx) error {
+		repo, err := tx.CreateRepository(ctx, metadata.Repository{Key: metadata.RepoKey{Scope: scope, Name: "app"}, CreatedAt: now})
+		if err != nil {
+			return err
+		}
+		var queue []metadata.ReplicationTask
+		for i := range tasks {
+			queue = append(queue, metadata.ReplicationTask{RepoID: repo.ID, Digest: digest.FromString(strconv.Itoa(i)),
+				Dest: metadata.Scope{Account: "210987654321", Region: "us-west-2"}, NotBefore: now.Add(time.Duration(i) * time.Millisecond)})
+		}
+		return tx.QueueReplications(ctx, queue, now)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		claimed = map[digest.Digest][]string{}
+	)
+	for w := range workers {
+		wg.Go(func() {
+			holder := fmt.Sprintf("replica-%d", w)
+			for {
+				var got []metadata.ReplicationTask
+				err := s.Update(ctx, func(tx metadata.Tx) error {
+					var err error
+					got, err = tx.ClaimReplications(ctx, holder, now.Add(time.Second), now.Add(time.Hour), 4)
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, task := range got {
+					claimed[task.Digest] = append(claimed[task.Digest], holder)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(claimed) != tasks {
+		t.Fatalf("%d tasks claimed, want %d", len(claimed), tasks)
+	}
+	for d, holders := range claimed {
+		if len(holders) != 1 {
+			t.Errorf("task %s claimed by %v", d, holders)
+		}
 	}
 }
 
@@ -486,8 +550,10 @@ func checkPlans(t *testing.T, rec *recorder) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, migrations[0]); err != nil {
-		t.Fatal(err)
+	for _, m := range migrations {
+		if _, err := conn.Exec(ctx, m); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := conn.Exec(ctx, "SET enable_seqscan = off; SET enable_sort = off"); err != nil {
 		t.Fatal(err)

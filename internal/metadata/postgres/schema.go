@@ -260,6 +260,56 @@ CREATE TABLE events (
 );
 CREATE INDEX events_at ON events (at);
 `,
+	// 2: replication: a task per image and destination registry, the
+	// backfills of registries, and named cursors (the outbox's followers).
+	`
+-- A task copies one image of a repository to one destination registry.
+-- generation grows each time the task is queued; holder and lease_until
+-- say which process copies it until when ('' and the zero time: none).
+CREATE TABLE replication_tasks (
+	repo_id      bigint NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+	digest       text COLLATE "C" NOT NULL,
+	dest_account text COLLATE "C" NOT NULL,
+	dest_region  text COLLATE "C" NOT NULL,
+	status       text COLLATE "C" NOT NULL,
+	failure_code text NOT NULL,
+	attempts     integer NOT NULL,
+	not_before   timestamptz NOT NULL,
+	holder       text COLLATE "C" NOT NULL,
+	lease_until  timestamptz NOT NULL,
+	generation   bigint NOT NULL,
+	backfill_id  text COLLATE "C" NOT NULL,
+	updated_at   timestamptz NOT NULL,
+	PRIMARY KEY (repo_id, digest, dest_account, dest_region)
+);
+-- The due tasks, oldest not_before first.
+CREATE INDEX replication_tasks_queue ON replication_tasks (not_before, repo_id, digest, dest_account, dest_region)
+	WHERE status = 'IN_PROGRESS';
+-- The claims of a process, renewed and released by its name.
+CREATE INDEX replication_tasks_held ON replication_tasks (holder) WHERE holder <> '';
+-- A backfill's tasks, all or by status, in image order.
+CREATE INDEX replication_tasks_backfill ON replication_tasks (backfill_id, repo_id, digest) WHERE backfill_id <> '';
+CREATE INDEX replication_tasks_backfill_status ON replication_tasks (backfill_id, status, repo_id, digest) WHERE backfill_id <> '';
+
+-- Backfills: the registry core's document, with what the store selects by.
+CREATE TABLE replication_backfills (
+	account    text COLLATE "C" NOT NULL,
+	region     text COLLATE "C" NOT NULL,
+	id         text COLLATE "C" NOT NULL,
+	started_at timestamptz NOT NULL,
+	active     boolean NOT NULL,
+	document   bytea NOT NULL,
+	PRIMARY KEY (account, region, id)
+);
+CREATE INDEX replication_backfills_active ON replication_backfills (started_at, id, account, region) WHERE active;
+CREATE INDEX replication_backfills_ended ON replication_backfills (started_at) WHERE NOT active;
+
+-- Named positions (in the outbox, for its followers).
+CREATE TABLE cursors (
+	name  text COLLATE "C" PRIMARY KEY,
+	value bigint NOT NULL
+);
+`,
 }
 
 // migrate brings the database's schema up to date. It holds the session

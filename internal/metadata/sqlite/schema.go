@@ -243,4 +243,54 @@ ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT '';
 ALTER TABLE events ADD COLUMN resource TEXT NOT NULL DEFAULT '';
 CREATE INDEX events_at ON events (at);
 `,
+	// 10: replication: a task per image and destination registry, the
+	// backfills of registries, and named cursors (the outbox's followers).
+	`
+-- A task copies one image of a repository to one destination registry.
+-- generation grows each time the task is queued; holder and lease_until
+-- say which process copies it until when ('' and 0: none); not_before
+-- and lease_until are 0 for the zero time.
+CREATE TABLE replication_tasks (
+	repo_id      INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+	digest       TEXT    NOT NULL,
+	dest_account TEXT    NOT NULL,
+	dest_region  TEXT    NOT NULL,
+	status       TEXT    NOT NULL,
+	failure_code TEXT    NOT NULL,
+	attempts     INTEGER NOT NULL,
+	not_before   INTEGER NOT NULL,
+	holder       TEXT    NOT NULL,
+	lease_until  INTEGER NOT NULL,
+	generation   INTEGER NOT NULL,
+	backfill_id  TEXT    NOT NULL,
+	updated_at   INTEGER NOT NULL,
+	PRIMARY KEY (repo_id, digest, dest_account, dest_region)
+) WITHOUT ROWID;
+-- The due tasks, oldest not_before first.
+CREATE INDEX replication_tasks_queue ON replication_tasks (not_before) WHERE status = 'IN_PROGRESS';
+-- The claims of a process, renewed and released by its name.
+CREATE INDEX replication_tasks_held ON replication_tasks (holder) WHERE holder <> '';
+-- A backfill's tasks, all or by status, in image order.
+CREATE INDEX replication_tasks_backfill ON replication_tasks (backfill_id, repo_id, digest) WHERE backfill_id <> '';
+CREATE INDEX replication_tasks_backfill_status ON replication_tasks (backfill_id, status, repo_id, digest) WHERE backfill_id <> '';
+
+-- Backfills: the registry core's document, with what the store selects by.
+CREATE TABLE replication_backfills (
+	account    TEXT    NOT NULL,
+	region     TEXT    NOT NULL,
+	id         TEXT    NOT NULL,
+	started_at INTEGER NOT NULL,
+	active     INTEGER NOT NULL,
+	document   BLOB    NOT NULL,
+	PRIMARY KEY (account, region, id)
+) WITHOUT ROWID;
+CREATE INDEX replication_backfills_active ON replication_backfills (started_at, id) WHERE active = 1;
+CREATE INDEX replication_backfills_ended ON replication_backfills (started_at) WHERE active = 0;
+
+-- Named positions (in the outbox, for its followers).
+CREATE TABLE cursors (
+	name  TEXT    PRIMARY KEY,
+	value INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
 }
