@@ -150,7 +150,7 @@ func (v replicationView) Queue(ctx context.Context, tx metadata.Tx, events []met
 			}
 			configs[e.Scope] = cfg
 		}
-		if len(cfg.Rules) == 0 || e.Time.Before(cfg.Since) {
+		if len(cfg.Rules) == 0 || !e.Time.After(cfg.Since) {
 			continue
 		}
 		targets := cfg.Targets(ev.Repository)

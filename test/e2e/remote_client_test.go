@@ -249,17 +249,30 @@ func TestRemoteClient(t *testing.T) {
 	remotePush(t, c, "dr/locked", other, "stable")
 	raw, _ := other.RawManifest()
 	mt, _ := other.MediaType()
-	wantRemoteKind(t, "moving an immutable tag", c.PutManifest(ctx, "dr/locked", "v1", string(mt), raw), remote.ErrTagImmutable)
+	// A plain client is refused; a replication (Source set) has the
+	// image arrive without the tag, as ECR's replication does.
+	plainTarget := target
+	plainTarget.Source = ""
+	plain := newRemote(t, plainTarget)
+	wantRemoteKind(t, "moving an immutable tag", plain.PutManifest(ctx, "dr/locked", "v1", string(mt), raw), remote.ErrTagImmutable)
+	if err := c.PutManifest(ctx, "dr/locked", "v1", string(mt), raw); err != nil {
+		t.Fatalf("a replication onto an immutable tag: %v", err)
+	}
 	if tags, err := c.ImageTags(ctx, "dr/locked", want); err != nil || !slices.Equal(tags, []string{"v1"}) {
 		t.Fatalf("the immutable tag's image has tags %v, %v", tags, err)
 	}
 
 	// A repository that does not exist.
-	err = c.PushBlob(ctx, "dr/absent", digest.Digest(first.String()), size, layers[0].Compressed)
+	err = plain.PushBlob(ctx, "dr/absent", digest.Digest(first.String()), size, layers[0].Compressed)
 	wantRemoteKind(t, "PushBlob to a missing repository", err, remote.ErrRepositoryNotFound)
 	_, err = c.ImageTags(ctx, "dr/absent", want)
 	wantRemoteKind(t, "ImageTags of a missing repository", err, remote.ErrRepositoryNotFound)
 	wantRemoteKind(t, "DeleteTag in a missing repository", c.DeleteTag(ctx, "dr/absent", "v1"), remote.ErrRepositoryNotFound)
+	// A replication creates the repository it pushes to (with defaults,
+	// without a REPLICATION creation template).
+	if err := c.PushBlob(ctx, "dr/created", digest.Digest(first.String()), size, layers[0].Compressed); err != nil {
+		t.Fatalf("a replication into a missing repository: %v", err)
+	}
 
 	// A wrong secret: denied, with the remote's message and not the secret.
 	wrong := target
@@ -308,7 +321,7 @@ func TestRemoteClientCrossAccount(t *testing.T) {
 	}
 
 	policy := `{"Version":"2012-10-17","Statement":[{"Sid":"Replication","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + pusher + `:root"},
-"Action":["ecr:BatchCheckLayerAvailability","ecr:InitiateLayerUpload","ecr:UploadLayerPart","ecr:CompleteLayerUpload","ecr:PutImage",
+"Action":["ecr:ReplicateImage","ecr:BatchCheckLayerAvailability","ecr:InitiateLayerUpload","ecr:UploadLayerPart","ecr:CompleteLayerUpload","ecr:PutImage",
 "ecr:BatchGetImage","ecr:DescribeImages","ecr:BatchDeleteImage"]}]}`
 	_, err = api.SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RepositoryName: aws.String(repo), PolicyText: aws.String(policy)})
 	ecrMust(t, "SetRepositoryPolicy", err)

@@ -169,7 +169,11 @@ func TestReplicationDisasterRecovery(t *testing.T) {
 // progress go to remote regions whose server is down.
 func TestReplicationBackfill(t *testing.T) {
 	creds := credentialsFile(t, "dr")
-	down := fmt.Sprintf("http://127.0.0.1:%d", testutil.FreePort(t))
+	port, err := testutil.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := fmt.Sprintf("http://127.0.0.1:%d", port)
 	var remotes []string
 	var downRegions []string
 	for i := range 10 {

@@ -140,7 +140,7 @@ func TestReplicationCrossRegion(t *testing.T) {
 	putReplication(t, src, ecrtypes.ReplicationRule{
 		Destinations:      []ecrtypes.ReplicationDestination{{Region: aws.String(drRegion), RegistryId: aws.String(testAccount)}},
 		RepositoryFilters: []ecrtypes.RepositoryFilter{{Filter: aws.String("prod/"), FilterType: ecrtypes.RepositoryFilterTypePrefixMatch}},
-		DeleteReplication: &ecrtypes.DeleteReplication{Enabled: aws.Bool(true)},
+		DeleteReplication: &ecrtypes.DeleteReplication{Enabled: true},
 	})
 	// The destination replicates on to a third region: a copy must not.
 	putReplication(t, dr, ecrtypes.ReplicationRule{
