@@ -294,3 +294,57 @@ func TestReplicationBackfill(t *testing.T) {
 	}
 	noServerErrors(t, e)
 }
+
+// TestReplicationRemoteFollowsDeletes: replication to another ecrd with
+// deleteReplication: a tag removed and an image deleted at the source go
+// at the remote too; the remote records the copies as replications, so
+// its own replication configuration does not carry them on.
+func TestReplicationRemoteFollowsDeletes(t *testing.T) {
+	b := startECRD(t, t.TempDir())
+	creds := credentialsFile(t, "dr")
+	a := startECRD(t, t.TempDir(), "--remote-regions", remoteRegion(drRegion, b.URL(), creds))
+	ctx := context.Background()
+	src, hc := ecrClient(a), a.HTTPClient(t)
+	putReplication(t, src, ecrtypes.ReplicationRule{
+		Destinations:      []ecrtypes.ReplicationDestination{{Region: aws.String(drRegion), RegistryId: aws.String(testAccount)}},
+		DeleteReplication: &ecrtypes.DeleteReplication{Enabled: true},
+	})
+	dr := regionECR(b, drRegion, testAccessKey, testSecret)
+	putReplication(t, dr, ecrtypes.ReplicationRule{
+		Destinations: []ecrtypes.ReplicationDestination{{Region: aws.String(thirdRegion), RegistryId: aws.String(testAccount)}},
+	})
+	if _, err := src.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("dr/tags")}); err != nil {
+		t.Fatal(err)
+	}
+	img := newOCIImage(t, mtOCIManifest, ecrRandom(t, 1024))
+	ociPushImage(t, a, hc, "dr/tags", img, "keep", "drop")
+	if s := waitReplication(t, src, "dr/tags", img.Digest, drRegion, testAccount); s.Status != ecrtypes.ReplicationStatusComplete {
+		t.Fatalf("replication: %s %q", s.Status, aws.ToString(s.FailureCode))
+	}
+	if tags, _ := imageTags(t, dr, "dr/tags", img.Digest); strings.Join(tags, ",") != "drop,keep" {
+		t.Fatalf("remote tags %v", tags)
+	}
+	// Not carried on by the remote's own configuration.
+	time.Sleep(1500 * time.Millisecond)
+	if _, there := imageTags(t, regionECR(b, thirdRegion, testAccessKey, testSecret), "dr/tags", img.Digest); there {
+		t.Error("the remote replicated the copy on")
+	}
+	if _, err := src.BatchDeleteImage(ctx, &ecr.BatchDeleteImageInput{RepositoryName: aws.String("dr/tags"),
+		ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: aws.String("drop")}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the untagging reaching the remote", func() bool {
+		tags, _ := imageTags(t, dr, "dr/tags", img.Digest)
+		return strings.Join(tags, ",") == "keep"
+	})
+	if _, err := src.BatchDeleteImage(ctx, &ecr.BatchDeleteImageInput{RepositoryName: aws.String("dr/tags"),
+		ImageIds: []ecrtypes.ImageIdentifier{{ImageDigest: aws.String(img.Digest)}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the deletion reaching the remote", func() bool {
+		_, there := imageTags(t, dr, "dr/tags", img.Digest)
+		return !there
+	})
+	noServerErrors(t, a)
+	noServerErrors(t, b)
+}

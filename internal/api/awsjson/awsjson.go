@@ -78,7 +78,10 @@ type Service struct {
 	// EmptyLists writes a nil list member of an output that has no
 	// omitempty as [] rather than null (presentLists).
 	EmptyLists bool
-	Log        *slog.Logger
+	// Prepare, if set, adds what the service reads from a request's
+	// headers to its context; its error is the answer.
+	Prepare func(ctx context.Context, r *http.Request) (context.Context, error)
+	Log     *slog.Logger
 }
 
 // Lookup returns the operation an X-Amz-Target names, if the service has
@@ -101,6 +104,13 @@ func (s *Service) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, t
 		return
 	}
 	ctx := identity.NewContext(identity.WithOrigin(r.Context(), identity.OriginOf(r)), c.Principal)
+	if s.Prepare != nil {
+		var err error
+		if ctx, err = s.Prepare(ctx, r); err != nil {
+			s.writeError(w, r, name, err)
+			return
+		}
+	}
 	out, err := run(ctx, c, body)
 	if err != nil {
 		s.writeError(w, r, name, err)

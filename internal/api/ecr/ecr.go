@@ -130,6 +130,7 @@ func New(reg *registry.Registry, endpoint Endpoint, log *slog.Logger) *Handler {
 		Errors:     exception,
 		Fault:      awsjson.Error{Type: "ServerException", Message: "internal server error: the registry logged the cause"},
 		EmptyLists: true, // ECR answers {"repositories":[]}; the AWS CLI v1's paginators fail on null
+		Prepare:    replicationOrigin,
 		Log:        log,
 	}
 	return h
@@ -175,3 +176,17 @@ func deref[T any](p *T) T {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// replicationOrigin marks the calls another ecrd makes while it
+// replicates into this one (its deletions), as /v2 does.
+func replicationOrigin(ctx context.Context, r *http.Request) (context.Context, error) {
+	v := r.Header.Get(registry.OriginHeader)
+	if v == "" {
+		return ctx, nil
+	}
+	o, err := registry.ParseOrigin(v)
+	if err != nil {
+		return ctx, err
+	}
+	return registry.WithReplicationOrigin(ctx, o), nil
+}
