@@ -146,6 +146,16 @@ func TestReplicationCrossRegion(t *testing.T) {
 	putReplication(t, dr, ecrtypes.ReplicationRule{
 		Destinations: []ecrtypes.ReplicationDestination{{Region: aws.String(thirdRegion), RegistryId: aws.String(testAccount)}},
 	})
+	// Repositories replication creates in the DR region are encrypted
+	// with KMS there, as its REPLICATION template says: the blobs are
+	// encrypted again under the destination's key.
+	if _, err := dr.CreateRepositoryCreationTemplate(ctx, &ecr.CreateRepositoryCreationTemplateInput{
+		Prefix: aws.String("prod"), AppliedFor: []ecrtypes.RCTAppliedFor{ecrtypes.RCTAppliedForReplication},
+		EncryptionConfiguration: &ecrtypes.EncryptionConfigurationForRepositoryCreationTemplate{EncryptionType: ecrtypes.EncryptionTypeKms},
+		ImageTagMutability:      ecrtypes.ImageTagMutabilityMutable,
+	}); err != nil {
+		t.Fatal(err)
+	}
 	for _, repo := range []string{"prod/app", "prod/imm", "dev/app"} {
 		if _, err := src.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String(repo)}); err != nil {
 			t.Fatal(err)
@@ -192,9 +202,10 @@ func TestReplicationCrossRegion(t *testing.T) {
 	if err != nil || len(refs.Referrers) != 1 || aws.ToString(refs.Referrers[0].Digest) != sig.Digest {
 		t.Errorf("destination referrers of the index: %v %+v", err, refs)
 	}
-	// Settings are not copied: the repository was created with defaults.
+	// Settings are not copied: the repository was created from the DR
+	// region's REPLICATION template.
 	repos, err := dr.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{"prod/app"}})
-	if err != nil || repos.Repositories[0].ImageTagMutability != ecrtypes.ImageTagMutabilityMutable {
+	if err != nil || repos.Repositories[0].EncryptionConfiguration.EncryptionType != ecrtypes.EncryptionTypeKms {
 		t.Errorf("destination repository: %v %+v", err, repos)
 	}
 	// Outside the filter, nothing.
