@@ -175,6 +175,7 @@ func (r *Registry) putImage(ctx context.Context, key metadata.RepoKey, req putRe
 	if queued {
 		r.scans.Wake()
 	}
+	r.replication.Wake() // at once, rather than when the outbox follower reads it
 	r.log.Info("manifest pushed", "account", key.Account, "region", key.Region, "repository", key.Name,
 		"digest", d, "tags", req.tags, "mediaType", m.MediaType)
 	return img, nil

@@ -335,10 +335,8 @@ func (r *Registry) replicateLocal(ctx context.Context, origin ReplicationOrigin,
 		return err
 	}
 	for _, ri := range images {
-		for _, b := range ri.blobs {
-			if err := r.replicateBlob(ctx, plan, from, b); err != nil {
-				return localError(err, dest, origin)
-			}
+		if err := r.replicateBlobs(ctx, plan, from, ri.blobs); err != nil {
+			return localError(err, dest, origin)
 		}
 		req := putRequest{digest: ri.img.Digest, contentType: ri.img.MediaType, body: ri.img.Content}
 		if ri.img.Digest == main {
@@ -347,9 +345,11 @@ func (r *Registry) replicateLocal(ctx context.Context, origin ReplicationOrigin,
 		if _, err := r.putImage(ctx, dest, req); err != nil {
 			return localError(err, dest, origin)
 		}
-		// The plan's repository exists now (putImage may have created it).
-		if plan, err = r.planPush(ctx, ActionPutImage, dest); err != nil {
-			return localError(err, dest, origin)
+		if !plan.exists {
+			// The repository exists now: plan on it.
+			if plan, err = r.planPush(ctx, ActionPutImage, dest); err != nil {
+				return localError(err, dest, origin)
+			}
 		}
 	}
 	if !deletes {
@@ -378,26 +378,57 @@ func (r *Registry) replicateLocal(ctx context.Context, origin ReplicationOrigin,
 	return nil
 }
 
-// replicateBlob links blob b, which the source holds in space from, into
-// the planned destination: without a copy within one blob space, copied
-// (decrypted and encrypted) across spaces; nothing if it is there.
-func (r *Registry) replicateBlob(ctx context.Context, plan *pushPlan, from blobspace.Space, b metadata.Blob) error {
-	if plan.exists {
-		if _, err := r.meta.Blob(ctx, plan.repo.ID, b.Digest); err == nil {
-			return nil
+// replicateBlobs brings the blobs of one manifest, which the source holds
+// in space from, into the planned destination: those already there are
+// skipped; within one blob space the rest are linked together in one
+// transaction, without a copy (as a mount: the source's links vouch for
+// the bytes, see internal/registry/gc); across spaces each is copied,
+// decrypted and encrypted, through ingest.
+func (r *Registry) replicateBlobs(ctx context.Context, plan *pushPlan, from blobspace.Space, blobs []metadata.Blob) error {
+	var missing []metadata.Blob
+	for _, b := range blobs {
+		if plan.exists {
+			if _, err := r.meta.Blob(ctx, plan.repo.ID, b.Digest); err == nil {
+				continue
+			}
 		}
+		missing = append(missing, b)
+	}
+	if len(missing) == 0 {
+		return nil
 	}
 	to, err := r.blobSpace(ctx, plan)
 	if err != nil {
 		return err
 	}
-	in := ingestion{plan: plan, blob: b}
 	if from.Key() != to.Key() {
-		in.store = func(ctx context.Context, sp blobspace.Space) error { return r.spaces.Copy(ctx, b, from, sp) }
+		for _, b := range missing {
+			err := r.ingest(ctx, ingestion{plan: plan, blob: b, store: func(ctx context.Context, sp blobspace.Space) error {
+				return r.spaces.Copy(ctx, b, from, sp)
+			}})
+			if err != nil {
+				return blobGone(err)
+			}
+		}
+		return nil
 	}
-	err = r.ingest(ctx, in)
+	wctx := context.WithoutCancel(ctx)
+	now := r.now()
+	_, err = r.updatePush(wctx, plan, now, r.meta.Update, func(tx metadata.Tx, repo metadata.Repository) error {
+		for _, b := range missing {
+			if err := gc.Link(wctx, tx, repo.ID, b, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return blobGone(err)
+}
+
+// blobGone makes a blob collected under a replication a reason to retry.
+func blobGone(err error) error {
 	if errors.Is(err, gc.ErrBlobGone) {
-		return fmt.Errorf("blob %s is being collected: will retry", b.Digest)
+		return fmt.Errorf("a blob is being collected: will retry: %w", err)
 	}
 	return err
 }

@@ -221,6 +221,9 @@ func (e *Engine) runWorker(ctx context.Context) {
 			e.cfg.Log.Error("replication: claiming a task", "err", err)
 		}
 		if ran {
+			// There may be more: let another worker look too, so that a
+			// burst is worked on by all of them.
+			e.wakeWorkers()
 			continue
 		}
 		if !e.wait(ctx, e.work) {
