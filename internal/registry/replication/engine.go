@@ -108,8 +108,8 @@ func (e *Engine) Run(ctx context.Context) {
 	wg.Go(func() { e.runFeed(ctx) })
 	wg.Go(func() { e.runBackfills(ctx) })
 	wg.Go(func() { e.renew(ctx) })
-	for range e.cfg.Workers {
-		wg.Go(func() { e.runWorker(ctx) })
+	for i := range e.cfg.Workers {
+		wg.Go(func() { e.runWorker(ctx, i == 0) })
 	}
 	wg.Wait()
 }
@@ -214,7 +214,11 @@ func (e *Engine) renew(ctx context.Context) {
 	}
 }
 
-func (e *Engine) runWorker(ctx context.Context) {
+// runWorker runs tasks while there are some. One worker (polls) also
+// looks every Poll for tasks nothing announced (retries, other
+// processes' feeds); the others wait to be woken, and wake each other
+// while there is work.
+func (e *Engine) runWorker(ctx context.Context, polls bool) {
 	for {
 		ran, err := e.RunOne(ctx)
 		if err != nil && ctx.Err() == nil {
@@ -226,8 +230,16 @@ func (e *Engine) runWorker(ctx context.Context) {
 			e.wakeWorkers()
 			continue
 		}
-		if !e.wait(ctx, e.work) {
+		if polls {
+			if !e.wait(ctx, e.work) {
+				return
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
 			return
+		case <-e.work:
 		}
 	}
 }
@@ -291,16 +303,25 @@ func backoff(attempt int) time.Duration {
 	return min(d, retryMax)
 }
 
-// runBackfills moves backfills on while any is active.
+// runBackfills moves backfills on while any is active, and prunes old
+// ones hourly; it takes its lease only then, so that an idle registry
+// writes nothing.
 func (e *Engine) runBackfills(ctx context.Context) {
+	var pruned time.Time
 	for {
-		l, err := e.cfg.Leases.Acquire(ctx, backfillJob)
-		if err == nil {
-			var active bool
-			active, err = e.cfg.Core.AdvanceBackfills(ctx, l)
-			l.Release()
-			if active {
-				e.wakeWorkers()
+		active, err := e.cfg.Store.ActiveReplicationBackfills(ctx)
+		if err == nil && (len(active) > 0 || time.Since(pruned) > time.Hour) {
+			var l *lease.Lease
+			if l, err = e.cfg.Leases.Acquire(ctx, backfillJob); err == nil {
+				var more bool
+				more, err = e.cfg.Core.AdvanceBackfills(ctx, l)
+				l.Release()
+				if err == nil {
+					pruned = time.Now()
+				}
+				if more {
+					e.wakeWorkers()
+				}
 			}
 		}
 		if err != nil && !errors.Is(err, lease.ErrBusy) && ctx.Err() == nil {
