@@ -32,6 +32,7 @@ import (
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/outbox"
 	"github.com/ecrd/ecrd/internal/registry"
+	"github.com/ecrd/ecrd/internal/remote"
 	"github.com/ecrd/ecrd/internal/server"
 	"github.com/ecrd/ecrd/internal/sigv4"
 	"github.com/ecrd/ecrd/internal/version"
@@ -261,21 +262,11 @@ func serveDebug(addr string, log *slog.Logger) {
 }
 
 // oidcRoots returns the CAs trusted for OpenID Connect issuers: the
-// system's (which honour SSL_CERT_FILE), plus those of caFile.
+// system's plus those of caFile.
 func oidcRoots(caFile string) (*x509.CertPool, error) {
-	pool, err := x509.SystemCertPool()
+	pool, err := remote.RootsWith(caFile)
 	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	if caFile == "" {
-		return pool, nil
-	}
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("reading the OIDC CA file: %w", err)
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("the OIDC CA file %s holds no PEM certificate", caFile)
+		return nil, fmt.Errorf("oidc-ca-file: %w", err)
 	}
 	return pool, nil
 }

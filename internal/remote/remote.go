@@ -137,7 +137,7 @@ func New(t Target, opts ...Option) (*Client, error) {
 	case t.Source != "" && !validSource(t.Source):
 		return nil, fmt.Errorf("remote %s: source %q is not ACCOUNT/REGION", name, t.Source)
 	}
-	roots, err := rootsWith(t.CAFile)
+	roots, err := RootsWith(t.CAFile)
 	if err != nil {
 		return nil, fmt.Errorf("remote %s: %w", name, err)
 	}
@@ -191,8 +191,9 @@ func isAWS(host string) bool {
 	return ok && (h.Domain == "amazonaws.com" || h.Domain == "amazonaws.com.cn")
 }
 
-// rootsWith returns the system roots plus those of caFile.
-func rootsWith(caFile string) (*x509.CertPool, error) {
+// RootsWith returns the system's CA roots (which honour SSL_CERT_FILE)
+// plus those of the PEM file caFile, if one is given.
+func RootsWith(caFile string) (*x509.CertPool, error) {
 	pool, err := x509.SystemCertPool()
 	if err != nil {
 		pool = x509.NewCertPool()
