@@ -17,6 +17,7 @@ import (
 	"github.com/ecrd/ecrd/internal/api/sts"
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/awsid"
+	"github.com/ecrd/ecrd/internal/reqinfo"
 	"github.com/ecrd/ecrd/internal/sigv4"
 )
 
@@ -29,6 +30,7 @@ import (
 func (s *Server) serveAWS(w http.ResponseWriter, r *http.Request) {
 	requestID := awsid.NewUUID() // as AWS's request IDs are
 	w.Header().Set("x-amzn-RequestId", requestID)
+	reqinfo.From(r.Context()).RequestID = requestID
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
 		s.serveJSON(w, r, target)
 		return

@@ -25,6 +25,7 @@ import (
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/kms"
 	"github.com/ecrd/ecrd/internal/registry"
+	"github.com/ecrd/ecrd/internal/reqinfo"
 )
 
 // Server is ecrd's HTTP server.
@@ -38,6 +39,8 @@ type Server struct {
 	log     *slog.Logger
 	limits  Limits
 	handler http.Handler
+	// observers see every finished request (Options.Observers).
+	observers []reqinfo.Observer
 }
 
 // Options are what a Server serves.
@@ -53,11 +56,14 @@ type Options struct {
 	Log      *slog.Logger
 	// Limits bound what one client may hold of the server.
 	Limits Limits
+	// Observers see every finished request with what the adapters learned
+	// of it (internal/reqinfo): the audit trail, metrics.
+	Observers []reqinfo.Observer
 }
 
 // New returns a Server for the OCI API under /v2 and the AWS APIs at /.
 func New(o Options) *Server {
-	s := &Server{reg: o.Registry, auth: o.Auth, log: o.Log, limits: o.Limits,
+	s := &Server{reg: o.Registry, auth: o.Auth, log: o.Log, limits: o.Limits, observers: o.Observers,
 		ecr: ecr.New(o.Registry, o.Endpoint, o.Log), sts: sts.New(o.Identity, o.Auth.DefaultScope.Region, o.Log), iam: iam.New(o.Identity, o.Log)}
 	if o.KMS != nil {
 		s.kms = kmsapi.New(o.KMS, o.Log)
@@ -143,6 +149,8 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		info := &reqinfo.Info{Start: start, SourceIP: clientIP(req), UserAgent: req.UserAgent()}
+		req = req.WithContext(reqinfo.With(req.Context(), info))
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -169,9 +177,27 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 					"method", req.Method, "path", redactPath(req.URL.Path), "status", rec.status,
 					"bytes", rec.bytes, "duration", time.Since(start), "remote", req.RemoteAddr)
 			}
+			if len(s.observers) > 0 {
+				info.Status, info.BytesOut, info.Duration = rec.status, rec.bytes, time.Since(start)
+				if req.ContentLength > 0 {
+					info.BytesIn = req.ContentLength
+				}
+				for _, o := range s.observers {
+					o.Observe(info)
+				}
+			}
 		}()
 		next.ServeHTTP(rec, req)
 	})
+}
+
+// clientIP is the request's source address without its port.
+func clientIP(req *http.Request) string {
+	host, _, err := net.SplitHostPort(req.RemoteAddr)
+	if err != nil {
+		return req.RemoteAddr
+	}
+	return host
 }
 
 // redactPath keeps paths short in logs.

@@ -1,0 +1,85 @@
+// Package reqinfo carries what is known of one request as it is served,
+// from the server's outermost handler, through the protocol adapter that
+// names the operation and the caller, to the observers that see every
+// finished request: the audit trail (a CloudTrail record of each call)
+// and metrics. The server puts an Info in each request's context; the
+// adapters fill it in as they learn; observers read it once the answer
+// is written. It imports nothing of the registry, so that every layer may
+// use it.
+package reqinfo
+
+import (
+	"context"
+	"time"
+)
+
+// Info is one request as served.
+type Info struct {
+	// Set by the server.
+	Start     time.Time
+	RequestID string // as answered in x-amzn-RequestId, or generated for /v2
+	SourceIP  string
+	UserAgent string
+
+	// Set by the adapter that served it.
+	//
+	// Service is the AWS service the operation belongs to, by its
+	// CloudTrail eventSource: ecr.amazonaws.com (for /v2 too), iam,
+	// sts, kms, events, cloudtrail, monitoring (.amazonaws.com).
+	Service string
+	// Operation is the operation's name: an API action, or for /v2 the
+	// ECR action the route is authorized as (BatchGetImage,
+	// GetDownloadUrlForLayer, InitiateLayerUpload, PutImage, ...).
+	Operation string
+	// ReadOnly says the operation changes nothing.
+	ReadOnly bool
+	// Account and Region are the registry (or account and region) the
+	// request addressed; empty when it never got that far.
+	Account, Region string
+	// Principal is the caller's ARN, PrincipalID its unique ID, Type its
+	// kind (Root, IAMUser, AssumedRole, WebIdentityUser), AccessKeyID the
+	// key it signed with; all empty for an anonymous caller.
+	Principal, PrincipalID, Type, AccessKeyID string
+	// Repository is the repository a registry operation addressed.
+	Repository string
+	// Params are the request's parameters that say what it did, as the
+	// API names them, secrets left out.
+	Params map[string]any
+	// Resources are the ARNs the operation acted on.
+	Resources []string
+	// Recorded says the change's own record is in the outbox, written in
+	// its transaction: an audit trail need not record it again.
+	Recorded bool
+	// ErrorCode and ErrorMessage describe a failure, as the API answered
+	// it (AccessDenied, RepositoryNotFoundException, DENIED, ...).
+	ErrorCode, ErrorMessage string
+
+	// Set by the server once the answer is written.
+	Status   int
+	BytesIn  int64
+	BytesOut int64
+	Duration time.Duration
+}
+
+type key struct{}
+
+// With returns ctx carrying info.
+func With(ctx context.Context, info *Info) context.Context {
+	return context.WithValue(ctx, key{}, info)
+}
+
+// From returns the request's Info, or a throwaway one when the context
+// carries none (a call made outside a request), so that callers may
+// always write to it.
+func From(ctx context.Context) *Info {
+	if info, ok := ctx.Value(key{}).(*Info); ok {
+		return info
+	}
+	return &Info{}
+}
+
+// Observer sees every finished request. It must not block: it is called
+// on the request's goroutine after the answer was written.
+type Observer interface {
+	Observe(info *Info)
+}
