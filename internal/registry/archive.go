@@ -71,6 +71,13 @@ func (r *Registry) UpdateImageStorageClass(ctx context.Context, key metadata.Rep
 			if err := tx.SetImageStorage(ctx, repo.ID, m.Digest, target, archivedAt, activatedAt); err != nil {
 				return err
 			}
+			tags, err := tx.ImageTags(ctx, repo.ID, m.Digest)
+			if err != nil {
+				return err
+			}
+			if err := storageClassEvents(ctx, tx, key, m, target, activatedAt, tags, now); err != nil {
+				return err
+			}
 			if m.Digest == img.Digest {
 				img.StorageClass, img.LastActivatedAt = target, activatedAt
 			}

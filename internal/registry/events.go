@@ -195,3 +195,43 @@ func (r *Registry) PruneEvents(ctx context.Context) (int, error) {
 		}
 	}
 }
+
+// imageConfigTypes are the config media types of container images: a
+// manifest with another config, or with an artifactType, is an artifact.
+var imageConfigTypes = map[string]bool{
+	"": true,
+	"application/vnd.oci.image.config.v1+json":       true,
+	"application/vnd.docker.container.image.v1+json": true,
+}
+
+// storageClassEvents appends ECR's events of an image archived or
+// restored (UPDATE_STORAGE_CLASS), one per tag or one without: "ECR
+// Referrer Action" for a referrer, "ECR Artifact Action" for a non-image
+// artifact, "ECR Image Action" for the rest.
+func storageClassEvents(ctx context.Context, tx metadata.Tx, key metadata.RepoKey, img metadata.Image, target string, activatedAt time.Time, tags []string, at time.Time) error {
+	c := outbox.StorageClassChange{RepositoryARN: RepositoryARN(key), Repository: key.Name, Digest: string(img.Digest),
+		Kind: outbox.TypeImageAction, ManifestMediaType: img.MediaType, TargetStorageClass: target}
+	switch {
+	case img.Subject != "":
+		c.Kind, c.ArtifactMediaType = outbox.TypeReferrerAction, img.ArtifactType
+	case !imageConfigTypes[img.ArtifactType]:
+		c.Kind, c.ArtifactMediaType = outbox.TypeArtifactAction, img.ArtifactType
+	}
+	if target == metadata.StorageStandard {
+		c.LastActivatedAt = activatedAt
+	}
+	if len(tags) == 0 {
+		tags = []string{""}
+	}
+	for _, tag := range tags {
+		c.Tag = tag
+		e, err := outbox.StorageClassAction(key.Scope, at, c)
+		if err != nil {
+			return err
+		}
+		if err := tx.AppendEvent(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}

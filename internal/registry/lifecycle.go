@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -490,18 +492,77 @@ func (v lifecycleView) Archive(ctx context.Context, tx metadata.Tx, repo metadat
 	if err := tx.SetImageStorage(ctx, repo.ID, img.Digest, metadata.StorageArchive, now, img.LastActivatedAt); err != nil {
 		return err
 	}
-	return imageActions(ctx, tx, repo.Key, now, string(img.Digest), "UPDATE_STORAGE_CLASS", tags)
+	return storageClassEvents(ctx, tx, repo.Key, img, metadata.StorageArchive, img.LastActivatedAt, tags, now)
 }
 
-// RecordRun records a run's actions as CloudTrail's PolicyExecutionEvent:
-// ECR acting on its own, whoever started the run.
-func (v lifecycleView) RecordRun(ctx context.Context, tx metadata.Tx, repo metadata.Repository, applied []lifecycle.Decision, now time.Time) error {
-	actions := make([]map[string]any, 0, len(applied))
-	for _, d := range applied {
-		actions = append(actions, map[string]any{"imageDigest": d.Digest, "action": d.Action.Type, "rulePriority": d.RulePriority})
+// RecordRun records a run's actions as CloudTrail's PolicyExecutionEvent,
+// an "AWS Service Event via CloudTrail": ECR acting on its own, whoever
+// started the run, with the policy's rules and each image acted on, ten
+// images to an event as ECR splits them.
+func (v lifecycleView) RecordRun(ctx context.Context, tx metadata.Tx, repo metadata.Repository, policy lifecycle.Policy, applied []lifecyclerun.Applied, now time.Time) error {
+	rules := make([]map[string]any, 0, len(policy.Rules))
+	for _, rule := range policy.Rules {
+		sel := map[string]any{"tagStatus": ctTagStatus(rule.Selection.TagStatus), "countType": ctCountType[rule.Selection.CountType],
+			"countNumber": rule.Selection.CountNumber}
+		if len(rule.Selection.TagPrefixList) > 0 {
+			sel["tagPrefixList"] = rule.Selection.TagPrefixList
+		}
+		if len(rule.Selection.TagPatternList) > 0 {
+			sel["tagPatternList"] = rule.Selection.TagPatternList
+		}
+		if rule.Selection.CountUnit != "" {
+			sel["countUnit"] = rule.Selection.CountUnit
+		}
+		rules = append(rules, map[string]any{"rulePriority": rule.Priority, "description": rule.Description,
+			"lifecycleEventSelection": sel, "action": string(rule.Action.Type)})
 	}
-	return recordBy(ctx, tx, repo.Key.Scope, now, outbox.Service(ecrService), "ecr:PolicyExecutionEvent",
-		map[string]any{"repositoryName": repo.Key.Name, "lifecycleEventImageActions": actions}, RepositoryARN(repo.Key))
+	text, _ := json.Marshal(policy)
+	sum := sha256.Sum256(text)
+	pol := map[string]any{"lifecycleEventRules": rules, "lastEvaluatedAt": now.UnixMilli(), "policyVersion": 1,
+		"policyId": hex.EncodeToString(sum[:8])}
+	for chunk := range slices.Chunk(applied, 10) {
+		actions := make([]map[string]any, 0, len(chunk))
+		for _, a := range chunk {
+			status := "Untagged"
+			if len(a.Tags) > 0 {
+				status = "Tagged"
+			}
+			tags := a.Tags
+			if len(tags) > 100 {
+				tags = tags[:100] // ECR lists at most 100 tags of an image
+			}
+			actions = append(actions, map[string]any{"rulePriority": a.RulePriority, "action": string(a.Action.Type),
+				"lifecycleEventImage": map[string]any{"digest": a.Digest, "tagStatus": status, "tagList": tags, "pushedAt": a.PushedAt.UnixMilli()}})
+		}
+		e, err := outbox.ServiceEvent(repo.Key.Scope, now, outbox.SourceECR, ecrService, "PolicyExecutionEvent", map[string]any{
+			"repositoryName": repo.Key.Name, "lifecycleEventPolicy": pol, "lifecycleEventImageActions": actions,
+		}, RepositoryARN(repo.Key))
+		if err != nil {
+			return err
+		}
+		if err := tx.AppendEvent(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CloudTrail's words for a rule's selection.
+var ctCountType = map[lifecycle.CountType]string{
+	lifecycle.ImageCountMoreThan:     "Image count more than",
+	lifecycle.SinceImagePushed:       "Since image pushed",
+	lifecycle.SinceImagePulled:       "Since image pulled",
+	lifecycle.SinceImageTransitioned: "Since image transitioned",
+}
+
+func ctTagStatus(s lifecycle.TagStatus) string {
+	switch s {
+	case lifecycle.TagStatusTagged:
+		return "Tagged"
+	case lifecycle.TagStatusUntagged:
+		return "Untagged"
+	}
+	return "Any"
 }
 
 // Changed drops the repository's cached manifests (see cache).

@@ -2,6 +2,9 @@ package registry_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +12,7 @@ import (
 
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/outbox"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/registry/registrytest"
 )
@@ -186,4 +190,121 @@ func TestLifecyclePolicyPreviewPages(t *testing.T) {
 	}
 	_, _, _, err = f.reg.LifecyclePolicyPreviewPage(ctx, key("app"), registry.PreviewFilter{}, "garbage", 10)
 	wantCode(t, err, registry.CodeInvalidParameter)
+}
+
+// TestLifecycleRunRecordsPolicyExecutionEvents: a run's actions are
+// CloudTrail's PolicyExecutionEvent service events, ten images to one,
+// naming the policy's rules and each image acted on.
+func TestLifecycleRunRecordsPolicyExecutionEvents(t *testing.T) {
+	f := newFixture(t, registry.Options{})
+	for i := range 13 {
+		f.pushImage(t, "app", fmt.Sprintf("t%d", i), fmt.Sprint(i))
+		f.clock.Advance(time.Second)
+	}
+	if _, err := f.reg.PutLifecyclePolicy(ctx, key("app"), expireAll); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := f.reg.RunLifecyclePolicies(ctx, scope, "app"); err != nil || rep.Expired != 12 {
+		t.Fatalf("run: %+v, %v", rep, err)
+	}
+	events, err := f.meta.Events(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int
+	for _, e := range events {
+		if e.Type != outbox.TypeServiceEvent {
+			continue
+		}
+		var env struct {
+			Detail struct {
+				EventName           string `json:"eventName"`
+				EventType           string `json:"eventType"`
+				UserIdentity        struct{ InvokedBy string }
+				ServiceEventDetails struct {
+					RepositoryName       string `json:"repositoryName"`
+					LifecycleEventPolicy struct {
+						LifecycleEventRules []struct {
+							RulePriority            int    `json:"rulePriority"`
+							Action                  string `json:"action"`
+							LifecycleEventSelection struct {
+								TagStatus   string `json:"tagStatus"`
+								CountType   string `json:"countType"`
+								CountNumber int    `json:"countNumber"`
+							} `json:"lifecycleEventSelection"`
+						} `json:"lifecycleEventRules"`
+					} `json:"lifecycleEventPolicy"`
+					Actions []struct {
+						RulePriority int `json:"rulePriority"`
+						Image        struct {
+							Digest    string   `json:"digest"`
+							TagStatus string   `json:"tagStatus"`
+							TagList   []string `json:"tagList"`
+							PushedAt  int64    `json:"pushedAt"`
+						} `json:"lifecycleEventImage"`
+					} `json:"lifecycleEventImageActions"`
+				} `json:"serviceEventDetails"`
+			} `json:"detail"`
+		}
+		if err := json.Unmarshal(e.Document, &env); err != nil {
+			t.Fatal(err)
+		}
+		d := env.Detail
+		rules := d.ServiceEventDetails.LifecycleEventPolicy.LifecycleEventRules
+		if d.EventName != "PolicyExecutionEvent" || d.EventType != "AwsServiceEvent" || d.UserIdentity.InvokedBy != "AWS Internal" ||
+			d.ServiceEventDetails.RepositoryName != "app" || len(rules) != 1 || rules[0].Action != "expire" ||
+			rules[0].LifecycleEventSelection.CountType != "Image count more than" {
+			t.Fatalf("service event: %s", e.Document)
+		}
+		for _, a := range d.ServiceEventDetails.Actions {
+			if a.Image.TagStatus != "Tagged" || len(a.Image.TagList) != 1 || a.Image.PushedAt == 0 || !strings.HasPrefix(a.Image.Digest, "sha256:") {
+				t.Fatalf("image action: %+v", a)
+			}
+		}
+		sizes = append(sizes, len(d.ServiceEventDetails.Actions))
+	}
+	if fmt.Sprint(sizes) != "[10 2]" {
+		t.Fatalf("PolicyExecutionEvents of %v images, want [10 2]", sizes)
+	}
+}
+
+// TestArchiveRecordsStorageClassEvents: archiving an image moves its
+// referrers with it; the image's event is an "ECR Image Action", the
+// referrer's an "ECR Referrer Action", both UPDATE_STORAGE_CLASS with the
+// target class and media types.
+func TestArchiveRecordsStorageClassEvents(t *testing.T) {
+	f := newFixture(t, registry.Options{})
+	subject := f.pushImage(t, "app", "v1", "subject")
+	sd := digest.FromBytes(subject)
+	empty, payload := []byte("{}"), []byte("signature")
+	f.pushBlob(t, "app", empty)
+	f.pushBlob(t, "app", payload)
+	sig := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.dev.cosign.artifact.sig.v1+json",`+
+		`"config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"%s","size":2},`+
+		`"layers":[{"mediaType":"application/octet-stream","digest":"%s","size":%d}],`+
+		`"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%d}}`,
+		digest.FromBytes(empty), digest.FromBytes(payload), len(payload), sd, len(subject)))
+	if _, err := f.reg.PutManifest(ctx, key("app"), digest.FromBytes(sig).String(), nil, ociManifest, sig); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.reg.UpdateImageStorageClass(ctx, key("app"), registry.ImageID{Tag: "v1"}, registry.TargetArchive); err != nil {
+		t.Fatal(err)
+	}
+	events, err := f.meta.Events(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]string{}
+	for _, e := range events {
+		var env struct{ Detail map[string]string }
+		if json.Unmarshal(e.Document, &env) == nil && env.Detail["action-type"] == "UPDATE_STORAGE_CLASS" {
+			got[e.Type] = env.Detail
+		}
+	}
+	img, ref := got[outbox.TypeImageAction], got[outbox.TypeReferrerAction]
+	if img["image-digest"] != string(sd) || img["target-storage-class"] != "ARCHIVE" || img["image-tag"] != "v1" ||
+		ref["image-digest"] != string(digest.FromBytes(sig)) || ref["artifact-media-type"] != "application/vnd.dev.cosign.artifact.sig.v1+json" ||
+		ref["manifest-media-type"] != ociManifest {
+		t.Fatalf("storage class events: %v", got)
+	}
 }

@@ -41,12 +41,19 @@ type Core interface {
 	// Archive moves image img of repo to archive storage inside tx, with
 	// its events.
 	Archive(ctx context.Context, tx metadata.Tx, repo metadata.Repository, img metadata.Image, tags []string, now time.Time) error
-	// RecordRun appends the record of the actions a run applied to repo
-	// inside tx.
-	RecordRun(ctx context.Context, tx metadata.Tx, repo metadata.Repository, applied []lifecycle.Decision, now time.Time) error
+	// RecordRun appends the record of the actions a run of policy applied
+	// to repo inside tx.
+	RecordRun(ctx context.Context, tx metadata.Tx, repo metadata.Repository, policy lifecycle.Policy, applied []Applied, now time.Time) error
 	// Changed drops what the process cached of a repository; it is called
 	// after a transaction that changed it commits.
 	Changed(repoID int64)
+}
+
+// Applied is a decision a run applied, with the image as it was.
+type Applied struct {
+	lifecycle.Decision
+	Tags     []string
+	PushedAt time.Time
 }
 
 // Report says what a lifecycle run did.
@@ -205,7 +212,7 @@ func (r *Runner) runPolicy(ctx context.Context, l *lease.Lease, p metadata.Lifec
 	for pending := decisions; len(pending) > 0; {
 		var retry []lifecycle.Decision
 		for chunk := range slices.Chunk(pending, batch) {
-			rep, again, err := r.apply(ctx, l, repo, images, chunk, now, actor)
+			rep, again, err := r.apply(ctx, l, repo, policy, images, chunk, now, actor)
 			if err != nil {
 				return report, err
 			}
@@ -227,12 +234,12 @@ func (r *Runner) runPolicy(ctx context.Context, l *lease.Lease, p metadata.Lifec
 // changed since the evaluation (tags, storage class or push time) is
 // skipped: the next run decides again. It returns the decisions to retry
 // because an index still holds their image.
-func (r *Runner) apply(ctx context.Context, l *lease.Lease, repo metadata.Repository, seen map[digest.Digest]metadata.GraphImage,
+func (r *Runner) apply(ctx context.Context, l *lease.Lease, repo metadata.Repository, policy lifecycle.Policy, seen map[digest.Digest]metadata.GraphImage,
 	decisions []lifecycle.Decision, now time.Time, actor string) (Report, []lifecycle.Decision, error) {
 	var (
 		report  Report
 		retry   []lifecycle.Decision
-		applied []lifecycle.Decision
+		applied []Applied
 	)
 	defer r.core.Changed(repo.ID) // after the commit
 	err := l.Update(ctx, func(tx metadata.Tx) error {
@@ -274,12 +281,12 @@ func (r *Runner) apply(ctx context.Context, l *lease.Lease, repo metadata.Reposi
 			default:
 				return fmt.Errorf("lifecycle decision with unknown action %q", d.Action.Type)
 			}
-			applied = append(applied, d)
+			applied = append(applied, Applied{Decision: d, Tags: tags, PushedAt: img.PushedAt})
 		}
 		if len(applied) == 0 {
 			return nil
 		}
-		return r.core.RecordRun(ctx, tx, repo, applied, now)
+		return r.core.RecordRun(ctx, tx, repo, policy, applied, now)
 	})
 	if err != nil {
 		return Report{}, nil, err
