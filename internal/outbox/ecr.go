@@ -14,6 +14,9 @@ const (
 	TypeReferrerAction = "ECR Referrer Action"
 	// TypeArtifactAction is that event for a non-image artifact.
 	TypeArtifactAction = "ECR Artifact Action"
+	// TypeScanResourceChange is ECR's event of repositories whose
+	// enhanced scanning frequency changed.
+	TypeScanResourceChange = "ECR Scan Resource Change"
 	// TypeServiceEvent is a change a service made on its own, delivered
 	// via CloudTrail (a lifecycle policy's actions).
 	TypeServiceEvent = "AWS Service Event via CloudTrail"

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/outbox"
 )
 
 // The actions of the registry scanning configuration.
@@ -94,7 +96,14 @@ func (r *Registry) PutRegistryScanningConfiguration(ctx context.Context, scope m
 	}
 	now := r.now()
 	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
+		old, err := registryScanning(ctx, tx, scope)
+		if err != nil {
+			return err
+		}
 		if err := tx.PutAccountSetting(ctx, scope, settingRegistryScanning, string(b)); err != nil {
+			return err
+		}
+		if err := scanResourceChange(ctx, tx, scope, old, cfg, now); err != nil {
 			return err
 		}
 		return r.record(ctx, tx, scope, now, ActionPutRegistryScanningConfig, map[string]any{"scanType": cfg.ScanType, "rules": cfg.Rules})
@@ -212,4 +221,42 @@ func checkRegistryScanning(cfg RegistryScanningConfiguration) error {
 		}
 	}
 	return nil
+}
+
+// scanResourceChange appends ECR's "ECR Scan Resource Change" event
+// (SCAN_FREQUENCY_CHANGE) naming the repositories whose scan frequency a
+// new enhanced scanning configuration changed, if any did.
+func scanResourceChange(ctx context.Context, tx metadata.Tx, scope metadata.Scope, old, cfg RegistryScanningConfiguration, now time.Time) error {
+	if cfg.ScanType != ScanTypeEnhanced && old.ScanType != ScanTypeEnhanced {
+		return nil
+	}
+	var changed []map[string]string
+	after := ""
+	for {
+		repos, err := tx.Repositories(ctx, scope, after, 1000)
+		if err != nil {
+			return err
+		}
+		for _, repo := range repos {
+			was, is := effectiveScanning(old, repo).ScanFrequency, effectiveScanning(cfg, repo).ScanFrequency
+			if was != is {
+				changed = append(changed, map[string]string{"repository-name": repo.Key.Name, "repository-arn": RepositoryARN(repo.Key),
+					"scan-frequency": is, "previous-scan-frequency": was})
+			}
+		}
+		if len(repos) < 1000 {
+			break
+		}
+		after = repos[len(repos)-1].Key.Name
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	e, err := outbox.New(scope, now, outbox.SourceECR, outbox.TypeScanResourceChange, []string{}, map[string]any{
+		"action-type": "SCAN_FREQUENCY_CHANGE", "repositories": changed, "resource-type": "REPOSITORY", "scan-type": cfg.ScanType,
+	})
+	if err != nil {
+		return err
+	}
+	return tx.AppendEvent(ctx, e)
 }

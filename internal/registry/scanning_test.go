@@ -2,12 +2,14 @@ package registry_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/outbox"
 	"github.com/ecrd/ecrd/internal/registry"
 )
 
@@ -231,5 +233,49 @@ func TestBatchGetRepositoryScanningConfiguration(t *testing.T) {
 	got, failures, err := f.reg.BatchGetRepositoryScanningConfiguration(ctx, scope, []string{"x1", "x2"})
 	if err != nil || len(got) != 0 || len(failures) != 2 || failures[1].RepositoryName != "x2" {
 		t.Fatalf("all missing = %+v, %+v, %v", got, failures, err)
+	}
+}
+
+// TestScanResourceChangeEvent: an enhanced scanning configuration that
+// changes repositories' scan frequency records ECR's "ECR Scan Resource
+// Change" event naming each of them, with the old and new frequency.
+func TestScanResourceChangeEvent(t *testing.T) {
+	f := newFixture(t, registry.Options{})
+	f.pushImage(t, "prod-api", "v1", "a")
+	f.pushImage(t, "dev-api", "v1", "b")
+	in := registry.RegistryScanningConfiguration{ScanType: registry.ScanTypeEnhanced, Rules: []registry.ScanningRule{
+		{ScanFrequency: registry.ContinuousScan, RepositoryFilters: wildcard("prod-*")},
+	}}
+	if _, err := f.reg.PutRegistryScanningConfiguration(ctx, scope, in); err != nil {
+		t.Fatal(err)
+	}
+	events, err := f.meta.Events(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, e := range events {
+		if e.Type != outbox.TypeScanResourceChange {
+			continue
+		}
+		var env struct {
+			Detail struct {
+				ActionType   string              `json:"action-type"`
+				ScanType     string              `json:"scan-type"`
+				Repositories []map[string]string `json:"repositories"`
+			} `json:"detail"`
+		}
+		if err := json.Unmarshal(e.Document, &env); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range env.Detail.Repositories {
+			found = append(found, r["repository-name"]+":"+r["previous-scan-frequency"]+"->"+r["scan-frequency"])
+		}
+		if env.Detail.ActionType != "SCAN_FREQUENCY_CHANGE" || env.Detail.ScanType != "ENHANCED" {
+			t.Errorf("event: %s", e.Document)
+		}
+	}
+	if strings.Join(found, ",") != "prod-api:MANUAL->CONTINUOUS_SCAN" {
+		t.Fatalf("scan resource changes: %v", found)
 	}
 }
