@@ -151,7 +151,17 @@ func APICall(scope metadata.Scope, at time.Time, source string, c Call) (metadat
 // image pushed (PUSH) or deleted (DELETE), once per tag, or once without
 // one for an untagged image.
 func ImageAction(scope metadata.Scope, at time.Time, repositoryARN, repository, digest, action, tag string) (metadata.Event, error) {
-	detail := map[string]string{"result": "SUCCESS", "repository-name": repository, "image-digest": digest, "action-type": action}
+	return imageAction(scope, at, repositoryARN, repository, digest, action, tag, "SUCCESS")
+}
+
+// ImageActionFailed is ImageAction for an action that failed (result
+// FAILURE).
+func ImageActionFailed(scope metadata.Scope, at time.Time, repositoryARN, repository, digest, action, tag string) (metadata.Event, error) {
+	return imageAction(scope, at, repositoryARN, repository, digest, action, tag, "FAILURE")
+}
+
+func imageAction(scope metadata.Scope, at time.Time, repositoryARN, repository, digest, action, tag, result string) (metadata.Event, error) {
+	detail := map[string]string{"result": result, "repository-name": repository, "image-digest": digest, "action-type": action}
 	if tag != "" {
 		detail["image-tag"] = tag
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/ecrd/ecrd/internal/blobstore/filesystem"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/metadata/sqlite"
@@ -75,10 +77,10 @@ func TestEveryChangeIsRecorded(t *testing.T) {
 			_, err := f.reg.PutImageTagMutability(ctx, key("team/app"), "IMMUTABLE", nil)
 			return err
 		}, []outboxRecord{api("PutImageTagMutability")}},
-		{"a refused push", func() error {
+		{"a refused push (its FAILURE event)", func() error {
 			f.reg.PutManifest(ctx, key("team/app"), "v1", nil, ociManifest, manifestOf([]byte(`{"seed":"a"}`), []byte("other")))
 			return nil
-		}, nil},
+		}, []outboxRecord{image("PUSH")}},
 		{"scan on push", func() error {
 			_, err := f.reg.PutImageScanningConfiguration(ctx, key("team/app"), true)
 			return err
@@ -247,5 +249,34 @@ func TestPruneEvents(t *testing.T) {
 	}
 	if len(after) == 0 {
 		t.Error("the new push's events were pruned too")
+	}
+}
+
+// TestRefusedPushRecordsFailure: a manifest push that an immutable tag
+// refuses records an "ECR Image Action" PUSH with result FAILURE.
+func TestRefusedPushRecordsFailure(t *testing.T) {
+	f := newFixture(t, registry.Options{})
+	f.pushImage(t, "app", "v1", "a")
+	if _, err := f.reg.PutImageTagMutability(ctx, key("app"), registry.Immutable, nil); err != nil {
+		t.Fatal(err)
+	}
+	config, layer := []byte(`{"seed":"b"}`), []byte("layer b")
+	f.pushBlob(t, "app", config)
+	f.pushBlob(t, "app", layer)
+	m := manifestOf(config, layer)
+	_, err := f.reg.PutManifest(ctx, key("app"), "v1", nil, ociManifest, m)
+	wantCode(t, err, registry.CodeTagImmutable)
+	events, err := f.meta.Events(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := events[len(events)-1]
+	var env struct{ Detail map[string]string }
+	if err := json.Unmarshal(last.Document, &env); err != nil {
+		t.Fatal(err)
+	}
+	if last.Type != outbox.TypeImageAction || env.Detail["result"] != "FAILURE" || env.Detail["action-type"] != "PUSH" ||
+		env.Detail["image-tag"] != "v1" || env.Detail["image-digest"] != digest.FromBytes(m).String() {
+		t.Fatalf("last event: %s %s", last.Type, last.Document)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ecrd/ecrd/internal/manifest"
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/outbox"
 	"github.com/ecrd/ecrd/internal/reference"
 )
 
@@ -170,6 +171,7 @@ func (r *Registry) putImage(ctx context.Context, key metadata.RepoKey, req putRe
 		r.cache.invalidate(img.RepoID) // after the commit: see cache
 	}
 	if err != nil {
+		r.pushFailed(wctx, plan, key, d, req.tags, err)
 		return metadata.Image{}, err
 	}
 	if queued {
@@ -423,4 +425,39 @@ func (r *Registry) Referrers(ctx context.Context, key metadata.RepoKey, dgst, ar
 		}
 	}
 	return out, nil
+}
+
+// pushFailed records ECR's "ECR Image Action" PUSH event with result
+// FAILURE for a manifest push into an existing repository that its rules
+// refused (an immutable tag, content the repository lacks), so that rules
+// can watch refused pushes. It is best effort: the push has failed
+// either way.
+func (r *Registry) pushFailed(ctx context.Context, plan *pushPlan, key metadata.RepoKey, d digest.Digest, tags []string, cause error) {
+	switch CodeOf(cause) {
+	case CodeTagImmutable, CodeManifestBlobUnknown, CodeManifestChildUnknown:
+	default:
+		return
+	}
+	if _, replica := originOf(ctx); replica || !plan.exists {
+		return
+	}
+	if len(tags) == 0 {
+		tags = []string{""}
+	}
+	now := r.now()
+	err := r.meta.Update(ctx, func(tx metadata.Tx) error {
+		for _, tag := range tags {
+			e, err := outbox.ImageActionFailed(key.Scope, now, RepositoryARN(key), key.Name, string(d), "PUSH", tag)
+			if err != nil {
+				return err
+			}
+			if err := tx.AppendEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		r.log.Warn("recording a refused push's event", "repository", key.Name, "digest", d, "err", err)
+	}
 }

@@ -111,6 +111,7 @@ type imageEvent struct {
 	Repository string `json:"repository-name"`
 	Digest     string `json:"image-digest"`
 	Action     string `json:"action-type"`
+	Result     string `json:"result"`
 }
 
 // Queue turns the image pushes and deletions among events into the
@@ -136,7 +137,7 @@ func (v replicationView) Queue(ctx context.Context, tx metadata.Tx, events []met
 			continue // not an event this version wrote
 		}
 		ev := env.Detail
-		if ev.Action != "PUSH" && ev.Action != "DELETE" {
+		if (ev.Action != "PUSH" && ev.Action != "DELETE") || ev.Result != "SUCCESS" {
 			continue
 		}
 		d, err := digest.Parse(ev.Digest)
