@@ -1,7 +1,6 @@
 package eventpattern
 
 import (
-	"fmt"
 	"math"
 	"net/netip"
 	"strconv"
@@ -78,7 +77,7 @@ func compileObject(v *jval, insideOr bool) (*objNode, error) {
 			// as EventBridge keeps the last value of a repeated path.
 			n.field(name).leaf = leaf
 		default:
-			return nil, fail(fmt.Sprintf("%q must be an object or an array", name))
+			return nil, fail(`"` + name + `" must be an object or an array`)
 		}
 	}
 	return n, nil
