@@ -19,7 +19,7 @@
 //   - A field that is absent, an object, or an empty array has no value:
 //     only {"exists": false} matches it; {"exists": true} matches any value,
 //     null included. null and "" are different values.
-//   - Strings operators (prefix, suffix, equals-ignore-case, wildcard, cidr)
+//   - String operators (prefix, suffix, equals-ignore-case, wildcard, cidr)
 //     apply only to strings, numeric only to JSON numbers; anything-but
 //     matches every value, of any type, that it does not exclude.
 //   - Numbers: numeric operands must lie within -5.0e9 and +5.0e9, the
