@@ -63,8 +63,11 @@ func decodeEvent(doc []byte) (any, error) {
 	return v, nil
 }
 
-// transformerVars are the template's variables: InputPathsMap's (those
-// whose path selects nothing are absent) and the predefined ones.
+// absent is the value of a variable whose path selected nothing.
+type absent struct{}
+
+// transformerVars are the template's variables: InputPathsMap's (absent{}
+// for those whose path selects nothing) and the predefined ones.
 func transformerVars(rule Rule, t Target, ev metadata.Event) (map[string]any, error) {
 	doc, err := decodeEvent(ev.Document)
 	if err != nil {
@@ -76,9 +79,11 @@ func transformerVars(rule Rule, t Target, ev metadata.Event) (map[string]any, er
 		if err != nil {
 			return nil, fmt.Errorf("input path %q of %q: %w", p, name, err)
 		}
-		if v, ok := path.Eval(doc); ok {
-			vars[name] = v
+		v, ok := path.Eval(doc)
+		if !ok {
+			v = absent{}
 		}
+		vars[name] = v
 	}
 	vars[varRuleARN] = rule.ARN
 	vars[varRuleName] = RuleName(rule.ARN)
@@ -105,7 +110,7 @@ func RuleName(arn string) string {
 	return arn
 }
 
-// Fill substitutes each <name> of a template whose name is a variable,
+// Fill substitutes each <name> of a template that names a variable,
 // as EventBridge's input transformer does: outside a JSON string a value
 // is written as JSON (a string quoted); inside one, a string is written
 // as it is, unescaped, and an object or array as JSON without its quotes.
@@ -128,8 +133,9 @@ func Fill(template string, vars map[string]any) string {
 			end := strings.IndexByte(template[i+1:], '>')
 			if end > 0 {
 				name := template[i+1 : i+1+end]
-				if v, ok := vars[name]; ok || validVarName(name) {
-					b.WriteString(render(v, ok, inString))
+				if v, ok := vars[name]; ok {
+					_, missing := v.(absent)
+					b.WriteString(render(v, !missing, inString))
 					i += end + 1
 					continue
 				}
@@ -138,20 +144,6 @@ func Fill(template string, vars map[string]any) string {
 		b.WriteByte(c)
 	}
 	return b.String()
-}
-
-// validVarName says whether name can be an InputPathsMap key or a
-// predefined variable: the characters EventBridge allows.
-func validVarName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 func render(v any, found, inString bool) string {

@@ -271,8 +271,9 @@ func (e *Engine) fetchToken(ctx context.Context, a Auth) (string, time.Duration,
 	return out.AccessToken, ttl, nil
 }
 
-// bucket is a destination's token bucket: rate invocations a second, up
-// to a second's worth at once.
+// bucket is a destination's token bucket: rate tokens a second, and room
+// for one, so that invocations are spread evenly and no second ever holds
+// more than rate of them.
 type bucket struct {
 	mu     sync.Mutex
 	rate   float64
@@ -290,7 +291,7 @@ func (e *Engine) limiter(t Target) *bucket {
 	defer e.mu.Unlock()
 	b := e.limiters[t.Endpoint]
 	if b == nil || b.rate != float64(t.RateLimit) {
-		b = &bucket{rate: float64(t.RateLimit), tokens: float64(t.RateLimit), last: time.Now()}
+		b = &bucket{rate: float64(t.RateLimit), tokens: 1, last: time.Now()}
 		e.limiters[t.Endpoint] = b
 	}
 	return b
@@ -303,7 +304,7 @@ func (b *bucket) wait(ctx context.Context) error {
 	}
 	b.mu.Lock()
 	now := time.Now()
-	b.tokens = min(b.rate, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	b.tokens = min(1, b.tokens+now.Sub(b.last).Seconds()*b.rate)
 	b.last = now
 	b.tokens--
 	var d time.Duration
