@@ -50,6 +50,7 @@ STS and KMS) on one port.`,
 		{name: "access-key", summary: "create and list root access keys in a data folder"},
 		{name: "lifecycle", summary: "run or preview lifecycle policies on a running server"},
 		gcCmd,
+		eventsCmd,
 		importCmd,
 		migrateCmd,
 		{name: "vulndb", summary: "load OSV vulnerability exports that image scans match against"},
@@ -82,6 +83,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return lifecycle(args, stdout, stderr)
 		case "gc":
 			return gc(args, stdout, stderr)
+		case "events":
+			return events(args, stdout, stderr)
 		case "import":
 			return importImages(args, stdout, stderr)
 		case "migrate":

@@ -71,6 +71,9 @@ const (
 	ActionSetImageTimes      Action = "ecrd:SetImageTimes"
 	ActionRunLifecyclePolicy Action = "ecrd:RunLifecyclePolicy"
 	ActionCollectGarbage     Action = "ecrd:CollectGarbage"
+	// Event delivery's dead letters (internal/events/delivery).
+	ActionListDeadLetters    Action = "ecrd:ListDeadLetters"
+	ActionRedriveDeadLetters Action = "ecrd:RedriveDeadLetters"
 )
 
 // adminActions are ecrd's own actions. They rewrite history (image
@@ -81,6 +84,8 @@ var adminActions = map[Action]bool{
 	ActionSetImageTimes:      true,
 	ActionRunLifecyclePolicy: true,
 	ActionCollectGarbage:     true,
+	ActionListDeadLetters:    true,
+	ActionRedriveDeadLetters: true,
 }
 
 // pullActions are all an anonymous caller may ever do, and only on a

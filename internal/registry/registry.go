@@ -113,6 +113,10 @@ type Options struct {
 	// announced (other processes' events, retries) are looked for.
 	// Default 1s.
 	ReplicationPollInterval time.Duration
+	// DeadLetters is event delivery's dead-letter list, which the
+	// registry serves to admins (ListDeadLetters, RedriveDeadLetters);
+	// nil: none.
+	DeadLetters DeadLetterQueue
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }

@@ -76,6 +76,8 @@ func extensionInputs() map[string]any {
 		"RunLifecyclePolicy":          new(RunLifecyclePolicyInput),
 		"SetImageTimes":               new(SetImageTimesInput),
 		"CollectGarbage":              new(CollectGarbageInput),
+		"ListDeadLetters":             new(ListDeadLettersInput),
+		"RedriveDeadLetters":          new(RedriveDeadLettersInput),
 	}
 }
 

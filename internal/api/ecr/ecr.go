@@ -123,6 +123,8 @@ func New(reg *registry.Registry, endpoint Endpoint, log *slog.Logger) *Handler {
 		"RunLifecyclePolicy":          handle(h.runLifecyclePolicy),
 		"SetImageTimes":               handle(h.setImageTimes),
 		"CollectGarbage":              handle(h.collectGarbage),
+		"ListDeadLetters":             handle(h.listDeadLetters),
+		"RedriveDeadLetters":          handle(h.redriveDeadLetters),
 	}
 	h.api = awsjson.Service{
 		Name:       "ECR",

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/events/delivery"
 	"github.com/ecrd/ecrd/internal/registry"
 )
 
@@ -140,4 +141,99 @@ func (h *Handler) collectGarbage(ctx context.Context, c auth.Caller, _ *CollectG
 	}
 	return &CollectGarbageOutput{LinksRemoved: rep.LinksRemoved, BlobsDeleted: rep.BlobsDeleted, OrphansDeleted: rep.OrphansDeleted,
 		BytesFreed: rep.BytesFreed, DurationSeconds: rep.Duration.Seconds()}, nil
+}
+
+// ListDeadLettersInput lists the registry's dead letters of event
+// delivery: events an EventBridge rule's target gave up on.
+type ListDeadLettersInput struct {
+	RuleArn    *string `json:"ruleArn,omitempty"`
+	NextToken  *string `json:"nextToken,omitempty"`
+	MaxResults *int32  `json:"maxResults,omitempty"`
+}
+
+// DeadLetter is an event a rule's target gave up on.
+type DeadLetter struct {
+	DeadLetterId string     `json:"deadLetterId"`
+	RuleArn      string     `json:"ruleArn"`
+	TargetId     string     `json:"targetId"`
+	Event        string     `json:"event"` // the event's JSON, as the target would have received it untransformed
+	Attempts     int        `json:"attempts"`
+	LastError    string     `json:"lastError"`
+	FailedAt     *Timestamp `json:"failedAt,omitempty"`
+}
+
+// ListDeadLettersOutput is a page of dead letters.
+type ListDeadLettersOutput struct {
+	DeadLetters []DeadLetter `json:"deadLetters"`
+	NextToken   *string      `json:"nextToken,omitempty"`
+}
+
+// RedriveDeadLettersInput asks to deliver dead letters again now.
+type RedriveDeadLettersInput struct {
+	DeadLetterIds []string `json:"deadLetterIds"`
+}
+
+// RedriveFailure is a dead letter that was not delivered, and stays.
+type RedriveFailure struct {
+	DeadLetterId string `json:"deadLetterId"`
+	Reason       string `json:"reason"`
+}
+
+// RedriveDeadLettersOutput says which were delivered (and removed).
+type RedriveDeadLettersOutput struct {
+	Redriven []string         `json:"redriven"`
+	Failures []RedriveFailure `json:"failures"`
+}
+
+var (
+	shapeRuleArn        = stringRule{length: lengthRule{1, 1600}}
+	shapeDeadLetterID   = stringRule{length: lengthRule{1, 1024}}
+	listDeadLetterIDs   = lengthRule{1, delivery.MaxRedrive}
+	defaultDeadLetterPg = 100
+)
+
+func (in *ListDeadLettersInput) validate() error {
+	c := new(shapeChecker)
+	c.str("ruleArn", in.RuleArn, optionalMember, shapeRuleArn)
+	c.str("nextToken", in.NextToken, optionalMember, shapeNextToken)
+	c.int32("maxResults", in.MaxResults, optionalMember, intRange(1, 100))
+	return c.result()
+}
+
+func (in *RedriveDeadLettersInput) validate() error {
+	c := new(shapeChecker)
+	checkList(c, "deadLetterIds", in.DeadLetterIds, requiredMember, listDeadLetterIDs, stringMembers(shapeDeadLetterID))
+	return c.result()
+}
+
+func (h *Handler) listDeadLetters(ctx context.Context, c auth.Caller, in *ListDeadLettersInput) (*ListDeadLettersOutput, error) {
+	list, next, err := h.reg.ListDeadLetters(ctx, scope(c, nil), deref(in.RuleArn), deref(in.NextToken), pageSizeOr(in.MaxResults, defaultDeadLetterPg))
+	if err != nil {
+		return nil, err
+	}
+	out := &ListDeadLettersOutput{DeadLetters: make([]DeadLetter, 0, len(list))}
+	for _, d := range list {
+		out.DeadLetters = append(out.DeadLetters, DeadLetter{DeadLetterId: d.ID, RuleArn: d.Rule, TargetId: d.Target,
+			Event: string(d.Event), Attempts: d.Attempts, LastError: d.LastError, FailedAt: awsjson.NewTimestamp(d.Time)})
+	}
+	if next != "" {
+		out.NextToken = &next
+	}
+	return out, nil
+}
+
+func (h *Handler) redriveDeadLetters(ctx context.Context, c auth.Caller, in *RedriveDeadLettersInput) (*RedriveDeadLettersOutput, error) {
+	results, err := h.reg.RedriveDeadLetters(ctx, scope(c, nil), in.DeadLetterIds)
+	if err != nil {
+		return nil, err
+	}
+	out := &RedriveDeadLettersOutput{Redriven: []string{}, Failures: []RedriveFailure{}}
+	for _, r := range results {
+		if r.Delivered {
+			out.Redriven = append(out.Redriven, r.ID)
+		} else {
+			out.Failures = append(out.Failures, RedriveFailure{DeadLetterId: r.ID, Reason: r.Error})
+		}
+	}
+	return out, nil
 }
