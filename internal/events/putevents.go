@@ -147,3 +147,12 @@ func entryProblem(scope Scope, e EventEntry) (code, msg string) {
 	}
 	return "", ""
 }
+
+// EventBus returns the ARN of the default event bus, the one ecrd has,
+// named by name or ARN (absent: the default).
+func (s *Service) EventBus(ctx context.Context, scope Scope, name *string) (string, error) {
+	if err := checkBus(scope, name); err != nil {
+		return "", err
+	}
+	return busARN(scope), s.authorize(ctx, scope, "events:DescribeEventBus", busARN(scope), nil, nil)
+}
