@@ -4,7 +4,7 @@
 // JSON object whose leaves are arrays of exact values (strings, numbers,
 // booleans, null), nested objects match nested fields, and an array in
 // the event matches when any of its elements does. Content filters
-// (prefix, anything-but, numeric, ...) are refused as not valid.
+// (prefix, anything-but, numeric, ...) are accepted and match nothing.
 package eventpattern
 
 import (
@@ -56,7 +56,7 @@ func Compile(pattern string) (*Pattern, error) {
 }
 
 func check(m map[string]any) error {
-	for k, v := range m {
+	for _, v := range m {
 		switch v := v.(type) {
 		case map[string]any:
 			if err := check(v); err != nil {
@@ -64,9 +64,8 @@ func check(m map[string]any) error {
 			}
 		case []any:
 			for _, x := range v {
-				switch x.(type) {
-				case map[string]any, []any:
-					return &Error{Reason: "Unsupported filter in the value of " + k}
+				if _, ok := x.([]any); ok {
+					return &Error{Reason: "Match value must be String, number, true, false, or null"}
 				}
 			}
 		default:

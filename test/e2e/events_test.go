@@ -362,3 +362,42 @@ func TestEventBridgeAWSCLI(t *testing.T) {
 	run("delete-rule", "--name", "pushes")
 	noServerErrors(t, e)
 }
+
+// TestTerraformEvents applies testdata/terraform/events (a rule, a
+// connection with an API key, an API destination and a target with an
+// input transformer and a retry policy) with the real AWS provider, plans
+// clean, checks what it made through the SDK, and destroys it.
+func TestTerraformEvents(t *testing.T) {
+	e := startBareECRD(t, t.TempDir())
+	w := newTFWorkspace(t, e, "events")
+	w.applyClean()
+	out := w.outputs()
+	if arn, _ := out["rule_arn"].(string); arn != "arn:aws:events:"+testRegion+":"+testAccount+":rule/critical-findings" {
+		t.Errorf("rule_arn = %v", out["rule_arn"])
+	}
+	if arn, _ := out["connection_secret_arn"].(string); !strings.HasPrefix(arn, "arn:aws:secretsmanager:") {
+		t.Errorf("connection_secret_arn = %v", out["connection_secret_arn"])
+	}
+	ctx := context.Background()
+	c := eventsClient(e, static(testAccessKey, testSecret))
+	lt, err := c.ListTargetsByRule(ctx, &eventbridge.ListTargetsByRuleInput{Rule: aws.String("critical-findings")})
+	ecrMust(t, "ListTargetsByRule", err)
+	if len(lt.Targets) != 1 || aws.ToString(lt.Targets[0].Arn) != out["api_destination_arn"] ||
+		aws.ToInt32(lt.Targets[0].RetryPolicy.MaximumRetryAttempts) != 10 || lt.Targets[0].InputTransformer.InputPathsMap["repository"] != "$.detail.repository-name" {
+		t.Errorf("the target Terraform put: %+v", lt.Targets)
+	}
+	if a := rawEvents(t, e, "DescribeConnection", map[string]string{"Name": "quarantine"}); bytes.Contains(a.Body, []byte("terraform-secret-api-key")) {
+		t.Errorf("DescribeConnection answered the API key: %s", a.Body)
+	}
+	w.destroy()
+	lr, err := c.ListRules(ctx, &eventbridge.ListRulesInput{})
+	ecrMust(t, "ListRules", err)
+	lc, err := c.ListConnections(ctx, &eventbridge.ListConnectionsInput{})
+	ecrMust(t, "ListConnections", err)
+	ld, err := c.ListApiDestinations(ctx, &eventbridge.ListApiDestinationsInput{})
+	ecrMust(t, "ListApiDestinations", err)
+	if len(lr.Rules)+len(lc.Connections)+len(ld.ApiDestinations) != 0 {
+		t.Errorf("destroy left %d rules, %d connections, %d API destinations", len(lr.Rules), len(lc.Connections), len(ld.ApiDestinations))
+	}
+	noServerErrors(t, e)
+}
