@@ -27,6 +27,7 @@ import (
 
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/config"
+	"github.com/ecrd/ecrd/internal/events"
 	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/kms"
 	"github.com/ecrd/ecrd/internal/metadata"
@@ -187,6 +188,8 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	// KMS seals key material under the server keys, as identity seals
 	// secrets; the registry encrypts KMS repositories with its data keys.
 	kmsSvc := kms.New(st.meta, st.keys, st.ids, log)
+	// EventBridge seals connection secrets under the server keys too.
+	eventsSvc := events.New(st.meta, st.keys, st.ids, log)
 	reg := registry.New(st.meta, st.blobs, registry.Options{
 		UploadTTL:         cfg.UploadTTL,
 		Logger:            log,
@@ -221,7 +224,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		AcceptAnyCredentials: cfg.AcceptAnyCredentials,
 		DefaultScope:         metadata.Scope{Account: cfg.AccountID, Region: cfg.Region},
 	}
-	srv := server.New(server.Options{Registry: reg, Identity: st.ids, Auth: authn, KMS: kmsSvc, Endpoint: endpoint, Log: log,
+	srv := server.New(server.Options{Registry: reg, Identity: st.ids, Auth: authn, KMS: kmsSvc, Events: eventsSvc, Endpoint: endpoint, Log: log,
 		Limits: server.Limits{BodyTimeout: cfg.BodyTimeout, MaxConnections: cfg.MaxConnections, MaxClientConnections: cfg.MaxClientConnections}})
 
 	if cfg.DebugListen != "" {

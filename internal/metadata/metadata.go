@@ -96,7 +96,7 @@ type AccessKey struct {
 // unique per account and kind regardless of case, as IAM's names are.
 type IAMEntity struct {
 	Account  string
-	Kind     string // IAMUser, IAMRole, IAMPolicy, IAMOIDCProvider, KMSKey or KMSAlias
+	Kind     string // IAMUser, IAMRole, IAMPolicy, IAMOIDCProvider, KMSKey, KMSAlias or an EventBridge kind
 	Name     string
 	Document []byte
 }
@@ -111,6 +111,12 @@ const (
 	// region ("us-east-1/1234abcd-...", "us-east-1/alias/ecr").
 	KMSKey   = "kms-key"
 	KMSAlias = "kms-alias"
+	// EventBridge rules (with their targets and tags), connections and
+	// API destinations are regional too ("us-east-1/rule-name"; see
+	// internal/events for how names keep their case).
+	EventRule           = "events-rule"
+	EventConnection     = "events-connection"
+	EventAPIDestination = "events-api-destination"
 )
 
 // CreationTemplate is a repository creation template of a registry. Its

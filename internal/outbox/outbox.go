@@ -14,6 +14,10 @@ const (
 	SourceIAM = "aws.iam"
 	SourceSTS = "aws.sts"
 	SourceKMS = "aws.kms"
+	// SourceEvents is EventBridge's own changes (rules, targets,
+	// connections, API destinations). Custom events put with PutEvents
+	// carry the source their caller gave, never one starting "aws.".
+	SourceEvents = "aws.events"
 )
 
 // Detail types.

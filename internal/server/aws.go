@@ -13,6 +13,7 @@ import (
 
 	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"github.com/ecrd/ecrd/internal/api/awsquery"
+	ebapi "github.com/ecrd/ecrd/internal/api/eventbridge"
 	kmsapi "github.com/ecrd/ecrd/internal/api/kms"
 	"github.com/ecrd/ecrd/internal/api/sts"
 	"github.com/ecrd/ecrd/internal/auth"
@@ -46,6 +47,11 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 		if s.kms != nil && s.kms.Known(target) {
 			limit, known = kmsapi.MaxBodySize, true
 		}
+	} else if strings.HasPrefix(target, ebapi.TargetPrefix) {
+		service = "events"
+		if s.events != nil && s.events.Known(target) {
+			limit, known = ebapi.MaxBodySize, true
+		}
 	} else {
 		limit, known = s.ecr.BodyLimit(target)
 	}
@@ -71,8 +77,12 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 		s.writeAuthError(q, r, err, jsonFault)
 		return
 	}
-	if service == "kms" {
+	switch service {
+	case "kms":
 		s.kms.Serve(w, r, caller, target, body)
+		return
+	case "events":
+		s.events.Serve(w, r, caller, target, body)
 		return
 	}
 	s.ecr.Serve(w, r, caller, target, body)

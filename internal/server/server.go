@@ -17,11 +17,13 @@ import (
 	"time"
 
 	"github.com/ecrd/ecrd/internal/api/ecr"
+	ebapi "github.com/ecrd/ecrd/internal/api/eventbridge"
 	"github.com/ecrd/ecrd/internal/api/iam"
 	kmsapi "github.com/ecrd/ecrd/internal/api/kms"
 	"github.com/ecrd/ecrd/internal/api/oci"
 	"github.com/ecrd/ecrd/internal/api/sts"
 	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/events"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/kms"
 	"github.com/ecrd/ecrd/internal/registry"
@@ -36,6 +38,7 @@ type Server struct {
 	sts     *sts.Handler
 	iam     *iam.Handler
 	kms     *kmsapi.Handler // nil: KMS calls are unknown operations
+	events  *ebapi.Handler  // nil: EventBridge calls are unknown operations
 	log     *slog.Logger
 	limits  Limits
 	handler http.Handler
@@ -50,6 +53,8 @@ type Options struct {
 	Auth     *auth.Authenticator
 	// KMS serves the KMS API (TrentService), if set.
 	KMS *kms.Service
+	// Events serves the EventBridge API (AWSEvents), if set.
+	Events *events.Service
 	// Endpoint is the base URL of a registry (proxyEndpoint, download
 	// URLs); its value for the default scope is the realm of 401s.
 	Endpoint ecr.Endpoint
@@ -67,6 +72,9 @@ func New(o Options) *Server {
 		ecr: ecr.New(o.Registry, o.Endpoint, o.Log), sts: sts.New(o.Identity, o.Auth.DefaultScope.Region, o.Log), iam: iam.New(o.Identity, o.Log)}
 	if o.KMS != nil {
 		s.kms = kmsapi.New(o.KMS, o.Log)
+	}
+	if o.Events != nil {
+		s.events = ebapi.New(o.Events, o.Log)
 	}
 	ociHandler := oci.New(o.Registry, o.Log, o.Auth.Registry, o.Endpoint(o.Auth.DefaultScope)+"/")
 	mux := http.NewServeMux()

@@ -1,0 +1,226 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/ecrd/ecrd/internal/metadata"
+)
+
+// DeliveryRule is an enabled rule with targets, as delivery sees it.
+type DeliveryRule struct {
+	ARN     string
+	Scope   metadata.Scope // the rule's account and region (default event bus): it sees that registry's events
+	Pattern string         // the event pattern text
+	Targets []DeliveryTarget
+}
+
+// DeliveryTarget is one of a rule's targets: an API destination, with
+// what the target and the destination's connection add.
+type DeliveryTarget struct {
+	ID            string
+	Endpoint      string       // the API destination's invocation endpoint
+	Method        string       // its HTTP method
+	RateLimit     int          // its invocation rate limit per second (EventBridge default 300)
+	Auth          DeliveryAuth // the connection's authorization, secrets unsealed
+	Input         *string      // Input, if set
+	InputPath     string
+	InputPathsMap map[string]string // InputTransformer
+	InputTemplate string
+	MaxAttempts   int               // RetryPolicy.MaximumRetryAttempts (default 185)
+	MaxAge        time.Duration     // RetryPolicy.MaximumEventAgeInSeconds (default 24h)
+	Headers       map[string]string // HttpParameters.HeaderParameters plus the connection's invocation header parameters
+	Query         map[string]string // likewise query string parameters
+}
+
+// DeliveryAuth is a connection's authorization.
+type DeliveryAuth struct {
+	Type                                               string // API_KEY, BASIC, OAUTH_CLIENT_CREDENTIALS
+	APIKeyName, APIKeyValue                            string
+	Username, Password                                 string
+	OAuthEndpoint, OAuthMethod, ClientID, ClientSecret string
+	OAuthBody, OAuthQuery, OAuthHeaders                map[string]string
+}
+
+// DeliveryRules lists every enabled rule (of every account and region)
+// that has at least one target that is an API destination whose
+// connection exists. A target whose API destination or connection is
+// gone is left out. Where a target's HTTP parameters and its
+// connection's invocation parameters name the same header or query
+// parameter, the connection's value wins, as on EventBridge.
+func (s *Service) DeliveryRules(ctx context.Context) ([]DeliveryRule, error) {
+	accounts, err := s.meta.Accounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []DeliveryRule
+	for _, a := range accounts {
+		rules, err := s.meta.IAMEntities(ctx, a.ID, metadata.EventRule)
+		if err != nil {
+			return nil, err
+		}
+		if len(rules) == 0 {
+			continue
+		}
+		dests, err := allOf[APIDestination](ctx, s.meta, a.ID, metadata.EventAPIDestination)
+		if err != nil {
+			return nil, err
+		}
+		conns, err := allOf[Connection](ctx, s.meta, a.ID, metadata.EventConnection)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range rules {
+			r, err := decode[Rule](e)
+			if err != nil {
+				return nil, err
+			}
+			if !r.Enabled() || r.EventPattern == "" {
+				continue
+			}
+			dr := DeliveryRule{ARN: r.ARN, Scope: metadata.Scope{Account: r.Account, Region: r.Region}, Pattern: r.EventPattern}
+			for _, t := range r.Targets {
+				d, ok := dests[t.ARN]
+				if !ok {
+					continue
+				}
+				c, ok := conns[d.ConnectionARN]
+				if !ok {
+					continue
+				}
+				dt, err := s.deliveryTarget(t, d, c)
+				if err != nil {
+					return nil, err
+				}
+				dr.Targets = append(dr.Targets, dt)
+			}
+			if len(dr.Targets) > 0 {
+				out = append(out, dr)
+			}
+		}
+	}
+	return out, nil
+}
+
+// allOf reads an account's documents of a kind, by ARN.
+func allOf[T interface {
+	APIDestination | Connection
+}](ctx context.Context, r metadata.Reader, account, kind string) (map[string]*T, error) {
+	es, err := r.IAMEntities(ctx, account, kind)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*T, len(es))
+	for _, e := range es {
+		v, err := decode[T](e)
+		if err != nil {
+			return nil, err
+		}
+		switch x := any(v).(type) {
+		case *APIDestination:
+			out[x.ARN] = v
+		case *Connection:
+			out[x.ARN] = v
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) deliveryTarget(t Target, d *APIDestination, c *Connection) (DeliveryTarget, error) {
+	dt := DeliveryTarget{ID: t.ID, Endpoint: d.Endpoint, Method: d.Method, RateLimit: d.RateLimit,
+		Input: t.Input, InputPath: t.InputPath, MaxAttempts: defaultMaxAttempts, MaxAge: defaultMaxAgeSeconds * time.Second,
+		Headers: map[string]string{}, Query: map[string]string{}}
+	if dt.RateLimit == 0 {
+		dt.RateLimit = defaultRateLimit
+	}
+	if it := t.InputTransformer; it != nil {
+		dt.InputPathsMap, dt.InputTemplate = it.PathsMap, it.Template
+	}
+	if rp := t.RetryPolicy; rp != nil {
+		if rp.MaximumRetryAttempts != nil {
+			dt.MaxAttempts = *rp.MaximumRetryAttempts
+		}
+		if rp.MaximumEventAgeInSeconds != nil {
+			dt.MaxAge = time.Duration(*rp.MaximumEventAgeInSeconds) * time.Second
+		}
+	}
+	if h := t.HTTPParameters; h != nil {
+		for k, v := range h.HeaderParameters {
+			dt.Headers[k] = v
+		}
+		for k, v := range h.QueryStringParameters {
+			dt.Query[k] = v
+		}
+	}
+	open := func(where string) (string, error) {
+		sealed, ok := c.Sealed[where]
+		if !ok {
+			return "", nil
+		}
+		b, err := s.keys.Open(sealed, sealContext(c.ARN, where))
+		if err != nil {
+			return "", fmt.Errorf("unsealing a secret of connection %s: %w", c.ARN, err)
+		}
+		return string(b), nil
+	}
+	params := func(prefix string, p *HTTPParams, body, header, query map[string]string) error {
+		if p == nil {
+			return nil
+		}
+		for _, l := range []struct {
+			name string
+			ps   []Param
+			to   map[string]string
+		}{{"body", p.Body, body}, {"header", p.Header, header}, {"query", p.Query, query}} {
+			for i, prm := range l.ps {
+				v := prm.Value
+				if prm.Secret {
+					var err error
+					if v, err = open(fmt.Sprintf("%s.%s.%d", prefix, l.name, i)); err != nil {
+						return err
+					}
+				}
+				if l.to != nil {
+					l.to[prm.Key] = v
+				}
+			}
+		}
+		return nil
+	}
+	a := &dt.Auth
+	a.Type = c.AuthorizationType
+	var err error
+	switch c.AuthorizationType {
+	case AuthAPIKey:
+		a.APIKeyName = c.APIKeyName
+		a.APIKeyValue, err = open(secretAPIKey)
+	case AuthBasic:
+		a.Username = c.Username
+		a.Password, err = open(secretPassword)
+	case AuthOAuth:
+		if o := c.OAuth; o != nil {
+			a.OAuthEndpoint, a.OAuthMethod, a.ClientID = o.Endpoint, o.Method, o.ClientID
+			a.OAuthBody, a.OAuthHeaders, a.OAuthQuery = map[string]string{}, map[string]string{}, map[string]string{}
+			if err = params("oauth", o.Params, a.OAuthBody, a.OAuthHeaders, a.OAuthQuery); err == nil {
+				a.ClientSecret, err = open(secretClientSecret)
+			}
+		}
+	}
+	if err != nil {
+		return dt, err
+	}
+	// Body parameters of the invocation are not part of the contract
+	// (delivery sends the event, or its transformed input, as the body).
+	return dt, params("invocation", c.Invocation, nil, dt.Headers, dt.Query)
+}
+
+// decode reads one stored document.
+func decode[T any](e metadata.IAMEntity) (*T, error) {
+	v := new(T)
+	if err := json.Unmarshal(e.Document, v); err != nil {
+		return nil, fmt.Errorf("reading %s %s of %s: %w", e.Kind, e.Name, e.Account, err)
+	}
+	return v, nil
+}
