@@ -46,8 +46,8 @@ the action ecrd:RedriveDeadLetters.
 	eventsCmd = command{name: "events", summary: "list and redrive undelivered events of EventBridge rules"}
 )
 
-// events runs the events commands.
-func events(args []string, stdout, stderr io.Writer) int {
+// eventsCommand runs the events commands.
+func eventsCommand(args []string, stdout, stderr io.Writer) int {
 	return eventsCommands.run(args, stdout, stderr, func(_ string, args []string) int {
 		return deadLettersCommands.run(args, stdout, stderr, func(verb string, args []string) int {
 			if verb == "redrive" {

@@ -27,9 +27,12 @@ import (
 
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/config"
+	"github.com/ecrd/ecrd/internal/eventpattern"
 	"github.com/ecrd/ecrd/internal/events"
+	"github.com/ecrd/ecrd/internal/events/delivery"
 	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/kms"
+	"github.com/ecrd/ecrd/internal/lease"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/outbox"
 	"github.com/ecrd/ecrd/internal/registry"
@@ -85,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case "gc":
 			return gc(args, stdout, stderr)
 		case "events":
-			return events(args, stdout, stderr)
+			return eventsCommand(args, stdout, stderr)
 		case "import":
 			return importImages(args, stdout, stderr)
 		case "migrate":
@@ -190,6 +193,12 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	kmsSvc := kms.New(st.meta, st.keys, st.ids, log)
 	// EventBridge seals connection secrets under the server keys too.
 	eventsSvc := events.New(st.meta, st.keys, st.ids, log)
+	// Events reach the rules' targets from the outbox, in one process at a
+	// time (internal/events/delivery).
+	deliver := delivery.New(delivery.Config{
+		Store: st.meta, Source: eventsSvc, Leases: lease.New(st.meta, holderName(cfg.DataDir), time.Now, log),
+		Compile: compilePattern, Decode: eventpattern.Decode, Log: log,
+	})
 	reg := registry.New(st.meta, st.blobs, registry.Options{
 		UploadTTL:         cfg.UploadTTL,
 		Logger:            log,
@@ -209,6 +218,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Shared:            cfg.Shared(),
 		BlobRedirect:      cfg.BlobRedirect,
 		RemoteTargets:     remoteTargets(cfg.RemoteRegions, log),
+		DeadLetters:       deliver,
 	})
 	if err := reg.Recover(ctx); err != nil {
 		return fmt.Errorf("recovering the data folder: %w", err)
@@ -236,6 +246,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	follower.Subscribe(reg.Changed)
 	follower.Subscribe(st.ids.Changed)
 	follower.Subscribe(kmsSvc.Changed)
+	follower.Subscribe(func(metadata.Event) { deliver.Wake() })
 	if err := follower.Start(ctx); err != nil {
 		return fmt.Errorf("reading the outbox: %w", err)
 	}
@@ -243,12 +254,15 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	done := make(chan struct{})
 	go func() { reg.Run(bg); close(done) }()
 	go follower.Run(bg)
+	delivered := make(chan struct{})
+	go func() { deliver.Run(bg); close(delivered) }()
 
 	log.Info("listening", "addr", ln.Addr().String(), "endpoint", endpoint(authn.DefaultScope), "data", cfg.DataDir,
 		"account", cfg.AccountID, "region", cfg.Region, "version", version.Version, "startup", time.Since(start).Round(time.Microsecond).String())
 	err = srv.Serve(ctx, ln, cfg.ShutdownTimeout)
 	stopBackground()
 	<-done
+	<-delivered
 	log.Info("stopped")
 	return err
 }
@@ -284,4 +298,14 @@ func serverKeyIf(on bool, keys *keyring.Keyring) *keyring.Keyring {
 		return keys
 	}
 	return nil
+}
+
+// compilePattern compiles an event pattern for delivery (a nil Matcher,
+// not a typed nil, with an error).
+func compilePattern(p string) (delivery.Matcher, error) {
+	m, err := eventpattern.Compile(p)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
 }

@@ -6,43 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/events/delivery"
 	"github.com/ecrd/ecrd/internal/metadata"
 )
-
-// DeliveryRule is an enabled rule with targets, as delivery sees it.
-type DeliveryRule struct {
-	ARN     string
-	Scope   metadata.Scope // the rule's account and region (default event bus): it sees that registry's events
-	Pattern string         // the event pattern text
-	Targets []DeliveryTarget
-}
-
-// DeliveryTarget is one of a rule's targets: an API destination, with
-// what the target and the destination's connection add.
-type DeliveryTarget struct {
-	ID            string
-	Endpoint      string       // the API destination's invocation endpoint
-	Method        string       // its HTTP method
-	RateLimit     int          // its invocation rate limit per second (EventBridge default 300)
-	Auth          DeliveryAuth // the connection's authorization, secrets unsealed
-	Input         *string      // Input, if set
-	InputPath     string
-	InputPathsMap map[string]string // InputTransformer
-	InputTemplate string
-	MaxAttempts   int               // RetryPolicy.MaximumRetryAttempts (default 185)
-	MaxAge        time.Duration     // RetryPolicy.MaximumEventAgeInSeconds (default 24h)
-	Headers       map[string]string // HttpParameters.HeaderParameters plus the connection's invocation header parameters
-	Query         map[string]string // likewise query string parameters
-}
-
-// DeliveryAuth is a connection's authorization.
-type DeliveryAuth struct {
-	Type                                               string // API_KEY, BASIC, OAUTH_CLIENT_CREDENTIALS
-	APIKeyName, APIKeyValue                            string
-	Username, Password                                 string
-	OAuthEndpoint, OAuthMethod, ClientID, ClientSecret string
-	OAuthBody, OAuthQuery, OAuthHeaders                map[string]string
-}
 
 // DeliveryRules lists every enabled rule (of every account and region)
 // that has at least one target that is an API destination whose
@@ -50,12 +16,12 @@ type DeliveryAuth struct {
 // gone is left out. Where a target's HTTP parameters and its
 // connection's invocation parameters name the same header or query
 // parameter, the connection's value wins, as on EventBridge.
-func (s *Service) DeliveryRules(ctx context.Context) ([]DeliveryRule, error) {
+func (s *Service) DeliveryRules(ctx context.Context) ([]delivery.Rule, error) {
 	accounts, err := s.meta.Accounts(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var out []DeliveryRule
+	var out []delivery.Rule
 	for _, a := range accounts {
 		rules, err := s.meta.IAMEntities(ctx, a.ID, metadata.EventRule)
 		if err != nil {
@@ -80,7 +46,7 @@ func (s *Service) DeliveryRules(ctx context.Context) ([]DeliveryRule, error) {
 			if !r.Enabled() || r.EventPattern == "" {
 				continue
 			}
-			dr := DeliveryRule{ARN: r.ARN, Scope: metadata.Scope{Account: r.Account, Region: r.Region}, Pattern: r.EventPattern}
+			dr := delivery.Rule{ARN: r.ARN, Scope: metadata.Scope{Account: r.Account, Region: r.Region}, Pattern: r.EventPattern}
 			for _, t := range r.Targets {
 				d, ok := dests[t.ARN]
 				if !ok {
@@ -128,8 +94,8 @@ func allOf[T interface {
 	return out, nil
 }
 
-func (s *Service) deliveryTarget(t Target, d *APIDestination, c *Connection) (DeliveryTarget, error) {
-	dt := DeliveryTarget{ID: t.ID, Endpoint: d.Endpoint, Method: d.Method, RateLimit: d.RateLimit,
+func (s *Service) deliveryTarget(t Target, d *APIDestination, c *Connection) (delivery.Target, error) {
+	dt := delivery.Target{ID: t.ID, Endpoint: d.Endpoint, Method: d.Method, RateLimit: d.RateLimit,
 		Input: t.Input, InputPath: t.InputPath, MaxAttempts: defaultMaxAttempts, MaxAge: defaultMaxAgeSeconds * time.Second,
 		Headers: map[string]string{}, Query: map[string]string{}}
 	if dt.RateLimit == 0 {
@@ -141,6 +107,9 @@ func (s *Service) deliveryTarget(t Target, d *APIDestination, c *Connection) (De
 	if rp := t.RetryPolicy; rp != nil {
 		if rp.MaximumRetryAttempts != nil {
 			dt.MaxAttempts = *rp.MaximumRetryAttempts
+			if dt.MaxAttempts == 0 {
+				dt.MaxAttempts = -1 // delivery's "no retries" (its 0 is the default)
+			}
 		}
 		if rp.MaximumEventAgeInSeconds != nil {
 			dt.MaxAge = time.Duration(*rp.MaximumEventAgeInSeconds) * time.Second
