@@ -246,7 +246,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	follower.Subscribe(reg.Changed)
 	follower.Subscribe(st.ids.Changed)
 	follower.Subscribe(kmsSvc.Changed)
-	follower.Subscribe(func(metadata.Event) { deliver.Wake() })
+	follower.Subscribe(deliver.Notify)
 	if err := follower.Start(ctx); err != nil {
 		return fmt.Errorf("reading the outbox: %w", err)
 	}

@@ -46,7 +46,11 @@ func (s *Service) DeliveryRules(ctx context.Context) ([]delivery.Rule, error) {
 			if !r.Enabled() || r.EventPattern == "" {
 				continue
 			}
-			dr := delivery.Rule{ARN: r.ARN, Scope: metadata.Scope{Account: r.Account, Region: r.Region}, Pattern: r.EventPattern}
+			since := r.Changed
+			if since.IsZero() {
+				since = r.Created
+			}
+			dr := delivery.Rule{ARN: r.ARN, Scope: metadata.Scope{Account: r.Account, Region: r.Region}, Pattern: r.EventPattern, Since: since}
 			for _, t := range r.Targets {
 				d, ok := dests[t.ARN]
 				if !ok {

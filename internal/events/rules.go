@@ -34,8 +34,12 @@ type Rule struct {
 	RoleARN            string    `json:"role,omitempty"`
 	State              string    `json:"state"`
 	Created            time.Time `json:"created"`
-	Tags               []Tag     `json:"tags,omitempty"`
-	Targets            []Target  `json:"targets,omitempty"`
+	// Changed is when the rule was last written (its pattern, state or
+	// targets): delivery starts a rule it has not seen at the events
+	// recorded from then on.
+	Changed time.Time `json:"changed,omitzero"`
+	Tags    []Tag     `json:"tags,omitempty"`
+	Targets []Target  `json:"targets,omitempty"`
 }
 
 func (r Rule) revision() int { return r.Rev }
@@ -182,7 +186,7 @@ func (s *Service) PutRule(ctx context.Context, scope Scope, in PutRuleInput) (st
 			r = Rule{Name: in.Name, ARN: arn, Account: scope.Account, Region: scope.Region, State: StateEnabled,
 				Created: s.now().UTC(), Tags: slices.Clone(in.Tags)}
 		}
-		r.Rev = was + 1
+		r.Rev, r.Changed = was+1, s.now().UTC()
 		r.Description, r.EventPattern, r.RoleARN = deref(in.Description), pattern, deref(in.RoleARN)
 		if in.State != "" {
 			r.State = in.State
@@ -296,7 +300,7 @@ func (s *Service) changeRule(ctx context.Context, scope Scope, bus *string, name
 		if err := change(r); err != nil {
 			return nil, err
 		}
-		r.Rev = was + 1
+		r.Rev, r.Changed = was+1, s.now().UTC()
 		return r, s.update(ctx, scope, call{action, params}, []string{r.ARN}, func(tx metadata.Tx) error {
 			return write(ctx, tx, scope, metadata.EventRule, name, was, r)
 		})

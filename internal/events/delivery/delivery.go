@@ -13,6 +13,7 @@ import (
 
 	"github.com/ecrd/ecrd/internal/lease"
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/outbox"
 )
 
 // Rule is an enabled EventBridge rule with API-destination targets.
@@ -24,6 +25,10 @@ type Rule struct {
 	// Pattern is the event pattern text, compiled by Config.Compile.
 	Pattern string
 	Targets []Target
+	// Since is when the rule was last written: a rule the engine has not
+	// delivered for starts at the events recorded from then on (zero: at
+	// the outbox's end).
+	Since time.Time
 }
 
 // Target is an API destination a rule sends its events to.
@@ -114,6 +119,9 @@ const (
 	// cursorPrefix names a rule's cursor: cursorPrefix + rule ARN.
 	cursorPrefix = "events-rule/"
 	readBatch    = 100
+	// sinceWindow is how many of the newest events a new rule's start is
+	// looked for in (see startCursor).
+	sinceWindow = 1000
 
 	defaultMaxAttempts = 185
 	defaultMaxAge      = 24 * time.Hour
@@ -127,7 +135,9 @@ type Engine struct {
 	cfg    Config
 	client *http.Client
 	wake   chan struct{}
-	sem    chan struct{}
+	// arrived wakes the rules' workers when events arrive (Notify).
+	arrived chan struct{}
+	sem     chan struct{}
 	// leaseMu serializes the use of the held lease, whose renewal time
 	// lease.Lease keeps unguarded.
 	leaseMu sync.Mutex
@@ -200,7 +210,7 @@ func New(cfg Config) *Engine {
 	}
 	// A redirect is an answer (3xx: not retried), as EventBridge takes it.
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Engine{cfg: cfg, client: client, wake: make(chan struct{}, 1), sem: make(chan struct{}, cfg.Concurrency),
+	return &Engine{cfg: cfg, client: client, wake: make(chan struct{}, 1), arrived: make(chan struct{}, 1), sem: make(chan struct{}, cfg.Concurrency),
 		stats: map[string]*ruleCounters{}, limiters: map[string]*bucket{}, tokens: map[string]*oauthToken{}}
 }
 
@@ -215,6 +225,20 @@ func decodeJSON(b []byte) (map[string]any, error) {
 func (e *Engine) Wake() {
 	select {
 	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Notify is told of every event the outbox follower reads: a change of
+// EventBridge's (a rule, a target, a connection) has the rules read
+// again; any other only wakes the rules' workers, without reading them.
+func (e *Engine) Notify(ev metadata.Event) {
+	if ev.Source == outbox.SourceEvents {
+		e.Wake()
+		return
+	}
+	select {
+	case e.arrived <- struct{}{}:
 	default:
 	}
 }
@@ -316,18 +340,32 @@ func (e *Engine) runHeld(ctx context.Context, l *lease.Lease) error {
 		for _, w := range workers {
 			w.poke()
 		}
-		t := time.NewTimer(e.cfg.Poll)
+		if err := e.waitHeld(ctx, workers, lost); err != nil || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// waitHeld waits for the next look at the rules (a wake-up or Poll),
+// poking the workers whenever events arrive meanwhile.
+func (e *Engine) waitHeld(ctx context.Context, workers map[string]*worker, lost <-chan error) error {
+	t := time.NewTimer(e.cfg.Poll)
+	defer t.Stop()
+	for {
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return nil
 		case err := <-lost:
-			t.Stop()
 			return err
+		case <-e.arrived:
+			for _, w := range workers {
+				w.poke()
+			}
+			continue
 		case <-e.wake:
 		case <-t.C:
 		}
-		t.Stop()
+		return nil
 	}
 }
 

@@ -160,6 +160,22 @@ func (w *worker) startCursor(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The rule was written a moment ago (the engine looks at rules every
+	// Poll): the events recorded since then are its too. They are near
+	// the outbox's end; a window of sinceWindow events is looked at.
+	if rule, _ := w.current(); !rule.Since.IsZero() {
+		since := rule.Since
+		evs, err := w.e.cfg.Store.Events(ctx, max(end-sinceWindow, 0), sinceWindow)
+		if err != nil {
+			return 0, err
+		}
+		for _, ev := range evs {
+			if !ev.Time.Before(since) {
+				end = ev.ID - 1
+				break
+			}
+		}
+	}
 	if end == 0 {
 		// An empty outbox: every event is after the rule. 0 would read
 		// as "unset" again, so the start is written as -1.
@@ -282,6 +298,7 @@ func (e *Engine) deliverTarget(ctx context.Context, rule Rule, t Target, ev meta
 			return dead(attempt, err)
 		}
 		stats.retried.Add(1)
+		e.cfg.Log.Info("event delivery: an invocation failed; it is retried", "target", t.ID, "event", ev.ID, "attempt", attempt, "err", err)
 		if !sleep(ctx, e.backoff(attempt), nil) {
 			return nil
 		}
