@@ -25,13 +25,16 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/audit"
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/config"
 	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/kms"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/outbox"
+	"github.com/ecrd/ecrd/internal/lease"
 	"github.com/ecrd/ecrd/internal/registry"
+	"github.com/ecrd/ecrd/internal/reqinfo"
 	"github.com/ecrd/ecrd/internal/remote"
 	"github.com/ecrd/ecrd/internal/server"
 	"github.com/ecrd/ecrd/internal/sigv4"
@@ -218,8 +221,15 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		AcceptAnyCredentials: cfg.AcceptAnyCredentials,
 		DefaultScope:         metadata.Scope{Account: cfg.AccountID, Region: cfg.Region},
 	}
+	trail := audit.New(audit.Options{Store: st.meta, Identity: st.ids, Leases: lease.New(st.meta, holderName(cfg.DataDir), time.Now, log),
+		Log: log, Retention: cfg.AuditRetention})
+	var observers []reqinfo.Observer
+	if cfg.Audit {
+		observers = append(observers, trail)
+	}
 	srv := server.New(server.Options{Registry: reg, Identity: st.ids, Auth: authn, KMS: kmsSvc, Endpoint: endpoint, Log: log,
-		Limits: server.Limits{BodyTimeout: cfg.BodyTimeout, MaxConnections: cfg.MaxConnections, MaxClientConnections: cfg.MaxClientConnections}})
+		Limits:    server.Limits{BodyTimeout: cfg.BodyTimeout, MaxConnections: cfg.MaxConnections, MaxClientConnections: cfg.MaxClientConnections},
+		Observers: observers, Trail: trail})
 
 	if cfg.DebugListen != "" {
 		go serveDebug(cfg.DebugListen, log)
@@ -237,12 +247,20 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	done := make(chan struct{})
 	go func() { reg.Run(bg); close(done) }()
 	go follower.Run(bg)
+	auditDone := make(chan struct{})
+	if cfg.Audit {
+		follower.Subscribe(trail.Wake)
+		go func() { trail.Run(bg); close(auditDone) }()
+	} else {
+		close(auditDone)
+	}
 
 	log.Info("listening", "addr", ln.Addr().String(), "endpoint", endpoint(authn.DefaultScope), "data", cfg.DataDir,
 		"account", cfg.AccountID, "region", cfg.Region, "version", version.Version, "startup", time.Since(start).Round(time.Microsecond).String())
 	err = srv.Serve(ctx, ln, cfg.ShutdownTimeout)
 	stopBackground()
 	<-done
+	<-auditDone
 	log.Info("stopped")
 	return err
 }

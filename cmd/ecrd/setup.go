@@ -18,6 +18,7 @@ import (
 	"github.com/ecrd/ecrd/internal/blobstore/s3store"
 	"github.com/ecrd/ecrd/internal/config"
 	"github.com/ecrd/ecrd/internal/ecrhost"
+	"github.com/ecrd/ecrd/internal/audit"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/lease"
@@ -78,6 +79,8 @@ func openStores(ctx context.Context, c storeSettings, log *slog.Logger) (*stores
 		meta.Close()
 		return nil, err
 	}
+	// The audit trail learns which requests' changes recorded themselves.
+	meta = audit.Track(meta)
 	return &stores{meta: meta, blobs: blobs, keys: keys, ids: identity.New(meta, keys, log)}, nil
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"github.com/ecrd/ecrd/internal/api/awsquery"
+	"github.com/ecrd/ecrd/internal/api/cloudtrail"
 	kmsapi "github.com/ecrd/ecrd/internal/api/kms"
 	"github.com/ecrd/ecrd/internal/api/sts"
 	"github.com/ecrd/ecrd/internal/auth"
@@ -46,6 +47,11 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 		if s.kms != nil && s.kms.Known(target) {
 			limit, known = kmsapi.MaxBodySize, true
 		}
+	} else if strings.HasPrefix(target, cloudtrail.TargetPrefix) {
+		service = "cloudtrail"
+		if s.cloudtrail != nil && s.cloudtrail.Known(target) {
+			limit, known = cloudtrail.MaxBodySize, true
+		}
 	} else {
 		limit, known = s.ecr.BodyLimit(target)
 	}
@@ -73,6 +79,10 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 	}
 	if service == "kms" {
 		s.kms.Serve(w, r, caller, target, body)
+		return
+	}
+	if service == "cloudtrail" {
+		s.cloudtrail.Serve(w, r, caller, target, body)
 		return
 	}
 	s.ecr.Serve(w, r, caller, target, body)
