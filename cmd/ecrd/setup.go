@@ -13,12 +13,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/audit"
 	"github.com/ecrd/ecrd/internal/blobstore"
 	"github.com/ecrd/ecrd/internal/blobstore/filesystem"
 	"github.com/ecrd/ecrd/internal/blobstore/s3store"
 	"github.com/ecrd/ecrd/internal/config"
 	"github.com/ecrd/ecrd/internal/ecrhost"
-	"github.com/ecrd/ecrd/internal/audit"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/lease"
