@@ -56,6 +56,7 @@ STS and KMS) on one port.`,
 		importCmd,
 		migrateCmd,
 		{name: "vulndb", summary: "load OSV vulnerability exports that image scans match against"},
+		{name: "audit", summary: "export the audit trail of a running server as JSON lines"},
 		versionCmd,
 		{name: "help", summary: "print a command's usage: ecrd help <command>"},
 	},
@@ -91,6 +92,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return migrate(args, stdout, stderr)
 		case "vulndb":
 			return vulndb(args, stdout, stderr)
+		case "audit":
+			return auditCmds(args, stdout, stderr)
 		case "version":
 			fs := versionCmd.flagSet()
 			rest, status, ok := versionCmd.parse(fs, args, stdout, stderr)
