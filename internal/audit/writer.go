@@ -40,19 +40,32 @@ func (w *writer) add(info *reqinfo.Info) {
 	}
 }
 
-// run writes batches until ctx ends, then what is queued.
+// run writes batches until ctx ends, then what is queued. Lost records
+// are reported every 10 s from a goroutine of their own, so that a
+// store that hangs is reported too.
 func (w *writer) run(ctx context.Context) {
-	warn := time.NewTicker(10 * time.Second)
-	defer warn.Stop()
+	reporting := make(chan struct{})
+	go func() {
+		defer close(reporting)
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				w.report()
+			}
+		}
+	}()
 	batch := make([]metadata.AuditEvent, 0, w.batchSize)
 	for {
 		select {
 		case <-ctx.Done():
 			w.drain(context.WithoutCancel(ctx), batch)
+			<-reporting
 			w.report()
 			return
-		case <-warn.C:
-			w.report()
 		case info := <-w.queue:
 			batch = w.collect(batch[:0], info)
 			w.write(ctx, batch)
