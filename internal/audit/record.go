@@ -16,8 +16,9 @@ import (
 // own, as EventBridge names CloudTrail's service events.
 const TypeServiceEvent = "AWS Service Event via CloudTrail"
 
-// wireErrors are /v2 error codes as CloudTrail names the failure.
-var wireErrors = map[string]string{"DENIED": "AccessDenied", "UNAUTHORIZED": "AccessDenied"}
+// wireErrors are error codes as CloudTrail names the failure: a denial
+// is AccessDenied whichever service's exception answered it.
+var wireErrors = map[string]string{"DENIED": "AccessDenied", "AccessDeniedException": "AccessDenied"}
 
 // fromInfo is the trail's record of a finished request, false for one
 // that is not an AWS call or registry operation of a known registry.

@@ -47,7 +47,7 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 		if s.kms != nil && s.kms.Known(target) {
 			limit, known = kmsapi.MaxBodySize, true
 		}
-	} else if strings.HasPrefix(target, cloudtrail.TargetPrefix) {
+	} else if cloudtrail.Targets(target) {
 		service = "cloudtrail"
 		if s.cloudtrail != nil && s.cloudtrail.Known(target) {
 			limit, known = cloudtrail.MaxBodySize, true

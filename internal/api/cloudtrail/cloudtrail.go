@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/ecrd/ecrd/internal/api/awsjson"
@@ -24,8 +25,17 @@ import (
 	"github.com/ecrd/ecrd/internal/metadata"
 )
 
-// TargetPrefix starts the X-Amz-Target of every CloudTrail operation.
-const TargetPrefix = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
+// TargetPrefix starts the X-Amz-Target of every CloudTrail operation, as
+// the AWS CLI sends it; ShortTargetPrefix as aws-sdk-go-v2 does.
+const (
+	TargetPrefix      = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
+	ShortTargetPrefix = "CloudTrail_20131101."
+)
+
+// Targets reports whether an X-Amz-Target is CloudTrail's.
+func Targets(target string) bool {
+	return strings.HasPrefix(target, TargetPrefix) || strings.HasPrefix(target, ShortTargetPrefix)
+}
 
 // MaxBodySize bounds a request body: a few attributes and a token.
 const MaxBodySize = 64 << 10
@@ -39,9 +49,10 @@ type Handler struct {
 // New returns the CloudTrail API handler over the trail.
 func New(trail *audit.Trail, log *slog.Logger) *Handler {
 	h := &Handler{trail: trail}
+	ops := map[string]awsjson.Op{"LookupEvents": awsjson.Operation(h.lookupEvents, nil)}
 	h.api = awsjson.Service{
 		Name:        "CloudTrail",
-		Targets:     []awsjson.Operations{{Prefix: TargetPrefix, Ops: map[string]awsjson.Op{"LookupEvents": awsjson.Operation(h.lookupEvents, nil)}}},
+		Targets:     []awsjson.Operations{{Prefix: TargetPrefix, Ops: ops}, {Prefix: ShortTargetPrefix, Ops: ops}},
 		Errors:      exception,
 		Fault:       awsjson.Error{Type: "InternalServerException", Message: "internal server error: ecrd logged the cause"},
 		EmptyLists:  true,
