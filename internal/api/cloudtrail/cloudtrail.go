@@ -244,7 +244,6 @@ func (h *Handler) lookupEvents(ctx context.Context, c auth.Caller, in *lookupEve
 	if len(records) > limit {
 		records = records[:limit]
 		last := records[limit-1]
-		q.Limit = 0
 		out.NextToken = encodeToken(metadata.AuditCursor{Time: last.Time, Seq: last.Seq}, q)
 	}
 	for _, r := range records {
