@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/audit"
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/config"
 	"github.com/ecrd/ecrd/internal/eventpattern"
@@ -37,6 +38,7 @@ import (
 	"github.com/ecrd/ecrd/internal/outbox"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/remote"
+	"github.com/ecrd/ecrd/internal/reqinfo"
 	"github.com/ecrd/ecrd/internal/server"
 	"github.com/ecrd/ecrd/internal/sigv4"
 	"github.com/ecrd/ecrd/internal/version"
@@ -58,6 +60,7 @@ STS and KMS) on one port.`,
 		importCmd,
 		migrateCmd,
 		{name: "vulndb", summary: "load OSV vulnerability exports that image scans match against"},
+		{name: "audit", summary: "export the audit trail of a running server as JSON lines"},
 		versionCmd,
 		{name: "help", summary: "print a command's usage: ecrd help <command>"},
 	},
@@ -95,6 +98,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return migrate(args, stdout, stderr)
 		case "vulndb":
 			return vulndb(args, stdout, stderr)
+		case "audit":
+			return auditCmds(args, stdout, stderr)
 		case "version":
 			fs := versionCmd.flagSet()
 			rest, status, ok := versionCmd.parse(fs, args, stdout, stderr)
@@ -234,8 +239,15 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		AcceptAnyCredentials: cfg.AcceptAnyCredentials,
 		DefaultScope:         metadata.Scope{Account: cfg.AccountID, Region: cfg.Region},
 	}
+	trail := audit.New(audit.Options{Store: st.meta, Identity: st.ids, Leases: lease.New(st.meta, holderName(cfg.DataDir), time.Now, log),
+		Log: log, Retention: cfg.AuditRetention})
+	var observers []reqinfo.Observer
+	if cfg.Audit {
+		observers = append(observers, trail)
+	}
 	srv := server.New(server.Options{Registry: reg, Identity: st.ids, Auth: authn, KMS: kmsSvc, Events: eventsSvc, Endpoint: endpoint, Log: log,
-		Limits: server.Limits{BodyTimeout: cfg.BodyTimeout, MaxConnections: cfg.MaxConnections, MaxClientConnections: cfg.MaxClientConnections}})
+		Limits:    server.Limits{BodyTimeout: cfg.BodyTimeout, MaxConnections: cfg.MaxConnections, MaxClientConnections: cfg.MaxClientConnections},
+		Observers: observers, Trail: trail})
 
 	if cfg.DebugListen != "" {
 		go serveDebug(cfg.DebugListen, log)
@@ -247,6 +259,9 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	follower.Subscribe(st.ids.Changed)
 	follower.Subscribe(kmsSvc.Changed)
 	follower.Subscribe(deliver.Notify)
+	if cfg.Audit {
+		follower.Subscribe(trail.Wake)
+	}
 	if err := follower.Start(ctx); err != nil {
 		return fmt.Errorf("reading the outbox: %w", err)
 	}
@@ -256,6 +271,12 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	go follower.Run(bg)
 	delivered := make(chan struct{})
 	go func() { deliver.Run(bg); close(delivered) }()
+	auditDone := make(chan struct{})
+	if cfg.Audit {
+		go func() { trail.Run(bg); close(auditDone) }()
+	} else {
+		close(auditDone)
+	}
 
 	log.Info("listening", "addr", ln.Addr().String(), "endpoint", endpoint(authn.DefaultScope), "data", cfg.DataDir,
 		"account", cfg.AccountID, "region", cfg.Region, "version", version.Version, "startup", time.Since(start).Round(time.Microsecond).String())
@@ -263,6 +284,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	stopBackground()
 	<-done
 	<-delivered
+	<-auditDone
 	log.Info("stopped")
 	return err
 }

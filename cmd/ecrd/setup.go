@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/audit"
 	"github.com/ecrd/ecrd/internal/blobstore"
 	"github.com/ecrd/ecrd/internal/blobstore/filesystem"
 	"github.com/ecrd/ecrd/internal/blobstore/s3store"
@@ -78,6 +79,8 @@ func openStores(ctx context.Context, c storeSettings, log *slog.Logger) (*stores
 		meta.Close()
 		return nil, err
 	}
+	// The audit trail learns which requests' changes recorded themselves.
+	meta = audit.Track(meta)
 	return &stores{meta: meta, blobs: blobs, keys: keys, ids: identity.New(meta, keys, log)}, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/ecrd/ecrd/internal/ecrhost"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/reqinfo"
 	"github.com/ecrd/ecrd/internal/sigv4"
 )
 
@@ -144,6 +145,7 @@ func (a *Authenticator) Begin(ctx context.Context, r *http.Request, service stri
 // was read.
 func (a *Authenticator) Finish(r *http.Request, p *Pending, body []byte, bodyHash string) (Caller, error) {
 	if a.AcceptAnyCredentials {
+		identity.NoteCaller(reqinfo.From(r.Context()), p.caller.Principal, p.parsed.Credential.AccessKeyID)
 		return p.caller, nil
 	}
 	req := sigv4.FromHTTP(r, body)
@@ -155,6 +157,7 @@ func (a *Authenticator) Finish(r *http.Request, p *Pending, body []byte, bodyHas
 		cred := p.parsed.Credential
 		a.IDs.NoteKeyUse(p.caller.Principal.Account, cred.AccessKeyID, cred.Service, cred.Region) // GetAccessKeyLastUsed
 	}
+	identity.NoteCaller(reqinfo.From(r.Context()), p.caller.Principal, p.parsed.Credential.AccessKeyID)
 	return p.caller, nil
 }
 

@@ -73,6 +73,10 @@ type Config struct {
 	MinFreeSpace int64
 	// EventRetention is how long the outbox keeps an event.
 	EventRetention time.Duration
+	// Audit turns the audit trail on (CloudTrail's record of every call);
+	// AuditRetention is how long its records are kept.
+	Audit          bool
+	AuditRetention time.Duration
 	// RemoteRegions maps a region that another ecrd deployment (or ECR)
 	// serves to how this server reaches it, for replication there.
 	RemoteRegions map[string]RemoteRegion
@@ -131,6 +135,8 @@ func Default() Config {
 		MaxClientConnections: 512,
 		MinFreeSpace:         512 << 20,
 		EventRetention:       24 * time.Hour,
+		Audit:                true,
+		AuditRetention:       90 * 24 * time.Hour,
 	}
 }
 
@@ -174,6 +180,8 @@ func (c *Config) settings() []setting {
 		{"min-free-space", "free space the blob store keeps: below it uploads are refused and /readyz is not ready (bytes, or with KiB, MiB, GiB, TiB)", (*sizeValue)(&c.MinFreeSpace)},
 		{"remote-regions", "regions another ecrd serves, for replication to them: comma-separated REGION=URL, the URL of that ecrd with optional ?profile=NAME (of the shared credentials file; default: default), &credentials-file=PATH (default: AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials) and &ca-file=PATH (PEM CAs trusted besides the system roots, for https)", (*remoteRegionsValue)(&c.RemoteRegions)},
 		{"event-retention", "how long the outbox keeps the record of a change (every change is one; processes sharing the database follow it)", (*durationValue)(&c.EventRetention)},
+		{"audit", "keep the audit trail: CloudTrail's record of every AWS API call and /v2 request, read with aws cloudtrail lookup-events (--audit=false turns it off)", (*boolValue)(&c.Audit)},
+		{"audit-retention", "how long the audit trail keeps a record", (*durationValue)(&c.AuditRetention)},
 		{"shutdown-timeout", "how long SIGTERM waits for requests in flight", (*durationValue)(&c.ShutdownTimeout)},
 		{"log-level", "debug, info, warn or error (debug logs every request)", (*stringValue)(&c.LogLevel)},
 		{"log-format", "text or json", (*stringValue)(&c.LogFormat)},
@@ -304,6 +312,9 @@ func (c Config) Validate() error {
 	}
 	if c.EventRetention < time.Minute {
 		errs = append(errs, fmt.Errorf("event retention %s is too short: use at least 1m", c.EventRetention))
+	}
+	if c.AuditRetention < time.Hour {
+		errs = append(errs, fmt.Errorf("audit retention %s is too short: use at least 1h", c.AuditRetention))
 	}
 	if c.BodyTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("body timeout %s is too short: use at least 1s", c.BodyTimeout))

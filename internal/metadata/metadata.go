@@ -203,6 +203,7 @@ type Upload struct {
 type Reader interface {
 	GCReader
 	ReplicationReader
+	AuditReader
 
 	// Account returns an account, or ErrNotFound.
 	Account(ctx context.Context, id string) (Account, error)
@@ -331,6 +332,7 @@ type Tx interface {
 	Reader
 	GCWriter
 	ReplicationWriter
+	AuditWriter
 
 	// CreateAccount creates an account, or returns ErrExists.
 	CreateAccount(ctx context.Context, a Account) error

@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/ecrd/ecrd/internal/awsid"
@@ -76,14 +77,54 @@ func New(scope metadata.Scope, at time.Time, source, detailType string, resource
 
 // Actor is who made a change, as CloudTrail's userIdentity describes it.
 type Actor struct {
-	Type        string `json:"type"` // Root, IAMUser, AssumedRole, AWSService
+	Type        string `json:"type"` // Root, IAMUser, AssumedRole, WebIdentityUser, AWSService
 	PrincipalID string `json:"principalId,omitempty"`
 	ARN         string `json:"arn,omitempty"`
 	AccountID   string `json:"accountId,omitempty"`
-	InvokedBy   string `json:"invokedBy,omitempty"` // for AWSService: the service
-	// SourceIP is where the request came from (CloudTrail's
-	// sourceIPAddress, outside userIdentity).
-	SourceIP string `json:"-"`
+	AccessKeyID string `json:"accessKeyId,omitempty"`
+	// UserName is an IAM user's name, or a web identity's subject.
+	UserName string `json:"userName,omitempty"`
+	// IdentityProvider is a WebIdentityUser's OIDC provider.
+	IdentityProvider string `json:"identityProvider,omitempty"`
+	// SessionContext describes the session of temporary credentials.
+	SessionContext *SessionContext `json:"sessionContext,omitempty"`
+	InvokedBy      string          `json:"invokedBy,omitempty"` // for AWSService: the service
+	// SourceIP, UserAgent and RequestID are of the request (CloudTrail's
+	// sourceIPAddress, userAgent and requestID, outside userIdentity).
+	SourceIP  string `json:"-"`
+	UserAgent string `json:"-"`
+	RequestID string `json:"-"`
+}
+
+// SessionContext is CloudTrail's sessionContext of temporary credentials.
+type SessionContext struct {
+	// SessionIssuer is the role an assumed role's session is of.
+	SessionIssuer *SessionIssuer `json:"sessionIssuer,omitempty"`
+	// WebIDFederationData names the OIDC provider of a session that came
+	// from AssumeRoleWithWebIdentity.
+	WebIDFederationData *WebIDFederation  `json:"webIdFederationData,omitempty"`
+	Attributes          SessionAttributes `json:"attributes"`
+}
+
+// SessionIssuer is the principal that issued a session.
+type SessionIssuer struct {
+	Type        string `json:"type"` // Role
+	PrincipalID string `json:"principalId"`
+	ARN         string `json:"arn"`
+	AccountID   string `json:"accountId"`
+	UserName    string `json:"userName"`
+}
+
+// WebIDFederation is CloudTrail's webIdFederationData.
+type WebIDFederation struct {
+	FederatedProvider string            `json:"federatedProvider"`
+	Attributes        map[string]string `json:"attributes"`
+}
+
+// SessionAttributes are when a session was made and whether with MFA.
+type SessionAttributes struct {
+	CreationDate     string `json:"creationDate"`
+	MFAAuthenticated string `json:"mfaAuthenticated"` // "true" or "false", as CloudTrail writes it
 }
 
 // Service is the actor of a change a service made on its own (a
@@ -92,7 +133,8 @@ func Service(name string) Actor {
 	return Actor{Type: "AWSService", InvokedBy: name}
 }
 
-// Call is an API call that changed something.
+// Call is an API call: one that changed something, for the outbox, or
+// any call, for the audit trail.
 type Call struct {
 	// EventSource is the service's domain (ecr.amazonaws.com); Action is
 	// the operation's name (PutLifecyclePolicy).
@@ -102,13 +144,20 @@ type Call struct {
 	// Params are the request's parameters that say what changed, as the
 	// API names them (secrets never).
 	Params map[string]any
+	// Response is what the answer says that the record should keep
+	// (secrets never), or nil.
+	Response map[string]any
 	// Resources are the ARNs of what changed.
 	Resources []string
+	// ReadOnly marks a call that changes nothing; ErrorCode and
+	// ErrorMessage a call that failed.
+	ReadOnly                bool
+	ErrorCode, ErrorMessage string
 }
 
-// apiCall is CloudTrail's record of a management call, the detail of an
-// "AWS API Call via CloudTrail" event.
-type apiCall struct {
+// Record is CloudTrail's record of a management call, the detail of an
+// "AWS API Call via CloudTrail" event and a record of the audit trail.
+type Record struct {
 	EventVersion       string         `json:"eventVersion"`
 	UserIdentity       Actor          `json:"userIdentity"`
 	EventTime          string         `json:"eventTime"`
@@ -116,7 +165,12 @@ type apiCall struct {
 	EventName          string         `json:"eventName"`
 	AWSRegion          string         `json:"awsRegion"`
 	SourceIPAddress    string         `json:"sourceIPAddress,omitempty"`
+	UserAgent          string         `json:"userAgent,omitempty"`
+	ErrorCode          string         `json:"errorCode,omitempty"`
+	ErrorMessage       string         `json:"errorMessage,omitempty"`
 	RequestParameters  map[string]any `json:"requestParameters"`
+	ResponseElements   map[string]any `json:"responseElements"`
+	RequestID          string         `json:"requestID,omitempty"`
 	EventID            string         `json:"eventID"`
 	ReadOnly           bool           `json:"readOnly"`
 	Resources          []ctResource   `json:"resources,omitempty"`
@@ -128,27 +182,65 @@ type apiCall struct {
 
 type ctResource struct {
 	AccountID string `json:"accountId,omitempty"`
+	Type      string `json:"type,omitempty"`
 	ARN       string `json:"ARN"`
+}
+
+// NewRecord makes CloudTrail's record of a call in a registry (or an
+// account's IAM, or a region's KMS), with a new event ID.
+func NewRecord(scope metadata.Scope, at time.Time, c Call) Record {
+	eventType := "AwsApiCall"
+	if c.Actor.Type == "AWSService" {
+		eventType = "AwsServiceEvent"
+	}
+	rec := Record{
+		EventVersion: "1.08", UserIdentity: c.Actor, EventTime: at.UTC().Format(time.RFC3339),
+		EventSource: c.EventSource, EventName: c.Action, AWSRegion: scope.Region, SourceIPAddress: c.Actor.SourceIP,
+		UserAgent: c.Actor.UserAgent, ErrorCode: c.ErrorCode, ErrorMessage: c.ErrorMessage,
+		RequestParameters: c.Params, ResponseElements: c.Response, RequestID: c.Actor.RequestID,
+		EventID: awsid.NewUUID(), ReadOnly: c.ReadOnly, EventType: eventType, ManagementEvent: true,
+		RecipientAccountID: scope.Account, EventCategory: "Management",
+	}
+	for _, arn := range c.Resources {
+		a, _ := awsid.Parse(arn)
+		rec.Resources = append(rec.Resources, ctResource{AccountID: a.AccountID, Type: ResourceType(arn), ARN: arn})
+	}
+	return rec
+}
+
+// resourceTypes are CloudTrail's resource types by an ARN's service and
+// the start of its resource.
+var resourceTypes = []struct{ service, prefix, typ string }{
+	{"ecr", "repository/", "AWS::ECR::Repository"},
+	{"iam", "user/", "AWS::IAM::User"},
+	{"iam", "role/", "AWS::IAM::Role"},
+	{"iam", "group/", "AWS::IAM::Group"},
+	{"iam", "policy/", "AWS::IAM::Policy"},
+	{"iam", "oidc-provider/", "AWS::IAM::OIDCProvider"},
+	{"sts", "assumed-role/", "AWS::STS::AssumedRole"},
+	{"kms", "key/", "AWS::KMS::Key"},
+	{"kms", "alias/", "AWS::KMS::Alias"},
+}
+
+// ResourceType is CloudTrail's type of the resource an ARN names, "" for
+// one it has no name for.
+func ResourceType(arn string) string {
+	a, ok := awsid.Parse(arn)
+	if !ok {
+		return ""
+	}
+	for _, t := range resourceTypes {
+		if a.Service == t.service && strings.HasPrefix(a.Resource, t.prefix) {
+			return t.typ
+		}
+	}
+	return ""
 }
 
 // APICall makes the outbox record of an API call that changed something
 // in a registry (or an account's IAM, or a region's KMS).
 func APICall(scope metadata.Scope, at time.Time, source string, c Call) (metadata.Event, error) {
-	eventType := "AwsApiCall"
-	if c.Actor.Type == "AWSService" {
-		eventType = "AwsServiceEvent"
-	}
-	rec := apiCall{
-		EventVersion: "1.08", UserIdentity: c.Actor, EventTime: at.UTC().Format(time.RFC3339),
-		EventSource: c.EventSource, EventName: c.Action, AWSRegion: scope.Region, SourceIPAddress: c.Actor.SourceIP,
-		RequestParameters: c.Params, EventID: awsid.NewUUID(), EventType: eventType, ManagementEvent: true,
-		RecipientAccountID: scope.Account, EventCategory: "Management",
-	}
-	for _, arn := range c.Resources {
-		a, _ := awsid.Parse(arn)
-		rec.Resources = append(rec.Resources, ctResource{AccountID: a.AccountID, ARN: arn})
-	}
-	return New(scope, at, source, TypeAPICall, c.Resources, rec)
+	return New(scope, at, source, TypeAPICall, c.Resources, NewRecord(scope, at, c))
 }
 
 // ImageAction makes the record of ECR's "ECR Image Action" event: an

@@ -10,6 +10,7 @@ package reqinfo
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -40,6 +41,12 @@ type Info struct {
 	// kind (Root, IAMUser, AssumedRole, WebIdentityUser), AccessKeyID the
 	// key it signed with; all empty for an anonymous caller.
 	Principal, PrincipalID, Type, AccessKeyID string
+	// UserName is the caller's name as CloudTrail's Username lookup
+	// value has it: an IAM user's name, a role session's name, "root",
+	// a web identity's subject.
+	UserName string
+	// Session describes the caller's temporary credentials, if any.
+	Session *Session
 	// Repository is the repository a registry operation addressed.
 	Repository string
 	// Params are the request's parameters that say what it did, as the
@@ -59,6 +66,21 @@ type Info struct {
 	BytesIn  int64
 	BytesOut int64
 	Duration time.Duration
+}
+
+// Session is what CloudTrail's sessionContext says of temporary
+// credentials.
+type Session struct {
+	// The role an assumed role's session is of ("" for a user's own
+	// session).
+	IssuerARN, IssuerID, IssuerName, IssuerAccount string
+	Created                                        time.Time
+	MFA                                            bool
+	// WebIdentityProvider and WebIdentitySubject name the OIDC provider
+	// and the token's subject of a session that came from
+	// AssumeRoleWithWebIdentity (or, for that call itself, of its
+	// caller).
+	WebIdentityProvider, WebIdentitySubject string
 }
 
 type key struct{}
@@ -82,4 +104,21 @@ func From(ctx context.Context) *Info {
 // on the request's goroutine after the answer was written.
 type Observer interface {
 	Observe(info *Info)
+}
+
+// readOnlyPrefixes start the names of AWS operations that change
+// nothing, as CloudTrail marks them readOnly: reads, and the calls that
+// only hand out credentials or use a key.
+var readOnlyPrefixes = []string{"Describe", "Get", "List", "BatchGet", "BatchCheck", "Lookup", "Simulate",
+	"Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateRandom", "Sign", "Verify", "AssumeRole"}
+
+// ReadOnlyOperation reports whether an AWS operation, by its name,
+// changes nothing.
+func ReadOnlyOperation(name string) bool {
+	for _, p := range readOnlyPrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"github.com/ecrd/ecrd/internal/api/awsquery"
+	"github.com/ecrd/ecrd/internal/api/cloudtrail"
 	ebapi "github.com/ecrd/ecrd/internal/api/eventbridge"
 	kmsapi "github.com/ecrd/ecrd/internal/api/kms"
 	"github.com/ecrd/ecrd/internal/api/sts"
@@ -52,6 +53,11 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 		if s.events != nil && s.events.Known(target) {
 			limit, known = ebapi.MaxBodySize, true
 		}
+	} else if cloudtrail.Targets(target) {
+		service = "cloudtrail"
+		if s.cloudtrail != nil && s.cloudtrail.Known(target) {
+			limit, known = cloudtrail.MaxBodySize, true
+		}
 	} else {
 		limit, known = s.ecr.BodyLimit(target)
 	}
@@ -83,6 +89,9 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 		return
 	case "events":
 		s.events.Serve(w, r, caller, target, body)
+		return
+	case "cloudtrail":
+		s.cloudtrail.Serve(w, r, caller, target, body)
 		return
 	}
 	s.ecr.Serve(w, r, caller, target, body)

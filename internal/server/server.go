@@ -16,12 +16,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecrd/ecrd/internal/api/cloudtrail"
 	"github.com/ecrd/ecrd/internal/api/ecr"
 	ebapi "github.com/ecrd/ecrd/internal/api/eventbridge"
 	"github.com/ecrd/ecrd/internal/api/iam"
 	kmsapi "github.com/ecrd/ecrd/internal/api/kms"
 	"github.com/ecrd/ecrd/internal/api/oci"
 	"github.com/ecrd/ecrd/internal/api/sts"
+	"github.com/ecrd/ecrd/internal/audit"
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/events"
 	"github.com/ecrd/ecrd/internal/identity"
@@ -44,6 +46,8 @@ type Server struct {
 	handler http.Handler
 	// observers see every finished request (Options.Observers).
 	observers []reqinfo.Observer
+	// cloudtrail serves LookupEvents, when Options.Trail is set.
+	cloudtrail *cloudtrail.Handler
 }
 
 // Options are what a Server serves.
@@ -64,12 +68,17 @@ type Options struct {
 	// Observers see every finished request with what the adapters learned
 	// of it (internal/reqinfo): the audit trail, metrics.
 	Observers []reqinfo.Observer
+	// Trail, if set, is the audit trail CloudTrail's LookupEvents reads.
+	Trail *audit.Trail
 }
 
 // New returns a Server for the OCI API under /v2 and the AWS APIs at /.
 func New(o Options) *Server {
 	s := &Server{reg: o.Registry, auth: o.Auth, log: o.Log, limits: o.Limits, observers: o.Observers,
 		ecr: ecr.New(o.Registry, o.Endpoint, o.Log), sts: sts.New(o.Identity, o.Auth.DefaultScope.Region, o.Log), iam: iam.New(o.Identity, o.Log)}
+	if o.Trail != nil {
+		s.cloudtrail = cloudtrail.New(o.Trail, o.Log)
+	}
 	if o.KMS != nil {
 		s.kms = kmsapi.New(o.KMS, o.Log)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/identity"
+	"github.com/ecrd/ecrd/internal/reqinfo"
 )
 
 // ContentType is the media type of AWS JSON 1.1 requests and answers.
@@ -36,6 +37,7 @@ func Operation[I, O any](fn func(context.Context, auth.Caller, *I) (*O, error), 
 		if err := Decode(body, in); err != nil {
 			return nil, err
 		}
+		reqinfo.From(ctx).Params = Params(in)
 		if check != nil {
 			if err := check(in); err != nil {
 				return nil, err
@@ -82,6 +84,12 @@ type Service struct {
 	// headers to its context; its error is the answer.
 	Prepare func(ctx context.Context, r *http.Request) (context.Context, error)
 	Log     *slog.Logger
+	// EventSource names the service in the request's info
+	// (ecr.amazonaws.com); Describe, if set, adds what the service knows
+	// of a call from its parameters (the registry, repository and
+	// resources it addressed) once it ran.
+	EventSource string
+	Describe    func(info *reqinfo.Info, c auth.Caller)
 }
 
 // Lookup returns the operation an X-Amz-Target names, if the service has
@@ -102,6 +110,14 @@ func (s *Service) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, t
 	if run == nil {
 		Writer{w}.UnknownOperation(target)
 		return
+	}
+	info := reqinfo.From(r.Context())
+	info.Service, info.Operation, info.ReadOnly, info.Region = s.EventSource, name, reqinfo.ReadOnlyOperation(name), c.Region
+	if info.Account == "" {
+		info.Account = c.Principal.Account
+	}
+	if s.Describe != nil {
+		defer s.Describe(info, c)
 	}
 	ctx := identity.NewContext(identity.WithOrigin(r.Context(), identity.OriginOf(r)), c.Principal)
 	if s.Prepare != nil {
@@ -147,10 +163,13 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, op string, 
 	if s.Errors != nil {
 		e = s.Errors(err)
 	}
+	info := reqinfo.From(r.Context())
 	switch {
 	case errors.As(err, &se):
+		info.ErrorCode, info.ErrorMessage = "SerializationException", se.Message
 		q.Error("SerializationException", se.Message, http.StatusBadRequest)
 	case e != nil:
+		info.ErrorCode, info.ErrorMessage = e.Type, e.Message
 		if e.Status >= 500 {
 			if m, ok := w.(interface{ ExpectedFailure() }); ok {
 				m.ExpectedFailure()
@@ -161,6 +180,7 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, op string, 
 		w.WriteHeader(499) // the client went away: not a server failure
 	default:
 		s.Log.Error(s.Name+" operation failed", "operation", op, "err", err)
+		info.ErrorCode, info.ErrorMessage = s.Fault.Type, s.Fault.Message
 		q.Error(s.Fault.Type, s.Fault.Message, http.StatusInternalServerError)
 	}
 }
@@ -232,4 +252,38 @@ func presentLists(out any) {
 			f.Set(reflect.MakeSlice(f.Type(), 0, 0))
 		}
 	}
+}
+
+// redacted are the members of an input that a record of the call leaves
+// out: secrets (plaintext, tokens), and content too large to keep
+// (a layer part, a manifest: the image's own record names it).
+var redacted = map[string]bool{
+	"Plaintext": true, "CiphertextBlob": true, "layerPartBlob": true, "imageManifest": true,
+}
+
+// Params are an operation's input as its record keeps it: its members
+// by their wire names, the absent and the redacted left out. They share
+// the input's values, which must not change after.
+func Params(in any) map[string]any {
+	v := reflect.ValueOf(in)
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return nil
+	}
+	t := v.Type()
+	out := make(map[string]any, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "-" || redacted[name] || v.Field(i).IsZero() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = v.Field(i).Interface()
+	}
+	return out
 }

@@ -7,6 +7,7 @@
 package awsquery
 
 import (
+	"cmp"
 	"encoding/xml"
 	"errors"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/identity"
+	"github.com/ecrd/ecrd/internal/reqinfo"
 )
 
 // MaxBodySize bounds a query-protocol request body.
@@ -27,6 +29,8 @@ type Writer struct {
 	W         http.ResponseWriter
 	XMLNS     string
 	RequestID string
+	// Info, if set, is the request's info, where Error notes the failure.
+	Info *reqinfo.Info
 }
 
 // Result writes <{Action}Response><{Action}Result>result</...> with the
@@ -66,6 +70,9 @@ func (wr wrapper) MarshalXML(e *xml.Encoder, _ xml.StartElement) error {
 // Error writes an <ErrorResponse>. Sender faults are the client's; the
 // others the server's.
 func (q Writer) Error(code, message string, status int) {
+	if q.Info != nil {
+		q.Info.ErrorCode, q.Info.ErrorMessage = code, message
+	}
 	kind := "Sender"
 	if status >= 500 {
 		kind = "Receiver"
@@ -149,6 +156,36 @@ type Service struct {
 	// logged, not answered.
 	Fault string
 	Log   *slog.Logger
+	// EventSource names the service in requests' info
+	// (iam.amazonaws.com); Region, if set, is the region its calls are
+	// recorded in whatever the signature's (IAM's are global).
+	EventSource, Region string
+}
+
+// secretParams are the form parameters a record of the call leaves out.
+var secretParams = map[string]bool{"WebIdentityToken": true, "SAMLAssertion": true, "TokenCode": true}
+
+// Note records in the request's info the call it is (and makes q note
+// its failure there): the operation, the caller's account and region,
+// and its parameters as CloudTrail names them (roleArn), secrets left
+// out.
+func (s *Service) Note(r *http.Request, q *Writer, c auth.Caller, f Form) {
+	info := reqinfo.From(r.Context())
+	q.Info = info
+	action := f.Get("Action")
+	info.Service, info.Operation, info.ReadOnly = s.EventSource, action, reqinfo.ReadOnlyOperation(action)
+	info.Region = cmp.Or(s.Region, c.Region)
+	if info.Account == "" {
+		info.Account = c.Principal.Account
+	}
+	params := make(map[string]any, len(f.Values))
+	for k, v := range f.Values {
+		if k == "Action" || k == "Version" || secretParams[k] || len(v) == 0 {
+			continue
+		}
+		params[lowerFirst(k)] = v[0]
+	}
+	info.Params = params
 }
 
 // Writer returns the writer of the answer to one request.

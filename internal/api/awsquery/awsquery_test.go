@@ -19,7 +19,7 @@ const testNS = "https://example.test/doc/2010-05-08/"
 
 func TestResult(t *testing.T) {
 	rec := httptest.NewRecorder()
-	Writer{rec, testNS, "req-1"}.Result("GetUser", struct{ User struct{ UserName string } }{struct{ UserName string }{"alice"}})
+	Writer{W: rec, XMLNS: testNS, RequestID: "req-1"}.Result("GetUser", struct{ User struct{ UserName string } }{struct{ UserName string }{"alice"}})
 	want := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
 		`<GetUserResponse xmlns="` + testNS + `"><GetUserResult><User><UserName>alice</UserName></User></GetUserResult>` +
 		`<ResponseMetadata><RequestId>req-1</RequestId></ResponseMetadata></GetUserResponse>`
@@ -27,7 +27,7 @@ func TestResult(t *testing.T) {
 		t.Fatalf("%d %v\n%s", rec.Code, rec.Header(), rec.Body)
 	}
 	rec = httptest.NewRecorder()
-	Writer{rec, testNS, "req-2"}.Result("DeleteUser", nil)
+	Writer{W: rec, XMLNS: testNS, RequestID: "req-2"}.Result("DeleteUser", nil)
 	if strings.Contains(rec.Body.String(), "Result") || !strings.Contains(rec.Body.String(), "<DeleteUserResponse") {
 		t.Fatalf("an action without output: %s", rec.Body)
 	}
@@ -36,7 +36,7 @@ func TestResult(t *testing.T) {
 func TestError(t *testing.T) {
 	for status, kind := range map[int]string{400: "Sender", 404: "Sender", 500: "Receiver"} {
 		rec := httptest.NewRecorder()
-		Writer{rec, testNS, "req-1"}.Error("Code", "a <message>", status)
+		Writer{W: rec, XMLNS: testNS, RequestID: "req-1"}.Error("Code", "a <message>", status)
 		want := `<ErrorResponse xmlns="` + testNS + `"><Error><Type>` + kind + `</Type><Code>Code</Code>` +
 			`<Message>a &lt;message&gt;</Message></Error><RequestId>req-1</RequestId></ErrorResponse>`
 		if rec.Code != status || !strings.HasSuffix(rec.Body.String(), want) {
@@ -71,7 +71,7 @@ func TestAuthError(t *testing.T) {
 		auth.CodeExpiredToken: {"ExpiredToken", 403},
 	} {
 		rec := httptest.NewRecorder()
-		if !(Writer{rec, testNS, "r"}).AuthError(&auth.Error{Code: code, Message: "why"}) {
+		if !(Writer{W: rec, XMLNS: testNS, RequestID: "r"}).AuthError(&auth.Error{Code: code, Message: "why"}) {
 			t.Errorf("%v: not written", code)
 			continue
 		}
@@ -80,7 +80,7 @@ func TestAuthError(t *testing.T) {
 		}
 	}
 	rec := httptest.NewRecorder()
-	if (Writer{rec, testNS, "r"}).AuthError(&auth.Error{Code: auth.CodeInvalidPass, Message: "a registry password"}) || rec.Body.Len() != 0 {
+	if (Writer{W: rec, XMLNS: testNS, RequestID: "r"}).AuthError(&auth.Error{Code: auth.CodeInvalidPass, Message: "a registry password"}) || rec.Body.Len() != 0 {
 		t.Errorf("a failure the protocol has no name for was answered: %s", rec.Body)
 	}
 }

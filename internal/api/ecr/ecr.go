@@ -13,6 +13,7 @@ import (
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
+	"github.com/ecrd/ecrd/internal/reqinfo"
 )
 
 // TargetPrefix starts the X-Amz-Target of every ECR operation.
@@ -134,6 +135,9 @@ func New(reg *registry.Registry, endpoint Endpoint, log *slog.Logger) *Handler {
 		EmptyLists: true, // ECR answers {"repositories":[]}; the AWS CLI v1's paginators fail on null
 		Prepare:    replicationOrigin,
 		Log:        log,
+
+		EventSource: "ecr.amazonaws.com",
+		Describe:    describe,
 	}
 	return h
 }
@@ -178,6 +182,33 @@ func deref[T any](p *T) T {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// describe notes the registry and repository a call addressed.
+func describe(info *reqinfo.Info, c auth.Caller) {
+	if id := str(info.Params["registryId"]); id != "" {
+		info.Account = id
+	}
+	name := str(info.Params["repositoryName"])
+	if name == "" {
+		return
+	}
+	key := metadata.RepoKey{Scope: metadata.Scope{Account: info.Account, Region: info.Region}, Name: name}
+	info.Repository = key.Name
+	info.Resources = []string{registry.RepositoryARN(key)}
+}
+
+// str is a string parameter's value, "" if absent.
+func str(v any) string {
+	switch s := v.(type) {
+	case string:
+		return s
+	case *string:
+		if s != nil {
+			return *s
+		}
+	}
+	return ""
+}
 
 // replicationOrigin marks the calls another ecrd makes while it
 // replicates into this one (its deletions), as /v2 does.

@@ -32,7 +32,8 @@ type Handler struct {
 
 // New returns the IAM handler.
 func New(ids *identity.Service, log *slog.Logger) *Handler {
-	return &Handler{ids: ids, api: awsquery.Service{Name: "IAM", XMLNS: XMLNS, Fault: "ServiceFailure", Log: log}}
+	return &Handler{ids: ids, api: awsquery.Service{Name: "IAM", XMLNS: XMLNS, Fault: "ServiceFailure", Log: log,
+		EventSource: "iam.amazonaws.com", Region: "us-east-1"}}
 }
 
 // invalid is an IAM error answer made by the adapter itself.
@@ -55,6 +56,7 @@ func lookup(action string) (op, bool) {
 // Serve answers an authenticated IAM request.
 func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, values url.Values, requestID string) {
 	q, f := h.api.Writer(w, requestID), awsquery.Form{Values: values}
+	h.api.Note(r, &q, c, f)
 	action := f.Get("Action")
 	fn, ok := lookup(action)
 	if !ok {

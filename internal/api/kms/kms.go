@@ -88,6 +88,8 @@ func New(svc *core.Service, log *slog.Logger) *Handler {
 		Errors:  exception,
 		Fault:   awsjson.Error{Type: "KMSInternalException", Message: "internal server error: ecrd logged the cause"},
 		Log:     log,
+
+		EventSource: "kms.amazonaws.com",
 	}
 	return h
 }

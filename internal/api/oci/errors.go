@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/ecrd/ecrd/internal/registry"
+	"github.com/ecrd/ecrd/internal/reqinfo"
 )
 
 // wireError is how one registry error code appears on the wire.
@@ -84,6 +85,8 @@ func (h *Handler) writeError(w http.ResponseWriter, req *http.Request, err error
 	} else {
 		log.Error("request failed", "method", req.Method, "path", req.URL.Path, "err", err)
 	}
+	info := reqinfo.From(req.Context())
+	info.ErrorCode, info.ErrorMessage = we.code, msg
 	writeJSONStatus(w, req, we.status, errorBody{Errors: []errorEntry{{Code: we.code, Message: msg}}})
 }
 

@@ -77,6 +77,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	rt := parseRoute(req.URL.Path)
 	scope, principal, err := h.authenticate(req)
+	noteRequest(req, rt, scope, principal)
 	if err != nil {
 		h.writeError(w, req, &registry.Error{Code: registry.CodeUnauthenticated, Message: err.Error()})
 		return

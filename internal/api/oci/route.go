@@ -1,6 +1,15 @@
 package oci
 
-import "strings"
+import (
+	"net/http"
+	"strings"
+
+	"github.com/ecrd/ecrd/internal/awsid"
+	"github.com/ecrd/ecrd/internal/identity"
+	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/registry"
+	"github.com/ecrd/ecrd/internal/reqinfo"
+)
 
 // routeKind names the endpoints of the distribution API.
 type routeKind int
@@ -75,4 +84,67 @@ func cutLast(s string) (before, after string, ok bool) {
 		return "", "", false
 	}
 	return s[:i], s[i+1:], true
+}
+
+// operations are the ECR actions each route and method is authorized as
+// (docs/authentication-and-iam.md, "Registry routes and ECR actions"):
+// the operation a /v2 request is recorded and measured as. The version
+// check (/v2/) is none: it only tests a login.
+var operations = [routeReferrers + 1]map[string]string{
+	routeCatalog:   {"GET": "DescribeRepositories"},
+	routeTags:      {"GET": "ListImages"},
+	routeManifest:  {"GET": "BatchGetImage", "HEAD": "BatchGetImage", "PUT": "PutImage", "DELETE": "BatchDeleteImage"},
+	routeBlob:      {"GET": "GetDownloadUrlForLayer", "HEAD": "BatchCheckLayerAvailability", "DELETE": "BatchDeleteImage"},
+	routeUploads:   {"POST": "InitiateLayerUpload"},
+	routeUpload:    {"GET": "UploadLayerPart", "PATCH": "UploadLayerPart", "PUT": "CompleteLayerUpload", "DELETE": "UploadLayerPart"},
+	routeReferrers: {"GET": "BatchGetImage"},
+}
+
+// noteRequest records in the request's info what it is: the ECR action,
+// the registry and repository, the caller, and the parameters that say
+// what it addressed, named as ECR's API names them.
+func noteRequest(req *http.Request, rt route, scope metadata.Scope, principal *identity.Principal) {
+	info := reqinfo.From(req.Context())
+	if info.RequestID == "" {
+		info.RequestID = awsid.NewUUID()
+	}
+	info.Service = "ecr.amazonaws.com"
+	info.Operation = operations[rt.kind][req.Method]
+	info.ReadOnly = req.Method == http.MethodGet || req.Method == http.MethodHead
+	info.Account, info.Region = scope.Account, scope.Region
+	if principal != nil {
+		identity.NoteCaller(info, *principal, "")
+	}
+	if rt.name == "" {
+		return
+	}
+	key := metadata.RepoKey{Scope: scope, Name: rt.name}
+	info.Repository = rt.name
+	info.Resources = []string{registry.RepositoryARN(key)}
+	params := map[string]any{"registryId": scope.Account, "repositoryName": rt.name}
+	switch rt.kind {
+	case routeManifest, routeReferrers:
+		id := map[string]string{"imageDigest": rt.arg}
+		if !strings.Contains(rt.arg, ":") {
+			id = map[string]string{"imageTag": rt.arg}
+		}
+		params["imageIds"] = []map[string]string{id}
+	case routeBlob:
+		if req.Method == http.MethodHead {
+			params["layerDigests"] = []string{rt.arg}
+		} else {
+			params["layerDigest"] = rt.arg
+		}
+	case routeUpload:
+		params["uploadId"] = rt.arg
+		if d := req.URL.Query().Get("digest"); d != "" {
+			params["layerDigests"] = []string{d}
+		}
+	case routeUploads:
+		if m := req.URL.Query().Get("mount"); m != "" {
+			params["mount"] = m
+			params["from"] = req.URL.Query().Get("from")
+		}
+	}
+	info.Params = params
 }

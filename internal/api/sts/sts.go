@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/ecrd/ecrd/internal/api/awsquery"
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/identity"
+	"github.com/ecrd/ecrd/internal/reqinfo"
 )
 
 // XMLNS is STS's XML namespace.
@@ -31,7 +33,8 @@ type Handler struct {
 // New returns the STS handler. region is the server's default region,
 // where unsigned calls are taken to be made.
 func New(ids *identity.Service, region string, log *slog.Logger) *Handler {
-	return &Handler{ids: ids, region: region, api: awsquery.Service{Name: "STS", XMLNS: XMLNS, Fault: "InternalFailure", Log: log}}
+	return &Handler{ids: ids, region: region, api: awsquery.Service{Name: "STS", XMLNS: XMLNS, Fault: "InternalFailure", Log: log,
+		EventSource: "sts.amazonaws.com"}}
 }
 
 // Unsigned reports whether an action is served without a signature.
@@ -40,6 +43,10 @@ func Unsigned(action string) bool { return action == "AssumeRoleWithWebIdentity"
 // Serve answers an STS request; c is the zero Caller for an unsigned one.
 func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, values url.Values, requestID string) {
 	q, form := h.api.Writer(w, requestID), awsquery.Form{Values: values}
+	h.api.Note(r, &q, c, form)
+	if c.Region == "" {
+		reqinfo.From(r.Context()).Region = h.region
+	}
 	action := form.Get("Action")
 	ctx := identity.WithOrigin(r.Context(), identity.OriginOf(r))
 	if c.Principal.ARN != "" {
@@ -179,6 +186,12 @@ func (h *Handler) assumeRoleWithWebIdentity(ctx context.Context, form awsquery.F
 	if err != nil {
 		return nil, err
 	}
+	// The caller is the token's subject, as CloudTrail's WebIdentityUser.
+	info := reqinfo.From(ctx)
+	provider := strings.TrimPrefix(claims.Issuer, "https://")
+	info.Type, info.UserName, info.Account = "WebIdentityUser", claims.Subject, a.Principal.Account
+	info.PrincipalID = provider + ":" + strings.Join(claims.Audience, ",") + ":" + claims.Subject
+	info.Session = &reqinfo.Session{WebIdentityProvider: provider, WebIdentitySubject: claims.Subject}
 	creds, user := credentialsOf(a)
 	aud := ""
 	if len(claims.Audience) > 0 {

@@ -122,6 +122,11 @@ var importTables = []table{
 		{"account", text, ""}, {"region", text, ""}, {"id", text, ""}, {"started_at", nanos, ""}, {"active", boolean, ""},
 		{"document", bytes, ""}}},
 	{name: "cursors", order: "name", columns: []column{{"name", text, ""}, {"value", integer, ""}}},
+	// The audit trail keeps its order (seq), as the outbox its IDs.
+	{name: "audit_events", order: "seq", columns: []column{
+		{"seq", integer, ""}, {"event_id", text, ""}, {"account", text, ""}, {"region", text, ""}, {"at", nanos, ""},
+		{"event_name", text, ""}, {"event_source", text, ""}, {"username", text, ""}, {"access_key_id", text, ""},
+		{"read_only", boolean, ""}, {"resource_type", text, ""}, {"resource_name", text, ""}, {"document", bytes, ""}}},
 	// The outbox keeps its IDs: the history reads the same, and a new
 	// event follows every copied one (see advanceSequences).
 	{name: "events", order: "id", columns: []column{
@@ -471,6 +476,7 @@ func (s *Store) advanceSequences(ctx context.Context, src *sqlite.Export) error 
 		{"repositories", "id", 0},
 		{"images", "seq", 0},
 		{"events", "id", eventCounter},
+		{"audit_events", "seq", 0},
 	} {
 		var (
 			name     string

@@ -293,4 +293,33 @@ CREATE TABLE cursors (
 	value INTEGER NOT NULL
 ) WITHOUT ROWID;
 `,
+	// 11: the audit trail: CloudTrail's records, looked up by one
+	// attribute within a time range, newest first. Each lookup attribute
+	// has its index, ending in (at, seq), so that a lookup is a range scan.
+	`
+CREATE TABLE audit_events (
+	seq           INTEGER PRIMARY KEY,
+	event_id      TEXT    NOT NULL UNIQUE,
+	account       TEXT    NOT NULL,
+	region        TEXT    NOT NULL,
+	at            INTEGER NOT NULL,
+	event_name    TEXT    NOT NULL,
+	event_source  TEXT    NOT NULL,
+	username      TEXT    NOT NULL,
+	access_key_id TEXT    NOT NULL,
+	read_only     INTEGER NOT NULL,
+	resource_type TEXT    NOT NULL,
+	resource_name TEXT    NOT NULL,
+	document      BLOB    NOT NULL
+);
+CREATE INDEX audit_events_scope ON audit_events (account, region, at, seq);
+CREATE INDEX audit_events_name ON audit_events (account, region, event_name, at, seq);
+CREATE INDEX audit_events_source ON audit_events (account, region, event_source, at, seq);
+CREATE INDEX audit_events_username ON audit_events (account, region, username, at, seq);
+CREATE INDEX audit_events_key ON audit_events (account, region, access_key_id, at, seq);
+CREATE INDEX audit_events_read_only ON audit_events (account, region, read_only, at, seq);
+CREATE INDEX audit_events_resource_type ON audit_events (account, region, resource_type, at, seq);
+CREATE INDEX audit_events_resource_name ON audit_events (account, region, resource_name, at, seq);
+CREATE INDEX audit_events_at ON audit_events (at);
+`,
 }
