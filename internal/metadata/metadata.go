@@ -197,6 +197,7 @@ type Upload struct {
 type Reader interface {
 	GCReader
 	ReplicationReader
+	MetricsReader
 
 	// Account returns an account, or ErrNotFound.
 	Account(ctx context.Context, id string) (Account, error)
@@ -325,6 +326,7 @@ type Tx interface {
 	Reader
 	GCWriter
 	ReplicationWriter
+	MetricsWriter
 
 	// CreateAccount creates an account, or returns ErrExists.
 	CreateAccount(ctx context.Context, a Account) error
