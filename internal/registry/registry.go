@@ -115,6 +115,8 @@ type Options struct {
 	ReplicationPollInterval time.Duration
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+	// Activity, if set, is told of pulls and pushes (metrics).
+	Activity Activity
 }
 
 // Registry is the domain core. It is safe for concurrent use.
@@ -149,6 +151,7 @@ type Registry struct {
 	// background counts work started by requests that outlives them
 	// (previews); Run waits for it before it returns.
 	background sync.WaitGroup
+	stats      stats
 }
 
 // New returns a Registry over the given stores.
