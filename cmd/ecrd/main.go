@@ -30,9 +30,11 @@ import (
 	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/kms"
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/metrics"
 	"github.com/ecrd/ecrd/internal/outbox"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/remote"
+	"github.com/ecrd/ecrd/internal/reqinfo"
 	"github.com/ecrd/ecrd/internal/server"
 	"github.com/ecrd/ecrd/internal/sigv4"
 	"github.com/ecrd/ecrd/internal/version"
@@ -184,6 +186,20 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	// KMS seals key material under the server keys, as identity seals
 	// secrets; the registry encrypts KMS repositories with its data keys.
 	kmsSvc := kms.New(st.meta, st.keys, st.ids, log)
+	var (
+		observers []reqinfo.Observer
+		activity  activities
+		prom      *metrics.Metrics
+		metricsLn net.Listener
+	)
+	if cfg.MetricsListen != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			return fmt.Errorf("metrics-listen: %w", err)
+		}
+		defer metricsLn.Close()
+		prom = metrics.New(metrics.Options{Meta: st.meta, Repositories: cfg.MetricsRepositories, Log: log})
+		observers, activity = append(observers, prom), append(activity, prom)
+	}
 	reg := registry.New(st.meta, st.blobs, registry.Options{
 		UploadTTL:         cfg.UploadTTL,
 		Logger:            log,
@@ -203,6 +219,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Shared:            cfg.Shared(),
 		BlobRedirect:      cfg.BlobRedirect,
 		RemoteTargets:     remoteTargets(cfg.RemoteRegions, log),
+		Activity:          activity,
 	})
 	if err := reg.Recover(ctx); err != nil {
 		return fmt.Errorf("recovering the data folder: %w", err)
@@ -219,7 +236,8 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		DefaultScope:         metadata.Scope{Account: cfg.AccountID, Region: cfg.Region},
 	}
 	srv := server.New(server.Options{Registry: reg, Identity: st.ids, Auth: authn, KMS: kmsSvc, Endpoint: endpoint, Log: log,
-		Limits: server.Limits{BodyTimeout: cfg.BodyTimeout, MaxConnections: cfg.MaxConnections, MaxClientConnections: cfg.MaxClientConnections}})
+		Limits:    server.Limits{BodyTimeout: cfg.BodyTimeout, MaxConnections: cfg.MaxConnections, MaxClientConnections: cfg.MaxClientConnections},
+		Observers: observers})
 
 	if cfg.DebugListen != "" {
 		go serveDebug(cfg.DebugListen, log)
@@ -230,6 +248,10 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	follower.Subscribe(reg.Changed)
 	follower.Subscribe(st.ids.Changed)
 	follower.Subscribe(kmsSvc.Changed)
+	if prom != nil {
+		prom.SetRegistry(reg)
+		follower.Subscribe(prom.Event)
+	}
 	if err := follower.Start(ctx); err != nil {
 		return fmt.Errorf("reading the outbox: %w", err)
 	}
@@ -237,6 +259,10 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	done := make(chan struct{})
 	go func() { reg.Run(bg); close(done) }()
 	go follower.Run(bg)
+	if prom != nil {
+		go prom.Run(bg)
+		go serveMetrics(bg, metricsLn, prom, log)
+	}
 
 	log.Info("listening", "addr", ln.Addr().String(), "endpoint", endpoint(authn.DefaultScope), "data", cfg.DataDir,
 		"account", cfg.AccountID, "region", cfg.Region, "version", version.Version, "startup", time.Since(start).Round(time.Microsecond).String())
