@@ -26,9 +26,11 @@ import (
 	"time"
 
 	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/cloudwatch"
 	"github.com/ecrd/ecrd/internal/config"
 	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/kms"
+	"github.com/ecrd/ecrd/internal/lease"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/metrics"
 	"github.com/ecrd/ecrd/internal/outbox"
@@ -186,9 +188,12 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	// KMS seals key material under the server keys, as identity seals
 	// secrets; the registry encrypts KMS repositories with its data keys.
 	kmsSvc := kms.New(st.meta, st.keys, st.ids, log)
+	// CloudWatch's metrics are always kept: pulls and API calls are
+	// recorded in memory and written in batches.
+	recorder := cloudwatch.NewRecorder(st.meta, nil, log)
 	var (
-		observers []reqinfo.Observer
-		activity  activities
+		observers = []reqinfo.Observer{recorder}
+		activity  = activities{recorder}
 		prom      *metrics.Metrics
 		metricsLn net.Listener
 	)
@@ -237,7 +242,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	srv := server.New(server.Options{Registry: reg, Identity: st.ids, Auth: authn, KMS: kmsSvc, Endpoint: endpoint, Log: log,
 		Limits:    server.Limits{BodyTimeout: cfg.BodyTimeout, MaxConnections: cfg.MaxConnections, MaxClientConnections: cfg.MaxClientConnections},
-		Observers: observers})
+		Observers: observers, CloudWatch: cloudwatch.NewService(st.meta, st.ids, nil)})
 
 	if cfg.DebugListen != "" {
 		go serveDebug(cfg.DebugListen, log)
@@ -259,6 +264,9 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	done := make(chan struct{})
 	go func() { reg.Run(bg); close(done) }()
 	go follower.Run(bg)
+	recorded := make(chan struct{})
+	go func() { recorder.Run(bg); close(recorded) }()
+	go cloudwatch.NewMaintainer(st.meta, lease.New(st.meta, holderName(cfg.DataDir), time.Now, log), recorder, nil, log).Run(bg)
 	if prom != nil {
 		go prom.Run(bg)
 		go serveMetrics(bg, metricsLn, prom, log)
@@ -269,6 +277,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	err = srv.Serve(ctx, ln, cfg.ShutdownTimeout)
 	stopBackground()
 	<-done
+	<-recorded // its last flush
 	log.Info("stopped")
 	return err
 }

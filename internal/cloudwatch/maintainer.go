@@ -52,6 +52,13 @@ func (m *Maintainer) Run(ctx context.Context) {
 // rolls up and prunes old points. It returns lease.ErrBusy when another
 // process holds the lease.
 func (m *Maintainer) Once(ctx context.Context, age bool) error {
+	if !age {
+		// A registry without repositories has nothing to sample: it
+		// writes nothing, not even the lease.
+		if some, err := m.meta.RepositoryUsage(ctx, 0, 1); err != nil || len(some) == 0 {
+			return err
+		}
+	}
 	l, err := m.leases.Acquire(ctx, job)
 	if err != nil {
 		return err

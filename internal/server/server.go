@@ -16,12 +16,14 @@ import (
 	"strings"
 	"time"
 
+	cwapi "github.com/ecrd/ecrd/internal/api/cloudwatch"
 	"github.com/ecrd/ecrd/internal/api/ecr"
 	"github.com/ecrd/ecrd/internal/api/iam"
 	kmsapi "github.com/ecrd/ecrd/internal/api/kms"
 	"github.com/ecrd/ecrd/internal/api/oci"
 	"github.com/ecrd/ecrd/internal/api/sts"
 	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/cloudwatch"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/kms"
 	"github.com/ecrd/ecrd/internal/registry"
@@ -36,6 +38,7 @@ type Server struct {
 	sts     *sts.Handler
 	iam     *iam.Handler
 	kms     *kmsapi.Handler // nil: KMS calls are unknown operations
+	cw      *cwapi.Handler  // nil: CloudWatch calls are unknown operations
 	log     *slog.Logger
 	limits  Limits
 	handler http.Handler
@@ -59,6 +62,8 @@ type Options struct {
 	// Observers see every finished request with what the adapters learned
 	// of it (internal/reqinfo): the audit trail, metrics.
 	Observers []reqinfo.Observer
+	// CloudWatch serves CloudWatch's metric reads, if set.
+	CloudWatch *cloudwatch.Service
 }
 
 // New returns a Server for the OCI API under /v2 and the AWS APIs at /.
@@ -68,6 +73,9 @@ func New(o Options) *Server {
 	if o.KMS != nil {
 		s.kms = kmsapi.New(o.KMS, o.Log)
 	}
+	if o.CloudWatch != nil {
+		s.cw = cwapi.New(o.CloudWatch, o.Log)
+	}
 	ociHandler := oci.New(o.Registry, o.Log, o.Auth.Registry, o.Endpoint(o.Auth.DefaultScope)+"/")
 	mux := http.NewServeMux()
 	mux.Handle("/v2/", ociHandler)
@@ -75,6 +83,7 @@ func New(o Options) *Server {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("POST /{$}", s.serveAWS)
+	mux.HandleFunc("POST /service/{service}/operation/{operation}", s.serveRPC)
 	mux.HandleFunc("/", notFound)
 	s.handler = s.logRequests(s.guard(mux))
 	return s
