@@ -15,7 +15,7 @@ import (
 func FuzzCBORInputs(f *testing.F) {
 	f.Add(cbor.Encode(cbor.Map{"Namespace": cbor.String("AWS/ECR"), "MetricName": cbor.String("RepositoryPullCount"),
 		"Dimensions": cbor.List{cbor.Map{"Name": cbor.String("RepositoryName"), "Value": cbor.String("app")}},
-		"StartTime": &cbor.Tag{ID: 1, Value: cbor.Float64(1.7e9)}, "EndTime": &cbor.Tag{ID: 1, Value: cbor.Uint(1700003600)},
+		"StartTime":  &cbor.Tag{ID: 1, Value: cbor.Float64(1.7e9)}, "EndTime": &cbor.Tag{ID: 1, Value: cbor.Uint(1700003600)},
 		"Period": cbor.Uint(60), "Statistics": cbor.List{cbor.String("Sum")}}))
 	f.Add(cbor.Encode(cbor.Map{"MetricDataQueries": cbor.List{cbor.Map{"Id": cbor.String("m"), "ReturnData": cbor.Bool(true),
 		"MetricStat": cbor.Map{"Metric": cbor.Map{"Namespace": cbor.String("n")}, "Period": cbor.NegInt(5), "Stat": cbor.String("Sum")}}}}))

@@ -246,7 +246,7 @@ func statisticsResult(label string, dps []cw.Datapoint) any {
 func dataResult(res []cw.DataResult) any {
 	out := struct {
 		Results  []xmlDataResult `xml:"MetricDataResults>member"`
-		Messages struct{}       `xml:"Messages"`
+		Messages struct{}        `xml:"Messages"`
 	}{}
 	for _, r := range res {
 		x := xmlDataResult{ID: r.ID, Label: r.Label, Values: r.Values, StatusCode: r.StatusCode}
