@@ -27,6 +27,7 @@ import (
 
 	"github.com/ecrd/ecrd/internal/audit"
 	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/cloudwatch"
 	"github.com/ecrd/ecrd/internal/config"
 	"github.com/ecrd/ecrd/internal/eventpattern"
 	"github.com/ecrd/ecrd/internal/events"
@@ -35,6 +36,7 @@ import (
 	"github.com/ecrd/ecrd/internal/kms"
 	"github.com/ecrd/ecrd/internal/lease"
 	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/metrics"
 	"github.com/ecrd/ecrd/internal/outbox"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/remote"
@@ -204,6 +206,23 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Store: st.meta, Source: eventsSvc, Leases: lease.New(st.meta, holderName(cfg.DataDir), time.Now, log),
 		Compile: compilePattern, Decode: eventpattern.Decode, Log: log,
 	})
+	// CloudWatch's metrics are always kept: pulls and API calls are
+	// recorded in memory and written in batches.
+	recorder := cloudwatch.NewRecorder(st.meta, nil, log)
+	var (
+		observers = []reqinfo.Observer{recorder}
+		activity  = activities{recorder}
+		prom      *metrics.Metrics
+		metricsLn net.Listener
+	)
+	if cfg.MetricsListen != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			return fmt.Errorf("metrics-listen: %w", err)
+		}
+		defer metricsLn.Close()
+		prom = metrics.New(metrics.Options{Meta: st.meta, Repositories: cfg.MetricsRepositories, Log: log})
+		observers, activity = append(observers, prom), append(activity, prom)
+	}
 	reg := registry.New(st.meta, st.blobs, registry.Options{
 		UploadTTL:         cfg.UploadTTL,
 		Logger:            log,
@@ -224,6 +243,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		BlobRedirect:      cfg.BlobRedirect,
 		RemoteTargets:     remoteTargets(cfg.RemoteRegions, log),
 		DeadLetters:       deliver,
+		Activity:          activity,
 	})
 	if err := reg.Recover(ctx); err != nil {
 		return fmt.Errorf("recovering the data folder: %w", err)
@@ -241,13 +261,12 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	trail := audit.New(audit.Options{Store: st.meta, Identity: st.ids, Leases: lease.New(st.meta, holderName(cfg.DataDir), time.Now, log),
 		Log: log, Retention: cfg.AuditRetention})
-	var observers []reqinfo.Observer
 	if cfg.Audit {
 		observers = append(observers, trail)
 	}
 	srv := server.New(server.Options{Registry: reg, Identity: st.ids, Auth: authn, KMS: kmsSvc, Events: eventsSvc, Endpoint: endpoint, Log: log,
 		Limits:    server.Limits{BodyTimeout: cfg.BodyTimeout, MaxConnections: cfg.MaxConnections, MaxClientConnections: cfg.MaxClientConnections},
-		Observers: observers, Trail: trail})
+		Observers: observers, Trail: trail, CloudWatch: cloudwatch.NewService(st.meta, st.ids, nil)})
 
 	if cfg.DebugListen != "" {
 		go serveDebug(cfg.DebugListen, log)
@@ -261,6 +280,11 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	follower.Subscribe(deliver.Notify)
 	if cfg.Audit {
 		follower.Subscribe(trail.Wake)
+	}
+	if prom != nil {
+		prom.SetRegistry(reg)
+		prom.SetDelivery(deliveryStats{deliver})
+		follower.Subscribe(prom.Event)
 	}
 	if err := follower.Start(ctx); err != nil {
 		return fmt.Errorf("reading the outbox: %w", err)
@@ -277,6 +301,13 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	} else {
 		close(auditDone)
 	}
+	recorded := make(chan struct{})
+	go func() { recorder.Run(bg); close(recorded) }()
+	go cloudwatch.NewMaintainer(st.meta, lease.New(st.meta, holderName(cfg.DataDir), time.Now, log), recorder, nil, log).Run(bg)
+	if prom != nil {
+		go prom.Run(bg)
+		go serveMetrics(bg, metricsLn, prom, log)
+	}
 
 	log.Info("listening", "addr", ln.Addr().String(), "endpoint", endpoint(authn.DefaultScope), "data", cfg.DataDir,
 		"account", cfg.AccountID, "region", cfg.Region, "version", version.Version, "startup", time.Since(start).Round(time.Microsecond).String())
@@ -285,6 +316,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	<-done
 	<-delivered
 	<-auditDone
+	<-recorded // its last flush
 	log.Info("stopped")
 	return err
 }

@@ -43,6 +43,11 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	DebugListen     string
+	// MetricsListen, if set, is where Prometheus metrics are served
+	// (/metrics), without authentication; MetricsRepositories bounds
+	// their per-repository series.
+	MetricsListen       string
+	MetricsRepositories int
 
 	PublicURL            string
 	RegistryDomain       string
@@ -115,15 +120,16 @@ func DefaultDataDir() string {
 // Default returns the built-in defaults.
 func Default() Config {
 	return Config{
-		Listen:          "127.0.0.1:5000",
-		DataDir:         DefaultDataDir(),
-		AccountID:       "123456789012",
-		Region:          "us-east-1",
-		UploadTTL:       24 * time.Hour,
-		ShutdownTimeout: 30 * time.Second,
-		LogLevel:        "info",
-		LogFormat:       "text",
-		ClockSkew:       15 * time.Minute,
+		Listen:              "127.0.0.1:5000",
+		DataDir:             DefaultDataDir(),
+		AccountID:           "123456789012",
+		Region:              "us-east-1",
+		UploadTTL:           24 * time.Hour,
+		ShutdownTimeout:     30 * time.Second,
+		LogLevel:            "info",
+		MetricsRepositories: 100,
+		LogFormat:           "text",
+		ClockSkew:           15 * time.Minute,
 
 		LifecycleInterval: 24 * time.Hour,
 		GCInterval:        6 * time.Hour,
@@ -186,6 +192,8 @@ func (c *Config) settings() []setting {
 		{"log-level", "debug, info, warn or error (debug logs every request)", (*stringValue)(&c.LogLevel)},
 		{"log-format", "text or json", (*stringValue)(&c.LogFormat)},
 		{"debug-listen", "if set, a loopback host:port serving Go's /debug/pprof profiles", (*stringValue)(&c.DebugListen)},
+		{"metrics-listen", "if set, a host:port serving Prometheus metrics at /metrics, WITHOUT authentication: keep it on loopback or a private network", (*stringValue)(&c.MetricsListen)},
+		{"metrics-repositories", "most repositories given their own Prometheus series (pulls, pushes, storage); the rest are counted under repository \"other\"", (*intValue)(&c.MetricsRepositories)},
 	}
 }
 
@@ -346,6 +354,14 @@ func (c Config) Validate() error {
 	}
 	if c.ClockSkew < time.Minute {
 		errs = append(errs, fmt.Errorf("clock skew %s is too short: use at least 1m", c.ClockSkew))
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			errs = append(errs, fmt.Errorf("metrics listen address %q: %w (use host:port, e.g. 127.0.0.1:9464)", c.MetricsListen, err))
+		}
+	}
+	if c.MetricsRepositories < 1 {
+		errs = append(errs, fmt.Errorf("metrics-repositories %d must be at least 1", c.MetricsRepositories))
 	}
 	if c.DebugListen != "" {
 		if err := checkLoopback(c.DebugListen); err != nil {

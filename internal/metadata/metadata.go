@@ -204,6 +204,7 @@ type Reader interface {
 	GCReader
 	ReplicationReader
 	AuditReader
+	MetricsReader
 
 	// Account returns an account, or ErrNotFound.
 	Account(ctx context.Context, id string) (Account, error)
@@ -333,6 +334,7 @@ type Tx interface {
 	GCWriter
 	ReplicationWriter
 	AuditWriter
+	MetricsWriter
 
 	// CreateAccount creates an account, or returns ErrExists.
 	CreateAccount(ctx context.Context, a Account) error

@@ -22,7 +22,9 @@ type GCReport = gc.Report
 // removed until then.
 func (r *Registry) CollectGarbage(ctx context.Context) (GCReport, error) {
 	report, err := r.gc.Collect(ctx)
-	return report, jobError(err)
+	err = jobError(err)
+	r.stats.countGC(report, err)
+	return report, err
 }
 
 // gcError is the registry's error for a push that garbage collection

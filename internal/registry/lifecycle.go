@@ -456,14 +456,18 @@ func (r *Registry) RunLifecyclePolicies(ctx context.Context, scope metadata.Scop
 	report, err := r.lifecycle.Run(ctx, actor, func(p metadata.LifecyclePolicy) bool {
 		return p.Repo.Scope == scope && (name == "" || p.Repo.Name == name)
 	})
-	return report, jobError(err)
+	err = jobError(err)
+	r.stats.countLifecycle(report, err)
+	return report, err
 }
 
 // runDueLifecyclePolicies runs the policies that are due (see
 // internal/registry/lifecyclerun).
 func (r *Registry) runDueLifecyclePolicies(ctx context.Context) (LifecycleReport, error) {
 	report, err := r.lifecycle.RunDue(ctx)
-	return report, jobError(err)
+	err = jobError(err)
+	r.stats.countLifecycle(report, err)
+	return report, err
 }
 
 // lifecycleView is what lifecycle runs need of the registry.

@@ -177,6 +177,9 @@ func (r *Registry) putImage(ctx context.Context, key metadata.RepoKey, req putRe
 	if queued {
 		r.scans.Wake()
 	}
+	if r.opts.Activity != nil {
+		r.opts.Activity.Pushed(key)
+	}
 	r.replication.Wake() // at once, rather than when the outbox follower reads it
 	r.log.Info("manifest pushed", "account", key.Account, "region", key.Region, "repository", key.Name,
 		"digest", d, "tags", req.tags, "mediaType", m.MediaType)

@@ -60,6 +60,9 @@ func (r *Registry) FlushPulls(ctx context.Context) { r.flushPulls(ctx) }
 // the registry excludes from pull-time updates (ECR's pull time update
 // exclusions: scanners and replicators that pull without using an image).
 func (r *Registry) recordPull(ctx context.Context, repo metadata.Repository, d digest.Digest, now time.Time) {
+	if r.opts.Activity != nil {
+		r.opts.Activity.Pulled(repo.Key) // every pull counts, excluded principals' too
+	}
 	if p, ok := identity.FromContext(ctx); ok {
 		excluded, err := r.pullExcluded(ctx, repo.Key.Scope, p.PrincipalARN())
 		if err != nil {

@@ -119,6 +119,8 @@ type Options struct {
 	DeadLetters DeadLetterQueue
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+	// Activity, if set, is told of pulls and pushes (metrics).
+	Activity Activity
 }
 
 // Registry is the domain core. It is safe for concurrent use.
@@ -153,6 +155,7 @@ type Registry struct {
 	// background counts work started by requests that outlives them
 	// (previews); Run waits for it before it returns.
 	background sync.WaitGroup
+	stats      stats
 }
 
 // New returns a Registry over the given stores.

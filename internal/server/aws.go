@@ -14,6 +14,7 @@ import (
 	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"github.com/ecrd/ecrd/internal/api/awsquery"
 	"github.com/ecrd/ecrd/internal/api/cloudtrail"
+	cwapi "github.com/ecrd/ecrd/internal/api/cloudwatch"
 	ebapi "github.com/ecrd/ecrd/internal/api/eventbridge"
 	kmsapi "github.com/ecrd/ecrd/internal/api/kms"
 	"github.com/ecrd/ecrd/internal/api/sts"
@@ -114,8 +115,8 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, requestID st
 		limit   = int64(unsignedQueryBodyLimit)
 	)
 	if signed {
-		if p, err := sigv4.Parse(sigv4.FromHTTP(r, nil)); err == nil && p.Credential.Service == "iam" {
-			service = "iam"
+		if p, err := sigv4.Parse(sigv4.FromHTTP(r, nil)); err == nil && (p.Credential.Service == "iam" || p.Credential.Service == "monitoring") {
+			service = p.Credential.Service
 		}
 		var err error
 		if pending, err = s.auth.Begin(r.Context(), r, service); err != nil {
@@ -147,8 +148,17 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, requestID st
 		s.writeAuthError(q, r, err, queryFault)
 		return
 	}
-	if service == "iam" {
+	switch service {
+	case "iam":
 		s.iam.Serve(w, r, caller, form, requestID)
+		return
+	case "monitoring":
+		if s.cw == nil {
+			awsquery.Writer{W: w, XMLNS: cwapi.XMLNS, RequestID: requestID}.Error("InvalidAction",
+				"Could not find operation "+form.Get("Action")+" for version "+form.Get("Version"), http.StatusBadRequest)
+			return
+		}
+		s.cw.ServeQuery(w, r, caller, form, requestID)
 		return
 	}
 	s.sts.Serve(w, r, caller, form, requestID)
@@ -211,4 +221,54 @@ func readBody(r *http.Request, limit int64) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("the request body exceeds the limit of %d bytes", limit)
 	}
 	return buf.Bytes(), hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// serveRPC routes a Smithy RPC v2 CBOR call (POST
+// /service/NAME/operation/OP): CloudWatch's, as aws-sdk-go-v2 sends
+// them. As serveAWS, it finds the caller before reading the body.
+func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request) {
+	requestID := awsid.NewUUID()
+	w.Header().Set("x-amzn-RequestId", requestID)
+	reqinfo.From(r.Context()).RequestID = requestID
+	op := r.PathValue("operation")
+	if r.PathValue("service") != cwapi.ServiceID || !s.cw.Known(op) {
+		closeUnread(w, r)
+		cwapi.WriteCBORError(w, "UnknownOperationException", "", "Unknown operation "+r.PathValue("service")+"."+op, http.StatusNotFound)
+		return
+	}
+	q := cborErrors{w}
+	pending, err := s.auth.Begin(r.Context(), r, "monitoring")
+	if err != nil {
+		closeUnread(w, r)
+		s.writeAuthError(q, r, err, "InternalServiceFault")
+		return
+	}
+	body, hash, err := readBody(r, cwapi.MaxBodySize)
+	if err != nil {
+		closeUnread(w, r)
+		q.Error("SerializationException", err.Error(), http.StatusBadRequest)
+		return
+	}
+	caller, err := s.auth.Finish(r, pending, body, hash)
+	if err != nil {
+		s.writeAuthError(q, r, err, "InternalServiceFault")
+		return
+	}
+	s.cw.ServeCBOR(w, r, caller, op, body)
+}
+
+// cborErrors writes the errors answered before a CBOR call reaches its
+// service: authentication's, with the query protocol's codes.
+type cborErrors struct{ w http.ResponseWriter }
+
+func (c cborErrors) AuthError(e *auth.Error) bool {
+	code, status, ok := awsquery.AuthCode(e)
+	if ok {
+		cwapi.WriteCBORError(c.w, code, code, e.Message, status)
+	}
+	return ok
+}
+
+func (c cborErrors) Error(code, message string, status int) {
+	cwapi.WriteCBORError(c.w, code, code, message, status)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ecrd/ecrd/internal/api/cloudtrail"
+	cwapi "github.com/ecrd/ecrd/internal/api/cloudwatch"
 	"github.com/ecrd/ecrd/internal/api/ecr"
 	ebapi "github.com/ecrd/ecrd/internal/api/eventbridge"
 	"github.com/ecrd/ecrd/internal/api/iam"
@@ -25,6 +26,7 @@ import (
 	"github.com/ecrd/ecrd/internal/api/sts"
 	"github.com/ecrd/ecrd/internal/audit"
 	"github.com/ecrd/ecrd/internal/auth"
+	"github.com/ecrd/ecrd/internal/cloudwatch"
 	"github.com/ecrd/ecrd/internal/events"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/kms"
@@ -41,6 +43,7 @@ type Server struct {
 	iam     *iam.Handler
 	kms     *kmsapi.Handler // nil: KMS calls are unknown operations
 	events  *ebapi.Handler  // nil: EventBridge calls are unknown operations
+	cw      *cwapi.Handler  // nil: CloudWatch calls are unknown operations
 	log     *slog.Logger
 	limits  Limits
 	handler http.Handler
@@ -70,6 +73,8 @@ type Options struct {
 	Observers []reqinfo.Observer
 	// Trail, if set, is the audit trail CloudTrail's LookupEvents reads.
 	Trail *audit.Trail
+	// CloudWatch serves CloudWatch's metric reads, if set.
+	CloudWatch *cloudwatch.Service
 }
 
 // New returns a Server for the OCI API under /v2 and the AWS APIs at /.
@@ -85,6 +90,9 @@ func New(o Options) *Server {
 	if o.Events != nil {
 		s.events = ebapi.New(o.Events, o.Log)
 	}
+	if o.CloudWatch != nil {
+		s.cw = cwapi.New(o.CloudWatch, o.Log)
+	}
 	ociHandler := oci.New(o.Registry, o.Log, o.Auth.Registry, o.Endpoint(o.Auth.DefaultScope)+"/")
 	mux := http.NewServeMux()
 	mux.Handle("/v2/", ociHandler)
@@ -92,6 +100,7 @@ func New(o Options) *Server {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("POST /{$}", s.serveAWS)
+	mux.HandleFunc("POST /service/{service}/operation/{operation}", s.serveRPC)
 	mux.HandleFunc("/", notFound)
 	s.handler = s.logRequests(s.guard(mux))
 	return s

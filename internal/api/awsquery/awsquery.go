@@ -139,11 +139,18 @@ var authErrors = map[auth.Code]struct {
 // whether the protocol names the failure (false: left for the caller to
 // answer as a fault).
 func (q Writer) AuthError(e *auth.Error) bool {
-	a, ok := authErrors[e.Code]
+	code, status, ok := AuthCode(e)
 	if ok {
-		q.Error(a.code, e.Message, a.status)
+		q.Error(code, e.Message, status)
 	}
 	return ok
+}
+
+// AuthCode is the query protocol's code and status of an authentication
+// failure, and false for one it has no name for.
+func AuthCode(e *auth.Error) (code string, status int, ok bool) {
+	a, ok := authErrors[e.Code]
+	return a.code, a.status, ok
 }
 
 // Service is IAM or STS: what its answers need beyond the protocol.

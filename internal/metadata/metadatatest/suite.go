@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metadata.Store) {
 	runTests(t, newStore, scanTests)
 	runTests(t, newStore, replicationTests)
 	runTests(t, newStore, auditTests)
+	runTests(t, newStore, metricsTests)
 }
 
 // storeTest is one test of the suite, run on a new store.

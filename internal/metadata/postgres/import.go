@@ -35,6 +35,7 @@ const (
 	nullNanos             // the same, NULL kept
 	zeroNanos             // the same, 0 (the zero time) -> the zero time, year 1
 	boolean               // INTEGER 0 or 1 -> boolean
+	real                  // REAL NOT NULL -> double precision
 )
 
 // column is one column of a copied table: its name in both schemas (the
@@ -127,6 +128,10 @@ var importTables = []table{
 		{"seq", integer, ""}, {"event_id", text, ""}, {"account", text, ""}, {"region", text, ""}, {"at", nanos, ""},
 		{"event_name", text, ""}, {"event_source", text, ""}, {"username", text, ""}, {"access_key_id", text, ""},
 		{"read_only", boolean, ""}, {"resource_type", text, ""}, {"resource_name", text, ""}, {"document", bytes, ""}}},
+	{name: "metric_datapoints", order: "account, region, namespace, metric, dimensions, period, period_start", columns: []column{
+		{"account", text, ""}, {"region", text, ""}, {"namespace", text, ""}, {"metric", text, ""}, {"dimensions", text, ""},
+		{"period", integer, ""}, {"period_start", nanos, ""}, {"sample_sum", real, ""}, {"sample_count", real, ""},
+		{"sample_min", real, ""}, {"sample_max", real, ""}}},
 	// The outbox keeps its IDs: the history reads the same, and a new
 	// event follows every copied one (see advanceSequences).
 	{name: "events", order: "id", columns: []column{
@@ -372,6 +377,15 @@ func convert(k kind, v any) (any, error) {
 			return []byte(x), nil
 		}
 		return nil, fmt.Errorf("%T where bytes are expected", v)
+	}
+	if k == real {
+		switch x := v.(type) {
+		case float64:
+			return x, nil
+		case int64: // SQLite stores a whole REAL as an integer
+			return float64(x), nil
+		}
+		return nil, fmt.Errorf("%T where a number is expected", v)
 	}
 	n, ok := v.(int64)
 	if !ok {

@@ -338,6 +338,28 @@ CREATE INDEX audit_events_read_only ON audit_events (account, region, read_only,
 CREATE INDEX audit_events_resource_type ON audit_events (account, region, resource_type, at, seq);
 CREATE INDEX audit_events_resource_name ON audit_events (account, region, resource_name, at, seq);
 CREATE INDEX audit_events_at ON audit_events (at);
+	`,
+	// 4: CloudWatch datapoints.
+	`
+-- CloudWatch datapoints: the statistics of one period of one series.
+-- One-minute points are rolled up into five-minute ones, those into
+-- hourly ones, as they age (internal/cloudwatch).
+CREATE TABLE metric_datapoints (
+	account      text COLLATE "C" NOT NULL,
+	region       text COLLATE "C" NOT NULL,
+	namespace    text COLLATE "C" NOT NULL,
+	metric       text COLLATE "C" NOT NULL,
+	dimensions   text COLLATE "C" NOT NULL,
+	period       integer NOT NULL,
+	period_start timestamptz NOT NULL,
+	sample_sum   double precision NOT NULL,
+	sample_count double precision NOT NULL,
+	sample_min   double precision NOT NULL,
+	sample_max   double precision NOT NULL,
+	PRIMARY KEY (account, region, namespace, metric, dimensions, period, period_start)
+);
+-- Roll-ups and pruning take the oldest points of a period.
+CREATE INDEX metric_datapoints_age ON metric_datapoints (period, period_start);
 `,
 }
 

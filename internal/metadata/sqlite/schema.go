@@ -321,5 +321,27 @@ CREATE INDEX audit_events_read_only ON audit_events (account, region, read_only,
 CREATE INDEX audit_events_resource_type ON audit_events (account, region, resource_type, at, seq);
 CREATE INDEX audit_events_resource_name ON audit_events (account, region, resource_name, at, seq);
 CREATE INDEX audit_events_at ON audit_events (at);
+	`,
+	// 12: CloudWatch datapoints.
+	`
+-- CloudWatch datapoints: the statistics of one period of one series.
+-- One-minute points are rolled up into five-minute ones, those into
+-- hourly ones, as they age (internal/cloudwatch); period_start is in nanoseconds.
+CREATE TABLE metric_datapoints (
+	account      TEXT    NOT NULL,
+	region       TEXT    NOT NULL,
+	namespace    TEXT    NOT NULL,
+	metric       TEXT    NOT NULL,
+	dimensions   TEXT    NOT NULL,
+	period       INTEGER NOT NULL,
+	period_start INTEGER NOT NULL,
+	sample_sum   REAL    NOT NULL,
+	sample_count REAL    NOT NULL,
+	sample_min   REAL    NOT NULL,
+	sample_max   REAL    NOT NULL,
+	PRIMARY KEY (account, region, namespace, metric, dimensions, period, period_start)
+) WITHOUT ROWID;
+-- Roll-ups and pruning take the oldest points of a period.
+CREATE INDEX metric_datapoints_age ON metric_datapoints (period, period_start);
 `,
 }
