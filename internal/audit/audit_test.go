@@ -49,6 +49,17 @@ func (g *gated) Update(ctx context.Context, fn func(metadata.Tx) error) error {
 	return g.Store.Update(ctx, fn)
 }
 
+// UpdateNoSync is gated as Update is: the writer's batches use it.
+func (g *gated) UpdateNoSync(ctx context.Context, fn func(metadata.Tx) error) error {
+	if g.open != nil {
+		<-g.open
+	}
+	if g.err != nil {
+		return g.err
+	}
+	return g.Store.UpdateNoSync(ctx, fn)
+}
+
 type logBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -95,7 +106,8 @@ func TestWriterIsBoundedAndCountsDrops(t *testing.T) {
 		go func() { trail.w.run(ctx); close(done) }()
 
 		trail.Observe(request(0))
-		synctest.Wait() // the writer holds it, blocked in its transaction
+		time.Sleep(lingerFor) // the batch waits that long for more
+		synctest.Wait()       // the writer holds it, blocked in its transaction
 		for i := 1; i <= 10; i++ {
 			trail.Observe(request(i))
 		}

@@ -68,9 +68,35 @@ func (w *writer) run(ctx context.Context) {
 			return
 		case info := <-w.queue:
 			batch = w.collect(batch[:0], info)
+			batch = w.linger(ctx, batch)
 			w.write(ctx, batch)
 		}
 	}
+}
+
+// lingerFor is how long a batch that is not full waits for more records:
+// under load, one transaction then carries many requests' records.
+const lingerFor = 20 * time.Millisecond
+
+// linger adds the records that arrive within lingerFor to a batch that
+// is not full yet.
+func (w *writer) linger(ctx context.Context, batch []metadata.AuditEvent) []metadata.AuditEvent {
+	if len(batch) >= w.batchSize {
+		return batch
+	}
+	t := time.NewTimer(lingerFor)
+	defer t.Stop()
+	for len(batch) < w.batchSize {
+		select {
+		case info := <-w.queue:
+			batch = w.collect(batch, info)
+		case <-t.C:
+			return batch
+		case <-ctx.Done():
+			return batch
+		}
+	}
+	return batch
 }
 
 // collect fills a batch with info's record and whatever else is queued,
@@ -110,12 +136,16 @@ func (w *writer) write(ctx context.Context, batch []metadata.AuditEvent) {
 	if len(batch) == 0 {
 		return
 	}
-	err := w.store.Update(ctx, func(tx metadata.Tx) error { return tx.AppendAuditEvents(ctx, batch) })
+	// Without waiting for the disk: these are records of reads and
+	// failures (changes' records are written with the changes), and a
+	// machine crash loses what is still queued anyway; the next write
+	// that syncs makes them durable.
+	err := w.store.UpdateNoSync(ctx, func(tx metadata.Tx) error { return tx.AppendAuditEvents(ctx, batch) })
 	if err != nil && ctx.Err() == nil {
 		t := time.NewTimer(w.retryAfter)
 		select {
 		case <-t.C:
-			err = w.store.Update(ctx, func(tx metadata.Tx) error { return tx.AppendAuditEvents(ctx, batch) })
+			err = w.store.UpdateNoSync(ctx, func(tx metadata.Tx) error { return tx.AppendAuditEvents(ctx, batch) })
 		case <-ctx.Done():
 			t.Stop()
 		}

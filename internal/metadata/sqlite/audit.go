@@ -69,17 +69,16 @@ func (r *reader) AuditEvents(ctx context.Context, q metadata.AuditQuery) ([]meta
 }
 
 func (w *writeTx) AppendAuditEvents(ctx context.Context, events []metadata.AuditEvent) error {
-	for _, e := range events {
-		_, err := w.tx.ExecContext(ctx, `INSERT INTO audit_events (event_id, account, region, at, event_name, event_source,
-				username, access_key_id, read_only, resource_type, resource_name, document)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
-			e.ID, e.Scope.Account, e.Scope.Region, nanos(e.Time), e.Name, e.Source, e.Username, e.AccessKeyID, e.ReadOnly,
-			e.ResourceType, e.ResourceName, e.Document)
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	// One statement prepared for the batch: the trail writes a record per
+	// request, and parsing the insert each time cost more than running it.
+	return w.each(ctx, `INSERT INTO audit_events (event_id, account, region, at, event_name, event_source,
+			username, access_key_id, read_only, resource_type, resource_name, document)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`, len(events), func(st *sql.Stmt, i int) error {
+		e := events[i]
+		_, err := st.ExecContext(ctx, e.ID, e.Scope.Account, e.Scope.Region, nanos(e.Time), e.Name, e.Source, e.Username, e.AccessKeyID,
+			e.ReadOnly, e.ResourceType, e.ResourceName, e.Document)
+		return err
+	})
 }
 
 func (w *writeTx) PruneAuditEvents(ctx context.Context, before time.Time, limit int) (int, error) {
