@@ -221,7 +221,7 @@ func normalizePrefix(p string) string {
 func checkRule(rule *PullThroughCacheRule) error {
 	rule.Prefix = normalizePrefix(rule.Prefix)
 	if p := normalizePrefix(rule.UpstreamRepositoryPrefix); p == ptcRootPrefix {
-		rule.UpstreamRepositoryPrefix = ""
+		rule.UpstreamRepositoryPrefix, rule.UpstreamRootGiven = "", true
 	} else {
 		rule.UpstreamRepositoryPrefix = p
 	}
