@@ -63,6 +63,11 @@ const (
 	ActionStopReplicationBackfill     Action = "ecr:StopReplicationBackfill"
 	ActionListReplicationBackfills    Action = "ecr:ListReplicationBackfills"
 	ActionDescribeBackfillResults     Action = "ecr:DescribeReplicationBackfillResults"
+	ActionCreatePTCRule               Action = "ecr:CreatePullThroughCacheRule"
+	ActionDescribePTCRules            Action = "ecr:DescribePullThroughCacheRules"
+	ActionUpdatePTCRule               Action = "ecr:UpdatePullThroughCacheRule"
+	ActionDeletePTCRule               Action = "ecr:DeletePullThroughCacheRule"
+	ActionValidatePTCRule             Action = "ecr:ValidatePullThroughCacheRule"
 	// ActionReplicateImage is what a destination registry's policy grants
 	// a source account, for it to replicate into the registry.
 	ActionReplicateImage Action = "ecr:ReplicateImage"

@@ -72,6 +72,14 @@ const (
 	CodeBackfillNotFound         // ReplicationBackfillNotFoundException
 	CodeBackfillInProgress       // ReplicationBackfillInProgressException
 	CodeBackfillInvalidStatus    // ReplicationBackfillInvalidStatusException
+
+	// Pull-through cache rules (pullthrough_rules.go).
+	CodePTCRuleAlreadyExists  // PullThroughCacheRuleAlreadyExistsException
+	CodePTCRuleNotFound       // PullThroughCacheRuleNotFoundException
+	CodeUnsupportedUpstream   // UnsupportedUpstreamRegistryException
+	CodeSecretNotFound        // SecretNotFoundException
+	CodeUnableToAccessSecret  // UnableToAccessSecretException
+	CodeUnableToDecryptSecret // UnableToDecryptSecretValueException
 )
 
 // DomainError is an error of the core that the client can act on: *Error
@@ -135,33 +143,35 @@ type Kind int
 
 // Kinds.
 const (
-	KindRepository       Kind = iota + 1 // Key names it
-	KindImage                            // Image names it in the repository Key
-	KindImageTag                         // Image.Tag in the repository Key (an ExistsError: an immutable tag)
-	KindLayer                            // ID is its digest, in the repository Key
-	KindLifecyclePolicy                  // the repository Key's
-	KindLifecyclePreview                 // the repository Key's lifecycle policy preview
-	KindRepositoryPolicy                 // the repository Key's
-	KindRegistryPolicy                   // the registry Key.Scope's
-	KindTemplate                         // a repository creation template: ID is its prefix, in Key.Scope
-	KindScan                             // Image's scan, in the repository Key
-	KindExclusion                        // a pull time update exclusion: ID is the principal's ARN, in Key.Scope
-	KindBackfill                         // a replication backfill: ID is its ID, in Key.Scope
+	KindRepository           Kind = iota + 1 // Key names it
+	KindImage                                // Image names it in the repository Key
+	KindImageTag                             // Image.Tag in the repository Key (an ExistsError: an immutable tag)
+	KindLayer                                // ID is its digest, in the repository Key
+	KindLifecyclePolicy                      // the repository Key's
+	KindLifecyclePreview                     // the repository Key's lifecycle policy preview
+	KindRepositoryPolicy                     // the repository Key's
+	KindRegistryPolicy                       // the registry Key.Scope's
+	KindTemplate                             // a repository creation template: ID is its prefix, in Key.Scope
+	KindScan                                 // Image's scan, in the repository Key
+	KindExclusion                            // a pull time update exclusion: ID is the principal's ARN, in Key.Scope
+	KindBackfill                             // a replication backfill: ID is its ID, in Key.Scope
+	KindPullThroughCacheRule                 // ID is its ecrRepositoryPrefix, in Key.Scope
 )
 
 var kindNames = map[Kind]string{
-	KindRepository:       "repository",
-	KindImage:            "image",
-	KindImageTag:         "image tag",
-	KindLayer:            "layer",
-	KindLifecyclePolicy:  "lifecycle policy",
-	KindLifecyclePreview: "lifecycle policy preview",
-	KindRepositoryPolicy: "repository policy",
-	KindRegistryPolicy:   "registry policy",
-	KindTemplate:         "repository creation template",
-	KindScan:             "image scan",
-	KindExclusion:        "pull time update exclusion",
-	KindBackfill:         "replication backfill",
+	KindRepository:           "repository",
+	KindImage:                "image",
+	KindImageTag:             "image tag",
+	KindLayer:                "layer",
+	KindLifecyclePolicy:      "lifecycle policy",
+	KindLifecyclePreview:     "lifecycle policy preview",
+	KindRepositoryPolicy:     "repository policy",
+	KindRegistryPolicy:       "registry policy",
+	KindTemplate:             "repository creation template",
+	KindScan:                 "image scan",
+	KindExclusion:            "pull time update exclusion",
+	KindBackfill:             "replication backfill",
+	KindPullThroughCacheRule: "pull-through cache rule",
 }
 
 func (k Kind) String() string { return kindNames[k] }
@@ -185,7 +195,7 @@ func describe(k Kind, key metadata.RepoKey, image ImageID, id string) string {
 		s += fmt.Sprintf(" %s of repository %q", id, key.Name)
 	case KindLifecyclePolicy, KindLifecyclePreview, KindRepositoryPolicy:
 		s += fmt.Sprintf(" of repository %q", key.Name)
-	case KindTemplate, KindExclusion, KindBackfill:
+	case KindTemplate, KindExclusion, KindBackfill, KindPullThroughCacheRule:
 		s += " " + id
 	}
 	return s + " in registry " + key.Account
@@ -209,17 +219,18 @@ func (e *NotFoundError) Error() string {
 }
 
 var notFoundCodes = map[Kind]Code{
-	KindRepository:       CodeNameUnknown,
-	KindImage:            CodeManifestUnknown,
-	KindLayer:            CodeLayersNotFound,
-	KindLifecyclePolicy:  CodeLifecyclePolicyNotFound,
-	KindLifecyclePreview: CodePreviewNotFound,
-	KindRepositoryPolicy: CodeRepositoryPolicyNotFound,
-	KindRegistryPolicy:   CodeRegistryPolicyNotFound,
-	KindTemplate:         CodeTemplateNotFound,
-	KindScan:             CodeScanNotFound,
-	KindExclusion:        CodeExclusionNotFound,
-	KindBackfill:         CodeBackfillNotFound,
+	KindRepository:           CodeNameUnknown,
+	KindImage:                CodeManifestUnknown,
+	KindLayer:                CodeLayersNotFound,
+	KindLifecyclePolicy:      CodeLifecyclePolicyNotFound,
+	KindLifecyclePreview:     CodePreviewNotFound,
+	KindRepositoryPolicy:     CodeRepositoryPolicyNotFound,
+	KindRegistryPolicy:       CodeRegistryPolicyNotFound,
+	KindTemplate:             CodeTemplateNotFound,
+	KindScan:                 CodeScanNotFound,
+	KindExclusion:            CodeExclusionNotFound,
+	KindBackfill:             CodeBackfillNotFound,
+	KindPullThroughCacheRule: CodePTCRuleNotFound,
 }
 
 // ErrorCode returns the not-found code of e's kind.
@@ -241,12 +252,13 @@ func (e *ExistsError) Error() string {
 }
 
 var existsCodes = map[Kind]Code{
-	KindRepository: CodeRepositoryAlreadyExists,
-	KindImage:      CodeImageAlreadyExists,
-	KindImageTag:   CodeTagImmutable,
-	KindLayer:      CodeLayerAlreadyExists,
-	KindTemplate:   CodeTemplateAlreadyExists,
-	KindExclusion:  CodeExclusionAlreadyExists,
+	KindRepository:           CodeRepositoryAlreadyExists,
+	KindImage:                CodeImageAlreadyExists,
+	KindImageTag:             CodeTagImmutable,
+	KindLayer:                CodeLayerAlreadyExists,
+	KindTemplate:             CodeTemplateAlreadyExists,
+	KindExclusion:            CodeExclusionAlreadyExists,
+	KindPullThroughCacheRule: CodePTCRuleAlreadyExists,
 }
 
 // ErrorCode returns the already-exists code of e's kind.
@@ -313,10 +325,11 @@ type Limit int
 
 // Limits.
 const (
-	LimitScansPerImage Limit = iota + 1 // scans of one image requested a day
-	LimitResourceTags                   // resource tags of a repository (MaxResourceTags)
-	LimitTemplates                      // repository creation templates of a registry
-	LimitBackfills                      // backfills of a registry in progress at once
+	LimitScansPerImage         Limit = iota + 1 // scans of one image requested a day
+	LimitResourceTags                           // resource tags of a repository (MaxResourceTags)
+	LimitTemplates                              // repository creation templates of a registry
+	LimitBackfills                              // backfills of a registry in progress at once
+	LimitPullThroughCacheRules                  // pull-through cache rules of a registry
 )
 
 // LimitError is a request that would go past a limit.
@@ -336,15 +349,18 @@ func (e *LimitError) Error() string {
 		return fmt.Sprintf("a registry holds at most %d repository creation templates", e.Max)
 	case LimitBackfills:
 		return fmt.Sprintf("a registry runs at most %d replication backfills at once", e.Max)
+	case LimitPullThroughCacheRules:
+		return fmt.Sprintf("a registry holds at most %d pull-through cache rules", e.Max)
 	}
 	return fmt.Sprintf("limit of %d exceeded", e.Max)
 }
 
 var limitCodes = map[Limit]Code{
-	LimitScansPerImage: CodeLimitExceeded,
-	LimitResourceTags:  CodeTooManyTags,
-	LimitTemplates:     CodeValidation,
-	LimitBackfills:     CodeLimitExceeded,
+	LimitScansPerImage:         CodeLimitExceeded,
+	LimitResourceTags:          CodeTooManyTags,
+	LimitTemplates:             CodeValidation,
+	LimitBackfills:             CodeLimitExceeded,
+	LimitPullThroughCacheRules: CodeLimitExceeded,
 }
 
 // ErrorCode returns the code of e's limit.

@@ -35,9 +35,13 @@ type PullThroughCacheRule struct {
 	CustomRoleARN string `json:"customRoleArn,omitempty"`
 	// UpstreamRepositoryPrefix is prepended to the upstream repository
 	// name, or "" (ECR's "ROOT").
-	UpstreamRepositoryPrefix string    `json:"upstreamRepositoryPrefix,omitempty"`
-	CreatedAt                time.Time `json:"createdAt"`
-	UpdatedAt                time.Time `json:"updatedAt,omitzero"`
+	UpstreamRepositoryPrefix string `json:"upstreamRepositoryPrefix,omitempty"`
+	// UpstreamRootGiven says the request named upstreamRepositoryPrefix
+	// ROOT, which answers then repeat (clients that compare what they
+	// sent with what they read, such as Terraform, need it).
+	UpstreamRootGiven bool      `json:"upstreamRootGiven,omitempty"`
+	CreatedAt         time.Time `json:"createdAt"`
+	UpdatedAt         time.Time `json:"updatedAt,omitzero"`
 }
 
 // RootPrefix is ECR's prefix of a rule that mirrors at the root.

@@ -121,6 +121,14 @@ type Options struct {
 	Now func() time.Time
 	// Activity, if set, is told of pulls and pushes (metrics).
 	Activity Activity
+	// Secrets reads the Secrets Manager secrets pull-through cache rules
+	// name (credentialArn); nil: a rule with credentials cannot be
+	// created, its secret is not found.
+	Secrets Secrets
+	// UpstreamCheck tries to log in to a rule's upstream registry with
+	// the rule's credential (its secret's value, "" for none), for
+	// ValidatePullThroughCacheRule; nil: only the secret is checked.
+	UpstreamCheck func(ctx context.Context, rule PullThroughCacheRule, credential string) error
 }
 
 // Registry is the domain core. It is safe for concurrent use.

@@ -66,6 +66,12 @@ func inputs() map[string]any {
 		"StopReplicationBackfill":            new(StopReplicationBackfillInput),
 		"ListReplicationBackfills":           new(ListReplicationBackfillsInput),
 		"DescribeReplicationBackfillResults": new(DescribeReplicationBackfillResultsInput),
+
+		"CreatePullThroughCacheRule":    new(CreatePullThroughCacheRuleInput),
+		"DescribePullThroughCacheRules": new(DescribePullThroughCacheRulesInput),
+		"UpdatePullThroughCacheRule":    new(UpdatePullThroughCacheRuleInput),
+		"DeletePullThroughCacheRule":    new(DeletePullThroughCacheRuleInput),
+		"ValidatePullThroughCacheRule":  new(ValidatePullThroughCacheRuleInput),
 	}
 }
 

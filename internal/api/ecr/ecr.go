@@ -118,6 +118,12 @@ func New(reg *registry.Registry, endpoint Endpoint, log *slog.Logger) *Handler {
 		"StopReplicationBackfill":            handle(h.stopReplicationBackfill),
 		"ListReplicationBackfills":           handle(h.listReplicationBackfills),
 		"DescribeReplicationBackfillResults": handle(h.describeReplicationBackfillResults),
+
+		"CreatePullThroughCacheRule":    handle(h.createPullThroughCacheRule),
+		"DescribePullThroughCacheRules": handle(h.describePullThroughCacheRules),
+		"UpdatePullThroughCacheRule":    handle(h.updatePullThroughCacheRule),
+		"DeletePullThroughCacheRule":    handle(h.deletePullThroughCacheRule),
+		"ValidatePullThroughCacheRule":  handle(h.validatePullThroughCacheRule),
 	}
 	h.ext = map[string]awsjson.Op{
 		"StartLifecyclePolicyPreview": handle(h.previewAt),

@@ -71,6 +71,12 @@ var exceptions = map[registry.Code]string{
 	registry.CodeBackfillNotFound:         "ReplicationBackfillNotFoundException",
 	registry.CodeBackfillInProgress:       "ReplicationBackfillInProgressException",
 	registry.CodeBackfillInvalidStatus:    "ReplicationBackfillInvalidStatusException",
+	registry.CodePTCRuleAlreadyExists:     "PullThroughCacheRuleAlreadyExistsException",
+	registry.CodePTCRuleNotFound:          "PullThroughCacheRuleNotFoundException",
+	registry.CodeUnsupportedUpstream:      "UnsupportedUpstreamRegistryException",
+	registry.CodeSecretNotFound:           "SecretNotFoundException",
+	registry.CodeUnableToAccessSecret:     "UnableToAccessSecretException",
+	registry.CodeUnableToDecryptSecret:    "UnableToDecryptSecretValueException",
 }
 
 // exception returns the ECR exception for one of the adapter's or the
@@ -121,6 +127,10 @@ func message(err registry.DomainError) string {
 	case *registry.ImageFailure:
 		_, reason := imageFailure(e)
 		return reason
+	case *registry.UpstreamError:
+		return upstreamMessage(e)
+	case *registry.SecretError:
+		return secretMessage(e)
 	}
 	// *registry.Error, whose message is the core's own, and denials,
 	// worded as IAM explains them.
@@ -166,6 +176,8 @@ func notFoundMessage(e *registry.NotFoundError) string {
 		s = fmt.Sprintf("The principal %s is not excluded from pull time updates in the registry with id '%s'", e.ID, e.Key.Account)
 	case registry.KindBackfill:
 		s = fmt.Sprintf("The replication backfill with id '%s' does not exist in the registry with id '%s'", e.ID, e.Key.Account)
+	case registry.KindPullThroughCacheRule:
+		s = fmt.Sprintf("The pull through cache rule with prefix '%s' does not exist in the registry with id '%s'", e.ID, e.Key.Account)
 	default:
 		return e.Error()
 	}
@@ -193,6 +205,8 @@ func existsMessage(e *registry.ExistsError) string {
 		return fmt.Sprintf("The repository creation template with prefix '%s' already exists in the registry with id '%s'", e.ID, e.Key.Account)
 	case registry.KindExclusion:
 		return fmt.Sprintf("The principal %s is already excluded from pull time updates in the registry with id '%s'", e.ID, e.Key.Account)
+	case registry.KindPullThroughCacheRule:
+		return fmt.Sprintf("A pull through cache rule with prefix '%s' already exists in the registry with id '%s'", e.ID, e.Key.Account)
 	}
 	return e.Error()
 }
@@ -225,6 +239,8 @@ func limitMessage(e *registry.LimitError) string {
 		return fmt.Sprintf("The maximum number of tags that can be applied to a repository is %d; this request would leave %d", e.Max, e.Got)
 	case registry.LimitBackfills:
 		return fmt.Sprintf("The maximum number of replication backfills in progress in a registry is %d: wait for one to end, or stop one", e.Max)
+	case registry.LimitPullThroughCacheRules:
+		return fmt.Sprintf("The maximum number of pull through cache rules in a registry is %d: delete one before creating another", e.Max)
 	}
 	return e.Error()
 }
