@@ -52,7 +52,8 @@ import (
 var ecrdCommands = group{
 	about: `ecrd is a container registry that is a drop-in Amazon ECR: the OCI
 distribution API and the AWS APIs that manage it (ECR, and slices of IAM,
-STS, KMS, EventBridge, CloudTrail and CloudWatch) on one port.`,
+STS, KMS, EventBridge, Secrets Manager, CloudTrail and CloudWatch) on one
+port.`,
 	commands: []command{
 		serveCmd,
 		{name: "account", summary: "create and list accounts in a data folder"},
