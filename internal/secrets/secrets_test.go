@@ -318,3 +318,23 @@ func TestListSecrets(t *testing.T) {
 		t.Errorf("tag-value !a: %d", len(list))
 	}
 }
+
+// TestVersionLimit keeps at most 100 versions: unlabelled ones go first,
+// and when every version has a label a new one is LimitExceededException.
+func TestVersionLimit(t *testing.T) {
+	s, _, _, ctx := newService(t)
+	must[Written](t, "CreateSecret")(s.CreateSecret(ctx, scope, CreateInput{Name: "many", Value: Value{String: ptr("v")}}))
+	for i := 1; i < maxVersions; i++ {
+		must[Written](t, "PutSecretValue")(s.PutSecretValue(ctx, scope, PutValueInput{SecretID: "many", Value: Value{String: ptr("v")}, Stages: []string{"L" + itoa(i)}}))
+	}
+	_, err := s.PutSecretValue(ctx, scope, PutValueInput{SecretID: "many", Value: Value{String: ptr("v")}, Stages: []string{"ONE-TOO-MANY"}})
+	wantCode(t, "the 101st labelled version", err, CodeLimitExceeded, "")
+	must[Written](t, "UpdateSecretVersionStage")(s.UpdateSecretVersionStage(ctx, scope, UpdateStageInput{SecretID: "many", Stage: "L1", RemoveFromVersionID: func() *string {
+		sec := must[*Secret](t, "DescribeSecret")(s.DescribeSecret(ctx, scope, "many"))
+		return &sec.Versions[1].ID
+	}()}))
+	must[Written](t, "PutSecretValue after a label is removed")(s.PutSecretValue(ctx, scope, PutValueInput{SecretID: "many", Value: Value{String: ptr("v")}, Stages: []string{"ONE-TOO-MANY"}}))
+	if sec := must[*Secret](t, "DescribeSecret")(s.DescribeSecret(ctx, scope, "many")); len(sec.Versions) != maxVersions {
+		t.Errorf("%d versions", len(sec.Versions))
+	}
+}

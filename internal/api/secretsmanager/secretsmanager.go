@@ -61,11 +61,12 @@ func New(svc *core.Service, log *slog.Logger) *Handler {
 		"DeleteResourcePolicy":     handle(h.deleteResourcePolicy),
 	}
 	h.api = awsjson.Service{
-		Name:    "SecretsManager",
-		Targets: []awsjson.Operations{{Prefix: TargetPrefix, Ops: ops}},
-		Errors:  exception,
-		Fault:   awsjson.Error{Type: "InternalServiceError", Message: "internal server error: ecrd logged the cause"},
-		Log:     log,
+		Name:        "SecretsManager",
+		EventSource: "secretsmanager.amazonaws.com",
+		Targets:     []awsjson.Operations{{Prefix: TargetPrefix, Ops: ops}},
+		Errors:      exception,
+		Fault:       awsjson.Error{Type: "InternalServiceError", Message: "internal server error: ecrd logged the cause"},
+		Log:         log,
 	}
 	return h
 }
