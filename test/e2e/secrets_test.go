@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -157,6 +158,9 @@ func TestSecretsManager(t *testing.T) {
 	if aws.ToString(r.SecretString) != value {
 		t.Errorf("the user read %q", aws.ToString(r.SecretString))
 	}
+	// The managed key serves only through Secrets Manager.
+	_, err = kmsClient(e, static(testAccessKey, testSecret)).GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: aws.String("alias/aws/secretsmanager"), NumberOfBytes: aws.Int32(32)})
+	wantAPIError(t, "GenerateDataKey with alias/aws/secretsmanager directly", err, "AccessDeniedException", 400, "")
 	_, err = reader.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: kd.ARN})
 	wantAPIError(t, "GetSecretValue by a user without kms:Decrypt on the customer key", err, "AccessDeniedException", 400, "Access to KMS is not allowed")
 	_, err = nobody.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: cs.ARN})
@@ -206,6 +210,21 @@ func TestSecretsManager(t *testing.T) {
 	ecrMust(t, "DeleteSecret force", err)
 	_, err = c.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String("other")})
 	wantAPIError(t, "DescribeSecret after a forced deletion", err, "ResourceNotFoundException", 400, secretNotFound)
+
+	// The audit trail shows the calls, never a value.
+	ct := cloudTrailClient(e, static(testAccessKey, testSecret))
+	trail := eventually(t, "Secrets Manager calls", ct, cttypes.LookupAttributeKeyEventSource, "secretsmanager.amazonaws.com", func(es []cttypes.Event) bool {
+		seen := map[string]bool{}
+		for _, ev := range es {
+			seen[aws.ToString(ev.EventName)] = true
+		}
+		return seen["CreateSecret"] && seen["PutSecretValue"] && seen["GetSecretValue"] && seen["DeleteSecret"]
+	})
+	for _, ev := range trail {
+		if strings.Contains(aws.ToString(ev.CloudTrailEvent), "e2e-clear-text-token-4711") || strings.Contains(aws.ToString(ev.CloudTrailEvent), "under-a-customer-key") {
+			t.Errorf("the trail's %s holds a value: %s", aws.ToString(ev.EventName), aws.ToString(ev.CloudTrailEvent))
+		}
+	}
 
 	// No value in clear anywhere in the data folder.
 	for _, needle := range []string{"e2e-clear-text-token-4711", "under-a-customer-key"} {
