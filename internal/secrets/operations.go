@@ -141,13 +141,17 @@ func deref[T any](p *T) T {
 	return *p
 }
 
-// addVersion adds a version to a secret with its labels (none given:
-// AWSCURRENT), moving each from the version that had it; the version that
+// addVersion adds a version to a secret with its labels (none given, or
+// the secret has no current version: AWSCURRENT too), moving each from the version that had it; the version that
 // loses AWSCURRENT gets AWSPREVIOUS. The oldest unlabelled versions go
 // beyond Secrets Manager's hundred.
 func addVersion(sec *Secret, v Version, stages []string) error {
+	hasCurrent := slices.ContainsFunc(sec.Versions, func(v Version) bool { return slices.Contains(v.Stages, StageCurrent) })
 	if len(stages) == 0 {
 		stages = []string{StageCurrent}
+	} else if !hasCurrent && !slices.Contains(stages, StageCurrent) {
+		// A secret's first version is current whatever labels it is given.
+		stages = append(slices.Clone(stages), StageCurrent)
 	}
 	v.Stages = slices.Clone(stages)
 	for _, st := range stages {

@@ -102,6 +102,11 @@ func TestVersionsAndStages(t *testing.T) {
 	wantCode(t, "existing name", err, CodeExists, "The operation failed because the secret ecr-pullthroughcache/Upstream already exists.")
 	// Names are case-sensitive.
 	must[Written](t, "CreateSecret lower")(s.CreateSecret(ctx, scope, CreateInput{Name: "ecr-pullthroughcache/upstream"}))
+	// The first version of a secret made without a value is current
+	// whatever labels it is given.
+	if w := must[Written](t, "PutSecretValue first")(s.PutSecretValue(ctx, scope, PutValueInput{SecretID: "ecr-pullthroughcache/upstream", Value: Value{String: ptr("lower-value")}, Stages: []string{"MINE"}})); !slices.Equal(w.Stages, []string{"MINE", StageCurrent}) {
+		t.Errorf("the first version's labels: %v", w.Stages)
+	}
 
 	p := must[Written](t, "PutSecretValue")(s.PutSecretValue(ctx, scope, PutValueInput{SecretID: w.ARN, Token: token('b'), Value: Value{String: ptr("second-value")}}))
 	if !slices.Equal(p.Stages, []string{StageCurrent}) {
@@ -152,7 +157,7 @@ func TestVersionsAndStages(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range es {
-		if bytes.Contains(e.Document, []byte("first-value")) || bytes.Contains(e.Document, []byte("second-value")) {
+		if bytes.Contains(e.Document, []byte("first-value")) || bytes.Contains(e.Document, []byte("second-value")) || bytes.Contains(e.Document, []byte("lower-value")) {
 			t.Errorf("the stored document holds a value: %s", e.Document)
 		}
 	}
@@ -169,8 +174,8 @@ func TestVersionsAndStages(t *testing.T) {
 			}
 		}
 	}
-	if n != 5 {
-		t.Errorf("%d Secrets Manager records, want 5 (two creates, two puts, one stage move)", n)
+	if n != 6 {
+		t.Errorf("%d Secrets Manager records, want 6 (two creates, three puts, one stage move)", n)
 	}
 }
 
