@@ -41,6 +41,7 @@ import (
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/remote"
 	"github.com/ecrd/ecrd/internal/reqinfo"
+	"github.com/ecrd/ecrd/internal/secrets"
 	"github.com/ecrd/ecrd/internal/server"
 	"github.com/ecrd/ecrd/internal/sigv4"
 	"github.com/ecrd/ecrd/internal/version"
@@ -51,7 +52,8 @@ import (
 var ecrdCommands = group{
 	about: `ecrd is a container registry that is a drop-in Amazon ECR: the OCI
 distribution API and the AWS APIs that manage it (ECR, and slices of IAM,
-STS, KMS, EventBridge, CloudTrail and CloudWatch) on one port.`,
+STS, KMS, EventBridge, Secrets Manager, CloudTrail and CloudWatch) on one
+port.`,
 	commands: []command{
 		serveCmd,
 		{name: "account", summary: "create and list accounts in a data folder"},
@@ -200,6 +202,8 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	kmsSvc := kms.New(st.meta, st.keys, st.ids, log)
 	// EventBridge seals connection secrets under the server keys too.
 	eventsSvc := events.New(st.meta, st.keys, st.ids, log)
+	// Secrets Manager encrypts each value under a KMS data key.
+	secretsSvc := secrets.New(st.meta, kmsSvc, st.ids, log)
 	// Events reach the rules' targets from the outbox, in one process at a
 	// time (internal/events/delivery).
 	deliver := delivery.New(delivery.Config{
@@ -243,6 +247,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		BlobRedirect:      cfg.BlobRedirect,
 		RemoteTargets:     remoteTargets(cfg.RemoteRegions, log),
 		DeadLetters:       deliver,
+		Secrets:           ptcSecrets{secretsSvc},
 		Activity:          activity,
 	})
 	if err := reg.Recover(ctx); err != nil {
@@ -264,7 +269,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if cfg.Audit {
 		observers = append(observers, trail)
 	}
-	srv := server.New(server.Options{Registry: reg, Identity: st.ids, Auth: authn, KMS: kmsSvc, Events: eventsSvc, Endpoint: endpoint, Log: log,
+	srv := server.New(server.Options{Registry: reg, Identity: st.ids, Auth: authn, KMS: kmsSvc, Events: eventsSvc, Secrets: secretsSvc, Endpoint: endpoint, Log: log,
 		Limits:    server.Limits{BodyTimeout: cfg.BodyTimeout, MaxConnections: cfg.MaxConnections, MaxClientConnections: cfg.MaxClientConnections},
 		Observers: observers, Trail: trail, CloudWatch: cloudwatch.NewService(st.meta, st.ids, nil)})
 

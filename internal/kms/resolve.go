@@ -78,8 +78,12 @@ func (s *Service) resolve(ctx context.Context, rf ref, autoCreate bool) (*keyDoc
 	}
 	a, err := loadAlias(ctx, s.meta, rf.scope, rf.alias)
 	if err != nil {
-		if awserr.Code(err) == CodeNotFound && rf.alias == ECRAlias && autoCreate {
-			k, err := s.ECRManagedKey(ctx, rf.scope.Account, rf.scope.Region)
+		if awserr.Code(err) == CodeNotFound && (rf.alias == ECRAlias || rf.alias == SecretsManagerAlias) && autoCreate {
+			create := s.ECRManagedKey
+			if rf.alias == SecretsManagerAlias {
+				create = s.SecretsManagerManagedKey
+			}
+			k, err := create(ctx, rf.scope.Account, rf.scope.Region)
 			if err != nil {
 				return nil, err
 			}

@@ -117,6 +117,9 @@ const (
 	EventRule           = "events-rule"
 	EventConnection     = "events-connection"
 	EventAPIDestination = "events-api-destination"
+	// Secrets Manager's secrets (with their encrypted versions, tags and
+	// resource policy) are regional too, named as EventBridge's are.
+	Secret = "secret"
 )
 
 // CreationTemplate is a repository creation template of a registry. Its

@@ -19,6 +19,8 @@ const (
 	// connections, API destinations). Custom events put with PutEvents
 	// carry the source their caller gave, never one starting "aws.".
 	SourceEvents = "aws.events"
+	// SourceSecretsManager is Secrets Manager's changes of secrets.
+	SourceSecretsManager = "aws.secretsmanager"
 )
 
 // Detail types.

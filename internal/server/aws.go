@@ -17,6 +17,7 @@ import (
 	cwapi "github.com/ecrd/ecrd/internal/api/cloudwatch"
 	ebapi "github.com/ecrd/ecrd/internal/api/eventbridge"
 	kmsapi "github.com/ecrd/ecrd/internal/api/kms"
+	smapi "github.com/ecrd/ecrd/internal/api/secretsmanager"
 	"github.com/ecrd/ecrd/internal/api/sts"
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/awsid"
@@ -54,6 +55,11 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 		if s.events != nil && s.events.Known(target) {
 			limit, known = ebapi.MaxBodySize, true
 		}
+	} else if strings.HasPrefix(target, smapi.TargetPrefix) {
+		service = "secretsmanager"
+		if s.secrets != nil && s.secrets.Known(target) {
+			limit, known = smapi.MaxBodySize, true
+		}
 	} else if cloudtrail.Targets(target) {
 		service = "cloudtrail"
 		if s.cloudtrail != nil && s.cloudtrail.Known(target) {
@@ -90,6 +96,9 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 		return
 	case "events":
 		s.events.Serve(w, r, caller, target, body)
+		return
+	case "secretsmanager":
+		s.secrets.Serve(w, r, caller, target, body)
 		return
 	case "cloudtrail":
 		s.cloudtrail.Serve(w, r, caller, target, body)

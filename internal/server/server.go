@@ -23,6 +23,7 @@ import (
 	"github.com/ecrd/ecrd/internal/api/iam"
 	kmsapi "github.com/ecrd/ecrd/internal/api/kms"
 	"github.com/ecrd/ecrd/internal/api/oci"
+	smapi "github.com/ecrd/ecrd/internal/api/secretsmanager"
 	"github.com/ecrd/ecrd/internal/api/sts"
 	"github.com/ecrd/ecrd/internal/audit"
 	"github.com/ecrd/ecrd/internal/auth"
@@ -32,6 +33,7 @@ import (
 	"github.com/ecrd/ecrd/internal/kms"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/reqinfo"
+	"github.com/ecrd/ecrd/internal/secrets"
 )
 
 // Server is ecrd's HTTP server.
@@ -43,6 +45,7 @@ type Server struct {
 	iam     *iam.Handler
 	kms     *kmsapi.Handler // nil: KMS calls are unknown operations
 	events  *ebapi.Handler  // nil: EventBridge calls are unknown operations
+	secrets *smapi.Handler  // nil: Secrets Manager calls are unknown operations
 	cw      *cwapi.Handler  // nil: CloudWatch calls are unknown operations
 	log     *slog.Logger
 	limits  Limits
@@ -62,6 +65,8 @@ type Options struct {
 	KMS *kms.Service
 	// Events serves the EventBridge API (AWSEvents), if set.
 	Events *events.Service
+	// Secrets serves the Secrets Manager API (secretsmanager.), if set.
+	Secrets *secrets.Service
 	// Endpoint is the base URL of a registry (proxyEndpoint, download
 	// URLs); its value for the default scope is the realm of 401s.
 	Endpoint ecr.Endpoint
@@ -89,6 +94,9 @@ func New(o Options) *Server {
 	}
 	if o.Events != nil {
 		s.events = ebapi.New(o.Events, o.Log)
+	}
+	if o.Secrets != nil {
+		s.secrets = smapi.New(o.Secrets, o.Log)
 	}
 	if o.CloudWatch != nil {
 		s.cw = cwapi.New(o.CloudWatch, o.Log)

@@ -259,6 +259,7 @@ func presentLists(out any) {
 // (a layer part, a manifest: the image's own record names it).
 var redacted = map[string]bool{
 	"Plaintext": true, "CiphertextBlob": true, "layerPartBlob": true, "imageManifest": true,
+	"SecretString": true, "SecretBinary": true, // Secrets Manager's values
 }
 
 // Params are an operation's input as its record keeps it: its members
