@@ -72,6 +72,8 @@ const (
 	CodeBackfillNotFound         // ReplicationBackfillNotFoundException
 	CodeBackfillInProgress       // ReplicationBackfillInProgressException
 	CodeBackfillInvalidStatus    // ReplicationBackfillInvalidStatusException
+	CodeUpstreamImage            // a pull-through cache's upstream cannot give the image (UnableToGetUpstreamImageException)
+	CodeUpstreamLayer            // a pull-through cache's upstream cannot give the layer (UnableToGetUpstreamLayerException)
 )
 
 // DomainError is an error of the core that the client can act on: *Error

@@ -121,6 +121,13 @@ type Options struct {
 	Now func() time.Time
 	// Activity, if set, is told of pulls and pushes (metrics).
 	Activity Activity
+	// InsecureUpstreams are the upstreams of pull-through cache rules
+	// (host:port) reached over plain HTTP; every other one over HTTPS.
+	InsecureUpstreams []string
+	// UpstreamCredentials reads the secret a pull-through cache rule names
+	// (its credentialArn) in an account, returning its value; nil: rules
+	// with credentials fail to fetch.
+	UpstreamCredentials func(ctx context.Context, account, arn string) (string, error)
 }
 
 // Registry is the domain core. It is safe for concurrent use.
@@ -156,6 +163,8 @@ type Registry struct {
 	// (previews); Run waits for it before it returns.
 	background sync.WaitGroup
 	stats      stats
+	// ptc is the pull-through cache's state (pullthrough_cache.go).
+	ptc *pullThroughCache
 }
 
 // New returns a Registry over the given stores.
@@ -217,6 +226,7 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 		ids:        opts.Identity,
 	}
 	r.leases = lease.New(meta, opts.Holder, r.now, opts.Logger)
+	r.ptc = newPullThroughCache(opts)
 	r.spaces = blobspace.New(blobs, keysOf(opts), r.now, opts.Logger)
 	r.gc = gc.New(meta, r.leases, r.spaces, opts.GCGrace, r.now, opts.Logger)
 	r.lifecycle = lifecyclerun.New(meta, lifecycleView{r}, r.leases, opts.LifecycleInterval, r.now, opts.Logger)

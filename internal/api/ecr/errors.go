@@ -71,6 +71,8 @@ var exceptions = map[registry.Code]string{
 	registry.CodeBackfillNotFound:         "ReplicationBackfillNotFoundException",
 	registry.CodeBackfillInProgress:       "ReplicationBackfillInProgressException",
 	registry.CodeBackfillInvalidStatus:    "ReplicationBackfillInvalidStatusException",
+	registry.CodeUpstreamImage:            "UnableToGetUpstreamImageException",
+	registry.CodeUpstreamLayer:            "UnableToGetUpstreamLayerException",
 }
 
 // exception returns the ECR exception for one of the adapter's or the

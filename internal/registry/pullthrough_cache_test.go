@@ -1,0 +1,405 @@
+package registry_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/ecrd/ecrd/internal/api/oci"
+	"github.com/ecrd/ecrd/internal/identity"
+	"github.com/ecrd/ecrd/internal/metadata"
+	"github.com/ecrd/ecrd/internal/registry"
+	"github.com/ecrd/ecrd/internal/registry/registrytest"
+	"github.com/ecrd/ecrd/internal/testutil"
+)
+
+// The upstream in these tests is another registry core served by the
+// /v2 handler on loopback, behind a wrapper that logs its requests, can
+// ask for Basic credentials, slow blobs down, or fail every request.
+
+type upstreamServer struct {
+	reg  *registry.Registry
+	srv  *httptest.Server
+	host string
+
+	mu   sync.Mutex
+	log  []string
+	fail atomic.Int64 // an HTTP status every request gets, if set
+	slow atomic.Bool  // blobs trickle out
+	user string       // Basic credentials required, if set
+	pass string
+}
+
+func newUpstream(t *testing.T) *upstreamServer {
+	t.Helper()
+	reg, _ := registrytest.New(t, registry.Options{})
+	registrytest.CreateOnPush(t, reg)
+	asRoot := func(*http.Request) (metadata.Scope, *identity.Principal, error) {
+		p := identity.Root(scope.Account)
+		return scope, &p, nil
+	}
+	h := oci.New(reg, testutil.Logger(), asRoot, "http://upstream.test/")
+	u := &upstreamServer{reg: reg}
+	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		u.mu.Lock()
+		u.log = append(u.log, req.Method+" "+req.URL.Path)
+		u.mu.Unlock()
+		if s := u.fail.Load(); s != 0 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(int(s))
+			fmt.Fprint(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"rate limit reached"}]}`)
+			return
+		}
+		if u.user != "" {
+			if n, p, ok := req.BasicAuth(); !ok || n != u.user || p != u.pass {
+				w.Header().Set("WWW-Authenticate", `Basic realm="upstream"`)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+		}
+		if u.slow.Load() && strings.Contains(req.URL.Path, "/blobs/") && req.Method == http.MethodGet {
+			h.ServeHTTP(&trickle{ResponseWriter: w}, req)
+			return
+		}
+		h.ServeHTTP(w, req)
+	}))
+	t.Cleanup(u.srv.Close)
+	u.host = strings.TrimPrefix(u.srv.URL, "http://")
+	return u
+}
+
+// trickle writes a response in small pieces with pauses, so that
+// concurrent pulls overlap one download.
+type trickle struct{ http.ResponseWriter }
+
+func (t *trickle) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		k := min(len(p), 64<<10)
+		m, err := t.ResponseWriter.Write(p[:k])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		if f, ok := t.ResponseWriter.(http.Flusher); ok {
+			f.Flush()
+		}
+		time.Sleep(5 * time.Millisecond)
+		p = p[k:]
+	}
+	return n, nil
+}
+
+func (u *upstreamServer) count(prefix string) int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	n := 0
+	for _, l := range u.log {
+		if strings.HasPrefix(l, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// push stores an image (a config and one layer) in the upstream and
+// returns its manifest's digest and its blobs.
+func (u *upstreamServer) push(t *testing.T, repo, tag string, config, layer []byte) (digest.Digest, []digest.Digest) {
+	t.Helper()
+	for _, b := range [][]byte{config, layer} {
+		if _, err := u.reg.PutBlob(ctx, key(repo), digest.FromBytes(b).String(), bytes.NewReader(b), int64(len(b))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := manifestOf(config, layer)
+	ref := tag
+	if ref == "" {
+		ref = digest.FromBytes(body).String()
+	}
+	img, err := u.reg.PutManifest(ctx, key(repo), ref, nil, "application/vnd.oci.image.manifest.v1+json", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img.Digest, []digest.Digest{digest.FromBytes(config), digest.FromBytes(layer)}
+}
+
+type ptcFixture struct {
+	*fixture
+	up        *upstreamServer
+	credReads atomic.Int64
+}
+
+func newPTC(t *testing.T, credential string) *ptcFixture {
+	t.Helper()
+	up := newUpstream(t)
+	p := &ptcFixture{up: up}
+	opts := registry.Options{InsecureUpstreams: []string{up.host}}
+	rule := registry.PullThroughCacheRule{Prefix: "hub", UpstreamRegistryURL: up.host, CreatedAt: time.Now()}
+	if credential != "" {
+		rule.CredentialARN = "arn:aws:secretsmanager:us-east-1:" + scope.Account + ":secret:ecr-pullthroughcache/up-AbCdEf"
+		opts.UpstreamCredentials = func(_ context.Context, account, arn string) (string, error) {
+			p.credReads.Add(1)
+			if account != scope.Account || arn != rule.CredentialARN {
+				return "", fmt.Errorf("no secret %s in %s", arn, account)
+			}
+			return credential, nil
+		}
+	}
+	p.fixture = newFixture(t, opts)
+	if err := registry.SetPullThroughRules(ctx, p.reg, scope, []registry.PullThroughCacheRule{rule}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (p *ptcFixture) readBlob(t *testing.T, repo string, d digest.Digest) []byte {
+	t.Helper()
+	b, rc, err := p.reg.OpenBlob(ctx, key(repo), d.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	got, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if digest.FromBytes(got) != d || int64(len(got)) != b.Size {
+		t.Fatalf("blob %s: read %d bytes of digest %s, size %d", d, len(got), digest.FromBytes(got), b.Size)
+	}
+	return got
+}
+
+func TestPullThroughFirstAndCachedPull(t *testing.T) {
+	p := newPTC(t, "")
+	md, blobs := p.up.push(t, "team/app", "v1", []byte(`{"architecture":"amd64","os":"linux"}`), bytes.Repeat([]byte("layer"), 1000))
+
+	img, err := p.reg.Manifest(ctx, key("hub/team/app"), "v1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Digest != md {
+		t.Fatalf("cached digest %s, upstream's %s", img.Digest, md)
+	}
+	for _, d := range blobs {
+		p.readBlob(t, "hub/team/app", d)
+	}
+	// The cache action's event, in the transaction that stored it.
+	events, err := p.meta.Events(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var detail map[string]string
+	for _, e := range events {
+		if e.Type == "ECR Pull Through Cache Action" {
+			var env struct {
+				Detail map[string]string `json:"detail"`
+			}
+			if err := json.Unmarshal(e.Document, &env); err != nil {
+				t.Fatal(err)
+			}
+			detail = env.Detail
+		}
+	}
+	want := map[string]string{"rule-version": "1", "sync-status": "SUCCESS", "ecr-repository-prefix": "hub", "repository-name": "hub/team/app",
+		"upstream-registry-url": p.up.host, "image-tag": "v1", "image-digest": md.String()}
+	for k, v := range want {
+		if detail[k] != v {
+			t.Errorf("event detail %s = %q, want %q (detail %v)", k, detail[k], v, detail)
+		}
+	}
+
+	// The upstream gone: everything cached is still served, by tag and digest.
+	p.up.srv.Close()
+	for _, ref := range []string{"v1", md.String()} {
+		if img, err := p.reg.Manifest(ctx, key("hub/team/app"), ref, true); err != nil || img.Digest != md {
+			t.Fatalf("cached pull of %s with the upstream down: %v, %v", ref, img.Digest, err)
+		}
+	}
+	for _, d := range blobs {
+		p.readBlob(t, "hub/team/app", d)
+	}
+	// Not cached, upstream down: the upstream's trouble, with its reason.
+	_, err = p.reg.Manifest(ctx, key("hub/team/app"), "v2", true)
+	wantCode(t, err, registry.CodeUpstreamImage)
+	_, err = p.reg.Manifest(ctx, key("hub/team/other"), "v1", true)
+	wantCode(t, err, registry.CodeUpstreamImage)
+	// Outside any rule: an ordinary miss.
+	_, err = p.reg.Manifest(ctx, key("elsewhere/app"), "v1", true)
+	wantCode(t, err, registry.CodeNameUnknown)
+}
+
+func TestPullThroughUpstreamErrors(t *testing.T) {
+	p := newPTC(t, "")
+	p.up.push(t, "team/app", "v1", []byte(`{"os":"linux"}`), []byte("l"))
+	_, err := p.reg.Manifest(ctx, key("hub/team/app"), "nope", true)
+	wantCode(t, err, registry.CodeManifestUnknown)
+	p.up.fail.Store(http.StatusTooManyRequests)
+	_, err = p.reg.Manifest(ctx, key("hub/team/app"), "v1", true)
+	wantCode(t, err, registry.CodeUpstreamImage)
+	if !strings.Contains(err.Error(), "rate limit reached") {
+		t.Fatalf("the upstream's reason is missing: %v", err)
+	}
+}
+
+func TestPullThroughIndexBringsChildren(t *testing.T) {
+	p := newPTC(t, "")
+	a, _ := p.up.push(t, "multi", "", []byte(`{"architecture":"amd64"}`), []byte("amd64 layer"))
+	b, _ := p.up.push(t, "multi", "", []byte(`{"architecture":"arm64"}`), []byte("arm64 layer"))
+	children := map[digest.Digest][]byte{}
+	for _, d := range []digest.Digest{a, b} {
+		img, err := p.up.reg.Manifest(ctx, key("multi"), d.String(), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		children[d] = img.Content
+	}
+	index := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[`+
+		`{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":%q,"size":%d,"platform":{"architecture":"amd64","os":"linux"}},`+
+		`{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":%q,"size":%d,"platform":{"architecture":"arm64","os":"linux"}}]}`,
+		a, len(children[a]), b, len(children[b]))
+	idx, err := p.up.reg.PutManifest(ctx, key("multi"), "latest", nil, "application/vnd.oci.image.index.v1+json", []byte(index))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.reg.Manifest(ctx, key("hub/multi"), "latest", true)
+	if err != nil || got.Digest != idx.Digest || !bytes.Equal(got.Content, []byte(index)) {
+		t.Fatalf("index: %v %v", got.Digest, err)
+	}
+	p.up.srv.Close()
+	for d, body := range children {
+		img, err := p.reg.Manifest(ctx, key("hub/multi"), d.String(), false)
+		if err != nil || !bytes.Equal(img.Content, body) {
+			t.Fatalf("child %s not cached with the index: %v", d, err)
+		}
+	}
+}
+
+func TestPullThroughOneFetchPerBlob(t *testing.T) {
+	p := newPTC(t, "")
+	layer := bytes.Repeat([]byte("0123456789abcdef"), 256<<10) // 4 MiB, trickled out
+	_, blobs := p.up.push(t, "big", "v1", []byte(`{"os":"linux"}`), layer)
+	if _, err := p.reg.Manifest(ctx, key("hub/big"), "v1", true); err != nil {
+		t.Fatal(err)
+	}
+	p.up.slow.Store(true)
+	var wg sync.WaitGroup
+	errs := make(chan error, 10)
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, rc, err := p.reg.OpenBlob(ctx, key("hub/big"), blobs[1].String())
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer rc.Close()
+			got, err := io.ReadAll(rc)
+			if err == nil && !bytes.Equal(got, layer) {
+				err = fmt.Errorf("read %d bytes, digest %s", len(got), digest.FromBytes(got))
+			}
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := p.up.count("GET /v2/big/blobs/" + blobs[1].String()); n != 1 {
+		t.Fatalf("ten concurrent first pulls fetched the blob %d times upstream", n)
+	}
+	// Stored: the next pull reads the store.
+	p.readBlob(t, "hub/big", blobs[1])
+	if n := p.up.count("GET /v2/big/blobs/"); n != 1 {
+		t.Fatalf("%d blob fetches after the cached pull", n)
+	}
+	// A HEAD of a blob not cached yet brings it too.
+	if b, err := p.reg.StatBlob(ctx, key("hub/big"), blobs[0].String()); err != nil || b.Digest != blobs[0] {
+		t.Fatalf("StatBlob: %v %v", b, err)
+	}
+}
+
+func TestPullThroughTagRefreshedAfter24h(t *testing.T) {
+	p := newPTC(t, "")
+	v1, _ := p.up.push(t, "app", "latest", []byte(`{"v":1}`), []byte("one"))
+	if img, err := p.reg.Manifest(ctx, key("hub/app"), "latest", true); err != nil || img.Digest != v1 {
+		t.Fatalf("first pull: %v %v", img.Digest, err)
+	}
+	v2, _ := p.up.push(t, "app", "latest", []byte(`{"v":2}`), []byte("two"))
+	heads := func() int { return p.up.count("HEAD /v2/app/manifests/latest") }
+
+	p.clock.Advance(23 * time.Hour)
+	if img, err := p.reg.Manifest(ctx, key("hub/app"), "latest", true); err != nil || img.Digest != v1 {
+		t.Fatalf("within 24h: %v %v", img.Digest, err)
+	}
+	if heads() != 0 {
+		t.Fatalf("%d upstream checks within 24 hours", heads())
+	}
+	p.clock.Advance(2 * time.Hour)
+	if img, err := p.reg.Manifest(ctx, key("hub/app"), "latest", true); err != nil || img.Digest != v2 {
+		t.Fatalf("after 24h: %v %v, want %s", img.Digest, err, v2)
+	}
+	if heads() != 1 {
+		t.Fatalf("%d upstream checks after 24 hours, want 1", heads())
+	}
+	// Checked: no further HEAD for a day, even though pulls continue.
+	for i := 0; i < 3; i++ {
+		if _, err := p.reg.Manifest(ctx, key("hub/app"), "latest", true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if heads() != 1 {
+		t.Fatalf("%d upstream checks, want 1", heads())
+	}
+	// A day later with the upstream failing: the cached image is served.
+	p.clock.Advance(25 * time.Hour)
+	p.up.fail.Store(http.StatusServiceUnavailable)
+	if img, err := p.reg.Manifest(ctx, key("hub/app"), "latest", true); err != nil || img.Digest != v2 {
+		t.Fatalf("upstream failing: %v %v", img.Digest, err)
+	}
+	// By digest, content is never checked again.
+	before := len(p.up.log)
+	if _, err := p.reg.Manifest(ctx, key("hub/app"), v1.String(), true); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.up.log) != before {
+		t.Fatalf("a pull by a cached digest went upstream")
+	}
+}
+
+func TestPullThroughBasicCredentialsReadOnce(t *testing.T) {
+	p := newPTC(t, `{"username":"puller","accessToken":"tok-123"}`)
+	p.up.user, p.up.pass = "puller", "tok-123"
+	md, blobs := p.up.push(t, "private/app", "v1", []byte(`{"os":"linux"}`), []byte("secret layer"))
+	for i := 0; i < 3; i++ {
+		if img, err := p.reg.Manifest(ctx, key("hub/private/app"), md.String(), true); err != nil || img.Digest != md {
+			t.Fatalf("pull %d: %v", i, err)
+		}
+	}
+	p.readBlob(t, "hub/private/app", blobs[1])
+	if n := p.credReads.Load(); n != 1 {
+		t.Fatalf("the secret was read %d times, want 1", n)
+	}
+	rule := registry.PullThroughCacheRule{Prefix: "hub", UpstreamRegistryURL: p.up.host}
+	if err := p.reg.CheckUpstream(ctx, rule, `{"username":"puller","accessToken":"tok-123"}`); err != nil {
+		t.Fatalf("CheckUpstream with the right credential: %v", err)
+	}
+	err := p.reg.CheckUpstream(ctx, rule, `{"username":"puller","accessToken":"wrong"}`)
+	wantCode(t, err, registry.CodeUpstreamImage)
+	err = p.reg.CheckUpstream(ctx, rule, `not json`)
+	wantCode(t, err, registry.CodeInvalidParameter)
+}
