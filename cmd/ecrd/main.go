@@ -242,6 +242,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Shared:            cfg.Shared(),
 		BlobRedirect:      cfg.BlobRedirect,
 		RemoteTargets:     remoteTargets(cfg.RemoteRegions, log),
+		InsecureUpstreams: cfg.InsecureUpstreams,
 		DeadLetters:       deliver,
 		Activity:          activity,
 	})
