@@ -403,3 +403,62 @@ func TestPullThroughBasicCredentialsReadOnce(t *testing.T) {
 	err = p.reg.CheckUpstream(ctx, rule, `not json`)
 	wantCode(t, err, registry.CodeInvalidParameter)
 }
+
+func TestPullThroughThroughTheECRAPIAndReferrers(t *testing.T) {
+	p := newPTC(t, "")
+	md, blobs := p.up.push(t, "signed", "v1", []byte(`{"os":"linux"}`), []byte("payload"))
+	// A referrer of the image upstream (an artifact with it as subject).
+	img, err := p.up.reg.Manifest(ctx, key("signed"), md.String(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := []byte("{}")
+	sig := []byte("signature")
+	for _, b := range [][]byte{empty, sig} {
+		if _, err := p.up.reg.PutBlob(ctx, key("signed"), digest.FromBytes(b).String(), bytes.NewReader(b), int64(len(b))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ref := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.example.sig",`+
+		`"config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":%q,"size":2},`+
+		`"layers":[{"mediaType":"application/octet-stream","digest":%q,"size":%d}],`+
+		`"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":%q,"size":%d}}`,
+		digest.FromBytes(empty), digest.FromBytes(sig), len(sig), md, len(img.Content))
+	refImg, err := p.up.reg.PutManifest(ctx, key("signed"), digest.FromBytes([]byte(ref)).String(), nil, "application/vnd.oci.image.manifest.v1+json", []byte(ref))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// BatchGetImage brings the image, as a /v2 pull does.
+	imgs, _, failures, err := p.reg.BatchGetImage(ctx, key("hub/signed"), []registry.ImageID{{Tag: "v1"}}, nil)
+	if err == nil {
+		// The repository did not exist: BatchGetImage answers for it as ECR
+		// does, so a /v2 pull creates it first.
+		t.Fatalf("BatchGetImage before the repository exists: %v %v", imgs, failures)
+	}
+	if _, err := p.reg.Manifest(ctx, key("hub/signed"), md.String(), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.up.reg.PutManifest(ctx, key("signed"), "v2", nil, "application/vnd.oci.image.manifest.v1+json", img.Content); err != nil {
+		t.Fatal(err)
+	}
+	imgs, _, failures, err = p.reg.BatchGetImage(ctx, key("hub/signed"), []registry.ImageID{{Tag: "v2"}, {Tag: "missing"}}, nil)
+	if err != nil || len(imgs) != 1 || imgs[0].Digest != md || len(failures) != 1 || failures[0].Code != registry.FailureImageNotFound {
+		t.Fatalf("BatchGetImage: %v %v %v", imgs, failures, err)
+	}
+	// GetDownloadUrlForLayer brings the layer.
+	if b, err := p.reg.GetDownloadURLForLayer(ctx, key("hub/signed"), blobs[1].String()); err != nil || b.Digest != blobs[1] {
+		t.Fatalf("GetDownloadURLForLayer: %v %v", b, err)
+	}
+	// The referrer came with the image.
+	refs, err := p.reg.Referrers(ctx, key("hub/signed"), md.String(), "")
+	if err != nil || len(refs) != 1 || refs[0].Digest != refImg.Digest {
+		t.Fatalf("referrers: %v %v", refs, err)
+	}
+	// Upstream trouble through the ECR API: the whole call fails.
+	p.up.fail.Store(http.StatusBadGateway)
+	_, _, _, err = p.reg.BatchGetImage(ctx, key("hub/signed"), []registry.ImageID{{Tag: "v3"}}, nil)
+	wantCode(t, err, registry.CodeUpstreamImage)
+	_, err = p.reg.GetDownloadURLForLayer(ctx, key("hub/signed"), digest.FromString("nope").String())
+	wantCode(t, err, registry.CodeUpstreamLayer)
+}
