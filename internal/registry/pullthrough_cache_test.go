@@ -21,6 +21,7 @@ import (
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
 	"github.com/ecrd/ecrd/internal/registry/registrytest"
+	"github.com/ecrd/ecrd/internal/scanner/scannertest"
 	"github.com/ecrd/ecrd/internal/testutil"
 )
 
@@ -140,11 +141,14 @@ type ptcFixture struct {
 	credReads atomic.Int64
 }
 
-func newPTC(t *testing.T, credential string) *ptcFixture {
+func newPTC(t *testing.T, credential string, tune ...func(*registry.Options)) *ptcFixture {
 	t.Helper()
 	up := newUpstream(t)
 	p := &ptcFixture{up: up}
 	opts := registry.Options{InsecureUpstreams: []string{up.host}}
+	for _, f := range tune {
+		f(&opts)
+	}
 	rule := registry.PullThroughCacheRule{Prefix: "hub", UpstreamRegistryURL: up.host, CreatedAt: time.Now()}
 	if credential != "" {
 		rule.CredentialARN = "arn:aws:secretsmanager:us-east-1:" + scope.Account + ":secret:ecr-pullthroughcache/up-AbCdEf"
@@ -461,4 +465,27 @@ func TestPullThroughThroughTheECRAPIAndReferrers(t *testing.T) {
 	wantCode(t, err, registry.CodeUpstreamImage)
 	_, err = p.reg.GetDownloadURLForLayer(ctx, key("hub/signed"), digest.FromString("nope").String())
 	wantCode(t, err, registry.CodeUpstreamLayer)
+}
+
+func TestPullThroughScanOnPushBringsLayers(t *testing.T) {
+	s, _ := newScanner(t, opensslAdvisory)
+	p := newPTC(t, "", func(o *registry.Options) {
+		o.Scanner = s
+		o.ScanPollInterval = 50 * time.Millisecond
+	})
+	runInBackground(t, p.reg)
+	if _, err := p.reg.PutRegistryScanningConfiguration(ctx, scope, registry.RegistryScanningConfiguration{ScanType: registry.ScanTypeBasic,
+		Rules: []registry.ScanningRule{{ScanFrequency: registry.ScanOnPush, RepositoryFilters: wildcard("*")}}}); err != nil {
+		t.Fatal(err)
+	}
+	upFixture := &fixture{reg: p.up.reg}
+	d := upFixture.pushV1(t, "base", "v1", imageOf(t, scannertest.DebianFiles(scannertest.Package{Name: "openssl", Version: "3.0.11-1~deb12u1"})))
+	// Only the manifest is pulled; the scan brings the layers.
+	if img, err := p.reg.Manifest(ctx, key("hub/base"), "v1", true); err != nil || img.Digest != d {
+		t.Fatalf("pull: %v %v", img.Digest, err)
+	}
+	res := (&scanFixture{fixture: p.fixture}).waitScan(t, "hub/base", registry.ImageID{Tag: "v1"})
+	if res.Status != metadata.ScanComplete || len(res.Findings) != 1 || res.Findings[0].ID != "CVE-2023-5678" {
+		t.Fatalf("scan of a cached image: %+v %v", res.ScanStatus, findingIDs(res.Findings))
+	}
 }
