@@ -456,6 +456,12 @@ func (r *Registry) refreshTag(ctx context.Context, key metadata.RepoKey, repo me
 			return nil, err
 		}
 		head, err := r.ptc.client.HeadManifest(fctx, ep, pt.upstream, tag)
+		if upstream.KindOf(err) == upstream.KindNotFound {
+			// Gone upstream, or never there (pushed here): the tag stays
+			// as it is, checked again in a day.
+			r.tagChecked(fctx, key, repo.ID, tag, now)
+			return img, nil
+		}
 		if err != nil {
 			return nil, err
 		}

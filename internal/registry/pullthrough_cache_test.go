@@ -369,6 +369,25 @@ func TestPullThroughTagRefreshedAfter24h(t *testing.T) {
 	if heads() != 1 {
 		t.Fatalf("%d upstream checks, want 1", heads())
 	}
+	// A tag pushed here, which the upstream does not have: checked once a
+	// day like the others, not on every pull.
+	cfg, layer := []byte(`{"local":true}`), []byte("local layer")
+	p.pushBlob(t, "hub/app", cfg)
+	p.pushBlob(t, "hub/app", layer)
+	local, err := p.reg.PutManifest(ctx, key("hub/app"), "local", nil, "application/vnd.oci.image.manifest.v1+json", manifestOf(cfg, layer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.clock.Advance(25 * time.Hour)
+	for i := 0; i < 3; i++ {
+		if img, err := p.reg.Manifest(ctx, key("hub/app"), "local", true); err != nil || img.Digest != local.Digest {
+			t.Fatalf("a local tag: %v %v", img.Digest, err)
+		}
+	}
+	if n := p.up.count("HEAD /v2/app/manifests/local"); n != 1 {
+		t.Fatalf("a tag the upstream lacks was checked %d times, want 1", n)
+	}
+
 	// A day later with the upstream failing: the cached image is served.
 	p.clock.Advance(25 * time.Hour)
 	p.up.fail.Store(http.StatusServiceUnavailable)
