@@ -602,28 +602,32 @@ func (r *Registry) pullThroughBlob(ctx context.Context, key metadata.RepoKey, re
 }
 
 // fetchBlob brings a blob into the repository through ingest, writing
-// it to the upload and to the download's spool as it arrives. Another
-// process holding the blob's lease is waited for instead.
+// it to the upload and to the download's spool as it arrives. When other
+// processes share the stores, one holding the blob's lease is waited for
+// instead (within a process, downloads already meet in pullThroughBlob).
 func (r *Registry) fetchBlob(ctx context.Context, key metadata.RepoKey, pt pullThrough, d digest.Digest, dl *download) error {
-	l, err := r.leases.Acquire(ctx, "pull-through/"+key.Account+"/"+key.Region+"/"+key.Name+"@"+string(d))
-	for errors.Is(err, lease.ErrBusy) {
-		// Another process is bringing it: wait for it to be stored.
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-		if repo, found, err := r.lookupRepository(ctx, key); err == nil && found {
-			if _, err := r.meta.Blob(ctx, repo.ID, d); err == nil {
-				return nil
+	var l *lease.Lease
+	if r.opts.Shared {
+		job := "pull-through/" + key.Account + "/" + key.Region + "/" + key.Name + "@" + string(d)
+		var err error
+		for l, err = r.leases.Acquire(ctx, job); errors.Is(err, lease.ErrBusy); l, err = r.leases.Acquire(ctx, job) {
+			// Another process is bringing it: wait for it to be stored.
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(250 * time.Millisecond):
+			}
+			if repo, found, err := r.lookupRepository(ctx, key); err == nil && found {
+				if _, err := r.meta.Blob(ctx, repo.ID, d); err == nil {
+					return nil
+				}
 			}
 		}
-		l, err = r.leases.Acquire(ctx, "pull-through/"+key.Account+"/"+key.Region+"/"+key.Name+"@"+string(d))
+		if err != nil {
+			return err
+		}
+		defer l.Release()
 	}
-	if err != nil {
-		return err
-	}
-	defer l.Release()
 	plan, err := r.planPush(ctx, ActionInitiateLayerUpload, key)
 	if err != nil {
 		return err
@@ -696,9 +700,11 @@ func (r *Registry) fetchBlob(ctx context.Context, key metadata.RepoKey, pt pullT
 				err = r.tooLarge(n)
 				break
 			}
-			if kerr := l.Keep(ctx); kerr != nil {
-				err = kerr
-				break
+			if l != nil {
+				if kerr := l.Keep(ctx); kerr != nil {
+					err = kerr
+					break
+				}
 			}
 		}
 	}
@@ -769,13 +775,16 @@ type follower struct {
 func (f *follower) Read(p []byte) (int, error) {
 	dl := f.dl
 	dl.mu.Lock()
-	for f.pos >= dl.written && !dl.done {
+	// The last byte ends the read without waiting for the blob to be
+	// stored: the client checks the digest itself.
+	for f.pos >= dl.written && !dl.done && !(dl.size >= 0 && f.pos >= dl.size) {
 		dl.cond.Wait()
 	}
 	avail, done, err := dl.written-f.pos, dl.done, dl.err
+	complete := dl.size >= 0 && f.pos >= dl.size
 	dl.mu.Unlock()
 	if avail <= 0 {
-		if done && err == nil {
+		if (done && err == nil) || (complete && err == nil) {
 			return 0, io.EOF
 		}
 		if err == nil {

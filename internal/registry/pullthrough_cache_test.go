@@ -42,7 +42,7 @@ type upstreamServer struct {
 	pass string
 }
 
-func newUpstream(t *testing.T) *upstreamServer {
+func newUpstream(t testing.TB) *upstreamServer {
 	t.Helper()
 	reg, _ := registrytest.New(t, registry.Options{})
 	registrytest.CreateOnPush(t, reg)
@@ -116,7 +116,7 @@ func (u *upstreamServer) count(prefix string) int {
 
 // push stores an image (a config and one layer) in the upstream and
 // returns its manifest's digest and its blobs.
-func (u *upstreamServer) push(t *testing.T, repo, tag string, config, layer []byte) (digest.Digest, []digest.Digest) {
+func (u *upstreamServer) push(t testing.TB, repo, tag string, config, layer []byte) (digest.Digest, []digest.Digest) {
 	t.Helper()
 	for _, b := range [][]byte{config, layer} {
 		if _, err := u.reg.PutBlob(ctx, key(repo), digest.FromBytes(b).String(), bytes.NewReader(b), int64(len(b))); err != nil {
