@@ -508,3 +508,44 @@ func TestPullThroughScanOnPushBringsLayers(t *testing.T) {
 		t.Fatalf("scan of a cached image: %+v %v", res.ScanStatus, findingIDs(res.Findings))
 	}
 }
+
+// Two processes sharing the stores: a lease per blob makes one fetch it
+// while the other waits and then serves what it stored.
+func TestPullThroughOneFetchAcrossReplicas(t *testing.T) {
+	up := newUpstream(t)
+	stores := registrytest.Open(t)
+	var regs []*registry.Registry
+	for _, holder := range []string{"replica-a", "replica-b"} {
+		regs = append(regs, registry.New(stores.Meta, stores.Blobs, registry.Options{Shared: true, Holder: holder,
+			InsecureUpstreams: []string{up.host}, Logger: testutil.Logger()}))
+	}
+	if err := registry.SetPullThroughRules(ctx, regs[0], scope, []registry.PullThroughCacheRule{{Prefix: "hub", UpstreamRegistryURL: up.host}}); err != nil {
+		t.Fatal(err)
+	}
+	layer := bytes.Repeat([]byte("fedcba9876543210"), 128<<10) // 2 MiB, trickled out
+	_, blobs := up.push(t, "shared", "v1", []byte(`{"os":"linux"}`), layer)
+	if _, err := regs[0].Manifest(ctx, key("hub/shared"), "v1", true); err != nil {
+		t.Fatal(err)
+	}
+	up.slow.Store(true)
+	var wg sync.WaitGroup
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func(reg *registry.Registry) {
+			defer wg.Done()
+			_, rc, err := reg.OpenBlob(ctx, key("hub/shared"), blobs[1].String())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer rc.Close()
+			if got, err := io.ReadAll(rc); err != nil || !bytes.Equal(got, layer) {
+				t.Errorf("read %d bytes: %v", len(got), err)
+			}
+		}(regs[i%2])
+	}
+	wg.Wait()
+	if n := up.count("GET /v2/shared/blobs/" + blobs[1].String()); n != 1 {
+		t.Fatalf("two replicas fetched the blob %d times upstream", n)
+	}
+}
