@@ -541,10 +541,17 @@ func (r *Registry) pullThroughBlob(ctx context.Context, key metadata.RepoKey, re
 	if err != nil || !ok {
 		return metadata.Blob{}, nil, false, err
 	}
-	if err := r.authorizeImport(ctx, key, &repo); err != nil {
-		return metadata.Blob{}, nil, true, err
-	}
 	k := downloadKey{repo.ID, d}
+	r.ptc.mu.Lock()
+	_, running := r.ptc.downloads[k]
+	r.ptc.mu.Unlock()
+	// Joining a download under way needs only the pull the caller was
+	// authorized for: someone allowed to import started it.
+	if !running {
+		if err := r.authorizeImport(ctx, key, &repo); err != nil {
+			return metadata.Blob{}, nil, true, err
+		}
+	}
 	r.ptc.mu.Lock()
 	dl, running := r.ptc.downloads[k]
 	if !running {

@@ -549,3 +549,61 @@ func TestPullThroughOneFetchAcrossReplicas(t *testing.T) {
 		t.Fatalf("two replicas fetched the blob %d times upstream", n)
 	}
 }
+
+// Bringing content from the upstream needs ecr:BatchImportUpstreamImage,
+// and creating the repository ecr:CreateRepository; reading what is
+// cached needs only the pull actions.
+func TestPullThroughAuthorization(t *testing.T) {
+	up := newUpstream(t)
+	stores := registrytest.Open(t)
+	ids := identity.New(stores.Meta, testutil.Keyring(t), nil)
+	if _, err := ids.EnsureAccount(ctx, scope.Account); err != nil {
+		t.Fatal(err)
+	}
+	reg := registry.New(stores.Meta, stores.Blobs, registry.Options{Identity: ids, InsecureUpstreams: []string{up.host}, Logger: testutil.Logger()})
+	if err := registry.SetPullThroughRules(ctx, reg, scope, []registry.PullThroughCacheRule{{Prefix: "hub", UpstreamRegistryURL: up.host}}); err != nil {
+		t.Fatal(err)
+	}
+	user := func(name, actions string) context.Context {
+		t.Helper()
+		u, err := ids.CreateUser(ctx, identity.UserInput{Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":[` + actions + `],"Resource":"*"}]}`
+		if err := ids.PutInlinePolicy(ctx, identity.Grantee{Kind: metadata.IAMUser, Name: name}, "p", doc); err != nil {
+			t.Fatal(err)
+		}
+		return identity.NewContext(context.Background(), identity.Principal{Account: scope.Account, ARN: u.ARN, UserID: u.ID, Type: identity.TypeUser, Name: name})
+	}
+	pullOnly := user("reader", `"ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"`)
+	importer := user("importer", `"ecr:BatchGetImage","ecr:GetDownloadUrlForLayer","ecr:BatchImportUpstreamImage"`)
+	creator := user("creator", `"ecr:BatchGetImage","ecr:GetDownloadUrlForLayer","ecr:BatchImportUpstreamImage","ecr:CreateRepository"`)
+	md, blobs := up.push(t, "app", "v1", []byte(`{"os":"linux"}`), []byte("layer"))
+
+	_, err := reg.Manifest(pullOnly, key("hub/app"), "v1", true)
+	wantCode(t, err, registry.CodeAccessDenied)
+	_, err = reg.Manifest(importer, key("hub/app"), "v1", true)
+	wantCode(t, err, registry.CodeAccessDenied) // the repository does not exist
+	if img, err := reg.Manifest(creator, key("hub/app"), "v1", true); err != nil || img.Digest != md {
+		t.Fatalf("with import and create: %v %v", img.Digest, err)
+	}
+	// The layer is not cached yet: bringing it needs the import permission.
+	_, _, err = reg.OpenBlob(pullOnly, key("hub/app"), blobs[1].String())
+	wantCode(t, err, registry.CodeAccessDenied)
+	if _, rc, err := reg.OpenBlob(importer, key("hub/app"), blobs[1].String()); err != nil {
+		t.Fatal(err)
+	} else {
+		io.Copy(io.Discard, rc)
+		rc.Close()
+	}
+	// Cached: the pull actions are enough.
+	if _, err := reg.Manifest(pullOnly, key("hub/app"), "v1", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, rc, err := reg.OpenBlob(pullOnly, key("hub/app"), blobs[1].String()); err != nil {
+		t.Fatal(err)
+	} else {
+		rc.Close()
+	}
+}
