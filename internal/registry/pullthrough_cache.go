@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -301,7 +302,11 @@ func (r *Registry) cacheImage(ctx context.Context, key metadata.RepoKey, pt pull
 			return metadata.Image{}, errorf(CodeManifestUnknown, "manifest %s is not in repository %q, nor in %s/%s upstream: %v", ref, key.Name, pt.rule.UpstreamRegistryURL, pt.upstream, err)
 		}
 		r.pullThroughFailed(ctx, key, pt, tag, "", err)
-		return metadata.Image{}, upstreamError(CodeUpstreamImage, err, pt.rule.UpstreamRegistryURL, "image "+pt.upstream+":"+ref)
+		sep := ":"
+		if strings.Contains(ref, ":") {
+			sep = "@"
+		}
+		return metadata.Image{}, upstreamError(CodeUpstreamImage, err, pt.rule.UpstreamRegistryURL, "image "+pt.upstream+sep+ref)
 	}
 	pctx := withPullThrough(ctx, pt)
 	if err := r.cacheChildren(pctx, key, ep, pt, m, 0); err != nil {
