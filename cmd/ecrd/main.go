@@ -246,6 +246,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Shared:            cfg.Shared(),
 		BlobRedirect:      cfg.BlobRedirect,
 		RemoteTargets:     remoteTargets(cfg.RemoteRegions, log),
+		InsecureUpstreams: cfg.InsecureUpstreams,
 		DeadLetters:       deliver,
 		Secrets:           ptcSecrets{secretsSvc},
 		Activity:          activity,

@@ -85,6 +85,9 @@ type Config struct {
 	// RemoteRegions maps a region that another ecrd deployment (or ECR)
 	// serves to how this server reaches it, for replication there.
 	RemoteRegions map[string]RemoteRegion
+	// InsecureUpstreams are the upstream registries (host:port) the
+	// pull-through cache reaches over plain HTTP.
+	InsecureUpstreams []string
 }
 
 // VulnDBDir returns the vulnerability data folder: the setting, or vulndb
@@ -185,6 +188,7 @@ func (c *Config) settings() []setting {
 		{"max-client-connections", "most connections one client address may hold open (0: no limit)", (*intValue)(&c.MaxClientConnections)},
 		{"min-free-space", "free space the blob store keeps: below it uploads are refused and /readyz is not ready (bytes, or with KiB, MiB, GiB, TiB)", (*sizeValue)(&c.MinFreeSpace)},
 		{"remote-regions", "regions another ecrd serves, for replication to them: comma-separated REGION=URL, the URL of that ecrd with optional ?profile=NAME (of the shared credentials file; default: default), &credentials-file=PATH (default: AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials) and &ca-file=PATH (PEM CAs trusted besides the system roots, for https)", (*remoteRegionsValue)(&c.RemoteRegions)},
+		{"insecure-upstreams", "upstream registries of pull-through cache rules reached over plain HTTP, for tests and labs: comma-separated host:port (every other upstream is reached over HTTPS)", (*insecureUpstreamsValue)(&c.InsecureUpstreams)},
 		{"event-retention", "how long the outbox keeps the record of a change (every change is one; processes sharing the database follow it)", (*durationValue)(&c.EventRetention)},
 		{"audit", "keep the audit trail: CloudTrail's record of every AWS API call and /v2 request, read with aws cloudtrail lookup-events (--audit=false turns it off)", (*boolValue)(&c.Audit)},
 		{"audit-retention", "how long the audit trail keeps a record", (*durationValue)(&c.AuditRetention)},

@@ -71,6 +71,10 @@ const (
 	// ActionReplicateImage is what a destination registry's policy grants
 	// a source account, for it to replicate into the registry.
 	ActionReplicateImage Action = "ecr:ReplicateImage"
+	// ActionBatchImportUpstreamImage is what a pull that brings content
+	// from a pull-through cache rule's upstream needs, besides
+	// ecr:BatchGetImage; the cache's writes are authorized as it.
+	ActionBatchImportUpstreamImage Action = "ecr:BatchImportUpstreamImage"
 
 	// ecrd's own actions, beyond ECR's.
 	ActionSetImageTimes      Action = "ecrd:SetImageTimes"
@@ -122,6 +126,9 @@ func (r *Registry) authorize(ctx context.Context, action Action, scope metadata.
 	if _, ok := originOf(ctx); ok && replicaActions[action] {
 		// A replication writes with the one permission ECR grants it.
 		action = ActionReplicateImage
+	}
+	if _, ok := pullThroughOf(ctx); ok && pullThroughActions[action] {
+		action = ActionBatchImportUpstreamImage
 	}
 	check := identity.Check{Action: string(action), Resource: resource, ResourceAccount: scope.Account}
 	if repo != nil && !adminActions[action] {

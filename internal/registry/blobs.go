@@ -37,6 +37,11 @@ func (r *Registry) StatBlob(ctx context.Context, key metadata.RepoKey, dgst stri
 	}
 	b, err := r.checkBlob(ctx, repo, d)
 	if errors.Is(err, metadata.ErrNotFound) {
+		if b, _, cached, err := r.pullThroughBlob(ctx, key, repo, d, false); cached {
+			return b, err
+		} else if err != nil {
+			return b, err
+		}
 		return b, blobUnknown(key, d)
 	}
 	return b, err
@@ -64,7 +69,7 @@ func (r *Registry) statBlob(ctx context.Context, action Action, key metadata.Rep
 	}
 	b, err := r.meta.Blob(ctx, repo.ID, d)
 	if errors.Is(err, metadata.ErrNotFound) {
-		return b, repo, blobUnknown(key, d)
+		return metadata.Blob{Digest: d}, repo, blobUnknown(key, d)
 	}
 	return b, repo, err
 }
@@ -75,6 +80,12 @@ func (r *Registry) statBlob(ctx context.Context, action Action, key metadata.Rep
 // anything is read.
 func (r *Registry) OpenBlob(ctx context.Context, key metadata.RepoKey, dgst string) (metadata.Blob, io.ReadSeekCloser, error) {
 	b, repo, err := r.statBlob(ctx, ActionGetDownloadURLForLayer, key, dgst)
+	if CodeOf(err) == CodeBlobUnknown && repo.ID != 0 {
+		b, rc, cached, cerr := r.pullThroughBlob(ctx, key, repo, b.Digest, true)
+		if cached || cerr != nil {
+			return b, rc, cerr
+		}
+	}
 	if err != nil {
 		return b, nil, err
 	}
@@ -102,6 +113,11 @@ func (r *Registry) BlobURL(ctx context.Context, key metadata.RepoKey, dgst strin
 		return metadata.Blob{}, "", nil
 	}
 	b, repo, err := r.statBlob(ctx, ActionGetDownloadURLForLayer, key, dgst)
+	if CodeOf(err) == CodeBlobUnknown && repo.ID != 0 {
+		if _, cached, cerr := r.ruleFor(ctx, key, true); cached || cerr != nil {
+			return b, "", cerr // OpenBlob brings it, streaming
+		}
+	}
 	if err != nil {
 		return b, "", err
 	}

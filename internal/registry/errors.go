@@ -80,6 +80,8 @@ const (
 	CodeSecretNotFound        // SecretNotFoundException
 	CodeUnableToAccessSecret  // UnableToAccessSecretException
 	CodeUnableToDecryptSecret // UnableToDecryptSecretValueException
+	CodeUpstreamImage         // a pull-through cache's upstream cannot give the image (UnableToGetUpstreamImageException)
+	CodeUpstreamLayer         // a pull-through cache's upstream cannot give the layer (UnableToGetUpstreamLayerException)
 )
 
 // DomainError is an error of the core that the client can act on: *Error

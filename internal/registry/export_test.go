@@ -53,3 +53,9 @@ func (r *Registry) ReplicateNow(ctx context.Context) error {
 		}
 	}
 }
+
+// SetPullThroughRules replaces a registry's pull-through cache rules, as
+// the rules API stores them.
+func SetPullThroughRules(ctx context.Context, r *Registry, scope metadata.Scope, rules []PullThroughCacheRule) error {
+	return r.meta.Update(ctx, func(tx metadata.Tx) error { return putPullThroughRules(ctx, tx, scope, rules) })
+}

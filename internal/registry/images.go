@@ -271,6 +271,19 @@ func (r *Registry) BatchGetImage(ctx context.Context, key metadata.RepoKey, ids 
 	)
 	for _, id := range ids {
 		img, fail := resolve(ctx, r.meta, repo.ID, id)
+		if fail != nil && fail.Code == FailureImageNotFound && (id.Tag == "") != (id.Digest == "") {
+			// A pull-through cache's repository brings the image first.
+			ref, perr := parseReference(id.Tag + id.Digest)
+			if perr == nil {
+				cached, ok, err := r.pullThroughManifest(ctx, key, &repo, ref)
+				switch {
+				case ok && err == nil:
+					img, fail = cached, nil
+				case err != nil && CodeOf(err) != CodeManifestUnknown:
+					return nil, nil, nil, err // the upstream's trouble, or a caller who may not import
+				}
+			}
+		}
 		if fail == nil && len(acceptedMediaTypes) > 0 && !slices.Contains(acceptedMediaTypes, img.MediaType) {
 			fail = &ImageFailure{ID: id, Code: FailureMediaTypeNotAccepted, Detail: img.MediaType}
 		}

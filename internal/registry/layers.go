@@ -120,7 +120,13 @@ func (r *Registry) CompleteLayerUpload(ctx context.Context, key metadata.RepoKey
 // GetDownloadURLForLayer checks that the repository holds a layer, for
 // the ECR API's download URL.
 func (r *Registry) GetDownloadURLForLayer(ctx context.Context, key metadata.RepoKey, dgst string) (metadata.Blob, error) {
-	b, _, err := r.statBlob(ctx, ActionGetDownloadURLForLayer, key, dgst)
+	b, repo, err := r.statBlob(ctx, ActionGetDownloadURLForLayer, key, dgst)
+	if CodeOf(err) == CodeBlobUnknown && repo.ID != 0 {
+		// A pull-through cache's repository brings the layer first.
+		if cb, _, cached, cerr := r.pullThroughBlob(ctx, key, repo, b.Digest, false); cached || cerr != nil {
+			b, err = cb, cerr
+		}
+	}
 	if CodeOf(err) == CodeBlobUnknown {
 		err = &NotFoundError{Kind: KindLayer, Key: key, ID: dgst}
 	}

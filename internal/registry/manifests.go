@@ -126,6 +126,7 @@ func (r *Registry) putImage(ctx context.Context, key metadata.RepoKey, req putRe
 	wctx := context.WithoutCancel(ctx) // a push that passed its checks completes
 	queued := false
 	_, replica := originOf(ctx)
+	pt, cache := pullThroughOf(ctx)
 	_, err = r.updatePush(wctx, plan, img.PushedAt, r.meta.Update, func(tx metadata.Tx, repo metadata.Repository) error {
 		largestChild, err := checkReferences(wctx, tx, repo, m)
 		if err != nil {
@@ -161,6 +162,18 @@ func (r *Registry) putImage(ctx context.Context, key metadata.RepoKey, req putRe
 		if replica {
 			return nil // its event is the replication's (imageActions)
 		}
+		if cache {
+			// Not a call of the caller's: the cache action's event.
+			tag := ""
+			if len(req.tags) > 0 {
+				tag = req.tags[0]
+			}
+			e, err := pullThroughEvent(key, img.PushedAt, pt, tag, d, nil)
+			if err != nil {
+				return err
+			}
+			return tx.AppendEvent(wctx, e)
+		}
 		params := map[string]any{"repositoryName": key.Name, "imageDigest": string(d), "imageManifestMediaType": m.MediaType}
 		if len(req.tags) > 0 {
 			params["imageTag"] = strings.Join(req.tags, ",")
@@ -193,6 +206,9 @@ func (r *Registry) putImage(ctx context.Context, key metadata.RepoKey, req putRe
 // without it.
 func checkTags(ctx context.Context, tx metadata.Tx, repo metadata.Repository, d digest.Digest, tags []string) (moved, kept []string, err error) {
 	_, replica := originOf(ctx)
+	if _, cache := pullThroughOf(ctx); cache {
+		replica = true // the upstream's tag does not move an immutable one either
+	}
 	for _, tag := range tags {
 		cur, err := tx.Tag(ctx, repo.ID, tag)
 		switch {
@@ -252,6 +268,9 @@ func tagSet(tag string, extra []string) ([]string, error) {
 func checkReferences(ctx context.Context, tx metadata.Tx, repo metadata.Repository, m *manifest.Manifest) (largestChild int64, err error) {
 	for _, b := range m.RequiredBlobs() {
 		got, err := tx.Blob(ctx, repo.ID, b.Digest)
+		if _, cache := pullThroughOf(ctx); cache && errors.Is(err, metadata.ErrNotFound) {
+			continue // fetched on its first pull: see pullthrough_cache.go
+		}
 		if errors.Is(err, metadata.ErrNotFound) {
 			return 0, errorf(CodeManifestBlobUnknown, "the manifest references blob %s, which is not in repository %q: push the blob first", b.Digest, repo.Key.Name)
 		}
@@ -314,6 +333,17 @@ func (r *Registry) Manifest(ctx context.Context, key metadata.RepoKey, refStr st
 		return metadata.Image{}, err
 	}
 	repo, err := r.repositoryFor(ctx, ActionBatchGetImage, key)
+	if CodeOf(err) == CodeNameUnknown {
+		// Not there yet: a pull-through cache rule may bring it.
+		img, cached, cerr := r.pullThroughManifest(ctx, key, nil, ref)
+		if !cached && cerr == nil {
+			return metadata.Image{}, err
+		}
+		if cerr != nil {
+			return metadata.Image{}, cerr
+		}
+		return r.pulled(ctx, key, img, pull)
+	}
 	if err != nil {
 		return metadata.Image{}, err
 	}
@@ -325,12 +355,22 @@ func (r *Registry) Manifest(ctx context.Context, key metadata.RepoKey, refStr st
 			img, err = r.meta.Tag(ctx, repo.ID, ref.Tag)
 		}
 		if errors.Is(err, metadata.ErrNotFound) {
+			img, cached, cerr := r.pullThroughManifest(ctx, key, &repo, ref)
+			if cerr != nil {
+				return metadata.Image{}, cerr
+			}
+			if cached {
+				return r.pulled(ctx, key, img, pull)
+			}
 			return img, errorf(CodeManifestUnknown, "manifest %s is not in repository %q", ref, key.Name)
 		}
 		if err != nil {
 			return img, err
 		}
 		r.cache.store(repo.ID, gen, ref.Tag, img)
+	}
+	if ref.Tag != "" {
+		img = r.refreshTag(ctx, key, repo, ref.Tag, img)
 	}
 	if pull {
 		now := r.now()
@@ -339,6 +379,19 @@ func (r *Registry) Manifest(ctx context.Context, key metadata.RepoKey, refStr st
 		}
 		r.recordPull(ctx, repo, img.Digest, now)
 	}
+	return img, nil
+}
+
+// pulled records a pull of an image the pull-through cache brought.
+func (r *Registry) pulled(ctx context.Context, key metadata.RepoKey, img metadata.Image, pull bool) (metadata.Image, error) {
+	if !pull {
+		return img, nil
+	}
+	repo, err := r.meta.Repository(ctx, key)
+	if err != nil {
+		return metadata.Image{}, err
+	}
+	r.recordPull(ctx, repo, img.Digest, r.now())
 	return img, nil
 }
 
@@ -441,7 +494,8 @@ func (r *Registry) pushFailed(ctx context.Context, plan *pushPlan, key metadata.
 	default:
 		return
 	}
-	if _, replica := originOf(ctx); replica || !plan.exists {
+	_, cache := pullThroughOf(ctx)
+	if _, replica := originOf(ctx); replica || cache || !plan.exists {
 		return
 	}
 	if len(tags) == 0 {

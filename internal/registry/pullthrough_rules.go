@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -280,23 +279,6 @@ func (r *Registry) readSecret(ctx context.Context, scope metadata.Scope, arn str
 		return "", &SecretError{ARN: arn, Code: CodeUnableToDecryptSecret}
 	}
 	return "", err
-}
-
-// ParseUpstreamCredential reads a pull-through cache secret's value: a
-// JSON object with the upstream's username and accessToken, as ECR
-// requires it.
-func ParseUpstreamCredential(value string) (username, token string, err error) {
-	var c struct {
-		Username    string `json:"username"`
-		AccessToken string `json:"accessToken"`
-	}
-	if err := json.Unmarshal([]byte(value), &c); err != nil {
-		return "", "", errors.New("the secret's value is not a JSON object")
-	}
-	if c.Username == "" || c.AccessToken == "" {
-		return "", "", errors.New("the secret's value lacks a username or an accessToken")
-	}
-	return c.Username, c.AccessToken, nil
 }
 
 // ptcRuleARN is the resource a rule action is authorized on: the

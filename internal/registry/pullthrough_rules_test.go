@@ -38,17 +38,21 @@ const (
 	badSecret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/bad-AbCdEf"
 )
 
-func ptcFixture(t *testing.T, check func(context.Context, registry.PullThroughCacheRule, string) error) (*fixture, *secretStore) {
+func ruleFixture(t *testing.T, check func(context.Context, registry.PullThroughCacheRule, string) error) (*fixture, *secretStore) {
 	t.Helper()
 	s := &secretStore{values: map[string]string{
 		hubSecret: `{"username":"u","accessToken":"t"}`,
 		badSecret: `not json`,
 	}, errs: map[string]error{}}
+	if check == nil {
+		// No upstream to reach: these tests check the secret alone.
+		check = func(context.Context, registry.PullThroughCacheRule, string) error { return nil }
+	}
 	return newFixture(t, registry.Options{Secrets: s, UpstreamCheck: check}), s
 }
 
 func TestPullThroughCacheRules(t *testing.T) {
-	f, secrets := ptcFixture(t, nil)
+	f, secrets := ruleFixture(t, nil)
 	after := lastEvent(t, f)
 
 	quay, err := f.reg.CreatePullThroughCacheRule(ctx, scope, registry.PullThroughCacheRule{Prefix: "quay/", UpstreamRegistryURL: "quay.io"})
@@ -135,7 +139,7 @@ func lastEvent(t *testing.T, f *fixture) int64 {
 }
 
 func TestPullThroughCacheRuleChecks(t *testing.T) {
-	f, _ := ptcFixture(t, nil)
+	f, _ := ruleFixture(t, nil)
 	role := "arn:aws:iam::123456789012:role/ptc"
 	for _, c := range []struct {
 		name string
@@ -167,7 +171,7 @@ func TestPullThroughCacheRuleChecks(t *testing.T) {
 }
 
 func TestPullThroughCacheSecretErrors(t *testing.T) {
-	f, secrets := ptcFixture(t, nil)
+	f, secrets := ruleFixture(t, nil)
 	for sentinel, code := range map[error]registry.Code{
 		registry.ErrSecretNotFound: registry.CodeSecretNotFound,
 		registry.ErrSecretAccess:   registry.CodeUnableToAccessSecret,
@@ -189,7 +193,7 @@ func TestPullThroughCacheSecretErrors(t *testing.T) {
 }
 
 func TestPullThroughCacheRuleLimit(t *testing.T) {
-	f, _ := ptcFixture(t, nil)
+	f, _ := ruleFixture(t, nil)
 	for i := range registry.MaxPullThroughCacheRules {
 		if _, err := f.reg.CreatePullThroughCacheRule(ctx, scope, registry.PullThroughCacheRule{Prefix: fmt.Sprintf("p%02d", i), UpstreamRegistryURL: "quay.io"}); err != nil {
 			t.Fatal(err)
@@ -207,7 +211,7 @@ func TestPullThroughCacheRuleLimit(t *testing.T) {
 
 func TestValidatePullThroughCacheRule(t *testing.T) {
 	var checked []string
-	f, secrets := ptcFixture(t, func(_ context.Context, rule registry.PullThroughCacheRule, credential string) error {
+	f, secrets := ruleFixture(t, func(_ context.Context, rule registry.PullThroughCacheRule, credential string) error {
 		checked = append(checked, rule.Prefix+"="+credential)
 		if rule.Prefix == "refused" {
 			return errors.New("401 Unauthorized")
@@ -228,7 +232,7 @@ func TestValidatePullThroughCacheRule(t *testing.T) {
 		"hub":     "",
 		"quay":    "",
 		"refused": "the upstream registry ghcr.io refused the login: 401 Unauthorized",
-		"bad":     "secret " + badSecret + ": the secret's value is not a JSON object",
+		"bad":     "secret " + badSecret + ": the secret's value must be a JSON object with a username and an accessToken",
 	} {
 		v, err := f.reg.ValidatePullThroughCacheRule(ctx, scope, prefix)
 		if err != nil || v.Valid != (want == "") || v.Failure != want || v.Rule.Prefix != prefix {
@@ -249,7 +253,7 @@ func TestValidatePullThroughCacheRule(t *testing.T) {
 }
 
 func TestPullThroughRuleFor(t *testing.T) {
-	f, _ := ptcFixture(t, nil)
+	f, _ := ruleFixture(t, nil)
 	for _, r := range []registry.PullThroughCacheRule{
 		{Prefix: "ROOT", UpstreamRegistryURL: "quay.io"},
 		{Prefix: "hub", UpstreamRegistryURL: "registry-1.docker.io", CredentialARN: hubSecret, UpstreamRepositoryPrefix: "library"},
@@ -281,7 +285,7 @@ func TestPullThroughRuleFor(t *testing.T) {
 
 // TestPullThroughCacheRuleAccess: the actions are ECR's, authorized by IAM.
 func TestPullThroughCacheRuleAccess(t *testing.T) {
-	f, _ := ptcFixture(t, nil)
+	f, _ := ruleFixture(t, nil)
 	stranger := identity.NewContext(context.Background(), identity.Root("210987654321"))
 	_, err := f.reg.CreatePullThroughCacheRule(stranger, scope, registry.PullThroughCacheRule{Prefix: "quay", UpstreamRegistryURL: "quay.io"})
 	wantCode(t, err, registry.CodeAccessDenied)

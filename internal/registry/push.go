@@ -65,15 +65,19 @@ func (r *Registry) planPush(ctx context.Context, action Action, key metadata.Rep
 	}
 	use := AppliedForCreateOnPush
 	_, replica := originOf(ctx)
-	if replica {
+	_, cache := pullThroughOf(ctx)
+	switch {
+	case replica:
 		use = AppliedForReplication
+	case cache:
+		use = AppliedForPullThroughCache
 	}
 	t, ok := templateFor(ts, key.Name, use)
-	if !ok && !replica {
+	if !ok && !replica && !cache {
 		return nil, errNoTemplate(key)
 	}
-	// A replication without a template creates the repository with
-	// ECR's defaults (the zero template's settings).
+	// A replication or a pull-through without a template creates the
+	// repository with ECR's defaults (the zero template's settings).
 	if err := r.authorizeRepo(ctx, ActionCreateRepository, key, nil); err != nil {
 		return nil, err
 	}

@@ -129,6 +129,13 @@ type Options struct {
 	// the rule's credential (its secret's value, "" for none), for
 	// ValidatePullThroughCacheRule; nil: only the secret is checked.
 	UpstreamCheck func(ctx context.Context, rule PullThroughCacheRule, credential string) error
+	// InsecureUpstreams are the upstreams of pull-through cache rules
+	// (host:port) reached over plain HTTP; every other one over HTTPS.
+	InsecureUpstreams []string
+	// UpstreamCredentials reads the secret a pull-through cache rule names
+	// (its credentialArn) in an account, returning its value; nil: rules
+	// with credentials fail to fetch.
+	UpstreamCredentials func(ctx context.Context, account, arn string) (string, error)
 }
 
 // Registry is the domain core. It is safe for concurrent use.
@@ -164,6 +171,8 @@ type Registry struct {
 	// (previews); Run waits for it before it returns.
 	background sync.WaitGroup
 	stats      stats
+	// ptc is the pull-through cache's state (pullthrough_cache.go).
+	ptc *pullThroughCache
 }
 
 // New returns a Registry over the given stores.
@@ -225,6 +234,7 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 		ids:        opts.Identity,
 	}
 	r.leases = lease.New(meta, opts.Holder, r.now, opts.Logger)
+	r.ptc = newPullThroughCache(opts)
 	r.spaces = blobspace.New(blobs, keysOf(opts), r.now, opts.Logger)
 	r.gc = gc.New(meta, r.leases, r.spaces, opts.GCGrace, r.now, opts.Logger)
 	r.lifecycle = lifecyclerun.New(meta, lifecycleView{r}, r.leases, opts.LifecycleInterval, r.now, opts.Logger)
@@ -233,6 +243,14 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 		Workers: opts.ScanWorkers, PollInterval: opts.ScanPollInterval, DataInterval: opts.ScanDataInterval,
 		RepositoryARN: RepositoryARN, Now: r.now, Log: opts.Logger,
 	})
+	// The cache reads rules' credentials through the secrets the rules
+	// API checks, and that API validates an upstream as the cache logs in.
+	if r.opts.UpstreamCredentials == nil && r.opts.Secrets != nil {
+		r.opts.UpstreamCredentials = r.opts.Secrets.ValueForService
+	}
+	if r.opts.UpstreamCheck == nil {
+		r.opts.UpstreamCheck = r.CheckUpstream
+	}
 	r.replication = replication.New(replication.Config{
 		Store: meta, Core: replicationView{r}, Leases: r.leases, Workers: opts.ReplicationWorkers,
 		Poll: opts.ReplicationPollInterval, Now: r.now, Log: opts.Logger,

@@ -2,8 +2,11 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"io"
 
+	"github.com/ecrd/ecrd/internal/blobstore"
+	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry/scanjob"
 )
@@ -38,7 +41,18 @@ func (v scanView) Opener(ctx context.Context, repo metadata.Repository) (scanjob
 		return nil, err
 	}
 	return func(ctx context.Context, b metadata.Blob) (io.ReadCloser, error) {
-		return v.r.openObject(ctx, sp, b)
+		rc, err := v.r.openObject(ctx, sp, b)
+		if errors.Is(err, blobstore.ErrNotFound) {
+			// A pull-through cache's image whose layers nobody pulled
+			// yet: the scan brings them, as the account.
+			if _, lerr := v.r.meta.Blob(ctx, repo.ID, b.Digest); errors.Is(lerr, metadata.ErrNotFound) {
+				actx := identity.NewContext(ctx, identity.Root(repo.Key.Account))
+				if _, prc, cached, perr := v.r.pullThroughBlob(actx, repo.Key, repo, b.Digest, true); cached || perr != nil {
+					return prc, perr
+				}
+			}
+		}
+		return rc, err
 	}, nil
 }
 

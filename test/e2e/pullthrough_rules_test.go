@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
+
+	"github.com/ecrd/ecrd/internal/testutil"
 )
 
 const ptcSecretARN = "arn:aws:secretsmanager:" + testRegion + ":" + testAccount + ":secret:ecr-pullthroughcache/hub-AbCdEf"
@@ -21,7 +23,9 @@ const ptcSecretARN = "arn:aws:secretsmanager:" + testRegion + ":" + testAccount 
 // rules through aws-sdk-go-v2, and each refusal with ECR's exception,
 // status and message.
 func TestPullThroughCacheRulesAPI(t *testing.T) {
-	e := startECRD(t, t.TempDir())
+	up := startECRD(t, t.TempDir())
+	closed := closedPort(t)
+	e := startECRD(t, t.TempDir(), "--insecure-upstreams", up.Addr+","+closed)
 	c := ecrClient(e)
 	ctx := context.Background()
 	before := time.Now().Add(-time.Second)
@@ -126,11 +130,26 @@ func TestPullThroughCacheRulesAPI(t *testing.T) {
 		t.Errorf("updated %+v", u)
 	}
 
-	// Validate: without credentials or an upstream check, the rule holds.
-	v, err := c.ValidatePullThroughCacheRule(ctx, &ecr.ValidatePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("quay")})
+	// Validate tries the upstream: another ecrd on loopback answers, a
+	// port nobody listens on does not.
+	for prefix, url := range map[string]string{"mirror": up.Addr, "gone": closed} {
+		_, err := c.CreatePullThroughCacheRule(ctx, &ecr.CreatePullThroughCacheRuleInput{
+			EcrRepositoryPrefix: aws.String(prefix), UpstreamRegistryUrl: aws.String(url)})
+		ecrMust(t, "CreatePullThroughCacheRule "+prefix, err)
+	}
+	v, err := c.ValidatePullThroughCacheRule(ctx, &ecr.ValidatePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("mirror")})
 	ecrMust(t, "ValidatePullThroughCacheRule", err)
-	if !v.IsValid || v.Failure != nil || aws.ToString(v.UpstreamRegistryUrl) != "quay.io" {
-		t.Errorf("validated %+v", v)
+	if !v.IsValid || v.Failure != nil || aws.ToString(v.UpstreamRegistryUrl) != up.Addr {
+		t.Errorf("validated %+v %q", v, aws.ToString(v.Failure))
+	}
+	v, err = c.ValidatePullThroughCacheRule(ctx, &ecr.ValidatePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("gone")})
+	ecrMust(t, "ValidatePullThroughCacheRule gone", err)
+	if v.IsValid || !strings.Contains(aws.ToString(v.Failure), closed) {
+		t.Errorf("validated an upstream nobody serves: %+v %q", v, aws.ToString(v.Failure))
+	}
+	for _, prefix := range []string{"mirror", "gone"} {
+		_, err := c.DeletePullThroughCacheRule(ctx, &ecr.DeletePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String(prefix)})
+		ecrMust(t, "DeletePullThroughCacheRule "+prefix, err)
 	}
 	_, err = c.ValidatePullThroughCacheRule(ctx, &ecr.ValidatePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("nope")})
 	wantAPIError(t, "ValidatePullThroughCacheRule nope", err, "PullThroughCacheRuleNotFoundException", 400, "")
@@ -169,7 +188,8 @@ func TestPullThroughCacheRulesAWSCLI(t *testing.T) {
 		all  bool
 	}{{"v2", awsCLI(t), false}, {"v1", currentAWSCLI(t), true}} {
 		t.Run(cli.name, func(t *testing.T) {
-			e := startECRD(t, t.TempDir())
+			closed := closedPort(t)
+			e := startECRD(t, t.TempDir(), "--insecure-upstreams", closed)
 			env, work := scriptEnv(t, e)
 			awsRun := func(args ...string) (map[string]any, string, error) {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -200,8 +220,11 @@ func TestPullThroughCacheRulesAWSCLI(t *testing.T) {
 				t.Fatalf("describe: %v %s %v", out, stderr, err)
 			}
 			if cli.all {
-				out, stderr, err = awsRun("ecr", "validate-pull-through-cache-rule", "--ecr-repository-prefix", "quay")
-				if err != nil || out["isValid"] != true {
+				if _, stderr, err := awsRun("ecr", "create-pull-through-cache-rule", "--ecr-repository-prefix", "gone", "--upstream-registry-url", closed); err != nil {
+					t.Fatalf("create gone: %s %v", stderr, err)
+				}
+				out, stderr, err = awsRun("ecr", "validate-pull-through-cache-rule", "--ecr-repository-prefix", "gone")
+				if failure, _ := out["failure"].(string); err != nil || out["isValid"] != false || !strings.Contains(failure, closed) {
 					t.Errorf("validate: %v %s %v", out, stderr, err)
 				}
 				_, stderr, err = awsRun("ecr", "update-pull-through-cache-rule", "--ecr-repository-prefix", "quay", "--credential-arn", ptcSecretARN)
@@ -245,4 +268,14 @@ func TestTerraformPullThroughCacheRule(t *testing.T) {
 		t.Errorf("destroy left %d rules", len(d.PullThroughCacheRules))
 	}
 	noServerErrors(t, e)
+}
+
+// closedPort is a loopback host:port nobody listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	port, err := testutil.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port)
 }

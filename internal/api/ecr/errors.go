@@ -77,6 +77,8 @@ var exceptions = map[registry.Code]string{
 	registry.CodeSecretNotFound:           "SecretNotFoundException",
 	registry.CodeUnableToAccessSecret:     "UnableToAccessSecretException",
 	registry.CodeUnableToDecryptSecret:    "UnableToDecryptSecretValueException",
+	registry.CodeUpstreamImage:            "UnableToGetUpstreamImageException",
+	registry.CodeUpstreamLayer:            "UnableToGetUpstreamLayerException",
 }
 
 // exception returns the ECR exception for one of the adapter's or the

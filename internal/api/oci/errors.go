@@ -50,6 +50,13 @@ var wireErrors = map[registry.Code]wireError{
 	// The spec has no code for a full disk; distribution's UNKNOWN with
 	// 507 says it is the server's state, and the message says what to do.
 	registry.CodeStorageFull: {"UNKNOWN", http.StatusInsufficientStorage},
+	// A pull-through cache whose upstream cannot give what is not cached
+	// (429, 5xx, unreachable, credentials refused): a gateway's failure,
+	// not a missing manifest, so that clients and proxies do not take it
+	// for an answer; the message carries the upstream's reason. What the
+	// upstream does not have is MANIFEST_UNKNOWN or BLOB_UNKNOWN.
+	registry.CodeUpstreamImage: {"UNKNOWN", http.StatusBadGateway},
+	registry.CodeUpstreamLayer: {"UNKNOWN", http.StatusBadGateway},
 }
 
 type errorBody struct {
