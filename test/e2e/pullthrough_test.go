@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -146,6 +147,68 @@ func TestPullThroughCache(t *testing.T) {
 	out := runFail(t, ctx, crane, "--insecure", "manifest", down.Addr+"/up/lib/app:v2")
 	if !strings.Contains(out, "upstream") {
 		t.Fatalf("an uncached tag with the upstream down: %s", out)
+	}
+	noServerErrors(t, down)
+}
+
+// TestPullThroughCachePrivateUpstream: a rule whose upstream (another
+// ecrd on loopback) admits only logged-in callers takes its credentials
+// from a Secrets Manager secret named ecr-pullthroughcache/...;
+// ValidatePullThroughCacheRule says so both ways, and skopeo pulls
+// through the cache.
+func TestPullThroughCachePrivateUpstream(t *testing.T) {
+	skopeo := tool(t, "skopeo")
+	up := startECRD(t, t.TempDir())
+	down := startECRD(t, t.TempDir(), "--insecure-upstreams", up.Addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	img, err := random.Image(64<<10, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.NewTag(up.Addr+"/team/private:v1", name.Insecure)
+	if err := remote.Write(ref, img, remote.WithAuth(&authn.Basic{Username: "AWS", Password: up.Password(t)})); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Digest()
+
+	sm := secretsmanager.New(secretsmanager.Options{Region: testRegion, BaseEndpoint: aws.String(down.URL()),
+		Credentials: static(testAccessKey, testSecret), Retryer: aws.NopRetryer{}})
+	secretARN := func(name, token string) *string {
+		out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name),
+			SecretString: aws.String(`{"username":"AWS","accessToken":"` + token + `"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.ARN
+	}
+	good, bad := secretARN("ecr-pullthroughcache/up", up.Password(t)), secretARN("ecr-pullthroughcache/wrong", "not-a-password")
+	c := ecrClient(down)
+	for prefix, arn := range map[string]*string{"private": good, "wrong": bad} {
+		if _, err := c.CreatePullThroughCacheRule(ctx, &ecr.CreatePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String(prefix),
+			UpstreamRegistryUrl: aws.String(up.Addr), CredentialArn: arn}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for prefix, valid := range map[string]bool{"private": true, "wrong": false} {
+		v, err := c.ValidatePullThroughCacheRule(ctx, &ecr.ValidatePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String(prefix)})
+		if err != nil || v.IsValid != valid {
+			t.Errorf("ValidatePullThroughCacheRule %s: %v %+v %q, want valid %v", prefix, err, v, aws.ToString(v.Failure), valid)
+		}
+	}
+	out := run(t, ctx, skopeo, "inspect", "--tls-verify=false", "--creds", "AWS:"+down.Password(t),
+		"docker://"+down.Addr+"/private/team/private:v1")
+	var inspected struct{ Digest string }
+	if err := json.Unmarshal([]byte(out), &inspected); err != nil || inspected.Digest != want.String() {
+		t.Fatalf("skopeo inspect through the cache: %v %s", err, out)
+	}
+	dir := t.TempDir()
+	run(t, ctx, skopeo, "copy", "--src-tls-verify=false", "--src-creds", "AWS:"+down.Password(t),
+		"docker://"+down.Addr+"/private/team/private:v1", "oci:"+dir+":v1")
+	// The upstream refuses the wrong credential: nothing comes through.
+	badRef, _ := name.NewTag(down.Addr+"/wrong/team/private:v1", name.Insecure)
+	if _, err := remote.Image(badRef, remote.WithAuth(&authn.Basic{Username: "AWS", Password: down.Password(t)})); err == nil {
+		t.Error("an image came through a rule whose credential the upstream refuses")
 	}
 	noServerErrors(t, down)
 }
