@@ -81,33 +81,33 @@ type authParams struct {
 
 // authIn converts AuthParameters; create requires the members the model
 // requires of a new connection's parameters.
-func authIn(a *authParams, create bool, req *required) *core.AuthInput {
+func authIn(a *authParams, create bool, req *awsjson.Required) *core.AuthInput {
 	if a == nil {
 		return nil
 	}
 	out := &core.AuthInput{Invocation: paramsIn(a.InvocationHttpParameters), Connectivity: a.ConnectivityParameters != nil}
 	if k := a.ApiKeyAuthParameters; k != nil {
 		if create {
-			req.check(k.ApiKeyName == nil, "authParameters.apiKeyAuthParameters.apiKeyName")
-			req.check(k.ApiKeyValue == nil, "authParameters.apiKeyAuthParameters.apiKeyValue")
+			req.Check(k.ApiKeyName == nil, "authParameters.apiKeyAuthParameters.apiKeyName")
+			req.Check(k.ApiKeyValue == nil, "authParameters.apiKeyAuthParameters.apiKeyValue")
 		}
 		out.APIKey = &core.APIKeyInput{Name: k.ApiKeyName, Value: k.ApiKeyValue}
 	}
 	if b := a.BasicAuthParameters; b != nil {
 		if create {
-			req.check(b.Username == nil, "authParameters.basicAuthParameters.username")
-			req.check(b.Password == nil, "authParameters.basicAuthParameters.password")
+			req.Check(b.Username == nil, "authParameters.basicAuthParameters.username")
+			req.Check(b.Password == nil, "authParameters.basicAuthParameters.password")
 		}
 		out.Basic = &core.BasicInput{Username: b.Username, Password: b.Password}
 	}
 	if o := a.OAuthParameters; o != nil {
 		if create {
-			req.check(o.AuthorizationEndpoint == nil, "authParameters.oAuthParameters.authorizationEndpoint")
-			req.check(o.HttpMethod == nil, "authParameters.oAuthParameters.httpMethod")
-			req.check(o.ClientParameters == nil, "authParameters.oAuthParameters.clientParameters")
+			req.Check(o.AuthorizationEndpoint == nil, "authParameters.oAuthParameters.authorizationEndpoint")
+			req.Check(o.HttpMethod == nil, "authParameters.oAuthParameters.httpMethod")
+			req.Check(o.ClientParameters == nil, "authParameters.oAuthParameters.clientParameters")
 			if o.ClientParameters != nil {
-				req.check(o.ClientParameters.ClientID == nil, "authParameters.oAuthParameters.clientParameters.clientID")
-				req.check(o.ClientParameters.ClientSecret == nil, "authParameters.oAuthParameters.clientParameters.clientSecret")
+				req.Check(o.ClientParameters.ClientID == nil, "authParameters.oAuthParameters.clientParameters.clientID")
+				req.Check(o.ClientParameters.ClientSecret == nil, "authParameters.oAuthParameters.clientParameters.clientSecret")
 			}
 		}
 		oi := &core.OAuthInput{Endpoint: o.AuthorizationEndpoint, Method: o.HttpMethod, Params: paramsIn(o.OAuthHttpParameters)}
@@ -129,15 +129,15 @@ type connectionInput struct {
 }
 
 func (in *connectionInput) core(create bool) (core.ConnectionInput, error) {
-	var req required
-	req.check(in.Name == nil, "name")
+	var req awsjson.Required
+	req.Check(in.Name == nil, "name")
 	if create {
-		req.check(in.AuthorizationType == nil, "authorizationType")
-		req.check(in.AuthParameters == nil, "authParameters")
+		req.Check(in.AuthorizationType == nil, "authorizationType")
+		req.Check(in.AuthParameters == nil, "authParameters")
 	}
 	out := core.ConnectionInput{Name: deref(in.Name), Description: in.Description, AuthorizationType: deref(in.AuthorizationType),
 		Auth: authIn(in.AuthParameters, create, &req), KMSKeyIdentifier: in.KmsKeyIdentifier, Connectivity: in.InvocationConnectivityParameters != nil}
-	return out, req.err()
+	return out, req.Err(core.CodeValidation)
 }
 
 // connectionState is what CreateConnection, UpdateConnection and
@@ -186,9 +186,9 @@ type nameInput struct {
 }
 
 func (in *nameInput) name() (string, error) {
-	var req required
-	req.check(in.Name == nil, "name")
-	return deref(in.Name), req.err()
+	var req awsjson.Required
+	req.Check(in.Name == nil, "name")
+	return deref(in.Name), req.Err(core.CodeValidation)
 }
 
 func (h *Handler) deleteConnection(ctx context.Context, s core.Scope, in *nameInput) (*connectionState, error) {
@@ -350,12 +350,12 @@ func destinationOf(d *core.APIDestination) destinationOut {
 }
 
 func (h *Handler) createAPIDestination(ctx context.Context, s core.Scope, in *destinationInput) (*destinationState, error) {
-	var req required
-	req.check(in.Name == nil, "name")
-	req.check(in.ConnectionArn == nil, "connectionArn")
-	req.check(in.InvocationEndpoint == nil, "invocationEndpoint")
-	req.check(in.HttpMethod == nil, "httpMethod")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.Name == nil, "name")
+	req.Check(in.ConnectionArn == nil, "connectionArn")
+	req.Check(in.InvocationEndpoint == nil, "invocationEndpoint")
+	req.Check(in.HttpMethod == nil, "httpMethod")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	d, err := h.svc.CreateAPIDestination(ctx, s, in.core())
@@ -367,9 +367,9 @@ func (h *Handler) createAPIDestination(ctx context.Context, s core.Scope, in *de
 }
 
 func (h *Handler) updateAPIDestination(ctx context.Context, s core.Scope, in *destinationInput) (*destinationState, error) {
-	var req required
-	req.check(in.Name == nil, "name")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.Name == nil, "name")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	d, err := h.svc.UpdateAPIDestination(ctx, s, in.core())
@@ -430,10 +430,10 @@ type testEventPatternOutput struct {
 }
 
 func (h *Handler) testEventPattern(ctx context.Context, s core.Scope, in *testEventPatternInput) (*testEventPatternOutput, error) {
-	var req required
-	req.check(in.Event == nil, "event")
-	req.check(in.EventPattern == nil, "eventPattern")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.Event == nil, "event")
+	req.Check(in.EventPattern == nil, "eventPattern")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	ok, err := h.svc.TestEventPattern(ctx, s, *in.EventPattern, *in.Event)
@@ -468,9 +468,9 @@ type putEventsOutput struct {
 }
 
 func (h *Handler) putEvents(ctx context.Context, s core.Scope, in *putEventsInput) (*putEventsOutput, error) {
-	var req required
-	req.check(in.Entries == nil, "entries")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.Entries == nil, "entries")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	entries := make([]core.EventEntry, len(in.Entries))

@@ -9,10 +9,8 @@ package eventbridge
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"github.com/ecrd/ecrd/internal/auth"
@@ -101,25 +99,6 @@ func exception(err error) *awsjson.Error {
 		return nil
 	}
 	return &awsjson.Error{Type: e.Code, Message: e.Message, Status: http.StatusBadRequest}
-}
-
-// required collects members the model requires that a request left out.
-type required []string
-
-func (r *required) check(missing bool, member string) {
-	if missing {
-		*r = append(*r, "Value null at '"+member+"' failed to satisfy constraint: Member must not be null")
-	}
-}
-
-func (r required) err() error {
-	switch len(r) {
-	case 0:
-		return nil
-	case 1:
-		return &awserr.Error{Code: core.CodeValidation, Message: "1 validation error detected: " + r[0]}
-	}
-	return &awserr.Error{Code: core.CodeValidation, Message: fmt.Sprintf("%d validation errors detected: %s", len(r), strings.Join(r, "; "))}
 }
 
 func deref[T any](p *T) T {

@@ -24,11 +24,11 @@ type tagOut struct {
 	Value string `json:"Value"`
 }
 
-func tagsIn(in []tag, list string, req *required) []core.Tag {
+func tagsIn(in []tag, list string, req *awsjson.Required) []core.Tag {
 	out := make([]core.Tag, len(in))
 	for i, t := range in {
-		req.check(t.Key == nil, awsjson.MemberPath(list, i)+".key")
-		req.check(t.Value == nil, awsjson.MemberPath(list, i)+".value")
+		req.Check(t.Key == nil, awsjson.MemberPath(list, i)+".key")
+		req.Check(t.Value == nil, awsjson.MemberPath(list, i)+".value")
 		out[i] = core.Tag{Key: deref(t.Key), Value: deref(t.Value)}
 	}
 	return out
@@ -52,10 +52,10 @@ type putRuleOutput struct {
 }
 
 func (h *Handler) putRule(ctx context.Context, s core.Scope, in *putRuleInput) (*putRuleOutput, error) {
-	var req required
-	req.check(in.Name == nil, "name")
+	var req awsjson.Required
+	req.Check(in.Name == nil, "name")
 	tags := tagsIn(in.Tags, "tags", &req)
-	if err := req.err(); err != nil {
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	arn, err := h.svc.PutRule(ctx, s, core.PutRuleInput{Name: *in.Name, EventBusName: in.EventBusName, Description: in.Description,
@@ -73,9 +73,9 @@ type ruleInput struct {
 }
 
 func (in *ruleInput) name() (string, error) {
-	var req required
-	req.check(in.Name == nil, "name")
-	return deref(in.Name), req.err()
+	var req awsjson.Required
+	req.Check(in.Name == nil, "name")
+	return deref(in.Name), req.Err(core.CodeValidation)
 }
 
 type ruleOut struct {
@@ -216,13 +216,13 @@ func (t *target) other() string {
 	return ""
 }
 
-func targetIn(t target, i int, req *required) core.Target {
+func targetIn(t target, i int, req *awsjson.Required) core.Target {
 	m := awsjson.MemberPath("targets", i)
-	req.check(t.Id == nil, m+".id")
-	req.check(t.Arn == nil, m+".arn")
+	req.Check(t.Id == nil, m+".id")
+	req.Check(t.Arn == nil, m+".arn")
 	out := core.Target{ID: deref(t.Id), ARN: deref(t.Arn), RoleARN: deref(t.RoleArn), Input: t.Input, InputPath: deref(t.InputPath)}
 	if it := t.InputTransformer; it != nil {
-		req.check(it.InputTemplate == nil, m+".inputTransformer.inputTemplate")
+		req.Check(it.InputTemplate == nil, m+".inputTransformer.inputTemplate")
 		out.InputTransformer = &core.InputTransformer{PathsMap: it.InputPathsMap, Template: deref(it.InputTemplate)}
 	}
 	if rp := t.RetryPolicy; rp != nil {
@@ -286,9 +286,9 @@ func targetsResult(failed []core.FailedEntry) *targetsOutput {
 }
 
 func (h *Handler) putTargets(ctx context.Context, s core.Scope, in *putTargetsInput) (*targetsOutput, error) {
-	var req required
-	req.check(in.Rule == nil, "rule")
-	req.check(in.Targets == nil, "targets")
+	var req awsjson.Required
+	req.Check(in.Rule == nil, "rule")
+	req.Check(in.Targets == nil, "targets")
 	var ts []core.Target
 	var refused []core.FailedEntry
 	for i, t := range in.Targets {
@@ -300,7 +300,7 @@ func (h *Handler) putTargets(ctx context.Context, s core.Scope, in *putTargetsIn
 		}
 		ts = append(ts, ct)
 	}
-	if err := req.err(); err != nil {
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	if len(ts) == 0 && len(refused) > 0 {
@@ -321,10 +321,10 @@ type removeTargetsInput struct {
 }
 
 func (h *Handler) removeTargets(ctx context.Context, s core.Scope, in *removeTargetsInput) (*targetsOutput, error) {
-	var req required
-	req.check(in.Rule == nil, "rule")
-	req.check(in.Ids == nil, "ids")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.Rule == nil, "rule")
+	req.Check(in.Ids == nil, "ids")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	failed, err := h.svc.RemoveTargets(ctx, s, in.EventBusName, *in.Rule, in.Ids)
@@ -347,9 +347,9 @@ type listTargetsOutput struct {
 }
 
 func (h *Handler) listTargetsByRule(ctx context.Context, s core.Scope, in *listTargetsInput) (*listTargetsOutput, error) {
-	var req required
-	req.check(in.Rule == nil, "rule")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.Rule == nil, "rule")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	ts, next, err := h.svc.ListTargetsByRule(ctx, s, in.EventBusName, *in.Rule, in.NextToken, intp(in.Limit))
@@ -376,9 +376,9 @@ type listRuleNamesOutput struct {
 }
 
 func (h *Handler) listRuleNamesByTarget(ctx context.Context, s core.Scope, in *listRuleNamesInput) (*listRuleNamesOutput, error) {
-	var req required
-	req.check(in.TargetArn == nil, "targetArn")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.TargetArn == nil, "targetArn")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	names, next, err := h.svc.ListRuleNamesByTarget(ctx, s, in.EventBusName, *in.TargetArn, in.NextToken, intp(in.Limit))
@@ -404,30 +404,30 @@ type listTagsOutput struct {
 }
 
 func (h *Handler) tagResource(ctx context.Context, s core.Scope, in *tagResourceInput) (*empty, error) {
-	var req required
-	req.check(in.ResourceARN == nil, "resourceARN")
-	req.check(in.Tags == nil, "tags")
+	var req awsjson.Required
+	req.Check(in.ResourceARN == nil, "resourceARN")
+	req.Check(in.Tags == nil, "tags")
 	tags := tagsIn(in.Tags, "tags", &req)
-	if err := req.err(); err != nil {
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	return &empty{}, h.svc.TagResource(ctx, s, *in.ResourceARN, tags)
 }
 
 func (h *Handler) untagResource(ctx context.Context, s core.Scope, in *tagResourceInput) (*empty, error) {
-	var req required
-	req.check(in.ResourceARN == nil, "resourceARN")
-	req.check(in.TagKeys == nil, "tagKeys")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.ResourceARN == nil, "resourceARN")
+	req.Check(in.TagKeys == nil, "tagKeys")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	return &empty{}, h.svc.UntagResource(ctx, s, *in.ResourceARN, in.TagKeys)
 }
 
 func (h *Handler) listTagsForResource(ctx context.Context, s core.Scope, in *tagResourceInput) (*listTagsOutput, error) {
-	var req required
-	req.check(in.ResourceARN == nil, "resourceARN")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.ResourceARN == nil, "resourceARN")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	tags, err := h.svc.ListTagsForResource(ctx, s, *in.ResourceARN)

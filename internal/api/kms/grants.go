@@ -32,11 +32,11 @@ type createGrantOutput struct {
 }
 
 func (h *Handler) createGrant(ctx context.Context, scope core.Scope, in *createGrantInput) (*createGrantOutput, error) {
-	var req required
-	req.check(in.KeyId == nil, "keyId")
-	req.check(in.GranteePrincipal == nil, "granteePrincipal")
-	req.check(in.Operations == nil, "operations")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.KeyId == nil, "keyId")
+	req.Check(in.GranteePrincipal == nil, "granteePrincipal")
+	req.Check(in.Operations == nil, "operations")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	c := core.CreateGrantInput{KeyID: *in.KeyId, GranteePrincipal: *in.GranteePrincipal, RetiringPrincipal: deref(in.RetiringPrincipal),
@@ -112,9 +112,9 @@ type listRetirableGrantsInput struct {
 }
 
 func (h *Handler) listRetirableGrants(ctx context.Context, scope core.Scope, in *listRetirableGrantsInput) (*listGrantsOutput, error) {
-	var req required
-	req.check(in.RetiringPrincipal == nil, "retiringPrincipal")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.RetiringPrincipal == nil, "retiringPrincipal")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	grants, next, err := h.svc.ListRetirableGrants(ctx, scope, *in.RetiringPrincipal, intp(in.Limit), deref(in.Marker))
@@ -143,10 +143,10 @@ type revokeGrantInput struct {
 }
 
 func (h *Handler) revokeGrant(ctx context.Context, scope core.Scope, in *revokeGrantInput) (*empty, error) {
-	var req required
-	req.check(in.KeyId == nil, "keyId")
-	req.check(in.GrantId == nil, "grantId")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.KeyId == nil, "keyId")
+	req.Check(in.GrantId == nil, "grantId")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	return &empty{}, h.svc.RevokeGrant(ctx, scope, *in.KeyId, *in.GrantId, deref(in.DryRun))
@@ -164,14 +164,14 @@ type signInput struct {
 // signRequest checks the members Sign and Verify require, and the grant
 // tokens.
 func (h *Handler) signRequest(in *signInput, signature []byte, verify bool) (core.SignInput, error) {
-	var req required
-	req.check(in.KeyId == nil, "keyId")
-	req.check(in.Message == nil, "message")
+	var req awsjson.Required
+	req.Check(in.KeyId == nil, "keyId")
+	req.Check(in.Message == nil, "message")
 	if verify {
-		req.check(signature == nil, "signature")
+		req.Check(signature == nil, "signature")
 	}
-	req.check(in.SigningAlgorithm == nil, "signingAlgorithm")
-	if err := req.err(); err != nil {
+	req.Check(in.SigningAlgorithm == nil, "signingAlgorithm")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return core.SignInput{}, err
 	}
 	if err := h.svc.CheckGrantTokens(in.GrantTokens); err != nil {

@@ -8,10 +8,8 @@ package kms
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"github.com/ecrd/ecrd/internal/auth"
@@ -121,27 +119,6 @@ func exception(err error) *awsjson.Error {
 		status = http.StatusConflict
 	}
 	return &awsjson.Error{Type: ke.Code, Message: ke.Message, Status: status}
-}
-
-// required collects members the model requires that a request left out,
-// in AWS's words ("Value null at 'keyId' failed to satisfy constraint:
-// Member must not be null").
-type required []string
-
-func (r *required) check(missing bool, member string) {
-	if missing {
-		*r = append(*r, "Value null at '"+member+"' failed to satisfy constraint: Member must not be null")
-	}
-}
-
-func (r required) err() error {
-	switch len(r) {
-	case 0:
-		return nil
-	case 1:
-		return &awserr.Error{Code: core.CodeValidation, Message: "1 validation error detected: " + r[0]}
-	}
-	return &awserr.Error{Code: core.CodeValidation, Message: fmt.Sprintf("%d validation errors detected: %s", len(r), strings.Join(r, "; "))}
 }
 
 func deref[T any](p *T) T {

@@ -54,21 +54,6 @@ func TestDecode(t *testing.T) {
 	}
 }
 
-func TestRequired(t *testing.T) {
-	var r required
-	if r.err() != nil {
-		t.Fatal("no missing member is not an error")
-	}
-	r.check(true, "keyId")
-	r.check(false, "policy")
-	r.check(true, "aliasName")
-	want := "2 validation errors detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null; " +
-		"Value null at 'aliasName' failed to satisfy constraint: Member must not be null"
-	if err := r.err(); err == nil || !strings.HasSuffix(err.Error(), want) {
-		t.Fatalf("got %v", err)
-	}
-}
-
 func TestKnown(t *testing.T) {
 	h := New(nil, nil)
 	for target, want := range map[string]bool{

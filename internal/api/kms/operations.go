@@ -22,11 +22,11 @@ type tagOut struct {
 }
 
 // tagsIn converts request tags, requiring both members of each.
-func tagsIn(in []tag, req *required) []core.Tag {
+func tagsIn(in []tag, req *awsjson.Required) []core.Tag {
 	out := make([]core.Tag, len(in))
 	for i, t := range in {
-		req.check(t.TagKey == nil, awsjson.MemberPath("tags", i)+".tagKey")
-		req.check(t.TagValue == nil, awsjson.MemberPath("tags", i)+".tagValue")
+		req.Check(t.TagKey == nil, awsjson.MemberPath("tags", i)+".tagKey")
+		req.Check(t.TagValue == nil, awsjson.MemberPath("tags", i)+".tagValue")
 		out[i] = core.Tag{Key: deref(t.TagKey), Value: deref(t.TagValue)}
 	}
 	return out
@@ -72,9 +72,9 @@ type keyIDInput struct {
 
 // keyID requires the KeyId member.
 func (in *keyIDInput) keyID() (string, error) {
-	var req required
-	req.check(in.KeyId == nil, "keyId")
-	return deref(in.KeyId), req.err()
+	var req awsjson.Required
+	req.Check(in.KeyId == nil, "keyId")
+	return deref(in.KeyId), req.Err(core.CodeValidation)
 }
 
 type empty struct{}
@@ -98,9 +98,9 @@ type createKeyInput struct {
 }
 
 func (h *Handler) createKey(ctx context.Context, scope core.Scope, in *createKeyInput) (*keyMetadataOutput, error) {
-	var req required
+	var req awsjson.Required
 	tags := tagsIn(in.Tags, &req)
-	if err := req.err(); err != nil {
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	k, err := h.svc.CreateKey(ctx, scope, core.CreateKeyInput{
@@ -193,10 +193,10 @@ type putKeyPolicyInput struct {
 }
 
 func (h *Handler) putKeyPolicy(ctx context.Context, scope core.Scope, in *putKeyPolicyInput) (*empty, error) {
-	var req required
-	req.check(in.KeyId == nil, "keyId")
-	req.check(in.Policy == nil, "policy")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.KeyId == nil, "keyId")
+	req.Check(in.Policy == nil, "policy")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	return &empty{}, h.svc.PutKeyPolicy(ctx, scope, *in.KeyId, deref(in.PolicyName), *in.Policy, deref(in.BypassPolicyLockoutSafetyCheck))
@@ -339,10 +339,10 @@ type updateKeyDescriptionInput struct {
 }
 
 func (h *Handler) updateKeyDescription(ctx context.Context, scope core.Scope, in *updateKeyDescriptionInput) (*empty, error) {
-	var req required
-	req.check(in.KeyId == nil, "keyId")
-	req.check(in.Description == nil, "description")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.KeyId == nil, "keyId")
+	req.Check(in.Description == nil, "description")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	return &empty{}, h.svc.UpdateKeyDescription(ctx, scope, *in.KeyId, *in.Description)
@@ -354,11 +354,11 @@ type tagResourceInput struct {
 }
 
 func (h *Handler) tagResource(ctx context.Context, scope core.Scope, in *tagResourceInput) (*empty, error) {
-	var req required
-	req.check(in.KeyId == nil, "keyId")
-	req.check(in.Tags == nil, "tags")
+	var req awsjson.Required
+	req.Check(in.KeyId == nil, "keyId")
+	req.Check(in.Tags == nil, "tags")
 	tags := tagsIn(in.Tags, &req)
-	if err := req.err(); err != nil {
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	return &empty{}, h.svc.TagResource(ctx, scope, *in.KeyId, tags)
@@ -370,10 +370,10 @@ type untagResourceInput struct {
 }
 
 func (h *Handler) untagResource(ctx context.Context, scope core.Scope, in *untagResourceInput) (*empty, error) {
-	var req required
-	req.check(in.KeyId == nil, "keyId")
-	req.check(in.TagKeys == nil, "tagKeys")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.KeyId == nil, "keyId")
+	req.Check(in.TagKeys == nil, "tagKeys")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	return &empty{}, h.svc.UntagResource(ctx, scope, *in.KeyId, in.TagKeys)
@@ -412,12 +412,12 @@ type aliasInput struct {
 }
 
 func (in *aliasInput) names(target bool) (string, string, error) {
-	var req required
-	req.check(in.AliasName == nil, "aliasName")
+	var req awsjson.Required
+	req.Check(in.AliasName == nil, "aliasName")
 	if target {
-		req.check(in.TargetKeyId == nil, "targetKeyId")
+		req.Check(in.TargetKeyId == nil, "targetKeyId")
 	}
-	return deref(in.AliasName), deref(in.TargetKeyId), req.err()
+	return deref(in.AliasName), deref(in.TargetKeyId), req.Err(core.CodeValidation)
 }
 
 func (h *Handler) createAlias(ctx context.Context, scope core.Scope, in *aliasInput) (*empty, error) {
@@ -541,10 +541,10 @@ type encryptOutput struct {
 }
 
 func (h *Handler) encrypt(ctx context.Context, scope core.Scope, in *encryptInput) (*encryptOutput, error) {
-	var req required
-	req.check(in.KeyId == nil, "keyId")
-	req.check(in.Plaintext == nil, "plaintext")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.KeyId == nil, "keyId")
+	req.Check(in.Plaintext == nil, "plaintext")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	if err := h.svc.CheckGrantTokens(in.GrantTokens); err != nil {
@@ -575,9 +575,9 @@ type decryptOutput struct {
 }
 
 func (h *Handler) decrypt(ctx context.Context, scope core.Scope, in *decryptInput) (*decryptOutput, error) {
-	var req required
-	req.check(in.CiphertextBlob == nil, "ciphertextBlob")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.CiphertextBlob == nil, "ciphertextBlob")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	if err := h.svc.CheckGrantTokens(in.GrantTokens); err != nil {

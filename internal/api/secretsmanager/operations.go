@@ -24,11 +24,11 @@ type tagOut struct {
 	Value string `json:"Value"`
 }
 
-func tagsIn(in []tag, req *required) []core.Tag {
+func tagsIn(in []tag, req *awsjson.Required) []core.Tag {
 	out := make([]core.Tag, len(in))
 	for i, t := range in {
-		req.check(t.Key == nil, awsjson.MemberPath("tags", i)+".key")
-		req.check(t.Value == nil, awsjson.MemberPath("tags", i)+".value")
+		req.Check(t.Key == nil, awsjson.MemberPath("tags", i)+".key")
+		req.Check(t.Value == nil, awsjson.MemberPath("tags", i)+".value")
 		out[i] = core.Tag{Key: deref(t.Key), Value: deref(t.Value)}
 	}
 	return out
@@ -65,10 +65,10 @@ type createSecretInput struct {
 }
 
 func (h *Handler) createSecret(ctx context.Context, s core.Scope, in *createSecretInput) (*written, error) {
-	var req required
-	req.check(in.Name == nil, "name")
+	var req awsjson.Required
+	req.Check(in.Name == nil, "name")
 	tags := tagsIn(in.Tags, &req)
-	if err := req.err(); err != nil {
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	if len(in.AddReplicaRegions) > 0 {
@@ -87,9 +87,9 @@ type secretIDInput struct {
 }
 
 func (in *secretIDInput) id() (string, error) {
-	var req required
-	req.check(in.SecretId == nil, "secretId")
-	return deref(in.SecretId), req.err()
+	var req awsjson.Required
+	req.Check(in.SecretId == nil, "secretId")
+	return deref(in.SecretId), req.Err(core.CodeValidation)
 }
 
 type describeSecretOutput struct {
@@ -157,9 +157,9 @@ type getSecretValueOutput struct {
 }
 
 func (h *Handler) getSecretValue(ctx context.Context, s core.Scope, in *getSecretValueInput) (*getSecretValueOutput, error) {
-	var req required
-	req.check(in.SecretId == nil, "secretId")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.SecretId == nil, "secretId")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	v, err := h.svc.GetSecretValue(ctx, s, core.GetValueInput{SecretID: *in.SecretId, VersionID: in.VersionId, VersionStage: in.VersionStage})
@@ -180,9 +180,9 @@ type putSecretValueInput struct {
 }
 
 func (h *Handler) putSecretValue(ctx context.Context, s core.Scope, in *putSecretValueInput) (*written, error) {
-	var req required
-	req.check(in.SecretId == nil, "secretId")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.SecretId == nil, "secretId")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	w, err := h.svc.PutSecretValue(ctx, s, core.PutValueInput{SecretID: *in.SecretId, Token: in.ClientRequestToken,
@@ -203,9 +203,9 @@ type updateSecretInput struct {
 }
 
 func (h *Handler) updateSecret(ctx context.Context, s core.Scope, in *updateSecretInput) (*written, error) {
-	var req required
-	req.check(in.SecretId == nil, "secretId")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.SecretId == nil, "secretId")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	w, err := h.svc.UpdateSecret(ctx, s, core.UpdateInput{SecretID: *in.SecretId, Token: in.ClientRequestToken, Description: in.Description,
@@ -229,9 +229,9 @@ type deleteSecretOutput struct {
 }
 
 func (h *Handler) deleteSecret(ctx context.Context, s core.Scope, in *deleteSecretInput) (*deleteSecretOutput, error) {
-	var req required
-	req.check(in.SecretId == nil, "secretId")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.SecretId == nil, "secretId")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	d, err := h.svc.DeleteSecret(ctx, s, *in.SecretId, in.RecoveryWindowInDays, in.ForceDeleteWithoutRecovery)
@@ -326,9 +326,9 @@ type listVersionsOutput struct {
 }
 
 func (h *Handler) listSecretVersionIds(ctx context.Context, s core.Scope, in *listVersionsInput) (*listVersionsOutput, error) {
-	var req required
-	req.check(in.SecretId == nil, "secretId")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.SecretId == nil, "secretId")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	p, err := h.svc.ListSecretVersionIds(ctx, s, *in.SecretId, deref(in.IncludeDeprecated), intp(in.MaxResults), in.NextToken)
@@ -350,10 +350,10 @@ type updateStageInput struct {
 }
 
 func (h *Handler) updateSecretVersionStage(ctx context.Context, s core.Scope, in *updateStageInput) (*written, error) {
-	var req required
-	req.check(in.SecretId == nil, "secretId")
-	req.check(in.VersionStage == nil, "versionStage")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.SecretId == nil, "secretId")
+	req.Check(in.VersionStage == nil, "versionStage")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	w, err := h.svc.UpdateSecretVersionStage(ctx, s, core.UpdateStageInput{SecretID: *in.SecretId, Stage: *in.VersionStage,
@@ -370,11 +370,11 @@ type tagResourceInput struct {
 }
 
 func (h *Handler) tagResource(ctx context.Context, s core.Scope, in *tagResourceInput) (*empty, error) {
-	var req required
-	req.check(in.SecretId == nil, "secretId")
-	req.check(in.Tags == nil, "tags")
+	var req awsjson.Required
+	req.Check(in.SecretId == nil, "secretId")
+	req.Check(in.Tags == nil, "tags")
 	tags := tagsIn(in.Tags, &req)
-	if err := req.err(); err != nil {
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	return &empty{}, h.svc.TagResource(ctx, s, *in.SecretId, tags)
@@ -386,10 +386,10 @@ type untagResourceInput struct {
 }
 
 func (h *Handler) untagResource(ctx context.Context, s core.Scope, in *untagResourceInput) (*empty, error) {
-	var req required
-	req.check(in.SecretId == nil, "secretId")
-	req.check(in.TagKeys == nil, "tagKeys")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.SecretId == nil, "secretId")
+	req.Check(in.TagKeys == nil, "tagKeys")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	return &empty{}, h.svc.UntagResource(ctx, s, *in.SecretId, in.TagKeys)
@@ -420,10 +420,10 @@ type putPolicyInput struct {
 }
 
 func (h *Handler) putResourcePolicy(ctx context.Context, s core.Scope, in *putPolicyInput) (*policyOutput, error) {
-	var req required
-	req.check(in.SecretId == nil, "secretId")
-	req.check(in.ResourcePolicy == nil, "resourcePolicy")
-	if err := req.err(); err != nil {
+	var req awsjson.Required
+	req.Check(in.SecretId == nil, "secretId")
+	req.Check(in.ResourcePolicy == nil, "resourcePolicy")
+	if err := req.Err(core.CodeValidation); err != nil {
 		return nil, err
 	}
 	w, err := h.svc.PutResourcePolicy(ctx, s, *in.SecretId, *in.ResourcePolicy, in.BlockPublicPolicy)

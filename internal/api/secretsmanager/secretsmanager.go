@@ -93,39 +93,6 @@ func exception(err error) *awsjson.Error {
 	return &awsjson.Error{Type: e.Code, Message: e.Message, Status: http.StatusBadRequest}
 }
 
-// required collects members the model requires that a request left out.
-type required []string
-
-func (r *required) check(missing bool, member string) {
-	if missing {
-		*r = append(*r, "Value null at '"+member+"' failed to satisfy constraint: Member must not be null")
-	}
-}
-
-func (r required) err() error {
-	switch len(r) {
-	case 0:
-		return nil
-	case 1:
-		return &awserr.Error{Code: core.CodeValidation, Message: "1 validation error detected: " + r[0]}
-	}
-	msg := ""
-	for i, m := range r {
-		if i > 0 {
-			msg += "; "
-		}
-		msg += m
-	}
-	return &awserr.Error{Code: core.CodeValidation, Message: itoa(len(r)) + " validation errors detected: " + msg}
-}
-
-func itoa(n int) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return itoa(n/10) + string(rune('0'+n%10))
-}
-
 func deref[T any](p *T) T {
 	var zero T
 	if p == nil {
