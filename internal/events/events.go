@@ -108,19 +108,7 @@ const eventsService = "events.amazonaws.com"
 
 // entityName is a resource's store name: its region and its name with
 // capitals escaped (see the package doc).
-func entityName(region, name string) string {
-	var b strings.Builder
-	b.WriteString(region)
-	b.WriteByte('/')
-	for _, c := range name {
-		if c >= 'A' && c <= 'Z' {
-			b.WriteByte('!')
-			c += 'a' - 'A'
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
+func entityName(region, name string) string { return metadata.RegionalCaseSensitiveName(region, name) }
 
 func busARN(s Scope) string { return awsid.ARN("events", s.Region, s.Account, "event-bus/"+DefaultBus) }
 func ruleARN(s Scope, name string) string {

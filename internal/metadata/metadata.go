@@ -15,6 +15,7 @@ package metadata
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -121,6 +122,26 @@ const (
 	// resource policy) are regional too, named as EventBridge's are.
 	Secret = "secret"
 )
+
+// RegionalCaseSensitiveName is the entity name of a regional resource
+// whose names are case-sensitive (EventBridge rules, secrets): its region,
+// a slash, and its name with each capital escaped as '!' and the lower
+// case letter, so that names differing only in case stay apart although
+// entity names are compared regardless of case. The names it serves never
+// contain '!'.
+func RegionalCaseSensitiveName(region, name string) string {
+	var b strings.Builder
+	b.WriteString(region)
+	b.WriteByte('/')
+	for _, c := range name {
+		if c >= 'A' && c <= 'Z' {
+			b.WriteByte('!')
+			c += 'a' - 'A'
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
 
 // CreationTemplate is a repository creation template of a registry. Its
 // settings are the registry core's to define; the store keeps them as

@@ -158,19 +158,7 @@ const serviceDomain = "secretsmanager.amazonaws.com"
 
 // entityName is a secret's store name: its region and its name with
 // capitals escaped.
-func entityName(region, name string) string {
-	var b strings.Builder
-	b.WriteString(region)
-	b.WriteByte('/')
-	for _, c := range name {
-		if c >= 'A' && c <= 'Z' {
-			b.WriteByte('!')
-			c += 'a' - 'A'
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
+func entityName(region, name string) string { return metadata.RegionalCaseSensitiveName(region, name) }
 
 const suffixAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
