@@ -20,6 +20,7 @@ package upstream
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -121,7 +122,19 @@ type Client struct {
 	schemes map[string]challenge
 }
 
-type tokenKey struct{ host, user, scope string }
+// tokenKey names a token by the whole credential it was issued to, not
+// the username alone: two rules with one username and different passwords
+// must not share a token (one whose password the upstream refuses would
+// pull with the other's).
+type tokenKey struct {
+	host  string
+	cred  [sha256.Size]byte
+	scope string
+}
+
+func keyOf(host string, ep Endpoint, scope string) tokenKey {
+	return tokenKey{host: host, cred: sha256.Sum256([]byte(ep.Username + "\x00" + ep.Password)), scope: scope}
+}
 
 type token struct {
 	value   string
@@ -421,7 +434,7 @@ func (c *Client) cachedAuth(host string, ep Endpoint, scope string) string {
 	if ch.scheme == "basic" {
 		return basicAuth(ep)
 	}
-	t, ok := c.tokens[tokenKey{host, ep.Username, tokenScope(ch, scope)}]
+	t, ok := c.tokens[keyOf(host, ep, tokenScope(ch, scope))]
 	if ok && c.now().Before(t.expires) {
 		return "Bearer " + t.value
 	}
@@ -455,7 +468,7 @@ func (c *Client) authorization(ctx context.Context, host string, ep Endpoint, ch
 		return "", &Error{Kind: KindDenied, Status: http.StatusUnauthorized, Reason: "the upstream requires credentials and none are configured"}
 	}
 	scope = tokenScope(ch, scope)
-	k := tokenKey{host, ep.Username, scope}
+	k := keyOf(host, ep, scope)
 	c.mu.Lock()
 	t, ok := c.tokens[k]
 	c.mu.Unlock()
