@@ -393,7 +393,8 @@ func (c *Client) do(ctx context.Context, ep Endpoint, repo, method, path, accept
 		}
 		return resp, nil
 	}
-	resp, err := send(c.cachedAuth(host, ep, scope))
+	first := c.cachedAuth(host, ep, scope)
+	resp, err := send(first)
 	if err != nil {
 		return nil, err
 	}
@@ -406,7 +407,7 @@ func (c *Client) do(ctx context.Context, ep Endpoint, repo, method, path, accept
 		c.mu.Lock()
 		c.schemes[host] = ch
 		c.mu.Unlock()
-		auth, err := c.authorization(ctx, host, ep, ch, scope)
+		auth, err := c.authorization(ctx, host, ep, ch, scope, first)
 		if err != nil {
 			return nil, err
 		}
@@ -459,8 +460,11 @@ func tokenScope(ch challenge, scope string) string {
 	return scope
 }
 
-// authorization answers a challenge.
-func (c *Client) authorization(ctx context.Context, host string, ep Endpoint, ch challenge, scope string) (string, error) {
+// authorization answers a challenge. rejected is the Authorization the
+// challenged request carried: a held token the upstream refused (revoked,
+// or signed with a key it no longer trusts) is fetched anew, not resent
+// until it expires.
+func (c *Client) authorization(ctx context.Context, host string, ep Endpoint, ch challenge, scope, rejected string) (string, error) {
 	if ch.scheme == "basic" {
 		if a := basicAuth(ep); a != "" {
 			return a, nil
@@ -472,7 +476,7 @@ func (c *Client) authorization(ctx context.Context, host string, ep Endpoint, ch
 	c.mu.Lock()
 	t, ok := c.tokens[k]
 	c.mu.Unlock()
-	if ok && c.now().Before(t.expires) {
+	if ok && c.now().Before(t.expires) && "Bearer "+t.value != rejected {
 		return "Bearer " + t.value, nil
 	}
 	t, err := c.fetchToken(ctx, ep, ch, scope)

@@ -205,6 +205,27 @@ func TestBearerTokenNotSharedAcrossPasswords(t *testing.T) {
 	}
 }
 
+// A held token the upstream refuses before it expires (revoked) is
+// replaced by a new one, not resent until it expires.
+func TestBearerRefusedTokenRefetched(t *testing.T) {
+	f := newFakeUpstream(t, true)
+	c := newClient(f, nil)
+	ep := Endpoint{Host: f.host(), Username: user, Password: pass}
+	ctx := context.Background()
+	if _, err := c.GetManifest(ctx, ep, "library/alpine", "3.20"); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	clear(f.issued)
+	f.mu.Unlock()
+	if _, err := c.GetManifest(ctx, ep, "library/alpine", "3.20"); err != nil {
+		t.Fatalf("after the upstream revoked the held token: %v", err)
+	}
+	if n := f.tokenCalls.Load(); n != 2 {
+		t.Fatalf("%d token requests, want 2", n)
+	}
+}
+
 func TestAnonymousBearerAndErrors(t *testing.T) {
 	f := newFakeUpstream(t, false)
 	c := newClient(f, nil)
