@@ -20,6 +20,7 @@ package upstream
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -121,7 +122,19 @@ type Client struct {
 	schemes map[string]challenge
 }
 
-type tokenKey struct{ host, user, scope string }
+// tokenKey names a token by the whole credential it was issued to, not
+// the username alone: two rules with one username and different passwords
+// must not share a token (one whose password the upstream refuses would
+// pull with the other's).
+type tokenKey struct {
+	host  string
+	cred  [sha256.Size]byte
+	scope string
+}
+
+func keyOf(host string, ep Endpoint, scope string) tokenKey {
+	return tokenKey{host: host, cred: sha256.Sum256([]byte(ep.Username + "\x00" + ep.Password)), scope: scope}
+}
 
 type token struct {
 	value   string
@@ -380,7 +393,8 @@ func (c *Client) do(ctx context.Context, ep Endpoint, repo, method, path, accept
 		}
 		return resp, nil
 	}
-	resp, err := send(c.cachedAuth(host, ep, scope))
+	first := c.cachedAuth(host, ep, scope)
+	resp, err := send(first)
 	if err != nil {
 		return nil, err
 	}
@@ -393,7 +407,7 @@ func (c *Client) do(ctx context.Context, ep Endpoint, repo, method, path, accept
 		c.mu.Lock()
 		c.schemes[host] = ch
 		c.mu.Unlock()
-		auth, err := c.authorization(ctx, host, ep, ch, scope)
+		auth, err := c.authorization(ctx, host, ep, ch, scope, first)
 		if err != nil {
 			return nil, err
 		}
@@ -421,7 +435,7 @@ func (c *Client) cachedAuth(host string, ep Endpoint, scope string) string {
 	if ch.scheme == "basic" {
 		return basicAuth(ep)
 	}
-	t, ok := c.tokens[tokenKey{host, ep.Username, tokenScope(ch, scope)}]
+	t, ok := c.tokens[keyOf(host, ep, tokenScope(ch, scope))]
 	if ok && c.now().Before(t.expires) {
 		return "Bearer " + t.value
 	}
@@ -446,8 +460,11 @@ func tokenScope(ch challenge, scope string) string {
 	return scope
 }
 
-// authorization answers a challenge.
-func (c *Client) authorization(ctx context.Context, host string, ep Endpoint, ch challenge, scope string) (string, error) {
+// authorization answers a challenge. rejected is the Authorization the
+// challenged request carried: a held token the upstream refused (revoked,
+// or signed with a key it no longer trusts) is fetched anew, not resent
+// until it expires.
+func (c *Client) authorization(ctx context.Context, host string, ep Endpoint, ch challenge, scope, rejected string) (string, error) {
 	if ch.scheme == "basic" {
 		if a := basicAuth(ep); a != "" {
 			return a, nil
@@ -455,11 +472,11 @@ func (c *Client) authorization(ctx context.Context, host string, ep Endpoint, ch
 		return "", &Error{Kind: KindDenied, Status: http.StatusUnauthorized, Reason: "the upstream requires credentials and none are configured"}
 	}
 	scope = tokenScope(ch, scope)
-	k := tokenKey{host, ep.Username, scope}
+	k := keyOf(host, ep, scope)
 	c.mu.Lock()
 	t, ok := c.tokens[k]
 	c.mu.Unlock()
-	if ok && c.now().Before(t.expires) {
+	if ok && c.now().Before(t.expires) && "Bearer "+t.value != rejected {
 		return "Bearer " + t.value, nil
 	}
 	t, err := c.fetchToken(ctx, ep, ch, scope)

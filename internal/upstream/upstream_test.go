@@ -186,6 +186,46 @@ func TestBearerWrongCredentialsDenied(t *testing.T) {
 	}
 }
 
+// Two endpoints with one username and different passwords (two rules)
+// hold separate tokens: the one whose password the realm refuses does
+// not pull with the other's token.
+func TestBearerTokenNotSharedAcrossPasswords(t *testing.T) {
+	f := newFakeUpstream(t, true)
+	c := newClient(f, nil)
+	ctx := context.Background()
+	if _, err := c.GetManifest(ctx, Endpoint{Host: f.host(), Username: user, Password: pass}, "library/alpine", "3.20"); err != nil {
+		t.Fatal(err)
+	}
+	wrong := Endpoint{Host: f.host(), Username: user, Password: "wrong"}
+	if _, err := c.GetManifest(ctx, wrong, "library/alpine", "3.20"); KindOf(err) != KindDenied {
+		t.Fatalf("the wrong password's pull after the right one's: %v", err)
+	}
+	if err := c.Ping(ctx, wrong); KindOf(err) != KindDenied {
+		t.Fatalf("the wrong password's ping: %v", err)
+	}
+}
+
+// A held token the upstream refuses before it expires (revoked) is
+// replaced by a new one, not resent until it expires.
+func TestBearerRefusedTokenRefetched(t *testing.T) {
+	f := newFakeUpstream(t, true)
+	c := newClient(f, nil)
+	ep := Endpoint{Host: f.host(), Username: user, Password: pass}
+	ctx := context.Background()
+	if _, err := c.GetManifest(ctx, ep, "library/alpine", "3.20"); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	clear(f.issued)
+	f.mu.Unlock()
+	if _, err := c.GetManifest(ctx, ep, "library/alpine", "3.20"); err != nil {
+		t.Fatalf("after the upstream revoked the held token: %v", err)
+	}
+	if n := f.tokenCalls.Load(); n != 2 {
+		t.Fatalf("%d token requests, want 2", n)
+	}
+}
+
 func TestAnonymousBearerAndErrors(t *testing.T) {
 	f := newFakeUpstream(t, false)
 	c := newClient(f, nil)
