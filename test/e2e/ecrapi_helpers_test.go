@@ -23,6 +23,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -44,7 +46,7 @@ func ecrClientWith(e *ecrd, accessKey, secret string) *ecr.Client {
 		Region:       testRegion,
 		BaseEndpoint: aws.String(e.URL()),
 		Credentials:  credentials.NewStaticCredentialsProvider(accessKey, secret, ""),
-		Retryer:      aws.NopRetryer{},
+		Retryer:      closedConnRetryer(),
 	})
 }
 
@@ -428,4 +430,23 @@ func parseAccessKeyOutput(t *testing.T, out string) (id, secret string) {
 		t.Fatalf("no access key in %q", out)
 	}
 	return id, secret
+}
+
+// closedConnRetryer is the tests' retryer: none, as aws.NopRetryer, so
+// that every answer is checked as it comes, except once for a read that
+// the client's own transport cut under it ("use of closed network
+// connection", aws/aws-sdk-go-v2#1825 and #2737): that is the client's
+// fault, not the server's answer.
+func closedConnRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 2
+		o.RateLimiter = ratelimit.None
+		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+		o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+			if err != nil && strings.Contains(err.Error(), "use of closed network connection") {
+				return aws.TrueTernary
+			}
+			return aws.FalseTernary
+		})}
+	})
 }

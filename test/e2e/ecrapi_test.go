@@ -1517,7 +1517,7 @@ func TestECRAuthorizationToken(t *testing.T) {
 
 	// STS GetCallerIdentity names the root of the account.
 	sc := sts.New(sts.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, testSecret, ""), Retryer: aws.NopRetryer{}})
+		Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, testSecret, ""), Retryer: closedConnRetryer()})
 	who, err := sc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	ecrMust(t, "GetCallerIdentity", err)
 	if aws.ToString(who.Account) != testAccount || aws.ToString(who.Arn) != "arn:aws:iam::123456789012:root" || aws.ToString(who.UserId) != testAccount {
@@ -1527,11 +1527,11 @@ func TestECRAuthorizationToken(t *testing.T) {
 		t.Errorf("GetCallerIdentity request ID %q", id)
 	}
 	bad := sts.New(sts.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, "wrong-secret", ""), Retryer: aws.NopRetryer{}})
+		Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, "wrong-secret", ""), Retryer: closedConnRetryer()})
 	_, err = bad.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	wantAPIError(t, "GetCallerIdentity with a wrong secret", err, "SignatureDoesNotMatch", 403, "")
 	unknown := sts.New(sts.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIAE2EUNKNOWNKEY000", testSecret, ""), Retryer: aws.NopRetryer{}})
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAE2EUNKNOWNKEY000", testSecret, ""), Retryer: closedConnRetryer()})
 	_, err = unknown.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	wantAPIError(t, "GetCallerIdentity with an unknown key", err, "InvalidClientTokenId", 403, "")
 	noServerErrors(t, e)
@@ -1707,7 +1707,7 @@ func TestECRMultiAccount(t *testing.T) {
 	c2 := ecrClientWith(e, key, secret)
 
 	sc := sts.New(sts.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider(key, secret, ""), Retryer: aws.NopRetryer{}})
+		Credentials: credentials.NewStaticCredentialsProvider(key, secret, ""), Retryer: closedConnRetryer()})
 	who, err := sc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	ecrMust(t, "GetCallerIdentity of the second account", err)
 	if aws.ToString(who.Account) != second || aws.ToString(who.Arn) != "arn:aws:iam::"+second+":root" {

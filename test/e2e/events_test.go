@@ -21,7 +21,7 @@ import (
 // eventsClient returns an EventBridge client of the server signed with
 // creds, which does not retry.
 func eventsClient(e *ecrd, creds aws.CredentialsProvider) *eventbridge.Client {
-	return eventbridge.New(eventbridge.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()), Credentials: creds, Retryer: aws.NopRetryer{}})
+	return eventbridge.New(eventbridge.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()), Credentials: creds, Retryer: closedConnRetryer()})
 }
 
 // rawEvents sends a signed EventBridge request by hand and returns the

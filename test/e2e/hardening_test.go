@@ -29,7 +29,7 @@ func TestListingsHideDeniedRepositories(t *testing.T) {
 	creds := newUser(t, iamClient(e), "lister", `{"Version":"2012-10-17","Statement":[
 {"Effect":"Allow","Action":"ecr:*","Resource":"*"},
 {"Effect":"Deny","Action":"ecr:*","Resource":"`+repoARN(testAccount, "b/secret")+`"}]}`)
-	c := ecr.New(ecr.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()), Credentials: creds, Retryer: aws.NopRetryer{}})
+	c := ecr.New(ecr.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()), Credentials: creds, Retryer: closedConnRetryer()})
 	var seen []string
 	p := ecr.NewDescribeRepositoriesPaginator(c, &ecr.DescribeRepositoriesInput{MaxResults: aws.Int32(1)})
 	for p.HasMorePages() {

@@ -16,7 +16,7 @@ import (
 // iamClient returns an IAM client of the server with the root key.
 func iamClient(e *ecrd) *iam.Client {
 	return iam.New(iam.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, testSecret, ""), Retryer: aws.NopRetryer{}})
+		Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, testSecret, ""), Retryer: closedConnRetryer()})
 }
 
 // TestSimulateCustomPolicy asks ecrd's evaluator, through IAM's

@@ -21,7 +21,7 @@ import (
 // kmsClient returns a KMS client of the server signed with creds, which
 // does not retry.
 func kmsClient(e *ecrd, creds aws.CredentialsProvider) *kms.Client {
-	return kms.New(kms.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()), Credentials: creds, Retryer: aws.NopRetryer{}})
+	return kms.New(kms.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()), Credentials: creds, Retryer: closedConnRetryer()})
 }
 
 // rawKMS sends a signed KMS request by hand, its body as is.

@@ -81,7 +81,7 @@ func TestPullThroughCacheBearer(t *testing.T) {
 
 	down := startECRD(t, t.TempDir(), "--insecure-upstreams", dist+","+iss.host)
 	sm := secretsmanager.New(secretsmanager.Options{Region: testRegion, BaseEndpoint: aws.String(down.URL()),
-		Credentials: static(testAccessKey, testSecret), Retryer: aws.NopRetryer{}})
+		Credentials: static(testAccessKey, testSecret), Retryer: closedConnRetryer()})
 	secret := func(name, password string) *string {
 		t.Helper()
 		b, _ := json.Marshal(map[string]string{"username": user, "accessToken": password})

@@ -173,7 +173,7 @@ func TestPullThroughCachePrivateUpstream(t *testing.T) {
 	want, _ := img.Digest()
 
 	sm := secretsmanager.New(secretsmanager.Options{Region: testRegion, BaseEndpoint: aws.String(down.URL()),
-		Credentials: static(testAccessKey, testSecret), Retryer: aws.NopRetryer{}})
+		Credentials: static(testAccessKey, testSecret), Retryer: closedConnRetryer()})
 	secretARN := func(name, token string) *string {
 		out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name),
 			SecretString: aws.String(`{"username":"AWS","accessToken":"` + token + `"}`)})

@@ -30,7 +30,7 @@ const (
 // regionECR is an ECR client of a key in another region of the server.
 func regionECR(e *ecrd, region, key, secret string) *ecr.Client {
 	return ecr.New(ecr.Options{Region: region, BaseEndpoint: aws.String(e.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider(key, secret, ""), Retryer: aws.NopRetryer{}})
+		Credentials: credentials.NewStaticCredentialsProvider(key, secret, ""), Retryer: closedConnRetryer()})
 }
 
 // registryHTTP is an HTTP client logged in to the registry c's region

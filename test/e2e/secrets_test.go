@@ -19,7 +19,7 @@ import (
 )
 
 func secretsClient(e *ecrd, creds aws.CredentialsProvider) *secretsmanager.Client {
-	return secretsmanager.New(secretsmanager.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()), Credentials: creds, Retryer: aws.NopRetryer{}})
+	return secretsmanager.New(secretsmanager.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()), Credentials: creds, Retryer: closedConnRetryer()})
 }
 
 const secretNotFound = "Secrets Manager can't find the specified secret."

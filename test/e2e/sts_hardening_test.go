@@ -182,7 +182,7 @@ func TestSTSWebIdentityHidesRoles(t *testing.T) {
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"` + aws.ToString(prov.OpenIDConnectProviderArn) + `"},"Action":"sts:AssumeRoleWithWebIdentity"}]}`
 	_, err = rootIAM.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("ci"), AssumeRolePolicyDocument: aws.String(trust)})
 	ecrMust(t, "CreateRole", err)
-	anon := sts.New(sts.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()), Retryer: aws.NopRetryer{}})
+	anon := sts.New(sts.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()), Retryer: closedConnRetryer()})
 	good := issuer.GitHubToken("repo:org/app:ref:refs/heads/main", "sts.amazonaws.com", 5*time.Minute)
 	forged := good[:strings.LastIndex(good, ".")+1] + strings.Repeat("A", len(good)-strings.LastIndex(good, ".")-1)
 	answer := func(roleARN, token string) string {

@@ -30,9 +30,9 @@ import (
 // clientsFor returns ECR, IAM and STS clients of the server signed with
 // a credentials provider (static keys, or a session's).
 func clientsFor(e *ecrd, creds aws.CredentialsProvider) (*ecr.Client, *iam.Client, *sts.Client) {
-	return ecr.New(ecr.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()), Credentials: creds, Retryer: aws.NopRetryer{}}),
-		iam.New(iam.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()), Credentials: creds, Retryer: aws.NopRetryer{}}),
-		sts.New(sts.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()), Credentials: creds, Retryer: aws.NopRetryer{}})
+	return ecr.New(ecr.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()), Credentials: creds, Retryer: closedConnRetryer()}),
+		iam.New(iam.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()), Credentials: creds, Retryer: closedConnRetryer()}),
+		sts.New(sts.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()), Credentials: creds, Retryer: closedConnRetryer()})
 }
 
 func static(key, secret string) aws.CredentialsProvider {
@@ -137,7 +137,7 @@ func TestGitHubActionsOIDC(t *testing.T) {
 		}
 	}
 	writeToken("repo:org/app:ref:refs/heads/main", "sts.amazonaws.com")
-	anonSTS := sts.New(sts.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()), Retryer: aws.NopRetryer{}})
+	anonSTS := sts.New(sts.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()), Retryer: closedConnRetryer()})
 	provider2 := stscreds.NewWebIdentityRoleProvider(anonSTS, roleARN, stscreds.IdentityTokenFile(tokenFile),
 		func(o *stscreds.WebIdentityRoleOptions) { o.RoleSessionName = "GitHubActions" })
 	creds := aws.NewCredentialsCache(provider2)

@@ -322,7 +322,7 @@ func terraformPlatform(t *testing.T, issuer *oidctest.Issuer, api, registry *ecr
 	}
 	// The KMS key waits out its deletion window, as on AWS; its alias is
 	// gone.
-	kc := kms.New(kms.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()), Credentials: static(testAccessKey, testSecret), Retryer: aws.NopRetryer{}})
+	kc := kms.New(kms.Options{Region: testRegion, BaseEndpoint: aws.String(e.URL()), Credentials: static(testAccessKey, testSecret), Retryer: closedConnRetryer()})
 	keys, err := kc.ListKeys(ctx, &kms.ListKeysInput{})
 	ecrMust(t, "ListKeys", err)
 	for _, k := range keys.Keys {
