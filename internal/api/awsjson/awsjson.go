@@ -103,6 +103,13 @@ func (s *Service) Lookup(target string) (name string, op Op) {
 	return "", nil
 }
 
+// Known reports whether the X-Amz-Target names one of the service's
+// operations.
+func (s *Service) Known(target string) bool {
+	_, run := s.Lookup(target)
+	return run != nil
+}
+
 // Serve runs the operation an X-Amz-Target names for an authenticated
 // caller and writes its answer.
 func (s *Service) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, target string, body []byte) {

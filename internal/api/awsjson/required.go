@@ -1,7 +1,9 @@
 package awsjson
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/ecrd/ecrd/internal/awserr"
@@ -30,4 +32,15 @@ func (r Required) Err(code string) error {
 		return &awserr.Error{Code: code, Message: "1 validation error detected: " + r[0]}
 	}
 	return &awserr.Error{Code: code, Message: fmt.Sprintf("%d validation errors detected: %s", len(r), strings.Join(r, "; "))}
+}
+
+// ClientFault is the exception of a service whose core answers with
+// awserr and whose every client fault is a 400 (EventBridge, Secrets
+// Manager), or nil for any other error.
+func ClientFault(err error) *Error {
+	var e *awserr.Error
+	if !errors.As(err, &e) {
+		return nil
+	}
+	return &Error{Type: e.Code, Message: e.Message, Status: http.StatusBadRequest}
 }

@@ -26,3 +26,13 @@ func TestRequired(t *testing.T) {
 		t.Fatalf("two missing: %v", err)
 	}
 }
+
+func TestClientFault(t *testing.T) {
+	if e := ClientFault(errors.New("disk on fire")); e != nil {
+		t.Fatalf("a fault answered as a client error: %+v", e)
+	}
+	e := ClientFault(&awserr.Error{Code: "ResourceNotFoundException", Message: "no such rule"})
+	if e == nil || e.Type != "ResourceNotFoundException" || e.Message != "no such rule" || e.Status != 400 {
+		t.Fatalf("client fault: %+v", e)
+	}
+}

@@ -64,8 +64,7 @@ func New(trail *audit.Trail, log *slog.Logger) *Handler {
 
 // Known reports whether the X-Amz-Target names an operation ecrd serves.
 func (h *Handler) Known(target string) bool {
-	_, run := h.api.Lookup(target)
-	return run != nil
+	return h.api.Known(target)
 }
 
 // Serve runs the operation an X-Amz-Target names for an authenticated

@@ -8,13 +8,11 @@ package eventbridge
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 
 	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"github.com/ecrd/ecrd/internal/auth"
-	"github.com/ecrd/ecrd/internal/awserr"
 	core "github.com/ecrd/ecrd/internal/events"
 )
 
@@ -72,7 +70,7 @@ func New(svc *core.Service, log *slog.Logger) *Handler {
 	h.api = awsjson.Service{
 		Name:    "EventBridge",
 		Targets: []awsjson.Operations{{Prefix: TargetPrefix, Ops: ops}},
-		Errors:  exception,
+		Errors:  awsjson.ClientFault,
 		Fault:   awsjson.Error{Type: "InternalException", Message: "internal server error: ecrd logged the cause"},
 		Log:     log,
 	}
@@ -81,24 +79,13 @@ func New(svc *core.Service, log *slog.Logger) *Handler {
 
 // Known reports whether the X-Amz-Target names an operation ecrd serves.
 func (h *Handler) Known(target string) bool {
-	_, run := h.api.Lookup(target)
-	return run != nil
+	return h.api.Known(target)
 }
 
 // Serve runs the operation an X-Amz-Target names for an authenticated
 // caller, in its account and the region it signed for.
 func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, target string, body []byte) {
 	h.api.Serve(w, r, c, target, body)
-}
-
-// exception returns EventBridge's exception for one of the core's
-// errors, or nil. EventBridge answers every client fault with 400.
-func exception(err error) *awsjson.Error {
-	var e *awserr.Error
-	if !errors.As(err, &e) {
-		return nil
-	}
-	return &awsjson.Error{Type: e.Code, Message: e.Message, Status: http.StatusBadRequest}
 }
 
 func deref[T any](p *T) T {

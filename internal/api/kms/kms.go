@@ -94,8 +94,7 @@ func New(svc *core.Service, log *slog.Logger) *Handler {
 
 // Known reports whether the X-Amz-Target names an operation ecrd serves.
 func (h *Handler) Known(target string) bool {
-	_, run := h.api.Lookup(target)
-	return run != nil
+	return h.api.Known(target)
 }
 
 // Serve runs the operation an X-Amz-Target names for an authenticated

@@ -8,7 +8,6 @@ package secretsmanager
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"github.com/ecrd/ecrd/internal/auth"
-	"github.com/ecrd/ecrd/internal/awserr"
 	core "github.com/ecrd/ecrd/internal/secrets"
 )
 
@@ -64,7 +62,7 @@ func New(svc *core.Service, log *slog.Logger) *Handler {
 		Name:        "SecretsManager",
 		EventSource: "secretsmanager.amazonaws.com",
 		Targets:     []awsjson.Operations{{Prefix: TargetPrefix, Ops: ops}},
-		Errors:      exception,
+		Errors:      awsjson.ClientFault,
 		Fault:       awsjson.Error{Type: "InternalServiceError", Message: "internal server error: ecrd logged the cause"},
 		Log:         log,
 	}
@@ -73,24 +71,13 @@ func New(svc *core.Service, log *slog.Logger) *Handler {
 
 // Known reports whether the X-Amz-Target names an operation ecrd serves.
 func (h *Handler) Known(target string) bool {
-	_, run := h.api.Lookup(target)
-	return run != nil
+	return h.api.Known(target)
 }
 
 // Serve runs the operation an X-Amz-Target names for an authenticated
 // caller, in its account and the region it signed for.
 func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, c auth.Caller, target string, body []byte) {
 	h.api.Serve(w, r, c, target, body)
-}
-
-// exception returns Secrets Manager's exception for one of the core's
-// errors, or nil. Secrets Manager answers every client fault with 400.
-func exception(err error) *awsjson.Error {
-	var e *awserr.Error
-	if !errors.As(err, &e) {
-		return nil
-	}
-	return &awsjson.Error{Type: e.Code, Message: e.Message, Status: http.StatusBadRequest}
 }
 
 func deref[T any](p *T) T {
