@@ -62,6 +62,7 @@ port.`,
 		gcCmd,
 		eventsCmd,
 		importCmd,
+		imageTimesCmd,
 		migrateCmd,
 		{name: "vulndb", summary: "load OSV vulnerability exports that image scans match against"},
 		{name: "audit", summary: "export the audit trail of a running server as JSON lines"},
@@ -98,6 +99,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return eventsCommand(args, stdout, stderr)
 		case "import":
 			return importImages(args, stdout, stderr)
+		case "image-times":
+			return imageTimes(args, stdout, stderr)
 		case "migrate":
 			return migrate(args, stdout, stderr)
 		case "vulndb":

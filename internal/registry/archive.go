@@ -146,19 +146,41 @@ func childManifests(ctx context.Context, rd metadata.Reader, repoID int64, img m
 	return out, nil
 }
 
-// SetImageTimes sets an image's push time and last pull time (a zero time
-// leaves one as it is), so that images imported from another registry
-// keep the ages their lifecycle rules depend on. It is ecrd's own action,
+// ImageTimes are the times SetImageTimes sets; a zero time leaves one
+// as it is.
+type ImageTimes struct {
+	PushedAt     time.Time
+	LastPulledAt time.Time
+	// UpstreamCheckedAt is when a pull-through cached tag was last
+	// checked upstream: setting it a day back makes the next pull check.
+	UpstreamCheckedAt time.Time
+}
+
+// SetImageTimes sets an image's push time and last pull time, so that
+// images imported from another registry keep the ages their lifecycle
+// rules depend on, and a cached tag's last upstream check, so that a
+// refresh can be driven without waiting a day. It is ecrd's own action,
 // which only an account's root may take.
-func (r *Registry) SetImageTimes(ctx context.Context, key metadata.RepoKey, id ImageID, pushedAt, lastPulledAt time.Time) (metadata.Image, error) {
+func (r *Registry) SetImageTimes(ctx context.Context, key metadata.RepoKey, id ImageID, times ImageTimes) (metadata.Image, error) {
+	pushedAt, lastPulledAt, checkedAt := times.PushedAt, times.LastPulledAt, times.UpstreamCheckedAt
 	repo, err := r.repositoryFor(ctx, ActionSetImageTimes, key)
 	if err != nil {
 		return metadata.Image{}, err
 	}
 	now := r.now()
-	for _, t := range []time.Time{pushedAt, lastPulledAt} {
+	for _, t := range []time.Time{pushedAt, lastPulledAt, checkedAt} {
 		if t.After(now.Add(time.Minute)) {
-			return metadata.Image{}, errorf(CodeInvalidParameter, "time %s is in the future: an image cannot have been pushed or pulled later than now", t.Format(time.RFC3339))
+			return metadata.Image{}, errorf(CodeInvalidParameter, "time %s is in the future: an image cannot have been pushed, pulled or checked later than now", t.Format(time.RFC3339))
+		}
+	}
+	if !checkedAt.IsZero() {
+		if id.Tag == "" {
+			return metadata.Image{}, errorf(CodeInvalidParameter, "upstreamCheckedAt needs imageId.imageTag: it is a cached tag's time")
+		}
+		if _, ok, err := r.ruleFor(ctx, key, true); err != nil {
+			return metadata.Image{}, err
+		} else if !ok {
+			return metadata.Image{}, errorf(CodeInvalidParameter, "repository %q is not under a pull-through cache rule: it has no upstream to check", key.Name)
 		}
 	}
 	var img metadata.Image
@@ -171,12 +193,18 @@ func (r *Registry) SetImageTimes(ctx context.Context, key metadata.RepoKey, id I
 		if err := tx.SetImageTimes(ctx, repo.ID, img.Digest, pushedAt, lastPulledAt); err != nil {
 			return err
 		}
-		params := map[string]any{"repositoryName": key.Name, "imageId": wireImageID(ImageID{Digest: string(img.Digest)})}
+		params := map[string]any{"repositoryName": key.Name, "imageId": wireImageID(ImageID{Digest: string(img.Digest), Tag: id.Tag})}
 		if !pushedAt.IsZero() {
 			params["imagePushedAt"] = pushedAt.UTC().Format(time.RFC3339)
 		}
 		if !lastPulledAt.IsZero() {
 			params["lastRecordedPullTime"] = lastPulledAt.UTC().Format(time.RFC3339)
+		}
+		if !checkedAt.IsZero() {
+			params["upstreamCheckedAt"] = checkedAt.UTC().Format(time.RFC3339)
+			if err := tx.PutAccountSetting(ctx, key.Scope, settingTagChecked+key.Name+":"+id.Tag, checkedAt.UTC().Format(time.RFC3339Nano)); err != nil {
+				return err
+			}
 		}
 		if err := r.record(ctx, tx, key.Scope, now, ActionSetImageTimes, params, RepositoryARN(key)); err != nil {
 			return err
@@ -186,6 +214,11 @@ func (r *Registry) SetImageTimes(ctx context.Context, key metadata.RepoKey, id I
 	})
 	if err != nil {
 		return metadata.Image{}, err
+	}
+	if !checkedAt.IsZero() {
+		r.ptc.mu.Lock()
+		r.ptc.checked[checkKey{repo.ID, id.Tag}] = checkedAt
+		r.ptc.mu.Unlock()
 	}
 	img.Content = nil
 	return img, nil

@@ -494,7 +494,7 @@ func (r *Registry) refreshTag(ctx context.Context, key metadata.RepoKey, repo me
 }
 
 // lastTagCheck returns when a cached tag was last checked upstream: kept
-// in memory, else in its account setting, else when it was cached.
+// in memory, else in its account setting, else when it was pushed.
 func (r *Registry) lastTagCheck(ctx context.Context, key metadata.RepoKey, repoID int64, tag string, img metadata.Image) time.Time {
 	k := checkKey{repoID, tag}
 	r.ptc.mu.Lock()
@@ -505,8 +505,8 @@ func (r *Registry) lastTagCheck(ctx context.Context, key metadata.RepoKey, repoI
 	}
 	t = img.PushedAt
 	if v, err := r.meta.AccountSetting(ctx, key.Scope, settingTagChecked+key.Name+":"+tag); err == nil {
-		if at, err := time.Parse(time.RFC3339Nano, v); err == nil && at.After(t) {
-			t = at
+		if at, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			t = at // set back on purpose (SetImageTimes), it may be before the push
 		}
 	}
 	r.ptc.mu.Lock()

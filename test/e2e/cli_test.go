@@ -63,6 +63,7 @@ var cliCommands = []struct {
 	{"serve", "-listen", false},
 	{"gc", "-endpoint-url", true},
 	{"import", "-repository", true},
+	{"image-times", "-upstream-checked-at", true},
 	{"migrate", "-to-metadata", false},
 	{"lifecycle run", "-repository", true},
 	{"lifecycle preview", "-at", true},

@@ -50,6 +50,9 @@ type SetImageTimesInput struct {
 	ImageId              *ImageIdentifier `json:"imageId,omitempty"`
 	ImagePushedAt        *Timestamp       `json:"imagePushedAt,omitempty"`
 	LastRecordedPullTime *Timestamp       `json:"lastRecordedPullTime,omitempty"`
+	// UpstreamCheckedAt is when a pull-through cached tag (imageId's
+	// imageTag) was last checked upstream.
+	UpstreamCheckedAt *Timestamp `json:"upstreamCheckedAt,omitempty"`
 }
 
 // SetImageTimesOutput is the image's times after the change.
@@ -111,7 +114,11 @@ func (h *Handler) setImageTimes(ctx context.Context, c auth.Caller, in *SetImage
 	}
 	key := repoKey(c, in.RegistryId, in.RepositoryName)
 	id := coreImageIDs([]ImageIdentifier{*in.ImageId})[0]
-	img, err := h.reg.SetImageTimes(ctx, key, id, pushed.Time, pulled.Time)
+	var checked Timestamp
+	if in.UpstreamCheckedAt != nil {
+		checked = *in.UpstreamCheckedAt
+	}
+	img, err := h.reg.SetImageTimes(ctx, key, id, registry.ImageTimes{PushedAt: pushed.Time, LastPulledAt: pulled.Time, UpstreamCheckedAt: checked.Time})
 	if err != nil {
 		return nil, err
 	}
