@@ -36,6 +36,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/singleflight"
 )
 
 // ManifestAccept lists every manifest type the client takes, so that the
@@ -115,6 +116,10 @@ type Client struct {
 	http     *http.Client
 	insecure map[string]bool
 	now      func() time.Time
+
+	// fetches makes concurrent first requests of one scope share one
+	// token fetch.
+	fetches singleflight.Group
 
 	mu     sync.Mutex
 	tokens map[tokenKey]token
@@ -479,14 +484,21 @@ func (c *Client) authorization(ctx context.Context, host string, ep Endpoint, ch
 	if ok && c.now().Before(t.expires) && "Bearer "+t.value != rejected {
 		return "Bearer " + t.value, nil
 	}
-	t, err := c.fetchToken(ctx, ep, ch, scope)
+	flight := fmt.Sprintf("%s\x00%x\x00%s\x00%s", k.host, k.cred, k.scope, rejected)
+	v, err, _ := c.fetches.Do(flight, func() (any, error) {
+		t, err := c.fetchToken(ctx, ep, ch, scope)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		c.tokens[k] = t
+		c.mu.Unlock()
+		return t, nil
+	})
 	if err != nil {
 		return "", err
 	}
-	c.mu.Lock()
-	c.tokens[k] = t
-	c.mu.Unlock()
-	return "Bearer " + t.value, nil
+	return "Bearer " + v.(token).value, nil
 }
 
 // fetchToken gets a token from the challenge's realm, as the token

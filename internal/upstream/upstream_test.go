@@ -36,6 +36,7 @@ type fakeUpstream struct {
 	requireCred bool
 	status      atomic.Int64 // when set, the registry answers it
 	expiresIn   int
+	tokenDelay  time.Duration // how long the token endpoint takes
 }
 
 func newFakeUpstream(t *testing.T, requireCred bool) *fakeUpstream {
@@ -45,6 +46,7 @@ func newFakeUpstream(t *testing.T, requireCred bool) *fakeUpstream {
 		manifestMT, digest.FromBytes(f.blob), len(f.blob)))
 	f.auth = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.tokenCalls.Add(1)
+		time.Sleep(f.tokenDelay)
 		if r.URL.Query().Get("service") != "fake-registry" {
 			http.Error(w, "bad service", http.StatusBadRequest)
 			return
@@ -171,6 +173,35 @@ func TestBearerFlowTokenCachedUntilExpiry(t *testing.T) {
 	// Ping asks for a token without a repository scope.
 	if err := c.Ping(ctx, ep); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBearerConcurrentFirstPullsShareOneToken: requests of one new scope
+// racing each other (a burst of first pulls) wait for one token fetch.
+func TestBearerConcurrentFirstPullsShareOneToken(t *testing.T) {
+	f := newFakeUpstream(t, true)
+	f.tokenDelay = 100 * time.Millisecond
+	c := newClient(f, time.Now)
+	ep := Endpoint{Host: f.host(), Username: user, Password: pass}
+	var wg sync.WaitGroup
+	errs := make(chan error, 10)
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.GetManifest(context.Background(), ep, "library/alpine", "3.20")
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.tokenCalls.Load(); n != 1 {
+		t.Fatalf("%d token requests for ten concurrent first pulls of one scope, want 1", n)
 	}
 }
 
