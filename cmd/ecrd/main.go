@@ -29,6 +29,7 @@ import (
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/cloudwatch"
 	"github.com/ecrd/ecrd/internal/config"
+	"github.com/ecrd/ecrd/internal/console"
 	"github.com/ecrd/ecrd/internal/eventpattern"
 	"github.com/ecrd/ecrd/internal/events"
 	"github.com/ecrd/ecrd/internal/events/delivery"
@@ -63,6 +64,7 @@ port.`,
 		eventsCmd,
 		importCmd,
 		imageTimesCmd,
+		consoleURLCmd,
 		migrateCmd,
 		{name: "vulndb", summary: "load OSV vulnerability exports that image scans match against"},
 		{name: "audit", summary: "export the audit trail of a running server as JSON lines"},
@@ -101,6 +103,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return importImages(args, stdout, stderr)
 		case "image-times":
 			return imageTimes(args, stdout, stderr)
+		case "console-url":
+			return consoleURL(args, stdout, stderr)
 		case "migrate":
 			return migrate(args, stdout, stderr)
 		case "vulndb":
@@ -273,9 +277,17 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if cfg.Audit {
 		observers = append(observers, trail)
 	}
+	var consoleHandler http.Handler
+	if cfg.Console {
+		co := console.Options{Registry: reg, Identity: st.ids, DefaultRegion: cfg.Region, Log: log}
+		if cfg.Audit {
+			co.Trail = trail
+		}
+		consoleHandler = console.New(co)
+	}
 	srv := server.New(server.Options{Registry: reg, Identity: st.ids, Auth: authn, KMS: kmsSvc, Events: eventsSvc, Secrets: secretsSvc, Endpoint: endpoint, Log: log,
 		Limits:    server.Limits{BodyTimeout: cfg.BodyTimeout, MaxConnections: cfg.MaxConnections, MaxClientConnections: cfg.MaxClientConnections},
-		Observers: observers, Trail: trail, CloudWatch: cloudwatch.NewService(st.meta, st.ids, nil)})
+		Observers: observers, Trail: trail, CloudWatch: cloudwatch.NewService(st.meta, st.ids, nil), Console: consoleHandler})
 
 	if cfg.DebugListen != "" {
 		go serveDebug(cfg.DebugListen, log)

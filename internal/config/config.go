@@ -78,6 +78,8 @@ type Config struct {
 	MinFreeSpace int64
 	// EventRetention is how long the outbox keeps an event.
 	EventRetention time.Duration
+	// Console serves the web console under /console/.
+	Console bool
 	// Audit turns the audit trail on (CloudTrail's record of every call);
 	// AuditRetention is how long its records are kept.
 	Audit          bool
@@ -145,6 +147,7 @@ func Default() Config {
 		MinFreeSpace:         512 << 20,
 		EventRetention:       24 * time.Hour,
 		Audit:                true,
+		Console:              true,
 		AuditRetention:       90 * 24 * time.Hour,
 	}
 }
@@ -191,6 +194,7 @@ func (c *Config) settings() []setting {
 		{"insecure-upstreams", "upstream registries of pull-through cache rules reached over plain HTTP, for tests and labs: comma-separated host:port (every other upstream is reached over HTTPS)", (*insecureUpstreamsValue)(&c.InsecureUpstreams)},
 		{"event-retention", "how long the outbox keeps the record of a change (every change is one; processes sharing the database follow it)", (*durationValue)(&c.EventRetention)},
 		{"audit", "keep the audit trail: CloudTrail's record of every AWS API call and /v2 request, read with aws cloudtrail lookup-events (--audit=false turns it off)", (*boolValue)(&c.Audit)},
+		{"console", "serve the web console under /console/ (--console=false turns it off)", (*boolValue)(&c.Console)},
 		{"audit-retention", "how long the audit trail keeps a record", (*durationValue)(&c.AuditRetention)},
 		{"shutdown-timeout", "how long SIGTERM waits for requests in flight", (*durationValue)(&c.ShutdownTimeout)},
 		{"log-level", "debug, info, warn or error (debug logs every request)", (*stringValue)(&c.LogLevel)},

@@ -80,6 +80,9 @@ type Options struct {
 	Trail *audit.Trail
 	// CloudWatch serves CloudWatch's metric reads, if set.
 	CloudWatch *cloudwatch.Service
+	// Console serves the web console under /console/, if set; ecrd's
+	// CreateConsoleSignInToken then issues its sign-in tokens.
+	Console http.Handler
 }
 
 // New returns a Server for the OCI API under /v2 and the AWS APIs at /.
@@ -109,6 +112,11 @@ func New(o Options) *Server {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("POST /{$}", s.serveAWS)
 	mux.HandleFunc("POST /service/{service}/operation/{operation}", s.serveRPC)
+	if o.Console != nil {
+		mux.Handle("/console/", o.Console)
+		mux.Handle("/console", o.Console)
+		s.ecr.SetConsoleSignIn(o.Identity.IssueConsoleSignIn)
+	}
 	mux.HandleFunc("/", notFound)
 	s.handler = s.logRequests(s.guard(mux))
 	return s

@@ -55,6 +55,8 @@ type Handler struct {
 	ops      map[string]awsjson.Op // ECR's, by name
 	ext      map[string]awsjson.Op // ecrd's own, by name
 	api      awsjson.Service
+	// consoleSignIn issues the web console's sign-in tokens, if on.
+	consoleSignIn ConsoleSignIn
 }
 
 // New returns the ECR API handler.
@@ -132,6 +134,7 @@ func New(reg *registry.Registry, endpoint Endpoint, log *slog.Logger) *Handler {
 		"CollectGarbage":              handle(h.collectGarbage),
 		"ListDeadLetters":             handle(h.listDeadLetters),
 		"RedriveDeadLetters":          handle(h.redriveDeadLetters),
+		"CreateConsoleSignInToken":    handle(h.createConsoleSignInToken),
 	}
 	h.api = awsjson.Service{
 		Name:       "ECR",

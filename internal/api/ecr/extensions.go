@@ -7,11 +7,14 @@ package ecr
 
 import (
 	"context"
+	"time"
 
 	"github.com/ecrd/ecrd/internal/api/awsjson"
 	"github.com/ecrd/ecrd/internal/auth"
 	"github.com/ecrd/ecrd/internal/events/delivery"
+	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/registry"
+	"github.com/ecrd/ecrd/internal/reqinfo"
 )
 
 // ExtensionPrefix starts the X-Amz-Target of ecrd's own operations.
@@ -243,4 +246,33 @@ func (h *Handler) redriveDeadLetters(ctx context.Context, c auth.Caller, in *Red
 		}
 	}
 	return out, nil
+}
+
+// CreateConsoleSignInTokenInput asks for a one-time sign-in token of the
+// web console for the caller (`ecrd console-url`).
+type CreateConsoleSignInTokenInput struct{}
+
+// CreateConsoleSignInTokenOutput is the token, to be opened as
+// <endpoint>/console/signin?token=<signInToken> before expiresAt, once.
+type CreateConsoleSignInTokenOutput struct {
+	SignInToken string     `json:"signInToken"`
+	ExpiresAt   *Timestamp `json:"expiresAt"`
+}
+
+func (in *CreateConsoleSignInTokenInput) validate() error { return nil }
+
+// ConsoleSignIn issues console sign-in tokens: a principal, the region
+// its request was signed for, and the access key it signed with.
+type ConsoleSignIn func(p identity.Principal, region, keyID string) (token string, expires time.Time)
+
+// SetConsoleSignIn makes CreateConsoleSignInToken issue tokens; without
+// it the operation answers that the console is off.
+func (h *Handler) SetConsoleSignIn(f ConsoleSignIn) { h.consoleSignIn = f }
+
+func (h *Handler) createConsoleSignInToken(ctx context.Context, c auth.Caller, _ *CreateConsoleSignInTokenInput) (*CreateConsoleSignInTokenOutput, error) {
+	if h.consoleSignIn == nil {
+		return nil, &registry.Error{Code: registry.CodeUnsupported, Message: "this server's web console is turned off"}
+	}
+	token, expires := h.consoleSignIn(c.Principal, c.Region, reqinfo.From(ctx).AccessKeyID)
+	return &CreateConsoleSignInTokenOutput{SignInToken: token, ExpiresAt: awsjson.NewTimestamp(expires)}, nil
 }
