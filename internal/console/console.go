@@ -21,6 +21,7 @@ import (
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
+	"github.com/ecrd/ecrd/internal/reqinfo"
 )
 
 //go:embed templates/*.html
@@ -179,6 +180,7 @@ func (h *Handler) session(p page) http.HandlerFunc {
 			s.scope.Region = g
 		}
 		s.ctx = identity.NewContext(identity.WithOrigin(r.Context(), identity.OriginOf(r)), s.principal)
+		identity.NoteCaller(reqinfo.From(r.Context()), s.principal, claims.KeyID)
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 			if err := r.ParseForm(); err != nil {
