@@ -1,6 +1,7 @@
 package metadatatest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -83,5 +84,39 @@ func testRepositorySummaries(t *testing.T, s metadata.Store) {
 		if got, err := s.RepositorySummaries(ctx, ids); err != nil || len(got) != 0 {
 			t.Errorf("RepositorySummaries(%v) = %+v, %v; want an empty map", ids, got, err)
 		}
+	}
+}
+
+// testRepositoryNameOrder checks that repositories are listed in the byte
+// order of their names, and that after may be any text, one that sorts
+// after every character a name holds included: the registry lists the
+// names under a prefix as one range that starts after such a name.
+func testRepositoryNameOrder(t *testing.T, s metadata.Store) {
+	names := []string{"team", "team-a", "team.b", "team/c", "team/c/d", "team0", "teamz", "teamz/x"}
+	for _, n := range []string{"teamz/x", "team0", "team/c/d", "team", "team.b", "teamz", "team/c", "team-a"} {
+		createRepo(t, s, key(n))
+	}
+	list := func(after string, limit int) []string {
+		t.Helper()
+		repos, err := s.Repositories(ctx, scope, after, limit)
+		if err != nil {
+			t.Fatalf("Repositories(%q): %v", after, err)
+		}
+		var out []string
+		for _, r := range repos {
+			out = append(out, r.Key.Name)
+		}
+		return out
+	}
+	if got := list("", 100); !slices.Equal(got, names) {
+		t.Errorf("Repositories = %v, want %v", got, names)
+	}
+	// The names starting with "team/": after "team." and the highest code
+	// point.
+	if got := list("team.\U0010FFFF", 3); !slices.Equal(got, []string{"team/c", "team/c/d", "team0"}) {
+		t.Errorf("Repositories after the start of team/ = %v", got)
+	}
+	if got := list("teamz\U0010FFFF", 3); len(got) != 0 {
+		t.Errorf("Repositories after the last name = %v", got)
 	}
 }
