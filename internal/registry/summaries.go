@@ -27,9 +27,9 @@ type RepositoryListing struct {
 // DefaultSummaryPage; token is "" or a next token it returned.
 //
 // A page costs one index range scan of the repositories' names (a
-// prefix is the range from itself to its last name) and one aggregate
-// query over the page's images, however many repositories the registry
-// holds.
+// prefix is the range from itself to its last name; the scan reads on
+// past repositories the caller may not describe) and one aggregate query
+// over the page's images, however many repositories the registry holds.
 func (r *Registry) RepositorySummaries(ctx context.Context, scope metadata.Scope, prefix, token string, max int) ([]RepositoryListing, string, error) {
 	switch {
 	case max == 0:
