@@ -261,6 +261,11 @@ type Reader interface {
 	Repositories(ctx context.Context, scope Scope, after string, limit int) ([]Repository, error)
 	// RepositoryImageCount returns how many images a repository holds.
 	RepositoryImageCount(ctx context.Context, repoID int64) (int, error)
+	// RepositorySummaries sums up the active images of each repository
+	// of repoIDs in one aggregate query. A repository without any (an
+	// empty one, or an ID that names none) is absent from the map: its
+	// summary is the zero value.
+	RepositorySummaries(ctx context.Context, repoIDs []int64) (map[int64]RepositorySummary, error)
 
 	// Blob returns the blob d if it is linked into repository repoID.
 	Blob(ctx context.Context, repoID int64, d digest.Digest) (Blob, error)
@@ -332,6 +337,23 @@ type Reader interface {
 	Upload(ctx context.Context, id string) (Upload, error)
 	// Uploads lists every upload session (for expiry and recovery).
 	Uploads(ctx context.Context) ([]Upload, error)
+}
+
+// RepositorySummary is what a repository holds, as a listing of
+// repositories shows it. It counts the images in the standard storage
+// class: those DescribeImages lists by default, less the archived ones
+// (which are kept, but must be restored to be pulled). An image whose
+// restore from archive is still completing (ACTIVATING) counts already:
+// the store has no clock to tell, and it is active within the restore's
+// delay. A deleted image is gone from the store, so it never counts.
+type RepositorySummary struct {
+	Images int
+	// Bytes is the sum of the images' ImageSize, as DescribeImages reports
+	// imageSizeInBytes (an index weighs its largest child, which is also
+	// counted on its own).
+	Bytes int64
+	// LastPushedAt is the latest push time of those images (zero: none).
+	LastPushedAt time.Time
 }
 
 // ImageFilter selects images in a listing.

@@ -381,7 +381,7 @@ func (r *Registry) Repositories(ctx context.Context, scope metadata.Scope, last 
 	if err := r.authorize(ctx, ActionDescribeRepositories, scope, nil, RepositoryARN(metadata.RepoKey{Scope: scope, Name: "*"})); err != nil {
 		return nil, false, err
 	}
-	repos, more, err := r.visibleRepositories(ctx, scope, last, pageSize(n))
+	repos, more, err := r.visibleRepositories(ctx, scope, "", last, pageSize(n))
 	if err != nil {
 		return nil, false, err
 	}

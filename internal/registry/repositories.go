@@ -114,7 +114,7 @@ func (r *Registry) DescribeRepositories(ctx context.Context, scope metadata.Scop
 		return nil, "", err
 	}
 	max = pageSize(max)
-	repos, more, err := r.visibleRepositories(ctx, scope, after, max)
+	repos, more, err := r.visibleRepositories(ctx, scope, "", after, max)
 	if err != nil {
 		return nil, "", err
 	}
@@ -126,10 +126,12 @@ func (r *Registry) DescribeRepositories(ctx context.Context, scope metadata.Scop
 }
 
 // visibleRepositories returns up to n repositories of a registry after
-// the name after, in order, leaving out those the caller may not
-// describe (a Deny on one repository hides it from listings as it does
-// from a describe by name), and whether more follow.
-func (r *Registry) visibleRepositories(ctx context.Context, scope metadata.Scope, after string, n int) ([]metadata.Repository, bool, error) {
+// the name after whose names start with prefix ("" for all), in order,
+// leaving out those the caller may not describe (a Deny on one
+// repository hides it from listings as it does from a describe by name),
+// and whether more follow. A prefix's names are one range of the name
+// order: the listing stops at the first name past it.
+func (r *Registry) visibleRepositories(ctx context.Context, scope metadata.Scope, prefix, after string, n int) ([]metadata.Repository, bool, error) {
 	var out []metadata.Repository
 	for {
 		batch, err := r.meta.Repositories(ctx, scope, after, n+1)
@@ -137,6 +139,12 @@ func (r *Registry) visibleRepositories(ctx context.Context, scope metadata.Scope
 			return nil, false, err
 		}
 		for _, repo := range batch {
+			if !strings.HasPrefix(repo.Key.Name, prefix) {
+				if repo.Key.Name < prefix {
+					continue // before the range (a caller's after that starts before it)
+				}
+				return out, false, nil
+			}
 			err := r.authorizeRepo(ctx, ActionDescribeRepositories, repo.Key, &repo)
 			if c := CodeOf(err); c == CodeAccessDenied || c == CodeUnauthenticated {
 				continue

@@ -36,6 +36,8 @@ func Run(t *testing.T, newStore func(t *testing.T) metadata.Store) {
 		{"RepositorySettingsAndTags", testRepositorySettings},
 		{"DeleteRepository", testDeleteRepository},
 		{"ImageListing", testImageListing},
+		{"RepositorySummaries", testRepositorySummaries},
+		{"RepositoryNameOrder", testRepositoryNameOrder},
 		{"AccountsAndAccessKeys", testAccounts},
 		{"CreationTemplatesAndSettings", testTemplatesAndSettings},
 		{"Ready", func(t *testing.T, s metadata.Store) {

@@ -154,6 +154,34 @@ func (r *reader) RepositoryImageCount(ctx context.Context, repoID int64) (int, e
 	return n, err
 }
 
+// RepositorySummaries reads only the listed repositories' images, through
+// an index led by repo_id (a bitmap scan of = ANY), grouped by hash.
+func (r *reader) RepositorySummaries(ctx context.Context, repoIDs []int64) (map[int64]metadata.RepositorySummary, error) {
+	out := make(map[int64]metadata.RepositorySummary, len(repoIDs))
+	if len(repoIDs) == 0 {
+		return out, nil
+	}
+	rows, err := r.q.Query(ctx, `SELECT repo_id, count(*), sum(image_size)::bigint, max(pushed_at) FROM images
+		WHERE repo_id = ANY($1) AND storage_class = 'STANDARD' GROUP BY repo_id`, repoIDs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id     int64
+			s      metadata.RepositorySummary
+			pushed pgtype.Timestamptz
+		)
+		if err := rows.Scan(&id, &s.Images, &s.Bytes, &pushed); err != nil {
+			return nil, err
+		}
+		s.LastPushedAt = tm(pushed)
+		out[id] = s
+	}
+	return out, rows.Err()
+}
+
 func (r *reader) Blob(ctx context.Context, repoID int64, d digest.Digest) (metadata.Blob, error) {
 	l, err := r.Link(ctx, repoID, d)
 	return l.Blob, err

@@ -141,6 +141,40 @@ func (r *reader) RepositoryImageCount(ctx context.Context, repoID int64) (int, e
 	return n, err
 }
 
+// repositorySummariesSQL seeks the images of each repository of the list
+// by an index on repo_id (one JSON parameter, however long the list).
+const repositorySummariesSQL = `SELECT repo_id, count(*), sum(image_size), max(pushed_at) FROM images
+	WHERE repo_id IN (SELECT value FROM json_each(?)) AND storage_class = 'STANDARD' GROUP BY repo_id`
+
+func (r *reader) RepositorySummaries(ctx context.Context, repoIDs []int64) (map[int64]metadata.RepositorySummary, error) {
+	out := make(map[int64]metadata.RepositorySummary, len(repoIDs))
+	if len(repoIDs) == 0 {
+		return out, nil
+	}
+	list, err := json.Marshal(repoIDs)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.q.QueryContext(ctx, repositorySummariesSQL, string(list))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id     int64
+			s      metadata.RepositorySummary
+			pushed sql.NullInt64
+		)
+		if err := rows.Scan(&id, &s.Images, &s.Bytes, &pushed); err != nil {
+			return nil, err
+		}
+		s.LastPushedAt = fromNanos(pushed)
+		out[id] = s
+	}
+	return out, rows.Err()
+}
+
 func (r *reader) Blob(ctx context.Context, repoID int64, d digest.Digest) (metadata.Blob, error) {
 	l, err := r.Link(ctx, repoID, d)
 	return l.Blob, err
