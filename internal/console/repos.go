@@ -72,18 +72,18 @@ func (h *Handler) repositories(w http.ResponseWriter, r *http.Request, s *sessio
 // listRepositories reads one page of repositories with their image
 // counts, sizes and last pushes.
 func (h *Handler) listRepositories(ctx context.Context, scope metadata.Scope, prefix, token string, max int) ([]repoRow, string, error) {
-	list, next, err := h.o.Registry.DescribeRepositories(ctx, scope, nil, token, max)
+	list, next, err := h.o.Registry.RepositorySummaries(ctx, scope, strings.ToLower(prefix), token, max)
 	if err != nil {
 		return nil, "", err
 	}
 	rows := make([]repoRow, 0, len(list))
 	for _, l := range list {
-		if !strings.HasPrefix(l.Key.Name, prefix) {
-			continue
-		}
-		row := repoRow{Name: l.Key.Name, URI: h.o.Registry.RepositoryURI(l.Key),
+		row := repoRow{Name: l.Key.Name, URI: h.o.Registry.RepositoryURI(l.Key), Images: l.Images, Bytes: l.Bytes,
 			Mutability: orDefault(l.Settings.TagMutability, "MUTABLE"), Encryption: orDefault(l.Settings.EncryptionType, "AES256"),
 			ScanOnPush: l.Settings.ScanOnPush}
+		if !l.LastPushedAt.IsZero() {
+			row.LastPush = l.LastPushedAt
+		}
 		rows = append(rows, row)
 	}
 	return rows, next, nil
