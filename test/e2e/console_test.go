@@ -1,0 +1,212 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/chromedp/cdproto/network"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/ecrd/ecrd/internal/scanner/scannertest"
+	"github.com/ecrd/ecrd/test/browsertest"
+	"github.com/ecrd/ecrd/test/ecrdtest"
+)
+
+// consoleServer starts ecrd with vulnerability data rating an openssl
+// version critical, and pushes an image with that openssl to prod/app
+// (scan on push), waiting for its scan. It returns the server and the
+// image's digest.
+func consoleServer(t *testing.T) (*ecrd, string) {
+	t.Helper()
+	dir := t.TempDir()
+	writeTarball(t, filepath.Join(dir, "app.tar"), scannertest.DebianFiles(scannertest.Package{Name: "openssl", Version: "3.0.11-1~deb12u1"}))
+	export, err := scannertest.Export(scannertest.Advisory{ID: "DSA-5621-1", Aliases: []string{"CVE-2023-5678"}, Ecosystem: "Debian:12",
+		Package: "openssl", Fixed: "3.0.13-1~deb12u1", Vector: scannertest.VectorCritical})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exportPath := filepath.Join(dir, "debian.zip")
+	if err := os.WriteFile(exportPath, export, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	if out, err := exec.Command(ecrdtest.Bin(), "vulndb", "load", "--data", data, exportPath).CombinedOutput(); err != nil {
+		t.Fatalf("ecrd vulndb load: %v\n%s", err, out)
+	}
+	e := startECRD(t, data)
+	ctx := context.Background()
+	ec := ecrClient(e)
+	_, err = ec.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("prod/app"),
+		ImageScanningConfiguration: &ecrtypes.ImageScanningConfiguration{ScanOnPush: true}})
+	ecrMust(t, "CreateRepository", err)
+	img, err := tarball.ImageFromPath(filepath.Join(dir, "app.tar"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.NewTag(e.Addr+"/prod/app:v1", name.Insecure)
+	if err := remote.Write(ref, img, remote.WithAuth(&authn.Basic{Username: "AWS", Password: e.Password(t)})); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the scan on push", func() bool {
+		out, err := ec.DescribeImageScanFindings(ctx, &ecr.DescribeImageScanFindingsInput{RepositoryName: aws.String("prod/app"),
+			ImageId: &ecrtypes.ImageIdentifier{ImageTag: aws.String("v1")}})
+		return err == nil && out.ImageScanStatus != nil && out.ImageScanStatus.Status == ecrtypes.ScanStatusComplete
+	})
+	d, _ := img.Digest()
+	return e, d.String()
+}
+
+// consoleURL runs `ecrd console-url` with AWS credentials in the
+// environment and returns the URL it printed.
+func consoleURL(t *testing.T, e *ecrd, key, secret string) string {
+	t.Helper()
+	r := runECRD(t, []string{"AWS_ENDPOINT_URL=" + e.URL(), "AWS_REGION=" + testRegion, "AWS_ACCESS_KEY_ID=" + key, "AWS_SECRET_ACCESS_KEY=" + secret}, "console-url")
+	u := strings.TrimSpace(r.stdout)
+	if r.code != 0 || !strings.HasPrefix(u, e.URL()+"/console/signin?token=") {
+		t.Fatalf("ecrd console-url: %v", r)
+	}
+	return u
+}
+
+// TestConsoleInABrowser drives the web console in Chromium against the
+// real binary: sign-in through `ecrd console-url` (the session cookie
+// HttpOnly and SameSite=Strict; the URL refused a second time), the
+// repositories, a repository and the image whose scan found a critical
+// openssl advisory (its findings, filtered), a POST without the CSRF
+// token refused and changing nothing, sign-out ending the session;
+// sign-in with keys, wrong keys refused, and a user without rights
+// seeing 403 pages with the core's explanation and no data. Pages run
+// without script errors (a CSP violation would be one). Screenshots of
+// the pages go to the test artifacts.
+func TestConsoleInABrowser(t *testing.T) {
+	e, digest := consoleServer(t)
+	b := browsertest.Start(t)
+	tab := b.NewTab(t)
+
+	// Sign-in through a one-time URL, as the account's root.
+	signIn := consoleURL(t, e, testAccessKey, testSecret)
+	if st := browsertest.Navigate(t, tab, signIn, "#repositories"); st != http.StatusOK {
+		t.Fatalf("the sign-in URL led to HTTP %d", st)
+	}
+	if got := browsertest.Text(t, tab, "#principal"); got != "arn:aws:iam::"+testAccount+":root" {
+		t.Fatalf("signed in as %q", got)
+	}
+	c := browsertest.Cookie(t, tab, "ecrd_console")
+	if c == nil || !c.HTTPOnly || c.SameSite != network.CookieSameSiteStrict || c.Path != "/console/" {
+		t.Fatalf("the session cookie: %+v", c)
+	}
+	row := browsertest.Text(t, tab, "#repositories tbody")
+	if !strings.Contains(row, "prod/app") || !strings.Contains(row, "AES256") {
+		t.Fatalf("the repositories table: %q", row)
+	}
+	browsertest.Screenshot(t, tab, "repositories")
+	// The URL works once.
+	other := b.NewIncognito(t)
+	if st := browsertest.Navigate(t, other, signIn, ".signin"); st != http.StatusForbidden {
+		t.Errorf("a used sign-in URL: HTTP %d, want 403", st)
+	}
+	if msg := browsertest.Text(t, other, "#signin-problem"); !strings.Contains(msg, "used already") {
+		t.Errorf("a used sign-in URL says %q", msg)
+	}
+
+	// The repository, and the image's findings.
+	browsertest.Navigate(t, tab, e.URL()+"/console/repositories?q=prod", "#repositories")
+	browsertest.ClickAndWait(t, tab, `#repositories a[href*="prod%2Fapp"]`)
+	images := browsertest.Text(t, tab, "#images tbody")
+	if !strings.Contains(images, "v1") || !strings.Contains(images, "CRITICAL 1") || !strings.Contains(images, "COMPLETE") {
+		t.Fatalf("the images table: %q", images)
+	}
+	browsertest.Screenshot(t, tab, "repository")
+	browsertest.ClickAndWait(t, tab, "#images a.digest")
+	if got := browsertest.Text(t, tab, "h1.digest-title"); got != digest {
+		t.Fatalf("the image page is of %q, want %s", got, digest)
+	}
+	findings := browsertest.Text(t, tab, "#findings tbody")
+	if !strings.Contains(findings, "CVE-2023-5678") || !strings.Contains(findings, "openssl") || !strings.Contains(findings, "3.0.13-1~deb12u1") {
+		t.Fatalf("the findings: %q", findings)
+	}
+	if n := browsertest.Count(t, tab, `#findings a[href^="http"]`); n != 1 {
+		t.Errorf("%d advisory links, want 1", n)
+	}
+	browsertest.Select(t, tab, "#severity", "LOW")
+	browsertest.Submit(t, tab, "#severity")
+	if got := browsertest.Text(t, tab, "#findings tbody"); !strings.Contains(got, "No findings match the filter") {
+		t.Errorf("findings filtered to LOW: %q", got)
+	}
+	browsertest.Select(t, tab, "#severity", "CRITICAL")
+	browsertest.Submit(t, tab, "#severity")
+	if got := browsertest.Text(t, tab, "#findings tbody"); !strings.Contains(got, "CVE-2023-5678") {
+		t.Errorf("findings filtered to CRITICAL: %q", got)
+	}
+	browsertest.Screenshot(t, tab, "image")
+
+	// A change without the CSRF token is refused and changes nothing.
+	st, body := browsertest.PostForm(t, tab, e.URL()+"/console/repository/delete-image", url.Values{"name": {"prod/app"}, "digest": {digest}})
+	if st != http.StatusForbidden || !strings.Contains(body, "CSRF") {
+		t.Errorf("a POST without the CSRF token: %d %s", st, body)
+	}
+	if _, err := ecrClient(e).DescribeImages(context.Background(), &ecr.DescribeImagesInput{RepositoryName: aws.String("prod/app"),
+		ImageIds: []ecrtypes.ImageIdentifier{{ImageDigest: aws.String(digest)}}}); err != nil {
+		t.Errorf("the image after a refused delete: %v", err)
+	}
+
+	// Sign-out ends the session.
+	browsertest.Submit(t, tab, "#signout")
+	if u := browsertest.URL(t, tab); !strings.HasSuffix(u, "/console/signin") {
+		t.Fatalf("after sign-out: %s", u)
+	}
+	browsertest.Navigate(t, tab, e.URL()+"/console/repository?name=prod%2Fapp", ".signin")
+	if n := browsertest.Count(t, tab, "#images"); n != 0 {
+		t.Error("a page showed a repository after sign-out")
+	}
+
+	// Keys: wrong ones refused; a user without rights sees 403 pages.
+	creds, err := newUser(t, rootIAM(e), "nobody", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}]}`).Retrieve(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := b.NewIncognito(t)
+	browsertest.Navigate(t, u, e.URL()+"/console/", "#signin")
+	browsertest.Fill(t, u, "#access_key_id", creds.AccessKeyID)
+	browsertest.Fill(t, u, "#secret_access_key", creds.SecretAccessKey+"x")
+	if st := browsertest.Submit(t, u, "#signin"); st != http.StatusUnauthorized {
+		t.Errorf("a wrong secret: HTTP %d, want 401", st)
+	}
+	browsertest.Fill(t, u, "#secret_access_key", creds.SecretAccessKey)
+	if st := browsertest.Submit(t, u, "#signin"); st != http.StatusForbidden {
+		t.Errorf("the repositories page of a user without rights: HTTP %d, want 403", st)
+	}
+	if msg := browsertest.Text(t, u, "#error-message"); !strings.Contains(msg, "user/nobody is not authorized to perform: ecr:DescribeRepositories") {
+		t.Errorf("the denial says %q", msg)
+	}
+	browsertest.Screenshot(t, u, "access-denied")
+	for _, page := range []string{"/console/repository?name=prod%2Fapp", "/console/image?name=prod%2Fapp&digest=" + digest} {
+		if st := browsertest.Navigate(t, u, e.URL()+page, "#error-message"); st != http.StatusForbidden {
+			t.Errorf("%s for a user without rights: HTTP %d", page, st)
+		}
+		if n := browsertest.Count(t, u, "#images, #findings, #layers"); n != 0 {
+			t.Errorf("%s showed data to a user without rights", page)
+		}
+	}
+	b.CheckJSErrors(t)
+	noServerErrors(t, e)
+}
+
+// rootIAM is the IAM client of the account's root.
+func rootIAM(e *ecrd) *iam.Client {
+	_, c, _ := clientsFor(e, static(testAccessKey, testSecret))
+	return c
+}
