@@ -121,8 +121,16 @@ func (w principalARN) self(p Principal) bool {
 }
 
 // principalOf returns the principal a request of an existing user, role
-// (as a session of it) or account root carries.
+// (as a session of it) or account root carries. A nil Service knows no
+// users or roles.
 func (s *Service) principalOf(ctx context.Context, w principalARN) (Principal, error) {
+	if s == nil {
+		// No IAM: only roots, whose accounts are not kept either.
+		if w.kind == TypeRoot {
+			return Root(w.account), nil
+		}
+		return Principal{}, noSuchEntity(w.account, w.kind, w.name)
+	}
 	switch w.kind {
 	case TypeRoot:
 		if _, err := s.meta.Account(ctx, w.account); errors.Is(err, metadata.ErrNotFound) {

@@ -123,6 +123,13 @@ var registryResources = map[Action]struct {
 
 func anyResource(metadata.Scope) string { return "*" }
 
+// unexplained are the actions decided on a repository creation template
+// or a pull-through cache rule, which a question cannot name.
+var unexplained = map[Action]bool{
+	ActionCreateTemplate: true, ActionUpdateTemplate: true, ActionDeleteTemplate: true,
+	ActionCreatePTCRule: true, ActionUpdatePTCRule: true, ActionDeletePTCRule: true, ActionValidatePTCRule: true,
+}
+
 // ExplainAccess answers whether a principal may perform an action on a
 // repository or registry, and which statement of which policy decided,
 // by deciding the request as it would be decided (decideAccess) for that
@@ -138,6 +145,9 @@ func (r *Registry) ExplainAccess(ctx context.Context, q AccessQuestion) (AccessA
 	action, err := questionAction(q.Action)
 	if err != nil {
 		return AccessAnswer{}, err
+	}
+	if unexplained[action] {
+		return AccessAnswer{}, paramError("action", "%s is decided on a repository creation template or pull-through cache rule, which a question cannot name", action)
 	}
 	var (
 		key      = metadata.RepoKey{Scope: q.Scope, Name: q.Repository}
@@ -211,6 +221,11 @@ func questionAction(s string) (Action, error) {
 		}
 	}
 	for k := range registryResources {
+		if strings.EqualFold(string(k), string(a)) {
+			return k, nil
+		}
+	}
+	for k := range unexplained {
 		if strings.EqualFold(string(k), string(a)) {
 			return k, nil
 		}

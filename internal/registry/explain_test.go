@@ -399,6 +399,8 @@ func TestExplainBadQuestions(t *testing.T) {
 		{"no action", registry.AccessQuestion{Repository: "app", PrincipalARN: root}},
 		{"a repository action without one", registry.AccessQuestion{PrincipalARN: root, Action: "ecr:BatchGetImage"}},
 		{"a registry action on a repository", registry.AccessQuestion{Repository: "app", PrincipalARN: root, Action: "ecr:GetAuthorizationToken"}},
+		{"a template's action", registry.AccessQuestion{Repository: "app", PrincipalARN: root, Action: "ecr:CreateRepositoryCreationTemplate"}},
+		{"a pull-through cache rule's action", registry.AccessQuestion{PrincipalARN: root, Action: "ecr:deletepullthroughcacherule"}},
 		{"a bad repository name", registry.AccessQuestion{Repository: "App!", PrincipalARN: root, Action: "ecr:BatchGetImage"}},
 	} {
 		tc.q.Scope = scope
