@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/awsmanaged"
@@ -354,34 +353,19 @@ func (s *Service) PrincipalPolicies(ctx context.Context, arn string) (iampolicy.
 	if err != nil {
 		return iampolicy.Principal{}, iampolicy.Policies{}, err
 	}
-	if err := s.allow(ctx, "iam:SimulatePrincipalPolicy", arn); err != nil {
+	if err := s.allow(ctx, ActionSimulatePrincipalPolicy, arn); err != nil {
 		return iampolicy.Principal{}, iampolicy.Policies{}, err
 	}
 	if accountOfARN(arn) != p.Account {
 		return iampolicy.Principal{}, iampolicy.Policies{}, awserr.Errorf(CodeInvalidInput, "PolicySourceArn %s is not in your account %s", arn, p.Account)
 	}
-	var who Principal
-	res := arn[strings.LastIndex(arn, ":")+1:]
-	switch {
-	case res == "root":
-		who = Root(p.Account)
-	case strings.HasPrefix(res, "user/"):
-		name := res[strings.LastIndex(res, "/")+1:]
-		u, err := loadEntity[User](ctx, s.meta, p.Account, metadata.IAMUser, name)
-		if err != nil {
-			return iampolicy.Principal{}, iampolicy.Policies{}, err
-		}
-		who = u.principal(p.Account)
-	case strings.HasPrefix(res, "role/"):
-		name := res[strings.LastIndex(res, "/")+1:]
-		r, err := loadEntity[Role](ctx, s.meta, p.Account, metadata.IAMRole, name)
-		if err != nil {
-			return iampolicy.Principal{}, iampolicy.Policies{}, err
-		}
-		sess := &Session{Account: p.Account, Role: r.Name, RoleARN: r.ARN, RoleID: r.ID, Name: "simulated"}
-		who = sess.Principal()
-	default:
+	w, ok := parsePrincipalARN(arn)
+	if !ok {
 		return iampolicy.Principal{}, iampolicy.Policies{}, awserr.Errorf(CodeInvalidInput, "PolicySourceArn %s must name a user, a role or the account root", arn)
+	}
+	who, err := s.principalOf(ctx, w)
+	if err != nil {
+		return iampolicy.Principal{}, iampolicy.Policies{}, err
 	}
 	g, err := s.grantsOf(ctx, who)
 	if err != nil {

@@ -106,6 +106,13 @@ var pullActions = map[Action]bool{
 	ActionGetDownloadURLForLayer:      true,
 }
 
+// The names the resource policies have in decisions and their
+// explanations.
+const (
+	repositoryPolicyName = "repository policy"
+	registryPolicyName   = "registry policy"
+)
+
 // AnonymousPullTag is the repository tag that opts a repository in to
 // pulls without credentials, when its value is "true".
 const AnonymousPullTag = "ecrd:anonymous-pull"
@@ -117,12 +124,38 @@ func RepositoryARN(key metadata.RepoKey) string {
 
 // authorize decides whether the request's caller may perform action on a
 // repository of a registry (repo is nil for registry-level actions, or
-// when the repository does not exist yet). It is the one place where
-// registry access is decided: IAM's evaluation (internal/identity and
-// internal/iampolicy) over the caller's identity policies, permissions
-// boundary and session policies and the repository policy; beyond it, an
-// anonymous caller may pull from repositories that opt in.
+// when the repository does not exist yet), and returns nil or a
+// *DeniedError. It is the one place where registry access is decided
+// (decideAccess says how).
 func (r *Registry) authorize(ctx context.Context, action Action, scope metadata.Scope, repo *metadata.Repository, resource string) error {
+	a, err := r.decideAccess(ctx, action, scope, repo, resource)
+	if err != nil {
+		return err
+	}
+	if a.denied != nil {
+		return a.denied
+	}
+	return nil
+}
+
+// access is how a request's access was decided: what authorize acts on,
+// and what ExplainAccess explains.
+type access struct {
+	action Action // the action decided: a replication's or pull-through's writes are decided as theirs
+	d      iampolicy.Decision
+	req    iampolicy.Request
+	// anonymous: the request had no principal; anonymousPull: it is let
+	// in by the repository's opt-in tag.
+	anonymous, anonymousPull bool
+	denied                   *DeniedError // nil when allowed
+}
+
+// decideAccess decides a request: IAM's evaluation (internal/identity
+// and internal/iampolicy) over the caller's identity policies,
+// permissions boundary and session policies and the repository policy,
+// the registry policy beside it (decide); beyond it, an anonymous caller
+// may pull from repositories that opt in.
+func (r *Registry) decideAccess(ctx context.Context, action Action, scope metadata.Scope, repo *metadata.Repository, resource string) (access, error) {
 	if _, ok := originOf(ctx); ok && replicaActions[action] {
 		// A replication writes with the one permission ECR grants it.
 		action = ActionReplicateImage
@@ -133,32 +166,32 @@ func (r *Registry) authorize(ctx context.Context, action Action, scope metadata.
 	check := identity.Check{Action: string(action), Resource: resource, ResourceAccount: scope.Account}
 	if repo != nil && !adminActions[action] {
 		if pol := r.repositoryPolicy(*repo); pol != nil {
-			check.Policy = &iampolicy.Named{Name: "repository policy", Policy: pol}
+			check.Policy = &iampolicy.Named{Name: repositoryPolicyName, Policy: pol}
 		}
 		check.Keys = tagKeys(repo.Tags)
 	}
 	d, req, err := r.decide(ctx, action, scope, check)
 	if err != nil {
-		return err
+		return access{}, err
 	}
 	_, authenticated := identity.FromContext(ctx)
-	if d.Allowed && authenticated {
-		return nil
-	}
-	if !authenticated {
-		// A policy's "*" means any authenticated principal, as on AWS: an
-		// Allow never reaches an anonymous caller. Only the opt-in tag
-		// lets one in, and only to pull; an explicit Deny still binds it.
-		if d.Reason != iampolicy.ExplicitDeny && repo != nil && pullActions[action] && anonymousPull(*repo) {
-			return nil
-		}
-		denied := &DeniedError{Action: action, Anonymous: true}
+	a := access{action: action, d: d, req: req, anonymous: !authenticated}
+	switch {
+	case d.Allowed && authenticated:
+	case authenticated:
+		a.denied = &DeniedError{Action: action, Explanation: r.ids.DenialMessage(d, req)}
+	// A policy's "*" means any authenticated principal, as on AWS: an
+	// Allow never reaches an anonymous caller. Only the opt-in tag lets
+	// one in, and only to pull; an explicit Deny still binds it.
+	case d.Reason != iampolicy.ExplicitDeny && repo != nil && pullActions[action] && anonymousPull(*repo):
+		a.anonymousPull = true
+	default:
+		a.denied = &DeniedError{Action: action, Anonymous: true}
 		if d.Reason == iampolicy.ExplicitDeny {
-			denied.Explanation = d.Message(req)
+			a.denied.Explanation = d.Message(req)
 		}
-		return denied
 	}
-	return &DeniedError{Action: action, Explanation: r.ids.DenialMessage(d, req)}
+	return a, nil
 }
 
 // AuthorizeLogin checks that the caller may get a registry token

@@ -82,6 +82,10 @@ const (
 	CodeUnableToDecryptSecret // UnableToDecryptSecretValueException
 	CodeUpstreamImage         // a pull-through cache's upstream cannot give the image (UnableToGetUpstreamImageException)
 	CodeUpstreamLayer         // a pull-through cache's upstream cannot give the layer (UnableToGetUpstreamLayerException)
+
+	// CodePrincipalNotFound is a principal a question about access names
+	// that does not exist (IAM's NoSuchEntity).
+	CodePrincipalNotFound
 )
 
 // DomainError is an error of the core that the client can act on: *Error
@@ -158,6 +162,7 @@ const (
 	KindExclusion                            // a pull time update exclusion: ID is the principal's ARN, in Key.Scope
 	KindBackfill                             // a replication backfill: ID is its ID, in Key.Scope
 	KindPullThroughCacheRule                 // ID is its ecrRepositoryPrefix, in Key.Scope
+	KindPrincipal                            // a user, role or account root: ID is its ARN (Key.Scope is the registry asked about)
 )
 
 var kindNames = map[Kind]string{
@@ -174,6 +179,7 @@ var kindNames = map[Kind]string{
 	KindExclusion:            "pull time update exclusion",
 	KindBackfill:             "replication backfill",
 	KindPullThroughCacheRule: "pull-through cache rule",
+	KindPrincipal:            "principal",
 }
 
 func (k Kind) String() string { return kindNames[k] }
@@ -199,6 +205,8 @@ func describe(k Kind, key metadata.RepoKey, image ImageID, id string) string {
 		s += fmt.Sprintf(" of repository %q", key.Name)
 	case KindTemplate, KindExclusion, KindBackfill, KindPullThroughCacheRule:
 		s += " " + id
+	case KindPrincipal:
+		return s + " " + id // of an account, not of a registry
 	}
 	return s + " in registry " + key.Account
 }
@@ -233,6 +241,7 @@ var notFoundCodes = map[Kind]Code{
 	KindExclusion:            CodeExclusionNotFound,
 	KindBackfill:             CodeBackfillNotFound,
 	KindPullThroughCacheRule: CodePTCRuleNotFound,
+	KindPrincipal:            CodePrincipalNotFound,
 }
 
 // ErrorCode returns the not-found code of e's kind.

@@ -126,7 +126,7 @@ func (r *Registry) PutRegistryPolicy(ctx context.Context, scope metadata.Scope, 
 	if err != nil {
 		return invalid
 	}
-	named := &iampolicy.Named{Name: "registry policy", Policy: p}
+	named := &iampolicy.Named{Name: registryPolicyName, Policy: p}
 	for _, a := range []Action{ActionPutRegistryPolicy, ActionDeleteRegistryPolicy} {
 		d, _, err := r.ids.Authorize(ctx, identity.Check{Action: string(a), Resource: "*", ResourceAccount: scope.Account, Policy: named})
 		if err == nil && d.Reason == iampolicy.ExplicitDeny {
@@ -315,7 +315,7 @@ func (r *Registry) decide(ctx context.Context, action Action, scope metadata.Sco
 	if err != nil || pol == nil {
 		return d, req, err
 	}
-	check.Policy = &iampolicy.Named{Name: "registry policy", Policy: pol}
+	check.Policy = &iampolicy.Named{Name: registryPolicyName, Policy: pol}
 	d2, req2, err := r.ids.Authorize(ctx, check)
 	if err != nil {
 		return d2, req2, err
@@ -331,7 +331,7 @@ func (r *Registry) decide(ctx context.Context, action Action, scope metadata.Sco
 func (r *Registry) deniedBy(ctx context.Context, action Action, repo metadata.Repository, p *iampolicy.Policy) bool {
 	d, _, err := r.ids.Authorize(ctx, identity.Check{
 		Action: string(action), Resource: RepositoryARN(repo.Key), ResourceAccount: repo.Key.Account,
-		Policy: &iampolicy.Named{Name: "repository policy", Policy: p}, Keys: tagKeys(repo.Tags),
+		Policy: &iampolicy.Named{Name: repositoryPolicyName, Policy: p}, Keys: tagKeys(repo.Tags),
 	})
 	return err == nil && d.Reason == iampolicy.ExplicitDeny
 }
