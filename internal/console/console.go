@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	ecrapi "github.com/ecrd/ecrd/internal/api/ecr"
 	"github.com/ecrd/ecrd/internal/audit"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
@@ -106,6 +107,7 @@ func (h *Handler) routes() {
 		http.Redirect(w, r, "/console/", http.StatusFound)
 	})
 	h.repositoryRoutes()
+	h.accessRoutes()
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		h.session(func(w http.ResponseWriter, r *http.Request, s *session) {
 			h.fail(w, r, s, notFound("there is no such page in the console"))
@@ -294,10 +296,15 @@ func (h *Handler) errorOf(err error) *pageError {
 		return &pageError{Status: http.StatusInternalServerError, Title: "Server error", Message: "the server could not do this; its log has the cause"}
 	}
 	var nf *registry.NotFoundError
+	typ, msg := ecrapi.Describe(err)
 	if errors.As(err, &nf) || notFoundCodes[registry.CodeOf(err)] {
-		return &pageError{Status: http.StatusNotFound, Title: "Not found", Message: err.Error()}
+		return &pageError{Status: http.StatusNotFound, Title: "Not found", Message: msg}
 	}
-	return &pageError{Status: http.StatusBadRequest, Title: "Invalid request", Message: err.Error()}
+	title := "Invalid request"
+	if typ != "" {
+		title = typ
+	}
+	return &pageError{Status: http.StatusBadRequest, Title: title, Message: msg}
 }
 
 var notFoundCodes = map[registry.Code]bool{

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"os"
@@ -163,6 +164,56 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("the image after a refused delete: %v", err)
 	}
 
+	// Access: a repository policy edited in the page denies a user's
+	// pulls, and the page explains the decision with that statement; a
+	// policy the API refuses is refused with the API's message.
+	pullerCreds := newUser(t, rootIAM(e), "puller", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ecr:GetAuthorizationToken","ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"],"Resource":"*"}]}`)
+	puller := ecrClientWith(e, mustRetrieve(t, pullerCreds).AccessKeyID, mustRetrieve(t, pullerCreds).SecretAccessKey)
+	pull := func() error {
+		_, err := puller.BatchGetImage(context.Background(), &ecr.BatchGetImageInput{RepositoryName: aws.String("prod/app"),
+			ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: aws.String("v1")}}})
+		return err
+	}
+	if err := pull(); err != nil {
+		t.Fatalf("the puller's pull before the policy: %v", err)
+	}
+	pullerARN := "arn:aws:iam::" + testAccount + ":user/puller"
+	browsertest.Navigate(t, tab, e.URL()+"/console/repository?name=prod%2Fapp", "#access-link")
+	browsertest.ClickAndWait(t, tab, "#access-link")
+	bad := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"ecr:BatchGetImage"}]}`
+	browsertest.Fill(t, tab, "#repository-policy", bad)
+	if st := browsertest.Submit(t, tab, "#save-repository-policy"); st != http.StatusBadRequest {
+		t.Errorf("saving a policy without a principal: HTTP %d, want 400", st)
+	}
+	_, apiErr := ecrClient(e).SetRepositoryPolicy(context.Background(), &ecr.SetRepositoryPolicyInput{RepositoryName: aws.String("prod/app"), PolicyText: aws.String(bad)})
+	var ae interface{ ErrorMessage() string }
+	if !errors.As(apiErr, &ae) || browsertest.Text(t, tab, "#policy-problem") != ae.ErrorMessage() {
+		t.Errorf("the page refused the policy with %q; the API with %v", browsertest.Text(t, tab, "#policy-problem"), apiErr)
+	}
+	deny := `{"Version":"2012-10-17","Statement":[{"Sid":"DenyPuller","Effect":"Deny","Principal":{"AWS":"` + pullerARN + `"},"Action":"ecr:BatchGetImage"}]}`
+	browsertest.Fill(t, tab, "#repository-policy", deny)
+	browsertest.Submit(t, tab, "#save-repository-policy")
+	if got := browsertest.Text(t, tab, "#notice"); got != "Saved the repository policy." {
+		t.Fatalf("after saving the policy: %q", got)
+	}
+	var denied interface{ ErrorCode() string }
+	if err := pull(); !errors.As(err, &denied) || denied.ErrorCode() != "AccessDeniedException" {
+		t.Fatalf("the puller's pull after the policy: %v", err)
+	}
+	browsertest.Fill(t, tab, "#q-principal", pullerARN)
+	browsertest.Fill(t, tab, "#q-action", "ecr:BatchGetImage")
+	browsertest.Submit(t, tab, "#ask-button")
+	if got := browsertest.Text(t, tab, "#answer-decision"); got != "Denied" {
+		t.Errorf("the answer: %q", got)
+	}
+	if got := browsertest.Text(t, tab, "#answer-statement"); !strings.Contains(got, "DenyPuller") {
+		t.Errorf("the deciding statement: %q", got)
+	}
+	if got := browsertest.Text(t, tab, "#answer-message"); !strings.Contains(pull().Error(), got) {
+		t.Errorf("the page explains %q; the pull was denied with %v", got, pull())
+	}
+	browsertest.Screenshot(t, tab, "access")
+
 	// Sign-out ends the session.
 	browsertest.Submit(t, tab, "#signout")
 	if u := browsertest.URL(t, tab); !strings.HasSuffix(u, "/console/signin") {
@@ -174,10 +225,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 
 	// Keys: wrong ones refused; a user without rights sees 403 pages.
-	creds, err := newUser(t, rootIAM(e), "nobody", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}]}`).Retrieve(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	creds := mustRetrieve(t, newUser(t, rootIAM(e), "nobody", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}]}`))
 	u := b.NewIncognito(t)
 	browsertest.Navigate(t, u, e.URL()+"/console/", "#signin")
 	browsertest.Fill(t, u, "#access_key_id", creds.AccessKeyID)
@@ -203,6 +251,15 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	b.CheckJSErrors(t)
 	noServerErrors(t, e)
+}
+
+func mustRetrieve(t *testing.T, p aws.CredentialsProvider) aws.Credentials {
+	t.Helper()
+	c, err := p.Retrieve(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // rootIAM is the IAM client of the account's root.

@@ -139,6 +139,17 @@ func message(err registry.DomainError) string {
 	return err.Error()
 }
 
+// Describe words a core error as ECR answers it: the exception's type
+// and message ("" and err's own text for an error ECR has no name for).
+// The web console shows core errors this way, so that an edit refused
+// there reads as the same edit refused through the API.
+func Describe(err error) (exceptionType, msg string) {
+	if e := exception(err); e != nil {
+		return e.Type, e.Message
+	}
+	return "", err.Error()
+}
+
 // errorMessage words err as ECR does, if it is one of the core's errors.
 func errorMessage(err error) string {
 	var de registry.DomainError
