@@ -164,6 +164,19 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("the image after a refused delete: %v", err)
 	}
 
+	// Retag in the page: the API sees the new tag.
+	browsertest.Navigate(t, tab, e.URL()+"/console/repository?name=prod%2Fapp", "#images")
+	browsertest.Fill(t, tab, `#images input[name="tag"]`, "release")
+	browsertest.Submit(t, tab, `#images input[name="tag"]`)
+	if got := browsertest.Text(t, tab, "#notice"); !strings.Contains(got, "as release") {
+		t.Errorf("after tagging: %q", got)
+	}
+	tagged, err := ecrClient(e).DescribeImages(context.Background(), &ecr.DescribeImagesInput{RepositoryName: aws.String("prod/app"),
+		ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: aws.String("release")}}})
+	if err != nil || aws.ToString(tagged.ImageDetails[0].ImageDigest) != digest {
+		t.Errorf("the tag the page added: %v", err)
+	}
+
 	// Access: a repository policy edited in the page denies a user's
 	// pulls, and the page explains the decision with that statement; a
 	// policy the API refuses is refused with the API's message.
@@ -213,6 +226,22 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("the page explains %q; the pull was denied with %v", got, pull())
 	}
 	browsertest.Screenshot(t, tab, "access")
+
+	// Archive in the page: the image moves to the archive storage class.
+	browsertest.Navigate(t, tab, e.URL()+"/console/repository?name=prod%2Fapp", "#images")
+	browsertest.Submit(t, tab, `#images form[action$="storage-class"] button`)
+	if got := browsertest.Text(t, tab, "#notice"); !strings.Contains(got, "ARCHIVED") {
+		t.Errorf("after archiving: %q", got)
+	}
+	browsertest.Navigate(t, tab, e.URL()+"/console/repository?name=prod%2Fapp&status=ARCHIVED", "#images")
+	if got := browsertest.Text(t, tab, "#images tbody"); !strings.Contains(got, "ARCHIVE") || !strings.Contains(got, "Restore") {
+		t.Errorf("the archived images: %q", got)
+	}
+	// Another region of the same account: its own (empty) registry.
+	browsertest.Navigate(t, tab, e.URL()+"/console/repositories?region=eu-west-1", "#repositories")
+	if got := browsertest.Text(t, tab, "#repositories tbody"); strings.Contains(got, "prod/app") || !strings.Contains(got, "No repositories") {
+		t.Errorf("eu-west-1's repositories: %q", got)
+	}
 
 	// Sign-out ends the session.
 	browsertest.Submit(t, tab, "#signout")
