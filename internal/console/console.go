@@ -105,6 +105,7 @@ func (h *Handler) routes() {
 		http.Redirect(w, r, "/console/", http.StatusFound)
 	})
 	h.repositoryRoutes()
+	h.registryRoutes()
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		h.session(func(w http.ResponseWriter, r *http.Request, s *session) {
 			h.fail(w, r, s, notFound("there is no such page in the console"))

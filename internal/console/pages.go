@@ -1,0 +1,11 @@
+package console
+
+// registryRoutes are the pages of a registry's settings and records:
+// lifecycle policies, replication, pull-through cache rules, creation
+// templates, the audit trail and events.
+func (h *Handler) registryRoutes() {
+	m := h.mux
+	m.HandleFunc("GET /console/lifecycle", h.session(h.lifecycle))
+	m.HandleFunc("POST /console/lifecycle", h.session(h.lifecyclePost))
+	m.HandleFunc("POST /console/lifecycle/delete", h.session(h.lifecycleDelete))
+}
