@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ecrd/ecrd/internal/audit"
+	"github.com/ecrd/ecrd/internal/events"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
@@ -47,6 +48,8 @@ type Options struct {
 	Identity *identity.Service
 	// Trail is the audit trail the audit page reads; nil hides the page.
 	Trail *audit.Trail
+	// Events is EventBridge's core, whose rules the events page lists.
+	Events *events.Service
 	// DefaultRegion is the region a session signed in with keys acts
 	// in unless the form names another.
 	DefaultRegion string
