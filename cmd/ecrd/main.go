@@ -279,7 +279,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	var consoleHandler http.Handler
 	if cfg.Console {
-		co := console.Options{Registry: reg, Identity: st.ids, DefaultRegion: cfg.Region, Log: log}
+		co := console.Options{Registry: reg, Identity: st.ids, Events: eventsSvc, DefaultRegion: cfg.Region, Log: log}
 		if cfg.Audit {
 			co.Trail = trail
 		}

@@ -49,6 +49,8 @@ type Trail struct {
 	o    Options
 	w    *writer
 	wake chan struct{}
+	// budget overrides searchBudget (tests).
+	budget int
 }
 
 // New returns the trail over o.Store.
@@ -250,18 +252,27 @@ const LookupAction = "cloudtrail:LookupEvents"
 // may read its own account's trail: the root always, others as their
 // policies allow cloudtrail:LookupEvents.
 func (t *Trail) Lookup(ctx context.Context, q metadata.AuditQuery) ([]metadata.AuditEvent, error) {
+	if err := t.authorizeLookup(ctx, q.Scope); err != nil {
+		return nil, err
+	}
+	return t.o.Store.AuditEvents(ctx, q)
+}
+
+// authorizeLookup decides whether the request's principal may read the
+// trail of scope (Lookup's rule; Search's too).
+func (t *Trail) authorizeLookup(ctx context.Context, scope metadata.Scope) error {
 	p, ok := identity.FromContext(ctx)
-	if !ok || p.Account != q.Scope.Account {
-		return nil, awserr.Errorf(identity.CodeAccessDenied, "the trail of account %s is not the caller's", q.Scope.Account)
+	if !ok || p.Account != scope.Account {
+		return awserr.Errorf(identity.CodeAccessDenied, "the trail of account %s is not the caller's", scope.Account)
 	}
 	if !p.IsRoot() {
 		d, req, err := t.o.Identity.Authorize(ctx, identity.Check{Action: LookupAction, Resource: "*", ResourceAccount: p.Account})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !d.Allowed {
-			return nil, awserr.Errorf(identity.CodeAccessDenied, "%s", t.o.Identity.DenialMessage(d, req))
+			return awserr.Errorf(identity.CodeAccessDenied, "%s", t.o.Identity.DenialMessage(d, req))
 		}
 	}
-	return t.o.Store.AuditEvents(ctx, q)
+	return nil
 }

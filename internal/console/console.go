@@ -19,6 +19,7 @@ import (
 
 	ecrapi "github.com/ecrd/ecrd/internal/api/ecr"
 	"github.com/ecrd/ecrd/internal/audit"
+	"github.com/ecrd/ecrd/internal/events"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
@@ -49,6 +50,8 @@ type Options struct {
 	Identity *identity.Service
 	// Trail is the audit trail the audit page reads; nil hides the page.
 	Trail *audit.Trail
+	// Events is EventBridge's core, whose rules the events page lists.
+	Events *events.Service
 	// DefaultRegion is the region a session signed in with keys acts
 	// in unless the form names another.
 	DefaultRegion string
@@ -108,6 +111,7 @@ func (h *Handler) routes() {
 	})
 	h.repositoryRoutes()
 	h.accessRoutes()
+	h.registryRoutes()
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		h.session(func(w http.ResponseWriter, r *http.Request, s *session) {
 			h.fail(w, r, s, notFound("there is no such page in the console"))
