@@ -39,7 +39,7 @@ type question struct {
 // that validate as the API does, and answers "can this principal do
 // this action here?" with the deciding statement.
 func (h *Handler) access(w http.ResponseWriter, r *http.Request, s *session) {
-	v := accessView{Name: r.FormValue("name"), Notice: r.FormValue("notice")}
+	v := accessView{Name: r.FormValue("name"), Notice: s.notice}
 	h.fillPolicies(r, s, &v)
 	if p, a := strings.TrimSpace(r.FormValue("principal")), strings.TrimSpace(r.FormValue("action")); p != "" || a != "" {
 		q := &question{Principal: p, Action: a}

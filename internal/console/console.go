@@ -143,6 +143,8 @@ type session struct {
 	// request names another account or region.
 	scope metadata.Scope
 	ctx   context.Context
+	// notice is what the change that led here said.
+	notice string
 }
 
 // page is a handler of a signed-in request.
@@ -197,6 +199,9 @@ func (h *Handler) session(p page) http.HandlerFunc {
 				http.Error(w, "refused: this change did not come from a console page (missing or wrong CSRF token)", http.StatusForbidden)
 				return
 			}
+		}
+		if r.Method == http.MethodGet {
+			s.notice = takeNotice(w, r)
 		}
 		p(w, r, s)
 	}
@@ -329,8 +334,12 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request, s *session) {
 	h.repositories(w, r, s)
 }
 
+// noticeCookie carries a change's notice to the page a redirect shows,
+// once: a notice in the URL would let any link show any text.
+const noticeCookie = "ecrd_console_notice"
+
 // back redirects after a change to the page it came from (a path under
-// /console/ only), with a notice.
+// /console/ only), with a notice for the next page.
 func back(w http.ResponseWriter, r *http.Request, to string, notice string) {
 	if !strings.HasPrefix(to, "/console/") || strings.HasPrefix(to, "//") {
 		to = "/console/"
@@ -339,10 +348,23 @@ func back(w http.ResponseWriter, r *http.Request, to string, notice string) {
 	if err != nil {
 		u = &url.URL{Path: "/console/"}
 	}
-	q := u.Query()
 	if notice != "" {
-		q.Set("notice", notice)
+		http.SetCookie(w, &http.Cookie{Name: noticeCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(notice)), Path: "/console/",
+			MaxAge: 60, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	}
-	u.RawQuery = q.Encode()
 	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+}
+
+// takeNotice reads and clears the notice a change left for this page.
+func takeNotice(w http.ResponseWriter, r *http.Request) string {
+	c, err := r.Cookie(noticeCookie)
+	if err != nil {
+		return ""
+	}
+	http.SetCookie(w, &http.Cookie{Name: noticeCookie, Path: "/console/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	b, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil || len(b) > 2048 {
+		return ""
+	}
+	return string(b)
 }

@@ -461,7 +461,7 @@ type lifecycleView struct {
 func (h *Handler) lifecycle(w http.ResponseWriter, r *http.Request, s *session) {
 	name := r.FormValue("name")
 	key := metadata.RepoKey{Scope: s.scope, Name: name}
-	v := lifecycleView{Name: name, Notice: r.FormValue("notice"), Options: lifecycleOptions}
+	v := lifecycleView{Name: name, Notice: s.notice, Options: lifecycleOptions}
 	p, err := h.o.Registry.LifecyclePolicy(s.ctx, key)
 	switch {
 	case err == nil:

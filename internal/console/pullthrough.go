@@ -22,7 +22,7 @@ func (h *Handler) pullThroughCache(w http.ResponseWriter, r *http.Request, s *se
 		return
 	}
 	h.render(w, r, s, http.StatusOK, "pullthrough", view{Title: "Pull-through cache", Nav: "ptc",
-		Data: pullThroughView{Rows: rules, Next: next, Notice: r.FormValue("notice")}})
+		Data: pullThroughView{Rows: rules, Next: next, Notice: s.notice}})
 }
 
 func ptcBack(s *session) string { return "/console/pull-through-cache?" + scopeQuery(s) }

@@ -60,13 +60,15 @@ func (h *Handler) repositories(w http.ResponseWriter, r *http.Request, s *sessio
 	}
 	// Replication at a glance, for principals who may read the registry's
 	// configuration; others see none rather than an error.
-	if rc, err := h.o.Registry.ReplicationConfiguration(s.ctx, s.scope); err == nil {
-		for i := range rows {
-			rows[i].Replication = len(rc.Targets(rows[i].Name))
+	if h.o.Registry.DescribeRegistry(s.ctx, s.scope) == nil {
+		if rc, err := h.o.Registry.ReplicationConfiguration(s.ctx, s.scope); err == nil {
+			for i := range rows {
+				rows[i].Replication = len(rc.Targets(rows[i].Name))
+			}
 		}
 	}
 	h.render(w, r, s, http.StatusOK, "repositories", view{Title: "Repositories", Nav: "repositories",
-		Data: repositoriesView{Query: q, Rows: rows, Next: next, HasMore: next != "", Notice: r.FormValue("notice")}})
+		Data: repositoriesView{Query: q, Rows: rows, Next: next, HasMore: next != "", Notice: s.notice}})
 }
 
 // listRepositories reads one page of repositories with their image
@@ -139,7 +141,7 @@ func (h *Handler) repository(w http.ResponseWriter, r *http.Request, s *session)
 		}
 	}
 	h.render(w, r, s, http.StatusOK, "repository", view{Title: name, Nav: "repositories",
-		Data: repositoryView{Name: name, Repository: repos[0], Rows: rows, Next: next, Notice: r.FormValue("notice"), Status: status}})
+		Data: repositoryView{Name: name, Repository: repos[0], Rows: rows, Next: next, Notice: s.notice, Status: status}})
 }
 
 // platforms returns the platforms an index lists ("linux/amd64", ...).
@@ -252,7 +254,7 @@ func (h *Handler) image(w http.ResponseWriter, r *http.Request, s *session) {
 		h.fail(w, r, s, err)
 		return
 	}
-	v := imageView{Name: name, Digest: d, Image: img, Severity: r.FormValue("severity"), Package: strings.TrimSpace(r.FormValue("package")), Notice: r.FormValue("notice")}
+	v := imageView{Name: name, Digest: d, Image: img, Severity: r.FormValue("severity"), Package: strings.TrimSpace(r.FormValue("package")), Notice: s.notice}
 	if m, err := manifest.Parse(img.MediaType, img.Content); err == nil {
 		v.Manifest = m
 		if m.Config != nil && m.Config.Size <= maxConfig {

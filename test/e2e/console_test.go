@@ -10,12 +10,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -226,6 +228,42 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("the page explains %q; the pull was denied with %v", got, pull())
 	}
 	browsertest.Screenshot(t, tab, "access")
+
+	// Lifecycle: a preview 30 days ahead in the page lists what the API's
+	// preview lists for the same policy and time; 5 days ahead, nothing.
+	policy := `{"rules":[{"rulePriority":1,"description":"older than 10 days","selection":{"tagStatus":"any","countType":"sinceImagePushed","countUnit":"days","countNumber":10},"action":{"type":"expire"}}]}`
+	previewIn := func(days int) (page, api []string) {
+		t.Helper()
+		at := time.Now().UTC().AddDate(0, 0, days).Truncate(24 * time.Hour)
+		browsertest.Navigate(t, tab, e.URL()+"/console/lifecycle?name=prod%2Fapp", "#policy-text")
+		browsertest.Fill(t, tab, "#policy-text", policy)
+		browsertest.Do(t, tab, chromedp.SetValue("#preview-at", at.Format(time.DateOnly)))
+		browsertest.Submit(t, tab, "#preview")
+		browsertest.WaitVisible(t, tab, "#preview-results")
+		page = browsertest.Run(t, tab, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#preview-results tr[data-digest]")).map(r => r.dataset.digest + " " + r.dataset.action)`))
+		a := ecrdCall(t, e, "StartLifecyclePolicyPreview", map[string]any{"repositoryName": "prod/app", "lifecyclePolicyText": policy, "evaluateAt": epoch(at)}, nil)
+		if a.Status != http.StatusOK {
+			t.Fatalf("ecrd StartLifecyclePolicyPreview: %d %s", a.Status, a.Body)
+		}
+		var out *ecr.GetLifecyclePolicyPreviewOutput
+		waitFor(t, "the API's preview", func() bool {
+			var err error
+			out, err = ecrClient(e).GetLifecyclePolicyPreview(context.Background(), &ecr.GetLifecyclePolicyPreviewInput{RepositoryName: aws.String("prod/app")})
+			return err == nil && out.Status == ecrtypes.LifecyclePolicyPreviewStatusComplete
+		})
+		for _, r := range out.PreviewResults {
+			api = append(api, aws.ToString(r.ImageDigest)+" "+string(r.Action.Type))
+		}
+		return page, api
+	}
+	page, api := previewIn(30)
+	if len(page) != 1 || strings.Join(page, ",") != strings.Join(api, ",") || page[0] != digest+" EXPIRE" {
+		t.Errorf("a preview 30 days ahead: the page lists %v, the API %v", page, api)
+	}
+	browsertest.Screenshot(t, tab, "lifecycle")
+	if page, api := previewIn(5); len(page) != 0 || len(api) != 0 {
+		t.Errorf("a preview 5 days ahead: the page lists %v, the API %v", page, api)
+	}
 
 	// Archive in the page: the image moves to the archive storage class.
 	browsertest.Navigate(t, tab, e.URL()+"/console/repository?name=prod%2Fapp", "#images")
