@@ -265,6 +265,33 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("a preview 5 days ahead: the page lists %v, the API %v", page, api)
 	}
 
+	// The audit trail: who pushed the image, and the puller's denied pull
+	// among the errors.
+	waitFor(t, "the audit trail to record the denied pull", func() bool {
+		browsertest.Navigate(t, tab, e.URL()+"/console/audit?repository=prod%2Fapp&errors=1", "#audit-records")
+		return strings.Contains(browsertest.Text(t, tab, "#audit-records tbody"), "user/puller")
+	})
+	if got := browsertest.Text(t, tab, "#audit-records tbody"); !strings.Contains(got, "BatchGetImage") || !strings.Contains(got, "AccessDenied") {
+		t.Errorf("the audit trail's errors: %q", got)
+	}
+	browsertest.Screenshot(t, tab, "audit")
+	browsertest.Navigate(t, tab, e.URL()+"/console/audit?repository=prod%2Fapp&action=PutImage", "#audit-records")
+	if got := browsertest.Text(t, tab, "#audit-records tbody"); !strings.Contains(got, ":root") {
+		t.Errorf("who pushed prod/app: %q", got)
+	}
+
+	// At a phone's width the pages fit: wide tables scroll in their own box.
+	browsertest.Do(t, tab, chromedp.EmulateViewport(390, 844))
+	for _, page := range []string{"/console/repositories", "/console/repository?name=prod%2Fapp", "/console/image?name=prod%2Fapp&digest=" + digest, "/console/lifecycle?name=prod%2Fapp", "/console/access?name=prod%2Fapp"} {
+		browsertest.Navigate(t, tab, e.URL()+page, "main")
+		if w := browsertest.Run(t, tab, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 390 {
+			t.Errorf("%s is %d px wide at a phone's 390", page, w)
+		}
+	}
+	browsertest.Navigate(t, tab, e.URL()+"/console/repository?name=prod%2Fapp", "#images")
+	browsertest.Screenshot(t, tab, "phone")
+	browsertest.Do(t, tab, chromedp.EmulateReset())
+
 	// Archive in the page: the image moves to the archive storage class.
 	browsertest.Navigate(t, tab, e.URL()+"/console/repository?name=prod%2Fapp", "#images")
 	browsertest.Submit(t, tab, `#images form[action$="storage-class"] button`)
