@@ -48,21 +48,10 @@ func TestAutomatedResponseToCriticalFindings(t *testing.T) {
 	medium := scannertest.DebianFiles(scannertest.Package{Name: "libfoo", Version: "1.0"})
 	writeTarball(t, filepath.Join(dir, "critical.tar"), critical)
 	writeTarball(t, filepath.Join(dir, "medium.tar"), medium)
-	export, err := scannertest.Export(
+	data := dataWithAdvisories(t, dir,
 		scannertest.Advisory{ID: "DSA-5621-1", Aliases: []string{"CVE-2023-5678"}, Ecosystem: "Debian:12", Package: "openssl", Fixed: "3.0.13-1~deb12u1", Vector: scannertest.VectorCritical},
 		scannertest.Advisory{ID: "CVE-2026-0101", Ecosystem: "Debian:12", Package: "libfoo", Fixed: "2.0", Vector: scannertest.VectorMedium},
 	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exportPath := filepath.Join(dir, "debian.zip")
-	if err := os.WriteFile(exportPath, export, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	data := filepath.Join(dir, "data")
-	if out, err := exec.Command(ecrdtest.Bin(), "vulndb", "load", "--data", data, exportPath).CombinedOutput(); err != nil {
-		t.Fatalf("ecrd vulndb load: %v\n%s", err, out)
-	}
 	e := startECRD(t, data)
 	ctx := context.Background()
 	root := static(testAccessKey, testSecret)
@@ -215,4 +204,23 @@ func TestAutomatedResponseToCriticalFindings(t *testing.T) {
 func cloudTrailByName(name string) *cloudtrail.LookupEventsInput {
 	return &cloudtrail.LookupEventsInput{LookupAttributes: []cttypes.LookupAttribute{
 		{AttributeKey: cttypes.LookupAttributeKeyEventName, AttributeValue: aws.String(name)}}}
+}
+
+// dataWithAdvisories makes a data folder under dir whose vulnerability
+// data (loaded with ecrd vulndb load) is an OSV export of advisories.
+func dataWithAdvisories(t *testing.T, dir string, advisories ...scannertest.Advisory) string {
+	t.Helper()
+	export, err := scannertest.Export(advisories...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exportPath := filepath.Join(dir, "advisories.zip")
+	if err := os.WriteFile(exportPath, export, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	if out, err := exec.Command(ecrdtest.Bin(), "vulndb", "load", "--data", data, exportPath).CombinedOutput(); err != nil {
+		t.Fatalf("ecrd vulndb load: %v\n%s", err, out)
+	}
+	return data
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,7 +23,6 @@ import (
 
 	"github.com/ecrd/ecrd/internal/scanner/scannertest"
 	"github.com/ecrd/ecrd/test/browsertest"
-	"github.com/ecrd/ecrd/test/ecrdtest"
 )
 
 // consoleServer starts ecrd with vulnerability data rating an openssl
@@ -36,23 +33,12 @@ func consoleServer(t *testing.T) (*ecrd, string) {
 	t.Helper()
 	dir := t.TempDir()
 	writeTarball(t, filepath.Join(dir, "app.tar"), scannertest.DebianFiles(scannertest.Package{Name: "openssl", Version: "3.0.11-1~deb12u1"}))
-	export, err := scannertest.Export(scannertest.Advisory{ID: "DSA-5621-1", Aliases: []string{"CVE-2023-5678"}, Ecosystem: "Debian:12",
+	data := dataWithAdvisories(t, dir, scannertest.Advisory{ID: "DSA-5621-1", Aliases: []string{"CVE-2023-5678"}, Ecosystem: "Debian:12",
 		Package: "openssl", Fixed: "3.0.13-1~deb12u1", Vector: scannertest.VectorCritical})
-	if err != nil {
-		t.Fatal(err)
-	}
-	exportPath := filepath.Join(dir, "debian.zip")
-	if err := os.WriteFile(exportPath, export, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	data := filepath.Join(dir, "data")
-	if out, err := exec.Command(ecrdtest.Bin(), "vulndb", "load", "--data", data, exportPath).CombinedOutput(); err != nil {
-		t.Fatalf("ecrd vulndb load: %v\n%s", err, out)
-	}
 	e := startECRD(t, data)
 	ctx := context.Background()
 	ec := ecrClient(e)
-	_, err = ec.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("prod/app"),
+	_, err := ec.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("prod/app"),
 		ImageScanningConfiguration: &ecrtypes.ImageScanningConfiguration{ScanOnPush: true}})
 	ecrMust(t, "CreateRepository", err)
 	img, err := tarball.ImageFromPath(filepath.Join(dir, "app.tar"), nil)

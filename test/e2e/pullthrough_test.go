@@ -113,13 +113,7 @@ func TestPullThroughCache(t *testing.T) {
 		}(i)
 	}
 	wg.Wait()
-	fetches := map[string]int{}
-	for _, l := range up.LogLines() {
-		p, _ := l["path"].(string)
-		if l["msg"] == "request" && l["method"] == "GET" && strings.HasPrefix(p, "/v2/lib/burst/blobs/") {
-			fetches[p]++
-		}
-	}
+	fetches := up.Gets("/v2/lib/burst/blobs/")
 	if len(fetches) != 5 { // a config and four layers
 		t.Fatalf("blob fetches upstream: %v, want the config and four layers", fetches)
 	}

@@ -190,6 +190,19 @@ func (e *Server) LogLines() []map[string]any {
 	return append([]map[string]any(nil), e.logs...)
 }
 
+// Gets counts the GET requests the process logged (at --log-level
+// debug) by path, of the paths that start with prefix.
+func (e *Server) Gets(prefix string) map[string]int {
+	out := map[string]int{}
+	for _, l := range e.LogLines() {
+		p, _ := l["path"].(string)
+		if l["msg"] == "request" && l["method"] == "GET" && strings.HasPrefix(p, prefix) {
+			out[p]++
+		}
+	}
+	return out
+}
+
 // ErrorLogs returns the records logged at ERROR level.
 func (e *Server) ErrorLogs() []map[string]any {
 	var out []map[string]any

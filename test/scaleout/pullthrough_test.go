@@ -115,13 +115,7 @@ func TestPullThroughCacheAcrossReplicas(t *testing.T) {
 	for err := range errs {
 		t.Fatalf("a concurrent first pull: %v", err)
 	}
-	fetches := map[string]int{}
-	for _, l := range up.LogLines() {
-		p, _ := l["path"].(string)
-		if l["msg"] == "request" && l["method"] == "GET" && strings.HasPrefix(p, "/v2/lib/burst/blobs/") {
-			fetches[p]++
-		}
-	}
+	fetches := up.Gets("/v2/lib/burst/blobs/")
 	if len(fetches) != 5 { // a config and four layers
 		t.Fatalf("blob fetches upstream: %v, want the config and four layers", fetches)
 	}
