@@ -180,6 +180,15 @@ func (h *Handler) session(p page) http.HandlerFunc {
 			return
 		}
 		s := &session{claims: claims, principal: claims.Principal(), csrf: csrfToken(c.Value)}
+		change := r.Method != http.MethodGet && r.Method != http.MethodHead
+		if change {
+			// Bounded before anything reads the form.
+			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+			if err := r.ParseForm(); err != nil {
+				http.Error(w, "the form is too large or malformed", http.StatusBadRequest)
+				return
+			}
+		}
 		s.scope = metadata.Scope{Account: claims.Account, Region: claims.Region}
 		if a := r.FormValue("registry"); accountRE.MatchString(a) {
 			s.scope.Account = a
@@ -189,12 +198,7 @@ func (h *Handler) session(p page) http.HandlerFunc {
 		}
 		s.ctx = identity.NewContext(identity.WithOrigin(r.Context(), identity.OriginOf(r)), s.principal)
 		identity.NoteCaller(reqinfo.From(r.Context()), s.principal, claims.KeyID)
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-			if err := r.ParseForm(); err != nil {
-				http.Error(w, "the form is too large or malformed", http.StatusBadRequest)
-				return
-			}
+		if change {
 			if !sameOrigin(r) || subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(s.csrf)) != 1 {
 				http.Error(w, "refused: this change did not come from a console page (missing or wrong CSRF token)", http.StatusForbidden)
 				return
