@@ -231,6 +231,8 @@ type imageView struct {
 	ScanError string
 	Findings  []scanner.Finding
 	Packages  []pkgRow
+	// Inventory is every package the scan found.
+	Inventory []scanner.Package
 	Severity  string
 	Package   string
 	Notice    string
@@ -282,6 +284,9 @@ func (h *Handler) image(w http.ResponseWriter, r *http.Request, s *session) {
 			v.Packages = append(v.Packages, *p)
 		}
 		slices.SortFunc(v.Packages, func(a, b pkgRow) int { return strings.Compare(a.Name+a.Version, b.Name+b.Version) })
+		if inv, err := h.o.Registry.ImagePackages(s.ctx, key, registry.ImageID{Digest: d}); err == nil {
+			v.Inventory = inv
+		}
 		slices.SortStableFunc(v.Findings, func(a, b scanner.Finding) int { return severityRank(a.Severity) - severityRank(b.Severity) })
 	}
 	h.render(w, r, s, http.StatusOK, "image", view{Title: name + "@" + shortDigest(d), Nav: "repositories", Data: v})

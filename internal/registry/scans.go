@@ -253,3 +253,28 @@ func (r *Registry) scanSummaries(ctx context.Context, repoID int64, imgs []metad
 	}
 	return out, nil
 }
+
+// ImagePackages returns the packages an image's latest complete scan
+// found (the inventory its findings were matched against), authorized
+// as DescribeImageScanFindings: what a scan saw is part of its findings.
+func (r *Registry) ImagePackages(ctx context.Context, key metadata.RepoKey, id ImageID) ([]scanner.Package, error) {
+	repo, err := r.repositoryFor(ctx, ActionDescribeImageScanFindings, key)
+	if err != nil {
+		return nil, err
+	}
+	img, err := imageFor(ctx, r.meta, repo, id)
+	if err != nil {
+		return nil, err
+	}
+	s, err := r.meta.ImageScan(ctx, repo.ID, img.Digest)
+	if errors.Is(err, metadata.ErrNotFound) {
+		return nil, scanNotFound(key, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.Status != metadata.ScanComplete || len(s.Packages) == 0 {
+		return []scanner.Package{}, nil
+	}
+	return scanner.Packages(s.Packages)
+}

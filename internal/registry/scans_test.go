@@ -311,6 +311,23 @@ func testScanOnDemandAndFindingsPages(t *testing.T) {
 	}
 	_, err = f.reg.DescribeImageScanFindings(ctx, key("manual"), registry.ImageID{Digest: d.String()}, "bm90IGEgdG9rZW4", 3)
 	wantCode(t, err, registry.CodeInvalidParameter)
+
+	// The inventory the findings were matched against: the seven
+	// libraries, in name order.
+	inv, err := f.reg.ImagePackages(ctx, key("manual"), registry.ImageID{Tag: "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range inv {
+		if p.Version != "1.0" || p.Ecosystem != "Debian:12" {
+			t.Errorf("package %+v", p)
+		}
+		names = append(names, p.Name)
+	}
+	if strings.Join(names, ",") != "lib0,lib1,lib2,lib3,lib4,lib5,lib6" {
+		t.Errorf("the scan's packages: %v", names)
+	}
 }
 
 func TestScanIndexAndUnsupported(t *testing.T) {

@@ -2,9 +2,12 @@ package scanner
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/google/osv-scalibr/binary/proto"
 	spb "github.com/google/osv-scalibr/binary/proto/scan_result_go_proto"
@@ -148,4 +151,29 @@ func Join(lists ...[]byte) ([]byte, error) {
 		}
 	}
 	return joinRaw(raw), nil
+}
+
+// Package is one package a scan found, as a person reads it.
+type Package struct {
+	Name, Version string
+	// Ecosystem is OSV's name for where it comes from ("Debian:12", "Go",
+	// "npm"); empty when the scanner could not tell.
+	Ecosystem string
+}
+
+// Packages decodes a stored package list (ImageScan.Packages) for
+// display, sorted by name, version and ecosystem.
+func Packages(list []byte) ([]Package, error) {
+	pkgs, err := decodeList(list)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Package, 0, len(pkgs))
+	for _, p := range pkgs {
+		out = append(out, Package{Name: p.Name, Version: p.Version, Ecosystem: p.Ecosystem().String()})
+	}
+	slices.SortFunc(out, func(a, b Package) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Version, b.Version), strings.Compare(a.Ecosystem, b.Ecosystem))
+	})
+	return out, nil
 }

@@ -127,6 +127,9 @@ func TestConsoleInABrowser(t *testing.T) {
 	if !strings.Contains(findings, "CVE-2023-5678") || !strings.Contains(findings, "openssl") || !strings.Contains(findings, "3.0.13-1~deb12u1") {
 		t.Fatalf("the findings: %q", findings)
 	}
+	if inv := browsertest.Run(t, tab, chromedp.Evaluate[string](`document.querySelector("#inventory tbody").textContent`)); !strings.Contains(inv, "openssl") || !strings.Contains(inv, "Debian:12") {
+		t.Errorf("the packages the scan found: %q", inv)
+	}
 	if n := browsertest.Count(t, tab, `#findings a[href^="http"]`); n != 1 {
 		t.Errorf("%d advisory links, want 1", n)
 	}
