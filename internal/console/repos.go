@@ -105,6 +105,33 @@ type imageRow struct {
 	IsIndex   bool
 }
 
+// imageSort is an order the repository page sorts images in.
+type imageSort struct {
+	Param   string // the page's sort parameter
+	Label   string // in the sort menu
+	Caption string // what the table's caption says of the order
+	order   registry.ImageOrder
+}
+
+// imageSorts are the repository page's orders, the default first. The
+// server sorts, so that each page continues the order of the one before.
+var imageSorts = []imageSort{
+	{"pushed-desc", "Newest push first", "newest push first", registry.OrderPushedNewest},
+	{"pushed-asc", "Oldest push first", "oldest push first", registry.OrderPushedOldest},
+	{"digest", "Digest", "in digest order", registry.OrderDigest},
+}
+
+// sortNamed returns the order a sort parameter names, the default for
+// any other.
+func sortNamed(param string) imageSort {
+	for _, o := range imageSorts {
+		if o.Param == param {
+			return o
+		}
+	}
+	return imageSorts[0]
+}
+
 type repositoryView struct {
 	Name       string
 	Repository metadata.Repository
@@ -112,9 +139,15 @@ type repositoryView struct {
 	Next       string
 	Notice     string
 	Status     string // the image status filter: ACTIVE, ARCHIVED or ANY
+	Sort       imageSort
+	Sorts      []imageSort
+	// PushedSort is where the Pushed column's header link goes: newest
+	// first, or oldest first when the page is newest first.
+	PushedSort string
 }
 
-// repository shows a repository's images, a page at a time.
+// repository shows a repository's images, a page at a time, in the
+// order the sort parameter names.
 func (h *Handler) repository(w http.ResponseWriter, r *http.Request, s *session) {
 	name := r.FormValue("name")
 	key := metadata.RepoKey{Scope: s.scope, Name: name}
@@ -127,7 +160,12 @@ func (h *Handler) repository(w http.ResponseWriter, r *http.Request, s *session)
 	if status != "ARCHIVED" && status != "ANY" {
 		status = "ACTIVE"
 	}
-	imgs, next, err := h.o.Registry.DescribeImages(s.ctx, key, nil, registry.ImageFilter{Status: status}, r.FormValue("next"), pageSize)
+	sorting := sortNamed(r.FormValue("sort"))
+	pushedSort := "pushed-desc"
+	if sorting.order == registry.OrderPushedNewest {
+		pushedSort = "pushed-asc"
+	}
+	imgs, next, err := h.o.Registry.DescribeImagesOrdered(s.ctx, key, registry.ImageFilter{Status: status}, sorting.order, r.FormValue("next"), pageSize)
 	if err != nil {
 		h.fail(w, r, s, err)
 		return
@@ -141,7 +179,8 @@ func (h *Handler) repository(w http.ResponseWriter, r *http.Request, s *session)
 		}
 	}
 	h.render(w, r, s, http.StatusOK, "repository", view{Title: name, Nav: "repositories",
-		Data: repositoryView{Name: name, Repository: repos[0], Rows: rows, Next: next, Notice: s.notice, Status: status}})
+		Data: repositoryView{Name: name, Repository: repos[0], Rows: rows, Next: next, Notice: s.notice, Status: status,
+			Sort: sorting, Sorts: imageSorts, PushedSort: pushedSort}})
 }
 
 // platforms returns the platforms an index lists ("linux/amd64", ...).

@@ -284,6 +284,13 @@ type Reader interface {
 	// after the digest after, at most limit of them, each with its tags
 	// (sorted) and without its content.
 	Images(ctx context.Context, repoID int64, filter ImageFilter, after digest.Digest, limit int) ([]ImageSummary, error)
+	// ImagesByPush lists a repository's images that pass filter in push
+	// order: by push time then digest, oldest first, or newest first
+	// (both keys descending) when newest is set; after the image at the
+	// cursor after (the zero cursor: from the start), at most limit of
+	// them, each with its tags (sorted) and without its content. A page
+	// is an index range scan, wherever it starts.
+	ImagesByPush(ctx context.Context, repoID int64, filter ImageFilter, newest bool, after PushCursor, limit int) ([]ImageSummary, error)
 	// ImageTags lists the tags of one image, sorted.
 	ImageTags(ctx context.Context, repoID int64, d digest.Digest) ([]string, error)
 	// Referrers lists the images of a repository whose subject is d.
@@ -366,6 +373,17 @@ type ImageFilter struct {
 	Status string
 	Now    time.Time
 }
+
+// PushCursor is a position in a listing of images in push order: the
+// push time and digest of the last image a page returned. The zero
+// cursor is the start of the listing.
+type PushCursor struct {
+	PushedAt time.Time
+	Digest   digest.Digest
+}
+
+// IsZero reports whether c is the start of a listing.
+func (c PushCursor) IsZero() bool { return c.Digest == "" }
 
 // ImageSummary is an image in a listing: its record (no content) and tags.
 type ImageSummary struct {

@@ -19,16 +19,17 @@ import (
 // through: ECR's limit of images per repository.
 const benchImages = 100_000
 
-// bigRepository makes a repository of benchImages images, half of them
-// tagged, written straight to the store (the push path is not what is
-// measured).
+// bigRepository makes a repository of benchImages images pushed one a
+// second (in no relation to their digests), half of them tagged, written
+// straight to the store (the push path is not what is measured).
 func bigRepository(b *testing.B) *registry.Registry {
-	now := time.Now()
+	start := time.Now().Add(-benchImages * time.Second)
 	return seedRepository(b, func(i int) ([]string, time.Time) {
+		at := start.Add(time.Duration(i) * time.Second)
 		if i%2 == 0 {
-			return []string{fmt.Sprintf("v%d", i)}, now
+			return []string{fmt.Sprintf("v%d", i)}, at
 		}
-		return nil, now
+		return nil, at
 	})
 }
 
@@ -78,12 +79,13 @@ func seedStores(b *testing.B, image func(i int) ([]string, time.Time)) (*registr
 }
 
 // BenchmarkListingPages measures one page of DescribeImages (100 images,
-// ECR's default) and ListImages (1,000 image IDs, its maximum), at the
-// start and deep inside a 100,000-image repository. The target is under
-// 20 ms a page.
+// ECR's default) and ListImages (1,000 image IDs, its maximum), and one
+// of DescribeImagesOrdered newest first and oldest first (50 images, the
+// console's page), at the start and deep inside a 100,000-image
+// repository. The target is under 20 ms a page.
 func BenchmarkListingPages(b *testing.B) {
 	reg := bigRepository(b)
-	// A token from the middle of the repository, for the deep pages.
+	// Tokens from the middle of the repository, for the deep pages.
 	var deep string
 	for range 50 {
 		_, next, err := reg.ListImages(ctx, key("big"), registry.ImageFilter{Tags: registry.TagStatusAny}, deep, 1000)
@@ -92,25 +94,48 @@ func BenchmarkListingPages(b *testing.B) {
 		}
 		deep = next
 	}
+	deepIn := func(order registry.ImageOrder) string {
+		var token string
+		for range 50 {
+			_, next, err := reg.DescribeImagesOrdered(ctx, key("big"), registry.ImageFilter{Tags: registry.TagStatusAny}, order, token, 1000)
+			if err != nil {
+				b.Fatal(err)
+			}
+			token = next
+		}
+		return token
+	}
+	deepNewest, deepOldest := deepIn(registry.OrderPushedNewest), deepIn(registry.OrderPushedOldest)
+	ordered := func(order registry.ImageOrder, filter registry.ImageFilter) func(token string) (int, error) {
+		return func(token string) (int, error) {
+			imgs, _, err := reg.DescribeImagesOrdered(ctx, key("big"), filter, order, token, 50)
+			return len(imgs), err
+		}
+	}
 	cases := []struct {
 		name string
+		deep string
 		run  func(token string) (int, error)
 	}{
-		{"DescribeImages/100", func(token string) (int, error) {
+		{"DescribeImages/100", deep, func(token string) (int, error) {
 			imgs, _, err := reg.DescribeImages(ctx, key("big"), nil, registry.ImageFilter{Tags: registry.TagStatusAny}, token, 100)
 			return len(imgs), err
 		}},
-		{"DescribeImages/100/untagged", func(token string) (int, error) {
+		{"DescribeImages/100/untagged", deep, func(token string) (int, error) {
 			imgs, _, err := reg.DescribeImages(ctx, key("big"), nil, registry.ImageFilter{Tags: registry.TagStatusUntagged}, token, 100)
 			return len(imgs), err
 		}},
-		{"ListImages/1000", func(token string) (int, error) {
+		{"ListImages/1000", deep, func(token string) (int, error) {
 			ids, _, err := reg.ListImages(ctx, key("big"), registry.ImageFilter{Tags: registry.TagStatusAny}, token, 1000)
 			return len(ids), err
 		}},
+		// The console's repository page: active images, newest first.
+		{"DescribeImagesOrdered/newest/50", deepNewest, ordered(registry.OrderPushedNewest, registry.ImageFilter{Status: metadata.ImageActive})},
+		{"DescribeImagesOrdered/newest/50/untagged", deepNewest, ordered(registry.OrderPushedNewest, registry.ImageFilter{Tags: registry.TagStatusUntagged})},
+		{"DescribeImagesOrdered/oldest/50", deepOldest, ordered(registry.OrderPushedOldest, registry.ImageFilter{Status: metadata.ImageActive})},
 	}
 	for _, c := range cases {
-		for _, at := range []struct{ name, token string }{{"first", ""}, {"middle", deep}} {
+		for _, at := range []struct{ name, token string }{{"first", ""}, {"middle", c.deep}} {
 			b.Run(c.name+"/"+at.name, func(b *testing.B) {
 				for b.Loop() {
 					n, err := c.run(at.token)

@@ -2,8 +2,10 @@ package registry
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -201,40 +203,104 @@ func (r *Registry) ListImages(ctx context.Context, key metadata.RepoKey, filter 
 	return ids, next, nil
 }
 
-// imagePage reads one page of a repository's images.
-func (r *Registry) imagePage(ctx context.Context, repo metadata.Repository, filter ImageFilter, token string, max int) ([]metadata.ImageSummary, string, error) {
-	after, err := decodeToken(token)
-	if err != nil {
-		return nil, "", err
+// ImageOrder is the order a listing of a repository's images pages in.
+type ImageOrder int
+
+// Image orders. Images pushed at the same time follow their digests, in
+// the direction of the push order, so that each order is total and one
+// is the reverse of the other.
+const (
+	OrderDigest       ImageOrder = iota // by digest: DescribeImages's order
+	OrderPushedNewest                   // by push time, newest first
+	OrderPushedOldest                   // by push time, oldest first
+)
+
+// Push-order tokens start with their order's prefix (inside the base64),
+// unlike digest-order ones ("v1:"): a token made for one order is
+// refused in another, the ECR API's DescribeImages included.
+var pushTokenPrefix = map[ImageOrder]string{OrderPushedNewest: "pn:", OrderPushedOldest: "po:"}
+
+// encodePushToken makes the token of a page in push order that ended at
+// the image c.
+func encodePushToken(order ImageOrder, c metadata.PushCursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(pushTokenPrefix[order] + strconv.FormatInt(c.PushedAt.UnixNano(), 10) + "|" + string(c.Digest)))
+}
+
+// decodePushToken reads a token encodePushToken made for order; "" is the
+// start of the listing.
+func decodePushToken(order ImageOrder, token string) (metadata.PushCursor, error) {
+	if token == "" {
+		return metadata.PushCursor{}, nil
 	}
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return metadata.PushCursor{}, errBadToken
+	}
+	rest, ok := strings.CutPrefix(string(b), pushTokenPrefix[order])
+	at, d, cut := strings.Cut(rest, "|")
+	if !ok || !cut {
+		return metadata.PushCursor{}, errBadToken
+	}
+	nanos, err := strconv.ParseInt(at, 10, 64)
+	if err != nil {
+		return metadata.PushCursor{}, errBadToken
+	}
+	dg, err := digest.Parse(d)
+	if err != nil {
+		return metadata.PushCursor{}, errBadToken
+	}
+	return metadata.PushCursor{PushedAt: time.Unix(0, nanos).UTC(), Digest: dg}, nil
+}
+
+// imagePage reads one page of a repository's images in an order.
+func (r *Registry) imagePage(ctx context.Context, repo metadata.Repository, filter ImageFilter, order ImageOrder, token string, max int) ([]metadata.ImageSummary, string, error) {
 	max = pageSize(max)
-	imgs, err := r.meta.Images(ctx, repo.ID, filter.metadata(r.now()), digest.Digest(after), max+1)
+	var (
+		imgs []metadata.ImageSummary
+		err  error
+	)
+	switch order {
+	case OrderDigest:
+		var after string
+		if after, err = decodeToken(token); err != nil {
+			return nil, "", err
+		}
+		imgs, err = r.meta.Images(ctx, repo.ID, filter.metadata(r.now()), digest.Digest(after), max+1)
+	case OrderPushedNewest, OrderPushedOldest:
+		var after metadata.PushCursor
+		if after, err = decodePushToken(order, token); err != nil {
+			return nil, "", err
+		}
+		imgs, err = r.meta.ImagesByPush(ctx, repo.ID, filter.metadata(r.now()), order == OrderPushedNewest, after, max+1)
+	default:
+		return nil, "", paramError("order", "unknown image order %d", order)
+	}
 	if err != nil {
 		return nil, "", err
 	}
 	next := ""
 	if len(imgs) > max {
 		imgs = imgs[:max]
-		next = encodeToken(string(imgs[max-1].Digest))
+		last := imgs[max-1]
+		if order == OrderDigest {
+			next = encodeToken(string(last.Digest))
+		} else {
+			next = encodePushToken(order, metadata.PushCursor{PushedAt: last.PushedAt, Digest: last.Digest})
+		}
 	}
 	return imgs, next, nil
 }
 
 // DescribeImages describes the images ids name (and fails on the first
 // that does not exist, as ECR does), or pages through a repository's
-// images.
+// images in digest order.
 func (r *Registry) DescribeImages(ctx context.Context, key metadata.RepoKey, ids []ImageID, filter ImageFilter, token string, max int) ([]ImageDetail, string, error) {
+	if len(ids) == 0 {
+		return r.DescribeImagesOrdered(ctx, key, filter, OrderDigest, token, max)
+	}
 	repo, err := r.repositoryFor(ctx, ActionDescribeImages, key)
 	if err != nil {
 		return nil, "", err
-	}
-	if len(ids) == 0 {
-		page, next, err := r.imagePage(ctx, repo, filter, token, max)
-		if err != nil {
-			return nil, "", err
-		}
-		details, err := r.scanSummaries(ctx, repo.ID, page)
-		return details, next, err
 	}
 	out := make([]metadata.ImageSummary, 0, len(ids))
 	for _, id := range ids {
@@ -254,6 +320,23 @@ func (r *Registry) DescribeImages(ctx context.Context, key metadata.RepoKey, ids
 	}
 	details, err := r.scanSummaries(ctx, repo.ID, out)
 	return details, "", err
+}
+
+// DescribeImagesOrdered pages through a repository's images as
+// DescribeImages does (the same action, filters and details), in an
+// order. Its tokens hold the order they were made for: one used with
+// another order is refused as a bad token.
+func (r *Registry) DescribeImagesOrdered(ctx context.Context, key metadata.RepoKey, filter ImageFilter, order ImageOrder, token string, max int) ([]ImageDetail, string, error) {
+	repo, err := r.repositoryFor(ctx, ActionDescribeImages, key)
+	if err != nil {
+		return nil, "", err
+	}
+	page, next, err := r.imagePage(ctx, repo, filter, order, token, max)
+	if err != nil {
+		return nil, "", err
+	}
+	details, err := r.scanSummaries(ctx, repo.ID, page)
+	return details, next, err
 }
 
 // BatchGetImage returns the manifests ids name. acceptedMediaTypes, when

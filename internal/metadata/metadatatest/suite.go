@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metadata.Store) {
 		{"RepositorySettingsAndTags", testRepositorySettings},
 		{"DeleteRepository", testDeleteRepository},
 		{"ImageListing", testImageListing},
+		{"ImagesByPush", testImagesByPush},
 		{"RepositorySummaries", testRepositorySummaries},
 		{"RepositoryNameOrder", testRepositoryNameOrder},
 		{"AccountsAndAccessKeys", testAccounts},

@@ -80,8 +80,8 @@ func loadImages(tb testing.TB, s *Store, n int) (metadata.Repository, []digest.D
 // BenchmarkHundredThousandImages measures the reads that grow with a
 // repository, at 100,000 images in one repository: a DescribeImages page
 // (Images and the page's scan summaries), pages of other sizes and
-// filters, a tag page, and the whole image graph a lifecycle evaluation
-// reads.
+// filters and in push order, a tag page, and the whole image graph a
+// lifecycle evaluation reads.
 //
 //	go test ./internal/metadata/postgres -run '^$' -bench HundredThousand -benchtime 200x
 func BenchmarkHundredThousandImages(b *testing.B) {
@@ -121,6 +121,26 @@ func BenchmarkHundredThousandImages(b *testing.B) {
 	b.Run("ImagesPage1000", page(1000, metadata.ImageFilter{}))
 	b.Run("ImagesTaggedPage100", page(100, metadata.ImageFilter{Tagged: &yes}))
 	b.Run("ImagesActivePage100", page(100, metadata.ImageFilter{Status: metadata.ImageActive, Now: now}))
+	// The console's page: 50 active images newest first, from the start
+	// and from a random image (image i was pushed at now+i seconds).
+	byPush := func(newest, start bool) func(b *testing.B) {
+		return func(b *testing.B) {
+			for b.Loop() {
+				var c metadata.PushCursor
+				if !start {
+					i := 1000 + rand.N(len(ds)-2000)
+					c = metadata.PushCursor{PushedAt: now.Add(time.Duration(i) * time.Second), Digest: ds[i]}
+				}
+				imgs, err := s.ImagesByPush(ctx, repo.ID, metadata.ImageFilter{Status: metadata.ImageActive, Now: now}, newest, c, 51)
+				if err != nil || len(imgs) != 51 {
+					b.Fatalf("%d images, %v", len(imgs), err)
+				}
+			}
+		}
+	}
+	b.Run("ImagesByPushNewestPage50/first", byPush(true, true))
+	b.Run("ImagesByPushNewestPage50/inside", byPush(true, false))
+	b.Run("ImagesByPushOldestPage50/inside", byPush(false, false))
 	b.Run("TagsPage1000", func(b *testing.B) {
 		for b.Loop() {
 			if tags, err := s.Tags(ctx, repo.ID, fmt.Sprintf("v%d", rand.N(50_000)), 1000); err != nil || len(tags) == 0 {

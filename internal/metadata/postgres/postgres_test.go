@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -539,11 +540,22 @@ var sortsAllowed = []string{
 	"FOR UPDATE SKIP LOCKED", // ClaimImageScans' join of the claimed jobs
 }
 
+// indexesWanted are statements (by a part of their text) the suite must
+// have run, each with what its plan must show: a page of images in push
+// order is a range scan of images_by_push_digest, forwards or backwards,
+// that starts at the cursor (an index condition, not a filter).
+var indexesWanted = map[string]*regexp.Regexp{
+	"ORDER BY i.pushed_at, i.digest LIMIT":           regexp.MustCompile(`Index Scan using images_by_push_digest `),
+	"ORDER BY i.pushed_at DESC, i.digest DESC LIMIT": regexp.MustCompile(`Index Scan Backward using images_by_push_digest `),
+	"(i.pushed_at, i.digest) > ($3, $4)":             regexp.MustCompile(`Index Cond: .*ROW\(pushed_at, digest\) > ROW\(`),
+	"(i.pushed_at, i.digest) < ($3, $4)":             regexp.MustCompile(`Index Cond: .*ROW\(pushed_at, digest\) < ROW\(`),
+}
+
 // checkPlans explains every statement the suite ran, with sequential
 // scans and sorts priced out (not forbidden: a plan still has one where
 // no index serves), and fails on a plan that reads a table whole or
 // sorts: over 100,000 images, either makes a page cost the whole
-// repository.
+// repository. The statements of indexesWanted must also use their index.
 func checkPlans(t *testing.T, rec *recorder) {
 	conn, err := pgx.Connect(ctx, pgtest.URL(t))
 	if err != nil {
@@ -559,6 +571,7 @@ func checkPlans(t *testing.T, rec *recorder) {
 		t.Fatal(err)
 	}
 	checked := 0
+	wanted := map[string]int{}
 	for sql, args := range rec.seen {
 		switch first := strings.Fields(sql)[0]; first {
 		case "SELECT", "WITH", "UPDATE", "DELETE", "INSERT":
@@ -585,6 +598,19 @@ func checkPlans(t *testing.T, rec *recorder) {
 		}
 		if strings.Contains(plan, "Sort") && !slices.ContainsFunc(sortsAllowed, func(s string) bool { return strings.Contains(sql, s) }) {
 			t.Errorf("a statement sorts:\n%s\n%s", sql, plan)
+		}
+		for part, scan := range indexesWanted {
+			if strings.Contains(sql, part) {
+				wanted[part]++
+				if !scan.MatchString(plan) {
+					t.Errorf("a statement does not use %q:\n%s\n%s", scan, sql, plan)
+				}
+			}
+		}
+	}
+	for part := range indexesWanted {
+		if wanted[part] == 0 {
+			t.Errorf("the suite ran no statement with %q", part)
 		}
 	}
 	if checked < 50 {

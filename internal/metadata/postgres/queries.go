@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -296,12 +297,11 @@ func (r *reader) Uploads(ctx context.Context) ([]metadata.Upload, error) {
 	return scanAll(rows, err, scanUpload)
 }
 
-// Images lists a page of images in one index range scan over the images
-// in digest order, each joined to its tags (sorted, gathered by a probe
-// of the tags' index), filtered by whether it has any: a page costs the
-// rows it reads, wherever it starts.
-func (r *reader) Images(ctx context.Context, repoID int64, f metadata.ImageFilter, after digest.Digest, limit int) ([]metadata.ImageSummary, error) {
-	filter, args := "", []any{repoID, string(after), limit}
+// imageFilterSQL is the condition an image listing's filter adds to a
+// query over images i and their tags t, with its arguments appended to
+// args (numbered after them).
+func imageFilterSQL(f metadata.ImageFilter, args []any) (string, []any) {
+	filter := ""
 	if f.Tagged != nil {
 		filter = " AND t.tags IS NULL"
 		if *f.Tagged {
@@ -310,26 +310,59 @@ func (r *reader) Images(ctx context.Context, repoID int64, f metadata.ImageFilte
 	}
 	switch f.Status {
 	case metadata.ImageActive:
-		filter += " AND i.storage_class = 'STANDARD' AND (i.activated_at IS NULL OR i.activated_at <= $4)"
 		args = append(args, f.Now)
+		filter += " AND i.storage_class = 'STANDARD' AND (i.activated_at IS NULL OR i.activated_at <= $" + strconv.Itoa(len(args)) + ")"
 	case metadata.ImageArchived:
 		filter += " AND i.storage_class = 'ARCHIVE'"
 	case metadata.ImageActivating:
-		filter += " AND i.storage_class = 'STANDARD' AND i.activated_at > $4"
 		args = append(args, f.Now)
+		filter += " AND i.storage_class = 'STANDARD' AND i.activated_at > $" + strconv.Itoa(len(args))
 	}
-	// A lateral aggregate is evaluated per image, in the scan's order, so
-	// the LIMIT stops the scan (an EXISTS would be planned as a join that
-	// reads the repository's tags from the first).
-	rows, err := r.q.Query(ctx, `SELECT `+imageColumns+`, t.tags FROM images i
+	return filter, args
+}
+
+// imagePageSQL is a listing of images i, each joined to its tags (sorted,
+// gathered by a probe of the tags' index). A lateral aggregate is
+// evaluated per image, in the scan's order, so the LIMIT stops the scan
+// (an EXISTS would be planned as a join that reads the repository's tags
+// from the first).
+const imagePageSQL = `SELECT ` + imageColumns + `, t.tags FROM images i
 		LEFT JOIN LATERAL (SELECT array_agg(t.name ORDER BY t.name) AS tags FROM tags t WHERE t.repo_id = i.repo_id AND t.digest = i.digest) t ON true
-		WHERE i.repo_id = $1 AND i.digest > $2`+filter+` ORDER BY i.digest LIMIT $3`, args...)
+		WHERE i.repo_id = $1`
+
+func scanImagePage(rows pgx.Rows, err error) ([]metadata.ImageSummary, error) {
 	return scanAll(rows, err, func(sc scanner) (metadata.ImageSummary, error) {
 		var s metadata.ImageSummary
 		img, err := scanImage(sc, &s.Tags)
 		s.Image = img
 		return s, err
 	})
+}
+
+// Images lists a page of images in one index range scan over the images
+// in digest order, filtered by whether each has tags: a page costs the
+// rows it reads, wherever it starts.
+func (r *reader) Images(ctx context.Context, repoID int64, f metadata.ImageFilter, after digest.Digest, limit int) ([]metadata.ImageSummary, error) {
+	filter, args := imageFilterSQL(f, []any{repoID, string(after), limit})
+	rows, err := r.q.Query(ctx, imagePageSQL+` AND i.digest > $2`+filter+` ORDER BY i.digest LIMIT $3`, args...)
+	return scanImagePage(rows, err)
+}
+
+// ImagesByPush lists a page of images in push order in one index range
+// scan of images_by_push_digest, forwards or backwards from the cursor.
+func (r *reader) ImagesByPush(ctx context.Context, repoID int64, f metadata.ImageFilter, newest bool, after metadata.PushCursor, limit int) ([]metadata.ImageSummary, error) {
+	cmp, dir := ">", ""
+	if newest {
+		cmp, dir = "<", " DESC"
+	}
+	start, args := "", []any{repoID, limit}
+	if !after.IsZero() {
+		start = " AND (i.pushed_at, i.digest) " + cmp + " ($3, $4)"
+		args = append(args, after.PushedAt, string(after.Digest))
+	}
+	filter, args := imageFilterSQL(f, args)
+	rows, err := r.q.Query(ctx, imagePageSQL+start+filter+` ORDER BY i.pushed_at`+dir+`, i.digest`+dir+` LIMIT $2`, args...)
+	return scanImagePage(rows, err)
 }
 
 func scanAccount(sc scanner) (metadata.Account, error) {

@@ -360,6 +360,13 @@ CREATE TABLE metric_datapoints (
 -- Roll-ups and pruning take the oldest points of a period.
 CREATE INDEX metric_datapoints_age ON metric_datapoints (period, period_start);
 `,
+	// 5: images in push order with the digest breaking ties, both ways,
+	// as a repository's images page in the console.
+	`
+-- images_by_push stays: lifecycle policies break ties by seq, which this
+-- index does not keep.
+CREATE INDEX images_by_push_digest ON images (repo_id, pushed_at, digest);
+`,
 }
 
 // migrate brings the database's schema up to date. It holds the session

@@ -361,16 +361,15 @@ func scanStrings(rows *sql.Rows) ([]string, error) {
 	return out, rows.Err()
 }
 
-// Images lists a page of images in two index range scans: the images in
-// digest order (filtered by whether a tag exists), then the tags of the
-// page's digest range.
-func (r *reader) Images(ctx context.Context, repoID int64, f metadata.ImageFilter, after digest.Digest, limit int) ([]metadata.ImageSummary, error) {
+// imageFilterSQL is the condition an image listing's filter adds to a
+// query over images i, with ?4 the time image statuses are judged at
+// (always used, so that every variant takes the same arguments).
+func imageFilterSQL(f metadata.ImageFilter) string {
 	filter := ""
-	tagged := f.Tagged
-	if tagged != nil {
-		filter = "AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = i.repo_id AND t.digest = i.digest)"
-		if *tagged {
-			filter = "AND EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = i.repo_id AND t.digest = i.digest)"
+	if f.Tagged != nil {
+		filter = " AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = i.repo_id AND t.digest = i.digest)"
+		if *f.Tagged {
+			filter = " AND EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = i.repo_id AND t.digest = i.digest)"
 		}
 	}
 	switch f.Status {
@@ -383,31 +382,31 @@ func (r *reader) Images(ctx context.Context, repoID int64, f metadata.ImageFilte
 	default:
 		filter += " AND ?4 = ?4"
 	}
-	rows, err := r.q.QueryContext(ctx, `SELECT `+imageColumns+` FROM images i
-		WHERE i.repo_id = ?1 AND i.digest > ?2 `+filter+`
-		ORDER BY i.digest LIMIT ?3`, repoID, string(after), limit, nanos(f.Now))
+	return filter
+}
+
+// scanImagePage reads the images of a listing's page, indexed by digest.
+func scanImagePage(rows *sql.Rows, err error) ([]metadata.ImageSummary, map[digest.Digest]int, error) {
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	defer rows.Close()
 	var out []metadata.ImageSummary
 	index := map[digest.Digest]int{}
 	for rows.Next() {
 		img, err := scanImage(rows, false)
 		if err != nil {
-			rows.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		index[img.Digest] = len(out)
 		out = append(out, metadata.ImageSummary{Image: img})
 	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if len(out) == 0 || (tagged != nil && !*tagged) {
-		return out, nil
-	}
-	rows, err = r.q.QueryContext(ctx, `SELECT digest, name FROM tags WHERE repo_id = ? AND digest >= ? AND digest <= ? ORDER BY digest, name`,
-		repoID, string(out[0].Digest), string(out[len(out)-1].Digest))
+	return out, index, rows.Close()
+}
+
+// addTags adds to a page's images the tags that rows (digest, name, in
+// that order) list.
+func addTags(out []metadata.ImageSummary, index map[digest.Digest]int, rows *sql.Rows, err error) ([]metadata.ImageSummary, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -422,6 +421,74 @@ func (r *reader) Images(ctx context.Context, repoID int64, f metadata.ImageFilte
 		}
 	}
 	return out, rows.Err()
+}
+
+// imagesSQL is Images's query: ?1 is the repository, ?2 the digest to
+// start after, ?3 the limit, ?4 as in imageFilterSQL.
+func imagesSQL(f metadata.ImageFilter) string {
+	return `SELECT ` + imageColumns + ` FROM images i
+		WHERE i.repo_id = ?1 AND i.digest > ?2 ` + imageFilterSQL(f) + `
+		ORDER BY i.digest LIMIT ?3`
+}
+
+// rangeTagsSQL lists the tags of the digests from ?2 to ?3.
+const rangeTagsSQL = `SELECT digest, name FROM tags WHERE repo_id = ?1 AND digest >= ?2 AND digest <= ?3 ORDER BY digest, name`
+
+// Images lists a page of images in two index range scans: the images in
+// digest order (filtered by whether a tag exists), then the tags of the
+// page's digest range.
+func (r *reader) Images(ctx context.Context, repoID int64, f metadata.ImageFilter, after digest.Digest, limit int) ([]metadata.ImageSummary, error) {
+	rows, err := r.q.QueryContext(ctx, imagesSQL(f), repoID, string(after), limit, nanos(f.Now))
+	out, index, err := scanImagePage(rows, err)
+	if err != nil || len(out) == 0 || (f.Tagged != nil && !*f.Tagged) {
+		return out, err
+	}
+	rows, err = r.q.QueryContext(ctx, rangeTagsSQL, repoID, string(out[0].Digest), string(out[len(out)-1].Digest))
+	return addTags(out, index, rows, err)
+}
+
+// imagesByPushSQL is ImagesByPush's query: a range scan of
+// images_by_push_digest, forwards or backwards, from the cursor (?5, ?2)
+// when from is set; ?1 is the repository, ?3 the limit, ?4 as in
+// imageFilterSQL. Every variant takes the same five arguments.
+func imagesByPushSQL(f metadata.ImageFilter, newest, from bool) string {
+	cmp, dir := ">", ""
+	if newest {
+		cmp, dir = "<", " DESC"
+	}
+	start := " AND ?2 = ?2 AND ?5 = ?5"
+	if from {
+		start = " AND (i.pushed_at, i.digest) " + cmp + " (?5, ?2)"
+	}
+	return `SELECT ` + imageColumns + ` FROM images i
+		WHERE i.repo_id = ?1` + start + imageFilterSQL(f) + `
+		ORDER BY i.pushed_at` + dir + `, i.digest` + dir + ` LIMIT ?3`
+}
+
+// pageTagsSQL lists the tags of a page's images, given as a JSON array
+// of digests, by a probe of tags_for_images per digest.
+const pageTagsSQL = `SELECT digest, name FROM tags WHERE repo_id = ?1 AND digest IN (SELECT value FROM json_each(?2)) ORDER BY digest, name`
+
+// ImagesByPush lists a page of images in push order in two index scans:
+// the images from the cursor (filtered by whether a tag exists), then
+// the tags of the page's digests, which push order scatters.
+func (r *reader) ImagesByPush(ctx context.Context, repoID int64, f metadata.ImageFilter, newest bool, after metadata.PushCursor, limit int) ([]metadata.ImageSummary, error) {
+	rows, err := r.q.QueryContext(ctx, imagesByPushSQL(f, newest, !after.IsZero()),
+		repoID, string(after.Digest), limit, nanos(f.Now), nanos(after.PushedAt))
+	out, index, err := scanImagePage(rows, err)
+	if err != nil || len(out) == 0 || (f.Tagged != nil && !*f.Tagged) {
+		return out, err
+	}
+	digests := make([]digest.Digest, len(out))
+	for i, img := range out {
+		digests[i] = img.Digest
+	}
+	list, err := json.Marshal(digests)
+	if err != nil {
+		return nil, err
+	}
+	rows, err = r.q.QueryContext(ctx, pageTagsSQL, repoID, string(list))
+	return addTags(out, index, rows, err)
 }
 
 func scanAccount(sc scanner) (metadata.Account, error) {

@@ -343,4 +343,11 @@ CREATE TABLE metric_datapoints (
 -- Roll-ups and pruning take the oldest points of a period.
 CREATE INDEX metric_datapoints_age ON metric_datapoints (period, period_start);
 `,
+	// 13: images in push order with the digest breaking ties, both ways,
+	// as a repository's images page in the console.
+	`
+-- images_by_push stays: lifecycle policies break ties by insertion order
+-- (the rowid), which this index does not keep.
+CREATE INDEX images_by_push_digest ON images (repo_id, pushed_at, digest);
+`,
 }
