@@ -64,6 +64,7 @@ var cliCommands = []struct {
 	{"gc", "-endpoint-url", true},
 	{"import", "-repository", true},
 	{"image-times", "-upstream-checked-at", true},
+	{"console-url", "-endpoint-url", true},
 	{"migrate", "-to-metadata", false},
 	{"lifecycle run", "-repository", true},
 	{"lifecycle preview", "-at", true},

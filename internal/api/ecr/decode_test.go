@@ -84,6 +84,7 @@ func extensionInputs() map[string]any {
 		"CollectGarbage":              new(CollectGarbageInput),
 		"ListDeadLetters":             new(ListDeadLettersInput),
 		"RedriveDeadLetters":          new(RedriveDeadLettersInput),
+		"CreateConsoleSignInToken":    new(CreateConsoleSignInTokenInput),
 	}
 }
 
