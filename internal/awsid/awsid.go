@@ -65,6 +65,18 @@ func Parse(s string) (arn.ARN, bool) {
 // ECR upload IDs and KMS key IDs.
 func NewUUID() string { return uuid.NewString() }
 
+// NewTimeUUID returns a time-ordered (version 7) UUID: the shape of
+// CloudTrail's event IDs, and IDs made in a row sort in that order, so
+// that an index of them grows at its end rather than at random places
+// (the audit trail indexes every record's ID).
+func NewTimeUUID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return NewUUID() // the clock or the random source failed
+	}
+	return id.String()
+}
+
 // ValidUUID reports whether s is a UUID in its 36-character form
 // (8-4-4-4-12 hexadecimal digits, either case).
 func ValidUUID(s string) bool {

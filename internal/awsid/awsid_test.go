@@ -120,3 +120,17 @@ func TestUUID(t *testing.T) {
 		}
 	}
 }
+
+func TestNewTimeUUIDSortsInOrderMade(t *testing.T) {
+	prev := NewTimeUUID()
+	for range 1000 {
+		id := NewTimeUUID()
+		if !ValidUUID(id) || id[14] != '7' {
+			t.Fatalf("%q is not a version 7 UUID", id)
+		}
+		if id <= prev {
+			t.Fatalf("%q made after %q sorts before it", id, prev)
+		}
+		prev = id
+	}
+}

@@ -81,7 +81,7 @@ func ServiceEvent(scope metadata.Scope, at time.Time, source, eventSource, event
 	rec := serviceEvent{
 		EventVersion: "1.08", UserIdentity: Actor{Type: "AWSService", AccountID: scope.Account, InvokedBy: "AWS Internal"},
 		EventTime: at.UTC().Format(time.RFC3339), EventSource: eventSource, EventName: eventName, AWSRegion: scope.Region,
-		SourceIPAddress: "AWS Internal", UserAgent: "AWS Internal", EventID: awsid.NewUUID(), EventType: "AwsServiceEvent",
+		SourceIPAddress: "AWS Internal", UserAgent: "AWS Internal", EventID: awsid.NewTimeUUID(), EventType: "AwsServiceEvent",
 		ManagementEvent: true, RecipientAccountID: scope.Account, ServiceEventDetails: details, EventCategory: "Management",
 	}
 	for _, arn := range resources {

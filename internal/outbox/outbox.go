@@ -200,7 +200,7 @@ func NewRecord(scope metadata.Scope, at time.Time, c Call) Record {
 		EventSource: c.EventSource, EventName: c.Action, AWSRegion: scope.Region, SourceIPAddress: c.Actor.SourceIP,
 		UserAgent: c.Actor.UserAgent, ErrorCode: c.ErrorCode, ErrorMessage: c.ErrorMessage,
 		RequestParameters: c.Params, ResponseElements: c.Response, RequestID: c.Actor.RequestID,
-		EventID: awsid.NewUUID(), ReadOnly: c.ReadOnly, EventType: eventType, ManagementEvent: true,
+		EventID: awsid.NewTimeUUID(), ReadOnly: c.ReadOnly, EventType: eventType, ManagementEvent: true,
 		RecipientAccountID: scope.Account, EventCategory: "Management",
 	}
 	for _, arn := range c.Resources {
