@@ -194,6 +194,17 @@ func (c *limitedConn) Close() error {
 	return c.Conn.Close()
 }
 
+// ReadFrom passes the TCP connection's own ReadFrom through: net/http
+// sends a response copied from a file with it, and so with sendfile(2).
+// Embedding net.Conn alone would hide it, and every blob would be copied
+// through user space.
+func (c *limitedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
 type reserveKey struct{}
 
 // connContext marks the requests of connections in the reserve.
