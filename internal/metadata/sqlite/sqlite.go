@@ -4,7 +4,6 @@
 //
 // Commits are durable when Update returns (synchronous=FULL): an
 // acknowledged push survives a power cut, not only a process crash.
-// Updates that arrive together share one commit (group.go).
 package sqlite
 
 import (
@@ -31,11 +30,6 @@ type Store struct {
 
 	stopCheckpoints chan struct{}
 	checkpointsDone chan struct{}
-
-	// updates feed the committer (group.go).
-	updates       chan *groupReq
-	stopCommits   chan struct{}
-	committerDone chan struct{}
 }
 
 // checkpointInterval is how often the write-ahead log is copied into the
@@ -92,8 +86,6 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	s.stopCheckpoints, s.checkpointsDone = make(chan struct{}), make(chan struct{})
 	go s.checkpoints()
-	s.updates, s.stopCommits, s.committerDone = make(chan *groupReq), make(chan struct{}), make(chan struct{})
-	go s.commits(s.stopCommits)
 	return s, nil
 }
 
@@ -138,30 +130,14 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return tx.Commit()
 }
 
-// Update implements metadata.Store. Concurrent Updates share one
-// durable commit (group.go).
+// Update implements metadata.Store.
 func (s *Store) Update(ctx context.Context, fn func(metadata.Tx) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("starting transaction: %w", err)
 	}
-	r := &groupReq{ctx: ctx, fn: fn, done: make(chan groupResult, 1)}
-	select {
-	case s.updates <- r:
-	case <-s.stopCommits:
-		return errClosed
-	}
-	// Once taken, the transaction runs to its end: its result is waited
-	// for even if ctx ends, so that a caller never takes for failed what
-	// committed.
-	res := <-r.done
-	if res.panic != nil {
-		panic(res.panic)
-	}
-	return res.err
+	return s.run(tx, fn)
 }
-
-// errClosed is the error of an Update after Close.
-var errClosed = errors.New("the metadata store is closed")
 
 // UpdateNoSync implements metadata.Store. In WAL mode with
 // synchronous=NORMAL a commit is appended to the log without an fsync;
@@ -218,10 +194,6 @@ func (s *Store) Close() error {
 	if s.stopCheckpoints != nil {
 		close(s.stopCheckpoints)
 		<-s.checkpointsDone
-	}
-	if s.stopCommits != nil {
-		close(s.stopCommits)
-		<-s.committerDone
 	}
 	var errs []error
 	if s.rdb != nil {
