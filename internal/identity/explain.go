@@ -56,7 +56,7 @@ func (s *Service) Subject(ctx context.Context, arn, account string) (p Principal
 	if err := s.allowIn(ctx, ActionSimulatePrincipalPolicy, arn, who.account); err != nil {
 		return Principal{}, false, err
 	}
-	p, err = s.principalOf(ctx, who)
+	p, err = s.principalOf(ctx, who, arn)
 	return p, err == nil, err
 }
 
@@ -123,7 +123,11 @@ func (w principalARN) self(p Principal) bool {
 // principalOf returns the principal a request of an existing user, role
 // (as a session of it) or account root carries. A nil Service knows no
 // users or roles.
-func (s *Service) principalOf(ctx context.Context, w principalARN) (Principal, error) {
+//
+// The user or role must carry exactly the ARN given (its path and its
+// name's case included): the permission to ask was checked on that ARN,
+// so another ARN that happens to end in the same name must not reach it.
+func (s *Service) principalOf(ctx context.Context, w principalARN, arn string) (Principal, error) {
 	if s == nil {
 		// No IAM: only roots, whose accounts are not kept either.
 		if w.kind == TypeRoot {
@@ -144,11 +148,17 @@ func (s *Service) principalOf(ctx context.Context, w principalARN) (Principal, e
 		if err != nil {
 			return Principal{}, err
 		}
+		if u.ARN != arn {
+			return Principal{}, noSuchEntity(w.account, w.kind, w.name)
+		}
 		return u.principal(w.account), nil
 	}
 	r, err := loadEntity[Role](ctx, s.meta, w.account, metadata.IAMRole, w.name)
 	if err != nil {
 		return Principal{}, err
+	}
+	if r.ARN != arn {
+		return Principal{}, noSuchEntity(w.account, w.kind, w.name)
 	}
 	sess := &Session{Account: w.account, Role: r.Name, RoleARN: r.ARN, RoleID: r.ID, Name: simulatedSession}
 	return sess.Principal(), nil

@@ -170,6 +170,23 @@ func TestSubject(t *testing.T) {
 	wantIAMError(t, "a missing role", err, CodeNoSuchEntity, "The role with name ghost cannot be found.")
 	_, _, err = s.Subject(rc, "arn:aws:iam::"+acct+":user/ghost", acct)
 	wantIAMError(t, "a missing user", err, CodeNoSuchEntity, "The user with name ghost cannot be found.")
+	// A permission on a path does not reach a user elsewhere whose name
+	// an ARN under that path ends with, nor another spelling of its name.
+	if _, err := s.CreateUser(rc, UserInput{Name: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	intern := NewContext(ctx, mk("intern"))
+	if err := s.PutInlinePolicy(rc, Grantee{Kind: metadata.IAMUser, Name: "intern"}, "simulate",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:SimulatePrincipalPolicy","Resource":["arn:aws:iam::`+acct+`:user/interns/*","arn:aws:iam::`+acct+`:user/ADMIN"]}]}`); err != nil {
+		t.Fatal(err)
+	}
+	for _, arn := range []string{"arn:aws:iam::" + acct + ":user/interns/admin", "arn:aws:iam::" + acct + ":user/ADMIN"} {
+		_, _, err := s.Subject(intern, arn, acct)
+		wantIAMError(t, "intern about "+arn, err, CodeNoSuchEntity, "The user with name")
+	}
+	_, _, err = s.Subject(intern, "arn:aws:iam::"+acct+":user/admin", acct)
+	wantIAMError(t, "intern about admin", err, CodeAccessDenied, "iam:SimulatePrincipalPolicy")
+
 	// Another account's principals are another account's to explain: the
 	// permission would have to be granted there.
 	_, _, err = s.Subject(rc, "arn:aws:iam::210987654321:root", acct)

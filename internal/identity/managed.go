@@ -363,7 +363,7 @@ func (s *Service) PrincipalPolicies(ctx context.Context, arn string) (iampolicy.
 	if !ok {
 		return iampolicy.Principal{}, iampolicy.Policies{}, awserr.Errorf(CodeInvalidInput, "PolicySourceArn %s must name a user, a role or the account root", arn)
 	}
-	who, err := s.principalOf(ctx, w)
+	who, err := s.principalOf(ctx, w, arn)
 	if err != nil {
 		return iampolicy.Principal{}, iampolicy.Policies{}, err
 	}
