@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,6 +15,8 @@ type signInView struct {
 	KeyID   string
 	Region  string
 	Problem string
+	// Token, with Principal, asks to confirm a sign-in URL.
+	Token, Principal string
 }
 
 // nextPage is where a sign-in goes on to: a console path, else the
@@ -28,22 +31,34 @@ func nextPage(next string) string {
 	return next
 }
 
-// signInPage shows the sign-in form, or redeems a one-time sign-in URL.
+// signInPage shows the sign-in form, or for a one-time sign-in URL asks
+// to confirm whose session to start: the URL is redeemed by that POST,
+// never by the GET, so a link cannot swap a browser's session.
 func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request) {
 	next := nextPage(r.URL.Query().Get("next"))
 	if token := r.URL.Query().Get("token"); token != "" {
-		c, err := h.o.Identity.RedeemConsoleSignIn(r.Context(), token)
+		c, err := h.o.Identity.PeekConsoleSignIn(r.Context(), token)
 		if err != nil {
-			h.signInFailed(w, r, err, http.StatusForbidden, "This sign-in URL cannot be used: "+strings.TrimPrefix(err.Error(), identity.ErrInvalidToken.Error()+": ")+".")
+			h.signInFailed(w, r, err)
 			return
 		}
-		cookie, sc := h.o.Identity.IssueConsoleSession(c.Principal(), c.Region, c.KeyID)
-		setCookie(w, r, cookie, sc.ExpiresAt)
-		h.o.Log.Info("console sign-in", "principal", c.ARN, "by", "url")
-		http.Redirect(w, r, next, http.StatusSeeOther)
+		h.render(w, r, nil, http.StatusOK, "signin", view{Title: "Sign in", Data: signInView{Next: next, Region: c.Region, Token: token, Principal: c.ARN}})
 		return
 	}
 	h.render(w, r, nil, http.StatusOK, "signin", view{Title: "Sign in", Data: signInView{Next: next, Region: h.o.DefaultRegion}})
+}
+
+// redeem starts the session of a confirmed sign-in URL.
+func (h *Handler) redeem(w http.ResponseWriter, r *http.Request, token, next string) {
+	c, err := h.o.Identity.RedeemConsoleSignIn(r.Context(), token)
+	if err != nil {
+		h.signInFailed(w, r, err)
+		return
+	}
+	cookie, sc := h.o.Identity.IssueConsoleSession(c.Principal(), c.Region, c.KeyID)
+	setCookie(w, r, cookie, sc.ExpiresAt)
+	h.o.Log.Info("console sign-in", "principal", c.ARN, "by", "url")
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 // signIn checks an access key ID and secret from the form.
@@ -51,6 +66,10 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil || !sameOrigin(r) {
 		http.Error(w, "refused: the sign-in form must be posted from the console's own page", http.StatusForbidden)
+		return
+	}
+	if token := r.PostFormValue("token"); token != "" {
+		h.redeem(w, r, token, nextPage(r.PostFormValue("next")))
 		return
 	}
 	keyID, secret := strings.TrimSpace(r.PostFormValue("access_key_id")), r.PostFormValue("secret_access_key")
@@ -79,9 +98,16 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, v.Next, http.StatusSeeOther)
 }
 
-func (h *Handler) signInFailed(w http.ResponseWriter, r *http.Request, err error, status int, msg string) {
+// signInFailed shows why a sign-in URL cannot be used.
+func (h *Handler) signInFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if !errors.Is(err, identity.ErrInvalidToken) {
+		h.o.Log.Error("console sign-in", "err", err)
+		http.Error(w, "the console cannot check sign-ins now; try again", http.StatusServiceUnavailable)
+		return
+	}
 	h.o.Log.Info("console sign-in refused", "err", err)
-	h.render(w, r, nil, status, "signin", view{Title: "Sign in", Data: signInView{Next: "/console/", Region: h.o.DefaultRegion, Problem: msg}})
+	msg := "This sign-in URL cannot be used: " + strings.TrimPrefix(err.Error(), identity.ErrInvalidToken.Error()+": ") + "."
+	h.render(w, r, nil, http.StatusForbidden, "signin", view{Title: "Sign in", Data: signInView{Next: "/console/", Region: h.o.DefaultRegion, Problem: msg}})
 }
 
 // signOut ends the session for every replica.

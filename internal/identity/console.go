@@ -66,6 +66,22 @@ func (s *Service) IssueConsoleSignIn(p Principal, region, keyID string) (token s
 	return s.sealConsole(consoleSignInPurpose, c), c.ExpiresAt
 }
 
+// PeekConsoleSignIn checks a sign-in token without using it, so that the
+// sign-in page can ask "sign in as ...?" before a POST redeems it: a
+// link alone never changes whose session a browser holds.
+func (s *Service) PeekConsoleSignIn(ctx context.Context, token string) (ConsoleClaims, error) {
+	c, err := s.openConsole(ctx, consoleSignInPurpose, token)
+	if err != nil {
+		return c, err
+	}
+	if _, err := s.meta.AccountSetting(ctx, c.consoleScope(), settingConsoleUsed+c.ID); err == nil {
+		return c, fmt.Errorf("%w: this sign-in URL was used already; each works once: ask for a new one with ecrd console-url", ErrInvalidToken)
+	} else if !errors.Is(err, metadata.ErrNotFound) {
+		return c, err
+	}
+	return c, nil
+}
+
 // RedeemConsoleSignIn checks a sign-in token and marks it used: a second
 // redemption, here or on another replica, is refused.
 func (s *Service) RedeemConsoleSignIn(ctx context.Context, token string) (ConsoleClaims, error) {

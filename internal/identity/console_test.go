@@ -49,12 +49,18 @@ func TestConsoleSignInAndSessions(t *testing.T) {
 	if _, err := s.VerifyRegistryToken(tok); !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("a sign-in token taken as a registry token: %v", err)
 	}
+	if c, err := s.PeekConsoleSignIn(ctx, tok); err != nil || c.ARN != p.ARN {
+		t.Fatalf("PeekConsoleSignIn before use = %+v, %v", c, err)
+	}
 	c, err := s.RedeemConsoleSignIn(ctx, tok)
 	if err != nil || c.ARN != p.ARN || c.Region != "eu-west-1" || c.KeyID != key.ID {
 		t.Fatalf("RedeemConsoleSignIn = %+v, %v", c, err)
 	}
 	if _, err := s.RedeemConsoleSignIn(ctx, tok); !errors.Is(err, ErrInvalidToken) || !strings.Contains(err.Error(), "used already") {
 		t.Fatalf("a second redemption: %v", err)
+	}
+	if _, err := s.PeekConsoleSignIn(ctx, tok); !errors.Is(err, ErrInvalidToken) || !strings.Contains(err.Error(), "used already") {
+		t.Fatalf("PeekConsoleSignIn after use: %v", err)
 	}
 	late, _ := s.IssueConsoleSignIn(p, "eu-west-1", key.ID)
 	now = now.Add(ConsoleSignInTTL + time.Second)

@@ -87,9 +87,19 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	// Sign-in through a one-time URL, as the account's root.
 	signIn := consoleURL(t, e, testAccessKey, testSecret)
-	if st := browsertest.Navigate(t, tab, signIn, "#repositories"); st != http.StatusOK {
-		t.Fatalf("the sign-in URL led to HTTP %d", st)
+	// Opening it asks first: a link alone never changes whose session a
+	// browser holds.
+	browsertest.Navigate(t, tab, signIn, "#confirm-signin")
+	if got := browsertest.Text(t, tab, "#signin-principal"); got != "arn:aws:iam::"+testAccount+":root" {
+		t.Fatalf("the sign-in URL offers to sign in as %q", got)
 	}
+	if n := browsertest.Count(t, tab, "#principal"); n != 0 {
+		t.Fatal("opening the sign-in URL started a session before it was confirmed")
+	}
+	if st := browsertest.Submit(t, tab, "#confirm-signin"); st != http.StatusOK {
+		t.Fatalf("confirming the sign-in URL led to HTTP %d", st)
+	}
+	browsertest.WaitVisible(t, tab, "#repositories")
 	if got := browsertest.Text(t, tab, "#principal"); got != "arn:aws:iam::"+testAccount+":root" {
 		t.Fatalf("signed in as %q", got)
 	}
