@@ -1280,6 +1280,33 @@ func (c *crashCheck) observe(k crashKey) (crashFact, error) {
 	return f, nil
 }
 
+// elsewhere says, for a mismatch on replicas, what every replica shows
+// of k now and what the checking one shows a second later: a replica
+// answering from a cache that the change had not reached yet, and a
+// change that was lost, read differently.
+func (c *crashCheck) elsewhere(k crashKey) string {
+	if c.ct.cluster == nil {
+		return ""
+	}
+	var b strings.Builder
+	for i, r := range c.ct.cluster.Replicas {
+		other := &crashCheck{ct: c.ct, label: c.label, base: r.URL(), client: c.client}
+		f, err := other.observe(k)
+		fmt.Fprintf(&b, "; replica %d (%s) shows %s", i, r.Addr, describeObserved(k, f, err))
+	}
+	time.Sleep(time.Second)
+	f, err := c.observe(k)
+	fmt.Fprintf(&b, "; a second later the checking replica shows %s", describeObserved(k, f, err))
+	return b.String()
+}
+
+func describeObserved(k crashKey, f crashFact, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return f.describe(k)
+}
+
 // verify checks everything the pushers were promised, resolves what their
 // unanswered requests did, and checks the data folder.
 func (ct *crashTest) verify(e *ecrd, label string, full bool) {
@@ -1330,7 +1357,7 @@ func (c *crashCheck) verifyPusher(p *crashPusher) {
 			continue
 		}
 		if d := crashDiffers(k, want, got); d != "" {
-			c.errorf("%s: acknowledged as %s, but %s", k, want.describe(k), d)
+			c.errorf("%s: acknowledged as %s, but %s%s", k, want.describe(k), d, c.elsewhere(k))
 		}
 		if want.present {
 			counts[k.kind]++
