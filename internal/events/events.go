@@ -44,7 +44,6 @@ import (
 
 	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/awsid"
-	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/metadata"
@@ -88,12 +87,8 @@ type Service struct {
 	now  func() time.Time
 }
 
-// Authorizer decides whether a request's principal may act, and words a
-// denial: identity.Service.
-type Authorizer interface {
-	Authorize(ctx context.Context, c identity.Check) (iampolicy.Decision, iampolicy.Request, error)
-	DenialMessage(d iampolicy.Decision, req iampolicy.Request) string
-}
+// Authorizer is identity's: the Service, or a test's wrapper of it.
+type Authorizer = identity.Authorizer
 
 // New returns the service. ids authorizes callers (nil: only roots);
 // keys seals connection secrets.

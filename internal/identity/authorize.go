@@ -24,6 +24,14 @@ type Check struct {
 	Keys func(set func(key, value string))
 }
 
+// Authorizer decides whether a request's principal may act, and words a
+// denial: what the domain cores beside the registry (kms, events,
+// secrets) ask of a Service, so that their tests may wrap it.
+type Authorizer interface {
+	Authorize(ctx context.Context, c Check) (iampolicy.Decision, iampolicy.Request, error)
+	DenialMessage(d iampolicy.Decision, req iampolicy.Request) string
+}
+
 // Authorize decides a check for the principal the context carries (none:
 // anonymous), as AWS's policy evaluation does: the principal's identity
 // policies, permissions boundary and session policies, and the

@@ -34,7 +34,6 @@ import (
 
 	"github.com/ecrd/ecrd/internal/awserr"
 	"github.com/ecrd/ecrd/internal/awsid"
-	"github.com/ecrd/ecrd/internal/iampolicy"
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/keyring"
 	"github.com/ecrd/ecrd/internal/metadata"
@@ -187,13 +186,9 @@ type Service struct {
 	generation atomic.Int64
 }
 
-// Authorizer decides whether a request's principal may act, and words a
-// denial: identity.Service, where every request's permissions are
-// computed.
-type Authorizer interface {
-	Authorize(ctx context.Context, c identity.Check) (iampolicy.Decision, iampolicy.Request, error)
-	DenialMessage(d iampolicy.Decision, req iampolicy.Request) string
-}
+// Authorizer is identity's (identity.Service, where every request's
+// permissions are computed, or a test's wrapper of it).
+type Authorizer = identity.Authorizer
 
 // New returns the KMS service. ids authorizes callers (nil: only roots
 // and key policies grant anything); keys seals key material.

@@ -138,12 +138,8 @@ type Service struct {
 	now  func() time.Time
 }
 
-// Authorizer decides whether a request's principal may act, and words a
-// denial: identity.Service.
-type Authorizer interface {
-	Authorize(ctx context.Context, c identity.Check) (iampolicy.Decision, iampolicy.Request, error)
-	DenialMessage(d iampolicy.Decision, req iampolicy.Request) string
-}
+// Authorizer is identity's: the Service, or a test's wrapper of it.
+type Authorizer = identity.Authorizer
 
 // New returns the service. keys encrypts the values; ids authorizes
 // callers (nil: only roots and resource policies grant).

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/ecrd/ecrd/internal/metadata"
@@ -62,34 +61,7 @@ func TestImagePageQueryPlans(t *testing.T) {
 		query{"tags/listed", pageTagsSQL, []any{1, `["d"]`}, []string{"SEARCH tags USING COVERING INDEX tags_for_images (repo_id=? AND digest=?)", "LIST SUBQUERY"}})
 	for _, q := range queries {
 		t.Run(q.name, func(t *testing.T) {
-			rows, err := s.rdb.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q.sql, q.args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			joined := strings.Join(plan, "\n")
-			for _, w := range q.want {
-				if !strings.Contains(joined, w) {
-					t.Errorf("plan lacks %q:\n%s", w, joined)
-				}
-			}
-			for _, p := range plan {
-				if strings.HasPrefix(p, "SCAN ") && !strings.Contains(p, "json_each") {
-					t.Errorf("plan reads a table whole (%s):\n%s", p, joined)
-				}
-				if strings.Contains(p, "TEMP B-TREE") {
-					t.Errorf("plan sorts (%s):\n%s", p, joined)
-				}
-			}
+			checkPlan(t, s, q.sql, q.args, q.want, jsonList)
 		})
 	}
 }

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -17,33 +16,5 @@ func TestRepositorySummariesPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	rows, err := s.rdb.QueryContext(ctx, "EXPLAIN QUERY PLAN "+repositorySummariesSQL, "[1,2]")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	joined := strings.Join(plan, "\n")
-	if !strings.Contains(joined, "SEARCH images USING") || !strings.Contains(joined, "(repo_id=?)") || !strings.Contains(joined, "LIST SUBQUERY") {
-		t.Errorf("plan does not seek images by repository:\n%s", joined)
-	}
-	for _, p := range plan {
-		if strings.HasPrefix(p, "SCAN ") && !strings.Contains(p, "json_each") {
-			t.Errorf("plan reads a table whole (%s):\n%s", p, joined)
-		}
-		if strings.Contains(p, "TEMP B-TREE") {
-			t.Errorf("plan sorts (%s):\n%s", p, joined)
-		}
-	}
+	checkPlan(t, s, repositorySummariesSQL, []any{"[1,2]"}, []string{"SEARCH images USING", "(repo_id=?)", "LIST SUBQUERY"}, jsonList)
 }
