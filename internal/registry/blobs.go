@@ -296,14 +296,25 @@ func (r *Registry) PutBlob(ctx context.Context, key metadata.RepoKey, dgst strin
 		return metadata.Blob{}, r.spaceError(ctx, err)
 	}
 	b := metadata.Blob{Digest: d, Size: n}
+	if err := r.ingestWhole(ctx, plan, w, id, b); err != nil {
+		return metadata.Blob{}, r.spaceError(ctx, err)
+	}
+	r.log.Info("blob pushed", "account", key.Account, "region", key.Region, "repository", key.Name, "digest", d, "size", n)
+	return b, nil
+}
+
+// ingestWhole brings a blob written in one go into an upload (a
+// monolithic push, a blob fetched from an upstream) through ingest: the
+// upload becomes blob b, or for an encrypted space is encrypted into the
+// key's namespace, and it is removed either way (gone once committed; the
+// plaintext of an encrypted one; what a failure left).
+func (r *Registry) ingestWhole(ctx context.Context, plan *pushPlan, w blobstore.UploadWriter, id string, b metadata.Blob) error {
 	stored := false
-	err = r.ingest(ctx, ingestion{plan: plan, blob: b, store: func(ctx context.Context, sp blobspace.Space) error {
+	err := r.ingest(ctx, ingestion{plan: plan, blob: b, store: func(ctx context.Context, sp blobspace.Space) error {
 		stored = true
 		if !sp.Encrypted() {
-			return w.Commit(ctx, d)
+			return w.Commit(ctx, b.Digest)
 		}
-		// The upload is plaintext: encrypt it into the key's namespace,
-		// then drop it.
 		if err := w.Close(); err != nil {
 			return err
 		}
@@ -312,15 +323,11 @@ func (r *Registry) PutBlob(ctx context.Context, key metadata.RepoKey, dgst strin
 	if !stored {
 		w.Close()
 	}
-	r.discardUpload(id) // gone once committed; the plaintext of an encrypted one; what a failure left
+	r.discardUpload(id)
 	if errors.Is(err, gc.ErrBlobGone) {
-		err = blobCollected(d)
+		err = blobCollected(b.Digest)
 	}
-	if err != nil {
-		return metadata.Blob{}, r.spaceError(ctx, err)
-	}
-	r.log.Info("blob pushed", "account", key.Account, "region", key.Region, "repository", key.Name, "digest", d, "size", n)
-	return b, nil
+	return err
 }
 
 // limitBody reads at most one byte more than a blob that already holds

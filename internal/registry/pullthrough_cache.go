@@ -21,8 +21,6 @@ import (
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/outbox"
 	"github.com/ecrd/ecrd/internal/reference"
-	"github.com/ecrd/ecrd/internal/registry/blobspace"
-	"github.com/ecrd/ecrd/internal/registry/gc"
 	"github.com/ecrd/ecrd/internal/upstream"
 )
 
@@ -743,26 +741,7 @@ func (r *Registry) fetchBlob(ctx context.Context, key metadata.RepoKey, pt pullT
 		}
 		return err
 	}
-	b := metadata.Blob{Digest: d, Size: n}
-	stored := false
-	err = r.ingest(ctx, ingestion{plan: plan, blob: b, store: func(ctx context.Context, sp blobspace.Space) error {
-		stored = true
-		if !sp.Encrypted() {
-			return w.Commit(ctx, d)
-		}
-		if err := w.Close(); err != nil {
-			return err
-		}
-		return r.spaces.EncryptUpload(ctx, sp, id, b)
-	}})
-	if !stored {
-		w.Close()
-	}
-	r.discardUpload(id)
-	if errors.Is(err, gc.ErrBlobGone) {
-		err = blobCollected(d)
-	}
-	if err != nil {
+	if err := r.ingestWhole(ctx, plan, w, id, metadata.Blob{Digest: d, Size: n}); err != nil {
 		return err
 	}
 	r.log.Info("blob cached from upstream", "account", key.Account, "region", key.Region, "repository", key.Name,
