@@ -31,7 +31,7 @@ export LC_ALL=C
 usage() {
   cat >&2 <<'EOF'
 usage: bench/compare.sh --ecrd PATH --distribution PATH [--zot PATH [--zot-config FILE]]
-                        [--baseline PATH] [--auth] [--load PATH] [--workdir DIR]
+                        [--baseline PATH] [--auth] [--load PATH] [--wrk PATH] [--workdir DIR]
                         [--only ID,ID...] [--repeat N] [--quick]
                         [--scaleout [--replicas N] [--pg-bin DIR] [--versitygw PATH] [--aws PATH]]
   --zot-config  zot config to start from; its address, port and rootDirectory are replaced
@@ -41,9 +41,12 @@ usage: bench/compare.sh --ecrd PATH --distribution PATH [--zot PATH [--zot-confi
                 bcrypt at its lowest cost, 4); ecrd always authenticates: it
                 gets a root key and ecrd-load logs in with GetAuthorizationToken
   --load        a built ecrd-load (default: build it from this checkout)
+  --wrk         wrk's binary: adds manifest-get-wrk, the manifest GETs with wrk
+                as the client (ecrd-load -wrk), whose lower CPU cost leaves the
+                shared cores to the server (default: wrk on PATH, if any)
   --workdir     where data dirs, the dd test file and results go (default $TMPDIR or /tmp)
   --only        scenario ids: push-1mb push-100mb-c1 push-100mb-c2 image-10x1mb
-                pull-1mb pull-100mb manifest-get manifest-head push-2gb
+                pull-1mb pull-100mb manifest-get manifest-get-wrk manifest-head push-2gb
   --repeat      run each scenario N times per registry (turn by turn) and report
                 the run with the median figure (default 1)
   --quick       fewer ops and shorter runs, a 500 MB blob instead of 2 GB
@@ -59,7 +62,7 @@ EOF
   exit "${1:-2}"
 }
 
-ecrd='' baseline='' distribution='' zot='' zot_config='' peer_auth=0 load='' workdir='' only='' quick=0 repeat=1 warm=1
+ecrd='' baseline='' distribution='' zot='' zot_config='' peer_auth=0 load='' wrk='' workdir='' only='' quick=0 repeat=1 warm=1
 scaleout=0 replicas=1 pg_bin=${ECRD_PG_BIN:-/usr/lib/postgresql/15/bin} versitygw='' aws_cli=aws
 while (($#)); do
   case $1 in
@@ -70,6 +73,7 @@ while (($#)); do
     --baseline) baseline=$2; shift 2 ;;
     --auth) peer_auth=1; shift ;;
     --load) load=$2; shift 2 ;;
+    --wrk) wrk=$2; shift 2 ;;
     --workdir) workdir=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
     --quick) quick=1; shift ;;
@@ -155,6 +159,7 @@ if [[ -z $load ]]; then
   (cd "$repo_root" && go build -o "$work/ecrd-load" ./cmd/ecrd-load)
   load=$work/ecrd-load
 fi
+[[ -n $wrk ]] || wrk=$(command -v wrk || true)
 
 # The scenarios: id | row label | ecrd-load arguments | arguments with --quick.
 # Every run watches the server (-watch-pid is appended) for its memory and
@@ -168,6 +173,7 @@ scenarios=(
   "pull-1mb|blob pull 1 MB, c=4|pull -size 1MB -c 4 -blobs 16 -n 4000|pull -size 1MB -c 4 -blobs 16 -n 400"
   "pull-100mb|blob pull 100 MB, c=2|pull -size 100MB -c 2 -blobs 2 -n 40|pull -size 100MB -c 2 -blobs 2 -n 4"
   "manifest-get|manifest GET by tag, c=64|manifest-get -c 64 -d 10s|manifest-get -c 64 -d 3s"
+  "manifest-get-wrk|manifest GET by tag, c=64, wrk|manifest-get -c 64 -d 10s -wrk WRK|manifest-get -c 64 -d 3s -wrk WRK"
   "manifest-head|manifest HEAD by tag, c=64|manifest-get -method HEAD -c 64 -d 10s|manifest-get -method HEAD -c 64 -d 3s"
   "push-2gb|single 2 GB blob push, c=1|push -size 2GB -c 1 -n 1|push -size 500MB -c 1 -n 1"
 )
@@ -636,6 +642,13 @@ for entry in "${scenarios[@]}"; do
   selected "$id" || continue
   words=$full_args
   ((quick)) && words=$quick_args
+  if [[ " $words " == *" WRK "* ]]; then
+    if [[ -z $wrk ]]; then
+      log "$id: skipped: no wrk (--wrk, or wrk on PATH)"
+      continue
+    fi
+    words=${words//WRK/$wrk}
+  fi
   read -ra load_args <<<"$words"
   # Registries take turns run by run, so that a burst of other load on
   # the machine does not land on one registry's runs only.

@@ -499,6 +499,11 @@ func TestParseArgs(t *testing.T) {
 		{"push", "-watch-pid", "x", "http://a"},
 		{"push", "-watch-pid", "ecrd=", "http://a"},
 		{"push", "-watch-pid", "1,-2", "http://a"},
+		{"push", "-wrk", "wrk", "-d", "2s", "http://a"},
+		{"pull", "-wrk", "wrk", "http://a"},
+		{"pull", "-wrk", "wrk", "-d", "2s", "-n", "10", "http://a"},
+		{"pull", "-wrk", "wrk", "-d", "2s", "http://a,http://b"},
+		{"pull", "-wrk", "wrk", "-d", "2s", "-head", "http://a"},
 	} {
 		if _, err := parseArgs(bad); err == nil {
 			t.Errorf("parseArgs(%q) accepted", bad)

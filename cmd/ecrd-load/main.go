@@ -76,6 +76,13 @@ Flags (anywhere after SCENARIO):
                 P,P... or NAME=P,NAME=P... (e.g. ecrd=12,postgres=34);
                 "server" reports the first, "servers" each of them
   -json         print the result as one JSON object
+  -wrk PATH     pull and manifest-get: after setup, run wrk (PATH is its
+                binary) for -d with -c connections and as many threads
+                as cores (at most -c) instead of ecrd-load's workers; a
+                Lua script gives it the requests (the pull's blobs in
+                turn) and its summary is reported as usual. wrk costs the
+                machine much less CPU per request, which matters when it
+                and the server share a few cores. Client CPU is wrk's.
 
 Output: ops and failures, wall time, MB/s (bytes moved / wall time, MB =
 10^6 bytes), ops/s and HTTP requests/s, per-op latency p50/p99/max from
@@ -153,6 +160,7 @@ type config struct {
 	insecure    bool
 	watch       []watchTarget
 	jsonOut     bool
+	wrk         string // wrk's path for -wrk
 }
 
 const (
@@ -197,6 +205,7 @@ func parseArgs(args []string) (*config, error) {
 	fs.BoolVar(&cfg.insecure, "k", false, "")
 	watch := fs.String("watch-pid", "", "")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "")
+	fs.StringVar(&cfg.wrk, "wrk", "", "")
 
 	var positional []string
 	rest := args[1:]
@@ -301,6 +310,18 @@ func (cfg *config) check() error {
 		return errors.New("-layers and -blobs must not be negative")
 	case int64(cfg.size) < minBlob:
 		return fmt.Errorf("-size must be at least %d bytes", minBlob)
+	}
+	if cfg.wrk != "" {
+		switch {
+		case cfg.scenario == scenarioPush:
+			return errors.New("-wrk runs pull and manifest-get, not push")
+		case cfg.duration < time.Second || cfg.ops > 0:
+			return errors.New("-wrk runs for a duration: give -d of a second or more, and no -n")
+		case len(cfg.registries) > 1:
+			return errors.New("-wrk takes one registry URL")
+		case cfg.head:
+			return errors.New("-wrk GETs blobs without -head")
+		}
 	}
 	if cfg.ops == 0 && cfg.duration == 0 {
 		cfg.ops = 100

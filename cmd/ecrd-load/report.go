@@ -19,6 +19,8 @@ type result struct {
 	Blobs       int    `json:"blobs,omitempty"`
 	Head        bool   `json:"head,omitempty"`
 	Concurrency int    `json:"concurrency"`
+	// Client is "wrk" when wrk made the requests (-wrk), else empty.
+	Client string `json:"client,omitempty"`
 
 	Ops         int64   `json:"ops"`    // succeeded
 	Errors      int64   `json:"errors"` // failed
@@ -53,7 +55,11 @@ type replicaReport struct {
 
 func (r *result) writeText(w io.Writer) {
 	fmt.Fprintf(w, "scenario    %s\n", r.label())
-	fmt.Fprintf(w, "registry    %s, repository %s, %d workers\n", r.Registry, r.Repository, r.Concurrency)
+	workers := "workers"
+	if r.Client == "wrk" {
+		workers = "connections of wrk"
+	}
+	fmt.Fprintf(w, "registry    %s, repository %s, %d %s\n", r.Registry, r.Repository, r.Concurrency, workers)
 	fmt.Fprintf(w, "ops         %d ok, %d failed, %d HTTP requests", r.Ops, r.Errors, r.Requests)
 	if r.Fallbacks > 0 {
 		fmt.Fprintf(w, " (%d single-request uploads answered 202 and finished with a PUT)", r.Fallbacks)

@@ -30,6 +30,23 @@ func execute(ctx context.Context, cfg *config) (*result, error) {
 			return nil, err
 		}
 	}
+	if cfg.wrk != "" {
+		res, _, clientCPU, err := runWrk(ctx, cfg, c, s)
+		if watch != nil {
+			reports := watch.stop()
+			if err == nil {
+				res.Server = &reports[0]
+				if len(reports) > 1 || reports[0].Name != "" {
+					res.Servers = reports
+				}
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		res.ClientCPUSeconds = clientCPU
+		return res, nil
+	}
 	requestsBefore, fallbacksBefore := c.requests.Load(), c.fallbacks.Load()
 	sentBefore := map[*client]int64{}
 	for _, r := range c.replicas {
