@@ -13,6 +13,7 @@ var auditTests = []storeTest{
 	{"AuditLookups", testAuditLookups},
 	{"AuditPaging", testAuditPaging},
 	{"AuditPrune", testAuditPrune},
+	{"AuditLargeBatch", testAuditLargeBatch},
 }
 
 // auditEvent is a record at now plus minutes, named by i.
@@ -172,5 +173,35 @@ func testAuditPrune(t *testing.T, s metadata.Store) {
 	}
 	if got, want := lookup(t, s, metadata.AuditQuery{Scope: scope}), []string{"event-5", "event-4"}; !slices.Equal(got, want) {
 		t.Errorf("after pruning: %v, want %v", got, want)
+	}
+}
+
+// A batch larger than any statement a store splits it into keeps every
+// record once, in order, including records repeated within the batch
+// and records stored before.
+func testAuditLargeBatch(t *testing.T, s metadata.Store) {
+	before := auditEvent(0, scope, 0)
+	appendAudit(t, s, before)
+	var batch []metadata.AuditEvent
+	for i := range 150 {
+		batch = append(batch, auditEvent(i, scope, i))
+	}
+	changed := batch[70]
+	changed.Name = "Changed"
+	batch = append(batch, changed, before)
+	appendAudit(t, s, batch...)
+
+	got := lookup(t, s, metadata.AuditQuery{Scope: scope, Limit: 1000})
+	if len(got) != 150 {
+		t.Fatalf("%d records stored, want 150", len(got))
+	}
+	for k, id := range got {
+		if want := fmt.Sprintf("event-%d", 149-k); id != want {
+			t.Fatalf("record %d is %s, want %s", k, id, want)
+		}
+	}
+	names := lookup(t, s, metadata.AuditQuery{Scope: scope, Attribute: metadata.AuditByEventName, Value: "Changed"})
+	if len(names) != 0 {
+		t.Errorf("a repeated record replaced the first: %v", names)
 	}
 }

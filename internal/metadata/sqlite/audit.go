@@ -68,17 +68,62 @@ func (r *reader) AuditEvents(ctx context.Context, q metadata.AuditQuery) ([]meta
 	})
 }
 
+// auditInsertRows is how many records one INSERT statement carries: the
+// trail writes a record per request, and per statement costs (binding
+// through database/sql, stepping, resetting) weighed more than the rows.
+// 64 rows of 12 values stay far below SQLite's limit of parameters.
+const auditInsertRows = 64
+
 func (w *writeTx) AppendAuditEvents(ctx context.Context, events []metadata.AuditEvent) error {
-	// One statement prepared for the batch: the trail writes a record per
-	// request, and parsing the insert each time cost more than running it.
-	return w.each(ctx, `INSERT INTO audit_events (event_id, account, region, at, event_name, event_source,
-			username, access_key_id, read_only, resource_type, resource_name, document)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`, len(events), func(st *sql.Stmt, i int) error {
-		e := events[i]
-		_, err := st.ExecContext(ctx, e.ID, e.Scope.Account, e.Scope.Region, nanos(e.Time), e.Name, e.Source, e.Username, e.AccessKeyID,
-			e.ReadOnly, e.ResourceType, e.ResourceName, e.Document)
-		return err
-	})
+	var (
+		st   *sql.Stmt
+		rows int
+		args []any
+	)
+	defer func() {
+		if st != nil {
+			st.Close()
+		}
+	}()
+	for len(events) > 0 {
+		chunk := events[:min(len(events), auditInsertRows)]
+		events = events[len(chunk):]
+		if st == nil || rows != len(chunk) {
+			if st != nil {
+				st.Close()
+			}
+			var err error
+			if st, err = w.tx.PrepareContext(ctx, auditInsert(len(chunk))); err != nil {
+				st = nil
+				return err
+			}
+			rows = len(chunk)
+		}
+		args = args[:0]
+		for _, e := range chunk {
+			args = append(args, e.ID, e.Scope.Account, e.Scope.Region, nanos(e.Time), e.Name, e.Source, e.Username, e.AccessKeyID,
+				e.ReadOnly, e.ResourceType, e.ResourceName, e.Document)
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// auditInsert is the INSERT of n records.
+func auditInsert(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO audit_events (event_id, account, region, at, event_name, event_source,
+		username, access_key_id, read_only, resource_type, resource_name, document) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
+	}
+	b.WriteString(" ON CONFLICT (event_id) DO NOTHING")
+	return b.String()
 }
 
 func (w *writeTx) PruneAuditEvents(ctx context.Context, before time.Time, limit int) (int, error) {
