@@ -40,7 +40,7 @@ func fromInfo(info *reqinfo.Info) (metadata.AuditEvent, bool) {
 		EventSource: info.Service, Action: info.Operation, Actor: actor, Params: info.Params,
 		Resources: info.Resources, ReadOnly: info.ReadOnly, ErrorCode: code, ErrorMessage: info.ErrorMessage,
 	})
-	doc, err := json.Marshal(rec)
+	doc, err := rec.AppendJSON(make([]byte, 0, 1024))
 	if err != nil {
 		// Params hold only what decoded from JSON or a form.
 		doc, _ = json.Marshal(fmt.Sprintf("unencodable record: %v", err))
