@@ -817,5 +817,8 @@ func (s *Store) RecordPulls(ctx context.Context, pulls []metadata.Pull) error {
 			return err
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	return s.wal.commit()
 }

@@ -2,8 +2,11 @@
 // in WAL mode, written through a single connection (SQLite allows one
 // writer at a time anyway) and read through a pool.
 //
-// Commits are durable when Update returns (synchronous=FULL): an
-// acknowledged push survives a power cut, not only a process crash.
+// Commits are durable when Update returns: an acknowledged push survives
+// a power cut, not only a process crash. The writer commits without
+// syncing and Update then waits for a sync of the log that began after
+// its commit, one sync serving every commit made while the last ran
+// (walsync.go); UpdateNoSync does not wait.
 package sqlite
 
 import (
@@ -27,6 +30,7 @@ type Store struct {
 	writer *sql.DB
 	rdb    *sql.DB
 	wstmts *statements
+	wal    *walSync
 
 	stopCheckpoints chan struct{}
 	checkpointsDone chan struct{}
@@ -43,16 +47,18 @@ var _ metadata.Store = (*Store)(nil)
 
 // Open opens (creating and migrating if needed) the database at path.
 func Open(ctx context.Context, path string) (*Store, error) {
-	dsn := func(txlock string) string {
+	// The writer commits at synchronous=NORMAL and Update syncs the log
+	// itself (walSync); checkpoints, on the read pool, sync at FULL.
+	dsn := func(txlock, synchronous string) string {
 		q := url.Values{}
-		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)",
+		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + synchronous + ")", "foreign_keys(1)",
 			"wal_autocheckpoint(0)", "journal_size_limit(67108864)"} {
 			q.Add("_pragma", p)
 		}
 		q.Set("_txlock", txlock)
 		return "file:" + path + "?" + q.Encode()
 	}
-	writer, err := sql.Open("sqlite", dsn("immediate"))
+	writer, err := sql.Open("sqlite", dsn("immediate", "NORMAL"))
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +69,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		writer.Close()
 		return nil, err
 	}
-	rdb, err := sql.Open("sqlite", dsn("deferred"))
+	rdb, err := sql.Open("sqlite", dsn("deferred", "FULL"))
 	if err != nil {
 		writer.Close()
 		return nil, err
@@ -73,7 +79,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	rdb.SetMaxIdleConns(n)
 	rdb.SetConnMaxLifetime(0)
 
-	s := &Store{writer: writer, rdb: rdb}
+	s := &Store{writer: writer, rdb: rdb, wal: newWALSync(path)}
 	if s.wstmts, err = prepare(ctx, writer); err == nil {
 		var rstmts *statements
 		if rstmts, err = prepare(ctx, rdb); err == nil {
@@ -130,31 +136,19 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return tx.Commit()
 }
 
-// Update implements metadata.Store.
+// Update implements metadata.Store: it returns once the commit is
+// durable (walSync).
 func (s *Store) Update(ctx context.Context, fn func(metadata.Tx) error) error {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("starting transaction: %w", err)
+	if err := s.UpdateNoSync(ctx, fn); err != nil {
+		return err
 	}
-	return s.run(tx, fn)
+	return s.wal.commit()
 }
 
-// UpdateNoSync implements metadata.Store. In WAL mode with
-// synchronous=NORMAL a commit is appended to the log without an fsync;
-// the next synchronous=FULL commit syncs the log, this one included.
+// UpdateNoSync implements metadata.Store: the commit is appended to the
+// log without waiting for the disk; the next Update's sync covers it.
 func (s *Store) UpdateNoSync(ctx context.Context, fn func(metadata.Tx) error) error {
-	// The one writer connection, held so that the setting applies to this
-	// transaction only.
-	conn, err := s.writer.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
-		return err
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = FULL")
-	tx, err := conn.BeginTx(ctx, nil)
+	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("starting transaction: %w", err)
 	}
