@@ -30,11 +30,14 @@ export LC_ALL=C
 
 usage() {
   cat >&2 <<'EOF'
-usage: bench/compare.sh --ecrd PATH --distribution PATH [--zot PATH [--zot-config FILE]]
+usage: bench/compare.sh --ecrd PATH --distribution PATH [--zot PATH [--zot-config FILE] [--zot-commit]]
                         [--baseline PATH] [--auth] [--load PATH] [--wrk PATH] [--workdir DIR]
                         [--only ID,ID...] [--repeat N] [--quick]
                         [--scaleout [--replicas N] [--pg-bin DIR] [--versitygw PATH] [--aws PATH]]
   --zot-config  zot config to start from; its address, port and rootDirectory are replaced
+  --zot-commit  also run zot with storage.commit set, as "zot-commit": it then syncs each
+                upload's file before answering, as ecrd makes every acknowledged blob
+                durable (zot's default does not sync)
   --baseline    another ecrd build (an earlier commit) run as a peer, with ecrd's
                 settings and credentials: the ratio column then compares the two builds
   --auth        give distribution and zot Basic authentication too (htpasswd,
@@ -62,7 +65,7 @@ EOF
   exit "${1:-2}"
 }
 
-ecrd='' baseline='' distribution='' zot='' zot_config='' peer_auth=0 load='' wrk='' workdir='' only='' quick=0 repeat=1 warm=1
+ecrd='' baseline='' distribution='' zot='' zot_config='' peer_auth=0 zot_commit=0 load='' wrk='' workdir='' only='' quick=0 repeat=1 warm=1
 scaleout=0 replicas=1 pg_bin=${ECRD_PG_BIN:-/usr/lib/postgresql/15/bin} versitygw='' aws_cli=aws
 while (($#)); do
   case $1 in
@@ -70,6 +73,7 @@ while (($#)); do
     --distribution) distribution=$2; shift 2 ;;
     --zot) zot=$2; shift 2 ;;
     --zot-config) zot_config=$2; shift 2 ;;
+    --zot-commit) zot_commit=1; shift ;;
     --baseline) baseline=$2; shift 2 ;;
     --auth) peer_auth=1; shift ;;
     --load) load=$2; shift 2 ;;
@@ -104,6 +108,7 @@ add_registry() { # name binary
 }
 add_registry distribution "$distribution"
 add_registry zot "$zot"
+((zot_commit)) && add_registry zot-commit "$zot"
 add_registry baseline "$baseline"
 add_registry ecrd "$ecrd"
 if ! [[ $replicas =~ ^[1-9][0-9]*$ ]]; then
@@ -271,7 +276,7 @@ EOF
       fi
       OTEL_TRACES_EXPORTER=none "$distribution" serve "$data.yml" >>"$logfile" 2>&1 &
       ;;
-    zot)
+    zot | zot-commit)
       if [[ -n $zot_config ]]; then
         jq --arg port "$port" --arg dir "$data" \
           '.http.address = "127.0.0.1" | .http.port = $port | .storage.rootDirectory = $dir' \
@@ -284,6 +289,9 @@ EOF
       if ((peer_auth)); then
         jq --arg path "$(htpasswd)" '.http.auth.htpasswd.path = $path' "$data.json" >"$data.json.tmp" &&
           mv "$data.json.tmp" "$data.json"
+      fi
+      if [[ $name == zot-commit ]]; then
+        jq '.storage.commit = true' "$data.json" >"$data.json.tmp" && mv "$data.json.tmp" "$data.json"
       fi
       "$zot" serve "$data.json" >>"$logfile" 2>&1 &
       ;;
@@ -695,6 +703,7 @@ done
 ratio_header=()
 if ((have_ecrd && ${#peers[@]} > 0)); then
   ratio_header=("ecrd / best peer")
+  ((zot_commit)) && ratio_header+=("ecrd / zot-commit")
 elif ((${#peers[@]} > 1)); then
   for p in "${peers[@]:1}"; do ratio_header+=("$p / ${peers[0]}"); done
 fi
@@ -723,6 +732,7 @@ row() {
       fi
     done
     line+=" $(ratio "$(value ecrd "$id" "$field")" "$best") |"
+    ((zot_commit)) && line+=" $(ratio "$(value ecrd "$id" "$field")" "$(value zot-commit "$id" "$field")") |"
   elif ((${#peers[@]} > 1)); then
     for name in "${peers[@]:1}"; do
       line+=" $(ratio "$(value "$name" "$id" "$field")" "$(value "${peers[0]}" "$id" "$field")") |"
@@ -755,7 +765,8 @@ echo "Other load: CPU ${busy_before}% busy before the run, ${busy_after}% after 
 echo "Durable writes (dd 1 GiB, conv=fsync, same file system as the data dirs): ${dd_before} MB/s before, ${dd_after} MB/s after."
 for name in "${registries[@]}"; do
   [[ $name == scaleout* ]] && continue
-  bin_var=$name
+  bin_var=${name%-commit}
+  [[ $name == zot-commit ]] && echo "- zot-commit: zot with storage.commit = true (each upload synced before its answer)"
   echo "- $name: ${!bin_var} ($(timeout 5 "${!bin_var}" --version 2>&1 | head -1 | cut -c1-100 || true))"
 done
 if ((scaleout)); then
