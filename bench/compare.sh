@@ -49,7 +49,10 @@ usage: bench/compare.sh --ecrd PATH --distribution PATH [--zot PATH [--zot-confi
                 shared cores to the server (default: wrk on PATH, if any)
   --workdir     where data dirs, the dd test file and results go (default $TMPDIR or /tmp)
   --only        scenario ids: push-1mb push-100mb-c1 push-100mb-c2 image-10x1mb
-                pull-1mb pull-100mb manifest-get manifest-get-wrk manifest-head push-2gb
+                pull-1mb pull-100mb pull-1mb-splice pull-100mb-splice manifest-get
+                manifest-get-wrk manifest-head push-2gb (the -splice pulls move
+                bodies from the socket to /dev/null without copying them: ecrd-load
+                -splice)
   --repeat      run each scenario N times per registry (turn by turn) and report
                 the run with the median figure (default 1)
   --quick       fewer ops and shorter runs, a 500 MB blob instead of 2 GB
@@ -177,6 +180,8 @@ scenarios=(
   "image-10x1mb|image push 10 x 1 MB layers, c=4|push -layers 10 -size 1MB -c 4 -n 100|push -layers 10 -size 1MB -c 4 -n 8"
   "pull-1mb|blob pull 1 MB, c=4|pull -size 1MB -c 4 -blobs 16 -n 4000|pull -size 1MB -c 4 -blobs 16 -n 400"
   "pull-100mb|blob pull 100 MB, c=2|pull -size 100MB -c 2 -blobs 2 -n 40|pull -size 100MB -c 2 -blobs 2 -n 4"
+  "pull-1mb-splice|blob pull 1 MB, c=4, client splicing|pull -size 1MB -c 4 -blobs 16 -n 8000 -splice|pull -size 1MB -c 4 -blobs 16 -n 400 -splice"
+  "pull-100mb-splice|blob pull 100 MB, c=2, client splicing|pull -size 100MB -c 2 -blobs 2 -n 80 -splice|pull -size 100MB -c 2 -blobs 2 -n 4 -splice"
   "manifest-get|manifest GET by tag, c=64|manifest-get -c 64 -d 10s|manifest-get -c 64 -d 3s"
   "manifest-get-wrk|manifest GET by tag, c=64, wrk|manifest-get -c 64 -d 10s -wrk WRK|manifest-get -c 64 -d 3s -wrk WRK"
   "manifest-head|manifest HEAD by tag, c=64|manifest-get -method HEAD -c 64 -d 10s|manifest-get -method HEAD -c 64 -d 3s"

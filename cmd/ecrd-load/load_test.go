@@ -504,6 +504,9 @@ func TestParseArgs(t *testing.T) {
 		{"pull", "-wrk", "wrk", "-d", "2s", "-n", "10", "http://a"},
 		{"pull", "-wrk", "wrk", "-d", "2s", "http://a,http://b"},
 		{"pull", "-wrk", "wrk", "-d", "2s", "-head", "http://a"},
+		{"push", "-splice", "http://a"},
+		{"pull", "-splice", "https://a"},
+		{"pull", "-splice", "-head", "http://a"},
 	} {
 		if _, err := parseArgs(bad); err == nil {
 			t.Errorf("parseArgs(%q) accepted", bad)

@@ -76,6 +76,10 @@ Flags (anywhere after SCENARIO):
                 P,P... or NAME=P,NAME=P... (e.g. ecrd=12,postgres=34);
                 "server" reports the first, "servers" each of them
   -json         print the result as one JSON object
+  -splice       pull: GET each blob on a plain TCP connection and move its
+                body from the socket to /dev/null with splice(2), so that
+                the client never copies it (Linux, http only): the figure
+                is then the server's, not a client's copy
   -wrk PATH     pull and manifest-get: after setup, run wrk (PATH is its
                 binary) for -d with -c connections and as many threads
                 as cores (at most -c) instead of ecrd-load's workers; a
@@ -161,6 +165,7 @@ type config struct {
 	watch       []watchTarget
 	jsonOut     bool
 	wrk         string // wrk's path for -wrk
+	splice      bool
 }
 
 const (
@@ -206,6 +211,7 @@ func parseArgs(args []string) (*config, error) {
 	watch := fs.String("watch-pid", "", "")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "")
 	fs.StringVar(&cfg.wrk, "wrk", "", "")
+	fs.BoolVar(&cfg.splice, "splice", false, "")
 
 	var positional []string
 	rest := args[1:]
@@ -321,6 +327,19 @@ func (cfg *config) check() error {
 			return errors.New("-wrk takes one registry URL")
 		case cfg.head:
 			return errors.New("-wrk GETs blobs without -head")
+		}
+	}
+	if cfg.splice {
+		switch {
+		case cfg.scenario != scenarioPull:
+			return errors.New("-splice is for pull")
+		case cfg.head || cfg.wrk != "":
+			return errors.New("-splice GETs blobs itself: not with -head or -wrk")
+		}
+		for _, u := range cfg.registries {
+			if u.Scheme != "http" {
+				return errors.New("-splice reads plain http only")
+			}
 		}
 	}
 	if cfg.ops == 0 && cfg.duration == 0 {

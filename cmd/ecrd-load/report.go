@@ -18,6 +18,7 @@ type result struct {
 	Layers      int    `json:"layers,omitempty"`
 	Blobs       int    `json:"blobs,omitempty"`
 	Head        bool   `json:"head,omitempty"`
+	Splice      bool   `json:"splice,omitempty"`
 	Concurrency int    `json:"concurrency"`
 	// Client is "wrk" when wrk made the requests (-wrk), else empty.
 	Client string `json:"client,omitempty"`

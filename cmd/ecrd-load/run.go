@@ -54,6 +54,9 @@ func execute(ctx context.Context, cfg *config) (*result, error) {
 	}
 	cpuBefore := ownCPU()
 	st := run(ctx, cfg, s)
+	if c, ok := s.(interface{ close() }); ok {
+		c.close()
+	}
 	res := summarize(cfg, st)
 	res.ClientCPUSeconds = (ownCPU() - cpuBefore).Seconds()
 	res.Requests = c.requests.Load() - requestsBefore
@@ -226,6 +229,7 @@ func summarize(cfg *config, st *runStats) *result {
 		r.SizeBytes = int64(cfg.size)
 		r.Blobs = cfg.blobs
 		r.Head = cfg.head
+		r.Splice = cfg.splice
 	case scenarioManifest:
 		r.Mode = cfg.method
 	}
@@ -251,6 +255,9 @@ func (r *result) label() string {
 		head := ""
 		if r.Head {
 			head = ", HEAD first"
+		}
+		if r.Splice {
+			head += ", bodies spliced to /dev/null"
 		}
 		return fmt.Sprintf("pull %s blobs (%d distinct%s)", formatSize(r.SizeBytes), r.Blobs, head)
 	default:

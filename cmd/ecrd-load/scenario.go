@@ -74,6 +74,9 @@ type pullScenario struct {
 	c     *client
 	src   *blobSource
 	blobs []blob
+
+	mu      sync.Mutex
+	getters []*spliceGetter // with -splice, every worker's
 }
 
 // setup pushes the blobs to pull, a few at a time, through the first
@@ -94,6 +97,9 @@ func (s *pullScenario) setup(ctx context.Context) error {
 
 func (s *pullScenario) newOp() opFunc {
 	repo := s.cfg.repo()
+	if s.cfg.splice {
+		return s.newSpliceOp()
+	}
 	buf := make([]byte, 256<<10)
 	return func(ctx context.Context, i int64) (int64, error) {
 		b := s.blobs[i%int64(len(s.blobs))]
@@ -105,6 +111,40 @@ func (s *pullScenario) newOp() opFunc {
 		}
 		return c.getBlob(ctx, repo, b, buf)
 	}
+}
+
+// newSpliceOp is a worker's op for -splice: one connection per replica.
+func (s *pullScenario) newSpliceOp() opFunc {
+	getters := make([]*spliceGetter, max(1, len(s.c.replicas)))
+	var setupErr error
+	for k := range getters {
+		c := s.c.at(int64(k))
+		if getters[k], setupErr = newSpliceGetter(c); setupErr != nil {
+			break
+		}
+		s.mu.Lock()
+		s.getters = append(s.getters, getters[k])
+		s.mu.Unlock()
+	}
+	repo := s.cfg.repo()
+	return func(ctx context.Context, i int64) (int64, error) {
+		if setupErr != nil {
+			return 0, setupErr
+		}
+		b := s.blobs[i%int64(len(s.blobs))]
+		g := getters[i%int64(len(getters))]
+		return g.get(ctx, urlPath(g.c.url(repo, "blobs/"+b.digest)), b.size)
+	}
+}
+
+// close releases what -splice's workers hold.
+func (s *pullScenario) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range s.getters {
+		g.close()
+	}
+	s.getters = nil
 }
 
 // manifestScenario GETs (or HEADs) one manifest by tag, as fast as the
