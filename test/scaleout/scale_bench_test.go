@@ -61,8 +61,11 @@ import (
 // under 200 ms empty and 2 s at a million, under 150 MB at 100,000
 // images, a page under 20 ms and an evaluation under 1 s.
 //
-//	go test ./test/scaleout -run '^$' -bench 'BenchmarkScale/embedded' -benchtime 1x -timeout 60m
-//	go test ./test/scaleout -run '^$' -bench 'BenchmarkScale/scaleout' -benchtime 1x -timeout 60m
+//	go test ./test/scaleout -run '^$' -bench 'BenchmarkScale/embedded' -benchtime 1x -timeout 60m -v
+//	go test ./test/scaleout -run '^$' -bench 'BenchmarkScale/scaleout' -benchtime 1x -timeout 60m -v
+//
+// (-v prints the table of results as it is logged; without it Go keeps
+// the first ten lines of a benchmark's log.)
 //
 // SCALE_BIG, SCALE_REPOS, SCALE_SMALL, SCALE_SMALL_FULL (images of the
 // big repository, repositories, images of each other one, and of each
