@@ -1,7 +1,6 @@
 package scaleout
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
-	"github.com/opencontainers/go-digest"
 
 	"github.com/ecrd/ecrd/internal/lifecycle"
 	"github.com/ecrd/ecrd/internal/metadata"
@@ -180,42 +178,7 @@ func median(d []time.Duration) time.Duration {
 // transaction: even ones tagged, one a minute up to now.
 func seedHundredK(b *testing.B, store *postgres.Store, repoID int64) {
 	b.Helper()
-	first := time.Now().Add(-hundredK * time.Minute).UTC()
-	const batch = 10_000
-	for from := 0; from < hundredK; from += batch {
-		// Built before the transaction, which may run more than once.
-		type image struct {
-			img metadata.Image
-			tag string
-		}
-		images := make([]image, 0, batch)
-		for i := from; i < from+batch; i++ {
-			content := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","n":%d}`, i))
-			img := image{img: metadata.Image{RepoID: repoID, Digest: digest.FromBytes(content),
-				MediaType: "application/vnd.oci.image.manifest.v1+json", ArtifactType: "application/vnd.oci.image.config.v1+json",
-				Size: int64(len(content)), ImageSize: 1 << 20, PushedAt: first.Add(time.Duration(i) * time.Minute), Content: content}}
-			if i%2 == 0 {
-				img.tag = "v" + strconv.Itoa(i)
-			}
-			images = append(images, img)
-		}
-		err := store.Update(bg, func(tx metadata.Tx) error {
-			for _, im := range images {
-				if err := tx.PutImage(bg, im.img, nil); err != nil {
-					return err
-				}
-				if im.tag != "" {
-					if err := tx.PutTag(bg, repoID, im.tag, im.img.Digest, im.img.PushedAt); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
+	seedImages(b, store, repoID, 0, hundredK, seedOptions{First: time.Now().Add(-hundredK * time.Minute)})
 }
 
 // describeLatency calls DescribeImages n times and returns the median and
@@ -243,10 +206,18 @@ func describeLatency(b *testing.B, client *ecr.Client, in *ecr.DescribeImagesInp
 	return took[(n+1)/2-1], took[(n*99+99)/100-1]
 }
 
-// previewHundredK previews hundredKPolicy and returns the time from
-// StartLifecyclePolicyPreview until GetLifecyclePolicyPreview answers
-// COMPLETE with its first page of results.
+// previewHundredK previews hundredKPolicy on a repository of hundredK
+// images (see previewPolicy).
 func previewHundredK(b *testing.B, client *ecr.Client, name string) time.Duration {
+	b.Helper()
+	return previewPolicy(b, client, name, hundredK)
+}
+
+// previewPolicy previews hundredKPolicy on a repository of n images and
+// returns the time from StartLifecyclePolicyPreview until
+// GetLifecyclePolicyPreview answers COMPLETE with its first page of
+// results.
+func previewPolicy(b *testing.B, client *ecr.Client, name string, n int) time.Duration {
 	b.Helper()
 	t0 := time.Now()
 	if _, err := client.StartLifecyclePolicyPreview(bg, &ecr.StartLifecyclePolicyPreviewInput{
@@ -261,8 +232,8 @@ func previewHundredK(b *testing.B, client *ecr.Client, name string) time.Duratio
 		status := out.Status
 		if status == ecrtypes.LifecyclePolicyPreviewStatusComplete {
 			took := time.Since(t0)
-			if got := aws.ToInt32(out.Summary.ExpiringImageTotalCount); got != hundredK-10 || len(out.PreviewResults) != 100 {
-				b.Fatalf("the preview expires %d images (a page of %d), want %d", got, len(out.PreviewResults), hundredK-10)
+			if got := aws.ToInt32(out.Summary.ExpiringImageTotalCount); got != int32(n-10) || len(out.PreviewResults) != min(100, n-10) {
+				b.Fatalf("the preview expires %d images (a page of %d), want %d", got, len(out.PreviewResults), n-10)
 			}
 			return took
 		}
