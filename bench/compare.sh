@@ -692,9 +692,18 @@ ecrd_peak_rss='(if .servers then ([.servers[] | select(.name == "ecrd") | .peak_
 ecrd_rss_growth='(if .servers then ([.servers[] | select(.name == "ecrd") | .peak_rss_bytes - .start_rss_bytes] | max) else .server.peak_rss_bytes - .server.start_rss_bytes end)'
 
 peers=()
+# With other peers, the baseline (an earlier ecrd build) is not one of
+# them: it gets a ratio column of its own.
+have_baseline=0
 for name in "${registries[@]}"; do
-  is_ecrd "$name" || peers+=("$name")
+  [[ $name == baseline ]] && have_baseline=1
 done
+for name in "${registries[@]}"; do
+  is_ecrd "$name" && continue
+  [[ $name == baseline && ${#registries[@]} -gt 2 ]] && continue
+  peers+=("$name")
+done
+((${#peers[@]} > 0 && ${#registries[@]} > 2)) || have_baseline=0
 have_ecrd=0
 [[ " ${registries[*]} " == *" ecrd "* ]] && have_ecrd=1
 scaleouts=()
@@ -709,6 +718,7 @@ ratio_header=()
 if ((have_ecrd && ${#peers[@]} > 0)); then
   ratio_header=("ecrd / best peer")
   ((zot_commit)) && ratio_header+=("ecrd / zot-commit")
+  ((have_baseline)) && ratio_header+=("ecrd / baseline")
 elif ((${#peers[@]} > 1)); then
   for p in "${peers[@]:1}"; do ratio_header+=("$p / ${peers[0]}"); done
 fi
@@ -738,6 +748,7 @@ row() {
     done
     line+=" $(ratio "$(value ecrd "$id" "$field")" "$best") |"
     ((zot_commit)) && line+=" $(ratio "$(value ecrd "$id" "$field")" "$(value zot-commit "$id" "$field")") |"
+    ((have_baseline)) && line+=" $(ratio "$(value ecrd "$id" "$field")" "$(value baseline "$id" "$field")") |"
   elif ((${#peers[@]} > 1)); then
     for name in "${peers[@]:1}"; do
       line+=" $(ratio "$(value "$name" "$id" "$field")" "$(value "${peers[0]}" "$id" "$field")") |"
