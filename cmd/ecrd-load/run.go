@@ -31,7 +31,7 @@ func execute(ctx context.Context, cfg *config) (*result, error) {
 		}
 	}
 	if cfg.wrk != "" {
-		res, _, clientCPU, err := runWrk(ctx, cfg, c, s)
+		res, clientCPU, err := runWrk(ctx, cfg, c, s)
 		if watch != nil {
 			reports := watch.stop()
 			if err == nil {

@@ -135,23 +135,23 @@ func wrkThreads(cfg *config) int {
 
 // runWrk runs wrk for cfg.duration on s's target and summarizes its
 // answer as a run of the scenario.
-func runWrk(ctx context.Context, cfg *config, c *client, s scenario) (*result, *wrkSummary, float64, error) {
+func runWrk(ctx context.Context, cfg *config, c *client, s scenario) (*result, float64, error) {
 	ts, ok := s.(wrkTargeter)
 	if !ok {
-		return nil, nil, 0, fmt.Errorf("-wrk runs pull and manifest-get, not %s", cfg.scenario)
+		return nil, 0, fmt.Errorf("-wrk runs pull and manifest-get, not %s", cfg.scenario)
 	}
 	t := ts.wrkTarget()
 	script, err := os.CreateTemp("", "ecrd-load-*.lua")
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, 0, err
 	}
 	defer os.Remove(script.Name())
 	if _, err := script.WriteString(wrkScript(t, c.auth)); err != nil {
 		script.Close()
-		return nil, nil, 0, err
+		return nil, 0, err
 	}
 	if err := script.Close(); err != nil {
-		return nil, nil, 0, err
+		return nil, 0, err
 	}
 	// wrk's duration is whole seconds or a unit it knows; milliseconds
 	// are not among them.
@@ -162,14 +162,14 @@ func runWrk(ctx context.Context, cfg *config, c *client, s scenario) (*result, *
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("wrk: %v: %s", err, strings.TrimSpace(stderr.String()))
+		return nil, 0, fmt.Errorf("wrk: %v: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	sum, err := parseWrkOutput(string(out))
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, 0, err
 	}
 	clientCPU := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
-	return wrkResult(cfg, t, sum), sum, clientCPU, nil
+	return wrkResult(cfg, t, sum), clientCPU, nil
 }
 
 // parseWrkOutput finds the script's JSON line in wrk's output.

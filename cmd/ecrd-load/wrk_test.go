@@ -60,7 +60,7 @@ func TestWrkManifestGetWithAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.auth = nil
-	res, _, _, err = runWrk(t.Context(), cfg, c, s)
+	res, _, err = runWrk(t.Context(), cfg, c, s)
 	if err != nil {
 		t.Fatal(err)
 	}
