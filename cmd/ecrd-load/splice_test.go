@@ -20,6 +20,18 @@ func TestSplicePull(t *testing.T) {
 	}
 
 	cfg := testConfig(t, reg, "pull", "-c", "2", "-n", "4", "-blobs", "2", "-size", "100003B", "-splice", "-u", "bench:secret")
+	_, s := setUpWithoutCredentials(t, cfg)
+	st := run(t.Context(), cfg, s)
+	s.(*pullScenario).close()
+	if st.ok != 0 || st.failed != 4 || len(st.errSamples) == 0 || !strings.Contains(st.errSamples[0], "status 401") {
+		t.Errorf("without credentials: %d ok, %d failed, %q", st.ok, st.failed, st.errSamples)
+	}
+}
+
+// setUpWithoutCredentials sets cfg's scenario up with its credentials,
+// then drops them from the client, so that the timed run goes without.
+func setUpWithoutCredentials(t *testing.T, cfg *config) (*client, scenario) {
+	t.Helper()
 	c := newClient(cfg)
 	s, err := newScenario(cfg, c)
 	if err != nil {
@@ -29,9 +41,5 @@ func TestSplicePull(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.auth = nil
-	st := run(t.Context(), cfg, s)
-	s.(*pullScenario).close()
-	if st.ok != 0 || st.failed != 4 || len(st.errSamples) == 0 || !strings.Contains(st.errSamples[0], "status 401") {
-		t.Errorf("without credentials: %d ok, %d failed, %q", st.ok, st.failed, st.errSamples)
-	}
+	return c, s
 }

@@ -43,7 +43,6 @@ func TestWrkManifestGetWithAuth(t *testing.T) {
 	wrk := wrkPath(t)
 	reg := startTestRegistry(t, testRegistryOptions{basicAuth: "bench:secret"})
 	res := mustRun(t, testConfig(t, reg, "manifest-get", "-c", "4", "-d", "1s", "-u", "bench:secret", "-wrk", wrk))
-	var err error
 
 	if res.Ops < 10 || res.Requests != res.Ops || res.Bytes != res.Ops*(res.Bytes/max(res.Ops, 1)) || res.Bytes < res.Ops*200 {
 		t.Errorf("%d ops, %d requests, %d bytes", res.Ops, res.Requests, res.Bytes)
@@ -51,21 +50,13 @@ func TestWrkManifestGetWithAuth(t *testing.T) {
 	// Without the credentials (set up with them) every request of wrk's
 	// is a status error, reported as a failed op.
 	cfg := testConfig(t, reg, "manifest-get", "-c", "2", "-d", "1s", "-u", "bench:secret", "-wrk", wrk)
-	c := newClient(cfg)
-	s, err := newScenario(cfg, c)
+	c, s := setUpWithoutCredentials(t, cfg)
+	denied, _, err := runWrk(t.Context(), cfg, c, s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.setup(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	c.auth = nil
-	res, _, err = runWrk(t.Context(), cfg, c, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Requests == 0 || res.Ops != 0 || res.Errors != res.Requests || len(res.ErrorSamples) != 1 {
-		t.Errorf("without credentials: %d requests, %d ops, %d errors, %q", res.Requests, res.Ops, res.Errors, res.ErrorSamples)
+	if denied.Requests == 0 || denied.Ops != 0 || denied.Errors != denied.Requests || len(denied.ErrorSamples) != 1 {
+		t.Errorf("without credentials: %d requests, %d ops, %d errors, %q", denied.Requests, denied.Ops, denied.Errors, denied.ErrorSamples)
 	}
 }
 

@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -100,54 +101,57 @@ func appendField(b []byte, name, value string, omitEmpty bool) []byte {
 }
 
 func appendMap(b []byte, m map[string]any) ([]byte, error) {
+	return appendObject(b, m, appendValue)
+}
+
+// appendObject encodes m as encoding/json encodes a map: keys sorted,
+// nil as null.
+func appendObject[V any](b []byte, m map[string]V, value func([]byte, V) ([]byte, error)) ([]byte, error) {
 	if m == nil {
 		return append(b, "null"...), nil
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	b = append(b, '{')
-	for i, k := range keys {
+	for i, k := range slices.Sorted(maps.Keys(m)) {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = appendString(b, k)
 		b = append(b, ':')
 		var err error
-		if b, err = appendValue(b, m[k]); err != nil {
+		if b, err = value(b, m[k]); err != nil {
 			return nil, err
 		}
 	}
 	return append(b, '}'), nil
 }
 
-func appendStringMap(b []byte, m map[string]string) []byte {
-	if m == nil {
-		return append(b, "null"...)
+// appendArray encodes s as encoding/json encodes a slice: nil as null.
+func appendArray[V any](b []byte, s []V, value func([]byte, V) ([]byte, error)) ([]byte, error) {
+	if s == nil {
+		return append(b, "null"...), nil
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	b = append(b, '{')
-	for i, k := range keys {
+	b = append(b, '[')
+	for i, e := range s {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
-		b = append(b, ':')
-		b = appendString(b, m[k])
+		var err error
+		if b, err = value(b, e); err != nil {
+			return nil, err
+		}
 	}
-	return append(b, '}')
+	return append(b, ']'), nil
+}
+
+func appendStringValue(b []byte, s string) ([]byte, error) { return appendString(b, s), nil }
+
+func appendStringMap(b []byte, m map[string]string) ([]byte, error) {
+	return appendObject(b, m, appendStringValue)
 }
 
 // appendValue encodes the values parameters hold: what JSON or a form
 // decoded into, and the few shapes the registry's routes build.
 func appendValue(b []byte, v any) ([]byte, error) {
-	var err error
 	switch v := v.(type) {
 	case nil:
 		return append(b, "null"...), nil
@@ -162,45 +166,13 @@ func appendValue(b []byte, v any) ([]byte, error) {
 	case map[string]any:
 		return appendMap(b, v)
 	case map[string]string:
-		return appendStringMap(b, v), nil
+		return appendStringMap(b, v)
 	case []any:
-		if v == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '[')
-		for i, e := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if b, err = appendValue(b, e); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, ']'), nil
+		return appendArray(b, v, appendValue)
 	case []string:
-		if v == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '[')
-		for i, e := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, e)
-		}
-		return append(b, ']'), nil
+		return appendArray(b, v, appendStringValue)
 	case []map[string]string:
-		if v == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '[')
-		for i, e := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendStringMap(b, e)
-		}
-		return append(b, ']'), nil
+		return appendArray(b, v, appendStringMap)
 	}
 	enc, err := json.Marshal(v)
 	if err != nil {
