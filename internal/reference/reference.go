@@ -7,7 +7,6 @@ import (
 	_ "crypto/sha256" // registers sha256 with go-digest
 	_ "crypto/sha512" // registers sha512 with go-digest
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -23,10 +22,78 @@ const (
 // MaxTagLength is the OCI distribution-spec limit for a tag.
 const MaxTagLength = 128
 
-var (
-	repositoryRE = regexp.MustCompile(`^` + RepositoryPattern + `$`)
-	tagRE        = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
-)
+// TagPattern is the OCI distribution-spec grammar of a tag.
+const TagPattern = `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`
+
+// Every request names a repository and most a tag, so the two grammars
+// are matched by hand rather than by regexp, which cost more than the
+// rest of a manifest GET's parsing; FuzzMatchers holds both to
+// RepositoryPattern and TagPattern.
+
+// isRepositoryName reports whether name matches RepositoryPattern:
+// components separated by '/', each runs of [a-z0-9] joined by '.', '_',
+// '__' or one or more '-'.
+func isRepositoryName(name string) bool {
+	for {
+		component, rest, more := strings.Cut(name, "/")
+		if !isComponent(component) {
+			return false
+		}
+		if !more {
+			return true
+		}
+		name = rest
+	}
+}
+
+func isComponent(c string) bool {
+	if c == "" || !isLowerAlnum(c[0]) {
+		return false
+	}
+	for i := 0; i < len(c); {
+		for i < len(c) && isLowerAlnum(c[i]) {
+			i++
+		}
+		if i == len(c) {
+			return true
+		}
+		switch c[i] {
+		case '.':
+			i++
+		case '_':
+			i++
+			if i < len(c) && c[i] == '_' {
+				i++
+			}
+		case '-':
+			for i < len(c) && c[i] == '-' {
+				i++
+			}
+		default:
+			return false
+		}
+		if i == len(c) || !isLowerAlnum(c[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isLowerAlnum(b byte) bool { return 'a' <= b && b <= 'z' || '0' <= b && b <= '9' }
+
+// isTag reports whether tag matches TagPattern.
+func isTag(tag string) bool {
+	if tag == "" || len(tag) > MaxTagLength {
+		return false
+	}
+	for i := 0; i < len(tag); i++ {
+		b := tag[i]
+		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '_' || i > 0 && (b == '.' || b == '-')) {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidateRepository reports why name is not an acceptable repository
 // name, or nil.
@@ -36,7 +103,7 @@ func ValidateRepository(name string) error {
 		return fmt.Errorf("repository name %q is too short: it must have at least %d characters", name, MinRepositoryLength)
 	case len(name) > MaxRepositoryLength:
 		return fmt.Errorf("repository name is %d characters long: the limit is %d", len(name), MaxRepositoryLength)
-	case !repositoryRE.MatchString(name):
+	case !isRepositoryName(name):
 		return fmt.Errorf("repository name %q is invalid: use lower-case letters and digits, separated by '.', '_', '__', '-' within a component and '/' between components", name)
 	}
 	return nil
@@ -47,7 +114,7 @@ func ValidateTag(tag string) error {
 	if len(tag) > MaxTagLength {
 		return fmt.Errorf("tag is %d characters long: the limit is %d", len(tag), MaxTagLength)
 	}
-	if !tagRE.MatchString(tag) {
+	if !isTag(tag) {
 		return fmt.Errorf("tag %q is invalid: it must start with a letter, digit or '_' and contain only letters, digits, '_', '.' and '-'", tag)
 	}
 	return nil

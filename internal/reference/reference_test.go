@@ -1,6 +1,7 @@
 package reference
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -114,4 +115,36 @@ func FuzzValidateRepository(f *testing.F) {
 			t.Fatalf("accepted unsafe repository name %q", s)
 		}
 	})
+}
+
+var (
+	repositoryRE = regexp.MustCompile(`^` + RepositoryPattern + `$`)
+	tagRE        = regexp.MustCompile(`^` + TagPattern + `$`)
+)
+
+// checkMatchers compares the hand-written matchers with the grammars'
+// regular expressions on s.
+func checkMatchers(t *testing.T, s string) {
+	t.Helper()
+	if got, want := isRepositoryName(s), repositoryRE.MatchString(s); got != want {
+		t.Errorf("isRepositoryName(%q) = %v, the pattern says %v", s, got, want)
+	}
+	if got, want := isTag(s), tagRE.MatchString(s); got != want {
+		t.Errorf("isTag(%q) = %v, the pattern says %v", s, got, want)
+	}
+}
+
+func TestMatchers(t *testing.T) {
+	for _, s := range []string{"", "a", "ab", "a/b", "a//b", "/a", "a/", "a.b", "a..b", "a_b", "a__b", "a___b", "a-b", "a---b",
+		"a.-b", "a-.b", "a_-b", "-a", "a-", "_a", "a_", ".a", "a.", "A", "aB", "team/app-1.2_x__y", "0/1/2", "a/b.c/d--e",
+		"Tag_1.0-rc", "_tag", ".tag", "-tag", "t" + strings.Repeat("x", 127), "t" + strings.Repeat("x", 128), "tag with space", "ü"} {
+		checkMatchers(t, s)
+	}
+}
+
+func FuzzMatchers(f *testing.F) {
+	for _, s := range []string{"a/b", "a__b", "a-._b", "v1.0", "_x", "a//b"} {
+		f.Add(s)
+	}
+	f.Fuzz(checkMatchers)
 }
