@@ -61,11 +61,50 @@ type Dimension struct {
 func Canonical(dims []Dimension) string {
 	sorted := slices.Clone(dims)
 	slices.SortFunc(sorted, func(a, b Dimension) int { return strings.Compare(a.Name, b.Name) })
+	if s, ok := canonicalPlain(sorted); ok {
+		return s
+	}
 	if sorted == nil {
 		sorted = []Dimension{}
 	}
 	b, _ := json.Marshal(sorted)
 	return string(b)
+}
+
+// canonicalPlain is Canonical's text of dimensions whose names and values
+// JSON writes as they are (the common case, written per request for the
+// registry's metrics), without encoding/json; false for any other.
+func canonicalPlain(dims []Dimension) (string, bool) {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, d := range dims {
+		if !plainJSON(d.Name) || !plainJSON(d.Value) {
+			return "", false
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{"Name":"`)
+		b.WriteString(d.Name)
+		b.WriteString(`","Value":"`)
+		b.WriteString(d.Value)
+		b.WriteString(`"}`)
+	}
+	b.WriteByte(']')
+	return b.String(), true
+}
+
+// plainJSON reports whether encoding/json writes s between its quotes as
+// it is: printable ASCII but for the quote, the backslash and the three
+// characters it escapes for HTML.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 // ParseCanonical reads Canonical's text back.
