@@ -163,3 +163,15 @@ func TestUpdateSyncsTheLog(t *testing.T) {
 		t.Errorf("%d commits known durable, want 3", got)
 	}
 }
+
+// The real sync of a log that is not there (removed by SQLite after its
+// last checkpoint) succeeds; of a path that cannot be opened, fails.
+func TestSyncFileWithoutLog(t *testing.T) {
+	dir := t.TempDir()
+	if err := fdatasyncPath(filepath.Join(dir, "meta.db-wal")); err != nil {
+		t.Errorf("syncing a missing log: %v", err)
+	}
+	if err := fdatasyncPath(filepath.Join(dir, "not-a-dir", "x", "\x00")); err == nil {
+		t.Error("syncing an invalid path succeeded")
+	}
+}

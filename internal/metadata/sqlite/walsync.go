@@ -54,9 +54,14 @@ func newWALSync(dbPath string) *walSync {
 
 // fdatasyncPath syncs the file at path. It opens the file each time: the
 // log may be truncated or recreated between syncs, and syncing through any
-// descriptor syncs the file.
+// descriptor syncs the file. A log that is gone has nothing to sync:
+// SQLite removes it only after a checkpoint has synced all it held into
+// the database file.
 func fdatasyncPath(path string) error {
 	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
