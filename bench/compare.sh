@@ -40,6 +40,7 @@ usage: bench/compare.sh --ecrd PATH --distribution PATH [--zot PATH [--zot-confi
                 durable (zot's default does not sync)
   --baseline    another ecrd build (an earlier commit) run as a peer, with ecrd's
                 settings and credentials: the ratio column then compares the two builds
+                (beside other peers, it is not one of them but gets its own column)
   --auth        give distribution and zot Basic authentication too (htpasswd,
                 bcrypt at its lowest cost, 4); ecrd always authenticates: it
                 gets a root key and ecrd-load logs in with GetAuthorizationToken
