@@ -66,6 +66,9 @@ func (s *Service) IssueConsoleSignIn(p Principal, region, keyID string) (token s
 	return s.sealConsole(consoleSignInPurpose, c), c.ExpiresAt
 }
 
+// errSignInUsed refuses a sign-in URL that was redeemed before.
+var errSignInUsed = fmt.Errorf("%w: this sign-in URL was used already; each works once: ask for a new one with ecrd console-url", ErrInvalidToken)
+
 // PeekConsoleSignIn checks a sign-in token without using it, so that the
 // sign-in page can ask "sign in as ...?" before a POST redeems it: a
 // link alone never changes whose session a browser holds.
@@ -75,7 +78,7 @@ func (s *Service) PeekConsoleSignIn(ctx context.Context, token string) (ConsoleC
 		return c, err
 	}
 	if _, err := s.meta.AccountSetting(ctx, c.consoleScope(), settingConsoleUsed+c.ID); err == nil {
-		return c, fmt.Errorf("%w: this sign-in URL was used already; each works once: ask for a new one with ecrd console-url", ErrInvalidToken)
+		return c, errSignInUsed
 	} else if !errors.Is(err, metadata.ErrNotFound) {
 		return c, err
 	}
@@ -104,7 +107,7 @@ func (s *Service) RedeemConsoleSignIn(ctx context.Context, token string) (Consol
 		return c, err
 	}
 	if used {
-		return c, fmt.Errorf("%w: this sign-in URL was used already; each works once: ask for a new one with ecrd console-url", ErrInvalidToken)
+		return c, errSignInUsed
 	}
 	return c, nil
 }

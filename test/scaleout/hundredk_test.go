@@ -201,9 +201,7 @@ func describeLatency(b *testing.B, client *ecr.Client, in *ecr.DescribeImagesInp
 			b.Fatalf("an image described as %+v", d)
 		}
 	}
-	slices.Sort(took)
-	// Nearest rank: the ceil(p*n)-th smallest.
-	return took[(n+1)/2-1], took[(n*99+99)/100-1]
+	return percentiles(took)
 }
 
 // previewHundredK previews hundredKPolicy on a repository of hundredK

@@ -544,7 +544,8 @@ func getManifest(c *http.Client, base, repo, tag string) error {
 	return nil
 }
 
-// percentiles returns the median and 99th percentile (nearest rank).
+// percentiles returns the median and 99th percentile (nearest rank: the
+// ceil(p*n)-th smallest).
 func percentiles(d []time.Duration) (p50, p99 time.Duration) {
 	s := slices.Sorted(slices.Values(d))
 	n := len(s)
