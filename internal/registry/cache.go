@@ -17,16 +17,31 @@ import (
 // database and stores its result only if the generation is unchanged, so a
 // read that raced with a write never caches what the write replaced.
 //
+// Repository records follow the same rule, by name: each name keeps a
+// generation (and the ID it was last seen with) for as long as the
+// process runs, so that dropping a name reaches the images cached under
+// its ID even while its record is not cached, and a record read before a
+// change another process made is not cached after the change dropped it.
+//
 // The cache is per process. Writes through this process drop what they
 // change when they commit; changes through any process (this one
 // included) reach it through the outbox (Registry.Changed), which drops
 // the repository's entries within the follower's interval.
 type cache struct {
 	mu      sync.RWMutex
-	repos   map[metadata.RepoKey]metadata.Repository
+	repos   map[metadata.RepoKey]*repoEntry
 	images  map[int64]*repoImages
 	size    int64 // bytes of manifest content held
 	maxSize int64
+}
+
+// repoEntry is what the cache knows of a repository name: its record if
+// cached, and what outlives the record.
+type repoEntry struct {
+	rec    metadata.Repository
+	cached bool
+	id     int64  // the ID it was last seen with, 0 if never
+	gen    uint64 // bumped when the name is dropped
 }
 
 type repoImages struct {
@@ -37,23 +52,41 @@ type repoImages struct {
 
 func newCache(maxSize int64) *cache {
 	return &cache{
-		repos:   map[metadata.RepoKey]metadata.Repository{},
+		repos:   map[metadata.RepoKey]*repoEntry{},
 		images:  map[int64]*repoImages{},
 		maxSize: maxSize,
 	}
 }
 
-func (c *cache) repo(key metadata.RepoKey) (metadata.Repository, bool) {
+// repo returns a cached repository record, or the name's generation for
+// a later putRepo.
+func (c *cache) repo(key metadata.RepoKey) (metadata.Repository, bool, uint64) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	r, ok := c.repos[key]
-	return r, ok
+	e := c.repos[key]
+	if e == nil {
+		return metadata.Repository{}, false, 0
+	}
+	return e.rec, e.cached, e.gen
 }
 
-func (c *cache) putRepo(r metadata.Repository) {
+// putRepo caches a record read from the database at the name's generation
+// gen; a record the name was dropped since is not cached.
+func (c *cache) putRepo(r metadata.Repository, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.repos[r.Key] = r
+	e := c.repos[r.Key]
+	if e == nil {
+		if gen != 0 {
+			return
+		}
+		e = &repoEntry{}
+		c.repos[r.Key] = e
+	}
+	if e.gen != gen {
+		return
+	}
+	e.rec, e.cached, e.id = r, true, r.ID
 }
 
 // lookup returns a cached image by tag (tag != "") or digest, and the
@@ -75,14 +108,19 @@ func (c *cache) lookup(repoID int64, tag string, d digest.Digest) (metadata.Imag
 	return img, ok, ri.gen
 }
 
-// store caches an image read from the database at generation gen.
-func (c *cache) store(repoID int64, gen uint64, tag string, img metadata.Image) {
+// store caches an image of repository key (ID repoID) read from the
+// database at generation gen. Only images under the ID the name's entry
+// holds are cached, so that dropping the name always reaches them.
+func (c *cache) store(key metadata.RepoKey, repoID int64, gen uint64, tag string, img metadata.Image) {
 	n := int64(len(img.Content))
 	if n > c.maxSize/16 {
 		return // one huge manifest must not flush everything else
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if e := c.repos[key]; e == nil || e.id != repoID {
+		return
+	}
 	ri := c.images[repoID]
 	if ri == nil {
 		if gen != 0 {
@@ -132,27 +170,38 @@ func (c *cache) dropImages(ri *repoImages) {
 	}
 }
 
-// dropRepo forgets a repository's record (and its images, when its ID is
-// known) after its settings change or it is deleted.
+// dropRepo forgets a repository's record (and its images, under the ID
+// it was seen with and under repoID when known) after its settings change
+// or it is deleted.
 func (c *cache) dropRepo(key metadata.RepoKey, repoID int64) {
 	c.mu.Lock()
-	delete(c.repos, key)
+	seen := c.dropName(key)
 	c.mu.Unlock()
-	if repoID != 0 {
+	if seen != 0 {
+		c.invalidate(seen)
+	}
+	if repoID != 0 && repoID != seen {
 		c.invalidate(repoID)
 	}
 }
 
 // dropKey forgets a repository's record and images, by name: what a
 // change another process made invalidates (see Registry.Changed).
-func (c *cache) dropKey(key metadata.RepoKey) {
-	c.mu.Lock()
-	r, ok := c.repos[key]
-	delete(c.repos, key)
-	c.mu.Unlock()
-	if ok {
-		c.invalidate(r.ID)
+func (c *cache) dropKey(key metadata.RepoKey) { c.dropRepo(key, 0) }
+
+// dropName uncaches key's record, bumps its generation and returns the ID
+// it was last seen with. c.mu is held.
+func (c *cache) dropName(key metadata.RepoKey) int64 {
+	e := c.repos[key]
+	if e == nil {
+		// Never seen: nothing is cached under it, but a read in flight
+		// started at generation 0 must not cache what it read.
+		c.repos[key] = &repoEntry{gen: 1}
+		return 0
 	}
+	e.rec, e.cached = metadata.Repository{}, false
+	e.gen++
+	return e.id
 }
 
 // invalidate forgets a repository's images after a committed change.

@@ -367,7 +367,7 @@ func (r *Registry) Manifest(ctx context.Context, key metadata.RepoKey, refStr st
 		if err != nil {
 			return img, err
 		}
-		r.cache.store(repo.ID, gen, ref.Tag, img)
+		r.cache.store(key, repo.ID, gen, ref.Tag, img)
 	}
 	if ref.Tag != "" {
 		img = r.refreshTag(ctx, key, repo, ref.Tag, img)

@@ -80,6 +80,7 @@ func (r *Registry) recordPull(ctx context.Context, repo metadata.Repository, d d
 func (r *Registry) pullExcluded(ctx context.Context, scope metadata.Scope, arn string) (bool, error) {
 	r.exclusions.mu.Lock()
 	set, ok := r.exclusions.byScope[scope]
+	gen := r.exclusions.gen
 	r.exclusions.mu.Unlock()
 	if !ok {
 		list, err := r.meta.PullTimeExclusions(ctx, scope)
@@ -91,21 +92,26 @@ func (r *Registry) pullExcluded(ctx context.Context, scope metadata.Scope, arn s
 			set[e.Principal] = true
 		}
 		r.exclusions.mu.Lock()
-		r.exclusions.byScope[scope] = set
+		if r.exclusions.gen == gen { // else a change raced with the read
+			r.exclusions.byScope[scope] = set
+		}
 		r.exclusions.mu.Unlock()
 	}
 	return set[arn], nil
 }
 
-// exclusionCache holds each registry's pull time update exclusions.
+// exclusionCache holds each registry's pull time update exclusions. gen
+// counts the changes (rare): a list read before one is not kept after it.
 type exclusionCache struct {
 	mu      sync.Mutex
 	byScope map[metadata.Scope]map[string]bool
+	gen     uint64
 }
 
 func (c *exclusionCache) forget(scope metadata.Scope) {
 	c.mu.Lock()
 	delete(c.byScope, scope)
+	c.gen++
 	c.mu.Unlock()
 }
 

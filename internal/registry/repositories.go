@@ -13,7 +13,8 @@ import (
 // lookupRepository returns a repository if it exists, from the cache when
 // it can.
 func (r *Registry) lookupRepository(ctx context.Context, key metadata.RepoKey) (repo metadata.Repository, found bool, err error) {
-	if repo, ok := r.cache.repo(key); ok {
+	repo, ok, gen := r.cache.repo(key)
+	if ok {
 		return repo, true, nil
 	}
 	repo, err = r.meta.Repository(ctx, key)
@@ -23,7 +24,7 @@ func (r *Registry) lookupRepository(ctx context.Context, key metadata.RepoKey) (
 	if err != nil {
 		return repo, false, err
 	}
-	r.cache.putRepo(repo)
+	r.cache.putRepo(repo, gen)
 	return repo, true, nil
 }
 
