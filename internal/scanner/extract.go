@@ -14,7 +14,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	scalibr "github.com/google/osv-scalibr"
 	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
 	"github.com/google/osv-scalibr/extractor/filesystem"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/golang/gobinary"
@@ -26,7 +25,7 @@ import (
 	"github.com/google/osv-scalibr/extractor/filesystem/os/osrelease"
 	"github.com/google/osv-scalibr/extractor/filesystem/os/rpm"
 	scalibrfs "github.com/google/osv-scalibr/fs"
-	"github.com/google/osv-scalibr/plugin"
+	"github.com/google/osv-scalibr/stats"
 )
 
 // Limits on what Extract keeps in memory. Files beyond them are skipped
@@ -341,30 +340,24 @@ func (s *OSV) Extract(ctx context.Context, img v1.Image) (Extraction, error) {
 	}
 	memfs := lfs.fs()
 
-	plugins := make([]plugin.Plugin, len(exts))
-	for i, e := range exts {
-		plugins[i] = e
-	}
-	sr := scalibr.New().Scan(ctx, &scalibr.ScanConfig{
+	// The extractors run through osv-scalibr's file system walk alone: its
+	// Scan would add detectors, annotators and enrichers this scan has none
+	// of, and link every plugin osv-scalibr has into the binary.
+	inv, _, err := filesystem.Run(ctx, &filesystem.Config{
+		Extractors: exts,
 		// No Path: the root is virtual, so that an extractor that needs a
 		// real file (RPM's) gets a temporary copy of the image's, never the
 		// host's file of the same name.
 		ScanRoots: []*scalibrfs.ScanRoot{{FS: memfs}},
-		Plugins:   plugins,
-		Capabilities: &plugin.Capabilities{
-			OS:      plugin.OSLinux,
-			Network: plugin.NetworkOffline,
-		},
-		ExplicitPlugins:      true,
-		RequiredPluginConfig: offlinePluginConfig(),
+		Stats:     stats.NoopCollector{}, // the walk requires one
 	})
 	if err := ctx.Err(); err != nil {
 		return Extraction{}, err
 	}
-	if sr.Status != nil && sr.Status.Status == plugin.ScanStatusFailed {
-		return Extraction{}, fmt.Errorf("scanner: extracting packages: %s", sr.Status.FailureReason)
+	if err != nil {
+		return Extraction{}, fmt.Errorf("scanner: extracting packages: %w", err)
 	}
-	pkgs := sr.Inventory.Packages
+	pkgs := inv.Packages
 	if len(pkgs) == 0 {
 		if osr, err := osrelease.GetOSRelease(memfs); err != nil || (osr["ID"] == "" && osr["NAME"] == "") {
 			return unsupported, nil

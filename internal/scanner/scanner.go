@@ -17,24 +17,21 @@
 // first use, and indexed by package name; osv-scalibr's offline matcher
 // (osvlocal.VulnerabilitiesAffectingPackage) decides which advisories
 // affect a package. Reload swaps in a new database when the directory
-// changes. Nothing is ever fetched from the network: the extractors are
-// given HTTP clients whose transport refuses every request.
+// changes. Nothing is ever fetched from the network: the extractors run
+// have no network code, and run through osv-scalibr's file system walk
+// alone (its Scan would bring enrichers that can reach the network).
 package scanner
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
-	plugincfg "github.com/google/osv-scalibr/plugin/config"
-	"google.golang.org/grpc"
 
 	"github.com/ecrd/ecrd/internal/cvss"
 )
@@ -48,9 +45,6 @@ const (
 // ErrNoDatabase is returned by New when the database directory has no
 // osv-scalibr subdirectory.
 var ErrNoDatabase = errors.New("scanner: no vulnerability database")
-
-// errNetworkDisabled is what every HTTP request attempted by a scan gets.
-var errNetworkDisabled = errors.New("scanner: network access is disabled")
 
 // Finding is one vulnerability affecting one package of an image.
 type Finding struct {
@@ -200,41 +194,6 @@ func (s *OSV) Scan(ctx context.Context, img v1.Image) (Result, error) {
 	res.SourceUpdatedAt = src.UpdatedAt
 	return res, nil
 }
-
-// offlinePluginConfig is a plugin configuration whose clients refuse to
-// reach the network.
-func offlinePluginConfig() *plugincfg.PluginConfig {
-	return &plugincfg.PluginConfig{
-		ProtoConfig:     &cpb.PluginConfig{DisableGoogleAuth: true},
-		ClientFactories: offlineClients{},
-	}
-}
-
-type refuseTransport struct{}
-
-func (refuseTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Body != nil {
-		_ = req.Body.Close()
-	}
-	return nil, fmt.Errorf("%w: %s %s", errNetworkDisabled, req.Method, req.URL.Redacted())
-}
-
-// offlineClients implements plugincfg.ClientFactories without network.
-type offlineClients struct{}
-
-func (offlineClients) HTTPClient() *http.Client {
-	return &http.Client{Transport: refuseTransport{}}
-}
-
-func (offlineClients) GRPCClientConn(string, ...grpc.DialOption) (grpc.ClientConnInterface, error) {
-	return nil, errNetworkDisabled
-}
-
-func (offlineClients) GoogleHTTPClient(context.Context, ...string) (*http.Client, error) {
-	return nil, errNetworkDisabled
-}
-
-var _ plugincfg.ClientFactories = offlineClients{}
 
 var severityRank = map[string]int{
 	cvss.SeverityCritical:      0,
