@@ -249,6 +249,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Holder:            holderName(cfg.DataDir),
 		ScanDataInterval:  cfg.VulnDBCheckInterval,
 		MinFreeSpace:      cfg.MinFreeSpace,
+		CacheSize:         cacheSize(cfg.ManifestCache),
 		EventRetention:    cfg.EventRetention,
 		Shared:            cfg.Shared(),
 		BlobRedirect:      cfg.BlobRedirect,
@@ -368,6 +369,15 @@ func oidcRoots(caFile string) (*x509.CertPool, error) {
 
 // serverKeyIf returns the server keys when AES256 repositories' blobs are
 // to be encrypted under them.
+// cacheSize is the manifest-cache setting as registry.Options takes it:
+// there 0 means the default, and a negative size no cache.
+func cacheSize(n int64) int64 {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
 func serverKeyIf(on bool, keys *keyring.Keyring) *keyring.Keyring {
 	if on {
 		return keys

@@ -76,6 +76,9 @@ type Config struct {
 	// MinFreeSpace is the free space below which the blob store refuses
 	// new uploads and /readyz reports not ready.
 	MinFreeSpace int64
+	// ManifestCache bounds what the manifests kept in memory for pulls
+	// hold.
+	ManifestCache int64
 	// EventRetention is how long the outbox keeps an event.
 	EventRetention time.Duration
 	// Console serves the web console under /console/.
@@ -145,6 +148,7 @@ func Default() Config {
 		BodyTimeout:          30 * time.Second,
 		MaxClientConnections: 512,
 		MinFreeSpace:         512 << 20,
+		ManifestCache:        16 << 20,
 		EventRetention:       24 * time.Hour,
 		Audit:                true,
 		Console:              true,
@@ -190,6 +194,7 @@ func (c *Config) settings() []setting {
 		{"max-connections", "most connections served at once; beyond 15/16 of them only health checks and requests with credentials are served (0: from the file-descriptor limit)", (*intValue)(&c.MaxConnections)},
 		{"max-client-connections", "most connections one client address may hold open (0: no limit)", (*intValue)(&c.MaxClientConnections)},
 		{"min-free-space", "free space the blob store keeps: below it uploads are refused and /readyz is not ready (bytes, or with KiB, MiB, GiB, TiB)", (*sizeValue)(&c.MinFreeSpace)},
+		{"manifest-cache", "memory the manifests kept for pulls may hold, tags and records included (bytes, or with KiB, MiB, GiB, TiB); 0 turns the cache off", (*sizeValue)(&c.ManifestCache)},
 		{"remote-regions", "regions another ecrd serves, for replication to them: comma-separated REGION=URL, the URL of that ecrd with optional ?profile=NAME (of the shared credentials file; default: default), &credentials-file=PATH (default: AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials) and &ca-file=PATH (PEM CAs trusted besides the system roots, for https)", (*remoteRegionsValue)(&c.RemoteRegions)},
 		{"insecure-upstreams", "upstream registries of pull-through cache rules reached over plain HTTP, for tests and labs: comma-separated host:port (every other upstream is reached over HTTPS)", (*insecureUpstreamsValue)(&c.InsecureUpstreams)},
 		{"event-retention", "how long the outbox keeps the record of a change (every change is one; processes sharing the database follow it)", (*durationValue)(&c.EventRetention)},

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"sync"
+	"unsafe"
 
 	"github.com/opencontainers/go-digest"
 
@@ -31,7 +32,7 @@ type cache struct {
 	mu      sync.RWMutex
 	repos   map[metadata.RepoKey]*repoEntry
 	images  map[int64]*repoImages
-	size    int64 // bytes of manifest content held
+	size    int64 // what the cached images cost (entryCost)
 	maxSize int64
 }
 
@@ -108,11 +109,27 @@ func (c *cache) lookup(repoID int64, tag string, d digest.Digest) (metadata.Imag
 	return img, ok, ri.gen
 }
 
+// entryOverhead is what a cached image costs beside its strings and
+// content: the Image value in its map slot, with the slack a map keeps as
+// it grows, and the key's header.
+const entryOverhead = 2*int64(unsafe.Sizeof(metadata.Image{})) + 32
+
+// entryCost is what caching img under tag (or its digest) holds in
+// memory: for a typical manifest about as much again as its bytes, so a
+// bound on content alone would let the cache weigh twice its size.
+func entryCost(tag string, img *metadata.Image) int64 {
+	n := entryOverhead + int64(len(tag)+len(img.Digest)+len(img.MediaType)+len(img.ArtifactType)+len(img.Subject)+len(img.StorageClass)+cap(img.Content))
+	for k, v := range img.Annotations {
+		n += int64(len(k)+len(v)) + 48
+	}
+	return n
+}
+
 // store caches an image of repository key (ID repoID) read from the
 // database at generation gen. Only images under the ID the name's entry
 // holds are cached, so that dropping the name always reaches them.
 func (c *cache) store(key metadata.RepoKey, repoID int64, gen uint64, tag string, img metadata.Image) {
-	n := int64(len(img.Content))
+	n := entryCost(tag, &img)
 	if n > c.maxSize/16 {
 		return // one huge manifest must not flush everything else
 	}
@@ -136,12 +153,12 @@ func (c *cache) store(key metadata.RepoKey, repoID int64, gen uint64, tag string
 	}
 	if tag != "" {
 		if old, ok := ri.byTag[tag]; ok {
-			c.size -= int64(len(old.Content))
+			c.size -= entryCost(tag, &old)
 		}
 		ri.byTag[tag] = img
 	} else {
 		if old, ok := ri.byDigest[img.Digest]; ok {
-			c.size -= int64(len(old.Content))
+			c.size -= entryCost("", &old)
 		}
 		ri.byDigest[img.Digest] = img
 	}
@@ -162,11 +179,11 @@ func (c *cache) evictOne() bool {
 }
 
 func (c *cache) dropImages(ri *repoImages) {
-	for _, img := range ri.byTag {
-		c.size -= int64(len(img.Content))
+	for tag, img := range ri.byTag {
+		c.size -= entryCost(tag, &img)
 	}
 	for _, img := range ri.byDigest {
-		c.size -= int64(len(img.Content))
+		c.size -= entryCost("", &img)
 	}
 }
 

@@ -1,6 +1,9 @@
 package registry
 
 import (
+	"fmt"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -102,4 +105,49 @@ func TestCacheImagesOnlyUnderTheNamesID(t *testing.T) {
 	if _, ok, _ := c.lookup(7, "v1", ""); ok {
 		t.Fatal("dropRepo left the images")
 	}
+}
+
+// TestCacheBoundCoversWhatEntriesHold fills the cache far past its bound
+// with images as the database hands them out (every string and the
+// content allocated apart) and checks that the heap it holds stays near
+// the bound: entryCost must account for what an entry really holds, not
+// its manifest bytes alone, which are about half of it.
+func TestCacheBoundCoversWhatEntriesHold(t *testing.T) {
+	const bound = 8 << 20
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	c := newCache(bound)
+	for r := range 200 {
+		key := testCacheKey(fmt.Sprintf("repo-%d", r))
+		id := int64(r + 1)
+		_, _, g := c.repo(key)
+		c.putRepo(metadata.Repository{Key: key, ID: id}, g)
+		for i := range 400 {
+			tag := fmt.Sprintf("v%d", i)
+			content := fmt.Appendf(nil, `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":1469},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"%s","size":3623807}]}`,
+				digest.FromString(tag+"c"), digest.FromString(tag+"l"))
+			img := metadata.Image{RepoID: id, Digest: digest.Digest(strings.Clone(string(digest.FromBytes(content)))),
+				MediaType: strings.Clone("application/vnd.oci.image.manifest.v1+json"), ArtifactType: strings.Clone("application/vnd.oci.image.config.v1+json"),
+				StorageClass: strings.Clone("STANDARD"), Size: int64(len(content)), Content: content}
+			_, _, gen := c.lookup(id, tag, "")
+			c.store(key, id, gen, tag, img)
+		}
+	}
+	held := heap() - before
+	if c.size > bound {
+		t.Fatalf("cache accounts for %d bytes, over its bound %d", c.size, bound)
+	}
+	if c.size < bound/2 {
+		t.Fatalf("cache accounts for %d bytes, far under its bound %d after 80,000 stores", c.size, bound)
+	}
+	t.Logf("bound %d, accounted %d, heap held %d (%.2fx the bound)", bound, c.size, held, float64(held)/bound)
+	if held > bound*5/4 {
+		t.Errorf("the cache holds %d bytes of heap for a bound of %d: entryCost underestimates what an entry holds", held, bound)
+	}
+	runtime.KeepAlive(c)
 }

@@ -38,8 +38,8 @@ type Options struct {
 	// RegistryHost returns the host[:port] clients use for a registry, as
 	// repository URIs show it. Default "localhost".
 	RegistryHost func(metadata.Scope) string
-	// CacheSize bounds the manifest bytes kept in memory for pulls.
-	// Default 64 MiB.
+	// CacheSize bounds what the manifests kept in memory for pulls hold
+	// (see entryCost); negative turns the cache off. Default 16 MiB.
 	CacheSize int64
 	// GCGrace is how long a blob or a repository's link to it stays
 	// unreferenced before garbage collection frees it, counted from the
@@ -189,8 +189,8 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 	if opts.RegistryHost == nil {
 		opts.RegistryHost = func(metadata.Scope) string { return "localhost" }
 	}
-	if opts.CacheSize <= 0 {
-		opts.CacheSize = 64 << 20
+	if opts.CacheSize == 0 {
+		opts.CacheSize = 16 << 20
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()

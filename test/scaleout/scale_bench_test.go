@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -323,6 +324,12 @@ func benchScale(b *testing.B, m *scaleMode) {
 	store = m.open(b)
 	client = srv.ECR()
 
+	// Every tag of the other repositories pulled once: the manifest cache
+	// reaches its bound, where a registry that ran a while has it.
+	gets, took := fillManifestCache(b, srv, repos[1:], 8)
+	b.Logf("pulled every tag of %d repositories: %d manifest GETs in %s", len(repos)-1, gets, took.Round(time.Second))
+	memory("after-every-tag", srv, "")
+
 	// Under load: several clients at once, as a registry serves them.
 	load := scaleLoad(b, srv, repos, loadFor, 8)
 	for _, op := range slices.Sorted(func(yield func(string) bool) {
@@ -520,6 +527,40 @@ func scaleLoad(b *testing.B, srv *ecrdtest.Server, repos []scaleRepo, d time.Dur
 		b.FailNow()
 	}
 	return res
+}
+
+// fillManifestCache GETs every tag of repos (v0, v2, ...) once, through
+// workers clients, and returns how many and how long they took.
+func fillManifestCache(b *testing.B, srv *ecrdtest.Server, repos []scaleRepo, workers int) (int, time.Duration) {
+	b.Helper()
+	web := srv.HTTPClient(b)
+	type get struct{ repo, tag string }
+	gets := make(chan get)
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	for range workers {
+		wg.Go(func() {
+			for g := range gets {
+				if err := getManifest(web, srv.URL(), g.repo, g.tag); err != nil && !failed.Swap(true) {
+					b.Error(err)
+				}
+			}
+		})
+	}
+	t0 := time.Now()
+	n := 0
+	for _, r := range repos {
+		for i := 0; i < r.images && !failed.Load(); i += 2 {
+			gets <- get{r.name, "v" + strconv.Itoa(i)}
+			n++
+		}
+	}
+	close(gets)
+	wg.Wait()
+	if b.Failed() {
+		b.FailNow()
+	}
+	return n, time.Since(t0)
 }
 
 // getManifest GETs a manifest by tag and checks it is one.
