@@ -190,6 +190,14 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
+	// Every process follows the outbox, so that a change made through any
+	// process sharing the database drops what this one cached. It starts
+	// before anything is read, so that no change made between a read
+	// here and its start is missed; handlers subscribe before it runs.
+	follower := outbox.NewFollower(st.meta, 0, log)
+	if err := follower.Start(ctx); err != nil {
+		return fmt.Errorf("reading the outbox: %w", err)
+	}
 	if cfg.AcceptAnyCredentials {
 		log.Warn("DEVELOPMENT MODE: --accept-any-credentials accepts any signature whose access key ID is an account ID, and any registry password. Never expose this server.")
 	}
@@ -293,9 +301,6 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if cfg.DebugListen != "" {
 		go serveDebug(cfg.DebugListen, log)
 	}
-	// Every process follows the outbox, so that a change made through any
-	// process sharing the database drops what this one cached.
-	follower := outbox.NewFollower(st.meta, 0, log)
 	follower.Subscribe(reg.Changed)
 	follower.Subscribe(st.ids.Changed)
 	follower.Subscribe(kmsSvc.Changed)
@@ -307,9 +312,6 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		prom.SetRegistry(reg)
 		prom.SetDelivery(deliveryStats{deliver})
 		follower.Subscribe(prom.Event)
-	}
-	if err := follower.Start(ctx); err != nil {
-		return fmt.Errorf("reading the outbox: %w", err)
 	}
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})

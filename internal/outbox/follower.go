@@ -48,8 +48,10 @@ func NewFollower(meta metadata.Reader, interval time.Duration, log *slog.Logger)
 	return &Follower{meta: meta, interval: interval, log: log, wake: make(chan struct{}, 1)}
 }
 
-// Subscribe adds a handler. Handlers added before Start see every event
-// after it.
+// Subscribe adds a handler. Handlers added before Run (or the first
+// CatchUp) see every event after Start: a process starts its follower
+// before it reads anything it caches, and subscribes as it builds the
+// caches.
 func (f *Follower) Subscribe(h Handler) {
 	f.mu.Lock()
 	f.handlers = append(f.handlers, h)
