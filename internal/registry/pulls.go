@@ -41,7 +41,9 @@ func (p *pullRecorder) take() []metadata.Pull {
 	for k, at := range p.pending {
 		out = append(out, metadata.Pull{RepoID: k.repoID, Digest: k.digest, At: at})
 	}
-	clear(p.pending)
+	// A new map rather than clear: a map never shrinks, and one burst of
+	// pulls of many images would hold its size for good.
+	p.pending = make(map[pullKey]time.Time, min(len(out), 1024))
 	return out
 }
 
