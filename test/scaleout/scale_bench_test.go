@@ -73,7 +73,8 @@ import (
 // other one at the million) and SCALE_CALLS, SCALE_LOAD (calls per page
 // latency, seconds of load) make the data set and the run smaller. With
 // SCALE_PROFILE=DIR the process's live heap after the load is saved in
-// DIR/heap-after-load.pprof.
+// DIR/heap-after-load.pprof. SCALE_ECRD_ENV adds variables (VAR=VALUE,
+// space-separated) to ecrd's environment only: GOGC=50, say.
 func BenchmarkScale(b *testing.B) {
 	b.Run("embedded", func(b *testing.B) {
 		data := b.TempDir()
@@ -143,6 +144,9 @@ func (m *scaleMode) start(b *testing.B) scaleStart {
 	addr := freeAddr(b)
 	o := m.opts
 	o.Args = append(slices.Clone(o.Args), "--listen", addr)
+	if env := os.Getenv("SCALE_ECRD_ENV"); env != "" {
+		o.Env = append(slices.Clone(o.Env), strings.Fields(env)...)
+	}
 	var debug string
 	if os.Getenv("SCALE_PROFILE") != "" {
 		debug = freeAddr(b)
@@ -275,7 +279,11 @@ func benchScale(b *testing.B, m *scaleMode) {
 	// The images: a day and more ago, one a minute in each repository.
 	firstPush := time.Now().Add(-48*time.Hour - time.Duration(big)*time.Minute)
 	store := m.open(b)
-	defer func() { store.Close() }()
+	defer func() {
+		if store != nil {
+			store.Close()
+		}
+	}()
 	for i := range repos {
 		repo, err := store.Repository(bg, metadata.RepoKey{Scope: metadata.Scope{Account: ecrdtest.Account, Region: ecrdtest.Region}, Name: repos[i].name})
 		if err != nil {
@@ -424,6 +432,7 @@ func benchScale(b *testing.B, m *scaleMode) {
 	ecrdtest.NoServerErrors(b, srv)
 	srv.Stop()
 	store.Close()
+	store = nil
 
 	// A million images, for the start-up.
 	if smallFull > small {
@@ -692,17 +701,25 @@ func anonMemory(b *testing.B, pid int) float64 {
 }
 
 // saveHeap saves the live heap (after a collection) of the process that
-// serves Go's profiler on addr.
+// serves Go's profiler on addr, and beside it (PATH.memstats.txt) the
+// runtime's memory statistics as they were before that collection:
+// HeapSys, what the heap took from the system at its largest.
 func saveHeap(b *testing.B, addr, path string) {
 	b.Helper()
-	resp, err := http.Get("http://" + addr + "/debug/pprof/heap?gc=1")
+	savePprof(b, "http://"+addr+"/debug/pprof/heap?debug=1", path+".memstats.txt")
+	savePprof(b, "http://"+addr+"/debug/pprof/heap?gc=1", path)
+}
+
+func savePprof(b *testing.B, url, path string) {
+	b.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil || resp.StatusCode != http.StatusOK {
-		b.Fatalf("heap profile: %s %v", resp.Status, err)
+		b.Fatalf("%s: %s %v", url, resp.Status, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		b.Fatal(err)
@@ -710,5 +727,5 @@ func saveHeap(b *testing.B, addr, path string) {
 	if err := os.WriteFile(path, body, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("heap profile in %s", path)
+	b.Logf("%s in %s", url, path)
 }
