@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -185,6 +186,9 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 // everything in order.
 func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	start := time.Now()
+	if limit, ok := memoryLimit(cfg, os.Getenv); ok {
+		debug.SetMemoryLimit(limit)
+	}
 	st, err := openStores(ctx, storeSettings{DataDir: cfg.DataDir, KeyFile: cfg.ServerKeyFile, Metadata: cfg.Metadata, Blobs: cfg.Blobs}, log)
 	if err != nil {
 		return err
@@ -371,6 +375,15 @@ func oidcRoots(caFile string) (*x509.CertPool, error) {
 
 // serverKeyIf returns the server keys when AES256 repositories' blobs are
 // to be encrypted under them.
+// memoryLimit is the soft memory limit ecrd sets: memory-limit, unless it
+// is 0 or GOMEMLIMIT set one (the runtime read it at start).
+func memoryLimit(cfg config.Config, getenv func(string) string) (int64, bool) {
+	if getenv("GOMEMLIMIT") != "" || cfg.MemoryLimit <= 0 {
+		return 0, false
+	}
+	return cfg.MemoryLimit, true
+}
+
 // cacheSize is the manifest-cache setting as registry.Options takes it:
 // there 0 means the default, and a negative size no cache.
 func cacheSize(n int64) int64 {

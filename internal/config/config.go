@@ -79,6 +79,9 @@ type Config struct {
 	// ManifestCache bounds what the manifests kept in memory for pulls
 	// hold.
 	ManifestCache int64
+	// MemoryLimit is the Go runtime's soft memory limit (0: none), unless
+	// GOMEMLIMIT sets one.
+	MemoryLimit int64
 	// EventRetention is how long the outbox keeps an event.
 	EventRetention time.Duration
 	// Console serves the web console under /console/.
@@ -149,6 +152,7 @@ func Default() Config {
 		MaxClientConnections: 512,
 		MinFreeSpace:         512 << 20,
 		ManifestCache:        16 << 20,
+		MemoryLimit:          80 << 20,
 		EventRetention:       24 * time.Hour,
 		Audit:                true,
 		Console:              true,
@@ -195,6 +199,7 @@ func (c *Config) settings() []setting {
 		{"max-client-connections", "most connections one client address may hold open (0: no limit)", (*intValue)(&c.MaxClientConnections)},
 		{"min-free-space", "free space the blob store keeps: below it uploads are refused and /readyz is not ready (bytes, or with KiB, MiB, GiB, TiB)", (*sizeValue)(&c.MinFreeSpace)},
 		{"manifest-cache", "memory the manifests kept for pulls may hold, tags and records included (bytes, or with KiB, MiB, GiB, TiB); 0 turns the cache off", (*sizeValue)(&c.ManifestCache)},
+		{"memory-limit", "soft limit on the memory the Go runtime holds (heap, stacks, its own): nearing it, the collector runs more often, so that resident memory stays put under load; a process that needs more still gets it (bytes, or with KiB, MiB, GiB, TiB; 0: no limit; GOMEMLIMIT, if set, wins)", (*sizeValue)(&c.MemoryLimit)},
 		{"remote-regions", "regions another ecrd serves, for replication to them: comma-separated REGION=URL, the URL of that ecrd with optional ?profile=NAME (of the shared credentials file; default: default), &credentials-file=PATH (default: AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials) and &ca-file=PATH (PEM CAs trusted besides the system roots, for https)", (*remoteRegionsValue)(&c.RemoteRegions)},
 		{"insecure-upstreams", "upstream registries of pull-through cache rules reached over plain HTTP, for tests and labs: comma-separated host:port (every other upstream is reached over HTTPS)", (*insecureUpstreamsValue)(&c.InsecureUpstreams)},
 		{"event-retention", "how long the outbox keeps the record of a change (every change is one; processes sharing the database follow it)", (*durationValue)(&c.EventRetention)},

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/ecrd/ecrd/internal/config"
+)
+
+func TestMemoryLimit(t *testing.T) {
+	cases := []struct {
+		setting int64
+		env     string
+		want    int64
+		set     bool
+	}{
+		{setting: config.Default().MemoryLimit, want: config.Default().MemoryLimit, set: true},
+		{setting: 200 << 20, want: 200 << 20, set: true},
+		{setting: 0},                      // memory-limit=0: none
+		{setting: 200 << 20, env: "1GiB"}, // the runtime already applied GOMEMLIMIT
+		{setting: 200 << 20, env: "off"},
+	}
+	for _, c := range cases {
+		getenv := func(k string) string {
+			if k == "GOMEMLIMIT" {
+				return c.env
+			}
+			return ""
+		}
+		got, set := memoryLimit(config.Config{MemoryLimit: c.setting}, getenv)
+		if got != c.want || set != c.set {
+			t.Errorf("memory-limit %d, GOMEMLIMIT %q: %d, %v; want %d, %v", c.setting, c.env, got, set, c.want, c.set)
+		}
+	}
+	if config.Default().MemoryLimit <= 0 {
+		t.Error("no memory limit by default")
+	}
+}
+
+func TestCacheSize(t *testing.T) {
+	if got := cacheSize(0); got >= 0 {
+		t.Errorf("manifest-cache 0 gives the registry %d, not a negative size (no cache)", got)
+	}
+	if got := cacheSize(8 << 20); got != 8<<20 {
+		t.Errorf("manifest-cache 8MiB gives the registry %d", got)
+	}
+}
