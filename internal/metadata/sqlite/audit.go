@@ -22,17 +22,55 @@ var auditColumns = map[string]string{
 	metadata.AuditByAccessKeyID:  "access_key_id",
 }
 
+// auditIndexed are the attributes with an index of their own, led by
+// (account, region): event ID's is unique, the others end in (at, seq).
+var auditIndexed = map[string]bool{
+	metadata.AuditByEventID:      true,
+	metadata.AuditByEventName:    true,
+	metadata.AuditByUsername:     true,
+	metadata.AuditByResourceName: true,
+}
+
 func (r *reader) AuditEvents(ctx context.Context, q metadata.AuditQuery) ([]metadata.AuditEvent, error) {
+	query, args, err := auditEventsSQL(q)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.q.QueryContext(ctx, query, args...)
+	return scanAll(rows, err, func(sc scanner) (metadata.AuditEvent, error) {
+		var (
+			e  metadata.AuditEvent
+			at int64
+		)
+		err := sc.Scan(&e.Seq, &e.ID, &e.Scope.Account, &e.Scope.Region, &at, &e.Name, &e.Source, &e.Username,
+			&e.AccessKeyID, &e.ReadOnly, &e.ResourceType, &e.ResourceName, &e.Document)
+		e.Time = fromNanos(sql.NullInt64{Int64: at, Valid: true})
+		return e, err
+	})
+}
+
+// auditEventsSQL is AuditEvents's query and its arguments. Each lookup
+// is one range scan of an index ending in (at, seq), newest first: an
+// attribute's, or audit_events_at (plan_test checks).
+func auditEventsSQL(q metadata.AuditQuery) (string, []any, error) {
 	var (
 		sb   strings.Builder
 		args = []any{q.Scope.Account, q.Scope.Region}
 	)
 	sb.WriteString(`SELECT seq, event_id, account, region, at, event_name, event_source, username, access_key_id,
-		read_only, resource_type, resource_name, document FROM audit_events WHERE account = ? AND region = ?`)
+		read_only, resource_type, resource_name, document FROM audit_events WHERE `)
+	if auditIndexed[q.Attribute] {
+		sb.WriteString("account = ? AND region = ?")
+	} else {
+		// "+" keeps SQLite from seeking an attribute's index by its
+		// (account, region) prefix and sorting: the time index, walked
+		// newest first, is the plan.
+		sb.WriteString("+account = ? AND +region = ?")
+	}
 	if q.Attribute != "" {
 		col, ok := auditColumns[q.Attribute]
 		if !ok {
-			return nil, fmt.Errorf("no lookup attribute %q", q.Attribute)
+			return "", nil, fmt.Errorf("no lookup attribute %q", q.Attribute)
 		}
 		var v any = q.Value
 		if q.Attribute == metadata.AuditByReadOnly {
@@ -55,17 +93,7 @@ func (r *reader) AuditEvents(ctx context.Context, q metadata.AuditQuery) ([]meta
 	}
 	sb.WriteString(" ORDER BY at DESC, seq DESC LIMIT ?")
 	args = append(args, q.Limit)
-	rows, err := r.q.QueryContext(ctx, sb.String(), args...)
-	return scanAll(rows, err, func(sc scanner) (metadata.AuditEvent, error) {
-		var (
-			e  metadata.AuditEvent
-			at int64
-		)
-		err := sc.Scan(&e.Seq, &e.ID, &e.Scope.Account, &e.Scope.Region, &at, &e.Name, &e.Source, &e.Username,
-			&e.AccessKeyID, &e.ReadOnly, &e.ResourceType, &e.ResourceName, &e.Document)
-		e.Time = fromNanos(sql.NullInt64{Int64: at, Valid: true})
-		return e, err
-	})
+	return sb.String(), args, nil
 }
 
 // auditInsertRows is how many records one INSERT statement carries: the
@@ -75,36 +103,23 @@ func (r *reader) AuditEvents(ctx context.Context, q metadata.AuditQuery) ([]meta
 const auditInsertRows = 64
 
 func (w *writeTx) AppendAuditEvents(ctx context.Context, events []metadata.AuditEvent) error {
-	var (
-		st   *sql.Stmt
-		rows int
-		args []any
-	)
-	defer func() {
-		if st != nil {
-			st.Close()
-		}
-	}()
+	var args []any
 	for len(events) > 0 {
 		chunk := events[:min(len(events), auditInsertRows)]
 		events = events[len(chunk):]
-		if st == nil || rows != len(chunk) {
-			if st != nil {
-				st.Close()
-			}
-			var err error
-			if st, err = w.tx.PrepareContext(ctx, auditInsert(len(chunk))); err != nil {
-				st = nil
-				return err
-			}
-			rows = len(chunk)
-		}
 		args = args[:0]
 		for _, e := range chunk {
 			args = append(args, e.ID, e.Scope.Account, e.Scope.Region, nanos(e.Time), e.Name, e.Source, e.Username, e.AccessKeyID,
 				e.ReadOnly, e.ResourceType, e.ResourceName, e.Document)
 		}
-		if _, err := st.ExecContext(ctx, args...); err != nil {
+		var err error
+		if len(chunk) == auditInsertRows {
+			_, err = w.stmt(ctx, w.stmts.auditInsert).ExecContext(ctx, args...)
+		} else {
+			// The rest of a batch: a statement of its size, once.
+			_, err = w.tx.ExecContext(ctx, auditInsert(len(chunk)), args...)
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -350,4 +350,12 @@ CREATE INDEX metric_datapoints_age ON metric_datapoints (period, period_start);
 -- (the rowid), which this index does not keep.
 CREATE INDEX images_by_push_digest ON images (repo_id, pushed_at, digest);
 `,
+	// 14: the audit trail's lookups without an indexed attribute go by
+	// audit_events_at, whose entries are (at, seq) as SQLite keeps the
+	// rowid in every index: the index by scope repeated it, led by an
+	// account and region that one deployment mostly has one of, and cost
+	// every request's record an insert.
+	`
+DROP INDEX audit_events_scope;
+`,
 }
