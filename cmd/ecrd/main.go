@@ -373,8 +373,6 @@ func oidcRoots(caFile string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// serverKeyIf returns the server keys when AES256 repositories' blobs are
-// to be encrypted under them.
 // memoryLimit is the soft memory limit ecrd sets: memory-limit, unless it
 // is 0 or GOMEMLIMIT set one (the runtime read it at start).
 func memoryLimit(cfg config.Config, getenv func(string) string) (int64, bool) {
@@ -393,6 +391,8 @@ func cacheSize(n int64) int64 {
 	return n
 }
 
+// serverKeyIf returns the server keys when AES256 repositories' blobs are
+// to be encrypted under them.
 func serverKeyIf(on bool, keys *keyring.Keyring) *keyring.Keyring {
 	if on {
 		return keys

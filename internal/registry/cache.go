@@ -130,8 +130,8 @@ func entryCost(tag string, img *metadata.Image) int64 {
 // holds are cached, so that dropping the name always reaches them.
 func (c *cache) store(key metadata.RepoKey, repoID int64, gen uint64, tag string, img metadata.Image) {
 	n := entryCost(tag, &img)
-	if n > c.maxSize/16 {
-		return // one huge manifest must not flush everything else
+	if c.maxSize <= 0 || n > c.maxSize/16 {
+		return // no cache; or one huge manifest must not flush everything else
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

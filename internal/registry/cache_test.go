@@ -151,3 +151,15 @@ func TestCacheBoundCoversWhatEntriesHold(t *testing.T) {
 	}
 	runtime.KeepAlive(c)
 }
+
+func TestCacheOff(t *testing.T) {
+	c := newCache(-1) // manifest-cache=0
+	key := testCacheKey("app")
+	_, _, g := c.repo(key)
+	c.putRepo(metadata.Repository{Key: key, ID: 7}, g)
+	_, _, gen := c.lookup(7, "v1", "")
+	c.store(key, 7, gen, "v1", metadata.Image{Digest: digest.FromString("a")})
+	if _, ok, _ := c.lookup(7, "v1", ""); ok {
+		t.Fatal("an image was cached with the cache off")
+	}
+}
