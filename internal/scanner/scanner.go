@@ -17,9 +17,9 @@
 // first use, and indexed by package name; osv-scalibr's offline matcher
 // (osvlocal.VulnerabilitiesAffectingPackage) decides which advisories
 // affect a package. Reload swaps in a new database when the directory
-// changes. Nothing is ever fetched from the network: the extractors run
-// have no network code, and run through osv-scalibr's file system walk
-// alone (its Scan would bring enrichers that can reach the network).
+// changes. Nothing is ever fetched from the network: the extractors it
+// runs have no network code, and run through osv-scalibr's file system
+// walk alone (its Scan would bring enrichers that can reach it).
 package scanner
 
 import (

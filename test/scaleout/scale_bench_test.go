@@ -50,9 +50,10 @@ import (
 // It measures, with the process started on the data set: the start-up
 // time (from exec until /healthz answers, and what ecrd logs as
 // startup=) empty, at 199,900 and at 1,000,099 images; the process's
-// memory (VmRSS, VmHWM) after start and under a mix of aws-sdk-go-v2
-// DescribeRepositories, DescribeImages and ListImages pages and manifest
-// GETs by tag; DescribeImages and ListImages page latency (p50, p99) on
+// memory (VmRSS, VmHWM) after start, after every tag of the small
+// repositories was pulled once (the manifest cache at its bound), and
+// under a mix of aws-sdk-go-v2 DescribeRepositories, DescribeImages and
+// ListImages pages and manifest GETs by tag; DescribeImages and ListImages page latency (p50, p99) on
 // the 100,000-image repository, first page and halfway, 100 and 1,000 a
 // page; a lifecycle evaluation of the 100,000 images in this process
 // (lifecyclerun.Evaluate) and a preview through the SDK; and garbage
