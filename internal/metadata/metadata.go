@@ -372,6 +372,9 @@ type ImageFilter struct {
 	// ImageArchived or ImageActivating as of the time Now.
 	Status string
 	Now    time.Time
+	// IDsOnly leaves every field of the images listed zero but their
+	// digests and tags: a listing of image IDs reads less.
+	IDsOnly bool
 }
 
 // PushCursor is a position in a listing of images in push order: the

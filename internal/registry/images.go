@@ -176,8 +176,10 @@ func (r *Registry) ListImages(ctx context.Context, key metadata.RepoKey, filter 
 		}
 	}
 	after := digest.Digest(lastDigest)
+	mf := filter.metadata(r.now())
+	mf.IDsOnly = true // a listing of IDs
 	for len(ids) <= max {
-		imgs, err := r.meta.Images(ctx, repo.ID, filter.metadata(r.now()), after, max+1)
+		imgs, err := r.meta.Images(ctx, repo.ID, mf, after, max+1)
 		if err != nil {
 			return nil, "", err
 		}

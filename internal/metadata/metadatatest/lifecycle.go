@@ -122,6 +122,10 @@ func testImageStorage(t *testing.T, s metadata.Store) {
 		if err != nil || len(got) != 1 || got[0].Digest != want || got[0].Status(now) != status {
 			t.Errorf("Images(%s) = %+v, %v", status, got, err)
 		}
+		ids, err := s.Images(ctx, r.ID, metadata.ImageFilter{Status: status, Now: now, IDsOnly: true}, "", 10)
+		if err != nil || len(ids) != 1 || ids[0].Digest != want {
+			t.Errorf("Images(%s, IDs only) = %+v, %v", status, ids, err)
+		}
 	}
 	if all, _ := s.Images(ctx, r.ID, metadata.ImageFilter{Now: now}, "", 10); len(all) != 3 {
 		t.Errorf("Images(any status) = %d images", len(all))

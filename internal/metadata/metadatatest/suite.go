@@ -618,6 +618,40 @@ func testImageListing(t *testing.T, s metadata.Store) {
 			t.Errorf("untagged image %s has tags %v", im.Digest, im.Tags)
 		}
 	}
+	// A listing of IDs only: the same images and tags, page by page,
+	// under every filter, and nothing else filled.
+	for _, f := range []metadata.ImageFilter{{}, {Tagged: &yes}, {Tagged: &no}} {
+		full, err := s.Images(ctx, repo.ID, f, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idf := f
+		idf.IDsOnly = true
+		var ids []metadata.ImageSummary
+		var after digest.Digest
+		for {
+			page, err := s.Images(ctx, repo.ID, idf, after, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			ids = append(ids, page...)
+			after = page[len(page)-1].Digest
+		}
+		if len(ids) != len(full) {
+			t.Fatalf("IDs only, tagged %v: %d images, want %d", f.Tagged, len(ids), len(full))
+		}
+		for i := range full {
+			if ids[i].Digest != full[i].Digest || !slices.Equal(ids[i].Tags, full[i].Tags) {
+				t.Errorf("IDs only, tagged %v: image %d is %s %v, want %s %v", f.Tagged, i, ids[i].Digest, ids[i].Tags, full[i].Digest, full[i].Tags)
+			}
+			if ids[i].MediaType != "" || ids[i].Size != 0 || !ids[i].PushedAt.IsZero() {
+				t.Errorf("IDs only: image %s has fields beside its digest and tags: %+v", ids[i].Digest, ids[i].Image)
+			}
+		}
+	}
 }
 
 func testAccounts(t *testing.T, s metadata.Store) {

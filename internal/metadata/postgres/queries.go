@@ -330,6 +330,11 @@ const imagePageSQL = `SELECT ` + imageColumns + `, t.tags FROM images i
 		LEFT JOIN LATERAL (SELECT array_agg(t.name ORDER BY t.name) AS tags FROM tags t WHERE t.repo_id = i.repo_id AND t.digest = i.digest) t ON true
 		WHERE i.repo_id = $1`
 
+// imageIDPageSQL is imagePageSQL for the digests and tags alone.
+const imageIDPageSQL = `SELECT i.digest, t.tags FROM images i
+		LEFT JOIN LATERAL (SELECT array_agg(t.name ORDER BY t.name) AS tags FROM tags t WHERE t.repo_id = i.repo_id AND t.digest = i.digest) t ON true
+		WHERE i.repo_id = $1`
+
 func scanImagePage(rows pgx.Rows, err error) ([]metadata.ImageSummary, error) {
 	return scanAll(rows, err, func(sc scanner) (metadata.ImageSummary, error) {
 		var s metadata.ImageSummary
@@ -344,6 +349,16 @@ func scanImagePage(rows pgx.Rows, err error) ([]metadata.ImageSummary, error) {
 // rows it reads, wherever it starts.
 func (r *reader) Images(ctx context.Context, repoID int64, f metadata.ImageFilter, after digest.Digest, limit int) ([]metadata.ImageSummary, error) {
 	filter, args := imageFilterSQL(f, []any{repoID, string(after), limit})
+	if f.IDsOnly {
+		rows, err := r.q.Query(ctx, imageIDPageSQL+` AND i.digest > $2`+filter+` ORDER BY i.digest LIMIT $3`, args...)
+		return scanAll(rows, err, func(sc scanner) (metadata.ImageSummary, error) {
+			var s metadata.ImageSummary
+			var d string
+			err := sc.Scan(&d, &s.Tags)
+			s.Digest = digest.Digest(d)
+			return s, err
+		})
+	}
 	rows, err := r.q.Query(ctx, imagePageSQL+` AND i.digest > $2`+filter+` ORDER BY i.digest LIMIT $3`, args...)
 	return scanImagePage(rows, err)
 }

@@ -42,6 +42,10 @@ func TestImagePageQueryPlans(t *testing.T) {
 		}
 		queries = append(queries, query{"digest/" + fname, imagesSQL(f), []any{1, "", 50, 0},
 			append([]string{"SEARCH i USING INDEX sqlite_autoindex_images_1 (repo_id=? AND digest>?)"}, tags...)})
+		ids := f
+		ids.IDsOnly = true // covering when no filter reads a column
+		queries = append(queries, query{"digest-ids/" + fname, imagesSQL(ids), []any{1, "", 50, 0},
+			append([]string{"INDEX sqlite_autoindex_images_1 (repo_id=? AND digest>?)"}, tags...)})
 		for _, c := range []struct {
 			name         string
 			newest, from bool

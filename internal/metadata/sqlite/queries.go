@@ -408,6 +408,25 @@ func scanImagePage(rows *sql.Rows, err error) ([]metadata.ImageSummary, map[dige
 	return out, index, rows.Close()
 }
 
+// scanDigestPage is scanImagePage for a query of digests alone.
+func scanDigestPage(rows *sql.Rows, err error) ([]metadata.ImageSummary, map[digest.Digest]int, error) {
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var out []metadata.ImageSummary
+	index := map[digest.Digest]int{}
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, nil, err
+		}
+		index[digest.Digest(d)] = len(out)
+		out = append(out, metadata.ImageSummary{Image: metadata.Image{Digest: digest.Digest(d)}})
+	}
+	return out, index, rows.Close()
+}
+
 // addTags adds to a page's images the tags that rows (digest, name, in
 // that order) list.
 func addTags(out []metadata.ImageSummary, index map[digest.Digest]int, rows *sql.Rows, err error) ([]metadata.ImageSummary, error) {
@@ -430,7 +449,11 @@ func addTags(out []metadata.ImageSummary, index map[digest.Digest]int, rows *sql
 // imagesSQL is Images's query: ?1 is the repository, ?2 the digest to
 // start after, ?3 the limit, ?4 as in imageFilterSQL.
 func imagesSQL(f metadata.ImageFilter) string {
-	return `SELECT ` + imageColumns + ` FROM images i
+	columns := imageColumns
+	if f.IDsOnly {
+		columns = "i.digest"
+	}
+	return `SELECT ` + columns + ` FROM images i
 		WHERE i.repo_id = ?1 AND i.digest > ?2 ` + imageFilterSQL(f) + `
 		ORDER BY i.digest LIMIT ?3`
 }
@@ -443,7 +466,11 @@ const rangeTagsSQL = `SELECT digest, name FROM tags WHERE repo_id = ?1 AND diges
 // page's digest range.
 func (r *reader) Images(ctx context.Context, repoID int64, f metadata.ImageFilter, after digest.Digest, limit int) ([]metadata.ImageSummary, error) {
 	rows, err := r.q.QueryContext(ctx, imagesSQL(f), repoID, string(after), limit, nanos(f.Now))
-	out, index, err := scanImagePage(rows, err)
+	scan := scanImagePage
+	if f.IDsOnly {
+		scan = scanDigestPage
+	}
+	out, index, err := scan(rows, err)
 	if err != nil || len(out) == 0 || (f.Tagged != nil && !*f.Tagged) {
 		return out, err
 	}
