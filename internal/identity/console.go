@@ -27,7 +27,10 @@ import (
 // Single use and sign-out need shared state, since any replica may see
 // the next request: a used sign-in token and an ended session are
 // recorded as hidden registry settings of the principal's account,
-// ecrd:console-used:<id> and ecrd:console-ended:<id>.
+// ecrd:console-used:<id> and ecrd:console-ended:<id>, whose value is the
+// token's expiry. Once it passes, the token is refused for its age and
+// the marker is no longer needed: each new marker's transaction removes
+// the expired ones of its registry (sweepConsoleMarkers).
 
 const (
 	// ConsoleSignInTTL is how long a sign-in URL may be used: five
@@ -93,12 +96,16 @@ func (s *Service) RedeemConsoleSignIn(ctx context.Context, token string) (Consol
 		return c, err
 	}
 	used := false
+	now := s.now()
 	err = s.meta.Update(ctx, func(tx metadata.Tx) error {
 		used = false
 		if _, err := tx.AccountSetting(ctx, c.consoleScope(), settingConsoleUsed+c.ID); err == nil {
 			used = true
 			return nil
 		} else if !errors.Is(err, metadata.ErrNotFound) {
+			return err
+		}
+		if err := sweepConsoleMarkers(ctx, tx, c.consoleScope(), now); err != nil {
 			return err
 		}
 		return tx.PutAccountSetting(ctx, c.consoleScope(), settingConsoleUsed+c.ID, c.ExpiresAt.Format(time.RFC3339))
@@ -136,9 +143,33 @@ func (s *Service) VerifyConsoleSession(ctx context.Context, cookie string) (Cons
 
 // EndConsoleSession signs a session out, for every replica.
 func (s *Service) EndConsoleSession(ctx context.Context, c ConsoleClaims) error {
+	now := s.now()
 	return s.meta.Update(ctx, func(tx metadata.Tx) error {
+		if err := sweepConsoleMarkers(ctx, tx, c.consoleScope(), now); err != nil {
+			return err
+		}
 		return tx.PutAccountSetting(ctx, c.consoleScope(), settingConsoleEnded+c.ID, c.ExpiresAt.Format(time.RFC3339))
 	})
+}
+
+// sweepConsoleMarkers removes the markers of a registry whose token
+// expired before now: such a token is refused for its age whatever the
+// marker says. A marker whose value does not parse is left alone.
+func sweepConsoleMarkers(ctx context.Context, tx metadata.Tx, scope metadata.Scope, now time.Time) error {
+	for _, prefix := range []string{settingConsoleUsed, settingConsoleEnded} {
+		markers, err := tx.AccountSettings(ctx, scope, prefix)
+		if err != nil {
+			return err
+		}
+		for name, value := range markers {
+			if exp, err := time.Parse(time.RFC3339, value); err == nil && exp.Before(now) {
+				if err := tx.DeleteAccountSetting(ctx, scope, name); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // CheckAccessKey returns the principal of an access key whose secret is

@@ -2,9 +2,12 @@ package identity
 
 import (
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ecrd/ecrd/internal/metadata"
 )
 
 // TestConsoleSignInAndSessions: a sign-in token works once and only
@@ -142,4 +145,68 @@ func FuzzVerifyConsoleSession(f *testing.F) {
 			t.Fatalf("a forged session verified: %q -> %+v", v, c)
 		}
 	})
+}
+
+// TestConsoleMarkersSwept checks that the markers of used sign-ins and
+// ended sessions go once their tokens expire: each new marker's
+// transaction removes its registry's expired ones, and keeps the rest.
+func TestConsoleMarkersSwept(t *testing.T) {
+	s := newService(t)
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return now }
+	p := Root(acct)
+	markers := func() map[string]string {
+		t.Helper()
+		out := map[string]string{}
+		for _, prefix := range []string{settingConsoleUsed, settingConsoleEnded} {
+			m, err := s.meta.AccountSettings(ctx, metadata.Scope{Account: acct, Region: "us-east-1"}, prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			maps.Copy(out, m)
+		}
+		return out
+	}
+	redeem := func() ConsoleClaims {
+		t.Helper()
+		tok, _ := s.IssueConsoleSignIn(p, "us-east-1", "")
+		c, err := s.RedeemConsoleSignIn(ctx, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	first := redeem()
+	_, session := s.IssueConsoleSession(p, "us-east-1", "")
+	if err := s.EndConsoleSession(ctx, session); err != nil {
+		t.Fatal(err)
+	}
+	if m := markers(); len(m) != 2 {
+		t.Fatalf("markers after a sign-in and a sign-out: %v", m)
+	}
+
+	// Past the sign-in's expiry, not the session's: the next marker's
+	// transaction removes the sign-in's only.
+	now = now.Add(ConsoleSignInTTL + time.Second)
+	second := redeem()
+	m := markers()
+	if _, ok := m[settingConsoleUsed+first.ID]; ok {
+		t.Errorf("the marker of an expired sign-in stayed: %v", m)
+	}
+	if _, ok := m[settingConsoleEnded+session.ID]; !ok {
+		t.Errorf("the marker of a session not yet expired went: %v", m)
+	}
+	if _, ok := m[settingConsoleUsed+second.ID]; !ok || len(m) != 2 {
+		t.Errorf("markers: %v", m)
+	}
+
+	// Past the session's expiry: a sign-out removes both.
+	now = now.Add(ConsoleSessionTTL)
+	_, last := s.IssueConsoleSession(p, "us-east-1", "")
+	if err := s.EndConsoleSession(ctx, last); err != nil {
+		t.Fatal(err)
+	}
+	if m := markers(); len(m) != 1 || m[settingConsoleEnded+last.ID] == "" {
+		t.Errorf("markers after both expired: %v", m)
+	}
 }

@@ -250,6 +250,9 @@ type Reader interface {
 	CreationTemplates(ctx context.Context, scope Scope) ([]CreationTemplate, error)
 	// AccountSetting returns a registry setting, or ErrNotFound if unset.
 	AccountSetting(ctx context.Context, scope Scope, name string) (string, error)
+	// AccountSettings returns a registry's settings whose names start
+	// with prefix, by name.
+	AccountSettings(ctx context.Context, scope Scope, prefix string) (map[string]string, error)
 	// RegistryPolicy returns a registry's permissions policy, or
 	// ErrNotFound.
 	RegistryPolicy(ctx context.Context, scope Scope) (string, error)
@@ -433,6 +436,9 @@ type Tx interface {
 	DeleteCreationTemplate(ctx context.Context, scope Scope, prefix string) error
 	// PutAccountSetting sets a registry setting.
 	PutAccountSetting(ctx context.Context, scope Scope, name, value string) error
+	// DeleteAccountSetting unsets a registry setting (unset already: no
+	// error).
+	DeleteAccountSetting(ctx context.Context, scope Scope, name string) error
 	// PutRegistryPolicy sets a registry's permissions policy.
 	PutRegistryPolicy(ctx context.Context, scope Scope, text string) error
 	// DeleteRegistryPolicy removes it, or returns ErrNotFound.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sync"
@@ -733,5 +734,39 @@ func testTemplatesAndSettings(t *testing.T, s metadata.Store) {
 	}
 	if _, err := s.AccountSetting(ctx, other, "BLOB_MOUNTING"); !errors.Is(err, metadata.ErrNotFound) {
 		t.Fatalf("settings leak across regions: %v", err)
+	}
+
+	// Settings by prefix, and unsetting them. "_" and "%" are no
+	// wildcards; a name is matched by its characters, not its bytes.
+	update(t, s, func(tx metadata.Tx) error {
+		for name, v := range map[string]string{"x:used:a": "1", "x:used:b": "2", "x:usedb": "3", "x_used:c": "4", "é:used:d": "5"} {
+			if err := tx.PutAccountSetting(ctx, scope, name, v); err != nil {
+				return err
+			}
+		}
+		return tx.PutAccountSetting(ctx, other, "x:used:z", "9")
+	})
+	for prefix, want := range map[string]map[string]string{
+		"x:used:": {"x:used:a": "1", "x:used:b": "2"},
+		"x_used:": {"x_used:c": "4"},
+		"é:used:": {"é:used:d": "5"},
+		"x%":      {},
+	} {
+		got, err := s.AccountSettings(ctx, scope, prefix)
+		if err != nil || !maps.Equal(got, want) {
+			t.Errorf("AccountSettings(%q) = %v, %v; want %v", prefix, got, err, want)
+		}
+	}
+	update(t, s, func(tx metadata.Tx) error {
+		if err := tx.DeleteAccountSetting(ctx, scope, "x:used:a"); err != nil {
+			return err
+		}
+		return tx.DeleteAccountSetting(ctx, scope, "x:used:missing") // unset already
+	})
+	if got, err := s.AccountSettings(ctx, scope, "x:used:"); err != nil || !maps.Equal(got, map[string]string{"x:used:b": "2"}) {
+		t.Errorf("after a delete: AccountSettings = %v, %v", got, err)
+	}
+	if v, err := s.AccountSetting(ctx, other, "x:used:z"); err != nil || v != "9" {
+		t.Errorf("a delete reached another region: %q, %v", v, err)
 	}
 }

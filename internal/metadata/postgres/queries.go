@@ -461,6 +461,24 @@ func (r *reader) AccountSetting(ctx context.Context, scope metadata.Scope, name 
 	return v, nil
 }
 
+func (r *reader) AccountSettings(ctx context.Context, scope metadata.Scope, prefix string) (map[string]string, error) {
+	rows, err := r.q.Query(ctx, `SELECT name, value FROM account_settings WHERE account = $1 AND region = $2 AND substr(name, 1, $3) = $4`,
+		scope.Account, scope.Region, len([]rune(prefix)), prefix)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var name, value string
+		if err := rows.Scan(&name, &value); err != nil {
+			return nil, err
+		}
+		out[name] = value
+	}
+	return out, rows.Err()
+}
+
 func (r *reader) RegistryPolicy(ctx context.Context, scope metadata.Scope) (string, error) {
 	var text string
 	err := r.q.QueryRow(ctx, `SELECT text FROM registry_policies WHERE account = $1 AND region = $2`, scope.Account, scope.Region).Scan(&text)
@@ -570,6 +588,11 @@ func (w *writeTx) DeleteRegistryPolicy(ctx context.Context, scope metadata.Scope
 func (w *writeTx) PutAccountSetting(ctx context.Context, scope metadata.Scope, name, value string) error {
 	_, err := w.q.Exec(ctx, `INSERT INTO account_settings (account, region, name, value) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (account, region, name) DO UPDATE SET value = excluded.value`, scope.Account, scope.Region, name, value)
+	return err
+}
+
+func (w *writeTx) DeleteAccountSetting(ctx context.Context, scope metadata.Scope, name string) error {
+	_, err := w.q.Exec(ctx, `DELETE FROM account_settings WHERE account = $1 AND region = $2 AND name = $3`, scope.Account, scope.Region, name)
 	return err
 }
 

@@ -620,6 +620,24 @@ func (r *reader) AccountSetting(ctx context.Context, scope metadata.Scope, name 
 	return v, nil
 }
 
+func (r *reader) AccountSettings(ctx context.Context, scope metadata.Scope, prefix string) (map[string]string, error) {
+	rows, err := r.q.QueryContext(ctx, `SELECT name, value FROM account_settings WHERE account = ? AND region = ? AND substr(name, 1, ?) = ?`,
+		scope.Account, scope.Region, len([]rune(prefix)), prefix)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var name, value string
+		if err := rows.Scan(&name, &value); err != nil {
+			return nil, err
+		}
+		out[name] = value
+	}
+	return out, rows.Err()
+}
+
 // writeTx implements metadata.Tx.
 type writeTx struct {
 	reader
@@ -743,6 +761,11 @@ func (w *writeTx) DeleteRegistryPolicy(ctx context.Context, scope metadata.Scope
 func (w *writeTx) PutAccountSetting(ctx context.Context, scope metadata.Scope, name, value string) error {
 	_, err := w.tx.ExecContext(ctx, `INSERT INTO account_settings (account, region, name, value) VALUES (?, ?, ?, ?)
 		ON CONFLICT (account, region, name) DO UPDATE SET value = excluded.value`, scope.Account, scope.Region, name, value)
+	return err
+}
+
+func (w *writeTx) DeleteAccountSetting(ctx context.Context, scope metadata.Scope, name string) error {
+	_, err := w.tx.ExecContext(ctx, `DELETE FROM account_settings WHERE account = ? AND region = ? AND name = ?`, scope.Account, scope.Region, name)
 	return err
 }
 
