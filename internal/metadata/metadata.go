@@ -375,8 +375,9 @@ type ImageFilter struct {
 	// ImageArchived or ImageActivating as of the time Now.
 	Status string
 	Now    time.Time
-	// IDsOnly leaves every field of the images listed zero but their
-	// digests and tags: a listing of image IDs reads less.
+	// IDsOnly leaves every field of the images Images lists zero but
+	// their digests and tags: a listing of image IDs reads less.
+	// ImagesByPush, whose order needs the push times, ignores it.
 	IDsOnly bool
 }
 

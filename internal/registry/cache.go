@@ -39,10 +39,9 @@ type cache struct {
 // repoEntry is what the cache knows of a repository name: its record if
 // cached, and what outlives the record.
 type repoEntry struct {
-	rec    metadata.Repository
-	cached bool
-	id     int64  // the ID it was last seen with, 0 if never
-	gen    uint64 // bumped when the name is dropped
+	rec metadata.Repository // zero (ID 0) when not cached
+	id  int64               // the ID it was last seen with, 0 if never
+	gen uint64              // bumped when the name is dropped
 }
 
 type repoImages struct {
@@ -68,7 +67,7 @@ func (c *cache) repo(key metadata.RepoKey) (metadata.Repository, bool, uint64) {
 	if e == nil {
 		return metadata.Repository{}, false, 0
 	}
-	return e.rec, e.cached, e.gen
+	return e.rec, e.rec.ID != 0, e.gen
 }
 
 // putRepo caches a record read from the database at the name's generation
@@ -87,7 +86,7 @@ func (c *cache) putRepo(r metadata.Repository, gen uint64) {
 	if e.gen != gen {
 		return
 	}
-	e.rec, e.cached, e.id = r, true, r.ID
+	e.rec, e.id = r, r.ID
 }
 
 // lookup returns a cached image by tag (tag != "") or digest, and the
@@ -216,7 +215,7 @@ func (c *cache) dropName(key metadata.RepoKey) int64 {
 		c.repos[key] = &repoEntry{gen: 1}
 		return 0
 	}
-	e.rec, e.cached = metadata.Repository{}, false
+	e.rec = metadata.Repository{}
 	e.gen++
 	return e.id
 }

@@ -389,8 +389,9 @@ func imageFilterSQL(f metadata.ImageFilter) string {
 	return filter
 }
 
-// scanImagePage reads the images of a listing's page, indexed by digest.
-func scanImagePage(rows *sql.Rows, err error) ([]metadata.ImageSummary, map[digest.Digest]int, error) {
+// scanImagePage reads the images of a listing's page, indexed by digest:
+// whole rows of imageColumns, or with idsOnly the digest alone.
+func scanImagePage(rows *sql.Rows, err error, idsOnly bool) ([]metadata.ImageSummary, map[digest.Digest]int, error) {
 	if err != nil {
 		return nil, nil, err
 	}
@@ -398,31 +399,19 @@ func scanImagePage(rows *sql.Rows, err error) ([]metadata.ImageSummary, map[dige
 	var out []metadata.ImageSummary
 	index := map[digest.Digest]int{}
 	for rows.Next() {
-		img, err := scanImage(rows, false)
+		var img metadata.Image
+		if idsOnly {
+			var d string
+			err = rows.Scan(&d)
+			img.Digest = digest.Digest(d)
+		} else {
+			img, err = scanImage(rows, false)
+		}
 		if err != nil {
 			return nil, nil, err
 		}
 		index[img.Digest] = len(out)
 		out = append(out, metadata.ImageSummary{Image: img})
-	}
-	return out, index, rows.Close()
-}
-
-// scanDigestPage is scanImagePage for a query of digests alone.
-func scanDigestPage(rows *sql.Rows, err error) ([]metadata.ImageSummary, map[digest.Digest]int, error) {
-	if err != nil {
-		return nil, nil, err
-	}
-	defer rows.Close()
-	var out []metadata.ImageSummary
-	index := map[digest.Digest]int{}
-	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
-			return nil, nil, err
-		}
-		index[digest.Digest(d)] = len(out)
-		out = append(out, metadata.ImageSummary{Image: metadata.Image{Digest: digest.Digest(d)}})
 	}
 	return out, index, rows.Close()
 }
@@ -466,11 +455,7 @@ const rangeTagsSQL = `SELECT digest, name FROM tags WHERE repo_id = ?1 AND diges
 // page's digest range.
 func (r *reader) Images(ctx context.Context, repoID int64, f metadata.ImageFilter, after digest.Digest, limit int) ([]metadata.ImageSummary, error) {
 	rows, err := r.q.QueryContext(ctx, imagesSQL(f), repoID, string(after), limit, nanos(f.Now))
-	scan := scanImagePage
-	if f.IDsOnly {
-		scan = scanDigestPage
-	}
-	out, index, err := scan(rows, err)
+	out, index, err := scanImagePage(rows, err, f.IDsOnly)
 	if err != nil || len(out) == 0 || (f.Tagged != nil && !*f.Tagged) {
 		return out, err
 	}
@@ -506,7 +491,7 @@ const pageTagsSQL = `SELECT digest, name FROM tags WHERE repo_id = ?1 AND digest
 func (r *reader) ImagesByPush(ctx context.Context, repoID int64, f metadata.ImageFilter, newest bool, after metadata.PushCursor, limit int) ([]metadata.ImageSummary, error) {
 	rows, err := r.q.QueryContext(ctx, imagesByPushSQL(f, newest, !after.IsZero()),
 		repoID, string(after.Digest), limit, nanos(f.Now), nanos(after.PushedAt))
-	out, index, err := scanImagePage(rows, err)
+	out, index, err := scanImagePage(rows, err, false)
 	if err != nil || len(out) == 0 || (f.Tagged != nil && !*f.Tagged) {
 		return out, err
 	}
