@@ -326,12 +326,12 @@ func imageFilterSQL(f metadata.ImageFilter, args []any) (string, []any) {
 // evaluated per image, in the scan's order, so the LIMIT stops the scan
 // (an EXISTS would be planned as a join that reads the repository's tags
 // from the first).
-const imagePageSQL = `SELECT ` + imageColumns + `, t.tags FROM images i
-		LEFT JOIN LATERAL (SELECT array_agg(t.name ORDER BY t.name) AS tags FROM tags t WHERE t.repo_id = i.repo_id AND t.digest = i.digest) t ON true
-		WHERE i.repo_id = $1`
+const imagePageSQL = `SELECT ` + imageColumns + `, t.tags` + imagePageFrom
 
 // imageIDPageSQL is imagePageSQL for the digests and tags alone.
-const imageIDPageSQL = `SELECT i.digest, t.tags FROM images i
+const imageIDPageSQL = `SELECT i.digest, t.tags` + imagePageFrom
+
+const imagePageFrom = ` FROM images i
 		LEFT JOIN LATERAL (SELECT array_agg(t.name ORDER BY t.name) AS tags FROM tags t WHERE t.repo_id = i.repo_id AND t.digest = i.digest) t ON true
 		WHERE i.repo_id = $1`
 
@@ -349,8 +349,12 @@ func scanImagePage(rows pgx.Rows, err error) ([]metadata.ImageSummary, error) {
 // rows it reads, wherever it starts.
 func (r *reader) Images(ctx context.Context, repoID int64, f metadata.ImageFilter, after digest.Digest, limit int) ([]metadata.ImageSummary, error) {
 	filter, args := imageFilterSQL(f, []any{repoID, string(after), limit})
+	page := imagePageSQL
 	if f.IDsOnly {
-		rows, err := r.q.Query(ctx, imageIDPageSQL+` AND i.digest > $2`+filter+` ORDER BY i.digest LIMIT $3`, args...)
+		page = imageIDPageSQL
+	}
+	rows, err := r.q.Query(ctx, page+` AND i.digest > $2`+filter+` ORDER BY i.digest LIMIT $3`, args...)
+	if f.IDsOnly {
 		return scanAll(rows, err, func(sc scanner) (metadata.ImageSummary, error) {
 			var s metadata.ImageSummary
 			var d string
@@ -359,7 +363,6 @@ func (r *reader) Images(ctx context.Context, repoID int64, f metadata.ImageFilte
 			return s, err
 		})
 	}
-	rows, err := r.q.Query(ctx, imagePageSQL+` AND i.digest > $2`+filter+` ORDER BY i.digest LIMIT $3`, args...)
 	return scanImagePage(rows, err)
 }
 
