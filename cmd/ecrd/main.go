@@ -189,6 +189,9 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if limit, ok := memoryLimit(cfg, os.Getenv); ok {
 		debug.SetMemoryLimit(limit)
 	}
+	if pct, ok := gcPercent(cfg, os.Getenv); ok {
+		debug.SetGCPercent(pct)
+	}
 	st, err := openStores(ctx, storeSettings{DataDir: cfg.DataDir, KeyFile: cfg.ServerKeyFile, Metadata: cfg.Metadata, Blobs: cfg.Blobs}, log)
 	if err != nil {
 		return err
@@ -380,6 +383,30 @@ func memoryLimit(cfg config.Config, getenv func(string) string) (int64, bool) {
 		return 0, false
 	}
 	return cfg.MemoryLimit, true
+}
+
+// defaultGCPercent is gc-percent's automatic value under a memory limit.
+// Serving requests, the live heap is small (a few MB, the manifest cache
+// aside) and the runtime's 100 made the collector run 40 times a second
+// at 25,000 manifest GETs a second, each collection taking a core from
+// two; at 400 it runs 11 times, and the limit still caps the heap.
+const defaultGCPercent = 400
+
+// gcPercent is the GOGC ecrd sets: gc-percent if given, else
+// defaultGCPercent while a memory limit (memory-limit or GOMEMLIMIT)
+// bounds the heap; nothing when GOGC is set (the runtime read it at
+// start) or when no limit bounds a larger headroom.
+func gcPercent(cfg config.Config, getenv func(string) string) (int, bool) {
+	switch {
+	case getenv("GOGC") != "":
+		return 0, false
+	case cfg.GCPercent > 0:
+		return cfg.GCPercent, true
+	}
+	if env := getenv("GOMEMLIMIT"); (env != "" && env != "off") || (env == "" && cfg.MemoryLimit > 0) {
+		return defaultGCPercent, true
+	}
+	return 0, false
 }
 
 // cacheSize is the manifest-cache setting as registry.Options takes it:

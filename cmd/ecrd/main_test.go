@@ -36,6 +36,44 @@ func TestMemoryLimit(t *testing.T) {
 	}
 }
 
+func TestGCPercent(t *testing.T) {
+	limit := config.Default().MemoryLimit
+	cases := []struct {
+		setting   int
+		limit     int64
+		gogc, gml string
+		want      int
+		set       bool
+	}{
+		{limit: limit, want: defaultGCPercent, set: true},          // the defaults
+		{setting: 150, limit: limit, want: 150, set: true},         // given
+		{setting: 150, want: 150, set: true},                       // given, without a limit
+		{limit: 0},                                                 // no limit: the runtime's own
+		{limit: 0, gml: "1GiB", want: defaultGCPercent, set: true}, // GOMEMLIMIT is a limit
+		{limit: limit, gml: "off"},                                 // GOMEMLIMIT=off wins over memory-limit
+		{setting: 150, limit: limit, gogc: "50"},                   // the runtime already applied GOGC
+		{limit: limit, gogc: "off"},
+	}
+	for _, c := range cases {
+		getenv := func(k string) string {
+			switch k {
+			case "GOGC":
+				return c.gogc
+			case "GOMEMLIMIT":
+				return c.gml
+			}
+			return ""
+		}
+		got, set := gcPercent(config.Config{GCPercent: c.setting, MemoryLimit: c.limit}, getenv)
+		if got != c.want || set != c.set {
+			t.Errorf("gc-percent %d, memory-limit %d, GOGC %q, GOMEMLIMIT %q: %d, %v; want %d, %v", c.setting, c.limit, c.gogc, c.gml, got, set, c.want, c.set)
+		}
+	}
+	if config.Default().GCPercent != 0 {
+		t.Error("gc-percent is not automatic by default")
+	}
+}
+
 func TestCacheSize(t *testing.T) {
 	if got := cacheSize(0); got >= 0 {
 		t.Errorf("manifest-cache 0 gives the registry %d, not a negative size (no cache)", got)
