@@ -69,10 +69,15 @@ func TestParse(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"arn:aws:iam::123456789012:root", "arn:aws-cn:kms:cn-north-1:123456789012:key/k", "arn:aws:::123456789012:", "arn:", "x"} {
+	for _, s := range []string{"arn:aws:iam::123456789012:root", "arn:aws-cn:kms:cn-north-1:123456789012:key/k", "arn:aws:::123456789012:", "arn:", "x", "arn:a:b:c:d", "arn:a:b:c:d:e:f"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		// split reads what the SDK's parser reads.
+		want, err := arn.Parse(s)
+		if got, ok := split(s); ok != (err == nil) || got != want {
+			t.Fatalf("split(%q) = %+v, %v; arn.Parse: %+v, %v", s, got, ok, want, err)
+		}
 		a, ok := Parse(s)
 		if !ok {
 			if a != (arn.ARN{}) {
@@ -132,5 +137,12 @@ func TestNewTimeUUIDSortsInOrderMade(t *testing.T) {
 			t.Fatalf("%q made after %q sorts before it", id, prev)
 		}
 		prev = id
+	}
+}
+
+func TestParseAllocates(t *testing.T) {
+	s := "arn:aws:iam::123456789012:user/ci"
+	if n := testing.AllocsPerRun(100, func() { Parse(s) }); n != 0 {
+		t.Errorf("Parse allocates %v times, want 0", n)
 	}
 }
