@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"path/filepath"
@@ -256,5 +257,47 @@ func TestFeedCopiesRecordsOnce(t *testing.T) {
 	e := events[0]
 	if e.Name != "PutLifecyclePolicy" || e.Username != "ops" || e.ResourceType != "AWS::ECR::Repository" || e.ResourceName != "team/app" {
 		t.Errorf("record %+v", e)
+	}
+}
+
+// The writer builds each batch's documents in one buffer it reuses: every
+// record written still holds its own document, batch after batch.
+func TestWriterDocumentsSurviveTheNextBatch(t *testing.T) {
+	store := openStore(t)
+	defer store.Close()
+	trail := New(Options{Store: store, Log: slog.New(slog.DiscardHandler), QueueSize: 64, BatchSize: 3})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { trail.w.run(ctx); close(done) }()
+	const n = 20
+	for i := range n {
+		trail.Observe(request(i))
+		if i%4 == 0 {
+			time.Sleep(lingerFor + 5*time.Millisecond) // batches of different sizes
+		}
+	}
+	cancel()
+	<-done
+	events, err := store.AuditEvents(context.Background(), metadata.AuditQuery{Scope: scope, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[float64]bool{}
+	for _, e := range events {
+		var rec struct {
+			EventID string         `json:"eventID"`
+			Params  map[string]any `json:"requestParameters"`
+		}
+		if err := json.Unmarshal(e.Document, &rec); err != nil {
+			t.Fatalf("record %s: %v: %s", e.ID, err, e.Document)
+		}
+		i, _ := rec.Params["i"].(float64)
+		if rec.EventID != e.ID || seen[i] {
+			t.Fatalf("record %s holds another's document: %s", e.ID, e.Document)
+		}
+		seen[i] = true
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct records, want %d", len(seen), n)
 	}
 }

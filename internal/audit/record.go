@@ -21,10 +21,12 @@ const TypeServiceEvent = "AWS Service Event via CloudTrail"
 var wireErrors = map[string]string{"DENIED": "AccessDenied", "AccessDeniedException": "AccessDenied"}
 
 // fromInfo is the trail's record of a finished request, false for one
-// that is not an AWS call or registry operation of a known registry.
-func fromInfo(info *reqinfo.Info) (metadata.AuditEvent, bool) {
+// that is not an AWS call or registry operation of a known registry. Its
+// document is appended to buf, which fromInfo returns grown; the record's
+// document is its own slice of it.
+func fromInfo(info *reqinfo.Info, buf []byte) (metadata.AuditEvent, []byte, bool) {
 	if info.Operation == "" || info.Account == "" || info.Region == "" {
-		return metadata.AuditEvent{}, false
+		return metadata.AuditEvent{}, buf, false
 	}
 	actor := identity.ActorOfInfo(info)
 	if actor.Type == "" {
@@ -40,11 +42,15 @@ func fromInfo(info *reqinfo.Info) (metadata.AuditEvent, bool) {
 		EventSource: info.Service, Action: info.Operation, Actor: actor, Params: info.Params,
 		Resources: info.Resources, ReadOnly: info.ReadOnly, ErrorCode: code, ErrorMessage: info.ErrorMessage,
 	})
-	doc, err := rec.AppendJSON(make([]byte, 0, 1024))
-	if err != nil {
+	start := len(buf)
+	if out, err := rec.AppendJSON(buf); err == nil {
+		buf = out
+	} else {
 		// Params hold only what decoded from JSON or a form.
-		doc, _ = json.Marshal(fmt.Sprintf("unencodable record: %v", err))
+		msg, _ := json.Marshal(fmt.Sprintf("unencodable record: %v", err))
+		buf = append(buf, msg...)
 	}
+	doc := buf[start:len(buf):len(buf)]
 	e := metadata.AuditEvent{
 		ID: rec.EventID, Scope: scope, Time: info.Start, Name: info.Operation, Source: info.Service,
 		Username: info.UserName, AccessKeyID: info.AccessKeyID, ReadOnly: info.ReadOnly, Document: doc,
@@ -52,7 +58,7 @@ func fromInfo(info *reqinfo.Info) (metadata.AuditEvent, bool) {
 	if len(info.Resources) > 0 {
 		e.ResourceType, e.ResourceName = outbox.ResourceType(info.Resources[0]), ResourceName(info.Resources[0])
 	}
-	return e, true
+	return e, buf, true
 }
 
 // fromEvent is the trail's record of an outbox event, false for an event

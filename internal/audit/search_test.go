@@ -47,7 +47,7 @@ func searchTrail(t *testing.T, records []searchRecord) *Trail {
 	start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	var events []metadata.AuditEvent
 	for i, r := range records {
-		e, ok := fromInfo(r.info(start.Add(time.Duration(i) * time.Second)))
+		e, _, ok := fromInfo(r.info(start.Add(time.Duration(i)*time.Second)), nil)
 		if !ok {
 			t.Fatalf("record %d was not made", i)
 		}

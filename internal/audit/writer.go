@@ -17,6 +17,9 @@ type writer struct {
 	log       *slog.Logger
 	queue     chan *reqinfo.Info
 	batchSize int
+	// docs holds the documents of the batch being built: one buffer
+	// reused from batch to batch rather than one allocation a record.
+	docs []byte
 	// retryAfter is how long a failed batch waits before its one retry.
 	retryAfter time.Duration
 
@@ -69,6 +72,12 @@ func (w *writer) run(ctx context.Context) {
 		case info := <-w.queue:
 			batch = w.collect(batch[:0], info)
 			batch = w.linger(ctx, batch)
+			if ctx.Err() != nil {
+				// Shutting down in the middle of a batch: it is written
+				// as drain writes what is queued.
+				w.write(context.WithoutCancel(ctx), batch)
+				continue
+			}
 			w.write(ctx, batch)
 		}
 	}
@@ -103,7 +112,12 @@ func (w *writer) linger(ctx context.Context, batch []metadata.AuditEvent) []meta
 // up to the batch size.
 func (w *writer) collect(batch []metadata.AuditEvent, info *reqinfo.Info) []metadata.AuditEvent {
 	for {
-		if e, ok := fromInfo(info); ok {
+		if len(batch) == 0 {
+			w.docs = w.docs[:0] // the last batch is written
+		}
+		var e metadata.AuditEvent
+		var ok bool
+		if e, w.docs, ok = fromInfo(info, w.docs); ok {
 			batch = append(batch, e)
 		}
 		if len(batch) == w.batchSize {

@@ -70,7 +70,8 @@ type AuditReader interface {
 // AuditWriter is the write side of the audit trail.
 type AuditWriter interface {
 	// AppendAuditEvents adds events; one whose ID is already recorded is
-	// left as it is.
+	// left as it is. It keeps nothing of events once it returns: the
+	// trail's writer reuses their documents' bytes for its next batch.
 	AppendAuditEvents(ctx context.Context, events []AuditEvent) error
 	// PruneAuditEvents deletes up to limit events older than before and
 	// says how many it deleted.
