@@ -160,6 +160,13 @@ fi
 
 repo_root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${workdir:-${TMPDIR:-/tmp}}/ecrd-compare.XXXXXX")
+# Each run's data folder is deleted before the next run's is made. On ext4
+# without a journal, creating a file near inodes freed in the last
+# seconds scans past each of them (ext4 will not reuse them yet): 15% of a
+# registry's CPU in a 1 MB push run right after another run's deletion.
+# Marked as a top of hierarchy, the work folder's data folders are spread
+# over block groups away from the last run's. Elsewhere this does nothing.
+chattr +T "$work" 2>/dev/null || true
 results=$work/results
 mkdir -p "$results"
 
