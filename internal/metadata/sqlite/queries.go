@@ -626,7 +626,14 @@ func (r *reader) AccountSettings(ctx context.Context, scope metadata.Scope, pref
 // writeTx implements metadata.Tx.
 type writeTx struct {
 	reader
-	tx *sql.Tx
+	tx txQuerier
+}
+
+// txQuerier is what a write transaction runs its statements through
+// (cachedTx).
+type txQuerier interface {
+	querier
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
 func (w *writeTx) CreateAccount(ctx context.Context, a metadata.Account) error {

@@ -30,6 +30,7 @@ type Store struct {
 	writer *sql.DB
 	rdb    *sql.DB
 	wstmts *statements
+	cache  *stmtCache
 	wal    *walSync
 
 	stopCheckpoints chan struct{}
@@ -79,7 +80,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	rdb.SetMaxIdleConns(n)
 	rdb.SetConnMaxLifetime(0)
 
-	s := &Store{writer: writer, rdb: rdb, wal: newWALSync(path)}
+	s := &Store{writer: writer, rdb: rdb, cache: newStmtCache(writer), wal: newWALSync(path)}
 	if s.wstmts, err = prepare(ctx, writer); err == nil {
 		var rstmts *statements
 		if rstmts, err = prepare(ctx, rdb); err == nil {
@@ -155,16 +156,22 @@ func (s *Store) UpdateNoSync(ctx context.Context, fn func(metadata.Tx) error) er
 	return s.run(tx, fn)
 }
 
-// run runs fn in tx and commits.
+// run runs fn in tx and commits; then it prepares the statements tx ran
+// that the cache did not hold (stmtcache.go).
 func (s *Store) run(tx *sql.Tx, fn func(metadata.Tx) error) error {
-	if err := fn(&writeTx{reader: reader{q: tx, stmts: s.wstmts, tx: tx}, tx: tx}); err != nil {
+	var missed []string
+	q := cachedTx{tx: tx, cache: s.cache, missed: &missed}
+	err := fn(&writeTx{reader: reader{q: q, stmts: s.wstmts, tx: tx}, tx: q})
+	if err != nil {
 		tx.Rollback()
-		return noSpace(err)
+		err = noSpace(err)
+	} else if err = tx.Commit(); err != nil {
+		err = fmt.Errorf("committing transaction: %w", noSpace(err))
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("committing transaction: %w", noSpace(err))
+	if len(missed) > 0 {
+		s.cache.prepare(context.Background(), missed)
 	}
-	return nil
+	return err
 }
 
 // noSpace marks a failure for want of disk space (SQLITE_FULL), which
@@ -195,6 +202,9 @@ func (s *Store) Close() error {
 	}
 	if _, err := s.writer.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 		errs = append(errs, err)
+	}
+	if s.cache != nil {
+		s.cache.close()
 	}
 	errs = append(errs, s.writer.Close())
 	return errors.Join(errs...)
