@@ -74,6 +74,36 @@ func TestGCPercent(t *testing.T) {
 	}
 }
 
+func TestProcs(t *testing.T) {
+	cases := []struct {
+		setting, cpus int
+		env           string
+		want          int
+		set           bool
+	}{
+		{cpus: 2, want: 3, set: true}, // the default: one more
+		{cpus: 1, want: 2, set: true},
+		{setting: 2, cpus: 8, want: 2, set: true}, // given
+		{setting: 2, cpus: 8, env: "4"},           // the runtime already applied GOMAXPROCS
+		{cpus: 8, env: "8"},
+	}
+	for _, c := range cases {
+		getenv := func(k string) string {
+			if k == "GOMAXPROCS" {
+				return c.env
+			}
+			return ""
+		}
+		got, set := procs(config.Config{GoMaxProcs: c.setting}, getenv, c.cpus)
+		if got != c.want || set != c.set {
+			t.Errorf("gomaxprocs %d, %d CPUs, GOMAXPROCS %q: %d, %v; want %d, %v", c.setting, c.cpus, c.env, got, set, c.want, c.set)
+		}
+	}
+	if config.Default().GoMaxProcs != 0 {
+		t.Error("gomaxprocs is not automatic by default")
+	}
+}
+
 func TestCacheSize(t *testing.T) {
 	if got := cacheSize(0); got >= 0 {
 		t.Errorf("manifest-cache 0 gives the registry %d, not a negative size (no cache)", got)

@@ -86,6 +86,9 @@ type Config struct {
 	// the live heap before a collection, in percent (0: 400 under a
 	// memory limit, else the runtime's 100), unless GOGC is set.
 	GCPercent int
+	// GoMaxProcs is GOMAXPROCS (0: one more than the runtime's own choice),
+	// unless GOMAXPROCS is set.
+	GoMaxProcs int
 	// EventRetention is how long the outbox keeps an event.
 	EventRetention time.Duration
 	// Console serves the web console under /console/.
@@ -205,6 +208,7 @@ func (c *Config) settings() []setting {
 		{"manifest-cache", "memory the manifests kept for pulls may hold, tags and records included (bytes, or with KiB, MiB, GiB, TiB); 0 turns the cache off", (*sizeValue)(&c.ManifestCache)},
 		{"memory-limit", "soft limit on the memory the Go runtime holds (heap, stacks, its own): nearing it, the collector runs more often, so that resident memory stays put under load; a process that needs more still gets it (bytes, or with KiB, MiB, GiB, TiB; 0: no limit; GOMEMLIMIT, if set, wins)", (*sizeValue)(&c.MemoryLimit)},
 		{"gc-percent", "how far, in percent of the live heap, the heap may grow before the collector runs, as GOGC (0: 400 while a memory limit bounds the heap, otherwise the Go runtime's 100; GOGC, if set, wins)", (*intValue)(&c.GCPercent)},
+		{"gomaxprocs", "how many threads run Go code at once, as GOMAXPROCS (0: one more than the CPUs the Go runtime finds, so that a thread the kernel gives to another process, or one running a long background task, does not hold up requests queued behind it; GOMAXPROCS, if set, wins)", (*intValue)(&c.GoMaxProcs)},
 		{"remote-regions", "regions another ecrd serves, for replication to them: comma-separated REGION=URL, the URL of that ecrd with optional ?profile=NAME (of the shared credentials file; default: default), &credentials-file=PATH (default: AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials) and &ca-file=PATH (PEM CAs trusted besides the system roots, for https)", (*remoteRegionsValue)(&c.RemoteRegions)},
 		{"insecure-upstreams", "upstream registries of pull-through cache rules reached over plain HTTP, for tests and labs: comma-separated host:port (every other upstream is reached over HTTPS)", (*insecureUpstreamsValue)(&c.InsecureUpstreams)},
 		{"event-retention", "how long the outbox keeps the record of a change (every change is one; processes sharing the database follow it)", (*durationValue)(&c.EventRetention)},
@@ -352,6 +356,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxConnections < 0 || c.MaxClientConnections < 0 {
 		errs = append(errs, errors.New("connection limits must not be negative"))
+	}
+	if c.GoMaxProcs < 0 {
+		errs = append(errs, fmt.Errorf("gomaxprocs %d must not be negative", c.GoMaxProcs))
 	}
 	if c.GCPercent < 0 {
 		errs = append(errs, fmt.Errorf("gc-percent %d must not be negative", c.GCPercent))

@@ -82,6 +82,7 @@ func TestRejects(t *testing.T) {
 		{[]string{"--max-connections", "-5"}, "must not be negative"},
 		{[]string{"--body-timeout", "10ms"}, "too short"},
 		{[]string{"--gc-percent", "-1"}, "must not be negative"},
+		{[]string{"--gomaxprocs", "-2"}, "must not be negative"},
 		{[]string{"--metadata", "mysql://db:3306/ecrd"}, "metadata: not a postgres:// URL"},
 		{[]string{"--metadata", "/var/lib/ecrd.db"}, "metadata: not a postgres:// URL"},
 		{[]string{"--blobs", "gs://bucket"}, "blobs: not a s3:// URL"},
