@@ -193,14 +193,17 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if pct, ok := gcPercent(cfg, os.Getenv); ok {
 		debug.SetGCPercent(pct)
 	}
-	if n, ok := procs(cfg, os.Getenv, runtime.GOMAXPROCS(0)); ok {
-		runtime.GOMAXPROCS(n)
-	}
 	st, err := openStores(ctx, storeSettings{DataDir: cfg.DataDir, KeyFile: cfg.ServerKeyFile, Metadata: cfg.Metadata, Blobs: cfg.Blobs}, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	// Only now: the SQLite read pool is sized on the CPUs the runtime
+	// found, not on the P added for latency (each connection keeps its
+	// own page cache; two more cost 9 MB under the scale benchmark's load).
+	if n, ok := procs(cfg, os.Getenv, runtime.GOMAXPROCS(0)); ok {
+		runtime.GOMAXPROCS(n)
+	}
 	// Every process follows the outbox, so that a change made through any
 	// process sharing the database drops what this one cached. It starts
 	// before anything is read, so that no change made between a read
