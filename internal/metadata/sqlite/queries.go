@@ -17,9 +17,6 @@ import (
 // (tag and blob lookups on every pull) never parse SQL.
 type statements struct {
 	repository, repositories, blob, blobRepos, image, tag, tags, imageTags, referrers, parents, upload, uploads, accessKey *sql.Stmt
-	// auditInsert inserts auditInsertRows records: compiling a statement of
-	// 768 parameters per batch cost more than a tenth of a record's insert.
-	auditInsert *sql.Stmt
 }
 
 const imageColumns = `i.repo_id, i.digest, i.media_type, i.artifact_type, i.size, i.image_size, i.subject, i.annotations, i.pushed_at, i.last_pulled_at, i.storage_class, i.archived_at, i.activated_at`
@@ -45,7 +42,6 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 		{&s.parents, `SELECT digest FROM image_refs WHERE repo_id = ? AND ref = ? AND kind = 1 ORDER BY digest`},
 		{&s.upload, `SELECT id, account, region, repo, started_at, updated_at, size, hash_state, last_part FROM uploads WHERE id = ?`},
 		{&s.uploads, `SELECT id, account, region, repo, started_at, updated_at, size, hash_state, last_part FROM uploads ORDER BY id`},
-		{&s.auditInsert, auditInsert(auditInsertRows)},
 	} {
 		st, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
