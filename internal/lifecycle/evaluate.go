@@ -28,7 +28,11 @@ type Image struct {
 
 // Decision is one action the policy takes on one image.
 type Decision struct {
-	Digest       string
+	Digest string
+	// Image is the image's position in the slice given to Evaluate (its
+	// first, for a digest given twice), so that a caller holding more
+	// about each image finds it without a map of its own.
+	Image        int
 	Action       Action
 	RulePriority int
 	// FollowedSubject is set when the image is a referrer that goes with
@@ -320,7 +324,7 @@ func (e *evaluation) decisions() []Decision {
 	}
 	out := make([]Decision, 0, len(acting))
 	for _, i := range acting {
-		d := Decision{Digest: e.images[i].Digest, Action: e.fate[i].action, RulePriority: e.fate[i].priority}
+		d := Decision{Digest: e.images[i].Digest, Image: i, Action: e.fate[i].action, RulePriority: e.fate[i].priority}
 		if e.subject[i] >= 0 || e.dangling[i] {
 			d.FollowedSubject = e.images[i].Subject
 		}

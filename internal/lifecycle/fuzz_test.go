@@ -214,6 +214,9 @@ func checkInvariants(t *testing.T, p Policy, images []Image, ds []Decision) {
 		if !ok {
 			t.Fatalf("decision for an unknown image: %+v", d)
 		}
+		if d.Image < 0 || d.Image >= len(images) || images[d.Image].Digest != d.Digest {
+			t.Fatalf("decision %+v names the wrong position", d)
+		}
 		if d.Action.Type == ActionTransition && normalClass(img.StorageClass) != StorageStandard {
 			t.Errorf("transition of an archived image: %+v", d)
 		}
@@ -315,9 +318,11 @@ func referenceSelects(s Selection, img Image) bool {
 func referenceEvaluate(p Policy, images []Image, now time.Time) []Decision {
 	var imgs []Image // first of each digest
 	at := map[string]int{}
-	for _, img := range images {
+	given := map[string]int{} // position in images
+	for i, img := range images {
 		if _, ok := at[img.Digest]; !ok {
 			at[img.Digest] = len(imgs)
+			given[img.Digest] = i
 			imgs = append(imgs, img)
 		}
 	}
@@ -443,7 +448,7 @@ func referenceEvaluate(p Policy, images []Image, now time.Time) []Decision {
 		if !ok {
 			continue
 		}
-		d := Decision{Digest: img.Digest, Action: f.action, RulePriority: f.priority}
+		d := Decision{Digest: img.Digest, Image: given[img.Digest], Action: f.action, RulePriority: f.priority}
 		if isReferrer(i) {
 			d.FollowedSubject = img.Subject
 		}

@@ -31,11 +31,34 @@ func (img *Image) Status(now time.Time) string {
 	return ImageActive
 }
 
-// GraphImage is an image with what a lifecycle evaluation needs: its tags
-// and, for an index, the manifests it lists.
+// GraphImage is an image with what a lifecycle evaluation needs and no
+// more: an evaluation holds every image of a repository at once (100,000
+// in ECR's largest), so each field here costs that many times over.
 type GraphImage struct {
-	ImageSummary
+	Digest digest.Digest
+	Tags   []string
+	// Subject is the digest of the manifest this one refers to, or empty.
+	Subject digest.Digest
+	// Children are the manifests the image, an index, lists.
 	Children []digest.Digest
+	// StorageClass is StorageStandard or StorageArchive (those constants,
+	// not copies of them).
+	StorageClass string
+	PushedAt     time.Time
+	// LastPulledAt, LastArchivedAt and LastActivatedAt are as in Image.
+	LastPulledAt, LastArchivedAt, LastActivatedAt time.Time
+}
+
+// InternStorageClass returns the constant equal to a storage class read
+// from a store, so that 100,000 images share two strings.
+func InternStorageClass(s string) string {
+	switch s {
+	case StorageStandard:
+		return StorageStandard
+	case StorageArchive:
+		return StorageArchive
+	}
+	return s
 }
 
 // LifecyclePolicy is a repository's lifecycle policy.

@@ -15,8 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/opencontainers/go-digest"
-
 	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/lifecycle"
 	"github.com/ecrd/ecrd/internal/metadata"
@@ -193,6 +191,7 @@ func (r *Registry) StartLifecyclePolicyPreview(ctx context.Context, key metadata
 	if err != nil {
 		return Preview{}, err
 	}
+	r.previews.drop(repo.ID)
 	done := make(chan struct{})
 	r.background.Go(func() {
 		defer close(done)
@@ -213,21 +212,20 @@ func (r *Registry) runPreview(ctx context.Context, repo metadata.Repository, pol
 	images, decisions, err := lifecyclerun.Evaluate(ctx, r.meta, repo, policy, p.EvaluateAt)
 	p.Status = PreviewComplete
 	if err == nil {
-		results := make([]PreviewResult, 0, len(decisions))
-		for _, d := range decisions {
-			img := images[digest.Digest(d.Digest)]
-			results = append(results, PreviewResult{
+		p.Results, err = encodePreviewResults(len(decisions), func(i int) PreviewResult {
+			d := decisions[i]
+			img := &images[d.Image]
+			return PreviewResult{
 				Digest: d.Digest, Tags: img.Tags, PushedAt: img.PushedAt, StorageClass: img.StorageClass,
 				Action: d.Action, RulePriority: d.RulePriority,
-			})
-		}
-		images, decisions = nil, nil // what the encoding no longer needs
-		p.Results, err = encodePreviewResults(results)
+			}
+		})
 	}
 	if err != nil {
 		r.log.Error("lifecycle policy preview failed", "repository", repo.Key.Name, "err", err)
 		p.Status, p.Results = PreviewFailed, nil
 	}
+	images, decisions = nil, nil // what storing the results no longer needs
 	if err := r.meta.Update(ctx, func(tx metadata.Tx) error { return tx.PutLifecyclePreview(ctx, p) }); err != nil {
 		r.log.Error("storing lifecycle policy preview", "repository", repo.Key.Name, "err", err)
 	}
@@ -334,12 +332,28 @@ func (r *Registry) LifecyclePolicyPreviewPage(ctx context.Context, key metadata.
 
 // Preview results are stored gzip-compressed JSON (a preview of 100,000
 // images is 20 MB of JSON, about a third of that compressed), encoded and
-// decoded as streams so that neither side holds the whole text. Results
-// stored by earlier versions, plain JSON, still decode.
-func encodePreviewResults(results []PreviewResult) ([]byte, error) {
+// decoded as streams so that neither side holds the whole text. The
+// encoder takes the results one at a time (result(i) for i < n), so that
+// a preview never holds them all built. Results stored by earlier
+// versions, plain JSON, still decode.
+func encodePreviewResults(n int, result func(i int) PreviewResult) ([]byte, error) {
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
-	if err := json.NewEncoder(zw).Encode(results); err != nil {
+	enc := json.NewEncoder(zw)
+	if _, err := io.WriteString(zw, "["); err != nil {
+		return nil, err
+	}
+	for i := range n {
+		if i > 0 {
+			if _, err := io.WriteString(zw, ","); err != nil {
+				return nil, err
+			}
+		}
+		if err := enc.Encode(result(i)); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := io.WriteString(zw, "]"); err != nil {
 		return nil, err
 	}
 	if err := zw.Close(); err != nil {
@@ -383,11 +397,24 @@ type decodedPreview struct {
 // previews of 100,000 images.
 const previewCacheResults = 250_000
 
+// drop forgets a repository's decoded results: a new preview of it is
+// starting, and the old results would stay held through its evaluation.
+func (c *previewCache) drop(repoID int64) {
+	c.mu.Lock()
+	delete(c.entries, repoID)
+	c.mu.Unlock()
+}
+
 // results returns a complete preview's results and their summary, reading
 // and decoding them only when they are not decoded yet.
 func (c *previewCache) results(ctx context.Context, rd metadata.Reader, p metadata.LifecyclePreview) ([]PreviewResult, PreviewSummary, error) {
 	c.mu.Lock()
 	d, ok := c.entries[p.RepoID]
+	if ok && !d.started.Equal(p.StartedAt) {
+		// An earlier preview's: let it go before decoding its successor,
+		// so that a repository's results are never held twice.
+		delete(c.entries, p.RepoID)
+	}
 	c.mu.Unlock()
 	if ok && d.started.Equal(p.StartedAt) {
 		return d.results, d.summary, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -24,6 +25,10 @@ func (c *countedReads) LifecyclePreviewResults(ctx context.Context, repoID int64
 	return c.Store.LifecyclePreviewResults(ctx, repoID)
 }
 
+func encodeResults(rs []PreviewResult) ([]byte, error) {
+	return encodePreviewResults(len(rs), func(i int) PreviewResult { return rs[i] })
+}
+
 func previewResults(n int) []PreviewResult {
 	out := make([]PreviewResult, n)
 	for i := range out {
@@ -40,9 +45,17 @@ func previewResults(n int) []PreviewResult {
 // store once.
 func TestPreviewResultsStored(t *testing.T) {
 	want := previewResults(5000)
-	packed, err := encodePreviewResults(want)
+	packed, err := encodeResults(want)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got, err := decodePreviewResults(packed); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("results read back differ (%v)", err)
+	}
+	if none, _ := encodeResults(nil); len(none) == 0 {
+		t.Fatal("no results stored as nothing")
+	} else if got, err := decodePreviewResults(none); err != nil || len(got) != 0 {
+		t.Fatalf("no results read back as %d, %v", len(got), err)
 	}
 	plain, _ := json.Marshal(want)
 	if len(packed)*2 > len(plain) {
@@ -83,12 +96,22 @@ func TestPreviewResultsStored(t *testing.T) {
 		t.Fatalf("three pages read the store %d times, want once", store.reads)
 	}
 	next := metadata.LifecyclePreview{RepoID: repo.ID, Status: PreviewComplete, StartedAt: time.Unix(200, 0).UTC()}
-	next.Results, _ = encodePreviewResults(want[:10])
+	next.Results, _ = encodeResults(want[:10])
 	put(next)
 	if res, _, err := c.results(ctx, store, next); err != nil || len(res) != 10 {
 		t.Fatalf("the next preview's results: %d, %v", len(res), err)
 	}
 	if len(c.entries) != 1 {
 		t.Fatalf("the cache holds %d previews of one repository, want only the latest", len(c.entries))
+	}
+	// A preview starting lets the repository's results go; the next read
+	// decodes them again.
+	c.drop(repo.ID)
+	if len(c.entries) != 0 {
+		t.Fatalf("the cache holds %d previews after a drop", len(c.entries))
+	}
+	reads := store.reads
+	if res, _, err := c.results(ctx, store, next); err != nil || len(res) != 10 || store.reads != reads+1 {
+		t.Fatalf("results after a drop: %d, %v, %d reads", len(res), err, store.reads-reads)
 	}
 }

@@ -95,7 +95,8 @@ func testImageGraph(t *testing.T, s metadata.Store) {
 	if want := []digest.Digest{older.Digest, index.Digest, child.Digest}; !slices.Equal(order, want) {
 		t.Fatalf("ImageGraph order = %v, want %v", order, want)
 	}
-	if !slices.Equal(g[1].Tags, []string{"latest", "v2"}) || !slices.Equal(g[1].Children, []digest.Digest{child.Digest}) || len(g[2].Tags) != 0 || g[0].Content != nil {
+	if !slices.Equal(g[1].Tags, []string{"latest", "v2"}) || !slices.Equal(g[1].Children, []digest.Digest{child.Digest}) || len(g[2].Tags) != 0 ||
+		!g[0].PushedAt.Equal(older.PushedAt) || g[0].StorageClass != metadata.StorageStandard || !g[0].LastPulledAt.IsZero() {
 		t.Fatalf("ImageGraph = %+v", g)
 	}
 }

@@ -25,18 +25,27 @@ func (r *reader) ImageGraph(ctx context.Context, repoID int64) ([]metadata.Graph
 		}
 		out = make([]metadata.GraphImage, 0, n)
 		index := make(map[digest.Digest]int, n)
-		rows, err := q.Query(ctx, `SELECT `+imageColumns+` FROM images i WHERE i.repo_id = $1 ORDER BY i.pushed_at, i.seq`, repoID)
+		rows, err := q.Query(ctx, `SELECT i.digest, i.subject, i.storage_class, i.pushed_at, i.last_pulled_at, i.archived_at, i.activated_at
+			FROM images i WHERE i.repo_id = $1 ORDER BY i.pushed_at, i.seq`, repoID)
 		if err != nil {
 			return err
 		}
+		var (
+			dig, class                          string
+			subject                             pgtype.Text
+			pushed, pulled, archived, activated pgtype.Timestamptz
+		)
 		for rows.Next() {
-			img, err := scanImage(rows)
-			if err != nil {
+			if err := rows.Scan(&dig, &subject, &class, &pushed, &pulled, &archived, &activated); err != nil {
 				rows.Close()
 				return err
 			}
+			img := metadata.GraphImage{
+				Digest: digest.Digest(dig), Subject: digest.Digest(subject.String), StorageClass: metadata.InternStorageClass(class),
+				PushedAt: tm(pushed), LastPulledAt: tm(pulled), LastArchivedAt: tm(archived), LastActivatedAt: tm(activated),
+			}
 			index[img.Digest] = len(out)
-			out = append(out, metadata.GraphImage{ImageSummary: metadata.ImageSummary{Image: img}})
+			out = append(out, img)
 		}
 		if err := rows.Err(); err != nil {
 			return err

@@ -14,20 +14,29 @@ import (
 // ImageGraph reads a repository in three scans: images in push order (the
 // rowid breaks ties between equal push times), tags, and index children.
 func (r *reader) ImageGraph(ctx context.Context, repoID int64) ([]metadata.GraphImage, error) {
-	rows, err := r.q.QueryContext(ctx, `SELECT `+imageColumns+` FROM images i WHERE i.repo_id = ? ORDER BY i.pushed_at, i.rowid`, repoID)
+	rows, err := r.q.QueryContext(ctx, `SELECT i.digest, i.subject, i.storage_class, i.pushed_at, i.last_pulled_at, i.archived_at, i.activated_at
+		FROM images i WHERE i.repo_id = ? ORDER BY i.pushed_at, i.rowid`, repoID)
 	if err != nil {
 		return nil, err
 	}
-	var out []metadata.GraphImage
-	index := map[digest.Digest]int{}
+	var (
+		out                                 []metadata.GraphImage
+		index                               = map[digest.Digest]int{}
+		dig, class                          string
+		subject                             sql.NullString
+		pushed, pulled, archived, activated sql.NullInt64
+	)
 	for rows.Next() {
-		img, err := scanImage(rows, false)
-		if err != nil {
+		if err := rows.Scan(&dig, &subject, &class, &pushed, &pulled, &archived, &activated); err != nil {
 			rows.Close()
 			return nil, err
 		}
+		img := metadata.GraphImage{
+			Digest: digest.Digest(dig), Subject: digest.Digest(subject.String), StorageClass: metadata.InternStorageClass(class),
+			PushedAt: fromNanos(pushed), LastPulledAt: fromNanos(pulled), LastArchivedAt: fromNanos(archived), LastActivatedAt: fromNanos(activated),
+		}
 		index[img.Digest] = len(out)
-		out = append(out, metadata.GraphImage{ImageSummary: metadata.ImageSummary{Image: img}})
+		out = append(out, img)
 	}
 	if err := rows.Close(); err != nil {
 		return nil, err

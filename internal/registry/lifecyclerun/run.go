@@ -151,35 +151,39 @@ func (r *Runner) Run(ctx context.Context, actor string, match func(metadata.Life
 }
 
 // Evaluate runs a policy over a repository as of time at. It returns the
-// images as read, by digest, and the policy's decisions.
-func Evaluate(ctx context.Context, g Graph, repo metadata.Repository, p lifecycle.Policy, at time.Time) (map[digest.Digest]metadata.GraphImage, []lifecycle.Decision, error) {
+// images as read, in push order, and the policy's decisions, each naming
+// its image's position among them (Decision.Image). The pure package's
+// own copy of the images lives only as long as the evaluation: a
+// repository of 100,000 images is held once while results are built.
+func Evaluate(ctx context.Context, g Graph, repo metadata.Repository, p lifecycle.Policy, at time.Time) ([]metadata.GraphImage, []lifecycle.Decision, error) {
 	graph, err := g.ImageGraph(ctx, repo.ID)
 	if err != nil {
 		return nil, nil, err
 	}
 	images := make([]lifecycle.Image, len(graph))
-	byDigest := make(map[digest.Digest]metadata.GraphImage, len(graph))
 	for i, g := range graph {
-		byDigest[g.Digest] = g
 		img := lifecycle.Image{
 			Digest:          string(g.Digest),
 			Tags:            g.Tags,
 			PushedAt:        g.PushedAt,
 			LastPulledAt:    g.LastPulledAt,
 			LastActivatedAt: g.LastActivatedAt,
-			StorageClass:    "standard",
+			StorageClass:    lifecycle.StorageStandard,
 			ArchivedAt:      g.LastArchivedAt,
 			Subject:         string(g.Subject),
 		}
 		if g.StorageClass == metadata.StorageArchive {
-			img.StorageClass = "archive"
+			img.StorageClass = lifecycle.StorageArchive
 		}
-		for _, c := range g.Children {
-			img.Children = append(img.Children, string(c))
+		if len(g.Children) > 0 {
+			img.Children = make([]string, len(g.Children))
+			for j, c := range g.Children {
+				img.Children[j] = string(c)
+			}
 		}
 		images[i] = img
 	}
-	return byDigest, lifecycle.Evaluate(p, images, at), nil
+	return graph, lifecycle.Evaluate(p, images, at), nil
 }
 
 // runPolicy evaluates one repository's policy and applies its decisions.
@@ -207,7 +211,7 @@ func (r *Runner) runPolicy(ctx context.Context, l *lease.Lease, p metadata.Lifec
 	// while an index holds it; a child that still cannot is tried again
 	// after the others (nested indexes).
 	slices.SortStableFunc(decisions, func(a, b lifecycle.Decision) int {
-		return len(images[digest.Digest(b.Digest)].Children) - len(images[digest.Digest(a.Digest)].Children)
+		return len(images[b.Image].Children) - len(images[a.Image].Children)
 	})
 	for pending := decisions; len(pending) > 0; {
 		var retry []lifecycle.Decision
@@ -234,7 +238,7 @@ func (r *Runner) runPolicy(ctx context.Context, l *lease.Lease, p metadata.Lifec
 // changed since the evaluation (tags, storage class or push time) is
 // skipped: the next run decides again. It returns the decisions to retry
 // because an index still holds their image.
-func (r *Runner) apply(ctx context.Context, l *lease.Lease, repo metadata.Repository, policy lifecycle.Policy, seen map[digest.Digest]metadata.GraphImage,
+func (r *Runner) apply(ctx context.Context, l *lease.Lease, repo metadata.Repository, policy lifecycle.Policy, seen []metadata.GraphImage,
 	decisions []lifecycle.Decision, now time.Time, actor string) (Report, []lifecycle.Decision, error) {
 	var (
 		report  Report
@@ -257,7 +261,7 @@ func (r *Runner) apply(ctx context.Context, l *lease.Lease, repo metadata.Reposi
 			if err != nil {
 				return err
 			}
-			was := seen[dg]
+			was := seen[d.Image]
 			if !slices.Equal(tags, was.Tags) || !img.PushedAt.Equal(was.PushedAt) || img.StorageClass != was.StorageClass {
 				report.Skipped++
 				continue
@@ -293,7 +297,7 @@ func (r *Runner) apply(ctx context.Context, l *lease.Lease, repo metadata.Reposi
 	}
 	for _, d := range applied {
 		r.log.Info("lifecycle policy action", "action", d.Action.Type, "account", repo.Key.Account, "region", repo.Key.Region,
-			"repository", repo.Key.Name, "digest", d.Digest, "tags", seen[digest.Digest(d.Digest)].Tags,
+			"repository", repo.Key.Name, "digest", d.Digest, "tags", d.Tags,
 			"rulePriority", d.RulePriority, "followedSubject", d.FollowedSubject, "actor", actor)
 	}
 	return report, retry, nil
