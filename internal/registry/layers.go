@@ -91,7 +91,7 @@ func (r *Registry) UploadLayerPart(ctx context.Context, key metadata.RepoKey, id
 		return 0, err
 	}
 	defer w.Close()
-	u, err = r.writeChunk(ctx, u, w, int64(len(part)), bytes.NewReader(part), true)
+	u, _, err = r.writeChunk(ctx, u, w, int64(len(part)), bytes.NewReader(part), true)
 	return u.Size - 1, err
 }
 

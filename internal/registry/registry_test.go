@@ -297,6 +297,28 @@ func TestSHA512Upload(t *testing.T) {
 	if _, err := f.reg.StatBlob(ctx, key("app"), d.String()); err != nil {
 		t.Fatal(err)
 	}
+
+	// A finishing PUT that carries the last chunk: the digest is read back
+	// from the upload, which must hold the chunk by then (a store may keep
+	// written bytes in its writer until it closes).
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<17)
+	big = append(big, "odd tail"...)
+	u, _ = f.reg.StartUpload(ctx, key("app"))
+	if _, err := f.reg.AppendUpload(ctx, key("app"), u.ID, 0, 4096, bytes.NewReader(big[:4096])); err != nil {
+		t.Fatal(err)
+	}
+	d = digest.SHA512.FromBytes(big)
+	if _, err := f.reg.FinishUpload(ctx, key("app"), u.ID, d.String(), 4096, int64(len(big)-4096), bytes.NewReader(big[4096:])); err != nil {
+		t.Fatal(err)
+	}
+	_, rc, err := f.reg.OpenBlob(ctx, key("app"), d.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if got, _ := io.ReadAll(rc); !bytes.Equal(got, big) {
+		t.Fatalf("the blob holds %d bytes, not the %d pushed", len(got), len(big))
+	}
 }
 
 // blockingReader hands out one byte, then waits until released.

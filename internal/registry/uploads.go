@@ -200,7 +200,7 @@ func (r *Registry) AppendUpload(ctx context.Context, key metadata.RepoKey, id st
 		return Upload{ID: id, Size: u.Size}, err
 	}
 	defer w.Close()
-	u, err = r.writeChunk(ctx, u, w, length, body, true)
+	u, _, err = r.writeChunk(ctx, u, w, length, body, true)
 	return Upload{ID: id, Size: u.Size}, err
 }
 
@@ -234,37 +234,41 @@ func (w *closeOnce) Close() error {
 }
 
 // writeChunk streams a chunk into the upload, hashing as it goes, and
-// returns the session with its new size and hash state. It records them
+// returns the session with its new size and hash state, and the SHA-256
+// of everything the upload now holds (nil if the chunk was not all
+// stored). It records them
 // if persist is set, and whenever the chunk fails part way: if the client
 // goes away mid-chunk, what arrived is kept, so it can resume after it.
 // (The last chunk of a finishing upload needs no record on success: the
 // upload becomes a blob at once.)
-func (r *Registry) writeChunk(ctx context.Context, u metadata.Upload, w blobstore.UploadWriter, length int64, body io.Reader, persist bool) (metadata.Upload, error) {
+func (r *Registry) writeChunk(ctx context.Context, u metadata.Upload, w blobstore.UploadWriter, length int64, body io.Reader, persist bool) (metadata.Upload, hash.Hash, error) {
 	if err := r.checkSpace(ctx); err != nil {
-		return u, err
+		return u, nil, err
 	}
 	h, err := r.resumeHash(ctx, u)
 	if err != nil {
-		return u, err
+		return u, nil, err
 	}
+	var live hash.Hash
 	hashed := &countingWriter{w: h}
 	_, copyErr := copyBody(r.guardSpace(ctx, w), io.TeeReader(r.limitBody(body, u.Size), hashed))
 	if isNoSpace(copyErr) {
 		// Free what the upload holds: the database shares the disk.
 		r.cancel(ctx, u.ID)
-		return u, r.spaceError(ctx, copyErr)
+		return u, nil, r.spaceError(ctx, copyErr)
 	}
 	n := w.Size()
 	if n > r.opts.MaxBlobSize {
 		r.cancel(ctx, u.ID)
-		return u, r.tooLarge(n)
+		return u, nil, r.tooLarge(n)
 	}
 	if n == u.Size+hashed.n && n > u.Size {
 		// Every byte hashed is in storage: the new state is consistent.
 		state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
 		if err != nil {
-			return u, err
+			return u, nil, err
 		}
+		live = h
 		withoutPending(state)
 		u.Size, u.HashState, u.UpdatedAt, u.LastPart = n, state, r.now(), n-u.Size
 		if persist || copyErr != nil {
@@ -274,24 +278,24 @@ func (r *Registry) writeChunk(ctx context.Context, u metadata.Upload, w blobstor
 			// session must never say more than the store would give
 			// another process if this one died now.
 			if err := w.Close(); err != nil {
-				return u, err
+				return u, nil, err
 			}
 			wctx := context.WithoutCancel(ctx)
 			if err := r.meta.UpdateNoSync(wctx, func(tx metadata.Tx) error { return tx.PutUpload(wctx, u) }); err != nil {
 				if isNoSpace(err) {
 					r.cancel(ctx, u.ID)
 				}
-				return u, r.spaceError(ctx, err)
+				return u, nil, r.spaceError(ctx, err)
 			}
 		}
 	}
 	if copyErr != nil {
-		return u, bodyError(copyErr)
+		return u, nil, bodyError(copyErr)
 	}
 	if length >= 0 && hashed.n != length {
-		return u, errorf(CodeSizeInvalid, "the chunk has %d bytes but its length was declared as %d", hashed.n, length)
+		return u, nil, errorf(CodeSizeInvalid, "the chunk has %d bytes but its length was declared as %d", hashed.n, length)
 	}
-	return u, nil
+	return u, live, nil
 }
 
 // copyBuffers hold request body bytes on their way to storage. A large
@@ -421,18 +425,33 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 	}
 	committed := false
 	defer func() {
-		if !committed {
+		if !committed && w != nil {
 			w.Close()
 		}
 	}()
+	var live hash.Hash
 	if body != nil {
-		if u, err = r.writeChunk(ctx, u, w, length, body, false); err != nil {
+		if u, live, err = r.writeChunk(ctx, u, w, length, body, false); err != nil {
 			return metadata.Blob{}, err
 		}
 	}
-	got, err := r.uploadDigest(ctx, u, d.Algorithm())
-	if err != nil {
-		return metadata.Blob{}, err
+	var got digest.Digest
+	if live != nil && d.Algorithm() == digest.SHA256 {
+		got = digest.NewDigest(digest.SHA256, live)
+	} else {
+		if body != nil {
+			// The digest is read back from the upload, and a store may
+			// hold written bytes until its writer closes.
+			if err := w.Close(); err != nil {
+				return metadata.Blob{}, err
+			}
+			if w, err = r.resumeUpload(ctx, u); err != nil {
+				return metadata.Blob{}, err
+			}
+		}
+		if got, err = r.uploadDigest(ctx, u, d.Algorithm()); err != nil {
+			return metadata.Blob{}, err
+		}
 	}
 	if err := checkDigest(d, got); err != nil {
 		r.cancel(ctx, u.ID)
