@@ -22,7 +22,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"unsafe"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
@@ -179,7 +178,7 @@ func (s *Store) CreateUpload(_ context.Context, id string) (blobstore.UploadWrit
 	if err != nil {
 		return nil, fmt.Errorf("creating upload %s: %w", id, noSpace(err))
 	}
-	return &uploadWriter{s: s, id: id, f: f, direct: setDirect(f, true) == nil}, nil
+	return &uploadWriter{s: s, id: id, f: f}, nil
 }
 
 // ResumeUpload implements blobstore.Store.
@@ -209,84 +208,22 @@ func (s *Store) ResumeUpload(_ context.Context, id string, offset int64) (blobst
 		f.Close()
 		return nil, err
 	}
-	w := &uploadWriter{s: s, id: id, f: f, size: offset, wbStart: offset}
-	// Direct I/O needs aligned file offsets: an upload resumed after a
-	// chunk of odd length goes through the page cache.
-	w.direct = offset%directAlign == 0 && setDirect(f, true) == nil
-	return w, nil
+	return &uploadWriter{s: s, id: id, f: f, size: offset, wbStart: offset}, nil
 }
 
-// uploadWriter appends to an upload file.
-//
-// Where the filesystem allows it, the bytes bypass the page cache (direct
-// I/O): they gather in a page-aligned buffer that goes to the file a
-// whole buffer at a time, and only the last partial block of a chunk is
-// written through the cache, when the writer is closed or committed.
-// Filling new page-cache pages, and writing them back at the fdatasync
-// that makes a blob durable, cost a 1 MB push 1.7-2.5 ms of CPU on this
-// project's benchmark machine, a virtual one; direct writes of the same
-// bytes 0.3 ms (docs/benchmarks.md, "Direct writes"). Reads are
-// unchanged: a blob's first read comes from the disk, later ones from the
-// cache.
-//
-// Through the page cache, every writebackChunk bytes it asks the kernel
-// to start writing back what it has (see startWriteback), so that the
-// fdatasync in Commit has little left to do: the disk works while the
-// network delivers, instead of after it.
+// uploadWriter appends to an upload file. Every writebackChunk bytes it
+// asks the kernel to start writing back what it has (see startWriteback),
+// so that the fdatasync in Commit has little left to do: the disk works
+// while the network delivers, instead of after it.
 type uploadWriter struct {
 	s       *Store
 	id      string
 	f       *os.File
-	size    int64 // bytes in the file, and in buf
+	size    int64
 	wbStart int64 // first byte not yet handed to write-back
-
-	direct bool    // the file is open for direct I/O and its end is aligned
-	buf    *[]byte // with direct, from directBuffers once written to
-	n      int     // bytes of buf not yet in the file
 }
-
-// directAlign is the alignment direct I/O asks of a buffer's address, a
-// file offset and a write's length: the page size, a multiple of any
-// disk's logical block size.
-const directAlign = 4096
-
-// directBuffers hold the bytes of direct-I/O uploads on their way to the
-// file: page-aligned, 1 MiB, the size of the registry's copy buffer.
-var directBuffers = sync.Pool{New: func() any {
-	b := make([]byte, 1<<20+directAlign)
-	off := 0
-	if r := int(uintptr(unsafe.Pointer(&b[0])) % directAlign); r != 0 {
-		off = directAlign - r
-	}
-	b = b[off : off+1<<20 : off+1<<20]
-	return &b
-}}
 
 func (w *uploadWriter) Write(p []byte) (int, error) {
-	if !w.direct {
-		return w.writeCached(p)
-	}
-	if w.buf == nil {
-		w.buf = directBuffers.Get().(*[]byte)
-	}
-	written := 0
-	for len(p) > 0 {
-		c := copy((*w.buf)[w.n:], p)
-		w.n, w.size, written, p = w.n+c, w.size+int64(c), written+c, p[c:]
-		if w.n == len(*w.buf) {
-			if err := w.flushDirect(); err != nil {
-				return written, err
-			}
-			if !w.direct { // the filesystem refused direct writes
-				n, err := w.writeCached(p)
-				return written + n, err
-			}
-		}
-	}
-	return written, nil
-}
-
-func (w *uploadWriter) writeCached(p []byte) (int, error) {
 	n, err := w.f.Write(p)
 	w.size += int64(n)
 	if w.size-w.wbStart >= writebackChunk {
@@ -296,93 +233,24 @@ func (w *uploadWriter) writeCached(p []byte) (int, error) {
 	return n, noSpace(err)
 }
 
-// flushDirect writes the aligned part of buf to the file with direct I/O
-// and keeps the rest. A filesystem that took the flag but refuses the
-// write (EINVAL) gets all of buf through the page cache, and every later
-// write. On a failure, the bytes of buf are dropped and Size says what
-// the file holds.
-func (w *uploadWriter) flushDirect() error {
-	aligned := w.n - w.n%directAlign
-	if aligned == 0 {
-		return nil
-	}
-	m, err := w.f.Write((*w.buf)[:aligned])
-	if errors.Is(err, unix.EINVAL) && m == 0 && setDirect(w.f, false) == nil {
-		w.direct = false
-		pending := (*w.buf)[:w.n]
-		w.size -= int64(w.n)
-		_, err := w.writeCached(pending)
-		w.release()
-		return err
-	}
-	if err != nil {
-		w.size -= int64(w.n - m)
-		w.release()
-		return noSpace(err)
-	}
-	w.n = copy(*w.buf, (*w.buf)[aligned:w.n])
-	return nil
-}
-
-// finish writes what buf still holds: its aligned part directly, the
-// last partial block through the page cache (the file's end is then
-// unaligned, so the writer stays with the cache).
-func (w *uploadWriter) finish() error {
-	if w.buf == nil {
-		return nil
-	}
-	if err := w.flushDirect(); err != nil || w.buf == nil || w.n == 0 {
-		w.release()
-		return err
-	}
-	defer w.release()
-	tail := (*w.buf)[:w.n]
-	w.size -= int64(w.n)
-	if err := setDirect(w.f, false); err != nil {
-		return err
-	}
-	w.direct = false
-	_, err := w.writeCached(tail)
-	return err
-}
-
-// release returns buf to the pool.
-func (w *uploadWriter) release() {
-	if w.buf != nil {
-		directBuffers.Put(w.buf)
-		w.buf, w.n = nil, 0
-	}
-}
-
 func (w *uploadWriter) Size() int64 { return w.size }
 
-func (w *uploadWriter) Close() error {
-	err := w.finish()
-	if cerr := w.f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func (w *uploadWriter) Close() error { return w.f.Close() }
 
 // Commit implements blobstore.UploadWriter: fdatasync the data, rename it
 // into place, fsync the directory. Only then is the blob acknowledged.
 func (w *uploadWriter) Commit(_ context.Context, d digest.Digest) error {
 	dst, err := w.s.blobPath(d)
 	if err != nil {
-		w.release()
 		w.f.Close()
 		return err
 	}
 	if _, err := os.Stat(dst); err == nil {
 		// Same digest, same bytes: keep the durable copy.
-		w.release()
 		w.f.Close()
 		return removeIfExists(w.f.Name())
 	}
-	err = w.finish()
-	if err == nil {
-		err = fdatasync(w.f)
-	}
+	err = fdatasync(w.f)
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
 	}
