@@ -234,13 +234,12 @@ func (w *closeOnce) Close() error {
 }
 
 // writeChunk streams a chunk into the upload, hashing as it goes, and
-// returns the session with its new size and hash state, and the SHA-256
-// of everything the upload now holds (nil if the chunk was not all
-// stored). It records them
-// if persist is set, and whenever the chunk fails part way: if the client
-// goes away mid-chunk, what arrived is kept, so it can resume after it.
-// (The last chunk of a finishing upload needs no record on success: the
-// upload becomes a blob at once.)
+// returns the session with its new size and hash state, and the running
+// SHA-256 of everything the upload now holds (nil if the chunk was not
+// all stored). It records them if persist is set, and whenever the chunk
+// fails part way: if the client goes away mid-chunk, what arrived is
+// kept, so it can resume after it. (The last chunk of a finishing upload
+// needs no record on success: the upload becomes a blob at once.)
 func (r *Registry) writeChunk(ctx context.Context, u metadata.Upload, w blobstore.UploadWriter, length int64, body io.Reader, persist bool) (metadata.Upload, hash.Hash, error) {
 	if err := r.checkSpace(ctx); err != nil {
 		return u, nil, err
