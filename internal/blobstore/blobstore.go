@@ -75,7 +75,8 @@ type Store interface {
 	// acknowledged, are discarded.
 	ResumeUpload(ctx context.Context, id string, offset int64) (UploadWriter, error)
 	// ReadUpload reads the upload's bytes from offset up to size (to
-	// finish a hash, or encrypt the upload).
+	// finish a hash, or encrypt the upload), including what a writer of
+	// this process has written to it and not yet closed.
 	ReadUpload(ctx context.Context, id string, offset, size int64) (io.ReadCloser, error)
 	// DeleteUpload removes an upload. Deleting a missing upload is not an error.
 	DeleteUpload(ctx context.Context, id string) error

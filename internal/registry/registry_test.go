@@ -299,8 +299,7 @@ func TestSHA512Upload(t *testing.T) {
 	}
 
 	// A finishing PUT that carries the last chunk: the digest is read back
-	// from the upload, which must hold the chunk by then (a store may keep
-	// written bytes in its writer until it closes).
+	// from the upload while its writer is still open.
 	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<17)
 	big = append(big, "odd tail"...)
 	u, _ = f.reg.StartUpload(ctx, key("app"))

@@ -424,7 +424,7 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 	}
 	committed := false
 	defer func() {
-		if !committed && w != nil {
+		if !committed {
 			w.Close()
 		}
 	}()
@@ -437,20 +437,8 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 	var got digest.Digest
 	if live != nil && d.Algorithm() == digest.SHA256 {
 		got = digest.NewDigest(digest.SHA256, live)
-	} else {
-		if body != nil {
-			// The digest is read back from the upload, and a store may
-			// hold written bytes until its writer closes.
-			if err := w.Close(); err != nil {
-				return metadata.Blob{}, err
-			}
-			if w, err = r.resumeUpload(ctx, u); err != nil {
-				return metadata.Blob{}, err
-			}
-		}
-		if got, err = r.uploadDigest(ctx, u, d.Algorithm()); err != nil {
-			return metadata.Blob{}, err
-		}
+	} else if got, err = r.uploadDigest(ctx, u, d.Algorithm()); err != nil {
+		return metadata.Blob{}, err
 	}
 	if err := checkDigest(d, got); err != nil {
 		r.cancel(ctx, u.ID)

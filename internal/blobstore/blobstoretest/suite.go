@@ -319,6 +319,23 @@ func testReadUpload(t *testing.T, s blobstore.Store) {
 		}
 		r.Close()
 	}
+	// What an open writer has written reads back before it closes.
+	w, err := s.ResumeUpload(context.Background(), "r", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Write([]byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.ReadUpload(context.Background(), "r", 8, 13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if b, _ := io.ReadAll(r); string(b) != "89abc" {
+		t.Errorf("ReadUpload beside an open writer read %q, want %q", b, "89abc")
+	}
 }
 
 func testDeleteUploadAndList(t *testing.T, s blobstore.Store) {
