@@ -221,6 +221,12 @@ type Upload struct {
 	HashState []byte
 	// LastPart is the length of the last chunk received.
 	LastPart int64
+	// Finishing is the digest the session's bytes are being committed
+	// as, set (durably) before the blob store's commit when the link that
+	// ends the session is not waited for: a restart that finds the
+	// session's bytes gone and that blob stored links it (see the
+	// registry's Recover). Empty otherwise.
+	Finishing digest.Digest
 }
 
 // Reader is the read side of the store.
@@ -541,7 +547,8 @@ type Store interface {
 	// UpdateNoSync is Update for state that a machine crash may lose
 	// without harm (upload sessions, whose loss only makes a client start
 	// its upload again): it is ordered with every other write and made
-	// durable by the next Update, but does not wait for the disk.
+	// durable by the next Update (or Syncer.Sync), but does not wait for
+	// the disk.
 	UpdateNoSync(ctx context.Context, fn func(Tx) error) error
 	// RecordPulls raises the last-pull times of images (never lowers
 	// them); images deleted meanwhile are skipped.
@@ -549,6 +556,31 @@ type Store interface {
 	// Ready reports whether the store can serve requests.
 	Ready(ctx context.Context) error
 	Close() error
+}
+
+// Syncer is implemented by a store that can make durable, at once, the
+// commits of UpdateNoSync that came before: a caller may then commit
+// without waiting and wait for the disk beside other work.
+type Syncer interface {
+	// Sync returns once every transaction committed before the call is
+	// durable.
+	Sync(ctx context.Context) error
+}
+
+// SyncerOf returns the store's Syncer, looking through wrappers that name
+// the store they wrap (Unwrap), or nil.
+func SyncerOf(s Store) Syncer {
+	for range 8 {
+		if y, ok := s.(Syncer); ok {
+			return y
+		}
+		u, ok := s.(interface{ Unwrap() Store })
+		if !ok {
+			return nil
+		}
+		s = u.Unwrap()
+	}
+	return nil
 }
 
 // EventWaiter is implemented by a store that can wake a follower of the

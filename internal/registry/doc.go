@@ -93,5 +93,8 @@
 // in a transaction (gc.Link) that creates the repository on first push.
 // That order is what keeps online garbage collection safe (see
 // internal/registry/gc); once the bytes are durable, the link is made
-// even if the client has gone.
+// even if the client has gone. A finished upload session (embedded
+// stores, plaintext) syncs the metadata store beside the bytes instead
+// of after the link: the session's finishing mark, durable before the
+// client is answered, lets Recover make a link a crash lost.
 package registry

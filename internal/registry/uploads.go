@@ -428,6 +428,7 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 			w.Close()
 		}
 	}()
+	session := u // as recorded: what a finishing mark keeps (see ingest)
 	var live hash.Hash
 	if body != nil {
 		if u, live, err = r.writeChunk(ctx, u, w, length, body, false); err != nil {
@@ -460,7 +461,8 @@ func (r *Registry) FinishUpload(ctx context.Context, key metadata.RepoKey, id st
 			}
 			return r.spaces.EncryptUpload(ctx, sp, id, b)
 		},
-		also: func(ctx context.Context, tx metadata.Tx) error { return tx.DeleteUpload(ctx, id) },
+		also:    func(ctx context.Context, tx metadata.Tx) error { return tx.DeleteUpload(ctx, id) },
+		session: &session,
 	})
 	switch {
 	case isNoSpace(err):
@@ -583,9 +585,11 @@ func (r *Registry) sweepNamespaceUploads(ctx context.Context, cutoff time.Time) 
 // Recover removes what a crash left half-done: upload bytes without a
 // session (single-request pushes cut short; sessions whose record was never
 // written), sessions whose bytes are gone, and the uploads of blob
-// namespaces (encryptions cut short). It runs at start-up, before
-// requests are served. Finished blobs and committed metadata need no
-// repair: both are written atomically.
+// namespaces (encryptions cut short); and it links the blob of a session
+// that was finishing when the crash came, if its bytes were committed
+// (see ingest). It runs at start-up, before requests are served.
+// Finished blobs and committed metadata need no other repair: both are
+// written atomically.
 //
 // With shared stores (Options.Shared) what looks half-done may be another
 // process's work in flight, so only the job leases are taken back: the
@@ -608,15 +612,29 @@ func (r *Registry) Recover(ctx context.Context) error {
 		onDisk[f.ID] = true
 	}
 	known := make(map[string]bool, len(records))
-	removed := 0
+	removed, linked := 0, 0
 	for _, u := range records {
 		known[u.ID] = true
-		if !onDisk[u.ID] {
-			if err := r.meta.UpdateNoSync(ctx, func(tx metadata.Tx) error { return tx.DeleteUpload(ctx, u.ID) }); err != nil {
+		if onDisk[u.ID] {
+			continue
+		}
+		if u.Finishing != "" {
+			ok, err := r.finishInterrupted(ctx, u)
+			if err != nil {
 				return err
 			}
-			removed++
+			if ok {
+				linked++
+				continue
+			}
 		}
+		if err := r.meta.UpdateNoSync(ctx, func(tx metadata.Tx) error { return tx.DeleteUpload(ctx, u.ID) }); err != nil {
+			return err
+		}
+		removed++
+	}
+	if linked > 0 {
+		r.log.Info("recovery linked the blobs of interrupted pushes", "count", linked)
 	}
 	for _, f := range files {
 		if !known[f.ID] {
@@ -636,6 +654,42 @@ func (r *Registry) Recover(ctx context.Context) error {
 		r.log.Info("recovery removed interrupted uploads", "count", removed)
 	}
 	return r.releasePreviousLeases(ctx)
+}
+
+// finishInterrupted ends a session whose finishing a crash interrupted
+// (see ingest): its bytes have left the upload area, so the store's
+// commit ran, and if the blob is stored its link, which the crash may
+// have lost, is made with the session's end. The finishing mark was
+// durable before the client was answered; the link need not have been.
+// It reports whether it linked the blob; a session that did not get that
+// far is for the caller to remove.
+func (r *Registry) finishInterrupted(ctx context.Context, u metadata.Upload) (bool, error) {
+	size, err := r.blobs.Stat(ctx, u.Finishing)
+	if errors.Is(err, blobstore.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	b := metadata.Blob{Digest: u.Finishing, Size: size}
+	now := r.now()
+	err = r.meta.Update(ctx, func(tx metadata.Tx) error {
+		repo, err := tx.Repository(ctx, u.Repo)
+		if err != nil {
+			return err
+		}
+		if err := gc.Link(ctx, tx, repo.ID, b, now); err != nil {
+			return err
+		}
+		return tx.DeleteUpload(ctx, u.ID)
+	})
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, metadata.ErrNotFound), errors.Is(err, gc.ErrBlobGone):
+		return false, nil
+	}
+	return false, err
 }
 
 // releasePreviousLeases takes back the job leases held under this

@@ -452,11 +452,23 @@ func testUploads(t *testing.T, s metadata.Store) {
 	if err != nil || got.Repo != u.Repo || got.Size != 0 || !got.StartedAt.Equal(now) {
 		t.Fatalf("Upload = %+v, %v", got, err)
 	}
+	if got.Finishing != "" {
+		t.Fatalf("new upload is finishing as %q", got.Finishing)
+	}
 	u.Size, u.HashState, u.UpdatedAt, u.LastPart = 42, []byte{1, 2, 3}, now.Add(time.Minute), 40
+	u.Finishing = digest.FromString("u1's bytes")
 	update(t, s, func(tx metadata.Tx) error { return tx.PutUpload(ctx, u) })
 	got, _ = s.Upload(ctx, "u1")
-	if got.Size != 42 || got.LastPart != 40 || string(got.HashState) != "\x01\x02\x03" || !got.UpdatedAt.Equal(u.UpdatedAt) || !got.StartedAt.Equal(now) {
+	if got.Size != 42 || got.LastPart != 40 || string(got.HashState) != "\x01\x02\x03" || !got.UpdatedAt.Equal(u.UpdatedAt) || !got.StartedAt.Equal(now) || got.Finishing != u.Finishing {
 		t.Fatalf("updated upload = %+v", got)
+	}
+	if all, _ := s.Uploads(ctx); len(all) != 1 || all[0].Finishing != u.Finishing {
+		t.Fatalf("Uploads = %+v", all)
+	}
+	u.Finishing = ""
+	update(t, s, func(tx metadata.Tx) error { return tx.PutUpload(ctx, u) })
+	if got, _ = s.Upload(ctx, "u1"); got.Finishing != "" {
+		t.Fatalf("upload still finishing as %q after it was cleared", got.Finishing)
 	}
 	update(t, s, func(tx metadata.Tx) error {
 		return tx.PutUpload(ctx, metadata.Upload{ID: "u2", Repo: key("up"), StartedAt: now, UpdatedAt: now})

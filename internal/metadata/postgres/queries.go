@@ -272,15 +272,16 @@ func (r *reader) BlobUsers(ctx context.Context, repoID int64, d digest.Digest, l
 	return scanAll(rows, err, scanDigest)
 }
 
-const uploadColumns = `id, account, region, repo, started_at, updated_at, size, hash_state, last_part`
+const uploadColumns = `id, account, region, repo, started_at, updated_at, size, hash_state, last_part, finishing`
 
 func scanUpload(sc scanner) (metadata.Upload, error) {
 	var (
 		u                metadata.Upload
 		started, updated pgtype.Timestamptz
 	)
-	err := sc.Scan(&u.ID, &u.Repo.Account, &u.Repo.Region, &u.Repo.Name, &started, &updated, &u.Size, &u.HashState, &u.LastPart)
-	u.StartedAt, u.UpdatedAt = tm(started), tm(updated)
+	var finishing string
+	err := sc.Scan(&u.ID, &u.Repo.Account, &u.Repo.Region, &u.Repo.Name, &started, &updated, &u.Size, &u.HashState, &u.LastPart, &finishing)
+	u.StartedAt, u.UpdatedAt, u.Finishing = tm(started), tm(updated), digest.Digest(finishing)
 	return u, err
 }
 
@@ -661,10 +662,10 @@ func (w *writeTx) DeleteTag(ctx context.Context, repoID int64, tag string) error
 }
 
 func (w *writeTx) PutUpload(ctx context.Context, u metadata.Upload) error {
-	_, err := w.q.Exec(ctx, `INSERT INTO uploads (id, account, region, repo, started_at, updated_at, size, hash_state, last_part)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, size = excluded.size, hash_state = excluded.hash_state, last_part = excluded.last_part`,
-		u.ID, u.Repo.Account, u.Repo.Region, u.Repo.Name, u.StartedAt, u.UpdatedAt, u.Size, u.HashState, u.LastPart)
+	_, err := w.q.Exec(ctx, `INSERT INTO uploads (id, account, region, repo, started_at, updated_at, size, hash_state, last_part, finishing)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, size = excluded.size, hash_state = excluded.hash_state, last_part = excluded.last_part, finishing = excluded.finishing`,
+		u.ID, u.Repo.Account, u.Repo.Region, u.Repo.Name, u.StartedAt, u.UpdatedAt, u.Size, u.HashState, u.LastPart, string(u.Finishing))
 	return err
 }
 

@@ -367,6 +367,11 @@ CREATE INDEX metric_datapoints_age ON metric_datapoints (period, period_start);
 -- index does not keep.
 CREATE INDEX images_by_push_digest ON images (repo_id, pushed_at, digest);
 `,
+	// 6: the digest an upload session is being finished as (see
+	// metadata.Upload.Finishing).
+	`
+ALTER TABLE uploads ADD COLUMN finishing text NOT NULL DEFAULT '';
+`,
 }
 
 // migrate brings the database's schema up to date. It holds the session

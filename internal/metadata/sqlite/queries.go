@@ -40,8 +40,8 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 		{&s.accessKey, `SELECT id, account, principal, secret, status, created_at FROM access_keys WHERE id = ?`},
 		{&s.referrers, `SELECT ` + imageColumns + ` FROM images i WHERE i.repo_id = ? AND i.subject = ? ORDER BY i.digest`},
 		{&s.parents, `SELECT digest FROM image_refs WHERE repo_id = ? AND ref = ? AND kind = 1 ORDER BY digest`},
-		{&s.upload, `SELECT id, account, region, repo, started_at, updated_at, size, hash_state, last_part FROM uploads WHERE id = ?`},
-		{&s.uploads, `SELECT id, account, region, repo, started_at, updated_at, size, hash_state, last_part FROM uploads ORDER BY id`},
+		{&s.upload, `SELECT id, account, region, repo, started_at, updated_at, size, hash_state, last_part, finishing FROM uploads WHERE id = ?`},
+		{&s.uploads, `SELECT id, account, region, repo, started_at, updated_at, size, hash_state, last_part, finishing FROM uploads ORDER BY id`},
 	} {
 		st, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -304,8 +304,9 @@ func (r *reader) Parents(ctx context.Context, repoID int64, d digest.Digest) ([]
 func scanUpload(sc scanner) (metadata.Upload, error) {
 	var u metadata.Upload
 	var started, updated sql.NullInt64
-	err := sc.Scan(&u.ID, &u.Repo.Account, &u.Repo.Region, &u.Repo.Name, &started, &updated, &u.Size, &u.HashState, &u.LastPart)
-	u.StartedAt, u.UpdatedAt = fromNanos(started), fromNanos(updated)
+	var finishing string
+	err := sc.Scan(&u.ID, &u.Repo.Account, &u.Repo.Region, &u.Repo.Name, &started, &updated, &u.Size, &u.HashState, &u.LastPart, &finishing)
+	u.StartedAt, u.UpdatedAt, u.Finishing = fromNanos(started), fromNanos(updated), digest.Digest(finishing)
 	return u, err
 }
 
@@ -813,10 +814,10 @@ func (w *writeTx) DeleteTag(ctx context.Context, repoID int64, tag string) error
 }
 
 func (w *writeTx) PutUpload(ctx context.Context, u metadata.Upload) error {
-	_, err := w.tx.ExecContext(ctx, `INSERT INTO uploads (id, account, region, repo, started_at, updated_at, size, hash_state, last_part)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, size = excluded.size, hash_state = excluded.hash_state, last_part = excluded.last_part`,
-		u.ID, u.Repo.Account, u.Repo.Region, u.Repo.Name, nanos(u.StartedAt), nanos(u.UpdatedAt), u.Size, u.HashState, u.LastPart)
+	_, err := w.tx.ExecContext(ctx, `INSERT INTO uploads (id, account, region, repo, started_at, updated_at, size, hash_state, last_part, finishing)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, size = excluded.size, hash_state = excluded.hash_state, last_part = excluded.last_part, finishing = excluded.finishing`,
+		u.ID, u.Repo.Account, u.Repo.Region, u.Repo.Name, nanos(u.StartedAt), nanos(u.UpdatedAt), u.Size, u.HashState, u.LastPart, string(u.Finishing))
 	return err
 }
 

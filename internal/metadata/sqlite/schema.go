@@ -358,4 +358,9 @@ CREATE INDEX images_by_push_digest ON images (repo_id, pushed_at, digest);
 	`
 DROP INDEX audit_events_scope;
 `,
+	// 15: the digest an upload session is being finished as (see
+	// metadata.Upload.Finishing).
+	`
+ALTER TABLE uploads ADD COLUMN finishing TEXT NOT NULL DEFAULT '';
+`,
 }

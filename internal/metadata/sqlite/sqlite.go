@@ -44,7 +44,10 @@ type Store struct {
 // writers instead.
 const checkpointInterval = time.Second
 
-var _ metadata.Store = (*Store)(nil)
+var (
+	_ metadata.Store  = (*Store)(nil)
+	_ metadata.Syncer = (*Store)(nil)
+)
 
 // Open opens (creating and migrating if needed) the database at path.
 func Open(ctx context.Context, path string) (*Store, error) {
@@ -145,6 +148,10 @@ func (s *Store) Update(ctx context.Context, fn func(metadata.Tx) error) error {
 	}
 	return s.wal.commit()
 }
+
+// Sync implements metadata.Syncer: it waits for a sync of the log that
+// began after the call, as Update does after its commit (walSync).
+func (s *Store) Sync(context.Context) error { return s.wal.commit() }
 
 // UpdateNoSync implements metadata.Store: the commit is appended to the
 // log without waiting for the disk; the next Update's sync covers it.

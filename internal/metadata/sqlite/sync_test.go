@@ -124,6 +124,48 @@ func TestUpdatesShareASync(t *testing.T) {
 	}
 }
 
+// Sync waits for a sync of the log that began after the call, as Update
+// does after its commit, and so covers commits made without waiting
+// while an earlier sync ran.
+func TestSyncCoversEarlierCommits(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	g := gateSyncs(s)
+
+	first := make(chan error, 1)
+	go func() { first <- s.Update(ctx, setSetting("first")) }()
+	<-g.calls // a sync runs that cannot cover what follows
+	if err := s.UpdateNoSync(ctx, setSetting("later")); err != nil {
+		t.Fatal(err)
+	}
+	synced := make(chan error, 1)
+	go func() { synced <- s.Sync(ctx) }()
+	for s.wal.committed.Load() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	g.release <- nil
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-synced:
+		t.Fatalf("Sync returned (%v) with the sync that was running when it was called", err)
+	case c := <-g.calls:
+		if c != 2 {
+			t.Fatalf("the second sync began with %d commits made, want 2", c)
+		}
+	}
+	select {
+	case err := <-synced:
+		t.Fatalf("Sync returned (%v) before its sync ended", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	g.release <- nil
+	if err := <-synced; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A failed sync fails the commits it was to cover and every later one:
 // nothing after a gap in the log survives recovery.
 func TestFailedSyncFailsLaterCommits(t *testing.T) {

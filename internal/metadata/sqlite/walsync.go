@@ -29,6 +29,9 @@ import (
 // later write covers it too. A process crash loses nothing committed:
 // the log is in the kernel's page cache.
 //
+// Sync (metadata.Syncer) waits the same way without a commit of its own,
+// for callers that commit without waiting and sync beside other work.
+//
 // Checkpoints (PASSIVE, on the read pool at synchronous=FULL) sync the log
 // before copying it into the database file and the file after, so a
 // commit that a checkpoint moved is durable whatever the log holds later.

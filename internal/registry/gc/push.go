@@ -30,7 +30,8 @@ func (e *StillDeleting) Error() string {
 // collection is deleting it, it waits until the deletion is over (the
 // push then stores its own copy), finishing the deletion itself if the
 // collection died; after waitLimit it gives up with *StillDeleting.
-func (c *Collector) Record(ctx context.Context, b metadata.Blob) error {
+// also, if not nil, runs in the same transaction.
+func (c *Collector) Record(ctx context.Context, b metadata.Blob, also func(metadata.Tx) error) error {
 	start := time.Now()
 	pause := 10 * time.Millisecond
 	for {
@@ -38,7 +39,12 @@ func (c *Collector) Record(ctx context.Context, b metadata.Blob) error {
 		// record also ends the push, whose link would have recorded the
 		// blob again durably.
 		now := c.now()
-		err := c.meta.UpdateNoSync(ctx, func(tx metadata.Tx) error { return tx.RecordBlob(ctx, b, now) })
+		err := c.meta.UpdateNoSync(ctx, func(tx metadata.Tx) error {
+			if err := tx.RecordBlob(ctx, b, now); err != nil || also == nil {
+				return err
+			}
+			return also(tx)
+		})
 		if !errors.Is(err, metadata.ErrBlobDeleting) {
 			return err
 		}
