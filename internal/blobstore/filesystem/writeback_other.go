@@ -4,7 +4,7 @@ package filesystem
 
 import "os"
 
-const writebackChunk = 8 << 20
+const writebackChunk = 256 << 10
 
 // startWriteback does nothing where sync_file_range is unavailable.
 func startWriteback(*os.File, int64, int64) {}
