@@ -11,7 +11,7 @@ import (
 // disk starts early even on a 1 MB blob: Commit's fdatasync then waits
 // for the last chunk or so, not the whole blob. 256 KiB against 8 MiB:
 // 1 MB pushes at four clients 1.15x, 100 MB pushes 1.16-1.32x
-// (docs/benchmarks.md, "Write-back from the first 256 KiB").
+// (docs/benchmarks.md, "One wait for the disk per finished push").
 const writebackChunk = 256 << 10
 
 // startWriteback starts asynchronous write-back of a written range
