@@ -32,7 +32,7 @@ usage() {
   cat >&2 <<'EOF'
 usage: bench/compare.sh --ecrd PATH --distribution PATH [--zot PATH [--zot-config FILE] [--zot-commit]]
                         [--baseline PATH] [--auth] [--load PATH] [--wrk PATH] [--workdir DIR]
-                        [--only ID,ID...] [--repeat N] [--quick]
+                        [--only ID,ID...] [--repeat N] [--quick] [--pin]
                         [--scaleout [--replicas N] [--pg-bin DIR] [--versitygw PATH] [--aws PATH]]
   --zot-config  zot config to start from; its address, port and rootDirectory are replaced
   --zot-commit  also run zot with storage.commit set, as "zot-commit": it then syncs each
@@ -58,6 +58,10 @@ usage: bench/compare.sh --ecrd PATH --distribution PATH [--zot PATH [--zot-confi
                 the run with the median figure (default 1)
   --quick       fewer ops and shorter runs, a 500 MB blob instead of 2 GB
   --no-warm     skip writing and deleting a free-memory-sized file first (see warm_memory)
+  --pin         run each registry server on CPU 1 and ecrd-load (and wrk, its child)
+                on CPU 0 (taskset), so that neither takes the other's core: the
+                figures then show each side's own bound (PostgreSQL and versitygw
+                are not pinned)
   --scaleout    also run --ecrd on PostgreSQL (metadata) and versitygw (blobs), as
                 "ecrd-scaleout", beside the embedded default
   --replicas N  with --scaleout, also run N replicas on one database and bucket,
@@ -70,6 +74,7 @@ EOF
 }
 
 ecrd='' baseline='' distribution='' zot='' zot_config='' peer_auth=0 zot_commit=0 load='' wrk='' workdir='' only='' quick=0 repeat=1 warm=1
+pin=0 server_pin=() client_pin=()
 scaleout=0 replicas=1 pg_bin=${ECRD_PG_BIN:-/usr/lib/postgresql/15/bin} versitygw='' aws_cli=aws
 while (($#)); do
   case $1 in
@@ -87,6 +92,7 @@ while (($#)); do
     --quick) quick=1; shift ;;
     --repeat) repeat=$2; shift 2 ;;
     --no-warm) warm=0; shift ;;
+    --pin) pin=1; shift ;;
     --scaleout) scaleout=1; shift ;;
     --replicas) replicas=$2; shift 2 ;;
     --pg-bin) pg_bin=$2; shift 2 ;;
@@ -98,6 +104,15 @@ while (($#)); do
 done
 
 log() { printf '%s\n' "$*" >&2; }
+
+if ((pin)); then
+  if ! command -v taskset >/dev/null || (($(nproc) < 2)); then
+    log "compare.sh: --pin needs taskset and two CPUs"
+    exit 2
+  fi
+  # taskset execs the command: $! stays the server's own pid.
+  server_pin=(taskset -c 1) client_pin=(taskset -c 0)
+fi
 
 # Registries to run, in table order: peers first, ecrd last.
 registries=()
@@ -268,7 +283,7 @@ start_server() {
       local bin=$ecrd
       [[ $name == baseline ]] && bin=$baseline
       ECRD_ROOT_ACCESS_KEY_ID=$ecrd_key_id ECRD_ROOT_SECRET_ACCESS_KEY=$ecrd_secret \
-        "$bin" serve --listen "127.0.0.1:$port" --data "$data" >>"$logfile" 2>&1 &
+        "${server_pin[@]}" "$bin" serve --listen "127.0.0.1:$port" --data "$data" >>"$logfile" 2>&1 &
       ;;
     distribution)
       # Shipped defaults otherwise (info logging, no cache). Traces off:
@@ -287,7 +302,7 @@ EOF
       if ((peer_auth)); then
         printf 'auth:\n  htpasswd:\n    realm: compare\n    path: %s\n' "$(htpasswd)" >>"$data.yml"
       fi
-      OTEL_TRACES_EXPORTER=none "$distribution" serve "$data.yml" >>"$logfile" 2>&1 &
+      OTEL_TRACES_EXPORTER=none "${server_pin[@]}" "$distribution" serve "$data.yml" >>"$logfile" 2>&1 &
       ;;
     zot | zot-commit)
       if [[ -n $zot_config ]]; then
@@ -306,7 +321,7 @@ EOF
       if [[ $name == zot-commit ]]; then
         jq '.storage.commit = true' "$data.json" >"$data.json.tmp" && mv "$data.json.tmp" "$data.json"
       fi
-      "$zot" serve "$data.json" >>"$logfile" 2>&1 &
+      "${server_pin[@]}" "$zot" serve "$data.json" >>"$logfile" 2>&1 &
       ;;
   esac
   server_pids=($!)
@@ -469,7 +484,7 @@ start_scaleout() {
     url=http://127.0.0.1:$port
     env "${s3_env[@]}" ECRD_SERVER_KEY="$key" \
       ECRD_ROOT_ACCESS_KEY_ID=$ecrd_key_id ECRD_ROOT_SECRET_ACCESS_KEY=$ecrd_secret \
-      "$ecrd" serve --listen "127.0.0.1:$port" --data "$data" --metadata "$metadata" --blobs "$blobs" \
+      "${server_pin[@]}" "$ecrd" serve --listen "127.0.0.1:$port" --data "$data" --metadata "$metadata" --blobs "$blobs" \
       >>"$results/$name.server.log" 2>&1 &
     pid=$!
     server_pids+=("$pid")
@@ -543,7 +558,7 @@ run_scenario() {
   args+=(-watch-pid "$watch_spec")
   sync # start from clean page cache writeback, not the previous run's
   local rc=0
-  "$load" "${args[@]}" -json "$server_url" >"$out.json" 2>"$out.err" || rc=$?
+  "${client_pin[@]}" "$load" "${args[@]}" -json "$server_url" >"$out.json" 2>"$out.err" || rc=$?
   stop_server
   if ((rc != 0)); then
     log "  $name $id: ecrd-load exited $rc: $(head -c 300 "$out.err")"
@@ -806,6 +821,7 @@ if ((peer_auth)); then
 else
   echo "Authentication: ecrd checks its registry token on every request; the peers run without authentication."
 fi
+((pin)) && echo "Pinned (--pin): every registry server on CPU 1, ecrd-load (and wrk) on CPU 0."
 ((repeat > 1)) && echo "Each figure is the median of $repeat runs (registries taking turns); error counts add up all runs."
 echo "MB = 10^6 bytes. Latencies are per operation. Ratios: above 1 is better for MB/s and req/s, below 1 is better for p99 and memory."
 echo
