@@ -51,9 +51,10 @@ usage: bench/compare.sh --ecrd PATH --distribution PATH [--zot PATH [--zot-confi
   --workdir     where data dirs, the dd test file and results go (default $TMPDIR or /tmp)
   --only        scenario ids: push-1mb push-100mb-c1 push-100mb-c2 image-10x1mb
                 pull-1mb pull-100mb pull-1mb-splice pull-100mb-splice manifest-get
-                manifest-get-wrk manifest-head push-2gb (the -splice pulls move
-                bodies from the socket to /dev/null without copying them: ecrd-load
-                -splice)
+                manifest-get-wrk manifest-get-raw manifest-head push-2gb (the -splice
+                pulls move bodies from the socket to /dev/null without copying them:
+                ecrd-load -splice; manifest-get-raw sends prepared requests on plain
+                connections and reads responses with a minimal parser: ecrd-load -raw)
   --repeat      run each scenario N times per registry (turn by turn) and report
                 the run with the median figure (default 1)
   --quick       fewer ops and shorter runs, a 500 MB blob instead of 2 GB
@@ -207,6 +208,7 @@ scenarios=(
   "pull-100mb-splice|blob pull 100 MB, c=2, client splicing|pull -size 100MB -c 2 -blobs 2 -n 80 -splice|pull -size 100MB -c 2 -blobs 2 -n 4 -splice"
   "manifest-get|manifest GET by tag, c=64|manifest-get -c 64 -d 10s|manifest-get -c 64 -d 3s"
   "manifest-get-wrk|manifest GET by tag, c=64, wrk|manifest-get -c 64 -d 10s -wrk WRK|manifest-get -c 64 -d 3s -wrk WRK"
+  "manifest-get-raw|manifest GET by tag, c=64, raw HTTP|manifest-get -c 64 -d 10s -raw|manifest-get -c 64 -d 3s -raw"
   "manifest-head|manifest HEAD by tag, c=64|manifest-get -method HEAD -c 64 -d 10s|manifest-get -method HEAD -c 64 -d 3s"
   "push-2gb|single 2 GB blob push, c=1|push -size 2GB -c 1 -n 1|push -size 500MB -c 1 -n 1"
 )

@@ -507,6 +507,9 @@ func TestParseArgs(t *testing.T) {
 		{"push", "-splice", "http://a"},
 		{"pull", "-splice", "https://a"},
 		{"pull", "-splice", "-head", "http://a"},
+		{"pull", "-raw", "http://a"},
+		{"manifest-get", "-raw", "https://a"},
+		{"manifest-get", "-raw", "-wrk", "wrk", "-d", "2s", "http://a"},
 	} {
 		if _, err := parseArgs(bad); err == nil {
 			t.Errorf("parseArgs(%q) accepted", bad)

@@ -80,6 +80,10 @@ Flags (anywhere after SCENARIO):
                 body from the socket to /dev/null with splice(2), so that
                 the client never copies it (Linux, http only): the figure
                 is then the server's, not a client's copy
+  -raw          manifest-get: write each request, prepared once, on a plain
+                TCP connection and read the response with a minimal parser
+                instead of net/http (http only), so that the client costs
+                about what wrk does and its latencies stay ecrd-load's
   -wrk PATH     pull and manifest-get: after setup, run wrk (PATH is its
                 binary) for -d with -c connections and as many threads
                 as cores (at most -c) instead of ecrd-load's workers; a
@@ -166,6 +170,7 @@ type config struct {
 	jsonOut     bool
 	wrk         string // wrk's path for -wrk
 	splice      bool
+	raw         bool
 }
 
 const (
@@ -212,6 +217,7 @@ func parseArgs(args []string) (*config, error) {
 	fs.BoolVar(&cfg.jsonOut, "json", false, "")
 	fs.StringVar(&cfg.wrk, "wrk", "", "")
 	fs.BoolVar(&cfg.splice, "splice", false, "")
+	fs.BoolVar(&cfg.raw, "raw", false, "")
 
 	var positional []string
 	rest := args[1:]
@@ -339,6 +345,19 @@ func (cfg *config) check() error {
 		for _, u := range cfg.registries {
 			if u.Scheme != "http" {
 				return errors.New("-splice reads plain http only")
+			}
+		}
+	}
+	if cfg.raw {
+		switch {
+		case cfg.scenario != scenarioManifest:
+			return errors.New("-raw is for manifest-get")
+		case cfg.wrk != "":
+			return errors.New("-raw sends the requests itself: not with -wrk")
+		}
+		for _, u := range cfg.registries {
+			if u.Scheme != "http" {
+				return errors.New("-raw speaks plain http only")
 			}
 		}
 	}

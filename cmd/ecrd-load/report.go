@@ -19,6 +19,7 @@ type result struct {
 	Blobs       int    `json:"blobs,omitempty"`
 	Head        bool   `json:"head,omitempty"`
 	Splice      bool   `json:"splice,omitempty"`
+	Raw         bool   `json:"raw,omitempty"`
 	Concurrency int    `json:"concurrency"`
 	// Client is "wrk" when wrk made the requests (-wrk), else empty.
 	Client string `json:"client,omitempty"`

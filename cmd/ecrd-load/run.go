@@ -232,6 +232,7 @@ func summarize(cfg *config, st *runStats) *result {
 		r.Splice = cfg.splice
 	case scenarioManifest:
 		r.Mode = cfg.method
+		r.Raw = cfg.raw
 	}
 	return r
 }
@@ -261,6 +262,9 @@ func (r *result) label() string {
 		}
 		return fmt.Sprintf("pull %s blobs (%d distinct%s)", formatSize(r.SizeBytes), r.Blobs, head)
 	default:
+		if r.Raw {
+			return fmt.Sprintf("manifest %s by tag, raw HTTP", r.Mode)
+		}
 		return fmt.Sprintf("manifest %s by tag", r.Mode)
 	}
 }

@@ -155,6 +155,9 @@ type manifestScenario struct {
 	cfg      *config
 	c        *client
 	manifest []byte
+
+	mu      sync.Mutex
+	getters []*rawGetter // with -raw, every worker's
 }
 
 const manifestTag = "ecrd-load"
@@ -175,6 +178,9 @@ func (s *manifestScenario) setup(ctx context.Context) error {
 
 func (s *manifestScenario) newOp() opFunc {
 	want := int64(len(s.manifest))
+	if s.cfg.raw {
+		return s.newRawOp(want)
+	}
 	buf := make([]byte, 16<<10)
 	reqs := make([]*http.Request, max(1, len(s.c.replicas)))
 	return func(ctx context.Context, i int64) (int64, error) {
@@ -209,6 +215,37 @@ func (s *manifestScenario) newOp() opFunc {
 		}
 		return n, err
 	}
+}
+
+// newRawOp is a worker's op for -raw: one connection per replica.
+func (s *manifestScenario) newRawOp(want int64) opFunc {
+	getters := make([]*rawGetter, max(1, len(s.c.replicas)))
+	var setupErr error
+	for k := range getters {
+		c := s.c.at(int64(k))
+		if getters[k], setupErr = newRawGetter(c, s.cfg.method, urlPath(c.url(s.cfg.repo(), "manifests/"+manifestTag))); setupErr != nil {
+			break
+		}
+		s.mu.Lock()
+		s.getters = append(s.getters, getters[k])
+		s.mu.Unlock()
+	}
+	return func(ctx context.Context, i int64) (int64, error) {
+		if setupErr != nil {
+			return 0, setupErr
+		}
+		return getters[i%int64(len(getters))].get(ctx, want)
+	}
+}
+
+// close releases what -raw's workers hold.
+func (s *manifestScenario) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range s.getters {
+		g.close()
+	}
+	s.getters = nil
 }
 
 // parallel runs fn(0..n-1) on up to workers goroutines and returns the
