@@ -690,9 +690,9 @@ for entry in "${scenarios[@]}"; do
   read -ra load_args <<<"$words"
   # Registries take turns run by run, so that a burst of other load on
   # the machine does not land on one registry's runs only, and the order
-  # rotates from run to run: the run right after zot's is slower (1 MB and
-  # 100 MB pushes: the same build at 0.69x there), so with a fixed order
-  # the registry after zot would always pay for it.
+  # rotates from run to run: the run right after zot's is slower (100 MB
+  # pushes: the same build at 0.69-0.74x there), so with a fixed order the
+  # registry after zot would always pay for it.
   nreg=${#registries[@]}
   for run in $(seq "$repeat"); do
     for ((k = 0; k < nreg; k++)); do
