@@ -75,8 +75,7 @@ type pullScenario struct {
 	src   *blobSource
 	blobs []blob
 
-	mu      sync.Mutex
-	getters []*spliceGetter // with -splice, every worker's
+	getters held[*spliceGetter] // with -splice, every worker's
 }
 
 // setup pushes the blobs to pull, a few at a time, through the first
@@ -122,9 +121,7 @@ func (s *pullScenario) newSpliceOp() opFunc {
 		if getters[k], setupErr = newSpliceGetter(c); setupErr != nil {
 			break
 		}
-		s.mu.Lock()
-		s.getters = append(s.getters, getters[k])
-		s.mu.Unlock()
+		s.getters.add(getters[k])
 	}
 	repo := s.cfg.repo()
 	return func(ctx context.Context, i int64) (int64, error) {
@@ -138,13 +135,28 @@ func (s *pullScenario) newSpliceOp() opFunc {
 }
 
 // close releases what -splice's workers hold.
-func (s *pullScenario) close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, g := range s.getters {
-		g.close()
+func (s *pullScenario) close() { s.getters.closeAll() }
+
+// held keeps what workers open (connections, pipes), for the scenario
+// to close when the run ends.
+type held[T interface{ close() }] struct {
+	mu  sync.Mutex
+	all []T
+}
+
+func (h *held[T]) add(v T) {
+	h.mu.Lock()
+	h.all = append(h.all, v)
+	h.mu.Unlock()
+}
+
+func (h *held[T]) closeAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, v := range h.all {
+		v.close()
 	}
-	s.getters = nil
+	h.all = nil
 }
 
 // manifestScenario GETs (or HEADs) one manifest by tag, as fast as the
@@ -156,8 +168,7 @@ type manifestScenario struct {
 	c        *client
 	manifest []byte
 
-	mu      sync.Mutex
-	getters []*rawGetter // with -raw, every worker's
+	getters held[*rawGetter] // with -raw, every worker's
 }
 
 const manifestTag = "ecrd-load"
@@ -226,9 +237,7 @@ func (s *manifestScenario) newRawOp(want int64) opFunc {
 		if getters[k], setupErr = newRawGetter(c, s.cfg.method, urlPath(c.url(s.cfg.repo(), "manifests/"+manifestTag))); setupErr != nil {
 			break
 		}
-		s.mu.Lock()
-		s.getters = append(s.getters, getters[k])
-		s.mu.Unlock()
+		s.getters.add(getters[k])
 	}
 	return func(ctx context.Context, i int64) (int64, error) {
 		if setupErr != nil {
@@ -239,14 +248,7 @@ func (s *manifestScenario) newRawOp(want int64) opFunc {
 }
 
 // close releases what -raw's workers hold.
-func (s *manifestScenario) close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, g := range s.getters {
-		g.close()
-	}
-	s.getters = nil
-}
+func (s *manifestScenario) close() { s.getters.closeAll() }
 
 // parallel runs fn(0..n-1) on up to workers goroutines and returns the
 // first error.

@@ -63,8 +63,8 @@ func (r *Registry) ingest(ctx context.Context, in ingestion) error {
 			syncer metadata.Syncer
 			mark   func(metadata.Tx) error
 		)
-		if in.session != nil && !sp.Encrypted() && !r.opts.Shared {
-			syncer = metadata.SyncerOf(r.meta)
+		if in.session != nil && !sp.Encrypted() {
+			syncer = r.syncer
 		}
 		if syncer != nil {
 			u := *in.session

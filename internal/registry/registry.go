@@ -173,6 +173,9 @@ type Registry struct {
 	stats      stats
 	// ptc is the pull-through cache's state (pullthrough_cache.go).
 	ptc *pullThroughCache
+	// syncer syncs the metadata store beside a finishing upload's commit
+	// (ingest.go); nil with shared stores or a store that cannot.
+	syncer metadata.Syncer
 }
 
 // New returns a Registry over the given stores.
@@ -235,6 +238,9 @@ func New(meta metadata.Store, blobs blobstore.Store, opts Options) *Registry {
 	}
 	r.leases = lease.New(meta, opts.Holder, r.now, opts.Logger)
 	r.ptc = newPullThroughCache(opts)
+	if !opts.Shared {
+		r.syncer = metadata.SyncerOf(meta)
+	}
 	r.spaces = blobspace.New(blobs, keysOf(opts), r.now, opts.Logger)
 	r.gc = gc.New(meta, r.leases, r.spaces, opts.GCGrace, r.now, opts.Logger)
 	r.lifecycle = lifecyclerun.New(meta, lifecycleView{r}, r.leases, opts.LifecycleInterval, r.now, opts.Logger)
