@@ -233,11 +233,16 @@ func TestGivingUpMakesDeadLetters(t *testing.T) {
 	if other, _, _ := e.DeadLetters(ctx, scopeB, "", "", 100); len(other) != 0 {
 		t.Errorf("another account sees %d dead letters", len(other))
 	}
-	st := e.Stats()
+	// The counters move just after the cursor's commit, which the test
+	// waited for above: they are waited for too.
 	var total uint64
-	for _, r := range st.Rules {
-		total += r.DeadLettered
-	}
+	waitFor(t, "the dead letters in the stats", func() bool {
+		total = 0
+		for _, r := range e.Stats().Rules {
+			total += r.DeadLettered
+		}
+		return total >= uint64(len(statuses))
+	})
 	if total != uint64(len(statuses)) {
 		t.Errorf("stats count %d dead letters", total)
 	}
