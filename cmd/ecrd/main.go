@@ -277,6 +277,8 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		BlobRedirect:      cfg.BlobRedirect,
 		RemoteTargets:     remoteTargets(cfg.RemoteRegions, log),
 		InsecureUpstreams: cfg.InsecureUpstreams,
+		Self:              selfURL(ln.Addr()),
+		RemoteRegion:      func(region string) bool { _, ok := cfg.RemoteRegions[region]; return ok },
 		DeadLetters:       deliver,
 		Secrets:           ptcSecrets{secretsSvc},
 		Activity:          activity,

@@ -215,6 +215,16 @@ func endpoints(cfg config.Config, addr net.Addr) (func(metadata.Scope) string, e
 	}, nil
 }
 
+// selfURL is where the server reaches itself: its listener, over
+// loopback when it listens on every address.
+func selfURL(addr net.Addr) string {
+	host, port, _ := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
 // hostOf strips the scheme from a base URL.
 func hostOf(base string) string {
 	_, host, _ := strings.Cut(base, "://")

@@ -498,6 +498,7 @@ func (s *Service) sealSession(sess *Session, d time.Duration) (Credentials, erro
 		return Credentials{}, err
 	}
 	token := sessionTokenPrefix + base64.RawURLEncoding.EncodeToString(s.keys.Seal(payload, []byte(sess.KeyID)))
+	sess.token = token // what a registry token issued to the session carries
 	return Credentials{AccessKeyID: sess.KeyID, SecretAccessKey: sess.Secret, SessionToken: token, Expiration: sess.ExpiresAt()}, nil
 }
 

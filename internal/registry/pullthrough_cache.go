@@ -16,6 +16,8 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/ecrd/ecrd/internal/awsid"
+	"github.com/ecrd/ecrd/internal/ecrhost"
+	"github.com/ecrd/ecrd/internal/identity"
 	"github.com/ecrd/ecrd/internal/lease"
 	"github.com/ecrd/ecrd/internal/manifest"
 	"github.com/ecrd/ecrd/internal/metadata"
@@ -152,10 +154,23 @@ var pullThroughActions = map[Action]bool{
 	ActionUploadLayerPart:     true,
 }
 
-// ruleFor returns the rule a repository falls under; fresh reads the
-// rules from the metadata store, otherwise rules read within rulesTTL
-// serve.
+type cacheFetchKey struct{}
+
+// AsCacheFetch marks ctx as a pull-through cache's fetch from a registry
+// of this deployment (upstream.FetchHeader): it is served from what the
+// registry holds, no rule of its own going upstream, so that rules
+// pointing at each other's registries cannot loop.
+func AsCacheFetch(ctx context.Context) context.Context {
+	return context.WithValue(ctx, cacheFetchKey{}, true)
+}
+
+// ruleFor returns the rule a repository falls under (none for a cache's
+// fetch: see AsCacheFetch); fresh reads the rules from the metadata
+// store, otherwise rules read within rulesTTL serve.
 func (r *Registry) ruleFor(ctx context.Context, key metadata.RepoKey, fresh bool) (pullThrough, bool, error) {
+	if ctx.Value(cacheFetchKey{}) != nil {
+		return pullThrough{}, false, nil
+	}
 	c := r.ptc
 	now := r.now()
 	c.mu.Lock()
@@ -175,10 +190,17 @@ func (r *Registry) ruleFor(ctx context.Context, key metadata.RepoKey, fresh bool
 	return pullThrough{rule: rule, upstream: up}, found, nil
 }
 
-// endpoint returns a rule's upstream with its credentials, read from the
-// rule's secret at most once every credentialTTL.
+// endpoint returns a rule's upstream with its credentials: read from the
+// rule's secret at most once every credentialTTL, or a session of its
+// customRoleArn (roleEndpoint).
 func (r *Registry) endpoint(ctx context.Context, scope metadata.Scope, rule PullThroughCacheRule) (upstream.Endpoint, error) {
-	ep := upstream.Endpoint{Host: rule.UpstreamRegistryURL}
+	ep, err := r.bareEndpoint(rule)
+	if err != nil || rule.CustomRoleARN != "" {
+		if err == nil {
+			ep, err = r.roleEndpoint(ctx, scope, rule, ep)
+		}
+		return ep, err
+	}
 	if rule.CredentialARN == "" {
 		return ep, nil
 	}
@@ -209,13 +231,92 @@ func (r *Registry) endpoint(ctx context.Context, scope metadata.Scope, rule Pull
 	return ep, nil
 }
 
+// bareEndpoint is a rule's upstream without credentials: its URL's host,
+// the scheme dropped. Whether the host is reached over plain HTTP is the
+// insecure-upstreams setting's to say; a rule that asks for http:// of a
+// host not in it is refused rather than reached over HTTPS.
+func (r *Registry) bareEndpoint(rule PullThroughCacheRule) (upstream.Endpoint, error) {
+	host, plain := strings.CutPrefix(rule.UpstreamRegistryURL, "http://")
+	if !plain {
+		host = strings.TrimPrefix(host, "https://")
+	}
+	if plain && !r.ptc.client.Insecure(host) {
+		return upstream.Endpoint{}, errorf(CodeUpstreamImage, "the pull-through cache rule %q names %s, and this server reaches %s over HTTPS only (it is not among the insecure upstreams)",
+			rule.Prefix, rule.UpstreamRegistryURL, host)
+	}
+	return upstream.Endpoint{Host: host}, nil
+}
+
+// ptcService is the service principal the pull-through cache assumes a
+// rule's customRoleArn as, AWS's for ECR's pull-through cache.
+const ptcService = "pullthroughcache.ecr.amazonaws.com"
+
+// ptcSessionName names the cache's sessions of a customRoleArn, as they
+// appear in the upstream's audit trail.
+const ptcSessionName = "ecr-pull-through-cache"
+
+// roleEndpoint gives an ECR upstream the credentials of a session of the
+// rule's customRoleArn, which the cache assumes as ptcService in the
+// rule's account (the role's trust policy must allow it). The upstream
+// must be a registry of this deployment: an ECR-shaped host
+// (<account>.dkr.ecr.<region>.<domain>) whose region no other deployment
+// serves. Its requests go to this server itself (Options.Self), the host
+// naming the upstream's account and region, with a registry token of the
+// session as password: the upstream authorizes the role's session as it
+// would any client's (its repository and registry policies, the role's
+// own policies). Sessions are kept for credentialTTL.
+func (r *Registry) roleEndpoint(ctx context.Context, scope metadata.Scope, rule PullThroughCacheRule, ep upstream.Endpoint) (upstream.Endpoint, error) {
+	h, ok := ecrhost.Parse(ep.Host)
+	if !ok {
+		return ep, errorf(CodeUpstreamImage, "the pull-through cache rule %q assumes %s for %s, which is not an ECR registry host (<account>.dkr.ecr.<region>.<domain>)", rule.Prefix, rule.CustomRoleARN, ep.Host)
+	}
+	if r.opts.RemoteRegion != nil && r.opts.RemoteRegion(h.Region) {
+		return ep, errorf(CodeUpstreamImage, "the pull-through cache rule %q assumes %s for %s, in region %s, which another deployment serves: a role of this deployment has no session there", rule.Prefix, rule.CustomRoleARN, ep.Host, h.Region)
+	}
+	if r.opts.Self == "" || r.ids == nil {
+		return ep, errorf(CodeUpstreamImage, "the pull-through cache rule %q assumes %s, and this server has no way to its own registries", rule.Prefix, rule.CustomRoleARN)
+	}
+	c := r.ptc
+	k := scope.Account + "\x00role\x00" + rule.CustomRoleARN
+	now := r.now()
+	c.mu.Lock()
+	e, cached := c.creds[k]
+	c.mu.Unlock()
+	if cached && now.Sub(e.fetched) < credentialTTL && e.ep.Host == ep.Host {
+		return e.ep, nil
+	}
+	p, err := r.ids.AssumeRoleForService(ctx, identity.ServiceRoleInput{
+		Service: ptcService, RoleARN: rule.CustomRoleARN, SessionName: ptcSessionName,
+		SourceAccount: scope.Account, Region: scope.Region,
+	})
+	if err != nil {
+		return ep, errorf(CodeUpstreamImage, "the pull-through cache rule %q cannot assume its role: %v", rule.Prefix, err)
+	}
+	ep.Username = "AWS"
+	ep.Password, _ = r.ids.IssueRegistryToken(p, h.Region)
+	ep.Via = r.opts.Self
+	c.mu.Lock()
+	c.creds[k] = credEntry{ep: ep, fetched: now}
+	c.mu.Unlock()
+	return ep, nil
+}
+
 // CheckUpstream tries a rule's upstream: its /v2/ endpoint, logging in
 // with credential (the secret's value as ECR documents it, a JSON object
-// {"username": ..., "accessToken": ...}; "" for none) where it asks for
-// it. It serves ValidatePullThroughCacheRule.
-func (r *Registry) CheckUpstream(ctx context.Context, rule PullThroughCacheRule, credential string) error {
-	ep := upstream.Endpoint{Host: rule.UpstreamRegistryURL}
-	if credential != "" {
+// {"username": ..., "accessToken": ...}; "" for none), or as the rule's
+// customRoleArn, where it asks for it. It serves
+// ValidatePullThroughCacheRule.
+func (r *Registry) CheckUpstream(ctx context.Context, scope metadata.Scope, rule PullThroughCacheRule, credential string) error {
+	ep, err := r.bareEndpoint(rule)
+	if err != nil {
+		return err
+	}
+	switch {
+	case rule.CustomRoleARN != "":
+		if ep, err = r.roleEndpoint(ctx, scope, rule, ep); err != nil {
+			return err
+		}
+	case credential != "":
 		user, token, err := ParseUpstreamCredential(credential)
 		if err != nil {
 			return err
@@ -226,7 +327,7 @@ func (r *Registry) CheckUpstream(ctx context.Context, rule PullThroughCacheRule,
 		// Without credentials, an upstream that asks for them at /v2/ is
 		// still a fine upstream: many answer anonymous pulls per
 		// repository (public images, Bearer tokens for nobody).
-		if credential == "" && upstream.KindOf(err) == upstream.KindDenied {
+		if credential == "" && rule.CustomRoleARN == "" && upstream.KindOf(err) == upstream.KindDenied {
 			return nil
 		}
 		return upstreamError(CodeUpstreamImage, err, rule.UpstreamRegistryURL, "")

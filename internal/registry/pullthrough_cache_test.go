@@ -418,12 +418,12 @@ func TestPullThroughBasicCredentialsReadOnce(t *testing.T) {
 		t.Fatalf("the secret was read %d times, want 1", n)
 	}
 	rule := registry.PullThroughCacheRule{Prefix: "hub", UpstreamRegistryURL: p.up.host}
-	if err := p.reg.CheckUpstream(ctx, rule, `{"username":"puller","accessToken":"tok-123"}`); err != nil {
+	if err := p.reg.CheckUpstream(ctx, scope, rule, `{"username":"puller","accessToken":"tok-123"}`); err != nil {
 		t.Fatalf("CheckUpstream with the right credential: %v", err)
 	}
-	err := p.reg.CheckUpstream(ctx, rule, `{"username":"puller","accessToken":"wrong"}`)
+	err := p.reg.CheckUpstream(ctx, scope, rule, `{"username":"puller","accessToken":"wrong"}`)
 	wantCode(t, err, registry.CodeUpstreamImage)
-	err = p.reg.CheckUpstream(ctx, rule, `not json`)
+	err = p.reg.CheckUpstream(ctx, scope, rule, `not json`)
 	wantCode(t, err, registry.CodeInvalidParameter)
 }
 
@@ -605,5 +605,39 @@ func TestPullThroughAuthorization(t *testing.T) {
 		t.Fatal(err)
 	} else {
 		rc.Close()
+	}
+}
+
+// TestPullThroughURLScheme: a rule's URL may carry its scheme, as the
+// rule API accepts; http:// is honoured only for an insecure upstream,
+// and otherwise refused rather than reached over HTTPS.
+func TestPullThroughURLScheme(t *testing.T) {
+	p := newPTC(t, "")
+	md, _ := p.up.push(t, "team/app", "v1", []byte(`{"os":"linux"}`), []byte("layer"))
+	other := "127.0.0.1:1" // not among the insecure upstreams
+	rules := []registry.PullThroughCacheRule{
+		{Prefix: "plain", UpstreamRegistryURL: "http://" + p.up.host, CreatedAt: time.Now()},
+		{Prefix: "tls", UpstreamRegistryURL: "https://" + p.up.host, CreatedAt: time.Now()},
+		{Prefix: "refused", UpstreamRegistryURL: "http://" + other, CreatedAt: time.Now()},
+	}
+	if err := registry.SetPullThroughRules(ctx, p.reg, scope, rules); err != nil {
+		t.Fatal(err)
+	}
+	if img, err := p.reg.Manifest(ctx, key("plain/team/app"), "v1", true); err != nil || img.Digest != md {
+		t.Fatalf("http:// of an insecure upstream: %v", err)
+	}
+	// https:// of the same host is the insecure-upstreams setting's to
+	// decide too: it lists the host, so plain HTTP.
+	if img, err := p.reg.Manifest(ctx, key("tls/team/app"), "v1", true); err != nil || img.Digest != md {
+		t.Fatalf("https:// of an insecure upstream: %v", err)
+	}
+	_, err := p.reg.Manifest(ctx, key("refused/team/app"), "v1", true)
+	wantCode(t, err, registry.CodeUpstreamImage)
+	if err == nil || !strings.Contains(err.Error(), "over HTTPS only") {
+		t.Errorf("http:// of a host not among the insecure upstreams: %v", err)
+	}
+	err = p.reg.CheckUpstream(ctx, scope, rules[2], "")
+	if err == nil || !strings.Contains(err.Error(), "over HTTPS only") {
+		t.Errorf("CheckUpstream of the same: %v", err)
 	}
 }

@@ -515,7 +515,7 @@ func (r *Registry) ValidatePullThroughCacheRule(ctx context.Context, scope metad
 		credential = value
 	}
 	if r.opts.UpstreamCheck != nil {
-		if err := r.opts.UpstreamCheck(ctx, v.Rule, credential); err != nil {
+		if err := r.opts.UpstreamCheck(ctx, scope, v.Rule, credential); err != nil {
 			if ctx.Err() != nil {
 				return v, ctx.Err()
 			}

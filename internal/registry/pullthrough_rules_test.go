@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ecrd/ecrd/internal/identity"
+	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/outbox"
 	"github.com/ecrd/ecrd/internal/registry"
 )
@@ -38,7 +39,7 @@ const (
 	badSecret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/bad-AbCdEf"
 )
 
-func ruleFixture(t *testing.T, check func(context.Context, registry.PullThroughCacheRule, string) error) (*fixture, *secretStore) {
+func ruleFixture(t *testing.T, check func(context.Context, metadata.Scope, registry.PullThroughCacheRule, string) error) (*fixture, *secretStore) {
 	t.Helper()
 	s := &secretStore{values: map[string]string{
 		hubSecret: `{"username":"u","accessToken":"t"}`,
@@ -46,7 +47,7 @@ func ruleFixture(t *testing.T, check func(context.Context, registry.PullThroughC
 	}, errs: map[string]error{}}
 	if check == nil {
 		// No upstream to reach: these tests check the secret alone.
-		check = func(context.Context, registry.PullThroughCacheRule, string) error { return nil }
+		check = func(context.Context, metadata.Scope, registry.PullThroughCacheRule, string) error { return nil }
 	}
 	return newFixture(t, registry.Options{Secrets: s, UpstreamCheck: check}), s
 }
@@ -211,7 +212,7 @@ func TestPullThroughCacheRuleLimit(t *testing.T) {
 
 func TestValidatePullThroughCacheRule(t *testing.T) {
 	var checked []string
-	f, secrets := ruleFixture(t, func(_ context.Context, rule registry.PullThroughCacheRule, credential string) error {
+	f, secrets := ruleFixture(t, func(_ context.Context, _ metadata.Scope, rule registry.PullThroughCacheRule, credential string) error {
 		checked = append(checked, rule.Prefix+"="+credential)
 		if rule.Prefix == "refused" {
 			return errors.New("401 Unauthorized")

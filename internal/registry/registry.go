@@ -128,10 +128,19 @@ type Options struct {
 	// UpstreamCheck tries to log in to a rule's upstream registry with
 	// the rule's credential (its secret's value, "" for none), for
 	// ValidatePullThroughCacheRule; nil: only the secret is checked.
-	UpstreamCheck func(ctx context.Context, rule PullThroughCacheRule, credential string) error
+	UpstreamCheck func(ctx context.Context, scope metadata.Scope, rule PullThroughCacheRule, credential string) error
 	// InsecureUpstreams are the upstreams of pull-through cache rules
 	// (host:port) reached over plain HTTP; every other one over HTTPS.
 	InsecureUpstreams []string
+	// Self is the base URL at which this server reaches itself over
+	// plain HTTP (its listener: http://127.0.0.1:5000). A pull-through
+	// cache rule with a customRoleArn pulls from a registry of this
+	// deployment through it, as the role; "" leaves such rules without
+	// their upstream.
+	Self string
+	// RemoteRegion reports whether another deployment serves a region
+	// (the remote-regions setting); nil: this server serves them all.
+	RemoteRegion func(region string) bool
 	// UpstreamCredentials reads the secret a pull-through cache rule names
 	// (its credentialArn) in an account, returning its value; nil: rules
 	// with credentials fail to fetch.

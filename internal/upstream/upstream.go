@@ -14,6 +14,10 @@
 // host. Docker Hub's single-name repositories get its "library/" prefix,
 // as docker does.
 //
+// An Endpoint with Via is a registry of the cache's own deployment,
+// reached at Via with its ECR-shaped host name in each request, and
+// marked with FetchHeader so that it does not go upstream in turn.
+//
 // Failures are typed (*Error with KindNotFound, KindDenied,
 // KindTemporary) and carry the upstream's own reason.
 package upstream
@@ -51,12 +55,24 @@ var ManifestAccept = []string{
 // MaxManifestSize bounds a manifest read from an upstream.
 const MaxManifestSize = 4 << 20
 
+// FetchHeader marks a request a pull-through cache sends to a registry
+// of its own deployment (an Endpoint with Via): that registry serves it
+// from what it holds and does not in turn fetch from its own upstreams,
+// so that rules pointing at each other cannot loop.
+const FetchHeader = "X-Ecrd-Pull-Through-Fetch"
+
 // Endpoint is an upstream registry with the credentials to use on it.
 type Endpoint struct {
 	// Host is host[:port], as a pull-through cache rule gives it.
 	Host     string
 	Username string
 	Password string
+	// Via, when set, is the base URL (http://127.0.0.1:5000) requests
+	// are sent to instead of Host's, Host still naming the registry in
+	// each request: an ECR-shaped host of the same deployment, which
+	// tells the account and region apart by the Host header and need
+	// not resolve.
+	Via string
 }
 
 // Kind classifies an upstream failure.
@@ -376,6 +392,9 @@ func (c *Client) Ping(ctx context.Context, ep Endpoint) error {
 // a token is asked for.
 func (c *Client) do(ctx context.Context, ep Endpoint, repo, method, path, accept string) (*http.Response, error) {
 	u := c.baseURL(ep.Host) + path
+	if ep.Via != "" {
+		u = strings.TrimSuffix(ep.Via, "/") + path
+	}
 	host, _ := dockerHub(ep.Host)
 	scope := ""
 	if repo != "" {
@@ -385,6 +404,10 @@ func (c *Client) do(ctx context.Context, ep Endpoint, repo, method, path, accept
 		req, err := http.NewRequestWithContext(ctx, method, u, nil)
 		if err != nil {
 			return nil, &Error{Kind: KindInvalid, Reason: err.Error()}
+		}
+		if ep.Via != "" {
+			req.Host = ep.Host
+			req.Header.Set(FetchHeader, "1")
 		}
 		if accept != "" {
 			req.Header.Set("Accept", accept)

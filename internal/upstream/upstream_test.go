@@ -336,6 +336,43 @@ func TestBasicChallengeAndHTTPSByDefault(t *testing.T) {
 	}
 }
 
+// TestVia: an endpoint with Via is reached there, each request naming
+// the endpoint's host, which need not resolve, and marked as a cache's
+// fetch.
+func TestVia(t *testing.T) {
+	var hosts []string
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hosts = append(hosts, r.Host)
+		mu.Unlock()
+		if r.Header.Get(FetchHeader) == "" {
+			http.Error(w, "not marked as a cache's fetch", http.StatusBadRequest)
+			return
+		}
+		if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
+			w.Header().Set("WWW-Authenticate", `Basic realm="ecrd"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	const named = "210987654321.dkr.ecr.eu-west-1.registry.invalid"
+	ep := Endpoint{Host: named, Username: user, Password: pass, Via: srv.URL}
+	if err := New(Options{}).Ping(context.Background(), ep); err != nil {
+		t.Fatal(err)
+	}
+	if len(hosts) != 2 || hosts[0] != named || hosts[1] != named {
+		t.Fatalf("Host headers %q, want %s twice (the challenge and the answer)", hosts, named)
+	}
+	// Without Via the name is looked up, and does not resolve.
+	ep.Via = ""
+	if err := New(Options{}).Ping(context.Background(), ep); KindOf(err) != KindTemporary {
+		t.Fatalf("without Via: %v", err)
+	}
+}
+
 func TestDockerHubNames(t *testing.T) {
 	for _, tc := range []struct{ host, repo, want string }{
 		{"registry-1.docker.io", "alpine", "library/alpine"},

@@ -18,6 +18,7 @@ import (
 	"github.com/ecrd/ecrd/internal/manifest"
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
+	"github.com/ecrd/ecrd/internal/upstream"
 )
 
 // Authenticate says which registry (account and region) a request
@@ -95,6 +96,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		ctx = registry.WithReplicationOrigin(ctx, o)
+	}
+	if req.Header.Get(upstream.FetchHeader) != "" {
+		// Another pull-through cache of this deployment fetching: no
+		// upstream behind this registry for it (it can only narrow what
+		// a request gets, so anyone may send it).
+		ctx = registry.AsCacheFetch(ctx)
 	}
 	req = req.WithContext(ctx)
 	if rt.kind == routeNone {
