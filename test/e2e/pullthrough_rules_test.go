@@ -246,20 +246,29 @@ func TestPullThroughCacheRulesAWSCLI(t *testing.T) {
 }
 
 // TestTerraformPullThroughCacheRule: aws_ecr_pull_through_cache_rule and
-// its data source, applied, planned clean, and destroyed.
+// its data source, applied, planned clean, and destroyed; a rule for
+// another account's registry with the role Terraform made beside it
+// validates.
 func TestTerraformPullThroughCacheRule(t *testing.T) {
 	e := startBareECRD(t, t.TempDir())
 	w := newTFWorkspace(t, e, "ptc")
 	w.applyClean()
 	out := w.outputs()
-	if out["registry_id"] != testAccount || out["read_url"] != "quay.io" || out["read_upstream_prefix"] != "" || out["k8s_upstream_prefix"] != "ROOT" {
+	if out["registry_id"] != testAccount || out["read_url"] != "quay.io" || out["read_upstream_prefix"] != "" || out["k8s_upstream_prefix"] != "ROOT" ||
+		out["role_rule_role"] != "arn:aws:iam::"+testAccount+":role/ecr-to-ecr-cache" || out["role_rule_upstream"] != "210987654321.dkr.ecr.us-east-1.amazonaws.com" {
 		t.Errorf("outputs %v", out)
 	}
 	c := ecrClient(e)
 	d, err := c.DescribePullThroughCacheRules(context.Background(), &ecr.DescribePullThroughCacheRulesInput{})
 	ecrMust(t, "DescribePullThroughCacheRules", err)
-	if len(d.PullThroughCacheRules) != 3 {
-		t.Errorf("Terraform made %d rules, want 3", len(d.PullThroughCacheRules))
+	if len(d.PullThroughCacheRules) != 4 {
+		t.Errorf("Terraform made %d rules, want 4", len(d.PullThroughCacheRules))
+	}
+	// The role rule is usable as declared: the role trusts the service.
+	v, err := c.ValidatePullThroughCacheRule(context.Background(), &ecr.ValidatePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("primary")})
+	ecrMust(t, "ValidatePullThroughCacheRule", err)
+	if !v.IsValid {
+		t.Errorf("the role rule is not valid: %s", aws.ToString(v.Failure))
 	}
 	w.destroy()
 	d, err = c.DescribePullThroughCacheRules(context.Background(), &ecr.DescribePullThroughCacheRulesInput{})

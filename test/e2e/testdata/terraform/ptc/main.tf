@@ -1,7 +1,9 @@
 # Pull-through cache rules as a platform team declares them: a public
 # upstream ECR knows (quay), one mirrored at the upstream's root named
-# explicitly, and any OCI registry (here one on loopback) under a
-# prefix of its repositories; and a data source reading one back.
+# explicitly, any OCI registry (here one on loopback) under a prefix of
+# its repositories, and another account's ECR registry as a role that
+# trusts the pull-through cache service; and a data source reading one
+# back.
 terraform {
   required_providers {
     aws = {
@@ -22,8 +24,40 @@ provider "aws" {
 
   endpoints {
     ecr = var.endpoint
+    iam = var.endpoint
     sts = var.endpoint
   }
+}
+
+resource "aws_iam_role" "ptc" {
+  name = "ecr-to-ecr-cache"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "pullthroughcache.ecr.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "ptc" {
+  name = "pull"
+  role = aws_iam_role.ptc.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
+      Resource = "*"
+    }]
+  })
+}
+
+resource "aws_ecr_pull_through_cache_rule" "upstream_account" {
+  ecr_repository_prefix = "primary"
+  upstream_registry_url = "210987654321.dkr.ecr.us-east-1.amazonaws.com"
+  custom_role_arn       = aws_iam_role.ptc.arn
 }
 
 resource "aws_ecr_pull_through_cache_rule" "quay" {
@@ -57,6 +91,14 @@ output "read_url" {
 
 output "read_upstream_prefix" {
   value = data.aws_ecr_pull_through_cache_rule.quay.upstream_repository_prefix
+}
+
+output "role_rule_role" {
+  value = aws_ecr_pull_through_cache_rule.upstream_account.custom_role_arn
+}
+
+output "role_rule_upstream" {
+  value = aws_ecr_pull_through_cache_rule.upstream_account.upstream_registry_url
 }
 
 output "k8s_upstream_prefix" {
