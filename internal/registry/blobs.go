@@ -278,7 +278,7 @@ func (r *Registry) PutBlob(ctx context.Context, key metadata.RepoKey, dgst strin
 		return metadata.Blob{}, r.spaceError(ctx, err)
 	}
 	h := d.Algorithm().Hash()
-	_, err = copyBody(r.guardSpace(ctx, w), io.TeeReader(r.limitBody(body, 0), h))
+	_, err = hashCopy(r.guardSpace(ctx, w), r.limitBody(body, 0), h)
 	err = bodyError(err)
 	n := w.Size()
 	if err == nil && n > r.opts.MaxBlobSize {

@@ -72,7 +72,8 @@
 // so far, and the running SHA-256 state, without the bytes of its
 // pending block, which are content) lives in the metadata store, so any
 // request can continue it, even after a restart. Chunks are hashed as
-// they stream in, so finishing an upload does not read it again. A PATCH
+// they stream in (on a goroutine beside the copy: hashCopy), so
+// finishing an upload does not read it again. A PATCH
 // is not fsynced: a machine crash may lose acknowledged bytes, and the
 // session then ends (the client starts again); only finished blobs are
 // durable. Recover, at start-up, removes what a crash left half-done.

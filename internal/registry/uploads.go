@@ -250,7 +250,7 @@ func (r *Registry) writeChunk(ctx context.Context, u metadata.Upload, w blobstor
 	}
 	var live hash.Hash
 	hashed := &countingWriter{w: h}
-	_, copyErr := copyBody(r.guardSpace(ctx, w), io.TeeReader(r.limitBody(body, u.Size), hashed))
+	_, copyErr := hashCopy(r.guardSpace(ctx, w), r.limitBody(body, u.Size), hashed)
 	if isNoSpace(copyErr) {
 		// Free what the upload holds: the database shares the disk.
 		r.cancel(ctx, u.ID)
@@ -303,12 +303,61 @@ func (r *Registry) writeChunk(ctx context.Context, u metadata.Upload, w blobstor
 // cmd/ecrd-load on 127.0.0.1).
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
-// copyBody copies r to w through a pooled buffer.
-func copyBody(w io.Writer, r io.Reader) (int64, error) {
-	bp := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(bp)
-	// Hide any ReadFrom or WriteTo so that the buffer is used.
-	return io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{r}, *bp)
+// hashCopy copies r to w and writes what it reads to h too (the digest),
+// as io.Copy through an io.TeeReader would, but h takes each buffer on a
+// goroutine of its own, beside that buffer's write and the next read.
+// Hashing (about 0.5 ms a MiB with SHA-NI) is the largest cost of a
+// push: run beside the copying rather than after it, a large push is
+// bound by the slower of the two instead of their sum where a core is
+// free. Two pooled buffers take turns; a buffer is read into again only
+// once h is through with it. h gets exactly the bytes read, in order,
+// including those of a chunk whose write failed, and has taken them all
+// when hashCopy returns.
+func hashCopy(w io.Writer, r io.Reader, h io.Writer) (written int64, err error) {
+	bufs := [2]*[]byte{copyBuffers.Get().(*[]byte), copyBuffers.Get().(*[]byte)}
+	defer copyBuffers.Put(bufs[0])
+	defer copyBuffers.Put(bufs[1])
+	chunks := make(chan []byte, len(bufs))
+	hashed := make(chan struct{}, len(bufs))
+	go func() {
+		for c := range chunks {
+			h.Write(c) // a hash never fails
+			hashed <- struct{}{}
+		}
+	}()
+	pending := 0 // chunks sent to h and not yet hashed, oldest first
+	defer func() {
+		close(chunks)
+		for ; pending > 0; pending-- {
+			<-hashed
+		}
+	}()
+	for i := 0; ; i++ {
+		if pending == len(bufs) {
+			<-hashed // this buffer's last chunk, the oldest pending
+			pending--
+		}
+		buf := *bufs[i%len(bufs)]
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			chunks <- buf[:n]
+			pending++
+			nw, werr := w.Write(buf[:n])
+			written += int64(nw)
+			if werr == nil && nw != n {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				return written, werr
+			}
+		}
+		if rerr == io.EOF {
+			return written, nil
+		}
+		if rerr != nil {
+			return written, rerr
+		}
+	}
 }
 
 // resumeHash continues the upload's SHA-256 from its recorded state, or
