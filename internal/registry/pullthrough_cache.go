@@ -195,13 +195,12 @@ func (r *Registry) ruleFor(ctx context.Context, key metadata.RepoKey, fresh bool
 // customRoleArn (roleEndpoint).
 func (r *Registry) endpoint(ctx context.Context, scope metadata.Scope, rule PullThroughCacheRule) (upstream.Endpoint, error) {
 	ep, err := r.bareEndpoint(rule)
-	if err != nil || rule.CustomRoleARN != "" {
-		if err == nil {
-			ep, err = r.roleEndpoint(ctx, scope, rule, ep)
-		}
+	switch {
+	case err != nil:
 		return ep, err
-	}
-	if rule.CredentialARN == "" {
+	case rule.CustomRoleARN != "":
+		return r.roleEndpoint(ctx, scope, rule, ep)
+	case rule.CredentialARN == "":
 		return ep, nil
 	}
 	c := r.ptc
