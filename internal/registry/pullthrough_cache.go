@@ -203,8 +203,27 @@ func (r *Registry) endpoint(ctx context.Context, scope metadata.Scope, rule Pull
 	case rule.CredentialARN == "":
 		return ep, nil
 	}
+	return r.withCredentials(scope.Account+"\x00"+rule.CredentialARN, ep, func() (upstream.Endpoint, error) {
+		if r.opts.UpstreamCredentials == nil {
+			return ep, errorf(CodeUpstreamImage, "the pull-through cache rule %q names the secret %s, and this server reads no secrets", rule.Prefix, rule.CredentialARN)
+		}
+		text, err := r.opts.UpstreamCredentials(ctx, scope.Account, rule.CredentialARN)
+		if err != nil {
+			return ep, errorf(CodeUpstreamImage, "reading the upstream credentials of pull-through cache rule %q from %s: %v", rule.Prefix, rule.CredentialARN, err)
+		}
+		user, token, err := ParseUpstreamCredential(text)
+		if err != nil {
+			return ep, errorf(CodeUpstreamImage, "the secret %s of pull-through cache rule %q: %v", rule.CredentialARN, rule.Prefix, err)
+		}
+		ep.Username, ep.Password = user, token
+		return ep, nil
+	})
+}
+
+// withCredentials returns the endpoint kept under k if it was fetched
+// within credentialTTL for ep's host, or fetch's, which it keeps.
+func (r *Registry) withCredentials(k string, ep upstream.Endpoint, fetch func() (upstream.Endpoint, error)) (upstream.Endpoint, error) {
 	c := r.ptc
-	k := scope.Account + "\x00" + rule.CredentialARN
 	now := r.now()
 	c.mu.Lock()
 	e, ok := c.creds[k]
@@ -212,18 +231,10 @@ func (r *Registry) endpoint(ctx context.Context, scope metadata.Scope, rule Pull
 	if ok && now.Sub(e.fetched) < credentialTTL && e.ep.Host == ep.Host {
 		return e.ep, nil
 	}
-	if r.opts.UpstreamCredentials == nil {
-		return ep, errorf(CodeUpstreamImage, "the pull-through cache rule %q names the secret %s, and this server reads no secrets", rule.Prefix, rule.CredentialARN)
-	}
-	text, err := r.opts.UpstreamCredentials(ctx, scope.Account, rule.CredentialARN)
+	ep, err := fetch()
 	if err != nil {
-		return ep, errorf(CodeUpstreamImage, "reading the upstream credentials of pull-through cache rule %q from %s: %v", rule.Prefix, rule.CredentialARN, err)
+		return ep, err
 	}
-	user, token, err := ParseUpstreamCredential(text)
-	if err != nil {
-		return ep, errorf(CodeUpstreamImage, "the secret %s of pull-through cache rule %q: %v", rule.CredentialARN, rule.Prefix, err)
-	}
-	ep.Username, ep.Password = user, token
 	c.mu.Lock()
 	c.creds[k] = credEntry{ep: ep, fetched: now}
 	c.mu.Unlock()
@@ -275,29 +286,19 @@ func (r *Registry) roleEndpoint(ctx context.Context, scope metadata.Scope, rule 
 	if r.opts.Self == "" || r.ids == nil {
 		return ep, errorf(CodeUpstreamImage, "the pull-through cache rule %q assumes %s, and this server has no way to its own registries", rule.Prefix, rule.CustomRoleARN)
 	}
-	c := r.ptc
-	k := scope.Account + "\x00role\x00" + rule.CustomRoleARN
-	now := r.now()
-	c.mu.Lock()
-	e, cached := c.creds[k]
-	c.mu.Unlock()
-	if cached && now.Sub(e.fetched) < credentialTTL && e.ep.Host == ep.Host {
-		return e.ep, nil
-	}
-	p, err := r.ids.AssumeRoleForService(ctx, identity.ServiceRoleInput{
-		Service: ptcService, RoleARN: rule.CustomRoleARN, SessionName: ptcSessionName,
-		SourceAccount: scope.Account, Region: scope.Region,
+	return r.withCredentials(scope.Account+"\x00role\x00"+rule.CustomRoleARN, ep, func() (upstream.Endpoint, error) {
+		p, err := r.ids.AssumeRoleForService(ctx, identity.ServiceRoleInput{
+			Service: ptcService, RoleARN: rule.CustomRoleARN, SessionName: ptcSessionName,
+			SourceAccount: scope.Account, Region: scope.Region,
+		})
+		if err != nil {
+			return ep, errorf(CodeUpstreamImage, "the pull-through cache rule %q cannot assume its role: %v", rule.Prefix, err)
+		}
+		ep.Username = "AWS"
+		ep.Password, _ = r.ids.IssueRegistryToken(p, h.Region)
+		ep.Via = r.opts.Self
+		return ep, nil
 	})
-	if err != nil {
-		return ep, errorf(CodeUpstreamImage, "the pull-through cache rule %q cannot assume its role: %v", rule.Prefix, err)
-	}
-	ep.Username = "AWS"
-	ep.Password, _ = r.ids.IssueRegistryToken(p, h.Region)
-	ep.Via = r.opts.Self
-	c.mu.Lock()
-	c.creds[k] = credEntry{ep: ep, fetched: now}
-	c.mu.Unlock()
-	return ep, nil
 }
 
 // CheckUpstream tries a rule's upstream: its /v2/ endpoint, logging in
