@@ -195,11 +195,7 @@ func ensureRootCredentials(ctx context.Context, st *stores, holder string, cfg c
 func endpoints(cfg config.Config, addr net.Addr) (func(metadata.Scope) string, error) {
 	base := cfg.PublicURL
 	if base == "" {
-		host, port, _ := net.SplitHostPort(addr.String())
-		if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-			host = "localhost"
-		}
-		base = "http://" + net.JoinHostPort(host, port)
+		base = selfURL(addr)
 	}
 	u, err := url.Parse(strings.TrimSuffix(base, "/"))
 	if err != nil {

@@ -49,8 +49,9 @@ func (s *Service) AssumeRoleForService(ctx context.Context, in ServiceRoleInput)
 	if !ok || account != in.SourceAccount {
 		return Principal{}, deny()
 	}
-	if !sessionNameRE.MatchString(in.SessionName) {
-		return Principal{}, awserr.Errorf(CodeValidation, "1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*", in.SessionName)
+	session := AssumeRoleInput{RoleARN: in.RoleARN, SessionName: in.SessionName, Duration: in.Duration, Region: in.Region}
+	if err := checkSessionInput(ctx, s.meta, &session); err != nil {
+		return Principal{}, err
 	}
 	role, found, err := s.sessionRole(ctx, in.RoleARN)
 	if err != nil {
@@ -69,7 +70,7 @@ func (s *Service) AssumeRoleForService(ctx context.Context, in ServiceRoleInput)
 	if err := checkRoleDuration(in.Duration, role); err != nil {
 		return Principal{}, err
 	}
-	out, err := s.issueSession(ctx, role, AssumeRoleInput{RoleARN: in.RoleARN, SessionName: in.SessionName, Duration: in.Duration, Region: in.Region}, &Session{})
+	out, err := s.issueSession(ctx, role, session, &Session{})
 	if err != nil {
 		return Principal{}, err
 	}

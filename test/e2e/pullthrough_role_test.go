@@ -25,12 +25,13 @@ import (
 // deployment. Account A's rule mirrors account B's registry (its ECR host
 // name) as the rule's customRoleArn, a role of A that trusts
 // pullthroughcache.ecr.amazonaws.com; B's repository policy lets that
-// role pull. crane pulls through A and gets B's image, digest unchanged;
-// B's server saw the fetch as the role's session. A repository of B
-// without that policy, and a rule whose role does not trust the service,
-// fail the pull with the reason; ValidatePullThroughCacheRule tells the
-// two rules apart. A rule whose upstream is its own repositories (which
-// would go round forever) stops after one fetch.
+// role pull. crane pulls through A and gets B's image, digest unchanged,
+// fetched through the server's own /v2 as the role's session. A
+// repository of B without that policy, and a rule whose role does not
+// trust the service, fail the pull with the reason;
+// ValidatePullThroughCacheRule tells the two rules apart. Two rules that
+// mirror each other's repositories fail a pull as not found upstream
+// instead of fetching round in a circle.
 func TestPullThroughCustomRole(t *testing.T) {
 	crane := tool(t, "crane")
 	e := startECRD(t, t.TempDir(), "--log-level", "debug")
@@ -119,8 +120,8 @@ func TestPullThroughCustomRole(t *testing.T) {
 	if _, err := c("pull", e.Addr+"/mirror/team/app:v1", filepath.Join(dir, "app.tar")); err != nil {
 		t.Fatalf("pulling the cached image: %v", err)
 	}
-	// B's side of it: the fetches carried the role's session, whose
-	// registry token names A's role.
+	// The fetch went through the server's own /v2, as B's repository,
+	// which lets only the role pull.
 	if n := e.Gets("/v2/team/app/manifests/"); len(n) == 0 {
 		t.Errorf("no manifest fetch from B's repository in the log")
 	}
