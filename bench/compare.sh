@@ -50,7 +50,7 @@ usage: bench/compare.sh --ecrd PATH --distribution PATH [--zot PATH [--zot-confi
                 shared cores to the server (default: wrk on PATH, if any)
   --workdir     where data dirs, the dd test file and results go (default $TMPDIR or /tmp)
   --only        scenario ids: push-1mb push-100mb-c1 push-100mb-c2 image-10x1mb
-                pull-1mb pull-100mb pull-1mb-splice pull-100mb-splice manifest-get
+                pull-1mb pull-4mb pull-16mb pull-100mb pull-1mb-splice pull-100mb-splice manifest-get
                 manifest-get-wrk manifest-get-raw manifest-head push-2gb (the -splice
                 pulls move bodies from the socket to /dev/null without copying them:
                 ecrd-load -splice; manifest-get-raw sends prepared requests on plain
@@ -203,6 +203,8 @@ scenarios=(
   "push-100mb-c2|blob push 100 MB, c=2|push -size 100MB -c 2 -n 20|push -size 100MB -c 2 -n 2"
   "image-10x1mb|image push 10 x 1 MB layers, c=4|push -layers 10 -size 1MB -c 4 -n 100|push -layers 10 -size 1MB -c 4 -n 8"
   "pull-1mb|blob pull 1 MB, c=4|pull -size 1MB -c 4 -blobs 16 -n 4000|pull -size 1MB -c 4 -blobs 16 -n 400"
+  "pull-4mb|blob pull 4 MB, c=4|pull -size 4MB -c 4 -blobs 16 -n 1000|pull -size 4MB -c 4 -blobs 16 -n 100"
+  "pull-16mb|blob pull 16 MB, c=4|pull -size 16MB -c 4 -blobs 8 -n 250|pull -size 16MB -c 4 -blobs 8 -n 25"
   "pull-100mb|blob pull 100 MB, c=2|pull -size 100MB -c 2 -blobs 2 -n 40|pull -size 100MB -c 2 -blobs 2 -n 4"
   "pull-1mb-splice|blob pull 1 MB, c=4, client splicing|pull -size 1MB -c 4 -blobs 16 -n 8000 -splice|pull -size 1MB -c 4 -blobs 16 -n 400 -splice"
   "pull-100mb-splice|blob pull 100 MB, c=2, client splicing|pull -size 100MB -c 2 -blobs 2 -n 80 -splice|pull -size 100MB -c 2 -blobs 2 -n 4 -splice"
@@ -849,6 +851,10 @@ for entry in "${scenarios[@]}"; do
       row "$label" "$id" .mb_per_s " MB/s" high
       row "server peak RSS during it" "$id" "$ecrd_peak_rss / 1e6" " MB" low
       row "server RSS growth during it" "$id" "$ecrd_rss_growth / 1e6" " MB" low
+      ;;
+    pull-*)
+      row "$label" "$id" .mb_per_s " MB/s" high
+      row "$label: server CPU per GB" "$id" "$ecrd_cpu * 1e12 / .bytes" " ms" low
       ;;
     *)
       row "$label" "$id" .mb_per_s " MB/s" high
