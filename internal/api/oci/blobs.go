@@ -4,14 +4,15 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"sync"
 
 	"github.com/ecrd/ecrd/internal/metadata"
 	"github.com/ecrd/ecrd/internal/registry"
 )
 
-// getBlob serves GET and HEAD of a blob, with single byte ranges. A whole
-// blob is sent by sendBlob.
+// getBlob serves GET and HEAD of a blob, with single byte ranges. The body
+// is copied from the store's reader straight to the connection; for the
+// filesystem store that is an *os.File, which net/http sends with
+// sendfile(2), never through user space.
 func (h *Handler) getBlob(w http.ResponseWriter, req *http.Request, rt route) error {
 	key := h.repo(req, rt)
 	if req.Method == http.MethodHead {
@@ -50,7 +51,7 @@ func (h *Handler) getBlob(w http.ResponseWriter, req *http.Request, rt route) er
 	if !partial {
 		hd.Set("Content-Length", itoa(b.Size))
 		w.WriteHeader(http.StatusOK)
-		sendBlob(w, rc, b.Size)
+		io.Copy(w, rc) // a failure here is the client going away
 		return nil
 	}
 	if _, err := rc.Seek(r.start, io.SeekStart); err != nil {
@@ -61,46 +62,6 @@ func (h *Handler) getBlob(w http.ResponseWriter, req *http.Request, rt route) er
 	w.WriteHeader(http.StatusPartialContent)
 	io.Copy(w, io.LimitReader(rc, r.length()))
 	return nil
-}
-
-// smallBlob is the largest blob sendBlob reads into a buffer and writes
-// from it rather than leaving to sendfile(2). Measured on loopback
-// (docs/benchmarks.md, "Small blobs through a buffer"): for a 1 MB blob,
-// one read and one write cost the server less CPU than sendfile's set-up
-// of the file's pages one by one, and the receiver takes bytes just
-// written, still in the processor's cache; at 4 MB the two were even, and
-// from 16 MB on sendfile's zero copy costs the server less.
-const smallBlob = 1 << 20
-
-// sendSlots bounds the buffers in use: a slow client holds one for as
-// long as its write takes, so without a bound clients that read slowly
-// could make the server hold a MiB each. When all are taken, a small blob
-// goes by sendfile, which holds no memory of ours.
-var (
-	sendSlots   = make(chan struct{}, 16)
-	sendBuffers = sync.Pool{New: func() any { b := make([]byte, smallBlob); return &b }}
-)
-
-// sendBlob writes a blob's size bytes from rc to w. A blob larger than
-// smallBlob, or any when no buffer is free, goes through io.Copy, which
-// net/http turns into sendfile(2) when rc is an *os.File, as the
-// filesystem store's readers are. Errors are not returned: the status is
-// sent, and a failure here is the client going away or the store failing
-// mid-body, which the client sees as a short body.
-func sendBlob(w io.Writer, rc io.Reader, size int64) {
-	if size <= smallBlob {
-		select {
-		case sendSlots <- struct{}{}:
-			defer func() { <-sendSlots }()
-			bp := sendBuffers.Get().(*[]byte)
-			defer sendBuffers.Put(bp)
-			n, _ := io.ReadFull(rc, (*bp)[:size])
-			w.Write((*bp)[:n])
-			return
-		default:
-		}
-	}
-	io.Copy(w, rc)
 }
 
 func setBlobHeaders(w http.ResponseWriter, b metadata.Blob) {
