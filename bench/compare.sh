@@ -50,11 +50,12 @@ usage: bench/compare.sh --ecrd PATH --distribution PATH [--zot PATH [--zot-confi
                 shared cores to the server (default: wrk on PATH, if any)
   --workdir     where data dirs, the dd test file and results go (default $TMPDIR or /tmp)
   --only        scenario ids: push-1mb push-100mb-c1 push-100mb-c2 image-10x1mb
-                pull-1mb pull-4mb pull-16mb pull-100mb pull-1mb-splice pull-100mb-splice manifest-get
-                manifest-get-wrk manifest-get-raw manifest-head push-2gb (the -splice
-                pulls move bodies from the socket to /dev/null without copying them:
-                ecrd-load -splice; manifest-get-raw sends prepared requests on plain
-                connections and reads responses with a minimal parser: ecrd-load -raw)
+                pull-1mb pull-4mb pull-16mb pull-100mb pull-1mb-splice
+                pull-100mb-splice manifest-get manifest-get-wrk manifest-get-raw
+                manifest-head push-2gb (the -splice pulls move bodies from the
+                socket to /dev/null without copying them: ecrd-load -splice;
+                manifest-get-raw sends prepared requests on plain connections and
+                reads responses with a minimal parser: ecrd-load -raw)
   --repeat      run each scenario N times per registry (turn by turn) and report
                 the run with the median figure (default 1)
   --quick       fewer ops and shorter runs, a 500 MB blob instead of 2 GB
