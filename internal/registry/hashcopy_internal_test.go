@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"hash"
 	"io"
 	"math/rand/v2"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 // chunky reads its data in pieces of random size, up to 3 MiB, so that
@@ -29,6 +31,30 @@ func (c *chunky) Read(p []byte) (int, error) {
 	copy(p, c.data[:n])
 	c.data = c.data[n:]
 	return n, nil
+}
+
+// emptyReads answers every other Read with no bytes and no error, which
+// io.Reader discourages but allows.
+type emptyReads struct {
+	r     io.Reader
+	empty bool
+}
+
+func (e *emptyReads) Read(p []byte) (int, error) {
+	e.empty = !e.empty
+	if e.empty {
+		return 0, nil
+	}
+	return e.r.Read(p)
+}
+
+// slowHash takes its time over each write, so that a buffer handed to
+// it is overwritten first if hashCopy reads into it too early.
+type slowHash struct{ hash.Hash }
+
+func (s slowHash) Write(p []byte) (int, error) {
+	time.Sleep(10 * time.Millisecond)
+	return s.Hash.Write(p)
 }
 
 // failingWriter takes limit bytes, then fails.
@@ -81,7 +107,22 @@ func TestHashCopy(t *testing.T) {
 		}
 	}
 
-	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<18) // 4 MiB
+	// Reads that bring nothing between reads that bring a buffer each:
+	// the buffer h may still be hashing is not read into.
+	data := make([]byte, 9<<20)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	var ew bytes.Buffer
+	h := sha256.New()
+	if _, err := hashCopy(&ew, &emptyReads{r: bytes.NewReader(data)}, slowHash{h}); err != nil || !bytes.Equal(ew.Bytes(), data) {
+		t.Fatalf("with empty reads: %v", err)
+	}
+	if want := sha256.Sum256(data); !bytes.Equal(h.Sum(nil), want[:]) {
+		t.Fatalf("with empty reads: the hash is not of what was read")
+	}
+
+	data = bytes.Repeat([]byte("0123456789abcdef"), 1<<18) // 4 MiB
 	// The writer fails part of the way.
 	fw := &failingWriter{limit: 3<<20 + 7}
 	counted := &countingWriter{w: sha256.New()}
@@ -102,7 +143,7 @@ func TestHashCopy(t *testing.T) {
 	}
 	// A read that brings bytes and an error: both count.
 	w.Reset()
-	h := sha256.New()
+	h.Reset()
 	n, err = hashCopy(&w, iotest.DataErrReader(bytes.NewReader(data[:1000])), h)
 	if err != nil || n != 1000 || !bytes.Equal(w.Bytes(), data[:1000]) {
 		t.Errorf("data with io.EOF: %d, %v", n, err)

@@ -332,16 +332,21 @@ func hashCopy(w io.Writer, r io.Reader, h io.Writer) (written int64, err error) 
 			<-hashed
 		}
 	}()
-	for i := 0; ; i++ {
+	// next is the buffer to read into. It moves on only when a read
+	// brought bytes, so the buffers holding pending chunks are always the
+	// ones before it, and a read that brings nothing (which io.Reader
+	// allows) never lands in a buffer h has yet to take.
+	for next := 0; ; {
 		if pending == len(bufs) {
 			<-hashed // this buffer's last chunk, the oldest pending
 			pending--
 		}
-		buf := *bufs[i%len(bufs)]
+		buf := *bufs[next%len(bufs)]
 		n, rerr := r.Read(buf)
 		if n > 0 {
 			chunks <- buf[:n]
 			pending++
+			next++
 			nw, werr := w.Write(buf[:n])
 			written += int64(nw)
 			if werr == nil && nw != n {
